@@ -1,0 +1,56 @@
+import type { BertConfig } from './bert-config.ts';
+
+/** What is trained: Houlsby adapters + all LayerNorms + head (default), every weight, or the head only. */
+export type TrainMode = 'adapter' | 'full' | 'head';
+export type AdapterNonlinearity = 'gelu' | 'relu' | 'swish' | 'tanh';
+
+/** Shape and options of the bottleneck adapters (see ../shared/docs/method.md). */
+export interface HoulsbyAdapterOptions {
+  /** Bottleneck width m (down-projection d -> m). */
+  bottleneck: number;
+  nonlinearity: AdapterNonlinearity;
+  /** Std of the truncated normal used for the adapter weights at init (biases start at 0). */
+  initStd: number;
+  /** Indices of the encoder layers that carry the two adapters, ascending. */
+  layers: number[];
+}
+
+/**
+ * `adapter_config.json`: everything needed to rebuild the network an `adapter.safetensors` belongs to.
+ * The file is plain JSON; this interface is its schema.
+ */
+export interface AdapterConfig {
+  format: 'adapter-store.adapter/v1';
+  /** Task name; also the adapter name inside the parameter keys (`...adapters.<task>.adapter_up.weight`). */
+  task: string;
+  mode: TrainMode;
+  /** Present in `adapter` mode, null in `full` and `head` modes. */
+  adapter: HoulsbyAdapterOptions | null;
+  /** Label names in class order: logits[i] scores labels[i]. */
+  labels: string[];
+  maxSeqLen: number;
+  /** Dropout probability used while training (hidden states and attention probabilities). */
+  dropout: number;
+  base: {
+    config: BertConfig;
+    /** sha256 (hex) of the base model's model.safetensors file. */
+    weightsSha256: string;
+    /** Whether the frozen pooler (tanh(W h_CLS + b)) sits under the classifier. */
+    usesPooler: boolean;
+    name?: string;
+  };
+  parameters: { trainable: number; total: number };
+  createdAt: string;
+  /**
+   * The same adapter described in the terms of the Python `adapters` library (DoubleSeqBnConfig / Houlsby),
+   * for users who load the weights there. Null outside `adapter` mode.
+   */
+  pythonAdapters: {
+    architecture: 'bottleneck';
+    mh_adapter: true;
+    output_adapter: true;
+    reduction_factor: number;
+    non_linearity: string;
+    leave_out: number[];
+  } | null;
+}

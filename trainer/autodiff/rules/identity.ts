@@ -1,0 +1,3 @@
+import { unaryRule } from '../rule.ts';
+
+export const identityGrad = unaryRule('Identity', (dy) => dy);

@@ -1,0 +1,60 @@
+/** onnxruntime sessions for the graphs the trainer builds: execution provider choice and feeds. */
+import * as ort from 'onnxruntime-node';
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { availableParallelism } from 'node:os';
+import { dirname, join } from 'node:path';
+
+export type Device = 'cpu' | 'cuda';
+
+export interface SessionOptions {
+  device?: Device;
+  /** Intra-op threads; default: every core. */
+  threads?: number;
+}
+
+export class DeviceError extends Error {}
+
+/** Fails with a clear message when the CUDA provider is not in this onnxruntime build. */
+export function checkDevice(device: Device): void {
+  if (device === 'cpu') return;
+  // The CUDA provider is listed even when its shared library was never installed (bundled: false).
+  const cuda = ort.listSupportedBackends().find((b) => b.name === 'cuda');
+  if (!cuda || (!cuda.bundled && !cudaProviderInstalled())) {
+    throw new DeviceError(
+      '--device cuda: this onnxruntime-node install has no CUDA execution provider (libonnxruntime_providers_cuda.so is missing). ' +
+        'Install onnxruntime-node with ONNXRUNTIME_NODE_INSTALL=cuda12 on a machine with an NVIDIA GPU (the trainer image does), or use --device cpu.',
+    );
+  }
+}
+
+function cudaProviderInstalled(): boolean {
+  const binding = dirname(createRequire(import.meta.url).resolve('onnxruntime-node'));
+  const bin = join(binding, '..', 'bin', 'napi-v6', process.platform, process.arch);
+  return existsSync(join(bin, 'libonnxruntime_providers_cuda.so'));
+}
+
+export async function createSession(model: Uint8Array, opts: SessionOptions = {}): Promise<ort.InferenceSession> {
+  const device = opts.device ?? 'cpu';
+  checkDevice(device);
+  return ort.InferenceSession.create(model, {
+    executionProviders: device === 'cuda' ? ['cuda', 'cpu'] : ['cpu'],
+    graphOptimizationLevel: 'all',
+    intraOpNumThreads: opts.threads ?? availableParallelism(),
+    interOpNumThreads: 1,
+    executionMode: 'sequential',
+    logSeverityLevel: 3,
+  });
+}
+
+export type HostArray = Float32Array | Float64Array | BigInt64Array | Uint8Array;
+
+/** Wraps a typed array as an onnxruntime tensor without copying it. */
+export function hostTensor(data: HostArray, dims: readonly number[]): ort.Tensor {
+  if (data instanceof Float32Array) return new ort.Tensor('float32', data, dims);
+  if (data instanceof Float64Array) return new ort.Tensor('float64', data, dims);
+  if (data instanceof BigInt64Array) return new ort.Tensor('int64', data, dims);
+  return new ort.Tensor('bool', data, dims);
+}
+
+export { ort };
