@@ -65,8 +65,9 @@ export async function gradCheck(
   const lossOut = g.output(loss, 'loss');
   const gradOuts = checked.map((t) => g.output(grads.get(t)!, `grad_${t.name}`));
 
-  const full = await createSession(toOnnxModel(g));
-  const forward = await createSession(toOnnxModel(g, 'forward', [lossOut]));
+  const optimization = floatType === 'float64' ? 'basic' : 'all';
+  const full = await createSession(toOnnxModel(g), { optimization });
+  const forward = await createSession(toOnnxModel(g, 'forward', [lossOut]), { optimization });
   const feeds: Record<string, ReturnType<typeof hostTensor>> = {};
   const values = new Map<Tensor, HostArray>();
   inputs.forEach((t, i) => {

@@ -229,3 +229,14 @@ export function size(x: Tensor): Tensor {
 }
 
 export const reciprocal = (x: Tensor): Tensor => unary('Reciprocal', x);
+
+/** 0, 1, ..., limit-1 as int64, with `limit` an int64 scalar known at run time. */
+export function range(limit: Tensor, length: Dim): Tensor {
+  const g = limit.graph;
+  return g.node('Range', [g.scalar(0, 'int64'), limit, g.scalar(1, 'int64')], [{ dtype: 'int64', shape: [length] }])[0];
+}
+
+/** Element `index` of a 1-D int64 tensor as a scalar (e.g. one dimension of a Shape). */
+export function element(x: Tensor, index: number): Tensor {
+  return x.graph.node('Gather', [x, x.graph.scalar(index, 'int64')], [{ dtype: x.dtype, shape: [] }], { axis: attr.int(0) })[0];
+}

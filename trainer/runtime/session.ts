@@ -11,6 +11,8 @@ export interface SessionOptions {
   device?: Device;
   /** Intra-op threads; default: every core. */
   threads?: number;
+  /** Graph optimisation level; float64 graphs need `basic`, since some fusions (e.g. QuickGelu) exist for float32 only. */
+  optimization?: 'disabled' | 'basic' | 'extended' | 'all';
 }
 
 export class DeviceError extends Error {}
@@ -39,7 +41,7 @@ export async function createSession(model: Uint8Array, opts: SessionOptions = {}
   checkDevice(device);
   return ort.InferenceSession.create(model, {
     executionProviders: device === 'cuda' ? ['cuda', 'cpu'] : ['cpu'],
-    graphOptimizationLevel: 'all',
+    graphOptimizationLevel: opts.optimization ?? 'all',
     intraOpNumThreads: opts.threads ?? availableParallelism(),
     interOpNumThreads: 1,
     executionMode: 'sequential',
