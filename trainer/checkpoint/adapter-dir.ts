@@ -1,0 +1,68 @@
+/**
+ * An adapter directory: `adapter.safetensors` (exactly the trained parameters, F32, PyTorch names),
+ * `adapter_config.json` (what network they belong to) and `metrics.json` (how training went).
+ * Written to a sibling temp directory and renamed into place, so a crash never leaves half an adapter.
+ */
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import type { AdapterConfig } from '../../shared/adapter-config.ts';
+import { CheckpointError } from './errors.ts';
+import { readSafetensors, toFloat32, writeSafetensors, type F32Tensor } from './safetensors.ts';
+
+export const ADAPTER_WEIGHTS = 'adapter.safetensors';
+export const ADAPTER_CONFIG = 'adapter_config.json';
+export const METRICS = 'metrics.json';
+
+export interface AdapterDir {
+  config: AdapterConfig;
+  tensors: Map<string, F32Tensor>;
+}
+
+/** Fails early (before any training) when `dir` already holds something we would overwrite. */
+export function assertWritableOutput(dir: string): void {
+  if (existsSync(dir) && readdirSync(dir).length > 0) {
+    throw new CheckpointError(`--out ${dir}: directory is not empty; choose a new directory (adapters are never overwritten)`);
+  }
+  mkdirSync(dirname(dir), { recursive: true });
+}
+
+export function writeAdapterDir(dir: string, adapter: AdapterDir, metrics: unknown): void {
+  assertWritableOutput(dir);
+  const staging = join(dirname(dir), `.${basename(dir)}.partial-${randomBytes(4).toString('hex')}`);
+  mkdirSync(staging);
+  try {
+    writeSafetensors(join(staging, ADAPTER_WEIGHTS), adapter.tensors, { format: 'pt' });
+    writeFileSync(join(staging, ADAPTER_CONFIG), JSON.stringify(adapter.config, null, 2) + '\n');
+    writeFileSync(join(staging, METRICS), JSON.stringify(metrics, null, 2) + '\n');
+    if (existsSync(dir)) rmSync(dir, { recursive: true }); // empty, checked above
+    renameSync(staging, dir);
+  } catch (err) {
+    rmSync(staging, { recursive: true, force: true });
+    throw err;
+  }
+}
+
+export function readAdapterDir(dir: string): AdapterDir {
+  const configPath = join(dir, ADAPTER_CONFIG);
+  if (!existsSync(configPath)) throw new CheckpointError(`${dir}: not an adapter directory (no ${ADAPTER_CONFIG})`);
+  let config: AdapterConfig;
+  try {
+    config = JSON.parse(readFileSync(configPath, 'utf8')) as AdapterConfig;
+  } catch (err) {
+    throw new CheckpointError(`${configPath}: not valid JSON (${(err as Error).message})`);
+  }
+  if (config.format !== 'adapter-store.adapter/v1') {
+    throw new CheckpointError(`${configPath}: field "format" must be "adapter-store.adapter/v1", got ${JSON.stringify(config.format)}`);
+  }
+  for (const field of ['task', 'mode', 'labels', 'base', 'maxSeqLen'] as const) {
+    if (config[field] === undefined) throw new CheckpointError(`${configPath}: missing field "${field}"`);
+  }
+  if (!Array.isArray(config.labels) || config.labels.length < 2) {
+    throw new CheckpointError(`${configPath}: field "labels" must list at least two label names`);
+  }
+  const file = readSafetensors(join(dir, ADAPTER_WEIGHTS));
+  const tensors = new Map<string, F32Tensor>();
+  for (const [name, raw] of file.tensors) tensors.set(name, { shape: raw.shape, data: toFloat32(raw, name) });
+  return { config, tensors };
+}
