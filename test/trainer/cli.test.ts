@@ -1,0 +1,180 @@
+/**
+ * The trainer CLI end to end on a tiny random BERT: the exact SGD step contract, the files it writes,
+ * that training lowers the loss, predict, and a precise error with a non-zero exit for each bad input.
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync, existsSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { before, test } from 'node:test';
+import { readAdapterDir } from '../../trainer/checkpoint/adapter-dir.ts';
+import { loadBaseModel } from '../../trainer/checkpoint/base-model.ts';
+import { writeRandomBert } from '../../trainer/checkpoint/random-bert.ts';
+import { readSafetensors, writeSafetensors } from '../../trainer/checkpoint/safetensors.ts';
+import { parameterSpecs, specFromAdapterConfig } from '../../trainer/model/params.ts';
+import { initialParameters } from '../../trainer/model/weights.ts';
+import { ModelSessions } from '../../trainer/runtime/model-sessions.ts';
+import { collate, readTokenizedJsonl, resolveLabels } from '../../trainer/train/data.ts';
+import { Rng } from '../../trainer/util/random.ts';
+
+const work = mkdtempSync(join(tmpdir(), 'trainer-cli-'));
+const base = join(work, 'base');
+const data = join(work, 'train.jsonl');
+
+function cli(...args: string[]): { code: number; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, ['--import', 'tsx', 'trainer/cli.ts', ...args], { encoding: 'utf8', env: { ...process.env, ONNXRUNTIME_NODE_INSTALL: 'skip' } });
+  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** A learnable toy task: "yes" rows draw their tokens from 28..47, "no" rows from 8..27. */
+function toyRows(n: number, seed: number): string {
+  const rng = new Rng(seed);
+  const lines: string[] = [];
+  for (let i = 0; i < n; i++) {
+    const len = 4 + rng.int(8);
+    const label = rng.int(2);
+    const ids = [2, ...Array.from({ length: len - 1 }, () => 8 + 20 * label + rng.int(20))];
+    lines.push(JSON.stringify({ input_ids: ids, label: label === 1 ? 'yes' : 'no' }));
+  }
+  return lines.join('\n') + '\n';
+}
+
+before(() => {
+  // A wider init than BERT's 0.02 gives the frozen random encoder features a small adapter can use.
+  writeRandomBert(base, { hiddenSize: 16, numLayers: 2, numHeads: 2, intermediateSize: 32, maxPositions: 32, vocabSize: 60, seed: 3, initializerRange: 0.2 });
+  writeFileSync(data, toyRows(48, 1));
+});
+
+test('one SGD step with lr 1 changes each trainable parameter by exactly minus its gradient', async () => {
+  const out = join(work, 'sgd');
+  const r = cli('train', '--base', base, '--data', data, '--out', out, '--task', 'toy', '--optimizer', 'sgd', '--lr', '1', '--schedule', 'constant',
+    '--warmup-ratio', '0', '--weight-decay', '0', '--max-grad-norm', '0', '--dropout', '0', '--no-shuffle', '--max-steps', '1', '--batch-size', '64',
+    '--init-std', '0.05', '--bottleneck', '4', '--seed', '9', '--quiet');
+  assert.equal(r.code, 0, r.stderr);
+  const trained = readAdapterDir(out);
+  // Rebuild the same initial values (same seed) and take the gradient from the step session directly.
+  const baseModel = loadBaseModel(base);
+  const spec = specFromAdapterConfig(trained.config);
+  const specs = parameterSpecs(spec);
+  const values = initialParameters(spec, specs, baseModel, new Rng(9));
+  const rows = await readTokenizedJsonl(data, { vocabSize: 60, maxPositions: 32, typeVocabSize: 2, requireLabels: true });
+  const { labelIndex } = resolveLabels(rows, trained.config.labels);
+  const sessions = await ModelSessions.create(spec, values, { device: 'cpu', dropout: 0, seed: 9 });
+  const { grads } = await sessions.step(collate(rows, labelIndex));
+  const trainable = specs.filter((p) => p.trainable).map((p) => p.name);
+  assert.deepEqual([...trained.tensors.keys()].sort(), [...trainable].sort(), 'the file holds exactly the trainable parameters');
+  for (const name of trainable) {
+    const before = values.get(name)!;
+    const g = grads.get(name)!;
+    const after = trained.tensors.get(name)!.data;
+    for (let i = 0; i < before.length; i++) assert.equal(after[i], Math.fround(before[i] - g[i]), `${name}[${i}]`);
+  }
+  await sessions.release();
+});
+
+test('train writes the adapter files with the contract names, and the loss falls', () => {
+  const out = join(work, 'adamw');
+  const valid = join(work, 'valid.jsonl');
+  writeFileSync(valid, toyRows(32, 2));
+  const r = cli('train', '--base', base, '--data', data, '--validation', valid, '--out', out, '--task', 'toy', '--lr', '1e-2', '--init-std', '1e-2',
+    '--epochs', '30', '--batch-size', '48', '--warmup-ratio', '0', '--bottleneck', '8', '--adapter-layers', '1', '--dropout', '0', '--seed', '1');
+  assert.equal(r.code, 0, r.stderr);
+  assert.deepEqual(readdirSync(out).sort(), ['adapter.safetensors', 'adapter_config.json', 'metrics.json']);
+  const names = [...readSafetensors(join(out, 'adapter.safetensors')).tensors.keys()];
+  assert.ok(names.includes('bert.encoder.layer.1.attention.output.adapters.toy.adapter_down.0.weight'));
+  assert.ok(names.includes('bert.encoder.layer.1.output.adapters.toy.adapter_up.bias'));
+  assert.ok(!names.some((n) => n.includes('layer.0') && n.includes('adapters')), 'layer 0 has no adapter');
+  assert.ok(names.includes('bert.embeddings.LayerNorm.weight') && names.includes('classifier.weight'));
+  assert.ok(!names.some((n) => n.includes('query') || n.includes('word_embeddings')));
+  const config = JSON.parse(readFileSync(join(out, 'adapter_config.json'), 'utf8'));
+  assert.deepEqual(config.labels, ['no', 'yes']);
+  assert.equal(config.adapter.bottleneck, 8);
+  assert.equal(config.base.weightsSha256, loadBaseModel(base).weightsSha256);
+  const metrics = JSON.parse(readFileSync(join(out, 'metrics.json'), 'utf8'));
+  assert.equal(metrics.steps.length, 30);
+  const losses: number[] = metrics.steps.map((x: { loss: number }) => x.loss);
+  console.log(`# full-batch loss ${losses[0].toFixed(4)} -> ${losses.at(-1)!.toFixed(4)}; validation ${JSON.stringify(metrics.validation.at(-1))}`);
+  assert.ok(losses.at(-1)! < losses[0] - 0.05, `loss should fall: ${losses[0]} -> ${losses.at(-1)}`);
+  assert.equal(metrics.validation.length, 30);
+  assert.ok(metrics.validation.at(-1).loss < metrics.validation[0].loss, 'validation loss falls too');
+  assert.ok(metrics.parameters.trainable < metrics.parameters.total);
+  assert.ok(metrics.peakRssMb > 0 && metrics.examplesPerSecond > 0);
+  // The logs are JSON lines when stderr is not a terminal.
+  const events = r.stderr.trim().split('\n').map((l) => JSON.parse(l).event);
+  assert.ok(events.includes('step') && events.includes('validation') && events.at(-1) === 'done');
+
+  const pred = join(work, 'pred.jsonl');
+  const p = cli('predict', '--base', base, '--adapter', out, '--data', valid, '--out', pred);
+  assert.equal(p.code, 0, p.stderr);
+  const preds = readFileSync(pred, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  assert.equal(preds.length, 32);
+  for (const q of preds) {
+    assert.equal(q.logits.length, 2);
+    assert.ok(Math.abs(q.probs[0] + q.probs[1] - 1) < 1e-9);
+    assert.ok(['no', 'yes'].includes(q.label));
+  }
+});
+
+test('warm start: --init-adapter continues from the given adapter', () => {
+  const first = join(work, 'warm-a');
+  assert.equal(cli('train', '--base', base, '--data', data, '--out', first, '--task', 'toy', '--max-steps', '2', '--quiet').code, 0);
+  const second = join(work, 'warm-b');
+  const r = cli('train', '--base', base, '--data', data, '--out', second, '--init-adapter', first, '--optimizer', 'sgd', '--lr', '1e-9', '--max-steps', '1', '--quiet');
+  assert.equal(r.code, 0, r.stderr);
+  const [a, b] = [readAdapterDir(first), readAdapterDir(second)];
+  assert.equal(b.config.task, 'toy');
+  for (const [name, t] of a.tensors) {
+    const u = b.tensors.get(name)!.data;
+    for (let i = 0; i < u.length; i++) assert.ok(Math.abs(u[i] - t.data[i]) < 1e-6, name);
+  }
+});
+
+test('bad input: a precise message and a non-zero exit, and no output directory', () => {
+  const bad = (file: string, text: string) => {
+    const p = join(work, file);
+    writeFileSync(p, text);
+    return p;
+  };
+  const cases: [string, string[], RegExp][] = [
+    ['missing base', ['--base', join(work, 'nope')], /nope/],
+    ['labels outside --labels', ['--labels', 'no,maybe'], /yes/],
+    ['empty data', ['--data', bad('empty.jsonl', '')], /no rows/],
+    ['id out of vocabulary', ['--data', bad('oov.jsonl', '{"input_ids":[2,60],"label":"no"}\n{"input_ids":[2,5],"label":"yes"}\n')], /60/],
+    ['too long', ['--data', bad('long.jsonl', JSON.stringify({ input_ids: Array(33).fill(5), label: 'no' }) + '\n')], /max_position_embeddings/],
+    ['malformed JSON', ['--data', bad('broken.jsonl', '{"input_ids":[2,5],"label":"no"}\n{"input_ids":[2,\n')], /:2:/],
+    ['bad number', ['--lr', 'fast'], /--lr/],
+    ['bad mode', ['--mode', 'lora'], /lora/],
+    ['cuda without the provider', ['--device', 'cuda'], /CUDA/],
+  ];
+  for (const [name, override, pattern] of cases) {
+    const out = join(work, `bad-${name.replace(/\W+/g, '-')}`);
+    const args = new Map([['--base', base], ['--data', data], ['--out', out], ['--max-steps', '1']]);
+    const extra: string[] = [];
+    for (let i = 0; i < override.length; i += 2) {
+      if (args.has(override[i])) args.set(override[i], override[i + 1]);
+      else extra.push(override[i], override[i + 1]);
+    }
+    const r = cli('train', ...[...args].flat(), ...extra, '--quiet');
+    assert.notEqual(r.code, 0, `${name}: should fail`);
+    assert.match(r.stderr, pattern, `${name}: ${r.stderr}`);
+    assert.ok(!existsSync(out) || readdirSync(out).length === 0, `${name}: no adapter written`);
+  }
+});
+
+test('bad checkpoints name the tensor at fault', () => {
+  const broken = join(work, 'broken-base');
+  writeRandomBert(broken, { hiddenSize: 16, numLayers: 2, numHeads: 2, intermediateSize: 32, maxPositions: 32, vocabSize: 60, seed: 3 });
+  const file = readSafetensors(join(broken, 'model.safetensors'));
+  const tensors = new Map([...file.tensors].map(([k, v]) => [k, { shape: v.shape, data: new Float32Array(v.bytes.buffer.slice(v.bytes.byteOffset, v.bytes.byteOffset + v.bytes.byteLength)) }]));
+  tensors.delete('encoder.layer.1.output.dense.weight');
+  writeSafetensors(join(broken, 'model.safetensors'), tensors);
+  const r = cli('train', '--base', broken, '--data', data, '--out', join(work, 'x'), '--quiet');
+  assert.notEqual(r.code, 0);
+  assert.match(r.stderr, /encoder\.layer\.1\.output\.dense\.weight/);
+
+  writeFileSync(join(broken, 'config.json'), '{"hidden_size": ');
+  const c = cli('train', '--base', broken, '--data', data, '--out', join(work, 'y'), '--quiet');
+  assert.notEqual(c.code, 0);
+  assert.match(c.stderr, /config\.json/);
+});

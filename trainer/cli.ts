@@ -1,0 +1,185 @@
+/**
+ * The trainer's command line: `npm run --silent trainer -- <command> [options]`.
+ * Each command validates its options, runs in this process (never on a server's event loop), and
+ * exits non-zero with one precise line on stderr when the input is bad.
+ */
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { writeFileSync } from 'node:fs';
+import { readAdapterDir } from './checkpoint/adapter-dir.ts';
+import { loadBaseModel } from './checkpoint/base-model.ts';
+import { writeRandomBert } from './checkpoint/random-bert.ts';
+import { specFromAdapterConfig, parameterSpecs } from './model/params.ts';
+import { ModelSessions } from './runtime/model-sessions.ts';
+import type { Device } from './runtime/session.ts';
+import { collate, makeBatches, readTokenizedJsonl } from './train/data.ts';
+import { softmaxRow } from './train/metrics.ts';
+import { train } from './train/trainer.ts';
+import { initialParameters } from './model/weights.ts';
+import { Rng } from './util/random.ts';
+
+function number(flag: string, check: (v: number) => boolean, rule: string) {
+  return (text: string): number => {
+    const v = Number(text);
+    if (text.trim() === '' || !Number.isFinite(v) || !check(v)) throw new InvalidArgumentError(`${flag} must be ${rule}, got "${text}"`);
+    return v;
+  };
+}
+const positiveInt = (flag: string) => number(flag, (v) => Number.isInteger(v) && v > 0, 'a positive integer');
+const nonNegative = (flag: string) => number(flag, (v) => v >= 0, 'a number >= 0');
+const ratio = (flag: string, max = 1) => number(flag, (v) => v >= 0 && v < max, `a number in [0, ${max})`);
+
+/** Structured JSON lines when not on a terminal (batch jobs, CI); short readable lines on one. */
+function logger(quiet: boolean): (event: Record<string, unknown>) => void {
+  const tty = process.stderr.isTTY;
+  return (event) => {
+    if (quiet) return;
+    if (!tty) {
+      process.stderr.write(JSON.stringify({ time: new Date().toISOString(), ...event }) + '\n');
+      return;
+    }
+    const fmt = (v: unknown) => (typeof v === 'number' && !Number.isInteger(v) ? v.toPrecision(4) : Array.isArray(v) ? `[${v.length}]` : String(v));
+    const { event: name, ...rest } = event;
+    process.stderr.write(`${String(name).padEnd(10)} ${Object.entries(rest).map(([k, v]) => `${k}=${fmt(v)}`).join(' ')}\n`);
+  };
+}
+
+const program = new Command('trainer')
+  .description('Train and run Houlsby bottleneck adapters on a frozen BERT (ONNX Runtime backed autodiff).')
+  .showHelpAfterError()
+  .configureHelp({ showGlobalOptions: true });
+
+program
+  .command('train')
+  .description('train an adapter (or a head / a full fine-tune) on a JSONL dataset and write an adapter directory')
+  .requiredOption('--base <dir>', 'base model directory (Hugging Face layout: config.json, model.safetensors)')
+  .requiredOption('--data <file>', 'training data, JSONL rows {"input_ids": [...], "token_type_ids"?: [...], "label": 0 | "name"}')
+  .requiredOption('--out <dir>', 'output adapter directory (must not exist or be empty)')
+  .option('--validation <file>', 'validation data (same format), evaluated at each epoch end')
+  .option('--task <name>', 'task name, also the adapter name inside parameter keys (default: --init-adapter task or the data file name)')
+  .option('--labels <names>', 'label names in class order, comma-separated (default: taken from the data)')
+  .addOption(new Option('--mode <mode>', 'what is trained').choices(['adapter', 'full', 'head']).default('adapter'))
+  .option('--bottleneck <m>', 'adapter bottleneck width', positiveInt('--bottleneck'), 64)
+  .addOption(new Option('--nonlinearity <f>', 'adapter non-linearity').choices(['gelu', 'relu', 'swish', 'tanh']).default('gelu'))
+  .option('--init-std <std>', 'std of the truncated normal init of adapter weights', number('--init-std', (v) => v > 0 && v <= 1, 'in (0, 1]'), 1e-3)
+  .option('--adapter-layers <set>', 'layers that get adapters, e.g. 0-11 or 6-11,3 (default: all)')
+  .addOption(new Option('--optimizer <name>', 'optimizer').choices(['adamw', 'sgd']).default('adamw'))
+  .option('--lr <rate>', 'peak learning rate', number('--lr', (v) => v > 0, 'a positive number'), 1e-4)
+  .option('--weight-decay <wd>', 'decoupled weight decay (not on biases and LayerNorms)', nonNegative('--weight-decay'), 0.01)
+  .option('--batch-size <n>', 'examples per step', positiveInt('--batch-size'), 32)
+  .option('--epochs <n>', 'passes over the training data', positiveInt('--epochs'), 3)
+  .option('--max-steps <n>', 'stop after this many steps (default: epochs x batches)', positiveInt('--max-steps'))
+  .addOption(new Option('--schedule <kind>', 'learning-rate schedule after warm-up').choices(['linear', 'constant']).default('linear'))
+  .option('--warmup-ratio <r>', 'fraction of steps with linear warm-up', ratio('--warmup-ratio'), 0.1)
+  .option('--max-grad-norm <n>', 'clip the global gradient norm (0 = off)', nonNegative('--max-grad-norm'), 1.0)
+  .option('--dropout <p>', 'dropout on hidden states and attention probabilities (0 = none)', ratio('--dropout'), 0.1)
+  .option('--seed <n>', 'random seed (init, shuffling, dropout)', number('--seed', Number.isSafeInteger, 'an integer'), 42)
+  .option('--no-shuffle', 'keep the data order')
+  .option('--init-adapter <dir>', 'start from an existing adapter directory (warm start)')
+  .addOption(new Option('--device <device>', 'execution provider').choices(['cpu', 'cuda']).default('cpu'))
+  .option('--threads <n>', 'CPU threads for onnxruntime (default: all cores)', positiveInt('--threads'))
+  .option('--quiet', 'no progress output')
+  .action(async (o) => {
+    await train({
+      base: o.base,
+      data: o.data,
+      validation: o.validation,
+      out: o.out,
+      task: o.task,
+      labels: o.labels?.split(',').map((s: string) => s.trim()),
+      mode: o.mode,
+      bottleneck: o.bottleneck,
+      nonlinearity: o.nonlinearity,
+      initStd: o.initStd,
+      adapterLayers: o.adapterLayers,
+      optimizer: o.optimizer,
+      lr: o.lr,
+      weightDecay: o.weightDecay,
+      batchSize: o.batchSize,
+      epochs: o.epochs,
+      maxSteps: o.maxSteps,
+      schedule: o.schedule,
+      warmupRatio: o.warmupRatio,
+      maxGradNorm: o.maxGradNorm,
+      dropout: o.dropout,
+      seed: o.seed,
+      shuffle: o.shuffle,
+      initAdapter: o.initAdapter,
+      device: o.device as Device,
+      threads: o.threads,
+      log: logger(Boolean(o.quiet)),
+    });
+  });
+
+program
+  .command('predict')
+  .description('run an adapter over JSONL rows and write one prediction per line')
+  .requiredOption('--base <dir>', 'base model directory the adapter was trained on')
+  .requiredOption('--adapter <dir>', 'adapter directory (adapter.safetensors + adapter_config.json)')
+  .requiredOption('--data <file>', 'JSONL rows {"input_ids": [...], "token_type_ids"?: [...]} (labels ignored)')
+  .requiredOption('--out <file>', 'output JSONL: {"logits": [...], "probs": [...], "label": "<name>"} per row')
+  .option('--batch-size <n>', 'rows per forward pass', positiveInt('--batch-size'), 32)
+  .addOption(new Option('--device <device>', 'execution provider').choices(['cpu', 'cuda']).default('cpu'))
+  .option('--threads <n>', 'CPU threads for onnxruntime (default: all cores)', positiveInt('--threads'))
+  .action(async (o) => {
+    const adapter = readAdapterDir(o.adapter);
+    const base = loadBaseModel(o.base);
+    if (adapter.config.base.weightsSha256 !== base.weightsSha256) {
+      throw new Error(`--adapter ${o.adapter} was trained on a base with weights sha256 ${adapter.config.base.weightsSha256}, but --base ${o.base} has ${base.weightsSha256}`);
+    }
+    const spec = specFromAdapterConfig(adapter.config);
+    const values = initialParameters(spec, parameterSpecs(spec), base, new Rng(0), { task: adapter.config.task, tensors: adapter.tensors });
+    const cfg = base.config;
+    const rows = await readTokenizedJsonl(o.data, { vocabSize: cfg.vocab_size, maxPositions: cfg.max_position_embeddings, typeVocabSize: cfg.type_vocab_size, requireLabels: false });
+    const sessions = await ModelSessions.create(spec, values, { device: o.device, dropout: 0, seed: 0, threads: o.threads }, false);
+    const lines: string[] = [];
+    const labels = adapter.config.labels;
+    for (const idx of makeBatches(rows, o.batchSize, { shuffle: false })) {
+      const batch = collate(idx.map((i) => rows[i]));
+      const logits = await sessions.logits(batch);
+      for (let r = 0; r < batch.batchSize; r++) {
+        const row = Array.from(logits.subarray(r * labels.length, (r + 1) * labels.length));
+        const probs = softmaxRow(row);
+        lines.push(JSON.stringify({ logits: row, probs, label: labels[probs.indexOf(Math.max(...probs))] }));
+      }
+    }
+    writeFileSync(o.out, lines.join('\n') + '\n');
+    await sessions.release();
+  });
+
+program
+  .command('init-base')
+  .description('write a randomly initialised BERT in Hugging Face layout (no pretrained weights exist offline)')
+  .requiredOption('--out <dir>', 'output directory')
+  .option('--vocab <file>', 'vocab.txt to ship with the model (vocab_size = its line count)')
+  .option('--vocab-size <n>', 'synthetic vocabulary size when no --vocab is given', positiveInt('--vocab-size'), 1000)
+  .option('--hidden <n>', 'hidden size', positiveInt('--hidden'), 128)
+  .option('--layers <n>', 'encoder layers', positiveInt('--layers'), 2)
+  .option('--heads <n>', 'attention heads', positiveInt('--heads'), 2)
+  .option('--intermediate <n>', 'feed-forward width (default 4 x hidden)', positiveInt('--intermediate'))
+  .option('--max-positions <n>', 'max_position_embeddings', positiveInt('--max-positions'), 512)
+  .option('--seed <n>', 'random seed', number('--seed', Number.isSafeInteger, 'an integer'), 0)
+  .addOption(new Option('--dtype <dtype>', 'weights dtype').choices(['F32', 'F16', 'BF16']).default('F32'))
+  .action((o) => {
+    if (o.hidden % o.heads !== 0) throw new InvalidArgumentError(`--hidden ${o.hidden} must be divisible by --heads ${o.heads}`);
+    writeRandomBert(o.out, {
+      hiddenSize: o.hidden,
+      numLayers: o.layers,
+      numHeads: o.heads,
+      intermediateSize: o.intermediate ?? 4 * o.hidden,
+      maxPositions: o.maxPositions,
+      typeVocabSize: 2,
+      vocabFile: o.vocab,
+      vocabSize: o.vocab ? undefined : o.vocabSize,
+      seed: o.seed,
+      dtype: o.dtype,
+      prefix: false,
+      pooler: true,
+    });
+  });
+
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  process.stderr.write(`error: ${(err as Error).message}\n`);
+  process.exit(1);
+}
