@@ -20,7 +20,7 @@ import {
 import type { Attr, Constant, Graph, Tensor } from './graph.ts';
 import { ONNX_DTYPE } from './ops.ts';
 
-export const OPSET = 18;
+export const OPSET = 20;
 const IR_VERSION = 8n;
 
 function valueInfo(t: Tensor): ValueInfoProto {

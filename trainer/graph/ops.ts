@@ -240,3 +240,6 @@ export function range(limit: Tensor, length: Dim): Tensor {
 export function element(x: Tensor, index: number): Tensor {
   return x.graph.node('Gather', [x, x.graph.scalar(index, 'int64')], [{ dtype: x.dtype, shape: [] }], { axis: attr.int(0) })[0];
 }
+
+/** GELU with the exact erf form, x·Φ(x), as the single ONNX Gelu op (opset 20): one saved input, no temporaries. */
+export const gelu = (x: Tensor): Tensor => unary('Gelu', x);

@@ -81,7 +81,7 @@ export function buildBertGraph(spec: ModelSpec, opts: GraphOptions): BertGraph {
     return op.add(op.mul(op.div(centered, op.sqrt(op.add(variance, c.layer_norm_eps))), w), b);
   };
   const gelu = (x: Tensor): Tensor => {
-    if (!basic) return op.mul(op.mul(x, 0.5), op.add(op.erf(op.mul(x, Math.SQRT1_2)), 1));
+    if (!basic) return op.gelu(x);
     const inner = op.mul(op.add(x, op.mul(op.pow(x, 3), 0.044715)), Math.sqrt(2 / Math.PI));
     return op.mul(op.mul(x, 0.5), op.add(op.tanh(inner), 1));
   };

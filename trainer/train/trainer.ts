@@ -109,7 +109,7 @@ export async function train(opts: TrainOptions): Promise<{ metrics: TrainMetrics
       ? {
           bottleneck: warm?.config.adapter?.bottleneck ?? opts.bottleneck,
           nonlinearity: warm?.config.adapter?.nonlinearity ?? opts.nonlinearity,
-          initStd: opts.initStd,
+          initStd: warm?.config.adapter?.initStd ?? opts.initStd,
           layers: warm?.config.adapter?.layers ?? parseLayerSet(opts.adapterLayers ?? `0-${cfg.num_hidden_layers - 1}`, cfg.num_hidden_layers),
         }
       : null;
@@ -148,8 +148,8 @@ export async function train(opts: TrainOptions): Promise<{ metrics: TrainMetrics
       optimizer.step(gradList, lr);
       const seconds = (performance.now() - started) / 1000;
       step++;
-      // The first step pays for session warm-up; steady-state throughput leaves it out.
-      if (step > 1) {
+      // The first step pays for session warm-up; steady-state throughput leaves it out (unless it is the only one).
+      if (step > 1 || totalSteps === 1) {
         timedExamples += batch.batchSize;
         timedSeconds += seconds;
       }
@@ -169,7 +169,7 @@ export async function train(opts: TrainOptions): Promise<{ metrics: TrainMetrics
     mode: opts.mode,
     adapter: adapterOptions,
     labels,
-    maxSeqLen: Math.max(...rows.map((r) => r.inputIds.length)),
+    maxSeqLen: Math.max(warm?.config.maxSeqLen ?? 0, rows.reduce((m, r) => Math.max(m, r.inputIds.length), 0)),
     dropout: opts.dropout,
     base: { config: cfg, weightsSha256: base.weightsSha256, usesPooler: base.hasPooler, name: basename(opts.base) },
     parameters,
@@ -192,7 +192,7 @@ export async function train(opts: TrainOptions): Promise<{ metrics: TrainMetrics
     validation: evals,
     parameters: { ...parameters, trainablePercent: (100 * parameters.trainable) / parameters.total },
     examplesPerSecond: timedSeconds > 0 ? timedExamples / timedSeconds : 0,
-    secondsPerStep: steps.length > 1 ? timedSeconds / (steps.length - 1) : 0,
+    secondsPerStep: timedSeconds / Math.max(1, steps.length - 1),
     peakRssMb: process.resourceUsage().maxRSS / 1024,
     trainExamples: rows.length,
     labels,

@@ -71,6 +71,27 @@ test('Erf: float32 rule vs finite differences and the closed form 2/√π·exp(�
   assert.ok(e < 1e-6);
 });
 
+test('Gelu: float32 rule vs finite differences and the closed form Φ(x) + x·φ(x) in float64', async () => {
+  const xs = Float32Array.from(randomArray(20, 31, -3, 3));
+  const r = await gradCheck((_g, [a]) => op.gelu(a), [{ name: 'x', shape: [20], data: xs }], { floatType: 'float32', step: 1e-2 });
+  console.log(`# Gelu float32 vs FD: ${r.maxRelError.toExponential(2)}`);
+  assert.ok(r.maxRelError < 5e-3);
+  const R = Float32Array.from(randomArray(20, 1234));
+  // JavaScript has no erf: Φ is integrated from φ in float64, independently of onnxruntime.
+  const phi = (v: number) => Math.exp(-v * v / 2) / Math.sqrt(2 * Math.PI);
+  const cdf = (v: number) => {
+    // Φ(v) = ∫_{-∞}^{v} φ: Simpson's rule from −10 (error far below float32 resolution).
+    const n = 20000, a = -10, h = (v - a) / n;
+    let s = phi(a) + phi(v);
+    for (let i = 1; i < n; i++) s += (i % 2 ? 4 : 2) * phi(a + i * h);
+    return (s * h) / 3;
+  };
+  const closed = Array.from(xs, (v, i) => (cdf(v) + v * phi(v)) * R[i]);
+  const e = relError(r.analytic.x, closed);
+  console.log(`# Gelu float32 rule vs float64 closed form: ${e.toExponential(2)}`);
+  assert.ok(e < 1e-6);
+});
+
 test('Dropout: the gradient is dy·mask/(1−p) with the forward mask, and dropped elements get none', async () => {
   const g = new Graph('float32');
   const a = g.input('x', 'float32', [400]);

@@ -6,6 +6,7 @@ import { dropoutGrad } from './dropout.ts';
 import { erfGrad } from './erf.ts';
 import { expGrad } from './exp.ts';
 import { gatherGrad } from './gather.ts';
+import { geluGrad } from './gelu.ts';
 import { gemmGrad } from './gemm.ts';
 import { identityGrad } from './identity.ts';
 import { layerNormalizationGrad } from './layer-normalization.ts';
@@ -29,7 +30,7 @@ import { whereGrad } from './where.ts';
 export const gradientRules: ReadonlyMap<string, GradientRule> = new Map(
   [
     addGrad, subGrad, mulGrad, divGrad, powGrad, negGrad, identityGrad, expGrad, sqrtGrad, tanhGrad, sigmoidGrad,
-    reluGrad, erfGrad, matmulGrad, gemmGrad, softmaxGrad, logSoftmaxGrad, layerNormalizationGrad,
+    reluGrad, erfGrad, geluGrad, matmulGrad, gemmGrad, softmaxGrad, logSoftmaxGrad, layerNormalizationGrad,
     reshapeGrad, unsqueezeGrad, transposeGrad, gatherGrad, reduceSumGrad, reduceMeanGrad, whereGrad, dropoutGrad,
   ].map((r) => [r.op, r]),
 );
