@@ -11,9 +11,10 @@ import { writeRandomBert } from './checkpoint/random-bert.ts';
 import { specFromAdapterConfig, parameterSpecs } from './model/params.ts';
 import { ModelSessions } from './runtime/model-sessions.ts';
 import type { Device } from './runtime/session.ts';
-import { collate, makeBatches, readTokenizedJsonl } from './train/data.ts';
+import { collate, makeBatches, readTokenizedJsonl, resolveLabels } from './train/data.ts';
 import { softmaxRow } from './train/metrics.ts';
-import { train } from './train/trainer.ts';
+import { evaluate, train } from './train/trainer.ts';
+import { jsonLines, terminalProgress, type TrainLog } from './train/progress.ts';
 import { initialParameters } from './model/weights.ts';
 import { Rng } from './util/random.ts';
 
@@ -26,21 +27,32 @@ function number(flag: string, check: (v: number) => boolean, rule: string) {
 }
 const positiveInt = (flag: string) => number(flag, (v) => Number.isInteger(v) && v > 0, 'a positive integer');
 const nonNegative = (flag: string) => number(flag, (v) => v >= 0, 'a number >= 0');
+const nonNegativeInt = (flag: string) => number(flag, (v) => Number.isInteger(v) && v >= 0, 'an integer >= 0');
+function seedList(text: string): number[] {
+  const seeds = text.split(',').map((s) => s.trim());
+  if (seeds.some((s) => !/^-?\d+$/.test(s)) || new Set(seeds).size !== seeds.length) throw new InvalidArgumentError(`--seeds must be distinct integers like 1,2,3, got "${text}"`);
+  return seeds.map(Number);
+}
 const ratio = (flag: string, max = 1) => number(flag, (v) => v >= 0 && v < max, `a number in [0, ${max})`);
 
-/** Structured JSON lines when not on a terminal (batch jobs, CI); short readable lines on one. */
-function logger(quiet: boolean): (event: Record<string, unknown>) => void {
-  const tty = process.stderr.isTTY;
-  return (event) => {
-    if (quiet) return;
-    if (!tty) {
-      process.stderr.write(JSON.stringify({ time: new Date().toISOString(), ...event }) + '\n');
-      return;
-    }
-    const fmt = (v: unknown) => (typeof v === 'number' && !Number.isInteger(v) ? v.toPrecision(4) : Array.isArray(v) ? `[${v.length}]` : String(v));
-    const { event: name, ...rest } = event;
-    process.stderr.write(`${String(name).padEnd(10)} ${Object.entries(rest).map(([k, v]) => `${k}=${fmt(v)}`).join(' ')}\n`);
-  };
+function logger(quiet: boolean): TrainLog {
+  if (quiet) return () => {};
+  return process.stderr.isTTY ? terminalProgress(process.stderr) : jsonLines((l) => process.stderr.write(l));
+}
+
+/** An adapter ready for inference on its base, with the rows of --data read against the base's limits. */
+async function openAdapter(o: { base: string; adapter: string; data: string; device: Device; threads?: number }, requireLabels: boolean) {
+  const adapter = readAdapterDir(o.adapter);
+  const base = loadBaseModel(o.base);
+  if (adapter.config.base.weightsSha256 !== base.weightsSha256) {
+    throw new Error(`--adapter ${o.adapter} was trained on a base with weights sha256 ${adapter.config.base.weightsSha256}, but --base ${o.base} has ${base.weightsSha256}`);
+  }
+  const spec = specFromAdapterConfig(adapter.config);
+  const values = initialParameters(spec, parameterSpecs(spec), base, new Rng(0), { task: adapter.config.task, tensors: adapter.tensors });
+  const cfg = base.config;
+  const rows = await readTokenizedJsonl(o.data, { vocabSize: cfg.vocab_size, maxPositions: cfg.max_position_embeddings, typeVocabSize: cfg.type_vocab_size, requireLabels });
+  const sessions = await ModelSessions.create(spec, values, { device: o.device, dropout: 0, seed: 0, threads: o.threads }, false);
+  return { sessions, labels: adapter.config.labels, rows };
 }
 
 const program = new Command('trainer')
@@ -73,7 +85,16 @@ program
   .option('--max-grad-norm <n>', 'clip the global gradient norm (0 = off)', nonNegative('--max-grad-norm'), 1.0)
   .option('--dropout <p>', 'dropout on hidden states and attention probabilities (0 = none)', ratio('--dropout'), 0.1)
   .option('--seed <n>', 'random seed (init, shuffling, dropout)', number('--seed', Number.isSafeInteger, 'an integer'), 42)
+  .option('--seeds <list>', 'several seeds, e.g. 1,2,3: one run each, the best on validation is written (overrides --seed)', seedList)
+  .option('--validation-split <fraction>', 'hold out this fraction of the training data (seeded) when no --validation is given', ratio('--validation-split'))
+  .option('--eval-steps <n>', 'also evaluate every N steps (0: at epoch ends only)', nonNegativeInt('--eval-steps'), 0)
+  .addOption(new Option('--metric <name>', 'validation metric that selects the best checkpoint and seed').choices(['accuracy', 'f1', 'mcc', 'loss']).default('accuracy'))
+  .option('--early-stopping-patience <n>', 'stop after N evaluations without improvement (0: off)', nonNegativeInt('--early-stopping-patience'), 0)
   .option('--no-shuffle', 'keep the data order')
+  .option('--no-bucketing', 'batch rows in shuffled order instead of grouping similar lengths')
+  .option('--checkpoint-every <n>', 'save a resumable checkpoint every N steps (0: off)', nonNegativeInt('--checkpoint-every'), 0)
+  .option('--checkpoint-dir <dir>', 'where checkpoints go (default: <out>.checkpoint)')
+  .option('--resume', 'continue from the checkpoint in --checkpoint-dir if there is one')
   .option('--init-adapter <dir>', 'start from an existing adapter directory (warm start)')
   .addOption(new Option('--device <device>', 'execution provider').choices(['cpu', 'cuda']).default('cpu'))
   .option('--threads <n>', 'CPU threads for onnxruntime (default: all cores)', positiveInt('--threads'))
@@ -101,8 +122,16 @@ program
       warmupRatio: o.warmupRatio,
       maxGradNorm: o.maxGradNorm,
       dropout: o.dropout,
-      seed: o.seed,
+      seeds: o.seeds ?? [o.seed],
       shuffle: o.shuffle,
+      bucketing: o.bucketing,
+      validationSplit: o.validationSplit,
+      evalSteps: o.evalSteps,
+      metric: o.metric,
+      earlyStoppingPatience: o.earlyStoppingPatience,
+      checkpointEvery: o.checkpointEvery,
+      checkpointDir: o.checkpointDir,
+      resume: Boolean(o.resume),
       initAdapter: o.initAdapter,
       device: o.device as Device,
       threads: o.threads,
@@ -121,18 +150,8 @@ program
   .addOption(new Option('--device <device>', 'execution provider').choices(['cpu', 'cuda']).default('cpu'))
   .option('--threads <n>', 'CPU threads for onnxruntime (default: all cores)', positiveInt('--threads'))
   .action(async (o) => {
-    const adapter = readAdapterDir(o.adapter);
-    const base = loadBaseModel(o.base);
-    if (adapter.config.base.weightsSha256 !== base.weightsSha256) {
-      throw new Error(`--adapter ${o.adapter} was trained on a base with weights sha256 ${adapter.config.base.weightsSha256}, but --base ${o.base} has ${base.weightsSha256}`);
-    }
-    const spec = specFromAdapterConfig(adapter.config);
-    const values = initialParameters(spec, parameterSpecs(spec), base, new Rng(0), { task: adapter.config.task, tensors: adapter.tensors });
-    const cfg = base.config;
-    const rows = await readTokenizedJsonl(o.data, { vocabSize: cfg.vocab_size, maxPositions: cfg.max_position_embeddings, typeVocabSize: cfg.type_vocab_size, requireLabels: false });
-    const sessions = await ModelSessions.create(spec, values, { device: o.device, dropout: 0, seed: 0, threads: o.threads }, false);
+    const { sessions, labels, rows } = await openAdapter(o, false);
     const lines: string[] = [];
-    const labels = adapter.config.labels;
     for (const idx of makeBatches(rows, o.batchSize, { shuffle: false })) {
       const batch = collate(idx.map((i) => rows[i]));
       const logits = await sessions.logits(batch);
@@ -144,6 +163,26 @@ program
     }
     writeFileSync(o.out, lines.join('\n') + '\n');
     await sessions.release();
+  });
+
+program
+  .command('eval')
+  .description('evaluate an adapter on labelled JSONL rows: loss, accuracy, macro-F1, Matthews correlation')
+  .requiredOption('--base <dir>', 'base model directory the adapter was trained on')
+  .requiredOption('--adapter <dir>', 'adapter directory (adapter.safetensors + adapter_config.json)')
+  .requiredOption('--data <file>', 'labelled JSONL rows')
+  .option('--out <file>', 'also write the metrics as JSON here')
+  .option('--batch-size <n>', 'rows per forward pass', positiveInt('--batch-size'), 32)
+  .addOption(new Option('--device <device>', 'execution provider').choices(['cpu', 'cuda']).default('cpu'))
+  .option('--threads <n>', 'CPU threads for onnxruntime (default: all cores)', positiveInt('--threads'))
+  .action(async (o) => {
+    const { sessions, labels, rows } = await openAdapter(o, true);
+    const { labelIndex } = resolveLabels(rows, labels, o.data);
+    const metrics = { data: o.data, adapter: o.adapter, ...(await evaluate(sessions, rows, labelIndex, labels.length, o.batchSize)) };
+    await sessions.release();
+    const text = JSON.stringify(metrics, null, 2) + '\n';
+    process.stdout.write(text);
+    if (o.out) writeFileSync(o.out, text);
   });
 
 program

@@ -178,3 +178,84 @@ test('bad checkpoints name the tensor at fault', () => {
   assert.notEqual(c.code, 0);
   assert.match(c.stderr, /config\.json/);
 });
+
+test('--seeds runs each seed and writes the best one on validation; eval reproduces its metrics', () => {
+  const out = join(work, 'seeds');
+  const r = cli('train', '--base', base, '--data', data, '--out', out, '--task', 'toy', '--seeds', '1,2,3', '--validation-split', '0.25',
+    '--lr', '1e-2', '--init-std', '1e-2', '--epochs', '4', '--batch-size', '12', '--dropout', '0', '--metric', 'loss', '--quiet');
+  assert.equal(r.code, 0, r.stderr);
+  const metrics = JSON.parse(readFileSync(join(out, 'metrics.json'), 'utf8'));
+  assert.deepEqual(metrics.seeds.map((s: { seed: number }) => s.seed), [1, 2, 3]);
+  assert.equal(metrics.trainExamples + metrics.validationExamples, 48);
+  const bestLoss = Math.min(...metrics.seeds.map((s: { best: { loss: number } }) => s.best.loss));
+  assert.equal(metrics.best.loss, bestLoss);
+  assert.equal(metrics.seeds.find((s: { best: { loss: number } }) => s.best.loss === bestLoss).seed, metrics.selectedSeed);
+  for (const key of ['accuracy', 'macroF1', 'mcc']) assert.equal(typeof metrics.best[key], 'number');
+
+  // The written adapter is the selected seed's best checkpoint: evaluating it on the training file's rows
+  // gives finite metrics, and on a labelled file eval prints all four metrics.
+  const valid = join(work, 'seeds-valid.jsonl');
+  writeFileSync(valid, toyRows(20, 9));
+  const e = cli('eval', '--base', base, '--adapter', out, '--data', valid, '--out', join(work, 'eval.json'));
+  assert.equal(e.code, 0, e.stderr);
+  const m = JSON.parse(e.stdout);
+  assert.equal(m.examples, 20);
+  assert.ok(m.loss > 0 && m.accuracy >= 0 && m.accuracy <= 1 && Math.abs(m.mcc) <= 1);
+  assert.deepEqual(JSON.parse(readFileSync(join(work, 'eval.json'), 'utf8')), m);
+});
+
+test('evaluation on the validation file during training matches eval on the written best adapter', () => {
+  const out = join(work, 'best');
+  const valid = join(work, 'best-valid.jsonl');
+  writeFileSync(valid, toyRows(24, 4));
+  const r = cli('train', '--base', base, '--data', data, '--validation', valid, '--out', out, '--task', 'toy', '--lr', '1e-2', '--init-std', '1e-2',
+    '--epochs', '3', '--batch-size', '8', '--eval-steps', '2', '--dropout', '0', '--quiet');
+  assert.equal(r.code, 0, r.stderr);
+  const metrics = JSON.parse(readFileSync(join(out, 'metrics.json'), 'utf8'));
+  assert.equal(metrics.validation.length, 9, 'every 2 steps (6 per epoch) plus no duplicate at epoch ends');
+  const e = JSON.parse(cli('eval', '--base', base, '--adapter', out, '--data', valid).stdout);
+  assert.ok(Math.abs(e.loss - metrics.best.loss) < 1e-6, `${e.loss} vs ${metrics.best.loss}`);
+  assert.equal(e.accuracy, metrics.best.accuracy);
+});
+
+test('early stopping ends a run after the patience runs out', () => {
+  const out = join(work, 'early');
+  const r = cli('train', '--base', base, '--data', data, '--validation-split', '0.25', '--out', out, '--task', 'toy', '--optimizer', 'sgd', '--lr', '1e-12',
+    '--epochs', '20', '--batch-size', '12', '--eval-steps', '1', '--early-stopping-patience', '2', '--metric', 'loss', '--dropout', '0', '--quiet');
+  assert.equal(r.code, 0, r.stderr);
+  const metrics = JSON.parse(readFileSync(join(out, 'metrics.json'), 'utf8'));
+  assert.equal(metrics.seeds[0].stoppedEarly, true);
+  assert.ok(metrics.steps.length < 20 * 3, `stopped after ${metrics.steps.length} steps`);
+});
+
+test('a killed run resumes from its checkpoint and ends exactly where an uninterrupted run ends', () => {
+  const common = ['--base', base, '--data', data, '--task', 'toy', '--lr', '5e-3', '--init-std', '1e-2', '--epochs', '3', '--batch-size', '8',
+    '--dropout', '0', '--seed', '5', '--checkpoint-every', '4', '--quiet'];
+  const straight = join(work, 'resume-a');
+  assert.equal(cli('train', ...common, '--out', straight).code, 0);
+  const resumed = join(work, 'resume-b');
+  const killed = spawnSync(process.execPath, ['--import', 'tsx', 'trainer/cli.ts', 'train', ...common, '--out', resumed], {
+    encoding: 'utf8', env: { ...process.env, TRAINER_TEST_KILL_AT_STEP: '10' },
+  });
+  assert.equal(killed.signal, 'SIGKILL');
+  assert.ok(!existsSync(resumed), 'a killed run leaves no adapter');
+  assert.ok(existsSync(join(`${resumed}.checkpoint`, 'state.json')));
+  const r = cli('train', ...common, '--out', resumed, '--resume');
+  assert.equal(r.code, 0, r.stderr);
+  const [a, b] = [readAdapterDir(straight), readAdapterDir(resumed)];
+  for (const [name, t] of a.tensors) assert.deepEqual(b.tensors.get(name)!.data, t.data, name);
+  const [ma, mb] = [straight, resumed].map((d) => JSON.parse(readFileSync(join(d, 'metrics.json'), 'utf8')));
+  assert.deepEqual(mb.steps.map((s: { loss: number }) => s.loss), ma.steps.map((s: { loss: number }) => s.loss));
+});
+
+test('deterministic given a seed on CPU, dropout included', () => {
+  const args = ['--base', base, '--data', data, '--task', 'toy', '--epochs', '2', '--batch-size', '8', '--dropout', '0.1', '--seed', '11', '--quiet'];
+  const [x, y] = [join(work, 'det-a'), join(work, 'det-b')];
+  assert.equal(cli('train', ...args, '--out', x).code, 0);
+  assert.equal(cli('train', ...args, '--out', y).code, 0);
+  const [a, b] = [readAdapterDir(x), readAdapterDir(y)];
+  for (const [name, t] of a.tensors) assert.deepEqual(b.tensors.get(name)!.data, t.data, name);
+  const z = join(work, 'det-c');
+  assert.equal(cli('train', ...args.slice(0, -3), '--seed', '12', '--quiet', '--out', z).code, 0);
+  assert.notDeepEqual(readAdapterDir(z).tensors.get('classifier.weight')!.data, a.tensors.get('classifier.weight')!.data);
+});

@@ -1,19 +1,23 @@
 /**
- * The training loop: load the frozen base, build the step and inference sessions, run batches,
- * step the optimizer over the trainable set only, evaluate, and write the adapter directory.
+ * The training loop: load the frozen base, build the step and inference sessions, run length-bucketed
+ * batches, step the optimizer over the trainable set only, evaluate every N steps and at epoch ends,
+ * stop early, keep the best parameters, repeat per seed, and write the best adapter directory.
  */
+import { createHash } from 'node:crypto';
 import { basename } from 'node:path';
-import type { AdapterConfig, AdapterNonlinearity, TrainMode } from '../../shared/adapter-config.ts';
-import { assertWritableOutput, readAdapterDir, writeAdapterDir } from '../checkpoint/adapter-dir.ts';
-import { loadBaseModel } from '../checkpoint/base-model.ts';
+import type { AdapterConfig, AdapterNonlinearity, HoulsbyAdapterOptions, TrainMode } from '../../shared/adapter-config.ts';
+import { assertWritableOutput, readAdapterDir, writeAdapterDir, type AdapterDir } from '../checkpoint/adapter-dir.ts';
+import { loadBaseModel, type BaseModel } from '../checkpoint/base-model.ts';
 import { CheckpointError } from '../checkpoint/errors.ts';
-import { parameterSpecs, parseLayerSet, type ModelSpec } from '../model/params.ts';
+import { parameterSpecs, parseLayerSet, type ModelSpec, type ParamSpec } from '../model/params.ts';
 import { initialParameters } from '../model/weights.ts';
-import { ModelSessions, type TokenBatch } from '../runtime/model-sessions.ts';
+import { ModelSessions } from '../runtime/model-sessions.ts';
 import type { Device } from '../runtime/session.ts';
 import { Rng } from '../util/random.ts';
-import { collate, makeBatches, readTokenizedJsonl, resolveLabels, type TokenizedRow } from './data.ts';
-import { MetricsAccumulator, type EvalMetrics } from './metrics.ts';
+import { bucketedBatches } from './batching.ts';
+import { readCheckpoint, writeCheckpoint, type EvalRecord, type RunPosition, type SeedResult, type StepRecord } from './checkpoint.ts';
+import { collate, DataError, makeBatches, readTokenizedJsonl, resolveLabels, type TokenizedRow } from './data.ts';
+import { isBetter, metricValue, MetricsAccumulator, type EvalMetrics, type SelectionMetric } from './metrics.ts';
 import { AdamW, clipGradNorm, SGD, type Param } from './optimizer.ts';
 import { learningRateAt, warmupStepsFor } from './schedule.ts';
 
@@ -21,6 +25,8 @@ export interface TrainOptions {
   base: string;
   data: string;
   validation?: string;
+  /** Hold out this fraction of the training rows (seeded) when no validation file is given. */
+  validationSplit?: number;
   out: string;
   task?: string;
   labels?: string[];
@@ -40,53 +46,77 @@ export interface TrainOptions {
   warmupRatio: number;
   maxGradNorm: number;
   dropout: number;
-  seed: number;
+  /** One run per seed; with several, the best on validation is the one written. */
+  seeds: number[];
   shuffle: boolean;
+  /** Sort rows by length within shuffled chunks so batches pad little (needs shuffle). */
+  bucketing: boolean;
+  /** Evaluate every N steps as well as at epoch ends (0: epoch ends only). */
+  evalSteps: number;
+  metric: SelectionMetric;
+  /** Stop a seed after this many evaluations without improvement (0: never). */
+  earlyStoppingPatience: number;
   initAdapter?: string;
   device: Device;
   threads?: number;
+  /** Save a resumable checkpoint every N steps (0: never) into `checkpointDir`. */
+  checkpointEvery: number;
+  checkpointDir?: string;
+  /** Continue from `checkpointDir` when it holds a checkpoint (and start fresh when it does not). */
+  resume: boolean;
   /** Receives one structured event per step / evaluation / phase. */
   log: (event: Record<string, unknown>) => void;
-}
-
-export interface StepRecord {
-  step: number;
-  epoch: number;
-  loss: number;
-  lr: number;
-  gradNorm: number;
 }
 
 export interface TrainMetrics {
   task: string;
   mode: TrainMode;
+  metric: SelectionMetric;
+  selectedSeed: number;
+  /** The selected seed's per-step records and evaluations. */
   steps: StepRecord[];
-  validation: (EvalMetrics & { step: number; epoch: number })[];
+  validation: EvalRecord[];
+  best: EvalRecord | null;
+  seeds: { seed: number; best: EvalRecord | null; steps: number; stoppedEarly: boolean; finalLoss: number | null }[];
   parameters: { trainable: number; total: number; trainablePercent: number };
   examplesPerSecond: number;
   secondsPerStep: number;
   peakRssMb: number;
   trainExamples: number;
+  validationExamples: number;
   labels: string[];
 }
 
 const TASK_NAME = /^[a-z0-9][a-z0-9_-]{0,63}$/;
 
-function toBatch(rows: readonly TokenizedRow[], labelIndex: ((row: TokenizedRow) => number) | null): TokenBatch {
-  return collate([...rows], labelIndex ?? undefined);
+/** Everything the seeds share: base, data, labels, model spec. */
+interface Prepared {
+  base: BaseModel;
+  warm: AdapterDir | null;
+  task: string;
+  rows: TokenizedRow[];
+  lengths: Int32Array;
+  validation: TokenizedRow[] | null;
+  labels: string[];
+  labelIndex: (row: TokenizedRow) => number;
+  spec: ModelSpec;
+  specs: ParamSpec[];
+  trainable: ParamSpec[];
+  totalSteps: number;
+  warmupSteps: number;
 }
 
 export async function evaluate(sessions: ModelSessions, rows: readonly TokenizedRow[], labelIndex: (row: TokenizedRow) => number, numLabels: number, batchSize: number): Promise<EvalMetrics> {
   const acc = new MetricsAccumulator(numLabels);
   for (const idx of makeBatches(rows, batchSize, { shuffle: false })) {
-    const batch = toBatch(idx.map((i) => rows[i]), labelIndex);
+    const batch = collate(idx.map((i) => rows[i]), labelIndex);
     acc.add(await sessions.logits(batch), batch.labels!);
   }
   return acc.result();
 }
 
-export async function train(opts: TrainOptions): Promise<{ metrics: TrainMetrics; config: AdapterConfig }> {
-  assertWritableOutput(opts.out);
+async function prepare(opts: TrainOptions): Promise<Prepared> {
+  if (opts.seeds.length === 0) throw new Error('--seeds: give at least one seed');
   const base = loadBaseModel(opts.base);
   const cfg = base.config;
   const warm = opts.initAdapter ? readAdapterDir(opts.initAdapter) : null;
@@ -99,12 +129,22 @@ export async function train(opts: TrainOptions): Promise<{ metrics: TrainMetrics
   if (!TASK_NAME.test(task)) throw new Error(`--task: "${task}" must be 1-64 characters of a-z, 0-9, "_" or "-", starting with a letter or digit`);
 
   const dataOpts = { vocabSize: cfg.vocab_size, maxPositions: cfg.max_position_embeddings, typeVocabSize: cfg.type_vocab_size, requireLabels: true };
-  const rows = await readTokenizedJsonl(opts.data, dataOpts);
+  let rows = await readTokenizedJsonl(opts.data, dataOpts);
+  let validation = opts.validation ? await readTokenizedJsonl(opts.validation, dataOpts) : null;
+  if (!validation && opts.validationSplit) {
+    if (!(opts.validationSplit > 0 && opts.validationSplit < 1)) throw new DataError(`--validation-split must be in (0, 1), got ${opts.validationSplit}`);
+    const order = new Rng(opts.seeds[0]).shuffle(rows.map((_, i) => i));
+    const held = Math.max(1, Math.round(rows.length * opts.validationSplit));
+    if (held >= rows.length) throw new DataError(`--validation-split ${opts.validationSplit} leaves no training rows out of ${rows.length}`);
+    const heldSet = new Set(order.slice(0, held));
+    validation = rows.filter((_, i) => heldSet.has(i));
+    rows = rows.filter((_, i) => !heldSet.has(i));
+  }
+  if (opts.seeds.length > 1 && !validation) throw new Error('--seeds: picking the best of several seeds needs --validation or --validation-split');
   const { labels, labelIndex } = resolveLabels(rows, opts.labels ?? warm?.config.labels, opts.data);
-  const validation = opts.validation ? await readTokenizedJsonl(opts.validation, dataOpts) : null;
-  const validationLabels = validation ? resolveLabels(validation, labels, opts.validation) : null;
+  if (validation) resolveLabels(validation, labels, opts.validation ?? `${opts.data} (validation split)`);
 
-  const adapterOptions =
+  const adapter: HoulsbyAdapterOptions | null =
     opts.mode === 'adapter'
       ? {
           bottleneck: warm?.config.adapter?.bottleneck ?? opts.bottleneck,
@@ -113,93 +153,220 @@ export async function train(opts: TrainOptions): Promise<{ metrics: TrainMetrics
           layers: warm?.config.adapter?.layers ?? parseLayerSet(opts.adapterLayers ?? `0-${cfg.num_hidden_layers - 1}`, cfg.num_hidden_layers),
         }
       : null;
-  const spec: ModelSpec = { config: cfg, task, numLabels: labels.length, mode: opts.mode, adapter: adapterOptions, usesPooler: base.hasPooler };
+  const spec: ModelSpec = { config: cfg, task, numLabels: labels.length, mode: opts.mode, adapter, usesPooler: base.hasPooler };
   const specs = parameterSpecs(spec);
-  const rng = new Rng(opts.seed);
-  const values = initialParameters(spec, specs, base, rng, warm ? { task: warm.config.task, tensors: warm.tensors } : undefined);
-  const trainableSpecs = specs.filter((p) => p.trainable);
-  const count = (list: typeof specs) => list.reduce((n, p) => n + p.shape.reduce((a, b) => a * b, 1), 0);
-  const parameters = { trainable: count(trainableSpecs), total: count(specs) };
-
-  const sessions = await ModelSessions.create(spec, values, { device: opts.device, dropout: opts.dropout, seed: opts.seed, threads: opts.threads });
-  const params: Param[] = trainableSpecs.map((p) => ({ name: p.name, data: values.get(p.name)! }));
-  const optimizer = opts.optimizer === 'adamw' ? new AdamW(params, { lr: opts.lr, weightDecay: opts.weightDecay }) : new SGD(params, { lr: opts.lr, weightDecay: opts.weightDecay });
-
   const stepsPerEpoch = Math.ceil(rows.length / opts.batchSize);
-  const totalSteps = opts.maxSteps !== undefined ? Math.min(opts.maxSteps, stepsPerEpoch * opts.epochs) : stepsPerEpoch * opts.epochs;
-  const warmupSteps = warmupStepsFor(opts.warmupRatio, totalSteps);
-  opts.log({ event: 'start', task, mode: opts.mode, examples: rows.length, labels, totalSteps, ...parameters });
+  const totalSteps = Math.min(opts.maxSteps ?? Infinity, stepsPerEpoch * opts.epochs);
+  return {
+    base, warm, task, rows, validation, labels, labelIndex, spec, specs,
+    lengths: Int32Array.from(rows, (r) => r.inputIds.length),
+    trainable: specs.filter((p) => p.trainable),
+    totalSteps,
+    warmupSteps: warmupStepsFor(opts.warmupRatio, totalSteps),
+  };
+}
 
-  const steps: StepRecord[] = [];
-  const evals: TrainMetrics['validation'] = [];
-  let step = 0;
-  let timedExamples = 0;
-  let timedSeconds = 0;
-  for (let epoch = 1; epoch <= opts.epochs && step < totalSteps; epoch++) {
-    for (const idx of makeBatches(rows, opts.batchSize, { shuffle: opts.shuffle, rng })) {
-      if (step >= totalSteps) break;
+/** What a resume must agree on with the run that wrote the checkpoint. */
+function fingerprint(opts: TrainOptions, p: Prepared): string {
+  const { log: _log, resume: _resume, checkpointDir: _dir, checkpointEvery: _every, threads: _threads, device: _device, out: _out, ...rest } = opts;
+  return createHash('sha256').update(JSON.stringify({ rest, base: p.base.weightsSha256, rows: p.rows.length })).digest('hex');
+}
+
+const copyParams = (values: ReadonlyMap<string, Float32Array>, trainable: readonly ParamSpec[]) =>
+  new Map(trainable.map((s) => [s.name, Float32Array.from(values.get(s.name)!)]));
+
+export async function train(opts: TrainOptions): Promise<{ metrics: TrainMetrics; config: AdapterConfig }> {
+  assertWritableOutput(opts.out);
+  const p = await prepare(opts);
+  const count = (list: readonly ParamSpec[]) => list.reduce((n, s) => n + s.shape.reduce((a, b) => a * b, 1), 0);
+  const parameters = { trainable: count(p.trainable), total: count(p.specs) };
+  const shapes = new Map(p.trainable.map((s) => [s.name, s.shape]));
+  const checkpointDir = opts.checkpointDir ?? `${opts.out}.checkpoint`;
+  const print = fingerprint(opts, p);
+
+  let finished: SeedResult[] = [];
+  let selected: Map<string, Float32Array> | null = null;
+  let resumeAt: { position: RunPosition; params: Map<string, Float32Array>; adamM: Map<string, Float32Array> | null; adamV: Map<string, Float32Array> | null; best: Map<string, Float32Array> | null } | null = null;
+  if (opts.resume) {
+    const saved = readCheckpoint(checkpointDir);
+    if (saved) {
+      if (saved.state.fingerprint !== print) {
+        throw new Error(`--resume: the checkpoint in ${checkpointDir} was written by a run with other data or options; remove it or change --checkpoint-dir`);
+      }
+      finished = saved.state.finished;
+      selected = saved.tensors.selected;
+      resumeAt = { position: saved.state.position, params: saved.tensors.params, adamM: saved.tensors.adamM, adamV: saved.tensors.adamV, best: saved.tensors.best };
+      opts.log({ event: 'resume', from: checkpointDir, seed: opts.seeds[saved.state.position.seedIndex], step: saved.state.position.step });
+    }
+  }
+  opts.log({ event: 'start', task: p.task, mode: opts.mode, examples: p.rows.length, validationExamples: p.validation?.length ?? 0, labels: p.labels, totalSteps: p.totalSteps, seeds: opts.seeds, ...parameters });
+
+  const betterSeed = (a: SeedResult, b: SeedResult | undefined) => !b || (a.best !== null && isBetter(a.best, b.best, opts.metric));
+  let lastValues: Map<string, Float32Array> | null = null;
+  for (let seedIndex = resumeAt?.position.seedIndex ?? 0; seedIndex < opts.seeds.length; seedIndex++) {
+    const resumeHere = resumeAt && resumeAt.position.seedIndex === seedIndex ? resumeAt : null;
+    const run = await runSeed(opts, p, seedIndex, resumeHere, (position, tensors) => {
+      const state = { format: 'adapter-store.train-checkpoint/v1' as const, fingerprint: print, finished, position, savedAt: new Date().toISOString() };
+      writeCheckpoint(checkpointDir, state, { ...tensors, selected }, shapes);
+      opts.log({ event: 'checkpoint', dir: checkpointDir, step: position.step });
+    });
+    const bestSoFar = finished.reduce<SeedResult | undefined>((acc, r) => (betterSeed(r, acc) ? r : acc), undefined);
+    if (betterSeed(run.result, bestSoFar)) selected = run.params;
+    finished = [...finished, run.result];
+    lastValues = run.params;
+    opts.log({ event: 'seed-done', seed: run.result.seed, best: run.result.best, stoppedEarly: run.result.stoppedEarly });
+  }
+
+  const chosen = finished.reduce<SeedResult | undefined>((acc, r) => (betterSeed(r, acc) ? r : acc), undefined)!;
+  const params = selected ?? lastValues!;
+  const adapter = p.spec.adapter;
+  const cfg = p.base.config;
+  const config: AdapterConfig = {
+    format: 'adapter-store.adapter/v1',
+    task: p.task,
+    mode: opts.mode,
+    adapter,
+    labels: p.labels,
+    maxSeqLen: Math.max(p.warm?.config.maxSeqLen ?? 0, p.lengths.reduce((m, l) => Math.max(m, l), 0)),
+    dropout: opts.dropout,
+    base: { config: cfg, weightsSha256: p.base.weightsSha256, usesPooler: p.base.hasPooler, name: basename(opts.base) },
+    parameters,
+    createdAt: new Date().toISOString(),
+    pythonAdapters: adapter
+      ? {
+          architecture: 'bottleneck',
+          mh_adapter: true,
+          output_adapter: true,
+          reduction_factor: cfg.hidden_size / adapter.bottleneck,
+          non_linearity: adapter.nonlinearity,
+          leave_out: Array.from({ length: cfg.num_hidden_layers }, (_, l) => l).filter((l) => !adapter.layers.includes(l)),
+        }
+      : null,
+  };
+  const metrics: TrainMetrics = {
+    task: p.task,
+    mode: opts.mode,
+    metric: opts.metric,
+    selectedSeed: chosen.seed,
+    steps: chosen.steps,
+    validation: chosen.validation,
+    best: chosen.best,
+    seeds: finished.map((r) => ({ seed: r.seed, best: r.best, steps: r.steps.length, stoppedEarly: r.stoppedEarly, finalLoss: r.steps.at(-1)?.loss ?? null })),
+    parameters: { ...parameters, trainablePercent: (100 * parameters.trainable) / parameters.total },
+    examplesPerSecond: chosen.examplesPerSecond,
+    secondsPerStep: chosen.secondsPerStep,
+    peakRssMb: process.resourceUsage().maxRSS / 1024,
+    trainExamples: p.rows.length,
+    validationExamples: p.validation?.length ?? 0,
+    labels: p.labels,
+  };
+  const tensors = new Map(p.trainable.map((s) => [s.name, { shape: s.shape, data: params.get(s.name)! }]));
+  writeAdapterDir(opts.out, { config, tensors }, metrics);
+  opts.log({ event: 'done', out: opts.out, selectedSeed: chosen.seed, best: chosen.best, examplesPerSecond: metrics.examplesPerSecond, peakRssMb: metrics.peakRssMb });
+  return { metrics, config };
+}
+
+type SaveCheckpoint = (
+  position: RunPosition,
+  tensors: { params: Map<string, Float32Array>; adamM: Map<string, Float32Array> | null; adamV: Map<string, Float32Array> | null; best: Map<string, Float32Array> | null },
+) => void;
+
+/** One seed's training run; returns its result and the parameters to keep (best on validation, else final). */
+async function runSeed(
+  opts: TrainOptions,
+  p: Prepared,
+  seedIndex: number,
+  resume: { position: RunPosition; params: Map<string, Float32Array>; adamM: Map<string, Float32Array> | null; adamV: Map<string, Float32Array> | null; best: Map<string, Float32Array> | null } | null,
+  save: SaveCheckpoint,
+): Promise<{ result: SeedResult; params: Map<string, Float32Array> }> {
+  const seed = opts.seeds[seedIndex];
+  const rng = new Rng(seed);
+  const values = initialParameters(p.spec, p.specs, p.base, rng, p.warm ? { task: p.warm.config.task, tensors: p.warm.tensors } : undefined);
+  if (resume) for (const [name, data] of resume.params) values.get(name)!.set(data);
+  const sessions = await ModelSessions.create(p.spec, values, { device: opts.device, dropout: opts.dropout, seed, threads: opts.threads });
+  const params: Param[] = p.trainable.map((s) => ({ name: s.name, data: values.get(s.name)! }));
+  const optimizer = opts.optimizer === 'adamw' ? new AdamW(params, { lr: opts.lr, weightDecay: opts.weightDecay }) : new SGD(params, { lr: opts.lr, weightDecay: opts.weightDecay });
+  if (resume && optimizer instanceof AdamW && resume.adamM && resume.adamV) {
+    optimizer.loadState({ step: resume.position.optimizerStep, m: params.map((q) => resume.adamM!.get(q.name)!), v: params.map((q) => resume.adamV!.get(q.name)!) });
+  }
+
+  const result: SeedResult = resume?.position.partial ?? { seed, steps: [], validation: [], best: null, stoppedEarly: false, examplesPerSecond: 0, secondsPerStep: 0 };
+  let best = resume?.best ?? null;
+  let stale = resume?.position.evalsWithoutImprovement ?? 0;
+  let step = resume?.position.step ?? 0;
+  const timed = { examples: 0, seconds: 0, steps: 0 };
+  let warmedUp = p.totalSteps === 1; // a one-step run has only its warm-up step to time
+
+  const validate = async (epoch: number): Promise<void> => {
+    if (!p.validation) return;
+    const m = await evaluate(sessions, p.validation, p.labelIndex, p.labels.length, opts.batchSize);
+    const record = { ...m, step, epoch };
+    result.validation.push(record);
+    const improved = isBetter(m, result.best, opts.metric);
+    if (improved) {
+      result.best = record;
+      best = new Map(p.trainable.map((s) => [s.name, Float32Array.from(values.get(s.name)!)]));
+      stale = 0;
+    } else stale++;
+    opts.log({ event: 'validation', seed, step, epoch, ...m, [opts.metric]: metricValue(m, opts.metric), improved });
+  };
+
+  const startEpoch = resume?.position.epoch ?? 1;
+  training: for (let epoch = startEpoch; epoch <= opts.epochs && step < p.totalSteps; epoch++) {
+    const epochRng = epoch === startEpoch && resume ? resume.position.epochRng : rng.getState();
+    rng.setState(epochRng);
+    const batches = opts.shuffle && opts.bucketing ? bucketedBatches(p.lengths, opts.batchSize, rng) : makeBatches(p.rows, opts.batchSize, { shuffle: opts.shuffle, rng });
+    const firstBatch = epoch === startEpoch && resume ? resume.position.batch : 0;
+    let evaluatedAt = -1;
+    for (let b = firstBatch; b < batches.length && step < p.totalSteps; b++) {
       const started = performance.now();
-      const batch = toBatch(idx.map((i) => rows[i]), labelIndex);
-      const lr = learningRateAt(step, { base: opts.lr, totalSteps, warmupSteps, kind: opts.schedule });
+      const batch = collate(batches[b].map((i) => p.rows[i]), p.labelIndex);
+      const lr = learningRateAt(step, { base: opts.lr, totalSteps: p.totalSteps, warmupSteps: p.warmupSteps, kind: opts.schedule });
       const { loss, grads } = await sessions.step(batch);
       if (!Number.isFinite(loss)) throw new Error(`training diverged: loss is ${loss} at step ${step + 1} (lower --lr?)`);
-      const gradList = params.map((p) => grads.get(p.name)!);
+      const gradList = params.map((q) => grads.get(q.name)!);
       const gradNorm = clipGradNorm(gradList, opts.maxGradNorm);
       optimizer.step(gradList, lr);
       const seconds = (performance.now() - started) / 1000;
       step++;
       // The first step pays for session warm-up; steady-state throughput leaves it out (unless it is the only one).
-      if (step > 1 || totalSteps === 1) {
-        timedExamples += batch.batchSize;
-        timedSeconds += seconds;
+      if (warmedUp) {
+        timed.examples += batch.batchSize;
+        timed.seconds += seconds;
+        timed.steps++;
       }
-      steps.push({ step, epoch, loss, lr, gradNorm });
-      opts.log({ event: 'step', step, totalSteps, epoch, loss, lr, gradNorm, seconds });
+      warmedUp = true;
+      result.steps.push({ step, epoch, loss, lr, gradNorm });
+      opts.log({ event: 'step', seed, step, totalSteps: p.totalSteps, epoch, epochs: opts.epochs, loss, lr, gradNorm, examples: batch.batchSize, seconds });
+      if (opts.evalSteps > 0 && step % opts.evalSteps === 0) {
+        await validate(epoch);
+        evaluatedAt = step;
+      }
+      if (opts.checkpointEvery > 0 && step % opts.checkpointEvery === 0 && step < p.totalSteps) {
+        const state = optimizer instanceof AdamW ? optimizer.state() : null;
+        const byName = (list: Float32Array[] | undefined) => (list ? new Map(params.map((q, k) => [q.name, list[k]])) : null);
+        save(
+          { seedIndex, epoch, batch: b + 1, step, optimizerStep: state?.step ?? step, epochRng, partial: result, evalsWithoutImprovement: stale },
+          { params: new Map(params.map((q) => [q.name, q.data])), adamM: byName(state?.m), adamV: byName(state?.v), best },
+        );
+      }
+      if (opts.earlyStoppingPatience > 0 && stale >= opts.earlyStoppingPatience) {
+        result.stoppedEarly = true;
+        opts.log({ event: 'early-stop', seed, step, epoch, patience: opts.earlyStoppingPatience });
+        break training;
+      }
+      // Fault injection for the resume tests: die like a reclaimed Spot instance would.
+      if (process.env.TRAINER_TEST_KILL_AT_STEP === String(step)) process.kill(process.pid, 'SIGKILL');
     }
-    if (validation && validationLabels) {
-      const m = await evaluate(sessions, validation, validationLabels.labelIndex, labels.length, opts.batchSize);
-      evals.push({ ...m, step, epoch });
-      opts.log({ event: 'validation', step, epoch, ...m });
+    if (evaluatedAt !== step) await validate(epoch);
+    if (opts.earlyStoppingPatience > 0 && stale >= opts.earlyStoppingPatience) {
+      result.stoppedEarly = true;
+      opts.log({ event: 'early-stop', seed, step, epoch, patience: opts.earlyStoppingPatience });
+      break;
     }
   }
-
-  const config: AdapterConfig = {
-    format: 'adapter-store.adapter/v1',
-    task,
-    mode: opts.mode,
-    adapter: adapterOptions,
-    labels,
-    maxSeqLen: Math.max(warm?.config.maxSeqLen ?? 0, rows.reduce((m, r) => Math.max(m, r.inputIds.length), 0)),
-    dropout: opts.dropout,
-    base: { config: cfg, weightsSha256: base.weightsSha256, usesPooler: base.hasPooler, name: basename(opts.base) },
-    parameters,
-    createdAt: new Date().toISOString(),
-    pythonAdapters: adapterOptions
-      ? {
-          architecture: 'bottleneck',
-          mh_adapter: true,
-          output_adapter: true,
-          reduction_factor: cfg.hidden_size / adapterOptions.bottleneck,
-          non_linearity: adapterOptions.nonlinearity,
-          leave_out: Array.from({ length: cfg.num_hidden_layers }, (_, l) => l).filter((l) => !adapterOptions.layers.includes(l)),
-        }
-      : null,
-  };
-  const metrics: TrainMetrics = {
-    task,
-    mode: opts.mode,
-    steps,
-    validation: evals,
-    parameters: { ...parameters, trainablePercent: (100 * parameters.trainable) / parameters.total },
-    examplesPerSecond: timedSeconds > 0 ? timedExamples / timedSeconds : 0,
-    secondsPerStep: timedSeconds / Math.max(1, steps.length - 1),
-    peakRssMb: process.resourceUsage().maxRSS / 1024,
-    trainExamples: rows.length,
-    labels,
-  };
-  const tensors = new Map(trainableSpecs.map((p) => [p.name, { shape: p.shape, data: values.get(p.name)! }]));
-  writeAdapterDir(opts.out, { config, tensors }, metrics);
+  result.examplesPerSecond = timed.seconds > 0 ? timed.examples / timed.seconds : 0;
+  result.secondsPerStep = timed.steps > 0 ? timed.seconds / timed.steps : 0;
   await sessions.release();
-  opts.log({ event: 'done', out: opts.out, steps: step, examplesPerSecond: metrics.examplesPerSecond, peakRssMb: metrics.peakRssMb });
-  return { metrics, config };
+  return { result, params: best ?? copyParams(values, p.trainable) };
 }

@@ -83,4 +83,20 @@ export class Rng {
     }
     return a;
   }
+
+  /** The generator's whole state, to checkpoint a run and continue it with the same draws. */
+  getState(): RngState {
+    return { words: [this.a, this.b, this.c, this.d], spare: this.hasSpare ? this.spare : null };
+  }
+
+  setState(state: RngState): void {
+    [this.a, this.b, this.c, this.d] = state.words;
+    this.hasSpare = state.spare !== null;
+    this.spare = state.spare ?? 0;
+  }
+}
+
+export interface RngState {
+  words: [number, number, number, number];
+  spare: number | null;
 }

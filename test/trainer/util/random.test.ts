@@ -59,3 +59,13 @@ test('shuffle is a deterministic permutation, in place', () => {
   assert.notDeepEqual(a, Array.from({ length: 50 }, (_, i) => i));
   assert.deepEqual(new Rng(5).shuffle(Array.from({ length: 50 }, (_, i) => i)), a);
 });
+
+test('getState/setState continue the exact same sequence', () => {
+  const a = new Rng(77);
+  a.normal();
+  const saved = a.getState();
+  const expected = [a.uniform(), a.normal(), a.normal(), a.int(10)];
+  const b = new Rng(1);
+  b.setState(JSON.parse(JSON.stringify(saved)));
+  assert.deepEqual([b.uniform(), b.normal(), b.normal(), b.int(10)], expected);
+});
