@@ -14,6 +14,9 @@ import type { Device } from './runtime/session.ts';
 import { collate, makeBatches, readTokenizedJsonl, resolveLabels } from './train/data.ts';
 import { softmaxRow } from './train/metrics.ts';
 import { evaluate, train } from './train/trainer.ts';
+import { trainDefaults } from './train/defaults.ts';
+import { runJob } from './jobs/run-job.ts';
+import { Registry } from '../shared/registry.ts';
 import { jsonLines, terminalProgress, type TrainLog } from './train/progress.ts';
 import { initialParameters } from './model/weights.ts';
 import { Rng } from './util/random.ts';
@@ -69,30 +72,30 @@ program
   .option('--validation <file>', 'validation data (same format), evaluated at each epoch end')
   .option('--task <name>', 'task name, also the adapter name inside parameter keys (default: --init-adapter task or the data file name)')
   .option('--labels <names>', 'label names in class order, comma-separated (default: taken from the data)')
-  .addOption(new Option('--mode <mode>', 'what is trained').choices(['adapter', 'full', 'head']).default('adapter'))
-  .option('--bottleneck <m>', 'adapter bottleneck width', positiveInt('--bottleneck'), 64)
-  .addOption(new Option('--nonlinearity <f>', 'adapter non-linearity').choices(['gelu', 'relu', 'swish', 'tanh']).default('gelu'))
-  .option('--init-std <std>', 'std of the truncated normal init of adapter weights', number('--init-std', (v) => v > 0 && v <= 1, 'in (0, 1]'), 1e-3)
+  .addOption(new Option('--mode <mode>', 'what is trained').choices(['adapter', 'full', 'head']).default(trainDefaults.mode))
+  .option('--bottleneck <m>', 'adapter bottleneck width', positiveInt('--bottleneck'), trainDefaults.bottleneck)
+  .addOption(new Option('--nonlinearity <f>', 'adapter non-linearity').choices(['gelu', 'relu', 'swish', 'tanh']).default(trainDefaults.nonlinearity))
+  .option('--init-std <std>', 'std of the truncated normal init of adapter weights', number('--init-std', (v) => v > 0 && v <= 1, 'in (0, 1]'), trainDefaults.initStd)
   .option('--adapter-layers <set>', 'layers that get adapters, e.g. 0-11 or 6-11,3 (default: all)')
-  .addOption(new Option('--optimizer <name>', 'optimizer').choices(['adamw', 'sgd']).default('adamw'))
-  .option('--lr <rate>', 'peak learning rate', number('--lr', (v) => v > 0, 'a positive number'), 1e-4)
-  .option('--weight-decay <wd>', 'decoupled weight decay (not on biases and LayerNorms)', nonNegative('--weight-decay'), 0.01)
-  .option('--batch-size <n>', 'examples per step', positiveInt('--batch-size'), 32)
-  .option('--epochs <n>', 'passes over the training data', positiveInt('--epochs'), 3)
+  .addOption(new Option('--optimizer <name>', 'optimizer').choices(['adamw', 'sgd']).default(trainDefaults.optimizer))
+  .option('--lr <rate>', 'peak learning rate', number('--lr', (v) => v > 0, 'a positive number'), trainDefaults.lr)
+  .option('--weight-decay <wd>', 'decoupled weight decay (not on biases and LayerNorms)', nonNegative('--weight-decay'), trainDefaults.weightDecay)
+  .option('--batch-size <n>', 'examples per step', positiveInt('--batch-size'), trainDefaults.batchSize)
+  .option('--epochs <n>', 'passes over the training data', positiveInt('--epochs'), trainDefaults.epochs)
   .option('--max-steps <n>', 'stop after this many steps (default: epochs x batches)', positiveInt('--max-steps'))
-  .addOption(new Option('--schedule <kind>', 'learning-rate schedule after warm-up').choices(['linear', 'constant']).default('linear'))
-  .option('--warmup-ratio <r>', 'fraction of steps with linear warm-up', ratio('--warmup-ratio'), 0.1)
-  .option('--max-grad-norm <n>', 'clip the global gradient norm (0 = off)', nonNegative('--max-grad-norm'), 1.0)
-  .option('--dropout <p>', 'dropout on hidden states and attention probabilities (0 = none)', ratio('--dropout'), 0.1)
-  .option('--seed <n>', 'random seed (init, shuffling, dropout)', number('--seed', Number.isSafeInteger, 'an integer'), 42)
+  .addOption(new Option('--schedule <kind>', 'learning-rate schedule after warm-up').choices(['linear', 'constant']).default(trainDefaults.schedule))
+  .option('--warmup-ratio <r>', 'fraction of steps with linear warm-up', ratio('--warmup-ratio'), trainDefaults.warmupRatio)
+  .option('--max-grad-norm <n>', 'clip the global gradient norm (0 = off)', nonNegative('--max-grad-norm'), trainDefaults.maxGradNorm)
+  .option('--dropout <p>', 'dropout on hidden states and attention probabilities (0 = none)', ratio('--dropout'), trainDefaults.dropout)
+  .option('--seed <n>', 'random seed (init, shuffling, dropout)', number('--seed', Number.isSafeInteger, 'an integer'), trainDefaults.seeds[0])
   .option('--seeds <list>', 'several seeds, e.g. 1,2,3: one run each, the best on validation is written (overrides --seed)', seedList)
   .option('--validation-split <fraction>', 'hold out this fraction of the training data (seeded) when no --validation is given', ratio('--validation-split'))
-  .option('--eval-steps <n>', 'also evaluate every N steps (0: at epoch ends only)', nonNegativeInt('--eval-steps'), 0)
-  .addOption(new Option('--metric <name>', 'validation metric that selects the best checkpoint and seed').choices(['accuracy', 'f1', 'mcc', 'loss']).default('accuracy'))
-  .option('--early-stopping-patience <n>', 'stop after N evaluations without improvement (0: off)', nonNegativeInt('--early-stopping-patience'), 0)
+  .option('--eval-steps <n>', 'also evaluate every N steps (0: at epoch ends only)', nonNegativeInt('--eval-steps'), trainDefaults.evalSteps)
+  .addOption(new Option('--metric <name>', 'validation metric that selects the best checkpoint and seed').choices(['accuracy', 'f1', 'mcc', 'loss']).default(trainDefaults.metric))
+  .option('--early-stopping-patience <n>', 'stop after N evaluations without improvement (0: off)', nonNegativeInt('--early-stopping-patience'), trainDefaults.earlyStoppingPatience)
   .option('--no-shuffle', 'keep the data order')
   .option('--no-bucketing', 'batch rows in shuffled order instead of grouping similar lengths')
-  .option('--checkpoint-every <n>', 'save a resumable checkpoint every N steps (0: off)', nonNegativeInt('--checkpoint-every'), 0)
+  .option('--checkpoint-every <n>', 'save a resumable checkpoint every N steps (0: off)', nonNegativeInt('--checkpoint-every'), trainDefaults.checkpointEvery)
   .option('--checkpoint-dir <dir>', 'where checkpoints go (default: <out>.checkpoint)')
   .option('--resume', 'continue from the checkpoint in --checkpoint-dir if there is one')
   .option('--init-adapter <dir>', 'start from an existing adapter directory (warm start)')
@@ -183,6 +186,26 @@ program
     const text = JSON.stringify(metrics, null, 2) + '\n';
     process.stdout.write(text);
     if (o.out) writeFileSync(o.out, text);
+  });
+
+program
+  .command('run-job')
+  .description('run a fine-tune job from the registry: read jobs/<id>/spec.json, train, report status.json, publish the adapter')
+  .requiredOption('--registry <uri>', 'the registry, s3://bucket or s3://bucket/prefix (endpoint and credentials from the AWS environment)')
+  .requiredOption('--job <id>', 'job id')
+  .addOption(new Option('--device <device>', 'execution provider').choices(['cpu', 'cuda']).default('cpu'))
+  .option('--threads <n>', 'CPU threads for onnxruntime (default: all cores)', positiveInt('--threads'))
+  .option('--status-interval <seconds>', 'minimum seconds between status.json updates while training', nonNegative('--status-interval'), 5)
+  .action(async (o) => {
+    const status = await runJob({
+      registry: Registry.fromUri(o.registry),
+      jobId: o.job,
+      device: o.device as Device,
+      threads: o.threads,
+      statusInterval: o.statusInterval,
+      log: jsonLines((l) => process.stderr.write(l)),
+    });
+    process.stdout.write(JSON.stringify(status) + '\n');
   });
 
 program

@@ -1,0 +1,71 @@
+/**
+ * A fine-tune job as the API writes it (`jobs/<id>/spec.json`) and as the trainer reports it
+ * (`jobs/<id>/status.json`). Both sides import these types; the JSON files are their contract.
+ */
+
+export type TrainModeName = 'adapter' | 'full' | 'head';
+
+/** Training options a job may set; anything absent takes the trainer's default. */
+export interface Hyperparameters {
+  mode?: TrainModeName;
+  bottleneck?: number;
+  nonlinearity?: 'gelu' | 'relu' | 'swish' | 'tanh';
+  initStd?: number;
+  /** e.g. "0-11" or "6-11". */
+  adapterLayers?: string;
+  epochs?: number;
+  lr?: number;
+  batchSize?: number;
+  maxSeqLen?: number;
+  seeds?: number[];
+  weightDecay?: number;
+  warmupRatio?: number;
+  dropout?: number;
+  validationSplit?: number;
+  evalSteps?: number;
+  earlyStoppingPatience?: number;
+  metric?: 'accuracy' | 'f1' | 'mcc' | 'loss';
+  labels?: string[];
+  maxSteps?: number;
+}
+
+export interface JobSpec {
+  format: 'adapter-store.job/v1';
+  jobId: string;
+  task: string;
+  datasetUri: string;
+  validationUri?: string;
+  /** Name of a base model under `models/<name>/` in the registry. */
+  baseModel: string;
+  hyperparameters: Hyperparameters;
+  createdAt: string;
+}
+
+export type JobState = 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled';
+
+export interface JobMetrics {
+  loss: number;
+  accuracy: number;
+  macroF1: number;
+  mcc: number;
+  examples: number;
+}
+
+export interface JobStatus {
+  format: 'adapter-store.job-status/v1';
+  jobId: string;
+  state: JobState;
+  step: number;
+  totalSteps: number;
+  epoch: number;
+  /** Latest training loss. */
+  loss: number | null;
+  /** Latest validation metrics, when there is validation data. */
+  validation: JobMetrics | null;
+  /** The published adapter version once the job succeeded. */
+  adapterVersion?: string;
+  error?: { message: string };
+  startedAt?: string;
+  finishedAt?: string;
+  updatedAt: string;
+}

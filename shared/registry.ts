@@ -1,0 +1,284 @@
+/**
+ * The registry: one module owns the object layout and every read and write of it, over the S3 API only
+ * (AWS S3, LocalStack or any S3-compatible server; endpoint and credentials from the standard AWS
+ * environment).
+ *
+ *   models/<name>/{config.json, model.safetensors, vocab.txt | tokenizer.json, ...}
+ *   jobs/<id>/spec.json       what was asked (written once)
+ *   jobs/<id>/status.json     what the trainer reports (rewritten as it goes)
+ *   adapters/<task>/<version>/{adapter.safetensors, adapter_config.json, metrics.json, manifest.json}
+ *
+ * A version is visible once its manifest exists; the manifest is written last. Versions are never
+ * overwritten: every object of a version is written with If-None-Match: * (servers that ignore the
+ * header still cannot collide, since version ids carry a millisecond timestamp and 64 random bits).
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { mkdir, readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import type { Readable } from 'node:stream';
+import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client, S3ServiceException, type S3ClientConfig } from '@aws-sdk/client-s3';
+import type { JobSpec, JobStatus } from './job.ts';
+import type { AdapterManifest, ManifestFile } from './manifest.ts';
+
+export class RegistryError extends Error {
+  constructor(message: string, readonly code: 'not-found' | 'conflict' | 'invalid' | 'storage') {
+    super(message);
+  }
+}
+
+export interface RegistryLocation {
+  bucket: string;
+  /** Key prefix inside the bucket ('' or ending in '/'). */
+  prefix: string;
+}
+
+/** `s3://bucket` or `s3://bucket/some/prefix`. */
+export function parseRegistryUri(uri: string): RegistryLocation {
+  const m = /^s3:\/\/([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])(?:\/(.*))?$/.exec(uri);
+  if (!m) throw new RegistryError(`registry "${uri}" must look like s3://bucket or s3://bucket/prefix`, 'invalid');
+  const prefix = (m[2] ?? '').replace(/^\/+|\/+$/g, '');
+  return { bucket: m[1], prefix: prefix ? `${prefix}/` : '' };
+}
+
+/**
+ * An S3 client from the standard AWS environment. Path-style addressing when an endpoint is configured
+ * (S3-compatible servers on loopback), and checksums only where required, because some of those
+ * servers store the chunk framing of streamed checksummed uploads as data.
+ */
+export function s3ClientFromEnv(overrides: S3ClientConfig = {}): S3Client {
+  const endpoint = process.env.AWS_ENDPOINT_URL_S3 ?? process.env.AWS_ENDPOINT_URL;
+  return new S3Client({
+    region: process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? 'us-east-1',
+    forcePathStyle: process.env.AWS_S3_FORCE_PATH_STYLE === 'true' || Boolean(endpoint),
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    responseChecksumValidation: 'WHEN_REQUIRED',
+    ...overrides,
+  });
+}
+
+/** Sortable and unique without a coordinator: UTC timestamp to the millisecond + 64 random bits. */
+export function newVersionId(now = new Date()): string {
+  return `${now.toISOString().replace(/[-:]/g, '').replace('.', '')}-${randomBytes(8).toString('hex')}`;
+}
+
+const SLUG = /^[a-z0-9][a-z0-9_-]{0,63}$/;
+function slug(kind: string, value: string): string {
+  if (!SLUG.test(value)) throw new RegistryError(`${kind} "${value}" must be 1-64 characters of a-z, 0-9, "_" or "-", starting with a letter or digit`, 'invalid');
+  return value;
+}
+
+const VERSION = /^\d{8}T\d{9}Z-[0-9a-f]{16}$/;
+
+function statusCode(err: unknown): number | undefined {
+  return err instanceof S3ServiceException ? err.$metadata.httpStatusCode : undefined;
+}
+
+export const ADAPTER_FILES = ['adapter.safetensors', 'adapter_config.json', 'metrics.json'] as const;
+
+export class Registry {
+  constructor(
+    readonly s3: S3Client,
+    readonly location: RegistryLocation,
+  ) {}
+
+  static fromUri(uri: string, client = s3ClientFromEnv()): Registry {
+    return new Registry(client, parseRegistryUri(uri));
+  }
+
+  get uri(): string {
+    return `s3://${this.location.bucket}/${this.location.prefix}`.replace(/\/$/, '');
+  }
+
+  key(...parts: string[]): string {
+    return this.location.prefix + parts.join('/');
+  }
+
+  // --- raw object access -------------------------------------------------------------------------
+
+  private async put(key: string, body: Buffer | string | Readable, opts: { immutable?: boolean; contentType?: string; length?: number } = {}): Promise<void> {
+    try {
+      await this.s3.send(
+        new PutObjectCommand({
+          Bucket: this.location.bucket,
+          Key: key,
+          Body: body,
+          ContentType: opts.contentType,
+          ContentLength: opts.length,
+          IfNoneMatch: opts.immutable ? '*' : undefined,
+        }),
+      );
+    } catch (err) {
+      const code = statusCode(err);
+      if (code === 412 || code === 409) throw new RegistryError(`s3://${this.location.bucket}/${key} already exists and is immutable`, 'conflict');
+      throw new RegistryError(`writing s3://${this.location.bucket}/${key} failed: ${(err as Error).message}`, 'storage');
+    }
+  }
+
+  private async getBuffer(key: string): Promise<Buffer | null> {
+    try {
+      const out = await this.s3.send(new GetObjectCommand({ Bucket: this.location.bucket, Key: key }));
+      return Buffer.from(await out.Body!.transformToByteArray());
+    } catch (err) {
+      if (statusCode(err) === 404) return null;
+      throw new RegistryError(`reading s3://${this.location.bucket}/${key} failed: ${(err as Error).message}`, 'storage');
+    }
+  }
+
+  private async getJson<T>(key: string): Promise<T | null> {
+    const body = await this.getBuffer(key);
+    if (!body) return null;
+    try {
+      return JSON.parse(body.toString('utf8')) as T;
+    } catch {
+      throw new RegistryError(`s3://${this.location.bucket}/${key} is not valid JSON`, 'storage');
+    }
+  }
+
+  /** Every key under a prefix (paginated), and the common prefixes one level down when `delimiter`. */
+  async list(prefix: string, delimiter?: string): Promise<{ keys: { key: string; size: number }[]; prefixes: string[] }> {
+    const keys: { key: string; size: number }[] = [];
+    const prefixes: string[] = [];
+    let token: string | undefined;
+    do {
+      const page = await this.s3.send(new ListObjectsV2Command({ Bucket: this.location.bucket, Prefix: prefix, Delimiter: delimiter, ContinuationToken: token }));
+      for (const o of page.Contents ?? []) keys.push({ key: o.Key!, size: o.Size ?? 0 });
+      for (const p of page.CommonPrefixes ?? []) prefixes.push(p.Prefix!);
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token);
+    return { keys, prefixes };
+  }
+
+  /** Streams any s3:// object the client may read (a dataset) into a local file. */
+  async downloadObject(uri: string, file: string): Promise<void> {
+    const m = /^s3:\/\/([^/]+)\/(.+)$/.exec(uri);
+    if (!m) throw new RegistryError(`"${uri}" is not an s3://bucket/key URI`, 'invalid');
+    try {
+      const out = await this.s3.send(new GetObjectCommand({ Bucket: m[1], Key: m[2] }));
+      await pipeline(out.Body as Readable, createWriteStream(file));
+    } catch (err) {
+      if (statusCode(err) === 404) throw new RegistryError(`${uri}: no such object`, 'not-found');
+      throw new RegistryError(`reading ${uri} failed: ${(err as Error).message}`, 'storage');
+    }
+  }
+
+  /** Copies every object directly under `prefix` into `dir`; returns how many there were. */
+  async downloadPrefix(prefix: string, dir: string): Promise<number> {
+    const { keys } = await this.list(prefix);
+    const flat = keys.filter((k) => !k.key.slice(prefix.length).includes('/'));
+    if (flat.length === 0) return 0;
+    await mkdir(dir, { recursive: true });
+    for (const { key } of flat) await this.downloadObject(`s3://${this.location.bucket}/${key}`, join(dir, key.slice(prefix.length)));
+    return flat.length;
+  }
+
+  /** Uploads local files under `prefix` in the given order (overwriting: for mutable state like checkpoints). */
+  async uploadFiles(dir: string, prefix: string, names: readonly string[]): Promise<void> {
+    for (const name of names) {
+      const { size } = await stat(join(dir, name));
+      await this.put(prefix + name, createReadStream(join(dir, name)), { length: size });
+    }
+  }
+
+  // --- jobs ----------------------------------------------------------------------------------------
+
+  async putJobSpec(spec: JobSpec): Promise<void> {
+    await this.put(this.key('jobs', slug('job id', spec.jobId), 'spec.json'), JSON.stringify(spec, null, 2), { immutable: true, contentType: 'application/json' });
+  }
+
+  async getJobSpec(jobId: string): Promise<JobSpec> {
+    const spec = await this.getJson<JobSpec>(this.key('jobs', slug('job id', jobId), 'spec.json'));
+    if (!spec) throw new RegistryError(`job "${jobId}" has no spec in ${this.uri}/jobs/${jobId}/spec.json`, 'not-found');
+    return spec;
+  }
+
+  async putJobStatus(status: JobStatus): Promise<void> {
+    await this.put(this.key('jobs', slug('job id', status.jobId), 'status.json'), JSON.stringify(status, null, 2), { contentType: 'application/json' });
+  }
+
+  async getJobStatus(jobId: string): Promise<JobStatus | null> {
+    return this.getJson<JobStatus>(this.key('jobs', slug('job id', jobId), 'status.json'));
+  }
+
+  // --- base models ---------------------------------------------------------------------------------
+
+  async modelExists(name: string): Promise<boolean> {
+    const { keys } = await this.list(this.key('models', slug('model name', name), ''));
+    return keys.some((k) => k.key.endsWith('/config.json')) && keys.some((k) => k.key.endsWith('/model.safetensors'));
+  }
+
+  /** Copies models/<name>/* into a local directory (streamed; the weights never sit in memory twice). */
+  async downloadModel(name: string, dir: string): Promise<void> {
+    const prefix = this.key('models', slug('model name', name), '');
+    const { keys } = await this.list(prefix);
+    if (!keys.some((k) => k.key === `${prefix}model.safetensors`)) throw new RegistryError(`base model "${name}" not found in ${this.uri}/models/`, 'not-found');
+    await mkdir(dir, { recursive: true });
+    for (const { key } of keys) {
+      const rel = key.slice(prefix.length);
+      if (rel.includes('/') || rel === '') continue; // flat HF layout only
+      const out = await this.s3.send(new GetObjectCommand({ Bucket: this.location.bucket, Key: key }));
+      await pipeline(out.Body as Readable, createWriteStream(join(dir, rel)));
+    }
+  }
+
+  async uploadModel(name: string, dir: string, files: readonly string[]): Promise<void> {
+    for (const file of files) {
+      const { size } = await stat(join(dir, file));
+      await this.put(this.key('models', slug('model name', name), file), createReadStream(join(dir, file)), { length: size });
+    }
+  }
+
+  // --- adapters ------------------------------------------------------------------------------------
+
+  /**
+   * Publishes an adapter directory as a new immutable version: data files first, the manifest last.
+   * Returns the manifest. Nothing of a failed publish is visible (no manifest).
+   */
+  async publishAdapter(
+    dir: string,
+    meta: Omit<AdapterManifest, 'format' | 'version' | 'createdAt' | 'files'>,
+    version = newVersionId(),
+  ): Promise<AdapterManifest> {
+    const task = slug('task', meta.task);
+    const files: ManifestFile[] = [];
+    for (const name of ADAPTER_FILES) {
+      const body = await readFile(join(dir, name));
+      files.push({ name, bytes: body.length, sha256: createHash('sha256').update(body).digest('hex') });
+      await this.put(this.key('adapters', task, version, name), body, { immutable: true, contentType: name.endsWith('.json') ? 'application/json' : 'application/octet-stream' });
+    }
+    const manifest: AdapterManifest = { format: 'adapter-store.manifest/v1', version, createdAt: new Date().toISOString(), files, ...meta };
+    await this.put(this.key('adapters', task, version, 'manifest.json'), JSON.stringify(manifest, null, 2), { immutable: true, contentType: 'application/json' });
+    return manifest;
+  }
+
+  /** Visible versions of a task (those with a manifest), newest first. */
+  async listVersions(task: string): Promise<string[]> {
+    const prefix = this.key('adapters', slug('task', task), '');
+    const { keys } = await this.list(prefix);
+    return keys
+      .map((k) => k.key.slice(prefix.length).split('/'))
+      .filter((parts) => parts.length === 2 && parts[1] === 'manifest.json' && VERSION.test(parts[0]))
+      .map((parts) => parts[0])
+      .sort()
+      .reverse();
+  }
+
+  async getManifest(task: string, version: string): Promise<AdapterManifest | null> {
+    if (!VERSION.test(version)) throw new RegistryError(`version "${version}" is not a version id`, 'invalid');
+    return this.getJson<AdapterManifest>(this.key('adapters', slug('task', task), version, 'manifest.json'));
+  }
+
+  /** Tasks that have at least one visible version. */
+  async listTasks(): Promise<string[]> {
+    const prefix = this.key('adapters', '');
+    const { prefixes } = await this.list(prefix, '/');
+    const tasks = prefixes.map((p) => p.slice(prefix.length).replace(/\/$/, '')).filter((t) => SLUG.test(t));
+    const visible = await Promise.all(tasks.map(async (t) => ((await this.listVersions(t)).length > 0 ? t : null)));
+    return visible.filter((t): t is string => t !== null).sort();
+  }
+
+  adapterFileKey(task: string, version: string, file: string): string {
+    return this.key('adapters', slug('task', task), version, file);
+  }
+}

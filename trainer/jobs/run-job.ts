@@ -1,0 +1,145 @@
+/**
+ * `trainer run-job`: what a Batch container (or the local runner) executes. Reads jobs/<id>/spec.json,
+ * trains, keeps jobs/<id>/status.json current, checkpoints into jobs/<id>/checkpoint/ so a retried job
+ * continues where the interrupted one stopped, and publishes the adapter as a new registry version.
+ */
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { JobSpec, JobStatus } from '../../shared/job.ts';
+import type { Registry } from '../../shared/registry.ts';
+import type { Device } from '../runtime/session.ts';
+import type { TrainMetrics } from '../train/trainer.ts';
+import { train, type TrainOptions } from '../train/trainer.ts';
+import { CHECKPOINT_STATE, CHECKPOINT_TENSORS } from '../train/checkpoint.ts';
+import { trainDefaults } from '../train/defaults.ts';
+
+export interface RunJobOptions {
+  registry: Registry;
+  jobId: string;
+  device: Device;
+  threads?: number;
+  log: (event: Record<string, unknown>) => void;
+  /** Minimum seconds between status.json writes while training (default 5). */
+  statusInterval?: number;
+}
+
+const CHECKPOINT = 'checkpoint';
+
+/** The trainer options a job spec asks for, on top of the defaults. */
+export function trainOptionsFromSpec(spec: JobSpec, paths: { base: string; data: string; validation?: string; out: string; checkpointDir: string }): Omit<TrainOptions, 'log' | 'device' | 'threads'> {
+  const h = spec.hyperparameters;
+  return {
+    ...trainDefaults,
+    ...paths,
+    task: spec.task,
+    labels: h.labels,
+    mode: h.mode ?? trainDefaults.mode,
+    bottleneck: h.bottleneck ?? trainDefaults.bottleneck,
+    nonlinearity: h.nonlinearity ?? trainDefaults.nonlinearity,
+    initStd: h.initStd ?? trainDefaults.initStd,
+    adapterLayers: h.adapterLayers,
+    lr: h.lr ?? trainDefaults.lr,
+    weightDecay: h.weightDecay ?? trainDefaults.weightDecay,
+    batchSize: h.batchSize ?? trainDefaults.batchSize,
+    epochs: h.epochs ?? trainDefaults.epochs,
+    maxSteps: h.maxSteps,
+    warmupRatio: h.warmupRatio ?? trainDefaults.warmupRatio,
+    dropout: h.dropout ?? trainDefaults.dropout,
+    seeds: h.seeds ?? [...trainDefaults.seeds],
+    validationSplit: paths.validation ? undefined : h.validationSplit,
+    evalSteps: h.evalSteps ?? trainDefaults.evalSteps,
+    metric: h.metric ?? trainDefaults.metric,
+    earlyStoppingPatience: h.earlyStoppingPatience ?? trainDefaults.earlyStoppingPatience,
+    checkpointEvery: 100, // jobs always checkpoint: Spot hosts get reclaimed
+    resume: true,
+  };
+}
+
+export async function runJob(o: RunJobOptions): Promise<JobStatus> {
+  const { registry, jobId } = o;
+  const spec = await registry.getJobSpec(jobId);
+  const work = mkdtempSync(join(tmpdir(), `job-${jobId}-`));
+  const now = () => new Date().toISOString();
+  let status: JobStatus = {
+    format: 'adapter-store.job-status/v1', jobId, state: 'running', step: 0, totalSteps: 0, epoch: 0, loss: null, validation: null,
+    startedAt: now(), updatedAt: now(),
+  };
+  // Status writes are serialised and throttled: S3 PUTs are not free and order matters.
+  let writing: Promise<void> = Promise.resolve();
+  let lastWrite = 0;
+  const report = (patch: Partial<JobStatus>, force = false) => {
+    status = { ...status, ...patch, updatedAt: now() };
+    if (!force && Date.now() - lastWrite < (o.statusInterval ?? 5) * 1000) return writing;
+    lastWrite = Date.now();
+    const snapshot = status;
+    writing = writing.then(() => registry.putJobStatus(snapshot)).catch((err) => o.log({ event: 'status-write-failed', error: (err as Error).message }));
+    return writing;
+  };
+  await report({}, true);
+
+  try {
+    const base = join(work, 'base');
+    await registry.downloadModel(spec.baseModel, base);
+    const data = join(work, 'train-data');
+    await registry.downloadObject(spec.datasetUri, data);
+    let validation: string | undefined;
+    if (spec.validationUri) {
+      validation = join(work, 'validation-data');
+      await registry.downloadObject(spec.validationUri, validation);
+    }
+    const checkpointDir = join(work, CHECKPOINT);
+    const resumed = await registry.downloadPrefix(registry.key('jobs', jobId, CHECKPOINT, ''), checkpointDir);
+    if (resumed > 0) o.log({ event: 'checkpoint-restored', job: jobId });
+    const out = join(work, 'adapter');
+    let uploading: Promise<void> = Promise.resolve();
+
+    const { metrics, config } = await train({
+      ...trainOptionsFromSpec(spec, { base, data, validation, out, checkpointDir }),
+      device: o.device,
+      threads: o.threads,
+      log: (event) => {
+        o.log({ job: jobId, ...event });
+        if (event.event === 'start') void report({ totalSteps: Number(event.totalSteps) }, true);
+        if (event.event === 'step') void report({ step: Number(event.step), epoch: Number(event.epoch), loss: Number(event.loss), totalSteps: Number(event.totalSteps) });
+        if (event.event === 'validation') {
+          const { loss, accuracy, macroF1, mcc, examples } = event as unknown as JobStatus['validation'] & object;
+          void report({ validation: { loss, accuracy, macroF1, mcc, examples } }, true);
+        }
+        // Copy each local checkpoint into the registry, so a retry on another host continues from it.
+        // Snapshot first (training goes on and rewrites the files); tensors before state, as locally.
+        if (event.event === 'checkpoint') {
+          const snapshot = join(work, `upload-${Number(event.step)}`);
+          mkdirSync(snapshot);
+          for (const f of [CHECKPOINT_TENSORS, CHECKPOINT_STATE]) copyFileSync(join(checkpointDir, f), join(snapshot, f));
+          uploading = uploading
+            .then(() => registry.uploadFiles(snapshot, registry.key('jobs', jobId, CHECKPOINT, ''), [CHECKPOINT_TENSORS, CHECKPOINT_STATE]))
+            .catch((err) => o.log({ event: 'checkpoint-upload-failed', job: jobId, error: (err as Error).message }))
+            .finally(() => rmSync(snapshot, { recursive: true, force: true }));
+        }
+      },
+    });
+    await uploading;
+    const manifest = await registry.publishAdapter(out, {
+      task: spec.task,
+      jobId,
+      baseModel: { name: spec.baseModel, weightsSha256: config.base.weightsSha256 },
+      mode: config.mode,
+      labels: config.labels,
+      parameters: config.parameters,
+      metrics: headline(metrics),
+    });
+    await report({ state: 'succeeded', adapterVersion: manifest.version, finishedAt: now() }, true);
+    return status;
+  } catch (err) {
+    await report({ state: 'failed', error: { message: (err as Error).message }, finishedAt: now() }, true);
+    throw err;
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+function headline(m: TrainMetrics): { loss: number; accuracy: number; macroF1: number; mcc: number } | null {
+  return m.best ? { loss: m.best.loss, accuracy: m.best.accuracy, macroF1: m.best.macroF1, mcc: m.best.mcc } : null;
+}
+
