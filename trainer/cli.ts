@@ -20,6 +20,7 @@ import { Registry } from '../shared/registry.ts';
 import { jsonLines, terminalProgress, type TrainLog } from './train/progress.ts';
 import { initialParameters } from './model/weights.ts';
 import { Rng } from './util/random.ts';
+import { loadBaseTokenizer } from './tokenizer/bert-tokenizer.ts';
 
 function number(flag: string, check: (v: number) => boolean, rule: string) {
   return (text: string): number => {
@@ -53,7 +54,8 @@ async function openAdapter(o: { base: string; adapter: string; data: string; dev
   const spec = specFromAdapterConfig(adapter.config);
   const values = initialParameters(spec, parameterSpecs(spec), base, new Rng(0), { task: adapter.config.task, tensors: adapter.tensors });
   const cfg = base.config;
-  const rows = await readTokenizedJsonl(o.data, { vocabSize: cfg.vocab_size, maxPositions: cfg.max_position_embeddings, typeVocabSize: cfg.type_vocab_size, requireLabels });
+  const tokenizer = await loadBaseTokenizer(o.base, adapter.config.maxSeqLen);
+  const rows = await readTokenizedJsonl(o.data, { vocabSize: cfg.vocab_size, maxPositions: cfg.max_position_embeddings, typeVocabSize: cfg.type_vocab_size, requireLabels, tokenizer });
   const sessions = await ModelSessions.create(spec, values, { device: o.device, dropout: 0, seed: 0, threads: o.threads }, false);
   return { sessions, labels: adapter.config.labels, rows };
 }
@@ -67,12 +69,13 @@ program
   .command('train')
   .description('train an adapter (or a head / a full fine-tune) on a JSONL dataset and write an adapter directory')
   .requiredOption('--base <dir>', 'base model directory (Hugging Face layout: config.json, model.safetensors)')
-  .requiredOption('--data <file>', 'training data, JSONL rows {"input_ids": [...], "token_type_ids"?: [...], "label": 0 | "name"}')
+  .requiredOption('--data <file>', 'training data, JSONL rows {"text": "...", "text_pair"?: "...", "label": 0 | "name"} or pre-tokenized {"input_ids": [...], "token_type_ids"?: [...], "label": ...}')
   .requiredOption('--out <dir>', 'output adapter directory (must not exist or be empty)')
   .option('--validation <file>', 'validation data (same format), evaluated at each epoch end')
   .option('--task <name>', 'task name, also the adapter name inside parameter keys (default: --init-adapter task or the data file name)')
   .option('--labels <names>', 'label names in class order, comma-separated (default: taken from the data)')
   .addOption(new Option('--mode <mode>', 'what is trained').choices(['adapter', 'full', 'head']).default(trainDefaults.mode))
+  .option('--max-seq-len <n>', 'text rows are tokenized to at most this many tokens', positiveInt('--max-seq-len'), trainDefaults.maxSeqLen)
   .option('--bottleneck <m>', 'adapter bottleneck width', positiveInt('--bottleneck'), trainDefaults.bottleneck)
   .addOption(new Option('--nonlinearity <f>', 'adapter non-linearity').choices(['gelu', 'relu', 'swish', 'tanh']).default(trainDefaults.nonlinearity))
   .option('--init-std <std>', 'std of the truncated normal init of adapter weights', number('--init-std', (v) => v > 0 && v <= 1, 'in (0, 1]'), trainDefaults.initStd)
@@ -112,6 +115,7 @@ program
       labels: o.labels?.split(',').map((s: string) => s.trim()),
       mode: o.mode,
       bottleneck: o.bottleneck,
+      maxSeqLen: o.maxSeqLen,
       nonlinearity: o.nonlinearity,
       initStd: o.initStd,
       adapterLayers: o.adapterLayers,

@@ -312,3 +312,9 @@ class WordPieceTokenizer implements BertTokenizer {
     return { inputIds, tokenTypeIds, truncatedTokens: a.length - na + (b.length - nb) };
   }
 }
+
+/** The tokenizer a base model directory ships (tokenizer.json or vocab.txt), or undefined when it ships none. */
+export async function loadBaseTokenizer(dir: string, maxSeqLen: number): Promise<BertTokenizer | undefined> {
+  const ships = ['tokenizer.json', 'vocab.txt'].some((f) => existsSync(join(dir, f)));
+  return ships ? loadBertTokenizer(dir, { maxSeqLen }) : undefined;
+}

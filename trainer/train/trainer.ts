@@ -13,6 +13,7 @@ import { parameterSpecs, parseLayerSet, type ModelSpec, type ParamSpec } from '.
 import { initialParameters } from '../model/weights.ts';
 import { ModelSessions } from '../runtime/model-sessions.ts';
 import type { Device } from '../runtime/session.ts';
+import { loadBaseTokenizer } from '../tokenizer/bert-tokenizer.ts';
 import { Rng } from '../util/random.ts';
 import { bucketedBatches } from './batching.ts';
 import { readCheckpoint, writeCheckpoint, type EvalRecord, type RunPosition, type SeedResult, type StepRecord } from './checkpoint.ts';
@@ -33,6 +34,8 @@ export interface TrainOptions {
   mode: TrainMode;
   bottleneck: number;
   nonlinearity: AdapterNonlinearity;
+  /** Text rows are tokenized to at most this many tokens ([CLS] and [SEP] included). */
+  maxSeqLen: number;
   initStd: number;
   /** e.g. "0-11"; default every layer. */
   adapterLayers?: string;
@@ -128,7 +131,11 @@ async function prepare(opts: TrainOptions): Promise<Prepared> {
   const task = opts.task ?? warm?.config.task ?? basename(opts.data).replace(/\.[^.]*$/, '').toLowerCase().replace(/[^a-z0-9_-]/g, '-');
   if (!TASK_NAME.test(task)) throw new Error(`--task: "${task}" must be 1-64 characters of a-z, 0-9, "_" or "-", starting with a letter or digit`);
 
-  const dataOpts = { vocabSize: cfg.vocab_size, maxPositions: cfg.max_position_embeddings, typeVocabSize: cfg.type_vocab_size, requireLabels: true };
+  if (opts.maxSeqLen > cfg.max_position_embeddings) {
+    throw new Error(`--max-seq-len ${opts.maxSeqLen} exceeds the base model's max_position_embeddings ${cfg.max_position_embeddings}`);
+  }
+  const tokenizer = await loadBaseTokenizer(opts.base, opts.maxSeqLen);
+  const dataOpts = { vocabSize: cfg.vocab_size, maxPositions: cfg.max_position_embeddings, typeVocabSize: cfg.type_vocab_size, requireLabels: true, tokenizer };
   let rows = await readTokenizedJsonl(opts.data, dataOpts);
   let validation = opts.validation ? await readTokenizedJsonl(opts.validation, dataOpts) : null;
   if (!validation && opts.validationSplit) {
@@ -227,7 +234,7 @@ export async function train(opts: TrainOptions): Promise<{ metrics: TrainMetrics
     mode: opts.mode,
     adapter,
     labels: p.labels,
-    maxSeqLen: Math.max(p.warm?.config.maxSeqLen ?? 0, p.lengths.reduce((m, l) => Math.max(m, l), 0)),
+    maxSeqLen: Math.max(opts.maxSeqLen, p.lengths.reduce((m, l) => Math.max(m, l), 0)),
     dropout: opts.dropout,
     base: { config: cfg, weightsSha256: p.base.weightsSha256, usesPooler: p.base.hasPooler, name: basename(opts.base) },
     parameters,
