@@ -75,7 +75,7 @@ program
   .option('--task <name>', 'task name, also the adapter name inside parameter keys (default: --init-adapter task or the data file name)')
   .option('--labels <names>', 'label names in class order, comma-separated (default: taken from the data)')
   .addOption(new Option('--mode <mode>', 'what is trained').choices(['adapter', 'full', 'head']).default(trainDefaults.mode))
-  .option('--max-seq-len <n>', 'text rows are tokenized to at most this many tokens', positiveInt('--max-seq-len'), trainDefaults.maxSeqLen)
+  .option('--max-seq-len <n>', 'text rows are tokenized to at most this many tokens (default: 128, or the base\'s max_position_embeddings when smaller)', positiveInt('--max-seq-len'))
   .option('--bottleneck <m>', 'adapter bottleneck width', positiveInt('--bottleneck'), trainDefaults.bottleneck)
   .addOption(new Option('--nonlinearity <f>', 'adapter non-linearity').choices(['gelu', 'relu', 'swish', 'tanh']).default(trainDefaults.nonlinearity))
   .option('--init-std <std>', 'std of the truncated normal init of adapter weights', number('--init-std', (v) => v > 0 && v <= 1, 'in (0, 1]'), trainDefaults.initStd)

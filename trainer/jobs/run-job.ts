@@ -36,7 +36,7 @@ export function trainOptionsFromSpec(spec: JobSpec, paths: { base: string; data:
     labels: h.labels,
     mode: h.mode ?? trainDefaults.mode,
     bottleneck: h.bottleneck ?? trainDefaults.bottleneck,
-    maxSeqLen: h.maxSeqLen ?? trainDefaults.maxSeqLen,
+    maxSeqLen: h.maxSeqLen,
     nonlinearity: h.nonlinearity ?? trainDefaults.nonlinearity,
     initStd: h.initStd ?? trainDefaults.initStd,
     adapterLayers: h.adapterLayers,

@@ -1,40 +1,15 @@
 /**
- * Pre-tokenized JSONL datasets: streaming read with per-line validation, the label set, and batching
- * with dynamic padding (each batch padded to its own longest row).
+ * Datasets for training: reading (delegated to trainer/data/: URIs, JSONL/CSV/TSV, validation, bad
+ * rows), the label set, and batching with dynamic padding (each batch padded to its own longest row).
  */
-import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
-import { createInterface } from 'node:readline';
+import { readDataset } from '../data/dataset.ts';
+import { DataError, RowProblem } from '../data/errors.ts';
+import { jsonRecord, recordToRow, type ReadOptions, type TokenizedRow } from '../data/rows.ts';
+import type { ShuffleRng } from '../data/split.ts';
 
-/** Bad input data; the message starts with `<file>:<line>:` (or `<file>:` for whole-file problems). */
-export class DataError extends Error {
-  override name = 'DataError';
-}
-
-export interface TokenizedRow {
-  inputIds: Int32Array;
-  tokenTypeIds: Int32Array;
-  /** A class name, a class index, or null (unlabelled, only when labels are not required). */
-  label: string | number | null;
-  /** 1-based line in the source file, for messages. */
-  line: number;
-}
-
-/**
- * The seam for text rows (a later issue): when given, rows with "text" (and optional "text_pair")
- * and no "input_ids" are encoded with it, then validated exactly like pre-tokenized rows.
- */
-export interface Tokenizer {
-  encode(text: string, textPair?: string): { inputIds: ArrayLike<number>; tokenTypeIds: ArrayLike<number> };
-}
-
-export interface ReadOptions {
-  vocabSize: number;
-  maxPositions: number;
-  typeVocabSize: number;
-  requireLabels: boolean;
-  tokenizer?: Tokenizer;
-}
+export { DataError } from '../data/errors.ts';
+export type { ReadOptions, TokenizedRow, Tokenizer } from '../data/rows.ts';
+export type { ShuffleRng } from '../data/split.ts';
 
 /** One tensor-ready batch, row-major [batchSize, seqLen]; int64 as BigInt64Array for onnxruntime. */
 export interface Batch {
@@ -47,94 +22,22 @@ export interface Batch {
   labels: BigInt64Array | null;
 }
 
-/** Anything with a seeded in-place shuffle (trainer/util/random.ts's Rng fits). */
-export interface ShuffleRng {
-  shuffle<T>(a: T[]): T[];
-}
-
-function intArray(value: unknown, field: string, where: string, limit: number, what: 'token id' | 'token type id'): Int32Array {
-  if (!Array.isArray(value)) throw new DataError(`${where}: field "${field}" must be an array of integers`);
-  const list: readonly unknown[] = value;
-  const out = new Int32Array(list.length);
-  const range = what === 'token id' ? 'the vocabulary' : 'the token type range';
-  for (let i = 0; i < list.length; i++) {
-    const v = list[i];
-    if (typeof v !== 'number' || !Number.isInteger(v)) {
-      throw new DataError(`${where}: field "${field}" must be an array of integers (position ${i} is ${JSON.stringify(v)})`);
-    }
-    if (v < 0 || v >= limit) throw new DataError(`${where}: ${what} ${v} at position ${i} is outside ${range} [0, ${limit})`);
-    out[i] = v;
-  }
-  return out;
-}
-
-/** The raw ids of a row: its own "input_ids", or the tokenizer's encoding of its "text". */
-function rawIds(row: Record<string, unknown>, where: string, o: ReadOptions): { ids: unknown; types: unknown } {
-  if (row.input_ids !== undefined) return { ids: row.input_ids, types: row.token_type_ids };
-  if (row.text === undefined) throw new DataError(`${where}: missing field "input_ids"`);
-  if (!o.tokenizer) throw new DataError(`${where}: missing field "input_ids" (text rows need a tokenizer; this release takes pre-tokenized rows)`);
-  if (typeof row.text !== 'string') throw new DataError(`${where}: field "text" must be a string`);
-  if (row.text_pair !== undefined && typeof row.text_pair !== 'string') throw new DataError(`${where}: field "text_pair" must be a string`);
-  const enc = o.tokenizer.encode(row.text, row.text_pair);
-  return { ids: Array.from(enc.inputIds), types: Array.from(enc.tokenTypeIds) };
-}
-
-/** Parses and validates one non-blank line; `where` is `<file>:<line>`. */
+/** Parses and validates one JSONL line; `where` (`<file>:<line>`) prefixes the DataError of a bad one. */
 export function parseRow(text: string, where: string, line: number, o: ReadOptions): TokenizedRow {
-  let raw: unknown;
   try {
-    raw = JSON.parse(text);
+    return recordToRow(jsonRecord(text), line, o);
   } catch (err) {
-    throw new DataError(`${where}: malformed JSON (${(err as Error).message})`);
+    if (err instanceof RowProblem) throw new DataError(`${where}: ${err.reason}`);
+    throw err;
   }
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new DataError(`${where}: each line must be a JSON object`);
-  const row = raw as Record<string, unknown>;
-  const { ids, types } = rawIds(row, where, o);
-  const inputIds = intArray(ids, 'input_ids', where, o.vocabSize, 'token id');
-  if (inputIds.length === 0) throw new DataError(`${where}: field "input_ids" is empty`);
-  if (inputIds.length > o.maxPositions) {
-    throw new DataError(`${where}: sequence of ${inputIds.length} tokens exceeds max_position_embeddings ${o.maxPositions}`);
-  }
-  // Absent token types mean a single segment, as in Hugging Face tokenizers.
-  let tokenTypeIds: Int32Array = new Int32Array(inputIds.length);
-  if (types !== undefined && types !== null) {
-    tokenTypeIds = intArray(types, 'token_type_ids', where, o.typeVocabSize, 'token type id');
-    if (tokenTypeIds.length !== inputIds.length) {
-      throw new DataError(`${where}: "token_type_ids" has ${tokenTypeIds.length} entries but "input_ids" has ${inputIds.length}`);
-    }
-  }
-  const label = row.label;
-  if (label === undefined || label === null) {
-    if (o.requireLabels) throw new DataError(`${where}: missing field "label"`);
-    return { inputIds, tokenTypeIds, label: null, line };
-  }
-  if (!(typeof label === 'string' && label.length > 0) && !(typeof label === 'number' && Number.isInteger(label) && label >= 0)) {
-    throw new DataError(`${where}: field "label" must be a non-empty string or an integer >= 0, got ${JSON.stringify(label)}`);
-  }
-  return { inputIds, tokenTypeIds, label, line };
 }
 
-/** Streams the file line by line (never held whole in memory); blank lines are skipped. */
+/**
+ * A JSONL dataset (a local path, file:// or s3:// URI), streamed, every row validated; the first bad
+ * row fails. trainer/data/readDataset does the same for every format, with skipping of bad rows.
+ */
 export async function readTokenizedJsonl(path: string, o: ReadOptions): Promise<TokenizedRow[]> {
-  // stat first: a missing file or a directory gets a DataError rather than a stream error mid-iteration.
-  try {
-    if (!(await stat(path)).isFile()) throw new DataError(`${path}: not a file`);
-  } catch (err) {
-    if (err instanceof DataError) throw err;
-    throw new DataError(`${path}: cannot read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
-  }
-  const rows: TokenizedRow[] = [];
-  const lines = createInterface({ input: createReadStream(path, 'utf8'), crlfDelay: Infinity });
-  let n = 0;
-  for await (const raw of lines) {
-    n++;
-    // Editors on Windows may prepend a byte-order mark, which JSON.parse rejects.
-    const text = n === 1 && raw.charCodeAt(0) === 0xfeff ? raw.slice(1) : raw;
-    if (text.trim() === '') continue;
-    rows.push(parseRow(text, `${path}:${n}`, n, o));
-  }
-  if (rows.length === 0) throw new DataError(`${path}: no rows`);
-  return rows;
+  return (await readDataset(path, { ...o, format: 'jsonl' })).rows;
 }
 
 export interface LabelSet {

@@ -3,7 +3,7 @@ import type { TrainOptions } from './trainer.ts';
 
 type Defaults = Pick<
   TrainOptions,
-  | 'mode' | 'bottleneck' | 'maxSeqLen' | 'nonlinearity' | 'initStd' | 'optimizer' | 'lr' | 'weightDecay' | 'batchSize' | 'epochs' | 'schedule'
+  | 'mode' | 'bottleneck' | 'nonlinearity' | 'initStd' | 'optimizer' | 'lr' | 'weightDecay' | 'batchSize' | 'epochs' | 'schedule'
   | 'warmupRatio' | 'maxGradNorm' | 'dropout' | 'seeds' | 'shuffle' | 'bucketing' | 'evalSteps' | 'metric'
   | 'earlyStoppingPatience' | 'checkpointEvery' | 'resume'
 >;
@@ -11,7 +11,6 @@ type Defaults = Pick<
 export const trainDefaults: Readonly<Defaults> = {
   mode: 'adapter',
   bottleneck: 64,
-  maxSeqLen: 128,
   nonlinearity: 'gelu',
   initStd: 1e-3,
   optimizer: 'adamw',

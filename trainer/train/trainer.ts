@@ -34,8 +34,8 @@ export interface TrainOptions {
   mode: TrainMode;
   bottleneck: number;
   nonlinearity: AdapterNonlinearity;
-  /** Text rows are tokenized to at most this many tokens ([CLS] and [SEP] included). */
-  maxSeqLen: number;
+  /** Text rows are tokenized to at most this many tokens ([CLS] and [SEP] included); default 128, capped by the base. */
+  maxSeqLen?: number;
   initStd: number;
   /** e.g. "0-11"; default every layer. */
   adapterLayers?: string;
@@ -90,6 +90,7 @@ export interface TrainMetrics {
   labels: string[];
 }
 
+const DEFAULT_MAX_SEQ_LEN = 128;
 const TASK_NAME = /^[a-z0-9][a-z0-9_-]{0,63}$/;
 
 /** Everything the seeds share: base, data, labels, model spec. */
@@ -107,6 +108,7 @@ interface Prepared {
   trainable: ParamSpec[];
   totalSteps: number;
   warmupSteps: number;
+  maxSeqLen: number;
 }
 
 export async function evaluate(sessions: ModelSessions, rows: readonly TokenizedRow[], labelIndex: (row: TokenizedRow) => number, numLabels: number, batchSize: number): Promise<EvalMetrics> {
@@ -131,10 +133,11 @@ async function prepare(opts: TrainOptions): Promise<Prepared> {
   const task = opts.task ?? warm?.config.task ?? basename(opts.data).replace(/\.[^.]*$/, '').toLowerCase().replace(/[^a-z0-9_-]/g, '-');
   if (!TASK_NAME.test(task)) throw new Error(`--task: "${task}" must be 1-64 characters of a-z, 0-9, "_" or "-", starting with a letter or digit`);
 
-  if (opts.maxSeqLen > cfg.max_position_embeddings) {
+  if (opts.maxSeqLen !== undefined && opts.maxSeqLen > cfg.max_position_embeddings) {
     throw new Error(`--max-seq-len ${opts.maxSeqLen} exceeds the base model's max_position_embeddings ${cfg.max_position_embeddings}`);
   }
-  const tokenizer = await loadBaseTokenizer(opts.base, opts.maxSeqLen);
+  const maxSeqLen = opts.maxSeqLen ?? Math.min(DEFAULT_MAX_SEQ_LEN, cfg.max_position_embeddings);
+  const tokenizer = await loadBaseTokenizer(opts.base, maxSeqLen);
   const dataOpts = { vocabSize: cfg.vocab_size, maxPositions: cfg.max_position_embeddings, typeVocabSize: cfg.type_vocab_size, requireLabels: true, tokenizer };
   let rows = await readTokenizedJsonl(opts.data, dataOpts);
   let validation = opts.validation ? await readTokenizedJsonl(opts.validation, dataOpts) : null;
@@ -170,6 +173,7 @@ async function prepare(opts: TrainOptions): Promise<Prepared> {
     trainable: specs.filter((p) => p.trainable),
     totalSteps,
     warmupSteps: warmupStepsFor(opts.warmupRatio, totalSteps),
+    maxSeqLen,
   };
 }
 
@@ -234,7 +238,7 @@ export async function train(opts: TrainOptions): Promise<{ metrics: TrainMetrics
     mode: opts.mode,
     adapter,
     labels: p.labels,
-    maxSeqLen: Math.max(opts.maxSeqLen, p.lengths.reduce((m, l) => Math.max(m, l), 0)),
+    maxSeqLen: Math.max(p.maxSeqLen, p.lengths.reduce((m, l) => Math.max(m, l), 0)),
     dropout: opts.dropout,
     base: { config: cfg, weightsSha256: p.base.weightsSha256, usesPooler: p.base.hasPooler, name: basename(opts.base) },
     parameters,

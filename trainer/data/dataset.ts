@@ -1,0 +1,129 @@
+/**
+ * readDataset: a dataset URI to validated rows, streamed. The bytes are decoded, parsed and validated
+ * as they arrive, so at no point are the raw file and the rows both held in full: only the rows (token
+ * ids in shared Int32Array slabs) stay.
+ */
+import type { S3Client } from '@aws-sdk/client-s3';
+import { DataError, RowProblem } from './errors.ts';
+import { DATASET_FORMATS, delimitedRecords, formatFromName, jsonlRecords, type DatasetFormat, type RecordItem } from './formats.ts';
+import { DEFAULT_FIELDS, IdAllocator, labelChecker, recordToRow, type FieldNames, type ReadOptions, type TokenizedRow } from './rows.ts';
+import { openText } from './text.ts';
+import { openDatasetStream, parseDatasetUri } from './uri.ts';
+
+export interface ReadDatasetOptions extends ReadOptions {
+  /** jsonl | csv | tsv; by default from the extension (.jsonl/.ndjson/.json, .csv, .tsv/.tab, each optionally .gz). */
+  format?: DatasetFormat;
+  /** The text column (CSV/TSV) or field (JSONL); default "text". */
+  textColumn?: string;
+  /** The optional second segment; default "text_pair". Given explicitly, CSV/TSV files must have it. */
+  textPairColumn?: string;
+  /** The label column or field; default "label". Given explicitly, CSV/TSV files must have it. */
+  labelColumn?: string;
+  /** Up to this many bad rows are skipped (each recorded in `skipped`); one more fails. Default 0. */
+  maxBadRows?: number;
+  /** A given label set (--labels, the training set's for validation data): a label outside it is a bad row. */
+  labels?: readonly string[];
+  /** The S3 client for s3:// URIs; by default one from the standard AWS environment. */
+  s3?: S3Client;
+}
+
+export interface SkippedRow {
+  line: number;
+  /** The problem, as the error would have put it after `<file>:<line>: `. */
+  reason: string;
+}
+
+export interface Dataset {
+  rows: TokenizedRow[];
+  skipped: SkippedRow[];
+  /** What messages call the dataset: the local path, or the s3:// URI. */
+  name: string;
+  format: DatasetFormat;
+  /** Whether the bytes were gzip-compressed. */
+  gzip: boolean;
+}
+
+function fieldNames(o: ReadDatasetOptions): FieldNames {
+  const names: FieldNames = {
+    ...DEFAULT_FIELDS,
+    text: o.textColumn ?? DEFAULT_FIELDS.text,
+    textPair: o.textPairColumn ?? DEFAULT_FIELDS.textPair,
+    label: o.labelColumn ?? DEFAULT_FIELDS.label,
+  };
+  for (const [flag, v] of [['--text-column', o.textColumn], ['--text-pair-column', o.textPairColumn], ['--label-column', o.labelColumn]] as const) {
+    if (v !== undefined && v.trim() === '') throw new DataError(`${flag}: empty column name`);
+  }
+  const used = [names.text, names.textPair, names.label];
+  if (new Set(used).size !== used.length) throw new DataError(`the text, text-pair and label columns must differ, got ${JSON.stringify(used)}`);
+  return names;
+}
+
+/** The format to read `name` as: the explicit one, or the extension's. */
+export function resolveFormat(name: string, format?: string): DatasetFormat {
+  if (format !== undefined) {
+    if (!(DATASET_FORMATS as readonly string[]).includes(format)) throw new DataError(`--format: "${format}" is not one of ${DATASET_FORMATS.join(', ')}`);
+    return format as DatasetFormat;
+  }
+  const f = formatFromName(name);
+  if (!f) throw new DataError(`${name}: cannot tell the format from the file name; name it .jsonl, .csv or .tsv (optionally .gz), or pass --format ${DATASET_FORMATS.join('|')}`);
+  return f;
+}
+
+/**
+ * Reads and validates a whole dataset. Every error is a DataError naming the file and, for a row, the
+ * line and field: `<file>:<line>: <problem>`. With `maxBadRows` N, up to N bad rows are skipped and
+ * recorded; the (N+1)th fails with its own message.
+ */
+export async function readDataset(uri: string, o: ReadDatasetOptions): Promise<Dataset> {
+  const maxBadRows = o.maxBadRows ?? 0;
+  if (!Number.isSafeInteger(maxBadRows) || maxBadRows < 0) throw new DataError(`--max-bad-rows must be an integer >= 0, got ${maxBadRows}`);
+  const names = fieldNames(o);
+  // Format and URI problems before any I/O.
+  const loc = parseDatasetUri(uri);
+  const format = resolveFormat(loc.kind === 'file' ? loc.path : uri, o.format);
+  const { stream, name } = await openDatasetStream(uri, { s3: o.s3 });
+  try {
+    const text = await openText(stream, name);
+    const items: AsyncGenerator<RecordItem> =
+      format === 'jsonl'
+        ? jsonlRecords(text, name)
+        : delimitedRecords(text, name, format, {
+            names,
+            label: o.requireLabels || o.labelColumn !== undefined,
+            textPair: o.textPairColumn !== undefined,
+          });
+    const rows: TokenizedRow[] = [];
+    const skipped: SkippedRow[] = [];
+    const alloc = new IdAllocator();
+    const checkLabel = o.labels ? labelChecker(o.labels) : undefined;
+    for await (const item of items) {
+      let reason: string;
+      if (item.record) {
+        try {
+          rows.push(recordToRow(item.record, item.line, o, names, checkLabel, alloc));
+          continue;
+        } catch (err) {
+          if (!(err instanceof RowProblem)) throw err;
+          reason = err.reason;
+        }
+      } else reason = item.problem;
+      if (skipped.length < maxBadRows) {
+        skipped.push({ line: item.line, reason });
+        continue;
+      }
+      const budget = maxBadRows > 0 ? ` (bad row ${maxBadRows + 1}: more than --max-bad-rows ${maxBadRows})` : '';
+      throw new DataError(`${name}:${item.line}: ${reason}${budget}`);
+    }
+    if (rows.length === 0) {
+      const why = skipped.length > 0 ? ` (all ${skipped.length} rows were bad and skipped; the first, line ${skipped[0].line}: ${skipped[0].reason})` : '';
+      throw new DataError(`${name}: no rows${why}`);
+    }
+    return { rows, skipped, name, format, gzip: text.gzip };
+  } catch (err) {
+    if (err instanceof DataError) throw err;
+    // A stream failing mid-read (a dropped S3 connection, an I/O error) still names the dataset.
+    throw new DataError(`${name}: reading failed (${(err as Error).message})`, { cause: err });
+  } finally {
+    stream.destroy();
+  }
+}

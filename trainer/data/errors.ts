@@ -1,0 +1,15 @@
+/** Bad input data; the message starts with `<file>:<line>:` (or `<file>:` for whole-file problems). */
+export class DataError extends Error {
+  override name = 'DataError';
+}
+
+/**
+ * One bad row, before the file and line are known: `reason` is what follows `<file>:<line>: ` in the
+ * DataError the reader builds from it (or the entry it records when --max-bad-rows lets the row be skipped).
+ */
+export class RowProblem extends Error {
+  override name = 'RowProblem';
+  constructor(readonly reason: string) {
+    super(reason);
+  }
+}
