@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync, existsSync, readdirSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { before, test } from 'node:test';
@@ -258,4 +258,33 @@ test('deterministic given a seed on CPU, dropout included', () => {
   const z = join(work, 'det-c');
   assert.equal(cli('train', ...args.slice(0, -3), '--seed', '12', '--quiet', '--out', z).code, 0);
   assert.notDeepEqual(readAdapterDir(z).tensors.get('classifier.weight')!.data, a.tensors.get('classifier.weight')!.data);
+});
+
+test('text rows go through the base model\'s WordPiece tokenizer (real vocab), in train, eval and predict', () => {
+  const textBase = join(work, 'text-base');
+  writeRandomBert(textBase, { hiddenSize: 16, numLayers: 1, numHeads: 2, intermediateSize: 32, maxPositions: 64, seed: 4,
+    vocabFile: join('..', 'shared', 'data', 'vocab', 'bert-base-uncased-vocab.txt') });
+  const rows = readFileSync(join('..', 'shared', 'data', 'glue', 'rte', 'validation.jsonl'), 'utf8').trim().split('\n').slice(0, 40).join('\n') + '\n';
+  const file = join(work, 'rte40.jsonl');
+  writeFileSync(file, rows);
+  const out = join(work, 'text-adapter');
+  const r = cli('train', '--base', textBase, '--data', file, '--out', out, '--task', 'rte', '--max-seq-len', '24', '--max-steps', '2', '--batch-size', '8', '--quiet');
+  assert.equal(r.code, 0, r.stderr);
+  const config = JSON.parse(readFileSync(join(out, 'adapter_config.json'), 'utf8'));
+  assert.equal(config.maxSeqLen, 24);
+  const e = cli('eval', '--base', textBase, '--adapter', out, '--data', file);
+  assert.equal(e.code, 0, e.stderr);
+  assert.equal(JSON.parse(e.stdout).examples, 40);
+  const pred = join(work, 'text-pred.jsonl');
+  writeFileSync(join(work, 'unlabelled.jsonl'), '{"text":"A man is playing a guitar.","text_pair":"Someone plays music."}\n{"text":"Café naïve 東京"}\n');
+  const p = cli('predict', '--base', textBase, '--adapter', out, '--data', join(work, 'unlabelled.jsonl'), '--out', pred);
+  assert.equal(p.code, 0, p.stderr);
+  assert.equal(readFileSync(pred, 'utf8').trim().split('\n').length, 2);
+  // A base that ships no vocabulary cannot take text rows, and says so.
+  const bare = join(work, 'bare-base');
+  mkdirSync(bare);
+  for (const f of ['config.json', 'model.safetensors']) copyFileSync(join(base, f), join(bare, f));
+  const t = cli('train', '--base', bare, '--data', file, '--out', join(work, 'no-vocab'), '--quiet');
+  assert.notEqual(t.code, 0);
+  assert.match(t.stderr, /rte40\.jsonl:1: .*need a tokenizer/);
 });
