@@ -7,7 +7,7 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import { DataError, RowProblem } from './errors.ts';
 import { DATASET_FORMATS, delimitedRecords, formatFromName, jsonlRecords, type DatasetFormat, type RecordItem } from './formats.ts';
 import { DEFAULT_FIELDS, IdAllocator, labelChecker, recordToRow, type FieldNames, type ReadOptions, type TokenizedRow } from './rows.ts';
-import { openText } from './text.ts';
+import { openText, type TextStream } from './text.ts';
 import { openDatasetStream, parseDatasetUri } from './uri.ts';
 
 export interface ReadDatasetOptions extends ReadOptions {
@@ -82,8 +82,9 @@ export async function readDataset(uri: string, o: ReadDatasetOptions): Promise<D
   const loc = parseDatasetUri(uri);
   const format = resolveFormat(loc.kind === 'file' ? loc.path : uri, o.format);
   const { stream, name } = await openDatasetStream(uri, { s3: o.s3 });
+  let text: TextStream | undefined;
   try {
-    const text = await openText(stream, name);
+    text = await openText(stream, name);
     const items: AsyncGenerator<RecordItem> =
       format === 'jsonl'
         ? jsonlRecords(text, name)
@@ -124,6 +125,7 @@ export async function readDataset(uri: string, o: ReadDatasetOptions): Promise<D
     // A stream failing mid-read (a dropped S3 connection, an I/O error) still names the dataset.
     throw new DataError(`${name}: reading failed (${(err as Error).message})`, { cause: err });
   } finally {
+    await text?.close();
     stream.destroy();
   }
 }

@@ -161,7 +161,8 @@ export async function* delimitedRecords(text: TextStream, name: string, format: 
         yield { line, problem: `has ${record.length} ${record.length === 1 ? 'field' : 'fields'} but the header has ${header.length}${format === 'tsv' && record.length < header.length && record.some((f) => f.includes(',')) ? ' (is it CSV?)' : ''}` };
         continue;
       }
-      const values: Record<string, string> = {};
+      // No prototype: a column named "__proto__" or "constructor" is just a column.
+      const values = Object.create(null) as Record<string, string>;
       for (let i = 0; i < header.length; i++) values[header[i]] = record[i];
       yield { line, record: { kind: 'csv', values } };
     }

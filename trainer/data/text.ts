@@ -18,11 +18,16 @@ export interface TextStream {
   gzip: boolean;
   /** The whole text in order, head included. Ending the iteration early releases the source. */
   chunks: AsyncGenerator<string>;
+  /** Releases the source (and the decompressor) whether or not `chunks` was read; idempotent. */
+  close: () => Promise<void>;
 }
 
 interface Peeked {
   head: Buffer;
+  /** The whole stream again, head first. */
   rest: AsyncGenerator<Buffer>;
+  /** Releases the source (also when `rest` was never started, where rest.return() would run no cleanup). */
+  close: () => Promise<void>;
 }
 
 function toBuffer(chunk: unknown): Buffer {
@@ -54,22 +59,31 @@ async function peek(source: AsyncIterable<unknown>): Promise<Peeked> {
     throw err;
   }
   const head = Buffer.concat(parts);
+  let closed = done;
+  const close = async (): Promise<void> => {
+    if (closed) return;
+    closed = true;
+    // The file handle, or the S3 connection.
+    await it.return?.();
+  };
   async function* rest(): AsyncGenerator<Buffer> {
     try {
       if (head.length > 0) yield head;
       if (done) return;
       for (;;) {
         const r = await it.next();
-        if (r.done) return;
+        if (r.done) {
+          closed = true;
+          return;
+        }
         yield toBuffer(r.value);
       }
     } finally {
-      // An early end (an error downstream, or the reader giving up) releases the source: the file
-      // handle, or the S3 connection.
-      if (!done) await it.return?.();
+      // An early end (an error downstream, or the reader giving up) releases the source.
+      await close();
     }
   }
-  return { head, rest: rest() };
+  return { head, rest: rest(), close };
 }
 
 const MAGIC: [number[], string][] = [
@@ -104,25 +118,32 @@ const isGzip = (b: Buffer): boolean => b.length >= 2 && b[0] === 0x1f && b[1] ==
  * is not text, or a `.gz` name whose bytes are not gzip.
  */
 export async function openText(source: Readable | AsyncIterable<unknown>, name: string): Promise<TextStream> {
-  let { head, rest } = await peek(source);
+  let { head, rest, close } = await peek(source);
   const gzip = isGzip(head);
   if (gzip) {
     const gunzip = createGunzip();
     // pipeline: a source error or a corrupt stream surfaces on `gunzip`; destroying `gunzip` (the reader
     // stopping early) ends the source.
     pipeline(Readable.from(rest, { objectMode: false }), gunzip, () => {});
-    ({ head, rest } = await peek(gunzipChunks(gunzip, name)));
+    const outer = close;
+    const inner = await peek(gunzipChunks(gunzip, name));
+    ({ head, rest } = inner);
+    close = async () => {
+      await inner.close();
+      gunzip.destroy();
+      await outer();
+    };
   } else if (/\.gz$/i.test(name) && head.length > 0) {
-    await rest.return(undefined);
+    await close();
     throw new DataError(`${name}: named .gz but is not gzip-compressed`);
   }
   if (head.length === 0) {
-    await rest.return(undefined);
+    await close();
     throw new DataError(`${name}: empty file${gzip ? ' (after decompression)' : ''} (no rows)`);
   }
   const binary = binaryKind(head);
   if (binary) {
-    await rest.return(undefined);
+    await close();
     throw new DataError(`${name}: not a text file: it looks like ${binary}`);
   }
   const decoder = new TextDecoder('utf-8', { fatal: true });
@@ -148,9 +169,10 @@ export async function openText(source: Readable | AsyncIterable<unknown>, name: 
       if (tail.length > 0) yield tail;
     } finally {
       await rest.return(undefined);
+      await close();
     }
   }
-  return { head: headText, gzip, chunks: chunks() };
+  return { head: headText, gzip, chunks: chunks(), close: () => close() };
 }
 
 async function* gunzipChunks(gunzip: Gunzip, name: string): AsyncGenerator<Buffer> {

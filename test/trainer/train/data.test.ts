@@ -1,12 +1,13 @@
 /** Pre-tokenized JSONL: validation messages, label resolution, batching and collation. */
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import { collate, DataError, makeBatches, readTokenizedJsonl, resolveLabels, type ReadOptions, type TokenizedRow } from '../../../trainer/train/data.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'train-data-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
 const opts: ReadOptions = { vocabSize: 50, maxPositions: 8, typeVocabSize: 2, requireLabels: true };
 let fileCount = 0;
 const file = (text: string): string => {
@@ -58,7 +59,7 @@ test('every bad row is named by <file>:<line> with the precise problem', async (
     ['{"input_ids":[2,5],"label":"a"}\n{"input_ids": [2,', /^:2: malformed JSON \(/],
     ['[1,2]', ':1: each line must be a JSON object'],
     ['{"label":"a"}', ':1: missing field "input_ids"'],
-    ['{"text":"hello","label":"a"}', ':1: missing field "input_ids" (text rows need a tokenizer; this release takes pre-tokenized rows)'],
+    ['{"text":"hello","label":"a"}', ':1: missing field "input_ids" (text rows need a tokenizer, and none was given)'],
     ['{"input_ids":"2 5","label":"a"}', ':1: field "input_ids" must be an array of integers'],
     ['{"input_ids":[2,1.5],"label":"a"}', ':1: field "input_ids" must be an array of integers (position 1 is 1.5)'],
     ['{"input_ids":[2,"7"],"label":"a"}', ':1: field "input_ids" must be an array of integers (position 1 is "7")'],
@@ -92,9 +93,9 @@ test('every bad row is named by <file>:<line> with the precise problem', async (
 });
 
 test('whole-file problems: empty file, only blank lines, missing file, a directory', async () => {
-  for (const text of ['', '\n\n  \n']) {
+  for (const [text, message] of [['', 'empty file (no rows)'], ['\n\n  \n', 'no rows']]) {
     const p = file(text);
-    await assert.rejects(readTokenizedJsonl(p, opts), (e: Error) => e instanceof DataError && e.message === `${p}: no rows`);
+    await assert.rejects(readTokenizedJsonl(p, opts), (e: Error) => e instanceof DataError && e.message === `${p}: ${message}`);
   }
   const missing = join(dir, 'missing.jsonl');
   await assert.rejects(readTokenizedJsonl(missing, opts), (e: Error) => e instanceof DataError && e.message === `${missing}: cannot read (ENOENT)`);

@@ -1,0 +1,105 @@
+/**
+ * `trainer run-job` against a real S3-compatible server on loopback: spec in, status out, adapter
+ * published as an immutable version whose manifest lists the files' sha256; a bad dataset ends `failed`
+ * with the reason and publishes nothing.
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { GetObjectCommand } from '@aws-sdk/client-s3';
+import type { JobSpec } from '../../../shared/job.ts';
+import { Registry } from '../../../shared/registry.ts';
+import { writeRandomBert } from '../../../trainer/checkpoint/random-bert.ts';
+import { startS3Server, type S3TestServer } from '../../support/s3-server.ts';
+
+let s3: S3TestServer;
+let registry: Registry;
+
+before(async () => {
+  s3 = await startS3Server();
+  await s3.createBucket('registry');
+  registry = new Registry(s3.client, { bucket: 'registry', prefix: '' });
+  const dir = join(mkdtempSync(join(tmpdir(), 'run-job-')), 'tiny');
+  writeRandomBert(dir, { hiddenSize: 16, numLayers: 2, numHeads: 2, intermediateSize: 32, maxPositions: 64, vocabSize: 200, seed: 2, initializerRange: 0.2 });
+  await registry.uploadModel('tiny', dir, ['config.json', 'model.safetensors', 'vocab.txt']);
+  const rows = Array.from({ length: 40 }, (_, i) => JSON.stringify({ input_ids: [2, 8 + (i % 2) * 20 + (i % 7), 9 + (i % 2) * 20], label: i % 2 ? 'pos' : 'neg' }));
+  await s3.putObject('registry', 'datasets/toy.jsonl', rows.join('\n') + '\n');
+  await s3.putObject('registry', 'datasets/broken.jsonl', '{"input_ids": [2, 5], "label": "pos"}\n{"input_ids": oops\n');
+});
+
+after(async () => {
+  await s3?.stop();
+});
+
+function spec(jobId: string, datasetUri: string): JobSpec {
+  return {
+    format: 'adapter-store.job/v1', jobId, task: 'toy', datasetUri, baseModel: 'tiny', createdAt: new Date().toISOString(),
+    hyperparameters: { epochs: 2, batchSize: 8, lr: 1e-2, bottleneck: 4, dropout: 0, validationSplit: 0.25 },
+  };
+}
+
+/** Async on purpose: the S3 server lives in this process, and spawnSync would block it. */
+function runJob(jobId: string): Promise<{ status: number | null; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'trainer/cli.ts', 'run-job', '--registry', 's3://registry', '--job', jobId, '--status-interval', '0'], {
+      env: { ...process.env, ...s3.env, ONNXRUNTIME_NODE_INSTALL: 'skip' },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('close', (status) => resolve({ status, stderr }));
+  });
+}
+
+test('a job trains, reports status and publishes a version whose files hash to the manifest', async () => {
+  await registry.putJobSpec(spec('job-ok', 's3://registry/datasets/toy.jsonl'));
+  const r = await runJob('job-ok');
+  assert.equal(r.status, 0, r.stderr.slice(-2000));
+  const status = await registry.getJobStatus('job-ok');
+  assert.equal(status?.state, 'succeeded');
+  assert.equal(status.step, status.totalSteps);
+  assert.ok(status.totalSteps > 0 && status.loss !== null && status.validation !== null && status.finishedAt);
+  const versions = await registry.listVersions('toy');
+  assert.deepEqual(versions, [status.adapterVersion]);
+  const manifest = (await registry.getManifest('toy', status.adapterVersion!))!;
+  assert.equal(manifest.jobId, 'job-ok');
+  assert.equal(manifest.baseModel.name, 'tiny');
+  assert.deepEqual(manifest.labels, ['neg', 'pos']);
+  assert.deepEqual(manifest.files.map((f) => f.name), ['adapter.safetensors', 'adapter_config.json', 'metrics.json']);
+  for (const f of manifest.files) {
+    const obj = await s3.client.send(new GetObjectCommand({ Bucket: 'registry', Key: registry.adapterFileKey('toy', manifest.version, f.name) }));
+    const body = Buffer.from(await obj.Body!.transformToByteArray());
+    assert.equal(body.length, f.bytes);
+    assert.equal(createHash('sha256').update(body).digest('hex'), f.sha256, f.name);
+  }
+  assert.deepEqual(await registry.listTasks(), ['toy']);
+});
+
+test('a job with a broken dataset ends failed with the reason, and publishes nothing', async () => {
+  const before = await registry.listVersions('toy');
+  await registry.putJobSpec(spec('job-bad', 's3://registry/datasets/broken.jsonl'));
+  const r = await runJob('job-bad');
+  assert.notEqual(r.status, 0);
+  const status = await registry.getJobStatus('job-bad');
+  assert.equal(status?.state, 'failed');
+  assert.match(status.error!.message, /:2: malformed JSON/);
+  assert.deepEqual(await registry.listVersions('toy'), before);
+
+  await registry.putJobSpec(spec('job-missing', 's3://registry/datasets/nope.jsonl'));
+  assert.notEqual((await runJob('job-missing')).status, 0);
+  assert.match((await registry.getJobStatus('job-missing'))!.error!.message, /nope\.jsonl: no such object/);
+});
+
+test('versions are immutable: publishing into an existing version is refused', async () => {
+  const [version] = await registry.listVersions('toy');
+  const dir = mkdtempSync(join(tmpdir(), 'republish-'));
+  await assert.rejects(
+    registry.publishAdapter(dir, { task: 'toy', jobId: null, baseModel: { name: 'tiny', weightsSha256: 'x' }, mode: 'adapter', labels: ['a', 'b'], parameters: { trainable: 1, total: 2 }, metrics: null }, version),
+    /ENOENT|immutable/,
+  );
+  await assert.rejects(registry.putJobSpec(spec('job-ok', 's3://registry/datasets/toy.jsonl')), /already exists and is immutable/);
+});
