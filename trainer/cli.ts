@@ -11,7 +11,8 @@ import { writeRandomBert } from './checkpoint/random-bert.ts';
 import { specFromAdapterConfig, parameterSpecs } from './model/params.ts';
 import { ModelSessions } from './runtime/model-sessions.ts';
 import type { Device } from './runtime/session.ts';
-import { collate, makeBatches, readTokenizedJsonl, resolveLabels } from './train/data.ts';
+import { collate, makeBatches, resolveLabels } from './train/data.ts';
+import { DATASET_FORMATS, DEFAULT_FIELDS, readDataset, type DatasetFormat } from './data/index.ts';
 import { softmaxRow } from './train/metrics.ts';
 import { evaluate, train } from './train/trainer.ts';
 import { trainDefaults } from './train/defaults.ts';
@@ -44,8 +45,24 @@ function logger(quiet: boolean): TrainLog {
   return process.stderr.isTTY ? terminalProgress(process.stderr) : jsonLines((l) => process.stderr.write(l));
 }
 
+/** The options that say how to read a dataset, for the commands that read one. */
+function withDataOptions(cmd: Command): Command {
+  return cmd
+    .addOption(new Option('--format <format>', 'data format (default: from the file name; gzip is detected)').choices([...DATASET_FORMATS]))
+    .option('--text-column <name>', `column / field holding the text (default: "${DEFAULT_FIELDS.text}")`)
+    .option('--text-pair-column <name>', `column / field holding the second text of a pair, if any (default: "${DEFAULT_FIELDS.textPair}")`)
+    .option('--label-column <name>', `column / field holding the label (default: "${DEFAULT_FIELDS.label}")`);
+}
+
+interface DataFlags {
+  format?: DatasetFormat;
+  textColumn?: string;
+  textPairColumn?: string;
+  labelColumn?: string;
+}
+
 /** An adapter ready for inference on its base, with the rows of --data read against the base's limits. */
-async function openAdapter(o: { base: string; adapter: string; data: string; device: Device; threads?: number }, requireLabels: boolean) {
+async function openAdapter(o: { base: string; adapter: string; data: string; device: Device; threads?: number } & DataFlags, requireLabels: boolean) {
   const adapter = readAdapterDir(o.adapter);
   const base = loadBaseModel(o.base);
   if (adapter.config.base.weightsSha256 !== base.weightsSha256) {
@@ -55,7 +72,11 @@ async function openAdapter(o: { base: string; adapter: string; data: string; dev
   const values = initialParameters(spec, parameterSpecs(spec), base, new Rng(0), { task: adapter.config.task, tensors: adapter.tensors });
   const cfg = base.config;
   const tokenizer = await loadBaseTokenizer(o.base, adapter.config.maxSeqLen);
-  const rows = await readTokenizedJsonl(o.data, { vocabSize: cfg.vocab_size, maxPositions: cfg.max_position_embeddings, typeVocabSize: cfg.type_vocab_size, requireLabels, tokenizer });
+  const { rows } = await readDataset(o.data, {
+    vocabSize: cfg.vocab_size, maxPositions: cfg.max_position_embeddings, typeVocabSize: cfg.type_vocab_size, requireLabels, tokenizer,
+    format: o.format, textColumn: o.textColumn, textPairColumn: o.textPairColumn, labelColumn: o.labelColumn,
+    labels: requireLabels ? adapter.config.labels : undefined,
+  });
   const sessions = await ModelSessions.create(spec, values, { device: o.device, dropout: 0, seed: 0, threads: o.threads }, false);
   return { sessions, labels: adapter.config.labels, rows };
 }
@@ -65,13 +86,13 @@ const program = new Command('trainer')
   .showHelpAfterError()
   .configureHelp({ showGlobalOptions: true });
 
-program
-  .command('train')
+withDataOptions(program
+  .command('train'))
   .description('train an adapter (or a head / a full fine-tune) on a JSONL dataset and write an adapter directory')
   .requiredOption('--base <dir>', 'base model directory (Hugging Face layout: config.json, model.safetensors)')
-  .requiredOption('--data <file>', 'training data, JSONL rows {"text": "...", "text_pair"?: "...", "label": 0 | "name"} or pre-tokenized {"input_ids": [...], "token_type_ids"?: [...], "label": ...}')
+  .requiredOption('--data <uri>', 'training data: a path, file:// or s3:// URI of JSONL, CSV or TSV; JSONL rows {"text": "...", "text_pair"?: "...", "label": 0 | "name"} or pre-tokenized {"input_ids": [...], "token_type_ids"?: [...], "label": ...}')
   .requiredOption('--out <dir>', 'output adapter directory (must not exist or be empty)')
-  .option('--validation <file>', 'validation data (same format), evaluated at each epoch end')
+  .option('--validation <uri>', 'validation data (same formats), evaluated at each epoch end and every --eval-steps')
   .option('--task <name>', 'task name, also the adapter name inside parameter keys (default: --init-adapter task or the data file name)')
   .option('--labels <names>', 'label names in class order, comma-separated (default: taken from the data)')
   .addOption(new Option('--mode <mode>', 'what is trained').choices(['adapter', 'full', 'head']).default(trainDefaults.mode))
@@ -92,6 +113,7 @@ program
   .option('--dropout <p>', 'dropout on hidden states and attention probabilities (0 = none)', ratio('--dropout'), trainDefaults.dropout)
   .option('--seed <n>', 'random seed (init, shuffling, dropout)', number('--seed', Number.isSafeInteger, 'an integer'), trainDefaults.seeds[0])
   .option('--seeds <list>', 'several seeds, e.g. 1,2,3: one run each, the best on validation is written (overrides --seed)', seedList)
+  .option('--max-bad-rows <n>', 'skip and count up to N bad rows instead of failing on the first', nonNegativeInt('--max-bad-rows'), 0)
   .option('--validation-split <fraction>', 'hold out this fraction of the training data (seeded) when no --validation is given', ratio('--validation-split'))
   .option('--eval-steps <n>', 'also evaluate every N steps (0: at epoch ends only)', nonNegativeInt('--eval-steps'), trainDefaults.evalSteps)
   .addOption(new Option('--metric <name>', 'validation metric that selects the best checkpoint and seed').choices(['accuracy', 'f1', 'mcc', 'loss']).default(trainDefaults.metric))
@@ -133,6 +155,11 @@ program
       shuffle: o.shuffle,
       bucketing: o.bucketing,
       validationSplit: o.validationSplit,
+      format: o.format,
+      textColumn: o.textColumn,
+      textPairColumn: o.textPairColumn,
+      labelColumn: o.labelColumn,
+      maxBadRows: o.maxBadRows,
       evalSteps: o.evalSteps,
       metric: o.metric,
       earlyStoppingPatience: o.earlyStoppingPatience,
@@ -146,8 +173,8 @@ program
     });
   });
 
-program
-  .command('predict')
+withDataOptions(program
+  .command('predict'))
   .description('run an adapter over JSONL rows and write one prediction per line')
   .requiredOption('--base <dir>', 'base model directory the adapter was trained on')
   .requiredOption('--adapter <dir>', 'adapter directory (adapter.safetensors + adapter_config.json)')
@@ -172,8 +199,8 @@ program
     await sessions.release();
   });
 
-program
-  .command('eval')
+withDataOptions(program
+  .command('eval'))
   .description('evaluate an adapter on labelled JSONL rows: loss, accuracy, macro-F1, Matthews correlation')
   .requiredOption('--base <dir>', 'base model directory the adapter was trained on')
   .requiredOption('--adapter <dir>', 'adapter directory (adapter.safetensors + adapter_config.json)')

@@ -288,3 +288,20 @@ test('text rows go through the base model\'s WordPiece tokenizer (real vocab), i
   assert.notEqual(t.code, 0);
   assert.match(t.stderr, /rte40\.jsonl:1: .*need a tokenizer/);
 });
+
+test('CSV/TSV with named columns and --max-bad-rows: bad rows are skipped, counted and reported', () => {
+  const tsv = join(work, 'reviews.tsv');
+  const good = Array.from({ length: 12 }, (_, i) => `${i % 2 ? 'really great film' : 'awful boring movie'} ${i}\t${i % 2 ? 'pos' : 'neg'}`);
+  writeFileSync(tsv, ['sentence\tgold', ...good.slice(0, 6), 'a row without its label column', ...good.slice(6)].join('\n') + '\n');
+  const textBase = join(work, 'text-base'); // written by the text-rows test above
+  const args = ['train', '--base', textBase, '--data', tsv, '--text-column', 'sentence', '--label-column', 'gold', '--max-steps', '1', '--quiet'];
+  const strict = cli(...args, '--out', join(work, 'tsv-strict'));
+  assert.notEqual(strict.code, 0);
+  assert.match(strict.stderr, /reviews\.tsv:8: .*header/);
+  const lenient = cli(...args, '--max-bad-rows', '1', '--out', join(work, 'tsv-lenient'));
+  assert.equal(lenient.code, 0, lenient.stderr);
+  const m = JSON.parse(readFileSync(join(work, 'tsv-lenient', 'metrics.json'), 'utf8'));
+  assert.equal(m.trainExamples, 12);
+  assert.equal(m.skippedRows.train, 1);
+  assert.equal(m.skippedRows.first[0].line, 8);
+});

@@ -82,13 +82,9 @@ export async function runJob(o: RunJobOptions): Promise<JobStatus> {
   try {
     const base = join(work, 'base');
     await registry.downloadModel(spec.baseModel, base);
-    const data = join(work, 'train-data');
-    await registry.downloadObject(spec.datasetUri, data);
-    let validation: string | undefined;
-    if (spec.validationUri) {
-      validation = join(work, 'validation-data');
-      await registry.downloadObject(spec.validationUri, validation);
-    }
+    // Datasets are read straight from their s3:// URIs (streamed, never copied to disk).
+    const data = spec.datasetUri;
+    const validation = spec.validationUri;
     const checkpointDir = join(work, CHECKPOINT);
     const resumed = await registry.downloadPrefix(registry.key('jobs', jobId, CHECKPOINT, ''), checkpointDir);
     if (resumed > 0) o.log({ event: 'checkpoint-restored', job: jobId });

@@ -17,7 +17,8 @@ import { loadBaseTokenizer } from '../tokenizer/bert-tokenizer.ts';
 import { Rng } from '../util/random.ts';
 import { bucketedBatches } from './batching.ts';
 import { readCheckpoint, writeCheckpoint, type EvalRecord, type RunPosition, type SeedResult, type StepRecord } from './checkpoint.ts';
-import { collate, DataError, makeBatches, readTokenizedJsonl, resolveLabels, type TokenizedRow } from './data.ts';
+import { readDataset, splitValidation, type DatasetFormat, type SkippedRow } from '../data/index.ts';
+import { collate, makeBatches, resolveLabels, type TokenizedRow } from './data.ts';
 import { isBetter, metricValue, MetricsAccumulator, type EvalMetrics, type SelectionMetric } from './metrics.ts';
 import { AdamW, clipGradNorm, SGD, type Param } from './optimizer.ts';
 import { learningRateAt, warmupStepsFor } from './schedule.ts';
@@ -28,6 +29,13 @@ export interface TrainOptions {
   validation?: string;
   /** Hold out this fraction of the training rows (seeded) when no validation file is given. */
   validationSplit?: number;
+  /** How to read --data / --validation: format (default: from the name) and column / field names. */
+  format?: DatasetFormat;
+  textColumn?: string;
+  textPairColumn?: string;
+  labelColumn?: string;
+  /** Skip and count up to this many bad rows instead of failing on the first. */
+  maxBadRows?: number;
   out: string;
   task?: string;
   labels?: string[];
@@ -87,6 +95,8 @@ export interface TrainMetrics {
   peakRssMb: number;
   trainExamples: number;
   validationExamples: number;
+  /** Bad rows skipped under --max-bad-rows (count and the first few reasons). */
+  skippedRows: { train: number; validation: number; first: SkippedRow[] };
   labels: string[];
 }
 
@@ -109,6 +119,7 @@ interface Prepared {
   totalSteps: number;
   warmupSteps: number;
   maxSeqLen: number;
+  skipped: { train: SkippedRow[]; validation: SkippedRow[] };
 }
 
 export async function evaluate(sessions: ModelSessions, rows: readonly TokenizedRow[], labelIndex: (row: TokenizedRow) => number, numLabels: number, batchSize: number): Promise<EvalMetrics> {
@@ -121,6 +132,7 @@ export async function evaluate(sessions: ModelSessions, rows: readonly Tokenized
 }
 
 async function prepare(opts: TrainOptions): Promise<Prepared> {
+  const log = opts.log;
   if (opts.seeds.length === 0) throw new Error('--seeds: give at least one seed');
   const base = loadBaseModel(opts.base);
   const cfg = base.config;
@@ -130,7 +142,7 @@ async function prepare(opts: TrainOptions): Promise<Prepared> {
       `--init-adapter ${opts.initAdapter}: it was trained on a base whose model.safetensors has sha256 ${warm.config.base.weightsSha256}, but --base ${opts.base} has ${base.weightsSha256}`,
     );
   }
-  const task = opts.task ?? warm?.config.task ?? basename(opts.data).replace(/\.[^.]*$/, '').toLowerCase().replace(/[^a-z0-9_-]/g, '-');
+  const task = opts.task ?? warm?.config.task ?? basename(opts.data).replace(/\.gz$/, '').replace(/\.[^.]*$/, '').toLowerCase().replace(/[^a-z0-9_-]/g, '-');
   if (!TASK_NAME.test(task)) throw new Error(`--task: "${task}" must be 1-64 characters of a-z, 0-9, "_" or "-", starting with a letter or digit`);
 
   if (opts.maxSeqLen !== undefined && opts.maxSeqLen > cfg.max_position_embeddings) {
@@ -139,20 +151,24 @@ async function prepare(opts: TrainOptions): Promise<Prepared> {
   const maxSeqLen = opts.maxSeqLen ?? Math.min(DEFAULT_MAX_SEQ_LEN, cfg.max_position_embeddings);
   const tokenizer = await loadBaseTokenizer(opts.base, maxSeqLen);
   const dataOpts = { vocabSize: cfg.vocab_size, maxPositions: cfg.max_position_embeddings, typeVocabSize: cfg.type_vocab_size, requireLabels: true, tokenizer };
-  let rows = await readTokenizedJsonl(opts.data, dataOpts);
-  let validation = opts.validation ? await readTokenizedJsonl(opts.validation, dataOpts) : null;
-  if (!validation && opts.validationSplit) {
-    if (!(opts.validationSplit > 0 && opts.validationSplit < 1)) throw new DataError(`--validation-split must be in (0, 1), got ${opts.validationSplit}`);
-    const order = new Rng(opts.seeds[0]).shuffle(rows.map((_, i) => i));
-    const held = Math.max(1, Math.round(rows.length * opts.validationSplit));
-    if (held >= rows.length) throw new DataError(`--validation-split ${opts.validationSplit} leaves no training rows out of ${rows.length}`);
-    const heldSet = new Set(order.slice(0, held));
-    validation = rows.filter((_, i) => heldSet.has(i));
-    rows = rows.filter((_, i) => !heldSet.has(i));
+  const readOpts = { ...dataOpts, format: opts.format, textColumn: opts.textColumn, textPairColumn: opts.textPairColumn, labelColumn: opts.labelColumn, maxBadRows: opts.maxBadRows ?? 0 };
+  const given = opts.labels ?? warm?.config.labels;
+  const train = await readDataset(opts.data, { ...readOpts, labels: given });
+  // Labels come from all the rows, before any split, so a class only the held-out part has is not lost.
+  const { labels, labelIndex } = resolveLabels(train.rows, given, train.name);
+  let rows = train.rows;
+  let validation: TokenizedRow[] | null = null;
+  const skipped = { train: train.skipped, validation: [] as typeof train.skipped };
+  if (opts.validation) {
+    const v = await readDataset(opts.validation, { ...readOpts, labels });
+    validation = v.rows;
+    skipped.validation = v.skipped;
+    resolveLabels(validation, labels, v.name);
+  } else if (opts.validationSplit) {
+    ({ train: rows, validation } = splitValidation(rows, opts.validationSplit, opts.seeds[0]));
   }
   if (opts.seeds.length > 1 && !validation) throw new Error('--seeds: picking the best of several seeds needs --validation or --validation-split');
-  const { labels, labelIndex } = resolveLabels(rows, opts.labels ?? warm?.config.labels, opts.data);
-  if (validation) resolveLabels(validation, labels, opts.validation ?? `${opts.data} (validation split)`);
+  if (skipped.train.length + skipped.validation.length > 0) log({ event: 'skipped-rows', train: skipped.train.length, validation: skipped.validation.length, first: [...skipped.train, ...skipped.validation].slice(0, 5) });
 
   const adapter: HoulsbyAdapterOptions | null =
     opts.mode === 'adapter'
@@ -168,7 +184,7 @@ async function prepare(opts: TrainOptions): Promise<Prepared> {
   const stepsPerEpoch = Math.ceil(rows.length / opts.batchSize);
   const totalSteps = Math.min(opts.maxSteps ?? Infinity, stepsPerEpoch * opts.epochs);
   return {
-    base, warm, task, rows, validation, labels, labelIndex, spec, specs,
+    base, warm, task, rows, validation, labels, labelIndex, spec, specs, skipped,
     lengths: Int32Array.from(rows, (r) => r.inputIds.length),
     trainable: specs.filter((p) => p.trainable),
     totalSteps,
@@ -269,6 +285,7 @@ export async function train(opts: TrainOptions): Promise<{ metrics: TrainMetrics
     peakRssMb: process.resourceUsage().maxRSS / 1024,
     trainExamples: p.rows.length,
     validationExamples: p.validation?.length ?? 0,
+    skippedRows: { train: p.skipped.train.length, validation: p.skipped.validation.length, first: [...p.skipped.train, ...p.skipped.validation].slice(0, 20) },
     labels: p.labels,
   };
   const tensors = new Map(p.trainable.map((s) => [s.name, { shape: s.shape, data: params.get(s.name)! }]));
