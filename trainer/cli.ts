@@ -120,6 +120,7 @@ withDataOptions(program
   .option('--early-stopping-patience <n>', 'stop after N evaluations without improvement (0: off)', nonNegativeInt('--early-stopping-patience'), trainDefaults.earlyStoppingPatience)
   .option('--no-shuffle', 'keep the data order')
   .option('--no-bucketing', 'batch rows in shuffled order instead of grouping similar lengths')
+  .option('--pad-to <n>', 'pad every batch to N tokens (fixed padding; default: each batch to its longest row)', positiveInt('--pad-to'))
   .option('--checkpoint-every <n>', 'save a resumable checkpoint every N steps (0: off)', nonNegativeInt('--checkpoint-every'), trainDefaults.checkpointEvery)
   .option('--checkpoint-dir <dir>', 'where checkpoints go (default: <out>.checkpoint)')
   .option('--resume', 'continue from the checkpoint in --checkpoint-dir if there is one')
@@ -154,6 +155,7 @@ withDataOptions(program
       seeds: o.seeds ?? [o.seed],
       shuffle: o.shuffle,
       bucketing: o.bucketing,
+      padTo: o.padTo,
       validationSplit: o.validationSplit,
       format: o.format,
       textColumn: o.textColumn,

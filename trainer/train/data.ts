@@ -10,17 +10,10 @@ import type { ShuffleRng } from '../data/split.ts';
 export { DataError } from '../data/errors.ts';
 export type { ReadOptions, TokenizedRow, Tokenizer } from '../data/rows.ts';
 export type { ShuffleRng } from '../data/split.ts';
+import type { TokenBatch } from '../runtime/model-sessions.ts';
 
-/** One tensor-ready batch, row-major [batchSize, seqLen]; int64 as BigInt64Array for onnxruntime. */
-export interface Batch {
-  batchSize: number;
-  seqLen: number;
-  inputIds: BigInt64Array;
-  tokenTypeIds: BigInt64Array;
-  /** 1 for real tokens, 0 for padding. */
-  attentionMask: Float32Array;
-  labels: BigInt64Array | null;
-}
+/** One tensor-ready batch, row-major [batchSize, seqLen], exactly what the model sessions take. */
+export type Batch = TokenBatch;
 
 /** Parses and validates one JSONL line; `where` (`<file>:<line>`) prefixes the DataError of a bad one. */
 export function parseRow(text: string, where: string, line: number, o: ReadOptions): TokenizedRow {
@@ -123,9 +116,10 @@ export function makeBatches(rows: readonly unknown[], batchSize: number, o: { sh
 }
 
 /** Pads rows to the batch's longest (id 0, type 0, mask 0) into the int64 / float tensors the graph takes. */
-export function collate(rows: readonly TokenizedRow[], labelIndex?: (row: TokenizedRow) => number): Batch {
+/** @param padTo pad every batch to at least this length (fixed padding, the baseline dynamic padding beats). */
+export function collate(rows: readonly TokenizedRow[], labelIndex?: (row: TokenizedRow) => number, padTo = 0): Batch {
   if (rows.length === 0) throw new RangeError('collate: empty batch');
-  let seqLen = 0;
+  let seqLen = padTo;
   for (const r of rows) if (r.inputIds.length > seqLen) seqLen = r.inputIds.length;
   const n = rows.length * seqLen;
   const inputIds = new BigInt64Array(n);

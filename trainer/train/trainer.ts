@@ -62,6 +62,8 @@ export interface TrainOptions {
   shuffle: boolean;
   /** Sort rows by length within shuffled chunks so batches pad little (needs shuffle). */
   bucketing: boolean;
+  /** Pad every batch to this length instead of its own longest row (the fixed-padding baseline; 0 = dynamic). */
+  padTo?: number;
   /** Evaluate every N steps as well as at epoch ends (0: epoch ends only). */
   evalSteps: number;
   metric: SelectionMetric;
@@ -348,7 +350,7 @@ async function runSeed(
     let evaluatedAt = -1;
     for (let b = firstBatch; b < batches.length && step < p.totalSteps; b++) {
       const started = performance.now();
-      const batch = collate(batches[b].map((i) => p.rows[i]), p.labelIndex);
+      const batch = collate(batches[b].map((i) => p.rows[i]), p.labelIndex, opts.padTo ?? 0);
       const lr = learningRateAt(step, { base: opts.lr, totalSteps: p.totalSteps, warmupSteps: p.warmupSteps, kind: opts.schedule });
       const { loss, grads } = await sessions.step(batch);
       if (!Number.isFinite(loss)) throw new Error(`training diverged: loss is ${loss} at step ${step + 1} (lower --lr?)`);
