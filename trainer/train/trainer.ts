@@ -155,12 +155,12 @@ async function prepare(opts: TrainOptions): Promise<Prepared> {
   const dataOpts = { vocabSize: cfg.vocab_size, maxPositions: cfg.max_position_embeddings, typeVocabSize: cfg.type_vocab_size, requireLabels: true, tokenizer };
   const readOpts = { ...dataOpts, format: opts.format, textColumn: opts.textColumn, textPairColumn: opts.textPairColumn, labelColumn: opts.labelColumn, maxBadRows: opts.maxBadRows ?? 0 };
   const given = opts.labels ?? warm?.config.labels;
-  const train = await readDataset(opts.data, { ...readOpts, labels: given });
+  const trainSet = await readDataset(opts.data, { ...readOpts, labels: given });
   // Labels come from all the rows, before any split, so a class only the held-out part has is not lost.
-  const { labels, labelIndex } = resolveLabels(train.rows, given, train.name);
-  let rows = train.rows;
+  const { labels, labelIndex } = resolveLabels(trainSet.rows, given, trainSet.name);
+  let rows = trainSet.rows;
   let validation: TokenizedRow[] | null = null;
-  const skipped = { train: train.skipped, validation: [] as typeof train.skipped };
+  const skipped = { train: trainSet.skipped, validation: [] as SkippedRow[] };
   if (opts.validation) {
     const v = await readDataset(opts.validation, { ...readOpts, labels });
     validation = v.rows;
