@@ -1,0 +1,25 @@
+/**
+ * How the API starts and stops fine-tune jobs. Two real implementations: AWS Batch (SubmitJob /
+ * TerminateJob / DescribeJobs) and a local runner that spawns `trainer run-job` as child processes.
+ * The job's spec is already in the registry (jobs/<id>/spec.json) when `submit` is called.
+ */
+import type { JobState } from '../../shared/job.ts';
+
+export interface LaunchedJob {
+  jobId: string;
+  /** The launcher's own handle (Batch job id, local pid), for logs and cancel. */
+  externalId: string;
+}
+
+/** What the launcher knows of a job, merged into status.json by the API (a container that died before reporting still shows failed). */
+export interface LauncherView {
+  state: JobState | 'unknown';
+  /** Why it failed or stopped, in the launcher's words (e.g. Batch's statusReason, an exit code). */
+  reason?: string;
+}
+
+export interface JobLauncher {
+  submit(job: { jobId: string; task: string }): Promise<LaunchedJob>;
+  cancel(job: LaunchedJob): Promise<void>;
+  describe(job: LaunchedJob): Promise<LauncherView>;
+}
