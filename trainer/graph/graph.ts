@@ -123,7 +123,7 @@ export class Graph {
 
   output(t: Tensor, name?: string): Tensor {
     let out = t;
-    // Graph inputs and already-exported tensors cannot be outputs under a new name without a node.
+    // A tensor is exported under a new name through an Identity node.
     if (name && name !== t.name) {
       if (this.names.has(name)) throw new Error(`graph: duplicate tensor name "${name}"`);
       this.names.add(name);
@@ -146,10 +146,6 @@ export class Graph {
     if (!t) throw new Error(`graph: symbolic dimension "${symbol}" has no runtime value (defineDim it first)`);
     return t;
   }
-}
-
-export function sameDim(a: Dim, b: Dim): boolean {
-  return a === b;
 }
 
 export function shapeToString(shape: Shape): string {
