@@ -1,0 +1,109 @@
+/**
+ * The AWS Batch launcher: one Batch job per fine-tune job, running the trainer image's
+ * `run-job --registry <uri> --job <id>`. The client comes from the standard AWS environment
+ * (region, credentials, and AWS_ENDPOINT_URL / AWS_ENDPOINT_URL_BATCH, which the SDK honours).
+ *
+ * Batch has no idempotency token on SubmitJob: the API must not submit one job twice. Terminated jobs
+ * end FAILED on Batch; the reason this launcher gives TerminateJob lets `describe` tell them apart as
+ * 'cancelled'.
+ */
+import { BatchClient, DescribeJobsCommand, SubmitJobCommand, TerminateJobCommand, type JobDetail } from '@aws-sdk/client-batch';
+import type { JobState } from '../../shared/job.ts';
+import type { JobLauncher, LaunchedJob, LauncherView } from './launcher.ts';
+
+export interface BatchLauncherOptions {
+  jobQueue: string;
+  jobDefinition: string;
+  registryUri: string;
+  client?: BatchClient;
+}
+
+/** The reason given to TerminateJob; Batch reports it back as the FAILED job's statusReason. */
+export const CANCEL_REASON = 'Cancelled by the adapter store API';
+
+/** A Batch client from the standard AWS environment (region defaults to us-east-1). */
+export function batchClientFromEnv(): BatchClient {
+  return new BatchClient({ region: process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? 'us-east-1' });
+}
+
+/** Batch job names: up to 128 letters, digits, hyphens and underscores, starting with a letter or digit. */
+export function batchJobName(task: string, jobId: string): string {
+  return `ft-${task}-${jobId}`.replace(/[^A-Za-z0-9_-]/g, '-').slice(0, 128);
+}
+
+const STATE: Record<string, JobState> = {
+  SUBMITTED: 'queued',
+  PENDING: 'queued',
+  RUNNABLE: 'queued',
+  STARTING: 'queued',
+  RUNNING: 'running',
+  SUCCEEDED: 'succeeded',
+  FAILED: 'failed',
+};
+
+/** statusReason plus what the container said (exit code, reason), from the job or its last attempt. */
+function failureReason(job: JobDetail): string {
+  const attempt = job.attempts?.at(-1)?.container;
+  const exitCode = job.container?.exitCode ?? attempt?.exitCode;
+  const containerReason = job.container?.reason ?? attempt?.reason;
+  const parts: string[] = [];
+  if (exitCode !== undefined) parts.push(`exit code ${exitCode}`);
+  if (containerReason) parts.push(containerReason);
+  const status = job.statusReason ?? 'failed';
+  return parts.length ? `${status} (${parts.join(': ')})` : status;
+}
+
+export function launcherView(job: JobDetail): LauncherView {
+  const state = job.status ? STATE[job.status] : undefined;
+  if (!state) return { state: 'unknown', reason: `unexpected Batch status ${String(job.status)}` };
+  if (state === 'failed') {
+    if (job.statusReason === CANCEL_REASON) return { state: 'cancelled', reason: CANCEL_REASON };
+    return { state, reason: failureReason(job) };
+  }
+  return { state };
+}
+
+export class BatchLauncher implements JobLauncher {
+  readonly jobQueue: string;
+  readonly jobDefinition: string;
+  readonly registryUri: string;
+  readonly client: BatchClient;
+
+  constructor(o: BatchLauncherOptions) {
+    this.jobQueue = o.jobQueue;
+    this.jobDefinition = o.jobDefinition;
+    this.registryUri = o.registryUri;
+    this.client = o.client ?? batchClientFromEnv();
+  }
+
+  async submit(job: { jobId: string; task: string }): Promise<LaunchedJob> {
+    const out = await this.client.send(
+      new SubmitJobCommand({
+        jobName: batchJobName(job.task, job.jobId),
+        jobQueue: this.jobQueue,
+        jobDefinition: this.jobDefinition,
+        containerOverrides: {
+          environment: [
+            { name: 'ADAPTER_STORE_REGISTRY', value: this.registryUri },
+            { name: 'ADAPTER_STORE_JOB_ID', value: job.jobId },
+          ],
+          command: ['run-job', '--registry', this.registryUri, '--job', job.jobId],
+        },
+      }),
+    );
+    if (!out.jobId) throw new Error(`Batch SubmitJob for job ${job.jobId} returned no jobId`);
+    return { jobId: job.jobId, externalId: out.jobId };
+  }
+
+  async cancel(job: LaunchedJob): Promise<void> {
+    // TerminateJob stops RUNNING/STARTING jobs and cancels those not yet started.
+    await this.client.send(new TerminateJobCommand({ jobId: job.externalId, reason: CANCEL_REASON }));
+  }
+
+  async describe(job: LaunchedJob): Promise<LauncherView> {
+    const out = await this.client.send(new DescribeJobsCommand({ jobs: [job.externalId] }));
+    const detail = out.jobs?.find((j) => j.jobId === job.externalId) ?? out.jobs?.[0];
+    if (!detail) return { state: 'unknown' };
+    return launcherView(detail);
+  }
+}

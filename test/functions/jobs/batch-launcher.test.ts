@@ -1,0 +1,102 @@
+/**
+ * BatchLauncher through the real `@aws-sdk/client-batch` against a minimal Batch wire server on
+ * loopback: what SubmitJob carries, how DescribeJobs states map, TerminateJob on cancel, and errors.
+ */
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { BatchServiceException } from '@aws-sdk/client-batch';
+import { BatchLauncher, CANCEL_REASON, batchClientFromEnv, batchJobName, launcherView } from '../../../functions/jobs/batch-launcher.ts';
+import { startBatchWireServer, type BatchWireServer } from '../../support/batch-wire.ts';
+
+let batch: BatchWireServer;
+let launcher: BatchLauncher;
+
+before(async () => {
+  batch = await startBatchWireServer();
+  launcher = new BatchLauncher({ jobQueue: 'ft-queue', jobDefinition: 'ft-trainer:3', registryUri: 's3://registry/prefix', client: batch.client });
+});
+
+after(async () => {
+  await batch?.stop();
+});
+
+test('submit sends SubmitJob with the queue, definition, environment and run-job command', async () => {
+  const job = await launcher.submit({ jobId: 'job-1', task: 'sst2' });
+  assert.equal(job.jobId, 'job-1');
+  const wire = batch.jobs.get(job.externalId)!;
+  assert.ok(wire, 'externalId is the Batch job id');
+  assert.equal(wire.jobName, 'ft-sst2-job-1');
+  assert.equal(wire.jobQueue, 'ft-queue');
+  assert.equal(wire.jobDefinition, 'ft-trainer:3');
+  assert.deepEqual(wire.container?.environment, [
+    { name: 'ADAPTER_STORE_REGISTRY', value: 's3://registry/prefix' },
+    { name: 'ADAPTER_STORE_JOB_ID', value: 'job-1' },
+  ]);
+  assert.deepEqual(wire.container?.command, ['run-job', '--registry', 's3://registry/prefix', '--job', 'job-1']);
+});
+
+test('job names are sanitised to what Batch accepts', () => {
+  assert.equal(batchJobName('my.task', 'a/b c'), 'ft-my-task-a-b-c');
+  assert.equal(batchJobName('t', 'x'.repeat(200)).length, 128);
+});
+
+test('describe maps every Batch status, and a FAILED job carries statusReason and the container exit', async () => {
+  const job = await launcher.submit({ jobId: 'job-2', task: 'sst2' });
+  const states: [string, string][] = [
+    ['SUBMITTED', 'queued'], ['PENDING', 'queued'], ['RUNNABLE', 'queued'], ['STARTING', 'queued'],
+    ['RUNNING', 'running'], ['SUCCEEDED', 'succeeded'],
+  ];
+  for (const [status, state] of states) {
+    batch.update(job.externalId, { status: status as 'RUNNING' });
+    assert.deepEqual(await launcher.describe(job), { state }, status);
+  }
+  batch.update(job.externalId, { status: 'FAILED', statusReason: 'Essential container in task exited', container: { exitCode: 1, reason: 'OutOfMemoryError: Container killed due to memory usage' } });
+  assert.deepEqual(await launcher.describe(job), { state: 'failed', reason: 'Essential container in task exited (exit code 1: OutOfMemoryError: Container killed due to memory usage)' });
+
+  // The exit code may only be on the last attempt (retried jobs); a host reclaimed has no container.
+  batch.update(job.externalId, { container: {}, attempts: [{ container: { exitCode: 137 } }, { container: { exitCode: 2 } }] });
+  assert.deepEqual(await launcher.describe(job), { state: 'failed', reason: 'Essential container in task exited (exit code 2)' });
+  batch.update(job.externalId, { statusReason: 'Host EC2 (instance i-0abc) terminated.', attempts: [] });
+  assert.deepEqual(await launcher.describe(job), { state: 'failed', reason: 'Host EC2 (instance i-0abc) terminated.' });
+
+  assert.deepEqual(await launcher.describe({ jobId: 'gone', externalId: '00000000-0000-0000-0000-000000000000' }), { state: 'unknown' });
+  assert.equal(launcherView({ jobId: 'x', jobName: 'x', jobQueue: 'q', jobDefinition: 'd', status: undefined, startedAt: undefined }).state, 'unknown');
+});
+
+test('cancel sends TerminateJob with a reason, and the terminated job reads cancelled', async () => {
+  const job = await launcher.submit({ jobId: 'job-3', task: 'sst2' });
+  batch.update(job.externalId, { status: 'RUNNING' });
+  await launcher.cancel(job);
+  const terminate = batch.requests.filter((r) => r.op === 'terminatejob').at(-1)!;
+  assert.deepEqual(terminate.body, { jobId: job.externalId, reason: CANCEL_REASON });
+  assert.deepEqual(await launcher.describe(job), { state: 'cancelled', reason: CANCEL_REASON });
+});
+
+test('Batch errors surface as the SDK\'s typed exceptions with the server\'s message', async () => {
+  const err = await launcher.cancel({ jobId: 'x', externalId: 'no-such-job' }).then(
+    () => assert.fail('expected a ClientException'),
+    (e: unknown) => e,
+  );
+  assert.ok(err instanceof BatchServiceException);
+  assert.equal(err.name, 'ClientException');
+  assert.match(err.message, /Job no-such-job not found/);
+  assert.equal(err.$metadata.httpStatusCode, 400);
+});
+
+test('without a client, the launcher reaches Batch through the standard AWS environment', async () => {
+  const saved = Object.fromEntries(Object.keys(batch.env).map((k) => [k, process.env[k]]));
+  Object.assign(process.env, batch.env);
+  try {
+    const fromEnv = new BatchLauncher({ jobQueue: 'q', jobDefinition: 'd', registryUri: 's3://r' });
+    const job = await fromEnv.submit({ jobId: 'env-job', task: 't' });
+    assert.equal(batch.jobs.get(job.externalId)?.jobName, 'ft-t-env-job');
+    assert.deepEqual(await fromEnv.describe(job), { state: 'queued' });
+    fromEnv.client.destroy();
+    batchClientFromEnv().destroy();
+  } finally {
+    for (const [k, v] of Object.entries(saved)) {
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
+  }
+});

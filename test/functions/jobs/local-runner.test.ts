@@ -1,0 +1,159 @@
+/**
+ * LocalRunner against the real trainer (`run-job` child processes) and a real S3-compatible server on
+ * loopback: a job succeeds and publishes; concurrency 1 keeps a second job queued until the first
+ * ends; cancelling a running job kills it and publishes nothing; a broken dataset fails with a reason.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import type { Hyperparameters, JobSpec } from '../../../shared/job.ts';
+import { Registry } from '../../../shared/registry.ts';
+import { writeRandomBert } from '../../../trainer/checkpoint/random-bert.ts';
+import type { LaunchedJob, LauncherView } from '../../../functions/jobs/launcher.ts';
+import { LocalRunner } from '../../../functions/jobs/local-runner.ts';
+import { startS3Server, type S3TestServer } from '../../support/s3-server.ts';
+
+let s3: S3TestServer;
+let registry: Registry;
+const runners: LocalRunner[] = [];
+
+before(async () => {
+  s3 = await startS3Server();
+  await s3.createBucket('registry');
+  registry = new Registry(s3.client, { bucket: 'registry', prefix: '' });
+  const dir = join(mkdtempSync(join(tmpdir(), 'local-runner-')), 'tiny');
+  writeRandomBert(dir, { hiddenSize: 16, numLayers: 2, numHeads: 2, intermediateSize: 32, maxPositions: 64, vocabSize: 200, seed: 3, initializerRange: 0.2 });
+  await registry.uploadModel('tiny', dir, ['config.json', 'model.safetensors', 'vocab.txt']);
+  const rows = Array.from({ length: 40 }, (_, i) => JSON.stringify({ input_ids: [2, 8 + (i % 2) * 20 + (i % 7), 9 + (i % 2) * 20], label: i % 2 ? 'pos' : 'neg' }));
+  await s3.putObject('registry', 'datasets/toy.jsonl', rows.join('\n') + '\n');
+  await s3.putObject('registry', 'datasets/broken.jsonl', '{"input_ids": [2, 5], "label": "pos"}\n{"input_ids": oops\n');
+});
+
+after(async () => {
+  for (const r of runners) await r.shutdown();
+  await s3?.stop();
+});
+
+function runner(concurrency = 1): LocalRunner {
+  const r = new LocalRunner({ registryUri: 's3://registry', concurrency, env: { ...s3.env, ONNXRUNTIME_NODE_INSTALL: 'skip' }, extraArgs: ['--status-interval', '0', '--threads', '1'], killGraceMs: 2000 });
+  runners.push(r);
+  return r;
+}
+
+async function putSpec(jobId: string, task: string, dataset: string, h: Hyperparameters = {}): Promise<void> {
+  const spec: JobSpec = {
+    format: 'adapter-store.job/v1', jobId, task, datasetUri: `s3://registry/datasets/${dataset}`, baseModel: 'tiny', createdAt: new Date().toISOString(),
+    hyperparameters: { epochs: 2, batchSize: 8, lr: 1e-2, bottleneck: 4, dropout: 0, validationSplit: 0.25, ...h },
+  };
+  await registry.putJobSpec(spec);
+}
+
+async function waitFor<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 60_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await probe();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+const DONE = new Set(['succeeded', 'failed', 'cancelled']);
+function settled(r: LocalRunner, job: LaunchedJob): Promise<LauncherView> {
+  return waitFor(`${job.jobId} to end`, async () => {
+    const v = await r.describe(job);
+    return DONE.has(v.state) ? v : undefined;
+  });
+}
+
+test('a job runs as a child process, succeeds and publishes a version', async () => {
+  const r = runner();
+  await putSpec('local-ok', 'local-ok', 'toy.jsonl');
+  const job = await r.submit({ jobId: 'local-ok', task: 'local-ok' });
+  assert.deepEqual(job, { jobId: 'local-ok', externalId: 'local:local-ok' });
+  assert.ok(['queued', 'running'].includes((await r.describe(job)).state));
+  const view = await settled(r, job);
+  assert.deepEqual(view, { state: 'succeeded' });
+  const status = await registry.getJobStatus('local-ok');
+  assert.equal(status?.state, 'succeeded');
+  assert.deepEqual(await registry.listVersions('local-ok'), [status.adapterVersion]);
+  assert.deepEqual(await r.describe({ jobId: 'nope', externalId: 'local:nope' }), { state: 'unknown' });
+});
+
+test('concurrency 1: a second job waits in the queue until the first ends', async () => {
+  const r = runner(1);
+  await putSpec('local-first', 'local-q', 'toy.jsonl', { epochs: 40 });
+  await putSpec('local-second', 'local-q', 'toy.jsonl');
+  const first = await r.submit({ jobId: 'local-first', task: 'local-q' });
+  const second = await r.submit({ jobId: 'local-second', task: 'local-q' });
+  assert.deepEqual(r.load, { queued: 1, running: 1 });
+  // While the first trains (its status.json says running), the second has not started.
+  await waitFor('the first job to report running', async () => (await registry.getJobStatus('local-first'))?.state === 'running');
+  assert.equal((await r.describe(first)).state, 'running');
+  assert.equal((await r.describe(second)).state, 'queued');
+  assert.equal(await registry.getJobStatus('local-second'), null);
+
+  assert.equal((await settled(r, first)).state, 'succeeded');
+  assert.equal((await settled(r, second)).state, 'succeeded');
+  const a = (await registry.getJobStatus('local-first'))!;
+  const b = (await registry.getJobStatus('local-second'))!;
+  assert.ok(b.startedAt! >= a.finishedAt!, `second started ${b.startedAt} before the first finished ${a.finishedAt}`);
+  assert.equal((await registry.listVersions('local-q')).length, 2);
+});
+
+test('cancel: a queued job never starts, a running one is killed and publishes nothing', async () => {
+  const r = runner(1);
+  await putSpec('local-long', 'local-c', 'toy.jsonl', { epochs: 2000 });
+  await putSpec('local-waiting', 'local-c', 'toy.jsonl');
+  const long = await r.submit({ jobId: 'local-long', task: 'local-c' });
+  const waiting = await r.submit({ jobId: 'local-waiting', task: 'local-c' });
+  await r.cancel(waiting);
+  assert.equal((await r.describe(waiting)).state, 'cancelled');
+
+  await waitFor('the long job to train', async () => ((await registry.getJobStatus('local-long'))?.step ?? 0) > 0);
+  assert.equal((await r.describe(long)).state, 'running');
+  await r.cancel(long);
+  assert.equal((await r.describe(long)).state, 'cancelled');
+  assert.deepEqual(r.load, { queued: 0, running: 0 });
+  await new Promise((res) => setTimeout(res, 300));
+  assert.deepEqual(await registry.listVersions('local-c'), []);
+  assert.equal(await registry.getJobStatus('local-waiting'), null);
+  assert.notEqual((await registry.getJobStatus('local-long'))?.state, 'succeeded');
+});
+
+test('a job whose dataset is broken fails with the exit code and the trainer\'s last stderr line', async () => {
+  const r = runner();
+  await putSpec('local-bad', 'local-bad', 'broken.jsonl');
+  const job = await r.submit({ jobId: 'local-bad', task: 'local-bad' });
+  const view = await settled(r, job);
+  assert.equal(view.state, 'failed');
+  assert.match(view.reason!, /^exit code 1: error: .*:2: malformed JSON/);
+  assert.equal((await registry.getJobStatus('local-bad'))?.state, 'failed');
+  assert.deepEqual(await registry.listVersions('local-bad'), []);
+});
+
+test('shutdown kills running children and hands back the queued job ids', async () => {
+  const r = runner(1);
+  await putSpec('local-s1', 'local-s', 'toy.jsonl', { epochs: 2000 });
+  await putSpec('local-s2', 'local-s', 'toy.jsonl');
+  await putSpec('local-s3', 'local-s', 'toy.jsonl');
+  const s1 = await r.submit({ jobId: 'local-s1', task: 'local-s' });
+  await r.submit({ jobId: 'local-s2', task: 'local-s' });
+  await r.submit({ jobId: 'local-s3', task: 'local-s' });
+  await waitFor('the first job to start', async () => (await registry.getJobStatus('local-s1'))?.state === 'running');
+  assert.deepEqual(await r.shutdown(), ['local-s2', 'local-s3']);
+  assert.deepEqual(await r.describe(s1), { state: 'failed', reason: 'interrupted by shutdown' });
+  await assert.rejects(r.submit({ jobId: 'local-s4', task: 'local-s' }), /shut down/);
+});
+
+test('a trainer that cannot be started fails the job instead of the runner', async () => {
+  const r = new LocalRunner({ registryUri: 's3://registry', command: ['/nonexistent/trainer'] });
+  runners.push(r);
+  const job = await r.submit({ jobId: 'local-nostart', task: 'x' });
+  const view = await settled(r, job);
+  assert.equal(view.state, 'failed');
+  assert.match(view.reason!, /ENOENT/);
+  assert.deepEqual(r.load, { queued: 0, running: 0 });
+});
