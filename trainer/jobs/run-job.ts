@@ -79,6 +79,22 @@ export async function runJob(o: RunJobOptions): Promise<JobStatus> {
   };
   await report({}, true);
 
+  // Batch (TerminateJob, Spot reclaim) and the local runner stop a job with SIGTERM. Say so in status.json,
+  // unless the API already marked it cancelled, then exit; a retry resumes from the last checkpoint.
+  // (The handler runs between steps: a step blocks this thread inside onnxruntime.)
+  const onTerm = () => {
+    void (async () => {
+      const current = await registry.getJobStatus(jobId).catch(() => null);
+      if (current?.state !== 'cancelled') {
+        await report({ state: 'failed', error: { message: 'interrupted by SIGTERM (a retry resumes from the last checkpoint)' }, finishedAt: now() }, true);
+      }
+      await writing;
+      rmSync(work, { recursive: true, force: true });
+      process.exit(143);
+    })();
+  };
+  process.once('SIGTERM', onTerm);
+
   try {
     const base = join(work, 'base');
     await registry.downloadModel(spec.baseModel, base);
@@ -132,6 +148,7 @@ export async function runJob(o: RunJobOptions): Promise<JobStatus> {
     await report({ state: 'failed', error: { message: (err as Error).message }, finishedAt: now() }, true);
     throw err;
   } finally {
+    process.off('SIGTERM', onTerm);
     rmSync(work, { recursive: true, force: true });
   }
 }

@@ -103,3 +103,21 @@ test('versions are immutable: publishing into an existing version is refused', a
   );
   await assert.rejects(registry.putJobSpec(spec('job-ok', 's3://registry/datasets/toy.jsonl')), /already exists and is immutable/);
 });
+
+test('SIGTERM (Batch TerminateJob, Spot reclaim) marks the job failed with the reason and exits 143', async () => {
+  const long = spec('job-term', 's3://registry/datasets/toy.jsonl');
+  long.hyperparameters = { ...long.hyperparameters, epochs: 100, batchSize: 2 };
+  await registry.putJobSpec(long);
+  const child = spawn(process.execPath, ['--import', 'tsx', 'trainer/cli.ts', 'run-job', '--registry', 's3://registry', '--job', 'job-term', '--status-interval', '0'], {
+    env: { ...process.env, ...s3.env, ONNXRUNTIME_NODE_INSTALL: 'skip' },
+    stdio: 'ignore',
+  });
+  const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+  for (let i = 0; i < 600 && ((await registry.getJobStatus('job-term'))?.step ?? 0) < 2; i++) await new Promise((r) => setTimeout(r, 100));
+  child.kill('SIGTERM');
+  assert.equal(await exited, 143);
+  const status = await registry.getJobStatus('job-term');
+  assert.equal(status?.state, 'failed');
+  assert.match(status.error!.message, /SIGTERM/);
+  assert.equal(await registry.getJobStatus('job-term').then((s) => s?.adapterVersion), undefined);
+});
