@@ -1,0 +1,107 @@
+/**
+ * The HTTP API as one runtime-agnostic Hono app (plain Request -> Response): the Lambda handler and
+ * the local Node server are thin adapters around `createApp`.
+ */
+import { OpenAPIHono } from '@hono/zod-openapi';
+import { HTTPException } from 'hono/http-exception';
+import { bodyLimit } from 'hono/body-limit';
+import { RegistryError, type Registry } from '../shared/registry.ts';
+import type { JobLauncher } from './jobs/launcher.ts';
+import { bearerAuth } from './http/auth.ts';
+import { defaultLog, requestLog, type LogLine } from './http/logging.ts';
+import { invalidParamsFromZod, ProblemError, problemResponse } from './http/problem.ts';
+import { registerAdapterRoutes } from './routes/adapters.ts';
+import { registerFinetuneRoutes } from './routes/finetune.ts';
+import { registerMetaRoutes } from './routes/meta.ts';
+
+export interface AppDeps {
+  registry: Registry;
+  launcher: JobLauncher;
+  /** Bearer keys accepted on every route but /healthz. */
+  apiKeys: string[];
+  /** Buckets that datasetUri / validationUri may point into. */
+  allowedDatasetBuckets: string[];
+  /** Base model (models/<name>/ in the registry) for requests that name none. */
+  defaultBaseModel: string;
+  /** 'stream': the API serves adapter files itself; 'redirect': 302 to `signDownloadUrl(key)`. */
+  downloads: 'stream' | 'redirect';
+  signDownloadUrl?: (key: string) => Promise<string>;
+  log?: (line: LogLine) => void;
+  now?: () => Date;
+  /** Request body limit in bytes (default 64 KiB). */
+  maxBodyBytes?: number;
+}
+
+export type ResolvedDeps = AppDeps & { log: (line: LogLine) => void; now: () => Date; maxBodyBytes: number };
+
+const PUBLIC_PATHS = ['/healthz'];
+
+function routePattern(path: string): RegExp {
+  const body = path
+    .split('/')
+    .map((seg) => (seg.startsWith(':') ? '[^/]+' : seg.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')))
+    .join('/');
+  return new RegExp(`^${body}$`);
+}
+
+export function createApp(input: AppDeps): OpenAPIHono {
+  if (input.downloads === 'redirect' && !input.signDownloadUrl) throw new Error('downloads: "redirect" needs signDownloadUrl');
+  const deps: ResolvedDeps = { ...input, log: input.log ?? defaultLog, now: input.now ?? (() => new Date()), maxBodyBytes: input.maxBodyBytes ?? 64 * 1024 };
+
+  const app = new OpenAPIHono({
+    // Every schema failure becomes a 400 problem naming each field at fault.
+    defaultHook: (result) => {
+      if (!result.success) {
+        const params = invalidParamsFromZod(result.error);
+        const where = result.target === 'json' ? 'request body' : result.target;
+        throw new ProblemError(400, 'validation-error', `invalid ${where}: ${params.map((p) => p.name).join(', ')}`, params);
+      }
+    },
+  });
+
+  app.use('*', requestLog(deps.log, deps.now));
+  app.use('*', bearerAuth(deps.apiKeys, { public: PUBLIC_PATHS }));
+  app.use(
+    '*',
+    bodyLimit({
+      maxSize: deps.maxBodyBytes,
+      onError: () => {
+        throw new ProblemError(413, 'body-too-large', `request bodies are limited to ${deps.maxBodyBytes} bytes`);
+      },
+    }),
+  );
+
+  registerMetaRoutes(app);
+  registerFinetuneRoutes(app, deps);
+  registerAdapterRoutes(app, deps);
+
+  app.notFound((c) => {
+    const path = c.req.path;
+    const allow = [...new Set(app.routes.filter((r) => r.method !== 'ALL' && routePattern(r.path).test(path)).map((r) => r.method))];
+    if (allow.length > 0) {
+      if (allow.includes('GET')) allow.push('HEAD');
+      return problemResponse(c, new ProblemError(405, 'method-not-allowed', `${c.req.method} is not allowed on ${path}; allowed: ${allow.join(', ')}`, [], { allow: allow.join(', ') }));
+    }
+    return problemResponse(c, new ProblemError(404, 'not-found', `no route ${c.req.method} ${path}`));
+  });
+
+  app.onError((err, c) => {
+    if (err instanceof ProblemError) return problemResponse(c, err);
+    if (err instanceof RegistryError) {
+      if (err.code === 'not-found') return problemResponse(c, new ProblemError(404, 'not-found', err.message));
+      if (err.code === 'invalid') return problemResponse(c, new ProblemError(400, 'validation-error', err.message));
+      if (err.code === 'conflict') return problemResponse(c, new ProblemError(409, 'conflict', err.message));
+    }
+    if (err instanceof HTTPException) {
+      // Hono's own: malformed JSON bodies and the like.
+      const status = err.status === 413 || err.status === 415 ? err.status : err.status < 500 ? 400 : 500;
+      const code = status === 415 ? 'unsupported-media-type' : status === 400 ? 'malformed-request' : 'error';
+      const detail = status === 415 ? 'request bodies must be JSON (Content-Type: application/json)' : err.message;
+      return problemResponse(c, new ProblemError(status, code, detail, status < 500 ? [{ name: '(body)', reason: detail }] : []));
+    }
+    deps.log({ time: deps.now().toISOString(), level: 'error', msg: 'unhandled error', method: c.req.method, path: c.req.path, error: err.message, stack: err.stack });
+    return problemResponse(c, new ProblemError(500, 'internal-error', 'internal error; see the server log'));
+  });
+
+  return app;
+}

@@ -1,0 +1,25 @@
+/**
+ * Bearer-key auth. Keys come from configuration; every candidate is compared in constant time (over
+ * fixed-length digests, so neither the key's content nor its length leaks through timing).
+ */
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { MiddlewareHandler } from 'hono';
+import { ProblemError } from './problem.ts';
+
+const digest = (s: string): Buffer => createHash('sha256').update(s, 'utf8').digest();
+
+export function bearerAuth(apiKeys: readonly string[], opts: { public: readonly string[] }): MiddlewareHandler {
+  const keys = apiKeys.filter((k) => k.length > 0).map(digest);
+  return async (c, next) => {
+    if (opts.public.includes(c.req.path)) return next();
+    const header = c.req.header('authorization') ?? '';
+    const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
+    const challenge = { 'www-authenticate': 'Bearer realm="adapter-store"' };
+    if (!m) throw new ProblemError(401, 'unauthorized', 'this route needs an "Authorization: Bearer <key>" header', [], challenge);
+    const given = digest(m[1]);
+    let ok = false;
+    for (const k of keys) ok = timingSafeEqual(k, given) || ok; // no early exit
+    if (!ok) throw new ProblemError(401, 'unauthorized', 'the bearer key is not valid', [], { ...challenge, 'www-authenticate': 'Bearer realm="adapter-store", error="invalid_token"' });
+    return next();
+  };
+}

@@ -1,0 +1,132 @@
+/**
+ * Adapters, shaped like the Hugging Face Hub: a task is a repo, versions are its revisions, download
+ * resolves a file at a revision (the newest by default). Only versions with a manifest exist here.
+ */
+import { GetObjectCommand } from '@aws-sdk/client-s3';
+import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
+import type { AdapterManifest } from '../../shared/manifest.ts';
+import type { ResolvedDeps } from '../app.ts';
+import { ProblemError } from '../http/problem.ts';
+import { AdapterDetailSchema, AdapterListSchema, DownloadQuery, ManifestSchema, TaskParam, VersionParams } from '../schemas.ts';
+import { problemResponses } from './common.ts';
+
+const listAdapters = createRoute({
+  method: 'get',
+  path: '/adapters',
+  tags: ['adapters'],
+  summary: 'List tasks with their newest version',
+  responses: { 200: { description: 'Every task with at least one published version.', content: { 'application/json': { schema: AdapterListSchema } } }, ...problemResponses(401) },
+});
+
+const getAdapter = createRoute({
+  method: 'get',
+  path: '/adapters/{task}',
+  tags: ['adapters'],
+  summary: "A task's newest manifest and all its versions",
+  request: { params: TaskParam },
+  responses: { 200: { description: 'Newest manifest and versions, newest first.', content: { 'application/json': { schema: AdapterDetailSchema } } }, ...problemResponses(400, 401, 404) },
+});
+
+const getVersion = createRoute({
+  method: 'get',
+  path: '/adapters/{task}/versions/{version}',
+  tags: ['adapters'],
+  summary: 'The manifest of one version',
+  request: { params: VersionParams },
+  responses: { 200: { description: 'The manifest.', content: { 'application/json': { schema: ManifestSchema } } }, ...problemResponses(400, 401, 404) },
+});
+
+const download = createRoute({
+  method: 'get',
+  path: '/adapters/{task}/download',
+  tags: ['adapters'],
+  summary: 'Download an adapter file',
+  description:
+    'The newest version unless `version` is given. Streamed with `Content-Length` and `ETag` (the sha256 from the manifest; `If-None-Match` answers 304), or, on AWS, a redirect to a short-lived signed URL.',
+  request: { params: TaskParam, query: DownloadQuery },
+  responses: {
+    200: { description: 'The file.', content: { 'application/octet-stream': { schema: z.string().openapi({ format: 'binary' }) } } },
+    302: { description: 'Redirect to a short-lived signed URL.' },
+    304: { description: 'Not modified (If-None-Match matched the ETag).' },
+    ...problemResponses(400, 401, 404),
+  },
+});
+
+function etagMatches(header: string | undefined, etag: string): boolean {
+  if (!header) return false;
+  return header.split(',').some((t) => {
+    const tag = t.trim().replace(/^W\//, '');
+    return tag === '*' || tag === etag;
+  });
+}
+
+export function registerAdapterRoutes(app: OpenAPIHono, deps: ResolvedDeps): void {
+  const { registry } = deps;
+
+  async function newest(task: string): Promise<{ versions: string[]; manifest: AdapterManifest }> {
+    const versions = await registry.listVersions(task);
+    const manifest = versions.length > 0 ? await registry.getManifest(task, versions[0]) : null;
+    if (!manifest) throw new ProblemError(404, 'not-found', `no published adapter for task "${task}"`, [{ name: 'task', reason: 'no published version' }]);
+    return { versions, manifest };
+  }
+
+  async function manifestAt(task: string, version: string): Promise<AdapterManifest> {
+    const manifest = await registry.getManifest(task, version);
+    if (!manifest) throw new ProblemError(404, 'not-found', `task "${task}" has no version "${version}"`, [{ name: 'version', reason: 'no such version' }]);
+    return manifest;
+  }
+
+  app.openapi(listAdapters, async (c) => {
+    const tasks = await registry.listTasks();
+    const data = await Promise.all(
+      tasks.map(async (task) => {
+        const { manifest } = await newest(task);
+        return { task, latestVersion: manifest.version, createdAt: manifest.createdAt, baseModel: manifest.baseModel.name, mode: manifest.mode, labels: manifest.labels };
+      }),
+    );
+    return c.json({ object: 'list' as const, data }, 200);
+  });
+
+  app.openapi(getAdapter, async (c) => {
+    const { task } = c.req.valid('param');
+    const { versions, manifest } = await newest(task);
+    return c.json({ task, latestVersion: manifest.version, versions, manifest }, 200);
+  });
+
+  app.openapi(getVersion, async (c) => {
+    const { task, version } = c.req.valid('param');
+    return c.json(await manifestAt(task, version), 200);
+  });
+
+  app.openapi(download, async (c) => {
+    const { task } = c.req.valid('param');
+    const { version, file } = c.req.valid('query');
+    const manifest = version !== undefined ? await manifestAt(task, version) : (await newest(task)).manifest;
+    const entry = manifest.files.find((f) => f.name === file);
+    if (!entry) throw new ProblemError(404, 'not-found', `version ${manifest.version} of "${task}" has no ${file}`, [{ name: 'file', reason: 'not in the manifest' }]);
+    const key = registry.adapterFileKey(task, manifest.version, file);
+    const etag = `"${entry.sha256}"`;
+    // A pinned version never changes; "newest" may move, so caches must revalidate.
+    const cacheControl = version !== undefined ? 'public, max-age=31536000, immutable' : 'no-cache';
+    const common = { etag, 'cache-control': cacheControl, 'x-adapter-version': manifest.version };
+
+    if (etagMatches(c.req.header('if-none-match'), etag)) return new Response(null, { status: 304, headers: common });
+    if (deps.downloads === 'redirect') {
+      if (!deps.signDownloadUrl) throw new Error('downloads are "redirect" but no signDownloadUrl was configured');
+      return new Response(null, { status: 302, headers: { location: await deps.signDownloadUrl(key), 'cache-control': 'no-store', 'x-adapter-version': manifest.version } });
+    }
+    const fileHeaders = {
+      ...common,
+      'content-type': file.endsWith('.json') ? 'application/json' : 'application/octet-stream',
+      'content-disposition': `attachment; filename="${file}"`,
+    };
+    // Hono answers HEAD through the GET handler; do not open an S3 stream only to drop it.
+    if (c.req.method === 'HEAD') return new Response(null, { status: 200, headers: { ...fileHeaders, 'content-length': String(entry.bytes) } });
+    const out = await registry.s3.send(new GetObjectCommand({ Bucket: registry.location.bucket, Key: key }));
+    if (!out.Body) throw new Error(`s3://${registry.location.bucket}/${key} returned no body`);
+    return new Response(out.Body.transformToWebStream(), {
+      status: 200,
+      headers: { ...fileHeaders, 'content-length': String(out.ContentLength ?? entry.bytes) },
+    });
+  });
+}

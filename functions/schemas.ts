@@ -1,0 +1,168 @@
+/**
+ * The API's request and response schemas. The same zod objects validate requests (through
+ * @hono/zod-openapi) and generate /openapi.json, so the documented bounds are the enforced ones.
+ * Training bounds mirror the trainer CLI's options (README: "The trainer CLI").
+ */
+import { z } from '@hono/zod-openapi';
+
+/** The registry's slug rule (shared/registry.ts): no path tricks, no upper case. */
+export const SLUG_RE = /^[a-z0-9][a-z0-9_-]{0,63}$/;
+export const VERSION_RE = /^\d{8}T\d{9}Z-[0-9a-f]{16}$/;
+const SLUG_MESSAGE = 'must be 1-64 characters of a-z, 0-9, "_" or "-", starting with a letter or digit';
+
+export const Slug = z.string().regex(SLUG_RE, SLUG_MESSAGE);
+
+export const S3Uri = z
+  .string()
+  .max(1024)
+  .regex(/^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]\/[^\s]+$/, 'must be an s3://bucket/key URI')
+  .openapi({ example: 's3://my-datasets/sst2/train.jsonl' });
+
+const positiveUnit = (what: string) => z.number().gt(0, `${what} must be > 0`).lte(1, `${what} must be <= 1`);
+
+export const HyperparametersSchema = z
+  .object({
+    mode: z.enum(['adapter', 'full', 'head']).optional().openapi({ description: 'What is trained: bottleneck adapters (+ LayerNorms + head), the full model, or the head only.' }),
+    bottleneck: z.number().int().min(1).max(4096).optional().openapi({ description: 'Adapter bottleneck size.', example: 64 }),
+    nonlinearity: z.enum(['gelu', 'relu', 'swish', 'tanh']).optional(),
+    initStd: positiveUnit('initStd').optional().openapi({ example: 0.001 }),
+    adapterLayers: z
+      .string()
+      .regex(/^\d{1,3}(-\d{1,3})?$/, 'must be a layer index or a range like "0-11"')
+      .refine((s) => {
+        const [a, b] = s.split('-').map(Number);
+        return b === undefined || a <= b;
+      }, 'range start must not exceed its end')
+      .optional()
+      .openapi({ example: '0-11' }),
+    epochs: z.number().int().min(1).max(100).optional().openapi({ example: 3 }),
+    lr: positiveUnit('lr').optional().openapi({ example: 1e-4 }),
+    batchSize: z.number().int().min(1).max(1024).optional().openapi({ example: 32 }),
+    maxSeqLen: z.number().int().min(8).max(512).optional().openapi({ example: 128 }),
+    seeds: z
+      .array(z.number().int().min(0).max(2 ** 31 - 1))
+      .min(1)
+      .max(10)
+      .refine((s) => new Set(s).size === s.length, 'seeds must be distinct')
+      .optional()
+      .openapi({ example: [1, 2, 3] }),
+    weightDecay: z.number().min(0).max(1).optional(),
+    warmupRatio: z.number().min(0).lt(1).optional(),
+    dropout: z.number().min(0).lt(1).optional(),
+    validationSplit: z.number().gt(0).lt(1).optional(),
+    evalSteps: z.number().int().min(1).max(1_000_000).optional(),
+    earlyStoppingPatience: z.number().int().min(1).max(1000).optional(),
+    metric: z.enum(['accuracy', 'f1', 'mcc', 'loss']).optional(),
+    labels: z
+      .array(z.string().min(1).max(200))
+      .min(2)
+      .max(1000)
+      .refine((s) => new Set(s).size === s.length, 'labels must be distinct')
+      .optional(),
+    maxSteps: z.number().int().min(1).max(10_000_000).optional(),
+  })
+  .strict()
+  .openapi('Hyperparameters');
+
+export const FinetuneRequestSchema = z
+  .object({
+    task: Slug.openapi({ description: 'Task name; the adapter is published under adapters/<task>/.', example: 'sst2' }),
+    datasetUri: S3Uri.openapi({ description: 'Training data (JSONL, CSV or TSV) in a bucket this deployment allows.' }),
+    validationUri: S3Uri.optional(),
+    baseModel: Slug.optional().openapi({ description: 'A base model in the registry (models/<name>/); the deployment default when absent.', example: 'bert-base-uncased' }),
+    hyperparameters: HyperparametersSchema.optional(),
+  })
+  .strict()
+  .openapi('FinetuneRequest');
+
+export const JobStateSchema = z.enum(['queued', 'running', 'succeeded', 'failed', 'cancelled']);
+
+const MetricsSchema = z.object({ loss: z.number(), accuracy: z.number(), macroF1: z.number(), mcc: z.number(), examples: z.number() }).openapi('ValidationMetrics');
+
+export const JobSchema = z
+  .object({
+    object: z.literal('finetune.job'),
+    jobId: z.string().openapi({ example: 'ft-mh3k2l9a0-3f9c1a2b7d4e8f01' }),
+    status: JobStateSchema,
+    task: z.string(),
+    baseModel: z.string(),
+    datasetUri: z.string(),
+    validationUri: z.string().nullable(),
+    hyperparameters: HyperparametersSchema,
+    createdAt: z.string(),
+    updatedAt: z.string().nullable(),
+    startedAt: z.string().nullable(),
+    finishedAt: z.string().nullable(),
+    progress: z.object({ step: z.number(), totalSteps: z.number(), epoch: z.number(), fraction: z.number() }),
+    loss: z.number().nullable(),
+    metrics: MetricsSchema.nullable(),
+    adapterVersion: z.string().nullable(),
+    error: z.object({ message: z.string() }).nullable(),
+  })
+  .openapi('FinetuneJob');
+
+export const JobListSchema = z
+  .object({ object: z.literal('list'), data: z.array(JobSchema), hasMore: z.boolean(), nextCursor: z.string().nullable() })
+  .openapi('FinetuneJobList');
+
+export const ManifestSchema = z
+  .object({
+    format: z.literal('adapter-store.manifest/v1'),
+    task: z.string(),
+    version: z.string(),
+    createdAt: z.string(),
+    jobId: z.string().nullable(),
+    baseModel: z.object({ name: z.string(), weightsSha256: z.string() }),
+    mode: z.enum(['adapter', 'full', 'head']),
+    labels: z.array(z.string()),
+    files: z.array(z.object({ name: z.string(), bytes: z.number(), sha256: z.string() })),
+    parameters: z.object({ trainable: z.number(), total: z.number() }),
+    metrics: z.object({ loss: z.number(), accuracy: z.number(), macroF1: z.number(), mcc: z.number() }).nullable(),
+  })
+  .openapi('AdapterManifest');
+
+export const AdapterSummarySchema = z
+  .object({ task: z.string(), latestVersion: z.string(), createdAt: z.string(), baseModel: z.string(), mode: z.string(), labels: z.array(z.string()) })
+  .openapi('AdapterSummary');
+
+export const AdapterListSchema = z.object({ object: z.literal('list'), data: z.array(AdapterSummarySchema) }).openapi('AdapterList');
+
+export const AdapterDetailSchema = z
+  .object({ task: z.string(), latestVersion: z.string(), versions: z.array(z.string()), manifest: ManifestSchema })
+  .openapi('AdapterDetail');
+
+export const ProblemSchema = z
+  .object({
+    type: z.string(),
+    title: z.string(),
+    status: z.number().int(),
+    detail: z.string().optional(),
+    instance: z.string().optional(),
+    'invalid-params': z.array(z.object({ name: z.string(), reason: z.string() })).optional(),
+  })
+  .openapi('Problem');
+
+export const HealthSchema = z.object({ status: z.literal('ok') });
+
+export const TaskParam = z.object({ task: Slug.openapi({ param: { name: 'task', in: 'path' }, example: 'sst2' }) });
+export const JobIdParam = z.object({ jobId: Slug.openapi({ param: { name: 'jobId', in: 'path' } }) });
+export const VersionParams = z.object({
+  task: Slug.openapi({ param: { name: 'task', in: 'path' } }),
+  version: z.string().regex(VERSION_RE, 'must be a version id like 20250101T120000000Z-0123456789abcdef').openapi({ param: { name: 'version', in: 'path' } }),
+});
+export const ListJobsQuery = z.object({
+  task: Slug.optional().openapi({ param: { name: 'task', in: 'query' } }),
+  limit: z.coerce.number().int().min(1).max(100).default(20).openapi({ param: { name: 'limit', in: 'query' } }),
+  after: Slug.optional().openapi({ param: { name: 'after', in: 'query' }, description: 'Cursor: the last jobId of the previous page.' }),
+});
+export const DownloadQuery = z.object({
+  version: z.string().regex(VERSION_RE, 'must be a version id').optional().openapi({ param: { name: 'version', in: 'query' } }),
+  file: z.enum(['adapter.safetensors', 'adapter_config.json', 'metrics.json']).default('adapter.safetensors').openapi({ param: { name: 'file', in: 'query' } }),
+});
+export const IdempotencyHeader = z.object({
+  'idempotency-key': z.string().min(1).max(255).optional().openapi({ param: { name: 'idempotency-key', in: 'header' }, description: 'A retried request with the same key and body returns the same job.' }),
+});
+
+export type FinetuneRequest = z.infer<typeof FinetuneRequestSchema>;
+export type Job = z.infer<typeof JobSchema>;
+export type Problem = z.infer<typeof ProblemSchema>;

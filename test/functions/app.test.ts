@@ -1,0 +1,473 @@
+/**
+ * The HTTP app end to end against a real S3-compatible server on loopback and a recording launcher:
+ * every route, the validation and policy refusals (as problem+json naming the field), auth,
+ * idempotency, and downloads with ETag / 304.
+ */
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import type { OpenAPIHono } from '@hono/zod-openapi';
+import { createApp, type AppDeps } from '../../functions/app.ts';
+import type { JobLauncher, LaunchedJob, LauncherView } from '../../functions/jobs/launcher.ts';
+import type { AdapterManifest } from '../../shared/manifest.ts';
+import { Registry } from '../../shared/registry.ts';
+import { startS3Server, type S3TestServer } from '../support/s3-server.ts';
+
+const KEY = 'test-key-0123456789';
+const AUTH = { authorization: `Bearer ${KEY}` };
+
+class RecordingLauncher implements JobLauncher {
+  submitted: { jobId: string; task: string }[] = [];
+  cancelled: LaunchedJob[] = [];
+  views = new Map<string, LauncherView>();
+  failSubmit = false;
+  async submit(job: { jobId: string; task: string }): Promise<LaunchedJob> {
+    if (this.failSubmit) throw new Error('queue is gone');
+    this.submitted.push(job);
+    return { jobId: job.jobId, externalId: `ext-${job.jobId}` };
+  }
+  async cancel(job: LaunchedJob): Promise<void> {
+    this.cancelled.push(job);
+  }
+  async describe(job: LaunchedJob): Promise<LauncherView> {
+    return this.views.get(job.jobId) ?? { state: 'unknown' };
+  }
+}
+
+let s3: S3TestServer;
+let registry: Registry;
+let launcher: RecordingLauncher;
+let app: OpenAPIHono;
+let manifest: AdapterManifest;
+let older: AdapterManifest;
+const logs: Record<string, unknown>[] = [];
+const adapterBytes = Buffer.from('not really safetensors, but bytes are bytes \x00\x01\x02');
+
+function deps(over: Partial<AppDeps> = {}): AppDeps {
+  return { registry, launcher, apiKeys: ['other-key', KEY], allowedDatasetBuckets: ['datasets'], defaultBaseModel: 'tiny', downloads: 'stream', log: (l) => logs.push(l), ...over };
+}
+
+before(async () => {
+  s3 = await startS3Server();
+  await s3.createBucket('registry');
+  await s3.createBucket('datasets');
+  await s3.createBucket('secrets');
+  registry = new Registry(s3.client, { bucket: 'registry', prefix: '' });
+  await s3.putObject('registry', 'models/tiny/config.json', '{}');
+  await s3.putObject('registry', 'models/tiny/model.safetensors', 'x');
+  await s3.putObject('datasets', 'sst2/train.jsonl', '{"text":"a","label":"pos"}\n');
+  const dir = mkdtempSync(join(tmpdir(), 'app-test-'));
+  writeFileSync(join(dir, 'adapter.safetensors'), adapterBytes);
+  writeFileSync(join(dir, 'adapter_config.json'), '{"bottleneck":8}');
+  writeFileSync(join(dir, 'metrics.json'), '{}');
+  const meta = { task: 'sst2', jobId: null, baseModel: { name: 'tiny', weightsSha256: 'ab'.repeat(32) }, mode: 'adapter' as const, labels: ['neg', 'pos'], parameters: { trainable: 10, total: 100 }, metrics: null };
+  older = await registry.publishAdapter(dir, meta, '20250101T000000000Z-0000000000000001');
+  manifest = await registry.publishAdapter(dir, meta, '20250102T000000000Z-0000000000000002');
+  launcher = new RecordingLauncher();
+  app = createApp(deps());
+});
+
+after(async () => {
+  await s3?.stop();
+});
+
+async function call(path: string, init: RequestInit & { json?: unknown } = {}): Promise<Response> {
+  const headers = new Headers({ ...AUTH, ...(init.headers as Record<string, string> | undefined) });
+  let body = init.body;
+  if (init.json !== undefined) {
+    body = JSON.stringify(init.json);
+    headers.set('content-type', 'application/json');
+  }
+  return app.request(path, { ...init, headers, body });
+}
+
+interface ProblemJson {
+  type: string;
+  title: string;
+  status: number;
+  detail: string;
+  'invalid-params'?: { name: string; reason: string }[];
+}
+
+async function problem(res: Response, status: number): Promise<ProblemJson> {
+  assert.equal(res.status, status, `expected ${status}, got ${res.status}: ${await res.clone().text()}`);
+  assert.equal(res.headers.get('content-type'), 'application/problem+json');
+  const body = (await res.json()) as ProblemJson;
+  assert.equal(body.status, status);
+  assert.match(body.type, /^urn:adapter-store:problem:/);
+  return body;
+}
+
+function fieldNames(p: ProblemJson): string[] {
+  return (p['invalid-params'] ?? []).map((x) => x.name);
+}
+
+const good = { task: 'sst2', datasetUri: 's3://datasets/sst2/train.jsonl', hyperparameters: { epochs: 2, lr: 1e-3, bottleneck: 16, seeds: [1, 2] } };
+
+describe('POST /finetune', () => {
+  test('accepts a valid request: 202, Location, spec + queued status + launch handle written, launcher called', async () => {
+    const before = launcher.submitted.length;
+    const res = await call('/finetune', { method: 'POST', json: good });
+    assert.equal(res.status, 202);
+    const job = (await res.json()) as { jobId: string; status: string; baseModel: string; hyperparameters: unknown };
+    assert.match(job.jobId, /^ft-[a-z0-9]{21}$/);
+    assert.match(job.jobId, /^[a-z0-9][a-z0-9_-]{0,63}$/);
+    assert.equal(job.status, 'queued');
+    assert.equal(job.baseModel, 'tiny');
+    assert.deepEqual(job.hyperparameters, good.hyperparameters);
+    assert.equal(res.headers.get('location'), `/finetune/${job.jobId}`);
+    assert.equal(launcher.submitted.length, before + 1);
+    assert.deepEqual(launcher.submitted.at(-1), { jobId: job.jobId, task: 'sst2' });
+    const spec = await registry.getJobSpec(job.jobId);
+    assert.equal(spec.datasetUri, good.datasetUri);
+    assert.equal((await registry.getJobStatus(job.jobId))?.state, 'queued');
+    const launch = await s3.client.send(new (await import('@aws-sdk/client-s3')).GetObjectCommand({ Bucket: 'registry', Key: `jobs/${job.jobId}/launch.json` }));
+    assert.deepEqual(JSON.parse(await launch.Body!.transformToString()), { jobId: job.jobId, externalId: `ext-${job.jobId}` });
+  });
+
+  test('job ids sort by creation time', async () => {
+    const times = [new Date('2025-01-01T00:00:00Z'), new Date('2025-06-01T00:00:00Z'), new Date('2031-01-01T00:00:00Z')];
+    const ids: string[] = [];
+    for (const t of times) {
+      const a = createApp(deps({ now: () => t }));
+      const res = await a.request('/finetune', { method: 'POST', headers: { ...AUTH, 'content-type': 'application/json' }, body: JSON.stringify(good) });
+      ids.push(((await res.json()) as { jobId: string }).jobId);
+    }
+    assert.deepEqual([...ids].sort(), ids);
+  });
+
+  const refusals: [string, unknown, number, string][] = [
+    ['a non-slug task "../x"', { ...good, task: '../x' }, 400, 'task'],
+    ['an upper-case task', { ...good, task: 'SST2' }, 400, 'task'],
+    ['an https:// dataset URL', { ...good, datasetUri: 'https://example.com/train.jsonl' }, 400, 'datasetUri'],
+    ['a dataset in a bucket not allowed', { ...good, datasetUri: 's3://secrets/keys.jsonl' }, 422, 'datasetUri'],
+    ['a validation set in a bucket not allowed', { ...good, validationUri: 's3://registry/jobs/x.jsonl' }, 422, 'validationUri'],
+    ['an unknown base model', { ...good, baseModel: 'nope' }, 422, 'baseModel'],
+    ['a base model with path tricks', { ...good, baseModel: '../tiny' }, 400, 'baseModel'],
+    ['epochs 0', { ...good, hyperparameters: { epochs: 0 } }, 400, 'hyperparameters.epochs'],
+    ['epochs 101', { ...good, hyperparameters: { epochs: 101 } }, 400, 'hyperparameters.epochs'],
+    ['fractional epochs', { ...good, hyperparameters: { epochs: 1.5 } }, 400, 'hyperparameters.epochs'],
+    ['lr 0', { ...good, hyperparameters: { lr: 0 } }, 400, 'hyperparameters.lr'],
+    ['lr 2', { ...good, hyperparameters: { lr: 2 } }, 400, 'hyperparameters.lr'],
+    ['bottleneck 4097', { ...good, hyperparameters: { bottleneck: 4097 } }, 400, 'hyperparameters.bottleneck'],
+    ['batchSize 0', { ...good, hyperparameters: { batchSize: 0 } }, 400, 'hyperparameters.batchSize'],
+    ['maxSeqLen 1024', { ...good, hyperparameters: { maxSeqLen: 1024 } }, 400, 'hyperparameters.maxSeqLen'],
+    ['11 seeds', { ...good, hyperparameters: { seeds: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11] } }, 400, 'hyperparameters.seeds'],
+    ['repeated seeds', { ...good, hyperparameters: { seeds: [1, 1] } }, 400, 'hyperparameters.seeds'],
+    ['an unknown mode', { ...good, hyperparameters: { mode: 'lora' } }, 400, 'hyperparameters.mode'],
+    ['an unknown nonlinearity', { ...good, hyperparameters: { nonlinearity: 'sigmoid' } }, 400, 'hyperparameters.nonlinearity'],
+    ['initStd 0', { ...good, hyperparameters: { initStd: 0 } }, 400, 'hyperparameters.initStd'],
+    ['adapterLayers "0-x"', { ...good, hyperparameters: { adapterLayers: '0-x' } }, 400, 'hyperparameters.adapterLayers'],
+    ['adapterLayers "11-0"', { ...good, hyperparameters: { adapterLayers: '11-0' } }, 400, 'hyperparameters.adapterLayers'],
+    ['dropout 1', { ...good, hyperparameters: { dropout: 1 } }, 400, 'hyperparameters.dropout'],
+    ['warmupRatio 1', { ...good, hyperparameters: { warmupRatio: 1 } }, 400, 'hyperparameters.warmupRatio'],
+    ['weightDecay 1.5', { ...good, hyperparameters: { weightDecay: 1.5 } }, 400, 'hyperparameters.weightDecay'],
+    ['validationSplit 0', { ...good, hyperparameters: { validationSplit: 0 } }, 400, 'hyperparameters.validationSplit'],
+    ['an unknown metric', { ...good, hyperparameters: { metric: 'bleu' } }, 400, 'hyperparameters.metric'],
+    ['one label', { ...good, hyperparameters: { labels: ['a'] } }, 400, 'hyperparameters.labels'],
+    ['an unknown hyperparameter', { ...good, hyperparameters: { epoch: 3 } }, 400, 'hyperparameters.epoch'],
+    ['an unknown top-level field', { ...good, model: 'gpt' }, 400, 'model'],
+    ['a missing task', { datasetUri: good.datasetUri }, 400, 'task'],
+    ['a body that is not an object', [1, 2], 400, ''],
+  ];
+  for (const [what, body, status, field] of refusals) {
+    test(`refuses ${what} (${status}, names "${field || 'the body'}") and writes or launches nothing`, async () => {
+      const submitted = launcher.submitted.length;
+      const jobsBefore = (await registry.list('jobs/')).keys.length;
+      const p = await problem(await call('/finetune', { method: 'POST', json: body }), status);
+      if (field) assert.ok(fieldNames(p).includes(field), `invalid-params ${JSON.stringify(p['invalid-params'])} should name ${field}`);
+      else assert.ok(fieldNames(p).length > 0);
+      assert.equal(launcher.submitted.length, submitted);
+      assert.equal((await registry.list('jobs/')).keys.length, jobsBefore);
+    });
+  }
+
+  test('refuses malformed JSON with 400 problem', async () => {
+    const p = await problem(await call('/finetune', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"task": ' }), 400);
+    assert.ok(fieldNames(p).length > 0);
+  });
+
+  test('refuses a body that is not JSON with 415', async () => {
+    await problem(await call('/finetune', { method: 'POST', headers: { 'content-type': 'text/plain' }, body: JSON.stringify(good) }), 415);
+    await problem(await call('/finetune', { method: 'POST', body: JSON.stringify(good) }), 415);
+  });
+
+  test('refuses a body over the limit with 413', async () => {
+    const small = createApp(deps({ maxBodyBytes: 1024 }));
+    const body = JSON.stringify({ ...good, hyperparameters: { labels: Array.from({ length: 200 }, (_, i) => `label-${i}`) } });
+    const res = await small.request('/finetune', { method: 'POST', headers: { ...AUTH, 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)) }, body });
+    await problem(res, 413);
+    const chunked = new ReadableStream<Uint8Array>({
+      start(ctrl) {
+        ctrl.enqueue(new TextEncoder().encode(body));
+        ctrl.close();
+      },
+    });
+    const res2 = await small.request('/finetune', { method: 'POST', headers: { ...AUTH, 'content-type': 'application/json' }, body: chunked, duplex: 'half' } as RequestInit);
+    await problem(res2, 413);
+  });
+
+  test('a launcher failure answers 502 and leaves the job recorded as failed', async () => {
+    launcher.failSubmit = true;
+    try {
+      const p = await problem(await call('/finetune', { method: 'POST', json: { ...good, task: 'launch-fails' } }), 502);
+      const jobId = /job (ft-[a-z0-9]+)/.exec(p.detail)?.[1];
+      assert.ok(jobId);
+      assert.equal((await registry.getJobStatus(jobId))?.state, 'failed');
+    } finally {
+      launcher.failSubmit = false;
+    }
+  });
+});
+
+describe('Idempotency-Key', () => {
+  test('a retried request returns the same job and launches once', async () => {
+    const headers = { 'idempotency-key': 'retry-me-1' };
+    const submitted = launcher.submitted.length;
+    const a = await call('/finetune', { method: 'POST', headers, json: good });
+    const b = await call('/finetune', { method: 'POST', headers, json: { hyperparameters: good.hyperparameters, datasetUri: good.datasetUri, task: good.task } });
+    assert.equal(a.status, 202);
+    assert.equal(b.status, 202);
+    const ja = (await a.json()) as { jobId: string };
+    const jb = (await b.json()) as { jobId: string };
+    assert.equal(jb.jobId, ja.jobId);
+    assert.equal(b.headers.get('idempotent-replayed'), 'true');
+    assert.equal(b.headers.get('location'), `/finetune/${ja.jobId}`);
+    assert.equal(launcher.submitted.length, submitted + 1);
+  });
+
+  test('the same key with a different body is a 409 conflict', async () => {
+    const headers = { 'idempotency-key': 'retry-me-2' };
+    assert.equal((await call('/finetune', { method: 'POST', headers, json: good })).status, 202);
+    const p = await problem(await call('/finetune', { method: 'POST', headers, json: { ...good, task: 'other' } }), 409);
+    assert.ok(fieldNames(p).includes('Idempotency-Key'));
+  });
+
+  test('concurrent requests with one key create one job', async () => {
+    const headers = { 'idempotency-key': 'race-1' };
+    const submitted = launcher.submitted.length;
+    const results = await Promise.all([0, 1, 2].map(() => call('/finetune', { method: 'POST', headers, json: good })));
+    const ids = new Set<string>();
+    for (const r of results) {
+      if (r.status === 202) ids.add(((await r.json()) as { jobId: string }).jobId);
+      else await problem(r, 409); // the first is still in flight: retry later
+    }
+    assert.equal(ids.size, 1);
+    assert.equal(launcher.submitted.length, submitted + 1);
+  });
+});
+
+describe('GET /finetune', () => {
+  async function create(task: string): Promise<string> {
+    const res = await call('/finetune', { method: 'POST', json: { ...good, task } });
+    assert.equal(res.status, 202);
+    return ((await res.json()) as { jobId: string }).jobId;
+  }
+
+  test('GET /finetune/:jobId reports status, progress, metrics and the adapter version when done', async () => {
+    const jobId = await create('progress');
+    const status = await registry.getJobStatus(jobId);
+    assert.ok(status);
+    const validation = { loss: 0.5, accuracy: 0.8, macroF1: 0.79, mcc: 0.6, examples: 10 };
+    await registry.putJobStatus({ ...status, state: 'succeeded', step: 40, totalSteps: 40, epoch: 2, loss: 0.3, validation, adapterVersion: manifest.version, updatedAt: new Date().toISOString() });
+    const res = await call(`/finetune/${jobId}`);
+    assert.equal(res.status, 200);
+    const job = (await res.json()) as { status: string; progress: { fraction: number; step: number }; metrics: unknown; adapterVersion: string; loss: number };
+    assert.equal(job.status, 'succeeded');
+    assert.equal(job.progress.step, 40);
+    assert.equal(job.progress.fraction, 1);
+    assert.deepEqual(job.metrics, validation);
+    assert.equal(job.adapterVersion, manifest.version);
+    assert.equal(job.loss, 0.3);
+  });
+
+  test("merges the launcher's view: a queued job whose container failed reports failed with the reason", async () => {
+    const jobId = await create('dies');
+    launcher.views.set(jobId, { state: 'failed', reason: 'Essential container in task exited (137)' });
+    const job = (await (await call(`/finetune/${jobId}`)).json()) as { status: string; error: { message: string } };
+    assert.equal(job.status, 'failed');
+    assert.equal(job.error.message, 'Essential container in task exited (137)');
+    launcher.views.set(jobId, { state: 'running' });
+    assert.equal(((await (await call(`/finetune/${jobId}`)).json()) as { status: string }).status, 'running');
+  });
+
+  test('an unknown job is 404, a non-slug job id 400', async () => {
+    await problem(await call('/finetune/ft-doesnotexist'), 404);
+    const p = await problem(await call('/finetune/Bad.Id'), 400);
+    assert.ok(fieldNames(p).includes('jobId'));
+  });
+
+  test('lists newest first, filters by task, paginates with after', async () => {
+    const ids: string[] = [];
+    for (let i = 0; i < 3; i++) ids.push(await create('listing'));
+    const page1 = (await (await call('/finetune?task=listing&limit=2')).json()) as { object: string; data: { jobId: string; task: string }[]; hasMore: boolean; nextCursor: string };
+    assert.equal(page1.object, 'list');
+    assert.deepEqual(page1.data.map((j) => j.jobId), [ids[2], ids[1]]);
+    assert.equal(page1.hasMore, true);
+    const page2 = (await (await call(`/finetune?task=listing&limit=2&after=${page1.nextCursor}`)).json()) as { data: { jobId: string }[]; hasMore: boolean; nextCursor: string | null };
+    assert.deepEqual(page2.data.map((j) => j.jobId), [ids[0]]);
+    assert.equal(page2.hasMore, false);
+    assert.equal(page2.nextCursor, null);
+    const all = (await (await call('/finetune?limit=100')).json()) as { data: { jobId: string }[] };
+    const sorted = all.data.map((j) => j.jobId);
+    assert.deepEqual(sorted, [...sorted].sort().reverse());
+    assert.ok(sorted.length > 3);
+  });
+
+  test('bad list parameters are 400 naming the field', async () => {
+    assert.ok(fieldNames(await problem(await call('/finetune?limit=0'), 400)).includes('limit'));
+    assert.ok(fieldNames(await problem(await call('/finetune?task=../x'), 400)).includes('task'));
+  });
+
+  test('POST /finetune/:jobId/cancel cancels through the launcher; a finished job cannot be cancelled', async () => {
+    const jobId = await create('cancel-me');
+    const res = await call(`/finetune/${jobId}/cancel`, { method: 'POST' });
+    assert.equal(res.status, 200);
+    assert.equal(((await res.json()) as { status: string }).status, 'cancelled');
+    assert.deepEqual(launcher.cancelled.at(-1), { jobId, externalId: `ext-${jobId}` });
+    assert.equal((await registry.getJobStatus(jobId))?.state, 'cancelled');
+    assert.equal((await call(`/finetune/${jobId}/cancel`, { method: 'POST' })).status, 200);
+
+    const done = await create('cancel-done');
+    const st = await registry.getJobStatus(done);
+    assert.ok(st);
+    await registry.putJobStatus({ ...st, state: 'succeeded' });
+    await problem(await call(`/finetune/${done}/cancel`, { method: 'POST' }), 409);
+    await problem(await call('/finetune/ft-nope/cancel', { method: 'POST' }), 404);
+  });
+});
+
+describe('adapters', () => {
+  test('GET /adapters lists tasks with their newest version', async () => {
+    const res = await call('/adapters');
+    assert.equal(res.status, 200);
+    const body = (await res.json()) as { data: { task: string; latestVersion: string; labels: string[] }[] };
+    assert.deepEqual(body.data.map((d) => [d.task, d.latestVersion]), [['sst2', manifest.version]]);
+    assert.deepEqual(body.data[0].labels, ['neg', 'pos']);
+  });
+
+  test('GET /adapters/:task gives the newest manifest and every version, newest first', async () => {
+    const body = (await (await call('/adapters/sst2')).json()) as { latestVersion: string; versions: string[]; manifest: AdapterManifest };
+    assert.equal(body.latestVersion, manifest.version);
+    assert.deepEqual(body.versions, [manifest.version, older.version]);
+    assert.deepEqual(body.manifest, manifest);
+    await problem(await call('/adapters/unknown-task'), 404);
+  });
+
+  test('GET /adapters/:task/versions/:version gives that manifest', async () => {
+    assert.deepEqual(await (await call(`/adapters/sst2/versions/${older.version}`)).json(), older);
+    await problem(await call('/adapters/sst2/versions/20990101T000000000Z-0000000000000009'), 404);
+    assert.ok(fieldNames(await problem(await call('/adapters/sst2/versions/latest-ish'), 400)).includes('version'));
+  });
+
+  test('download streams the file with Content-Length and ETag = sha256, and answers 304 on If-None-Match', async () => {
+    const sha = createHash('sha256').update(adapterBytes).digest('hex');
+    const res = await call('/adapters/sst2/download');
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get('etag'), `"${sha}"`);
+    assert.equal(res.headers.get('content-length'), String(adapterBytes.length));
+    assert.equal(res.headers.get('content-type'), 'application/octet-stream');
+    assert.equal(res.headers.get('x-adapter-version'), manifest.version);
+    assert.deepEqual(Buffer.from(await res.arrayBuffer()), adapterBytes);
+
+    const cached = await call('/adapters/sst2/download', { headers: { 'if-none-match': `"${sha}"` } });
+    assert.equal(cached.status, 304);
+    assert.equal(cached.headers.get('etag'), `"${sha}"`);
+    assert.equal((await cached.arrayBuffer()).byteLength, 0);
+    assert.equal((await call('/adapters/sst2/download', { headers: { 'if-none-match': '"other"' } })).status, 200);
+
+    const pinned = await call(`/adapters/sst2/download?version=${older.version}&file=adapter_config.json`);
+    assert.equal(pinned.status, 200);
+    assert.equal(await pinned.text(), '{"bottleneck":8}');
+    assert.match(pinned.headers.get('cache-control') ?? '', /immutable/);
+    const head = await call('/adapters/sst2/download', { method: 'HEAD' });
+    assert.equal(head.status, 200);
+    assert.equal(head.headers.get('content-length'), String(adapterBytes.length));
+    assert.equal(head.headers.get('etag'), `"${sha}"`);
+    await problem(await call('/adapters/sst2/download?file=../../secrets'), 400);
+    await problem(await call('/adapters/..%2Fx/download'), 400);
+    await problem(await call('/adapters/%2E%2E%2Fsecrets'), 400);
+    await problem(await call('/adapters/nothing-here/download'), 404);
+  });
+
+  test('download redirects to a signed URL when configured so', async () => {
+    const signed: string[] = [];
+    const a = createApp(deps({ downloads: 'redirect', signDownloadUrl: async (key) => (signed.push(key), `https://signed.example/${key}?sig=1`) }));
+    const res = await a.request('/adapters/sst2/download', { headers: AUTH });
+    assert.equal(res.status, 302);
+    assert.equal(res.headers.get('location'), `https://signed.example/adapters/sst2/${manifest.version}/adapter.safetensors?sig=1`);
+    assert.deepEqual(signed, [`adapters/sst2/${manifest.version}/adapter.safetensors`]);
+  });
+});
+
+describe('auth, errors, meta', () => {
+  test('/healthz needs no key', async () => {
+    const res = await app.request('/healthz');
+    assert.equal(res.status, 200);
+    assert.deepEqual(await res.json(), { status: 'ok' });
+  });
+
+  test('every other route needs a valid bearer key', async () => {
+    for (const path of ['/finetune', '/adapters', '/adapters/sst2', '/openapi.json', '/docs', '/no-such-route']) {
+      const missing = await problem(await app.request(path), 401);
+      assert.match(missing.detail, /Bearer/);
+      await problem(await app.request(path, { headers: { authorization: 'Bearer wrong' } }), 401);
+      await problem(await app.request(path, { headers: { authorization: `Basic ${KEY}` } }), 401);
+    }
+    assert.equal((await app.request('/adapters', { headers: { authorization: 'Bearer other-key' } })).status, 200);
+    assert.match((await app.request('/adapters')).headers.get('www-authenticate') ?? '', /^Bearer/);
+    await problem(await app.request('/finetune', { method: 'POST', headers: { authorization: 'Bearer wrong', 'content-type': 'application/json' }, body: JSON.stringify(good) }), 401);
+  });
+
+  test('an app without keys refuses everything but /healthz', async () => {
+    const closed = createApp(deps({ apiKeys: [] }));
+    await problem(await closed.request('/adapters', { headers: { authorization: 'Bearer ' } }), 401);
+    assert.equal((await closed.request('/healthz')).status, 200);
+  });
+
+  test('unknown routes are 404, wrong methods 405 with Allow', async () => {
+    await problem(await call('/nope'), 404);
+    await problem(await call('/adapters/sst2/versions'), 404);
+    const p = await call('/finetune', { method: 'DELETE' });
+    await problem(p, 405);
+    assert.match(p.headers.get('allow') ?? '', /GET/);
+    assert.match(p.headers.get('allow') ?? '', /POST/);
+    const q = await call('/finetune/ft-x/cancel');
+    await problem(q, 405);
+    assert.equal(q.headers.get('allow'), 'POST');
+    await problem(await call('/adapters', { method: 'POST' }), 405);
+  });
+
+  test('/openapi.json is generated from the validating schemas, and /docs renders it', async () => {
+    const doc = (await (await call('/openapi.json')).json()) as {
+      openapi: string;
+      paths: Record<string, Record<string, unknown>>;
+      components: { schemas: Record<string, { properties?: Record<string, { minimum?: number; maximum?: number }> }>; securitySchemes: Record<string, unknown> };
+    };
+    assert.equal(doc.openapi, '3.0.3');
+    for (const p of ['/finetune', '/finetune/{jobId}', '/finetune/{jobId}/cancel', '/adapters', '/adapters/{task}', '/adapters/{task}/versions/{version}', '/adapters/{task}/download', '/healthz']) {
+      assert.ok(doc.paths[p], `missing ${p}`);
+    }
+    const epochs = doc.components.schemas.Hyperparameters.properties?.epochs;
+    assert.equal(epochs?.minimum, 1);
+    assert.equal(epochs?.maximum, 100);
+    assert.ok(doc.components.securitySchemes.bearer);
+    const html = await (await call('/docs')).text();
+    assert.match(html, /POST \/finetune/);
+    assert.match(html, /openapi\.json/);
+  });
+
+  test('writes one structured JSON log line per request, without the key', async () => {
+    logs.length = 0;
+    await call('/adapters');
+    const line = logs.find((l) => l.msg === 'request' && l.path === '/adapters');
+    assert.ok(line);
+    assert.equal(line.status, 200);
+    assert.equal(line.method, 'GET');
+    assert.equal(typeof line.durationMs, 'number');
+    assert.ok(!JSON.stringify(logs).includes(KEY));
+  });
+});
