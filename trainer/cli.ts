@@ -54,6 +54,22 @@ function withDataOptions(cmd: Command): Command {
     .option('--label-column <name>', `column / field holding the label (default: "${DEFAULT_FIELDS.label}")`);
 }
 
+/** What running an adapter needs: its base, the adapter, batch size and device. */
+function withInferenceOptions(cmd: Command): Command {
+  return withDeviceOptions(
+    cmd
+      .requiredOption('--base <dir>', 'base model directory the adapter was trained on')
+      .requiredOption('--adapter <dir>', 'adapter directory (adapter.safetensors + adapter_config.json)')
+      .option('--batch-size <n>', 'rows per forward pass', positiveInt('--batch-size'), 32),
+  );
+}
+
+function withDeviceOptions(cmd: Command): Command {
+  return cmd
+    .addOption(new Option('--device <device>', 'execution provider').choices(['cpu', 'cuda']).default('cpu'))
+    .option('--threads <n>', 'CPU threads for onnxruntime (default: all cores)', positiveInt('--threads'));
+}
+
 interface DataFlags {
   format?: DatasetFormat;
   textColumn?: string;
@@ -175,16 +191,11 @@ withDataOptions(program
     });
   });
 
-withDataOptions(program
-  .command('predict'))
+withInferenceOptions(withDataOptions(program
+  .command('predict')))
   .description('run an adapter over JSONL rows and write one prediction per line')
-  .requiredOption('--base <dir>', 'base model directory the adapter was trained on')
-  .requiredOption('--adapter <dir>', 'adapter directory (adapter.safetensors + adapter_config.json)')
-  .requiredOption('--data <file>', 'JSONL rows {"input_ids": [...], "token_type_ids"?: [...]} (labels ignored)')
+  .requiredOption('--data <uri>', 'rows to predict: path, file:// or s3:// URI of JSONL, CSV or TSV (labels ignored)')
   .requiredOption('--out <file>', 'output JSONL: {"logits": [...], "probs": [...], "label": "<name>"} per row')
-  .option('--batch-size <n>', 'rows per forward pass', positiveInt('--batch-size'), 32)
-  .addOption(new Option('--device <device>', 'execution provider').choices(['cpu', 'cuda']).default('cpu'))
-  .option('--threads <n>', 'CPU threads for onnxruntime (default: all cores)', positiveInt('--threads'))
   .action(async (o) => {
     const { sessions, labels, rows } = await openAdapter(o, false);
     const lines: string[] = [];
@@ -201,16 +212,11 @@ withDataOptions(program
     await sessions.release();
   });
 
-withDataOptions(program
-  .command('eval'))
+withInferenceOptions(withDataOptions(program
+  .command('eval')))
   .description('evaluate an adapter on labelled JSONL rows: loss, accuracy, macro-F1, Matthews correlation')
-  .requiredOption('--base <dir>', 'base model directory the adapter was trained on')
-  .requiredOption('--adapter <dir>', 'adapter directory (adapter.safetensors + adapter_config.json)')
-  .requiredOption('--data <file>', 'labelled JSONL rows')
+  .requiredOption('--data <uri>', 'labelled rows: path, file:// or s3:// URI of JSONL, CSV or TSV')
   .option('--out <file>', 'also write the metrics as JSON here')
-  .option('--batch-size <n>', 'rows per forward pass', positiveInt('--batch-size'), 32)
-  .addOption(new Option('--device <device>', 'execution provider').choices(['cpu', 'cuda']).default('cpu'))
-  .option('--threads <n>', 'CPU threads for onnxruntime (default: all cores)', positiveInt('--threads'))
   .action(async (o) => {
     const { sessions, labels, rows } = await openAdapter(o, true);
     const { labelIndex } = resolveLabels(rows, labels, o.data);
