@@ -6,6 +6,9 @@
  *   models/<name>/{config.json, model.safetensors, vocab.txt | tokenizer.json, ...}
  *   jobs/<id>/spec.json       what was asked (written once)
  *   jobs/<id>/status.json     what the trainer reports (rewritten as it goes)
+ *   jobs/<id>/launch.json     the launcher's handle (Batch job id, local pid), for cancel and describe
+ *   jobs/<id>/checkpoint/     the trainer's resumable state, for retried jobs
+ *   idempotency/<sha256>.json the job an Idempotency-Key created (conditional write)
  *   adapters/<task>/<version>/{adapter.safetensors, adapter_config.json, metrics.json, manifest.json}
  *
  * A version is visible once its manifest exists; the manifest is written last. Versions are never
@@ -18,7 +21,7 @@ import { mkdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
-import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client, S3ServiceException, type S3ClientConfig } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client, S3ServiceException, type S3ClientConfig } from '@aws-sdk/client-s3';
 import type { JobSpec, JobStatus } from './job.ts';
 import type { AdapterManifest, ManifestFile } from './manifest.ts';
 
@@ -199,6 +202,36 @@ export class Registry {
 
   async getJobStatus(jobId: string): Promise<JobStatus | null> {
     return this.getJson<JobStatus>(this.key('jobs', slug('job id', jobId), 'status.json'));
+  }
+
+  // --- what the API keeps beside a job: the launcher's handle, idempotency claims ---------------------
+
+  async putJobLaunch(jobId: string, launch: unknown): Promise<void> {
+    await this.put(this.key('jobs', slug('job id', jobId), 'launch.json'), JSON.stringify(launch, null, 2), { contentType: 'application/json' });
+  }
+
+  async getJobLaunch<T>(jobId: string): Promise<T | null> {
+    return this.getJson<T>(this.key('jobs', slug('job id', jobId), 'launch.json'));
+  }
+
+  private idempotencyKey(key: string): string {
+    return this.key('idempotency', `${createHash('sha256').update(key, 'utf8').digest('hex')}.json`);
+  }
+
+  /** Claims an idempotency key with a conditional write: null when claimed now, else the earlier claim's record. */
+  async claimIdempotencyKey<T>(key: string, record: T): Promise<T | null> {
+    try {
+      await this.put(this.idempotencyKey(key), JSON.stringify(record, null, 2), { immutable: true, contentType: 'application/json' });
+      return null;
+    } catch (err) {
+      if (err instanceof RegistryError && err.code === 'conflict') return this.getJson<T>(this.idempotencyKey(key));
+      throw err;
+    }
+  }
+
+  /** Releases a claim whose job could not be created, so a retry can try again. */
+  async releaseIdempotencyKey(key: string): Promise<void> {
+    await this.s3.send(new DeleteObjectCommand({ Bucket: this.location.bucket, Key: this.idempotencyKey(key) }));
   }
 
   // --- base models ---------------------------------------------------------------------------------
