@@ -1,0 +1,81 @@
+/**
+ * End to end on one machine: POST /finetune on a slice of SST-2 with a tiny base -> the local runner
+ * spawns `trainer run-job` -> the job succeeds -> the manifest is visible -> the downloaded bytes hash to
+ * the manifest's sha256. A job on a bad dataset ends failed with a reason and publishes nothing.
+ */
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { Registry } from '../../shared/registry.ts';
+import { writeRandomBert } from '../../trainer/checkpoint/random-bert.ts';
+import { createApp } from '../../functions/app.ts';
+import { LocalRunner } from '../../functions/jobs/local-runner.ts';
+import { startS3Server, type S3TestServer } from '../support/s3-server.ts';
+
+let s3: S3TestServer;
+let runner: LocalRunner;
+let app: ReturnType<typeof createApp>;
+const auth = { authorization: 'Bearer e2e-key', 'content-type': 'application/json' };
+
+before(async () => {
+  s3 = await startS3Server();
+  await s3.createBucket('registry');
+  const registry = new Registry(s3.client, { bucket: 'registry', prefix: '' });
+  const dir = join(mkdtempSync(join(tmpdir(), 'e2e-')), 'base');
+  writeRandomBert(dir, { hiddenSize: 16, numLayers: 2, numHeads: 2, intermediateSize: 32, maxPositions: 64, seed: 3,
+    vocabFile: join('..', 'shared', 'data', 'vocab', 'bert-base-uncased-vocab.txt') });
+  await registry.uploadModel('tiny-bert', dir, ['config.json', 'model.safetensors', 'vocab.txt']);
+  const sst2 = readFileSync(join('..', 'shared', 'data', 'glue', 'sst2', 'train.jsonl'), 'utf8').split('\n').slice(0, 160).join('\n') + '\n';
+  await s3.putObject('registry', 'datasets/sst2-slice.jsonl', sst2);
+  await s3.putObject('registry', 'datasets/bad.jsonl', '{"text": "fine", "label": 1}\n{"text": \n');
+  runner = new LocalRunner({ registryUri: 's3://registry', env: s3.env, extraArgs: ['--status-interval', '0', '--threads', '1'] });
+  app = createApp({ registry, launcher: runner, apiKeys: ['e2e-key'], allowedDatasetBuckets: ['registry'], defaultBaseModel: 'tiny-bert', downloads: 'stream', log: () => {} });
+});
+
+after(async () => {
+  await runner?.shutdown();
+  await s3?.stop();
+});
+
+async function finish(jobId: string): Promise<{ status: string; adapterVersion: string | null; error: { message: string } | null }> {
+  for (let i = 0; i < 600; i++) {
+    const job = await (await app.request(`/finetune/${jobId}`, { headers: auth })).json();
+    if (['succeeded', 'failed', 'cancelled'].includes(job.status)) return job;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`job ${jobId} did not finish`);
+}
+
+test('POST /finetune -> job succeeds -> manifest visible -> download hashes to the manifest', async () => {
+  const res = await app.request('/finetune', {
+    method: 'POST', headers: auth,
+    body: JSON.stringify({ task: 'sst2', datasetUri: 's3://registry/datasets/sst2-slice.jsonl', hyperparameters: { epochs: 1, batchSize: 16, maxSeqLen: 32, validationSplit: 0.25, dropout: 0 } }),
+  });
+  assert.equal(res.status, 202, await res.clone().text());
+  const { jobId } = await res.json();
+  const job = await finish(jobId);
+  assert.equal(job.status, 'succeeded', JSON.stringify(job.error));
+  const detail = await (await app.request('/adapters/sst2', { headers: auth })).json();
+  assert.equal(detail.latestVersion, job.adapterVersion);
+  const file = detail.manifest.files.find((f: { name: string }) => f.name === 'adapter.safetensors');
+  const download = await app.request('/adapters/sst2/download', { headers: auth });
+  assert.equal(download.status, 200);
+  const bytes = Buffer.from(await download.arrayBuffer());
+  assert.equal(bytes.length, file.bytes);
+  assert.equal(createHash('sha256').update(bytes).digest('hex'), file.sha256);
+  assert.equal(download.headers.get('etag'), `"${file.sha256}"`);
+});
+
+test('a job on a bad dataset ends failed with the reason and leaves no visible version', async () => {
+  const before = await (await app.request('/adapters', { headers: auth })).json();
+  const res = await app.request('/finetune', { method: 'POST', headers: auth, body: JSON.stringify({ task: 'broken', datasetUri: 's3://registry/datasets/bad.jsonl' }) });
+  assert.equal(res.status, 202);
+  const job = await finish((await res.json()).jobId);
+  assert.equal(job.status, 'failed');
+  assert.match(job.error!.message, /bad\.jsonl:2/);
+  assert.equal((await app.request('/adapters/broken', { headers: auth })).status, 404);
+  assert.deepEqual(await (await app.request('/adapters', { headers: auth })).json(), before);
+});
