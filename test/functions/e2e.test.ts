@@ -40,9 +40,25 @@ after(async () => {
   await s3?.stop();
 });
 
-async function finish(jobId: string): Promise<{ status: string; adapterVersion: string | null; error: { message: string } | null }> {
+interface JobView {
+  jobId: string;
+  status: string;
+  adapterVersion: string | null;
+  error: { message: string } | null;
+}
+
+interface AdapterDetail {
+  latestVersion: string;
+  manifest: { files: { name: string; bytes: number; sha256: string }[] };
+}
+
+async function json<T>(res: Response | Promise<Response>): Promise<T> {
+  return (await (await res).json()) as T;
+}
+
+async function finish(jobId: string): Promise<JobView> {
   for (let i = 0; i < 600; i++) {
-    const job = await (await app.request(`/finetune/${jobId}`, { headers: auth })).json();
+    const job = await json<JobView>(app.request(`/finetune/${jobId}`, { headers: auth }));
     if (['succeeded', 'failed', 'cancelled'].includes(job.status)) return job;
     await new Promise((r) => setTimeout(r, 200));
   }
@@ -55,12 +71,12 @@ test('POST /finetune -> job succeeds -> manifest visible -> download hashes to t
     body: JSON.stringify({ task: 'sst2', datasetUri: 's3://registry/datasets/sst2-slice.jsonl', hyperparameters: { epochs: 1, batchSize: 16, maxSeqLen: 32, validationSplit: 0.25, dropout: 0 } }),
   });
   assert.equal(res.status, 202, await res.clone().text());
-  const { jobId } = await res.json();
+  const { jobId } = await json<JobView>(res);
   const job = await finish(jobId);
   assert.equal(job.status, 'succeeded', JSON.stringify(job.error));
-  const detail = await (await app.request('/adapters/sst2', { headers: auth })).json();
+  const detail = await json<AdapterDetail>(app.request('/adapters/sst2', { headers: auth }));
   assert.equal(detail.latestVersion, job.adapterVersion);
-  const file = detail.manifest.files.find((f: { name: string }) => f.name === 'adapter.safetensors');
+  const file = detail.manifest.files.find((f) => f.name === 'adapter.safetensors')!;
   const download = await app.request('/adapters/sst2/download', { headers: auth });
   assert.equal(download.status, 200);
   const bytes = Buffer.from(await download.arrayBuffer());
@@ -70,12 +86,12 @@ test('POST /finetune -> job succeeds -> manifest visible -> download hashes to t
 });
 
 test('a job on a bad dataset ends failed with the reason and leaves no visible version', async () => {
-  const before = await (await app.request('/adapters', { headers: auth })).json();
+  const before = await json<unknown>(app.request('/adapters', { headers: auth }));
   const res = await app.request('/finetune', { method: 'POST', headers: auth, body: JSON.stringify({ task: 'broken', datasetUri: 's3://registry/datasets/bad.jsonl' }) });
   assert.equal(res.status, 202);
-  const job = await finish((await res.json()).jobId);
+  const job = await finish((await json<JobView>(res)).jobId);
   assert.equal(job.status, 'failed');
   assert.match(job.error!.message, /bad\.jsonl:2/);
   assert.equal((await app.request('/adapters/broken', { headers: auth })).status, 404);
-  assert.deepEqual(await (await app.request('/adapters', { headers: auth })).json(), before);
+  assert.deepEqual(await json<unknown>(app.request('/adapters', { headers: auth })), before);
 });
