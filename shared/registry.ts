@@ -16,7 +16,7 @@
  * header still cannot collide, since version ids carry a millisecond timestamp and 64 random bits).
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createReadStream, createWriteStream, existsSync } from 'node:fs';
 import { mkdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
@@ -153,16 +153,14 @@ export class Registry {
     return { keys, prefixes };
   }
 
-  /** Streams any s3:// object the client may read (a dataset) into a local file. */
-  async downloadObject(uri: string, file: string): Promise<void> {
-    const m = /^s3:\/\/([^/]+)\/(.+)$/.exec(uri);
-    if (!m) throw new RegistryError(`"${uri}" is not an s3://bucket/key URI`, 'invalid');
+  /** Streams one object of the registry bucket into a local file. */
+  private async downloadKey(key: string, file: string): Promise<void> {
     try {
-      const out = await this.s3.send(new GetObjectCommand({ Bucket: m[1], Key: m[2] }));
+      const out = await this.s3.send(new GetObjectCommand({ Bucket: this.location.bucket, Key: key }));
       await pipeline(out.Body as Readable, createWriteStream(file));
     } catch (err) {
-      if (statusCode(err) === 404) throw new RegistryError(`${uri}: no such object`, 'not-found');
-      throw new RegistryError(`reading ${uri} failed: ${(err as Error).message}`, 'storage');
+      if (statusCode(err) === 404) throw new RegistryError(`s3://${this.location.bucket}/${key}: no such object`, 'not-found');
+      throw new RegistryError(`reading s3://${this.location.bucket}/${key} failed: ${(err as Error).message}`, 'storage');
     }
   }
 
@@ -172,7 +170,7 @@ export class Registry {
     const flat = keys.filter((k) => !k.key.slice(prefix.length).includes('/'));
     if (flat.length === 0) return 0;
     await mkdir(dir, { recursive: true });
-    for (const { key } of flat) await this.downloadObject(`s3://${this.location.bucket}/${key}`, join(dir, key.slice(prefix.length)));
+    for (const { key } of flat) await this.downloadKey(key, join(dir, key.slice(prefix.length)));
     return flat.length;
   }
 
@@ -243,16 +241,8 @@ export class Registry {
 
   /** Copies models/<name>/* into a local directory (streamed; the weights never sit in memory twice). */
   async downloadModel(name: string, dir: string): Promise<void> {
-    const prefix = this.key('models', slug('model name', name), '');
-    const { keys } = await this.list(prefix);
-    if (!keys.some((k) => k.key === `${prefix}model.safetensors`)) throw new RegistryError(`base model "${name}" not found in ${this.uri}/models/`, 'not-found');
-    await mkdir(dir, { recursive: true });
-    for (const { key } of keys) {
-      const rel = key.slice(prefix.length);
-      if (rel.includes('/') || rel === '') continue; // flat HF layout only
-      const out = await this.s3.send(new GetObjectCommand({ Bucket: this.location.bucket, Key: key }));
-      await pipeline(out.Body as Readable, createWriteStream(join(dir, rel)));
-    }
+    await this.downloadPrefix(this.key('models', slug('model name', name), ''), dir); // flat HF layout only
+    if (!existsSync(join(dir, 'model.safetensors'))) throw new RegistryError(`base model "${name}" not found in ${this.uri}/models/`, 'not-found');
   }
 
   async uploadModel(name: string, dir: string, files: readonly string[]): Promise<void> {
