@@ -102,8 +102,8 @@ const program = new Command('trainer')
   .showHelpAfterError()
   .configureHelp({ showGlobalOptions: true });
 
-withDataOptions(program
-  .command('train'))
+withDeviceOptions(withDataOptions(program
+  .command('train')))
   .description('train an adapter (or a head / a full fine-tune) on a JSONL dataset and write an adapter directory')
   .requiredOption('--base <dir>', 'base model directory (Hugging Face layout: config.json, model.safetensors)')
   .requiredOption('--data <uri>', 'training data: a path, file:// or s3:// URI of JSONL, CSV or TSV; JSONL rows {"text": "...", "text_pair"?: "...", "label": 0 | "name"} or pre-tokenized {"input_ids": [...], "token_type_ids"?: [...], "label": ...}')
@@ -141,8 +141,6 @@ withDataOptions(program
   .option('--checkpoint-dir <dir>', 'where checkpoints go (default: <out>.checkpoint)')
   .option('--resume', 'continue from the checkpoint in --checkpoint-dir if there is one')
   .option('--init-adapter <dir>', 'start from an existing adapter directory (warm start)')
-  .addOption(new Option('--device <device>', 'execution provider').choices(['cpu', 'cuda']).default('cpu'))
-  .option('--threads <n>', 'CPU threads for onnxruntime (default: all cores)', positiveInt('--threads'))
   .option('--quiet', 'no progress output')
   .action(async (o) => {
     await train({
@@ -227,13 +225,11 @@ withInferenceOptions(withDataOptions(program
     if (o.out) writeFileSync(o.out, text);
   });
 
-program
-  .command('run-job')
+withDeviceOptions(program
+  .command('run-job'))
   .description('run a fine-tune job from the registry: read jobs/<id>/spec.json, train, report status.json, publish the adapter')
   .requiredOption('--registry <uri>', 'the registry, s3://bucket or s3://bucket/prefix (endpoint and credentials from the AWS environment)')
   .requiredOption('--job <id>', 'job id')
-  .addOption(new Option('--device <device>', 'execution provider').choices(['cpu', 'cuda']).default('cpu'))
-  .option('--threads <n>', 'CPU threads for onnxruntime (default: all cores)', positiveInt('--threads'))
   .option('--status-interval <seconds>', 'minimum seconds between status.json updates while training', nonNegative('--status-interval'), 5)
   .action(async (o) => {
     const status = await runJob({
