@@ -1,4 +1,5 @@
 // Runs every test file under test/ with node's built-in runner through tsx.
+// test/integration runs separately (npm run test:integration*), against an AWS endpoint.
 // `node --test test/` on Node 20 silently runs nothing and a quoted glob fails, so list the files here.
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -7,7 +8,7 @@ import { spawnSync } from 'node:child_process';
 function findTests(dir) {
   return readdirSync(dir).flatMap((name) => {
     const path = join(dir, name);
-    if (statSync(path).isDirectory()) return name === 'bench' || name === 'parity' ? [] : findTests(path);
+    if (statSync(path).isDirectory()) return ['bench', 'parity', 'integration'].includes(name) ? [] : findTests(path);
     return name.endsWith('.test.ts') ? [path] : [];
   });
 }
