@@ -11,6 +11,7 @@ import { bearerAuth } from './http/auth.ts';
 import { defaultLog, requestLog, type LogLine } from './http/logging.ts';
 import { invalidParamsFromZod, ProblemError, problemResponse } from './http/problem.ts';
 import { registerAdapterRoutes } from './routes/adapters.ts';
+import { DATASET_TYPES_HINT, registerDatasetRoutes } from './routes/datasets.ts';
 import { registerFinetuneRoutes } from './routes/finetune.ts';
 import { registerMetaRoutes } from './routes/meta.ts';
 
@@ -26,13 +27,17 @@ export interface AppDeps {
   /** 'stream': the API serves adapter files itself; 'redirect': 302 to `signDownloadUrl(key)`. */
   downloads: 'stream' | 'redirect';
   signDownloadUrl?: (key: string) => Promise<string>;
+  /** A presigned PUT URL for `bytes` bytes to `key` (POST /datasets with {name, bytes}); absent: raw bodies only. */
+  signUploadUrl?: (key: string, bytes: number, expiresInSeconds: number) => Promise<string>;
   log?: (line: LogLine) => void;
   now?: () => Date;
   /** Request body limit in bytes (default 64 KiB). */
   maxBodyBytes?: number;
+  /** Body limit of POST /datasets (default 32 MiB; on Lambda, keep it under its 6 MB payload limit). */
+  maxDatasetBytes?: number;
 }
 
-export type ResolvedDeps = AppDeps & { log: (line: LogLine) => void; now: () => Date; maxBodyBytes: number };
+export type ResolvedDeps = AppDeps & { log: (line: LogLine) => void; now: () => Date; maxBodyBytes: number; maxDatasetBytes: number };
 
 const PUBLIC_PATHS = ['/healthz'];
 
@@ -46,7 +51,7 @@ function routePattern(path: string): RegExp {
 
 export function createApp(input: AppDeps): OpenAPIHono {
   if (input.downloads === 'redirect' && !input.signDownloadUrl) throw new Error('downloads: "redirect" needs signDownloadUrl');
-  const deps: ResolvedDeps = { ...input, log: input.log ?? defaultLog, now: input.now ?? (() => new Date()), maxBodyBytes: input.maxBodyBytes ?? 64 * 1024 };
+  const deps: ResolvedDeps = { ...input, log: input.log ?? defaultLog, now: input.now ?? (() => new Date()), maxBodyBytes: input.maxBodyBytes ?? 64 * 1024, maxDatasetBytes: input.maxDatasetBytes ?? 32 * 1024 * 1024 };
 
   const app = new OpenAPIHono({
     // Every schema failure becomes a 400 problem naming each field at fault.
@@ -61,19 +66,21 @@ export function createApp(input: AppDeps): OpenAPIHono {
 
   app.use('*', requestLog(deps.log, deps.now));
   app.use('*', bearerAuth(deps.apiKeys, { public: PUBLIC_PATHS }));
-  app.use(
-    '*',
+  const limit = (maxSize: number) =>
     bodyLimit({
-      maxSize: deps.maxBodyBytes,
+      maxSize,
       onError: () => {
-        throw new ProblemError(413, 'body-too-large', `request bodies are limited to ${deps.maxBodyBytes} bytes`);
+        throw new ProblemError(413, 'body-too-large', `request bodies here are limited to ${maxSize} bytes`);
       },
-    }),
-  );
+    });
+  const datasetLimit = limit(deps.maxDatasetBytes);
+  const defaultLimit = limit(deps.maxBodyBytes);
+  app.use('*', (c, next) => (c.req.path === '/datasets' ? datasetLimit : defaultLimit)(c, next));
 
   registerMetaRoutes(app);
   registerFinetuneRoutes(app, deps);
   registerAdapterRoutes(app, deps);
+  registerDatasetRoutes(app, deps);
 
   app.notFound((c) => {
     const path = c.req.path;
@@ -96,7 +103,7 @@ export function createApp(input: AppDeps): OpenAPIHono {
       // Hono's own: malformed JSON bodies and the like.
       const status = err.status === 413 || err.status === 415 ? err.status : err.status < 500 ? 400 : 500;
       const code = status === 415 ? 'unsupported-media-type' : status === 400 ? 'malformed-request' : 'error';
-      const detail = status === 415 ? 'request bodies must be JSON (Content-Type: application/json)' : err.message;
+      const detail = status === 415 ? (c.req.path === '/datasets' ? DATASET_TYPES_HINT : 'request bodies must be JSON (Content-Type: application/json)') : err.message;
       return problemResponse(c, new ProblemError(status, code, detail, status < 500 ? [{ name: '(body)', reason: detail }] : []));
     }
     deps.log({ time: deps.now().toISOString(), level: 'error', msg: 'unhandled error', method: c.req.method, path: c.req.path, error: err.message, stack: err.stack });

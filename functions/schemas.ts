@@ -166,3 +166,52 @@ export const IdempotencyHeader = z.object({
 export type FinetuneRequest = z.infer<typeof FinetuneRequestSchema>;
 export type Job = z.infer<typeof JobSchema>;
 export type Problem = z.infer<typeof ProblemSchema>;
+
+// --- datasets --------------------------------------------------------------------------------------
+
+const DATASET_NAME_MESSAGE = 'must be 1-128 characters of letters, digits, ".", "_" or "-", starting with a letter or digit, ending in .jsonl, .ndjson, .json, .csv, .tsv or .tab (optionally .gz)';
+export const DatasetName = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, DATASET_NAME_MESSAGE)
+  .refine((n) => !n.includes('..') && /\.(jsonl|ndjson|json|csv|tsv|tab)(\.gz)?$/i.test(n), DATASET_NAME_MESSAGE)
+  .openapi({ example: 'sentiment.jsonl' });
+
+export const DatasetQuery = z.object({
+  name: DatasetName.optional().openapi({ param: { name: 'name', in: 'query' }, description: 'The file name (its extension gives the format); required with a raw body.' }),
+});
+
+/** Up to 5 GiB: S3's single-PUT limit, which a presigned PUT is. */
+export const MAX_PRESIGNED_DATASET_BYTES = 5 * 1024 ** 3;
+
+export const DatasetUploadRequestSchema = z
+  .object({
+    name: DatasetName,
+    bytes: z.number().int().min(1).max(MAX_PRESIGNED_DATASET_BYTES).openapi({ description: 'Exact size of the file to upload.', example: 104857600 }),
+  })
+  .strict()
+  .openapi('DatasetUploadRequest');
+
+export const DatasetSchema = z
+  .object({
+    object: z.literal('dataset'),
+    datasetUri: z.string().openapi({ example: 's3://adapter-store/datasets/3f1c2b0a9d8e7f6a/sentiment.jsonl' }),
+    name: z.string(),
+    bytes: z.number().int(),
+    sha256: z.string(),
+    rows: z.number().int(),
+    format: z.enum(['jsonl', 'csv', 'tsv']),
+    labels: z.record(z.string(), z.number().int()).openapi({ description: 'Rows per label.' }),
+  })
+  .openapi('Dataset');
+
+export const DatasetUploadSchema = z
+  .object({
+    object: z.literal('dataset.upload'),
+    datasetUri: z.string(),
+    name: z.string(),
+    bytes: z.number().int(),
+    uploadUrl: z.string().openapi({ description: 'PUT the file here, with exactly `bytes` bytes, before `expiresAt`.' }),
+    method: z.literal('PUT'),
+    expiresAt: z.string(),
+  })
+  .openapi('DatasetUpload');

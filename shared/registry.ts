@@ -9,6 +9,8 @@
  *   jobs/<id>/launch.json     the launcher's handle (Batch job id, local pid), for cancel and describe
  *   jobs/<id>/checkpoint/     the trainer's resumable state, for retried jobs
  *   idempotency/<sha256>.json the job an Idempotency-Key created (conditional write)
+ *   datasets/<sha256[:16]>/<name>      uploaded datasets (POST /datasets), content-addressed
+ *   datasets/uploads/<id>/<name>       datasets uploaded by presigned PUT
  *   adapters/<task>/<version>/{adapter.safetensors, adapter_config.json, metrics.json, manifest.json}
  *
  * A version is visible once its manifest exists; the manifest is written last. Versions are never
@@ -22,6 +24,7 @@ import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
 import { DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client, S3ServiceException, type S3ClientConfig } from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
 import type { JobSpec, JobStatus } from './job.ts';
 import type { AdapterManifest, ManifestFile } from './manifest.ts';
 
@@ -67,6 +70,14 @@ export function newVersionId(now = new Date()): string {
 }
 
 const SLUG = /^[a-z0-9][a-z0-9_-]{0,63}$/;
+/** Dataset file names: 1-128 characters of letters, digits, ".", "_", "-", starting with a letter or digit. */
+export const DATASET_NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+
+function datasetName(name: string): string {
+  if (!DATASET_NAME_RE.test(name) || name.includes('..')) throw new RegistryError(`dataset name "${name}" must be 1-128 characters of letters, digits, ".", "_" or "-", starting with a letter or digit`, 'invalid');
+  return name;
+}
+
 function slug(kind: string, value: string): string {
   if (!SLUG.test(value)) throw new RegistryError(`${kind} "${value}" must be 1-64 characters of a-z, 0-9, "_" or "-", starting with a letter or digit`, 'invalid');
   return value;
@@ -77,6 +88,10 @@ const VERSION = /^\d{8}T\d{9}Z-[0-9a-f]{16}$/;
 function statusCode(err: unknown): number | undefined {
   return err instanceof S3ServiceException ? err.$metadata.httpStatusCode : undefined;
 }
+
+/** Objects larger than this go up as multipart uploads of MULTIPART_PART_BYTES parts. */
+export const MULTIPART_THRESHOLD = 8 * 1024 * 1024;
+const MULTIPART_PART_BYTES = 8 * 1024 * 1024;
 
 export const ADAPTER_FILES = ['adapter.safetensors', 'adapter_config.json', 'metrics.json'] as const;
 
@@ -101,17 +116,21 @@ export class Registry {
   // --- raw object access -------------------------------------------------------------------------
 
   private async put(key: string, body: Buffer | string | Readable, opts: { immutable?: boolean; contentType?: string; length?: number } = {}): Promise<void> {
+    const size = opts.length ?? (typeof body === 'string' ? Buffer.byteLength(body) : Buffer.isBuffer(body) ? body.length : undefined);
+    const params = {
+      Bucket: this.location.bucket,
+      Key: key,
+      Body: body,
+      ContentType: opts.contentType,
+      ContentLength: size,
+      IfNoneMatch: opts.immutable ? '*' : undefined,
+    };
     try {
-      await this.s3.send(
-        new PutObjectCommand({
-          Bucket: this.location.bucket,
-          Key: key,
-          Body: body,
-          ContentType: opts.contentType,
-          ContentLength: opts.length,
-          IfNoneMatch: opts.immutable ? '*' : undefined,
-        }),
-      );
+      if (size !== undefined && size <= MULTIPART_THRESHOLD) await this.s3.send(new PutObjectCommand(params));
+      // Base models are hundreds of MB: parts keep each request small (S3 caps single PUTs at 5 GiB,
+      // S3-compatible servers far lower) and a failed part is retried alone. If-None-Match applies to the
+      // completion, so an immutable object is still never overwritten.
+      else await new Upload({ client: this.s3, params, partSize: MULTIPART_PART_BYTES, queueSize: 4, leavePartsOnError: false }).done();
     } catch (err) {
       const code = statusCode(err);
       if (code === 412 || code === 409) throw new RegistryError(`s3://${this.location.bucket}/${key} already exists and is immutable`, 'conflict');
@@ -230,6 +249,34 @@ export class Registry {
   /** Releases a claim whose job could not be created, so a retry can try again. */
   async releaseIdempotencyKey(key: string): Promise<void> {
     await this.s3.send(new DeleteObjectCommand({ Bucket: this.location.bucket, Key: this.idempotencyKey(key) }));
+  }
+
+  // --- datasets --------------------------------------------------------------------------------------
+
+  /** The s3:// URI of a registry key. */
+  uriOf(key: string): string {
+    return `s3://${this.location.bucket}/${key}`;
+  }
+
+  /**
+   * Stores an uploaded dataset at datasets/<first 16 hex of its sha256>/<name>: content-addressed, so
+   * the object is immutable and uploading the same bytes again lands on the same key. Returns its URI.
+   */
+  async putDataset(name: string, sha256: string, body: Buffer): Promise<string> {
+    if (!/^[0-9a-f]{64}$/.test(sha256)) throw new RegistryError(`dataset sha256 "${sha256}" is not 64 hex digits`, 'invalid');
+    const key = this.key('datasets', sha256.slice(0, 16), datasetName(name));
+    try {
+      await this.put(key, body, { immutable: true, length: body.length });
+    } catch (err) {
+      // The same name and content hash: these bytes are already stored.
+      if (!(err instanceof RegistryError && err.code === 'conflict')) throw err;
+    }
+    return this.uriOf(key);
+  }
+
+  /** Where a client uploads a dataset itself (a presigned PUT): datasets/uploads/<unique id>/<name>. */
+  newDatasetUploadKey(name: string, now = new Date()): string {
+    return this.key('datasets', 'uploads', newVersionId(now), datasetName(name));
   }
 
   // --- base models ---------------------------------------------------------------------------------

@@ -1,0 +1,153 @@
+/**
+ * POST /datasets against a real S3-compatible server: raw uploads are checked row by row and stored
+ * content-addressed (201 with the URI, size, sha256, rows and label counts); every bad input is a
+ * problem+json naming the field and stores nothing; JSON {name, bytes} answers a presigned PUT that
+ * really uploads to the server.
+ */
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { gzipSync } from 'node:zlib';
+import { after, before, test } from 'node:test';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
+import type { OpenAPIHono } from '@hono/zod-openapi';
+import { createApp } from '../../../functions/app.ts';
+import type { JobLauncher } from '../../../functions/jobs/launcher.ts';
+import { Registry } from '../../../shared/registry.ts';
+import { startS3Server, type S3TestServer } from '../../support/s3-server.ts';
+
+const KEY = 'datasets-key';
+let s3: S3TestServer;
+let registry: Registry;
+let app: OpenAPIHono;
+
+const launcher: JobLauncher = {
+  submit: async (job) => ({ jobId: job.jobId, externalId: job.jobId }),
+  cancel: async () => {},
+  describe: async () => ({ state: 'unknown' }),
+};
+
+before(async () => {
+  s3 = await startS3Server();
+  await s3.createBucket('registry');
+  registry = new Registry(s3.client, { bucket: 'registry', prefix: '' });
+  app = createApp({
+    registry, launcher, apiKeys: [KEY], allowedDatasetBuckets: ['registry'], defaultBaseModel: 'tiny', downloads: 'stream', log: () => {},
+    maxDatasetBytes: 4096,
+    signUploadUrl: (key, bytes, expiresIn) => getSignedUrl(s3.client, new PutObjectCommand({ Bucket: 'registry', Key: key, ContentLength: bytes }), { expiresIn }),
+  });
+});
+
+after(async () => {
+  await s3?.stop();
+});
+
+interface Problem {
+  status: number;
+  detail: string;
+  'invalid-params': { name: string; reason: string }[];
+}
+
+function upload(name: string | null, body: string | Uint8Array, contentType = 'application/x-ndjson'): Promise<Response> {
+  const q = name === null ? '' : `?name=${encodeURIComponent(name)}`;
+  return Promise.resolve(app.request(`/datasets${q}`, { method: 'POST', headers: { authorization: `Bearer ${KEY}`, 'content-type': contentType }, body }));
+}
+
+async function storedDatasets(): Promise<string[]> {
+  return (await registry.list('datasets/')).keys.map((k) => k.key);
+}
+
+const JSONL = '{"text": "a fine film", "label": "positive"}\n{"text": "a dull film", "label": "negative"}\n{"text": "great fun", "label": "positive"}\n';
+
+test('a JSONL upload is checked and stored content-addressed, and the URI reads back the same bytes', async () => {
+  const res = await upload('reviews.jsonl', JSONL);
+  assert.equal(res.status, 201);
+  const body = (await res.json()) as { datasetUri: string; name: string; bytes: number; sha256: string; rows: number; format: string; labels: Record<string, number> };
+  const sha = createHash('sha256').update(JSONL).digest('hex');
+  assert.deepEqual(body, { object: 'dataset', datasetUri: `s3://registry/datasets/${sha.slice(0, 16)}/reviews.jsonl`, name: 'reviews.jsonl', bytes: Buffer.byteLength(JSONL), sha256: sha, rows: 3, format: 'jsonl', labels: { positive: 2, negative: 1 } });
+  const key = body.datasetUri.slice('s3://registry/'.length);
+  const got = await registry.list(key);
+  assert.equal(got.keys[0].size, Buffer.byteLength(JSONL));
+  // The same bytes again: the same URI, no error (content-addressed, immutable).
+  const again = await upload('reviews.jsonl', JSONL);
+  assert.equal(again.status, 201);
+  assert.equal(((await again.json()) as { datasetUri: string }).datasetUri, body.datasetUri);
+});
+
+test('CSV, TSV and gzip uploads are read by their extension', async () => {
+  const csv = await upload('r.csv', 'text,label\n"one, two",1\nthree,0\n', 'text/csv');
+  assert.equal(csv.status, 201);
+  assert.deepEqual(((await csv.json()) as { labels: object }).labels, { '1': 1, '0': 1 });
+  const tsv = await upload('r.tsv', 'sentence\tlabel\nx\t1\n', 'text/tab-separated-values');
+  assert.equal(tsv.status, 400, 'a TSV without a "text" column is refused');
+  assert.match(((await tsv.json()) as Problem).detail, /no column "text"/);
+  const gz = await upload('r.jsonl.gz', gzipSync(JSONL), 'application/gzip');
+  assert.equal(gz.status, 201);
+  assert.equal(((await gz.json()) as { rows: number }).rows, 3);
+});
+
+test('bad datasets are refused with the line and field, and nothing is stored', async () => {
+  const before = await storedDatasets();
+  const cases: [string, string, RegExp][] = [
+    ['bad.jsonl', '{"text": "ok", "label": 1}\n{"text": \n', /bad\.jsonl:2: malformed JSON/],
+    ['nolabel.jsonl', '{"text": "ok", "label": 1}\n{"text": "no label"}\n', /nolabel\.jsonl:2: missing field "label"/],
+    ['notext.jsonl', '{"label": 1}\n', /notext\.jsonl:1: missing field "text"/],
+    ['empty-text.jsonl', '{"text": "  ", "label": 1}\n', /empty-text\.jsonl:1: field "text" is empty/],
+  ];
+  for (const [name, body, detail] of cases) {
+    const res = await upload(name, body);
+    assert.equal(res.status, 400, name);
+    assert.match(res.headers.get('content-type') ?? '', /application\/problem\+json/);
+    const p = (await res.json()) as Problem;
+    assert.match(p.detail, detail, name);
+    assert.equal(p['invalid-params'][0].name, '(body)');
+    assert.doesNotMatch(p.detail, /dataset-[A-Za-z0-9]{6}/, 'no temporary path leaks');
+  }
+  assert.deepEqual(await storedDatasets(), before);
+});
+
+test('names, content types, sizes and empty bodies are checked before reading', async () => {
+  const p = async (res: Response) => ({ status: res.status, body: (await res.json()) as Problem });
+  let r = await p(await upload(null, JSONL));
+  assert.equal(r.status, 400);
+  assert.equal(r.body['invalid-params'][0].name, 'name');
+  for (const bad of ['../etc/passwd.jsonl', 'a/b.jsonl', 'x.exe', '.hidden.jsonl', 'a..jsonl']) {
+    r = await p(await upload(bad, JSONL));
+    assert.equal(r.status, 400, bad);
+    assert.equal(r.body['invalid-params'][0].name, 'name', bad);
+  }
+  r = await p(await upload('r.jsonl', JSONL, 'image/png'));
+  assert.equal(r.status, 415);
+  r = await p(await upload('r.jsonl', ''));
+  assert.equal(r.status, 400);
+  r = await p(await upload('big.jsonl', `{"text": "${'x'.repeat(5000)}", "label": 1}\n`));
+  assert.equal(r.status, 413);
+  const unauth = await app.request('/datasets?name=r.jsonl', { method: 'POST', headers: { 'content-type': 'application/x-ndjson' }, body: JSONL });
+  assert.equal(unauth.status, 401);
+});
+
+test('JSON {name, bytes} answers a presigned PUT that uploads to the registry', async () => {
+  const data = Buffer.from(JSONL);
+  const res = await app.request('/datasets', { method: 'POST', headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' }, body: JSON.stringify({ name: 'large.jsonl', bytes: data.length }) });
+  assert.equal(res.status, 200, await res.clone().text());
+  const body = (await res.json()) as { datasetUri: string; uploadUrl: string; method: string; expiresAt: string };
+  assert.match(body.datasetUri, /^s3:\/\/registry\/datasets\/uploads\/\d{8}T\d{9}Z-[0-9a-f]{16}\/large\.jsonl$/);
+  assert.equal(body.method, 'PUT');
+  assert.ok(Date.parse(body.expiresAt) > Date.now());
+  const put = await fetch(body.uploadUrl, { method: 'PUT', body: data });
+  assert.equal(put.status, 200);
+  const key = body.datasetUri.slice('s3://registry/'.length);
+  assert.equal((await registry.list(key)).keys[0]?.size, data.length);
+
+  const bad = await app.request('/datasets', { method: 'POST', headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' }, body: JSON.stringify({ name: 'x.jsonl', bytes: 0 }) });
+  assert.equal(bad.status, 400);
+  assert.equal(((await bad.json()) as Problem)['invalid-params'][0].name, 'bytes');
+});
+
+test('the route is in /openapi.json with both body kinds', async () => {
+  const doc = (await (await app.request('/openapi.json', { headers: { authorization: `Bearer ${KEY}` } })).json()) as { paths: Record<string, { post?: { requestBody: { content: Record<string, unknown> } } }> };
+  const content = doc.paths['/datasets']?.post?.requestBody.content ?? {};
+  assert.ok('application/json' in content);
+  assert.ok('application/x-ndjson' in content);
+  assert.ok('text/csv' in content);
+});
