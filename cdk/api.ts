@@ -1,0 +1,145 @@
+/**
+ * The HTTP API: the Hono app (functions/lambda.ts) in one Lambda function, bundled locally by esbuild,
+ * behind an API Gateway HTTP API. The API key lives in Secrets Manager; the function reads it at cold start.
+ */
+import { join } from 'node:path';
+import { Aws, Duration, RemovalPolicy } from 'aws-cdk-lib';
+import * as apigw from 'aws-cdk-lib/aws-apigatewayv2';
+import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
+import type * as batch from 'aws-cdk-lib/aws-batch';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import type * as s3 from 'aws-cdk-lib/aws-s3';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import { Construct } from 'constructs';
+import { acknowledge, grantPutFindings, grantReadFindings } from './nag.ts';
+import { REPO_ROOT } from './training.ts';
+
+export interface ApiProps {
+  registry: s3.IBucket;
+  registryUri: string;
+  jobQueue: batch.IJobQueue;
+  jobDefinition: batch.EcsJobDefinition;
+  /** Buckets the API accepts dataset URIs from (the registry bucket comes first). */
+  datasetBuckets: string[];
+  defaultBaseModel: string;
+}
+
+/** Never in the Lambda bundle: a native module for the trainer only (esbuild cannot bundle .node files). */
+export const LAMBDA_EXTERNAL_MODULES = ['onnxruntime-node'];
+
+export class Api extends Construct {
+  readonly handler: NodejsFunction;
+  readonly httpApi: apigw.HttpApi;
+  readonly apiKeySecret: secretsmanager.Secret;
+
+  constructor(scope: Construct, id: string, props: ApiProps) {
+    super(scope, id);
+
+    this.apiKeySecret = new secretsmanager.Secret(this, 'ApiKey', {
+      description: 'Adapter store API keys (comma-separated); clients send one as "Authorization: Bearer <key>"',
+      generateSecretString: { passwordLength: 40, excludePunctuation: true },
+    });
+    acknowledge(this.apiKeySecret, {
+      'AwsSolutions-SMG4': 'API keys are handed to clients out of band; an automatic rotation would lock them out. Operators rotate by editing the comma-separated list.',
+    });
+
+    const logGroup = new logs.LogGroup(this, 'FunctionLogs', { retention: logs.RetentionDays.ONE_MONTH, removalPolicy: RemovalPolicy.DESTROY });
+    this.handler = new NodejsFunction(this, 'Handler', {
+      entry: join(REPO_ROOT, 'functions', 'lambda.ts'),
+      handler: 'handler',
+      projectRoot: REPO_ROOT,
+      depsLockFilePath: join(REPO_ROOT, 'package-lock.json'),
+      runtime: lambda.Runtime.NODEJS_22_X,
+      architecture: lambda.Architecture.ARM_64,
+      memorySize: 1024,
+      // API Gateway gives up on an integration after 30 s.
+      timeout: Duration.seconds(29),
+      logGroup,
+      environment: {
+        ADAPTER_STORE_REGISTRY: props.registryUri,
+        ADAPTER_STORE_API_KEY_SECRET: this.apiKeySecret.secretArn,
+        BATCH_JOB_QUEUE: props.jobQueue.jobQueueArn,
+        BATCH_JOB_DEFINITION: props.jobDefinition.jobDefinitionArn,
+        ADAPTER_STORE_DATASET_BUCKETS: props.datasetBuckets.join(','),
+        ADAPTER_STORE_DEFAULT_BASE_MODEL: props.defaultBaseModel,
+      },
+      bundling: {
+        // Local esbuild (a devDependency), never a Docker build: synth works offline without Docker.
+        forceDockerBundling: false,
+        format: OutputFormat.ESM,
+        target: 'node22',
+        mainFields: ['module', 'main'],
+        // Some CommonJS dependencies call require(); give the ES module bundle one.
+        banner: "import { createRequire as __adapterStoreRequire } from 'node:module'; const require = __adapterStoreRequire(import.meta.url);",
+        // The AWS SDK is bundled too (not taken from the runtime): the code needs the versions it was
+        // tested with, and @aws-sdk/cloudfront-signer / s3-request-presigner are not in the runtime.
+        externalModules: LAMBDA_EXTERNAL_MODULES,
+        minify: true,
+        sourceMap: true,
+        environment: { ONNXRUNTIME_NODE_INSTALL: 'skip' },
+      },
+    });
+    this.handler.addEnvironment('NODE_OPTIONS', '--enable-source-maps');
+
+    // Least privilege on the registry: read everything, write only what the API owns.
+    props.registry.grantRead(this.handler);
+    props.registry.grantPut(this.handler, 'jobs/*');
+    // Idempotency-Key claims (shared/registry.ts: idempotency/<sha256>.json), released when a submit fails.
+    props.registry.grantPut(this.handler, 'idempotency/*');
+    props.registry.grantDelete(this.handler, 'idempotency/*');
+    this.apiKeySecret.grantRead(this.handler);
+
+    props.jobDefinition.grantSubmitJob(this.handler, props.jobQueue);
+    this.handler.addToRolePolicy(new iam.PolicyStatement({
+      sid: 'TerminateJobs',
+      actions: ['batch:TerminateJob'],
+      // TerminateJob is authorised per job ARN, and job ids are only known after SubmitJob.
+      resources: [`arn:${Aws.PARTITION}:batch:${Aws.REGION}:${Aws.ACCOUNT_ID}:job/*`],
+    }));
+    this.handler.addToRolePolicy(new iam.PolicyStatement({
+      sid: 'DescribeJobs',
+      actions: ['batch:DescribeJobs'],
+      // DescribeJobs supports no resource-level permissions: "*" is the only resource it accepts.
+      resources: ['*'],
+    }));
+
+    const accessLogs = new logs.LogGroup(this, 'AccessLogs', { retention: logs.RetentionDays.ONE_MONTH, removalPolicy: RemovalPolicy.DESTROY });
+    this.httpApi = new apigw.HttpApi(this, 'HttpApi', {
+      description: 'Adapter store API',
+      defaultIntegration: new HttpLambdaIntegration('App', this.handler),
+      createDefaultStage: true,
+    });
+    const stage = this.httpApi.defaultStage?.node.defaultChild as apigw.CfnStage;
+    stage.accessLogSettings = {
+      destinationArn: accessLogs.logGroupArn,
+      format: JSON.stringify({
+        requestId: '$context.requestId', ip: '$context.identity.sourceIp', time: '$context.requestTime', method: '$context.httpMethod',
+        path: '$context.path', status: '$context.status', latency: '$context.responseLatency', error: '$context.integrationErrorMessage',
+      }),
+    };
+    stage.defaultRouteSettings = { throttlingBurstLimit: 200, throttlingRateLimit: 100 };
+
+    acknowledge(this.handler, {
+      'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]':
+        'The AWS-maintained basic execution policy only allows writing the function\'s own CloudWatch logs.',
+      'AwsSolutions-L1': 'Node.js 22 is the runtime this code is built and tested for (esbuild target node22); moving to a newer major is a tested change, not an automatic one.',
+      ...grantReadFindings(props.registry, 'The API'),
+      ...grantPutFindings(props.registry, 'jobs', 'The API writes jobs/<id>/{spec,status,launch}.json for job ids it generates at request time.'),
+      ...grantPutFindings(props.registry, 'idempotency', 'Idempotency claims are keyed by a hash of the client\'s Idempotency-Key, known only at request time.'),
+      'AwsSolutions-IAM5[Action::s3:DeleteObject*]': 'grantDelete: releasing its own idempotency claims under idempotency/* only.',
+      'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:batch:<AWS::Region>:<AWS::AccountId>:job/*]': 'TerminateJob is authorised per job ARN; ids are known only after SubmitJob, and the API only terminates jobs it recorded.',
+      'AwsSolutions-IAM5[Resource::*]': 'batch:DescribeJobs has no resource-level permissions; it is read-only.',
+    });
+    acknowledge(this.httpApi, {
+      'AwsSolutions-APIG4': 'Every route except /healthz and /docs checks a Bearer API key inside the app (functions/http/auth.ts); an API Gateway authorizer would duplicate it and add a cold start.',
+    });
+  }
+
+  /** https://<api id>.execute-api.<region>.amazonaws.com (no trailing slash). */
+  get url(): string {
+    return this.httpApi.apiEndpoint;
+  }
+}

@@ -1,0 +1,137 @@
+/**
+ * GPU training on AWS Batch: compute environments of g5/g6 instances (Spot first, on-demand as the
+ * fallback), a job queue, and the job definition that runs the trainer image (trainer/Dockerfile).
+ *
+ * The API submits `run-job --registry <uri> --job <id>` as the command override
+ * (functions/jobs/batch-launcher.ts); the image's entrypoint is the trainer CLI.
+ */
+import { fileURLToPath } from 'node:url';
+import { Aws, Duration, Size } from 'aws-cdk-lib';
+import * as batch from 'aws-cdk-lib/aws-batch';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as ecs from 'aws-cdk-lib/aws-ecs';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import { Platform } from 'aws-cdk-lib/aws-ecr-assets';
+import type * as s3 from 'aws-cdk-lib/aws-s3';
+import { Construct } from 'constructs';
+import { acknowledge, grantPutFindings, grantReadFindings } from './nag.ts';
+import type { TrainingNetwork } from './network.ts';
+
+/** The repository root: the trainer image's build context (what it may copy is limited by .dockerignore). */
+export const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
+
+/** GPU families with one 24 GB GPU per xlarge: A10G (g5) and L4 (g6). */
+export const GPU_INSTANCE_CLASSES = [ec2.InstanceClass.G5, ec2.InstanceClass.G6];
+
+/** Batch statusReason of a job whose host went away (Spot reclaim, host failure): worth another try. */
+export const HOST_TERMINATED_REASON = 'Host EC2*';
+
+export interface TrainingComputeProps {
+  network: TrainingNetwork;
+  registry: s3.IBucket;
+  /** s3://<bucket>, given to the container as ADAPTER_STORE_REGISTRY. */
+  registryUri: string;
+  /** Other buckets datasets may be read from. */
+  datasetBuckets: string[];
+  spot: boolean;
+  maxVcpus: number;
+}
+
+export class TrainingCompute extends Construct {
+  readonly jobQueue: batch.JobQueue;
+  readonly jobDefinition: batch.EcsJobDefinition;
+  readonly jobRole: iam.Role;
+  readonly computeEnvironments: batch.ManagedEc2EcsComputeEnvironment[];
+
+  constructor(scope: Construct, id: string, props: TrainingComputeProps) {
+    super(scope, id);
+
+    const instanceRole = new iam.Role(this, 'InstanceRole', {
+      assumedBy: new iam.ServicePrincipal('ec2.amazonaws.com'),
+      managedPolicies: [iam.ManagedPolicy.fromAwsManagedPolicyName('service-role/AmazonEC2ContainerServiceforEC2Role')],
+    });
+    acknowledge(instanceRole, {
+      'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonEC2ContainerServiceforEC2Role]':
+        'The ECS agent on Batch hosts needs exactly this AWS-maintained policy to register with the cluster, pull images and ship logs.',
+    });
+
+    const environment = (name: string, spot: boolean) =>
+      new batch.ManagedEc2EcsComputeEnvironment(this, name, {
+        vpc: props.network.vpc,
+        vpcSubnets: { subnetType: ec2.SubnetType.PUBLIC },
+        securityGroups: [props.network.securityGroup],
+        instanceClasses: GPU_INSTANCE_CLASSES,
+        useOptimalInstanceClasses: false,
+        images: [{ imageType: batch.EcsMachineImageType.ECS_AL2023_NVIDIA }],
+        instanceRole,
+        spot,
+        allocationStrategy: spot ? batch.AllocationStrategy.SPOT_PRICE_CAPACITY_OPTIMIZED : batch.AllocationStrategy.BEST_FIT_PROGRESSIVE,
+        minvCpus: 0,
+        maxvCpus: props.maxVcpus,
+        updateToLatestImageVersion: true,
+      });
+
+    this.computeEnvironments = props.spot ? [environment('Spot', true), environment('OnDemand', false)] : [environment('OnDemand', false)];
+
+    this.jobQueue = new batch.JobQueue(this, 'Queue', {
+      // Batch places a job in the first environment (by order) with capacity: Spot, then on-demand.
+      computeEnvironments: this.computeEnvironments.map((computeEnvironment, i) => ({ computeEnvironment, order: i + 1 })),
+      priority: 1,
+    });
+
+    this.jobRole = new iam.Role(this, 'JobRole', {
+      assumedBy: new iam.ServicePrincipal('ecs-tasks.amazonaws.com'),
+      description: 'Trainer container: read datasets and models, write jobs/* and adapters/*',
+    });
+    props.registry.grantRead(this.jobRole);
+    props.registry.grantPut(this.jobRole, 'jobs/*');
+    props.registry.grantPut(this.jobRole, 'adapters/*');
+    if (props.datasetBuckets.length > 0) {
+      this.jobRole.addToPolicy(new iam.PolicyStatement({
+        sid: 'ReadDatasetBuckets',
+        actions: ['s3:GetObject', 's3:ListBucket'],
+        resources: props.datasetBuckets.flatMap((b) => [`arn:${Aws.PARTITION}:s3:::${b}`, `arn:${Aws.PARTITION}:s3:::${b}/*`]),
+      }));
+    }
+
+    this.jobDefinition = new batch.EcsJobDefinition(this, 'Trainer', {
+      container: new batch.EcsEc2ContainerDefinition(this, 'TrainerContainer', {
+        image: ecs.ContainerImage.fromAsset(REPO_ROOT, { file: 'trainer/Dockerfile', platform: Platform.LINUX_AMD64 }),
+        gpu: 1,
+        cpu: 4,
+        // A g5/g6.xlarge has 16 GiB; the ECS agent and OS keep ~1 GiB of it.
+        memory: Size.gibibytes(14),
+        jobRole: this.jobRole,
+        environment: {
+          ADAPTER_STORE_REGISTRY: props.registryUri,
+          // The S3 client's region comes from here (shared/registry.ts falls back to us-east-1).
+          AWS_REGION: Aws.REGION,
+          // Read by the image's entrypoint: run-job on a GPU host trains on CUDA unless --device is given.
+          TRAINER_DEVICE: 'cuda',
+        },
+      }),
+      timeout: Duration.hours(12),
+      // Up to 3 attempts, retried only when the host went away (the trainer resumes from its checkpoint);
+      // an application error (bad dataset, bug) fails at once.
+      retryAttempts: 3,
+      retryStrategies: [
+        batch.RetryStrategy.of(batch.Action.RETRY, batch.Reason.custom({ onStatusReason: HOST_TERMINATED_REASON })),
+        batch.RetryStrategy.of(batch.Action.EXIT, batch.Reason.custom({ onReason: '*' })),
+      ],
+    });
+
+    acknowledge(this.jobRole, {
+      ...grantReadFindings(props.registry, 'The trainer'),
+      ...grantPutFindings(props.registry, 'jobs', 'The trainer writes jobs/<id>/status.json and jobs/<id>/checkpoint/* for the job it runs.'),
+      ...grantPutFindings(props.registry, 'adapters', 'The trainer publishes adapters/<task>/<version>/* (new version ids, never overwritten: If-None-Match).'),
+      ...(props.datasetBuckets.length > 0
+        ? Object.fromEntries(props.datasetBuckets.map((b) => [`AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::${b}/*]`, `Datasets may be any object of the configured dataset bucket ${b} (read only).`]))
+        : {}),
+    });
+    const executionRole = this.jobDefinition.container.executionRole;
+    acknowledge(executionRole, {
+      'AwsSolutions-IAM5[Resource::*]': 'ecr:GetAuthorizationToken has no resource-level permissions; image pulls themselves are limited to the asset repository.',
+      'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:/aws/batch/job:*]': 'Batch containers log to the fixed /aws/batch/job group, one stream per job attempt, named at run time.',
+    });
+  }
+}
