@@ -1,18 +1,22 @@
 /**
- * BatchLauncher through the real `@aws-sdk/client-batch` against a minimal Batch wire server on
- * loopback: what SubmitJob carries, how DescribeJobs states map, TerminateJob on cancel, and errors.
+ * BatchLauncher through the real `@aws-sdk/client-batch` against the Batch emulator on loopback (with
+ * dispatch off, so jobs run nothing and the tests walk them through states): what SubmitJob carries,
+ * how DescribeJobs states map, TerminateJob on cancel, and errors.
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { BatchServiceException } from '@aws-sdk/client-batch';
+import { BatchServiceException, RegisterJobDefinitionCommand } from '@aws-sdk/client-batch';
 import { BatchLauncher, CANCEL_REASON, batchClientFromEnv, batchJobName, launcherView } from '../../../functions/jobs/batch-launcher.ts';
-import { startBatchWireServer, type BatchWireServer } from '../../support/batch-wire.ts';
+import { startBatchEmulator, type BatchEmulatorServer } from '../../emulators/batch/server.ts';
 
-let batch: BatchWireServer;
+let batch: BatchEmulatorServer;
 let launcher: BatchLauncher;
 
 before(async () => {
-  batch = await startBatchWireServer();
+  batch = await startBatchEmulator({ jobQueues: ['ft-queue', 'q'], dispatch: false });
+  // Revision 3 of ft-trainer (what the launcher names), and d for the environment test.
+  for (let i = 0; i < 3; i++) await batch.client.send(new RegisterJobDefinitionCommand({ jobDefinitionName: 'ft-trainer', type: 'container', containerProperties: { image: 'adapter-store-trainer' } }));
+  await batch.client.send(new RegisterJobDefinitionCommand({ jobDefinitionName: 'd', type: 'container', containerProperties: { image: 'adapter-store-trainer' } }));
   launcher = new BatchLauncher({ jobQueue: 'ft-queue', jobDefinition: 'ft-trainer:3', registryUri: 's3://registry/prefix', client: batch.client });
 });
 
@@ -26,8 +30,9 @@ test('submit sends SubmitJob with the queue, definition, environment and run-job
   const wire = batch.jobs.get(job.externalId)!;
   assert.ok(wire, 'externalId is the Batch job id');
   assert.equal(wire.jobName, 'ft-sst2-job-1');
-  assert.equal(wire.jobQueue, 'ft-queue');
-  assert.equal(wire.jobDefinition, 'ft-trainer:3');
+  // Batch answers with ARNs for what the request named.
+  assert.match(wire.jobQueue!, /:job-queue\/ft-queue$/);
+  assert.match(wire.jobDefinition!, /:job-definition\/ft-trainer:3$/);
   assert.deepEqual(wire.container?.environment, [
     { name: 'ADAPTER_STORE_REGISTRY', value: 's3://registry/prefix' },
     { name: 'ADAPTER_STORE_JOB_ID', value: 'job-1' },
