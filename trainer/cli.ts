@@ -231,8 +231,10 @@ withDeviceOptions(program
   .requiredOption('--registry <uri>', 'the registry, s3://bucket or s3://bucket/prefix (endpoint and credentials from the AWS environment)')
   .requiredOption('--job <id>', 'job id')
   .option('--status-interval <seconds>', 'minimum seconds between status.json updates while training', nonNegative('--status-interval'), 5)
+  .option('--stop-when-stdin-closes', 'stop when stdin ends, leaving the job queued to resume (the local server runs jobs so)')
   .action(async (o) => {
     const status = await runJob({
+      stopWhenStdinCloses: o.stopWhenStdinCloses === true,
       registry: Registry.fromUri(o.registry),
       jobId: o.job,
       device: o.device as Device,

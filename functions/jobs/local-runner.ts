@@ -33,6 +33,12 @@ export interface LocalRunnerOptions {
   cwd?: string;
   /** Milliseconds between SIGTERM and SIGKILL on cancel / shutdown (default 5000). */
   killGraceMs?: number;
+  /**
+   * Children watch a pipe from this process and stop when it closes, leaving their job queued
+   * (`run-job --stop-when-stdin-closes`): they die with this process even when it is killed outright,
+   * and shutdown() stops them that way, so the jobs resume when a new runner submits them again.
+   */
+  stopWithParent?: boolean;
   log?: (event: Record<string, unknown>) => void;
 }
 
@@ -64,6 +70,7 @@ export class LocalRunner implements JobLauncher {
   private readonly extraArgs: string[];
   private readonly cwd: string;
   private readonly killGraceMs: number;
+  private readonly stopWithParent: boolean;
   private readonly log: (event: Record<string, unknown>) => void;
   private readonly jobs = new Map<string, Entry>();
   private readonly queue: Entry[] = [];
@@ -81,6 +88,7 @@ export class LocalRunner implements JobLauncher {
     this.extraArgs = [...(o.extraArgs ?? [])];
     this.cwd = o.cwd ?? REPO_ROOT;
     this.killGraceMs = o.killGraceMs ?? 5000;
+    this.stopWithParent = o.stopWithParent ?? false;
     this.log = o.log ?? (() => {});
   }
 
@@ -120,14 +128,20 @@ export class LocalRunner implements JobLauncher {
     return entry.reason === undefined ? { state: entry.state } : { state: entry.state, reason: entry.reason };
   }
 
+  /** The ids of the jobs running right now. */
+  get runningJobIds(): string[] {
+    return [...this.jobs.values()].filter((e) => e.state === 'running').map((e) => e.jobId);
+  }
+
   /** Jobs waiting and running right now. */
   get load(): { queued: number; running: number } {
     return { queued: this.queue.length, running: this.running };
   }
 
   /**
-   * Stops taking jobs, kills the running children (their jobs read 'failed', "interrupted by
-   * shutdown") and returns the ids of the jobs that were still queued, in queue order.
+   * Stops taking jobs, stops the running children (SIGTERM: their jobs read 'failed'; with
+   * `stopWithParent`, their pipe closes: their jobs stay queued) and returns the ids of the jobs that
+   * were still queued, in queue order.
    */
   async shutdown(): Promise<string[]> {
     this.closed = true;
@@ -151,7 +165,8 @@ export class LocalRunner implements JobLauncher {
     const child = entry.child!;
     entry.stopping ??= why;
     if (child.exitCode !== null || child.signalCode !== null) return;
-    child.kill('SIGTERM');
+    if (why === 'shutdown' && this.stopWithParent) child.stdin?.end();
+    else child.kill('SIGTERM');
     entry.killTimer ??= setTimeout(() => {
       if (child.exitCode === null && child.signalCode === null) {
         this.log({ event: 'job-kill', job: entry.jobId, signal: 'SIGKILL' });
@@ -166,17 +181,18 @@ export class LocalRunner implements JobLauncher {
 
   private start(entry: Entry): void {
     const [program, ...prefix] = this.command;
-    const args = [...prefix, 'run-job', '--registry', this.registryUri, '--job', entry.jobId, ...this.extraArgs];
+    const args = [...prefix, 'run-job', '--registry', this.registryUri, '--job', entry.jobId, ...(this.stopWithParent ? ['--stop-when-stdin-closes'] : []), ...this.extraArgs];
     entry.state = 'running';
     this.running++;
     let child: ChildProcess;
     try {
-      child = spawn(program, args, { cwd: this.cwd, env: { ...process.env, ...this.env }, stdio: ['ignore', 'ignore', 'pipe'] });
+      child = spawn(program, args, { cwd: this.cwd, env: { ...process.env, ...this.env }, stdio: [this.stopWithParent ? 'pipe' : 'ignore', 'ignore', 'pipe'] });
     } catch (err) {
       this.finish(entry, 'failed', `could not start the trainer: ${(err as Error).message}`);
       return;
     }
     entry.child = child;
+    child.stdin?.on('error', () => {}); // a child that already exited: its pipe is gone, nothing to tell
     this.log({ event: 'job-started', job: entry.jobId, pid: child.pid });
     child.stderr?.setEncoding('utf8');
     child.stderr?.on('data', (chunk: string) => {

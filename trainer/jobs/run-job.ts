@@ -22,6 +22,8 @@ export interface RunJobOptions {
   log: (event: Record<string, unknown>) => void;
   /** Minimum seconds between status.json writes while training (default 5). */
   statusInterval?: number;
+  /** Stop, leaving the job queued, when stdin ends (the local server's children; see LocalRunner). */
+  stopWhenStdinCloses?: boolean;
 }
 
 const CHECKPOINT = 'checkpoint';
@@ -81,19 +83,27 @@ export async function runJob(o: RunJobOptions): Promise<JobStatus> {
 
   // Batch (TerminateJob, Spot reclaim) and the local runner stop a job with SIGTERM. Say so in status.json,
   // unless the API already marked it cancelled, then exit; a retry resumes from the last checkpoint.
-  // (The handler runs between steps: a step blocks this thread inside onnxruntime.)
-  const onTerm = () => {
+  // (The handlers run between steps: a step blocks this thread inside onnxruntime.)
+  let stopping = false;
+  const stop = (patch: Partial<JobStatus>) => {
+    if (stopping) return;
+    stopping = true;
     void (async () => {
       const current = await registry.getJobStatus(jobId).catch(() => null);
-      if (current?.state !== 'cancelled') {
-        await report({ state: 'failed', error: { message: 'interrupted by SIGTERM (a retry resumes from the last checkpoint)' }, finishedAt: now() }, true);
-      }
+      if (current?.state !== 'cancelled') await report(patch, true);
       await writing;
       rmSync(work, { recursive: true, force: true });
       process.exit(143);
     })();
   };
+  const onTerm = () => stop({ state: 'failed', error: { message: 'interrupted by SIGTERM (a retry resumes from the last checkpoint)' }, finishedAt: now() });
   process.once('SIGTERM', onTerm);
+  // Under the local server, stdin is a pipe from it: its end means the server is gone (even killed
+  // outright). Stop, and leave the job queued so the server resumes it when it starts again.
+  const onParentGone = () => stop({ state: 'queued' });
+  if (o.stopWhenStdinCloses) {
+    process.stdin.on('end', onParentGone).on('error', onParentGone).resume();
+  }
 
   try {
     const base = join(work, 'base');
@@ -149,6 +159,7 @@ export async function runJob(o: RunJobOptions): Promise<JobStatus> {
     throw err;
   } finally {
     process.off('SIGTERM', onTerm);
+    if (o.stopWhenStdinCloses) process.stdin.off('end', onParentGone).off('error', onParentGone).pause();
     rmSync(work, { recursive: true, force: true });
   }
 }

@@ -1,0 +1,100 @@
+/**
+ * The embedded store of `npm start`: s3rver 3.7.1, a real S3-compatible HTTP server persisting to a
+ * local directory, on loopback. Everything (the API, the trainer children) talks to it through the AWS
+ * SDK exactly as to S3, so embedded mode runs the same registry code as AWS.
+ *
+ * What s3rver lacks and this module adds or works around:
+ * - conditional writes: s3rver ignores If-None-Match. A middleware in front of its routes answers 412
+ *   to `If-None-Match: *` PutObject / CompleteMultipartUpload on an existing key, serialising
+ *   conditional writes per key, so versions and idempotency claims are never overwritten here either;
+ * - ListObjectsV2 continuation tokens use DES: the process must run with --openssl-legacy-provider
+ *   (`npm start` does), checked at start so a missing flag fails loudly instead of as a 500 later;
+ * - aws-chunked stream bodies are stored with their framing: every client must send checksums only
+ *   when required (shared/registry.ts's s3ClientFromEnv does).
+ */
+import { getCiphers } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
+import S3rver, { type S3rverContext } from 's3rver';
+
+/** s3rver's fixed credentials: it checks request signatures against them. */
+export const EMBEDDED_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } as const;
+const REGION = 'us-east-1';
+
+export interface EmbeddedS3 {
+  /** http://127.0.0.1:<port> */
+  endpoint: string;
+  /** The standard AWS environment pointing an SDK client (and the trainer children) at this store. */
+  env: Record<string, string>;
+  stop(): Promise<void>;
+}
+
+export interface EmbeddedS3Options {
+  /** Where objects live; created if missing. */
+  directory: string;
+  /** Buckets to create at start (kept if they exist). */
+  buckets: string[];
+  host?: string;
+  /** 0 (default) picks a free port. */
+  port?: number;
+}
+
+function preconditionFailed(ctx: S3rverContext): void {
+  ctx.status = 412;
+  ctx.type = 'application/xml';
+  ctx.body =
+    '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>PreconditionFailed</Code>' +
+    '<Message>At least one of the pre-conditions you specified did not hold</Message><Condition>If-None-Match</Condition></Error>';
+}
+
+/** `If-None-Match: *` on object writes, checked and written under a per-key lock. */
+function conditionalWrites(s3: S3rver) {
+  const locks = new Map<string, Promise<void>>();
+  return async (ctx: S3rverContext, next: () => Promise<void>): Promise<void> => {
+    if (ctx.headers['if-none-match'] === undefined) return next();
+    const isPut = ctx.method === 'PUT' && ctx.query.partNumber === undefined && ctx.headers['x-amz-copy-source'] === undefined;
+    const isComplete = ctx.method === 'POST' && ctx.query.uploadId !== undefined;
+    const [bucket, ...rest] = ctx.path.split('/').filter(Boolean);
+    if (!(isPut || isComplete) || rest.length === 0) return next();
+    if (ctx.headers['if-none-match'] !== '*') return next(); // the registry only ever sends '*'
+    const key = decodeURIComponent(rest.join('/'));
+    const lockKey = `${bucket}/${key}`;
+
+    for (let held = locks.get(lockKey); held; held = locks.get(lockKey)) await held;
+    let release!: () => void;
+    locks.set(lockKey, new Promise<void>((r) => (release = r)));
+    try {
+      if (await s3.store.existsObject(bucket, key)) return preconditionFailed(ctx);
+      await next();
+    } finally {
+      locks.delete(lockKey);
+      release();
+    }
+  };
+}
+
+export async function startEmbeddedS3(o: EmbeddedS3Options): Promise<EmbeddedS3> {
+  if (!getCiphers().includes('des-cbc')) {
+    throw new Error('the embedded S3 store needs the OpenSSL legacy provider: run node with --openssl-legacy-provider (npm start does)');
+  }
+  mkdirSync(o.directory, { recursive: true });
+  const s3 = new S3rver({
+    address: o.host ?? '127.0.0.1',
+    port: o.port ?? 0,
+    directory: o.directory,
+    silent: true,
+    configureBuckets: o.buckets.map((name) => ({ name })),
+  });
+  s3.middleware.unshift(conditionalWrites(s3));
+  const { port } = await s3.run();
+  const endpoint = `http://${o.host ?? '127.0.0.1'}:${port}`;
+  return {
+    endpoint,
+    env: {
+      AWS_ENDPOINT_URL_S3: endpoint,
+      AWS_REGION: REGION,
+      AWS_ACCESS_KEY_ID: EMBEDDED_CREDENTIALS.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: EMBEDDED_CREDENTIALS.secretAccessKey,
+    },
+    stop: () => s3.close(),
+  };
+}
