@@ -1,14 +1,24 @@
 /**
  * AWS Lambda entry point (API Gateway HTTP API, payload v2): the same app, configured from the
- * environment the CDK stack sets. The API key comes from Secrets Manager at cold start.
+ * environment the CDK stack sets. The API key and the CDN signing key come from Secrets Manager.
+ *
+ * Downloads redirect to a short-lived signed URL: on CloudFront when ADAPTER_STORE_CDN_URL is set
+ * (the file then comes from the edge), otherwise an S3 presigned URL. Versions are immutable, so a
+ * signed URL never points at changed bytes.
  */
 import { handle } from 'hono/aws-lambda';
 import type { LambdaEvent, LambdaContext } from 'hono/aws-lambda';
-import { GetObjectCommand } from '@aws-sdk/client-s3';
-import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
+import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { getSignedUrl as presignS3 } from '@aws-sdk/s3-request-presigner';
+import { getSignedUrl as signCloudFrontUrl } from '@aws-sdk/cloudfront-signer';
 import { Registry } from '../shared/registry.ts';
 import { createApp, type AppDeps } from './app.ts';
 import { BatchLauncher } from './jobs/batch-launcher.ts';
+
+/** Signed download URLs live this long. */
+const DOWNLOAD_URL_SECONDS = 300;
+/** Lambda's payload limit is 6 MB and binary bodies arrive base64-encoded (4/3 larger). */
+const LAMBDA_DATASET_BYTES = 4 * 1024 * 1024;
 
 function required(env: NodeJS.ProcessEnv, name: string): string {
   const v = env[name];
@@ -16,34 +26,62 @@ function required(env: NodeJS.ProcessEnv, name: string): string {
   return v;
 }
 
+/** Reads a secret's string value (Secrets Manager by default; tests pass their own). */
+export type SecretReader = (secretId: string) => Promise<string>;
+
+const readSecretsManager: SecretReader = async (secretId) => {
+  const { SecretsManagerClient, GetSecretValueCommand } = await import('@aws-sdk/client-secrets-manager');
+  const out = await new SecretsManagerClient({}).send(new GetSecretValueCommand({ SecretId: secretId }));
+  if (!out.SecretString) throw new Error(`secret ${secretId} has no string value`);
+  return out.SecretString;
+};
+
+/** CloudFront signed URLs for registry keys: `<cdn>/<key>` (the distribution's bucket origin is the bucket root). */
+function cloudFrontSigner(env: NodeJS.ProcessEnv, readSecret: SecretReader): (key: string) => Promise<string> {
+  const base = required(env, 'ADAPTER_STORE_CDN_URL').replace(/\/+$/, '');
+  const keyPairId = required(env, 'ADAPTER_STORE_CDN_KEY_PAIR_ID');
+  const secretId = required(env, 'ADAPTER_STORE_CDN_PRIVATE_KEY_SECRET');
+  let privateKey: Promise<string> | null = null;
+  return async (key) => {
+    // Fetched once per container, on first use; a failed fetch is retried by the next request.
+    privateKey ??= readSecret(secretId).catch((err: unknown) => {
+      privateKey = null;
+      throw err;
+    });
+    const url = `${base}/${key.split('/').map(encodeURIComponent).join('/')}`;
+    return signCloudFrontUrl({ url, keyPairId, privateKey: await privateKey, dateLessThan: new Date(Date.now() + DOWNLOAD_URL_SECONDS * 1000).toISOString() });
+  };
+}
+
 /** App dependencies from the Lambda environment; `apiKeys` are passed in (resolved from the secret). */
-export function depsFromEnv(env: NodeJS.ProcessEnv, apiKeys: string[]): AppDeps {
+export function depsFromEnv(env: NodeJS.ProcessEnv, apiKeys: string[], readSecret: SecretReader = readSecretsManager): AppDeps {
   const registryUri = required(env, 'ADAPTER_STORE_REGISTRY');
   const registry = Registry.fromUri(registryUri);
+  const bucket = registry.location.bucket;
   return {
     registry,
     launcher: new BatchLauncher({ jobQueue: required(env, 'BATCH_JOB_QUEUE'), jobDefinition: required(env, 'BATCH_JOB_DEFINITION'), registryUri }),
     apiKeys,
-    allowedDatasetBuckets: (env.ADAPTER_STORE_DATASET_BUCKETS ?? registry.location.bucket).split(',').map((b) => b.trim()).filter(Boolean),
+    allowedDatasetBuckets: (env.ADAPTER_STORE_DATASET_BUCKETS ?? bucket).split(',').map((b) => b.trim()).filter(Boolean),
     defaultBaseModel: env.ADAPTER_STORE_DEFAULT_BASE_MODEL ?? 'bert-base-uncased',
     downloads: 'redirect',
-    // Short-lived signed URLs: versions are immutable, so the URL never points at changed bytes.
-    signDownloadUrl: (key) => getSignedUrl(registry.s3, new GetObjectCommand({ Bucket: registry.location.bucket, Key: key }), { expiresIn: 300 }),
+    signDownloadUrl: env.ADAPTER_STORE_CDN_URL
+      ? cloudFrontSigner(env, readSecret)
+      : (key) => presignS3(registry.s3, new GetObjectCommand({ Bucket: bucket, Key: key }), { expiresIn: DOWNLOAD_URL_SECONDS }),
+    signUploadUrl: (key, bytes, expiresIn) => presignS3(registry.s3, new PutObjectCommand({ Bucket: bucket, Key: key, ContentLength: bytes }), { expiresIn }),
+    maxDatasetBytes: LAMBDA_DATASET_BYTES,
   };
 }
 
 /** Keys from ADAPTER_STORE_API_KEYS (comma-separated) or the Secrets Manager secret ADAPTER_STORE_API_KEY_SECRET. */
-async function apiKeysFromEnv(env: NodeJS.ProcessEnv): Promise<string[]> {
-  if (env.ADAPTER_STORE_API_KEYS) return env.ADAPTER_STORE_API_KEYS.split(',').map((k) => k.trim()).filter(Boolean);
-  const secretId = required(env, 'ADAPTER_STORE_API_KEY_SECRET');
-  const { SecretsManagerClient, GetSecretValueCommand } = await import('@aws-sdk/client-secrets-manager');
-  const out = await new SecretsManagerClient({}).send(new GetSecretValueCommand({ SecretId: secretId }));
-  return (out.SecretString ?? '').split(',').map((k) => k.trim()).filter(Boolean);
+async function apiKeysFromEnv(env: NodeJS.ProcessEnv, readSecret: SecretReader): Promise<string[]> {
+  const list = env.ADAPTER_STORE_API_KEYS ?? (await readSecret(required(env, 'ADAPTER_STORE_API_KEY_SECRET')));
+  return list.split(',').map((k) => k.trim()).filter(Boolean);
 }
 
 let app: ReturnType<typeof handle> | null = null;
 
 export async function handler(event: LambdaEvent, context: LambdaContext) {
-  app ??= handle(createApp(depsFromEnv(process.env, await apiKeysFromEnv(process.env))));
+  app ??= handle(createApp(depsFromEnv(process.env, await apiKeysFromEnv(process.env, readSecretsManager))));
   return app(event, context);
 }
