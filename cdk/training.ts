@@ -106,7 +106,7 @@ export class TrainingCompute extends Construct {
           ADAPTER_STORE_REGISTRY: props.registryUri,
           // The S3 client's region comes from here (shared/registry.ts falls back to us-east-1).
           AWS_REGION: Aws.REGION,
-          // Read by the image's entrypoint: run-job on a GPU host trains on CUDA unless --device is given.
+          // The trainer CLI's default --device (the image sets it too): run-job trains on the GPU.
           TRAINER_DEVICE: 'cuda',
         },
       }),

@@ -6,6 +6,7 @@
  *   models/<name>/{config.json, model.safetensors, vocab.txt | tokenizer.json, ...}
  *   jobs/<id>/spec.json       what was asked (written once)
  *   jobs/<id>/status.json     what the trainer reports (rewritten as it goes)
+ *   jobs/<id>/cancel.json     a cancel request (written once, by the API only)
  *   jobs/<id>/launch.json     the launcher's handle (Batch job id, local pid), for cancel and describe
  *   jobs/<id>/checkpoint/     the trainer's resumable state, for retried jobs
  *   idempotency/<sha256>.json the job an Idempotency-Key created (conditional write)
@@ -219,6 +220,22 @@ export class Registry {
 
   async getJobStatus(jobId: string): Promise<JobStatus | null> {
     return this.getJson<JobStatus>(this.key('jobs', slug('job id', jobId), 'status.json'));
+  }
+
+  /**
+   * The cancel request, written once by the API before it stops the job. Only the API writes it, so
+   * neither a trainer's last status write nor its SIGTERM report can overwrite a cancel.
+   */
+  async putJobCancel(jobId: string, record: { requestedAt: string }): Promise<void> {
+    try {
+      await this.put(this.key('jobs', slug('job id', jobId), 'cancel.json'), JSON.stringify(record, null, 2), { immutable: true, contentType: 'application/json' });
+    } catch (err) {
+      if (!(err instanceof RegistryError && err.code === 'conflict')) throw err; // cancelled before: same outcome
+    }
+  }
+
+  async getJobCancel(jobId: string): Promise<{ requestedAt: string } | null> {
+    return this.getJson<{ requestedAt: string }>(this.key('jobs', slug('job id', jobId), 'cancel.json'));
   }
 
   // --- what the API keeps beside a job: the launcher's handle, idempotency claims ---------------------

@@ -66,7 +66,7 @@ function withInferenceOptions(cmd: Command): Command {
 
 function withDeviceOptions(cmd: Command): Command {
   return cmd
-    .addOption(new Option('--device <device>', 'execution provider').choices(['cpu', 'cuda']).default('cpu'))
+    .addOption(new Option('--device <device>', 'execution provider').choices(['cpu', 'cuda']).default('cpu').env('TRAINER_DEVICE'))
     .option('--threads <n>', 'CPU threads for onnxruntime (default: all cores)', positiveInt('--threads'));
 }
 

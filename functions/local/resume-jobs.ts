@@ -14,6 +14,7 @@ export async function resumeUnfinishedJobs(registry: Registry, launcher: JobLaun
     const jobId = p.slice(prefix.length).replace(/\/$/, '');
     const status = await registry.getJobStatus(jobId);
     if (status?.state !== 'queued' && status?.state !== 'running') continue;
+    if (await registry.getJobCancel(jobId)) continue; // cancelled while its trainer was stopping
     const spec = await registry.getJobSpec(jobId);
     const handle = await launcher.submit({ jobId, task: spec.task });
     await registry.putJobLaunch(jobId, handle);

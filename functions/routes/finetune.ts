@@ -115,9 +115,18 @@ export function registerFinetuneRoutes(app: OpenAPIHono, deps: ResolvedDeps): vo
     }
   }
 
+  /** status.json, except that a cancel request wins over whatever a stopping trainer wrote last (unless it had succeeded). */
+  async function currentStatus(jobId: string): Promise<JobStatus | null> {
+    const status = await registry.getJobStatus(jobId);
+    if (status && status.state !== 'succeeded' && status.state !== 'cancelled' && (await registry.getJobCancel(jobId))) {
+      return { ...status, state: 'cancelled', error: undefined };
+    }
+    return status;
+  }
+
   async function view(jobId: string, merge: boolean): Promise<Job> {
     const spec = await registry.getJobSpec(jobId);
-    const status = await registry.getJobStatus(jobId);
+    const status = await currentStatus(jobId);
     let launched: LauncherView | undefined;
     if (merge && !TERMINAL.includes(status?.state ?? 'queued')) {
       const handle = await getLaunch(registry, jobId);
@@ -210,7 +219,7 @@ export function registerFinetuneRoutes(app: OpenAPIHono, deps: ResolvedDeps): vo
         hasMore = true;
         break;
       }
-      data.push(jobView(spec, await registry.getJobStatus(id)));
+      data.push(jobView(spec, await currentStatus(id)));
     }
     return c.json({ object: 'list' as const, data, hasMore, nextCursor: hasMore ? data[data.length - 1].jobId : null }, 200);
   });
@@ -222,13 +231,15 @@ export function registerFinetuneRoutes(app: OpenAPIHono, deps: ResolvedDeps): vo
     if (current.status === 'succeeded' || current.status === 'failed') {
       throw new ProblemError(409, 'job-finished', `job ${jobId} already ${current.status}; only queued or running jobs can be cancelled`, [{ name: 'jobId', reason: `job is ${current.status}` }]);
     }
+    const now = deps.now().toISOString();
+    await registry.putJobCancel(jobId, { requestedAt: now });
     const handle = await getLaunch(registry, jobId);
     if (handle) await launcher.cancel(handle);
     const status = await registry.getJobStatus(jobId);
-    const now = deps.now().toISOString();
     const cancelled: JobStatus = {
       ...(status ?? { format: 'adapter-store.job-status/v1', jobId, step: 0, totalSteps: 0, epoch: 0, loss: null, validation: null }),
       state: 'cancelled',
+      error: undefined,
       finishedAt: now,
       updatedAt: now,
     };

@@ -34,7 +34,7 @@ const s3 = await startS3Server();
 const batch = await startBatchEmulator({
   region: REGION,
   jobQueues: [QUEUE],
-  // The image's entrypoint (cdk/trainer-image/entrypoint.sh) is the trainer CLI; here through tsx.
+  // The image's entrypoint (trainer/Dockerfile) is the trainer CLI; here through tsx.
   images: { [IMAGE]: [process.execPath, '--import', 'tsx', resolve(REPO_ROOT, 'trainer', 'cli.ts')] },
   cwd: REPO_ROOT,
   baseEnv: cleanEnv,

@@ -23,7 +23,11 @@ const base = join(work, 'base');
 const data = join(work, 'train.jsonl');
 
 function cli(...args: string[]): { code: number; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', 'trainer/cli.ts', ...args], { encoding: 'utf8', env: { ...process.env, ONNXRUNTIME_NODE_INSTALL: 'skip' } });
+  return cliWithEnv({}, ...args);
+}
+
+function cliWithEnv(env: Record<string, string>, ...args: string[]): { code: number; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, ['--import', 'tsx', 'trainer/cli.ts', ...args], { encoding: 'utf8', env: { ...process.env, ONNXRUNTIME_NODE_INSTALL: 'skip', ...env } });
   return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -160,6 +164,12 @@ test('bad input: a precise message and a non-zero exit, and no output directory'
     assert.match(r.stderr, pattern, `${name}: ${r.stderr}`);
     assert.ok(!existsSync(out) || readdirSync(out).length === 0, `${name}: no adapter written`);
   }
+  // TRAINER_DEVICE sets the default device (the GPU image sets cuda); an explicit --device wins.
+  const viaEnv = cliWithEnv({ TRAINER_DEVICE: 'cuda' }, 'train', '--base', base, '--data', data, '--out', join(work, 'env-cuda'), '--max-steps', '1', '--quiet');
+  assert.notEqual(viaEnv.code, 0);
+  assert.match(viaEnv.stderr, /CUDA/);
+  const explicit = cliWithEnv({ TRAINER_DEVICE: 'cuda' }, 'train', '--base', base, '--data', data, '--out', join(work, 'env-cpu'), '--max-steps', '1', '--quiet', '--device', 'cpu');
+  assert.equal(explicit.code, 0, explicit.stderr);
 });
 
 test('bad checkpoints name the tensor at fault', () => {

@@ -89,8 +89,9 @@ export async function runJob(o: RunJobOptions): Promise<JobStatus> {
     if (stopping) return;
     stopping = true;
     void (async () => {
-      const current = await registry.getJobStatus(jobId).catch(() => null);
-      if (current?.state !== 'cancelled') await report(patch, true);
+      // A cancel (the API's cancel.json) is what stopped us: report that, not an interruption.
+      const cancelled = await registry.getJobCancel(jobId).catch(() => null);
+      await report(cancelled ? { state: 'cancelled', finishedAt: now() } : patch, true);
       await writing;
       rmSync(work, { recursive: true, force: true });
       process.exit(143);

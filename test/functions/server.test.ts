@@ -1,0 +1,126 @@
+/**
+ * `npm start`'s server as a user runs it: a separate process with its embedded store in a fresh
+ * directory. The README's worked example runs word for word (only the port differs) and ends with the
+ * downloaded adapter hashing to its manifest; a server stopped while a job trains leaves the job queued,
+ * its trainer process gone, and the next start resumes it.
+ */
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { after, test } from 'node:test';
+
+const REPO = resolve(import.meta.dirname, '..', '..');
+const store = mkdtempSync(join(tmpdir(), 'adapter-store-'));
+const servers: ChildProcess[] = [];
+
+interface Server {
+  proc: ChildProcess;
+  url: string;
+  output: () => string;
+}
+
+/** Starts the server exactly as `npm start` does (same node flags), on a free port; resolves once it listens. */
+function startServer(): Promise<Server> {
+  const pkg = JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')) as { scripts: { start: string } };
+  const [node, ...args] = pkg.scripts.start.split(' ');
+  assert.equal(node, 'node');
+  const proc = spawn(process.execPath, args, { cwd: REPO, env: { ...process.env, PORT: '0', ADAPTER_STORE_DIR: store, ADAPTER_STORE_THREADS: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  servers.push(proc);
+  let out = '';
+  proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  proc.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+  return new Promise((done, fail) => {
+    const timer = setTimeout(() => fail(new Error(`server did not start:\n${out}`)), 60_000);
+    proc.on('exit', (code) => fail(new Error(`server exited (${code}):\n${out}`)));
+    proc.stdout!.on('data', () => {
+      const m = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        done({ proc, url: m[1], output: () => out });
+      }
+    });
+  });
+}
+
+function stopServer(s: Server, signal: NodeJS.Signals): Promise<number | null> {
+  return new Promise((done) => {
+    s.proc.removeAllListeners('exit');
+    s.proc.on('exit', (code) => done(code));
+    s.proc.kill(signal);
+  });
+}
+
+after(() => {
+  for (const p of servers) if (p.exitCode === null) p.kill('SIGKILL');
+});
+
+function walkthrough(): string {
+  const readme = readFileSync(join(REPO, 'README.md'), 'utf8');
+  const m = /<!-- walkthrough -->\n```sh\n([\s\S]*?)```\n<!-- \/walkthrough -->/.exec(readme);
+  assert.ok(m, 'README has the walkthrough block');
+  return m[1];
+}
+
+function run(script: string, cwd: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((done) => {
+    const p = spawn('bash', ['-euo', 'pipefail', '-c', script], { cwd });
+    let stdout = '';
+    let stderr = '';
+    p.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    p.on('exit', (code) => done({ code, stdout, stderr }));
+  });
+}
+
+const auth = (key: string) => ({ authorization: `Bearer ${key}` });
+
+test("the README's worked example runs as written and the download hashes to the manifest", async () => {
+  const server = await startServer();
+  try {
+    assert.match(server.output(), /base model: +bert-tiny-random \(seeded now/);
+    // A user's working directory: the repository's examples/ and the store at .adapter-store.
+    const cwd = mkdtempSync(join(tmpdir(), 'walkthrough-'));
+    symlinkSync(join(REPO, 'examples'), join(cwd, 'examples'));
+    symlinkSync(store, join(cwd, '.adapter-store'));
+    const script = walkthrough();
+    assert.ok(script.includes('API=http://127.0.0.1:8787'), 'the documented default port');
+    const r = await run(script.replace('API=http://127.0.0.1:8787', `API=${server.url}`), cwd);
+    assert.equal(r.code, 0, `walkthrough failed:\n${r.stdout}\n${r.stderr}`);
+
+    const status = JSON.parse(readFileSync(join(cwd, 'status.json'), 'utf8')) as { status: string; adapterVersion: string; metrics: { examples: number } };
+    assert.equal(status.status, 'succeeded');
+    assert.equal(status.metrics.examples, 80, 'validationSplit 0.2 of 400 rows');
+    const key = readFileSync(join(store, 'api-key'), 'utf8').trim();
+    const detail = (await (await fetch(`${server.url}/adapters/sentiment`, { headers: auth(key) })).json()) as { latestVersion: string; manifest: { files: { name: string; sha256: string }[] } };
+    assert.equal(detail.latestVersion, status.adapterVersion);
+    const expected = detail.manifest.files.find((f) => f.name === 'adapter.safetensors')!.sha256;
+    assert.match(r.stdout, new RegExp(`^${expected}  adapter\\.safetensors$`, 'm'), 'shasum of the download = the manifest sha256');
+  } finally {
+    assert.equal(await stopServer(server, 'SIGINT'), 0, 'SIGINT stops the server cleanly');
+  }
+});
+
+test('a server stopped mid-job leaves the job queued with no trainer left running, and the next start resumes it', async () => {
+  let server = await startServer();
+  const key = readFileSync(join(store, 'api-key'), 'utf8').trim();
+  const headers = { ...auth(key), 'content-type': 'application/json' };
+  const dataset = (await (await fetch(`${server.url}/datasets?name=sentiment.jsonl`, { method: 'POST', headers: { ...auth(key), 'content-type': 'application/x-ndjson' }, body: readFileSync(join(REPO, 'examples', 'sentiment.jsonl')) })).json()) as { datasetUri: string };
+  const job = (await (await fetch(`${server.url}/finetune`, { method: 'POST', headers, body: JSON.stringify({ task: 'long', datasetUri: dataset.datasetUri, hyperparameters: { epochs: 100 } }) })).json()) as { jobId: string };
+  const view = async () => (await (await fetch(`${server.url}/finetune/${job.jobId}`, { headers: auth(key) })).json()) as { status: string; progress: { step: number } };
+  for (let i = 0; i < 300 && !((await view()).progress.step > 0); i++) await new Promise((r) => setTimeout(r, 200));
+  assert.equal((await view()).status, 'running');
+
+  assert.equal(await stopServer(server, 'SIGTERM'), 0);
+  const ps = await run(`ps -eo args | grep -F -- '--job ${job.jobId}' | grep -v grep || true`, REPO);
+  assert.equal(ps.stdout.trim(), '', 'no trainer process outlives the server');
+
+  server = await startServer();
+  assert.match(server.output(), new RegExp(`resumed jobs: ${job.jobId}`));
+  const resumed = await view();
+  assert.ok(resumed.status === 'queued' || resumed.status === 'running', `resumed job is ${resumed.status}`);
+  const cancelled = (await (await fetch(`${server.url}/finetune/${job.jobId}/cancel`, { method: 'POST', headers: auth(key) })).json()) as { status: string };
+  assert.equal(cancelled.status, 'cancelled');
+  assert.equal(await stopServer(server, 'SIGTERM'), 0);
+});
