@@ -330,6 +330,13 @@ describe('GET /finetune', () => {
     assert.deepEqual(launcher.cancelled.at(-1), { jobId, externalId: `ext-${jobId}` });
     assert.equal((await registry.getJobStatus(jobId))?.state, 'cancelled');
     assert.equal((await call(`/finetune/${jobId}/cancel`, { method: 'POST' })).status, 200);
+    // A stopping trainer's last report lands after the cancel: the job still reads cancelled.
+    const late = (await registry.getJobStatus(jobId))!;
+    await registry.putJobStatus({ ...late, state: 'failed', error: { message: 'interrupted by SIGTERM' } });
+    const after = (await (await call(`/finetune/${jobId}`)).json()) as { status: string; error: unknown };
+    assert.deepEqual([after.status, after.error], ['cancelled', null]);
+    const listed = (await (await call('/finetune?task=cancel-me')).json()) as { data: { jobId: string; status: string }[] };
+    assert.equal(listed.data.find((j) => j.jobId === jobId)?.status, 'cancelled');
 
     const done = await create('cancel-done');
     const st = await registry.getJobStatus(done);
