@@ -9,7 +9,7 @@
  *   ADAPTER_STORE_API_KEY   the bearer key (default: generated once, kept in <dir>/api-key)
  *   ADAPTER_STORE_JOBS      jobs trained at once (default 1)
  *   ADAPTER_STORE_THREADS   CPU threads per job (default: onnxruntime's choice)
- *   ADAPTER_STORE_S3_PORT   the embedded store's port (default 0: a free one)
+ *   ADAPTER_STORE_S3_PORT   the embedded store's S3 API port (default 8788; 0: a free one)
  *
  * Stops cleanly on SIGINT/SIGTERM: running jobs are stopped and left queued, and resume (from their
  * last checkpoint) the next time the server starts.
@@ -42,7 +42,7 @@ async function main(): Promise<void> {
   const host = process.env.HOST || '127.0.0.1';
   const jobs = intFromEnv('ADAPTER_STORE_JOBS', 1, 1, 64);
   const threads = intFromEnv('ADAPTER_STORE_THREADS', 0, 0, 1024);
-  const s3Port = intFromEnv('ADAPTER_STORE_S3_PORT', 0, 0, 65535);
+  const s3Port = intFromEnv('ADAPTER_STORE_S3_PORT', 8788, 0, 65535);
   const storeDir = resolve(process.env.ADAPTER_STORE_DIR || '.adapter-store');
   mkdirSync(storeDir, { recursive: true });
   const { key, source } = resolveApiKey(storeDir, process.env.ADAPTER_STORE_API_KEY);
@@ -79,6 +79,7 @@ async function main(): Promise<void> {
       `  API key:      ${key}   (${source === 'env' ? 'from ADAPTER_STORE_API_KEY' : `kept in ${join(storeDir, 'api-key')}`})`,
       `  store:        ${storeDir}   (S3 API at ${s3.endpoint}, bucket ${BUCKET})`,
       `  base model:   ${SEED_MODEL}${seeded ? ' (seeded now: a random BERT with the bert-base-uncased vocab)' : ''}`,
+      `  add a base:   AWS_ENDPOINT_URL_S3=${s3.endpoint} AWS_ACCESS_KEY_ID=${s3.env.AWS_ACCESS_KEY_ID} AWS_SECRET_ACCESS_KEY=${s3.env.AWS_SECRET_ACCESS_KEY} npm run trainer -- upload-base --registry ${registry.uri} --name <name> --dir <dir>`,
       ...(resumed.length > 0 ? [`  resumed jobs: ${resumed.join(', ')}`] : []),
     ];
     console.log(lines.join('\n'));

@@ -4,7 +4,8 @@
  * exits non-zero with one precise line on stderr when the input is bad.
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { readAdapterDir } from './checkpoint/adapter-dir.ts';
 import { loadBaseModel } from './checkpoint/base-model.ts';
 import { writeRandomBert } from './checkpoint/random-bert.ts';
@@ -274,6 +275,26 @@ program
       prefix: false,
       pooler: true,
     });
+  });
+
+program
+  .command('upload-base')
+  .description('check a base model directory (Hugging Face layout) and upload it to the registry as models/<name>/')
+  .requiredOption('--dir <dir>', 'config.json, model.safetensors and vocab.txt or tokenizer.json')
+  .requiredOption('--name <name>', 'the model name jobs give as baseModel (a-z, 0-9, "_", "-")')
+  .requiredOption('--registry <uri>', 'the registry, s3://bucket or s3://bucket/prefix (endpoint and credentials from the AWS environment)')
+  .action(async (o) => {
+    // Everything a job will need is checked here, before a byte is uploaded.
+    const base = loadBaseModel(o.dir);
+    const tokenizer = await loadBaseTokenizer(o.dir, base.config.max_position_embeddings);
+    if (!tokenizer) throw new Error(`${o.dir}: no vocab.txt or tokenizer.json (jobs on text datasets need one)`);
+    tokenizer.encode('check'); // a broken vocabulary fails here, not in the first job
+    const files = ['config.json', 'model.safetensors', ...['vocab.txt', 'tokenizer.json', 'tokenizer_config.json'].filter((f) => existsSync(join(o.dir, f)))];
+    const registry = Registry.fromUri(o.registry);
+    // Published adapters name their base's weights sha256: a base model is never replaced.
+    if (await registry.modelExists(o.name)) throw new Error(`base model "${o.name}" already exists in ${registry.uri}/models/; pick another name`);
+    await registry.uploadModel(o.name, o.dir, files);
+    process.stdout.write(JSON.stringify({ name: o.name, files, weightsSha256: base.weightsSha256, layers: base.config.num_hidden_layers, hiddenSize: base.config.hidden_size }) + '\n');
   });
 
 try {

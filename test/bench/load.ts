@@ -23,7 +23,7 @@ const connections = Number(values.connections);
 const adapterBytes = Math.round(Number(values['adapter-mb']) * 1e6);
 
 const store = mkdtempSync(join(tmpdir(), 'load-store-'));
-const server = spawn(process.execPath, ['--openssl-legacy-provider', '--import', 'tsx', 'functions/server.ts'], { env: { ...process.env, PORT: '0', ADAPTER_STORE_DIR: store }, stdio: ['ignore', 'pipe', 'inherit'] });
+const server = spawn(process.execPath, ['--openssl-legacy-provider', '--import', 'tsx', 'functions/server.ts'], { env: { ...process.env, PORT: '0', ADAPTER_STORE_S3_PORT: '0', ADAPTER_STORE_DIR: store }, stdio: ['ignore', 'pipe', 'inherit'] });
 let banner = '';
 const { url, s3 } = await new Promise<{ url: string; s3: string }>((done, fail) => {
   server.on('exit', (code) => fail(new Error(`server exited with ${code}`)));

@@ -26,7 +26,7 @@ function startServer(): Promise<Server> {
   const pkg = JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')) as { scripts: { start: string } };
   const [node, ...args] = pkg.scripts.start.split(' ');
   assert.equal(node, 'node');
-  const proc = spawn(process.execPath, args, { cwd: REPO, env: { ...process.env, PORT: '0', ADAPTER_STORE_DIR: store, ADAPTER_STORE_THREADS: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(process.execPath, args, { cwd: REPO, env: { ...process.env, PORT: '0', ADAPTER_STORE_S3_PORT: '0', ADAPTER_STORE_DIR: store, ADAPTER_STORE_THREADS: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
   servers.push(proc);
   let out = '';
   proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));
