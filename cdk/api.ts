@@ -90,6 +90,8 @@ export class Api extends Construct {
     // Idempotency-Key claims (shared/registry.ts: idempotency/<sha256>.json), released when a submit fails.
     props.registry.grantPut(this.handler, 'idempotency/*');
     props.registry.grantDelete(this.handler, 'idempotency/*');
+    // The job listing index (shared/registry.ts: job-index/{all,task/<task>}/<inverted time>-<id>).
+    props.registry.grantPut(this.handler, 'job-index/*');
     // POST /datasets: checked uploads (datasets/<sha>/<name>) and the presigned PUTs it signs (datasets/uploads/...).
     props.registry.grantPut(this.handler, 'datasets/*');
     this.apiKeySecret.grantRead(this.handler);
@@ -130,6 +132,7 @@ export class Api extends Construct {
       'AwsSolutions-L1': 'Node.js 22 is the runtime this code is built and tested for (esbuild target node22); moving to a newer major is a tested change, not an automatic one.',
       ...grantReadFindings(props.registry, 'The API'),
       ...grantPutFindings(props.registry, 'jobs', 'The API writes jobs/<id>/{spec,status,launch}.json for job ids it generates at request time.'),
+      ...grantPutFindings(props.registry, 'job-index', 'Listing-index markers are keyed by job id and creation time, known only at request time.'),
       ...grantPutFindings(props.registry, 'datasets', 'POST /datasets stores uploads under datasets/<content hash>/<name> and signs PUTs under datasets/uploads/<id>/, known only at request time.'),
       ...grantPutFindings(props.registry, 'idempotency', 'Idempotency claims are keyed by a hash of the client\'s Idempotency-Key, known only at request time.'),
       'AwsSolutions-IAM5[Action::s3:DeleteObject*]': 'grantDelete: releasing its own idempotency claims under idempotency/* only.',

@@ -10,6 +10,7 @@
  *   jobs/<id>/launch.json     the launcher's handle (Batch job id, local pid), for cancel and describe
  *   jobs/<id>/checkpoint/     the trainer's resumable state, for retried jobs
  *   idempotency/<sha256>.json the job an Idempotency-Key created (conditional write)
+ *   job-index/{all,task/<task>}/<inverted time>-<id>  empty markers: job listings newest first
  *   datasets/<sha256[:16]>/<name>      uploaded datasets (POST /datasets), content-addressed
  *   datasets/uploads/<id>/<name>       datasets uploaded by presigned PUT
  *   adapters/<task>/<version>/{adapter.safetensors, adapter_config.json, metrics.json, manifest.json}
@@ -89,6 +90,9 @@ const VERSION = /^\d{8}T\d{9}Z-[0-9a-f]{16}$/;
 function statusCode(err: unknown): number | undefined {
   return err instanceof S3ServiceException ? err.$metadata.httpStatusCode : undefined;
 }
+
+/** Job-index times count down from here (ms, the year 5188: nine base-36 digits). */
+const MAX_INDEX_TIME = 36 ** 9 - 1;
 
 /** Objects larger than this go up as multipart uploads of MULTIPART_PART_BYTES parts. */
 export const MULTIPART_THRESHOLD = 8 * 1024 * 1024;
@@ -204,8 +208,33 @@ export class Registry {
 
   // --- jobs ----------------------------------------------------------------------------------------
 
+  /** Writes the spec, then the job's entries in the listing index (all jobs, and its task's). */
   async putJobSpec(spec: JobSpec): Promise<void> {
     await this.put(this.key('jobs', slug('job id', spec.jobId), 'spec.json'), JSON.stringify(spec, null, 2), { immutable: true, contentType: 'application/json' });
+    for (const scope of [['all'], ['task', slug('task', spec.task)]]) {
+      await this.put(this.jobIndexKey(scope, spec), '', { immutable: true });
+    }
+  }
+
+  /**
+   * job-index/{all | task/<task>}/<inverted creation time>-<job id>: S3 lists keys in ascending order
+   * only, so the inverted time puts the newest job first and a page is one bounded ListObjectsV2.
+   */
+  private jobIndexKey(scope: string[], spec: Pick<JobSpec, 'jobId' | 'createdAt'>): string {
+    const t = Date.parse(spec.createdAt);
+    if (!Number.isFinite(t)) throw new RegistryError(`job ${spec.jobId}: createdAt "${spec.createdAt}" is not a time`, 'invalid');
+    const inverted = (MAX_INDEX_TIME - t).toString(36).padStart(9, '0');
+    return this.key('job-index', ...scope, `${inverted}-${spec.jobId}`);
+  }
+
+  /** Job ids, newest first, `limit` at a time; `after` (a job id) continues from the previous page. */
+  async listJobIds(o: { task?: string; limit: number; after?: string }): Promise<{ ids: string[]; hasMore: boolean }> {
+    const scope = o.task === undefined ? ['all'] : ['task', slug('task', o.task)];
+    const prefix = this.key('job-index', ...scope, '');
+    const startAfter = o.after === undefined ? undefined : this.jobIndexKey(scope, await this.getJobSpec(o.after));
+    const page = await this.s3.send(new ListObjectsV2Command({ Bucket: this.location.bucket, Prefix: prefix, StartAfter: startAfter, MaxKeys: o.limit + 1 }));
+    const ids = (page.Contents ?? []).map((c) => c.Key!.slice(prefix.length).replace(/^[0-9a-z]+-/, ''));
+    return { ids: ids.slice(0, o.limit), hasMore: ids.length > o.limit || page.IsTruncated === true };
   }
 
   async getJobSpec(jobId: string): Promise<JobSpec> {

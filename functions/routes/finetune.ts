@@ -6,6 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { createRoute, type OpenAPIHono } from '@hono/zod-openapi';
 import type { JobSpec, JobState, JobStatus } from '../../shared/job.ts';
+import { RegistryError } from '../../shared/registry.ts';
 import type { LauncherView } from '../jobs/launcher.ts';
 import type { ResolvedDeps } from '../app.ts';
 import { ProblemError, type InvalidParam } from '../http/problem.ts';
@@ -198,29 +199,14 @@ export function registerFinetuneRoutes(app: OpenAPIHono, deps: ResolvedDeps): vo
 
   app.openapi(listJobs, async (c) => {
     const { task, limit, after } = c.req.valid('query');
-    const prefix = registry.key('jobs', '');
-    const { prefixes } = await registry.list(prefix, '/');
-    const ids = prefixes
-      .map((p) => p.slice(prefix.length).replace(/\/$/, ''))
-      .filter((id) => after === undefined || id < after)
-      .sort()
-      .reverse();
-    const data: Job[] = [];
-    let hasMore = false;
-    for (const id of ids) {
-      let spec: JobSpec;
-      try {
-        spec = await registry.getJobSpec(id);
-      } catch {
-        continue; // a prefix without a spec is not a job (yet)
+    // One bounded listing of the job index per page, then each job's spec and status.
+    const { ids, hasMore } = await registry.listJobIds({ task, limit, after }).catch((err: unknown) => {
+      if (after !== undefined && err instanceof RegistryError && err.code === 'not-found') {
+        throw new ProblemError(400, 'validation-error', `invalid query: after`, [{ name: 'after', reason: `no job "${after}" to continue after` }]);
       }
-      if (task !== undefined && spec.task !== task) continue;
-      if (data.length === limit) {
-        hasMore = true;
-        break;
-      }
-      data.push(jobView(spec, await currentStatus(id)));
-    }
+      throw err;
+    });
+    const data = await Promise.all(ids.map(async (id) => jobView(await registry.getJobSpec(id), await currentStatus(id))));
     return c.json({ object: 'list' as const, data, hasMore, nextCursor: hasMore ? data[data.length - 1].jobId : null }, 200);
   });
 

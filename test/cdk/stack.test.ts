@@ -171,8 +171,8 @@ describe('least privilege', () => {
   const api = roleStatements(template, id(stack.api.handler.role!));
   const trainer = roleStatements(template, id(stack.training.jobRole));
 
-  test('the API writes only jobs/*, datasets/* and idempotency/*, deletes only idempotency/*', () => {
-    assert.deepEqual(allowedResources(api, 's3:PutObject').sort(), [`${bucketArn}/datasets/*`, `${bucketArn}/idempotency/*`, `${bucketArn}/jobs/*`]);
+  test('the API writes only jobs/*, job-index/*, datasets/* and idempotency/*, deletes only idempotency/*', () => {
+    assert.deepEqual(allowedResources(api, 's3:PutObject').sort(), [`${bucketArn}/datasets/*`, `${bucketArn}/idempotency/*`, `${bucketArn}/job-index/*`, `${bucketArn}/jobs/*`]);
     assert.deepEqual(allowedResources(api, 's3:DeleteObject'), [`${bucketArn}/idempotency/*`]);
     assert.deepEqual(allowedResources(api, 's3:GetObject').sort(), [bucketArn, `${bucketArn}/*`]);
     assert.ok(!api.some((s) => s.Action.includes('s3:*')));

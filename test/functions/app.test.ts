@@ -320,6 +320,7 @@ describe('GET /finetune', () => {
   test('bad list parameters are 400 naming the field', async () => {
     assert.ok(fieldNames(await problem(await call('/finetune?limit=0'), 400)).includes('limit'));
     assert.ok(fieldNames(await problem(await call('/finetune?task=../x'), 400)).includes('task'));
+    assert.ok(fieldNames(await problem(await call('/finetune?after=ft-nosuchjob'), 400)).includes('after'));
   });
 
   test('POST /finetune/:jobId/cancel cancels through the launcher; a finished job cannot be cancelled', async () => {

@@ -62,3 +62,30 @@ test('a multipart immutable write never overwrites: the version manifest stays',
   await assert.rejects(registry.publishAdapter(dir, meta, version), (e: unknown) => e instanceof RegistryError && e.code === 'conflict');
   assert.deepEqual(await registry.getManifest('big', version), first);
 });
+
+test('the job index pages newest first, per task or all, one bounded listing a page', async () => {
+  const at = (minute: number) => new Date(Date.UTC(2026, 10, 29, 12, minute)).toISOString();
+  const jobs = [
+    { jobId: 'ft-a', task: 'alpha', createdAt: at(1) },
+    { jobId: 'ft-b', task: 'beta', createdAt: at(2) },
+    { jobId: 'ft-c', task: 'alpha', createdAt: at(3) },
+    { jobId: 'ft-d', task: 'alpha', createdAt: at(4) },
+    { jobId: 'ft-e', task: 'beta', createdAt: at(5) },
+  ];
+  // Written out of order: the index, not the write order, decides.
+  for (const j of [jobs[2], jobs[0], jobs[4], jobs[1], jobs[3]]) {
+    await registry.putJobSpec({ format: 'adapter-store.job/v1', ...j, datasetUri: 's3://d/x.jsonl', baseModel: 'b', hyperparameters: {} });
+  }
+  const pages: string[][] = [];
+  let after: string | undefined;
+  for (;;) {
+    const page = await registry.listJobIds({ limit: 2, after });
+    pages.push(page.ids);
+    if (!page.hasMore) break;
+    after = page.ids.at(-1);
+  }
+  assert.deepEqual(pages, [['ft-e', 'ft-d'], ['ft-c', 'ft-b'], ['ft-a']]);
+  assert.deepEqual(await registry.listJobIds({ task: 'alpha', limit: 10 }), { ids: ['ft-d', 'ft-c', 'ft-a'], hasMore: false });
+  assert.deepEqual(await registry.listJobIds({ task: 'alpha', limit: 1, after: 'ft-d' }), { ids: ['ft-c'], hasMore: true });
+  await assert.rejects(registry.listJobIds({ limit: 1, after: 'ft-nope' }), (e: unknown) => e instanceof RegistryError && e.code === 'not-found');
+});
