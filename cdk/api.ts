@@ -24,6 +24,8 @@ export interface ApiProps {
   jobDefinition: batch.EcsJobDefinition;
   /** Buckets the API accepts dataset URIs from (the registry bucket comes first). */
   datasetBuckets: string[];
+  /** Dataset buckets besides the registry, which POST /finetune checks objects in (HeadObject). */
+  extraDatasetBuckets: string[];
   defaultBaseModel: string;
 }
 
@@ -95,6 +97,14 @@ export class Api extends Construct {
     // POST /datasets: checked uploads (datasets/<sha>/<name>) and the presigned PUTs it signs (datasets/uploads/...).
     props.registry.grantPut(this.handler, 'datasets/*');
     this.apiKeySecret.grantRead(this.handler);
+    if (props.extraDatasetBuckets.length > 0) {
+      // HeadObject on a dataset before a job is created; ListBucket makes a missing key a 404, not a 403.
+      this.handler.addToRolePolicy(new iam.PolicyStatement({
+        sid: 'CheckDatasetObjects',
+        actions: ['s3:GetObject', 's3:ListBucket'],
+        resources: props.extraDatasetBuckets.flatMap((b) => [`arn:${Aws.PARTITION}:s3:::${b}`, `arn:${Aws.PARTITION}:s3:::${b}/*`]),
+      }));
+    }
 
     props.jobDefinition.grantSubmitJob(this.handler, props.jobQueue);
     this.handler.addToRolePolicy(new iam.PolicyStatement({
@@ -138,6 +148,7 @@ export class Api extends Construct {
       'AwsSolutions-IAM5[Action::s3:DeleteObject*]': 'grantDelete: releasing its own idempotency claims under idempotency/* only.',
       'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:batch:<AWS::Region>:<AWS::AccountId>:job/*]': 'TerminateJob is authorised per job ARN; ids are known only after SubmitJob, and the API only terminates jobs it recorded.',
       'AwsSolutions-IAM5[Resource::*]': 'batch:DescribeJobs has no resource-level permissions; it is read-only.',
+      ...Object.fromEntries(props.extraDatasetBuckets.map((b) => [`AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::${b}/*]`, `POST /finetune checks that a dataset exists in the configured dataset bucket ${b} (read only).`])),
     });
     acknowledge(this.httpApi, {
       'AwsSolutions-APIG4': 'Every route except /healthz and /docs checks a Bearer API key inside the app (functions/http/auth.ts); an API Gateway authorizer would duplicate it and add a cold start.',

@@ -44,6 +44,7 @@ export class AdapterStoreStack extends Stack {
       jobQueue: this.training.jobQueue,
       jobDefinition: this.training.jobDefinition,
       datasetBuckets: [this.registry.bucket.bucketName, ...config.datasetBuckets],
+      extraDatasetBuckets: config.datasetBuckets,
       defaultBaseModel: config.defaultBaseModel,
     });
 

@@ -25,7 +25,7 @@ import { mkdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
-import { DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client, S3ServiceException, type S3ClientConfig } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client, S3ServiceException, type S3ClientConfig } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import type { JobSpec, JobStatus } from './job.ts';
 import type { AdapterManifest, ManifestFile } from './manifest.ts';
@@ -298,6 +298,24 @@ export class Registry {
   }
 
   // --- datasets --------------------------------------------------------------------------------------
+
+  /**
+   * Whether s3://bucket/key exists (any bucket this client can read): 'missing' on 404, 'forbidden' on 403
+   * (S3 answers 403 for a missing key too when the caller may not list the bucket).
+   */
+  async objectState(uri: string): Promise<'exists' | 'missing' | 'forbidden'> {
+    const m = /^s3:\/\/([^/]+)\/(.+)$/.exec(uri);
+    if (!m) throw new RegistryError(`"${uri}" is not an s3://bucket/key URI`, 'invalid');
+    try {
+      await this.s3.send(new HeadObjectCommand({ Bucket: m[1], Key: m[2] }));
+      return 'exists';
+    } catch (err) {
+      const code = statusCode(err);
+      if (code === 404) return 'missing';
+      if (code === 403) return 'forbidden';
+      throw new RegistryError(`checking ${uri} failed: ${(err as Error).message}`, 'storage');
+    }
+  }
 
   /** The s3:// URI of a registry key. */
   uriOf(key: string): string {

@@ -111,6 +111,15 @@ export function registerFinetuneRoutes(app: OpenAPIHono, deps: ResolvedDeps): vo
       if (uri !== undefined && !allowed.has(bucketOf(uri))) invalid.push({ name: field, reason: `bucket "${bucketOf(uri)}" is not one this deployment reads datasets from` });
     }
     if (invalid.length > 0) throw new ProblemError(422, 'dataset-not-allowed', 'the dataset must be in a bucket this deployment allows', invalid);
+    // A job on a dataset that is not there would only fail later, on a GPU host: say so now.
+    for (const field of ['datasetUri', 'validationUri'] as const) {
+      const uri = body[field];
+      if (uri === undefined) continue;
+      const state = await registry.objectState(uri);
+      if (state === 'missing') invalid.push({ name: field, reason: `no object at ${uri} (upload it first: POST /datasets)` });
+      if (state === 'forbidden') invalid.push({ name: field, reason: `${uri} cannot be read with this deployment's permissions (or does not exist)` });
+    }
+    if (invalid.length > 0) throw new ProblemError(422, 'dataset-not-found', 'the dataset must exist and be readable', invalid);
     if (!(await registry.modelExists(baseModel))) {
       throw new ProblemError(422, 'unknown-base-model', `base model "${baseModel}" is not in the registry`, [{ name: 'baseModel', reason: `no model "${baseModel}" under models/` }]);
     }

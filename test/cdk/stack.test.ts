@@ -174,7 +174,8 @@ describe('least privilege', () => {
   test('the API writes only jobs/*, job-index/*, datasets/* and idempotency/*, deletes only idempotency/*', () => {
     assert.deepEqual(allowedResources(api, 's3:PutObject').sort(), [`${bucketArn}/datasets/*`, `${bucketArn}/idempotency/*`, `${bucketArn}/job-index/*`, `${bucketArn}/jobs/*`]);
     assert.deepEqual(allowedResources(api, 's3:DeleteObject'), [`${bucketArn}/idempotency/*`]);
-    assert.deepEqual(allowedResources(api, 's3:GetObject').sort(), [bucketArn, `${bucketArn}/*`]);
+    // The registry, and the configured dataset bucket (POST /finetune checks a dataset exists).
+    assert.deepEqual(allowedResources(api, 's3:GetObject').sort(), ['arn:${AWS::Partition}:s3:::public-datasets', 'arn:${AWS::Partition}:s3:::public-datasets/*', bucketArn, `${bucketArn}/*`].sort());
     assert.ok(!api.some((s) => s.Action.includes('s3:*')));
   });
 

@@ -145,6 +145,8 @@ describe('POST /finetune', () => {
     ['an https:// dataset URL', { ...good, datasetUri: 'https://example.com/train.jsonl' }, 400, 'datasetUri'],
     ['a dataset in a bucket not allowed', { ...good, datasetUri: 's3://secrets/keys.jsonl' }, 422, 'datasetUri'],
     ['a validation set in a bucket not allowed', { ...good, validationUri: 's3://registry/jobs/x.jsonl' }, 422, 'validationUri'],
+    ['a dataset that does not exist', { ...good, datasetUri: 's3://datasets/sst2/missing.jsonl' }, 422, 'datasetUri'],
+    ['a validation set that does not exist', { ...good, validationUri: 's3://datasets/sst2/missing.jsonl' }, 422, 'validationUri'],
     ['an unknown base model', { ...good, baseModel: 'nope' }, 422, 'baseModel'],
     ['a base model with path tricks', { ...good, baseModel: '../tiny' }, 400, 'baseModel'],
     ['epochs 0', { ...good, hyperparameters: { epochs: 0 } }, 400, 'hyperparameters.epochs'],

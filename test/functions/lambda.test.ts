@@ -29,6 +29,7 @@ before(async () => {
   const dir = mkdtempSync(join(tmpdir(), 'lambda-'));
   for (const f of ['config.json', 'model.safetensors']) writeFileSync(join(dir, f), '{}');
   await registry.uploadModel('tiny', dir, ['config.json', 'model.safetensors']);
+  await s3.putObject('registry', 'datasets/train.jsonl', '{"text": "fine", "label": 1}\n');
   Object.assign(process.env, s3.env, batch.env, {
     ADAPTER_STORE_REGISTRY: 's3://registry', ADAPTER_STORE_API_KEYS: 'secret-key', BATCH_JOB_QUEUE: 'gpu-queue',
     BATCH_JOB_DEFINITION: 'trainer:1', ADAPTER_STORE_DEFAULT_BASE_MODEL: 'tiny',
