@@ -85,6 +85,12 @@ async function main(): Promise<void> {
     console.log(lines.join('\n'));
   });
 
+  server.on('error', (err: NodeJS.ErrnoException) => {
+    const why = err.code === 'EADDRINUSE' ? `port ${port} on ${host} is in use (set PORT to another)` : err.message;
+    console.error(`adapter store: cannot listen: ${why}`);
+    void runner.shutdown().then(() => s3.stop()).finally(() => process.exit(1));
+  });
+
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;

@@ -14,6 +14,7 @@
  */
 import { getCiphers } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
+import { createServer } from 'node:net';
 import S3rver, { type S3rverContext } from 's3rver';
 
 /** s3rver's fixed credentials: it checks request signatures against them. */
@@ -72,11 +73,24 @@ function conditionalWrites(s3: S3rver) {
   };
 }
 
+/** s3rver leaves a failed listen as an uncaught 'error' event: try the port first, for a clear message. */
+function checkPortFree(host: string, port: number): Promise<void> {
+  if (port === 0) return Promise.resolve();
+  return new Promise((done, fail) => {
+    const probe = createServer();
+    probe.once('error', (err: NodeJS.ErrnoException) =>
+      fail(new Error(err.code === 'EADDRINUSE' ? `the embedded store's port ${port} on ${host} is in use (set ADAPTER_STORE_S3_PORT to another, or 0)` : err.message)),
+    );
+    probe.listen(port, host, () => probe.close(() => done()));
+  });
+}
+
 export async function startEmbeddedS3(o: EmbeddedS3Options): Promise<EmbeddedS3> {
   if (!getCiphers().includes('des-cbc')) {
     throw new Error('the embedded S3 store needs the OpenSSL legacy provider: run node with --openssl-legacy-provider (npm start does)');
   }
   mkdirSync(o.directory, { recursive: true });
+  await checkPortFree(o.host ?? '127.0.0.1', o.port ?? 0);
   const s3 = new S3rver({
     address: o.host ?? '127.0.0.1',
     port: o.port ?? 0,
