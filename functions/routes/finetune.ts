@@ -125,13 +125,15 @@ export function registerFinetuneRoutes(app: OpenAPIHono, deps: ResolvedDeps): vo
     }
   }
 
-  /** status.json, except that a cancel request wins over whatever a stopping trainer wrote last (unless it had succeeded). */
+  /**
+   * status.json, except that a cancel request (cancel.json, written only here) wins over whatever a
+   * stopping trainer wrote last, unless the job had succeeded: its version is published then.
+   */
   async function currentStatus(jobId: string): Promise<JobStatus | null> {
     const status = await registry.getJobStatus(jobId);
-    if (status && status.state !== 'succeeded' && status.state !== 'cancelled' && (await registry.getJobCancel(jobId))) {
-      return { ...status, state: 'cancelled', error: undefined };
-    }
-    return status;
+    if (!status || status.state === 'succeeded' || status.state === 'cancelled') return status;
+    const cancel = await registry.getJobCancel(jobId);
+    return cancel ? { ...status, state: 'cancelled', error: undefined, finishedAt: status.finishedAt ?? cancel.requestedAt } : status;
   }
 
   async function view(jobId: string, merge: boolean): Promise<Job> {
@@ -226,19 +228,14 @@ export function registerFinetuneRoutes(app: OpenAPIHono, deps: ResolvedDeps): vo
     if (current.status === 'succeeded' || current.status === 'failed') {
       throw new ProblemError(409, 'job-finished', `job ${jobId} already ${current.status}; only queued or running jobs can be cancelled`, [{ name: 'jobId', reason: `job is ${current.status}` }]);
     }
-    const now = deps.now().toISOString();
-    await registry.putJobCancel(jobId, { requestedAt: now });
+    // The API never writes status.json here (the trainer owns it): the cancel record decides the view.
+    await registry.putJobCancel(jobId, { requestedAt: deps.now().toISOString() });
     const handle = await getLaunch(registry, jobId);
     if (handle) await launcher.cancel(handle);
-    const status = await registry.getJobStatus(jobId);
-    const cancelled: JobStatus = {
-      ...(status ?? { format: 'adapter-store.job-status/v1', jobId, step: 0, totalSteps: 0, epoch: 0, loss: null, validation: null }),
-      state: 'cancelled',
-      error: undefined,
-      finishedAt: now,
-      updatedAt: now,
-    };
-    await registry.putJobStatus(cancelled);
-    return c.json(jobView(await registry.getJobSpec(jobId), cancelled), 200);
+    const after = await view(jobId, false);
+    if (after.status === 'succeeded') {
+      throw new ProblemError(409, 'job-finished', `job ${jobId} succeeded before the cancel took effect; its adapter version ${after.adapterVersion} is published`, [{ name: 'jobId', reason: 'job is succeeded' }]);
+    }
+    return c.json(after, 200);
   });
 }

@@ -331,7 +331,8 @@ describe('GET /finetune', () => {
     assert.equal(res.status, 200);
     assert.equal(((await res.json()) as { status: string }).status, 'cancelled');
     assert.deepEqual(launcher.cancelled.at(-1), { jobId, externalId: `ext-${jobId}` });
-    assert.equal((await registry.getJobStatus(jobId))?.state, 'cancelled');
+    assert.ok(await registry.getJobCancel(jobId), 'the cancel record is written');
+    assert.equal((await registry.getJobStatus(jobId))?.state, 'queued', 'status.json stays the trainer\'s');
     assert.equal((await call(`/finetune/${jobId}/cancel`, { method: 'POST' })).status, 200);
     // A stopping trainer's last report lands after the cancel: the job still reads cancelled.
     const late = (await registry.getJobStatus(jobId))!;
@@ -340,6 +341,20 @@ describe('GET /finetune', () => {
     assert.deepEqual([after.status, after.error], ['cancelled', null]);
     const listed = (await (await call('/finetune?task=cancel-me')).json()) as { data: { jobId: string; status: string }[] };
     assert.equal(listed.data.find((j) => j.jobId === jobId)?.status, 'cancelled');
+
+    // The trainer finishes while the cancel is under way: the published success stands (409), never "cancelled".
+    const racing = await create('cancel-race');
+    const original = launcher.cancel.bind(launcher);
+    launcher.cancel = async (job) => {
+      const st = (await registry.getJobStatus(job.jobId))!;
+      await registry.putJobStatus({ ...st, state: 'succeeded', adapterVersion: manifest.version });
+    };
+    try {
+      await problem(await call(`/finetune/${racing}/cancel`, { method: 'POST' }), 409);
+    } finally {
+      launcher.cancel = original;
+    }
+    assert.equal(((await (await call(`/finetune/${racing}`)).json()) as { status: string }).status, 'succeeded');
 
     const done = await create('cancel-done');
     const st = await registry.getJobStatus(done);
