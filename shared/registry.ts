@@ -345,6 +345,7 @@ export class Registry {
 
   // --- base models ---------------------------------------------------------------------------------
 
+  /** A model exists once its weights do (uploadModel writes them last). */
   async modelExists(name: string): Promise<boolean> {
     const { keys } = await this.list(this.key('models', slug('model name', name), ''));
     return keys.some((k) => k.key.endsWith('/config.json')) && keys.some((k) => k.key.endsWith('/model.safetensors'));
@@ -356,11 +357,22 @@ export class Registry {
     if (!existsSync(join(dir, 'model.safetensors'))) throw new RegistryError(`base model "${name}" not found in ${this.uri}/models/`, 'not-found');
   }
 
+  /**
+   * Uploads a base model: the other files first, model.safetensors last and immutable. The weights
+   * make a model exist (modelExists), so an interrupted upload leaves no usable-looking half model and
+   * can simply be retried, and a complete model is never replaced (published adapters name its weights'
+   * sha256). Throws a 'conflict' RegistryError when the model already exists.
+   */
   async uploadModel(name: string, dir: string, files: readonly string[]): Promise<void> {
-    for (const file of files) {
+    const prefix = this.key('models', slug('model name', name), '');
+    if (!files.includes('model.safetensors')) throw new RegistryError(`base model "${name}": model.safetensors is required`, 'invalid');
+    if (await this.modelExists(name)) throw new RegistryError(`base model "${name}" already exists in ${this.uri}/models/`, 'conflict');
+    const upload = async (file: string, immutable: boolean) => {
       const { size } = await stat(join(dir, file));
-      await this.put(this.key('models', slug('model name', name), file), createReadStream(join(dir, file)), { length: size });
-    }
+      await this.put(prefix + file, createReadStream(join(dir, file)), { length: size, immutable });
+    };
+    for (const file of files.filter((f) => f !== 'model.safetensors')) await upload(file, false);
+    await upload('model.safetensors', true);
   }
 
   // --- adapters ------------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ import { softmaxRow } from './train/metrics.ts';
 import { evaluate, train } from './train/trainer.ts';
 import { trainDefaults } from './train/defaults.ts';
 import { runJob } from './jobs/run-job.ts';
-import { Registry } from '../shared/registry.ts';
+import { Registry, RegistryError } from '../shared/registry.ts';
 import { jsonLines, terminalProgress, type TrainLog } from './train/progress.ts';
 import { initialParameters } from './model/weights.ts';
 import { Rng } from './util/random.ts';
@@ -292,8 +292,9 @@ program
     const files = ['config.json', 'model.safetensors', ...['vocab.txt', 'tokenizer.json', 'tokenizer_config.json'].filter((f) => existsSync(join(o.dir, f)))];
     const registry = Registry.fromUri(o.registry);
     // Published adapters name their base's weights sha256: a base model is never replaced.
-    if (await registry.modelExists(o.name)) throw new Error(`base model "${o.name}" already exists in ${registry.uri}/models/; pick another name`);
-    await registry.uploadModel(o.name, o.dir, files);
+    await registry.uploadModel(o.name, o.dir, files).catch((err: unknown) => {
+      throw err instanceof RegistryError && err.code === 'conflict' ? new Error(`${err.message}; pick another name`) : err;
+    });
     process.stdout.write(JSON.stringify({ name: o.name, files, weightsSha256: base.weightsSha256, layers: base.config.num_hidden_layers, hiddenSize: base.config.hidden_size }) + '\n');
   });
 

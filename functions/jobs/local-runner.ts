@@ -186,7 +186,14 @@ export class LocalRunner implements JobLauncher {
     this.running++;
     let child: ChildProcess;
     try {
-      child = spawn(program, args, { cwd: this.cwd, env: { ...process.env, ...this.env }, stdio: [this.stopWithParent ? 'pipe' : 'ignore', 'ignore', 'pipe'] });
+      child = spawn(program, args, {
+        cwd: this.cwd,
+        env: { ...process.env, ...this.env },
+        stdio: [this.stopWithParent ? 'pipe' : 'ignore', 'ignore', 'pipe'],
+        // Own process group: a terminal's Ctrl-C reaches the server only, which then stops the children
+        // through their pipe (leaving their jobs queued) instead of killing them mid-upload.
+        detached: this.stopWithParent,
+      });
     } catch (err) {
       this.finish(entry, 'failed', `could not start the trainer: ${(err as Error).message}`);
       return;

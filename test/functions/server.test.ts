@@ -22,11 +22,11 @@ interface Server {
 }
 
 /** Starts the server exactly as `npm start` does (same node flags), on a free port; resolves once it listens. */
-function startServer(): Promise<Server> {
+function startServer(o: { ownGroup?: boolean } = {}): Promise<Server> {
   const pkg = JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')) as { scripts: { start: string } };
   const [node, ...args] = pkg.scripts.start.split(' ');
   assert.equal(node, 'node');
-  const proc = spawn(process.execPath, args, { cwd: REPO, env: { ...process.env, PORT: '0', ADAPTER_STORE_S3_PORT: '0', ADAPTER_STORE_DIR: store, ADAPTER_STORE_THREADS: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(process.execPath, args, { cwd: REPO, env: { ...process.env, PORT: '0', ADAPTER_STORE_S3_PORT: '0', ADAPTER_STORE_DIR: store, ADAPTER_STORE_THREADS: '1' }, stdio: ['ignore', 'pipe', 'pipe'], detached: o.ownGroup === true });
   servers.push(proc);
   let out = '';
   proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));
@@ -44,12 +44,19 @@ function startServer(): Promise<Server> {
   });
 }
 
-function stopServer(s: Server, signal: NodeJS.Signals): Promise<number | null> {
+/** Signals the server, or with `group` its whole process group, as a terminal's Ctrl-C does. */
+function stopServer(s: Server, signal: NodeJS.Signals, group = false): Promise<number | null> {
   return new Promise((done) => {
     s.proc.removeAllListeners('exit');
     s.proc.on('exit', (code) => done(code));
-    s.proc.kill(signal);
+    if (group) process.kill(-s.proc.pid!, signal);
+    else s.proc.kill(signal);
   });
+}
+
+/** What the embedded store holds at a key (s3rver's file layout), read while no server runs. */
+function storedObject(key: string): string {
+  return readFileSync(join(store, 's3', 'adapter-store', `${key}._S3rver_object`), 'utf8');
 }
 
 after(() => {
@@ -102,19 +109,25 @@ test("the README's worked example runs as written and the download hashes to the
   }
 });
 
-test('a server stopped mid-job leaves the job queued with no trainer left running, and the next start resumes it', async () => {
-  let server = await startServer();
+test('Ctrl-C mid-job: the job is left queued with its checkpoint, no trainer outlives the server, and the next start resumes it', async () => {
+  let server = await startServer({ ownGroup: true });
   const key = readFileSync(join(store, 'api-key'), 'utf8').trim();
   const headers = { ...auth(key), 'content-type': 'application/json' };
   const dataset = (await (await fetch(`${server.url}/datasets?name=sentiment.jsonl`, { method: 'POST', headers: { ...auth(key), 'content-type': 'application/x-ndjson' }, body: readFileSync(join(REPO, 'examples', 'sentiment.jsonl')) })).json()) as { datasetUri: string };
   const job = (await (await fetch(`${server.url}/finetune`, { method: 'POST', headers, body: JSON.stringify({ task: 'long', datasetUri: dataset.datasetUri, hyperparameters: { epochs: 100 } }) })).json()) as { jobId: string };
   const view = async () => (await (await fetch(`${server.url}/finetune/${job.jobId}`, { headers: auth(key) })).json()) as { status: string; progress: { step: number } };
-  for (let i = 0; i < 300 && !((await view()).progress.step > 0); i++) await new Promise((r) => setTimeout(r, 200));
+  // Past step 100: run-job has written its first checkpoint (every 100 steps) to the registry.
+  for (let i = 0; i < 600 && !((await view()).progress.step > 110); i++) await new Promise((r) => setTimeout(r, 100));
   assert.equal((await view()).status, 'running');
 
-  assert.equal(await stopServer(server, 'SIGTERM'), 0);
+  // SIGINT to the server's whole process group, as Ctrl-C in its terminal does.
+  assert.equal(await stopServer(server, 'SIGINT', true), 0);
   const ps = await run(`ps -eo args | grep -F -- '--job ${job.jobId}' | grep -v grep || true`, REPO);
   assert.equal(ps.stdout.trim(), '', 'no trainer process outlives the server');
+  const status = JSON.parse(storedObject(`jobs/${job.jobId}/status.json`)) as { state: string; step: number };
+  assert.equal(status.state, 'queued', 'the trainer left its job queued');
+  assert.ok(status.step > 100, `stopped at step ${status.step}`);
+  assert.ok(storedObject(`jobs/${job.jobId}/checkpoint/state.json`).length > 0, 'its checkpoint is in the store');
 
   server = await startServer();
   assert.match(server.output(), new RegExp(`resumed jobs: ${job.jobId}`));

@@ -89,3 +89,16 @@ test('the job index pages newest first, per task or all, one bounded listing a p
   assert.deepEqual(await registry.listJobIds({ task: 'alpha', limit: 1, after: 'ft-d' }), { ids: ['ft-c'], hasMore: true });
   await assert.rejects(registry.listJobIds({ limit: 1, after: 'ft-nope' }), (e: unknown) => e instanceof RegistryError && e.code === 'not-found');
 });
+
+test('a base model exists only once its weights are up: an interrupted upload can be retried, a complete one never replaced', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'registry-partial-'));
+  writeFileSync(join(dir, 'config.json'), '{}');
+  writeFileSync(join(dir, 'vocab.txt'), '[PAD]\n');
+  // The weights file is missing: the upload fails after the other files went up.
+  await assert.rejects(registry.uploadModel('partial', dir, ['config.json', 'vocab.txt', 'model.safetensors']));
+  assert.equal(await registry.modelExists('partial'), false, 'no weights, no model');
+  writeFileSync(join(dir, 'model.safetensors'), 'weights');
+  await registry.uploadModel('partial', dir, ['config.json', 'vocab.txt', 'model.safetensors']);
+  assert.equal(await registry.modelExists('partial'), true);
+  await assert.rejects(registry.uploadModel('partial', dir, ['config.json', 'vocab.txt', 'model.safetensors']), (e: unknown) => e instanceof RegistryError && e.code === 'conflict');
+});

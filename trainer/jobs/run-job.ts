@@ -27,6 +27,8 @@ export interface RunJobOptions {
 }
 
 const CHECKPOINT = 'checkpoint';
+/** How long a stopping job waits for a checkpoint upload in flight (Batch allows 30 s after SIGTERM). */
+const STOP_UPLOAD_GRACE_MS = 20_000;
 
 /** The trainer options a job spec asks for, on top of the defaults. */
 export function trainOptionsFromSpec(spec: JobSpec, paths: { base: string; data: string; validation?: string; out: string; checkpointDir: string }): Omit<TrainOptions, 'log' | 'device' | 'threads'> {
@@ -85,10 +87,13 @@ export async function runJob(o: RunJobOptions): Promise<JobStatus> {
   // unless the API already marked it cancelled, then exit; a retry resumes from the last checkpoint.
   // (The handlers run between steps: a step blocks this thread inside onnxruntime.)
   let stopping = false;
+  // Checkpoint uploads in flight: a stop lets the current one finish (tensors and state are a pair).
+  let uploading: Promise<void> = Promise.resolve();
   const stop = (patch: Partial<JobStatus>) => {
     if (stopping) return;
     stopping = true;
     void (async () => {
+      await Promise.race([uploading, new Promise((r) => setTimeout(r, STOP_UPLOAD_GRACE_MS))]);
       // A cancel (the API's cancel.json) is what stopped us: report that, not an interruption.
       const cancelled = await registry.getJobCancel(jobId).catch(() => null);
       await report(cancelled ? { state: 'cancelled', finishedAt: now() } : patch, true);
@@ -116,7 +121,6 @@ export async function runJob(o: RunJobOptions): Promise<JobStatus> {
     const resumed = await registry.downloadPrefix(registry.key('jobs', jobId, CHECKPOINT, ''), checkpointDir);
     if (resumed > 0) o.log({ event: 'checkpoint-restored', job: jobId });
     const out = join(work, 'adapter');
-    let uploading: Promise<void> = Promise.resolve();
 
     const { metrics, config } = await train({
       ...trainOptionsFromSpec(spec, { base, data, validation, out, checkpointDir }),
