@@ -32,9 +32,9 @@ export function grantReadFindings(bucket: s3.IBucket, who: string): Record<strin
 }
 
 /** The IAM5 findings of `bucket.grantPut(grantee, '<prefix>/*')`. */
-export function grantPutFindings(bucket: s3.IBucket, prefix: string, why: string): Record<string, string> {
+export function grantPutFindings(bucket: s3.IBucket, keyPattern: string, why: string): Record<string, string> {
   return {
     'AwsSolutions-IAM5[Action::s3:Abort*]': 'grantPut: aborting its own multipart uploads, under the prefixes it may write only.',
-    [`AwsSolutions-IAM5[Resource::${nagBucketArn(bucket)}/${prefix}/*]`]: why,
+    [`AwsSolutions-IAM5[Resource::${nagBucketArn(bucket)}/${keyPattern}]`]: why,
   };
 }

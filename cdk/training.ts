@@ -81,10 +81,12 @@ export class TrainingCompute extends Construct {
 
     this.jobRole = new iam.Role(this, 'JobRole', {
       assumedBy: new iam.ServicePrincipal('ecs-tasks.amazonaws.com'),
-      description: 'Trainer container: read datasets and models, write jobs/* and adapters/*',
+      description: 'Trainer container: read datasets and models, write its job status, checkpoints and adapters/*',
     });
     props.registry.grantRead(this.jobRole);
-    props.registry.grantPut(this.jobRole, 'jobs/*');
+    // Its job's status and checkpoints only: spec, launch and cancel records are the API's.
+    props.registry.grantPut(this.jobRole, 'jobs/*/status.json');
+    props.registry.grantPut(this.jobRole, 'jobs/*/checkpoint/*');
     props.registry.grantPut(this.jobRole, 'adapters/*');
     if (props.datasetBuckets.length > 0) {
       this.jobRole.addToPolicy(new iam.PolicyStatement({
@@ -122,8 +124,9 @@ export class TrainingCompute extends Construct {
 
     acknowledge(this.jobRole, {
       ...grantReadFindings(props.registry, 'The trainer'),
-      ...grantPutFindings(props.registry, 'jobs', 'The trainer writes jobs/<id>/status.json and jobs/<id>/checkpoint/* for the job it runs.'),
-      ...grantPutFindings(props.registry, 'adapters', 'The trainer publishes adapters/<task>/<version>/* (new version ids, never overwritten: If-None-Match).'),
+      ...grantPutFindings(props.registry, 'jobs/*/status.json', 'The trainer writes jobs/<id>/status.json for the job it runs (ids are known at submit time).'),
+      ...grantPutFindings(props.registry, 'jobs/*/checkpoint/*', 'The trainer writes jobs/<id>/checkpoint/* for the job it runs, so a retried job resumes.'),
+      ...grantPutFindings(props.registry, 'adapters/*', 'The trainer publishes adapters/<task>/<version>/* (new version ids, never overwritten: If-None-Match).'),
       ...(props.datasetBuckets.length > 0
         ? Object.fromEntries(props.datasetBuckets.map((b) => [`AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::${b}/*]`, `Datasets may be any object of the configured dataset bucket ${b} (read only).`]))
         : {}),

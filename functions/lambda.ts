@@ -37,7 +37,9 @@ const readSecretsManager: SecretReader = async (secretId) => {
 };
 
 /** CloudFront signed URLs for registry keys: `<cdn>/<key>` (the distribution's bucket origin is the bucket root). */
-function cloudFrontSigner(env: NodeJS.ProcessEnv, readSecret: SecretReader): (key: string) => Promise<string> {
+function cloudFrontSigner(env: NodeJS.ProcessEnv, readSecret: SecretReader, registryPrefix: string): (key: string) => Promise<string> {
+  // The distribution's file behaviours (cdk/edge.ts) match adapters/... at the bucket root.
+  if (registryPrefix !== '') throw new Error(`ADAPTER_STORE_REGISTRY must be a bucket root (s3://bucket) when ADAPTER_STORE_CDN_URL is set, got prefix "${registryPrefix}"`);
   const base = required(env, 'ADAPTER_STORE_CDN_URL').replace(/\/+$/, '');
   const keyPairId = required(env, 'ADAPTER_STORE_CDN_KEY_PAIR_ID');
   const secretId = required(env, 'ADAPTER_STORE_CDN_PRIVATE_KEY_SECRET');
@@ -66,7 +68,7 @@ export function depsFromEnv(env: NodeJS.ProcessEnv, apiKeys: string[], readSecre
     defaultBaseModel: env.ADAPTER_STORE_DEFAULT_BASE_MODEL ?? 'bert-base-uncased',
     downloads: 'redirect',
     signDownloadUrl: env.ADAPTER_STORE_CDN_URL
-      ? cloudFrontSigner(env, readSecret)
+      ? cloudFrontSigner(env, readSecret, registry.location.prefix)
       : (key) => presignS3(registry.s3, new GetObjectCommand({ Bucket: bucket, Key: key }), { expiresIn: DOWNLOAD_URL_SECONDS }),
     signUploadUrl: (key, bytes, expiresIn) => presignS3(registry.s3, new PutObjectCommand({ Bucket: bucket, Key: key, ContentLength: bytes }), { expiresIn }),
     maxDatasetBytes: LAMBDA_DATASET_BYTES,

@@ -6,6 +6,7 @@
  * `{name, bytes}` answers the URI and an upload URL; the job checks those rows when it reads them.
  */
 import { createHash } from 'node:crypto';
+import { gunzipSync } from 'node:zlib';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,8 +17,13 @@ import { DatasetQuery, DatasetSchema, DatasetUploadRequestSchema, DatasetUploadS
 import { problemResponses } from './common.ts';
 import { DataError, inspectDataset } from '../../trainer/data/index.ts';
 
-/** Presigned upload URLs live this long. */
-const UPLOAD_URL_SECONDS = 3600;
+/**
+ * Presigned upload URLs live this long: well within what the signer's credentials have left (on Lambda,
+ * role credentials can expire sooner than an hour, and a URL dies with them).
+ */
+const UPLOAD_URL_SECONDS = 900;
+/** A gzip body may inflate to at most this many times the body limit (a small "zip bomb" cannot exhaust memory). */
+const MAX_GZIP_RATIO = 8;
 
 // (Not application/jsonl: @hono/zod-openapi takes any application/json* type for JSON.)
 const RAW_TYPES = ['application/x-ndjson', 'text/csv', 'text/tab-separated-values', 'text/plain', 'application/gzip', 'application/octet-stream'] as const;
@@ -70,6 +76,16 @@ export function registerDatasetRoutes(app: OpenAPIHono, deps: ResolvedDeps): voi
     if (!name) throw new ProblemError(400, 'validation-error', 'invalid query: name', [{ name: 'name', reason: 'required with a raw body: the file name, whose extension gives the format' }]);
     const bytes = Buffer.from(await c.req.arrayBuffer());
     if (bytes.length === 0) throw new ProblemError(400, 'validation-error', 'the dataset is empty', [{ name: '(body)', reason: 'empty body' }]);
+    if (bytes[0] === 0x1f && bytes[1] === 0x8b) {
+      const limit = MAX_GZIP_RATIO * deps.maxDatasetBytes;
+      try {
+        gunzipSync(bytes, { maxOutputLength: limit });
+      } catch (err) {
+        const tooLarge = (err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE';
+        if (!tooLarge) throw new ProblemError(400, 'invalid-dataset', `${name}: not valid gzip (${(err as Error).message})`, [{ name: '(body)', reason: 'not valid gzip' }]);
+        throw new ProblemError(413, 'body-too-large', `${name} decompresses to more than ${limit} bytes; upload large datasets with a presigned PUT (POST /datasets with {name, bytes})`, [{ name: '(body)', reason: 'decompressed size over the limit' }]);
+      }
+    }
 
     // The trainer's own reader checks the rows, from a private temporary file named like the upload.
     const dir = await mkdtemp(join(tmpdir(), 'dataset-'));

@@ -191,8 +191,8 @@ describe('least privilege', () => {
     assert.deepEqual(secrets, [`\${${id(stack.api.apiKeySecret)}}`, `\${${id(stack.edge.keyPair.privateKey)}}`].sort());
   });
 
-  test('the trainer reads the registry and dataset buckets, writes only jobs/* and adapters/*', () => {
-    assert.deepEqual(allowedResources(trainer, 's3:PutObject').sort(), [`${bucketArn}/adapters/*`, `${bucketArn}/jobs/*`]);
+  test('the trainer reads the registry and dataset buckets, writes only job status, checkpoints and adapters/*', () => {
+    assert.deepEqual(allowedResources(trainer, 's3:PutObject').sort(), [`${bucketArn}/adapters/*`, `${bucketArn}/jobs/*/checkpoint/*`, `${bucketArn}/jobs/*/status.json`]);
     assert.deepEqual(allowedResources(trainer, 's3:DeleteObject'), []);
     const reads = allowedResources(trainer, 's3:GetObject');
     for (const r of [`${bucketArn}/*`, 'arn:${AWS::Partition}:s3:::public-datasets/*']) assert.ok(reads.includes(r), r);

@@ -77,4 +77,5 @@ test('downloads redirect to a CloudFront URL for the file key, signed with the s
 test('a CDN URL without its key pair id or secret is a configuration error at start', () => {
   const { ADAPTER_STORE_CDN_KEY_PAIR_ID: _, ...missing } = ENV;
   assert.throws(() => depsFromEnv(missing, ['k']), /ADAPTER_STORE_CDN_KEY_PAIR_ID is not set/);
+  assert.throws(() => depsFromEnv({ ...ENV, ADAPTER_STORE_REGISTRY: 's3://registry/tenant-a' }, ['k']), /must be a bucket root/);
 });

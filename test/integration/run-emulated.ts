@@ -59,6 +59,13 @@ const env: NodeJS.ProcessEnv = { ...cleanEnv, ...credentials,
   INTEGRATION_JOB_TIMEOUT_S: process.env.INTEGRATION_JOB_TIMEOUT_S ?? '300',
 };
 
+// Containers run detached (their own process groups): an interrupted run must stop them itself.
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    void Promise.allSettled([edge.stop(), batch.stop(), s3.stop()]).finally(() => process.exit(130));
+  });
+}
+
 let code = 1;
 try {
   const result = await runNodeTests(integrationTestFiles(process.argv.slice(2)), env);

@@ -122,6 +122,14 @@ test('names, content types, sizes and empty bodies are checked before reading', 
   assert.equal(r.status, 400);
   r = await p(await upload('big.jsonl', `{"text": "${'x'.repeat(5000)}", "label": 1}\n`));
   assert.equal(r.status, 413);
+  // A small gzip body that inflates far past the limit (8x the body limit here: 32 KiB) is refused unread.
+  const bomb = gzipSync('{"text": "a", "label": 1}\n'.repeat(20_000));
+  assert.ok(bomb.length < 4096);
+  r = await p(await upload('bomb.jsonl.gz', bomb, 'application/gzip'));
+  assert.equal(r.status, 413);
+  assert.match(r.body.detail, /decompresses to more than 32768 bytes/);
+  r = await p(await upload('broken.jsonl.gz', Buffer.from([0x1f, 0x8b, 1, 2, 3]), 'application/gzip'));
+  assert.equal(r.status, 400);
   const unauth = await app.request('/datasets?name=r.jsonl', { method: 'POST', headers: { 'content-type': 'application/x-ndjson' }, body: JSONL });
   assert.equal(unauth.status, 401);
 });
