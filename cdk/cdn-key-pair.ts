@@ -32,7 +32,9 @@ export class CdnKeyPair extends Construct {
   constructor(scope: Construct, id: string, props: CdnKeyPairProps) {
     super(scope, id);
 
-    this.privateKey = new secretsmanager.Secret(this, 'PrivateKey', {
+    // One secret per rotation: a rotation then switches the Lambda's secret ARN and key pair id together,
+    // and a rolled-back deploy restores both (the old secret is never overwritten with a new key).
+    this.privateKey = new secretsmanager.Secret(this, `PrivateKey-${props.rotation}`, {
       description: 'Adapter store CDN signing key (PEM, RSA 2048); written by the key pair custom resource',
     });
     acknowledge(this.privateKey, {

@@ -276,6 +276,16 @@ describe('CDN', () => {
     });
     template.hasResourceProperties('Custom::CdnKeyPair', { SecretId: { Ref: id(stack.edge.keyPair.privateKey) }, Rotation: '1' });
   });
+
+  test('a rotation makes a new secret, and the API signs with it and the new key pair id together', () => {
+    const rotated = synth({ datasetBuckets: ['public-datasets'], cdnKeyRotation: '2' });
+    const secretId = rotated.stack.getLogicalId(rotated.stack.edge.keyPair.privateKey.node.defaultChild as CfnElement);
+    assert.notEqual(secretId, id(stack.edge.keyPair.privateKey), 'the old secret (and its key) stays for a rollback');
+    const [, fn] = resourcesOf(rotated.template, 'AWS::Lambda::Function').find(([, p]) => (p.Environment as { Variables?: Record<string, unknown> } | undefined)?.Variables?.ADAPTER_STORE_CDN_PRIVATE_KEY_SECRET)!;
+    const vars = (fn.Environment as { Variables: Record<string, unknown> }).Variables;
+    assert.deepEqual(vars.ADAPTER_STORE_CDN_PRIVATE_KEY_SECRET, { Ref: secretId });
+    assert.deepEqual(vars.ADAPTER_STORE_CDN_KEY_PAIR_ID, { 'Fn::GetAtt': [rotated.stack.getLogicalId(rotated.stack.edge.keyPair.publicKey), 'Id'] });
+  });
 });
 
 test('outputs: API URL, bucket name, CDN domain', () => {
