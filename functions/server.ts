@@ -58,6 +58,8 @@ async function main(): Promise<void> {
     concurrency: jobs,
     env: s3.env,
     stopWithParent: true,
+    // As Batch gives a container after SIGTERM: time to finish a checkpoint upload before SIGKILL.
+    killGraceMs: 30_000,
     extraArgs: threads > 0 ? ['--threads', String(threads)] : [],
     log: (event) => console.log(JSON.stringify({ time: new Date().toISOString(), level: 'info', ...event })),
   });
