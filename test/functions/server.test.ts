@@ -113,12 +113,21 @@ test('Ctrl-C mid-job: the job is left queued with its checkpoint, no trainer out
   let server = await startServer({ ownGroup: true });
   const key = readFileSync(join(store, 'api-key'), 'utf8').trim();
   const headers = { ...auth(key), 'content-type': 'application/json' };
-  const dataset = (await (await fetch(`${server.url}/datasets?name=sentiment.jsonl`, { method: 'POST', headers: { ...auth(key), 'content-type': 'application/x-ndjson' }, body: readFileSync(join(REPO, 'examples', 'sentiment.jsonl')) })).json()) as { datasetUri: string };
-  const job = (await (await fetch(`${server.url}/finetune`, { method: 'POST', headers, body: JSON.stringify({ task: 'long', datasetUri: dataset.datasetUri, hyperparameters: { epochs: 100 } }) })).json()) as { jobId: string };
-  const view = async () => (await (await fetch(`${server.url}/finetune/${job.jobId}`, { headers: auth(key) })).json()) as { status: string; progress: { step: number } };
+  const uploaded = await fetch(`${server.url}/datasets?name=sentiment.jsonl`, { method: 'POST', headers: { ...auth(key), 'content-type': 'application/x-ndjson' }, body: readFileSync(join(REPO, 'examples', 'sentiment.jsonl')) });
+  assert.equal(uploaded.status, 201, await uploaded.clone().text());
+  const dataset = (await uploaded.json()) as { datasetUri: string };
+  const created = await fetch(`${server.url}/finetune`, { method: 'POST', headers, body: JSON.stringify({ task: 'long', datasetUri: dataset.datasetUri, hyperparameters: { epochs: 100 } }) });
+  assert.equal(created.status, 202, await created.clone().text());
+  const job = (await created.json()) as { jobId: string };
+  const view = async () => {
+    const res = await fetch(`${server.url}/finetune/${job.jobId}`, { headers: auth(key) });
+    assert.equal(res.status, 200, await res.clone().text());
+    return (await res.json()) as { status: string; progress: { step: number }; error: { message: string } | null };
+  };
   // Past step 100: run-job has written its first checkpoint (every 100 steps) to the registry.
   for (let i = 0; i < 600 && !((await view()).progress.step > 110); i++) await new Promise((r) => setTimeout(r, 100));
-  assert.equal((await view()).status, 'running');
+  const running = await view();
+  assert.equal(running.status, 'running', JSON.stringify(running));
 
   // SIGINT to the server's whole process group, as Ctrl-C in its terminal does.
   assert.equal(await stopServer(server, 'SIGINT', true), 0);
