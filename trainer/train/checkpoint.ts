@@ -3,6 +3,7 @@
  * the data position, written atomically every N steps. A retried job (a Spot interruption) continues
  * from here instead of restarting.
  */
+import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { RngState } from '../util/random.ts';
@@ -54,6 +55,15 @@ export interface CheckpointState {
   finished: SeedResult[];
   position: RunPosition;
   savedAt: string;
+  /** sha256 of the tensors file this state belongs to (copies of the pair travel separately, e.g. via S3). */
+  tensorsSha256?: string;
+}
+
+/** The tensors file is not the one the state was written with (a copy of the pair was interrupted). */
+export class TornCheckpointError extends Error {}
+
+function fileSha256(path: string): string {
+  return createHash('sha256').update(readFileSync(path)).digest('hex');
 }
 
 export interface CheckpointTensors {
@@ -79,7 +89,7 @@ export function writeCheckpoint(dir: string, state: CheckpointState, t: Checkpoi
   // Tensors first, state last: a state.json always describes a complete tensors file.
   writeSafetensors(join(dir, CHECKPOINT_TENSORS), tensors);
   const tmp = join(dir, `${CHECKPOINT_STATE}.tmp`);
-  writeFileSync(tmp, JSON.stringify(state));
+  writeFileSync(tmp, JSON.stringify({ ...state, tensorsSha256: fileSha256(join(dir, CHECKPOINT_TENSORS)) }));
   renameSync(tmp, join(dir, CHECKPOINT_STATE));
 }
 
@@ -88,6 +98,9 @@ export function readCheckpoint(dir: string): { state: CheckpointState; tensors: 
   if (!existsSync(statePath)) return null;
   const state = JSON.parse(readFileSync(statePath, 'utf8')) as CheckpointState;
   if (state.format !== 'adapter-store.train-checkpoint/v1') throw new Error(`${statePath}: not a training checkpoint`);
+  if (state.tensorsSha256 !== undefined && (!existsSync(join(dir, CHECKPOINT_TENSORS)) || fileSha256(join(dir, CHECKPOINT_TENSORS)) !== state.tensorsSha256)) {
+    throw new TornCheckpointError(`${dir}: ${CHECKPOINT_TENSORS} is not the file ${CHECKPOINT_STATE} was written with`);
+  }
   const file = readSafetensors(join(dir, CHECKPOINT_TENSORS));
   const group = (prefix: string): Map<string, Float32Array> | null => {
     const m = new Map<string, Float32Array>();

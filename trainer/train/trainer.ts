@@ -16,7 +16,7 @@ import type { Device } from '../runtime/session.ts';
 import { loadBaseTokenizer } from '../tokenizer/bert-tokenizer.ts';
 import { Rng } from '../util/random.ts';
 import { bucketedBatches } from './batching.ts';
-import { readCheckpoint, writeCheckpoint, type EvalRecord, type RunPosition, type SeedResult, type StepRecord } from './checkpoint.ts';
+import { readCheckpoint, TornCheckpointError, writeCheckpoint, type EvalRecord, type RunPosition, type SeedResult, type StepRecord } from './checkpoint.ts';
 import { readDataset, splitValidation, type DatasetFormat, type SkippedRow } from '../data/index.ts';
 import { collate, makeBatches, resolveLabels, type TokenizedRow } from './data.ts';
 import { isBetter, metricValue, MetricsAccumulator, type EvalMetrics, type SelectionMetric } from './metrics.ts';
@@ -220,7 +220,14 @@ export async function train(opts: TrainOptions): Promise<{ metrics: TrainMetrics
   let selected: Map<string, Float32Array> | null = null;
   let resumeAt: { position: RunPosition; params: Map<string, Float32Array>; adamM: Map<string, Float32Array> | null; adamV: Map<string, Float32Array> | null; best: Map<string, Float32Array> | null } | null = null;
   if (opts.resume) {
-    const saved = readCheckpoint(checkpointDir);
+    let saved: ReturnType<typeof readCheckpoint> = null;
+    try {
+      saved = readCheckpoint(checkpointDir);
+    } catch (err) {
+      // A torn pair cannot be resumed; training from the start reaches the same result (deterministic).
+      if (!(err instanceof TornCheckpointError)) throw err;
+      opts.log({ event: 'checkpoint-ignored', reason: err.message });
+    }
     if (saved) {
       if (saved.state.fingerprint !== print) {
         throw new Error(`--resume: the checkpoint in ${checkpointDir} was written by a run with other data or options; remove it or change --checkpoint-dir`);
