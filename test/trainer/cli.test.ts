@@ -256,6 +256,22 @@ test('a killed run resumes from its checkpoint and ends exactly where an uninter
   for (const [name, t] of a.tensors) assert.deepEqual(b.tensors.get(name)!.data, t.data, name);
   const [ma, mb] = [straight, resumed].map((d) => JSON.parse(readFileSync(join(d, 'metrics.json'), 'utf8')));
   assert.deepEqual(mb.steps.map((s: { loss: number }) => s.loss), ma.steps.map((s: { loss: number }) => s.loss));
+
+  // A torn checkpoint (state from one write, tensors from another) is not resumed: the run starts over
+  // and, being deterministic, still ends exactly where the uninterrupted run ends.
+  const torn = join(work, 'resume-c');
+  const killedAgain = spawnSync(process.execPath, ['--import', 'tsx', 'trainer/cli.ts', 'train', ...common, '--out', torn], {
+    encoding: 'utf8', env: { ...process.env, TRAINER_TEST_KILL_AT_STEP: '10' },
+  });
+  assert.equal(killedAgain.signal, 'SIGKILL');
+  const statePath = join(`${torn}.checkpoint`, 'state.json');
+  const state = JSON.parse(readFileSync(statePath, 'utf8')) as { tensorsSha256: string };
+  writeFileSync(statePath, JSON.stringify({ ...state, tensorsSha256: '0'.repeat(64) }));
+  const restarted = cliWithEnv({}, 'train', ...common.filter((a) => a !== '--quiet'), '--out', torn, '--resume');
+  assert.equal(restarted.code, 0, restarted.stderr);
+  assert.match(restarted.stderr + restarted.stdout, /checkpoint-ignored/);
+  const c = readAdapterDir(torn);
+  for (const [name, t] of a.tensors) assert.deepEqual(c.tensors.get(name)!.data, t.data, name);
 });
 
 test('deterministic given a seed on CPU, dropout included', () => {
