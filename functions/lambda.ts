@@ -8,8 +8,6 @@
  */
 import { handle } from 'hono/aws-lambda';
 import type { LambdaEvent, LambdaContext } from 'hono/aws-lambda';
-import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
-import { getSignedUrl as presignS3 } from '@aws-sdk/s3-request-presigner';
 import { getSignedUrl as signCloudFrontUrl } from '@aws-sdk/cloudfront-signer';
 import { Registry } from '../shared/registry.ts';
 import { createApp, type AppDeps } from './app.ts';
@@ -69,8 +67,8 @@ export function depsFromEnv(env: NodeJS.ProcessEnv, apiKeys: string[], readSecre
     downloads: 'redirect',
     signDownloadUrl: env.ADAPTER_STORE_CDN_URL
       ? cloudFrontSigner(env, readSecret, registry.location.prefix)
-      : (key) => presignS3(registry.s3, new GetObjectCommand({ Bucket: bucket, Key: key }), { expiresIn: DOWNLOAD_URL_SECONDS }),
-    signUploadUrl: (key, bytes, expiresIn) => presignS3(registry.s3, new PutObjectCommand({ Bucket: bucket, Key: key, ContentLength: bytes }), { expiresIn }),
+      : (key) => registry.presignGet(key, DOWNLOAD_URL_SECONDS),
+    signUploadUrl: (key, bytes, expiresIn) => registry.presignPut(key, bytes, expiresIn),
     maxDatasetBytes: LAMBDA_DATASET_BYTES,
   };
 }

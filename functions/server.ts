@@ -14,8 +14,6 @@
  * Stops cleanly on SIGINT/SIGTERM: running jobs are stopped and left queued, and resume (from their
  * last checkpoint) the next time the server starts.
  */
-import { PutObjectCommand } from '@aws-sdk/client-s3';
-import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { serve } from '@hono/node-server';
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -70,7 +68,7 @@ async function main(): Promise<void> {
     allowedDatasetBuckets: [BUCKET],
     defaultBaseModel: SEED_MODEL,
     downloads: 'stream',
-    signUploadUrl: (k, bytes, expiresIn) => getSignedUrl(registry.s3, new PutObjectCommand({ Bucket: BUCKET, Key: k, ContentLength: bytes }), { expiresIn }),
+    signUploadUrl: (key, bytes, expiresIn) => registry.presignPut(key, bytes, expiresIn),
   });
   const resumed = await resumeUnfinishedJobs(registry, runner);
 

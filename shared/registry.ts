@@ -27,6 +27,7 @@ import { pipeline } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
 import { DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client, S3ServiceException, type S3ClientConfig } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
+import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import type { JobSpec, JobStatus } from './job.ts';
 import type { AdapterManifest, ManifestFile } from './manifest.ts';
 
@@ -315,6 +316,16 @@ export class Registry {
       if (code === 403) return 'forbidden';
       throw new RegistryError(`checking ${uri} failed: ${(err as Error).message}`, 'storage');
     }
+  }
+
+  /** A presigned GET of a registry key (downloads redirected to S3). */
+  presignGet(key: string, expiresInSeconds: number): Promise<string> {
+    return getSignedUrl(this.s3, new GetObjectCommand({ Bucket: this.location.bucket, Key: key }), { expiresIn: expiresInSeconds });
+  }
+
+  /** A presigned PUT of exactly `bytes` bytes to a registry key (the size is signed: S3 refuses others). */
+  presignPut(key: string, bytes: number, expiresInSeconds: number): Promise<string> {
+    return getSignedUrl(this.s3, new PutObjectCommand({ Bucket: this.location.bucket, Key: key, ContentLength: bytes }), { expiresIn: expiresInSeconds });
   }
 
   /** The s3:// URI of a registry key. */

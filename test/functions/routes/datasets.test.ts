@@ -8,8 +8,6 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
 import { after, before, test } from 'node:test';
-import { PutObjectCommand } from '@aws-sdk/client-s3';
-import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import type { OpenAPIHono } from '@hono/zod-openapi';
 import { createApp } from '../../../functions/app.ts';
 import type { JobLauncher } from '../../../functions/jobs/launcher.ts';
@@ -34,7 +32,7 @@ before(async () => {
   app = createApp({
     registry, launcher, apiKeys: [KEY], allowedDatasetBuckets: ['registry'], defaultBaseModel: 'tiny', downloads: 'stream', log: () => {},
     maxDatasetBytes: 4096,
-    signUploadUrl: (key, bytes, expiresIn) => getSignedUrl(s3.client, new PutObjectCommand({ Bucket: 'registry', Key: key, ContentLength: bytes }), { expiresIn }),
+    signUploadUrl: (key, bytes, expiresIn) => registry.presignPut(key, bytes, expiresIn),
   });
 });
 
