@@ -6,12 +6,16 @@ import type { Registry } from '../../shared/registry.ts';
 import type { JobLauncher } from '../jobs/launcher.ts';
 
 export async function resumeUnfinishedJobs(registry: Registry, launcher: JobLauncher): Promise<string[]> {
-  const prefix = registry.key('jobs', '');
-  const { prefixes } = await registry.list(prefix, '/');
+  // Every job, through the registry's listing index (newest first, a page at a time).
+  const newestFirst: string[] = [];
+  for (let hasMore = true; hasMore; ) {
+    const page = await registry.listJobIds({ limit: 1000, after: newestFirst.at(-1) });
+    newestFirst.push(...page.ids);
+    hasMore = page.hasMore;
+  }
   const resumed: string[] = [];
-  // Job ids sort by creation time: resume in the order they were submitted.
-  for (const p of prefixes.sort()) {
-    const jobId = p.slice(prefix.length).replace(/\/$/, '');
+  // Resume in the order they were submitted.
+  for (const jobId of newestFirst.reverse()) {
     const status = await registry.getJobStatus(jobId);
     if (status?.state !== 'queued' && status?.state !== 'running') continue;
     if (await registry.getJobCancel(jobId)) continue; // cancelled while its trainer was stopping
