@@ -304,17 +304,15 @@ export class Registry {
    * Whether s3://bucket/key exists (any bucket this client can read): 'missing' on 404, 'forbidden' on 403
    * (S3 answers 403 for a missing key too when the caller may not list the bucket).
    */
-  async objectState(uri: string): Promise<'exists' | 'missing' | 'forbidden'> {
-    const m = /^s3:\/\/([^/]+)\/(.+)$/.exec(uri);
-    if (!m) throw new RegistryError(`"${uri}" is not an s3://bucket/key URI`, 'invalid');
+  async objectState(bucket: string, key: string): Promise<'exists' | 'missing' | 'forbidden'> {
     try {
-      await this.s3.send(new HeadObjectCommand({ Bucket: m[1], Key: m[2] }));
+      await this.s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
       return 'exists';
     } catch (err) {
       const code = statusCode(err);
       if (code === 404) return 'missing';
       if (code === 403) return 'forbidden';
-      throw new RegistryError(`checking ${uri} failed: ${(err as Error).message}`, 'storage');
+      throw new RegistryError(`checking s3://${bucket}/${key} failed: ${(err as Error).message}`, 'storage');
     }
   }
 

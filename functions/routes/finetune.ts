@@ -96,8 +96,11 @@ const cancelJob = createRoute({
   responses: { 200: { description: 'The job, cancelled.', content: { 'application/json': { schema: JobSchema } } }, ...problemResponses(400, 401, 404, 409) },
 });
 
-function bucketOf(uri: string): string {
-  return uri.slice('s3://'.length).split('/')[0];
+/** Bucket and key of an s3://bucket/key URI (the request schema has checked its shape). */
+function s3Location(uri: string): { bucket: string; key: string } {
+  const path = uri.slice('s3://'.length);
+  const slash = path.indexOf('/');
+  return { bucket: path.slice(0, slash), key: path.slice(slash + 1) };
 }
 
 export function registerFinetuneRoutes(app: OpenAPIHono, deps: ResolvedDeps): void {
@@ -108,14 +111,16 @@ export function registerFinetuneRoutes(app: OpenAPIHono, deps: ResolvedDeps): vo
     const invalid: InvalidParam[] = [];
     for (const field of ['datasetUri', 'validationUri'] as const) {
       const uri = body[field];
-      if (uri !== undefined && !allowed.has(bucketOf(uri))) invalid.push({ name: field, reason: `bucket "${bucketOf(uri)}" is not one this deployment reads datasets from` });
+      const bucket = uri === undefined ? undefined : s3Location(uri).bucket;
+      if (bucket !== undefined && !allowed.has(bucket)) invalid.push({ name: field, reason: `bucket "${bucket}" is not one this deployment reads datasets from` });
     }
     if (invalid.length > 0) throw new ProblemError(422, 'dataset-not-allowed', 'the dataset must be in a bucket this deployment allows', invalid);
     // A job on a dataset that is not there would only fail later, on a GPU host: say so now.
     for (const field of ['datasetUri', 'validationUri'] as const) {
       const uri = body[field];
       if (uri === undefined) continue;
-      const state = await registry.objectState(uri);
+      const { bucket, key } = s3Location(uri);
+      const state = await registry.objectState(bucket, key);
       if (state === 'missing') invalid.push({ name: field, reason: `no object at ${uri} (upload it first: POST /datasets)` });
       if (state === 'forbidden') invalid.push({ name: field, reason: `${uri} cannot be read with this deployment's permissions (or does not exist)` });
     }
