@@ -6,7 +6,6 @@
  *
  *   npm run bench:load -- [--seconds 10] [--connections 10] [--adapter-mb 4.8]
  */
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -15,6 +14,7 @@ import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import { Registry, s3ClientFromEnv } from '../../shared/registry.ts';
 import { EMBEDDED_CREDENTIALS } from '../../functions/local/embedded-s3.ts';
+import { startLocalServer } from '../support/local-server.ts';
 
 const { values } = parseArgs({ options: { seconds: { type: 'string', default: '10' }, connections: { type: 'string', default: '10' }, 'adapter-mb': { type: 'string', default: '4.8' } } });
 const seconds = Number(values.seconds);
@@ -23,17 +23,8 @@ const connections = Number(values.connections);
 const adapterBytes = Math.round(Number(values['adapter-mb']) * 1e6);
 
 const store = mkdtempSync(join(tmpdir(), 'load-store-'));
-const server = spawn(process.execPath, ['--openssl-legacy-provider', '--import', 'tsx', 'functions/server.ts'], { env: { ...process.env, PORT: '0', ADAPTER_STORE_S3_PORT: '0', ADAPTER_STORE_DIR: store }, stdio: ['ignore', 'pipe', 'inherit'] });
-let banner = '';
-const { url, s3 } = await new Promise<{ url: string; s3: string }>((done, fail) => {
-  server.on('exit', (code) => fail(new Error(`server exited with ${code}`)));
-  server.stdout!.on('data', (d: Buffer) => {
-    banner += d.toString();
-    const m = /listening on (http:\S+)[\s\S]*S3 API at (http:\S+),/.exec(banner);
-    if (m) done({ url: m[1], s3: m[2] });
-  });
-});
-server.stdout!.resume();
+const server = await startLocalServer({ store });
+const { url, s3Endpoint: s3 } = server;
 const key = readFileSync(join(store, 'api-key'), 'utf8').trim();
 
 // One published version of a realistic size, written through the registry like a job would.
@@ -56,4 +47,4 @@ for (const path of ['/adapters/load', '/adapters/load/download']) {
   const r = await measure(path);
   console.log(`| GET ${path} | ${r.requests.average.toFixed(0)} | ${r.latency.p50} | ${r.latency.p99} | ${(r.throughput.average / 1e6).toFixed(1)} | ${r.non2xx} |`);
 }
-server.kill('SIGTERM');
+await server.stop('SIGTERM');

@@ -5,53 +5,22 @@
  * its trainer process gone, and the next start resumes it.
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, test } from 'node:test';
+import { startLocalServer, type LocalServer } from '../support/local-server.ts';
+import { runProcess, type ProcessResult } from '../support/process.ts';
 
 const REPO = resolve(import.meta.dirname, '..', '..');
 const store = mkdtempSync(join(tmpdir(), 'adapter-store-'));
-const servers: ChildProcess[] = [];
+const servers: LocalServer[] = [];
 
-interface Server {
-  proc: ChildProcess;
-  url: string;
-  output: () => string;
-}
-
-/** Starts the server exactly as `npm start` does (same node flags), on a free port; resolves once it listens. */
-function startServer(o: { ownGroup?: boolean } = {}): Promise<Server> {
-  const pkg = JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')) as { scripts: { start: string } };
-  const [node, ...args] = pkg.scripts.start.split(' ');
-  assert.equal(node, 'node');
-  const proc = spawn(process.execPath, args, { cwd: REPO, env: { ...process.env, PORT: '0', ADAPTER_STORE_S3_PORT: '0', ADAPTER_STORE_DIR: store, ADAPTER_STORE_THREADS: '1' }, stdio: ['ignore', 'pipe', 'pipe'], detached: o.ownGroup === true });
-  servers.push(proc);
-  let out = '';
-  proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  proc.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-  return new Promise((done, fail) => {
-    const timer = setTimeout(() => fail(new Error(`server did not start:\n${out}`)), 60_000);
-    proc.on('exit', (code) => fail(new Error(`server exited (${code}):\n${out}`)));
-    proc.stdout!.on('data', () => {
-      const m = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(out);
-      if (m) {
-        clearTimeout(timer);
-        done({ proc, url: m[1], output: () => out });
-      }
-    });
-  });
-}
-
-/** Signals the server, or with `group` its whole process group, as a terminal's Ctrl-C does. */
-function stopServer(s: Server, signal: NodeJS.Signals, group = false): Promise<number | null> {
-  return new Promise((done) => {
-    s.proc.removeAllListeners('exit');
-    s.proc.on('exit', (code) => done(code));
-    if (group) process.kill(-s.proc.pid!, signal);
-    else s.proc.kill(signal);
-  });
+/** The server as `npm start` runs it, on this test's store, one training thread per job. */
+async function startServer(o: { ownGroup?: boolean } = {}): Promise<LocalServer> {
+  const server = await startLocalServer({ store, env: { ADAPTER_STORE_THREADS: '1' }, ownGroup: o.ownGroup });
+  servers.push(server);
+  return server;
 }
 
 /** What the embedded store holds at a key (s3rver's file layout), read while no server runs. */
@@ -60,7 +29,7 @@ function storedObject(key: string): string {
 }
 
 after(() => {
-  for (const p of servers) if (p.exitCode === null) p.kill('SIGKILL');
+  for (const s of servers) if (s.proc.exitCode === null) s.proc.kill('SIGKILL');
 });
 
 function walkthrough(): string {
@@ -70,15 +39,8 @@ function walkthrough(): string {
   return m[1];
 }
 
-function run(script: string, cwd: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((done) => {
-    const p = spawn('bash', ['-euo', 'pipefail', '-c', script], { cwd });
-    let stdout = '';
-    let stderr = '';
-    p.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    p.on('exit', (code) => done({ code, stdout, stderr }));
-  });
+function run(script: string, cwd: string): Promise<ProcessResult> {
+  return runProcess('bash', ['-euo', 'pipefail', '-c', script], { cwd });
 }
 
 const auth = (key: string) => ({ authorization: `Bearer ${key}` });
@@ -105,7 +67,7 @@ test("the README's worked example runs as written and the download hashes to the
     const expected = detail.manifest.files.find((f) => f.name === 'adapter.safetensors')!.sha256;
     assert.match(r.stdout, new RegExp(`^${expected}  adapter\\.safetensors$`, 'm'), 'shasum of the download = the manifest sha256');
   } finally {
-    assert.equal(await stopServer(server, 'SIGINT'), 0, 'SIGINT stops the server cleanly');
+    assert.equal(await server.stop('SIGINT'), 0, 'SIGINT stops the server cleanly');
   }
 });
 
@@ -130,7 +92,7 @@ test('Ctrl-C mid-job: the job is left queued with its checkpoint, no trainer out
   assert.equal(running.status, 'running', JSON.stringify(running));
 
   // SIGINT to the server's whole process group, as Ctrl-C in its terminal does.
-  assert.equal(await stopServer(server, 'SIGINT', true), 0);
+  assert.equal(await server.stop('SIGINT', true), 0);
   const ps = await run(`ps -eo args | grep -F -- '--job ${job.jobId}' | grep -v grep || true`, REPO);
   assert.equal(ps.stdout.trim(), '', 'no trainer process outlives the server');
   const status = JSON.parse(storedObject(`jobs/${job.jobId}/status.json`)) as { state: string; step: number };
@@ -144,5 +106,5 @@ test('Ctrl-C mid-job: the job is left queued with its checkpoint, no trainer out
   assert.ok(resumed.status === 'queued' || resumed.status === 'running', `resumed job is ${resumed.status}`);
   const cancelled = (await (await fetch(`${server.url}/finetune/${job.jobId}/cancel`, { method: 'POST', headers: auth(key) })).json()) as { status: string };
   assert.equal(cancelled.status, 'cancelled');
-  assert.equal(await stopServer(server, 'SIGTERM'), 0);
+  assert.equal(await server.stop('SIGTERM'), 0);
 });

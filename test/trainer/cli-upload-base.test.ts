@@ -3,7 +3,6 @@
  * upload, lands under models/<name>/ byte for byte, and is never replaced.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -11,6 +10,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { Registry } from '../../shared/registry.ts';
 import { writeRandomBert } from '../../trainer/checkpoint/random-bert.ts';
+import { runTrainerCli } from '../support/process.ts';
 import { startS3Server, type S3TestServer } from '../support/s3-server.ts';
 
 let s3: S3TestServer;
@@ -27,17 +27,8 @@ after(async () => {
   await s3?.stop();
 });
 
-/** The CLI as a child process, asynchronously: the S3 server runs on this process's event loop. */
-function cli(...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((done) => {
-    const p = spawn(process.execPath, ['--import', 'tsx', 'trainer/cli.ts', ...args], { env: { ...process.env, ...s3.env } });
-    let stdout = '';
-    let stderr = '';
-    p.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    p.on('exit', (code) => done({ code, stdout, stderr }));
-  });
-}
+/** The CLI against this test's S3 server (asynchronously: the server runs on this process's event loop). */
+const cli = (...args: string[]) => runTrainerCli(args, s3.env);
 
 const sha = (file: string) => createHash('sha256').update(readFileSync(file)).digest('hex');
 

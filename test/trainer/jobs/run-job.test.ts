@@ -14,6 +14,7 @@ import { GetObjectCommand } from '@aws-sdk/client-s3';
 import type { JobSpec } from '../../../shared/job.ts';
 import { Registry } from '../../../shared/registry.ts';
 import { writeRandomBert } from '../../../trainer/checkpoint/random-bert.ts';
+import { runTrainerCli } from '../../support/process.ts';
 import { startS3Server, type S3TestServer } from '../../support/s3-server.ts';
 
 let s3: S3TestServer;
@@ -42,17 +43,9 @@ function spec(jobId: string, datasetUri: string): JobSpec {
   };
 }
 
-/** Async on purpose: the S3 server lives in this process, and spawnSync would block it. */
-function runJob(jobId: string): Promise<{ status: number | null; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'trainer/cli.ts', 'run-job', '--registry', 's3://registry', '--job', jobId, '--status-interval', '0'], {
-      env: { ...process.env, ...s3.env, ONNXRUNTIME_NODE_INSTALL: 'skip' },
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
-    let stderr = '';
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('close', (status) => resolve({ status, stderr }));
-  });
+async function runJob(jobId: string): Promise<{ status: number | null; stderr: string }> {
+  const r = await runTrainerCli(['run-job', '--registry', 's3://registry', '--job', jobId, '--status-interval', '0'], s3.env);
+  return { status: r.code, stderr: r.stderr };
 }
 
 test('a job trains, reports status and publishes a version whose files hash to the manifest', async () => {

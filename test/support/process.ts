@@ -1,0 +1,29 @@
+/**
+ * Runs a command to its end and collects its output, asynchronously: a test whose S3 server runs in
+ * its own process must not block the event loop (spawnSync would stall the server the child talks to).
+ */
+import { spawn } from 'node:child_process';
+
+export interface ProcessResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+export function runProcess(command: string, args: readonly string[], o: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<ProcessResult> {
+  return new Promise((done, fail) => {
+    const child = spawn(command, args, { cwd: o.cwd, env: o.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('error', fail);
+    child.on('close', (code, signal) => done({ code, signal, stdout, stderr }));
+  });
+}
+
+/** The trainer CLI (`node --import tsx trainer/cli.ts ...`) from the repository root. */
+export function runTrainerCli(args: readonly string[], env: Record<string, string> = {}): Promise<ProcessResult> {
+  return runProcess(process.execPath, ['--import', 'tsx', 'trainer/cli.ts', ...args], { env: { ...process.env, ONNXRUNTIME_NODE_INSTALL: 'skip', ...env } });
+}
