@@ -23,6 +23,7 @@ import { jsonLines, terminalProgress, type TrainLog } from './train/progress.ts'
 import { initialParameters } from './model/weights.ts';
 import { Rng } from './util/random.ts';
 import { loadBaseTokenizer } from './tokenizer/bert-tokenizer.ts';
+import { addPretrainCommand } from './pretrain/command.ts';
 
 function number(flag: string, check: (v: number) => boolean, rule: string) {
   return (text: string): number => {
@@ -297,6 +298,8 @@ program
     });
     process.stdout.write(JSON.stringify({ name: o.name, files, weightsSha256: base.weightsSha256, layers: base.config.num_hidden_layers, hiddenSize: base.config.hidden_size }) + '\n');
   });
+
+addPretrainCommand(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -169,9 +169,9 @@ ACTS = {
 }
 
 
-def bert_forward(P, cfg, input_ids, token_type_ids, attention_mask, *, adapter_layers, act,
-                 use_pooler, task=TASK, dropout=0.0, training=False):
-    """P: dict exported-name -> tensor (all one dtype). Returns logits [B, num_labels]."""
+def bert_encoder(P, cfg, input_ids, token_type_ids, attention_mask, *, adapter_layers=(), act='gelu',
+                 task=TASK, dropout=0.0, training=False):
+    """HF BertModel's encoder over P (dict exported-name -> tensor, all one dtype): last hidden states [B, S, d]."""
     d = cfg['hidden_size']
     h = cfg['num_attention_heads']
     hd = d // h
@@ -211,6 +211,16 @@ def bert_forward(P, cfg, input_ids, token_type_ids, attention_mask, *, adapter_l
         if l in adapter_layers:
             f = adapter(f, l, 'output')
         x = ln(x1 + f, f'{p}.output.LayerNorm')
+    return x
+
+
+def bert_forward(P, cfg, input_ids, token_type_ids, attention_mask, *, adapter_layers, act,
+                 use_pooler, task=TASK, dropout=0.0, training=False):
+    """P: dict exported-name -> tensor (all one dtype). Returns logits [B, num_labels]."""
+    drop = (lambda x: F.dropout(x, dropout, training)) if (training and dropout > 0) else (lambda x: x)
+    lin = lambda x, name: F.linear(x, P[name + '.weight'], P[name + '.bias'])
+    x = bert_encoder(P, cfg, input_ids, token_type_ids, attention_mask, adapter_layers=adapter_layers, act=act,
+                     task=task, dropout=dropout, training=training)
     cls = x[:, 0]
     if use_pooler:
         cls = torch.tanh(lin(cls, 'bert.pooler.dense'))

@@ -7,6 +7,7 @@ import type { AdapterNonlinearity } from '../../shared/adapter-config.ts';
 import { gradients } from '../autodiff/gradients.ts';
 import { Graph, type Tensor } from '../graph/graph.ts';
 import * as op from '../graph/ops.ts';
+import type { BertConfig } from '../../shared/bert-config.ts';
 import { adapterPrefix, parameterSpecs, type AdapterSite, type ModelSpec, type ParamSpec } from './params.ts';
 
 export interface GraphOptions {
@@ -44,34 +45,43 @@ export const gradName = (param: string) => `grad:${param}`;
 /** Additive attention bias for padding: large enough that exp() underflows to exactly 0. */
 const MASK_BIAS = -1e9;
 
-export function buildBertGraph(spec: ModelSpec, opts: GraphOptions): BertGraph {
-  const c = spec.config;
-  const g = new Graph(opts.floatType ?? 'float32');
-  const basic = opts.kernels === 'basic';
-  const dropoutRatio = opts.dropout ?? 0;
-  let dropoutSeed = (opts.seed ?? 0) * 1009;
+/** The encoder's graph inputs ([B, S] each). */
+export interface EncoderInputs {
+  inputIds: Tensor;
+  tokenTypeIds: Tensor;
+  attentionMask: Tensor;
+}
+
+export interface EncoderOptions {
+  /** `basic` kernels: see GraphOptions.kernels. */
+  basic: boolean;
+  /** Dropout (or identity) applied where BERT applies hidden and attention dropout. */
+  drop: (x: Tensor) => Tensor;
+  /** Houlsby adapter hook after each sub-layer's output projection; default none. */
+  adapter?: (h: Tensor, layer: number, site: AdapterSite, layers: BertLayers) => Tensor;
+}
+
+/** The layers the encoder is made of, for heads built on top of it (classifier, MLM head). */
+export interface BertLayers {
+  linear: (x: Tensor, prefix: string) => Tensor;
+  layerNorm: (x: Tensor, prefix: string) => Tensor;
+  gelu: (x: Tensor) => Tensor;
+}
+
+/**
+ * The post-LayerNorm BERT encoder (embeddings + layers) over `bert.`-prefixed parameters `P`:
+ * the last hidden states as [N = B·S, hidden], plus the runtime sequence length and layer builders.
+ * Defines the symbolic dimensions B, S and N of `g`.
+ */
+export function bertEncoder(g: Graph, c: BertConfig, P: (name: string) => Tensor, inputs: EncoderInputs, o: EncoderOptions): { hidden: Tensor; seqLen: Tensor; layers: BertLayers } {
+  const { basic, drop } = o;
   const dh = c.hidden_size / c.num_attention_heads;
-
-  const inputIds = g.input(INPUT_IDS, 'int64', ['B', 'S']);
-  const tokenTypeIds = g.input(TOKEN_TYPE_IDS, 'int64', ['B', 'S']);
-  const attentionMask = g.input(ATTENTION_MASK, g.floatType, ['B', 'S']);
-  const labels = opts.training ? g.input(LABELS, 'int64', ['B']) : null;
-
-  const specs = parameterSpecs(spec);
-  const params = new Map(specs.map((p) => [p.name, g.input(p.name, g.floatType, p.shape)]));
-  const P = (name: string): Tensor => {
-    const t = params.get(name);
-    if (!t) throw new Error(`model: no parameter ${name}`);
-    return t;
-  };
-
-  const dims = op.shapeOf(inputIds);
+  const dims = op.shapeOf(inputs.inputIds);
   const seqLen = op.element(dims, 1);
   g.defineDim('B', op.reshape(op.element(dims, 0), [1]));
   g.defineDim('S', op.reshape(seqLen, [1]));
   g.defineDim('N', g.int64s([-1])); // N = B·S, left for Reshape to infer
 
-  const drop = (x: Tensor): Tensor => (dropoutRatio > 0 && opts.training ? op.dropout(x, dropoutRatio, ++dropoutSeed).y : x);
   const linear = (x: Tensor, prefix: string): Tensor => op.gemm(x, P(`${prefix}.weight`), P(`${prefix}.bias`), { transB: true });
   const layerNorm = (x: Tensor, prefix: string): Tensor => {
     const [w, b] = [P(`${prefix}.weight`), P(`${prefix}.bias`)];
@@ -85,32 +95,17 @@ export function buildBertGraph(spec: ModelSpec, opts: GraphOptions): BertGraph {
     const inner = op.mul(op.add(x, op.mul(op.pow(x, 3), 0.044715)), Math.sqrt(2 / Math.PI));
     return op.mul(op.mul(x, 0.5), op.add(op.tanh(inner), 1));
   };
-  const activation = (x: Tensor, f: AdapterNonlinearity): Tensor => {
-    switch (f) {
-      case 'gelu':
-        return gelu(x);
-      case 'relu':
-        return op.relu(x);
-      case 'swish':
-        return op.mul(x, op.sigmoid(x));
-      case 'tanh':
-        return op.tanh(x);
-    }
-  };
-  const adapter = (h: Tensor, layer: number, site: AdapterSite): Tensor => {
-    const prefix = adapterPrefix(layer, site, spec.task);
-    if (!params.has(`${prefix}.adapter_up.weight`) || !spec.adapter) return h;
-    const down = activation(linear(h, `${prefix}.adapter_down.0`), spec.adapter.nonlinearity);
-    return op.add(h, linear(down, `${prefix}.adapter_up`));
-  };
 
   // Embeddings -> [N = B·S, d]: every linear layer then runs as one 2-D Gemm on the [out, in] weight.
   const positions = op.gather(P('bert.embeddings.position_embeddings.weight'), op.range(seqLen, 'S'));
-  let emb = op.add(op.gather(P('bert.embeddings.word_embeddings.weight'), inputIds), positions);
-  emb = op.add(emb, op.gather(P('bert.embeddings.token_type_embeddings.weight'), tokenTypeIds));
+  let emb = op.add(op.gather(P('bert.embeddings.word_embeddings.weight'), inputs.inputIds), positions);
+  emb = op.add(emb, op.gather(P('bert.embeddings.token_type_embeddings.weight'), inputs.tokenTypeIds));
   let x = drop(layerNorm(op.reshape(emb, ['N', c.hidden_size]), 'bert.embeddings.LayerNorm'));
 
-  const maskBias = op.reshape(op.mul(op.sub(1, attentionMask), MASK_BIAS), ['B', 1, 1, 'S']);
+  const layers: BertLayers = { linear, layerNorm, gelu };
+  const adapter = (h: Tensor, l: number, site: AdapterSite): Tensor => (o.adapter ? o.adapter(h, l, site, layers) : h);
+
+  const maskBias = op.reshape(op.mul(op.sub(1, inputs.attentionMask), MASK_BIAS), ['B', 1, 1, 'S']);
   const heads = (t: Tensor, perm: number[]) => op.transpose(op.reshape(t, ['B', 'S', c.num_attention_heads, dh]), perm);
 
   for (let l = 0; l < c.num_hidden_layers; l++) {
@@ -126,6 +121,50 @@ export function buildBertGraph(spec: ModelSpec, opts: GraphOptions): BertGraph {
     const f = adapter(drop(linear(gelu(linear(x1, `${p}.intermediate.dense`)), `${p}.output.dense`)), l, 'output');
     x = layerNorm(op.add(x1, f), `${p}.output.LayerNorm`);
   }
+  return { hidden: x, seqLen, layers };
+}
+
+export function buildBertGraph(spec: ModelSpec, opts: GraphOptions): BertGraph {
+  const c = spec.config;
+  const g = new Graph(opts.floatType ?? 'float32');
+  const basic = opts.kernels === 'basic';
+  const dropoutRatio = opts.dropout ?? 0;
+  let dropoutSeed = (opts.seed ?? 0) * 1009;
+
+  const inputIds = g.input(INPUT_IDS, 'int64', ['B', 'S']);
+  const tokenTypeIds = g.input(TOKEN_TYPE_IDS, 'int64', ['B', 'S']);
+  const attentionMask = g.input(ATTENTION_MASK, g.floatType, ['B', 'S']);
+  const labels = opts.training ? g.input(LABELS, 'int64', ['B']) : null;
+
+  const specs = parameterSpecs(spec);
+  const params = new Map(specs.map((p) => [p.name, g.input(p.name, g.floatType, p.shape)]));
+  const P = (name: string): Tensor => {
+    const t = params.get(name);
+    if (!t) throw new Error(`model: no parameter ${name}`);
+    return t;
+  };
+
+  const drop = (x: Tensor): Tensor => (dropoutRatio > 0 && opts.training ? op.dropout(x, dropoutRatio, ++dropoutSeed).y : x);
+  const activation = (x: Tensor, f: AdapterNonlinearity, gelu: (x: Tensor) => Tensor): Tensor => {
+    switch (f) {
+      case 'gelu':
+        return gelu(x);
+      case 'relu':
+        return op.relu(x);
+      case 'swish':
+        return op.mul(x, op.sigmoid(x));
+      case 'tanh':
+        return op.tanh(x);
+    }
+  };
+  const adapter = (h: Tensor, layer: number, site: AdapterSite, { linear, gelu }: BertLayers): Tensor => {
+    const prefix = adapterPrefix(layer, site, spec.task);
+    if (!params.has(`${prefix}.adapter_up.weight`) || !spec.adapter) return h;
+    const down = activation(linear(h, `${prefix}.adapter_down.0`), spec.adapter.nonlinearity, gelu);
+    return op.add(h, linear(down, `${prefix}.adapter_up`));
+  };
+  const { hidden: x, seqLen, layers } = bertEncoder(g, c, P, { inputIds, tokenTypeIds, attentionMask }, { basic, drop, adapter });
+  const { linear } = layers;
 
   // [CLS] = position 0 of each sequence, picked with a one-hot over positions (its gradient is a plain Mul).
   const isFirst = op.reshape(op.cast(op.equal(op.range(seqLen, 'S'), g.scalar(0, 'int64')), g.floatType), [1, 'S', 1]);
