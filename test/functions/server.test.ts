@@ -23,9 +23,9 @@ async function startServer(o: { ownGroup?: boolean } = {}): Promise<LocalServer>
   return server;
 }
 
-/** What the embedded store holds at a key (s3rver's file layout), read while no server runs. */
+/** What the store holds at a key: the file <store>/adapter-store/<key>. */
 function storedObject(key: string): string {
-  return readFileSync(join(store, 's3', 'adapter-store', `${key}._S3rver_object`), 'utf8');
+  return readFileSync(join(store, 'adapter-store', ...key.split('/')), 'utf8');
 }
 
 after(() => {

@@ -50,7 +50,7 @@ function sst2Rows(n: number): string {
 export async function setUp(): Promise<Fixtures> {
   const config = integrationConfig();
   const s3 = s3ClientFromEnv();
-  const registry = new Registry(s3, config.location);
+  const registry = Registry.fromUri(config.registryUri, s3);
   const { bucket } = config.location;
   await ensureBucket(s3, bucket);
 

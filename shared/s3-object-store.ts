@@ -1,0 +1,124 @@
+/**
+ * The object store over the S3 API with the AWS SDK: AWS S3, LocalStack or any S3-compatible server
+ * (endpoint, region and credentials from the standard AWS environment).
+ */
+import type { Readable } from 'node:stream';
+import { DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client, S3ServiceException, type S3ClientConfig } from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
+import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
+import { ObjectStoreError, type ListOptions, type ListPage, type ObjectBody, type ObjectStore, type PutOptions } from './object-store.ts';
+
+/**
+ * An S3 client from the standard AWS environment. Path-style addressing when an endpoint is configured
+ * (S3-compatible servers on loopback), and checksums only where required, because some of those
+ * servers store the chunk framing of streamed checksummed uploads as data.
+ */
+export function s3ClientFromEnv(overrides: S3ClientConfig = {}): S3Client {
+  const endpoint = process.env.AWS_ENDPOINT_URL_S3 ?? process.env.AWS_ENDPOINT_URL;
+  return new S3Client({
+    region: process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? 'us-east-1',
+    forcePathStyle: process.env.AWS_S3_FORCE_PATH_STYLE === 'true' || Boolean(endpoint),
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    responseChecksumValidation: 'WHEN_REQUIRED',
+    ...overrides,
+  });
+}
+
+/** Objects larger than this go up as multipart uploads of MULTIPART_PART_BYTES parts. */
+export const MULTIPART_THRESHOLD = 8 * 1024 * 1024;
+const MULTIPART_PART_BYTES = 8 * 1024 * 1024;
+
+function statusCode(err: unknown): number | undefined {
+  return err instanceof S3ServiceException ? err.$metadata.httpStatusCode : undefined;
+}
+
+export class S3ObjectStore implements ObjectStore {
+  constructor(
+    readonly client: S3Client,
+    readonly bucket: string,
+  ) {}
+
+  get uri(): string {
+    return `s3://${this.bucket}`;
+  }
+
+  private name(key: string): string {
+    return `s3://${this.bucket}/${key}`;
+  }
+
+  async put(key: string, body: Buffer | string | Readable, o: PutOptions = {}): Promise<void> {
+    const size = o.length ?? (typeof body === 'string' ? Buffer.byteLength(body) : Buffer.isBuffer(body) ? body.length : undefined);
+    const params = { Bucket: this.bucket, Key: key, Body: body, ContentType: o.contentType, ContentLength: size, IfNoneMatch: o.ifNoneMatch ? '*' : undefined };
+    try {
+      if (size !== undefined && size <= MULTIPART_THRESHOLD) await this.client.send(new PutObjectCommand(params));
+      // Base models are hundreds of MB: parts keep each request small (S3 caps single PUTs at 5 GiB,
+      // S3-compatible servers far lower) and a failed part is retried alone. If-None-Match applies to the
+      // completion, so an immutable object is still never overwritten.
+      else await new Upload({ client: this.client, params, partSize: MULTIPART_PART_BYTES, queueSize: 4, leavePartsOnError: false }).done();
+    } catch (err) {
+      const code = statusCode(err);
+      if (code === 412 || code === 409) throw new ObjectStoreError(`${this.name(key)} already exists and is immutable`, 'conflict', { cause: err });
+      throw new ObjectStoreError(`writing ${this.name(key)} failed: ${(err as Error).message}`, 'storage', { cause: err });
+    }
+  }
+
+  async get(key: string): Promise<ObjectBody | null> {
+    try {
+      const out = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
+      if (!out.Body) throw new Error('the response has no body');
+      return { stream: out.Body as Readable, size: out.ContentLength ?? 0 };
+    } catch (err) {
+      if (statusCode(err) === 404) return null;
+      throw new ObjectStoreError(`reading ${this.name(key)} failed: ${(err as Error).message}`, 'storage', { cause: err });
+    }
+  }
+
+  async listPage(o: ListOptions): Promise<ListPage> {
+    try {
+      const page = await this.client.send(
+        new ListObjectsV2Command({ Bucket: this.bucket, Prefix: o.prefix, Delimiter: o.delimiter, StartAfter: o.startAfter, MaxKeys: o.maxKeys, ContinuationToken: o.continuationToken }),
+      );
+      return {
+        keys: (page.Contents ?? []).map((c) => ({ key: c.Key!, size: c.Size ?? 0 })),
+        prefixes: (page.CommonPrefixes ?? []).map((p) => p.Prefix!),
+        next: page.IsTruncated ? page.NextContinuationToken : undefined,
+      };
+    } catch (err) {
+      throw new ObjectStoreError(`listing ${this.name(o.prefix)} failed: ${(err as Error).message}`, 'storage', { cause: err });
+    }
+  }
+
+  async delete(key: string): Promise<void> {
+    try {
+      await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key }));
+    } catch (err) {
+      throw new ObjectStoreError(`deleting ${this.name(key)} failed: ${(err as Error).message}`, 'storage', { cause: err });
+    }
+  }
+
+  /** 'missing' on 404, 'forbidden' on 403 (S3 answers 403 for a missing key too when the caller may not list the bucket). */
+  async objectState(bucket: string, key: string): Promise<'exists' | 'missing' | 'forbidden'> {
+    try {
+      await this.client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
+      return 'exists';
+    } catch (err) {
+      const code = statusCode(err);
+      if (code === 404) return 'missing';
+      if (code === 403) return 'forbidden';
+      throw new ObjectStoreError(`checking s3://${bucket}/${key} failed: ${(err as Error).message}`, 'storage', { cause: err });
+    }
+  }
+
+  readableUri(bucket: string, key: string): string {
+    return `s3://${bucket}/${key}`;
+  }
+
+  presignGet(key: string, expiresInSeconds: number): Promise<string> {
+    return getSignedUrl(this.client, new GetObjectCommand({ Bucket: this.bucket, Key: key }), { expiresIn: expiresInSeconds });
+  }
+
+  /** The size is signed: S3 refuses a body of another length. */
+  presignPut(key: string, bytes: number, expiresInSeconds: number): Promise<string> {
+    return getSignedUrl(this.client, new PutObjectCommand({ Bucket: this.bucket, Key: key, ContentLength: bytes }), { expiresIn: expiresInSeconds });
+  }
+}
