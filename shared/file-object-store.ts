@@ -15,11 +15,10 @@
  * file outside the directory or the temporary folder.
  */
 import { randomBytes } from 'node:crypto';
-import { createReadStream, createWriteStream, type Dirent } from 'node:fs';
+import { createReadStream, type Dirent } from 'node:fs';
 import { link, mkdir, open, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { pathToFileURL } from 'node:url';
 import { ObjectStoreError, type ListOptions, type ListPage, type ObjectBody, type ObjectStore, type PutOptions } from './object-store.ts';
 
@@ -65,10 +64,13 @@ export class FileObjectStore implements ObjectStore {
       const source = typeof body === 'string' || Buffer.isBuffer(body) ? Readable.from([Buffer.from(body)]) : body;
       const file = await open(tmp, 'wx');
       try {
-        await pipeline(source, createWriteStream('', { fd: file, autoClose: false, highWaterMark: READ_CHUNK_BYTES }));
-        if (o.length !== undefined && (await file.stat()).size !== o.length) {
-          throw new ObjectStoreError(`writing ${this.name(key)}: got ${(await file.stat()).size} bytes, expected ${o.length}`, 'invalid');
+        let size = 0;
+        for await (const chunk of source) {
+          const bytes = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as string);
+          for (let done = 0; done < bytes.length; ) done += (await file.write(bytes, done)).bytesWritten;
+          size += bytes.length;
         }
+        if (o.length !== undefined && size !== o.length) throw new ObjectStoreError(`writing ${this.name(key)}: got ${size} bytes, expected ${o.length}`, 'invalid');
         await file.sync(); // the bytes are on disk before the name points at them
       } finally {
         await file.close();
