@@ -34,9 +34,9 @@ import { FileObjectStore } from './file-object-store.ts';
 import type { JobSpec, JobStatus } from './job.ts';
 import type { AdapterManifest, ManifestFile } from './manifest.ts';
 import { ObjectStoreError, readAll, type ObjectBody, type ObjectStore, type PutOptions } from './object-store.ts';
-import { S3ObjectStore, s3ClientFromEnv } from './s3-object-store.ts';
+import { S3ObjectStore } from './s3-object-store.ts';
 
-export { MULTIPART_THRESHOLD, s3ClientFromEnv } from './s3-object-store.ts';
+export { MULTIPART_THRESHOLD } from './s3-object-store.ts';
 
 /** The top-level prefixes of the layout (the IAM grants in cdk/ are built from these too). */
 export const PREFIXES = {
@@ -135,7 +135,7 @@ export class Registry {
       return new Registry(store);
     }
     const { bucket, prefix } = parseRegistryUri(uri);
-    return new Registry(new S3ObjectStore(client ?? s3ClientFromEnv(), bucket), prefix);
+    return new Registry(new S3ObjectStore(client, bucket), prefix);
   }
 
   get location(): RegistryLocation {
