@@ -8,6 +8,7 @@
  *   npm run bench:load -- [--seconds 10] [--connections 10] [--rate 1000] [--adapter-mb 4.8]
  */
 import { randomBytes } from 'node:crypto';
+import { get } from 'node:http';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -51,6 +52,28 @@ async function measure(path: string, overallRate?: number): Promise<autocannon.R
   return autocannon({ url: `${url}${path}`, connections, duration: seconds, overallRate, headers: { authorization: `Bearer ${key}` } });
 }
 
+/**
+ * Download throughput with a lean client: `streams` loops of node:http GETs whose bodies are counted and
+ * dropped (autocannon parses every body in JS, so on a shared 2-core machine it measures itself).
+ */
+async function drain(path: string, streams: number): Promise<{ mbPerSecond: number; requests: number }> {
+  const until = performance.now() + seconds * 1000;
+  let bytes = 0;
+  let requests = 0;
+  const one = () =>
+    new Promise<void>((done, fail) => {
+      get(`${url}${path}`, { headers: { authorization: `Bearer ${key}` } }, (res) => {
+        res.on('data', (chunk: Buffer) => (bytes += chunk.length));
+        res.on('end', () => (requests++, done()));
+      }).on('error', fail);
+    });
+  const t0 = performance.now();
+  await Promise.all(Array.from({ length: streams }, async () => {
+    while (performance.now() < until) await one();
+  }));
+  return { mbPerSecond: bytes / 1e6 / ((performance.now() - t0) / 1000), requests };
+}
+
 console.log(`local server ${url}, ${connections} connections, ${seconds} s per row, adapter ${(adapterBytes / 1e6).toFixed(1)} MB`);
 console.log(`ready: first start (seeds the base model) ${first.ms.toFixed(0)} ms, restart ${restartMs.toFixed(0)} ms`);
 console.log('| route | offered | requests/s | p50 ms | p99 ms | MB/s | non-2xx |');
@@ -59,4 +82,6 @@ for (const [path, offered] of [['/adapters/load', rate], ['/adapters/load', unde
   const r = await measure(path, offered);
   console.log(`| GET ${path} | ${offered ?? 'max'} | ${r.requests.average.toFixed(0)} | ${r.latency.p50} | ${r.latency.p99} | ${(r.throughput.average / 1e6).toFixed(1)} | ${r.non2xx} |`);
 }
+const lean = await drain('/adapters/load/download', 4);
+console.log(`download with a lean client (4 streams of node:http GETs, bodies dropped): ${lean.mbPerSecond.toFixed(0)} MB/s, ${lean.requests} downloads`);
 await server.stop('SIGTERM');
