@@ -1,5 +1,5 @@
 /**
- * `npm start`'s server as a user runs it: a separate process with its embedded store in a fresh
+ * `npm start`'s server as a user runs it: a separate process with its store in a fresh
  * directory. The README's worked example runs word for word (only the port differs) and ends with the
  * downloaded adapter hashing to its manifest; a server stopped while a job trains leaves the job queued,
  * its trainer process gone, and the next start resumes it.
