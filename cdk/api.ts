@@ -11,14 +11,14 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
-import type * as s3 from 'aws-cdk-lib/aws-s3';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
-import { acknowledge, grantPutFindings, grantReadFindings } from './nag.ts';
+import { acknowledge } from './nag.ts';
+import type { RegistryBucket } from './registry.ts';
 import { REPO_ROOT } from './training.ts';
 
 export interface ApiProps {
-  registry: s3.IBucket;
+  registry: RegistryBucket;
   registryUri: string;
   jobQueue: batch.IJobQueue;
   jobDefinition: batch.EcsJobDefinition;
@@ -86,16 +86,8 @@ export class Api extends Construct {
     });
     this.handler.addEnvironment('NODE_OPTIONS', '--enable-source-maps');
 
-    // Least privilege on the registry: read everything, write only what the API owns.
-    props.registry.grantRead(this.handler);
-    props.registry.grantPut(this.handler, 'jobs/*');
-    // Idempotency-Key claims (shared/registry.ts: idempotency/<sha256>.json), released when a submit fails.
-    props.registry.grantPut(this.handler, 'idempotency/*');
-    props.registry.grantDelete(this.handler, 'idempotency/*');
-    // The job listing index (shared/registry.ts: job-index/{all,task/<task>}/<inverted time>-<id>).
-    props.registry.grantPut(this.handler, 'job-index/*');
-    // POST /datasets: checked uploads (datasets/<sha>/<name>) and the presigned PUTs it signs (datasets/uploads/...).
-    props.registry.grantPut(this.handler, 'datasets/*');
+    // Least privilege on the registry: read everything, write only what the API owns (cdk/registry.ts).
+    props.registry.grantApiAccess(this.handler);
     this.apiKeySecret.grantRead(this.handler);
     if (props.extraDatasetBuckets.length > 0) {
       // HeadObject on a dataset before a job is created; ListBucket makes a missing key a 404, not a 403.
@@ -140,12 +132,6 @@ export class Api extends Construct {
       'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]':
         'The AWS-maintained basic execution policy only allows writing the function\'s own CloudWatch logs.',
       'AwsSolutions-L1': 'Node.js 22 is the runtime this code is built and tested for (esbuild target node22); moving to a newer major is a tested change, not an automatic one.',
-      ...grantReadFindings(props.registry, 'The API'),
-      ...grantPutFindings(props.registry, 'jobs/*', 'The API writes jobs/<id>/{spec,status,launch,cancel}.json for job ids it generates at request time.'),
-      ...grantPutFindings(props.registry, 'job-index/*', 'Listing-index markers are keyed by job id and creation time, known only at request time.'),
-      ...grantPutFindings(props.registry, 'datasets/*', 'POST /datasets stores uploads under datasets/<content hash>/<name> and signs PUTs under datasets/uploads/<id>/, known only at request time.'),
-      ...grantPutFindings(props.registry, 'idempotency/*', 'Idempotency claims are keyed by a hash of the client\'s Idempotency-Key, known only at request time.'),
-      'AwsSolutions-IAM5[Action::s3:DeleteObject*]': 'grantDelete: releasing its own idempotency claims under idempotency/* only.',
       'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:batch:<AWS::Region>:<AWS::AccountId>:job/*]': 'TerminateJob is authorised per job ARN; ids are known only after SubmitJob, and the API only terminates jobs it recorded.',
       'AwsSolutions-IAM5[Resource::*]': 'batch:DescribeJobs has no resource-level permissions; it is read-only.',
       ...Object.fromEntries(props.extraDatasetBuckets.map((b) => [`AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::${b}/*]`, `POST /finetune checks that a dataset exists in the configured dataset bucket ${b} (read only).`])),

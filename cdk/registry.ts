@@ -1,11 +1,29 @@
 /**
- * The registry bucket (models/, jobs/, idempotency/, adapters/ — see shared/registry.ts) and the
- * bucket its access logs and the CDN's logs go to.
+ * The registry bucket (its layout is shared/registry.ts's) and the bucket its access logs and the
+ * CDN's logs go to. Access to the registry is granted here only, by role (grantApiAccess,
+ * grantTrainerAccess), from the same prefixes the registry code builds its keys from; each grant comes
+ * with its cdk-nag acknowledgements.
  */
 import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import type * as iam from 'aws-cdk-lib/aws-iam';
 import * as s3 from 'aws-cdk-lib/aws-s3';
-import { Construct } from 'constructs';
-import { acknowledge } from './nag.ts';
+import { Construct, type IConstruct } from 'constructs';
+import { CHECKPOINT_FOLDER, JOB_FILES, PREFIXES } from '../shared/registry.ts';
+import { acknowledge, grantPutFindings, grantReadFindings } from './nag.ts';
+
+/** Who can be granted registry access: a role or something with one (a function), acknowledged on itself. */
+export type RegistryGrantee = iam.IGrantable & IConstruct;
+
+/** Key patterns of the grants: every object under a prefix, or one object of every job. */
+const ANY = {
+  jobs: `${PREFIXES.jobs}*`,
+  jobStatus: `${PREFIXES.jobs}*/${JOB_FILES.status}`,
+  jobCheckpoint: `${PREFIXES.jobs}*/${CHECKPOINT_FOLDER}*`,
+  jobIndex: `${PREFIXES.jobIndex}*`,
+  idempotency: `${PREFIXES.idempotency}*`,
+  datasets: `${PREFIXES.datasets}*`,
+  adapters: `${PREFIXES.adapters}*`,
+} as const;
 
 export interface RegistryProps {
   /** Days a job's checkpoint objects are kept (they only matter while the job can still be retried). */
@@ -19,7 +37,7 @@ export interface RegistryProps {
 /** Checkpoint tensors are the only large objects under jobs/ (spec/status/launch are a few KB). */
 export const CHECKPOINT_MIN_BYTES = 1024 * 1024;
 
-export class Registry extends Construct {
+export class RegistryBucket extends Construct {
   readonly bucket: s3.Bucket;
   readonly logBucket: s3.Bucket;
 
@@ -54,13 +72,13 @@ export class Registry extends Construct {
         {
           // S3 lifecycle filters are prefixes, not globs: jobs/*/checkpoint/ is matched as "big objects under jobs/".
           id: 'expire-job-checkpoints',
-          prefix: 'jobs/',
+          prefix: PREFIXES.jobs,
           objectSizeGreaterThan: CHECKPOINT_MIN_BYTES - 1,
           expiration: Duration.days(props.checkpointDays ?? 14),
         },
         {
           id: 'expire-old-job-state',
-          prefix: 'jobs/',
+          prefix: PREFIXES.jobs,
           noncurrentVersionExpiration: Duration.days(props.jobsNoncurrentDays ?? 3),
         },
         {
@@ -81,5 +99,34 @@ export class Registry extends Construct {
 
   get uri(): string {
     return `s3://${this.bucket.bucketName}`;
+  }
+
+  /** The API: reads everything; writes job records, the job index, datasets and idempotency claims; deletes only its claims. */
+  grantApiAccess(grantee: RegistryGrantee): void {
+    this.bucket.grantRead(grantee);
+    for (const pattern of [ANY.jobs, ANY.idempotency, ANY.jobIndex, ANY.datasets]) this.bucket.grantPut(grantee, pattern);
+    // Released when a submit fails, so a retry can claim the Idempotency-Key again.
+    this.bucket.grantDelete(grantee, ANY.idempotency);
+    acknowledge(grantee, {
+      ...grantReadFindings(this.bucket, 'The API'),
+      ...grantPutFindings(this.bucket, ANY.jobs, `The API writes ${PREFIXES.jobs}<id>/{spec,status,launch,cancel}.json for job ids it generates at request time.`),
+      ...grantPutFindings(this.bucket, ANY.jobIndex, 'Listing-index markers are keyed by job id and creation time, known only at request time.'),
+      ...grantPutFindings(this.bucket, ANY.datasets, `POST /datasets stores uploads under ${PREFIXES.datasets}<content hash>/<name> and signs PUTs under ${PREFIXES.datasetUploads}<id>/, known only at request time.`),
+      ...grantPutFindings(this.bucket, ANY.idempotency, "Idempotency claims are keyed by a hash of the client's Idempotency-Key, known only at request time."),
+      'AwsSolutions-IAM5[Action::s3:DeleteObject*]': `grantDelete: releasing its own idempotency claims under ${ANY.idempotency} only.`,
+    });
+  }
+
+  /** A training job: reads everything; writes only job status, checkpoints and new adapter versions. */
+  grantTrainerAccess(grantee: RegistryGrantee): void {
+    this.bucket.grantRead(grantee);
+    // Its job's status and checkpoints only: spec, launch and cancel records are the API's.
+    for (const pattern of [ANY.jobStatus, ANY.jobCheckpoint, ANY.adapters]) this.bucket.grantPut(grantee, pattern);
+    acknowledge(grantee, {
+      ...grantReadFindings(this.bucket, 'The trainer'),
+      ...grantPutFindings(this.bucket, ANY.jobStatus, `The trainer writes ${PREFIXES.jobs}<id>/${JOB_FILES.status} for the job it runs (ids are known at submit time).`),
+      ...grantPutFindings(this.bucket, ANY.jobCheckpoint, `The trainer writes ${PREFIXES.jobs}<id>/${CHECKPOINT_FOLDER}* for the job it runs, so a retried job resumes.`),
+      ...grantPutFindings(this.bucket, ANY.adapters, `The trainer publishes ${PREFIXES.adapters}<task>/<version>/* (new version ids, never overwritten: If-None-Match).`),
+    });
   }
 }

@@ -8,7 +8,7 @@ import { Api } from './api.ts';
 import { DEFAULT_CONFIG, type AdapterStoreConfig } from './config.ts';
 import { Edge } from './edge.ts';
 import { TrainingNetwork } from './network.ts';
-import { Registry } from './registry.ts';
+import { RegistryBucket } from './registry.ts';
 import { TrainingCompute } from './training.ts';
 
 export interface AdapterStoreStackProps extends StackProps {
@@ -16,7 +16,7 @@ export interface AdapterStoreStackProps extends StackProps {
 }
 
 export class AdapterStoreStack extends Stack {
-  readonly registry: Registry;
+  readonly registry: RegistryBucket;
   readonly training: TrainingCompute;
   readonly api: Api;
   readonly edge: Edge;
@@ -25,13 +25,13 @@ export class AdapterStoreStack extends Stack {
     super(scope, id, { description: 'Adapter store: adapter registry, GPU fine-tune jobs, HTTP API and CDN', ...props });
     const config: AdapterStoreConfig = { ...DEFAULT_CONFIG, ...props.config };
 
-    this.registry = new Registry(this, 'Registry');
+    this.registry = new RegistryBucket(this, 'Registry');
     const registryUri = this.registry.uri;
     const network = new TrainingNetwork(this, 'Network');
 
     this.training = new TrainingCompute(this, 'Training', {
       network,
-      registry: this.registry.bucket,
+      registry: this.registry,
       registryUri,
       datasetBuckets: config.datasetBuckets,
       spot: config.spot,
@@ -39,7 +39,7 @@ export class AdapterStoreStack extends Stack {
     });
 
     this.api = new Api(this, 'Api', {
-      registry: this.registry.bucket,
+      registry: this.registry,
       registryUri,
       jobQueue: this.training.jobQueue,
       jobDefinition: this.training.jobDefinition,

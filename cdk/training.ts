@@ -12,10 +12,10 @@ import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { Platform } from 'aws-cdk-lib/aws-ecr-assets';
-import type * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
-import { acknowledge, grantPutFindings, grantReadFindings } from './nag.ts';
+import { acknowledge } from './nag.ts';
 import type { TrainingNetwork } from './network.ts';
+import type { RegistryBucket } from './registry.ts';
 
 /** The repository root: the trainer image's build context (what it may copy is limited by .dockerignore). */
 export const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -28,7 +28,7 @@ export const HOST_TERMINATED_REASON = 'Host EC2*';
 
 export interface TrainingComputeProps {
   network: TrainingNetwork;
-  registry: s3.IBucket;
+  registry: RegistryBucket;
   /** s3://<bucket>, given to the container as ADAPTER_STORE_REGISTRY. */
   registryUri: string;
   /** Other buckets datasets may be read from. */
@@ -83,11 +83,7 @@ export class TrainingCompute extends Construct {
       assumedBy: new iam.ServicePrincipal('ecs-tasks.amazonaws.com'),
       description: 'Trainer container: read datasets and models, write its job status, checkpoints and adapters/*',
     });
-    props.registry.grantRead(this.jobRole);
-    // Its job's status and checkpoints only: spec, launch and cancel records are the API's.
-    props.registry.grantPut(this.jobRole, 'jobs/*/status.json');
-    props.registry.grantPut(this.jobRole, 'jobs/*/checkpoint/*');
-    props.registry.grantPut(this.jobRole, 'adapters/*');
+    props.registry.grantTrainerAccess(this.jobRole);
     if (props.datasetBuckets.length > 0) {
       this.jobRole.addToPolicy(new iam.PolicyStatement({
         sid: 'ReadDatasetBuckets',
@@ -123,10 +119,6 @@ export class TrainingCompute extends Construct {
     });
 
     acknowledge(this.jobRole, {
-      ...grantReadFindings(props.registry, 'The trainer'),
-      ...grantPutFindings(props.registry, 'jobs/*/status.json', 'The trainer writes jobs/<id>/status.json for the job it runs (ids are known at submit time).'),
-      ...grantPutFindings(props.registry, 'jobs/*/checkpoint/*', 'The trainer writes jobs/<id>/checkpoint/* for the job it runs, so a retried job resumes.'),
-      ...grantPutFindings(props.registry, 'adapters/*', 'The trainer publishes adapters/<task>/<version>/* (new version ids, never overwritten: If-None-Match).'),
       ...(props.datasetBuckets.length > 0
         ? Object.fromEntries(props.datasetBuckets.map((b) => [`AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::${b}/*]`, `Datasets may be any object of the configured dataset bucket ${b} (read only).`]))
         : {}),

@@ -1,7 +1,9 @@
 /**
- * The registry: one module owns the object layout and every read and write of it, over the S3 API only
- * (AWS S3, LocalStack or any S3-compatible server; endpoint and credentials from the standard AWS
- * environment).
+ * The registry: one module owns the object layout and every read and write of it, over a small
+ * object-store interface (shared/object-store.ts) with two implementations: S3 (`s3://bucket[/prefix]`:
+ * AWS S3, LocalStack or any S3-compatible server; endpoint and credentials from the standard AWS
+ * environment) and a local directory (`file:///path`: `npm start`; the directory's name is the bucket
+ * name in the s3:// URIs of its objects).
  *
  *   models/<name>/{config.json, model.safetensors, vocab.txt | tokenizer.json, ...}
  *   jobs/<id>/spec.json       what was asked (written once)
@@ -12,24 +14,46 @@
  *   idempotency/<sha256>.json the job an Idempotency-Key created (conditional write)
  *   job-index/{all,task/<task>}/<inverted time>-<id>  empty markers: job listings newest first
  *   datasets/<sha256[:16]>/<name>      uploaded datasets (POST /datasets), content-addressed
- *   datasets/uploads/<id>/<name>       datasets uploaded by presigned PUT
+ *   datasets/uploads/<id>/<name>       datasets uploaded by presigned (or signed local) PUT
  *   adapters/<task>/<version>/{adapter.safetensors, adapter_config.json, metrics.json, manifest.json}
  *
  * A version is visible once its manifest exists; the manifest is written last. Versions are never
- * overwritten: every object of a version is written with If-None-Match: * (servers that ignore the
- * header still cannot collide, since version ids carry a millisecond timestamp and 64 random bits).
+ * overwritten: every object of a version is written create-only (If-None-Match: * on S3; servers that
+ * ignore the header still cannot collide, since version ids carry a millisecond timestamp and 64
+ * random bits). The infrastructure (cdk/registry.ts) grants access by the prefixes exported here.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream, existsSync } from 'node:fs';
 import { mkdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { pipeline } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
-import { DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client, S3ServiceException, type S3ClientConfig } from '@aws-sdk/client-s3';
-import { Upload } from '@aws-sdk/lib-storage';
-import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
+import { pipeline } from 'node:stream/promises';
+import { fileURLToPath } from 'node:url';
+import type { S3Client } from '@aws-sdk/client-s3';
+import { FileObjectStore } from './file-object-store.ts';
 import type { JobSpec, JobStatus } from './job.ts';
 import type { AdapterManifest, ManifestFile } from './manifest.ts';
+import { ObjectStoreError, readAll, type ObjectBody, type ObjectStore, type PutOptions } from './object-store.ts';
+import { S3ObjectStore } from './s3-object-store.ts';
+
+export { MULTIPART_THRESHOLD } from './s3-object-store.ts';
+
+/** The top-level prefixes of the layout (the IAM grants in cdk/ are built from these too). */
+export const PREFIXES = {
+  models: 'models/',
+  jobs: 'jobs/',
+  jobIndex: 'job-index/',
+  idempotency: 'idempotency/',
+  datasets: 'datasets/',
+  datasetUploads: 'datasets/uploads/',
+  adapters: 'adapters/',
+} as const;
+
+/** The objects of jobs/<id>/, and the folder of its checkpoint. */
+export const JOB_FILES = { spec: 'spec.json', status: 'status.json', cancel: 'cancel.json', launch: 'launch.json' } as const;
+export const CHECKPOINT_FOLDER = 'checkpoint/';
+
+export const ADAPTER_FILES = ['adapter.safetensors', 'adapter_config.json', 'metrics.json'] as const;
 
 export class RegistryError extends Error {
   constructor(message: string, readonly code: 'not-found' | 'conflict' | 'invalid' | 'storage') {
@@ -43,28 +67,14 @@ export interface RegistryLocation {
   prefix: string;
 }
 
+const BUCKET = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
+
 /** `s3://bucket` or `s3://bucket/some/prefix`. */
 export function parseRegistryUri(uri: string): RegistryLocation {
-  const m = /^s3:\/\/([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])(?:\/(.*))?$/.exec(uri);
-  if (!m) throw new RegistryError(`registry "${uri}" must look like s3://bucket or s3://bucket/prefix`, 'invalid');
+  const m = /^s3:\/\/([^/]+)(?:\/(.*))?$/.exec(uri);
+  if (!m || !BUCKET.test(m[1])) throw new RegistryError(`registry "${uri}" must look like s3://bucket, s3://bucket/prefix or file:///directory`, 'invalid');
   const prefix = (m[2] ?? '').replace(/^\/+|\/+$/g, '');
   return { bucket: m[1], prefix: prefix ? `${prefix}/` : '' };
-}
-
-/**
- * An S3 client from the standard AWS environment. Path-style addressing when an endpoint is configured
- * (S3-compatible servers on loopback), and checksums only where required, because some of those
- * servers store the chunk framing of streamed checksummed uploads as data.
- */
-export function s3ClientFromEnv(overrides: S3ClientConfig = {}): S3Client {
-  const endpoint = process.env.AWS_ENDPOINT_URL_S3 ?? process.env.AWS_ENDPOINT_URL;
-  return new S3Client({
-    region: process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? 'us-east-1',
-    forcePathStyle: process.env.AWS_S3_FORCE_PATH_STYLE === 'true' || Boolean(endpoint),
-    requestChecksumCalculation: 'WHEN_REQUIRED',
-    responseChecksumValidation: 'WHEN_REQUIRED',
-    ...overrides,
-  });
 }
 
 /** Sortable and unique without a coordinator: UTC timestamp to the millisecond + 64 random bits. */
@@ -88,69 +98,77 @@ function slug(kind: string, value: string): string {
 
 const VERSION = /^\d{8}T\d{9}Z-[0-9a-f]{16}$/;
 
-function statusCode(err: unknown): number | undefined {
-  return err instanceof S3ServiceException ? err.$metadata.httpStatusCode : undefined;
-}
-
 /** Job-index times count down from here (ms, the year 5188: nine base-36 digits). */
 const MAX_INDEX_TIME = 36 ** 9 - 1;
 
-/** Objects larger than this go up as multipart uploads of MULTIPART_PART_BYTES parts. */
-export const MULTIPART_THRESHOLD = 8 * 1024 * 1024;
-const MULTIPART_PART_BYTES = 8 * 1024 * 1024;
+/** Manifests kept in memory after a read: they never change once written. */
+const MANIFEST_CACHE_ENTRIES = 1024;
 
-export const ADAPTER_FILES = ['adapter.safetensors', 'adapter_config.json', 'metrics.json'] as const;
+function registryError(err: unknown): unknown {
+  if (!(err instanceof ObjectStoreError)) return err;
+  return new RegistryError(err.message, err.code);
+}
 
 export class Registry {
+  /** Manifests read so far, least recently used first (a Map keeps insertion order). */
+  private readonly manifests = new Map<string, AdapterManifest>();
+
   constructor(
-    readonly s3: S3Client,
-    readonly location: RegistryLocation,
+    readonly store: ObjectStore,
+    /** Key prefix inside the store ('' or ending in '/'). */
+    readonly prefix = '',
   ) {}
 
-  static fromUri(uri: string, client = s3ClientFromEnv()): Registry {
-    return new Registry(client, parseRegistryUri(uri));
+  /** `s3://bucket[/prefix]` (with `client`, or one from the AWS environment) or `file:///directory`. */
+  static fromUri(uri: string, client?: S3Client): Registry {
+    if (uri.startsWith('file:')) {
+      let dir: string;
+      try {
+        dir = fileURLToPath(uri);
+      } catch (err) {
+        throw new RegistryError(`registry "${uri}" is not a usable file:// URL (${(err as Error).message})`, 'invalid');
+      }
+      const store = new FileObjectStore(dir);
+      if (!BUCKET.test(store.bucket)) {
+        throw new RegistryError(`registry "${uri}": the directory's name "${store.bucket}" names its objects (s3://<name>/...) and must be 3-63 characters of a-z, 0-9, "." or "-"`, 'invalid');
+      }
+      return new Registry(store);
+    }
+    const { bucket, prefix } = parseRegistryUri(uri);
+    return new Registry(new S3ObjectStore(client, bucket), prefix);
+  }
+
+  get location(): RegistryLocation {
+    return { bucket: this.store.bucket, prefix: this.prefix };
   }
 
   get uri(): string {
-    return `s3://${this.location.bucket}/${this.location.prefix}`.replace(/\/$/, '');
+    return `${this.store.uri}/${this.prefix}`.replace(/\/$/, '');
   }
 
-  key(...parts: string[]): string {
-    return this.location.prefix + parts.join('/');
+  private key(...parts: string[]): string {
+    return this.prefix + parts.join('/');
+  }
+
+  private jobKey(jobId: string, file: string): string {
+    return this.key(PREFIXES.jobs + slug('job id', jobId), file);
   }
 
   // --- raw object access -------------------------------------------------------------------------
 
-  private async put(key: string, body: Buffer | string | Readable, opts: { immutable?: boolean; contentType?: string; length?: number } = {}): Promise<void> {
-    const size = opts.length ?? (typeof body === 'string' ? Buffer.byteLength(body) : Buffer.isBuffer(body) ? body.length : undefined);
-    const params = {
-      Bucket: this.location.bucket,
-      Key: key,
-      Body: body,
-      ContentType: opts.contentType,
-      ContentLength: size,
-      IfNoneMatch: opts.immutable ? '*' : undefined,
-    };
-    try {
-      if (size !== undefined && size <= MULTIPART_THRESHOLD) await this.s3.send(new PutObjectCommand(params));
-      // Base models are hundreds of MB: parts keep each request small (S3 caps single PUTs at 5 GiB,
-      // S3-compatible servers far lower) and a failed part is retried alone. If-None-Match applies to the
-      // completion, so an immutable object is still never overwritten.
-      else await new Upload({ client: this.s3, params, partSize: MULTIPART_PART_BYTES, queueSize: 4, leavePartsOnError: false }).done();
-    } catch (err) {
-      const code = statusCode(err);
-      if (code === 412 || code === 409) throw new RegistryError(`s3://${this.location.bucket}/${key} already exists and is immutable`, 'conflict');
-      throw new RegistryError(`writing s3://${this.location.bucket}/${key} failed: ${(err as Error).message}`, 'storage');
-    }
+  private async put(key: string, body: Buffer | string | Readable, o: PutOptions = {}): Promise<void> {
+    await this.store.put(key, body, o).catch((err: unknown) => {
+      throw registryError(err);
+    });
   }
 
   private async getBuffer(key: string): Promise<Buffer | null> {
     try {
-      const out = await this.s3.send(new GetObjectCommand({ Bucket: this.location.bucket, Key: key }));
-      return Buffer.from(await out.Body!.transformToByteArray());
+      const body = await this.store.get(key);
+      return body && (await readAll(body));
     } catch (err) {
-      if (statusCode(err) === 404) return null;
-      throw new RegistryError(`reading s3://${this.location.bucket}/${key} failed: ${(err as Error).message}`, 'storage');
+      if (err instanceof ObjectStoreError) throw registryError(err);
+      throw new RegistryError(`reading ${this.uriOf(key)} failed: ${(err as Error).message}`, 'storage');
     }
   }
 
@@ -160,50 +178,49 @@ export class Registry {
     try {
       return JSON.parse(body.toString('utf8')) as T;
     } catch {
-      throw new RegistryError(`s3://${this.location.bucket}/${key} is not valid JSON`, 'storage');
+      throw new RegistryError(`${this.uriOf(key)} is not valid JSON`, 'storage');
     }
   }
 
-  /** Every key under a prefix (paginated), and the common prefixes one level down when `delimiter`. */
-  async list(prefix: string, delimiter?: string): Promise<{ keys: { key: string; size: number }[]; prefixes: string[] }> {
+  /** Every key under a prefix (all pages), and the common prefixes one level down when `delimiter`. */
+  async list(prefix: string, delimiter?: '/'): Promise<{ keys: { key: string; size: number }[]; prefixes: string[] }> {
     const keys: { key: string; size: number }[] = [];
     const prefixes: string[] = [];
     let token: string | undefined;
     do {
-      const page = await this.s3.send(new ListObjectsV2Command({ Bucket: this.location.bucket, Prefix: prefix, Delimiter: delimiter, ContinuationToken: token }));
-      for (const o of page.Contents ?? []) keys.push({ key: o.Key!, size: o.Size ?? 0 });
-      for (const p of page.CommonPrefixes ?? []) prefixes.push(p.Prefix!);
-      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+      const page = await this.store.listPage({ prefix, delimiter, continuationToken: token }).catch((err: unknown) => {
+        throw registryError(err);
+      });
+      keys.push(...page.keys);
+      prefixes.push(...page.prefixes);
+      token = page.next;
     } while (token);
     return { keys, prefixes };
   }
 
-  /** Streams one object of the registry bucket into a local file. */
-  private async downloadKey(key: string, file: string): Promise<void> {
-    try {
-      const out = await this.s3.send(new GetObjectCommand({ Bucket: this.location.bucket, Key: key }));
-      await pipeline(out.Body as Readable, createWriteStream(file));
-    } catch (err) {
-      if (statusCode(err) === 404) throw new RegistryError(`s3://${this.location.bucket}/${key}: no such object`, 'not-found');
-      throw new RegistryError(`reading s3://${this.location.bucket}/${key} failed: ${(err as Error).message}`, 'storage');
-    }
-  }
-
-  /** Copies every object directly under `prefix` into `dir`; returns how many there were. */
-  async downloadPrefix(prefix: string, dir: string): Promise<number> {
+  /** Copies every object directly under `prefix` into `dir` (streamed); returns how many there were. */
+  private async downloadPrefix(prefix: string, dir: string): Promise<number> {
     const { keys } = await this.list(prefix);
     const flat = keys.filter((k) => !k.key.slice(prefix.length).includes('/'));
     if (flat.length === 0) return 0;
     await mkdir(dir, { recursive: true });
-    for (const { key } of flat) await this.downloadKey(key, join(dir, key.slice(prefix.length)));
+    for (const { key } of flat) {
+      const body = await this.store.get(key).catch((err: unknown) => {
+        throw registryError(err);
+      });
+      if (!body) throw new RegistryError(`${this.uriOf(key)}: no such object`, 'not-found');
+      await pipeline(body.stream, createWriteStream(join(dir, key.slice(prefix.length)))).catch((err: unknown) => {
+        throw new RegistryError(`reading ${this.uriOf(key)} failed: ${(err as Error).message}`, 'storage');
+      });
+    }
     return flat.length;
   }
 
-  /** Uploads local files under `prefix` in the given order (overwriting: for mutable state like checkpoints). */
-  async uploadFiles(dir: string, prefix: string, names: readonly string[]): Promise<void> {
+  /** Uploads local files under `prefix` in the given order, streamed. */
+  private async uploadFiles(dir: string, prefix: string, names: readonly string[], immutable: boolean): Promise<void> {
     for (const name of names) {
       const { size } = await stat(join(dir, name));
-      await this.put(prefix + name, createReadStream(join(dir, name)), { length: size });
+      await this.put(prefix + name, createReadStream(join(dir, name)), { length: size, ifNoneMatch: immutable });
     }
   }
 
@@ -211,45 +228,47 @@ export class Registry {
 
   /** Writes the spec, then the job's entries in the listing index (all jobs, and its task's). */
   async putJobSpec(spec: JobSpec): Promise<void> {
-    await this.put(this.key('jobs', slug('job id', spec.jobId), 'spec.json'), JSON.stringify(spec, null, 2), { immutable: true, contentType: 'application/json' });
+    await this.put(this.jobKey(spec.jobId, JOB_FILES.spec), JSON.stringify(spec, null, 2), { ifNoneMatch: true, contentType: 'application/json' });
     for (const scope of [['all'], ['task', slug('task', spec.task)]]) {
-      await this.put(this.jobIndexKey(scope, spec), '', { immutable: true });
+      await this.put(this.jobIndexKey(scope, spec), '', { ifNoneMatch: true });
     }
   }
 
   /**
-   * job-index/{all | task/<task>}/<inverted creation time>-<job id>: S3 lists keys in ascending order
-   * only, so the inverted time puts the newest job first and a page is one bounded ListObjectsV2.
+   * job-index/{all | task/<task>}/<inverted creation time>-<job id>: listings are in ascending key
+   * order only, so the inverted time puts the newest job first and a page is one bounded listing.
    */
   private jobIndexKey(scope: string[], spec: Pick<JobSpec, 'jobId' | 'createdAt'>): string {
     const t = Date.parse(spec.createdAt);
     if (!Number.isFinite(t)) throw new RegistryError(`job ${spec.jobId}: createdAt "${spec.createdAt}" is not a time`, 'invalid');
     const inverted = (MAX_INDEX_TIME - t).toString(36).padStart(9, '0');
-    return this.key('job-index', ...scope, `${inverted}-${spec.jobId}`);
+    return this.key(PREFIXES.jobIndex.slice(0, -1), ...scope, `${inverted}-${spec.jobId}`);
   }
 
   /** Job ids, newest first, `limit` at a time; `after` (a job id) continues from the previous page. */
   async listJobIds(o: { task?: string; limit: number; after?: string }): Promise<{ ids: string[]; hasMore: boolean }> {
     const scope = o.task === undefined ? ['all'] : ['task', slug('task', o.task)];
-    const prefix = this.key('job-index', ...scope, '');
+    const prefix = this.key(PREFIXES.jobIndex.slice(0, -1), ...scope, '');
     const startAfter = o.after === undefined ? undefined : this.jobIndexKey(scope, await this.getJobSpec(o.after));
-    const page = await this.s3.send(new ListObjectsV2Command({ Bucket: this.location.bucket, Prefix: prefix, StartAfter: startAfter, MaxKeys: o.limit + 1 }));
-    const ids = (page.Contents ?? []).map((c) => c.Key!.slice(prefix.length).replace(/^[0-9a-z]+-/, ''));
-    return { ids: ids.slice(0, o.limit), hasMore: ids.length > o.limit || page.IsTruncated === true };
+    const page = await this.store.listPage({ prefix, startAfter, maxKeys: o.limit + 1 }).catch((err: unknown) => {
+      throw registryError(err);
+    });
+    const ids = page.keys.map((c) => c.key.slice(prefix.length).replace(/^[0-9a-z]+-/, ''));
+    return { ids: ids.slice(0, o.limit), hasMore: ids.length > o.limit || page.next !== undefined };
   }
 
   async getJobSpec(jobId: string): Promise<JobSpec> {
-    const spec = await this.getJson<JobSpec>(this.key('jobs', slug('job id', jobId), 'spec.json'));
+    const spec = await this.getJson<JobSpec>(this.jobKey(jobId, JOB_FILES.spec));
     if (!spec) throw new RegistryError(`job "${jobId}" has no spec in ${this.uri}/jobs/${jobId}/spec.json`, 'not-found');
     return spec;
   }
 
   async putJobStatus(status: JobStatus): Promise<void> {
-    await this.put(this.key('jobs', slug('job id', status.jobId), 'status.json'), JSON.stringify(status, null, 2), { contentType: 'application/json' });
+    await this.put(this.jobKey(status.jobId, JOB_FILES.status), JSON.stringify(status, null, 2), { contentType: 'application/json' });
   }
 
   async getJobStatus(jobId: string): Promise<JobStatus | null> {
-    return this.getJson<JobStatus>(this.key('jobs', slug('job id', jobId), 'status.json'));
+    return this.getJson<JobStatus>(this.jobKey(jobId, JOB_FILES.status));
   }
 
   /**
@@ -258,34 +277,44 @@ export class Registry {
    */
   async putJobCancel(jobId: string, record: { requestedAt: string }): Promise<void> {
     try {
-      await this.put(this.key('jobs', slug('job id', jobId), 'cancel.json'), JSON.stringify(record, null, 2), { immutable: true, contentType: 'application/json' });
+      await this.put(this.jobKey(jobId, JOB_FILES.cancel), JSON.stringify(record, null, 2), { ifNoneMatch: true, contentType: 'application/json' });
     } catch (err) {
       if (!(err instanceof RegistryError && err.code === 'conflict')) throw err; // cancelled before: same outcome
     }
   }
 
   async getJobCancel(jobId: string): Promise<{ requestedAt: string } | null> {
-    return this.getJson<{ requestedAt: string }>(this.key('jobs', slug('job id', jobId), 'cancel.json'));
+    return this.getJson<{ requestedAt: string }>(this.jobKey(jobId, JOB_FILES.cancel));
+  }
+
+  /** Copies the job's checkpoint files into the registry (overwriting: it is mutable state), in order. */
+  async uploadCheckpoint(jobId: string, dir: string, names: readonly string[]): Promise<void> {
+    await this.uploadFiles(dir, this.jobKey(jobId, CHECKPOINT_FOLDER), names, false);
+  }
+
+  /** Copies the job's checkpoint into `dir`; returns how many files there were (0: none yet). */
+  async downloadCheckpoint(jobId: string, dir: string): Promise<number> {
+    return this.downloadPrefix(this.jobKey(jobId, CHECKPOINT_FOLDER), dir);
   }
 
   // --- what the API keeps beside a job: the launcher's handle, idempotency claims ---------------------
 
   async putJobLaunch(jobId: string, launch: unknown): Promise<void> {
-    await this.put(this.key('jobs', slug('job id', jobId), 'launch.json'), JSON.stringify(launch, null, 2), { contentType: 'application/json' });
+    await this.put(this.jobKey(jobId, JOB_FILES.launch), JSON.stringify(launch, null, 2), { contentType: 'application/json' });
   }
 
   async getJobLaunch<T>(jobId: string): Promise<T | null> {
-    return this.getJson<T>(this.key('jobs', slug('job id', jobId), 'launch.json'));
+    return this.getJson<T>(this.jobKey(jobId, JOB_FILES.launch));
   }
 
   private idempotencyKey(key: string): string {
-    return this.key('idempotency', `${createHash('sha256').update(key, 'utf8').digest('hex')}.json`);
+    return this.key(PREFIXES.idempotency + `${createHash('sha256').update(key, 'utf8').digest('hex')}.json`);
   }
 
   /** Claims an idempotency key with a conditional write: null when claimed now, else the earlier claim's record. */
   async claimIdempotencyKey<T>(key: string, record: T): Promise<T | null> {
     try {
-      await this.put(this.idempotencyKey(key), JSON.stringify(record, null, 2), { immutable: true, contentType: 'application/json' });
+      await this.put(this.idempotencyKey(key), JSON.stringify(record, null, 2), { ifNoneMatch: true, contentType: 'application/json' });
       return null;
     } catch (err) {
       if (err instanceof RegistryError && err.code === 'conflict') return this.getJson<T>(this.idempotencyKey(key));
@@ -295,40 +324,48 @@ export class Registry {
 
   /** Releases a claim whose job could not be created, so a retry can try again. */
   async releaseIdempotencyKey(key: string): Promise<void> {
-    await this.s3.send(new DeleteObjectCommand({ Bucket: this.location.bucket, Key: this.idempotencyKey(key) }));
+    await this.store.delete(this.idempotencyKey(key)).catch((err: unknown) => {
+      throw registryError(err);
+    });
   }
 
   // --- datasets --------------------------------------------------------------------------------------
 
   /**
-   * Whether s3://bucket/key exists (any bucket this client can read): 'missing' on 404, 'forbidden' on 403
-   * (S3 answers 403 for a missing key too when the caller may not list the bucket).
+   * Whether s3://bucket/key exists (any bucket this registry's store can read): 'missing' when not,
+   * 'forbidden' when it may not be read (S3 answers 403 for a missing key too when the caller may not
+   * list the bucket; a local store reads no other bucket).
    */
   async objectState(bucket: string, key: string): Promise<'exists' | 'missing' | 'forbidden'> {
-    try {
-      await this.s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
-      return 'exists';
-    } catch (err) {
-      const code = statusCode(err);
-      if (code === 404) return 'missing';
-      if (code === 403) return 'forbidden';
-      throw new RegistryError(`checking s3://${bucket}/${key} failed: ${(err as Error).message}`, 'storage');
-    }
+    return this.store.objectState(bucket, key).catch((err: unknown) => {
+      throw registryError(err);
+    });
+  }
+
+  /**
+   * What the trainer's dataset reader should open for a job's dataset URI: the URI itself, except that
+   * the objects of a local registry are opened as the files they are.
+   */
+  readableDatasetUri(uri: string): string {
+    const m = /^s3:\/\/([^/]+)\/(.+)$/.exec(uri);
+    return m ? this.store.readableUri(m[1], m[2]) : uri;
   }
 
   /** A presigned GET of a registry key (downloads redirected to S3). */
   presignGet(key: string, expiresInSeconds: number): Promise<string> {
-    return getSignedUrl(this.s3, new GetObjectCommand({ Bucket: this.location.bucket, Key: key }), { expiresIn: expiresInSeconds });
+    if (!this.store.presignGet) throw new RegistryError(`${this.uri} cannot presign URLs (only an S3 registry can)`, 'invalid');
+    return this.store.presignGet(key, expiresInSeconds);
   }
 
   /** A presigned PUT of exactly `bytes` bytes to a registry key (the size is signed: S3 refuses others). */
   presignPut(key: string, bytes: number, expiresInSeconds: number): Promise<string> {
-    return getSignedUrl(this.s3, new PutObjectCommand({ Bucket: this.location.bucket, Key: key, ContentLength: bytes }), { expiresIn: expiresInSeconds });
+    if (!this.store.presignPut) throw new RegistryError(`${this.uri} cannot presign URLs (only an S3 registry can)`, 'invalid');
+    return this.store.presignPut(key, bytes, expiresInSeconds);
   }
 
   /** The s3:// URI of a registry key. */
   uriOf(key: string): string {
-    return `s3://${this.location.bucket}/${key}`;
+    return `s3://${this.store.bucket}/${key}`;
   }
 
   /**
@@ -337,9 +374,9 @@ export class Registry {
    */
   async putDataset(name: string, sha256: string, body: Buffer): Promise<string> {
     if (!/^[0-9a-f]{64}$/.test(sha256)) throw new RegistryError(`dataset sha256 "${sha256}" is not 64 hex digits`, 'invalid');
-    const key = this.key('datasets', sha256.slice(0, 16), datasetName(name));
+    const key = this.key(PREFIXES.datasets + sha256.slice(0, 16), datasetName(name));
     try {
-      await this.put(key, body, { immutable: true, length: body.length });
+      await this.put(key, body, { ifNoneMatch: true, length: body.length });
     } catch (err) {
       // The same name and content hash: these bytes are already stored.
       if (!(err instanceof RegistryError && err.code === 'conflict')) throw err;
@@ -349,20 +386,32 @@ export class Registry {
 
   /** Where a client uploads a dataset itself (a presigned PUT): datasets/uploads/<unique id>/<name>. */
   newDatasetUploadKey(name: string, now = new Date()): string {
-    return this.key('datasets', 'uploads', newVersionId(now), datasetName(name));
+    return this.key(PREFIXES.datasetUploads + newVersionId(now), datasetName(name));
+  }
+
+  /**
+   * Stores the body of a signed upload at a key newDatasetUploadKey made, once (the local server's
+   * stand-in for a presigned S3 PUT): exactly `bytes` bytes, or nothing.
+   */
+  async putDatasetUpload(key: string, body: Readable, bytes: number): Promise<string> {
+    const rest = key.startsWith(this.key(PREFIXES.datasetUploads)) ? key.slice(this.key(PREFIXES.datasetUploads).length).split('/') : [];
+    if (rest.length !== 2 || !VERSION.test(rest[0])) throw new RegistryError(`"${key}" is not a dataset upload key`, 'invalid');
+    datasetName(rest[1]);
+    await this.put(key, body, { ifNoneMatch: true, length: bytes });
+    return this.uriOf(key);
   }
 
   // --- base models ---------------------------------------------------------------------------------
 
   /** A model exists once its weights do (uploadModel writes them last). */
   async modelExists(name: string): Promise<boolean> {
-    const { keys } = await this.list(this.key('models', slug('model name', name), ''));
+    const { keys } = await this.list(this.key(PREFIXES.models + slug('model name', name), ''));
     return keys.some((k) => k.key.endsWith('/config.json')) && keys.some((k) => k.key.endsWith('/model.safetensors'));
   }
 
   /** Copies models/<name>/* into a local directory (streamed; the weights never sit in memory twice). */
   async downloadModel(name: string, dir: string): Promise<void> {
-    await this.downloadPrefix(this.key('models', slug('model name', name), ''), dir); // flat HF layout only
+    await this.downloadPrefix(this.key(PREFIXES.models + slug('model name', name), ''), dir); // flat HF layout only
     if (!existsSync(join(dir, 'model.safetensors'))) throw new RegistryError(`base model "${name}" not found in ${this.uri}/models/`, 'not-found');
   }
 
@@ -373,15 +422,11 @@ export class Registry {
    * sha256). Throws a 'conflict' RegistryError when the model already exists.
    */
   async uploadModel(name: string, dir: string, files: readonly string[]): Promise<void> {
-    const prefix = this.key('models', slug('model name', name), '');
+    const prefix = this.key(PREFIXES.models + slug('model name', name), '');
     if (!files.includes('model.safetensors')) throw new RegistryError(`base model "${name}": model.safetensors is required`, 'invalid');
     if (await this.modelExists(name)) throw new RegistryError(`base model "${name}" already exists in ${this.uri}/models/`, 'conflict');
-    const upload = async (file: string, immutable: boolean) => {
-      const { size } = await stat(join(dir, file));
-      await this.put(prefix + file, createReadStream(join(dir, file)), { length: size, immutable });
-    };
-    for (const file of files.filter((f) => f !== 'model.safetensors')) await upload(file, false);
-    await upload('model.safetensors', true);
+    await this.uploadFiles(dir, prefix, files.filter((f) => f !== 'model.safetensors'), false);
+    await this.uploadFiles(dir, prefix, ['model.safetensors'], true);
   }
 
   // --- adapters ------------------------------------------------------------------------------------
@@ -400,16 +445,16 @@ export class Registry {
     for (const name of ADAPTER_FILES) {
       const body = await readFile(join(dir, name));
       files.push({ name, bytes: body.length, sha256: createHash('sha256').update(body).digest('hex') });
-      await this.put(this.key('adapters', task, version, name), body, { immutable: true, contentType: name.endsWith('.json') ? 'application/json' : 'application/octet-stream' });
+      await this.put(this.adapterFileKey(task, version, name), body, { ifNoneMatch: true, contentType: name.endsWith('.json') ? 'application/json' : 'application/octet-stream' });
     }
     const manifest: AdapterManifest = { format: 'adapter-store.manifest/v1', version, createdAt: new Date().toISOString(), files, ...meta };
-    await this.put(this.key('adapters', task, version, 'manifest.json'), JSON.stringify(manifest, null, 2), { immutable: true, contentType: 'application/json' });
+    await this.put(this.adapterFileKey(task, version, 'manifest.json'), JSON.stringify(manifest, null, 2), { ifNoneMatch: true, contentType: 'application/json' });
     return manifest;
   }
 
   /** Visible versions of a task (those with a manifest), newest first. */
   async listVersions(task: string): Promise<string[]> {
-    const prefix = this.key('adapters', slug('task', task), '');
+    const prefix = this.key(PREFIXES.adapters + slug('task', task), '');
     const { keys } = await this.list(prefix);
     return keys
       .map((k) => k.key.slice(prefix.length).split('/'))
@@ -419,14 +464,27 @@ export class Registry {
       .reverse();
   }
 
+  /** A version's manifest (null if it has none). Kept in memory once read: a manifest never changes. */
   async getManifest(task: string, version: string): Promise<AdapterManifest | null> {
     if (!VERSION.test(version)) throw new RegistryError(`version "${version}" is not a version id`, 'invalid');
-    return this.getJson<AdapterManifest>(this.key('adapters', slug('task', task), version, 'manifest.json'));
+    const key = this.adapterFileKey(task, version, 'manifest.json');
+    const cached = this.manifests.get(key);
+    if (cached) {
+      this.manifests.delete(key); // most recently used goes last
+      this.manifests.set(key, cached);
+      return cached;
+    }
+    const manifest = await this.getJson<AdapterManifest>(key);
+    if (manifest) {
+      this.manifests.set(key, manifest);
+      if (this.manifests.size > MANIFEST_CACHE_ENTRIES) this.manifests.delete(this.manifests.keys().next().value!);
+    }
+    return manifest;
   }
 
   /** Tasks that have at least one visible version. */
   async listTasks(): Promise<string[]> {
-    const prefix = this.key('adapters', '');
+    const prefix = this.key(PREFIXES.adapters);
     const { prefixes } = await this.list(prefix, '/');
     const tasks = prefixes.map((p) => p.slice(prefix.length).replace(/\/$/, '')).filter((t) => SLUG.test(t));
     const visible = await Promise.all(tasks.map(async (t) => ((await this.listVersions(t)).length > 0 ? t : null)));
@@ -434,6 +492,14 @@ export class Registry {
   }
 
   adapterFileKey(task: string, version: string, file: string): string {
-    return this.key('adapters', slug('task', task), version, file);
+    return this.key(PREFIXES.adapters + slug('task', task), version, file);
+  }
+
+  /** An adapter file's bytes, streamed (null if there is no such object). */
+  async openAdapterFile(task: string, version: string, file: string): Promise<ObjectBody | null> {
+    if (!VERSION.test(version)) throw new RegistryError(`version "${version}" is not a version id`, 'invalid');
+    return this.store.get(this.adapterFileKey(task, version, file)).catch((err: unknown) => {
+      throw registryError(err);
+    });
   }
 }

@@ -19,8 +19,7 @@ if (files.length === 0) {
   console.error('no test files found under test/');
   process.exit(1);
 }
-// --openssl-legacy-provider: the embedded store (s3rver) needs it, as under `npm start`.
-const result = spawnSync(process.execPath, ['--openssl-legacy-provider', '--import', 'tsx', '--test', '--test-concurrency=1', ...files], {
+const result = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=1', ...files], {
   stdio: 'inherit',
   env: { ...process.env, ONNXRUNTIME_NODE_INSTALL: 'skip' },
 });

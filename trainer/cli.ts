@@ -230,7 +230,7 @@ withInferenceOptions(withDataOptions(program
 withDeviceOptions(program
   .command('run-job'))
   .description('run a fine-tune job from the registry: read jobs/<id>/spec.json, train, report status.json, publish the adapter')
-  .requiredOption('--registry <uri>', 'the registry, s3://bucket or s3://bucket/prefix (endpoint and credentials from the AWS environment)')
+  .requiredOption('--registry <uri>', 'the registry: s3://bucket[/prefix] (endpoint and credentials from the AWS environment) or file:///directory (a local store, as npm start keeps)')
   .requiredOption('--job <id>', 'job id')
   .option('--status-interval <seconds>', 'minimum seconds between status.json updates while training', nonNegative('--status-interval'), 5)
   .option('--stop-when-stdin-closes', 'stop when stdin ends, leaving the job queued to resume (the local server runs jobs so)')
@@ -283,7 +283,7 @@ program
   .description('check a base model directory (Hugging Face layout) and upload it to the registry as models/<name>/')
   .requiredOption('--dir <dir>', 'config.json, model.safetensors and vocab.txt or tokenizer.json')
   .requiredOption('--name <name>', 'the model name jobs give as baseModel (a-z, 0-9, "_", "-")')
-  .requiredOption('--registry <uri>', 'the registry, s3://bucket or s3://bucket/prefix (endpoint and credentials from the AWS environment)')
+  .requiredOption('--registry <uri>', 'the registry: s3://bucket[/prefix] (endpoint and credentials from the AWS environment) or file:///directory (a local store, as npm start keeps)')
   .action(async (o) => {
     // Everything a job will need is checked here, before a byte is uploaded.
     const base = loadBaseModel(o.dir);

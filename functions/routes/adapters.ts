@@ -2,7 +2,7 @@
  * Adapters, shaped like the Hugging Face Hub: a task is a repo, versions are its revisions, download
  * resolves a file at a revision (the newest by default). Only versions with a manifest exist here.
  */
-import { GetObjectCommand } from '@aws-sdk/client-s3';
+import { Readable } from 'node:stream';
 import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
 import type { AdapterManifest } from '../../shared/manifest.ts';
 import type { ResolvedDeps } from '../app.ts';
@@ -33,7 +33,11 @@ const getVersion = createRoute({
   tags: ['adapters'],
   summary: 'The manifest of one version',
   request: { params: VersionParams },
-  responses: { 200: { description: 'The manifest.', content: { 'application/json': { schema: ManifestSchema } } }, ...problemResponses(400, 401, 404) },
+  responses: {
+    200: { description: 'The manifest (immutable: `ETag` and `Cache-Control: private, immutable`).', content: { 'application/json': { schema: ManifestSchema } } },
+    304: { description: 'Not modified (If-None-Match matched the ETag).' },
+    ...problemResponses(400, 401, 404),
+  },
 });
 
 const download = createRoute({
@@ -51,6 +55,9 @@ const download = createRoute({
     ...problemResponses(400, 401, 404),
   },
 });
+
+/** Pinned versions never change; they need a key, so only the client may keep them (never a shared cache). */
+const IMMUTABLE = 'private, max-age=31536000, immutable';
 
 function etagMatches(header: string | undefined, etag: string): boolean {
   if (!header) return false;
@@ -95,7 +102,13 @@ export function registerAdapterRoutes(app: OpenAPIHono, deps: ResolvedDeps): voi
 
   app.openapi(getVersion, async (c) => {
     const { task, version } = c.req.valid('param');
-    return c.json(await manifestAt(task, version), 200);
+    const manifest = await manifestAt(task, version);
+    // A version's manifest is immutable: its id names it for good, so it is a strong validator.
+    const etag = `"${manifest.version}"`;
+    c.header('etag', etag);
+    c.header('cache-control', IMMUTABLE);
+    if (etagMatches(c.req.header('if-none-match'), etag)) return c.body(null, 304);
+    return c.json(manifest, 200);
   });
 
   app.openapi(download, async (c) => {
@@ -107,7 +120,7 @@ export function registerAdapterRoutes(app: OpenAPIHono, deps: ResolvedDeps): voi
     const key = registry.adapterFileKey(task, manifest.version, file);
     const etag = `"${entry.sha256}"`;
     // A pinned version never changes; "newest" may move, so caches must revalidate.
-    const cacheControl = version !== undefined ? 'public, max-age=31536000, immutable' : 'no-cache';
+    const cacheControl = version !== undefined ? IMMUTABLE : 'no-cache';
     const common = { etag, 'cache-control': cacheControl, 'x-adapter-version': manifest.version };
 
     if (etagMatches(c.req.header('if-none-match'), etag)) return new Response(null, { status: 304, headers: common });
@@ -120,13 +133,13 @@ export function registerAdapterRoutes(app: OpenAPIHono, deps: ResolvedDeps): voi
       'content-type': file.endsWith('.json') ? 'application/json' : 'application/octet-stream',
       'content-disposition': `attachment; filename="${file}"`,
     };
-    // Hono answers HEAD through the GET handler; do not open an S3 stream only to drop it.
+    // Hono answers HEAD through the GET handler; do not open a stream only to drop it.
     if (c.req.method === 'HEAD') return new Response(null, { status: 200, headers: { ...fileHeaders, 'content-length': String(entry.bytes) } });
-    const out = await registry.s3.send(new GetObjectCommand({ Bucket: registry.location.bucket, Key: key }));
-    if (!out.Body) throw new Error(`s3://${registry.location.bucket}/${key} returned no body`);
-    return new Response(out.Body.transformToWebStream(), {
+    const body = await registry.openAdapterFile(task, manifest.version, file);
+    if (!body) throw new Error(`${registry.uriOf(key)} is in the manifest but not in the store`);
+    return new Response(Readable.toWeb(body.stream) as ReadableStream<Uint8Array>, {
       status: 200,
-      headers: { ...fileHeaders, 'content-length': String(out.ContentLength ?? entry.bytes) },
+      headers: { ...fileHeaders, 'content-length': String(body.size) },
     });
   });
 }

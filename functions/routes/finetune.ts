@@ -7,12 +7,12 @@ import { randomBytes } from 'node:crypto';
 import { createRoute, type OpenAPIHono } from '@hono/zod-openapi';
 import type { JobSpec, JobState, JobStatus } from '../../shared/job.ts';
 import { RegistryError } from '../../shared/registry.ts';
-import type { LauncherView } from '../jobs/launcher.ts';
+import type { LaunchedJob, LauncherView } from '../jobs/launcher.ts';
 import type { ResolvedDeps } from '../app.ts';
 import { ProblemError, type InvalidParam } from '../http/problem.ts';
 import { FinetuneRequestSchema, IdempotencyHeader, JobIdParam, JobListSchema, JobSchema, ListJobsQuery, type FinetuneRequest, type Job } from '../schemas.ts';
 import { problemResponses } from './common.ts';
-import { canonicalJson, claimIdempotencyKey, getLaunch, putLaunch, releaseIdempotencyKey, sha256Hex } from './job-store.ts';
+import { canonicalJson, sha256Hex, type IdempotencyRecord } from './idempotency.ts';
 
 /** `ft-` + the creation time in base 36 (fixed width, so ids sort by time) + 48 random bits. */
 export function newJobId(now: Date): string {
@@ -146,7 +146,7 @@ export function registerFinetuneRoutes(app: OpenAPIHono, deps: ResolvedDeps): vo
     const status = await currentStatus(jobId);
     let launched: LauncherView | undefined;
     if (merge && !TERMINAL.includes(status?.state ?? 'queued')) {
-      const handle = await getLaunch(registry, jobId);
+      const handle = await registry.getJobLaunch<LaunchedJob>(jobId);
       if (handle) {
         try {
           launched = await launcher.describe(handle);
@@ -168,7 +168,7 @@ export function registerFinetuneRoutes(app: OpenAPIHono, deps: ResolvedDeps): vo
     const jobId = newJobId(now);
     if (idempotencyKey !== undefined) {
       const requestSha256 = sha256Hex(canonicalJson({ ...body, baseModel }));
-      const existing = await claimIdempotencyKey(registry, idempotencyKey, { jobId, requestSha256, createdAt: now.toISOString() });
+      const existing = await registry.claimIdempotencyKey<IdempotencyRecord>(idempotencyKey, { jobId, requestSha256, createdAt: now.toISOString() });
       if (existing) {
         if (existing.requestSha256 !== requestSha256) {
           throw new ProblemError(409, 'idempotency-key-reused', 'this Idempotency-Key was used with a different request', [{ name: 'Idempotency-Key', reason: 'already used for another request body' }]);
@@ -197,11 +197,11 @@ export function registerFinetuneRoutes(app: OpenAPIHono, deps: ResolvedDeps): vo
       await registry.putJobSpec(spec);
       await registry.putJobStatus(status);
     } catch (err) {
-      if (idempotencyKey !== undefined) await releaseIdempotencyKey(registry, idempotencyKey);
+      if (idempotencyKey !== undefined) await registry.releaseIdempotencyKey(idempotencyKey);
       throw err;
     }
     try {
-      await putLaunch(registry, await launcher.submit({ jobId, task: spec.task }));
+      await registry.putJobLaunch(jobId, await launcher.submit({ jobId, task: spec.task }));
     } catch (err) {
       const message = `submitting the job failed: ${(err as Error).message}`;
       await registry.putJobStatus({ ...status, state: 'failed', error: { message }, finishedAt: deps.now().toISOString(), updatedAt: deps.now().toISOString() });
@@ -235,7 +235,7 @@ export function registerFinetuneRoutes(app: OpenAPIHono, deps: ResolvedDeps): vo
     }
     // The API never writes status.json here (the trainer owns it): the cancel record decides the view.
     await registry.putJobCancel(jobId, { requestedAt: deps.now().toISOString() });
-    const handle = await getLaunch(registry, jobId);
+    const handle = await registry.getJobLaunch<LaunchedJob>(jobId);
     if (handle) await launcher.cancel(handle);
     const after = await view(jobId, false);
     if (after.status === 'succeeded') {

@@ -55,7 +55,7 @@ before(async () => {
   await s3.createBucket('registry');
   await s3.createBucket('datasets');
   await s3.createBucket('secrets');
-  registry = new Registry(s3.client, { bucket: 'registry', prefix: '' });
+  registry = Registry.fromUri('s3://registry', s3.client);
   await s3.putObject('registry', 'models/tiny/config.json', '{}');
   await s3.putObject('registry', 'models/tiny/model.safetensors', 'x');
   await s3.putObject('datasets', 'sst2/train.jsonl', '{"text":"a","label":"pos"}\n');

@@ -23,7 +23,7 @@ const auth = { authorization: 'Bearer e2e-key', 'content-type': 'application/jso
 before(async () => {
   s3 = await startS3Server();
   await s3.createBucket('registry');
-  const registry = new Registry(s3.client, { bucket: 'registry', prefix: '' });
+  const registry = Registry.fromUri('s3://registry', s3.client);
   const dir = join(mkdtempSync(join(tmpdir(), 'e2e-')), 'base');
   writeRandomBert(dir, { hiddenSize: 16, numLayers: 2, numHeads: 2, intermediateSize: 32, maxPositions: 64, seed: 3,
     vocabFile: join('..', 'shared', 'data', 'vocab', 'bert-base-uncased-vocab.txt') });

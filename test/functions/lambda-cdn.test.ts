@@ -35,7 +35,7 @@ before(async () => {
   s3 = await startS3Server();
   restoreEnv = s3.useEnv();
   await s3.createBucket('registry');
-  const registry = new Registry(s3.client, { bucket: 'registry', prefix: '' });
+  const registry = Registry.fromUri('s3://registry', s3.client);
   const dir = mkdtempSync(join(tmpdir(), 'cdn-'));
   for (const f of ['adapter.safetensors', 'adapter_config.json', 'metrics.json']) writeFileSync(join(dir, f), '{}');
   manifest = await registry.publishAdapter(dir, { task: 'sst2', jobId: null, baseModel: { name: 'b', weightsSha256: 'ab'.repeat(32) }, mode: 'adapter', labels: ['a', 'b'], parameters: { trainable: 1, total: 2 }, metrics: null });

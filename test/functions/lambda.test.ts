@@ -25,7 +25,7 @@ before(async () => {
   batch = await startBatchEmulator({ jobQueues: ['gpu-queue'], dispatch: false });
   await batch.client.send(new RegisterJobDefinitionCommand({ jobDefinitionName: 'trainer', type: 'container', containerProperties: { image: 'adapter-store-trainer' } }));
   await s3.createBucket('registry');
-  const registry = new Registry(s3.client, { bucket: 'registry', prefix: '' });
+  const registry = Registry.fromUri('s3://registry', s3.client);
   const dir = mkdtempSync(join(tmpdir(), 'lambda-'));
   for (const f of ['config.json', 'model.safetensors']) writeFileSync(join(dir, f), '{}');
   await registry.uploadModel('tiny', dir, ['config.json', 'model.safetensors']);

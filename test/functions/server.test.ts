@@ -1,11 +1,11 @@
 /**
- * `npm start`'s server as a user runs it: a separate process with its embedded store in a fresh
+ * `npm start`'s server as a user runs it: a separate process with its store in a fresh
  * directory. The README's worked example runs word for word (only the port differs) and ends with the
  * downloaded adapter hashing to its manifest; a server stopped while a job trains leaves the job queued,
  * its trainer process gone, and the next start resumes it.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, symlinkSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, readlinkSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, test } from 'node:test';
@@ -23,14 +23,23 @@ async function startServer(o: { ownGroup?: boolean } = {}): Promise<LocalServer>
   return server;
 }
 
-/** What the embedded store holds at a key (s3rver's file layout), read while no server runs. */
+/** What the store holds at a key: the file <store>/adapter-store/<key>. */
 function storedObject(key: string): string {
-  return readFileSync(join(store, 's3', 'adapter-store', `${key}._S3rver_object`), 'utf8');
+  return readFileSync(join(store, 'adapter-store', ...key.split('/')), 'utf8');
 }
 
 after(() => {
   for (const s of servers) if (s.proc.exitCode === null) s.proc.kill('SIGKILL');
 });
+
+/** TCP ports a process listens on (Linux: its socket inodes matched against /proc/net/tcp{,6}). */
+function listeningPorts(pid: number): number[] {
+  const inodes = new Set(readdirSync(`/proc/${pid}/fd`).map((fd) => /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`))?.[1]).filter(Boolean));
+  const ports = ['/proc/net/tcp', '/proc/net/tcp6'].flatMap((table) =>
+    readFileSync(table, 'utf8').split('\n').slice(1).map((line) => line.trim().split(/\s+/)).filter((f) => f[3] === '0A' && inodes.has(f[9])).map((f) => parseInt(f[1].split(':')[1], 16)),
+  );
+  return [...new Set(ports)];
+}
 
 function walkthrough(): string {
   const readme = readFileSync(join(REPO, 'README.md'), 'utf8');
@@ -49,6 +58,8 @@ test("the README's worked example runs as written and the download hashes to the
   const server = await startServer();
   try {
     assert.match(server.output(), /base model: +bert-tiny-random \(seeded now/);
+    // The store is a directory: the API's port is the only one, so nothing reaches the store but the API.
+    assert.deepEqual(listeningPorts(server.proc.pid!), [Number(new URL(server.url).port)]);
     // A user's working directory: the repository's examples/ and the store at .adapter-store.
     const cwd = mkdtempSync(join(tmpdir(), 'walkthrough-'));
     symlinkSync(join(REPO, 'examples'), join(cwd, 'examples'));

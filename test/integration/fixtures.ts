@@ -10,7 +10,8 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CreateBucketCommand, HeadBucketCommand, PutObjectCommand, S3ServiceException, type S3Client } from '@aws-sdk/client-s3';
 import { DescribeJobsCommand, type BatchClient, type JobDetail } from '@aws-sdk/client-batch';
-import { Registry, s3ClientFromEnv } from '../../shared/registry.ts';
+import { Registry } from '../../shared/registry.ts';
+import { s3ClientFromEnv } from '../../shared/s3-client.ts';
 import { writeRandomBert } from '../../trainer/checkpoint/random-bert.ts';
 import { batchClientFromEnv } from '../../functions/jobs/batch-launcher.ts';
 import { handler } from '../../functions/lambda.ts';
@@ -50,7 +51,7 @@ function sst2Rows(n: number): string {
 export async function setUp(): Promise<Fixtures> {
   const config = integrationConfig();
   const s3 = s3ClientFromEnv();
-  const registry = new Registry(s3, config.location);
+  const registry = Registry.fromUri(config.registryUri, s3);
   const { bucket } = config.location;
   await ensureBucket(s3, bucket);
 

@@ -1,104 +1,180 @@
 /**
- * Registry writes against a real S3-compatible server: objects over the multipart threshold go up in
- * parts (the test server refuses single requests over 11 MiB, so a plain PUT would fail) and read back
- * byte for byte; immutability holds for multipart completions too; datasets are content-addressed.
+ * The registry over both object stores (S3 through an S3-compatible server, under a key prefix; and a
+ * local directory), the same tests for each: objects over the multipart threshold go up (in parts on
+ * S3, where the test server refuses single requests over 11 MiB) and read back byte for byte;
+ * immutability holds; datasets are content-addressed; the job index pages newest first; checkpoints
+ * and adapter files go through the registry; manifests are cached once read.
  */
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, test } from 'node:test';
+import { Readable } from 'node:stream';
+import { pathToFileURL } from 'node:url';
+import { after, before, describe, test } from 'node:test';
+import { readAll } from '../../shared/object-store.ts';
 import { MULTIPART_THRESHOLD, Registry, RegistryError } from '../../shared/registry.ts';
 import { startS3Server, type S3TestServer } from '../support/s3-server.ts';
 
 let s3: S3TestServer;
-let registry: Registry;
-
-before(async () => {
-  s3 = await startS3Server();
-  await s3.createBucket('registry');
-  registry = Registry.fromUri('s3://registry/store', s3.client);
-});
-
 after(async () => {
   await s3?.stop();
 });
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
-test('a base model larger than one request goes up in parts and downloads identical', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'registry-'));
-  const weights = randomBytes(MULTIPART_THRESHOLD + 5 * 1024 * 1024 + 3); // > 11 MiB: one PUT would be refused
-  writeFileSync(join(dir, 'model.safetensors'), weights);
-  writeFileSync(join(dir, 'config.json'), '{}');
-  await registry.uploadModel('big-model', dir, ['config.json', 'model.safetensors']);
-  const listed = await registry.list('store/models/big-model/');
-  assert.deepEqual(listed.keys.map((k) => [k.key, k.size]), [['store/models/big-model/config.json', 2], ['store/models/big-model/model.safetensors', weights.length]]);
-  const out = mkdtempSync(join(tmpdir(), 'registry-out-'));
-  await registry.downloadModel('big-model', out);
-  assert.equal(sha(readFileSync(join(out, 'model.safetensors'))), sha(weights));
-});
-
-test('datasets are content-addressed and immutable; names are checked', async () => {
-  const body = Buffer.from('{"text":"x","label":1}\n');
-  const uri = await registry.putDataset('d.jsonl', sha(body), body);
-  assert.equal(uri, `s3://registry/store/datasets/${sha(body).slice(0, 16)}/d.jsonl`);
-  assert.equal(await registry.putDataset('d.jsonl', sha(body), body), uri, 'the same bytes again: same URI');
-  await assert.rejects(registry.putDataset('../d.jsonl', sha(body), body), (e: unknown) => e instanceof RegistryError && e.code === 'invalid');
-  await assert.rejects(registry.putDataset('d.jsonl', 'nothex', body), (e: unknown) => e instanceof RegistryError && e.code === 'invalid');
-  assert.match(registry.newDatasetUploadKey('big.csv'), /^store\/datasets\/uploads\/\d{8}T\d{9}Z-[0-9a-f]{16}\/big\.csv$/);
-});
-
-test('a multipart immutable write never overwrites: the version manifest stays', async () => {
+function adapterDir(bytes: number): string {
   const dir = mkdtempSync(join(tmpdir(), 'registry-adapter-'));
-  writeFileSync(join(dir, 'adapter.safetensors'), randomBytes(MULTIPART_THRESHOLD + 1024));
+  writeFileSync(join(dir, 'adapter.safetensors'), randomBytes(bytes));
   writeFileSync(join(dir, 'adapter_config.json'), '{}');
   writeFileSync(join(dir, 'metrics.json'), '{}');
-  const meta = { task: 'big', jobId: null, baseModel: { name: 'big-model', weightsSha256: 'ab'.repeat(32) }, mode: 'adapter' as const, labels: ['a', 'b'], parameters: { trainable: 1, total: 2 }, metrics: null };
-  const version = '20250101T000000000Z-00000000000000aa';
-  const first = await registry.publishAdapter(dir, meta, version);
-  writeFileSync(join(dir, 'adapter.safetensors'), randomBytes(MULTIPART_THRESHOLD + 1024));
-  await assert.rejects(registry.publishAdapter(dir, meta, version), (e: unknown) => e instanceof RegistryError && e.code === 'conflict');
-  assert.deepEqual(await registry.getManifest('big', version), first);
+  return dir;
+}
+
+const META = { jobId: null, baseModel: { name: 'big-model', weightsSha256: 'ab'.repeat(32) }, mode: 'adapter' as const, labels: ['a', 'b'], parameters: { trainable: 1, total: 2 }, metrics: null };
+
+function contract(name: string, open: () => Promise<Registry>): void {
+  describe(name, () => {
+    let registry: Registry;
+    let p: string; // the registry's key prefix
+    before(async () => {
+      registry = await open();
+      p = registry.prefix;
+    });
+
+    test('a base model larger than one request goes up in parts and downloads identical', async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'registry-'));
+      const weights = randomBytes(MULTIPART_THRESHOLD + 5 * 1024 * 1024 + 3); // > 11 MiB: one PUT would be refused
+      writeFileSync(join(dir, 'model.safetensors'), weights);
+      writeFileSync(join(dir, 'config.json'), '{}');
+      await registry.uploadModel('big-model', dir, ['config.json', 'model.safetensors']);
+      const listed = await registry.list(`${p}models/big-model/`);
+      assert.deepEqual(listed.keys.map((k) => [k.key, k.size]), [[`${p}models/big-model/config.json`, 2], [`${p}models/big-model/model.safetensors`, weights.length]]);
+      const out = mkdtempSync(join(tmpdir(), 'registry-out-'));
+      await registry.downloadModel('big-model', out);
+      assert.equal(sha(readFileSync(join(out, 'model.safetensors'))), sha(weights));
+    });
+
+    test('datasets are content-addressed and immutable; names are checked', async () => {
+      const body = Buffer.from('{"text":"x","label":1}\n');
+      const uri = await registry.putDataset('d.jsonl', sha(body), body);
+      assert.equal(uri, `s3://registry/${p}datasets/${sha(body).slice(0, 16)}/d.jsonl`);
+      assert.equal(await registry.putDataset('d.jsonl', sha(body), body), uri, 'the same bytes again: same URI');
+      await assert.rejects(registry.putDataset('../d.jsonl', sha(body), body), (e: unknown) => e instanceof RegistryError && e.code === 'invalid');
+      await assert.rejects(registry.putDataset('d.jsonl', 'nothex', body), (e: unknown) => e instanceof RegistryError && e.code === 'invalid');
+      assert.match(registry.newDatasetUploadKey('big.csv'), new RegExp(`^${p}datasets/uploads/\\d{8}T\\d{9}Z-[0-9a-f]{16}/big\\.csv$`));
+    });
+
+    test('a multipart immutable write never overwrites: the version manifest stays', async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'registry-adapter-'));
+      writeFileSync(join(dir, 'adapter.safetensors'), randomBytes(MULTIPART_THRESHOLD + 1024));
+      writeFileSync(join(dir, 'adapter_config.json'), '{}');
+      writeFileSync(join(dir, 'metrics.json'), '{}');
+      const meta = { task: 'big', jobId: null, baseModel: { name: 'big-model', weightsSha256: 'ab'.repeat(32) }, mode: 'adapter' as const, labels: ['a', 'b'], parameters: { trainable: 1, total: 2 }, metrics: null };
+      const version = '20250101T000000000Z-00000000000000aa';
+      const first = await registry.publishAdapter(dir, meta, version);
+      writeFileSync(join(dir, 'adapter.safetensors'), randomBytes(MULTIPART_THRESHOLD + 1024));
+      await assert.rejects(registry.publishAdapter(dir, meta, version), (e: unknown) => e instanceof RegistryError && e.code === 'conflict');
+      assert.deepEqual(await registry.getManifest('big', version), first);
+    });
+
+    test('the job index pages newest first, per task or all, one bounded listing a page', async () => {
+      const at = (minute: number) => new Date(Date.UTC(2026, 10, 29, 12, minute)).toISOString();
+      const jobs = [
+        { jobId: 'ft-a', task: 'alpha', createdAt: at(1) },
+        { jobId: 'ft-b', task: 'beta', createdAt: at(2) },
+        { jobId: 'ft-c', task: 'alpha', createdAt: at(3) },
+        { jobId: 'ft-d', task: 'alpha', createdAt: at(4) },
+        { jobId: 'ft-e', task: 'beta', createdAt: at(5) },
+      ];
+      // Written out of order: the index, not the write order, decides.
+      for (const j of [jobs[2], jobs[0], jobs[4], jobs[1], jobs[3]]) {
+        await registry.putJobSpec({ format: 'adapter-store.job/v1', ...j, datasetUri: 's3://d/x.jsonl', baseModel: 'b', hyperparameters: {} });
+      }
+      const pages: string[][] = [];
+      let after: string | undefined;
+      for (;;) {
+        const page = await registry.listJobIds({ limit: 2, after });
+        pages.push(page.ids);
+        if (!page.hasMore) break;
+        after = page.ids.at(-1);
+      }
+      assert.deepEqual(pages, [['ft-e', 'ft-d'], ['ft-c', 'ft-b'], ['ft-a']]);
+      assert.deepEqual(await registry.listJobIds({ task: 'alpha', limit: 10 }), { ids: ['ft-d', 'ft-c', 'ft-a'], hasMore: false });
+      assert.deepEqual(await registry.listJobIds({ task: 'alpha', limit: 1, after: 'ft-d' }), { ids: ['ft-c'], hasMore: true });
+      await assert.rejects(registry.listJobIds({ limit: 1, after: 'ft-nope' }), (e: unknown) => e instanceof RegistryError && e.code === 'not-found');
+    });
+
+    test('a base model exists only once its weights are up: an interrupted upload can be retried, a complete one never replaced', async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'registry-partial-'));
+      writeFileSync(join(dir, 'config.json'), '{}');
+      writeFileSync(join(dir, 'vocab.txt'), '[PAD]\n');
+      // The weights file is missing: the upload fails after the other files went up.
+      await assert.rejects(registry.uploadModel('partial', dir, ['config.json', 'vocab.txt', 'model.safetensors']));
+      assert.equal(await registry.modelExists('partial'), false, 'no weights, no model');
+      writeFileSync(join(dir, 'model.safetensors'), 'weights');
+      await registry.uploadModel('partial', dir, ['config.json', 'vocab.txt', 'model.safetensors']);
+      assert.equal(await registry.modelExists('partial'), true);
+      await assert.rejects(registry.uploadModel('partial', dir, ['config.json', 'vocab.txt', 'model.safetensors']), (e: unknown) => e instanceof RegistryError && e.code === 'conflict');
+    });
+
+    test('checkpoints go up and come back through the registry; a job without one restores nothing', async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'registry-ckpt-'));
+      writeFileSync(join(dir, 'tensors.safetensors'), randomBytes(5000));
+      writeFileSync(join(dir, 'state.json'), '{"step": 100}');
+      await registry.uploadCheckpoint('ft-ckpt', dir, ['tensors.safetensors', 'state.json']);
+      writeFileSync(join(dir, 'state.json'), '{"step": 200}');
+      await registry.uploadCheckpoint('ft-ckpt', dir, ['tensors.safetensors', 'state.json']); // overwrites
+      const back = mkdtempSync(join(tmpdir(), 'registry-ckpt-back-'));
+      assert.equal(await registry.downloadCheckpoint('ft-ckpt', back), 2);
+      assert.equal(readFileSync(join(back, 'state.json'), 'utf8'), '{"step": 200}');
+      assert.equal(sha(readFileSync(join(back, 'tensors.safetensors'))), sha(readFileSync(join(dir, 'tensors.safetensors'))));
+      assert.equal(await registry.downloadCheckpoint('ft-none', mkdtempSync(join(tmpdir(), 'registry-ckpt-none-'))), 0);
+      await assert.rejects(registry.uploadCheckpoint('../x', dir, ['state.json']), (e: unknown) => e instanceof RegistryError && e.code === 'invalid');
+    });
+
+    test('adapter files stream from the registry; tasks list only visible versions; manifests are cached once read', async () => {
+      const dir = adapterDir(4096);
+      const manifest = await registry.publishAdapter(dir, { ...META, task: 'streamed' });
+      const body = await registry.openAdapterFile('streamed', manifest.version, 'adapter.safetensors');
+      assert.equal(body?.size, 4096);
+      assert.equal(sha(await readAll(body!)), manifest.files[0].sha256);
+      assert.equal(await registry.openAdapterFile('streamed', manifest.version, 'nope.bin'), null);
+      assert.ok((await registry.listTasks()).includes('streamed'));
+      const first = await registry.getManifest('streamed', manifest.version);
+      assert.deepEqual(first, manifest);
+      assert.equal(await registry.getManifest('streamed', manifest.version), first, 'the same object: served from memory');
+      assert.equal(await registry.getManifest('streamed', '20250101T000000000Z-00000000000000ff'), null);
+    });
+
+    test('dataset URIs: s3://<bucket>/<key>, read back through readableDatasetUri; signed uploads land once at their key', async () => {
+      const body = Buffer.from('{"text":"x","label":1}\n');
+      const uri = await registry.putDataset('r.jsonl', sha(body), body);
+      const readable = registry.readableDatasetUri(uri);
+      if (readable.startsWith('file:')) assert.equal(readFileSync(new URL(readable), 'utf8'), body.toString());
+      else assert.equal(readable, uri);
+      assert.equal(registry.readableDatasetUri('s3://other-bucket/x.jsonl'), 's3://other-bucket/x.jsonl');
+      const key = registry.newDatasetUploadKey('up.jsonl');
+      assert.equal(await registry.putDatasetUpload(key, Readable.from([body]), body.length), registry.uriOf(key));
+      await assert.rejects(registry.putDatasetUpload(key, Readable.from([body]), body.length), (e: unknown) => e instanceof RegistryError && e.code === 'conflict');
+      await assert.rejects(registry.putDatasetUpload(`${p}adapters/x/y`, Readable.from([body]), body.length), (e: unknown) => e instanceof RegistryError && e.code === 'invalid');
+    });
+  });
+}
+
+contract('on S3, under a key prefix', async () => {
+  s3 = await startS3Server();
+  await s3.createBucket('registry');
+  return Registry.fromUri('s3://registry/store', s3.client);
 });
 
-test('the job index pages newest first, per task or all, one bounded listing a page', async () => {
-  const at = (minute: number) => new Date(Date.UTC(2026, 10, 29, 12, minute)).toISOString();
-  const jobs = [
-    { jobId: 'ft-a', task: 'alpha', createdAt: at(1) },
-    { jobId: 'ft-b', task: 'beta', createdAt: at(2) },
-    { jobId: 'ft-c', task: 'alpha', createdAt: at(3) },
-    { jobId: 'ft-d', task: 'alpha', createdAt: at(4) },
-    { jobId: 'ft-e', task: 'beta', createdAt: at(5) },
-  ];
-  // Written out of order: the index, not the write order, decides.
-  for (const j of [jobs[2], jobs[0], jobs[4], jobs[1], jobs[3]]) {
-    await registry.putJobSpec({ format: 'adapter-store.job/v1', ...j, datasetUri: 's3://d/x.jsonl', baseModel: 'b', hyperparameters: {} });
-  }
-  const pages: string[][] = [];
-  let after: string | undefined;
-  for (;;) {
-    const page = await registry.listJobIds({ limit: 2, after });
-    pages.push(page.ids);
-    if (!page.hasMore) break;
-    after = page.ids.at(-1);
-  }
-  assert.deepEqual(pages, [['ft-e', 'ft-d'], ['ft-c', 'ft-b'], ['ft-a']]);
-  assert.deepEqual(await registry.listJobIds({ task: 'alpha', limit: 10 }), { ids: ['ft-d', 'ft-c', 'ft-a'], hasMore: false });
-  assert.deepEqual(await registry.listJobIds({ task: 'alpha', limit: 1, after: 'ft-d' }), { ids: ['ft-c'], hasMore: true });
-  await assert.rejects(registry.listJobIds({ limit: 1, after: 'ft-nope' }), (e: unknown) => e instanceof RegistryError && e.code === 'not-found');
-});
+contract('in a local directory', async () => Registry.fromUri(pathToFileURL(join(mkdtempSync(join(tmpdir(), 'registry-')), 'registry')).href));
 
-test('a base model exists only once its weights are up: an interrupted upload can be retried, a complete one never replaced', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'registry-partial-'));
-  writeFileSync(join(dir, 'config.json'), '{}');
-  writeFileSync(join(dir, 'vocab.txt'), '[PAD]\n');
-  // The weights file is missing: the upload fails after the other files went up.
-  await assert.rejects(registry.uploadModel('partial', dir, ['config.json', 'vocab.txt', 'model.safetensors']));
-  assert.equal(await registry.modelExists('partial'), false, 'no weights, no model');
-  writeFileSync(join(dir, 'model.safetensors'), 'weights');
-  await registry.uploadModel('partial', dir, ['config.json', 'vocab.txt', 'model.safetensors']);
-  assert.equal(await registry.modelExists('partial'), true);
-  await assert.rejects(registry.uploadModel('partial', dir, ['config.json', 'vocab.txt', 'model.safetensors']), (e: unknown) => e instanceof RegistryError && e.code === 'conflict');
+test('registry URIs: s3:// and file:// are accepted, anything else is a precise error', () => {
+  assert.equal(Registry.fromUri('file:///tmp/stores/adapter-store').uri, 'file:///tmp/stores/adapter-store');
+  assert.equal(Registry.fromUri('file:///tmp/stores/adapter-store').location.bucket, 'adapter-store');
+  for (const bad of ['http://x/y', 's3://', 's3://UPPER', 'file:///tmp/NotABucket', 'registry']) {
+    assert.throws(() => Registry.fromUri(bad), (e: unknown) => e instanceof RegistryError && e.code === 'invalid', bad);
+  }
 });

@@ -13,8 +13,8 @@ export interface LocalServer {
   proc: ChildProcess;
   /** http://127.0.0.1:<port> of the API. */
   url: string;
-  /** The embedded store's S3 endpoint. */
-  s3Endpoint: string;
+  /** The registry it serves (file:///<store>/adapter-store), as its banner prints it. */
+  registryUri: string;
   /** Everything it printed so far (stdout and stderr). */
   output(): string;
   /** Signals it, or with `group` its whole process group (a terminal's Ctrl-C); resolves to its exit code. */
@@ -27,7 +27,7 @@ export function startLocalServer(o: { store: string; env?: Record<string, string
   if (node !== 'node') throw new Error(`npm start runs "${node}", not node`);
   const proc = spawn(process.execPath, args, {
     cwd: REPO,
-    env: { ...process.env, PORT: '0', ADAPTER_STORE_S3_PORT: '0', ADAPTER_STORE_DIR: o.store, ...o.env },
+    env: { ...process.env, PORT: '0', ADAPTER_STORE_DIR: o.store, ...o.env },
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: o.ownGroup === true,
   });
@@ -45,10 +45,10 @@ export function startLocalServer(o: { store: string; env?: Record<string, string
     const timer = setTimeout(() => fail(new Error(`server did not start:\n${out}`)), 60_000);
     proc.on('exit', (code) => fail(new Error(`server exited (${code}):\n${out}`)));
     proc.stdout!.on('data', () => {
-      const m = /listening on (http:\/\/\S+)[\s\S]*S3 API at (http:\S+),/.exec(out);
+      const m = /listening on (http:\/\/\S+)[\s\S]*registry: +(file:\S+)/.exec(out);
       if (m) {
         clearTimeout(timer);
-        done({ proc, url: m[1], s3Endpoint: m[2], output: () => out, stop });
+        done({ proc, url: m[1], registryUri: m[2], output: () => out, stop });
       }
     });
   });

@@ -20,7 +20,7 @@ const work = mkdtempSync(join(tmpdir(), 'upload-base-'));
 before(async () => {
   s3 = await startS3Server();
   await s3.createBucket('registry');
-  registry = new Registry(s3.client, { bucket: 'registry', prefix: '' });
+  registry = Registry.fromUri('s3://registry', s3.client);
 });
 
 after(async () => {

@@ -7,8 +7,7 @@ import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
-import { GetObjectCommand, S3ServiceException, type S3Client } from '@aws-sdk/client-s3';
-import { s3ClientFromEnv } from '../../shared/registry.ts';
+import type { S3Client } from '@aws-sdk/client-s3';
 import { DataError } from './errors.ts';
 
 export type DatasetLocation =
@@ -57,14 +56,15 @@ export interface DatasetStream {
 }
 
 export interface OpenOptions {
-  /** The S3 client to use; by default one from the standard AWS environment (shared/registry.ts). */
+  /** The S3 client to use; by default one from the standard AWS environment (shared/s3-client.ts). */
   s3?: S3Client;
 }
 
 /** Opens a dataset's bytes as a stream. Unreadable files and missing objects are DataErrors naming the URI. */
 export async function openDatasetStream(uri: string, o: OpenOptions = {}): Promise<DatasetStream> {
   const loc = parseDatasetUri(uri);
-  return loc.kind === 'file' ? openFile(loc.path) : openS3(loc, o.s3 ?? s3ClientFromEnv());
+  // The SDK loads only when an s3:// dataset is read (the local server's datasets are files).
+  return loc.kind === 'file' ? openFile(loc.path) : openS3(loc, o.s3 ?? (await import('../../shared/s3-client.ts')).s3ClientFromEnv());
 }
 
 async function openFile(path: string): Promise<DatasetStream> {
@@ -90,6 +90,7 @@ async function openFile(path: string): Promise<DatasetStream> {
 async function openS3(loc: Extract<DatasetLocation, { kind: 's3' }>, s3: S3Client): Promise<DatasetStream> {
   const name = `s3://${loc.bucket}/${loc.key}`;
   try {
+    const { GetObjectCommand } = await import('@aws-sdk/client-s3');
     const r = await s3.send(new GetObjectCommand({ Bucket: loc.bucket, Key: loc.key }));
     const body = r.Body as Readable | undefined;
     if (!body || typeof body.pipe !== 'function') throw new DataError(`${name}: the S3 response has no readable body`);
@@ -103,8 +104,9 @@ async function openS3(loc: Extract<DatasetLocation, { kind: 's3' }>, s3: S3Clien
 function s3Error(err: unknown, loc: { bucket: string; key: string }, name: string): DataError {
   if (err instanceof DataError) return err;
   const e = err as Error & { Code?: string; code?: string };
-  const code = err instanceof S3ServiceException ? err.name : (e.code ?? e.name);
-  const status = err instanceof S3ServiceException ? err.$metadata.httpStatusCode : undefined;
+  // An S3ServiceException carries $metadata (checked by shape: the SDK is loaded lazily).
+  const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+  const code = status !== undefined ? e.name : (e.code ?? e.name);
   let message: string;
   if (code === 'NoSuchKey' || (status === 404 && code !== 'NoSuchBucket')) message = `${name}: no such object (NoSuchKey: bucket "${loc.bucket}" has no key "${loc.key}")`;
   else if (code === 'NoSuchBucket') message = `${name}: no such bucket "${loc.bucket}" (NoSuchBucket)`;

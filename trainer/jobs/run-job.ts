@@ -114,11 +114,11 @@ export async function runJob(o: RunJobOptions): Promise<JobStatus> {
   try {
     const base = join(work, 'base');
     await registry.downloadModel(spec.baseModel, base);
-    // Datasets are read straight from their s3:// URIs (streamed, never copied to disk).
-    const data = spec.datasetUri;
-    const validation = spec.validationUri;
+    // Datasets are read straight from their URIs (streamed, never copied to disk); a local registry's own are files.
+    const data = registry.readableDatasetUri(spec.datasetUri);
+    const validation = spec.validationUri === undefined ? undefined : registry.readableDatasetUri(spec.validationUri);
     const checkpointDir = join(work, CHECKPOINT);
-    const resumed = await registry.downloadPrefix(registry.key('jobs', jobId, CHECKPOINT, ''), checkpointDir);
+    const resumed = await registry.downloadCheckpoint(jobId, checkpointDir);
     if (resumed > 0) o.log({ event: 'checkpoint-restored', job: jobId });
     const out = join(work, 'adapter');
 
@@ -141,7 +141,7 @@ export async function runJob(o: RunJobOptions): Promise<JobStatus> {
           mkdirSync(snapshot);
           for (const f of [CHECKPOINT_TENSORS, CHECKPOINT_STATE]) copyFileSync(join(checkpointDir, f), join(snapshot, f));
           uploading = uploading
-            .then(() => registry.uploadFiles(snapshot, registry.key('jobs', jobId, CHECKPOINT, ''), [CHECKPOINT_TENSORS, CHECKPOINT_STATE]))
+            .then(() => registry.uploadCheckpoint(jobId, snapshot, [CHECKPOINT_TENSORS, CHECKPOINT_STATE]))
             .catch((err) => o.log({ event: 'checkpoint-upload-failed', job: jobId, error: (err as Error).message }))
             .finally(() => rmSync(snapshot, { recursive: true, force: true }));
         }

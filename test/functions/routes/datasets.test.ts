@@ -28,7 +28,7 @@ const launcher: JobLauncher = {
 before(async () => {
   s3 = await startS3Server();
   await s3.createBucket('registry');
-  registry = new Registry(s3.client, { bucket: 'registry', prefix: '' });
+  registry = Registry.fromUri('s3://registry', s3.client);
   app = createApp({
     registry, launcher, apiKeys: [KEY], allowedDatasetBuckets: ['registry'], defaultBaseModel: 'tiny', downloads: 'stream', log: () => {},
     maxDatasetBytes: 4096,

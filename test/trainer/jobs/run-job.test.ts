@@ -23,7 +23,7 @@ let registry: Registry;
 before(async () => {
   s3 = await startS3Server();
   await s3.createBucket('registry');
-  registry = new Registry(s3.client, { bucket: 'registry', prefix: '' });
+  registry = Registry.fromUri('s3://registry', s3.client);
   const dir = join(mkdtempSync(join(tmpdir(), 'run-job-')), 'tiny');
   writeRandomBert(dir, { hiddenSize: 16, numLayers: 2, numHeads: 2, intermediateSize: 32, maxPositions: 64, vocabSize: 200, seed: 2, initializerRange: 0.2 });
   await registry.uploadModel('tiny', dir, ['config.json', 'model.safetensors', 'vocab.txt']);

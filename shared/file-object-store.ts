@@ -1,0 +1,221 @@
+/**
+ * The object store in a local directory (`npm start`): the directory is the bucket, a key is a path
+ * under it. No server and no port: the API and the trainer processes open the files themselves.
+ *
+ * - Writes are atomic: the bytes go to a temporary file under <dir>/.tmp/, are fsynced, then renamed
+ *   onto the key (a reader sees the old object or the new one, never part of one).
+ * - Create-only writes (If-None-Match) link(2) the finished temporary file to the key: link fails
+ *   with EEXIST when the key exists, so of racing writers, across processes, exactly one wins.
+ * - Listings are in S3's order (byte order of the whole key), paginated with a continuation token,
+ *   with '/' rolled up into common prefixes on request.
+ * - Reads open the file first and report the size of what was opened: one whole version, whatever
+ *   renames follow.
+ *
+ * Keys are checked (no empty, "." or ".." segments, no segment starting with "."), so no key names a
+ * file outside the directory or the temporary folder.
+ */
+import { randomBytes } from 'node:crypto';
+import { createReadStream, type Dirent } from 'node:fs';
+import { link, mkdir, open, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
+import { basename, join, resolve } from 'node:path';
+import { Readable } from 'node:stream';
+import { pathToFileURL } from 'node:url';
+import { ObjectStoreError, type ListOptions, type ListPage, type ObjectBody, type ObjectStore, type PutOptions } from './object-store.ts';
+
+const TMP = '.tmp';
+const MAX_KEYS = 1000;
+/** Large reads: fewer, bigger chunks through the stream (downloads are several MB). */
+const READ_CHUNK_BYTES = 1024 * 1024;
+
+const byteOrder = (a: string, b: string): number => Buffer.compare(Buffer.from(a), Buffer.from(b));
+
+function errno(err: unknown): string | undefined {
+  return (err as NodeJS.ErrnoException).code;
+}
+
+export class FileObjectStore implements ObjectStore {
+  readonly root: string;
+  readonly bucket: string;
+
+  /** `dir` is the bucket: its base name is the bucket name in s3:// URIs of its objects. */
+  constructor(dir: string) {
+    this.root = resolve(dir);
+    this.bucket = basename(this.root);
+  }
+
+  get uri(): string {
+    return pathToFileURL(this.root).href;
+  }
+
+  private path(key: string): string {
+    const parts = key.split('/');
+    if (key.length === 0 || key.length > 1024 || key.includes('\0') || parts.some((p) => p === '' || p.startsWith('.'))) {
+      throw new ObjectStoreError(`"${key}" is not a key this store accepts (empty, "." or ".."-led segments)`, 'invalid');
+    }
+    return join(this.root, ...parts);
+  }
+
+  async put(key: string, body: Buffer | string | Readable, o: PutOptions = {}): Promise<void> {
+    const path = this.path(key);
+    const tmpDir = join(this.root, TMP);
+    const tmp = join(tmpDir, randomBytes(12).toString('hex'));
+    try {
+      await mkdir(tmpDir, { recursive: true });
+      const source = typeof body === 'string' || Buffer.isBuffer(body) ? Readable.from([Buffer.from(body)]) : body;
+      const file = await open(tmp, 'wx');
+      try {
+        let size = 0;
+        for await (const chunk of source) {
+          const bytes = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as string);
+          for (let done = 0; done < bytes.length; ) done += (await file.write(bytes, done)).bytesWritten;
+          size += bytes.length;
+        }
+        if (o.length !== undefined && size !== o.length) throw new ObjectStoreError(`writing ${this.name(key)}: got ${size} bytes, expected ${o.length}`, 'invalid');
+        await file.sync(); // the bytes are on disk before the name points at them
+      } finally {
+        await file.close();
+      }
+      await mkdir(join(path, '..'), { recursive: true });
+      if (o.ifNoneMatch) {
+        await link(tmp, path).catch((err: unknown) => {
+          if (errno(err) === 'EEXIST') throw new ObjectStoreError(`${this.name(key)} already exists and is immutable`, 'conflict');
+          throw err;
+        });
+      } else {
+        await rename(tmp, path);
+      }
+      await this.syncDir(join(path, '..'));
+    } catch (err) {
+      if (err instanceof ObjectStoreError) throw err;
+      throw new ObjectStoreError(`writing ${this.name(key)} failed: ${(err as Error).message}`, 'storage', { cause: err });
+    } finally {
+      await rm(tmp, { force: true });
+    }
+  }
+
+  /** The new name survives a crash too (best effort: not every filesystem lets a directory be fsynced). */
+  private async syncDir(dir: string): Promise<void> {
+    const handle = await open(dir, 'r').catch(() => null);
+    if (!handle) return;
+    await handle.sync().catch(() => {});
+    await handle.close();
+  }
+
+  private name(key: string): string {
+    return `${this.uri}/${key}`;
+  }
+
+  async get(key: string): Promise<ObjectBody | null> {
+    const path = this.path(key);
+    let file;
+    try {
+      file = await open(path, 'r');
+    } catch (err) {
+      if (errno(err) === 'ENOENT' || errno(err) === 'ENOTDIR') return null;
+      throw new ObjectStoreError(`reading ${this.name(key)} failed: ${(err as Error).message}`, 'storage', { cause: err });
+    }
+    const s = await file.stat();
+    if (!s.isFile()) {
+      await file.close();
+      return null; // a "folder" of keys is not an object
+    }
+    return { stream: createReadStream('', { fd: file, highWaterMark: READ_CHUNK_BYTES }), size: s.size };
+  }
+
+  async listPage(o: ListOptions): Promise<ListPage> {
+    const max = Math.min(o.maxKeys ?? MAX_KEYS, MAX_KEYS);
+    let after = o.startAfter ?? '';
+    if (o.continuationToken !== undefined) {
+      const token = Buffer.from(o.continuationToken, 'base64url').toString('utf8');
+      if (byteOrder(token, after) > 0) after = token;
+    }
+    const page: ListPage = { keys: [], prefixes: [] };
+    let last = '';
+    for await (const item of this.walk(o.prefix, o.delimiter, after)) {
+      if (page.keys.length + page.prefixes.length === max) {
+        page.next = Buffer.from(last, 'utf8').toString('base64url');
+        break;
+      }
+      if ('prefix' in item) page.prefixes.push(item.prefix);
+      else page.keys.push(item);
+      last = 'prefix' in item ? item.prefix : item.key;
+    }
+    return page;
+  }
+
+  /** Keys under `prefix` after `after`, in byte order; with a delimiter, sub-folders as prefixes. */
+  private async *walk(prefix: string, delimiter: '/' | undefined, after: string): AsyncGenerator<{ key: string; size: number } | { prefix: string }> {
+    const cut = prefix.lastIndexOf('/') + 1;
+    const base = prefix.slice(0, cut); // the folder the prefix ends in
+    const dir = base === '' ? this.root : join(this.root, ...base.slice(0, -1).split('/'));
+    if (base !== '' && base.split('/').slice(0, -1).some((p) => p === '' || p.startsWith('.'))) return;
+    yield* this.walkDir(dir, base, prefix, delimiter, after);
+  }
+
+  private async *walkDir(dir: string, base: string, prefix: string, delimiter: '/' | undefined, after: string): AsyncGenerator<{ key: string; size: number } | { prefix: string }> {
+    let entries: Dirent[];
+    try {
+      entries = await readdir(dir, { withFileTypes: true });
+    } catch (err) {
+      if (errno(err) === 'ENOENT' || errno(err) === 'ENOTDIR') return;
+      throw new ObjectStoreError(`listing ${this.name(base)} failed: ${(err as Error).message}`, 'storage', { cause: err });
+    }
+    // A folder sorts as its name + "/": every key inside it does ("a-b" comes before "a/c").
+    const named = entries
+      .filter((e) => !e.name.startsWith('.') && (e.isFile() || e.isDirectory()))
+      .map((e) => ({ e, key: base + e.name + (e.isDirectory() ? '/' : '') }))
+      .filter(({ key }) => key.startsWith(prefix) || prefix.startsWith(key))
+      .sort((a, b) => byteOrder(a.key, b.key));
+    for (const { e, key } of named) {
+      if (e.isFile()) {
+        if (!key.startsWith(prefix) || byteOrder(key, after) <= 0) continue;
+        const s = await stat(join(dir, e.name)).catch(() => null);
+        if (s?.isFile()) yield { key, size: s.size };
+        continue;
+      }
+      const rolledUp = delimiter === '/' && key.startsWith(prefix) && key.length > prefix.length;
+      if (rolledUp) {
+        if (byteOrder(key, after) > 0 && (await this.hasObjects(join(dir, e.name)))) yield { prefix: key };
+        continue;
+      }
+      // Skip a folder whose every key sorts at or before `after`.
+      if (after !== '' && byteOrder(key, after) <= 0 && !after.startsWith(key)) continue;
+      yield* this.walkDir(join(dir, e.name), key, prefix, delimiter, after);
+    }
+  }
+
+  /** S3 has no empty folders: a folder left empty by deletes is no common prefix. */
+  private async hasObjects(dir: string): Promise<boolean> {
+    const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
+    for (const e of entries) {
+      if (e.name.startsWith('.')) continue;
+      if (e.isFile() || (e.isDirectory() && (await this.hasObjects(join(dir, e.name))))) return true;
+    }
+    return false;
+  }
+
+  async delete(key: string): Promise<void> {
+    await unlink(this.path(key)).catch((err: unknown) => {
+      if (errno(err) !== 'ENOENT') throw new ObjectStoreError(`deleting ${this.name(key)} failed: ${(err as Error).message}`, 'storage', { cause: err });
+    });
+  }
+
+  /** Objects of this directory only: another bucket is not readable from here. */
+  async objectState(bucket: string, key: string): Promise<'exists' | 'missing' | 'forbidden'> {
+    if (bucket !== this.bucket) return 'forbidden';
+    let path: string;
+    try {
+      path = this.path(key);
+    } catch {
+      return 'missing';
+    }
+    const s = await stat(path).catch(() => null);
+    return s?.isFile() ? 'exists' : 'missing';
+  }
+
+  /** This store's own objects are local files; other buckets stay s3:// URIs. */
+  readableUri(bucket: string, key: string): string {
+    return bucket === this.bucket ? pathToFileURL(this.path(key)).href : `s3://${bucket}/${key}`;
+  }
+}
+
