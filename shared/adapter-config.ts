@@ -13,6 +13,11 @@ export interface HoulsbyAdapterOptions {
   initStd: number;
   /** Indices of the encoder layers that carry the two adapters, ascending. */
   layers: number[];
+  /**
+   * Whether the LayerNorms train with the adapters (absent: true). False freezes them at the base's
+   * values, which is what the Python `adapters` library's train_adapter does.
+   */
+  trainLayernorms?: boolean;
 }
 
 /**

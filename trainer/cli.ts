@@ -118,6 +118,7 @@ withDeviceOptions(withDataOptions(program
   .addOption(new Option('--nonlinearity <f>', 'adapter non-linearity').choices(['gelu', 'relu', 'swish', 'tanh']).default(trainDefaults.nonlinearity))
   .option('--init-std <std>', 'std of the truncated normal init of adapter weights', number('--init-std', (v) => v > 0 && v <= 1, 'in (0, 1]'), trainDefaults.initStd)
   .option('--adapter-layers <set>', 'layers that get adapters, e.g. 0-11 or 6-11,3 (default: all)')
+  .addOption(new Option('--train-layernorms <bool>', 'adapter mode: train the LayerNorms too, or freeze them (false: what the Python adapters library trains)').choices(['true', 'false']).default('true'))
   .addOption(new Option('--optimizer <name>', 'optimizer').choices(['adamw', 'sgd']).default(trainDefaults.optimizer))
   .option('--lr <rate>', 'peak learning rate', number('--lr', (v) => v > 0, 'a positive number'), trainDefaults.lr)
   .option('--weight-decay <wd>', 'decoupled weight decay (not on biases and LayerNorms)', nonNegative('--weight-decay'), trainDefaults.weightDecay)
@@ -157,6 +158,7 @@ withDeviceOptions(withDataOptions(program
       nonlinearity: o.nonlinearity,
       initStd: o.initStd,
       adapterLayers: o.adapterLayers,
+      trainLayernorms: o.trainLayernorms === 'true',
       optimizer: o.optimizer,
       lr: o.lr,
       weightDecay: o.weightDecay,

@@ -45,6 +45,8 @@ export interface TrainOptions {
   /** Text rows are tokenized to at most this many tokens ([CLS] and [SEP] included); default 128, capped by the base. */
   maxSeqLen?: number;
   initStd: number;
+  /** Adapter mode: train the LayerNorms too (default) or freeze them at the base's values. */
+  trainLayernorms?: boolean;
   /** e.g. "0-11"; default every layer. */
   adapterLayers?: string;
   optimizer: 'adamw' | 'sgd';
@@ -182,6 +184,7 @@ async function prepare(opts: TrainOptions): Promise<Prepared> {
           nonlinearity: warm?.config.adapter?.nonlinearity ?? opts.nonlinearity,
           initStd: warm?.config.adapter?.initStd ?? opts.initStd,
           layers: warm?.config.adapter?.layers ?? parseLayerSet(opts.adapterLayers ?? `0-${cfg.num_hidden_layers - 1}`, cfg.num_hidden_layers),
+          trainLayernorms: opts.trainLayernorms ?? true,
         }
       : null;
   const spec: ModelSpec = { config: cfg, task, numLabels: labels.length, mode: opts.mode, adapter, usesPooler: base.hasPooler };
