@@ -8,6 +8,7 @@ import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readAdapterDir } from './checkpoint/adapter-dir.ts';
 import { loadBaseModel } from './checkpoint/base-model.ts';
+import { exportAdapter } from './checkpoint/export.ts';
 import { writeRandomBert } from './checkpoint/random-bert.ts';
 import { specFromAdapterConfig, parameterSpecs } from './model/params.ts';
 import { ModelSessions } from './runtime/model-sessions.ts';
@@ -80,8 +81,9 @@ interface DataFlags {
 
 /** An adapter ready for inference on its base, with the rows of --data read against the base's limits. */
 async function openAdapter(o: { base: string; adapter: string; data: string; device: Device; threads?: number } & DataFlags, requireLabels: boolean) {
-  const adapter = readAdapterDir(o.adapter);
   const base = loadBaseModel(o.base);
+  const adapter = readAdapterDir(o.adapter, base);
+  if (adapter.config.labels.length === 0) throw new Error(`--adapter ${o.adapter}: has no head (head_config.json); train one with train --init-adapter`);
   if (adapter.config.base.weightsSha256 !== base.weightsSha256) {
     throw new Error(`--adapter ${o.adapter} was trained on a base with weights sha256 ${adapter.config.base.weightsSha256}, but --base ${o.base} has ${base.weightsSha256}`);
   }
@@ -247,6 +249,16 @@ withDeviceOptions(program
     });
     process.stdout.write(JSON.stringify(status) + '\n');
   });
+
+program
+  .command('export')
+  .description('write an adapter directory in another format: adapterhub (loads in the Python adapters library); onnx is not there yet')
+  .option('--format <format>', 'adapterhub (onnx: not yet)', 'adapterhub')
+  .requiredOption('--adapter <dir>', 'adapter directory (ours, or an AdapterHub one together with --base)')
+  .requiredOption('--out <dir>', 'output directory (must not exist or be empty)')
+  .option('--base <dir>', 'base model directory: optional for adapterhub; checked against the adapter when given')
+  .option('--model-name <name>', 'the base as Python users name it in from_pretrained(...), e.g. bert-base-uncased (default: the base directory\'s name)')
+  .action((o) => exportAdapter({ format: o.format, adapter: o.adapter, out: o.out, base: o.base, modelName: o.modelName }));
 
 program
   .command('init-base')
