@@ -60,7 +60,7 @@ export function encodeTorchStateDict(tensors: ReadonlyMap<string, F32Tensor>): B
   }
   pickle.op(0x75); // SETITEMS
   pickle.op(0x2e); // STOP
-  return zipStored([
+  return encodeTorchArchive([
     { name: 'data.pkl', data: pickle.bytes() },
     { name: 'byteorder', data: Buffer.from('little') },
     ...records,
@@ -120,8 +120,8 @@ class PickleWriter {
   }
 }
 
-/** A ZIP archive of stored (uncompressed) entries under `archive/`, each entry's data 64-byte aligned. */
-function zipStored(entries: { name: string; data: Buffer }[]): Buffer {
+/** A ZIP archive of stored (uncompressed) entries under `archive/`, each entry's data 64-byte aligned, as torch.save lays it out. */
+export function encodeTorchArchive(entries: { name: string; data: Buffer }[]): Buffer {
   const parts: Buffer[] = [];
   const central: Buffer[] = [];
   let offset = 0;
