@@ -233,7 +233,7 @@ export function readAdapterHubDir(dir: string, base: ImportBase): { config: Adap
     labels: head.labels,
     maxSeqLen: Math.min(128, cfg.max_position_embeddings),
     dropout: 0,
-    base: { config: cfg, weightsSha256: base.weightsSha256, usesPooler: head.usesPooler, name: base.name },
+    base: { config: cfg, weightsSha256: base.weightsSha256, usesPooler: head.usesPooler, name: base.name ?? (typeof json.model_name === 'string' ? json.model_name : undefined) },
     parameters: { trainable: 0, total: 0 },
     createdAt: new Date().toISOString(),
     pythonAdapters: null,
