@@ -35,6 +35,7 @@ export const HyperparametersSchema = z
       }, 'range start must not exceed its end')
       .optional()
       .openapi({ example: '0-11' }),
+    trainLayernorms: z.boolean().optional().openapi({ description: 'Adapter mode: also train the LayerNorms (default true). false freezes them, so the adapter is exactly what the Python adapters library trains and loads (no layernorms.safetensors needed).', example: true }),
     epochs: z.number().int().min(1).max(100).optional().openapi({ example: 3 }),
     lr: positiveUnit('lr').optional().openapi({ example: 1e-4 }),
     batchSize: z.number().int().min(1).max(1024).optional().openapi({ example: 32 }),

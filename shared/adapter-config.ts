@@ -13,13 +13,49 @@ export interface HoulsbyAdapterOptions {
   initStd: number;
   /** Indices of the encoder layers that carry the two adapters, ascending. */
   layers: number[];
+  /**
+   * Whether the LayerNorms train with the adapters (absent: true). False freezes them at the base's
+   * values, which is what the Python `adapters` library's train_adapter does.
+   */
+  trainLayernorms?: boolean;
+}
+
+/** The Python `adapters` library's bottleneck config (its BnConfig fields, Houlsby / DoubleSeqBn values). */
+export interface AdapterHubBnConfig {
+  mh_adapter: true;
+  output_adapter: true;
+  /** The library builds `int(hidden_size // reduction_factor)` units. */
+  reduction_factor: number;
+  non_linearity: string;
+  original_ln_before: false;
+  original_ln_after: true;
+  residual_before_ln: true;
+  adapter_residual_before_ln: false;
+  ln_before: false;
+  ln_after: false;
+  init_weights: 'houlsby';
+  leave_out: number[];
+}
+
+/** The top-level fields the library's loader reads from adapter_config.json (it ignores the others). */
+export interface AdapterHubFields {
+  /** The adapter's name in the library: our task. */
+  name: string;
+  /** e.g. "adapters.1.2.0"; without it the loader reads "gelu" as the tanh approximation. */
+  version: string;
+  model_type: 'bert';
+  model_name: string;
+  model_class: 'BertAdapterModel';
+  hidden_size: number;
+  config: AdapterHubBnConfig;
 }
 
 /**
  * `adapter_config.json`: everything needed to rebuild the network an `adapter.safetensors` belongs to.
- * The file is plain JSON; this interface is its schema.
+ * The file is plain JSON; this interface is its schema. In adapter mode it also carries the Python
+ * `adapters` library's fields (AdapterHubFields) at the top level, so that library loads the directory.
  */
-export interface AdapterConfig {
+export interface AdapterConfig extends Partial<AdapterHubFields> {
   format: 'adapter-store.adapter/v1';
   /** Task name; also the adapter name inside the parameter keys (`...adapters.<task>.adapter_up.weight`). */
   task: string;

@@ -13,6 +13,8 @@ export interface Hyperparameters {
   initStd?: number;
   /** e.g. "0-11" or "6-11". */
   adapterLayers?: string;
+  /** Adapter mode: false freezes the LayerNorms (the Python adapters library's setup). Default true. */
+  trainLayernorms?: boolean;
   epochs?: number;
   lr?: number;
   batchSize?: number;

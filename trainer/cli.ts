@@ -8,6 +8,7 @@ import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readAdapterDir } from './checkpoint/adapter-dir.ts';
 import { loadBaseModel } from './checkpoint/base-model.ts';
+import { exportAdapter } from './checkpoint/export.ts';
 import { writeRandomBert } from './checkpoint/random-bert.ts';
 import { specFromAdapterConfig, parameterSpecs } from './model/params.ts';
 import { ModelSessions } from './runtime/model-sessions.ts';
@@ -81,8 +82,9 @@ interface DataFlags {
 
 /** An adapter ready for inference on its base, with the rows of --data read against the base's limits. */
 async function openAdapter(o: { base: string; adapter: string; data: string; device: Device; threads?: number } & DataFlags, requireLabels: boolean) {
-  const adapter = readAdapterDir(o.adapter);
   const base = loadBaseModel(o.base);
+  const adapter = readAdapterDir(o.adapter, base);
+  if (adapter.config.labels.length === 0) throw new Error(`--adapter ${o.adapter}: has no head (head_config.json); train one with train --init-adapter`);
   if (adapter.config.base.weightsSha256 !== base.weightsSha256) {
     throw new Error(`--adapter ${o.adapter} was trained on a base with weights sha256 ${adapter.config.base.weightsSha256}, but --base ${o.base} has ${base.weightsSha256}`);
   }
@@ -119,6 +121,7 @@ withDeviceOptions(withDataOptions(program
   .addOption(new Option('--nonlinearity <f>', 'adapter non-linearity').choices(['gelu', 'relu', 'swish', 'tanh']).default(trainDefaults.nonlinearity))
   .option('--init-std <std>', 'std of the truncated normal init of adapter weights', number('--init-std', (v) => v > 0 && v <= 1, 'in (0, 1]'), trainDefaults.initStd)
   .option('--adapter-layers <set>', 'layers that get adapters, e.g. 0-11 or 6-11,3 (default: all)')
+  .addOption(new Option('--train-layernorms <bool>', 'adapter mode: train the LayerNorms too, or freeze them (false: what the Python adapters library trains)').choices(['true', 'false']).default('true'))
   .addOption(new Option('--optimizer <name>', 'optimizer').choices(['adamw', 'sgd']).default(trainDefaults.optimizer))
   .option('--lr <rate>', 'peak learning rate', number('--lr', (v) => v > 0, 'a positive number'), trainDefaults.lr)
   .option('--weight-decay <wd>', 'decoupled weight decay (not on biases and LayerNorms)', nonNegative('--weight-decay'), trainDefaults.weightDecay)
@@ -158,6 +161,7 @@ withDeviceOptions(withDataOptions(program
       nonlinearity: o.nonlinearity,
       initStd: o.initStd,
       adapterLayers: o.adapterLayers,
+      trainLayernorms: o.trainLayernorms === 'true',
       optimizer: o.optimizer,
       lr: o.lr,
       weightDecay: o.weightDecay,
@@ -246,6 +250,16 @@ withDeviceOptions(program
     });
     process.stdout.write(JSON.stringify(status) + '\n');
   });
+
+program
+  .command('export')
+  .description('write an adapter directory in another format: adapterhub (loads in the Python adapters library); onnx is not there yet')
+  .option('--format <format>', 'adapterhub (onnx: not yet)', 'adapterhub')
+  .requiredOption('--adapter <dir>', 'adapter directory (ours, or an AdapterHub one together with --base)')
+  .requiredOption('--out <dir>', 'output directory (must not exist or be empty)')
+  .option('--base <dir>', 'base model directory: optional for adapterhub; checked against the adapter when given')
+  .option('--model-name <name>', 'the base as Python users name it in from_pretrained(...), e.g. bert-base-uncased (default: the base directory\'s name)')
+  .action((o) => exportAdapter({ format: o.format, adapter: o.adapter, out: o.out, base: o.base, modelName: o.modelName }));
 
 program
   .command('init-base')

@@ -84,7 +84,8 @@ test('train writes the adapter files with the contract names, and the loss falls
   const r = cli('train', '--base', base, '--data', data, '--validation', valid, '--out', out, '--task', 'toy', '--lr', '1e-2', '--init-std', '1e-2',
     '--epochs', '30', '--batch-size', '48', '--warmup-ratio', '0', '--bottleneck', '8', '--adapter-layers', '1', '--dropout', '0', '--seed', '1');
   assert.equal(r.code, 0, r.stderr);
-  assert.deepEqual(readdirSync(out).sort(), ['adapter.safetensors', 'adapter_config.json', 'metrics.json']);
+  // Ours, then the Python adapters library's files and the model card (trainer/checkpoint/adapterhub.ts).
+  assert.deepEqual(readdirSync(out).sort(), ['README.md', 'adapter.safetensors', 'adapter_config.json', 'head_config.json', 'layernorms.safetensors', 'metrics.json', 'model_head.safetensors', 'pytorch_adapter.bin', 'pytorch_model_head.bin']);
   const names = [...readSafetensors(join(out, 'adapter.safetensors')).tensors.keys()];
   assert.ok(names.includes('bert.encoder.layer.1.attention.output.adapters.toy.adapter_down.0.weight'));
   assert.ok(names.includes('bert.encoder.layer.1.output.adapters.toy.adapter_up.bias'));

@@ -44,6 +44,7 @@ export function trainOptionsFromSpec(spec: JobSpec, paths: { base: string; data:
     nonlinearity: h.nonlinearity ?? trainDefaults.nonlinearity,
     initStd: h.initStd ?? trainDefaults.initStd,
     adapterLayers: h.adapterLayers,
+    trainLayernorms: h.trainLayernorms ?? true,
     lr: h.lr ?? trainDefaults.lr,
     weightDecay: h.weightDecay ?? trainDefaults.weightDecay,
     batchSize: h.batchSize ?? trainDefaults.batchSize,

@@ -43,7 +43,7 @@ export function parameterSpecs(spec: ModelSpec): ParamSpec[] {
   const d = c.hidden_size;
   const out: ParamSpec[] = [];
   const base = (baseName: string, shape: number[]) => {
-    const trainable = spec.mode === 'full' || (spec.mode === 'adapter' && isLayerNorm(baseName));
+    const trainable = spec.mode === 'full' || (spec.mode === 'adapter' && spec.adapter?.trainLayernorms !== false && isLayerNorm(baseName));
     out.push({ name: `bert.${baseName}`, baseName, shape, trainable, role: 'base' });
   };
   base('embeddings.word_embeddings.weight', [c.vocab_size, d]);

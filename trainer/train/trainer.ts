@@ -45,6 +45,8 @@ export interface TrainOptions {
   /** Text rows are tokenized to at most this many tokens ([CLS] and [SEP] included); default 128, capped by the base. */
   maxSeqLen?: number;
   initStd: number;
+  /** Adapter mode: train the LayerNorms too (default) or freeze them at the base's values. */
+  trainLayernorms?: boolean;
   /** e.g. "0-11"; default every layer. */
   adapterLayers?: string;
   optimizer: 'adamw' | 'sgd';
@@ -141,7 +143,7 @@ async function prepare(opts: TrainOptions): Promise<Prepared> {
   if (opts.seeds.length === 0) throw new Error('--seeds: give at least one seed');
   const base = loadBaseModel(opts.base);
   const cfg = base.config;
-  const warm = opts.initAdapter ? readAdapterDir(opts.initAdapter) : null;
+  const warm = opts.initAdapter ? readAdapterDir(opts.initAdapter, base) : null;
   if (warm && warm.config.base.weightsSha256 !== base.weightsSha256) {
     throw new CheckpointError(
       `--init-adapter ${opts.initAdapter}: it was trained on a base whose model.safetensors has sha256 ${warm.config.base.weightsSha256}, but --base ${opts.base} has ${base.weightsSha256}`,
@@ -157,7 +159,7 @@ async function prepare(opts: TrainOptions): Promise<Prepared> {
   const tokenizer = await loadBaseTokenizer(opts.base, maxSeqLen);
   const dataOpts = { vocabSize: cfg.vocab_size, maxPositions: cfg.max_position_embeddings, typeVocabSize: cfg.type_vocab_size, requireLabels: true, tokenizer };
   const readOpts = { ...dataOpts, format: opts.format, textColumn: opts.textColumn, textPairColumn: opts.textPairColumn, labelColumn: opts.labelColumn, maxBadRows: opts.maxBadRows ?? 0 };
-  const given = opts.labels ?? warm?.config.labels;
+  const given = opts.labels ?? (warm?.config.labels.length ? warm.config.labels : undefined); // an imported adapter without a head has none
   const trainSet = await readDataset(opts.data, { ...readOpts, labels: given });
   // Labels come from all the rows, before any split, so a class only the held-out part has is not lost.
   const { labels, labelIndex } = resolveLabels(trainSet.rows, given, trainSet.name);
@@ -182,6 +184,7 @@ async function prepare(opts: TrainOptions): Promise<Prepared> {
           nonlinearity: warm?.config.adapter?.nonlinearity ?? opts.nonlinearity,
           initStd: warm?.config.adapter?.initStd ?? opts.initStd,
           layers: warm?.config.adapter?.layers ?? parseLayerSet(opts.adapterLayers ?? `0-${cfg.num_hidden_layers - 1}`, cfg.num_hidden_layers),
+          trainLayernorms: opts.trainLayernorms ?? true,
         }
       : null;
   const spec: ModelSpec = { config: cfg, task, numLabels: labels.length, mode: opts.mode, adapter, usesPooler: base.hasPooler };
