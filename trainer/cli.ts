@@ -6,14 +6,14 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { readAdapterDir } from './checkpoint/adapter-dir.ts';
-import { loadBaseModel } from './checkpoint/base-model.ts';
-import { writeRandomBert } from './checkpoint/random-bert.ts';
+import { readAdapterDir } from './model-files/adapter-dir.ts';
+import { loadBaseModel } from './model-files/base-model.ts';
+import { writeRandomBert } from './model-files/random-bert.ts';
 import { specFromAdapterConfig, parameterSpecs } from './model/params.ts';
 import { ModelSessions } from './runtime/model-sessions.ts';
 import type { Device } from './runtime/session.ts';
 import { collate, makeBatches, resolveLabels } from './train/data.ts';
-import { DATASET_FORMATS, DEFAULT_FIELDS, readDataset, type DatasetFormat } from './data/index.ts';
+import { DATASET_FORMATS, DEFAULT_FIELDS, readDataset, type DatasetFormat } from '../shared/datasets/index.ts';
 import { softmaxRow } from './train/metrics.ts';
 import { evaluate, train } from './train/trainer.ts';
 import { trainDefaults } from './train/defaults.ts';

@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { CreateBucketCommand, HeadBucketCommand, PutObjectCommand, S3ServiceException, type S3Client } from '@aws-sdk/client-s3';
 import { DescribeJobsCommand, type BatchClient, type JobDetail } from '@aws-sdk/client-batch';
 import { Registry, s3ClientFromEnv } from '../../shared/registry.ts';
-import { writeRandomBert } from '../../trainer/checkpoint/random-bert.ts';
+import { writeRandomBert } from '../../trainer/model-files/random-bert.ts';
 import { batchClientFromEnv } from '../../functions/jobs/batch-launcher.ts';
 import { handler } from '../../functions/lambda.ts';
 import { invokeLambda, type EventOptions, type LambdaHttpResponse } from '../support/api-gateway.ts';

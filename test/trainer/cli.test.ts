@@ -8,10 +8,10 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFile
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { before, test } from 'node:test';
-import { readAdapterDir } from '../../trainer/checkpoint/adapter-dir.ts';
-import { loadBaseModel } from '../../trainer/checkpoint/base-model.ts';
-import { writeRandomBert } from '../../trainer/checkpoint/random-bert.ts';
-import { readSafetensors, writeSafetensors } from '../../trainer/checkpoint/safetensors.ts';
+import { readAdapterDir } from '../../trainer/model-files/adapter-dir.ts';
+import { loadBaseModel } from '../../trainer/model-files/base-model.ts';
+import { writeRandomBert } from '../../trainer/model-files/random-bert.ts';
+import { readSafetensors, writeSafetensors } from '../../trainer/model-files/safetensors.ts';
 import { parameterSpecs, specFromAdapterConfig } from '../../trainer/model/params.ts';
 import { initialParameters } from '../../trainer/model/weights.ts';
 import { ModelSessions } from '../../trainer/runtime/model-sessions.ts';

@@ -11,7 +11,7 @@ import type { Registry } from '../../shared/registry.ts';
 import type { Device } from '../runtime/session.ts';
 import type { TrainMetrics } from '../train/trainer.ts';
 import { train, type TrainOptions } from '../train/trainer.ts';
-import { CHECKPOINT_STATE, CHECKPOINT_TENSORS } from '../train/checkpoint.ts';
+import { CHECKPOINT_STATE, CHECKPOINT_TENSORS } from '../train/resume-state.ts';
 import { trainDefaults } from '../train/defaults.ts';
 
 export interface RunJobOptions {

@@ -4,9 +4,9 @@
  * (adapters: truncated normal, biases 0; classifier: N(0, initializer_range)), and a warm-start
  * adapter's tensors over all of that.
  */
-import type { BaseModel } from '../checkpoint/base-model.ts';
-import { CheckpointError } from '../checkpoint/errors.ts';
-import type { F32Tensor } from '../checkpoint/safetensors.ts';
+import type { BaseModel } from '../model-files/base-model.ts';
+import { CheckpointError } from '../model-files/errors.ts';
+import type { F32Tensor } from '../model-files/safetensors.ts';
 import type { Rng } from '../util/random.ts';
 import type { ModelSpec, ParamSpec } from './params.ts';
 

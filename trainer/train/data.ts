@@ -2,14 +2,14 @@
  * Datasets for training: reading (delegated to trainer/data/: URIs, JSONL/CSV/TSV, validation, bad
  * rows), the label set, and batching with dynamic padding (each batch padded to its own longest row).
  */
-import { readDataset } from '../data/dataset.ts';
-import { DataError, RowProblem } from '../data/errors.ts';
-import { jsonRecord, recordToRow, type ReadOptions, type TokenizedRow } from '../data/rows.ts';
-import type { ShuffleRng } from '../data/split.ts';
+import { readDataset } from '../../shared/datasets/dataset.ts';
+import { DataError, RowProblem } from '../../shared/datasets/errors.ts';
+import { jsonRecord, recordToRow, type ReadOptions, type TokenizedRow } from '../../shared/datasets/rows.ts';
+import type { ShuffleRng } from './validation-split.ts';
 
-export { DataError } from '../data/errors.ts';
-export type { ReadOptions, TokenizedRow, Tokenizer } from '../data/rows.ts';
-export type { ShuffleRng } from '../data/split.ts';
+export { DataError } from '../../shared/datasets/errors.ts';
+export type { ReadOptions, TokenizedRow, Tokenizer } from '../../shared/datasets/rows.ts';
+export type { ShuffleRng } from './validation-split.ts';
 import type { TokenBatch } from '../runtime/model-sessions.ts';
 
 /** One tensor-ready batch, row-major [batchSize, seqLen], exactly what the model sessions take. */

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { Hyperparameters, JobSpec } from '../../../shared/job.ts';
 import { Registry } from '../../../shared/registry.ts';
-import { writeRandomBert } from '../../../trainer/checkpoint/random-bert.ts';
+import { writeRandomBert } from '../../../trainer/model-files/random-bert.ts';
 import type { LaunchedJob, LauncherView } from '../../../functions/jobs/launcher.ts';
 import { LocalRunner } from '../../../functions/jobs/local-runner.ts';
 import { startS3Server, type S3TestServer } from '../../support/s3-server.ts';

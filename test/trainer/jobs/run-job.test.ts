@@ -13,7 +13,7 @@ import { after, before, test } from 'node:test';
 import { GetObjectCommand } from '@aws-sdk/client-s3';
 import type { JobSpec } from '../../../shared/job.ts';
 import { Registry } from '../../../shared/registry.ts';
-import { writeRandomBert } from '../../../trainer/checkpoint/random-bert.ts';
+import { writeRandomBert } from '../../../trainer/model-files/random-bert.ts';
 import { runTrainerCli } from '../../support/process.ts';
 import { startS3Server, type S3TestServer } from '../../support/s3-server.ts';
 

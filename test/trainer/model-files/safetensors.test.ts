@@ -5,8 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   CheckpointError, parseSafetensors, readSafetensors, toFloat32, writeSafetensors, writeSafetensorsRaw,
-} from '../../../trainer/checkpoint/safetensors.ts';
-import type { RawTensor } from '../../../trainer/checkpoint/safetensors.ts';
+} from '../../../trainer/model-files/safetensors.ts';
+import type { RawTensor } from '../../../trainer/model-files/safetensors.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'safetensors-test-'));
 after(() => rmSync(dir, { recursive: true, force: true }));

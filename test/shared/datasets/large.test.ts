@@ -10,7 +10,7 @@ import { once } from 'node:events';
 import { test } from 'node:test';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { readDataset } from '../../../trainer/data/dataset.ts';
+import { readDataset } from '../../../shared/datasets/dataset.ts';
 import { tempDir } from './helpers.ts';
 
 setFlagsFromString('--expose-gc');

@@ -1,7 +1,7 @@
 /** --validation-split: deterministic given the seed, both sides non-empty, file order kept. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { splitValidation } from '../../../trainer/data/split.ts';
+import { splitValidation } from '../../../trainer/train/validation-split.ts';
 import { Rng } from '../../../trainer/util/random.ts';
 
 const rows = Array.from({ length: 100 }, (_, i) => i);

@@ -8,7 +8,7 @@ import { stat } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { GetObjectCommand, S3ServiceException, type S3Client } from '@aws-sdk/client-s3';
-import { s3ClientFromEnv } from '../../shared/registry.ts';
+import { s3ClientFromEnv } from '../registry.ts';
 import { DataError } from './errors.ts';
 
 export type DatasetLocation =

@@ -3,8 +3,8 @@ import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { readBertConfig } from '../../../trainer/checkpoint/bert-config.ts';
-import { CheckpointError } from '../../../trainer/checkpoint/errors.ts';
+import { readBertConfig } from '../../../trainer/model-files/bert-config.ts';
+import { CheckpointError } from '../../../trainer/model-files/errors.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'bert-config-test-'));
 after(() => rmSync(root, { recursive: true, force: true }));

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import {
   bf16BitsToFloat32, decodeBf16, decodeF16, encodeBf16, encodeF16,
   f16BitsToFloat32, float32ToBf16Bits, float32ToF16Bits,
-} from '../../../trainer/checkpoint/float16.ts';
+} from '../../../trainer/model-files/float16.ts';
 
 test('F16 bits decode to the IEEE values', () => {
   assert.equal(f16BitsToFloat32(0x3c00), 1);

@@ -4,12 +4,12 @@ import { createHash } from 'node:crypto';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { expectedBertWeights, loadBaseModel } from '../../../trainer/checkpoint/base-model.ts';
-import { CheckpointError } from '../../../trainer/checkpoint/errors.ts';
-import { writeRandomBert } from '../../../trainer/checkpoint/random-bert.ts';
-import type { RandomBertOptions } from '../../../trainer/checkpoint/random-bert.ts';
-import { readSafetensors, writeSafetensorsRaw } from '../../../trainer/checkpoint/safetensors.ts';
-import type { RawTensor } from '../../../trainer/checkpoint/safetensors.ts';
+import { expectedBertWeights, loadBaseModel } from '../../../trainer/model-files/base-model.ts';
+import { CheckpointError } from '../../../trainer/model-files/errors.ts';
+import { writeRandomBert } from '../../../trainer/model-files/random-bert.ts';
+import type { RandomBertOptions } from '../../../trainer/model-files/random-bert.ts';
+import { readSafetensors, writeSafetensorsRaw } from '../../../trainer/model-files/safetensors.ts';
+import type { RawTensor } from '../../../trainer/model-files/safetensors.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'base-model-test-'));
 after(() => rmSync(root, { recursive: true, force: true }));

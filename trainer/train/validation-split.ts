@@ -5,7 +5,7 @@
  * max(1, round(n·fraction)) shuffled indices held out; both sides keep file order.
  */
 import { Rng } from '../util/random.ts';
-import { DataError } from './errors.ts';
+import { DataError } from '../../shared/datasets/errors.ts';
 
 /** Anything with a seeded in-place shuffle (trainer/util/random.ts's Rng fits). */
 export interface ShuffleRng {

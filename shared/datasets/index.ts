@@ -4,5 +4,4 @@ export { readDataset, resolveFormat, type Dataset, type ReadDatasetOptions, type
 export { DATASET_FORMATS, formatFromName, type DatasetFormat } from './formats.ts';
 export { DEFAULT_FIELDS, labelChecker, type FieldNames, type ReadOptions, type TokenizedRow, type Tokenizer } from './rows.ts';
 export { inspectDataset, type DatasetSummary } from './inspect.ts';
-export { splitValidation, type ShuffleRng } from './split.ts';
 export { openDatasetStream, parseDatasetUri, type DatasetLocation, type DatasetStream, type OpenOptions } from './uri.ts';

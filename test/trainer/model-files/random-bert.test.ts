@@ -4,10 +4,10 @@ import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { readBertConfig } from '../../../trainer/checkpoint/bert-config.ts';
-import { syntheticVocab, writeRandomBert } from '../../../trainer/checkpoint/random-bert.ts';
-import type { RandomBertOptions } from '../../../trainer/checkpoint/random-bert.ts';
-import { readSafetensors } from '../../../trainer/checkpoint/safetensors.ts';
+import { readBertConfig } from '../../../trainer/model-files/bert-config.ts';
+import { syntheticVocab, writeRandomBert } from '../../../trainer/model-files/random-bert.ts';
+import type { RandomBertOptions } from '../../../trainer/model-files/random-bert.ts';
+import { readSafetensors } from '../../../trainer/model-files/safetensors.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'random-bert-test-'));
 after(() => rmSync(root, { recursive: true, force: true }));

@@ -7,7 +7,7 @@ import { copyFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { CHECKPOINT_TENSORS, readCheckpoint, TornCheckpointError, writeCheckpoint, type CheckpointState } from '../../../trainer/train/checkpoint.ts';
+import { CHECKPOINT_TENSORS, readCheckpoint, TornCheckpointError, writeCheckpoint, type CheckpointState } from '../../../trainer/train/resume-state.ts';
 import { Rng } from '../../../trainer/util/random.ts';
 
 const shapes = new Map([['w', [2, 2]]]);

@@ -3,8 +3,8 @@ import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { readDataset, type ReadDatasetOptions } from '../../../trainer/data/dataset.ts';
-import { DataError } from '../../../trainer/data/errors.ts';
+import { readDataset, type ReadDatasetOptions } from '../../../shared/datasets/dataset.ts';
+import { DataError } from '../../../shared/datasets/errors.ts';
 import { gzip, jsonl, opts, tempDir } from './helpers.ts';
 
 const { dir, file } = tempDir('data-errors-');

@@ -9,8 +9,8 @@ import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
 import { after, before, test } from 'node:test';
 import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { readDataset } from '../../../trainer/data/dataset.ts';
-import { openDatasetStream } from '../../../trainer/data/uri.ts';
+import { readDataset } from '../../../shared/datasets/dataset.ts';
+import { openDatasetStream } from '../../../shared/datasets/uri.ts';
 import { startS3Server, type S3TestServer } from '../../support/s3-server.ts';
 import { expectIds, gzip, jsonl, opts, tempDir } from './helpers.ts';
 
