@@ -8,6 +8,7 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFile
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { before, test } from 'node:test';
+import { readDataset } from '../../shared/datasets/dataset.ts';
 import { readAdapterDir } from '../../trainer/model-files/adapter-dir.ts';
 import { loadBaseModel } from '../../trainer/model-files/base-model.ts';
 import { writeRandomBert } from '../../trainer/model-files/random-bert.ts';
@@ -15,7 +16,8 @@ import { readSafetensors, writeSafetensors } from '../../trainer/model-files/saf
 import { parameterSpecs, specFromAdapterConfig } from '../../trainer/model/params.ts';
 import { initialParameters } from '../../trainer/model/weights.ts';
 import { ModelSessions } from '../../trainer/runtime/model-sessions.ts';
-import { collate, readTokenizedJsonl, resolveLabels } from '../../trainer/train/data.ts';
+import { collate } from '../../trainer/train/batching.ts';
+import { resolveLabels } from '../../trainer/train/labels.ts';
 import { Rng } from '../../trainer/util/random.ts';
 
 const work = mkdtempSync(join(tmpdir(), 'trainer-cli-'));
@@ -62,7 +64,7 @@ test('one SGD step with lr 1 changes each trainable parameter by exactly minus i
   const spec = specFromAdapterConfig(trained.config);
   const specs = parameterSpecs(spec);
   const values = initialParameters(spec, specs, baseModel, new Rng(9));
-  const rows = await readTokenizedJsonl(data, { vocabSize: 60, maxPositions: 32, typeVocabSize: 2, requireLabels: true });
+  const { rows } = await readDataset(data, { vocabSize: 60, maxPositions: 32, typeVocabSize: 2, requireLabels: true, format: 'jsonl' });
   const { labelIndex } = resolveLabels(rows, trained.config.labels);
   const sessions = await ModelSessions.create(spec, values, { device: 'cpu', dropout: 0, seed: 9 });
   const { grads } = await sessions.step(collate(rows, labelIndex));

@@ -5,6 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import { basename } from 'node:path';
+import { readDataset, type DatasetFormat, type SkippedRow, type TokenizedRow } from '../../shared/datasets/index.ts';
 import type { AdapterConfig, AdapterNonlinearity, HoulsbyAdapterOptions, TrainMode } from '../../shared/adapter-config.ts';
 import { assertWritableOutput, readAdapterDir, writeAdapterDir, type AdapterDir } from '../model-files/adapter-dir.ts';
 import { loadBaseModel, type BaseModel } from '../model-files/base-model.ts';
@@ -15,14 +16,13 @@ import { ModelSessions } from '../runtime/model-sessions.ts';
 import type { Device } from '../runtime/session.ts';
 import { loadBaseTokenizer } from '../tokenizer/bert-tokenizer.ts';
 import { Rng } from '../util/random.ts';
-import { bucketedBatches } from './batching.ts';
 import { readCheckpoint, TornCheckpointError, writeCheckpoint, type EvalRecord, type RunPosition, type SeedResult, type StepRecord } from './resume-state.ts';
-import { readDataset, type DatasetFormat, type SkippedRow } from '../../shared/datasets/index.ts';
-import { splitValidation } from './validation-split.ts';
-import { collate, makeBatches, resolveLabels, type TokenizedRow } from './data.ts';
+import { bucketedBatches, collate, makeBatches } from './batching.ts';
+import { resolveLabels } from './labels.ts';
 import { isBetter, metricValue, MetricsAccumulator, type EvalMetrics, type SelectionMetric } from './metrics.ts';
 import { AdamW, clipGradNorm, SGD, type Param } from './optimizer.ts';
 import { learningRateAt, warmupStepsFor } from './schedule.ts';
+import { splitValidation } from './validation-split.ts';
 
 export interface TrainOptions {
   base: string;

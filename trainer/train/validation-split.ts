@@ -6,11 +6,8 @@
  */
 import { Rng } from '../util/random.ts';
 import { DataError } from '../../shared/datasets/errors.ts';
+import type { ShuffleRng } from './batching.ts';
 
-/** Anything with a seeded in-place shuffle (trainer/util/random.ts's Rng fits). */
-export interface ShuffleRng {
-  shuffle<T>(a: T[]): T[];
-}
 
 export function splitValidation<T>(rows: readonly T[], fraction: number, seed: number | ShuffleRng): { train: T[]; validation: T[] } {
   if (typeof fraction !== 'number' || !(fraction > 0 && fraction < 1)) throw new DataError(`--validation-split must be in (0, 1), got ${fraction}`);
