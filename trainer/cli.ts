@@ -19,6 +19,7 @@ import { softmaxRow } from './train/metrics.ts';
 import { evaluate, train } from './train/trainer.ts';
 import { trainDefaults } from './train/defaults.ts';
 import { runJob } from './jobs/run-job.ts';
+import { evalFlags, initBaseFlags, predictFlags, runJobFlags, trainFlags, trainOptionsFromFlags, uploadBaseFlags } from './cli-flags.ts';
 import { Registry, RegistryError } from '../shared/registry.ts';
 import { jsonLines, terminalProgress, type TrainLog } from './train/progress.ts';
 import { initialParameters } from './model/weights.ts';
@@ -144,51 +145,9 @@ withDeviceOptions(withDataOptions(program
   .option('--resume', 'continue from the checkpoint in --checkpoint-dir if there is one')
   .option('--init-adapter <dir>', 'start from an existing adapter directory (warm start)')
   .option('--quiet', 'no progress output')
-  .action(async (o) => {
-    await train({
-      base: o.base,
-      data: o.data,
-      validation: o.validation,
-      out: o.out,
-      task: o.task,
-      labels: o.labels?.split(',').map((s: string) => s.trim()),
-      mode: o.mode,
-      bottleneck: o.bottleneck,
-      maxSeqLen: o.maxSeqLen,
-      nonlinearity: o.nonlinearity,
-      initStd: o.initStd,
-      adapterLayers: o.adapterLayers,
-      optimizer: o.optimizer,
-      lr: o.lr,
-      weightDecay: o.weightDecay,
-      batchSize: o.batchSize,
-      epochs: o.epochs,
-      maxSteps: o.maxSteps,
-      schedule: o.schedule,
-      warmupRatio: o.warmupRatio,
-      maxGradNorm: o.maxGradNorm,
-      dropout: o.dropout,
-      seeds: o.seeds ?? [o.seed],
-      shuffle: o.shuffle,
-      bucketing: o.bucketing,
-      padTo: o.padTo,
-      validationSplit: o.validationSplit,
-      format: o.format,
-      textColumn: o.textColumn,
-      textPairColumn: o.textPairColumn,
-      labelColumn: o.labelColumn,
-      maxBadRows: o.maxBadRows,
-      evalSteps: o.evalSteps,
-      metric: o.metric,
-      earlyStoppingPatience: o.earlyStoppingPatience,
-      checkpointEvery: o.checkpointEvery,
-      checkpointDir: o.checkpointDir,
-      resume: Boolean(o.resume),
-      initAdapter: o.initAdapter,
-      device: o.device as Device,
-      threads: o.threads,
-      log: logger(Boolean(o.quiet)),
-    });
+  .action(async (raw) => {
+    const flags = trainFlags.parse(raw);
+    await train(trainOptionsFromFlags(flags, logger(flags.quiet === true)));
   });
 
 withInferenceOptions(withDataOptions(program
@@ -196,7 +155,8 @@ withInferenceOptions(withDataOptions(program
   .description('run an adapter over JSONL rows and write one prediction per line')
   .requiredOption('--data <uri>', 'rows to predict: path, file:// or s3:// URI of JSONL, CSV or TSV (labels ignored)')
   .requiredOption('--out <file>', 'output JSONL: {"logits": [...], "probs": [...], "label": "<name>"} per row')
-  .action(async (o) => {
+  .action(async (raw) => {
+    const o = predictFlags.parse(raw);
     const { sessions, labels, rows } = await openAdapter(o, false);
     const lines: string[] = [];
     for (const idx of makeBatches(rows, o.batchSize, { shuffle: false })) {
@@ -217,7 +177,8 @@ withInferenceOptions(withDataOptions(program
   .description('evaluate an adapter on labelled JSONL rows: loss, accuracy, macro-F1, Matthews correlation')
   .requiredOption('--data <uri>', 'labelled rows: path, file:// or s3:// URI of JSONL, CSV or TSV')
   .option('--out <file>', 'also write the metrics as JSON here')
-  .action(async (o) => {
+  .action(async (raw) => {
+    const o = evalFlags.parse(raw);
     const { sessions, labels, rows } = await openAdapter(o, true);
     const { labelIndex } = resolveLabels(rows, labels, o.data);
     const metrics = { data: o.data, adapter: o.adapter, ...(await evaluate(sessions, rows, labelIndex, labels.length, o.batchSize)) };
@@ -234,12 +195,13 @@ withDeviceOptions(program
   .requiredOption('--job <id>', 'job id')
   .option('--status-interval <seconds>', 'minimum seconds between status.json updates while training', nonNegative('--status-interval'), 5)
   .option('--stop-when-stdin-closes', 'stop when stdin ends, leaving the job queued to resume (the local server runs jobs so)')
-  .action(async (o) => {
+  .action(async (raw) => {
+    const o = runJobFlags.parse(raw);
     const status = await runJob({
       stopWhenStdinCloses: o.stopWhenStdinCloses === true,
       registry: Registry.fromUri(o.registry),
       jobId: o.job,
-      device: o.device as Device,
+      device: o.device,
       threads: o.threads,
       statusInterval: o.statusInterval,
       log: jsonLines((l) => process.stderr.write(l)),
@@ -260,7 +222,8 @@ program
   .option('--max-positions <n>', 'max_position_embeddings', positiveInt('--max-positions'), 512)
   .option('--seed <n>', 'random seed', number('--seed', Number.isSafeInteger, 'an integer'), 0)
   .addOption(new Option('--dtype <dtype>', 'weights dtype').choices(['F32', 'F16', 'BF16']).default('F32'))
-  .action((o) => {
+  .action((raw) => {
+    const o = initBaseFlags.parse(raw);
     if (o.hidden % o.heads !== 0) throw new InvalidArgumentError(`--hidden ${o.hidden} must be divisible by --heads ${o.heads}`);
     writeRandomBert(o.out, {
       hiddenSize: o.hidden,
@@ -284,7 +247,8 @@ program
   .requiredOption('--dir <dir>', 'config.json, model.safetensors and vocab.txt or tokenizer.json')
   .requiredOption('--name <name>', 'the model name jobs give as baseModel (a-z, 0-9, "_", "-")')
   .requiredOption('--registry <uri>', 'the registry, s3://bucket or s3://bucket/prefix (endpoint and credentials from the AWS environment)')
-  .action(async (o) => {
+  .action(async (raw) => {
+    const o = uploadBaseFlags.parse(raw);
     // Everything a job will need is checked here, before a byte is uploaded.
     const base = loadBaseModel(o.dir);
     const tokenizer = await loadBaseTokenizer(o.dir, base.config.max_position_embeddings);

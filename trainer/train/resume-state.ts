@@ -8,7 +8,7 @@ import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from '
 import { join } from 'node:path';
 import type { RngState } from '../util/random.ts';
 import { readSafetensors, toFloat32, writeSafetensors, type F32Tensor } from '../model-files/safetensors.ts';
-import type { EvalMetrics } from './metrics.ts';
+import type { EvalRecord } from '../../shared/trainer-events.ts';
 
 export const CHECKPOINT_STATE = 'state.json';
 export const CHECKPOINT_TENSORS = 'tensors.safetensors';
@@ -20,8 +20,6 @@ export interface StepRecord {
   lr: number;
   gradNorm: number;
 }
-
-export type EvalRecord = EvalMetrics & { step: number; epoch: number };
 
 export interface SeedResult {
   seed: number;
