@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { readDataset, type ReadDatasetOptions } from '../../../shared/datasets/dataset.ts';
 import { DataError } from '../../../shared/datasets/errors.ts';
+import { waitUntil } from '../../support/wait.ts';
 import { gzip, jsonl, opts, tempDir } from './helpers.ts';
 
 const { dir, file } = tempDir('data-errors-');
@@ -174,6 +175,6 @@ test('a failed read releases the file: no descriptor is left open', { skip: proc
   await readDataset(failing[0][0], { ...opts, maxBadRows: 1 }); // warm up lazily opened handles
   const before = fds();
   for (let round = 0; round < 5; round++) for (const [p, o] of failing) await assert.rejects(readDataset(p, o), DataError);
-  await new Promise((r) => setTimeout(r, 50));
-  assert.equal(fds(), before);
+  // Streams close their descriptors asynchronously after a failed read.
+  await waitUntil(`the descriptor count back to ${before}`, () => fds() === before, { timeoutMs: 5000, intervalMs: 10, describe: () => String(fds()) });
 });
