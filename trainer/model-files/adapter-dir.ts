@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import type { AdapterConfig } from '../../shared/adapter-config.ts';
-import { CheckpointError } from './errors.ts';
+import { ModelFileError } from './errors.ts';
 import { readSafetensors, toFloat32, writeSafetensors, type F32Tensor } from './safetensors.ts';
 
 export const ADAPTER_WEIGHTS = 'adapter.safetensors';
@@ -22,7 +22,7 @@ export interface AdapterDir {
 /** Fails early (before any training) when `dir` already holds something we would overwrite. */
 export function assertWritableOutput(dir: string): void {
   if (existsSync(dir) && readdirSync(dir).length > 0) {
-    throw new CheckpointError(`--out ${dir}: directory is not empty; choose a new directory (adapters are never overwritten)`);
+    throw new ModelFileError(`--out ${dir}: directory is not empty; choose a new directory (adapters are never overwritten)`);
   }
   mkdirSync(dirname(dir), { recursive: true });
 }
@@ -45,21 +45,21 @@ export function writeAdapterDir(dir: string, adapter: AdapterDir, metrics: unkno
 
 export function readAdapterDir(dir: string): AdapterDir {
   const configPath = join(dir, ADAPTER_CONFIG);
-  if (!existsSync(configPath)) throw new CheckpointError(`${dir}: not an adapter directory (no ${ADAPTER_CONFIG})`);
+  if (!existsSync(configPath)) throw new ModelFileError(`${dir}: not an adapter directory (no ${ADAPTER_CONFIG})`);
   let config: AdapterConfig;
   try {
     config = JSON.parse(readFileSync(configPath, 'utf8')) as AdapterConfig;
   } catch (err) {
-    throw new CheckpointError(`${configPath}: not valid JSON (${(err as Error).message})`);
+    throw new ModelFileError(`${configPath}: not valid JSON (${(err as Error).message})`);
   }
   if (config.format !== 'adapter-store.adapter/v1') {
-    throw new CheckpointError(`${configPath}: field "format" must be "adapter-store.adapter/v1", got ${JSON.stringify(config.format)}`);
+    throw new ModelFileError(`${configPath}: field "format" must be "adapter-store.adapter/v1", got ${JSON.stringify(config.format)}`);
   }
   for (const field of ['task', 'mode', 'labels', 'base', 'maxSeqLen'] as const) {
-    if (config[field] === undefined) throw new CheckpointError(`${configPath}: missing field "${field}"`);
+    if (config[field] === undefined) throw new ModelFileError(`${configPath}: missing field "${field}"`);
   }
   if (!Array.isArray(config.labels) || config.labels.length < 2) {
-    throw new CheckpointError(`${configPath}: field "labels" must list at least two label names`);
+    throw new ModelFileError(`${configPath}: field "labels" must list at least two label names`);
   }
   const file = readSafetensors(join(dir, ADAPTER_WEIGHTS));
   const tensors = new Map<string, F32Tensor>();

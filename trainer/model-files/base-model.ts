@@ -9,7 +9,7 @@ import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BertConfig } from '../../shared/bert-config.ts';
 import { readBertConfig } from './bert-config.ts';
-import { CheckpointError } from './errors.ts';
+import { ModelFileError } from './errors.ts';
 import { readSafetensors, toFloat32 } from './safetensors.ts';
 import type { RawTensor } from './safetensors.ts';
 
@@ -74,7 +74,7 @@ export function canonicalWeightName(name: string): string {
 
 export function loadBaseModel(dir: string): BaseModel {
   if (!existsSync(dir) || !statSync(dir).isDirectory()) {
-    throw new CheckpointError(`${dir}: base model directory not found`);
+    throw new ModelFileError(`${dir}: base model directory not found`);
   }
   const config = readBertConfig(dir);
   const path = join(dir, 'model.safetensors');
@@ -82,11 +82,11 @@ export function loadBaseModel(dir: string): BaseModel {
     const hint = existsSync(join(dir, 'pytorch_model.bin'))
       ? ' (only pytorch_model.bin is there: convert it to safetensors first)'
       : ' (a base model directory needs config.json and model.safetensors)';
-    throw new CheckpointError(`${path}: file not found${hint}`);
+    throw new ModelFileError(`${path}: file not found${hint}`);
   }
   const file = readSafetensors(path);
   const fail = (msg: string): never => {
-    throw new CheckpointError(`${path}: ${msg}`);
+    throw new ModelFileError(`${path}: ${msg}`);
   };
 
   // Index the tensors we know by canonical name; two spellings of one tensor is ambiguous.

@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BertConfig } from '../../shared/bert-config.ts';
-import { CheckpointError } from './errors.ts';
+import { ModelFileError } from './errors.ts';
 
 export function readBertConfig(dir: string): BertConfig {
   const path = join(dir, 'config.json');
@@ -14,13 +14,13 @@ export function readBertConfig(dir: string): BertConfig {
     text = readFileSync(path, 'utf8');
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    throw new CheckpointError(code === 'ENOENT' ? `${path}: file not found` : `${path}: cannot read (${(e as Error).message})`);
+    throw new ModelFileError(code === 'ENOENT' ? `${path}: file not found` : `${path}: cannot read (${(e as Error).message})`);
   }
   let raw: unknown;
   try {
     raw = JSON.parse(text);
   } catch (e) {
-    throw new CheckpointError(`${path}: not valid JSON (${(e as Error).message})`);
+    throw new ModelFileError(`${path}: not valid JSON (${(e as Error).message})`);
   }
   return parseBertConfig(raw, path);
 }
@@ -28,11 +28,11 @@ export function readBertConfig(dir: string): BertConfig {
 /** Validates parsed config JSON; `path` is only used in messages. */
 export function parseBertConfig(raw: unknown, path = 'config.json'): BertConfig {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
-    throw new CheckpointError(`${path}: must be a JSON object`);
+    throw new ModelFileError(`${path}: must be a JSON object`);
   }
   const c = raw as Record<string, unknown>;
   const bad = (field: string, need: string): never => {
-    throw new CheckpointError(`${path}: field "${field}" must be ${need}, got ${show(c[field])}`);
+    throw new ModelFileError(`${path}: field "${field}" must be ${need}, got ${show(c[field])}`);
   };
   const posInt = (field: string, dflt?: number): number => {
     const v = c[field] ?? dflt;
@@ -58,7 +58,7 @@ export function parseBertConfig(raw: unknown, path = 'config.json'): BertConfig 
     initializer_range: posNum('initializer_range', 0.02),
   };
   if (config.hidden_size % config.num_attention_heads !== 0) {
-    throw new CheckpointError(
+    throw new ModelFileError(
       `${path}: field "hidden_size" (${config.hidden_size}) must be divisible by "num_attention_heads" (${config.num_attention_heads})`,
     );
   }

@@ -9,7 +9,7 @@ import type { BertConfig } from '../../shared/bert-config.ts';
 import { Rng } from '../util/random.ts';
 import { expectedBertWeights } from './base-model.ts';
 import { parseBertConfig } from './bert-config.ts';
-import { CheckpointError } from './errors.ts';
+import { ModelFileError } from './errors.ts';
 import { encodeBf16, encodeF16 } from './float16.ts';
 import { writeSafetensors, writeSafetensorsRaw } from './safetensors.ts';
 import type { F32Tensor, RawTensor } from './safetensors.ts';
@@ -45,7 +45,7 @@ export function writeRandomBert(dir: string, opts: RandomBertOptions): void {
   const vocabText = opts.vocabFile === undefined ? Buffer.from(`${syntheticVocab(opts.vocabSize).join('\n')}\n`) : readVocab(opts.vocabFile);
   const vocabSize = countLines(vocabText);
   if (opts.vocabFile !== undefined && opts.vocabSize !== undefined && opts.vocabSize !== vocabSize) {
-    throw new CheckpointError(`${opts.vocabFile}: has ${vocabSize} lines but vocabSize is ${opts.vocabSize}`);
+    throw new ModelFileError(`${opts.vocabFile}: has ${vocabSize} lines but vocabSize is ${opts.vocabSize}`);
   }
   const std = opts.initializerRange ?? 0.02;
   const dtype = opts.dtype ?? 'F32';
@@ -132,7 +132,7 @@ function randomWeights(config: BertConfig, opts: RandomBertOptions, std: number)
  */
 export function syntheticVocab(size: number | undefined): string[] {
   if (size === undefined || !Number.isSafeInteger(size) || size < 5) {
-    throw new CheckpointError(`random BERT: vocabSize must be an integer >= 5 when no vocabFile is given, got ${size}`);
+    throw new ModelFileError(`random BERT: vocabSize must be an integer >= 5 when no vocabFile is given, got ${size}`);
   }
   const alnum = [...'abcdefghijklmnopqrstuvwxyz0123456789'];
   const alphabet = [...alnum, ...'.,!?\'"-:;()', ...alnum.map((c) => `##${c}`)];
@@ -150,7 +150,7 @@ function readVocab(path: string): Buffer {
   try {
     return readFileSync(path);
   } catch (e) {
-    throw new CheckpointError(`${path}: cannot read vocab file (${(e as Error).message})`);
+    throw new ModelFileError(`${path}: cannot read vocab file (${(e as Error).message})`);
   }
 }
 

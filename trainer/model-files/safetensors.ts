@@ -10,10 +10,10 @@ import { closeSync, constants as fsConstants, fstatSync, fsyncSync, openSync, re
 import { constants as bufferConstants } from 'node:buffer';
 import { randomBytes } from 'node:crypto';
 import { endianness } from 'node:os';
-import { CheckpointError } from './errors.ts';
+import { ModelFileError } from './errors.ts';
 import { decodeBf16, decodeF16 } from './float16.ts';
 
-export { CheckpointError } from './errors.ts';
+export { ModelFileError } from './errors.ts';
 
 export interface RawTensor {
   dtype: string;
@@ -57,7 +57,7 @@ export function readSafetensors(path: string): SafetensorsFile {
 /** Validates an in-memory safetensors file; `path` is only used in error messages. */
 export function parseSafetensors(buffer: Buffer, path: string): SafetensorsFile {
   const fail = (msg: string): never => {
-    throw new CheckpointError(`${path}: ${msg}`);
+    throw new ModelFileError(`${path}: ${msg}`);
   };
   const size = buffer.length;
   if (size < 8) fail(`not a safetensors file (${size} bytes, too short for the 8-byte header length)`);
@@ -148,7 +148,7 @@ export function toFloat32(t: RawTensor, name: string): Float32Array {
       return out;
     }
     default:
-      throw new CheckpointError(`tensor ${JSON.stringify(name)} has dtype ${t.dtype}; only F32, F16, BF16 and F64 convert to float32`);
+      throw new ModelFileError(`tensor ${JSON.stringify(name)} has dtype ${t.dtype}; only F32, F16, BF16 and F64 convert to float32`);
   }
 }
 
@@ -177,9 +177,9 @@ export function writeSafetensorsRaw(
 ): void {
   const list = [...entriesOf(tensors)];
   for (const [name, t] of list) {
-    if (name === '__metadata__') throw new CheckpointError(`${path}: "__metadata__" is reserved and cannot name a tensor`);
+    if (name === '__metadata__') throw new ModelFileError(`${path}: "__metadata__" is reserved and cannot name a tensor`);
     const itemSize = DTYPE_SIZES[t.dtype];
-    if (itemSize === undefined) throw new CheckpointError(`${path}: tensor ${JSON.stringify(name)} has unknown dtype ${JSON.stringify(t.dtype)}`);
+    if (itemSize === undefined) throw new ModelFileError(`${path}: tensor ${JSON.stringify(name)} has unknown dtype ${JSON.stringify(t.dtype)}`);
     checkShape(name, t.shape, t.bytes.byteLength / itemSize);
   }
   list.sort(([a, ta], [b, tb]) => DTYPE_SIZES[tb.dtype] - DTYPE_SIZES[ta.dtype] || (a < b ? -1 : a > b ? 1 : 0));
@@ -188,7 +188,7 @@ export function writeSafetensorsRaw(
   const parts: string[] = [];
   if (metadata !== undefined && Object.keys(metadata).length > 0) {
     for (const [k, v] of Object.entries(metadata)) {
-      if (typeof v !== 'string') throw new CheckpointError(`${path}: metadata ${JSON.stringify(k)} must be a string`);
+      if (typeof v !== 'string') throw new ModelFileError(`${path}: metadata ${JSON.stringify(k)} must be a string`);
     }
     parts.push(`"__metadata__":${JSON.stringify(metadata)}`);
   }
@@ -235,20 +235,20 @@ function readWholeFile(path: string): Buffer {
     fd = openSync(path, 'r');
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    throw new CheckpointError(code === 'ENOENT' ? `${path}: file not found` : `${path}: cannot open (${(e as Error).message})`);
+    throw new ModelFileError(code === 'ENOENT' ? `${path}: file not found` : `${path}: cannot open (${(e as Error).message})`);
   }
   try {
     const stat = fstatSync(fd);
-    if (!stat.isFile()) throw new CheckpointError(`${path}: not a regular file`);
+    if (!stat.isFile()) throw new ModelFileError(`${path}: not a regular file`);
     if (stat.size > bufferConstants.MAX_LENGTH) {
-      throw new CheckpointError(`${path}: file of ${stat.size} bytes exceeds the largest Buffer (${bufferConstants.MAX_LENGTH})`);
+      throw new ModelFileError(`${path}: file of ${stat.size} bytes exceeds the largest Buffer (${bufferConstants.MAX_LENGTH})`);
     }
     // allocUnsafeSlow: never a slice of the shared pool, so byteOffset is 0 and views stay aligned.
     const buffer = Buffer.allocUnsafeSlow(stat.size);
     let done = 0;
     while (done < stat.size) {
       const n = readSync(fd, buffer, done, Math.min(stat.size - done, 1 << 30), done);
-      if (n === 0) throw new CheckpointError(`${path}: file shrank while being read`);
+      if (n === 0) throw new ModelFileError(`${path}: file shrank while being read`);
       done += n;
     }
     return buffer;
@@ -285,11 +285,11 @@ function float32Bytes(data: Float32Array): Uint8Array {
 
 function checkShape(name: string, shape: number[], count: number): void {
   if (!Array.isArray(shape) || !shape.every(isCount)) {
-    throw new CheckpointError(`tensor ${JSON.stringify(name)}: invalid shape ${JSON.stringify(shape)}`);
+    throw new ModelFileError(`tensor ${JSON.stringify(name)}: invalid shape ${JSON.stringify(shape)}`);
   }
   const numel = shape.reduce((p, d) => p * d, 1);
   if (numel !== count) {
-    throw new CheckpointError(`tensor ${JSON.stringify(name)}: shape [${shape.join(', ')}] holds ${numel} values but the data has ${count}`);
+    throw new ModelFileError(`tensor ${JSON.stringify(name)}: shape [${shape.join(', ')}] holds ${numel} values but the data has ${count}`);
   }
 }
 

@@ -10,7 +10,7 @@ import type { EvalRecord, SelectionMetric, TrainerEvent } from '../../shared/tra
 import type { AdapterConfig, AdapterNonlinearity, HoulsbyAdapterOptions, TrainMode } from '../../shared/adapter-config.ts';
 import { assertWritableOutput, readAdapterDir, writeAdapterDir, type AdapterDir } from '../model-files/adapter-dir.ts';
 import { loadBaseModel, type BaseModel } from '../model-files/base-model.ts';
-import { CheckpointError } from '../model-files/errors.ts';
+import { ModelFileError } from '../model-files/errors.ts';
 import { parameterSpecs, parseLayerSet, type ModelSpec, type ParamSpec } from '../model/params.ts';
 import { initialParameters } from '../model/weights.ts';
 import { ModelSessions } from '../runtime/model-sessions.ts';
@@ -163,7 +163,7 @@ async function prepare(opts: TrainOptions): Promise<Prepared> {
   const cfg = base.config;
   const warm = opts.initAdapter ? readAdapterDir(opts.initAdapter) : null;
   if (warm && warm.config.base.weightsSha256 !== base.weightsSha256) {
-    throw new CheckpointError(
+    throw new ModelFileError(
       `--init-adapter ${opts.initAdapter}: it was trained on a base whose model.safetensors has sha256 ${warm.config.base.weightsSha256}, but --base ${opts.base} has ${base.weightsSha256}`,
     );
   }

@@ -5,7 +5,7 @@ import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expectedBertWeights, loadBaseModel } from '../../../trainer/model-files/base-model.ts';
-import { CheckpointError } from '../../../trainer/model-files/errors.ts';
+import { ModelFileError } from '../../../trainer/model-files/errors.ts';
 import { writeRandomBert } from '../../../trainer/model-files/random-bert.ts';
 import type { RandomBertOptions } from '../../../trainer/model-files/random-bert.ts';
 import { readSafetensors, writeSafetensorsRaw } from '../../../trainer/model-files/safetensors.ts';
@@ -33,7 +33,7 @@ function variant(name: string, edit: (t: Map<string, RawTensor>) => void): strin
 }
 
 const rejects = (dir: string, message: RegExp) =>
-  assert.throws(() => loadBaseModel(dir), (e: unknown) => e instanceof CheckpointError && message.test(e.message) ? true : assert.fail(String(e)));
+  assert.throws(() => loadBaseModel(dir), (e: unknown) => e instanceof ModelFileError && message.test(e.message) ? true : assert.fail(String(e)));
 
 const f32 = (values: number[]): RawTensor => ({ dtype: 'F32', shape: [values.length], bytes: new Uint8Array(new Float32Array(values).buffer) });
 

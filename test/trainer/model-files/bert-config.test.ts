@@ -4,7 +4,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readBertConfig } from '../../../trainer/model-files/bert-config.ts';
-import { CheckpointError } from '../../../trainer/model-files/errors.ts';
+import { ModelFileError } from '../../../trainer/model-files/errors.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'bert-config-test-'));
 after(() => rmSync(root, { recursive: true, force: true }));
@@ -27,7 +27,7 @@ function dirWith(content: string | object): string {
 }
 
 const rejects = (dir: string, message: RegExp) =>
-  assert.throws(() => readBertConfig(dir), (e: unknown) => e instanceof CheckpointError && message.test(e.message) ? true : assert.fail(String(e)));
+  assert.throws(() => readBertConfig(dir), (e: unknown) => e instanceof ModelFileError && message.test(e.message) ? true : assert.fail(String(e)));
 
 test('reads bert-base-uncased config.json', () => {
   assert.deepEqual(readBertConfig(dirWith(BASE)), {

@@ -4,7 +4,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  CheckpointError, parseSafetensors, readSafetensors, toFloat32, writeSafetensors, writeSafetensorsRaw,
+  ModelFileError, parseSafetensors, readSafetensors, toFloat32, writeSafetensors, writeSafetensorsRaw,
 } from '../../../trainer/model-files/safetensors.ts';
 import type { RawTensor } from '../../../trainer/model-files/safetensors.ts';
 
@@ -22,7 +22,7 @@ function rawFile(name: string, header: unknown, data: Uint8Array, headerPad = ''
 }
 
 const rejects = (fn: () => unknown, message: RegExp) =>
-  assert.throws(fn, (e: unknown) => e instanceof CheckpointError && message.test(e.message) ? true : assert.fail(String(e)));
+  assert.throws(fn, (e: unknown) => e instanceof ModelFileError && message.test(e.message) ? true : assert.fail(String(e)));
 
 test('write -> read round trip keeps names, shapes, values and metadata', () => {
   const path = join(dir, 'rt.safetensors');
