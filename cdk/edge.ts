@@ -16,12 +16,12 @@ import * as origins from 'aws-cdk-lib/aws-cloudfront-origins';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
-import { ADAPTER_FILES, PREFIXES } from '../shared/registry.ts';
+import { ADAPTER_FILES, OPTIONAL_ADAPTER_FILES, PREFIXES } from '../shared/registry.ts';
 import { CdnKeyPair } from './cdn-key-pair.ts';
 import { acknowledge } from './nag.ts';
 
 /** CloudFront path patterns served from the bucket, one per adapter version file. */
-export const FILE_PATH_PATTERNS = ADAPTER_FILES.map((file) => `${PREFIXES.adapters}*/*/${file}`);
+export const FILE_PATH_PATTERNS = [...ADAPTER_FILES, ...OPTIONAL_ADAPTER_FILES].map((file) => `${PREFIXES.adapters}*/*/${file}`);
 export const API_CACHED_PATH_PATTERN = 'adapters*';
 
 export interface EdgeProps {

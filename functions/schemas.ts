@@ -4,6 +4,7 @@
  * Training bounds mirror the trainer CLI's options (README: "The trainer CLI").
  */
 import { z } from '@hono/zod-openapi';
+import { ADAPTER_FILES, OPTIONAL_ADAPTER_FILES } from '../shared/registry.ts';
 
 /** The registry's slug rule (shared/registry.ts): no path tricks, no upper case. */
 export const SLUG_RE = /^[a-z0-9][a-z0-9_-]{0,63}$/;
@@ -158,7 +159,7 @@ export const ListJobsQuery = z.object({
 });
 export const DownloadQuery = z.object({
   version: z.string().regex(VERSION_RE, 'must be a version id').optional().openapi({ param: { name: 'version', in: 'query' } }),
-  file: z.enum(['adapter.safetensors', 'adapter_config.json', 'metrics.json']).default('adapter.safetensors').openapi({ param: { name: 'file', in: 'query' } }),
+  file: z.enum([...ADAPTER_FILES, ...OPTIONAL_ADAPTER_FILES]).default('adapter.safetensors').openapi({ param: { name: 'file', in: 'query' } }),
 });
 export const IdempotencyHeader = z.object({
   'idempotency-key': z.string().min(1).max(255).optional().openapi({ param: { name: 'idempotency-key', in: 'header' }, description: 'A retried request with the same key and body returns the same job.' }),

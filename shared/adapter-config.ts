@@ -4,7 +4,7 @@ import type { BertConfig } from './bert-config.ts';
 export type TrainMode = 'adapter' | 'full' | 'head';
 export type AdapterNonlinearity = 'gelu' | 'relu' | 'swish' | 'tanh';
 
-/** Shape and options of the bottleneck adapters (see ../shared/docs/method.md). */
+/** Shape and options of the bottleneck adapters (see docs/method.md). */
 export interface HoulsbyAdapterOptions {
   /** Bottleneck width m (down-projection d -> m). */
   bottleneck: number;

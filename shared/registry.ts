@@ -53,7 +53,15 @@ export const PREFIXES = {
 export const JOB_FILES = { spec: 'spec.json', status: 'status.json', cancel: 'cancel.json', launch: 'launch.json' } as const;
 export const CHECKPOINT_FOLDER = 'checkpoint/';
 
+/** What every adapter version holds. */
 export const ADAPTER_FILES = ['adapter.safetensors', 'adapter_config.json', 'metrics.json'] as const;
+/**
+ * What a version holds when its directory has it: the Python `adapters` library's files (weights as .bin and
+ * safetensors, head config), the trained LayerNorms (absent when they were frozen) and the model card.
+ */
+export const OPTIONAL_ADAPTER_FILES = [
+  'README.md', 'pytorch_adapter.bin', 'head_config.json', 'pytorch_model_head.bin', 'model_head.safetensors', 'layernorms.safetensors',
+] as const;
 
 export class RegistryError extends Error {
   constructor(message: string, readonly code: 'not-found' | 'conflict' | 'invalid' | 'storage') {
@@ -442,10 +450,11 @@ export class Registry {
   ): Promise<AdapterManifest> {
     const task = slug('task', meta.task);
     const files: ManifestFile[] = [];
-    for (const name of ADAPTER_FILES) {
+    const present = OPTIONAL_ADAPTER_FILES.filter((name) => existsSync(join(dir, name)));
+    for (const name of [...ADAPTER_FILES, ...present]) {
       const body = await readFile(join(dir, name));
       files.push({ name, bytes: body.length, sha256: createHash('sha256').update(body).digest('hex') });
-      await this.put(this.adapterFileKey(task, version, name), body, { ifNoneMatch: true, contentType: name.endsWith('.json') ? 'application/json' : 'application/octet-stream' });
+      await this.put(this.adapterFileKey(task, version, name), body, { ifNoneMatch: true, contentType: contentTypeOf(name) });
     }
     const manifest: AdapterManifest = { format: 'adapter-store.manifest/v1', version, createdAt: new Date().toISOString(), files, ...meta };
     await this.put(this.adapterFileKey(task, version, 'manifest.json'), JSON.stringify(manifest, null, 2), { ifNoneMatch: true, contentType: 'application/json' });
@@ -502,4 +511,11 @@ export class Registry {
       throw registryError(err);
     });
   }
+}
+
+/** The media type an adapter version's file is stored and served with. */
+export function contentTypeOf(name: string): string {
+  if (name.endsWith('.json')) return 'application/json';
+  if (name.endsWith('.md')) return 'text/markdown; charset=utf-8';
+  return 'application/octet-stream';
 }

@@ -6,47 +6,28 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { readAdapterDir } from './checkpoint/adapter-dir.ts';
-import { loadBaseModel } from './checkpoint/base-model.ts';
-import { exportAdapter } from './checkpoint/export.ts';
-import { writeRandomBert } from './checkpoint/random-bert.ts';
+import { readAdapterDir } from './model-files/adapter-dir.ts';
+import { loadBaseModel } from './model-files/base-model.ts';
+import { exportAdapter } from './model-files/export.ts';
+import { writeRandomBert } from './model-files/random-bert.ts';
 import { specFromAdapterConfig, parameterSpecs } from './model/params.ts';
 import { ModelSessions } from './runtime/model-sessions.ts';
 import type { Device } from './runtime/session.ts';
-import { collate, makeBatches, resolveLabels } from './train/data.ts';
-import { DATASET_FORMATS, DEFAULT_FIELDS, readDataset, type DatasetFormat } from './data/index.ts';
+import { collate, makeBatches } from './train/batching.ts';
+import { resolveLabels } from './train/labels.ts';
+import { DATASET_FORMATS, DEFAULT_FIELDS, readDataset, type DatasetFormat } from '../shared/datasets/index.ts';
 import { softmaxRow } from './train/metrics.ts';
 import { evaluate, train } from './train/trainer.ts';
 import { trainDefaults } from './train/defaults.ts';
 import { runJob } from './jobs/run-job.ts';
+import { evalFlags, initBaseFlags, predictFlags, runJobFlags, trainFlags, trainOptionsFromFlags, uploadBaseFlags } from './cli-flags.ts';
 import { Registry, RegistryError } from '../shared/registry.ts';
-import { jsonLines, terminalProgress, type TrainLog } from './train/progress.ts';
+import { logger, nonNegative, nonNegativeInt, number, positiveInt, ratio, seedList, trueOrFalse } from './cli-args.ts';
+import { jsonLines } from './train/progress.ts';
 import { initialParameters } from './model/weights.ts';
 import { Rng } from './util/random.ts';
 import { loadBaseTokenizer } from './tokenizer/bert-tokenizer.ts';
 import { addPretrainCommand } from './pretrain/command.ts';
-
-function number(flag: string, check: (v: number) => boolean, rule: string) {
-  return (text: string): number => {
-    const v = Number(text);
-    if (text.trim() === '' || !Number.isFinite(v) || !check(v)) throw new InvalidArgumentError(`${flag} must be ${rule}, got "${text}"`);
-    return v;
-  };
-}
-const positiveInt = (flag: string) => number(flag, (v) => Number.isInteger(v) && v > 0, 'a positive integer');
-const nonNegative = (flag: string) => number(flag, (v) => v >= 0, 'a number >= 0');
-const nonNegativeInt = (flag: string) => number(flag, (v) => Number.isInteger(v) && v >= 0, 'an integer >= 0');
-function seedList(text: string): number[] {
-  const seeds = text.split(',').map((s) => s.trim());
-  if (seeds.some((s) => !/^-?\d+$/.test(s)) || new Set(seeds).size !== seeds.length) throw new InvalidArgumentError(`--seeds must be distinct integers like 1,2,3, got "${text}"`);
-  return seeds.map(Number);
-}
-const ratio = (flag: string, max = 1) => number(flag, (v) => v >= 0 && v < max, `a number in [0, ${max})`);
-
-function logger(quiet: boolean): TrainLog {
-  if (quiet) return () => {};
-  return process.stderr.isTTY ? terminalProgress(process.stderr) : jsonLines((l) => process.stderr.write(l));
-}
 
 /** The options that say how to read a dataset, for the commands that read one. */
 function withDataOptions(cmd: Command): Command {
@@ -121,7 +102,7 @@ withDeviceOptions(withDataOptions(program
   .addOption(new Option('--nonlinearity <f>', 'adapter non-linearity').choices(['gelu', 'relu', 'swish', 'tanh']).default(trainDefaults.nonlinearity))
   .option('--init-std <std>', 'std of the truncated normal init of adapter weights', number('--init-std', (v) => v > 0 && v <= 1, 'in (0, 1]'), trainDefaults.initStd)
   .option('--adapter-layers <set>', 'layers that get adapters, e.g. 0-11 or 6-11,3 (default: all)')
-  .addOption(new Option('--train-layernorms <bool>', 'adapter mode: train the LayerNorms too, or freeze them (false: what the Python adapters library trains)').choices(['true', 'false']).default('true'))
+  .option('--train-layernorms <bool>', 'adapter mode: train the LayerNorms too (true), or freeze them (false: what the Python adapters library trains)', trueOrFalse('--train-layernorms'), true)
   .addOption(new Option('--optimizer <name>', 'optimizer').choices(['adamw', 'sgd']).default(trainDefaults.optimizer))
   .option('--lr <rate>', 'peak learning rate', number('--lr', (v) => v > 0, 'a positive number'), trainDefaults.lr)
   .option('--weight-decay <wd>', 'decoupled weight decay (not on biases and LayerNorms)', nonNegative('--weight-decay'), trainDefaults.weightDecay)
@@ -147,52 +128,9 @@ withDeviceOptions(withDataOptions(program
   .option('--resume', 'continue from the checkpoint in --checkpoint-dir if there is one')
   .option('--init-adapter <dir>', 'start from an existing adapter directory (warm start)')
   .option('--quiet', 'no progress output')
-  .action(async (o) => {
-    await train({
-      base: o.base,
-      data: o.data,
-      validation: o.validation,
-      out: o.out,
-      task: o.task,
-      labels: o.labels?.split(',').map((s: string) => s.trim()),
-      mode: o.mode,
-      bottleneck: o.bottleneck,
-      maxSeqLen: o.maxSeqLen,
-      nonlinearity: o.nonlinearity,
-      initStd: o.initStd,
-      adapterLayers: o.adapterLayers,
-      trainLayernorms: o.trainLayernorms === 'true',
-      optimizer: o.optimizer,
-      lr: o.lr,
-      weightDecay: o.weightDecay,
-      batchSize: o.batchSize,
-      epochs: o.epochs,
-      maxSteps: o.maxSteps,
-      schedule: o.schedule,
-      warmupRatio: o.warmupRatio,
-      maxGradNorm: o.maxGradNorm,
-      dropout: o.dropout,
-      seeds: o.seeds ?? [o.seed],
-      shuffle: o.shuffle,
-      bucketing: o.bucketing,
-      padTo: o.padTo,
-      validationSplit: o.validationSplit,
-      format: o.format,
-      textColumn: o.textColumn,
-      textPairColumn: o.textPairColumn,
-      labelColumn: o.labelColumn,
-      maxBadRows: o.maxBadRows,
-      evalSteps: o.evalSteps,
-      metric: o.metric,
-      earlyStoppingPatience: o.earlyStoppingPatience,
-      checkpointEvery: o.checkpointEvery,
-      checkpointDir: o.checkpointDir,
-      resume: Boolean(o.resume),
-      initAdapter: o.initAdapter,
-      device: o.device as Device,
-      threads: o.threads,
-      log: logger(Boolean(o.quiet)),
-    });
+  .action(async (raw) => {
+    const flags = trainFlags.parse(raw);
+    await train(trainOptionsFromFlags(flags, logger(flags.quiet === true)));
   });
 
 withInferenceOptions(withDataOptions(program
@@ -200,7 +138,8 @@ withInferenceOptions(withDataOptions(program
   .description('run an adapter over JSONL rows and write one prediction per line')
   .requiredOption('--data <uri>', 'rows to predict: path, file:// or s3:// URI of JSONL, CSV or TSV (labels ignored)')
   .requiredOption('--out <file>', 'output JSONL: {"logits": [...], "probs": [...], "label": "<name>"} per row')
-  .action(async (o) => {
+  .action(async (raw) => {
+    const o = predictFlags.parse(raw);
     const { sessions, labels, rows } = await openAdapter(o, false);
     const lines: string[] = [];
     for (const idx of makeBatches(rows, o.batchSize, { shuffle: false })) {
@@ -221,7 +160,8 @@ withInferenceOptions(withDataOptions(program
   .description('evaluate an adapter on labelled JSONL rows: loss, accuracy, macro-F1, Matthews correlation')
   .requiredOption('--data <uri>', 'labelled rows: path, file:// or s3:// URI of JSONL, CSV or TSV')
   .option('--out <file>', 'also write the metrics as JSON here')
-  .action(async (o) => {
+  .action(async (raw) => {
+    const o = evalFlags.parse(raw);
     const { sessions, labels, rows } = await openAdapter(o, true);
     const { labelIndex } = resolveLabels(rows, labels, o.data);
     const metrics = { data: o.data, adapter: o.adapter, ...(await evaluate(sessions, rows, labelIndex, labels.length, o.batchSize)) };
@@ -238,12 +178,13 @@ withDeviceOptions(program
   .requiredOption('--job <id>', 'job id')
   .option('--status-interval <seconds>', 'minimum seconds between status.json updates while training', nonNegative('--status-interval'), 5)
   .option('--stop-when-stdin-closes', 'stop when stdin ends, leaving the job queued to resume (the local server runs jobs so)')
-  .action(async (o) => {
+  .action(async (raw) => {
+    const o = runJobFlags.parse(raw);
     const status = await runJob({
       stopWhenStdinCloses: o.stopWhenStdinCloses === true,
       registry: Registry.fromUri(o.registry),
       jobId: o.job,
-      device: o.device as Device,
+      device: o.device,
       threads: o.threads,
       statusInterval: o.statusInterval,
       log: jsonLines((l) => process.stderr.write(l)),
@@ -274,7 +215,8 @@ program
   .option('--max-positions <n>', 'max_position_embeddings', positiveInt('--max-positions'), 512)
   .option('--seed <n>', 'random seed', number('--seed', Number.isSafeInteger, 'an integer'), 0)
   .addOption(new Option('--dtype <dtype>', 'weights dtype').choices(['F32', 'F16', 'BF16']).default('F32'))
-  .action((o) => {
+  .action((raw) => {
+    const o = initBaseFlags.parse(raw);
     if (o.hidden % o.heads !== 0) throw new InvalidArgumentError(`--hidden ${o.hidden} must be divisible by --heads ${o.heads}`);
     writeRandomBert(o.out, {
       hiddenSize: o.hidden,
@@ -298,7 +240,8 @@ program
   .requiredOption('--dir <dir>', 'config.json, model.safetensors and vocab.txt or tokenizer.json')
   .requiredOption('--name <name>', 'the model name jobs give as baseModel (a-z, 0-9, "_", "-")')
   .requiredOption('--registry <uri>', 'the registry: s3://bucket[/prefix] (endpoint and credentials from the AWS environment) or file:///directory (a local store, as npm start keeps)')
-  .action(async (o) => {
+  .action(async (raw) => {
+    const o = uploadBaseFlags.parse(raw);
     // Everything a job will need is checked here, before a byte is uploaded.
     const base = loadBaseModel(o.dir);
     const tokenizer = await loadBaseTokenizer(o.dir, base.config.max_position_embeddings);

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Registry } from '../../shared/registry.ts';
-import { writeRandomBert } from '../../trainer/checkpoint/random-bert.ts';
+import { writeRandomBert } from '../../trainer/model-files/random-bert.ts';
 
 export const SEED_MODEL = 'bert-tiny-random';
 export const SEED_VOCAB = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', 'assets', 'bert-base-uncased', 'vocab.txt');

@@ -5,6 +5,7 @@
 import { Readable } from 'node:stream';
 import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
 import type { AdapterManifest } from '../../shared/manifest.ts';
+import { contentTypeOf } from '../../shared/registry.ts';
 import type { ResolvedDeps } from '../app.ts';
 import { ProblemError } from '../http/problem.ts';
 import { AdapterDetailSchema, AdapterListSchema, DownloadQuery, ManifestSchema, TaskParam, VersionParams } from '../schemas.ts';
@@ -130,7 +131,7 @@ export function registerAdapterRoutes(app: OpenAPIHono, deps: ResolvedDeps): voi
     }
     const fileHeaders = {
       ...common,
-      'content-type': file.endsWith('.json') ? 'application/json' : 'application/octet-stream',
+      'content-type': contentTypeOf(file),
       'content-disposition': `attachment; filename="${file}"`,
     };
     // Hono answers HEAD through the GET handler; do not open a stream only to drop it.

@@ -15,7 +15,7 @@ import type { ResolvedDeps } from '../app.ts';
 import { ProblemError } from '../http/problem.ts';
 import { DatasetQuery, DatasetSchema, DatasetUploadRequestSchema, DatasetUploadSchema } from '../schemas.ts';
 import { problemResponses } from './common.ts';
-import { DataError, inspectDataset } from '../../trainer/data/index.ts';
+import { DataError, inspectDataset } from '../../shared/datasets/index.ts';
 
 /**
  * Presigned upload URLs live this long: well within what the signer's credentials have left (on Lambda,

@@ -7,7 +7,7 @@
  *   npx tsx test/bench/pretrain-step.ts [--layers 4 --hidden 256 --heads 4 --batch 64 --seq 128 --steps 5 --threads 2]
  */
 import { parseArgs } from 'node:util';
-import { parseBertConfig } from '../../trainer/checkpoint/bert-config.ts';
+import { parseBertConfig } from '../../trainer/model-files/bert-config.ts';
 import { maskBatch } from '../../trainer/pretrain/masking.ts';
 import { freshValues, mlmParams } from '../../trainer/pretrain/params.ts';
 import { MlmSession } from '../../trainer/pretrain/session.ts';

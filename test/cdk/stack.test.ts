@@ -234,7 +234,11 @@ describe('CDN', () => {
   test('adapter files come from the bucket through OAC, signed URLs only, cached long; they precede the API patterns', () => {
     const patterns = config.CacheBehaviors.map((b) => b.PathPattern);
     assert.deepEqual(patterns, [...FILE_PATH_PATTERNS, API_CACHED_PATH_PATTERN]);
-    assert.deepEqual(FILE_PATH_PATTERNS, ['adapters/*/*/adapter.safetensors', 'adapters/*/*/adapter_config.json', 'adapters/*/*/metrics.json']);
+    assert.deepEqual(FILE_PATH_PATTERNS, [
+      'adapters/*/*/adapter.safetensors', 'adapters/*/*/adapter_config.json', 'adapters/*/*/metrics.json', 'adapters/*/*/README.md',
+      'adapters/*/*/pytorch_adapter.bin', 'adapters/*/*/head_config.json', 'adapters/*/*/pytorch_model_head.bin', 'adapters/*/*/model_head.safetensors',
+      'adapters/*/*/layernorms.safetensors',
+    ]);
     const keyGroup = stack.getLogicalId(stack.edge.keyPair.keyGroup.node.defaultChild as CfnElement);
     const immutable = id(stack.edge.node.findChild('ImmutableFiles'));
     for (const b of config.CacheBehaviors.slice(0, FILE_PATH_PATTERNS.length)) {

@@ -10,10 +10,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { Registry } from '../../shared/registry.ts';
-import { writeRandomBert } from '../../trainer/checkpoint/random-bert.ts';
+import { writeRandomBert } from '../../trainer/model-files/random-bert.ts';
 import { createApp } from '../../functions/app.ts';
 import { LocalRunner } from '../../functions/jobs/local-runner.ts';
 import { startS3Server, type S3TestServer } from '../support/s3-server.ts';
+import { waitUntil } from '../support/wait.ts';
 
 let s3: S3TestServer;
 let runner: LocalRunner;
@@ -56,13 +57,11 @@ async function json<T>(res: Response | Promise<Response>): Promise<T> {
   return (await (await res).json()) as T;
 }
 
-async function finish(jobId: string): Promise<JobView> {
-  for (let i = 0; i < 600; i++) {
+function finish(jobId: string): Promise<JobView> {
+  return waitUntil(`job ${jobId} to finish`, async () => {
     const job = await json<JobView>(app.request(`/finetune/${jobId}`, { headers: auth }));
-    if (['succeeded', 'failed', 'cancelled'].includes(job.status)) return job;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`job ${jobId} did not finish`);
+    return ['succeeded', 'failed', 'cancelled'].includes(job.status) && job;
+  }, { timeoutMs: 120_000, intervalMs: 200 });
 }
 
 test('POST /finetune -> job succeeds -> manifest visible -> download hashes to the manifest', async () => {

@@ -11,6 +11,7 @@ import { join, resolve } from 'node:path';
 import { after, test } from 'node:test';
 import { startLocalServer, type LocalServer } from '../support/local-server.ts';
 import { runProcess, type ProcessResult } from '../support/process.ts';
+import { waitUntil } from '../support/wait.ts';
 
 const REPO = resolve(import.meta.dirname, '..', '..');
 const store = mkdtempSync(join(tmpdir(), 'adapter-store-'));
@@ -98,8 +99,10 @@ test('Ctrl-C mid-job: the job is left queued with its checkpoint, no trainer out
     return (await res.json()) as { status: string; progress: { step: number }; error: { message: string } | null };
   };
   // Past step 100: run-job has written its first checkpoint (every 100 steps) to the registry.
-  for (let i = 0; i < 600 && !((await view()).progress.step > 110); i++) await new Promise((r) => setTimeout(r, 100));
-  const running = await view();
+  const running = await waitUntil('the job past step 110', async () => {
+    const v = await view();
+    return v.progress.step > 110 && v;
+  });
   assert.equal(running.status, 'running', JSON.stringify(running));
 
   // SIGINT to the server's whole process group, as Ctrl-C in its terminal does.

@@ -12,7 +12,7 @@ import { CreateBucketCommand, HeadBucketCommand, PutObjectCommand, S3ServiceExce
 import { DescribeJobsCommand, type BatchClient, type JobDetail } from '@aws-sdk/client-batch';
 import { Registry } from '../../shared/registry.ts';
 import { s3ClientFromEnv } from '../../shared/s3-client.ts';
-import { writeRandomBert } from '../../trainer/checkpoint/random-bert.ts';
+import { writeRandomBert } from '../../trainer/model-files/random-bert.ts';
 import { batchClientFromEnv } from '../../functions/jobs/batch-launcher.ts';
 import { handler } from '../../functions/lambda.ts';
 import { invokeLambda, type EventOptions, type LambdaHttpResponse } from '../support/api-gateway.ts';

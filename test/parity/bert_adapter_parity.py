@@ -7,7 +7,7 @@ pre-tokenized JSONL dataset whose rows have different lengths, and for each mode
 Then:
 
   * reference: float64 PyTorch (plain torch, HF BertModel semantics, Houlsby adapters per
-    shared/docs/method.md) -> logits and the gradient of the mean cross-entropy over all rows
+    docs/method.md) -> logits and the gradient of the mean cross-entropy over all rows
     w.r.t. every trainable tensor; float32 PyTorch the same, for comparison;
   * ours: `trainer predict` (logits) and one plain SGD step of `trainer train`
     (lr=L, no clipping, no decay, no dropout, one batch holding every row) whose

@@ -8,6 +8,7 @@ import { Graph, numel, type DType, type Tensor } from '../../trainer/graph/graph
 import { mul, reduceSum } from '../../trainer/graph/ops.ts';
 import { toOnnxModel } from '../../trainer/graph/onnx-export.ts';
 import { createSession, hostTensor, type HostArray } from '../../trainer/runtime/session.ts';
+import { centralDifferences, relativeError } from './finite-differences.ts';
 
 export interface InputSpec {
   name: string;
@@ -24,6 +25,9 @@ export interface GradCheckResult {
   maxRelError: number;
   perInput: Record<string, number>;
   analytic: Record<string, Float64Array>;
+  /** What was drawn: the loss weights R and every input's values (given or random). */
+  weights: Float64Array;
+  inputs: Record<string, HostArray>;
 }
 
 /** Deterministic PRNG (mulberry32) so failures reproduce. */
@@ -58,7 +62,9 @@ export async function gradCheck(
     if (typeof d !== 'number') throw new Error('gradCheck: output shape must be numeric');
     return d;
   });
-  const weights = g.constant(asFloat(randomArray(numel(outShape), 1234), floatType) as Float32Array | Float64Array, floatType, outShape, 'R');
+  const raw = randomArray(numel(outShape), 1234);
+  const weightData = floatType === 'float32' ? Float32Array.from(raw) : raw;
+  const weights = g.constant(weightData, floatType, outShape, 'R');
   const loss = reduceSum(mul(out, weights), Array.from({ length: out.rank }, (_, i) => i), false);
   const checked = inputs.filter((t, i) => specs[i].check ?? (t.dtype === 'float32' || t.dtype === 'float64'));
   const grads = gradients(loss, checked);
@@ -70,10 +76,12 @@ export async function gradCheck(
   const forward = await createSession(toOnnxModel(g, 'forward', [lossOut]), { optimization });
   const feeds: Record<string, ReturnType<typeof hostTensor>> = {};
   const values = new Map<Tensor, HostArray>();
+  const drawnInputs: Record<string, HostArray> = {};
   inputs.forEach((t, i) => {
     const s = specs[i];
     const data = s.data ?? asFloat(randomArray(numel(s.shape), 99 + i * 7919 + (opts.seed ?? 0)), t.dtype);
     values.set(t, data);
+    drawnInputs[t.name] = data;
     feeds[t.name] = hostTensor(data, s.shape);
   });
   const result = await full.run(feeds);
@@ -85,26 +93,11 @@ export async function gradCheck(
     const ours = Float64Array.from(result[gradOuts[k].name].data as Float32Array | Float64Array);
     analytic[t.name] = ours;
     const x = values.get(t) as Float32Array | Float64Array;
-    const fd = new Float64Array(x.length);
-    for (let i = 0; i < x.length; i++) {
-      const orig = x[i];
-      x[i] = orig + h;
-      const plus = Number((await forward.run(feeds))['loss'].data[0]);
-      x[i] = orig - h;
-      const minus = Number((await forward.run(feeds))['loss'].data[0]);
-      x[i] = orig;
-      fd[i] = (plus - minus) / (2 * h);
-    }
-    let maxDiff = 0;
-    let scale = 1e-6;
-    for (let i = 0; i < fd.length; i++) {
-      maxDiff = Math.max(maxDiff, Math.abs(ours[i] - fd[i]));
-      scale = Math.max(scale, Math.abs(fd[i]));
-    }
-    perInput[t.name] = maxDiff / scale;
+    const fd = await centralDifferences(x, async () => Number((await forward.run(feeds))['loss'].data[0]), { h });
+    perInput[t.name] = relativeError(ours, fd);
     maxRelError = Math.max(maxRelError, perInput[t.name]);
   }
   await full.release();
   await forward.release();
-  return { maxRelError, perInput, analytic };
+  return { maxRelError, perInput, analytic, weights: Float64Array.from(weightData), inputs: drawnInputs };
 }

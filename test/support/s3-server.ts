@@ -11,7 +11,7 @@
  *   ...
  *   restore(); await s3.stop();
  *
- * Why fauxqs rather than s3rver 3.7.1 (see shared/docs/toolchain-facts.md): fauxqs decodes aws-chunked
+ * Why fauxqs rather than s3rver 3.7.1: fauxqs decodes aws-chunked
  * stream uploads (s3rver stores the chunk framing as data unless every client turns checksums off),
  * paginates ListObjectsV2 (s3rver answers 500 on any truncated page without
  * NODE_OPTIONS=--openssl-legacy-provider), computes multipart ETags and handles DeleteObjects

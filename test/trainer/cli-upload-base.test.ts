@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { Registry } from '../../shared/registry.ts';
-import { writeRandomBert } from '../../trainer/checkpoint/random-bert.ts';
+import { writeRandomBert } from '../../trainer/model-files/random-bert.ts';
 import { runTrainerCli } from '../support/process.ts';
 import { startS3Server, type S3TestServer } from '../support/s3-server.ts';
 

@@ -8,14 +8,16 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFile
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { before, test } from 'node:test';
-import { readAdapterDir } from '../../trainer/checkpoint/adapter-dir.ts';
-import { loadBaseModel } from '../../trainer/checkpoint/base-model.ts';
-import { writeRandomBert } from '../../trainer/checkpoint/random-bert.ts';
-import { readSafetensors, writeSafetensors } from '../../trainer/checkpoint/safetensors.ts';
+import { readDataset } from '../../shared/datasets/dataset.ts';
+import { readAdapterDir } from '../../trainer/model-files/adapter-dir.ts';
+import { loadBaseModel } from '../../trainer/model-files/base-model.ts';
+import { writeRandomBert } from '../../trainer/model-files/random-bert.ts';
+import { readSafetensors, writeSafetensors } from '../../trainer/model-files/safetensors.ts';
 import { parameterSpecs, specFromAdapterConfig } from '../../trainer/model/params.ts';
 import { initialParameters } from '../../trainer/model/weights.ts';
 import { ModelSessions } from '../../trainer/runtime/model-sessions.ts';
-import { collate, readTokenizedJsonl, resolveLabels } from '../../trainer/train/data.ts';
+import { collate } from '../../trainer/train/batching.ts';
+import { resolveLabels } from '../../trainer/train/labels.ts';
 import { Rng } from '../../trainer/util/random.ts';
 
 const work = mkdtempSync(join(tmpdir(), 'trainer-cli-'));
@@ -62,7 +64,7 @@ test('one SGD step with lr 1 changes each trainable parameter by exactly minus i
   const spec = specFromAdapterConfig(trained.config);
   const specs = parameterSpecs(spec);
   const values = initialParameters(spec, specs, baseModel, new Rng(9));
-  const rows = await readTokenizedJsonl(data, { vocabSize: 60, maxPositions: 32, typeVocabSize: 2, requireLabels: true });
+  const { rows } = await readDataset(data, { vocabSize: 60, maxPositions: 32, typeVocabSize: 2, requireLabels: true, format: 'jsonl' });
   const { labelIndex } = resolveLabels(rows, trained.config.labels);
   const sessions = await ModelSessions.create(spec, values, { device: 'cpu', dropout: 0, seed: 9 });
   const { grads } = await sessions.step(collate(rows, labelIndex));
@@ -84,7 +86,7 @@ test('train writes the adapter files with the contract names, and the loss falls
   const r = cli('train', '--base', base, '--data', data, '--validation', valid, '--out', out, '--task', 'toy', '--lr', '1e-2', '--init-std', '1e-2',
     '--epochs', '30', '--batch-size', '48', '--warmup-ratio', '0', '--bottleneck', '8', '--adapter-layers', '1', '--dropout', '0', '--seed', '1');
   assert.equal(r.code, 0, r.stderr);
-  // Ours, then the Python adapters library's files and the model card (trainer/checkpoint/adapterhub.ts).
+  // Ours, then the Python adapters library's files and the model card (trainer/model-files/adapterhub.ts).
   assert.deepEqual(readdirSync(out).sort(), ['README.md', 'adapter.safetensors', 'adapter_config.json', 'head_config.json', 'layernorms.safetensors', 'metrics.json', 'model_head.safetensors', 'pytorch_adapter.bin', 'pytorch_model_head.bin']);
   const names = [...readSafetensors(join(out, 'adapter.safetensors')).tensors.keys()];
   assert.ok(names.includes('bert.encoder.layer.1.attention.output.adapters.toy.adapter_down.0.weight'));
@@ -239,40 +241,22 @@ test('early stopping ends a run after the patience runs out', () => {
   assert.ok(metrics.steps.length < 20 * 3, `stopped after ${metrics.steps.length} steps`);
 });
 
-test('a killed run resumes from its checkpoint and ends exactly where an uninterrupted run ends', () => {
+// Stopping a run mid-way and resuming it in-process (the step hook): test/trainer/train/trainer.test.ts.
+test('--resume continues from the checkpoint in --checkpoint-dir and ends where the run that wrote it ended', () => {
   const common = ['--base', base, '--data', data, '--task', 'toy', '--lr', '5e-3', '--init-std', '1e-2', '--epochs', '3', '--batch-size', '8',
-    '--dropout', '0', '--seed', '5', '--checkpoint-every', '4', '--quiet'];
+    '--dropout', '0', '--seed', '5', '--checkpoint-every', '4'];
   const straight = join(work, 'resume-a');
-  assert.equal(cli('train', ...common, '--out', straight).code, 0);
+  const checkpoints = join(work, 'resume-checkpoint');
+  assert.equal(cli('train', ...common, '--out', straight, '--checkpoint-dir', checkpoints, '--quiet').code, 0);
+  assert.ok(existsSync(join(checkpoints, 'state.json')));
   const resumed = join(work, 'resume-b');
-  const killed = spawnSync(process.execPath, ['--import', 'tsx', 'trainer/cli.ts', 'train', ...common, '--out', resumed], {
-    encoding: 'utf8', env: { ...process.env, TRAINER_TEST_KILL_AT_STEP: '10' },
-  });
-  assert.equal(killed.signal, 'SIGKILL');
-  assert.ok(!existsSync(resumed), 'a killed run leaves no adapter');
-  assert.ok(existsSync(join(`${resumed}.checkpoint`, 'state.json')));
-  const r = cli('train', ...common, '--out', resumed, '--resume');
+  const r = cli('train', ...common, '--out', resumed, '--checkpoint-dir', checkpoints, '--resume');
   assert.equal(r.code, 0, r.stderr);
+  const events = r.stderr.trim().split('\n').map((l) => JSON.parse(l) as { event: string; step?: number });
+  assert.equal(events.find((e) => e.event === 'resume')?.step, 16, 'the last checkpoint of 18 steps');
+  assert.deepEqual(events.filter((e) => e.event === 'step').map((e) => e.step), [17, 18]);
   const [a, b] = [readAdapterDir(straight), readAdapterDir(resumed)];
   for (const [name, t] of a.tensors) assert.deepEqual(b.tensors.get(name)!.data, t.data, name);
-  const [ma, mb] = [straight, resumed].map((d) => JSON.parse(readFileSync(join(d, 'metrics.json'), 'utf8')));
-  assert.deepEqual(mb.steps.map((s: { loss: number }) => s.loss), ma.steps.map((s: { loss: number }) => s.loss));
-
-  // A torn checkpoint (state from one write, tensors from another) is not resumed: the run starts over
-  // and, being deterministic, still ends exactly where the uninterrupted run ends.
-  const torn = join(work, 'resume-c');
-  const killedAgain = spawnSync(process.execPath, ['--import', 'tsx', 'trainer/cli.ts', 'train', ...common, '--out', torn], {
-    encoding: 'utf8', env: { ...process.env, TRAINER_TEST_KILL_AT_STEP: '10' },
-  });
-  assert.equal(killedAgain.signal, 'SIGKILL');
-  const statePath = join(`${torn}.checkpoint`, 'state.json');
-  const state = JSON.parse(readFileSync(statePath, 'utf8')) as { tensorsSha256: string };
-  writeFileSync(statePath, JSON.stringify({ ...state, tensorsSha256: '0'.repeat(64) }));
-  const restarted = cliWithEnv({}, 'train', ...common.filter((a) => a !== '--quiet'), '--out', torn, '--resume');
-  assert.equal(restarted.code, 0, restarted.stderr);
-  assert.match(restarted.stderr + restarted.stdout, /checkpoint-ignored/);
-  const c = readAdapterDir(torn);
-  for (const [name, t] of a.tensors) assert.deepEqual(c.tensors.get(name)!.data, t.data, name);
 });
 
 test('deterministic given a seed on CPU, dropout included', () => {

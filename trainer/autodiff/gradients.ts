@@ -3,7 +3,7 @@
  * push the gradient to its inputs. A rule's thunk runs only for inputs that depend on a `wrt` tensor,
  * so nothing is ever built for frozen weights or integer inputs.
  */
-import type { Node, Tensor } from '../graph/graph.ts';
+import { shapeToString, type Node, type Tensor } from '../graph/graph.ts';
 import { add, zerosLike } from '../graph/ops.ts';
 import type { GradientRule } from './rule.ts';
 import { gradientRules } from './rules/index.ts';
@@ -15,6 +15,19 @@ function dependents(nodes: readonly Node[], wrt: readonly Tensor[]): Set<Tensor>
     if (node.inputs.some((x) => x !== null && set.has(x))) for (const o of node.outputs) set.add(o);
   }
   return set;
+}
+
+/**
+ * A gradient must have its input's dtype and static shape; a wrong rule would otherwise be broadcast
+ * silently by the sums downstream (tfjs's tape refuses it the same way).
+ */
+function checkGradient(node: Node, k: number, x: Tensor, dx: Tensor): void {
+  const sameShape = dx.rank === x.rank && dx.shape.every((d, i) => d === x.shape[i]);
+  if (sameShape && dx.dtype === x.dtype) return;
+  throw new Error(
+    `autodiff: the ${node.op} rule gives input ${k} ("${x.name}") a gradient of ${dx.dtype} ${shapeToString(dx.shape)}, ` +
+      `but that input is ${x.dtype} ${shapeToString(x.shape)}`,
+  );
 }
 
 function sum(parts: readonly Tensor[]): Tensor {
@@ -52,6 +65,7 @@ export function gradients(
       const thunk = thunks[k];
       if (!thunk) throw new Error(`autodiff: ${node.op} gives no gradient for input ${k} ("${x.name}")`);
       const dx = thunk();
+      checkGradient(node, k, x, dx);
       const list = pending.get(x);
       if (list) list.push(dx);
       else pending.set(x, [dx]);

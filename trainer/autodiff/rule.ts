@@ -14,11 +14,19 @@ export interface GradientRule {
   grad(dys: readonly (Tensor | null)[], node: Node): readonly (GradThunk | null)[];
 }
 
-/** The incoming gradient of the first output, which every single-output rule needs. */
-export function dyOf(dys: readonly (Tensor | null)[], op: string): Tensor {
-  const dy = dys[0];
-  if (!dy) throw new Error(`autodiff: ${op} reached without a gradient on its output`);
-  return dy;
+/**
+ * A rule declared once under its op's name. `grad` gets the gradient of the first output (every rule
+ * differentiates that one only; extra outputs such as Dropout's mask are saved state) and the node.
+ */
+export function defineRule(op: string, grad: (dy: Tensor, node: Node) => readonly (GradThunk | null)[]): GradientRule {
+  return {
+    op,
+    grad: (dys, node) => {
+      const dy = dys[0];
+      if (!dy) throw new Error(`autodiff: ${op} reached without a gradient on its output`);
+      return grad(dy, node);
+    },
+  };
 }
 
 export function input(node: Node, i: number): Tensor {
@@ -29,5 +37,5 @@ export function input(node: Node, i: number): Tensor {
 
 /** A one-input element-wise op: dx = local(dy, x, y), with the saved input x and output y. */
 export function unaryRule(op: string, local: (dy: Tensor, x: Tensor, y: Tensor) => Tensor): GradientRule {
-  return { op, grad: (dys, node) => [() => local(dyOf(dys, op), input(node, 0), node.outputs[0])] };
+  return defineRule(op, (dy, node) => [() => local(dy, input(node, 0), node.outputs[0])]);
 }

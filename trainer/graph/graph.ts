@@ -59,7 +59,9 @@ export class Graph {
   readonly nodes: Node[] = [];
   readonly inputs: Tensor[] = [];
   readonly outputs: Tensor[] = [];
-  readonly constants: Constant[] = [];
+  private readonly constantList: Constant[] = [];
+  /** The same constants by tensor: rules look their values up (Pow's exponent, Reduce axes). */
+  private readonly constantByTensor = new Map<Tensor, Constant>();
   /** Runtime int64 [1] tensors holding the value of each symbolic dimension (for Reshape targets). */
   private readonly dimValues = new Map<string, Tensor>();
   private readonly names = new Set<string>();
@@ -86,8 +88,20 @@ export class Graph {
 
   constant(data: Constant['data'], dtype: DType, shape: Shape, hint = 'const'): Tensor {
     const t = new Tensor(this, this.uniqueName(hint), dtype, shape, null);
-    this.constants.push({ tensor: t, data });
+    const c = { tensor: t, data };
+    this.constantList.push(c);
+    this.constantByTensor.set(t, c);
     return t;
+  }
+
+  /** Every constant, in creation order (the export's initializers). */
+  get constants(): readonly Constant[] {
+    return this.constantList;
+  }
+
+  /** The constant behind `t`, or undefined when `t` is computed or fed at run time. */
+  constantOf(t: Tensor): Constant | undefined {
+    return this.constantByTensor.get(t);
   }
 
   /** A float scalar of the graph's float type (shape []), shared between uses. */
@@ -127,9 +141,10 @@ export class Graph {
     if (name && name !== t.name) {
       if (this.names.has(name)) throw new Error(`graph: duplicate tensor name "${name}"`);
       this.names.add(name);
-      const node: Node = { op: 'Identity', inputs: [t], outputs: [], attrs: {} };
+      const outputs: Tensor[] = [];
+      const node: Node = { op: 'Identity', inputs: [t], outputs, attrs: {} };
       out = new Tensor(this, name, t.dtype, t.shape, node);
-      (node.outputs as Tensor[]).push(out);
+      outputs.push(out);
       this.nodes.push(node);
     }
     this.outputs.push(out);

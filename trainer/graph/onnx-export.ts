@@ -1,4 +1,4 @@
-/** Serialises a Graph to ONNX ModelProto bytes (opset 18), keeping symbolic dimensions as dim_param. */
+/** Serialises a Graph to ONNX ModelProto bytes (the default ONNX domain at opset OPSET, 20), keeping symbolic dimensions as dim_param. */
 import { create, toBinary } from '@bufbuild/protobuf';
 import {
   AttributeProto_AttributeType,

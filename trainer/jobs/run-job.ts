@@ -7,11 +7,12 @@ import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { JobSpec, JobStatus } from '../../shared/job.ts';
+import type { JobEvent, TrainerEvent } from '../../shared/trainer-events.ts';
 import type { Registry } from '../../shared/registry.ts';
 import type { Device } from '../runtime/session.ts';
 import type { TrainMetrics } from '../train/trainer.ts';
 import { train, type TrainOptions } from '../train/trainer.ts';
-import { CHECKPOINT_STATE, CHECKPOINT_TENSORS } from '../train/checkpoint.ts';
+import { CHECKPOINT_STATE, CHECKPOINT_TENSORS } from '../train/resume-state.ts';
 import { trainDefaults } from '../train/defaults.ts';
 
 export interface RunJobOptions {
@@ -19,7 +20,7 @@ export interface RunJobOptions {
   jobId: string;
   device: Device;
   threads?: number;
-  log: (event: Record<string, unknown>) => void;
+  log: (event: JobEvent) => void;
   /** Minimum seconds between status.json writes while training (default 5). */
   statusInterval?: number;
   /** Stop, leaving the job queued, when stdin ends (the local server's children; see LocalRunner). */
@@ -31,7 +32,7 @@ const CHECKPOINT = 'checkpoint';
 const STOP_UPLOAD_GRACE_MS = 20_000;
 
 /** The trainer options a job spec asks for, on top of the defaults. */
-export function trainOptionsFromSpec(spec: JobSpec, paths: { base: string; data: string; validation?: string; out: string; checkpointDir: string }): Omit<TrainOptions, 'log' | 'device' | 'threads'> {
+export function trainOptionsFromSpec(spec: JobSpec, paths: { base: string; data: string; validation?: string; out: string; checkpointDir: string }): Omit<TrainOptions, 'log' | 'device' | 'threads' | 'onCheckpoint' | 'onStep'> {
   const h = spec.hyperparameters;
   return {
     ...trainDefaults,
@@ -79,7 +80,7 @@ export async function runJob(o: RunJobOptions): Promise<JobStatus> {
     if (!force && Date.now() - lastWrite < (o.statusInterval ?? 5) * 1000) return writing;
     lastWrite = Date.now();
     const snapshot = status;
-    writing = writing.then(() => registry.putJobStatus(snapshot)).catch((err) => o.log({ event: 'status-write-failed', error: (err as Error).message }));
+    writing = writing.then(() => registry.putJobStatus(snapshot)).catch((err) => o.log({ event: 'status-write-failed', job: jobId, error: (err as Error).message }));
     return writing;
   };
   await report({}, true);
@@ -129,23 +130,19 @@ export async function runJob(o: RunJobOptions): Promise<JobStatus> {
       threads: o.threads,
       log: (event) => {
         o.log({ job: jobId, ...event });
-        if (event.event === 'start') void report({ totalSteps: Number(event.totalSteps) }, true);
-        if (event.event === 'step') void report({ step: Number(event.step), epoch: Number(event.epoch), loss: Number(event.loss), totalSteps: Number(event.totalSteps) });
-        if (event.event === 'validation') {
-          const { loss, accuracy, macroF1, mcc, examples } = event as unknown as JobStatus['validation'] & object;
-          void report({ validation: { loss, accuracy, macroF1, mcc, examples } }, true);
-        }
-        // Copy each local checkpoint into the registry, so a retry on another host continues from it.
-        // Snapshot first (training goes on and rewrites the files); tensors before state, as locally.
-        if (event.event === 'checkpoint') {
-          const snapshot = join(work, `upload-${Number(event.step)}`);
-          mkdirSync(snapshot);
-          for (const f of [CHECKPOINT_TENSORS, CHECKPOINT_STATE]) copyFileSync(join(checkpointDir, f), join(snapshot, f));
-          uploading = uploading
-            .then(() => registry.uploadCheckpoint(jobId, snapshot, [CHECKPOINT_TENSORS, CHECKPOINT_STATE]))
-            .catch((err) => o.log({ event: 'checkpoint-upload-failed', job: jobId, error: (err as Error).message }))
-            .finally(() => rmSync(snapshot, { recursive: true, force: true }));
-        }
+        const patch = statusPatch(event);
+        if (patch) void report(patch.status, patch.now);
+      },
+      // Copy each local checkpoint into the registry, so a retry on another host continues from it.
+      // Snapshot first (training goes on and rewrites the files); tensors before state, as locally.
+      onCheckpoint: ({ dir, step }) => {
+        const snapshot = join(work, `upload-${step}`);
+        mkdirSync(snapshot);
+        for (const f of [CHECKPOINT_TENSORS, CHECKPOINT_STATE]) copyFileSync(join(dir, f), join(snapshot, f));
+        uploading = uploading
+          .then(() => registry.uploadCheckpoint(jobId, snapshot, [CHECKPOINT_TENSORS, CHECKPOINT_STATE]))
+          .catch((err) => o.log({ event: 'checkpoint-upload-failed', job: jobId, error: (err as Error).message }))
+          .finally(() => rmSync(snapshot, { recursive: true, force: true }));
       },
     });
     await uploading;
@@ -167,6 +164,22 @@ export async function runJob(o: RunJobOptions): Promise<JobStatus> {
     process.off('SIGTERM', onTerm);
     if (o.stopWhenStdinCloses) process.stdin.off('end', onParentGone).off('error', onParentGone).pause();
     rmSync(work, { recursive: true, force: true });
+  }
+}
+
+/** What a trainer event changes in status.json; `now` when it must be written at once (else throttled). */
+function statusPatch(event: TrainerEvent): { status: Partial<JobStatus>; now: boolean } | null {
+  switch (event.event) {
+    case 'start':
+      return { status: { totalSteps: event.totalSteps }, now: true };
+    case 'step':
+      return { status: { step: event.step, epoch: event.epoch, loss: event.loss, totalSteps: event.totalSteps }, now: false };
+    case 'validation': {
+      const { loss, accuracy, macroF1, mcc, examples } = event;
+      return { status: { validation: { loss, accuracy, macroF1, mcc, examples } }, now: true };
+    }
+    default:
+      return null;
   }
 }
 

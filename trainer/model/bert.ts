@@ -1,7 +1,7 @@
 /**
  * BERT (post-LayerNorm) with two Houlsby adapters per layer and a sequence classifier, as one graph:
  * forward, mean cross-entropy, and (for training) the gradients of the trainable parameters only.
- * The placement follows ../shared/docs/method.md exactly.
+ * The placement follows docs/method.md exactly.
  */
 import type { AdapterNonlinearity } from '../../shared/adapter-config.ts';
 import { gradients } from '../autodiff/gradients.ts';

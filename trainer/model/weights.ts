@@ -4,9 +4,9 @@
  * (adapters: truncated normal, biases 0; classifier: N(0, initializer_range)), and a warm-start
  * adapter's tensors over all of that.
  */
-import type { BaseModel } from '../checkpoint/base-model.ts';
-import { CheckpointError } from '../checkpoint/errors.ts';
-import type { F32Tensor } from '../checkpoint/safetensors.ts';
+import type { BaseModel } from '../model-files/base-model.ts';
+import { ModelFileError } from '../model-files/errors.ts';
+import type { F32Tensor } from '../model-files/safetensors.ts';
 import type { Rng } from '../util/random.ts';
 import type { ModelSpec, ParamSpec } from './params.ts';
 
@@ -23,7 +23,7 @@ export function initialParameters(
     const n = p.shape.reduce((a, b) => a * b, 1);
     if (p.baseName) {
       const w = base.weights.get(p.baseName);
-      if (!w) throw new CheckpointError(`${base.dir}: base model has no tensor "${p.baseName}"`);
+      if (!w) throw new ModelFileError(`${base.dir}: base model has no tensor "${p.baseName}"`);
       values.set(p.name, p.trainable ? Float32Array.from(w.data) : w.data);
       continue;
     }
@@ -51,9 +51,9 @@ function applyWarmStart(
   for (const [fileName, t] of warm.tensors) {
     const name = fileName.replace(`.adapters.${warm.task}.`, `.adapters.${task}.`);
     const p = byName.get(name);
-    if (!p) throw new CheckpointError(`--init-adapter: tensor "${fileName}" does not belong to this model (wrong mode, layers or bottleneck?)`);
+    if (!p) throw new ModelFileError(`--init-adapter: tensor "${fileName}" does not belong to this model (wrong mode, layers or bottleneck?)`);
     if (p.shape.length !== t.shape.length || p.shape.some((d, i) => d !== t.shape[i])) {
-      throw new CheckpointError(`--init-adapter: tensor "${fileName}" has shape [${t.shape}], expected [${p.shape}]`);
+      throw new ModelFileError(`--init-adapter: tensor "${fileName}" has shape [${t.shape}], expected [${p.shape}]`);
     }
     // Copy: a frozen base view must not be written through, and trainable values get updated in place.
     values.set(name, Float32Array.from(t.data));

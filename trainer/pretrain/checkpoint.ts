@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { readSafetensors, toFloat32, writeSafetensors, type F32Tensor } from '../checkpoint/safetensors.ts';
+import { readSafetensors, toFloat32, writeSafetensors, type F32Tensor } from '../model-files/safetensors.ts';
 import type { RngState } from '../util/random.ts';
 
 const STATE = 'state.json';

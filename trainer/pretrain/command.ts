@@ -1,25 +1,8 @@
 /** `trainer pretrain`: its options, checked, and the call into pretrain(). */
-import { Command, InvalidArgumentError, Option } from 'commander';
-import { DATASET_FORMATS, DEFAULT_FIELDS } from '../data/index.ts';
-import { jsonLines, terminalProgress, type TrainLog } from '../train/progress.ts';
-import { pretrain } from './pretrain.ts';
-
-function number(flag: string, check: (v: number) => boolean, rule: string) {
-  return (text: string): number => {
-    const v = Number(text);
-    if (text.trim() === '' || !Number.isFinite(v) || !check(v)) throw new InvalidArgumentError(`${flag} must be ${rule}, got "${text}"`);
-    return v;
-  };
-}
-const positiveInt = (flag: string) => number(flag, (v) => Number.isInteger(v) && v > 0, 'a positive integer');
-const positive = (flag: string) => number(flag, (v) => v > 0, 'a positive number');
-const nonNegative = (flag: string) => number(flag, (v) => v >= 0, 'a number >= 0');
-const nonNegativeInt = (flag: string) => number(flag, (v) => Number.isInteger(v) && v >= 0, 'an integer >= 0');
-
-function logger(quiet: boolean): TrainLog {
-  if (quiet) return () => {};
-  return process.stderr.isTTY ? terminalProgress(process.stderr) : jsonLines((l) => process.stderr.write(l));
-}
+import { Command, Option } from 'commander';
+import { DATASET_FORMATS, DEFAULT_FIELDS } from '../../shared/datasets/index.ts';
+import { logger, nonNegative, nonNegativeInt, number, positive, positiveInt } from '../cli-args.ts';
+import { pretrain, type PretrainOptions } from './pretrain.ts';
 
 /** The command as typed, for the model card (arguments with spaces or quotes quoted). */
 function commandLine(argv: readonly string[]): string {
@@ -28,9 +11,9 @@ function commandLine(argv: readonly string[]): string {
   return ['npm run --silent trainer --', ...argv.slice(at).map(quote)].join(' ');
 }
 
-export function addPretrainCommand(program: Command): void {
-  program
-    .command('pretrain')
+/** The `pretrain` command; `run` receives its checked options. */
+function pretrainCommand(run: (o: PretrainOptions) => Promise<unknown>): Command {
+  return new Command('pretrain')
     .description('pretrain a BERT by masked-language modelling (fresh, or continued from --init) and write a Hugging Face BERT directory with a model card')
     .requiredOption('--data <uris>', 'unlabelled text: comma-separated paths, file:// or s3:// URIs of JSONL, CSV or TSV (gzip ok); each row\'s --text-column is one document')
     .requiredOption('--out <dir>', 'output model directory (must not exist or be empty)')
@@ -66,7 +49,7 @@ export function addPretrainCommand(program: Command): void {
     .option('--corpus-note <text>', 'the corpus and its terms, in words, for the model card')
     .option('--quiet', 'no progress output')
     .action(async (o) => {
-      await pretrain({
+      await run({
         data: String(o.data).split(',').map((s) => s.trim()).filter(Boolean),
         out: o.out,
         init: o.init,
@@ -99,4 +82,18 @@ export function addPretrainCommand(program: Command): void {
         log: logger(Boolean(o.quiet)),
       });
     });
+}
+
+export function addPretrainCommand(program: Command): void {
+  program.addCommand(pretrainCommand((o) => pretrain(o)).copyInheritedSettings(program));
+}
+
+/** The options a `pretrain` command line gives, without running it (tests run them in-process). */
+export async function pretrainOptions(args: readonly string[]): Promise<PretrainOptions> {
+  let options: PretrainOptions | null = null;
+  await pretrainCommand(async (o) => {
+    options = o;
+  }).parseAsync([...args], { from: 'user' });
+  if (!options) throw new Error('pretrain: no options parsed');
+  return options;
 }

@@ -6,8 +6,8 @@
 import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BertConfig } from '../../shared/bert-config.ts';
-import { encodeF16 } from '../checkpoint/float16.ts';
-import { writeSafetensors, writeSafetensorsRaw, type F32Tensor, type RawTensor } from '../checkpoint/safetensors.ts';
+import { encodeF16 } from '../model-files/float16.ts';
+import { writeSafetensors, writeSafetensorsRaw, type F32Tensor, type RawTensor } from '../model-files/safetensors.ts';
 import { mlmParams } from './params.ts';
 
 export type SaveDtype = 'f32' | 'f16';

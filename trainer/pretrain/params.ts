@@ -8,9 +8,9 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BertConfig } from '../../shared/bert-config.ts';
-import { expectedBertWeights, loadBaseModel } from '../checkpoint/base-model.ts';
-import { CheckpointError } from '../checkpoint/errors.ts';
-import { readSafetensors, toFloat32 } from '../checkpoint/safetensors.ts';
+import { expectedBertWeights, loadBaseModel } from '../model-files/base-model.ts';
+import { ModelFileError } from '../model-files/errors.ts';
+import { readSafetensors, toFloat32 } from '../model-files/safetensors.ts';
 import type { Rng } from '../util/random.ts';
 
 export interface MlmParam {
@@ -79,7 +79,7 @@ export function valuesFromBase(dir: string, rng: Rng, padId: number): { config: 
     const raw = file.tensors.get(p.name) ?? (p.name === `${HEAD_PREFIX}.bias` ? file.tensors.get(`${HEAD_PREFIX}.decoder.bias`) : undefined);
     if (!raw) continue;
     if (raw.shape.length !== p.shape.length || raw.shape.some((d, i) => d !== p.shape[i])) {
-      throw new CheckpointError(`${join(dir, 'model.safetensors')}: tensor "${p.name}" has shape [${raw.shape}], expected [${p.shape}]`);
+      throw new ModelFileError(`${join(dir, 'model.safetensors')}: tensor "${p.name}" has shape [${raw.shape}], expected [${p.shape}]`);
     }
     values.get(p.name)!.set(toFloat32(raw, p.name));
     fresh.delete(p.name);

@@ -11,12 +11,12 @@ import { copyFileSync, existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { BertConfig } from '../../shared/bert-config.ts';
-import { parseBertConfig } from '../checkpoint/bert-config.ts';
-import { CheckpointError } from '../checkpoint/errors.ts';
-import type { DatasetFormat } from '../data/index.ts';
+import { parseBertConfig } from '../model-files/bert-config.ts';
+import { ModelFileError } from '../model-files/errors.ts';
+import type { DatasetFormat } from '../../shared/datasets/index.ts';
 import { loadBertTokenizer } from '../tokenizer/bert-tokenizer.ts';
 import { AdamW, clipGradNorm, type Param } from '../train/optimizer.ts';
-import type { TrainLog } from '../train/progress.ts';
+import type { PretrainLog } from '../train/progress.ts';
 import { learningRateAt } from '../train/schedule.ts';
 import { Rng } from '../util/random.ts';
 import { readPretrainCheckpoint, writePretrainCheckpoint, type PretrainPosition, type StepFigures } from './checkpoint.ts';
@@ -72,7 +72,9 @@ export interface PretrainOptions {
   corpusNote?: string;
   /** The command line, for the model card. */
   command: string;
-  log: TrainLog;
+  log: PretrainLog;
+  /** Called after every optimizer step (and its checkpoint): tests stop a run here as a kill would. */
+  onStep?: (step: number) => void;
 }
 
 export interface PretrainResult {
@@ -91,7 +93,7 @@ function checkOptions(o: PretrainOptions): void {
   if (budgets !== 1) throw new Error('give exactly one of --max-steps, --max-tokens, --max-minutes');
   if (o.vocab && o.tokenizer) throw new Error('give --vocab or --tokenizer, not both');
   if (!(o.mlmProbability > 0 && o.mlmProbability < 1)) throw new Error(`--mlm-probability must be in (0, 1), got ${o.mlmProbability}`);
-  if (existsSync(o.out) && readdirSync(o.out).length > 0) throw new CheckpointError(`--out ${o.out}: directory is not empty; choose a new directory`);
+  if (existsSync(o.out) && readdirSync(o.out).length > 0) throw new ModelFileError(`--out ${o.out}: directory is not empty; choose a new directory`);
 }
 
 /** The directory whose tokenizer files the run uses and the output ships: --init's, or a staged copy of --vocab / --tokenizer. */
@@ -133,7 +135,7 @@ export async function pretrain(o: PretrainOptions): Promise<PretrainResult> {
   if (config.vocab_size !== vocab.size) throw new Error(`the tokenizer has ${vocab.size} tokens but the model's vocab_size is ${config.vocab_size}`);
   if (o.maxSeqLen > config.max_position_embeddings) throw new Error(`--max-seq-len ${o.maxSeqLen} exceeds the model's max_position_embeddings ${config.max_position_embeddings}`);
   const values = init?.values ?? freshValues(config, rng, vocab.padId);
-  if (init && init.fresh.length > 0) log({ event: 'init', from: o.init, freshTensors: init.fresh });
+  if (o.init && init && init.fresh.length > 0) log({ event: 'init', from: o.init, freshTensors: init.fresh });
 
   const tokenizer = await loadBertTokenizer(tokDir, { maxSeqLen: 1 << 30 });
   const readStart = performance.now();
@@ -167,7 +169,7 @@ export async function pretrain(o: PretrainOptions): Promise<PretrainResult> {
       pos = saved.state.position;
       optimizer.loadState({ step: pos.optimizerStep, m: trained.map((p) => saved.tensors.adamM.get(p.name)!), v: trained.map((p) => saved.tensors.adamV.get(p.name)!) });
       maskRng.setState(pos.maskRng);
-      log({ event: 'resume', from: checkpointDir, step: pos.step });
+      log({ event: 'resume', from: checkpointDir, seed: o.seed, step: pos.step });
     }
   }
   const parameters = all.reduce((n, p) => n + p.shape.reduce((a, b) => a * b, 1), 0);
@@ -240,7 +242,7 @@ export async function pretrain(o: PretrainOptions): Promise<PretrainResult> {
     const loss = fig.lossSum / fig.masked;
     const estimate = totalSteps ?? Math.max(pos.step, Math.round((pos.step * budgetSeconds!) / pos.trainSeconds));
     log({
-      event: 'step', seed: o.seed, step: pos.step, totalSteps: estimate, epoch: pos.epoch, epochs: '-', loss, accuracy: fig.correct / fig.masked,
+      event: 'step', seed: o.seed, step: pos.step, totalSteps: estimate, epoch: pos.epoch, loss, accuracy: fig.correct / fig.masked,
       lr, gradNorm, examples: seqPerStep, tokens: pos.tokensSeen, seconds,
     });
     if (o.checkpointEvery > 0 && pos.step % o.checkpointEvery === 0 && !done()) {
@@ -253,8 +255,7 @@ export async function pretrain(o: PretrainOptions): Promise<PretrainResult> {
       }, shapes);
       log({ event: 'checkpoint', dir: checkpointDir, step: pos.step });
     }
-    // Fault injection for the resume tests: die as a killed process would.
-    if (process.env.TRAINER_TEST_KILL_AT_STEP === String(pos.step)) process.kill(process.pid, 'SIGKILL');
+    o.onStep?.(pos.step);
   }
   await session.release();
 

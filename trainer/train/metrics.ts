@@ -2,18 +2,13 @@
  * Classification metrics from logits: mean cross-entropy, accuracy, macro-F1 and Matthews correlation
  * (CoLA's metric; the multi-class form of Gorodkin 2004, equal to the binary MCC for two classes).
  */
+import type { JobMetrics } from '../../shared/job.ts';
+import type { SelectionMetric } from '../../shared/trainer-events.ts';
 
-export interface EvalMetrics {
-  loss: number;
-  accuracy: number;
-  macroF1: number;
-  mcc: number;
-  examples: number;
-}
+/** What an evaluation measures (the same fields a job's status.json reports). */
+export type EvalMetrics = JobMetrics;
 
-/** Metrics a run can select its best checkpoint on; `loss` is minimised, the others maximised. */
-export type SelectionMetric = 'accuracy' | 'f1' | 'mcc' | 'loss';
-
+/** A selection metric's value: `loss` is minimised, the others maximised. */
 export function metricValue(m: EvalMetrics, metric: SelectionMetric): number {
   return metric === 'f1' ? m.macroF1 : metric === 'mcc' ? m.mcc : metric === 'loss' ? m.loss : m.accuracy;
 }

@@ -3,16 +3,20 @@
  * on a terminal; one JSON object per line otherwise (batch jobs, CI, log collectors).
  */
 import { SingleBar } from 'cli-progress';
+import type { PretrainEvent, PretrainStepEvent, StepEvent, TrainerEvent } from '../../shared/trainer-events.ts';
 
-export type TrainLog = (event: Record<string, unknown>) => void;
+export type TrainLog = (event: TrainerEvent) => void;
+export type PretrainLog = (event: PretrainEvent) => void;
 
-export function jsonLines(write: (line: string) => void): TrainLog {
+/** Each event as one JSON line, stamped with the time (any event union: the trainer's, a job's). */
+export function jsonLines<E extends { event: string }>(write: (line: string) => void): (event: E) => void {
   return (event) => write(JSON.stringify({ time: new Date().toISOString(), ...event }) + '\n');
 }
 
 const fmt = (v: unknown) => (typeof v === 'number' && !Number.isInteger(v) ? v.toPrecision(4) : typeof v === 'object' && v !== null ? JSON.stringify(v) : String(v));
 
-export function terminalProgress(stream: NodeJS.WriteStream): TrainLog {
+/** A progress bar for the step events of `train` and `pretrain`; every other event as one line. */
+export function terminalProgress(stream: NodeJS.WriteStream): (event: TrainerEvent | PretrainEvent) => void {
   let bar: SingleBar | null = null;
   let examples = 0;
   let seconds = 0;
@@ -21,24 +25,29 @@ export function terminalProgress(stream: NodeJS.WriteStream): TrainLog {
     bar = null;
     stream.write(text + '\n');
   };
-  return (event) => {
-    const { event: name, ...rest } = event;
-    if (name === 'step') {
-      const step = Number(rest.step);
-      const total = Number(rest.totalSteps);
-      examples += Number(rest.examples);
-      seconds += Number(rest.seconds);
-      if (!bar) {
-        bar = new SingleBar({
-          stream,
-          format: 'seed {seed} |{bar}| step {value}/{total} | epoch {epoch}/{epochs} | loss {loss} | {rate} ex/s | ETA {eta_formatted}',
-          hideCursor: true,
-        });
-        bar.start(total, step - 1, { seed: rest.seed, epoch: rest.epoch, epochs: rest.epochs, loss: '-', rate: '-' });
-      }
-      bar.update(step, { seed: rest.seed, epoch: rest.epoch, epochs: rest.epochs, loss: Number(rest.loss).toFixed(4), rate: (examples / seconds).toFixed(1) });
-      return;
+  const stepBar = (e: StepEvent | PretrainStepEvent) => {
+    examples += e.examples;
+    seconds += e.seconds;
+    const payload = { seed: e.seed, epoch: e.epoch, epochs: 'epochs' in e ? e.epochs : '-' };
+    if (!bar) {
+      bar = new SingleBar({
+        stream,
+        format: 'seed {seed} |{bar}| step {value}/{total} | epoch {epoch}/{epochs} | loss {loss} | {rate} ex/s | ETA {eta_formatted}',
+        hideCursor: true,
+      });
+      bar.start(e.totalSteps, e.step - 1, { ...payload, loss: '-', rate: '-' });
     }
-    line(`${String(name).padEnd(12)} ${Object.entries(rest).map(([k, v]) => `${k}=${fmt(v)}`).join(' ')}`);
+    bar.update(e.step, { ...payload, loss: e.loss.toFixed(4), rate: (examples / seconds).toFixed(1) });
+  };
+  return (event) => {
+    switch (event.event) {
+      case 'step':
+        stepBar(event);
+        return;
+      default: {
+        const { event: name, ...rest } = event;
+        line(`${name.padEnd(12)} ${Object.entries(rest).map(([k, v]) => `${k}=${fmt(v)}`).join(' ')}`);
+      }
+    }
   };
 }

@@ -5,23 +5,25 @@
  */
 import { createHash } from 'node:crypto';
 import { basename } from 'node:path';
+import { readDataset, type DatasetFormat, type SkippedRow, type TokenizedRow } from '../../shared/datasets/index.ts';
+import type { EvalRecord, SelectionMetric, TrainerEvent } from '../../shared/trainer-events.ts';
 import type { AdapterConfig, AdapterNonlinearity, HoulsbyAdapterOptions, TrainMode } from '../../shared/adapter-config.ts';
-import { assertWritableOutput, readAdapterDir, writeAdapterDir, type AdapterDir } from '../checkpoint/adapter-dir.ts';
-import { loadBaseModel, type BaseModel } from '../checkpoint/base-model.ts';
-import { CheckpointError } from '../checkpoint/errors.ts';
+import { assertWritableOutput, readAdapterDir, writeAdapterDir, type AdapterDir } from '../model-files/adapter-dir.ts';
+import { loadBaseModel, type BaseModel } from '../model-files/base-model.ts';
+import { ModelFileError } from '../model-files/errors.ts';
 import { parameterSpecs, parseLayerSet, type ModelSpec, type ParamSpec } from '../model/params.ts';
 import { initialParameters } from '../model/weights.ts';
 import { ModelSessions } from '../runtime/model-sessions.ts';
 import type { Device } from '../runtime/session.ts';
 import { loadBaseTokenizer } from '../tokenizer/bert-tokenizer.ts';
 import { Rng } from '../util/random.ts';
-import { bucketedBatches } from './batching.ts';
-import { readCheckpoint, TornCheckpointError, writeCheckpoint, type EvalRecord, type RunPosition, type SeedResult, type StepRecord } from './checkpoint.ts';
-import { readDataset, splitValidation, type DatasetFormat, type SkippedRow } from '../data/index.ts';
-import { collate, makeBatches, resolveLabels, type TokenizedRow } from './data.ts';
-import { isBetter, metricValue, MetricsAccumulator, type EvalMetrics, type SelectionMetric } from './metrics.ts';
+import { readCheckpoint, TornCheckpointError, writeCheckpoint, type CheckpointTensors, type RunPosition, type SeedResult, type StepRecord } from './resume-state.ts';
+import { bucketedBatches, collate, makeBatches } from './batching.ts';
+import { resolveLabels } from './labels.ts';
+import { isBetter, metricValue, MetricsAccumulator, type EvalMetrics } from './metrics.ts';
 import { AdamW, clipGradNorm, SGD, type Param } from './optimizer.ts';
 import { learningRateAt, warmupStepsFor } from './schedule.ts';
+import { splitValidation } from './validation-split.ts';
 
 export interface TrainOptions {
   base: string;
@@ -79,8 +81,15 @@ export interface TrainOptions {
   checkpointDir?: string;
   /** Continue from `checkpointDir` when it holds a checkpoint (and start fresh when it does not). */
   resume: boolean;
-  /** Receives one structured event per step / evaluation / phase. */
-  log: (event: Record<string, unknown>) => void;
+  /** Receives one typed event per step / evaluation / phase. */
+  log: (event: TrainerEvent) => void;
+  /**
+   * Called right after each resumable state is written to `dir`, before training goes on and rewrites
+   * it (run-job copies it to the registry so a retry on another host continues).
+   */
+  onCheckpoint?: (checkpoint: { dir: string; step: number }) => void;
+  /** Called after every optimizer step and its checkpoint; tests use it to stop a run at an exact step. */
+  onStep?: (step: number) => void;
 }
 
 export interface TrainMetrics {
@@ -138,6 +147,18 @@ export async function evaluate(sessions: ModelSessions, rows: readonly Tokenized
   return acc.result();
 }
 
+/** The adapters' shape: a warm start's own, else the options'. */
+function adapterOptions(opts: TrainOptions, warm: AdapterDir | null, numLayers: number): HoulsbyAdapterOptions {
+  const given = warm?.config.adapter;
+  return {
+    bottleneck: given?.bottleneck ?? opts.bottleneck,
+    nonlinearity: given?.nonlinearity ?? opts.nonlinearity,
+    initStd: given?.initStd ?? opts.initStd,
+    layers: given?.layers ?? parseLayerSet(opts.adapterLayers ?? `0-${numLayers - 1}`, numLayers),
+    trainLayernorms: opts.trainLayernorms ?? true,
+  };
+}
+
 async function prepare(opts: TrainOptions): Promise<Prepared> {
   const log = opts.log;
   if (opts.seeds.length === 0) throw new Error('--seeds: give at least one seed');
@@ -145,7 +166,7 @@ async function prepare(opts: TrainOptions): Promise<Prepared> {
   const cfg = base.config;
   const warm = opts.initAdapter ? readAdapterDir(opts.initAdapter, base) : null;
   if (warm && warm.config.base.weightsSha256 !== base.weightsSha256) {
-    throw new CheckpointError(
+    throw new ModelFileError(
       `--init-adapter ${opts.initAdapter}: it was trained on a base whose model.safetensors has sha256 ${warm.config.base.weightsSha256}, but --base ${opts.base} has ${base.weightsSha256}`,
     );
   }
@@ -177,16 +198,7 @@ async function prepare(opts: TrainOptions): Promise<Prepared> {
   if (opts.seeds.length > 1 && !validation) throw new Error('--seeds: picking the best of several seeds needs --validation or --validation-split');
   if (skipped.train.length + skipped.validation.length > 0) log({ event: 'skipped-rows', train: skipped.train.length, validation: skipped.validation.length, first: [...skipped.train, ...skipped.validation].slice(0, 5) });
 
-  const adapter: HoulsbyAdapterOptions | null =
-    opts.mode === 'adapter'
-      ? {
-          bottleneck: warm?.config.adapter?.bottleneck ?? opts.bottleneck,
-          nonlinearity: warm?.config.adapter?.nonlinearity ?? opts.nonlinearity,
-          initStd: warm?.config.adapter?.initStd ?? opts.initStd,
-          layers: warm?.config.adapter?.layers ?? parseLayerSet(opts.adapterLayers ?? `0-${cfg.num_hidden_layers - 1}`, cfg.num_hidden_layers),
-          trainLayernorms: opts.trainLayernorms ?? true,
-        }
-      : null;
+  const adapter = opts.mode === 'adapter' ? adapterOptions(opts, warm, cfg.num_hidden_layers) : null;
   const spec: ModelSpec = { config: cfg, task, numLabels: labels.length, mode: opts.mode, adapter, usesPooler: base.hasPooler };
   const specs = parameterSpecs(spec);
   const stepsPerEpoch = Math.ceil(rows.length / opts.batchSize);
@@ -203,67 +215,56 @@ async function prepare(opts: TrainOptions): Promise<Prepared> {
 
 /** What a resume must agree on with the run that wrote the checkpoint. */
 function fingerprint(opts: TrainOptions, p: Prepared): string {
-  const { log: _log, resume: _resume, checkpointDir: _dir, checkpointEvery: _every, threads: _threads, device: _device, out: _out, ...rest } = opts;
+  const { log: _log, onCheckpoint: _onCheckpoint, onStep: _onStep, resume: _resume, checkpointDir: _dir, checkpointEvery: _every, threads: _threads, device: _device, out: _out, ...rest } = opts;
   return createHash('sha256').update(JSON.stringify({ rest, base: p.base.weightsSha256, rows: p.rows.length })).digest('hex');
+}
+
+/** Where a seed's interrupted run stood, with its tensors: enough to continue it. */
+type ResumePoint = { position: RunPosition } & Omit<CheckpointTensors, 'selected'>;
+
+/** Saves a resumable state; the run adds the seeds it has finished and its selected parameters. */
+type SaveCheckpoint = (position: RunPosition, tensors: Omit<CheckpointTensors, 'selected'>) => void;
+
+/** The checkpoint in `dir` to continue from, or null to start from the beginning (there is none, or it is torn). */
+function readResumePoint(opts: TrainOptions, dir: string, print: string): { finished: SeedResult[]; selected: Map<string, Float32Array> | null; at: ResumePoint } | null {
+  let saved: ReturnType<typeof readCheckpoint> = null;
+  try {
+    saved = readCheckpoint(dir);
+  } catch (err) {
+    // A torn pair cannot be resumed; training from the start reaches the same result (deterministic).
+    if (!(err instanceof TornCheckpointError)) throw err;
+    opts.log({ event: 'checkpoint-ignored', reason: err.message });
+  }
+  if (!saved) return null;
+  if (saved.state.fingerprint !== print) {
+    throw new Error(`--resume: the checkpoint in ${dir} was written by a run with other data or options; remove it or change --checkpoint-dir`);
+  }
+  const { position, finished } = saved.state;
+  opts.log({ event: 'resume', from: dir, seed: opts.seeds[position.seedIndex], step: position.step });
+  const { selected, ...tensors } = saved.tensors;
+  return { finished, selected, at: { position, ...tensors } };
+}
+
+/** True when seed result `a` beats `b` on validation (any result beats none; without validation the first stays). */
+function betterSeed(a: SeedResult, b: SeedResult | undefined, metric: SelectionMetric): boolean {
+  return !b || (a.best !== null && isBetter(a.best, b.best, metric));
+}
+
+/** The best of the finished seeds. */
+function bestSeed(results: readonly SeedResult[], metric: SelectionMetric): SeedResult | undefined {
+  return results.reduce<SeedResult | undefined>((acc, r) => (betterSeed(r, acc, metric) ? r : acc), undefined);
 }
 
 const copyParams = (values: ReadonlyMap<string, Float32Array>, trainable: readonly ParamSpec[]) =>
   new Map(trainable.map((s) => [s.name, Float32Array.from(values.get(s.name)!)]));
 
-export async function train(opts: TrainOptions): Promise<{ metrics: TrainMetrics; config: AdapterConfig }> {
-  assertWritableOutput(opts.out);
-  const p = await prepare(opts);
-  const count = (list: readonly ParamSpec[]) => list.reduce((n, s) => n + s.shape.reduce((a, b) => a * b, 1), 0);
-  const parameters = { trainable: count(p.trainable), total: count(p.specs) };
-  const shapes = new Map(p.trainable.map((s) => [s.name, s.shape]));
-  const checkpointDir = opts.checkpointDir ?? `${opts.out}.checkpoint`;
-  const print = fingerprint(opts, p);
+const countParams = (list: readonly ParamSpec[]) => list.reduce((n, s) => n + s.shape.reduce((a, b) => a * b, 1), 0);
 
-  let finished: SeedResult[] = [];
-  let selected: Map<string, Float32Array> | null = null;
-  let resumeAt: { position: RunPosition; params: Map<string, Float32Array>; adamM: Map<string, Float32Array> | null; adamV: Map<string, Float32Array> | null; best: Map<string, Float32Array> | null } | null = null;
-  if (opts.resume) {
-    let saved: ReturnType<typeof readCheckpoint> = null;
-    try {
-      saved = readCheckpoint(checkpointDir);
-    } catch (err) {
-      // A torn pair cannot be resumed; training from the start reaches the same result (deterministic).
-      if (!(err instanceof TornCheckpointError)) throw err;
-      opts.log({ event: 'checkpoint-ignored', reason: err.message });
-    }
-    if (saved) {
-      if (saved.state.fingerprint !== print) {
-        throw new Error(`--resume: the checkpoint in ${checkpointDir} was written by a run with other data or options; remove it or change --checkpoint-dir`);
-      }
-      finished = saved.state.finished;
-      selected = saved.tensors.selected;
-      resumeAt = { position: saved.state.position, params: saved.tensors.params, adamM: saved.tensors.adamM, adamV: saved.tensors.adamV, best: saved.tensors.best };
-      opts.log({ event: 'resume', from: checkpointDir, seed: opts.seeds[saved.state.position.seedIndex], step: saved.state.position.step });
-    }
-  }
-  opts.log({ event: 'start', task: p.task, mode: opts.mode, examples: p.rows.length, validationExamples: p.validation?.length ?? 0, labels: p.labels, totalSteps: p.totalSteps, seeds: opts.seeds, ...parameters });
-
-  const betterSeed = (a: SeedResult, b: SeedResult | undefined) => !b || (a.best !== null && isBetter(a.best, b.best, opts.metric));
-  let lastValues: Map<string, Float32Array> | null = null;
-  for (let seedIndex = resumeAt?.position.seedIndex ?? 0; seedIndex < opts.seeds.length; seedIndex++) {
-    const resumeHere = resumeAt && resumeAt.position.seedIndex === seedIndex ? resumeAt : null;
-    const run = await runSeed(opts, p, seedIndex, resumeHere, (position, tensors) => {
-      const state = { format: 'adapter-store.train-checkpoint/v1' as const, fingerprint: print, finished, position, savedAt: new Date().toISOString() };
-      writeCheckpoint(checkpointDir, state, { ...tensors, selected }, shapes);
-      opts.log({ event: 'checkpoint', dir: checkpointDir, step: position.step });
-    });
-    const bestSoFar = finished.reduce<SeedResult | undefined>((acc, r) => (betterSeed(r, acc) ? r : acc), undefined);
-    if (betterSeed(run.result, bestSoFar)) selected = run.params;
-    finished = [...finished, run.result];
-    lastValues = run.params;
-    opts.log({ event: 'seed-done', seed: run.result.seed, best: run.result.best, stoppedEarly: run.result.stoppedEarly });
-  }
-
-  const chosen = finished.reduce<SeedResult | undefined>((acc, r) => (betterSeed(r, acc) ? r : acc), undefined)!;
-  const params = selected ?? lastValues!;
+/** adapter_config.json: what the adapter is, what it was trained on, and the Python `adapters` library's terms for it. */
+function adapterConfig(opts: TrainOptions, p: Prepared, parameters: AdapterConfig['parameters']): AdapterConfig {
   const adapter = p.spec.adapter;
   const cfg = p.base.config;
-  const config: AdapterConfig = {
+  return {
     format: 'adapter-store.adapter/v1',
     task: p.task,
     mode: opts.mode,
@@ -285,6 +286,39 @@ export async function train(opts: TrainOptions): Promise<{ metrics: TrainMetrics
         }
       : null,
   };
+}
+
+export async function train(opts: TrainOptions): Promise<{ metrics: TrainMetrics; config: AdapterConfig }> {
+  assertWritableOutput(opts.out);
+  const p = await prepare(opts);
+  const parameters = { trainable: countParams(p.trainable), total: countParams(p.specs) };
+  const shapes = new Map(p.trainable.map((s) => [s.name, s.shape]));
+  const checkpointDir = opts.checkpointDir ?? `${opts.out}.checkpoint`;
+  const print = fingerprint(opts, p);
+
+  const resumed = opts.resume ? readResumePoint(opts, checkpointDir, print) : null;
+  let finished: SeedResult[] = resumed?.finished ?? [];
+  let selected: Map<string, Float32Array> | null = resumed?.selected ?? null;
+  opts.log({ event: 'start', task: p.task, mode: opts.mode, examples: p.rows.length, validationExamples: p.validation?.length ?? 0, labels: p.labels, totalSteps: p.totalSteps, seeds: opts.seeds, ...parameters });
+
+  let lastValues: Map<string, Float32Array> | null = null;
+  for (let seedIndex = resumed?.at.position.seedIndex ?? 0; seedIndex < opts.seeds.length; seedIndex++) {
+    const resumeHere = resumed && resumed.at.position.seedIndex === seedIndex ? resumed.at : null;
+    const run = await runSeed(opts, p, seedIndex, resumeHere, (position, tensors) => {
+      const state = { format: 'adapter-store.train-checkpoint/v1' as const, fingerprint: print, finished, position, savedAt: new Date().toISOString() };
+      writeCheckpoint(checkpointDir, state, { ...tensors, selected }, shapes);
+      opts.onCheckpoint?.({ dir: checkpointDir, step: position.step });
+      opts.log({ event: 'checkpoint', dir: checkpointDir, step: position.step });
+    });
+    if (betterSeed(run.result, bestSeed(finished, opts.metric), opts.metric)) selected = run.params;
+    finished = [...finished, run.result];
+    lastValues = run.params;
+    opts.log({ event: 'seed-done', seed: run.result.seed, best: run.result.best, stoppedEarly: run.result.stoppedEarly });
+  }
+
+  const chosen = bestSeed(finished, opts.metric)!;
+  const params = selected ?? lastValues!;
+  const config = adapterConfig(opts, p, parameters);
   const metrics: TrainMetrics = {
     task: p.task,
     mode: opts.mode,
@@ -309,19 +343,53 @@ export async function train(opts: TrainOptions): Promise<{ metrics: TrainMetrics
   return { metrics, config };
 }
 
-type SaveCheckpoint = (
-  position: RunPosition,
-  tensors: { params: Map<string, Float32Array>; adamM: Map<string, Float32Array> | null; adamV: Map<string, Float32Array> | null; best: Map<string, Float32Array> | null },
-) => void;
+/** Evaluations without improvement in a row; the run stops once there are `patience` of them (0: never). */
+class EarlyStopping {
+  constructor(
+    readonly patience: number,
+    public stale = 0,
+  ) {}
+
+  record(improved: boolean): void {
+    this.stale = improved ? 0 : this.stale + 1;
+  }
+
+  get exhausted(): boolean {
+    return this.patience > 0 && this.stale >= this.patience;
+  }
+}
+
+/** Steady-state throughput: the first step pays for session warm-up and is left out (unless it is the only one). */
+class StepTimer {
+  private examples = 0;
+  private seconds = 0;
+  private steps = 0;
+  private warmedUp: boolean;
+
+  constructor(totalSteps: number) {
+    this.warmedUp = totalSteps === 1;
+  }
+
+  add(examples: number, seconds: number): void {
+    if (this.warmedUp) {
+      this.examples += examples;
+      this.seconds += seconds;
+      this.steps++;
+    }
+    this.warmedUp = true;
+  }
+
+  get examplesPerSecond(): number {
+    return this.seconds > 0 ? this.examples / this.seconds : 0;
+  }
+
+  get secondsPerStep(): number {
+    return this.steps > 0 ? this.seconds / this.steps : 0;
+  }
+}
 
 /** One seed's training run; returns its result and the parameters to keep (best on validation, else final). */
-async function runSeed(
-  opts: TrainOptions,
-  p: Prepared,
-  seedIndex: number,
-  resume: { position: RunPosition; params: Map<string, Float32Array>; adamM: Map<string, Float32Array> | null; adamV: Map<string, Float32Array> | null; best: Map<string, Float32Array> | null } | null,
-  save: SaveCheckpoint,
-): Promise<{ result: SeedResult; params: Map<string, Float32Array> }> {
+async function runSeed(opts: TrainOptions, p: Prepared, seedIndex: number, resume: ResumePoint | null, save: SaveCheckpoint): Promise<{ result: SeedResult; params: Map<string, Float32Array> }> {
   const seed = opts.seeds[seedIndex];
   const rng = new Rng(seed);
   const values = initialParameters(p.spec, p.specs, p.base, rng, p.warm ? { task: p.warm.config.task, tensors: p.warm.tensors } : undefined);
@@ -335,10 +403,9 @@ async function runSeed(
 
   const result: SeedResult = resume?.position.partial ?? { seed, steps: [], validation: [], best: null, stoppedEarly: false, examplesPerSecond: 0, secondsPerStep: 0 };
   let best = resume?.best ?? null;
-  let stale = resume?.position.evalsWithoutImprovement ?? 0;
+  const early = new EarlyStopping(opts.earlyStoppingPatience, resume?.position.evalsWithoutImprovement ?? 0);
   let step = resume?.position.step ?? 0;
-  const timed = { examples: 0, seconds: 0, steps: 0 };
-  let warmedUp = p.totalSteps === 1; // a one-step run has only its warm-up step to time
+  const timer = new StepTimer(p.totalSteps);
 
   const validate = async (epoch: number): Promise<void> => {
     if (!p.validation) return;
@@ -348,10 +415,18 @@ async function runSeed(
     const improved = isBetter(m, result.best, opts.metric);
     if (improved) {
       result.best = record;
-      best = new Map(p.trainable.map((s) => [s.name, Float32Array.from(values.get(s.name)!)]));
-      stale = 0;
-    } else stale++;
-    opts.log({ event: 'validation', seed, step, epoch, ...m, [opts.metric]: metricValue(m, opts.metric), improved });
+      best = copyParams(values, p.trainable);
+    }
+    early.record(improved);
+    opts.log({ event: 'validation', seed, step, epoch, ...m, metric: opts.metric, score: metricValue(m, opts.metric), improved });
+  };
+  const checkpoint = (position: Pick<RunPosition, 'epoch' | 'batch' | 'epochRng'>) => {
+    const state = optimizer instanceof AdamW ? optimizer.state() : null;
+    const byName = (list: Float32Array[] | undefined) => (list ? new Map(params.map((q, k) => [q.name, list[k]])) : null);
+    save(
+      { ...position, seedIndex, step, optimizerStep: state?.step ?? step, partial: result, evalsWithoutImprovement: early.stale },
+      { params: new Map(params.map((q) => [q.name, q.data])), adamM: byName(state?.m), adamV: byName(state?.v), best },
+    );
   };
 
   const startEpoch = resume?.position.epoch ?? 1;
@@ -372,44 +447,26 @@ async function runSeed(
       optimizer.step(gradList, lr);
       const seconds = (performance.now() - started) / 1000;
       step++;
-      // The first step pays for session warm-up; steady-state throughput leaves it out (unless it is the only one).
-      if (warmedUp) {
-        timed.examples += batch.batchSize;
-        timed.seconds += seconds;
-        timed.steps++;
-      }
-      warmedUp = true;
+      timer.add(batch.batchSize, seconds);
       result.steps.push({ step, epoch, loss, lr, gradNorm });
       opts.log({ event: 'step', seed, step, totalSteps: p.totalSteps, epoch, epochs: opts.epochs, loss, lr, gradNorm, examples: batch.batchSize, seconds });
       if (opts.evalSteps > 0 && step % opts.evalSteps === 0) {
         await validate(epoch);
         evaluatedAt = step;
       }
-      if (opts.checkpointEvery > 0 && step % opts.checkpointEvery === 0 && step < p.totalSteps) {
-        const state = optimizer instanceof AdamW ? optimizer.state() : null;
-        const byName = (list: Float32Array[] | undefined) => (list ? new Map(params.map((q, k) => [q.name, list[k]])) : null);
-        save(
-          { seedIndex, epoch, batch: b + 1, step, optimizerStep: state?.step ?? step, epochRng, partial: result, evalsWithoutImprovement: stale },
-          { params: new Map(params.map((q) => [q.name, q.data])), adamM: byName(state?.m), adamV: byName(state?.v), best },
-        );
-      }
-      if (opts.earlyStoppingPatience > 0 && stale >= opts.earlyStoppingPatience) {
-        result.stoppedEarly = true;
-        opts.log({ event: 'early-stop', seed, step, epoch, patience: opts.earlyStoppingPatience });
-        break training;
-      }
-      // Fault injection for the resume tests: die like a reclaimed Spot instance would.
-      if (process.env.TRAINER_TEST_KILL_AT_STEP === String(step)) process.kill(process.pid, 'SIGKILL');
+      if (opts.checkpointEvery > 0 && step % opts.checkpointEvery === 0 && step < p.totalSteps) checkpoint({ epoch, batch: b + 1, epochRng });
+      opts.onStep?.(step);
+      if (early.exhausted) break;
     }
-    if (evaluatedAt !== step) await validate(epoch);
-    if (opts.earlyStoppingPatience > 0 && stale >= opts.earlyStoppingPatience) {
+    if (evaluatedAt !== step && !early.exhausted) await validate(epoch);
+    if (early.exhausted) {
       result.stoppedEarly = true;
-      opts.log({ event: 'early-stop', seed, step, epoch, patience: opts.earlyStoppingPatience });
-      break;
+      opts.log({ event: 'early-stop', seed, step, epoch, patience: early.patience });
+      break training;
     }
   }
-  result.examplesPerSecond = timed.seconds > 0 ? timed.examples / timed.seconds : 0;
-  result.secondsPerStep = timed.steps > 0 ? timed.seconds / timed.steps : 0;
+  result.examplesPerSecond = timer.examplesPerSecond;
+  result.secondsPerStep = timer.secondsPerStep;
   await sessions.release();
   return { result, params: best ?? copyParams(values, p.trainable) };
 }

@@ -10,6 +10,7 @@ import {
 } from '@aws-sdk/client-batch';
 import { CONTAINER_EXITED, globMatch } from './emulator.ts';
 import { startBatchEmulator, type BatchEmulatorServer } from './server.ts';
+import { waitUntil } from '../../support/wait.ts';
 
 let batch: BatchEmulatorServer;
 
@@ -38,14 +39,12 @@ async function describe(jobId: string): Promise<JobDetail> {
   return out.jobs![0];
 }
 
-async function waitFor(jobId: string, statuses: JobStatus[], timeoutMs = 20_000): Promise<JobDetail> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const job = await describe(jobId);
-    if (statuses.includes(job.status!)) return job;
-    if (Date.now() > until) throw new Error(`job ${jobId} is ${job.status}, not ${statuses.join('/')}; log: ${batch.logs(jobId).join('\n')}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
+function waitFor(jobId: string, statuses: JobStatus[], timeoutMs = 20_000): Promise<JobDetail> {
+  let last: JobDetail | undefined;
+  return waitUntil(`job ${jobId} to be ${statuses.join('/')}`, async () => {
+    last = await describe(jobId);
+    return statuses.includes(last.status!) && last;
+  }, { timeoutMs, intervalMs: 25, describe: () => `${last?.status}; log: ${batch.logs(jobId).join('\n')}` });
 }
 
 test('a job runs its command with the definition\'s environment plus overrides and SUCCEEDS with exit code 0', async () => {
@@ -99,7 +98,7 @@ test('TerminateJob stops a RUNNING container (SIGTERM) and the job FAILS with th
   // The program says when it got SIGTERM, so the test can tell SIGTERM from the SIGKILL fallback.
   const jobId = await submit(['-e', 'process.on("SIGTERM", () => { console.log("got SIGTERM"); process.exit(143); }); console.log("up"); setInterval(() => {}, 1000)']);
   await waitFor(jobId, ['RUNNING']);
-  while (!batch.logs(jobId).includes('up')) await new Promise((r) => setTimeout(r, 20));
+  await waitUntil(`job ${jobId} to log "up"`, () => batch.logs(jobId).includes('up'), { timeoutMs: 20_000, intervalMs: 20 });
   await batch.client.send(new TerminateJobCommand({ jobId, reason: 'stop it' }));
   const job = await waitFor(jobId, ['SUCCEEDED', 'FAILED']);
   assert.equal(job.status, 'FAILED');
@@ -110,7 +109,7 @@ test('TerminateJob stops a RUNNING container (SIGTERM) and the job FAILS with th
 
 test('a container that ignores SIGTERM is killed after the stop timeout', async () => {
   const jobId = await submit(['-e', 'process.on("SIGTERM", () => {}); console.log("up"); setInterval(() => {}, 1000)']);
-  while (!batch.logs(jobId).includes('up')) await new Promise((r) => setTimeout(r, 20));
+  await waitUntil(`job ${jobId} to log "up"`, () => batch.logs(jobId).includes('up'), { timeoutMs: 20_000, intervalMs: 20 });
   const t0 = Date.now();
   await batch.client.send(new TerminateJobCommand({ jobId, reason: 'stop it' }));
   const job = await waitFor(jobId, ['FAILED']);

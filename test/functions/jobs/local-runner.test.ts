@@ -10,10 +10,11 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { Hyperparameters, JobSpec } from '../../../shared/job.ts';
 import { Registry } from '../../../shared/registry.ts';
-import { writeRandomBert } from '../../../trainer/checkpoint/random-bert.ts';
 import type { LaunchedJob, LauncherView } from '../../../functions/jobs/launcher.ts';
 import { LocalRunner } from '../../../functions/jobs/local-runner.ts';
 import { startS3Server, type S3TestServer } from '../../support/s3-server.ts';
+import { BROKEN_JSONL, TOY_JSONL, writeTinyBert } from '../../support/tiny-bert.ts';
+import { waitUntil } from '../../support/wait.ts';
 
 let s3: S3TestServer;
 let registry: Registry;
@@ -24,11 +25,10 @@ before(async () => {
   await s3.createBucket('registry');
   registry = Registry.fromUri('s3://registry', s3.client);
   const dir = join(mkdtempSync(join(tmpdir(), 'local-runner-')), 'tiny');
-  writeRandomBert(dir, { hiddenSize: 16, numLayers: 2, numHeads: 2, intermediateSize: 32, maxPositions: 64, vocabSize: 200, seed: 3, initializerRange: 0.2 });
+  writeTinyBert(dir);
   await registry.uploadModel('tiny', dir, ['config.json', 'model.safetensors', 'vocab.txt']);
-  const rows = Array.from({ length: 40 }, (_, i) => JSON.stringify({ input_ids: [2, 8 + (i % 2) * 20 + (i % 7), 9 + (i % 2) * 20], label: i % 2 ? 'pos' : 'neg' }));
-  await s3.putObject('registry', 'datasets/toy.jsonl', rows.join('\n') + '\n');
-  await s3.putObject('registry', 'datasets/broken.jsonl', '{"input_ids": [2, 5], "label": "pos"}\n{"input_ids": oops\n');
+  await s3.putObject('registry', 'datasets/toy.jsonl', TOY_JSONL);
+  await s3.putObject('registry', 'datasets/broken.jsonl', BROKEN_JSONL);
 });
 
 after(async () => {
@@ -50,19 +50,9 @@ async function putSpec(jobId: string, task: string, dataset: string, h: Hyperpar
   await registry.putJobSpec(spec);
 }
 
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
 const DONE = new Set(['succeeded', 'failed', 'cancelled']);
 function settled(r: LocalRunner, job: LaunchedJob): Promise<LauncherView> {
-  return waitFor(`${job.jobId} to end`, async () => {
+  return waitUntil(`${job.jobId} to end`, async () => {
     const v = await r.describe(job);
     return DONE.has(v.state) ? v : undefined;
   });
@@ -90,7 +80,7 @@ test('concurrency 1: a second job waits in the queue until the first ends', asyn
   const second = await r.submit({ jobId: 'local-second', task: 'local-q' });
   assert.deepEqual(r.load, { queued: 1, running: 1 });
   // While the first trains (its status.json says running), the second has not started.
-  await waitFor('the first job to report running', async () => (await registry.getJobStatus('local-first'))?.state === 'running');
+  await waitUntil('the first job to report running', async () => (await registry.getJobStatus('local-first'))?.state === 'running');
   assert.equal((await r.describe(first)).state, 'running');
   assert.equal((await r.describe(second)).state, 'queued');
   assert.equal(await registry.getJobStatus('local-second'), null);
@@ -112,12 +102,12 @@ test('cancel: a queued job never starts, a running one is killed and publishes n
   await r.cancel(waiting);
   assert.equal((await r.describe(waiting)).state, 'cancelled');
 
-  await waitFor('the long job to train', async () => ((await registry.getJobStatus('local-long'))?.step ?? 0) > 0);
+  await waitUntil('the long job to train', async () => ((await registry.getJobStatus('local-long'))?.step ?? 0) > 0);
   assert.equal((await r.describe(long)).state, 'running');
   await r.cancel(long);
   assert.equal((await r.describe(long)).state, 'cancelled');
   assert.deepEqual(r.load, { queued: 0, running: 0 });
-  await new Promise((res) => setTimeout(res, 300));
+  // cancel() resolved once the child had exited: nothing can be published after this point.
   assert.deepEqual(await registry.listVersions('local-c'), []);
   assert.equal(await registry.getJobStatus('local-waiting'), null);
   assert.notEqual((await registry.getJobStatus('local-long'))?.state, 'succeeded');
@@ -142,7 +132,7 @@ test('shutdown kills running children and hands back the queued job ids', async 
   const s1 = await r.submit({ jobId: 'local-s1', task: 'local-s' });
   await r.submit({ jobId: 'local-s2', task: 'local-s' });
   await r.submit({ jobId: 'local-s3', task: 'local-s' });
-  await waitFor('the first job to start', async () => (await registry.getJobStatus('local-s1'))?.state === 'running');
+  await waitUntil('the first job to start', async () => (await registry.getJobStatus('local-s1'))?.state === 'running');
   assert.deepEqual(await r.shutdown(), ['local-s2', 'local-s3']);
   assert.deepEqual(await r.describe(s1), { state: 'failed', reason: 'interrupted by shutdown' });
   await assert.rejects(r.submit({ jobId: 'local-s4', task: 'local-s' }), /shut down/);

@@ -63,8 +63,8 @@ test('Erf: float32 rule vs finite differences and the closed form 2/√π·exp(�
   const r = await gradCheck((_g, [a]) => op.erf(a), [{ name: 'x', shape: [20], data: xs }], { floatType: 'float32', step: 1e-2 });
   console.log(`# Erf float32 vs FD: ${r.maxRelError.toExponential(2)}`);
   assert.ok(r.maxRelError < 5e-3);
-  // gradCheck's loss is Σ erf(x)·R with R = randomArray(n, 1234) in float32.
-  const R = Float32Array.from(randomArray(20, 1234));
+  // gradCheck's loss is Σ erf(x)·R with the weights R it drew.
+  const R = r.weights;
   const closed = Array.from(xs, (v, i) => (2 / Math.sqrt(Math.PI)) * Math.exp(-v * v) * R[i]);
   const e = relError(r.analytic.x, closed);
   console.log(`# Erf float32 rule vs float64 closed form: ${e.toExponential(2)}`);
@@ -76,7 +76,7 @@ test('Gelu: float32 rule vs finite differences and the closed form Φ(x) + x·φ
   const r = await gradCheck((_g, [a]) => op.gelu(a), [{ name: 'x', shape: [20], data: xs }], { floatType: 'float32', step: 1e-2 });
   console.log(`# Gelu float32 vs FD: ${r.maxRelError.toExponential(2)}`);
   assert.ok(r.maxRelError < 5e-3);
-  const R = Float32Array.from(randomArray(20, 1234));
+  const R = r.weights;
   // JavaScript has no erf: Φ is integrated from φ in float64, independently of onnxruntime.
   const phi = (v: number) => Math.exp(-v * v / 2) / Math.sqrt(2 * Math.PI);
   const cdf = (v: number) => {
@@ -96,7 +96,8 @@ test('Dropout: the gradient is dy·mask/(1−p) with the forward mask, and dropp
   const g = new Graph('float32');
   const a = g.input('x', 'float32', [400]);
   const { y, mask } = op.dropout(a, 0.25, 7);
-  const w = g.constant(Float32Array.from(randomArray(400, 5)), 'float32', [400], 'R');
+  const R = Float32Array.from(randomArray(400, 5));
+  const w = g.constant(R, 'float32', [400], 'R');
   const loss = op.reduceSum(op.mul(y, w), [0], false);
   const dx = gradients(loss, [a]).get(a)!;
   g.output(y, 'y');
@@ -108,7 +109,6 @@ test('Dropout: the gradient is dy·mask/(1−p) with the forward mask, and dropp
   const m = out.mask.data as Uint8Array;
   const ys = out.y.data as Float32Array;
   const dxs = out.dx.data as Float32Array;
-  const R = Float32Array.from(randomArray(400, 5));
   let dropped = 0;
   for (let i = 0; i < 400; i++) {
     const expected = m[i] ? R[i] / 0.75 : 0;

@@ -11,7 +11,7 @@ import { pathToFileURL } from 'node:url';
 import { test } from 'node:test';
 import { createHash } from 'node:crypto';
 import { Registry } from '../../../shared/registry.ts';
-import { writeRandomBert } from '../../../trainer/checkpoint/random-bert.ts';
+import { writeRandomBert } from '../../../trainer/model-files/random-bert.ts';
 import { runTrainerCli } from '../../support/process.ts';
 
 const work = mkdtempSync(join(tmpdir(), 'run-job-local-'));

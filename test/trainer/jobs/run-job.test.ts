@@ -6,16 +6,17 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { GetObjectCommand } from '@aws-sdk/client-s3';
 import type { JobSpec } from '../../../shared/job.ts';
 import { Registry } from '../../../shared/registry.ts';
-import { writeRandomBert } from '../../../trainer/checkpoint/random-bert.ts';
 import { runTrainerCli } from '../../support/process.ts';
+import { waitUntil } from '../../support/wait.ts';
 import { startS3Server, type S3TestServer } from '../../support/s3-server.ts';
+import { BROKEN_JSONL, TOY_JSONL, writeTinyBert } from '../../support/tiny-bert.ts';
 
 let s3: S3TestServer;
 let registry: Registry;
@@ -25,11 +26,10 @@ before(async () => {
   await s3.createBucket('registry');
   registry = Registry.fromUri('s3://registry', s3.client);
   const dir = join(mkdtempSync(join(tmpdir(), 'run-job-')), 'tiny');
-  writeRandomBert(dir, { hiddenSize: 16, numLayers: 2, numHeads: 2, intermediateSize: 32, maxPositions: 64, vocabSize: 200, seed: 2, initializerRange: 0.2 });
+  writeTinyBert(dir);
   await registry.uploadModel('tiny', dir, ['config.json', 'model.safetensors', 'vocab.txt']);
-  const rows = Array.from({ length: 40 }, (_, i) => JSON.stringify({ input_ids: [2, 8 + (i % 2) * 20 + (i % 7), 9 + (i % 2) * 20], label: i % 2 ? 'pos' : 'neg' }));
-  await s3.putObject('registry', 'datasets/toy.jsonl', rows.join('\n') + '\n');
-  await s3.putObject('registry', 'datasets/broken.jsonl', '{"input_ids": [2, 5], "label": "pos"}\n{"input_ids": oops\n');
+  await s3.putObject('registry', 'datasets/toy.jsonl', TOY_JSONL);
+  await s3.putObject('registry', 'datasets/broken.jsonl', BROKEN_JSONL);
 });
 
 after(async () => {
@@ -87,14 +87,22 @@ test('a job with a broken dataset ends failed with the reason, and publishes not
   assert.match((await registry.getJobStatus('job-missing'))!.error!.message, /nope\.jsonl: no such object/);
 });
 
-test('versions are immutable: publishing into an existing version is refused', async () => {
-  const [version] = await registry.listVersions('toy');
-  const dir = mkdtempSync(join(tmpdir(), 'republish-'));
-  await assert.rejects(
-    registry.publishAdapter(dir, { task: 'toy', jobId: null, baseModel: { name: 'tiny', weightsSha256: 'x' }, mode: 'adapter', labels: ['a', 'b'], parameters: { trainable: 1, total: 2 }, metrics: null }, version),
-    /ENOENT|immutable/,
-  );
-  await assert.rejects(registry.putJobSpec(spec('job-ok', 's3://registry/datasets/toy.jsonl')), /already exists and is immutable/);
+test('versions are immutable: publishing into an existing version is refused and leaves it as it was', async () => {
+  const meta = { task: 'immutable', jobId: null, baseModel: { name: 'tiny', weightsSha256: 'x' }, mode: 'adapter' as const, labels: ['a', 'b'], parameters: { trainable: 1, total: 2 }, metrics: null };
+  const adapterDir = (content: string): string => {
+    const dir = mkdtempSync(join(tmpdir(), 'publish-'));
+    for (const f of ['adapter.safetensors', 'adapter_config.json', 'metrics.json']) writeFileSync(join(dir, f), `${content} ${f}`);
+    return dir;
+  };
+  const first = await registry.publishAdapter(adapterDir('first'), meta);
+  await assert.rejects(registry.publishAdapter(adapterDir('second'), meta, first.version), /already exists and is immutable/);
+  assert.deepEqual(await registry.getManifest('immutable', first.version), first);
+  assert.deepEqual(await registry.listVersions('immutable'), [first.version]);
+
+  const original = spec('job-immutable', 's3://registry/datasets/toy.jsonl');
+  await registry.putJobSpec(original);
+  await assert.rejects(registry.putJobSpec({ ...original, task: 'other' }), /already exists and is immutable/);
+  assert.equal((await registry.getJobSpec('job-immutable')).task, 'toy');
 });
 
 test('SIGTERM (Batch TerminateJob, Spot reclaim) marks the job failed with the reason and exits 143', async () => {
@@ -106,7 +114,7 @@ test('SIGTERM (Batch TerminateJob, Spot reclaim) marks the job failed with the r
     stdio: 'ignore',
   });
   const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
-  for (let i = 0; i < 600 && ((await registry.getJobStatus('job-term'))?.step ?? 0) < 2; i++) await new Promise((r) => setTimeout(r, 100));
+  await waitUntil('job-term past step 2', async () => ((await registry.getJobStatus('job-term'))?.step ?? 0) >= 2);
   child.kill('SIGTERM');
   assert.equal(await exited, 143);
   const status = await registry.getJobStatus('job-term');

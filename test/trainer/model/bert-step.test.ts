@@ -10,6 +10,7 @@ import { ATTENTION_MASK, buildBertGraph, INPUT_IDS, LABELS, TOKEN_TYPE_IDS, grad
 import type { ModelSpec } from '../../../trainer/model/params.ts';
 import { toOnnxModel } from '../../../trainer/graph/onnx-export.ts';
 import { createSession, hostTensor } from '../../../trainer/runtime/session.ts';
+import { centralDifferences, relativeError } from '../../support/finite-differences.ts';
 import { randomArray } from '../../support/gradcheck.ts';
 
 const config: BertConfig = {
@@ -53,21 +54,10 @@ async function checkStep(mode: TrainMode, nonlinearity: 'gelu' | 'relu' | 'swish
     const stride = Math.max(1, Math.floor(x.length / maxElementsPerParam));
     // Floor 1e-3: the key bias has an exactly-zero gradient (softmax shift invariance), where the finite
     // difference is pure round-off (~1e-10) and a relative error means nothing.
-    let maxDiff = 0, scale = 1e-3;
-    for (let i = 0; i < x.length; i += stride) {
-      const orig = x[i];
-      const h = 1e-6;
-      x[i] = orig + h;
-      const plus = (await lossOnly.run(feeds)).loss.data[0] as number;
-      x[i] = orig - h;
-      const minus = (await lossOnly.run(feeds)).loss.data[0] as number;
-      x[i] = orig;
-      const fd = (plus - minus) / (2 * h);
-      maxDiff = Math.max(maxDiff, Math.abs(fd - ours[i]));
-      scale = Math.max(scale, Math.abs(fd));
-    }
-    if (maxDiff / scale > 1e-6) console.log(`# ${name}: ${maxDiff / scale}`);
-    worst = Math.max(worst, maxDiff / scale);
+    const fd = await centralDifferences(x, async () => (await lossOnly.run(feeds)).loss.data[0] as number, { h: 1e-6, stride });
+    const error = relativeError(ours, fd, 1e-3);
+    if (error > 1e-6) console.log(`# ${name}: ${error}`);
+    worst = Math.max(worst, error);
   }
   console.log(`# ${mode}/${nonlinearity}: ${names.length} trainable tensors, max relative error ${worst.toExponential(2)}`);
   assert.ok(worst < 1e-6, `max relative error ${worst}`);

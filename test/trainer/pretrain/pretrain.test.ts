@@ -1,17 +1,18 @@
 /**
  * `trainer pretrain` end to end on a tiny BERT and a small generated corpus: the MLM loss falls, the
- * output is a BertForMaskedLM directory the trainer's base loader and `train` accept, a killed run
+ * output is a BertForMaskedLM directory the trainer's base loader and `train` accept, a stopped run
  * resumes to the very same bytes, packing wastes nothing, and bad data fails with the reader's message.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { loadBaseModel } from '../../../trainer/checkpoint/base-model.ts';
-import { readSafetensors } from '../../../trainer/checkpoint/safetensors.ts';
+import { loadBaseModel } from '../../../trainer/model-files/base-model.ts';
+import { readSafetensors } from '../../../trainer/model-files/safetensors.ts';
 import { readCorpus } from '../../../trainer/pretrain/corpus.ts';
-import { DEFAULT_VOCAB } from '../../../trainer/pretrain/pretrain.ts';
+import { pretrainOptions } from '../../../trainer/pretrain/command.ts';
+import { DEFAULT_VOCAB, pretrain } from '../../../trainer/pretrain/pretrain.ts';
 import { readVocabulary } from '../../../trainer/pretrain/vocabulary.ts';
 import { loadBertTokenizer } from '../../../trainer/tokenizer/bert-tokenizer.ts';
 import { train } from '../../../trainer/train/trainer.ts';
@@ -83,14 +84,17 @@ test('pretraining a tiny BERT lowers the MLM loss and writes a BertForMaskedLM d
   assert.ok(Number.isFinite(metrics.steps[1].loss));
 });
 
-test('a killed run resumes from its checkpoint to the same bytes as an uninterrupted one; --init continues a base', async () => {
+test('a run stopped mid-way resumes from its checkpoint to the same bytes as an uninterrupted one; --init continues a base', async () => {
   const args = ['--data', data, ...TINY, '--grad-accum', '2', '--lr', '3e-3', '--warmup-steps', '2', '--max-steps', '8', '--checkpoint-every', '3', '--whole-word-mask'];
   const whole = join(tmp, 'whole');
   const a = await runTrainerCli(['pretrain', '--out', whole, ...args]);
   assert.equal(a.code, 0, a.stderr);
   const broken = join(tmp, 'broken');
-  const killed = await runTrainerCli(['pretrain', '--out', broken, ...args], { TRAINER_TEST_KILL_AT_STEP: '5' });
-  assert.equal(killed.signal, 'SIGKILL');
+  // Stopped after step 5 (its last checkpoint is step 3's), as a killed process would be: nothing after the step runs.
+  const stopped = new Error('stopped at step 5');
+  const options = await pretrainOptions(['--out', broken, ...args, '--quiet']);
+  await assert.rejects(pretrain({ ...options, onStep: (step) => { if (step === 5) throw stopped; } }), (err) => err === stopped);
+  assert.equal(existsSync(broken), false, 'a stopped run writes no model directory');
   const resumed = await runTrainerCli(['pretrain', '--out', broken, ...args, '--resume']);
   assert.equal(resumed.code, 0, resumed.stderr);
   const ev = events(resumed.stderr);

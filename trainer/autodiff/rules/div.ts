@@ -1,14 +1,10 @@
 import { div, mul, neg } from '../../graph/ops.ts';
-import { dyOf, input, type GradientRule } from '../rule.ts';
+import { defineRule, input } from '../rule.ts';
 import { unbroadcast } from '../unbroadcast.ts';
 
 /** y = a / b: da = dy / b, db = -dy * y / b. */
-export const divGrad: GradientRule = {
-  op: 'Div',
-  grad: (dys, node) => {
-    const dy = dyOf(dys, 'Div');
-    const [a, b] = [input(node, 0), input(node, 1)];
-    const y = node.outputs[0];
-    return [() => unbroadcast(div(dy, b), a.shape), () => unbroadcast(neg(div(mul(dy, y), b)), b.shape)];
-  },
-};
+export const divGrad = defineRule('Div', (dy, node) => {
+  const [a, b] = [input(node, 0), input(node, 1)];
+  const y = node.outputs[0];
+  return [() => unbroadcast(div(dy, b), a.shape), () => unbroadcast(neg(div(mul(dy, y), b)), b.shape)];
+});

@@ -17,14 +17,13 @@ import { negGrad } from './neg.ts';
 import { powGrad } from './pow.ts';
 import { reduceMeanGrad, reduceSumGrad } from './reduce.ts';
 import { reluGrad } from './relu.ts';
-import { reshapeGrad } from './reshape.ts';
+import { reshapeGrad, unsqueezeGrad } from './reshape.ts';
 import { sigmoidGrad } from './sigmoid.ts';
 import { softmaxGrad } from './softmax.ts';
 import { sqrtGrad } from './sqrt.ts';
 import { subGrad } from './sub.ts';
 import { tanhGrad } from './tanh.ts';
 import { transposeGrad } from './transpose.ts';
-import { unsqueezeGrad } from './unsqueeze.ts';
 import { whereGrad } from './where.ts';
 
 export const gradientRules: ReadonlyMap<string, GradientRule> = new Map(

@@ -1,13 +1,9 @@
 import { exp, mul, reduceSum, sub } from '../../graph/ops.ts';
-import { dyOf, type GradientRule } from '../rule.ts';
+import { defineRule } from '../rule.ts';
 
 /** y = log softmax(x): dx = dy − softmax(x) · Σ dy along the axis. */
-export const logSoftmaxGrad: GradientRule = {
-  op: 'LogSoftmax',
-  grad: (dys, node) => {
-    const dy = dyOf(dys, 'LogSoftmax');
-    const y = node.outputs[0];
-    const axis = Number(node.attrs.axis?.value ?? -1);
-    return [() => sub(dy, mul(exp(y), reduceSum(dy, [axis], true)))];
-  },
-};
+export const logSoftmaxGrad = defineRule('LogSoftmax', (dy, node) => {
+  const y = node.outputs[0];
+  const axis = Number(node.attrs.axis?.value ?? -1);
+  return [() => sub(dy, mul(exp(y), reduceSum(dy, [axis], true)))];
+});

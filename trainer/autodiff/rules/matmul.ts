@@ -1,6 +1,6 @@
 import type { Tensor } from '../../graph/graph.ts';
 import { matmul, transpose } from '../../graph/ops.ts';
-import { dyOf, input, type GradientRule } from '../rule.ts';
+import { defineRule, input } from '../rule.ts';
 import { unbroadcast } from '../unbroadcast.ts';
 
 /** Swap the last two axes. */
@@ -11,11 +11,7 @@ function mT(x: Tensor): Tensor {
 }
 
 /** Y = A B: dA = dY Bᵀ, dB = Aᵀ dY (summed over broadcast batch axes). */
-export const matmulGrad: GradientRule = {
-  op: 'MatMul',
-  grad: (dys, node) => {
-    const dy = dyOf(dys, 'MatMul');
-    const [a, b] = [input(node, 0), input(node, 1)];
-    return [() => unbroadcast(matmul(dy, mT(b)), a.shape), () => unbroadcast(matmul(mT(a), dy), b.shape)];
-  },
-};
+export const matmulGrad = defineRule('MatMul', (dy, node) => {
+  const [a, b] = [input(node, 0), input(node, 1)];
+  return [() => unbroadcast(matmul(dy, mT(b)), a.shape), () => unbroadcast(matmul(mT(a), dy), b.shape)];
+});

@@ -1,10 +1,10 @@
 import type { Node, Tensor } from '../../graph/graph.ts';
 import { cast, div, expand, shapeOf, size, unsqueeze } from '../../graph/ops.ts';
-import { dyOf, input, type GradientRule } from '../rule.ts';
+import { defineRule, input } from '../rule.ts';
 
 function reducedAxes(node: Node): number[] {
   const axesTensor = node.inputs[1];
-  const c = axesTensor?.graph.constants.find((k) => k.tensor === axesTensor);
+  const c = axesTensor && axesTensor.graph.constantOf(axesTensor);
   if (!c) throw new Error(`autodiff: ${node.op} needs constant axes`);
   const rank = input(node, 0).rank;
   return Array.from(c.data as ArrayLike<number | bigint>, (a) => (Number(a) + rank) % rank);
@@ -17,20 +17,14 @@ function spread(dy: Tensor, node: Node): Tensor {
   return expand(kept, shapeOf(x), x.shape);
 }
 
-export const reduceSumGrad: GradientRule = {
-  op: 'ReduceSum',
-  grad: (dys, node) => [() => spread(dyOf(dys, 'ReduceSum'), node), null],
-};
+export const reduceSumGrad = defineRule('ReduceSum', (dy, node) => [() => spread(dy, node), null]);
 
 /** Like ReduceSum, divided by the slice length (known only at run time when the axes are symbolic). */
-export const reduceMeanGrad: GradientRule = {
-  op: 'ReduceMean',
-  grad: (dys, node) => [
-    () => {
-      const [x, y] = [input(node, 0), node.outputs[0]];
-      const count = div(cast(size(x), x.dtype), cast(size(y), x.dtype));
-      return div(spread(dyOf(dys, 'ReduceMean'), node), count);
-    },
-    null,
-  ],
-};
+export const reduceMeanGrad = defineRule('ReduceMean', (dy, node) => [
+  () => {
+    const [x, y] = [input(node, 0), node.outputs[0]];
+    const count = div(cast(size(x), x.dtype), cast(size(y), x.dtype));
+    return div(spread(dy, node), count);
+  },
+  null,
+]);

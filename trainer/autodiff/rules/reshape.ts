@@ -1,11 +1,12 @@
+import type { Node, Tensor } from '../../graph/graph.ts';
 import { reshapeTo, shapeOf } from '../../graph/ops.ts';
-import { dyOf, input, type GradientRule } from '../rule.ts';
+import { defineRule, input, type GradThunk } from '../rule.ts';
 
-/** The gradient takes the input's runtime shape back; the target shape takes none. */
-export const reshapeGrad: GradientRule = {
-  op: 'Reshape',
-  grad: (dys, node) => {
-    const x = input(node, 0);
-    return [() => reshapeTo(dyOf(dys, 'Reshape'), shapeOf(x), x.shape), null];
-  },
-};
+/** Ops that only relabel the shape: the gradient takes the input's runtime shape back; the shape operand takes none. */
+function backToInputShape(dy: Tensor, node: Node): (GradThunk | null)[] {
+  const x = input(node, 0);
+  return [() => reshapeTo(dy, shapeOf(x), x.shape), null];
+}
+
+export const reshapeGrad = defineRule('Reshape', backToInputShape);
+export const unsqueezeGrad = defineRule('Unsqueeze', backToInputShape);

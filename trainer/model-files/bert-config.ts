@@ -1,0 +1,86 @@
+/**
+ * Reads and validates a Hugging Face BERT `config.json`. Anything the trainer's graph would get
+ * silently wrong (another activation, relative positions, a decoder) is refused here, by name.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { BertConfig } from '../../shared/bert-config.ts';
+import { ModelFileError } from './errors.ts';
+
+export function readBertConfig(dir: string): BertConfig {
+  const path = join(dir, 'config.json');
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new ModelFileError(code === 'ENOENT' ? `${path}: file not found` : `${path}: cannot read (${(e as Error).message})`);
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (e) {
+    throw new ModelFileError(`${path}: not valid JSON (${(e as Error).message})`);
+  }
+  return parseBertConfig(raw, path);
+}
+
+/** Validates parsed config JSON; `path` is only used in messages. */
+export function parseBertConfig(raw: unknown, path = 'config.json'): BertConfig {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+    throw new ModelFileError(`${path}: must be a JSON object`);
+  }
+  const c = raw as Record<string, unknown>;
+  const bad = (field: string, need: string): never => {
+    throw new ModelFileError(`${path}: field "${field}" must be ${need}, got ${show(c[field])}`);
+  };
+  const posInt = (field: string, dflt?: number): number => {
+    const v = c[field] ?? dflt;
+    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v <= 0) return bad(field, 'a positive integer');
+    return v;
+  };
+  const posNum = (field: string, dflt: number): number => {
+    const v = c[field] ?? dflt;
+    if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) return bad(field, 'a positive number');
+    return v;
+  };
+
+  const config: BertConfig = {
+    vocab_size: posInt('vocab_size'),
+    hidden_size: posInt('hidden_size'),
+    num_hidden_layers: posInt('num_hidden_layers'),
+    num_attention_heads: posInt('num_attention_heads'),
+    intermediate_size: posInt('intermediate_size'),
+    hidden_act: 'gelu',
+    max_position_embeddings: posInt('max_position_embeddings'),
+    type_vocab_size: posInt('type_vocab_size', 2),
+    layer_norm_eps: posNum('layer_norm_eps', 1e-12),
+    initializer_range: posNum('initializer_range', 0.02),
+  };
+  if (config.hidden_size % config.num_attention_heads !== 0) {
+    throw new ModelFileError(
+      `${path}: field "hidden_size" (${config.hidden_size}) must be divisible by "num_attention_heads" (${config.num_attention_heads})`,
+    );
+  }
+  // HF's "gelu" is the exact erf GELU, which the graph implements; "gelu_new"/"gelu_python"/"relu" differ or are not built.
+  if (c.hidden_act !== 'gelu') bad('hidden_act', '"gelu" (the only activation the trainer implements)');
+  if (c.model_type !== undefined && c.model_type !== 'bert') bad('model_type', '"bert"');
+  if (c.model_type === 'bert') config.model_type = 'bert';
+  if (c.position_embedding_type !== undefined && c.position_embedding_type !== 'absolute') {
+    bad('position_embedding_type', '"absolute" (relative position embeddings are not implemented)');
+  }
+  if (c.is_decoder !== undefined && c.is_decoder !== false) bad('is_decoder', 'false (decoder BERTs are not supported)');
+
+  if (c.id2label !== undefined) {
+    const m = c.id2label;
+    if (typeof m !== 'object' || m === null || Array.isArray(m) || !Object.values(m).every((v) => typeof v === 'string')) {
+      bad('id2label', 'an object of label strings');
+    }
+    config.id2label = { ...(m as Record<string, string>) };
+  }
+  return config;
+}
+
+function show(v: unknown): string {
+  return v === undefined ? 'nothing (field absent)' : JSON.stringify(v);
+}
