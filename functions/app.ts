@@ -6,6 +6,7 @@ import { OpenAPIHono } from '@hono/zod-openapi';
 import { HTTPException } from 'hono/http-exception';
 import { bodyLimit } from 'hono/body-limit';
 import { RegistryError, type Registry } from '../shared/registry.ts';
+import { DatasetChecker } from './datasets/checker.ts';
 import type { JobLauncher } from './jobs/launcher.ts';
 import { bearerAuth } from './http/auth.ts';
 import { defaultLog, requestLog, type LogLine } from './http/logging.ts';
@@ -35,9 +36,26 @@ export interface AppDeps {
   maxBodyBytes?: number;
   /** Body limit of POST /datasets (default 32 MiB; on Lambda, keep it under its 6 MB payload limit). */
   maxDatasetBytes?: number;
+  /** How POST /datasets checks uploads (see DatasetCheckSettings). */
+  datasetChecks?: DatasetCheckSettings;
 }
 
-export type ResolvedDeps = AppDeps & { log: (line: LogLine) => void; now: () => Date; maxBodyBytes: number; maxDatasetBytes: number };
+export interface DatasetCheckSettings {
+  /** Checks at once; more answer 429 with Retry-After (default 2). */
+  concurrency?: number;
+  /** Rows a checked upload may have (default 1,000,000). */
+  maxRows?: number;
+  /** Bytes a gzip upload may inflate to (default 8 x maxDatasetBytes). */
+  maxDecompressedBytes?: number;
+  /** 'worker' (default): each check on a worker thread; 'inline': on the request's thread (Lambda). */
+  mode?: 'worker' | 'inline';
+}
+
+export const DEFAULT_DATASET_MAX_ROWS = 1_000_000;
+/** A gzip upload may inflate to this many times the body limit by default. */
+export const DEFAULT_GZIP_RATIO = 8;
+
+export type ResolvedDeps = AppDeps & { log: (line: LogLine) => void; now: () => Date; maxBodyBytes: number; maxDatasetBytes: number; datasetChecker: DatasetChecker };
 
 const PUBLIC_PATHS = ['/healthz'];
 
@@ -51,7 +69,14 @@ function routePattern(path: string): RegExp {
 
 export function createApp(input: AppDeps): OpenAPIHono {
   if (input.downloads === 'redirect' && !input.signDownloadUrl) throw new Error('downloads: "redirect" needs signDownloadUrl');
-  const deps: ResolvedDeps = { ...input, log: input.log ?? defaultLog, now: input.now ?? (() => new Date()), maxBodyBytes: input.maxBodyBytes ?? 64 * 1024, maxDatasetBytes: input.maxDatasetBytes ?? 32 * 1024 * 1024 };
+  const maxDatasetBytes = input.maxDatasetBytes ?? 32 * 1024 * 1024;
+  const checks = input.datasetChecks ?? {};
+  const datasetChecker = new DatasetChecker({
+    concurrency: checks.concurrency,
+    mode: checks.mode,
+    limits: { maxBytes: checks.maxDecompressedBytes ?? DEFAULT_GZIP_RATIO * maxDatasetBytes, maxRows: checks.maxRows ?? DEFAULT_DATASET_MAX_ROWS },
+  });
+  const deps: ResolvedDeps = { ...input, log: input.log ?? defaultLog, now: input.now ?? (() => new Date()), maxBodyBytes: input.maxBodyBytes ?? 64 * 1024, maxDatasetBytes, datasetChecker };
 
   const app = new OpenAPIHono({
     // Every schema failure becomes a 400 problem naming each field at fault.
