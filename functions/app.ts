@@ -12,7 +12,7 @@ import { bearerAuth } from './http/auth.ts';
 import { defaultLog, requestLog, type LogLine } from './http/logging.ts';
 import { invalidParamsFromZod, ProblemError, problemResponse } from './http/problem.ts';
 import { registerAdapterRoutes } from './routes/adapters.ts';
-import { DATASET_TYPES_HINT, registerDatasetRoutes } from './routes/datasets.ts';
+import { DATASET_TYPES_HINT, datasetCheckSlot, registerDatasetRoutes } from './routes/datasets.ts';
 import { registerFinetuneRoutes } from './routes/finetune.ts';
 import { registerMetaRoutes } from './routes/meta.ts';
 
@@ -98,6 +98,7 @@ export function createApp(input: AppDeps): OpenAPIHono {
         throw new ProblemError(413, 'body-too-large', `request bodies here are limited to ${maxSize} bytes`);
       },
     });
+  app.use('/datasets', datasetCheckSlot(deps));
   const datasetLimit = limit(deps.maxDatasetBytes);
   const defaultLimit = limit(deps.maxBodyBytes);
   app.use('*', (c, next) => (c.req.path === '/datasets' ? datasetLimit : defaultLimit)(c, next));

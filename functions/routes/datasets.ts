@@ -10,6 +10,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
+import type { MiddlewareHandler } from 'hono';
 import type { ResolvedDeps } from '../app.ts';
 import { ProblemError } from '../http/problem.ts';
 import { DatasetQuery, DatasetSchema, DatasetUploadRequestSchema, DatasetUploadSchema } from '../schemas.ts';
@@ -53,6 +54,23 @@ function isJson(contentType: string | undefined): boolean {
   return /^application\/json\s*(;|$)/i.test(contentType ?? '');
 }
 
+/**
+ * POST /datasets with a raw body takes one of the checker's slots before its body is read (the body
+ * limit buffers it): beyond `concurrency` at once, 429 with Retry-After. Released when the request ends.
+ */
+export function datasetCheckSlot(deps: ResolvedDeps): MiddlewareHandler {
+  return async (c, next) => {
+    if (c.req.method !== 'POST' || c.req.path !== '/datasets' || isJson(c.req.header('content-type'))) return next();
+    const release = deps.datasetChecker.tryAcquire();
+    if (!release) throw new ProblemError(429, 'too-many-dataset-checks', `${deps.datasetChecker.concurrency} dataset uploads are being checked; retry in ${BUSY_RETRY_SECONDS} s`, [], { 'retry-after': String(BUSY_RETRY_SECONDS) });
+    try {
+      await next();
+    } finally {
+      release();
+    }
+  };
+}
+
 export function registerDatasetRoutes(app: OpenAPIHono, deps: ResolvedDeps): void {
   const { registry } = deps;
 
@@ -73,18 +91,10 @@ export function registerDatasetRoutes(app: OpenAPIHono, deps: ResolvedDeps): voi
     if (!(RAW_TYPES as readonly string[]).includes(type)) throw new ProblemError(415, 'unsupported-media-type', DATASET_TYPES_HINT, [{ name: 'content-type', reason: `"${type || '(none)'}" is not a dataset type` }]);
     const name = query.name;
     if (!name) throw new ProblemError(400, 'validation-error', 'invalid query: name', [{ name: 'name', reason: 'required with a raw body: the file name, whose extension gives the format' }]);
-    // A slot before the body is even read: beyond `concurrency` checks at once, ask the client to retry.
-    const release = deps.datasetChecker.tryAcquire();
-    if (!release) throw new ProblemError(429, 'too-many-dataset-checks', `${deps.datasetChecker.concurrency} dataset uploads are being checked; retry in ${BUSY_RETRY_SECONDS} s`, [], { 'retry-after': String(BUSY_RETRY_SECONDS) });
-    let bytes: Buffer;
-    let summary;
-    try {
-      bytes = Buffer.from(await c.req.arrayBuffer());
-      if (bytes.length === 0) throw new ProblemError(400, 'validation-error', 'the dataset is empty', [{ name: '(body)', reason: 'empty body' }]);
-      summary = await checkUpload(deps, name, bytes);
-    } finally {
-      release();
-    }
+    // (datasetCheckSlot holds this request's check slot.)
+    const bytes = Buffer.from(await c.req.arrayBuffer());
+    if (bytes.length === 0) throw new ProblemError(400, 'validation-error', 'the dataset is empty', [{ name: '(body)', reason: 'empty body' }]);
+    const summary = await checkUpload(deps, name, bytes);
     const sha256 = createHash('sha256').update(bytes).digest('hex');
     const datasetUri = await registry.putDataset(name, sha256, bytes);
     // Object.fromEntries defines own properties: a "__proto__" label is a key like any other.
