@@ -151,7 +151,7 @@ export class Api extends Construct {
       ...Object.fromEntries(props.extraDatasetBuckets.map((b) => [`AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::${b}/*]`, `POST /finetune checks that a dataset exists in the configured dataset bucket ${b} (read only).`])),
     });
     acknowledge(this.httpApi, {
-      'AwsSolutions-APIG4': 'Every route except /healthz and /docs checks a Bearer API key inside the app (functions/http/auth.ts); an API Gateway authorizer would duplicate it and add a cold start.',
+      'AwsSolutions-APIG4': 'Every route except /healthz (/docs and /openapi.json included) checks a Bearer API key inside the app (functions/http/auth.ts); an API Gateway authorizer would duplicate it and add a cold start.',
     });
   }
 

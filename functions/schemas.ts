@@ -12,10 +12,16 @@ const SLUG_MESSAGE = 'must be 1-64 characters of a-z, 0-9, "_" or "-", starting 
 
 export const Slug = z.string().regex(SLUG_RE, SLUG_MESSAGE);
 
+/** Whether an object key is a plain path: no empty, "." or ".." segment (`x/../datasets/...`, `a//b`). */
+export function isPlainKey(key: string): boolean {
+  return key.split('/').every((seg) => seg !== '' && seg !== '.' && seg !== '..');
+}
+
 export const S3Uri = z
   .string()
   .max(1024)
   .regex(/^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]\/[^\s]+$/, 'must be an s3://bucket/key URI')
+  .refine((uri) => isPlainKey(uri.replace(/^s3:\/\/[^/]+\//, '')), 'the key must not have empty, "." or ".." segments')
   .openapi({ example: 's3://my-datasets/sst2/train.jsonl' });
 
 const positiveUnit = (what: string) => z.number().gt(0, `${what} must be > 0`).lte(1, `${what} must be <= 1`);

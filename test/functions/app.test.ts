@@ -144,6 +144,12 @@ describe('POST /finetune', () => {
     ['an upper-case task', { ...good, task: 'SST2' }, 400, 'task'],
     ['an https:// dataset URL', { ...good, datasetUri: 'https://example.com/train.jsonl' }, 400, 'datasetUri'],
     ['a dataset in a bucket not allowed', { ...good, datasetUri: 's3://secrets/keys.jsonl' }, 422, 'datasetUri'],
+    ['a file:// dataset (SSRF to local files)', { ...good, datasetUri: 'file:///etc/passwd' }, 400, 'datasetUri'],
+    ['a local dataset path', { ...good, datasetUri: '/etc/passwd' }, 400, 'datasetUri'],
+    ['an http:// validation URL (SSRF)', { ...good, validationUri: 'http://169.254.169.254/latest/meta-data/' }, 400, 'validationUri'],
+    ['a ".." segment in the dataset key', { ...good, datasetUri: 's3://datasets/x/../sst2/train.jsonl' }, 400, 'datasetUri'],
+    ['an empty segment in the dataset key', { ...good, datasetUri: 's3://datasets/sst2//train.jsonl' }, 400, 'datasetUri'],
+    ['a "." segment in the validation key', { ...good, validationUri: 's3://datasets/./sst2/train.jsonl' }, 400, 'validationUri'],
     ['a validation set in a bucket not allowed', { ...good, validationUri: 's3://registry/jobs/x.jsonl' }, 422, 'validationUri'],
     ['a dataset that does not exist', { ...good, datasetUri: 's3://datasets/sst2/missing.jsonl' }, 422, 'datasetUri'],
     ['a validation set that does not exist', { ...good, validationUri: 's3://datasets/sst2/missing.jsonl' }, 422, 'validationUri'],
@@ -396,6 +402,7 @@ describe('adapters', () => {
     assert.equal(res.headers.get('content-length'), String(adapterBytes.length));
     assert.equal(res.headers.get('content-type'), 'application/octet-stream');
     assert.equal(res.headers.get('x-adapter-version'), manifest.version);
+    assert.equal(res.headers.get('cache-control'), 'private, no-cache');
     assert.deepEqual(Buffer.from(await res.arrayBuffer()), adapterBytes);
 
     const cached = await call('/adapters/sst2/download', { headers: { 'if-none-match': `"${sha}"` } });
@@ -407,7 +414,7 @@ describe('adapters', () => {
     const pinned = await call(`/adapters/sst2/download?version=${older.version}&file=adapter_config.json`);
     assert.equal(pinned.status, 200);
     assert.equal(await pinned.text(), '{"bottleneck":8}');
-    assert.match(pinned.headers.get('cache-control') ?? '', /immutable/);
+    assert.equal(pinned.headers.get('cache-control'), 'private, max-age=31536000, immutable', 'a keyed response is never for shared caches');
     const head = await call('/adapters/sst2/download', { method: 'HEAD' });
     assert.equal(head.status, 200);
     assert.equal(head.headers.get('content-length'), String(adapterBytes.length));
