@@ -157,3 +157,32 @@ test('a trainer that cannot be started fails the job instead of the runner', asy
   assert.match(view.reason!, /ENOENT/);
   assert.deepEqual(r.load, { queued: 0, running: 0 });
 });
+
+test("children get only the environment they need: never the API key nor the shell's AWS credentials", async () => {
+  const { childEnv } = await import('../../../functions/jobs/local-runner.ts');
+  const parent = { PATH: '/bin', HOME: '/h', LANG: 'C.UTF-8', ADAPTER_STORE_API_KEY: 'secret-key-0123456789', AWS_SECRET_ACCESS_KEY: 'shell', AWS_ACCESS_KEY_ID: 'shell', GITHUB_TOKEN: 't', TRAINER_DEVICE: 'cpu', NODE_OPTIONS: '--openssl-legacy-provider' };
+  const env = childEnv(parent, { AWS_ACCESS_KEY_ID: 'store', AWS_SECRET_ACCESS_KEY: 'store-secret', AWS_ENDPOINT_URL_S3: 'http://127.0.0.1:1' });
+  assert.deepEqual(env, { PATH: '/bin', HOME: '/h', LANG: 'C.UTF-8', TRAINER_DEVICE: 'cpu', NODE_OPTIONS: '--openssl-legacy-provider', AWS_ACCESS_KEY_ID: 'store', AWS_SECRET_ACCESS_KEY: 'store-secret', AWS_ENDPOINT_URL_S3: 'http://127.0.0.1:1' });
+
+  // And a real child sees exactly that: a command that prints its environment.
+  const out = join(mkdtempSync(join(tmpdir(), 'child-env-')), 'env.json');
+  const saved = process.env.ADAPTER_STORE_API_KEY;
+  process.env.ADAPTER_STORE_API_KEY = 'secret-key-0123456789';
+  try {
+    const r = new LocalRunner({ registryUri: 's3://registry', env: { STORE_ONLY: '1' }, command: [process.execPath, '-e', `require('fs').writeFileSync(${JSON.stringify(out)}, JSON.stringify(process.env))`, '--'] });
+    runners.push(r);
+    await r.submit({ jobId: 'env-probe', task: 'toy' });
+    const view = await waitFor('the probe to exit', async () => {
+      const v = await r.describe({ jobId: 'env-probe', externalId: 'local:env-probe' });
+      return v.state === 'succeeded' || v.state === 'failed' ? v : undefined;
+    });
+    assert.equal(view.state, 'succeeded', view.reason);
+    const seen = JSON.parse((await import('node:fs')).readFileSync(out, 'utf8')) as Record<string, string>;
+    assert.equal(seen.STORE_ONLY, '1');
+    assert.equal(seen.ADAPTER_STORE_API_KEY, undefined);
+    assert.ok(seen.PATH);
+  } finally {
+    if (saved === undefined) delete process.env.ADAPTER_STORE_API_KEY;
+    else process.env.ADAPTER_STORE_API_KEY = saved;
+  }
+});
