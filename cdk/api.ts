@@ -1,6 +1,7 @@
 /**
  * The HTTP API: the Hono app (functions/lambda.ts) in one Lambda function, bundled locally by esbuild,
- * behind an API Gateway HTTP API. The API key lives in Secrets Manager; the function reads it at cold start.
+ * behind an API Gateway HTTP API. The API keys live in Secrets Manager; the function re-reads them every
+ * few minutes (functions/lambda.ts), so a key removed from the secret stops working without a deploy.
  */
 import { join } from 'node:path';
 import { Aws, Duration, RemovalPolicy } from 'aws-cdk-lib';
@@ -14,6 +15,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
+import { JOB_QUEUE_TAG } from '../functions/jobs/batch-launcher.ts';
 import { acknowledge, grantPutFindings, grantReadFindings } from './nag.ts';
 import { REPO_ROOT } from './training.ts';
 
@@ -28,6 +30,9 @@ export interface ApiProps {
   extraDatasetBuckets: string[];
   defaultBaseModel: string;
 }
+
+/** What the API writes under jobs/<id>/ (shared/registry.ts): status.json only when a submit fails. */
+export const API_JOB_FILES = ['spec.json', 'status.json', 'launch.json', 'cancel.json'] as const;
 
 /** Never in the Lambda bundle: a native module for the trainer only (esbuild cannot bundle .node files). */
 export const LAMBDA_EXTERNAL_MODULES = ['onnxruntime-node'];
@@ -88,7 +93,8 @@ export class Api extends Construct {
 
     // Least privilege on the registry: read everything, write only what the API owns.
     props.registry.grantRead(this.handler);
-    props.registry.grantPut(this.handler, 'jobs/*');
+    // A job's records that the API owns; never its checkpoints (jobs/<id>/checkpoint/*: the trainer's).
+    for (const file of API_JOB_FILES) props.registry.grantPut(this.handler, `jobs/*/${file}`);
     // Idempotency-Key claims (shared/registry.ts: idempotency/<sha256>.json), released when a submit fails.
     props.registry.grantPut(this.handler, 'idempotency/*');
     props.registry.grantDelete(this.handler, 'idempotency/*');
@@ -107,11 +113,20 @@ export class Api extends Construct {
     }
 
     props.jobDefinition.grantSubmitJob(this.handler, props.jobQueue);
+    // Job ARNs are only known after SubmitJob, so jobs are scoped by a tag: the API tags every job it
+    // submits with its queue (tagging on create needs batch:TagResource), and may terminate only those.
+    const jobArns = `arn:${Aws.PARTITION}:batch:${Aws.REGION}:${Aws.ACCOUNT_ID}:job/*`;
     this.handler.addToRolePolicy(new iam.PolicyStatement({
-      sid: 'TerminateJobs',
+      sid: 'TagOwnJobsOnSubmit',
+      actions: ['batch:TagResource'],
+      resources: [jobArns],
+      conditions: { StringEquals: { [`aws:RequestTag/${JOB_QUEUE_TAG}`]: props.jobQueue.jobQueueArn, 'batch:CreateAction': 'SubmitJob' } },
+    }));
+    this.handler.addToRolePolicy(new iam.PolicyStatement({
+      sid: 'TerminateOwnJobs',
       actions: ['batch:TerminateJob'],
-      // TerminateJob is authorised per job ARN, and job ids are only known after SubmitJob.
-      resources: [`arn:${Aws.PARTITION}:batch:${Aws.REGION}:${Aws.ACCOUNT_ID}:job/*`],
+      resources: [jobArns],
+      conditions: { StringEquals: { [`aws:ResourceTag/${JOB_QUEUE_TAG}`]: props.jobQueue.jobQueueArn } },
     }));
     this.handler.addToRolePolicy(new iam.PolicyStatement({
       sid: 'DescribeJobs',
@@ -141,12 +156,12 @@ export class Api extends Construct {
         'The AWS-maintained basic execution policy only allows writing the function\'s own CloudWatch logs.',
       'AwsSolutions-L1': 'Node.js 22 is the runtime this code is built and tested for (esbuild target node22); moving to a newer major is a tested change, not an automatic one.',
       ...grantReadFindings(props.registry, 'The API'),
-      ...grantPutFindings(props.registry, 'jobs/*', 'The API writes jobs/<id>/{spec,status,launch,cancel}.json for job ids it generates at request time.'),
+      ...Object.assign({}, ...API_JOB_FILES.map((f) => grantPutFindings(props.registry, `jobs/*/${f}`, `The API writes jobs/<id>/${f} for job ids it generates at request time.`))),
       ...grantPutFindings(props.registry, 'job-index/*', 'Listing-index markers are keyed by job id and creation time, known only at request time.'),
       ...grantPutFindings(props.registry, 'datasets/*', 'POST /datasets stores uploads under datasets/<content hash>/<name> and signs PUTs under datasets/uploads/<id>/, known only at request time.'),
       ...grantPutFindings(props.registry, 'idempotency/*', 'Idempotency claims are keyed by a hash of the client\'s Idempotency-Key, known only at request time.'),
       'AwsSolutions-IAM5[Action::s3:DeleteObject*]': 'grantDelete: releasing its own idempotency claims under idempotency/* only.',
-      'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:batch:<AWS::Region>:<AWS::AccountId>:job/*]': 'TerminateJob is authorised per job ARN; ids are known only after SubmitJob, and the API only terminates jobs it recorded.',
+      'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:batch:<AWS::Region>:<AWS::AccountId>:job/*]': 'TerminateJob and TagResource are authorised per job ARN, known only after SubmitJob: both are limited by condition to jobs tagged with this stack\'s queue.',
       'AwsSolutions-IAM5[Resource::*]': 'batch:DescribeJobs has no resource-level permissions; it is read-only.',
       ...Object.fromEntries(props.extraDatasetBuckets.map((b) => [`AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::${b}/*]`, `POST /finetune checks that a dataset exists in the configured dataset bucket ${b} (read only).`])),
     });

@@ -21,6 +21,12 @@ export interface BatchLauncherOptions {
 /** The reason given to TerminateJob; Batch reports it back as the FAILED job's statusReason. */
 export const CANCEL_REASON = 'Cancelled by the adapter store API';
 
+/**
+ * Every job this launcher submits is tagged <JOB_QUEUE_TAG>=<its queue>: the API's role may terminate
+ * only jobs with that tag (cdk/api.ts), so not every job in the account.
+ */
+export const JOB_QUEUE_TAG = 'adapter-store-queue';
+
 /** A Batch client from the standard AWS environment (region defaults to us-east-1). */
 export function batchClientFromEnv(): BatchClient {
   return new BatchClient({ region: process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? 'us-east-1' });
@@ -82,6 +88,7 @@ export class BatchLauncher implements JobLauncher {
         jobName: batchJobName(job.task, job.jobId),
         jobQueue: this.jobQueue,
         jobDefinition: this.jobDefinition,
+        tags: { [JOB_QUEUE_TAG]: this.jobQueue },
         containerOverrides: {
           environment: [
             { name: 'ADAPTER_STORE_REGISTRY', value: this.registryUri },
