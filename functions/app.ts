@@ -9,6 +9,7 @@ import { RegistryError, type Registry } from '../shared/registry.ts';
 import { DatasetChecker } from './datasets/checker.ts';
 import type { JobLauncher } from './jobs/launcher.ts';
 import { bearerAuth } from './http/auth.ts';
+import type { KeySource } from './http/key-source.ts';
 import { defaultLog, requestLog, type LogLine } from './http/logging.ts';
 import { invalidParamsFromZod, ProblemError, problemResponse } from './http/problem.ts';
 import { registerAdapterRoutes } from './routes/adapters.ts';
@@ -19,8 +20,8 @@ import { registerMetaRoutes } from './routes/meta.ts';
 export interface AppDeps {
   registry: Registry;
   launcher: JobLauncher;
-  /** Bearer keys accepted on every route but /healthz. */
-  apiKeys: string[];
+  /** Bearer keys accepted on every route but /healthz: a fixed list, or a source re-read as it runs (rotation). */
+  apiKeys: string[] | KeySource;
   /** Buckets that datasetUri / validationUri may point into. */
   allowedDatasetBuckets: string[];
   /** Base model (models/<name>/ in the registry) for requests that name none. */
