@@ -436,4 +436,34 @@ export class Registry {
   adapterFileKey(task: string, version: string, file: string): string {
     return this.key('adapters', slug('task', task), version, file);
   }
+
+  // --- stale idempotency claims -------------------------------------------------------------------
+
+  /**
+   * Replaces the idempotency claim for `key` with `record`, only if it is still `expected` (a claim
+   * whose request died before creating its job): compare-and-swap on its ETag with If-Match, so of
+   * several requests taking over one stale claim exactly one wins. True when replaced.
+   */
+  async replaceIdempotencyClaim<T>(key: string, expected: T, record: T): Promise<boolean> {
+    const objectKey = this.idempotencyKey(key);
+    let etag: string | undefined;
+    try {
+      const out = await this.s3.send(new GetObjectCommand({ Bucket: this.location.bucket, Key: objectKey }));
+      const current: unknown = JSON.parse(await out.Body!.transformToString());
+      if (JSON.stringify(current) !== JSON.stringify(expected)) return false;
+      etag = out.ETag;
+    } catch (err) {
+      if (statusCode(err) === 404) return false;
+      throw new RegistryError(`reading s3://${this.location.bucket}/${objectKey} failed: ${(err as Error).message}`, 'storage');
+    }
+    if (!etag) return false;
+    try {
+      await this.s3.send(new PutObjectCommand({ Bucket: this.location.bucket, Key: objectKey, Body: JSON.stringify(record, null, 2), ContentType: 'application/json', IfMatch: etag }));
+      return true;
+    } catch (err) {
+      const code = statusCode(err);
+      if (code === 412 || code === 409 || code === 404) return false;
+      throw new RegistryError(`writing s3://${this.location.bucket}/${objectKey} failed: ${(err as Error).message}`, 'storage');
+    }
+  }
 }

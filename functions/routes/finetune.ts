@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { createRoute, type OpenAPIHono } from '@hono/zod-openapi';
 import type { JobSpec, JobState, JobStatus } from '../../shared/job.ts';
 import { RegistryError } from '../../shared/registry.ts';
-import type { LauncherView } from '../jobs/launcher.ts';
+import type { LaunchedJob, LauncherView } from '../jobs/launcher.ts';
 import type { ResolvedDeps } from '../app.ts';
 import { ProblemError, type InvalidParam } from '../http/problem.ts';
 import { FinetuneRequestSchema, IdempotencyHeader, JobIdParam, JobListSchema, JobSchema, ListJobsQuery, type FinetuneRequest, type Job } from '../schemas.ts';
@@ -20,6 +20,12 @@ export function newJobId(now: Date): string {
 }
 
 const TERMINAL: readonly JobState[] = ['succeeded', 'failed', 'cancelled'];
+
+/** A claim this old whose job has no status was left by a request that died: a retry takes it over. */
+export const IDEMPOTENCY_CLAIM_TTL_MS = 60 * 1000;
+
+/** A job queued this long with no launch record was never submitted (the API died in between). */
+export const LAUNCH_GRACE_MS = 5 * 60 * 1000;
 
 export function jobView(spec: JobSpec, status: JobStatus | null, launcher?: LauncherView): Job {
   let state: JobState = status?.state ?? 'queued';
@@ -131,29 +137,58 @@ export function registerFinetuneRoutes(app: OpenAPIHono, deps: ResolvedDeps): vo
   }
 
   /**
-   * status.json, except that a cancel request (cancel.json, written only here) wins over whatever a
-   * stopping trainer wrote last, unless the job had succeeded: its version is published then.
+   * The version of spec.task whose manifest names this job, if one was published: only versions from
+   * the job's creation on can be its (version ids start with their UTC time), newest first.
    */
-  async function currentStatus(jobId: string): Promise<JobStatus | null> {
-    const status = await registry.getJobStatus(jobId);
-    if (!status || status.state === 'succeeded' || status.state === 'cancelled') return status;
-    const cancel = await registry.getJobCancel(jobId);
-    return cancel ? { ...status, state: 'cancelled', error: undefined, finishedAt: status.finishedAt ?? cancel.requestedAt } : status;
+  async function publishedVersion(spec: JobSpec): Promise<string | null> {
+    const since = new Date(spec.createdAt).toISOString().replace(/[-:]/g, '').replace('.', '');
+    for (const version of await registry.listVersions(spec.task)) {
+      if (version.slice(0, since.length) < since) break;
+      const manifest = await registry.getManifest(spec.task, version).catch(() => null);
+      if (manifest?.jobId === spec.jobId) return version;
+    }
+    return null;
   }
 
-  async function view(jobId: string, merge: boolean): Promise<Job> {
+  /**
+   * What a job is, from everything that speaks of it, the same for the list and the detail:
+   * - a manifest naming the job: succeeded (a published version is never taken back by a cancel);
+   * - else a cancel request (cancel.json, written only by the API): cancelled, whatever a stopping
+   *   trainer wrote last;
+   * - else status.json, merged with the launcher's view while not final (a container that died before
+   *   reporting reads failed; one that exited 0 without a manifest failed too);
+   * - a job still queued with no launch record well after its creation was never launched (the API
+   *   stopped between recording and submitting it): failed, so it neither hangs nor counts as queued.
+   */
+  async function view(jobId: string, merge = true): Promise<Job> {
     const spec = await registry.getJobSpec(jobId);
-    const status = await currentStatus(jobId);
+    const status = await registry.getJobStatus(jobId);
+    if (status?.state === 'succeeded') return jobView(spec, status);
+    const now = deps.now().toISOString();
+    const base: JobStatus = status ?? { format: 'adapter-store.job-status/v1', jobId, state: 'queued', step: 0, totalSteps: 0, epoch: 0, loss: null, validation: null, updatedAt: spec.createdAt };
+    const cancel = await registry.getJobCancel(jobId);
     let launched: LauncherView | undefined;
-    if (merge && !TERMINAL.includes(status?.state ?? 'queued')) {
-      const handle = await getLaunch(registry, jobId);
+    let handle: LaunchedJob | null = null;
+    if (merge && !cancel && !TERMINAL.includes(base.state)) {
+      handle = await getLaunch(registry, jobId);
       if (handle) {
         try {
           launched = await launcher.describe(handle);
         } catch (err) {
-          deps.log({ time: deps.now().toISOString(), level: 'warn', msg: 'launcher describe failed', jobId, error: (err as Error).message });
+          deps.log({ time: now, level: 'warn', msg: 'launcher describe failed', jobId, error: (err as Error).message });
         }
       }
+    }
+    if (cancel || launched?.state === 'succeeded' || base.state === 'cancelled') {
+      const version = await publishedVersion(spec);
+      if (version) return jobView(spec, { ...base, state: 'succeeded', adapterVersion: version, error: undefined, finishedAt: base.finishedAt ?? now });
+    }
+    if (cancel) return jobView(spec, { ...base, state: 'cancelled', error: undefined, finishedAt: base.finishedAt ?? cancel.requestedAt });
+    if (launched?.state === 'succeeded') {
+      return jobView(spec, { ...base, state: 'failed', error: { message: 'the job exited without publishing an adapter or reporting why' }, finishedAt: base.finishedAt ?? now });
+    }
+    if (merge && !handle && base.state === 'queued' && deps.now().getTime() - Date.parse(spec.createdAt) > LAUNCH_GRACE_MS) {
+      return jobView(spec, { ...base, state: 'failed', error: { message: 'the job was never launched (the API stopped before submitting it); submit it again' }, finishedAt: base.finishedAt ?? now });
     }
     return jobView(spec, status, launched);
   }
@@ -173,12 +208,17 @@ export function registerFinetuneRoutes(app: OpenAPIHono, deps: ResolvedDeps): vo
         if (existing.requestSha256 !== requestSha256) {
           throw new ProblemError(409, 'idempotency-key-reused', 'this Idempotency-Key was used with a different request', [{ name: 'Idempotency-Key', reason: 'already used for another request body' }]);
         }
-        if (!(await registry.getJobStatus(existing.jobId))) {
+        if (await registry.getJobStatus(existing.jobId)) {
+          c.header('location', `/finetune/${existing.jobId}`);
+          c.header('idempotent-replayed', 'true');
+          return c.json(await view(existing.jobId, true), 202);
+        }
+        // No job yet: the first request is still at work, or it died between claim and spec. A claim
+        // that old is taken over (one winner), and this request creates the job.
+        const stale = now.getTime() - Date.parse(existing.createdAt) > IDEMPOTENCY_CLAIM_TTL_MS;
+        if (!stale || !(await registry.replaceIdempotencyClaim(idempotencyKey, existing, { jobId, requestSha256, createdAt: now.toISOString() }))) {
           throw new ProblemError(409, 'idempotent-request-in-progress', 'the first request with this Idempotency-Key is still being processed; retry shortly', [], { 'retry-after': '1' });
         }
-        c.header('location', `/finetune/${existing.jobId}`);
-        c.header('idempotent-replayed', 'true');
-        return c.json(await view(existing.jobId, true), 202);
       }
     }
 
@@ -222,7 +262,8 @@ export function registerFinetuneRoutes(app: OpenAPIHono, deps: ResolvedDeps): vo
       }
       throw err;
     });
-    const data = await Promise.all(ids.map(async (id) => jobView(await registry.getJobSpec(id), await currentStatus(id))));
+    // Each job as GET /finetune/:jobId shows it (launcher view merged).
+    const data = await Promise.all(ids.map((id) => view(id)));
     return c.json({ object: 'list' as const, data, hasMore, nextCursor: hasMore ? data[data.length - 1].jobId : null }, 200);
   });
 
