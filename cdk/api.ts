@@ -130,7 +130,8 @@ export class Api extends Construct {
     }));
     this.handler.addToRolePolicy(new iam.PolicyStatement({
       sid: 'DescribeJobs',
-      actions: ['batch:DescribeJobs'],
+      // ListJobs: the spend limits count the queue's unfinished jobs (functions/jobs/spend.ts).
+      actions: ['batch:DescribeJobs', 'batch:ListJobs'],
       // DescribeJobs supports no resource-level permissions: "*" is the only resource it accepts.
       resources: ['*'],
     }));
@@ -162,7 +163,7 @@ export class Api extends Construct {
       ...grantPutFindings(props.registry, 'idempotency/*', 'Idempotency claims are keyed by a hash of the client\'s Idempotency-Key, known only at request time.'),
       'AwsSolutions-IAM5[Action::s3:DeleteObject*]': 'grantDelete: releasing its own idempotency claims under idempotency/* only.',
       'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:batch:<AWS::Region>:<AWS::AccountId>:job/*]': 'TerminateJob and TagResource are authorised per job ARN, known only after SubmitJob: both are limited by condition to jobs tagged with this stack\'s queue.',
-      'AwsSolutions-IAM5[Resource::*]': 'batch:DescribeJobs has no resource-level permissions; it is read-only.',
+      'AwsSolutions-IAM5[Resource::*]': 'batch:DescribeJobs and batch:ListJobs have no resource-level permissions; both are read-only.',
       ...Object.fromEntries(props.extraDatasetBuckets.map((b) => [`AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::${b}/*]`, `POST /finetune checks that a dataset exists in the configured dataset bucket ${b} (read only).`])),
     });
     acknowledge(this.httpApi, {

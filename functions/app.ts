@@ -8,6 +8,7 @@ import { bodyLimit } from 'hono/body-limit';
 import { RegistryError, type Registry } from '../shared/registry.ts';
 import { DatasetChecker } from './datasets/checker.ts';
 import type { JobLauncher } from './jobs/launcher.ts';
+import { DEFAULT_JOB_LIMITS, type JobLimits } from './jobs/spend.ts';
 import { bearerAuth } from './http/auth.ts';
 import type { KeySource } from './http/key-source.ts';
 import { defaultLog, requestLog, type LogLine } from './http/logging.ts';
@@ -37,6 +38,8 @@ export interface AppDeps {
   maxBodyBytes?: number;
   /** Body limit of POST /datasets (default 32 MiB; on Lambda, keep it under its 6 MB payload limit). */
   maxDatasetBytes?: number;
+  /** Spend controls of POST /finetune (default DEFAULT_JOB_LIMITS; functions/jobs/spend.ts). */
+  jobLimits?: JobLimits;
   /** How POST /datasets checks uploads (see DatasetCheckSettings). */
   datasetChecks?: DatasetCheckSettings;
 }
@@ -56,7 +59,7 @@ export const DEFAULT_DATASET_MAX_ROWS = 1_000_000;
 /** A gzip upload may inflate to this many times the body limit by default. */
 export const DEFAULT_GZIP_RATIO = 8;
 
-export type ResolvedDeps = AppDeps & { log: (line: LogLine) => void; now: () => Date; maxBodyBytes: number; maxDatasetBytes: number; datasetChecker: DatasetChecker };
+export type ResolvedDeps = AppDeps & { log: (line: LogLine) => void; now: () => Date; maxBodyBytes: number; maxDatasetBytes: number; datasetChecker: DatasetChecker; jobLimits: JobLimits };
 
 const PUBLIC_PATHS = ['/healthz'];
 
@@ -77,7 +80,7 @@ export function createApp(input: AppDeps): OpenAPIHono {
     mode: checks.mode,
     limits: { maxBytes: checks.maxDecompressedBytes ?? DEFAULT_GZIP_RATIO * maxDatasetBytes, maxRows: checks.maxRows ?? DEFAULT_DATASET_MAX_ROWS },
   });
-  const deps: ResolvedDeps = { ...input, log: input.log ?? defaultLog, now: input.now ?? (() => new Date()), maxBodyBytes: input.maxBodyBytes ?? 64 * 1024, maxDatasetBytes, datasetChecker };
+  const deps: ResolvedDeps = { ...input, log: input.log ?? defaultLog, now: input.now ?? (() => new Date()), maxBodyBytes: input.maxBodyBytes ?? 64 * 1024, maxDatasetBytes, datasetChecker, jobLimits: input.jobLimits ?? { ...DEFAULT_JOB_LIMITS } };
 
   const app = new OpenAPIHono({
     // Every schema failure becomes a 400 problem naming each field at fault.

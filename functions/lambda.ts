@@ -14,6 +14,7 @@ import { Registry } from '../shared/registry.ts';
 import { createApp, type AppDeps } from './app.ts';
 import { refreshingKeys } from './http/key-source.ts';
 import { BatchLauncher } from './jobs/batch-launcher.ts';
+import { jobLimitsFromEnv } from './jobs/spend.ts';
 
 /** Signed download URLs live this long. */
 const DOWNLOAD_URL_SECONDS = 300;
@@ -75,6 +76,7 @@ export function depsFromEnv(env: NodeJS.ProcessEnv, apiKeys: AppDeps['apiKeys'],
     // A container serves one request at a time, and the bundle is one file (no worker entry): check on
     // the request's own thread, still streamed and capped.
     datasetChecks: { mode: 'inline', concurrency: 1 },
+    jobLimits: jobLimitsFromEnv(env),
   };
 }
 

@@ -82,5 +82,7 @@ export const JobSpecSchema = z
     baseModel: Slug,
     hyperparameters: HyperparametersSchema,
     createdAt: z.string().datetime(),
+    budget: z.object({ maxSteps: z.number().int().min(1) }).strict().optional(),
+    owner: z.string().regex(/^[0-9a-f]{16}$/).optional(),
   })
   .strict();

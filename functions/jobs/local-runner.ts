@@ -142,6 +142,10 @@ export class LocalRunner implements JobLauncher {
     return entry.reason === undefined ? { state: entry.state } : { state: entry.state, reason: entry.reason };
   }
 
+  async activeJobIds(): Promise<string[]> {
+    return [...this.jobs.values()].filter((e) => e.state === 'queued' || e.state === 'running').map((e) => e.jobId);
+  }
+
   /** The ids of the jobs running right now. */
   get runningJobIds(): string[] {
     return [...this.jobs.values()].filter((e) => e.state === 'running').map((e) => e.jobId);

@@ -12,6 +12,7 @@ import type { ResolvedDeps } from '../app.ts';
 import { ProblemError, type InvalidParam } from '../http/problem.ts';
 import { FinetuneRequestSchema, IdempotencyHeader, JobIdParam, JobListSchema, JobSchema, ListJobsQuery, type FinetuneRequest, type Job } from '../schemas.ts';
 import { problemResponses } from './common.ts';
+import { jobBudget, keyOwner } from '../jobs/spend.ts';
 import { canonicalJson, claimIdempotencyKey, getLaunch, putLaunch, releaseIdempotencyKey, sha256Hex } from './job-store.ts';
 
 /** `ft-` + the creation time in base 36 (fixed width, so ids sort by time) + 48 random bits. */
@@ -20,6 +21,9 @@ export function newJobId(now: Date): string {
 }
 
 const TERMINAL: readonly JobState[] = ['succeeded', 'failed', 'cancelled'];
+
+/** Seconds a client is asked to wait when the queue or its key's share is full. */
+const CAPACITY_RETRY_SECONDS = 60;
 
 /** A claim this old whose job has no status was left by a request that died: a retry takes it over. */
 export const IDEMPOTENCY_CLAIM_TTL_MS = 60 * 1000;
@@ -71,7 +75,7 @@ const createJob = createRoute({
   request: { headers: IdempotencyHeader, body: { required: true, content: { 'application/json': { schema: FinetuneRequestSchema } } } },
   responses: {
     202: { description: 'Accepted: the job is queued. `Location` is its URL.', content: { 'application/json': { schema: JobSchema } } },
-    ...problemResponses(400, 401, 409, 413, 415, 422, 502),
+    ...problemResponses(400, 401, 409, 413, 415, 422, 429, 502),
   },
 });
 
@@ -193,62 +197,113 @@ export function registerFinetuneRoutes(app: OpenAPIHono, deps: ResolvedDeps): vo
     return jobView(spec, status, launched);
   }
 
+  /** Weights bytes / 4: the parameter count of an fp32 model (the budget's unit; an estimate for others). */
+  async function modelParameters(name: string): Promise<number> {
+    const { keys } = await registry.list(registry.key('models', name, ''));
+    const weights = keys.find((k) => k.key.endsWith('/model.safetensors'));
+    return Math.max(1, Math.ceil((weights?.size ?? 0) / 4));
+  }
+
+  // Who owns each active job (specs are immutable, so once read, always right).
+  const owners = new Map<string, string | null>();
+  async function ownerOf(jobId: string): Promise<string | null> {
+    if (!owners.has(jobId)) owners.set(jobId, (await registry.getJobSpec(jobId).catch(() => null))?.owner ?? null);
+    return owners.get(jobId)!;
+  }
+
+  /** 429 when the queue is full, or this key has its share of queued and running jobs. */
+  async function checkCapacity(owner: string): Promise<void> {
+    if (!launcher.activeJobIds) return;
+    const active = await launcher.activeJobIds();
+    const { maxQueuedJobs, maxJobsPerKey } = deps.jobLimits;
+    if (active.length >= maxQueuedJobs) {
+      throw new ProblemError(429, 'queue-full', `${active.length} jobs are queued or running, the most this deployment takes (ADAPTER_STORE_MAX_QUEUED_JOBS=${maxQueuedJobs}); retry later`, [], { 'retry-after': String(CAPACITY_RETRY_SECONDS) });
+    }
+    const mine = (await Promise.all(active.map(ownerOf))).filter((o) => o === owner).length;
+    if (mine >= maxJobsPerKey) {
+      throw new ProblemError(429, 'too-many-jobs', `this API key has ${mine} jobs queued or running, the most one key may (ADAPTER_STORE_MAX_JOBS_PER_KEY=${maxJobsPerKey}); wait for one to finish or cancel one`, [], { 'retry-after': String(CAPACITY_RETRY_SECONDS) });
+    }
+  }
+
+  // Capacity checks and the writes they admit run one request at a time in this process, so two
+  // requests cannot both take the last slot. (Across Lambda containers the counts are best effort;
+  // Batch's maxvCpus still bounds what runs.)
+  let admitting: Promise<unknown> = Promise.resolve();
+  function serially<T>(fn: () => Promise<T>): Promise<T> {
+    const run = admitting.then(fn, fn);
+    admitting = run.catch(() => {});
+    return run;
+  }
+
   app.openapi(createJob, async (c) => {
     const body = c.req.valid('json');
     const idempotencyKey = c.req.valid('header')['idempotency-key'];
     const baseModel = body.baseModel ?? deps.defaultBaseModel;
     await checkPolicy(body, baseModel);
+    const hyperparameters = body.hyperparameters ?? {};
+    const budget = jobBudget(hyperparameters, await modelParameters(baseModel), deps.jobLimits.maxJobCost);
+    if (!budget.ok) {
+      const field = hyperparameters.maxSteps !== undefined ? 'hyperparameters.maxSteps' : 'hyperparameters.batchSize';
+      throw new ProblemError(422, 'over-budget', `the job would cost ${budget.cost.toExponential(3)} (seeds x steps x batch size x model parameters), over this deployment's ${deps.jobLimits.maxJobCost.toExponential(3)} per job (ADAPTER_STORE_MAX_JOB_COST)`, [{ name: field, reason: 'over the per-job compute budget: fewer steps, seeds or a smaller batch' }]);
+    }
+    const owner = keyOwner(c.req.header('authorization'));
 
-    const now = deps.now();
-    const jobId = newJobId(now);
-    if (idempotencyKey !== undefined) {
-      const requestSha256 = sha256Hex(canonicalJson({ ...body, baseModel }));
-      const existing = await claimIdempotencyKey(registry, idempotencyKey, { jobId, requestSha256, createdAt: now.toISOString() });
-      if (existing) {
-        if (existing.requestSha256 !== requestSha256) {
-          throw new ProblemError(409, 'idempotency-key-reused', 'this Idempotency-Key was used with a different request', [{ name: 'Idempotency-Key', reason: 'already used for another request body' }]);
-        }
-        if (await registry.getJobStatus(existing.jobId)) {
-          c.header('location', `/finetune/${existing.jobId}`);
-          c.header('idempotent-replayed', 'true');
-          return c.json(await view(existing.jobId, true), 202);
-        }
-        // No job yet: the first request is still at work, or it died between claim and spec. A claim
-        // that old is taken over (one winner), and this request creates the job.
-        const stale = now.getTime() - Date.parse(existing.createdAt) > IDEMPOTENCY_CLAIM_TTL_MS;
-        if (!stale || !(await registry.replaceIdempotencyClaim(idempotencyKey, existing, { jobId, requestSha256, createdAt: now.toISOString() }))) {
-          throw new ProblemError(409, 'idempotent-request-in-progress', 'the first request with this Idempotency-Key is still being processed; retry shortly', [], { 'retry-after': '1' });
+    return serially(async () => {
+      const now = deps.now();
+      const jobId = newJobId(now);
+      if (idempotencyKey !== undefined) {
+        const requestSha256 = sha256Hex(canonicalJson({ ...body, baseModel }));
+        const existing = await claimIdempotencyKey(registry, idempotencyKey, { jobId, requestSha256, createdAt: now.toISOString() });
+        if (existing) {
+          if (existing.requestSha256 !== requestSha256) {
+            throw new ProblemError(409, 'idempotency-key-reused', 'this Idempotency-Key was used with a different request', [{ name: 'Idempotency-Key', reason: 'already used for another request body' }]);
+          }
+          if (await registry.getJobStatus(existing.jobId)) {
+            c.header('location', `/finetune/${existing.jobId}`);
+            c.header('idempotent-replayed', 'true');
+            return c.json(await view(existing.jobId, true), 202);
+          }
+          // No job yet: the first request is still at work, or it died between claim and spec. A claim
+          // that old is taken over (one winner), and this request creates the job.
+          const stale = now.getTime() - Date.parse(existing.createdAt) > IDEMPOTENCY_CLAIM_TTL_MS;
+          if (!stale || !(await registry.replaceIdempotencyClaim(idempotencyKey, existing, { jobId, requestSha256, createdAt: now.toISOString() }))) {
+            throw new ProblemError(409, 'idempotent-request-in-progress', 'the first request with this Idempotency-Key is still being processed; retry shortly', [], { 'retry-after': '1' });
+          }
         }
       }
-    }
 
-    const spec: JobSpec = {
-      format: 'adapter-store.job/v1',
-      jobId,
-      task: body.task,
-      datasetUri: body.datasetUri,
-      ...(body.validationUri !== undefined ? { validationUri: body.validationUri } : {}),
-      baseModel,
-      hyperparameters: body.hyperparameters ?? {},
-      createdAt: now.toISOString(),
-    };
-    const status: JobStatus = { format: 'adapter-store.job-status/v1', jobId, state: 'queued', step: 0, totalSteps: 0, epoch: 0, loss: null, validation: null, updatedAt: now.toISOString() };
-    try {
-      await registry.putJobSpec(spec);
-      await registry.putJobStatus(status);
-    } catch (err) {
-      if (idempotencyKey !== undefined) await releaseIdempotencyKey(registry, idempotencyKey);
-      throw err;
-    }
-    try {
-      await putLaunch(registry, await launcher.submit({ jobId, task: spec.task }));
-    } catch (err) {
-      const message = `submitting the job failed: ${(err as Error).message}`;
-      await registry.putJobStatus({ ...status, state: 'failed', error: { message }, finishedAt: deps.now().toISOString(), updatedAt: deps.now().toISOString() });
-      throw new ProblemError(502, 'launch-failed', `${message} (job ${jobId} is recorded as failed)`);
-    }
-    c.header('location', `/finetune/${jobId}`);
-    return c.json(jobView(spec, status), 202);
+      const spec: JobSpec = {
+        format: 'adapter-store.job/v1',
+        jobId,
+        task: body.task,
+        datasetUri: body.datasetUri,
+        ...(body.validationUri !== undefined ? { validationUri: body.validationUri } : {}),
+        baseModel,
+        hyperparameters,
+        createdAt: now.toISOString(),
+        budget: { maxSteps: budget.maxSteps },
+        owner,
+      };
+      const status: JobStatus = { format: 'adapter-store.job-status/v1', jobId, state: 'queued', step: 0, totalSteps: 0, epoch: 0, loss: null, validation: null, updatedAt: now.toISOString() };
+      try {
+        await checkCapacity(owner);
+        await registry.putJobSpec(spec);
+        await registry.putJobStatus(status);
+      } catch (err) {
+        if (idempotencyKey !== undefined) await releaseIdempotencyKey(registry, idempotencyKey);
+        throw err;
+      }
+      owners.set(jobId, owner);
+      try {
+        await putLaunch(registry, await launcher.submit({ jobId, task: spec.task }));
+      } catch (err) {
+        const message = `submitting the job failed: ${(err as Error).message}`;
+        await registry.putJobStatus({ ...status, state: 'failed', error: { message }, finishedAt: deps.now().toISOString(), updatedAt: deps.now().toISOString() });
+        throw new ProblemError(502, 'launch-failed', `${message} (job ${jobId} is recorded as failed)`);
+      }
+      c.header('location', `/finetune/${jobId}`);
+      return c.json(jobView(spec, status), 202);
+    });
   });
 
   app.openapi(getJob, async (c) => c.json(await view(c.req.valid('param').jobId, true), 200));

@@ -611,3 +611,68 @@ function newJobIdFor(t: Date): string {
 function sha(body: typeof good): string {
   return sha256Hex(canonicalJson({ ...body, baseModel: 'tiny' }));
 }
+
+describe('spend controls', () => {
+  class CountingLauncher extends RecordingLauncher {
+    active = new Set<string>();
+    override async submit(job: { jobId: string; task: string }): Promise<LaunchedJob> {
+      const handle = await super.submit(job);
+      this.active.add(job.jobId);
+      return handle;
+    }
+    async activeJobIds(): Promise<string[]> {
+      return [...this.active];
+    }
+  }
+  const post = (a: OpenAPIHono, key: string, body: unknown = good) =>
+    Promise.resolve(a.request('/finetune', { method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: JSON.stringify(body) }));
+
+  test('per key: beyond its queued + running jobs, 429 with Retry-After; other keys are not affected; a finished job frees a slot', async () => {
+    const counting = new CountingLauncher();
+    const a = createApp(deps({ launcher: counting, jobLimits: { maxQueuedJobs: 10, maxJobsPerKey: 2, maxJobCost: 1e15 } }));
+    const first = await post(a, KEY);
+    assert.equal(first.status, 202);
+    assert.equal((await post(a, KEY)).status, 202);
+    const third = await post(a, KEY);
+    const p = await problem(third, 429);
+    assert.equal(third.headers.get('retry-after'), '60');
+    assert.match(p.detail, /this API key has 2 jobs queued or running.*ADAPTER_STORE_MAX_JOBS_PER_KEY=2/);
+    assert.equal((await post(a, 'other-key')).status, 202, 'another key has its own share');
+    counting.active.delete(((await first.json()) as { jobId: string }).jobId);
+    assert.equal((await post(a, KEY)).status, 202);
+    // The owner is a fingerprint of the key, never the key.
+    const spec = await registry.getJobSpec([...counting.active][0]);
+    assert.match(spec.owner ?? '', /^[0-9a-f]{16}$/);
+    assert.doesNotMatch(JSON.stringify(spec), new RegExp(KEY));
+  });
+
+  test('the queue: beyond maxQueuedJobs for everyone, 429; concurrent requests cannot overshoot a limit', async () => {
+    const counting = new CountingLauncher();
+    const a = createApp(deps({ launcher: counting, jobLimits: { maxQueuedJobs: 3, maxJobsPerKey: 3, maxJobCost: 1e15 } }));
+    const results = await Promise.all(Array.from({ length: 6 }, (_, i) => post(a, i % 2 ? KEY : 'other-key')));
+    const statuses = results.map((r) => r.status).sort();
+    assert.deepEqual(statuses, [202, 202, 202, 429, 429, 429]);
+    const full = results.find((r) => r.status === 429)!;
+    assert.match((await problem(full, 429)).detail, /3 jobs are queued or running.*ADAPTER_STORE_MAX_QUEUED_JOBS=3/);
+    assert.equal(counting.submitted.length, 3);
+  });
+
+  test('the per-job budget (seeds x steps x batch x parameters) is checked at submission; without maxSteps the job gets the cap that fits', async () => {
+    // models/tiny/model.safetensors is 1 byte here: 1 parameter, so cost = seeds x steps x batch.
+    const counting = new CountingLauncher();
+    const a = createApp(deps({ launcher: counting, jobLimits: { maxQueuedJobs: 10, maxJobsPerKey: 10, maxJobCost: 100 } }));
+    const fits = await post(a, KEY, { ...good, hyperparameters: { maxSteps: 10, batchSize: 8, seeds: [1] } });
+    assert.equal(fits.status, 202);
+    assert.deepEqual((await registry.getJobSpec(((await fits.json()) as { jobId: string }).jobId)).budget, { maxSteps: 10 });
+    const over = await problem(await post(a, KEY, { ...good, hyperparameters: { maxSteps: 20, batchSize: 8, seeds: [1] } }), 422);
+    assert.deepEqual(fieldNames(over), ['hyperparameters.maxSteps']);
+    assert.match(over.detail, /would cost 1\.600e\+2 .* over this deployment's 1\.000e\+2 per job \(ADAPTER_STORE_MAX_JOB_COST\)/);
+    const capped = await post(a, KEY, { ...good, hyperparameters: { batchSize: 8, seeds: [1, 2] } });
+    assert.equal(capped.status, 202);
+    const job = (await capped.json()) as { jobId: string; hyperparameters: object };
+    assert.deepEqual((await registry.getJobSpec(job.jobId)).budget, { maxSteps: 6 }, 'floor(100 / (2 seeds x 8))');
+    assert.deepEqual(job.hyperparameters, { batchSize: 8, seeds: [1, 2] }, 'the request is shown as asked');
+    await problem(await post(a, KEY, { ...good, hyperparameters: { batchSize: 64, seeds: [1, 2] } }), 422);
+    assert.equal(counting.submitted.length, 2);
+  });
+});

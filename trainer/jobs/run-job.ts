@@ -49,7 +49,8 @@ export function trainOptionsFromSpec(spec: JobSpec, paths: { base: string; data:
     weightDecay: h.weightDecay ?? trainDefaults.weightDecay,
     batchSize: h.batchSize ?? trainDefaults.batchSize,
     epochs: h.epochs ?? trainDefaults.epochs,
-    maxSteps: h.maxSteps,
+    // The deployment's compute budget caps the steps too (spec.budget, set by the API at submission).
+    maxSteps: spec.budget ? Math.min(h.maxSteps ?? Infinity, spec.budget.maxSteps) : h.maxSteps,
     warmupRatio: h.warmupRatio ?? trainDefaults.warmupRatio,
     dropout: h.dropout ?? trainDefaults.dropout,
     seeds: h.seeds ?? [...trainDefaults.seeds],

@@ -183,3 +183,13 @@ test('cancel racing the end of training: published <=> succeeded, otherwise canc
   // Not asserted (timing-dependent), but shown: the tries should land on both sides of the race.
   console.log(`cancel race outcomes: ${outcomes.join(', ')}`);
 });
+
+test("run-job trains under the spec's budget step cap (the API's per-job compute budget)", async () => {
+  const { trainOptionsFromSpec } = await import('../../../trainer/jobs/run-job.ts');
+  const paths = { base: 'b', data: 'd', out: 'o', checkpointDir: 'c' };
+  const s = spec('job-budget', 's3://registry/datasets/toy.jsonl');
+  assert.equal(trainOptionsFromSpec(s, paths).maxSteps, undefined);
+  assert.equal(trainOptionsFromSpec({ ...s, budget: { maxSteps: 7 } }, paths).maxSteps, 7);
+  assert.equal(trainOptionsFromSpec({ ...s, hyperparameters: { ...s.hyperparameters, maxSteps: 3 }, budget: { maxSteps: 7 } }, paths).maxSteps, 3);
+  assert.equal(trainOptionsFromSpec({ ...s, hyperparameters: { ...s.hyperparameters, maxSteps: 30 }, budget: { maxSteps: 7 } }, paths).maxSteps, 7);
+});
