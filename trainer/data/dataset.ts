@@ -6,7 +6,7 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import { DataError, DataLimitError, RowProblem } from './errors.ts';
 import { DATASET_FORMATS, delimitedRecords, formatFromName, jsonlRecords, type DatasetFormat, type RecordItem } from './formats.ts';
-import { DEFAULT_FIELDS, IdAllocator, labelChecker, recordToRow, type FieldNames, type IdArrays, type ReadOptions, type TokenizedRow } from './rows.ts';
+import { DEFAULT_FIELDS, IdAllocator, labelChecker, recordToRow, type FieldNames, type IdArrays, type RawRecord, type ReadOptions, type TokenizedRow } from './rows.ts';
 import { maxLineCharsFromEnv, openText, type TextStream } from './text.ts';
 import { openDatasetStream, parseDatasetUri } from './uri.ts';
 
@@ -114,23 +114,22 @@ export async function* streamDataset(uri: string, o: ReadDatasetOptions, alloc: 
     let rows = 0;
     const skipped: SkippedRow[] = [];
     const checkLabel = o.labels ? labelChecker(o.labels) : undefined;
+    const toRow = (record: RawRecord, line: number): { row: TokenizedRow } | { problem: string } => {
+      try {
+        return { row: recordToRow(record, line, o, names, checkLabel, alloc) };
+      } catch (err) {
+        if (!(err instanceof RowProblem)) throw err;
+        return { problem: err.reason };
+      }
+    };
     for await (const item of items) {
-      let reason: string;
-      if (item.record) {
-        let row: TokenizedRow | undefined;
-        try {
-          row = recordToRow(item.record, item.line, o, names, checkLabel, alloc);
-        } catch (err) {
-          if (!(err instanceof RowProblem)) throw err;
-          reason = err.reason;
-        }
-        if (row) {
-          if (++rows > maxRows) throw new DataLimitError(`${name}:${item.line}: more than ${maxRows} rows (the limit)`, 'rows');
-          yield row;
-          continue;
-        }
-        reason ??= 'bad row';
-      } else reason = item.problem;
+      const checked = item.record ? toRow(item.record, item.line) : { problem: item.problem };
+      if ('row' in checked) {
+        if (++rows > maxRows) throw new DataLimitError(`${name}:${item.line}: more than ${maxRows} rows (the limit)`, 'rows');
+        yield checked.row;
+        continue;
+      }
+      const reason = checked.problem;
       if (skipped.length < maxBadRows) {
         skipped.push({ line: item.line, reason });
         continue;

@@ -105,7 +105,8 @@ test('concurrency 1: a second job waits in the queue until the first ends', asyn
 
 test('cancel: a queued job never starts, a running one is killed and publishes nothing', async () => {
   const r = runner(1);
-  await putSpec('local-long', 'local-c', 'toy.jsonl', { epochs: 2000 });
+  // The most epochs a spec may ask for (run-job re-validates it), one row a step: minutes of training.
+  await putSpec('local-long', 'local-c', 'toy.jsonl', { epochs: 100, batchSize: 1 });
   await putSpec('local-waiting', 'local-c', 'toy.jsonl');
   const long = await r.submit({ jobId: 'local-long', task: 'local-c' });
   const waiting = await r.submit({ jobId: 'local-waiting', task: 'local-c' });
@@ -136,7 +137,7 @@ test('a job whose dataset is broken fails with the exit code and the trainer\'s 
 
 test('shutdown kills running children and hands back the queued job ids', async () => {
   const r = runner(1);
-  await putSpec('local-s1', 'local-s', 'toy.jsonl', { epochs: 2000 });
+  await putSpec('local-s1', 'local-s', 'toy.jsonl', { epochs: 100, batchSize: 1 });
   await putSpec('local-s2', 'local-s', 'toy.jsonl');
   await putSpec('local-s3', 'local-s', 'toy.jsonl');
   const s1 = await r.submit({ jobId: 'local-s1', task: 'local-s' });
