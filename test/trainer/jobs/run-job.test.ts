@@ -139,49 +139,65 @@ test('run-job re-validates spec.json with the API schema: a local-file dataset (
 });
 
 // The race the review found (3 of 4 tries published an adapter yet read "cancelled"): the API writes
-// cancel.json and sends SIGTERM at some moment near the end of training. Whatever the moment, the job
-// ends in exactly one of two consistent states: published and succeeded, or cancelled with nothing
-// published; "succeeded" is never overwritten.
-test('cancel racing the end of training: published <=> succeeded, otherwise cancelled, over many tries', { timeout: 600_000 }, async () => {
-  const tries = 8;
-  const outcomes: string[] = [];
-  for (let i = 0; i < tries; i++) {
-    const jobId = `job-race-${i}`;
-    const s = spec(jobId, 's3://registry/datasets/toy.jsonl');
-    s.task = 'race';
-    s.hyperparameters = { ...s.hyperparameters, epochs: 3 };
-    await registry.putJobSpec(s);
-    const child = spawn(process.execPath, ['--import', 'tsx', 'trainer/cli.ts', 'run-job', '--registry', 's3://registry', '--job', jobId, '--status-interval', '0'], {
-      env: { ...process.env, ...s3.env, ONNXRUNTIME_NODE_INSTALL: 'skip' },
-      stdio: 'ignore',
-    });
-    const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
-    let done = false;
-    void exited.then(() => (done = true));
-    // Near the end: the last steps, then a spread of delays that lands in training, publishing and after.
-    for (let t = 0; t < 1200 && !done; t++) {
-      const st = await registry.getJobStatus(jobId);
-      if (st && st.totalSteps > 0 && st.step >= st.totalSteps - 2) break;
-      await new Promise((r) => setTimeout(r, 50));
+// cancel.json and sends SIGTERM while the job publishes. Here the store holds each answer to an
+// adapters/ write for 300 ms (the object is stored at once, as S3 completes a request whose client
+// died), and the cancel lands at a spread of moments from the end of training through publishing.
+// Whatever the moment, the job ends in one of two consistent states: published and succeeded, or
+// cancelled with nothing published; "succeeded" is never overwritten.
+test('cancel racing publishing: published <=> succeeded, otherwise cancelled, over many tries', { timeout: 600_000 }, async () => {
+  const slow = await startS3Server({ slowWrites: { pathContains: '/adapters/', ms: 300 } });
+  try {
+    await slow.createBucket('registry');
+    const reg = new Registry(slow.client, { bucket: 'registry', prefix: '' });
+    const dir = join(mkdtempSync(join(tmpdir(), 'race-')), 'tiny');
+    writeRandomBert(dir, { hiddenSize: 16, numLayers: 2, numHeads: 2, intermediateSize: 32, maxPositions: 64, vocabSize: 200, seed: 2, initializerRange: 0.2 });
+    await reg.uploadModel('tiny', dir, ['config.json', 'model.safetensors', 'vocab.txt']);
+    const rows = Array.from({ length: 40 }, (_, i) => JSON.stringify({ input_ids: [2, 8 + (i % 2) * 20 + (i % 7), 9 + (i % 2) * 20], label: i % 2 ? 'pos' : 'neg' }));
+    await slow.putObject('registry', 'datasets/toy.jsonl', rows.join('\n') + '\n');
+
+    const tries = 8;
+    const outcomes: string[] = [];
+    for (let i = 0; i < tries; i++) {
+      const jobId = `job-race-${i}`;
+      const s = spec(jobId, 's3://registry/datasets/toy.jsonl');
+      s.task = 'race';
+      s.hyperparameters = { ...s.hyperparameters, epochs: 4 };
+      await reg.putJobSpec(s);
+      const child = spawn(process.execPath, ['--import', 'tsx', 'trainer/cli.ts', 'run-job', '--registry', 's3://registry', '--job', jobId, '--status-interval', '0'], {
+        env: { ...process.env, ...slow.env, ONNXRUNTIME_NODE_INSTALL: 'skip' },
+        stdio: 'ignore',
+      });
+      const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+      let done = false;
+      void exited.then(() => (done = true));
+      // From the first step on, a delay that moves the cancel across the end of training and the
+      // publishing that follows (four writes of 300 ms).
+      for (let t = 0; t < 2400 && !done; t++) {
+        if (((await reg.getJobStatus(jobId))?.step ?? 0) >= 1) break;
+        await new Promise((r) => setTimeout(r, 25));
+      }
+      await new Promise((r) => setTimeout(r, i * 250));
+      await reg.putJobCancel(jobId, { requestedAt: new Date().toISOString() });
+      child.kill('SIGTERM');
+      await exited;
+      await new Promise((r) => setTimeout(r, 400)); // writes the store still holds land
+      const status = (await reg.getJobStatus(jobId))!;
+      const published: string[] = [];
+      for (const v of await reg.listVersions('race')) if ((await reg.getManifest('race', v))?.jobId === jobId) published.push(v);
+      outcomes.push(`${status.state}${published.length ? '+published' : ''}`);
+      assert.ok(published.length <= 1, `${jobId}: published once at most`);
+      if (published.length === 1) {
+        assert.equal(status.state, 'succeeded', `${jobId}: an adapter was published, so the job reads succeeded (outcomes so far: ${outcomes.join(', ')})`);
+        assert.equal(status.adapterVersion, published[0]);
+      } else {
+        assert.equal(status.state, 'cancelled', `${jobId}: nothing was published, so the job reads cancelled (got ${status.state}: ${status.error?.message})`);
+      }
     }
-    await new Promise((r) => setTimeout(r, (i * 97) % 600));
-    await registry.putJobCancel(jobId, { requestedAt: new Date().toISOString() });
-    child.kill('SIGTERM');
-    await exited;
-    const status = (await registry.getJobStatus(jobId))!;
-    const published: string[] = [];
-    for (const v of await registry.listVersions('race')) if ((await registry.getManifest('race', v))?.jobId === jobId) published.push(v);
-    outcomes.push(`${status.state}${published.length ? '+published' : ''}`);
-    assert.ok(published.length <= 1, `${jobId}: published once at most`);
-    if (published.length === 1) {
-      assert.equal(status.state, 'succeeded', `${jobId}: an adapter was published, so the job reads succeeded`);
-      assert.equal(status.adapterVersion, published[0]);
-    } else {
-      assert.equal(status.state, 'cancelled', `${jobId}: nothing was published, so the job reads cancelled (got ${status.state}: ${status.error?.message})`);
-    }
+    // Not asserted (timing-dependent), but shown: the tries should land on both sides of the race.
+    console.log(`cancel race outcomes: ${outcomes.join(', ')}`);
+  } finally {
+    await slow.stop();
   }
-  // Not asserted (timing-dependent), but shown: the tries should land on both sides of the race.
-  console.log(`cancel race outcomes: ${outcomes.join(', ')}`);
 });
 
 test("run-job trains under the spec's budget step cap (the API's per-job compute budget)", async () => {
