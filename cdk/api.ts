@@ -1,6 +1,7 @@
 /**
  * The HTTP API: the Hono app (functions/lambda.ts) in one Lambda function, bundled locally by esbuild,
- * behind an API Gateway HTTP API. The API key lives in Secrets Manager; the function reads it at cold start.
+ * behind an API Gateway HTTP API. The API keys live in Secrets Manager; the function re-reads them every
+ * few minutes (functions/lambda.ts), so a key removed from the secret stops working without a deploy.
  */
 import { join } from 'node:path';
 import { Aws, Duration, RemovalPolicy } from 'aws-cdk-lib';
@@ -13,6 +14,7 @@ import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
+import { JOB_QUEUE_TAG } from '../functions/jobs/batch-launcher.ts';
 import { acknowledge } from './nag.ts';
 import type { RegistryBucket } from './registry.ts';
 import { REPO_ROOT } from './training.ts';
@@ -99,15 +101,25 @@ export class Api extends Construct {
     }
 
     props.jobDefinition.grantSubmitJob(this.handler, props.jobQueue);
+    // Job ARNs are only known after SubmitJob, so jobs are scoped by a tag: the API tags every job it
+    // submits with its queue (tagging on create needs batch:TagResource), and may terminate only those.
+    const jobArns = `arn:${Aws.PARTITION}:batch:${Aws.REGION}:${Aws.ACCOUNT_ID}:job/*`;
     this.handler.addToRolePolicy(new iam.PolicyStatement({
-      sid: 'TerminateJobs',
+      sid: 'TagOwnJobsOnSubmit',
+      actions: ['batch:TagResource'],
+      resources: [jobArns],
+      conditions: { StringEquals: { [`aws:RequestTag/${JOB_QUEUE_TAG}`]: props.jobQueue.jobQueueArn, 'batch:CreateAction': 'SubmitJob' } },
+    }));
+    this.handler.addToRolePolicy(new iam.PolicyStatement({
+      sid: 'TerminateOwnJobs',
       actions: ['batch:TerminateJob'],
-      // TerminateJob is authorised per job ARN, and job ids are only known after SubmitJob.
-      resources: [`arn:${Aws.PARTITION}:batch:${Aws.REGION}:${Aws.ACCOUNT_ID}:job/*`],
+      resources: [jobArns],
+      conditions: { StringEquals: { [`aws:ResourceTag/${JOB_QUEUE_TAG}`]: props.jobQueue.jobQueueArn } },
     }));
     this.handler.addToRolePolicy(new iam.PolicyStatement({
       sid: 'DescribeJobs',
-      actions: ['batch:DescribeJobs'],
+      // ListJobs: the spend limits count the queue's unfinished jobs (functions/jobs/spend.ts).
+      actions: ['batch:DescribeJobs', 'batch:ListJobs'],
       // DescribeJobs supports no resource-level permissions: "*" is the only resource it accepts.
       resources: ['*'],
     }));
@@ -132,12 +144,12 @@ export class Api extends Construct {
       'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]':
         'The AWS-maintained basic execution policy only allows writing the function\'s own CloudWatch logs.',
       'AwsSolutions-L1': 'Node.js 22 is the runtime this code is built and tested for (esbuild target node22); moving to a newer major is a tested change, not an automatic one.',
-      'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:batch:<AWS::Region>:<AWS::AccountId>:job/*]': 'TerminateJob is authorised per job ARN; ids are known only after SubmitJob, and the API only terminates jobs it recorded.',
-      'AwsSolutions-IAM5[Resource::*]': 'batch:DescribeJobs has no resource-level permissions; it is read-only.',
+      'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:batch:<AWS::Region>:<AWS::AccountId>:job/*]': 'TerminateJob and TagResource are authorised per job ARN, known only after SubmitJob: both are limited by condition to jobs tagged with this stack\'s queue.',
+      'AwsSolutions-IAM5[Resource::*]': 'batch:DescribeJobs and batch:ListJobs have no resource-level permissions; both are read-only.',
       ...Object.fromEntries(props.extraDatasetBuckets.map((b) => [`AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::${b}/*]`, `POST /finetune checks that a dataset exists in the configured dataset bucket ${b} (read only).`])),
     });
     acknowledge(this.httpApi, {
-      'AwsSolutions-APIG4': 'Every route except /healthz and /docs checks a Bearer API key inside the app (functions/http/auth.ts); an API Gateway authorizer would duplicate it and add a cold start.',
+      'AwsSolutions-APIG4': 'Every route except /healthz (/docs and /openapi.json included) checks a Bearer API key inside the app (functions/http/auth.ts); an API Gateway authorizer would duplicate it and add a cold start.',
     });
   }
 

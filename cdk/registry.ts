@@ -16,7 +16,6 @@ export type RegistryGrantee = iam.IGrantable & IConstruct;
 
 /** Key patterns of the grants: every object under a prefix, or one object of every job. */
 const ANY = {
-  jobs: `${PREFIXES.jobs}*`,
   jobStatus: `${PREFIXES.jobs}*/${JOB_FILES.status}`,
   jobCheckpoint: `${PREFIXES.jobs}*/${CHECKPOINT_FOLDER}*`,
   jobIndex: `${PREFIXES.jobIndex}*`,
@@ -101,15 +100,19 @@ export class RegistryBucket extends Construct {
     return `s3://${this.bucket.bucketName}`;
   }
 
-  /** The API: reads everything; writes job records, the job index, datasets and idempotency claims; deletes only its claims. */
+  /**
+   * The API: reads everything; writes job records (never checkpoints: those are the trainer's), the job
+   * index, datasets and idempotency claims; deletes only its claims.
+   */
   grantApiAccess(grantee: RegistryGrantee): void {
     this.bucket.grantRead(grantee);
-    for (const pattern of [ANY.jobs, ANY.idempotency, ANY.jobIndex, ANY.datasets]) this.bucket.grantPut(grantee, pattern);
+    const jobRecords = Object.values(JOB_FILES).map((file) => `${PREFIXES.jobs}*/${file}`);
+    for (const pattern of [...jobRecords, ANY.idempotency, ANY.jobIndex, ANY.datasets]) this.bucket.grantPut(grantee, pattern);
     // Released when a submit fails, so a retry can claim the Idempotency-Key again.
     this.bucket.grantDelete(grantee, ANY.idempotency);
     acknowledge(grantee, {
       ...grantReadFindings(this.bucket, 'The API'),
-      ...grantPutFindings(this.bucket, ANY.jobs, `The API writes ${PREFIXES.jobs}<id>/{spec,status,launch,cancel}.json for job ids it generates at request time.`),
+      ...Object.assign({}, ...jobRecords.map((p) => grantPutFindings(this.bucket, p, `The API writes ${p.replace('*', '<id>')} for job ids it generates at request time.`))),
       ...grantPutFindings(this.bucket, ANY.jobIndex, 'Listing-index markers are keyed by job id and creation time, known only at request time.'),
       ...grantPutFindings(this.bucket, ANY.datasets, `POST /datasets stores uploads under ${PREFIXES.datasets}<content hash>/<name> and signs PUTs under ${PREFIXES.datasetUploads}<id>/, known only at request time.`),
       ...grantPutFindings(this.bucket, ANY.idempotency, "Idempotency claims are keyed by a hash of the client's Idempotency-Key, known only at request time."),

@@ -55,6 +55,14 @@ export class TrainingCompute extends Construct {
         'The ECS agent on Batch hosts needs exactly this AWS-maintained policy to register with the cluster, pull images and ship logs.',
     });
 
+    // IMDSv2 with a hop limit of 1: the host may read its instance metadata, a container (one hop more,
+    // behind the Docker bridge) may not, so no job can borrow the instance role's credentials.
+    const launchTemplate = new ec2.LaunchTemplate(this, 'GpuHosts', {
+      requireImdsv2: true,
+      httpTokens: ec2.LaunchTemplateHttpTokens.REQUIRED,
+      httpPutResponseHopLimit: 1,
+    });
+
     const environment = (name: string, spot: boolean) =>
       new batch.ManagedEc2EcsComputeEnvironment(this, name, {
         vpc: props.network.vpc,
@@ -64,6 +72,7 @@ export class TrainingCompute extends Construct {
         useOptimalInstanceClasses: false,
         images: [{ imageType: batch.EcsMachineImageType.ECS_AL2023_NVIDIA }],
         instanceRole,
+        launchTemplate,
         spot,
         allocationStrategy: spot ? batch.AllocationStrategy.SPOT_PRICE_CAPACITY_OPTIMIZED : batch.AllocationStrategy.BEST_FIT_PROGRESSIVE,
         minvCpus: 0,

@@ -6,20 +6,23 @@ import { OpenAPIHono } from '@hono/zod-openapi';
 import { HTTPException } from 'hono/http-exception';
 import { bodyLimit } from 'hono/body-limit';
 import { RegistryError, type Registry } from '../shared/registry.ts';
+import { DatasetChecker } from './datasets/checker.ts';
 import type { JobLauncher } from './jobs/launcher.ts';
+import { DEFAULT_JOB_LIMITS, type JobLimits } from './jobs/spend.ts';
 import { bearerAuth } from './http/auth.ts';
+import type { KeySource } from './http/key-source.ts';
 import { defaultLog, requestLog, type LogLine } from './http/logging.ts';
 import { invalidParamsFromZod, ProblemError, problemResponse } from './http/problem.ts';
 import { registerAdapterRoutes } from './routes/adapters.ts';
-import { DATASET_TYPES_HINT, registerDatasetRoutes } from './routes/datasets.ts';
+import { DATASET_TYPES_HINT, datasetCheckSlot, registerDatasetRoutes } from './routes/datasets.ts';
 import { registerFinetuneRoutes } from './routes/finetune.ts';
 import { registerMetaRoutes } from './routes/meta.ts';
 
 export interface AppDeps {
   registry: Registry;
   launcher: JobLauncher;
-  /** Bearer keys accepted on every route but /healthz. */
-  apiKeys: string[];
+  /** Bearer keys accepted on every route but /healthz: a fixed list, or a source re-read as it runs (rotation). */
+  apiKeys: string[] | KeySource;
   /** Buckets that datasetUri / validationUri may point into. */
   allowedDatasetBuckets: string[];
   /** Base model (models/<name>/ in the registry) for requests that name none. */
@@ -35,9 +38,28 @@ export interface AppDeps {
   maxBodyBytes?: number;
   /** Body limit of POST /datasets (default 32 MiB; on Lambda, keep it under its 6 MB payload limit). */
   maxDatasetBytes?: number;
+  /** Spend controls of POST /finetune (default DEFAULT_JOB_LIMITS; functions/jobs/spend.ts). */
+  jobLimits?: JobLimits;
+  /** How POST /datasets checks uploads (see DatasetCheckSettings). */
+  datasetChecks?: DatasetCheckSettings;
 }
 
-export type ResolvedDeps = AppDeps & { log: (line: LogLine) => void; now: () => Date; maxBodyBytes: number; maxDatasetBytes: number };
+export interface DatasetCheckSettings {
+  /** Checks at once; more answer 429 with Retry-After (default 2). */
+  concurrency?: number;
+  /** Rows a checked upload may have (default 1,000,000). */
+  maxRows?: number;
+  /** Bytes a gzip upload may inflate to (default 8 x maxDatasetBytes). */
+  maxDecompressedBytes?: number;
+  /** 'worker' (default): each check on a worker thread; 'inline': on the request's thread (Lambda). */
+  mode?: 'worker' | 'inline';
+}
+
+export const DEFAULT_DATASET_MAX_ROWS = 1_000_000;
+/** A gzip upload may inflate to this many times the body limit by default. */
+export const DEFAULT_GZIP_RATIO = 8;
+
+export type ResolvedDeps = AppDeps & { log: (line: LogLine) => void; now: () => Date; maxBodyBytes: number; maxDatasetBytes: number; datasetChecker: DatasetChecker; jobLimits: JobLimits };
 
 const PUBLIC_PATHS = ['/healthz'];
 
@@ -51,7 +73,14 @@ function routePattern(path: string): RegExp {
 
 export function createApp(input: AppDeps): OpenAPIHono {
   if (input.downloads === 'redirect' && !input.signDownloadUrl) throw new Error('downloads: "redirect" needs signDownloadUrl');
-  const deps: ResolvedDeps = { ...input, log: input.log ?? defaultLog, now: input.now ?? (() => new Date()), maxBodyBytes: input.maxBodyBytes ?? 64 * 1024, maxDatasetBytes: input.maxDatasetBytes ?? 32 * 1024 * 1024 };
+  const maxDatasetBytes = input.maxDatasetBytes ?? 32 * 1024 * 1024;
+  const checks = input.datasetChecks ?? {};
+  const datasetChecker = new DatasetChecker({
+    concurrency: checks.concurrency,
+    mode: checks.mode,
+    limits: { maxBytes: checks.maxDecompressedBytes ?? DEFAULT_GZIP_RATIO * maxDatasetBytes, maxRows: checks.maxRows ?? DEFAULT_DATASET_MAX_ROWS },
+  });
+  const deps: ResolvedDeps = { ...input, log: input.log ?? defaultLog, now: input.now ?? (() => new Date()), maxBodyBytes: input.maxBodyBytes ?? 64 * 1024, maxDatasetBytes, datasetChecker, jobLimits: input.jobLimits ?? { ...DEFAULT_JOB_LIMITS } };
 
   const app = new OpenAPIHono({
     // Every schema failure becomes a 400 problem naming each field at fault.
@@ -73,6 +102,7 @@ export function createApp(input: AppDeps): OpenAPIHono {
         throw new ProblemError(413, 'body-too-large', `request bodies here are limited to ${maxSize} bytes`);
       },
     });
+  app.use('/datasets', datasetCheckSlot(deps));
   const datasetLimit = limit(deps.maxDatasetBytes);
   const defaultLimit = limit(deps.maxBodyBytes);
   app.use('*', (c, next) => (c.req.path === '/datasets' ? datasetLimit : defaultLimit)(c, next));

@@ -1,6 +1,7 @@
 /**
  * AWS Lambda entry point (API Gateway HTTP API, payload v2): the same app, configured from the
- * environment the CDK stack sets. The API key and the CDN signing key come from Secrets Manager.
+ * environment the CDK stack sets. The API keys and the CDN signing key come from Secrets Manager; the
+ * keys are re-read every couple of minutes, so removing one from the secret revokes it (README: Security).
  *
  * Downloads redirect to a short-lived signed URL: on CloudFront when ADAPTER_STORE_CDN_URL is set
  * (the file then comes from the edge), otherwise an S3 presigned URL. Versions are immutable, so a
@@ -11,7 +12,9 @@ import type { LambdaEvent, LambdaContext } from 'hono/aws-lambda';
 import { getSignedUrl as signCloudFrontUrl } from '@aws-sdk/cloudfront-signer';
 import { Registry } from '../shared/registry.ts';
 import { createApp, type AppDeps } from './app.ts';
+import { refreshingKeys } from './http/key-source.ts';
 import { BatchLauncher } from './jobs/batch-launcher.ts';
+import { jobLimitsFromEnv } from './jobs/spend.ts';
 
 /** Signed download URLs live this long. */
 const DOWNLOAD_URL_SECONDS = 300;
@@ -53,8 +56,8 @@ function cloudFrontSigner(env: NodeJS.ProcessEnv, readSecret: SecretReader, regi
   };
 }
 
-/** App dependencies from the Lambda environment; `apiKeys` are passed in (resolved from the secret). */
-export function depsFromEnv(env: NodeJS.ProcessEnv, apiKeys: string[], readSecret: SecretReader = readSecretsManager): AppDeps {
+/** App dependencies from the Lambda environment; `apiKeys` are passed in (apiKeySource: the secret, re-read). */
+export function depsFromEnv(env: NodeJS.ProcessEnv, apiKeys: AppDeps['apiKeys'], readSecret: SecretReader = readSecretsManager): AppDeps {
   const registryUri = required(env, 'ADAPTER_STORE_REGISTRY');
   const registry = Registry.fromUri(registryUri);
   const bucket = registry.location.bucket;
@@ -70,18 +73,38 @@ export function depsFromEnv(env: NodeJS.ProcessEnv, apiKeys: string[], readSecre
       : (key) => registry.presignGet(key, DOWNLOAD_URL_SECONDS),
     signUploadUrl: (key, bytes, expiresIn) => registry.presignPut(key, bytes, expiresIn),
     maxDatasetBytes: LAMBDA_DATASET_BYTES,
+    // A container serves one request at a time, and the bundle is one file (no worker entry): check on
+    // the request's own thread, still streamed and capped.
+    datasetChecks: { mode: 'inline', concurrency: 1 },
+    jobLimits: jobLimitsFromEnv(env),
   };
 }
 
-/** Keys from ADAPTER_STORE_API_KEYS (comma-separated) or the Secrets Manager secret ADAPTER_STORE_API_KEY_SECRET. */
-async function apiKeysFromEnv(env: NodeJS.ProcessEnv, readSecret: SecretReader): Promise<string[]> {
-  const list = env.ADAPTER_STORE_API_KEYS ?? (await readSecret(required(env, 'ADAPTER_STORE_API_KEY_SECRET')));
-  return list.split(',').map((k) => k.trim()).filter(Boolean);
+/** How long a warm container trusts its copy of the key list (ADAPTER_STORE_API_KEYS_TTL_SECONDS, default 120). */
+export const DEFAULT_API_KEYS_TTL_SECONDS = 120;
+
+/**
+ * Keys from ADAPTER_STORE_API_KEYS (comma-separated; fixed) or the Secrets Manager secret
+ * ADAPTER_STORE_API_KEY_SECRET, re-read every ADAPTER_STORE_API_KEYS_TTL_SECONDS: a key removed from
+ * the secret stops working on every container within that time.
+ */
+export function apiKeySource(env: NodeJS.ProcessEnv, readSecret: SecretReader, o: { now?: () => number; log?: (msg: string) => void } = {}): AppDeps['apiKeys'] {
+  const split = (list: string) => list.split(',').map((k) => k.trim()).filter(Boolean);
+  if (env.ADAPTER_STORE_API_KEYS !== undefined) return split(env.ADAPTER_STORE_API_KEYS);
+  const secretId = required(env, 'ADAPTER_STORE_API_KEY_SECRET');
+  const raw = env.ADAPTER_STORE_API_KEYS_TTL_SECONDS;
+  const ttl = raw === undefined || raw === '' ? DEFAULT_API_KEYS_TTL_SECONDS : Number(raw);
+  if (!Number.isFinite(ttl) || ttl < 0) throw new Error(`ADAPTER_STORE_API_KEYS_TTL_SECONDS must be a number of seconds >= 0, got "${raw}"`);
+  return refreshingKeys(async () => split(await readSecret(secretId)), {
+    maxAgeMs: ttl * 1000,
+    now: o.now,
+    onReloadError: (err) => (o.log ?? console.error)(JSON.stringify({ level: 'warn', msg: 'API key reload failed; keeping the last list', error: err.message })),
+  });
 }
 
 let app: ReturnType<typeof handle> | null = null;
 
 export async function handler(event: LambdaEvent, context: LambdaContext) {
-  app ??= handle(createApp(depsFromEnv(process.env, await apiKeysFromEnv(process.env, readSecretsManager))));
+  app ??= handle(createApp(depsFromEnv(process.env, apiKeySource(process.env, readSecretsManager))));
   return app(event, context);
 }

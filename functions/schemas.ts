@@ -6,65 +6,10 @@
 import { z } from '@hono/zod-openapi';
 import { ADAPTER_FILES, OPTIONAL_ADAPTER_FILES } from '../shared/registry.ts';
 
-/** The registry's slug rule (shared/registry.ts): no path tricks, no upper case. */
-export const SLUG_RE = /^[a-z0-9][a-z0-9_-]{0,63}$/;
-export const VERSION_RE = /^\d{8}T\d{9}Z-[0-9a-f]{16}$/;
-const SLUG_MESSAGE = 'must be 1-64 characters of a-z, 0-9, "_" or "-", starting with a letter or digit';
+// The job's own schemas live in shared/ so that the trainer re-validates spec.json with them.
+import { HyperparametersSchema, S3Uri, SLUG_RE, Slug, VERSION_RE } from '../shared/job-schema.ts';
 
-export const Slug = z.string().regex(SLUG_RE, SLUG_MESSAGE);
-
-export const S3Uri = z
-  .string()
-  .max(1024)
-  .regex(/^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]\/[^\s]+$/, 'must be an s3://bucket/key URI')
-  .openapi({ example: 's3://my-datasets/sst2/train.jsonl' });
-
-const positiveUnit = (what: string) => z.number().gt(0, `${what} must be > 0`).lte(1, `${what} must be <= 1`);
-
-export const HyperparametersSchema = z
-  .object({
-    mode: z.enum(['adapter', 'full', 'head']).optional().openapi({ description: 'What is trained: bottleneck adapters (+ LayerNorms + head), the full model, or the head only.' }),
-    bottleneck: z.number().int().min(1).max(4096).optional().openapi({ description: 'Adapter bottleneck size.', example: 64 }),
-    nonlinearity: z.enum(['gelu', 'relu', 'swish', 'tanh']).optional(),
-    initStd: positiveUnit('initStd').optional().openapi({ example: 0.001 }),
-    adapterLayers: z
-      .string()
-      .regex(/^\d{1,3}(-\d{1,3})?$/, 'must be a layer index or a range like "0-11"')
-      .refine((s) => {
-        const [a, b] = s.split('-').map(Number);
-        return b === undefined || a <= b;
-      }, 'range start must not exceed its end')
-      .optional()
-      .openapi({ example: '0-11' }),
-    trainLayernorms: z.boolean().optional().openapi({ description: 'Adapter mode: also train the LayerNorms (default true). false freezes them, so the adapter is exactly what the Python adapters library trains and loads (no layernorms.safetensors needed).', example: true }),
-    epochs: z.number().int().min(1).max(100).optional().openapi({ example: 3 }),
-    lr: positiveUnit('lr').optional().openapi({ example: 1e-4 }),
-    batchSize: z.number().int().min(1).max(1024).optional().openapi({ example: 32 }),
-    maxSeqLen: z.number().int().min(8).max(512).optional().openapi({ example: 128 }),
-    seeds: z
-      .array(z.number().int().min(0).max(2 ** 31 - 1))
-      .min(1)
-      .max(10)
-      .refine((s) => new Set(s).size === s.length, 'seeds must be distinct')
-      .optional()
-      .openapi({ example: [1, 2, 3] }),
-    weightDecay: z.number().min(0).max(1).optional(),
-    warmupRatio: z.number().min(0).lt(1).optional(),
-    dropout: z.number().min(0).lt(1).optional(),
-    validationSplit: z.number().gt(0).lt(1).optional(),
-    evalSteps: z.number().int().min(1).max(1_000_000).optional(),
-    earlyStoppingPatience: z.number().int().min(1).max(1000).optional(),
-    metric: z.enum(['accuracy', 'f1', 'mcc', 'loss']).optional(),
-    labels: z
-      .array(z.string().min(1).max(200))
-      .min(2)
-      .max(1000)
-      .refine((s) => new Set(s).size === s.length, 'labels must be distinct')
-      .optional(),
-    maxSteps: z.number().int().min(1).max(10_000_000).optional(),
-  })
-  .strict()
-  .openapi('Hyperparameters');
+export { HyperparametersSchema, isPlainKey, JobSpecSchema, S3Uri, SLUG_RE, Slug, VERSION_RE } from '../shared/job-schema.ts';
 
 export const FinetuneRequestSchema = z
   .object({

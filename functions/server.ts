@@ -10,6 +10,10 @@
  *   ADAPTER_STORE_API_KEY   the bearer key (default: generated once, kept in <dir>/api-key)
  *   ADAPTER_STORE_JOBS      jobs trained at once (default 1)
  *   ADAPTER_STORE_THREADS   CPU threads per job (default: onnxruntime's choice)
+ *   ADAPTER_STORE_DATASET_CHECKS    POST /datasets checks at once (default 2; more answer 429)
+ *   ADAPTER_STORE_DATASET_MAX_ROWS  rows a checked upload may have (default 1,000,000)
+ *   ADAPTER_STORE_MAX_QUEUED_JOBS, ADAPTER_STORE_MAX_JOBS_PER_KEY, ADAPTER_STORE_MAX_JOB_COST
+ *                           spend controls (functions/jobs/spend.ts; README: Security)
  *
  * Stops cleanly on SIGINT/SIGTERM: running jobs are stopped and left queued, and resume (from their
  * last checkpoint) the next time the server starts.
@@ -19,7 +23,8 @@ import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Registry } from '../shared/registry.ts';
-import { createApp } from './app.ts';
+import { createApp, DEFAULT_DATASET_MAX_ROWS } from './app.ts';
+import { jobLimitsFromEnv } from './jobs/spend.ts';
 import { LocalRunner } from './jobs/local-runner.ts';
 import { resolveApiKey } from './local/api-key.ts';
 import { resumeUnfinishedJobs } from './local/resume-jobs.ts';
@@ -71,6 +76,8 @@ async function main(): Promise<void> {
     defaultBaseModel: SEED_MODEL,
     downloads: 'stream',
     signUploadUrl: uploads.sign,
+    jobLimits: jobLimitsFromEnv(process.env),
+    datasetChecks: { concurrency: intFromEnv('ADAPTER_STORE_DATASET_CHECKS', 2, 1, 64), maxRows: intFromEnv('ADAPTER_STORE_DATASET_MAX_ROWS', DEFAULT_DATASET_MAX_ROWS, 1, 1e9) },
   });
   const resumed = await resumeUnfinishedJobs(registry, runner);
 

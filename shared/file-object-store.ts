@@ -9,12 +9,14 @@
  * - Listings are in S3's order (byte order of the whole key), paginated with a continuation token,
  *   with '/' rolled up into common prefixes on request.
  * - Reads open the file first and report the size of what was opened: one whole version, whatever
- *   renames follow.
+ *   renames follow. Its etag names that file (inode, modification time, size): every write is a new file.
+ * - Replace-if-unchanged writes (If-Match) hold a lock file (exclusive create, broken when stale) while
+ *   they compare the etag and rename, so of racing compare-and-swaps, across processes, one wins.
  *
  * Keys are checked (no empty, "." or ".." segments, no segment starting with "."), so no key names a
  * file outside the directory or the temporary folder.
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, type Dirent } from 'node:fs';
 import { link, mkdir, open, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
@@ -26,6 +28,11 @@ const TMP = '.tmp';
 const MAX_KEYS = 1000;
 /** Large reads: fewer, bigger chunks through the stream (downloads are several MB). */
 const READ_CHUNK_BYTES = 1024 * 1024;
+
+/** A compare-and-swap lock older than this was left by a dead process: it is broken. */
+const LOCK_STALE_MS = 30_000;
+
+const etagOf = (s: { ino: bigint; mtimeNs: bigint; size: bigint }) => `"${s.ino}-${s.mtimeNs}-${s.size}"`;
 
 const byteOrder = (a: string, b: string): number => Buffer.compare(Buffer.from(a), Buffer.from(b));
 
@@ -81,6 +88,13 @@ export class FileObjectStore implements ObjectStore {
           if (errno(err) === 'EEXIST') throw new ObjectStoreError(`${this.name(key)} already exists and is immutable`, 'conflict');
           throw err;
         });
+      } else if (o.ifMatch !== undefined) {
+        const expected = o.ifMatch;
+        await this.withKeyLock(key, async () => {
+          const current = await stat(path, { bigint: true }).catch(() => null);
+          if (!current || etagOf(current) !== expected) throw new ObjectStoreError(`${this.name(key)} changed since it was read`, 'conflict');
+          await rename(tmp, path);
+        });
       } else {
         await rename(tmp, path);
       }
@@ -90,6 +104,30 @@ export class FileObjectStore implements ObjectStore {
       throw new ObjectStoreError(`writing ${this.name(key)} failed: ${(err as Error).message}`, 'storage', { cause: err });
     } finally {
       await rm(tmp, { force: true });
+    }
+  }
+
+  /** Runs `f` holding the key's lock file (created exclusively; removed after, or broken once stale). */
+  private async withKeyLock<T>(key: string, f: () => Promise<T>): Promise<T> {
+    const lock = join(this.root, TMP, `${createHash('sha256').update(key).digest('hex')}.lock`);
+    for (let waited = 0; ; waited += 5) {
+      const handle = await open(lock, 'wx').catch((err: unknown) => {
+        if (errno(err) !== 'EEXIST') throw err;
+        return null;
+      });
+      if (handle) {
+        await handle.close();
+        break;
+      }
+      const held = await stat(lock).catch(() => null);
+      if (held && Date.now() - held.mtimeMs > LOCK_STALE_MS) await rm(lock, { force: true });
+      else if (waited > 2 * LOCK_STALE_MS) throw new ObjectStoreError(`${this.name(key)}: its lock ${lock} is held too long`, 'storage');
+      else await new Promise((r) => setTimeout(r, 5));
+    }
+    try {
+      return await f();
+    } finally {
+      await rm(lock, { force: true });
     }
   }
 
@@ -114,12 +152,12 @@ export class FileObjectStore implements ObjectStore {
       if (errno(err) === 'ENOENT' || errno(err) === 'ENOTDIR') return null;
       throw new ObjectStoreError(`reading ${this.name(key)} failed: ${(err as Error).message}`, 'storage', { cause: err });
     }
-    const s = await file.stat();
+    const s = await file.stat({ bigint: true });
     if (!s.isFile()) {
       await file.close();
       return null; // a "folder" of keys is not an object
     }
-    return { stream: createReadStream('', { fd: file, highWaterMark: READ_CHUNK_BYTES }), size: s.size };
+    return { stream: createReadStream('', { fd: file, highWaterMark: READ_CHUNK_BYTES }), size: Number(s.size), etag: etagOf(s) };
   }
 
   async listPage(o: ListOptions): Promise<ListPage> {

@@ -41,6 +41,10 @@ export interface JobSpec {
   baseModel: string;
   hyperparameters: Hyperparameters;
   createdAt: string;
+  /** The step cap the deployment's compute budget allows (functions/jobs/spend.ts); run-job enforces it. */
+  budget?: { maxSteps: number };
+  /** Who submitted it: the first 16 hex digits of the API key's sha256 (never the key), for per-key limits. */
+  owner?: string;
 }
 
 export type JobState = 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled';

@@ -15,6 +15,8 @@ export class ObjectStoreError extends Error {
 export interface PutOptions {
   /** Create only: fail with an ObjectStoreError 'conflict' if the key exists (S3's If-None-Match: *). */
   ifNoneMatch?: boolean;
+  /** Replace only this version (an `etag` from get): fail with 'conflict' if the object changed or is gone (S3's If-Match). */
+  ifMatch?: string;
   contentType?: string;
   /** Body length in bytes; required for streams that should go up in one request. */
   length?: number;
@@ -23,6 +25,8 @@ export interface PutOptions {
 export interface ObjectBody {
   stream: Readable;
   size: number;
+  /** Names this version of the object (for a later put's ifMatch). */
+  etag: string;
 }
 
 export interface ListOptions {

@@ -417,6 +417,12 @@ export class Registry {
     return keys.some((k) => k.key.endsWith('/config.json')) && keys.some((k) => k.key.endsWith('/model.safetensors'));
   }
 
+  /** Size of a model's weights file (model.safetensors), or null when the model does not exist. */
+  async modelWeightsBytes(name: string): Promise<number | null> {
+    const { keys } = await this.list(this.key(PREFIXES.models + slug('model name', name), ''));
+    return keys.find((k) => k.key.endsWith('/model.safetensors'))?.size ?? null;
+  }
+
   /** Copies models/<name>/* into a local directory (streamed; the weights never sit in memory twice). */
   async downloadModel(name: string, dir: string): Promise<void> {
     await this.downloadPrefix(this.key(PREFIXES.models + slug('model name', name), ''), dir); // flat HF layout only
@@ -510,6 +516,28 @@ export class Registry {
     return this.store.get(this.adapterFileKey(task, version, file)).catch((err: unknown) => {
       throw registryError(err);
     });
+  }
+
+  // --- stale idempotency claims -------------------------------------------------------------------
+
+  /**
+   * Replaces the idempotency claim for `key` with `record`, only if it is still `expected` (a claim
+   * whose request died before creating its job): compare-and-swap on its ETag with If-Match, so of
+   * several requests taking over one stale claim exactly one wins. True when replaced.
+   */
+  async replaceIdempotencyClaim<T>(key: string, expected: T, record: T): Promise<boolean> {
+    const objectKey = this.idempotencyKey(key);
+    try {
+      const body = await this.store.get(objectKey);
+      if (!body) return false;
+      const current: unknown = JSON.parse((await readAll(body)).toString('utf8'));
+      if (JSON.stringify(current) !== JSON.stringify(expected)) return false;
+      await this.store.put(objectKey, JSON.stringify(record, null, 2), { ifMatch: body.etag, contentType: 'application/json' });
+      return true;
+    } catch (err) {
+      if (err instanceof ObjectStoreError && err.code === 'conflict') return false;
+      throw registryError(err);
+    }
   }
 }
 

@@ -44,7 +44,7 @@ export class S3ObjectStore implements ObjectStore {
 
   async put(key: string, body: Buffer | string | Readable, o: PutOptions = {}): Promise<void> {
     const size = o.length ?? (typeof body === 'string' ? Buffer.byteLength(body) : Buffer.isBuffer(body) ? body.length : undefined);
-    const params = { Bucket: this.bucket, Key: key, Body: body, ContentType: o.contentType, ContentLength: size, IfNoneMatch: o.ifNoneMatch ? '*' : undefined };
+    const params = { Bucket: this.bucket, Key: key, Body: body, ContentType: o.contentType, ContentLength: size, IfNoneMatch: o.ifNoneMatch ? '*' : undefined, IfMatch: o.ifMatch };
     try {
       const client = await this.client();
       if (size !== undefined && size <= MULTIPART_THRESHOLD) await client.send(new (await sdk()).PutObjectCommand(params));
@@ -57,6 +57,7 @@ export class S3ObjectStore implements ObjectStore {
       }
     } catch (err) {
       const code = statusCode(err);
+      if (o.ifMatch !== undefined && (code === 412 || code === 409 || code === 404)) throw new ObjectStoreError(`${this.name(key)} changed since it was read`, 'conflict', { cause: err });
       if (code === 412 || code === 409) throw new ObjectStoreError(`${this.name(key)} already exists and is immutable`, 'conflict', { cause: err });
       throw new ObjectStoreError(`writing ${this.name(key)} failed: ${(err as Error).message}`, 'storage', { cause: err });
     }
@@ -66,7 +67,7 @@ export class S3ObjectStore implements ObjectStore {
     try {
       const out = await (await this.client()).send(new (await sdk()).GetObjectCommand({ Bucket: this.bucket, Key: key }));
       if (!out.Body) throw new Error('the response has no body');
-      return { stream: out.Body as Readable, size: out.ContentLength ?? 0 };
+      return { stream: out.Body as Readable, size: out.ContentLength ?? 0, etag: out.ETag ?? '' };
     } catch (err) {
       if (statusCode(err) === 404) return null;
       throw new ObjectStoreError(`reading ${this.name(key)} failed: ${(err as Error).message}`, 'storage', { cause: err });

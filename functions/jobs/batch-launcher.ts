@@ -7,7 +7,7 @@
  * end FAILED on Batch; the reason this launcher gives TerminateJob lets `describe` tell them apart as
  * 'cancelled'.
  */
-import { BatchClient, DescribeJobsCommand, SubmitJobCommand, TerminateJobCommand, type JobDetail } from '@aws-sdk/client-batch';
+import { BatchClient, DescribeJobsCommand, ListJobsCommand, SubmitJobCommand, TerminateJobCommand, type JobDetail, type JobStatus as BatchStatus } from '@aws-sdk/client-batch';
 import type { JobState } from '../../shared/job.ts';
 import type { JobLauncher, LaunchedJob, LauncherView } from './launcher.ts';
 
@@ -20,6 +20,12 @@ export interface BatchLauncherOptions {
 
 /** The reason given to TerminateJob; Batch reports it back as the FAILED job's statusReason. */
 export const CANCEL_REASON = 'Cancelled by the adapter store API';
+
+/**
+ * Every job this launcher submits is tagged <JOB_QUEUE_TAG>=<its queue>: the API's role may terminate
+ * only jobs with that tag (cdk/api.ts), so not every job in the account.
+ */
+export const JOB_QUEUE_TAG = 'adapter-store-queue';
 
 /** A Batch client from the standard AWS environment (region defaults to us-east-1). */
 export function batchClientFromEnv(): BatchClient {
@@ -53,6 +59,8 @@ function failureReason(job: JobDetail): string {
   return parts.length ? `${status} (${parts.join(': ')})` : status;
 }
 
+const ACTIVE_STATUSES: BatchStatus[] = ['SUBMITTED', 'PENDING', 'RUNNABLE', 'STARTING', 'RUNNING'];
+
 export function launcherView(job: JobDetail): LauncherView {
   const state = job.status ? STATE[job.status] : undefined;
   if (!state) return { state: 'unknown', reason: `unexpected Batch status ${String(job.status)}` };
@@ -82,6 +90,7 @@ export class BatchLauncher implements JobLauncher {
         jobName: batchJobName(job.task, job.jobId),
         jobQueue: this.jobQueue,
         jobDefinition: this.jobDefinition,
+        tags: { [JOB_QUEUE_TAG]: this.jobQueue },
         containerOverrides: {
           environment: [
             { name: 'ADAPTER_STORE_REGISTRY', value: this.registryUri },
@@ -98,6 +107,23 @@ export class BatchLauncher implements JobLauncher {
   async cancel(job: LaunchedJob): Promise<void> {
     // TerminateJob stops RUNNING/STARTING jobs and cancels those not yet started.
     await this.client.send(new TerminateJobCommand({ jobId: job.externalId, reason: CANCEL_REASON }));
+  }
+
+  /** Jobs of this queue not yet finished, by their fine-tune job id (from the job name, batchJobName). */
+  async activeJobIds(): Promise<string[]> {
+    const ids: string[] = [];
+    for (const jobStatus of ACTIVE_STATUSES) {
+      let nextToken: string | undefined;
+      do {
+        const page = await this.client.send(new ListJobsCommand({ jobQueue: this.jobQueue, jobStatus, nextToken }));
+        for (const j of page.jobSummaryList ?? []) {
+          const id = /(ft-[0-9a-z]{9}[0-9a-f]{12})$/.exec(j.jobName ?? '')?.[1];
+          if (id) ids.push(id);
+        }
+        nextToken = page.nextToken;
+      } while (nextToken);
+    }
+    return ids;
   }
 
   async describe(job: LaunchedJob): Promise<LauncherView> {

@@ -22,4 +22,6 @@ export interface JobLauncher {
   submit(job: { jobId: string; task: string }): Promise<LaunchedJob>;
   cancel(job: LaunchedJob): Promise<void>;
   describe(job: LaunchedJob): Promise<LauncherView>;
+  /** Ids of the jobs queued or running right now (the API's spend limits count them); absent: no limits. */
+  activeJobIds?(): Promise<string[]>;
 }

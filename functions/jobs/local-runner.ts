@@ -23,7 +23,7 @@ export interface LocalRunnerOptions {
   registryUri: string;
   /** How many jobs train at once (default 1). */
   concurrency?: number;
-  /** Added to this process's environment for every child (e.g. AWS_ENDPOINT_URL_S3). */
+  /** Added to the (filtered: see childEnv) environment of every child (e.g. AWS_ENDPOINT_URL_S3 and the store's credentials). */
   env?: Record<string, string>;
   /** argv before `run-job ...` (default: node --import tsx <repo>/trainer/cli.ts). */
   command?: string[];
@@ -56,6 +56,20 @@ interface Entry {
 }
 
 const STDERR_TAIL_BYTES = 16 * 1024;
+
+/**
+ * What a trainer child inherits from this process's environment: how to run (PATH, Node, locale, temp
+ * dirs), onnxruntime/CUDA/BLAS threading, and the trainer's own settings. Never the API key
+ * (ADAPTER_STORE_API_KEY) nor the shell's AWS credentials: `env` gives the store's own.
+ */
+const INHERITED_ENV = /^(PATH|HOME|USER|SHELL|TMPDIR|TMP|TEMP|TZ|LANG|LC_[A-Z_]+|SYSTEMROOT|NODE_OPTIONS|NODE_PATH|NODE_EXTRA_CA_CERTS|TSX_[A-Z_]+|ONNXRUNTIME_[A-Z_]+|ORT_[A-Z_]+|CUDA_[A-Z_]+|LD_LIBRARY_PATH|OMP_[A-Z_]+|OPENBLAS_[A-Z_]+|MKL_[A-Z_]+|TRAINER_[A-Z_]+|ADAPTER_STORE_MAX_LINE_CHARS)$/;
+
+/** The environment of a trainer child: the allowed part of `parent`, then `extra`. */
+export function childEnv(parent: NodeJS.ProcessEnv, extra: Record<string, string>): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(parent)) if (v !== undefined && INHERITED_ENV.test(k)) env[k] = v;
+  return { ...env, ...extra };
+}
 
 function lastLine(text: string): string | undefined {
   const lines = text.split(/\r?\n/).map((l) => l.trim()).filter((l) => l.length > 0);
@@ -128,6 +142,10 @@ export class LocalRunner implements JobLauncher {
     return entry.reason === undefined ? { state: entry.state } : { state: entry.state, reason: entry.reason };
   }
 
+  async activeJobIds(): Promise<string[]> {
+    return [...this.jobs.values()].filter((e) => e.state === 'queued' || e.state === 'running').map((e) => e.jobId);
+  }
+
   /** The ids of the jobs running right now. */
   get runningJobIds(): string[] {
     return [...this.jobs.values()].filter((e) => e.state === 'running').map((e) => e.jobId);
@@ -188,7 +206,7 @@ export class LocalRunner implements JobLauncher {
     try {
       child = spawn(program, args, {
         cwd: this.cwd,
-        env: { ...process.env, ...this.env },
+        env: childEnv(process.env, this.env),
         stdio: [this.stopWithParent ? 'pipe' : 'ignore', 'ignore', 'pipe'],
         // Own process group: a terminal's Ctrl-C reaches the server only, which then stops the children
         // through their pipe (leaving their jobs queued) instead of killing them mid-upload.

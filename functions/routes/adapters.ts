@@ -120,8 +120,9 @@ export function registerAdapterRoutes(app: OpenAPIHono, deps: ResolvedDeps): voi
     if (!entry) throw new ProblemError(404, 'not-found', `version ${manifest.version} of "${task}" has no ${file}`, [{ name: 'file', reason: 'not in the manifest' }]);
     const key = registry.adapterFileKey(task, manifest.version, file);
     const etag = `"${entry.sha256}"`;
-    // A pinned version never changes; "newest" may move, so caches must revalidate.
-    const cacheControl = version !== undefined ? IMMUTABLE : 'no-cache';
+    // A pinned version never changes; "newest" may move, so caches must revalidate. Private: every
+    // response needed a key, so no shared cache may serve it to someone without one.
+    const cacheControl = version !== undefined ? IMMUTABLE : 'private, no-cache';
     const common = { etag, 'cache-control': cacheControl, 'x-adapter-version': manifest.version };
 
     if (etagMatches(c.req.header('if-none-match'), etag)) return new Response(null, { status: 304, headers: common });

@@ -8,6 +8,7 @@ const DESCRIPTIONS: Record<number, string> = {
   413: 'The request body is too large.',
   415: 'The request body is not JSON.',
   422: 'Well-formed but refused by this deployment (bucket not allowed, unknown base model).',
+  429: 'Over a limit of this deployment (checks at once, jobs per key, queue length); `Retry-After` says when to retry.',
   502: 'The job launcher failed.',
 };
 

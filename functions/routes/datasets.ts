@@ -6,24 +6,24 @@
  * `{name, bytes}` answers the URI and an upload URL; the job checks those rows when it reads them.
  */
 import { createHash } from 'node:crypto';
-import { gunzipSync } from 'node:zlib';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
+import type { MiddlewareHandler } from 'hono';
 import type { ResolvedDeps } from '../app.ts';
 import { ProblemError } from '../http/problem.ts';
 import { DatasetQuery, DatasetSchema, DatasetUploadRequestSchema, DatasetUploadSchema } from '../schemas.ts';
 import { problemResponses } from './common.ts';
-import { DataError, inspectDataset } from '../../shared/datasets/index.ts';
+import { DataError, DataLimitError, type DatasetSummary } from '../../shared/datasets/index.ts';
 
 /**
  * Presigned upload URLs live this long: well within what the signer's credentials have left (on Lambda,
  * role credentials can expire sooner than an hour, and a URL dies with them).
  */
 const UPLOAD_URL_SECONDS = 900;
-/** A gzip body may inflate to at most this many times the body limit (a small "zip bomb" cannot exhaust memory). */
-const MAX_GZIP_RATIO = 8;
+/** Seconds a client is asked to wait when every dataset check slot is busy. */
+const BUSY_RETRY_SECONDS = 5;
 
 // (Not application/jsonl: @hono/zod-openapi takes any application/json* type for JSON.)
 const RAW_TYPES = ['application/x-ndjson', 'text/csv', 'text/tab-separated-values', 'text/plain', 'application/gzip', 'application/octet-stream'] as const;
@@ -46,12 +46,29 @@ const createDataset = createRoute({
   responses: {
     201: { description: 'Checked and stored.', content: { 'application/json': { schema: DatasetSchema } } },
     200: { description: 'Upload the file to `uploadUrl`.', content: { 'application/json': { schema: DatasetUploadSchema } } },
-    ...problemResponses(400, 401, 413, 415),
+    ...problemResponses(400, 401, 413, 415, 429),
   },
 });
 
 function isJson(contentType: string | undefined): boolean {
   return /^application\/json\s*(;|$)/i.test(contentType ?? '');
+}
+
+/**
+ * POST /datasets with a raw body takes one of the checker's slots before its body is read (the body
+ * limit buffers it): beyond `concurrency` at once, 429 with Retry-After. Released when the request ends.
+ */
+export function datasetCheckSlot(deps: ResolvedDeps): MiddlewareHandler {
+  return async (c, next) => {
+    if (c.req.method !== 'POST' || c.req.path !== '/datasets' || isJson(c.req.header('content-type'))) return next();
+    const release = deps.datasetChecker.tryAcquire();
+    if (!release) throw new ProblemError(429, 'too-many-dataset-checks', `${deps.datasetChecker.concurrency} dataset uploads are being checked; retry in ${BUSY_RETRY_SECONDS} s`, [], { 'retry-after': String(BUSY_RETRY_SECONDS) });
+    try {
+      await next();
+    } finally {
+      release();
+    }
+  };
 }
 
 export function registerDatasetRoutes(app: OpenAPIHono, deps: ResolvedDeps): void {
@@ -74,35 +91,40 @@ export function registerDatasetRoutes(app: OpenAPIHono, deps: ResolvedDeps): voi
     if (!(RAW_TYPES as readonly string[]).includes(type)) throw new ProblemError(415, 'unsupported-media-type', DATASET_TYPES_HINT, [{ name: 'content-type', reason: `"${type || '(none)'}" is not a dataset type` }]);
     const name = query.name;
     if (!name) throw new ProblemError(400, 'validation-error', 'invalid query: name', [{ name: 'name', reason: 'required with a raw body: the file name, whose extension gives the format' }]);
+    // (datasetCheckSlot holds this request's check slot.)
     const bytes = Buffer.from(await c.req.arrayBuffer());
     if (bytes.length === 0) throw new ProblemError(400, 'validation-error', 'the dataset is empty', [{ name: '(body)', reason: 'empty body' }]);
-    if (bytes[0] === 0x1f && bytes[1] === 0x8b) {
-      const limit = MAX_GZIP_RATIO * deps.maxDatasetBytes;
-      try {
-        gunzipSync(bytes, { maxOutputLength: limit });
-      } catch (err) {
-        const tooLarge = (err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE';
-        if (!tooLarge) throw new ProblemError(400, 'invalid-dataset', `${name}: not valid gzip (${(err as Error).message})`, [{ name: '(body)', reason: 'not valid gzip' }]);
-        throw new ProblemError(413, 'body-too-large', `${name} decompresses to more than ${limit} bytes; upload large datasets with a presigned PUT (POST /datasets with {name, bytes})`, [{ name: '(body)', reason: 'decompressed size over the limit' }]);
-      }
-    }
-
-    // The trainer's own reader checks the rows, from a private temporary file named like the upload.
-    const dir = await mkdtemp(join(tmpdir(), 'dataset-'));
-    let summary;
-    try {
-      await writeFile(join(dir, name), bytes);
-      summary = await inspectDataset(join(dir, name));
-    } catch (err) {
-      if (!(err instanceof DataError)) throw err;
-      // Messages name the temporary path; the client knows the file by its name.
-      const reason = err.message.split(join(dir, name)).join(name);
-      throw new ProblemError(400, 'invalid-dataset', reason, [{ name: '(body)', reason }]);
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-    }
+    const summary = await checkUpload(deps, name, bytes);
     const sha256 = createHash('sha256').update(bytes).digest('hex');
     const datasetUri = await registry.putDataset(name, sha256, bytes);
-    return c.json({ object: 'dataset' as const, datasetUri, name, bytes: bytes.length, sha256, ...summary }, 201);
+    // Object.fromEntries defines own properties: a "__proto__" label is a key like any other.
+    return c.json({ object: 'dataset' as const, datasetUri, name, bytes: bytes.length, sha256, format: summary.format, rows: summary.rows, labels: Object.fromEntries(summary.labels) }, 201);
   });
+}
+
+/**
+ * The trainer's own reader checks the rows (streamed, capped, off the event loop: DatasetChecker),
+ * from a private temporary file named like the upload.
+ */
+async function checkUpload(deps: ResolvedDeps, name: string, bytes: Buffer): Promise<DatasetSummary> {
+  const dir = await mkdtemp(join(tmpdir(), 'dataset-'));
+  try {
+    await writeFile(join(dir, name), bytes);
+    return await deps.datasetChecker.check(join(dir, name));
+  } catch (err) {
+    if (!(err instanceof DataError)) throw err;
+    // Messages name the temporary path; the client knows the file by its name.
+    const reason = err.message.split(join(dir, name)).join(name);
+    if (err instanceof DataLimitError) {
+      const limits = deps.datasetChecker.limits;
+      const detail =
+        err.limit === 'bytes' ? `${name} decompresses to more than ${limits.maxBytes} bytes; upload large datasets with a presigned PUT (POST /datasets with {name, bytes})`
+        : err.limit === 'rows' ? `${name} has more than ${limits.maxRows} rows (the limit of a checked upload); upload large datasets with a presigned PUT (POST /datasets with {name, bytes})`
+        : reason;
+      throw new ProblemError(413, 'dataset-too-large', detail, [{ name: '(body)', reason }]);
+    }
+    throw new ProblemError(400, 'invalid-dataset', reason, [{ name: '(body)', reason }]);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 }

@@ -12,6 +12,7 @@ import type { ResolvedDeps } from '../app.ts';
 import { ProblemError, type InvalidParam } from '../http/problem.ts';
 import { FinetuneRequestSchema, IdempotencyHeader, JobIdParam, JobListSchema, JobSchema, ListJobsQuery, type FinetuneRequest, type Job } from '../schemas.ts';
 import { problemResponses } from './common.ts';
+import { jobBudget, keyOwner } from '../jobs/spend.ts';
 import { canonicalJson, sha256Hex, type IdempotencyRecord } from './idempotency.ts';
 
 /** `ft-` + the creation time in base 36 (fixed width, so ids sort by time) + 48 random bits. */
@@ -20,6 +21,15 @@ export function newJobId(now: Date): string {
 }
 
 const TERMINAL: readonly JobState[] = ['succeeded', 'failed', 'cancelled'];
+
+/** Seconds a client is asked to wait when the queue or its key's share is full. */
+const CAPACITY_RETRY_SECONDS = 60;
+
+/** A claim this old whose job has no status was left by a request that died: a retry takes it over. */
+export const IDEMPOTENCY_CLAIM_TTL_MS = 60 * 1000;
+
+/** A job queued this long with no launch record was never submitted (the API died in between). */
+export const LAUNCH_GRACE_MS = 5 * 60 * 1000;
 
 export function jobView(spec: JobSpec, status: JobStatus | null, launcher?: LauncherView): Job {
   let state: JobState = status?.state ?? 'queued';
@@ -65,7 +75,7 @@ const createJob = createRoute({
   request: { headers: IdempotencyHeader, body: { required: true, content: { 'application/json': { schema: FinetuneRequestSchema } } } },
   responses: {
     202: { description: 'Accepted: the job is queued. `Location` is its URL.', content: { 'application/json': { schema: JobSchema } } },
-    ...problemResponses(400, 401, 409, 413, 415, 422, 502),
+    ...problemResponses(400, 401, 409, 413, 415, 422, 429, 502),
   },
 });
 
@@ -131,31 +141,96 @@ export function registerFinetuneRoutes(app: OpenAPIHono, deps: ResolvedDeps): vo
   }
 
   /**
-   * status.json, except that a cancel request (cancel.json, written only here) wins over whatever a
-   * stopping trainer wrote last, unless the job had succeeded: its version is published then.
+   * The version of spec.task whose manifest names this job, if one was published: only versions from
+   * the job's creation on can be its (version ids start with their UTC time), newest first.
    */
-  async function currentStatus(jobId: string): Promise<JobStatus | null> {
-    const status = await registry.getJobStatus(jobId);
-    if (!status || status.state === 'succeeded' || status.state === 'cancelled') return status;
-    const cancel = await registry.getJobCancel(jobId);
-    return cancel ? { ...status, state: 'cancelled', error: undefined, finishedAt: status.finishedAt ?? cancel.requestedAt } : status;
+  async function publishedVersion(spec: JobSpec): Promise<string | null> {
+    const since = new Date(spec.createdAt).toISOString().replace(/[-:]/g, '').replace('.', '');
+    for (const version of await registry.listVersions(spec.task)) {
+      if (version.slice(0, since.length) < since) break;
+      const manifest = await registry.getManifest(spec.task, version).catch(() => null);
+      if (manifest?.jobId === spec.jobId) return version;
+    }
+    return null;
   }
 
-  async function view(jobId: string, merge: boolean): Promise<Job> {
+  /**
+   * What a job is, from everything that speaks of it, the same for the list and the detail:
+   * - a manifest naming the job: succeeded (a published version is never taken back by a cancel);
+   * - else a cancel request (cancel.json, written only by the API): cancelled, whatever a stopping
+   *   trainer wrote last;
+   * - else status.json, merged with the launcher's view while not final (a container that died before
+   *   reporting reads failed; one that exited 0 without a manifest failed too);
+   * - a job still queued with no launch record well after its creation was never launched (the API
+   *   stopped between recording and submitting it): failed, so it neither hangs nor counts as queued.
+   */
+  async function view(jobId: string, merge = true): Promise<Job> {
     const spec = await registry.getJobSpec(jobId);
-    const status = await currentStatus(jobId);
+    const status = await registry.getJobStatus(jobId);
+    if (status?.state === 'succeeded') return jobView(spec, status);
+    const now = deps.now().toISOString();
+    const base: JobStatus = status ?? { format: 'adapter-store.job-status/v1', jobId, state: 'queued', step: 0, totalSteps: 0, epoch: 0, loss: null, validation: null, updatedAt: spec.createdAt };
+    const cancel = await registry.getJobCancel(jobId);
     let launched: LauncherView | undefined;
-    if (merge && !TERMINAL.includes(status?.state ?? 'queued')) {
-      const handle = await registry.getJobLaunch<LaunchedJob>(jobId);
+    let handle: LaunchedJob | null = null;
+    if (merge && !cancel && !TERMINAL.includes(base.state)) {
+      handle = await registry.getJobLaunch<LaunchedJob>(jobId);
       if (handle) {
         try {
           launched = await launcher.describe(handle);
         } catch (err) {
-          deps.log({ time: deps.now().toISOString(), level: 'warn', msg: 'launcher describe failed', jobId, error: (err as Error).message });
+          deps.log({ time: now, level: 'warn', msg: 'launcher describe failed', jobId, error: (err as Error).message });
         }
       }
     }
+    if (cancel || launched?.state === 'succeeded' || base.state === 'cancelled') {
+      const version = await publishedVersion(spec);
+      if (version) return jobView(spec, { ...base, state: 'succeeded', adapterVersion: version, error: undefined, finishedAt: base.finishedAt ?? now });
+    }
+    if (cancel) return jobView(spec, { ...base, state: 'cancelled', error: undefined, finishedAt: base.finishedAt ?? cancel.requestedAt });
+    if (launched?.state === 'succeeded') {
+      return jobView(spec, { ...base, state: 'failed', error: { message: 'the job exited without publishing an adapter or reporting why' }, finishedAt: base.finishedAt ?? now });
+    }
+    if (merge && !handle && base.state === 'queued' && deps.now().getTime() - Date.parse(spec.createdAt) > LAUNCH_GRACE_MS) {
+      return jobView(spec, { ...base, state: 'failed', error: { message: 'the job was never launched (the API stopped before submitting it); submit it again' }, finishedAt: base.finishedAt ?? now });
+    }
     return jobView(spec, status, launched);
+  }
+
+  /** Weights bytes / 4: the parameter count of an fp32 model (the budget's unit; an estimate for others). */
+  async function modelParameters(name: string): Promise<number> {
+    return Math.max(1, Math.ceil(((await registry.modelWeightsBytes(name)) ?? 0) / 4));
+  }
+
+  // Who owns each active job (specs are immutable, so once read, always right).
+  const owners = new Map<string, string | null>();
+  async function ownerOf(jobId: string): Promise<string | null> {
+    if (!owners.has(jobId)) owners.set(jobId, (await registry.getJobSpec(jobId).catch(() => null))?.owner ?? null);
+    return owners.get(jobId)!;
+  }
+
+  /** 429 when the queue is full, or this key has its share of queued and running jobs. */
+  async function checkCapacity(owner: string): Promise<void> {
+    if (!launcher.activeJobIds) return;
+    const active = await launcher.activeJobIds();
+    const { maxQueuedJobs, maxJobsPerKey } = deps.jobLimits;
+    if (active.length >= maxQueuedJobs) {
+      throw new ProblemError(429, 'queue-full', `${active.length} jobs are queued or running, the most this deployment takes (ADAPTER_STORE_MAX_QUEUED_JOBS=${maxQueuedJobs}); retry later`, [], { 'retry-after': String(CAPACITY_RETRY_SECONDS) });
+    }
+    const mine = (await Promise.all(active.map(ownerOf))).filter((o) => o === owner).length;
+    if (mine >= maxJobsPerKey) {
+      throw new ProblemError(429, 'too-many-jobs', `this API key has ${mine} jobs queued or running, the most one key may (ADAPTER_STORE_MAX_JOBS_PER_KEY=${maxJobsPerKey}); wait for one to finish or cancel one`, [], { 'retry-after': String(CAPACITY_RETRY_SECONDS) });
+    }
+  }
+
+  // Capacity checks and the writes they admit run one request at a time in this process, so two
+  // requests cannot both take the last slot. (Across Lambda containers the counts are best effort;
+  // Batch's maxvCpus still bounds what runs.)
+  let admitting: Promise<unknown> = Promise.resolve();
+  function serially<T>(fn: () => Promise<T>): Promise<T> {
+    const run = admitting.then(fn, fn);
+    admitting = run.catch(() => {});
+    return run;
   }
 
   app.openapi(createJob, async (c) => {
@@ -163,52 +238,70 @@ export function registerFinetuneRoutes(app: OpenAPIHono, deps: ResolvedDeps): vo
     const idempotencyKey = c.req.valid('header')['idempotency-key'];
     const baseModel = body.baseModel ?? deps.defaultBaseModel;
     await checkPolicy(body, baseModel);
+    const hyperparameters = body.hyperparameters ?? {};
+    const budget = jobBudget(hyperparameters, await modelParameters(baseModel), deps.jobLimits.maxJobCost);
+    if (!budget.ok) {
+      const field = hyperparameters.maxSteps !== undefined ? 'hyperparameters.maxSteps' : 'hyperparameters.batchSize';
+      throw new ProblemError(422, 'over-budget', `the job would cost ${budget.cost.toExponential(3)} (seeds x steps x batch size x model parameters), over this deployment's ${deps.jobLimits.maxJobCost.toExponential(3)} per job (ADAPTER_STORE_MAX_JOB_COST)`, [{ name: field, reason: 'over the per-job compute budget: fewer steps, seeds or a smaller batch' }]);
+    }
+    const owner = keyOwner(c.req.header('authorization'));
 
-    const now = deps.now();
-    const jobId = newJobId(now);
-    if (idempotencyKey !== undefined) {
-      const requestSha256 = sha256Hex(canonicalJson({ ...body, baseModel }));
-      const existing = await registry.claimIdempotencyKey<IdempotencyRecord>(idempotencyKey, { jobId, requestSha256, createdAt: now.toISOString() });
-      if (existing) {
-        if (existing.requestSha256 !== requestSha256) {
-          throw new ProblemError(409, 'idempotency-key-reused', 'this Idempotency-Key was used with a different request', [{ name: 'Idempotency-Key', reason: 'already used for another request body' }]);
+    return serially(async () => {
+      const now = deps.now();
+      const jobId = newJobId(now);
+      if (idempotencyKey !== undefined) {
+        const requestSha256 = sha256Hex(canonicalJson({ ...body, baseModel }));
+        const existing = await registry.claimIdempotencyKey<IdempotencyRecord>(idempotencyKey, { jobId, requestSha256, createdAt: now.toISOString() });
+        if (existing) {
+          if (existing.requestSha256 !== requestSha256) {
+            throw new ProblemError(409, 'idempotency-key-reused', 'this Idempotency-Key was used with a different request', [{ name: 'Idempotency-Key', reason: 'already used for another request body' }]);
+          }
+          if (await registry.getJobStatus(existing.jobId)) {
+            c.header('location', `/finetune/${existing.jobId}`);
+            c.header('idempotent-replayed', 'true');
+            return c.json(await view(existing.jobId, true), 202);
+          }
+          // No job yet: the first request is still at work, or it died between claim and spec. A claim
+          // that old is taken over (one winner), and this request creates the job.
+          const stale = now.getTime() - Date.parse(existing.createdAt) > IDEMPOTENCY_CLAIM_TTL_MS;
+          if (!stale || !(await registry.replaceIdempotencyClaim(idempotencyKey, existing, { jobId, requestSha256, createdAt: now.toISOString() }))) {
+            throw new ProblemError(409, 'idempotent-request-in-progress', 'the first request with this Idempotency-Key is still being processed; retry shortly', [], { 'retry-after': '1' });
+          }
         }
-        if (!(await registry.getJobStatus(existing.jobId))) {
-          throw new ProblemError(409, 'idempotent-request-in-progress', 'the first request with this Idempotency-Key is still being processed; retry shortly', [], { 'retry-after': '1' });
-        }
-        c.header('location', `/finetune/${existing.jobId}`);
-        c.header('idempotent-replayed', 'true');
-        return c.json(await view(existing.jobId, true), 202);
       }
-    }
 
-    const spec: JobSpec = {
-      format: 'adapter-store.job/v1',
-      jobId,
-      task: body.task,
-      datasetUri: body.datasetUri,
-      ...(body.validationUri !== undefined ? { validationUri: body.validationUri } : {}),
-      baseModel,
-      hyperparameters: body.hyperparameters ?? {},
-      createdAt: now.toISOString(),
-    };
-    const status: JobStatus = { format: 'adapter-store.job-status/v1', jobId, state: 'queued', step: 0, totalSteps: 0, epoch: 0, loss: null, validation: null, updatedAt: now.toISOString() };
-    try {
-      await registry.putJobSpec(spec);
-      await registry.putJobStatus(status);
-    } catch (err) {
-      if (idempotencyKey !== undefined) await registry.releaseIdempotencyKey(idempotencyKey);
-      throw err;
-    }
-    try {
-      await registry.putJobLaunch(jobId, await launcher.submit({ jobId, task: spec.task }));
-    } catch (err) {
-      const message = `submitting the job failed: ${(err as Error).message}`;
-      await registry.putJobStatus({ ...status, state: 'failed', error: { message }, finishedAt: deps.now().toISOString(), updatedAt: deps.now().toISOString() });
-      throw new ProblemError(502, 'launch-failed', `${message} (job ${jobId} is recorded as failed)`);
-    }
-    c.header('location', `/finetune/${jobId}`);
-    return c.json(jobView(spec, status), 202);
+      const spec: JobSpec = {
+        format: 'adapter-store.job/v1',
+        jobId,
+        task: body.task,
+        datasetUri: body.datasetUri,
+        ...(body.validationUri !== undefined ? { validationUri: body.validationUri } : {}),
+        baseModel,
+        hyperparameters,
+        createdAt: now.toISOString(),
+        budget: { maxSteps: budget.maxSteps },
+        owner,
+      };
+      const status: JobStatus = { format: 'adapter-store.job-status/v1', jobId, state: 'queued', step: 0, totalSteps: 0, epoch: 0, loss: null, validation: null, updatedAt: now.toISOString() };
+      try {
+        await checkCapacity(owner);
+        await registry.putJobSpec(spec);
+        await registry.putJobStatus(status);
+      } catch (err) {
+        if (idempotencyKey !== undefined) await registry.releaseIdempotencyKey(idempotencyKey);
+        throw err;
+      }
+      owners.set(jobId, owner);
+      try {
+        await registry.putJobLaunch(jobId, await launcher.submit({ jobId, task: spec.task }));
+      } catch (err) {
+        const message = `submitting the job failed: ${(err as Error).message}`;
+        await registry.putJobStatus({ ...status, state: 'failed', error: { message }, finishedAt: deps.now().toISOString(), updatedAt: deps.now().toISOString() });
+        throw new ProblemError(502, 'launch-failed', `${message} (job ${jobId} is recorded as failed)`);
+      }
+      c.header('location', `/finetune/${jobId}`);
+      return c.json(jobView(spec, status), 202);
+    });
   });
 
   app.openapi(getJob, async (c) => c.json(await view(c.req.valid('param').jobId, true), 200));
@@ -222,7 +315,8 @@ export function registerFinetuneRoutes(app: OpenAPIHono, deps: ResolvedDeps): vo
       }
       throw err;
     });
-    const data = await Promise.all(ids.map(async (id) => jobView(await registry.getJobSpec(id), await currentStatus(id))));
+    // Each job as GET /finetune/:jobId shows it (launcher view merged).
+    const data = await Promise.all(ids.map((id) => view(id)));
     return c.json({ object: 'list' as const, data, hasMore, nextCursor: hasMore ? data[data.length - 1].jobId : null }, 200);
   });
 

@@ -4,10 +4,10 @@
  * ids in shared Int32Array slabs) stay.
  */
 import type { S3Client } from '@aws-sdk/client-s3';
-import { DataError, RowProblem } from './errors.ts';
+import { DataError, DataLimitError, RowProblem } from './errors.ts';
 import { DATASET_FORMATS, delimitedRecords, formatFromName, jsonlRecords, type DatasetFormat, type RecordItem } from './formats.ts';
-import { DEFAULT_FIELDS, IdAllocator, labelChecker, recordToRow, type FieldNames, type ReadOptions, type TokenizedRow } from './rows.ts';
-import { openText, type TextStream } from './text.ts';
+import { DEFAULT_FIELDS, IdAllocator, labelChecker, recordToRow, type FieldNames, type IdArrays, type RawRecord, type ReadOptions, type TokenizedRow } from './rows.ts';
+import { maxLineCharsFromEnv, openText, type TextStream } from './text.ts';
 import { openDatasetStream, parseDatasetUri } from './uri.ts';
 
 export interface ReadDatasetOptions extends ReadOptions {
@@ -25,6 +25,12 @@ export interface ReadDatasetOptions extends ReadOptions {
   labels?: readonly string[];
   /** The S3 client for s3:// URIs; by default one from the standard AWS environment. */
   s3?: S3Client;
+  /** Longest line (JSONL) or record (CSV/TSV) in characters; default ADAPTER_STORE_MAX_LINE_CHARS or 1 MiB. */
+  maxLineChars?: number;
+  /** Fail (DataLimitError) past this many bytes of (decompressed) text; default none. */
+  maxBytes?: number;
+  /** Fail (DataLimitError) past this many rows; default none. */
+  maxRows?: number;
 }
 
 export interface SkippedRow {
@@ -69,45 +75,61 @@ export function resolveFormat(name: string, format?: string): DatasetFormat {
   return f;
 }
 
+/** What a streamed read ends with: the file's format and compression, and the rows it skipped. */
+export interface StreamEnd {
+  name: string;
+  format: DatasetFormat;
+  gzip: boolean;
+  skipped: SkippedRow[];
+}
+
 /**
- * Reads and validates a whole dataset. Every error is a DataError naming the file and, for a row, the
- * line and field: `<file>:<line>: <problem>`. With `maxBadRows` N, up to N bad rows are skipped and
- * recorded; the (N+1)th fails with its own message.
+ * Reads and validates a dataset as a stream of rows (each row is handed over, never kept here); the
+ * generator's return value says what was read. Every error is a DataError naming the file and, for a
+ * row, the line and field: `<file>:<line>: <problem>`. With `maxBadRows` N, up to N bad rows are skipped
+ * and recorded; the (N+1)th fails with its own message. Limits (`maxBytes`, `maxRows`, `maxLineChars`)
+ * fail with a DataLimitError as the stream reaches them.
  */
-export async function readDataset(uri: string, o: ReadDatasetOptions): Promise<Dataset> {
+export async function* streamDataset(uri: string, o: ReadDatasetOptions, alloc: IdArrays = new IdAllocator()): AsyncGenerator<TokenizedRow, StreamEnd> {
   const maxBadRows = o.maxBadRows ?? 0;
   if (!Number.isSafeInteger(maxBadRows) || maxBadRows < 0) throw new DataError(`--max-bad-rows must be an integer >= 0, got ${maxBadRows}`);
   const names = fieldNames(o);
+  const maxLineChars = o.maxLineChars ?? maxLineCharsFromEnv();
+  const maxRows = o.maxRows ?? Infinity;
   // Format and URI problems before any I/O.
   const loc = parseDatasetUri(uri);
   const format = resolveFormat(loc.kind === 'file' ? loc.path : uri, o.format);
   const { stream, name } = await openDatasetStream(uri, { s3: o.s3 });
   let text: TextStream | undefined;
   try {
-    text = await openText(stream, name);
+    text = await openText(stream, name, { maxBytes: o.maxBytes });
     const items: AsyncGenerator<RecordItem> =
       format === 'jsonl'
-        ? jsonlRecords(text, name)
+        ? jsonlRecords(text, name, maxLineChars)
         : delimitedRecords(text, name, format, {
             names,
             label: o.requireLabels || o.labelColumn !== undefined,
             textPair: o.textPairColumn !== undefined,
-          });
-    const rows: TokenizedRow[] = [];
+          }, maxLineChars);
+    let rows = 0;
     const skipped: SkippedRow[] = [];
-    const alloc = new IdAllocator();
     const checkLabel = o.labels ? labelChecker(o.labels) : undefined;
+    const toRow = (record: RawRecord, line: number): { row: TokenizedRow } | { problem: string } => {
+      try {
+        return { row: recordToRow(record, line, o, names, checkLabel, alloc) };
+      } catch (err) {
+        if (!(err instanceof RowProblem)) throw err;
+        return { problem: err.reason };
+      }
+    };
     for await (const item of items) {
-      let reason: string;
-      if (item.record) {
-        try {
-          rows.push(recordToRow(item.record, item.line, o, names, checkLabel, alloc));
-          continue;
-        } catch (err) {
-          if (!(err instanceof RowProblem)) throw err;
-          reason = err.reason;
-        }
-      } else reason = item.problem;
+      const checked = item.record ? toRow(item.record, item.line) : { problem: item.problem };
+      if ('row' in checked) {
+        if (++rows > maxRows) throw new DataLimitError(`${name}:${item.line}: more than ${maxRows} rows (the limit)`, 'rows');
+        yield checked.row;
+        continue;
+      }
+      const reason = checked.problem;
       if (skipped.length < maxBadRows) {
         skipped.push({ line: item.line, reason });
         continue;
@@ -115,11 +137,11 @@ export async function readDataset(uri: string, o: ReadDatasetOptions): Promise<D
       const budget = maxBadRows > 0 ? ` (bad row ${maxBadRows + 1}: more than --max-bad-rows ${maxBadRows})` : '';
       throw new DataError(`${name}:${item.line}: ${reason}${budget}`);
     }
-    if (rows.length === 0) {
+    if (rows === 0) {
       const why = skipped.length > 0 ? ` (all ${skipped.length} rows were bad and skipped; the first, line ${skipped[0].line}: ${skipped[0].reason})` : '';
       throw new DataError(`${name}: no rows${why}`);
     }
-    return { rows, skipped, name, format, gzip: text.gzip };
+    return { name, format, gzip: text.gzip, skipped };
   } catch (err) {
     if (err instanceof DataError) throw err;
     // A stream failing mid-read (a dropped S3 connection, an I/O error) still names the dataset.
@@ -127,5 +149,16 @@ export async function readDataset(uri: string, o: ReadDatasetOptions): Promise<D
   } finally {
     await text?.close();
     stream.destroy();
+  }
+}
+
+/** Reads and validates a whole dataset into memory (streamDataset, its rows kept). */
+export async function readDataset(uri: string, o: ReadDatasetOptions): Promise<Dataset> {
+  const rows: TokenizedRow[] = [];
+  const it = streamDataset(uri, o);
+  for (;;) {
+    const r = await it.next();
+    if (r.done) return { rows, ...r.value };
+    rows.push(r.value);
   }
 }

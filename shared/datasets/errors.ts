@@ -3,6 +3,17 @@ export class DataError extends Error {
   override name = 'DataError';
 }
 
+/** Input over a configured limit (bytes, rows, line length): the API answers 413 rather than 400. */
+export class DataLimitError extends DataError {
+  override name = 'DataLimitError';
+  constructor(
+    message: string,
+    readonly limit: 'bytes' | 'rows' | 'line',
+  ) {
+    super(message);
+  }
+}
+
 /**
  * One bad row, before the file and line are known: `reason` is what follows `<file>:<line>: ` in the
  * DataError the reader builds from it (or the entry it records when --max-bad-rows lets the row be skipped).

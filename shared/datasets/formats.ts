@@ -6,9 +6,9 @@
  */
 import { pipeline, Readable } from 'node:stream';
 import { CsvError, parse, type Info } from 'csv-parse';
-import { DataError, RowProblem } from './errors.ts';
+import { DataError, DataLimitError, RowProblem } from './errors.ts';
 import { jsonRecord, type FieldNames, type RawRecord } from './rows.ts';
-import { splitLines, type TextStream } from './text.ts';
+import { MAX_LINE_CHARS, splitLines, type TextStream } from './text.ts';
 
 export const DATASET_FORMATS = ['jsonl', 'csv', 'tsv'] as const;
 export type DatasetFormat = (typeof DATASET_FORMATS)[number];
@@ -79,9 +79,9 @@ export function checkDelimitedHead(head: string, name: string, format: 'csv' | '
   if (t.startsWith('{') || t.startsWith('[') || t.startsWith('<')) throw mismatch(name, first.line, format, first.text);
 }
 
-export async function* jsonlRecords(text: TextStream, name: string): AsyncGenerator<RecordItem> {
+export async function* jsonlRecords(text: TextStream, name: string, maxLineChars = MAX_LINE_CHARS): AsyncGenerator<RecordItem> {
   checkJsonlHead(text.head, name);
-  for await (const { line, text: t } of splitLines(text.chunks, name)) {
+  for await (const { line, text: t } of splitLines(text.chunks, name, maxLineChars)) {
     if (t.trim() === '') continue;
     let item: RecordItem;
     try {
@@ -133,7 +133,7 @@ function checkHeader(header: string[], line: number, name: string, format: 'csv'
  * record the header. A row whose field count differs from the header's is a bad row; a broken quote is
  * a file error (everything after it would be misread).
  */
-export async function* delimitedRecords(text: TextStream, name: string, format: 'csv' | 'tsv', need: ColumnNeeds): AsyncGenerator<RecordItem> {
+export async function* delimitedRecords(text: TextStream, name: string, format: 'csv' | 'tsv', need: ColumnNeeds, maxRecordChars = MAX_LINE_CHARS): AsyncGenerator<RecordItem> {
   checkDelimitedHead(text.head, name, format);
   const parser = parse({
     delimiter: format === 'csv' ? ',' : '\t',
@@ -142,6 +142,8 @@ export async function* delimitedRecords(text: TextStream, name: string, format: 
     relax_column_count: true,
     skip_empty_lines: true,
     info: true,
+    // csv-parse buffers a record until it ends: the same cap as a JSON line.
+    max_record_size: maxRecordChars,
   });
   pipeline(Readable.from(text.chunks), parser, () => {});
   let header: string[] | null = null;
@@ -167,6 +169,10 @@ export async function* delimitedRecords(text: TextStream, name: string, format: 
       yield { line, record: { kind: 'csv', values } };
     }
   } catch (err) {
+    if (err instanceof CsvError && err.code === 'CSV_MAX_RECORD_SIZE') {
+      const at = (err as CsvError & { lines?: number }).lines ?? 0;
+      throw new DataLimitError(`${name}:${at}: record at line ${at} is longer than ${maxRecordChars} characters (the limit; ADAPTER_STORE_MAX_LINE_CHARS raises it)`, 'line');
+    }
     if (err instanceof CsvError) {
       const lines = (err as CsvError & { lines?: number }).lines;
       throw new DataError(`${name}${lines ? `:${lines}` : ''}: malformed ${FORMAT_NAME[format]}: ${err.message}`, { cause: err });

@@ -1,29 +1,67 @@
 /**
  * A dataset's structure, checked without a base model: it parses as its format, every row has a text
- * (or token ids) and a label. What needs the base model (token ids within its vocabulary, sequence
- * lengths) is checked when a job reads the dataset. POST /datasets uses this before storing anything.
+ * (or token ids) and a label, and there are at least two labels. What needs the base model (token ids
+ * within its vocabulary, sequence lengths) is checked when a job reads the dataset. POST /datasets uses
+ * this before storing anything.
+ *
+ * Constant memory: rows are counted as they stream past and dropped (their ids go to one reused
+ * scratch buffer); only the per-label counts are kept.
  */
-import { readDataset } from './dataset.ts';
+import { streamDataset } from './dataset.ts';
+import { DataError } from './errors.ts';
 import type { DatasetFormat } from './formats.ts';
-import type { Tokenizer } from './rows.ts';
+import type { IdArrays, Tokenizer } from './rows.ts';
 
 export interface DatasetSummary {
   format: DatasetFormat;
   rows: number;
-  /** Rows per label (integer labels as their decimal string). */
-  labels: Record<string, number>;
+  /** Rows per label (integer labels as their decimal string), in order of first appearance. */
+  labels: Map<string, number>;
+}
+
+export interface InspectLimits {
+  /** Fail (DataLimitError) past this many (decompressed) bytes. */
+  maxBytes?: number;
+  /** Fail (DataLimitError) past this many rows. */
+  maxRows?: number;
+  /** Longest line or record in characters (default: the reader's). */
+  maxLineChars?: number;
 }
 
 /** One token per text: enough to run every row through the same checks as training does. */
 const structureOnly: Tokenizer = { encode: () => ({ inputIds: [1], tokenTypeIds: [0] }) };
 
-export async function inspectDataset(uri: string): Promise<DatasetSummary> {
-  const big = Number.MAX_SAFE_INTEGER;
-  const data = await readDataset(uri, { vocabSize: big, maxPositions: big, typeVocabSize: big, requireLabels: true, tokenizer: structureOnly });
-  const labels: Record<string, number> = {};
-  for (const row of data.rows) {
-    const name = String(row.label);
-    labels[name] = (labels[name] ?? 0) + 1;
+/** Id arrays for rows that are dropped at once: every row gets a view of the same buffer. */
+class ScratchIds implements IdArrays {
+  private buf = new Int32Array(64);
+  private zero = new Int32Array(64);
+  take(n: number): Int32Array {
+    if (n > this.buf.length) this.buf = new Int32Array(Math.max(n, this.buf.length * 2));
+    return this.buf.subarray(0, n);
   }
-  return { format: data.format, rows: data.rows.length, labels };
+  zeros(n: number): Int32Array {
+    if (n > this.zero.length) this.zero = new Int32Array(Math.max(n, this.zero.length * 2));
+    return this.zero.subarray(0, n); // rows are read-only: nothing writes into it
+  }
+}
+
+export async function inspectDataset(uri: string, limits: InspectLimits = {}): Promise<DatasetSummary> {
+  const big = Number.MAX_SAFE_INTEGER;
+  const it = streamDataset(uri, { vocabSize: big, maxPositions: big, typeVocabSize: big, requireLabels: true, tokenizer: structureOnly, ...limits }, new ScratchIds());
+  // A Map, not an object: labels like "__proto__" or "constructor" are counted like any other.
+  const labels = new Map<string, number>();
+  let rows = 0;
+  for (;;) {
+    const r = await it.next();
+    if (r.done) {
+      if (labels.size < 2) {
+        const only = [...labels.keys()][0];
+        throw new DataError(`${r.value.name}: every row has the label ${JSON.stringify(only)}; a classifier needs at least two labels`);
+      }
+      return { format: r.value.format, rows, labels };
+    }
+    rows++;
+    const name = String(r.value.label);
+    labels.set(name, (labels.get(name) ?? 0) + 1);
+  }
 }

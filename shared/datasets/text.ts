@@ -6,7 +6,7 @@
  */
 import { pipeline, Readable } from 'node:stream';
 import { createGunzip, type Gunzip } from 'node:zlib';
-import { DataError } from './errors.ts';
+import { DataError, DataLimitError } from './errors.ts';
 
 /** How much of the start of the (decompressed) file is examined before streaming the rest. */
 const HEAD_BYTES = 8192;
@@ -115,9 +115,10 @@ const isGzip = (b: Buffer): boolean => b.length >= 2 && b[0] === 0x1f && b[1] ==
 
 /**
  * Opens `source` (the raw bytes of `name`) as text. Throws a DataError for an empty file, a file that
- * is not text, or a `.gz` name whose bytes are not gzip.
+ * is not text, or a `.gz` name whose bytes are not gzip. With `maxBytes`, reading past that many
+ * (decompressed) bytes fails with a DataLimitError as the stream gets there: nothing larger is ever held.
  */
-export async function openText(source: Readable | AsyncIterable<unknown>, name: string): Promise<TextStream> {
+export async function openText(source: Readable | AsyncIterable<unknown>, name: string, opts: { maxBytes?: number } = {}): Promise<TextStream> {
   let { head, rest, close } = await peek(source);
   const gzip = isGzip(head);
   if (gzip) {
@@ -159,9 +160,13 @@ export async function openText(source: Readable | AsyncIterable<unknown>, name: 
   };
   // The head is decoded twice (here to look at, then in `chunks`): cheap, and keeps the decoder simple.
   const headText = new TextDecoder('utf-8').decode(head, { stream: true }).replace(/^\ufeff/, '');
+  const maxBytes = opts.maxBytes ?? Infinity;
+  let seen = 0;
   async function* chunks(): AsyncGenerator<string> {
     try {
       for await (const b of rest) {
+        seen += b.length;
+        if (seen > maxBytes) throw new DataLimitError(`${name}: more than ${maxBytes} bytes${gzip ? ' after decompression' : ''} (the limit)`, 'bytes');
         const s = decode(b, false);
         if (s.length > 0) yield s;
       }
@@ -187,31 +192,64 @@ async function* gunzipChunks(gunzip: Gunzip, name: string): AsyncGenerator<Buffe
   }
 }
 
-/** Longest line accepted: beyond this a file is not line-oriented text (or is one giant JSON value). */
-export const MAX_LINE_CHARS = 64 * 1024 * 1024;
+/**
+ * Longest line accepted by default (1 MiB of characters): real rows are far shorter, and a longer
+ * "line" is not line-oriented text (or is one giant JSON value). ADAPTER_STORE_MAX_LINE_CHARS overrides it.
+ */
+export const MAX_LINE_CHARS = 1024 * 1024;
+
+/** The line cap: ADAPTER_STORE_MAX_LINE_CHARS when set (a positive integer), else MAX_LINE_CHARS. */
+export function maxLineCharsFromEnv(env: NodeJS.ProcessEnv = process.env): number {
+  const raw = env.ADAPTER_STORE_MAX_LINE_CHARS;
+  if (raw === undefined || raw === '') return MAX_LINE_CHARS;
+  const n = Number(raw);
+  if (!Number.isSafeInteger(n) || n < 1) throw new DataError(`ADAPTER_STORE_MAX_LINE_CHARS must be a positive integer, got "${raw}"`);
+  return n;
+}
 
 /**
- * Splits text into lines (LF or CRLF), numbered from 1, every line (blank ones too) in order.
+ * Splits text into lines (LF or CRLF), numbered from 1, every line (blank ones too) in order. Linear in
+ * the text's length: only each new chunk is searched for a newline, and the pieces of a line that spans
+ * chunks are joined once, when it ends. A line over `maxLineChars` fails as soon as it gets there.
  */
-export async function* splitLines(chunks: AsyncIterable<string>, name: string): AsyncGenerator<{ line: number; text: string }> {
-  let carry = '';
+export async function* splitLines(chunks: AsyncIterable<string>, name: string, maxLineChars = MAX_LINE_CHARS): AsyncGenerator<{ line: number; text: string }> {
+  // The unfinished line: pieces of earlier chunks, not yet joined.
+  let pending: string[] = [];
+  let pendingChars = 0;
   let line = 0;
+  const tooLong = (): DataError => new DataLimitError(`${name}:${line + 1}: line ${line + 1} is longer than ${maxLineChars} characters (the limit; ADAPTER_STORE_MAX_LINE_CHARS raises it)`, 'line');
+  const finish = (piece: string): string => {
+    if (pending.length === 0) return piece;
+    pending.push(piece);
+    const whole = pending.join('');
+    pending = [];
+    pendingChars = 0;
+    return whole;
+  };
   for await (const chunk of chunks) {
-    const s = carry + chunk;
     let start = 0;
     for (;;) {
-      const nl = s.indexOf('\n', start);
+      const nl = chunk.indexOf('\n', start);
       if (nl < 0) break;
+      if (pendingChars + (nl - start) > maxLineChars + 1) throw tooLong(); // +1: a CR before the LF
+      let text = finish(chunk.slice(start, nl));
+      if (text.endsWith('\r')) text = text.slice(0, -1);
+      if (text.length > maxLineChars) throw tooLong();
       line++;
-      const end = nl > start && s.charCodeAt(nl - 1) === 13 ? nl - 1 : nl;
-      yield { line, text: s.slice(start, end) };
+      yield { line, text };
       start = nl + 1;
     }
-    carry = s.slice(start);
-    if (carry.length > MAX_LINE_CHARS) throw new DataError(`${name}:${line + 1}: line longer than ${MAX_LINE_CHARS} characters`);
+    if (start < chunk.length) {
+      pending.push(start === 0 ? chunk : chunk.slice(start));
+      pendingChars += chunk.length - start;
+      if (pendingChars > maxLineChars + 1) throw tooLong();
+    }
   }
-  if (carry.length > 0) {
+  if (pendingChars > 0) {
+    let text = finish('');
+    if (text.endsWith('\r')) text = text.slice(0, -1);
+    if (text.length > maxLineChars) throw tooLong();
     line++;
-    yield { line, text: carry.endsWith('\r') ? carry.slice(0, -1) : carry };
+    yield { line, text };
   }
 }

@@ -6,6 +6,7 @@ export interface Statement {
   Action: string[];
   Resource: string[];
   Sid?: string;
+  Condition?: unknown;
 }
 
 /** Fn::Join / Fn::GetAtt / Ref to a readable string, e.g. `${RegistryBucket.Arn}/jobs/*`. */
@@ -37,6 +38,7 @@ export function roleStatements(template: Template, roleLogicalId: string): State
         Action: arr(s.Action as string | string[]),
         Resource: arr(s.Resource as unknown).map(flatten),
         Sid: s.Sid as string | undefined,
+        ...(s.Condition !== undefined ? { Condition: s.Condition } : {}),
       });
     }
   }

@@ -58,6 +58,17 @@ describe('registry bucket', () => {
 });
 
 describe('training on AWS Batch', () => {
+  test("GPU hosts: IMDSv2 with a hop limit of 1, so containers cannot reach the instance role's credentials", () => {
+    template.hasResourceProperties('AWS::EC2::LaunchTemplate', {
+      LaunchTemplateData: Match.objectLike({ MetadataOptions: Match.objectLike({ HttpTokens: 'required', HttpPutResponseHopLimit: 1 }) }),
+    });
+    const [[ltId]] = resourcesOf(template, 'AWS::EC2::LaunchTemplate');
+    for (const [, ce] of resourcesOf(template, 'AWS::Batch::ComputeEnvironment')) {
+      const lt = (ce.ComputeResources as { LaunchTemplate?: { LaunchTemplateId?: unknown } }).LaunchTemplate;
+      assert.deepEqual(lt?.LaunchTemplateId, { Ref: ltId });
+    }
+  });
+
   test('two GPU compute environments, Spot first, on-demand as the fallback', () => {
     const envs = resourcesOf(template, 'AWS::Batch::ComputeEnvironment');
     assert.equal(envs.length, 2);
@@ -171,8 +182,11 @@ describe('least privilege', () => {
   const api = roleStatements(template, id(stack.api.handler.role!));
   const trainer = roleStatements(template, id(stack.training.jobRole));
 
-  test('the API writes only jobs/*, job-index/*, datasets/* and idempotency/*, deletes only idempotency/*', () => {
-    assert.deepEqual(allowedResources(api, 's3:PutObject').sort(), [`${bucketArn}/datasets/*`, `${bucketArn}/idempotency/*`, `${bucketArn}/job-index/*`, `${bucketArn}/jobs/*`]);
+  test('the API writes only its job records (never checkpoints), job-index/*, datasets/* and idempotency/*, deletes only idempotency/*', () => {
+    assert.deepEqual(allowedResources(api, 's3:PutObject').sort(), [
+      `${bucketArn}/datasets/*`, `${bucketArn}/idempotency/*`, `${bucketArn}/job-index/*`,
+      `${bucketArn}/jobs/*/cancel.json`, `${bucketArn}/jobs/*/launch.json`, `${bucketArn}/jobs/*/spec.json`, `${bucketArn}/jobs/*/status.json`,
+    ]);
     assert.deepEqual(allowedResources(api, 's3:DeleteObject'), [`${bucketArn}/idempotency/*`]);
     // The registry, and the configured dataset bucket (POST /finetune checks a dataset exists).
     assert.deepEqual(allowedResources(api, 's3:GetObject').sort(), ['arn:${AWS::Partition}:s3:::public-datasets', 'arn:${AWS::Partition}:s3:::public-datasets/*', bucketArn, `${bucketArn}/*`].sort());
@@ -182,7 +196,13 @@ describe('least privilege', () => {
   test('the API submits only to its own queue and job definition; describe needs "*"', () => {
     assert.deepEqual(allowedResources(api, 'batch:SubmitJob').sort(), [`\${${id(stack.training.jobDefinition)}}`, `\${${id(stack.training.jobQueue)}.JobQueueArn}`].sort());
     assert.deepEqual(allowedResources(api, 'batch:DescribeJobs'), ['*']);
-    assert.deepEqual(allowedResources(api, 'batch:TerminateJob'), ['arn:${AWS::Partition}:batch:${AWS::Region}:${AWS::AccountId}:job/*']);
+    const queueArn = { 'Fn::GetAtt': [id(stack.training.jobQueue), 'JobQueueArn'] };
+    const terminate = api.filter((s) => s.Action.includes('batch:TerminateJob'));
+    assert.equal(terminate.length, 1);
+    assert.deepEqual(terminate[0].Resource, ['arn:${AWS::Partition}:batch:${AWS::Region}:${AWS::AccountId}:job/*']);
+    assert.deepEqual(terminate[0].Condition, { StringEquals: { 'aws:ResourceTag/adapter-store-queue': queueArn } }, 'only jobs tagged with this queue');
+    const tag = api.filter((s) => s.Action.includes('batch:TagResource'));
+    assert.deepEqual(tag[0]?.Condition, { StringEquals: { 'aws:RequestTag/adapter-store-queue': queueArn, 'batch:CreateAction': 'SubmitJob' } });
     assert.ok(!api.some((s) => s.Action.some((a) => a === 'batch:*')));
   });
 

@@ -12,6 +12,7 @@ import { after, before, describe, test } from 'node:test';
 import type { OpenAPIHono } from '@hono/zod-openapi';
 import { createApp, type AppDeps } from '../../functions/app.ts';
 import type { JobLauncher, LaunchedJob, LauncherView } from '../../functions/jobs/launcher.ts';
+import { canonicalJson, sha256Hex } from '../../functions/routes/idempotency.ts';
 import type { AdapterManifest } from '../../shared/manifest.ts';
 import { Registry } from '../../shared/registry.ts';
 import { startS3Server, type S3TestServer } from '../support/s3-server.ts';
@@ -144,6 +145,12 @@ describe('POST /finetune', () => {
     ['an upper-case task', { ...good, task: 'SST2' }, 400, 'task'],
     ['an https:// dataset URL', { ...good, datasetUri: 'https://example.com/train.jsonl' }, 400, 'datasetUri'],
     ['a dataset in a bucket not allowed', { ...good, datasetUri: 's3://secrets/keys.jsonl' }, 422, 'datasetUri'],
+    ['a file:// dataset (SSRF to local files)', { ...good, datasetUri: 'file:///etc/passwd' }, 400, 'datasetUri'],
+    ['a local dataset path', { ...good, datasetUri: '/etc/passwd' }, 400, 'datasetUri'],
+    ['an http:// validation URL (SSRF)', { ...good, validationUri: 'http://169.254.169.254/latest/meta-data/' }, 400, 'validationUri'],
+    ['a ".." segment in the dataset key', { ...good, datasetUri: 's3://datasets/x/../sst2/train.jsonl' }, 400, 'datasetUri'],
+    ['an empty segment in the dataset key', { ...good, datasetUri: 's3://datasets/sst2//train.jsonl' }, 400, 'datasetUri'],
+    ['a "." segment in the validation key', { ...good, validationUri: 's3://datasets/./sst2/train.jsonl' }, 400, 'validationUri'],
     ['a validation set in a bucket not allowed', { ...good, validationUri: 's3://registry/jobs/x.jsonl' }, 422, 'validationUri'],
     ['a dataset that does not exist', { ...good, datasetUri: 's3://datasets/sst2/missing.jsonl' }, 422, 'datasetUri'],
     ['a validation set that does not exist', { ...good, validationUri: 's3://datasets/sst2/missing.jsonl' }, 422, 'validationUri'],
@@ -396,6 +403,7 @@ describe('adapters', () => {
     assert.equal(res.headers.get('content-length'), String(adapterBytes.length));
     assert.equal(res.headers.get('content-type'), 'application/octet-stream');
     assert.equal(res.headers.get('x-adapter-version'), manifest.version);
+    assert.equal(res.headers.get('cache-control'), 'private, no-cache');
     assert.deepEqual(Buffer.from(await res.arrayBuffer()), adapterBytes);
 
     const cached = await call('/adapters/sst2/download', { headers: { 'if-none-match': `"${sha}"` } });
@@ -407,7 +415,7 @@ describe('adapters', () => {
     const pinned = await call(`/adapters/sst2/download?version=${older.version}&file=adapter_config.json`);
     assert.equal(pinned.status, 200);
     assert.equal(await pinned.text(), '{"bottleneck":8}');
-    assert.match(pinned.headers.get('cache-control') ?? '', /immutable/);
+    assert.equal(pinned.headers.get('cache-control'), 'private, max-age=31536000, immutable', 'a keyed response is never for shared caches');
     const head = await call('/adapters/sst2/download', { method: 'HEAD' });
     assert.equal(head.status, 200);
     assert.equal(head.headers.get('content-length'), String(adapterBytes.length));
@@ -494,5 +502,177 @@ describe('auth, errors, meta', () => {
     assert.equal(line.method, 'GET');
     assert.equal(typeof line.durationMs, 'number');
     assert.ok(!JSON.stringify(logs).includes(KEY));
+  });
+});
+
+// Last in the file: these publish versions under new tasks, which the adapter listings above do not expect.
+describe('the job view: list and detail agree, manifests win, stale work is reconciled', () => {
+  const meta = { baseModel: { name: 'tiny', weightsSha256: 'ab'.repeat(32) }, mode: 'adapter' as const, labels: ['neg', 'pos'], parameters: { trainable: 10, total: 100 }, metrics: null };
+  let files: string;
+  before(() => {
+    files = mkdtempSync(join(tmpdir(), 'app-view-'));
+    for (const f of ['adapter.safetensors', 'adapter_config.json', 'metrics.json']) writeFileSync(join(files, f), '{}');
+  });
+
+  async function create(task: string, over: Partial<AppDeps> = {}): Promise<string> {
+    const a = Object.keys(over).length > 0 ? createApp(deps(over)) : app;
+    const res = await a.request('/finetune', { method: 'POST', headers: { ...AUTH, 'content-type': 'application/json' }, body: JSON.stringify({ ...good, task }) });
+    assert.equal(res.status, 202, await res.clone().text());
+    return ((await res.json()) as { jobId: string }).jobId;
+  }
+  async function both(jobId: string, task: string): Promise<[{ status: string; adapterVersion: string | null; error: { message: string } | null }, { status: string; adapterVersion: string | null; error: { message: string } | null }]> {
+    const detail = (await (await call(`/finetune/${jobId}`)).json()) as { status: string; adapterVersion: string | null; error: { message: string } | null };
+    const list = (await (await call(`/finetune?task=${task}`)).json()) as { data: { jobId: string; status: string; adapterVersion: string | null; error: { message: string } | null }[] };
+    const listed = list.data.find((j) => j.jobId === jobId)!;
+    assert.deepEqual([listed.status, listed.adapterVersion, listed.error], [detail.status, detail.adapterVersion, detail.error], 'the list shows what the detail shows');
+    return [detail, listed];
+  }
+
+  test("the list merges the launcher's view like the detail does (a container that died reads failed in both)", async () => {
+    const jobId = await create('agree-died');
+    launcher.views.set(jobId, { state: 'failed', reason: 'Host EC2 terminated' });
+    const [d] = await both(jobId, 'agree-died');
+    assert.deepEqual([d.status, d.error?.message], ['failed', 'Host EC2 terminated']);
+    launcher.views.set(jobId, { state: 'running' });
+    assert.equal((await both(jobId, 'agree-died'))[0].status, 'running');
+  });
+
+  test("a launcher 'succeeded' is mapped: the job's manifest makes it succeeded, none makes it failed", async () => {
+    const published = await create('agree-ok');
+    const version = (await registry.publishAdapter(files, { ...meta, task: 'agree-ok', jobId: published })).version;
+    launcher.views.set(published, { state: 'succeeded' });
+    const [d] = await both(published, 'agree-ok');
+    assert.deepEqual([d.status, d.adapterVersion], ['succeeded', version]);
+
+    const silent = await create('agree-silent');
+    launcher.views.set(silent, { state: 'succeeded' });
+    const [s] = await both(silent, 'agree-silent');
+    assert.equal(s.status, 'failed');
+    assert.match(s.error!.message, /exited without publishing/);
+  });
+
+  test('a manifest naming the job wins over a cancel: succeeded, and cancelling it is 409', async () => {
+    const jobId = await create('agree-race');
+    await registry.putJobCancel(jobId, { requestedAt: new Date().toISOString() });
+    const st = (await registry.getJobStatus(jobId))!;
+    await registry.putJobStatus({ ...st, state: 'cancelled' }); // what an older trainer wrote on SIGTERM while publishing
+    const version = (await registry.publishAdapter(files, { ...meta, task: 'agree-race', jobId })).version;
+    const [d] = await both(jobId, 'agree-race');
+    assert.deepEqual([d.status, d.adapterVersion], ['succeeded', version]);
+    const p = await problem(await call(`/finetune/${jobId}/cancel`, { method: 'POST' }), 409);
+    assert.match(p.detail, /already succeeded/);
+    // A manifest of the same task naming another job does not count.
+    const other = await create('agree-race');
+    await registry.putJobCancel(other, { requestedAt: new Date().toISOString() });
+    assert.equal((await both(other, 'agree-race'))[0].status, 'cancelled');
+  });
+
+  test('a job recorded but never launched (the API died before submitting) reads failed after the grace period, in both views', async () => {
+    const t0 = new Date('2026-01-01T00:00:00Z');
+    const jobId = newJobIdFor(t0);
+    await registry.putJobSpec({ format: 'adapter-store.job/v1', jobId, task: 'agree-lost', datasetUri: good.datasetUri, baseModel: 'tiny', hyperparameters: {}, createdAt: t0.toISOString() });
+    await registry.putJobStatus({ format: 'adapter-store.job-status/v1', jobId, state: 'queued', step: 0, totalSteps: 0, epoch: 0, loss: null, validation: null, updatedAt: t0.toISOString() });
+    const early = createApp(deps({ now: () => new Date(t0.getTime() + 60_000) }));
+    assert.equal(((await (await early.request(`/finetune/${jobId}`, { headers: AUTH })).json()) as { status: string }).status, 'queued', 'within the grace period it may still be launching');
+    const [d] = await both(jobId, 'agree-lost');
+    assert.equal(d.status, 'failed');
+    assert.match(d.error!.message, /never launched/);
+  });
+
+  test('a stale idempotency claim (its request died before creating the job) is taken over by a retry, once', async () => {
+    const key = 'died-after-claim';
+    const old = new Date(Date.now() - 10 * 60_000);
+    assert.equal(await registry.claimIdempotencyKey(key, { jobId: newJobIdFor(old), requestSha256: sha(good), createdAt: old.toISOString() }), null);
+    const submitted = launcher.submitted.length;
+    const results = await Promise.all([0, 1, 2].map(() => call('/finetune', { method: 'POST', headers: { 'idempotency-key': key }, json: good })));
+    const created = new Set<string>();
+    for (const r of results) {
+      if (r.status === 202) created.add(((await r.json()) as { jobId: string }).jobId);
+      else await problem(r, 409);
+    }
+    assert.equal(created.size, 1, 'one job, whoever won the takeover');
+    assert.equal(launcher.submitted.length, submitted + 1);
+    const replay = await call('/finetune', { method: 'POST', headers: { 'idempotency-key': key }, json: good });
+    assert.equal(replay.status, 202);
+    assert.equal(((await replay.json()) as { jobId: string }).jobId, [...created][0]);
+
+    // A fresh claim with no job yet is still "in progress", not taken over.
+    const fresh = 'still-working';
+    await registry.claimIdempotencyKey(fresh, { jobId: newJobIdFor(new Date()), requestSha256: sha(good), createdAt: new Date().toISOString() });
+    await problem(await call('/finetune', { method: 'POST', headers: { 'idempotency-key': fresh }, json: good }), 409);
+  });
+});
+
+function newJobIdFor(t: Date): string {
+  return `ft-${t.getTime().toString(36).padStart(9, '0')}${createHash('sha256').update(String(Math.random())).digest('hex').slice(0, 12)}`;
+}
+
+/** The request hash the API keeps in a claim (canonical JSON, the default base model filled in). */
+function sha(body: typeof good): string {
+  return sha256Hex(canonicalJson({ ...body, baseModel: 'tiny' }));
+}
+
+describe('spend controls', () => {
+  class CountingLauncher extends RecordingLauncher {
+    active = new Set<string>();
+    override async submit(job: { jobId: string; task: string }): Promise<LaunchedJob> {
+      const handle = await super.submit(job);
+      this.active.add(job.jobId);
+      return handle;
+    }
+    async activeJobIds(): Promise<string[]> {
+      return [...this.active];
+    }
+  }
+  const post = (a: OpenAPIHono, key: string, body: unknown = good) =>
+    Promise.resolve(a.request('/finetune', { method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: JSON.stringify(body) }));
+
+  test('per key: beyond its queued + running jobs, 429 with Retry-After; other keys are not affected; a finished job frees a slot', async () => {
+    const counting = new CountingLauncher();
+    const a = createApp(deps({ launcher: counting, jobLimits: { maxQueuedJobs: 10, maxJobsPerKey: 2, maxJobCost: 1e15 } }));
+    const first = await post(a, KEY);
+    assert.equal(first.status, 202);
+    assert.equal((await post(a, KEY)).status, 202);
+    const third = await post(a, KEY);
+    const p = await problem(third, 429);
+    assert.equal(third.headers.get('retry-after'), '60');
+    assert.match(p.detail, /this API key has 2 jobs queued or running.*ADAPTER_STORE_MAX_JOBS_PER_KEY=2/);
+    assert.equal((await post(a, 'other-key')).status, 202, 'another key has its own share');
+    counting.active.delete(((await first.json()) as { jobId: string }).jobId);
+    assert.equal((await post(a, KEY)).status, 202);
+    // The owner is a fingerprint of the key, never the key.
+    const spec = await registry.getJobSpec([...counting.active][0]);
+    assert.match(spec.owner ?? '', /^[0-9a-f]{16}$/);
+    assert.doesNotMatch(JSON.stringify(spec), new RegExp(KEY));
+  });
+
+  test('the queue: beyond maxQueuedJobs for everyone, 429; concurrent requests cannot overshoot a limit', async () => {
+    const counting = new CountingLauncher();
+    const a = createApp(deps({ launcher: counting, jobLimits: { maxQueuedJobs: 3, maxJobsPerKey: 3, maxJobCost: 1e15 } }));
+    const results = await Promise.all(Array.from({ length: 6 }, (_, i) => post(a, i % 2 ? KEY : 'other-key')));
+    const statuses = results.map((r) => r.status).sort();
+    assert.deepEqual(statuses, [202, 202, 202, 429, 429, 429]);
+    const full = results.find((r) => r.status === 429)!;
+    assert.match((await problem(full, 429)).detail, /3 jobs are queued or running.*ADAPTER_STORE_MAX_QUEUED_JOBS=3/);
+    assert.equal(counting.submitted.length, 3);
+  });
+
+  test('the per-job budget (seeds x steps x batch x parameters) is checked at submission; without maxSteps the job gets the cap that fits', async () => {
+    // models/tiny/model.safetensors is 1 byte here: 1 parameter, so cost = seeds x steps x batch.
+    const counting = new CountingLauncher();
+    const a = createApp(deps({ launcher: counting, jobLimits: { maxQueuedJobs: 10, maxJobsPerKey: 10, maxJobCost: 100 } }));
+    const fits = await post(a, KEY, { ...good, hyperparameters: { maxSteps: 10, batchSize: 8, seeds: [1] } });
+    assert.equal(fits.status, 202);
+    assert.deepEqual((await registry.getJobSpec(((await fits.json()) as { jobId: string }).jobId)).budget, { maxSteps: 10 });
+    const over = await problem(await post(a, KEY, { ...good, hyperparameters: { maxSteps: 20, batchSize: 8, seeds: [1] } }), 422);
+    assert.deepEqual(fieldNames(over), ['hyperparameters.maxSteps']);
+    assert.match(over.detail, /would cost 1\.600e\+2 .* over this deployment's 1\.000e\+2 per job \(ADAPTER_STORE_MAX_JOB_COST\)/);
+    const capped = await post(a, KEY, { ...good, hyperparameters: { batchSize: 8, seeds: [1, 2] } });
+    assert.equal(capped.status, 202);
+    const job = (await capped.json()) as { jobId: string; hyperparameters: object };
+    assert.deepEqual((await registry.getJobSpec(job.jobId)).budget, { maxSteps: 6 }, 'floor(100 / (2 seeds x 8))');
+    assert.deepEqual(job.hyperparameters, { batchSize: 8, seeds: [1, 2] }, 'the request is shown as asked');
+    await problem(await post(a, KEY, { ...good, hyperparameters: { batchSize: 64, seeds: [1, 2] } }), 422);
+    assert.equal(counting.submitted.length, 2);
   });
 });

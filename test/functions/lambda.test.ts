@@ -66,3 +66,40 @@ test('POST /finetune through API Gateway submits a Batch job with the registry l
   assert.equal(got.status, 200);
   assert.equal(got.json<{ jobId: string }>().jobId, job.jobId);
 });
+
+test('a key removed from the secret stops working on a warm container within the TTL; a failed re-read keeps the last list', async () => {
+  const { apiKeySource, depsFromEnv } = await import('../../functions/lambda.ts');
+  const { createApp } = await import('../../functions/app.ts');
+  let secret = 'old-key-0123456789,new-key-0123456789';
+  let reads = 0;
+  let failing = false;
+  const readSecret = async (id: string) => {
+    assert.equal(id, 'arn:secret');
+    reads++;
+    if (failing) throw new Error('Secrets Manager is unreachable');
+    return secret;
+  };
+  let clock = 0;
+  const warnings: string[] = [];
+  const env = { ...process.env, ADAPTER_STORE_API_KEYS: undefined, ADAPTER_STORE_API_KEY_SECRET: 'arn:secret', ADAPTER_STORE_API_KEYS_TTL_SECONDS: '60' };
+  const app = createApp({ ...depsFromEnv(env, apiKeySource(env, readSecret, { now: () => clock, log: (m) => warnings.push(m) })), log: () => {} });
+  const status = async (key: string) => (await app.request('/adapters', { headers: { authorization: `Bearer ${key}` } })).status;
+
+  assert.equal(await status('old-key-0123456789'), 200);
+  assert.equal(await status('new-key-0123456789'), 200);
+  secret = 'new-key-0123456789'; // the operator removes the old key
+  clock = 59_000;
+  assert.equal(await status('old-key-0123456789'), 200, 'within the TTL the cached list still holds');
+  assert.equal(reads, 1, 'one read per TTL, not per request');
+  clock = 61_000;
+  assert.equal(await status('old-key-0123456789'), 401, 'revoked after the TTL');
+  assert.equal(await status('new-key-0123456789'), 200);
+  assert.equal(reads, 2);
+
+  failing = true;
+  clock = 130_000;
+  assert.equal(await status('new-key-0123456789'), 200, 'a failed re-read keeps the last good list');
+  assert.equal(await status('old-key-0123456789'), 401);
+  assert.match(warnings.join('\n'), /API key reload failed; keeping the last list/);
+  assert.equal(reads, 3, 'and is not retried on every request');
+});

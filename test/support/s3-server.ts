@@ -56,6 +56,11 @@ export interface S3TestServer {
 export interface S3ServerOptions {
   /** Enforce If-None-Match / If-Match on writes (fauxqs ignores them). Default true. */
   conditionalWrites?: boolean;
+  /**
+   * Hold the answer to object writes whose path contains `pathContains` for `ms` after the object is
+   * stored: a client that dies meanwhile has still written it, as on S3 (races around publishing).
+   */
+  slowWrites?: { pathContains: string; ms: number };
 }
 
 const CREDENTIALS = { accessKeyId: 'test', secretAccessKey: 'test' };
@@ -68,6 +73,13 @@ function s3ErrorXml(code: string, message: string, extra = ''): string {
 export async function startS3Server(o: S3ServerOptions = {}): Promise<S3TestServer> {
   const app = buildApp({ logger: false, defaultRegion: REGION });
   if (o.conditionalWrites ?? true) addConditionalWrites(app);
+  const slow = o.slowWrites;
+  if (slow) {
+    app.addHook('onSend', async (req, _reply, payload) => {
+      if ((req.method === 'PUT' || req.method === 'POST') && req.url.includes(slow.pathContains)) await new Promise((r) => setTimeout(r, slow.ms));
+      return payload;
+    });
+  }
   await app.listen({ host: '127.0.0.1', port: 0 });
   const { port } = app.server.address() as AddressInfo;
   const endpoint = `http://127.0.0.1:${port}`;

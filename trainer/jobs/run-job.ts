@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { JobSpec, JobStatus } from '../../shared/job.ts';
 import type { JobEvent, TrainerEvent } from '../../shared/trainer-events.ts';
+import { JobSpecSchema } from '../../shared/job-schema.ts';
 import type { Registry } from '../../shared/registry.ts';
 import type { Device } from '../runtime/session.ts';
 import type { TrainMetrics } from '../train/trainer.ts';
@@ -50,7 +51,8 @@ export function trainOptionsFromSpec(spec: JobSpec, paths: { base: string; data:
     weightDecay: h.weightDecay ?? trainDefaults.weightDecay,
     batchSize: h.batchSize ?? trainDefaults.batchSize,
     epochs: h.epochs ?? trainDefaults.epochs,
-    maxSteps: h.maxSteps,
+    // The deployment's compute budget caps the steps too (spec.budget, set by the API at submission).
+    maxSteps: spec.budget ? Math.min(h.maxSteps ?? Infinity, spec.budget.maxSteps) : h.maxSteps,
     warmupRatio: h.warmupRatio ?? trainDefaults.warmupRatio,
     dropout: h.dropout ?? trainDefaults.dropout,
     seeds: h.seeds ?? [...trainDefaults.seeds],
@@ -65,7 +67,7 @@ export function trainOptionsFromSpec(spec: JobSpec, paths: { base: string; data:
 
 export async function runJob(o: RunJobOptions): Promise<JobStatus> {
   const { registry, jobId } = o;
-  const spec = await registry.getJobSpec(jobId);
+  const stored = await registry.getJobSpec(jobId);
   const work = mkdtempSync(join(tmpdir(), `job-${jobId}-`));
   const now = () => new Date().toISOString();
   let status: JobStatus = {
@@ -76,6 +78,7 @@ export async function runJob(o: RunJobOptions): Promise<JobStatus> {
   let writing: Promise<void> = Promise.resolve();
   let lastWrite = 0;
   const report = (patch: Partial<JobStatus>, force = false) => {
+    if (status.state === 'succeeded') return writing; // published: final, whatever comes after
     status = { ...status, ...patch, updatedAt: now() };
     if (!force && Date.now() - lastWrite < (o.statusInterval ?? 5) * 1000) return writing;
     lastWrite = Date.now();
@@ -85,24 +88,39 @@ export async function runJob(o: RunJobOptions): Promise<JobStatus> {
   };
   await report({}, true);
 
-  // Batch (TerminateJob, Spot reclaim) and the local runner stop a job with SIGTERM. Say so in status.json,
-  // unless the API already marked it cancelled, then exit; a retry resumes from the last checkpoint.
-  // (The handlers run between steps: a step blocks this thread inside onnxruntime.)
-  let stopping = false;
+  // spec.json is re-validated with the API's own schema before anything it names is read: only s3://
+  // datasets (never a local path or file:// URL), only slugs for the task and model, bounded training.
+  let spec: JobSpec;
+  try {
+    spec = checkSpec(stored, jobId);
+  } catch (err) {
+    await report({ state: 'failed', error: { message: (err as Error).message }, finishedAt: now() }, true);
+    rmSync(work, { recursive: true, force: true });
+    throw err;
+  }
+
+  // Batch (TerminateJob, Spot reclaim) and the local runner stop a job with SIGTERM. Training stops
+  // first (at its next step: a step blocks this thread inside onnxruntime); then the job reports the
+  // cancel (the API's cancel.json) or the interruption, and exits 143; a retry resumes from the last
+  // checkpoint. Once publishing has begun it is not interrupted: it checks cancel.json itself, and a
+  // published job reports succeeded, which nothing overwrites.
+  let phase: 'preparing' | 'training' | 'publishing' = 'preparing';
+  let stopPatch: Partial<JobStatus> | null = null;
   // Checkpoint uploads in flight: a stop lets the current one finish (tensors and state are a pair).
   let uploading: Promise<void> = Promise.resolve();
+  const finishStop = async (patch: Partial<JobStatus>): Promise<never> => {
+    await Promise.race([uploading, new Promise((r) => setTimeout(r, STOP_UPLOAD_GRACE_MS))]);
+    const cancelled = await registry.getJobCancel(jobId).catch(() => null);
+    await report(cancelled ? { state: 'cancelled', finishedAt: now() } : patch, true);
+    await writing;
+    rmSync(work, { recursive: true, force: true });
+    process.exit(143);
+  };
   const stop = (patch: Partial<JobStatus>) => {
-    if (stopping) return;
-    stopping = true;
-    void (async () => {
-      await Promise.race([uploading, new Promise((r) => setTimeout(r, STOP_UPLOAD_GRACE_MS))]);
-      // A cancel (the API's cancel.json) is what stopped us: report that, not an interruption.
-      const cancelled = await registry.getJobCancel(jobId).catch(() => null);
-      await report(cancelled ? { state: 'cancelled', finishedAt: now() } : patch, true);
-      await writing;
-      rmSync(work, { recursive: true, force: true });
-      process.exit(143);
-    })();
+    if (stopPatch) return;
+    stopPatch = patch;
+    // Before training there is nothing to save; while training, the loop stops itself (StopTraining).
+    if (phase === 'preparing') void finishStop(patch);
   };
   const onTerm = () => stop({ state: 'failed', error: { message: 'interrupted by SIGTERM (a retry resumes from the last checkpoint)' }, finishedAt: now() });
   process.once('SIGTERM', onTerm);
@@ -124,6 +142,7 @@ export async function runJob(o: RunJobOptions): Promise<JobStatus> {
     if (resumed > 0) o.log({ event: 'checkpoint-restored', job: jobId });
     const out = join(work, 'adapter');
 
+    phase = 'training';
     const { metrics, config } = await train({
       ...trainOptionsFromSpec(spec, { base, data, validation, out, checkpointDir }),
       device: o.device,
@@ -132,6 +151,9 @@ export async function runJob(o: RunJobOptions): Promise<JobStatus> {
         o.log({ job: jobId, ...event });
         const patch = statusPatch(event);
         if (patch) void report(patch.status, patch.now);
+      },
+      onStep: () => {
+        if (stopPatch) throw new StopTraining();
       },
       // Copy each local checkpoint into the registry, so a retry on another host continues from it.
       // Snapshot first (training goes on and rewrites the files); tensors before state, as locally.
@@ -145,7 +167,14 @@ export async function runJob(o: RunJobOptions): Promise<JobStatus> {
           .finally(() => rmSync(snapshot, { recursive: true, force: true }));
       },
     });
+    if (stopPatch) throw new StopTraining();
     await uploading;
+    phase = 'publishing';
+    // A cancel that came in while training ended: publish nothing.
+    if (await registry.getJobCancel(jobId)) {
+      await report({ state: 'cancelled', finishedAt: now() }, true);
+      return status;
+    }
     const manifest = await registry.publishAdapter(out, {
       task: spec.task,
       jobId,
@@ -158,6 +187,7 @@ export async function runJob(o: RunJobOptions): Promise<JobStatus> {
     await report({ state: 'succeeded', adapterVersion: manifest.version, finishedAt: now() }, true);
     return status;
   } catch (err) {
+    if (err instanceof StopTraining && stopPatch) return finishStop(stopPatch);
     await report({ state: 'failed', error: { message: (err as Error).message }, finishedAt: now() }, true);
     throw err;
   } finally {
@@ -181,6 +211,22 @@ function statusPatch(event: TrainerEvent): { status: Partial<JobStatus>; now: bo
     default:
       return null;
   }
+}
+
+/** A spec as the API would have written it for this job, or an error naming every field at fault. */
+export function checkSpec(stored: unknown, jobId: string): JobSpec {
+  const r = JobSpecSchema.safeParse(stored);
+  if (!r.success) {
+    const where = r.error.issues.map((i) => `${i.path.join('.') || '(spec)'}: ${i.message}`).join('; ');
+    throw new Error(`jobs/${jobId}/spec.json is not a valid job spec (${where}); refusing to run it`);
+  }
+  if (r.data.jobId !== jobId) throw new Error(`jobs/${jobId}/spec.json names job "${r.data.jobId}"; refusing to run it`);
+  return r.data as JobSpec;
+}
+
+/** Thrown from the training loop's step hook once a stop is requested: training ends at that step. */
+class StopTraining extends Error {
+  override name = 'StopTraining';
 }
 
 function headline(m: TrainMetrics): { loss: number; accuracy: number; macroF1: number; mcc: number } | null {

@@ -38,6 +38,8 @@ test('submit sends SubmitJob with the queue, definition, environment and run-job
     { name: 'ADAPTER_STORE_JOB_ID', value: 'job-1' },
   ]);
   assert.deepEqual(wire.container?.command, ['run-job', '--registry', 's3://registry/prefix', '--job', 'job-1']);
+  // The tag the API's TerminateJob permission is conditioned on (cdk/api.ts).
+  assert.deepEqual(wire.tags, { 'adapter-store-queue': 'ft-queue' });
 });
 
 test('job names are sanitised to what Batch accepts', () => {

@@ -95,7 +95,8 @@ test('concurrency 1: a second job waits in the queue until the first ends', asyn
 
 test('cancel: a queued job never starts, a running one is killed and publishes nothing', async () => {
   const r = runner(1);
-  await putSpec('local-long', 'local-c', 'toy.jsonl', { epochs: 2000 });
+  // The most epochs a spec may ask for (run-job re-validates it), one row a step: minutes of training.
+  await putSpec('local-long', 'local-c', 'toy.jsonl', { epochs: 100, batchSize: 1 });
   await putSpec('local-waiting', 'local-c', 'toy.jsonl');
   const long = await r.submit({ jobId: 'local-long', task: 'local-c' });
   const waiting = await r.submit({ jobId: 'local-waiting', task: 'local-c' });
@@ -126,7 +127,7 @@ test('a job whose dataset is broken fails with the exit code and the trainer\'s 
 
 test('shutdown kills running children and hands back the queued job ids', async () => {
   const r = runner(1);
-  await putSpec('local-s1', 'local-s', 'toy.jsonl', { epochs: 2000 });
+  await putSpec('local-s1', 'local-s', 'toy.jsonl', { epochs: 100, batchSize: 1 });
   await putSpec('local-s2', 'local-s', 'toy.jsonl');
   await putSpec('local-s3', 'local-s', 'toy.jsonl');
   const s1 = await r.submit({ jobId: 'local-s1', task: 'local-s' });
@@ -146,4 +147,33 @@ test('a trainer that cannot be started fails the job instead of the runner', asy
   assert.equal(view.state, 'failed');
   assert.match(view.reason!, /ENOENT/);
   assert.deepEqual(r.load, { queued: 0, running: 0 });
+});
+
+test("children get only the environment they need: never the API key nor the shell's AWS credentials", async () => {
+  const { childEnv } = await import('../../../functions/jobs/local-runner.ts');
+  const parent = { PATH: '/bin', HOME: '/h', LANG: 'C.UTF-8', ADAPTER_STORE_API_KEY: 'secret-key-0123456789', AWS_SECRET_ACCESS_KEY: 'shell', AWS_ACCESS_KEY_ID: 'shell', GITHUB_TOKEN: 't', TRAINER_DEVICE: 'cpu', NODE_OPTIONS: '--openssl-legacy-provider' };
+  const env = childEnv(parent, { AWS_ACCESS_KEY_ID: 'store', AWS_SECRET_ACCESS_KEY: 'store-secret', AWS_ENDPOINT_URL_S3: 'http://127.0.0.1:1' });
+  assert.deepEqual(env, { PATH: '/bin', HOME: '/h', LANG: 'C.UTF-8', TRAINER_DEVICE: 'cpu', NODE_OPTIONS: '--openssl-legacy-provider', AWS_ACCESS_KEY_ID: 'store', AWS_SECRET_ACCESS_KEY: 'store-secret', AWS_ENDPOINT_URL_S3: 'http://127.0.0.1:1' });
+
+  // And a real child sees exactly that: a command that prints its environment.
+  const out = join(mkdtempSync(join(tmpdir(), 'child-env-')), 'env.json');
+  const saved = process.env.ADAPTER_STORE_API_KEY;
+  process.env.ADAPTER_STORE_API_KEY = 'secret-key-0123456789';
+  try {
+    const r = new LocalRunner({ registryUri: 's3://registry', env: { STORE_ONLY: '1' }, command: [process.execPath, '-e', `require('fs').writeFileSync(${JSON.stringify(out)}, JSON.stringify(process.env))`, '--'] });
+    runners.push(r);
+    await r.submit({ jobId: 'env-probe', task: 'toy' });
+    const view = await waitUntil('the probe to exit', async () => {
+      const v = await r.describe({ jobId: 'env-probe', externalId: 'local:env-probe' });
+      return v.state === 'succeeded' || v.state === 'failed' ? v : undefined;
+    });
+    assert.equal(view.state, 'succeeded', view.reason);
+    const seen = JSON.parse((await import('node:fs')).readFileSync(out, 'utf8')) as Record<string, string>;
+    assert.equal(seen.STORE_ONLY, '1');
+    assert.equal(seen.ADAPTER_STORE_API_KEY, undefined);
+    assert.ok(seen.PATH);
+  } finally {
+    if (saved === undefined) delete process.env.ADAPTER_STORE_API_KEY;
+    else process.env.ADAPTER_STORE_API_KEY = saved;
+  }
 });

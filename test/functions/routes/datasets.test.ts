@@ -157,3 +157,46 @@ test('the route is in /openapi.json with both body kinds', async () => {
   assert.ok('application/x-ndjson' in content);
   assert.ok('text/csv' in content);
 });
+
+test('labels named like Object.prototype members come back counted; one label is refused at upload', async () => {
+  const body = ['constructor', 'toString', '__proto__', '__proto__'].map((label) => JSON.stringify({ text: 'x', label })).join('\n') + '\n';
+  const res = await upload('proto.jsonl', body);
+  assert.equal(res.status, 201, await res.clone().text());
+  const text = await res.text();
+  assert.match(text, /"labels":\{"constructor":1,"toString":1,"__proto__":2\}/);
+  const one = await upload('one.jsonl', '{"text":"a","label":"pos"}\n{"text":"b","label":"pos"}\n');
+  assert.equal(one.status, 400);
+  assert.match(((await one.json()) as Problem).detail, /one\.jsonl: every row has the label "pos"; a classifier needs at least two labels/);
+});
+
+test('more rows than the row cap is 413, and the check is bounded: beyond its slots, 429 with Retry-After', async () => {
+  const capped = createApp({
+    registry, launcher, apiKeys: [KEY], allowedDatasetBuckets: ['registry'], defaultBaseModel: 'tiny', downloads: 'stream', log: () => {},
+    maxDatasetBytes: 1 << 20, datasetChecks: { concurrency: 1, maxRows: 100 },
+  });
+  const rows = (n: number) => Array.from({ length: n }, (_, i) => JSON.stringify({ text: 't', label: i % 2 })).join('\n') + '\n';
+  const post = (body: string | ReadableStream<Uint8Array>) =>
+    Promise.resolve(capped.request('/datasets?name=r.jsonl', { method: 'POST', headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/x-ndjson' }, body, duplex: 'half' } as RequestInit));
+  assert.equal((await post(rows(100))).status, 201);
+  const over = await post(rows(101));
+  assert.equal(over.status, 413);
+  assert.match(((await over.json()) as Problem).detail, /r\.jsonl has more than 100 rows/);
+
+  // The one slot is held by an upload whose body has not finished arriving.
+  let finish!: () => void;
+  const slow = new ReadableStream<Uint8Array>({
+    start(controller) {
+      controller.enqueue(new TextEncoder().encode(rows(10)));
+      finish = () => controller.close();
+    },
+  });
+  const first = post(slow);
+  await new Promise((r) => setTimeout(r, 50));
+  const busy = await post(rows(4));
+  assert.equal(busy.status, 429);
+  assert.equal(busy.headers.get('retry-after'), '5');
+  assert.match(((await busy.json()) as Problem).detail, /1 dataset uploads are being checked/);
+  finish();
+  assert.equal((await first).status, 201);
+  assert.equal((await post(rows(4))).status, 201, 'the slot is free again');
+});
