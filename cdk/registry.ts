@@ -112,10 +112,27 @@ export class RegistryBucket extends Construct {
     this.bucket.grantDelete(grantee, ANY.idempotency);
     acknowledge(grantee, {
       ...grantReadFindings(this.bucket, 'The API'),
-      ...Object.assign({}, ...jobRecords.map((p) => grantPutFindings(this.bucket, p, `The API writes ${p.replace('*', '<id>')} for job ids it generates at request time.`))),
-      ...grantPutFindings(this.bucket, ANY.jobIndex, 'Listing-index markers are keyed by job id and creation time, known only at request time.'),
-      ...grantPutFindings(this.bucket, ANY.datasets, `POST /datasets stores uploads under ${PREFIXES.datasets}<content hash>/<name> and signs PUTs under ${PREFIXES.datasetUploads}<id>/, known only at request time.`),
-      ...grantPutFindings(this.bucket, ANY.idempotency, "Idempotency claims are keyed by a hash of the client's Idempotency-Key, known only at request time."),
+      ...Object.assign(
+        {},
+        ...jobRecords.map((p) =>
+          grantPutFindings(this.bucket, p, `The API writes ${p.replace('*', '<id>')} for job ids it generates at request time.`),
+        ),
+      ),
+      ...grantPutFindings(
+        this.bucket,
+        ANY.jobIndex,
+        'Listing-index markers are keyed by job id and creation time, known only at request time.',
+      ),
+      ...grantPutFindings(
+        this.bucket,
+        ANY.datasets,
+        `POST /datasets stores uploads under ${PREFIXES.datasets}<content hash>/<name> and signs PUTs under ${PREFIXES.datasetUploads}<id>/, known only at request time.`,
+      ),
+      ...grantPutFindings(
+        this.bucket,
+        ANY.idempotency,
+        "Idempotency claims are keyed by a hash of the client's Idempotency-Key, known only at request time.",
+      ),
       'AwsSolutions-IAM5[Action::s3:DeleteObject*]': `grantDelete: releasing its own idempotency claims under ${ANY.idempotency} only.`,
     });
   }
@@ -127,9 +144,21 @@ export class RegistryBucket extends Construct {
     for (const pattern of [ANY.jobStatus, ANY.jobCheckpoint, ANY.adapters]) this.bucket.grantPut(grantee, pattern);
     acknowledge(grantee, {
       ...grantReadFindings(this.bucket, 'The trainer'),
-      ...grantPutFindings(this.bucket, ANY.jobStatus, `The trainer writes ${PREFIXES.jobs}<id>/${JOB_FILES.status} for the job it runs (ids are known at submit time).`),
-      ...grantPutFindings(this.bucket, ANY.jobCheckpoint, `The trainer writes ${PREFIXES.jobs}<id>/${CHECKPOINT_FOLDER}* for the job it runs, so a retried job resumes.`),
-      ...grantPutFindings(this.bucket, ANY.adapters, `The trainer publishes ${PREFIXES.adapters}<task>/<version>/* (new version ids, never overwritten: If-None-Match).`),
+      ...grantPutFindings(
+        this.bucket,
+        ANY.jobStatus,
+        `The trainer writes ${PREFIXES.jobs}<id>/${JOB_FILES.status} for the job it runs (ids are known at submit time).`,
+      ),
+      ...grantPutFindings(
+        this.bucket,
+        ANY.jobCheckpoint,
+        `The trainer writes ${PREFIXES.jobs}<id>/${CHECKPOINT_FOLDER}* for the job it runs, so a retried job resumes.`,
+      ),
+      ...grantPutFindings(
+        this.bucket,
+        ANY.adapters,
+        `The trainer publishes ${PREFIXES.adapters}<task>/<version>/* (new version ids, never overwritten: If-None-Match).`,
+      ),
     });
   }
 }

@@ -33,7 +33,7 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import { FileObjectStore } from './file-object-store.ts';
 import type { JobSpec, JobStatus } from './job.ts';
 import type { AdapterManifest, ManifestFile } from './manifest.ts';
-import { ObjectStoreError, readAll, type ObjectBody, type ObjectStore, type PutOptions } from './object-store.ts';
+import { type ObjectBody, type ObjectStore, ObjectStoreError, type PutOptions, readAll } from './object-store.ts';
 import { S3ObjectStore } from './s3-object-store.ts';
 
 export { MULTIPART_THRESHOLD } from './s3-object-store.ts';
@@ -60,11 +60,19 @@ export const ADAPTER_FILES = ['adapter.safetensors', 'adapter_config.json', 'met
  * safetensors, head config), the trained LayerNorms (absent when they were frozen) and the model card.
  */
 export const OPTIONAL_ADAPTER_FILES = [
-  'README.md', 'pytorch_adapter.bin', 'head_config.json', 'pytorch_model_head.bin', 'model_head.safetensors', 'layernorms.safetensors',
+  'README.md',
+  'pytorch_adapter.bin',
+  'head_config.json',
+  'pytorch_model_head.bin',
+  'model_head.safetensors',
+  'layernorms.safetensors',
 ] as const;
 
 export class RegistryError extends Error {
-  constructor(message: string, readonly code: 'not-found' | 'conflict' | 'invalid' | 'storage') {
+  constructor(
+    message: string,
+    readonly code: 'not-found' | 'conflict' | 'invalid' | 'storage',
+  ) {
     super(message);
   }
 }
@@ -80,7 +88,8 @@ const BUCKET = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
 /** `s3://bucket` or `s3://bucket/some/prefix`. */
 export function parseRegistryUri(uri: string): RegistryLocation {
   const m = /^s3:\/\/([^/]+)(?:\/(.*))?$/.exec(uri);
-  if (!m || !BUCKET.test(m[1])) throw new RegistryError(`registry "${uri}" must look like s3://bucket, s3://bucket/prefix or file:///directory`, 'invalid');
+  if (!m || !BUCKET.test(m[1]))
+    throw new RegistryError(`registry "${uri}" must look like s3://bucket, s3://bucket/prefix or file:///directory`, 'invalid');
   const prefix = (m[2] ?? '').replace(/^\/+|\/+$/g, '');
   return { bucket: m[1], prefix: prefix ? `${prefix}/` : '' };
 }
@@ -95,12 +104,20 @@ const SLUG = /^[a-z0-9][a-z0-9_-]{0,63}$/;
 export const DATASET_NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 
 function datasetName(name: string): string {
-  if (!DATASET_NAME_RE.test(name) || name.includes('..')) throw new RegistryError(`dataset name "${name}" must be 1-128 characters of letters, digits, ".", "_" or "-", starting with a letter or digit`, 'invalid');
+  if (!DATASET_NAME_RE.test(name) || name.includes('..'))
+    throw new RegistryError(
+      `dataset name "${name}" must be 1-128 characters of letters, digits, ".", "_" or "-", starting with a letter or digit`,
+      'invalid',
+    );
   return name;
 }
 
 function slug(kind: string, value: string): string {
-  if (!SLUG.test(value)) throw new RegistryError(`${kind} "${value}" must be 1-64 characters of a-z, 0-9, "_" or "-", starting with a letter or digit`, 'invalid');
+  if (!SLUG.test(value))
+    throw new RegistryError(
+      `${kind} "${value}" must be 1-64 characters of a-z, 0-9, "_" or "-", starting with a letter or digit`,
+      'invalid',
+    );
   return value;
 }
 
@@ -138,7 +155,10 @@ export class Registry {
       }
       const store = new FileObjectStore(dir);
       if (!BUCKET.test(store.bucket)) {
-        throw new RegistryError(`registry "${uri}": the directory's name "${store.bucket}" names its objects (s3://<name>/...) and must be 3-63 characters of a-z, 0-9, "." or "-"`, 'invalid');
+        throw new RegistryError(
+          `registry "${uri}": the directory's name "${store.bucket}" names its objects (s3://<name>/...) and must be 3-63 characters of a-z, 0-9, "." or "-"`,
+          'invalid',
+        );
       }
       return new Registry(store);
     }
@@ -236,7 +256,10 @@ export class Registry {
 
   /** Writes the spec, then the job's entries in the listing index (all jobs, and its task's). */
   async putJobSpec(spec: JobSpec): Promise<void> {
-    await this.put(this.jobKey(spec.jobId, JOB_FILES.spec), JSON.stringify(spec, null, 2), { ifNoneMatch: true, contentType: 'application/json' });
+    await this.put(this.jobKey(spec.jobId, JOB_FILES.spec), JSON.stringify(spec, null, 2), {
+      ifNoneMatch: true,
+      contentType: 'application/json',
+    });
     for (const scope of [['all'], ['task', slug('task', spec.task)]]) {
       await this.put(this.jobIndexKey(scope, spec), '', { ifNoneMatch: true });
     }
@@ -285,7 +308,10 @@ export class Registry {
    */
   async putJobCancel(jobId: string, record: { requestedAt: string }): Promise<void> {
     try {
-      await this.put(this.jobKey(jobId, JOB_FILES.cancel), JSON.stringify(record, null, 2), { ifNoneMatch: true, contentType: 'application/json' });
+      await this.put(this.jobKey(jobId, JOB_FILES.cancel), JSON.stringify(record, null, 2), {
+        ifNoneMatch: true,
+        contentType: 'application/json',
+      });
     } catch (err) {
       if (!(err instanceof RegistryError && err.code === 'conflict')) throw err; // cancelled before: same outcome
     }
@@ -316,7 +342,7 @@ export class Registry {
   }
 
   private idempotencyKey(key: string): string {
-    return this.key(PREFIXES.idempotency + `${createHash('sha256').update(key, 'utf8').digest('hex')}.json`);
+    return this.key(`${PREFIXES.idempotency}${createHash('sha256').update(key, 'utf8').digest('hex')}.json`);
   }
 
   /** Claims an idempotency key with a conditional write: null when claimed now, else the earlier claim's record. */
@@ -426,7 +452,8 @@ export class Registry {
   /** Copies models/<name>/* into a local directory (streamed; the weights never sit in memory twice). */
   async downloadModel(name: string, dir: string): Promise<void> {
     await this.downloadPrefix(this.key(PREFIXES.models + slug('model name', name), ''), dir); // flat HF layout only
-    if (!existsSync(join(dir, 'model.safetensors'))) throw new RegistryError(`base model "${name}" not found in ${this.uri}/models/`, 'not-found');
+    if (!existsSync(join(dir, 'model.safetensors')))
+      throw new RegistryError(`base model "${name}" not found in ${this.uri}/models/`, 'not-found');
   }
 
   /**
@@ -439,7 +466,12 @@ export class Registry {
     const prefix = this.key(PREFIXES.models + slug('model name', name), '');
     if (!files.includes('model.safetensors')) throw new RegistryError(`base model "${name}": model.safetensors is required`, 'invalid');
     if (await this.modelExists(name)) throw new RegistryError(`base model "${name}" already exists in ${this.uri}/models/`, 'conflict');
-    await this.uploadFiles(dir, prefix, files.filter((f) => f !== 'model.safetensors'), false);
+    await this.uploadFiles(
+      dir,
+      prefix,
+      files.filter((f) => f !== 'model.safetensors'),
+      false,
+    );
     await this.uploadFiles(dir, prefix, ['model.safetensors'], true);
   }
 
@@ -463,7 +495,10 @@ export class Registry {
       await this.put(this.adapterFileKey(task, version, name), body, { ifNoneMatch: true, contentType: contentTypeOf(name) });
     }
     const manifest: AdapterManifest = { format: 'adapter-store.manifest/v1', version, createdAt: new Date().toISOString(), files, ...meta };
-    await this.put(this.adapterFileKey(task, version, 'manifest.json'), JSON.stringify(manifest, null, 2), { ifNoneMatch: true, contentType: 'application/json' });
+    await this.put(this.adapterFileKey(task, version, 'manifest.json'), JSON.stringify(manifest, null, 2), {
+      ifNoneMatch: true,
+      contentType: 'application/json',
+    });
     return manifest;
   }
 

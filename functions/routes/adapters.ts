@@ -3,7 +3,7 @@
  * resolves a file at a revision (the newest by default). Only versions with a manifest exist here.
  */
 import { Readable } from 'node:stream';
-import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
+import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
 import type { AdapterManifest } from '../../shared/manifest.ts';
 import { contentTypeOf } from '../../shared/registry.ts';
 import type { ResolvedDeps } from '../app.ts';
@@ -16,7 +16,10 @@ const listAdapters = createRoute({
   path: '/adapters',
   tags: ['adapters'],
   summary: 'List tasks with their newest version',
-  responses: { 200: { description: 'Every task with at least one published version.', content: { 'application/json': { schema: AdapterListSchema } } }, ...problemResponses(401) },
+  responses: {
+    200: { description: 'Every task with at least one published version.', content: { 'application/json': { schema: AdapterListSchema } } },
+    ...problemResponses(401),
+  },
 });
 
 const getAdapter = createRoute({
@@ -25,7 +28,10 @@ const getAdapter = createRoute({
   tags: ['adapters'],
   summary: "A task's newest manifest and all its versions",
   request: { params: TaskParam },
-  responses: { 200: { description: 'Newest manifest and versions, newest first.', content: { 'application/json': { schema: AdapterDetailSchema } } }, ...problemResponses(400, 401, 404) },
+  responses: {
+    200: { description: 'Newest manifest and versions, newest first.', content: { 'application/json': { schema: AdapterDetailSchema } } },
+    ...problemResponses(400, 401, 404),
+  },
 });
 
 const getVersion = createRoute({
@@ -35,7 +41,10 @@ const getVersion = createRoute({
   summary: 'The manifest of one version',
   request: { params: VersionParams },
   responses: {
-    200: { description: 'The manifest (immutable: `ETag` and `Cache-Control: private, immutable`).', content: { 'application/json': { schema: ManifestSchema } } },
+    200: {
+      description: 'The manifest (immutable: `ETag` and `Cache-Control: private, immutable`).',
+      content: { 'application/json': { schema: ManifestSchema } },
+    },
     304: { description: 'Not modified (If-None-Match matched the ETag).' },
     ...problemResponses(400, 401, 404),
   },
@@ -74,13 +83,19 @@ export function registerAdapterRoutes(app: OpenAPIHono, deps: ResolvedDeps): voi
   async function newest(task: string): Promise<{ versions: string[]; manifest: AdapterManifest }> {
     const versions = await registry.listVersions(task);
     const manifest = versions.length > 0 ? await registry.getManifest(task, versions[0]) : null;
-    if (!manifest) throw new ProblemError(404, 'not-found', `no published adapter for task "${task}"`, [{ name: 'task', reason: 'no published version' }]);
+    if (!manifest)
+      throw new ProblemError(404, 'not-found', `no published adapter for task "${task}"`, [
+        { name: 'task', reason: 'no published version' },
+      ]);
     return { versions, manifest };
   }
 
   async function manifestAt(task: string, version: string): Promise<AdapterManifest> {
     const manifest = await registry.getManifest(task, version);
-    if (!manifest) throw new ProblemError(404, 'not-found', `task "${task}" has no version "${version}"`, [{ name: 'version', reason: 'no such version' }]);
+    if (!manifest)
+      throw new ProblemError(404, 'not-found', `task "${task}" has no version "${version}"`, [
+        { name: 'version', reason: 'no such version' },
+      ]);
     return manifest;
   }
 
@@ -89,7 +104,14 @@ export function registerAdapterRoutes(app: OpenAPIHono, deps: ResolvedDeps): voi
     const data = await Promise.all(
       tasks.map(async (task) => {
         const { manifest } = await newest(task);
-        return { task, latestVersion: manifest.version, createdAt: manifest.createdAt, baseModel: manifest.baseModel.name, mode: manifest.mode, labels: manifest.labels };
+        return {
+          task,
+          latestVersion: manifest.version,
+          createdAt: manifest.createdAt,
+          baseModel: manifest.baseModel.name,
+          mode: manifest.mode,
+          labels: manifest.labels,
+        };
       }),
     );
     return c.json({ object: 'list' as const, data }, 200);
@@ -117,7 +139,10 @@ export function registerAdapterRoutes(app: OpenAPIHono, deps: ResolvedDeps): voi
     const { version, file } = c.req.valid('query');
     const manifest = version !== undefined ? await manifestAt(task, version) : (await newest(task)).manifest;
     const entry = manifest.files.find((f) => f.name === file);
-    if (!entry) throw new ProblemError(404, 'not-found', `version ${manifest.version} of "${task}" has no ${file}`, [{ name: 'file', reason: 'not in the manifest' }]);
+    if (!entry)
+      throw new ProblemError(404, 'not-found', `version ${manifest.version} of "${task}" has no ${file}`, [
+        { name: 'file', reason: 'not in the manifest' },
+      ]);
     const key = registry.adapterFileKey(task, manifest.version, file);
     const etag = `"${entry.sha256}"`;
     // A pinned version never changes; "newest" may move, so caches must revalidate. Private: every
@@ -128,7 +153,10 @@ export function registerAdapterRoutes(app: OpenAPIHono, deps: ResolvedDeps): voi
     if (etagMatches(c.req.header('if-none-match'), etag)) return new Response(null, { status: 304, headers: common });
     if (deps.downloads === 'redirect') {
       if (!deps.signDownloadUrl) throw new Error('downloads are "redirect" but no signDownloadUrl was configured');
-      return new Response(null, { status: 302, headers: { location: await deps.signDownloadUrl(key), 'cache-control': 'no-store', 'x-adapter-version': manifest.version } });
+      return new Response(null, {
+        status: 302,
+        headers: { location: await deps.signDownloadUrl(key), 'cache-control': 'no-store', 'x-adapter-version': manifest.version },
+      });
     }
     const fileHeaders = {
       ...common,
@@ -136,7 +164,8 @@ export function registerAdapterRoutes(app: OpenAPIHono, deps: ResolvedDeps): voi
       'content-disposition': `attachment; filename="${file}"`,
     };
     // Hono answers HEAD through the GET handler; do not open a stream only to drop it.
-    if (c.req.method === 'HEAD') return new Response(null, { status: 200, headers: { ...fileHeaders, 'content-length': String(entry.bytes) } });
+    if (c.req.method === 'HEAD')
+      return new Response(null, { status: 200, headers: { ...fileHeaders, 'content-length': String(entry.bytes) } });
     const body = await registry.openAdapterFile(task, manifest.version, file);
     if (!body) throw new Error(`${registry.uriOf(key)} is in the manifest but not in the store`);
     return new Response(Readable.toWeb(body.stream) as ReadableStream<Uint8Array>, {

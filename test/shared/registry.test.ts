@@ -11,11 +11,11 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { pathToFileURL } from 'node:url';
 import { after, before, describe, test } from 'node:test';
+import { pathToFileURL } from 'node:url';
 import { readAll } from '../../shared/object-store.ts';
 import { MULTIPART_THRESHOLD, Registry, RegistryError } from '../../shared/registry.ts';
-import { startS3Server, type S3TestServer } from '../support/s3-server.ts';
+import { type S3TestServer, startS3Server } from '../support/s3-server.ts';
 
 let s3: S3TestServer;
 after(async () => {
@@ -32,7 +32,14 @@ function adapterDir(bytes: number): string {
   return dir;
 }
 
-const META = { jobId: null, baseModel: { name: 'big-model', weightsSha256: 'ab'.repeat(32) }, mode: 'adapter' as const, labels: ['a', 'b'], parameters: { trainable: 1, total: 2 }, metrics: null };
+const META = {
+  jobId: null,
+  baseModel: { name: 'big-model', weightsSha256: 'ab'.repeat(32) },
+  mode: 'adapter' as const,
+  labels: ['a', 'b'],
+  parameters: { trainable: 1, total: 2 },
+  metrics: null,
+};
 
 function contract(name: string, open: () => Promise<Registry>): void {
   describe(name, () => {
@@ -50,7 +57,13 @@ function contract(name: string, open: () => Promise<Registry>): void {
       writeFileSync(join(dir, 'config.json'), '{}');
       await registry.uploadModel('big-model', dir, ['config.json', 'model.safetensors']);
       const listed = await registry.list(`${p}models/big-model/`);
-      assert.deepEqual(listed.keys.map((k) => [k.key, k.size]), [[`${p}models/big-model/config.json`, 2], [`${p}models/big-model/model.safetensors`, weights.length]]);
+      assert.deepEqual(
+        listed.keys.map((k) => [k.key, k.size]),
+        [
+          [`${p}models/big-model/config.json`, 2],
+          [`${p}models/big-model/model.safetensors`, weights.length],
+        ],
+      );
       const out = mkdtempSync(join(tmpdir(), 'registry-out-'));
       await registry.downloadModel('big-model', out);
       assert.equal(sha(readFileSync(join(out, 'model.safetensors'))), sha(weights));
@@ -61,8 +74,14 @@ function contract(name: string, open: () => Promise<Registry>): void {
       const uri = await registry.putDataset('d.jsonl', sha(body), body);
       assert.equal(uri, `s3://registry/${p}datasets/${sha(body).slice(0, 16)}/d.jsonl`);
       assert.equal(await registry.putDataset('d.jsonl', sha(body), body), uri, 'the same bytes again: same URI');
-      await assert.rejects(registry.putDataset('../d.jsonl', sha(body), body), (e: unknown) => e instanceof RegistryError && e.code === 'invalid');
-      await assert.rejects(registry.putDataset('d.jsonl', 'nothex', body), (e: unknown) => e instanceof RegistryError && e.code === 'invalid');
+      await assert.rejects(
+        registry.putDataset('../d.jsonl', sha(body), body),
+        (e: unknown) => e instanceof RegistryError && e.code === 'invalid',
+      );
+      await assert.rejects(
+        registry.putDataset('d.jsonl', 'nothex', body),
+        (e: unknown) => e instanceof RegistryError && e.code === 'invalid',
+      );
       assert.match(registry.newDatasetUploadKey('big.csv'), new RegExp(`^${p}datasets/uploads/\\d{8}T\\d{9}Z-[0-9a-f]{16}/big\\.csv$`));
     });
 
@@ -71,11 +90,22 @@ function contract(name: string, open: () => Promise<Registry>): void {
       writeFileSync(join(dir, 'adapter.safetensors'), randomBytes(MULTIPART_THRESHOLD + 1024));
       writeFileSync(join(dir, 'adapter_config.json'), '{}');
       writeFileSync(join(dir, 'metrics.json'), '{}');
-      const meta = { task: 'big', jobId: null, baseModel: { name: 'big-model', weightsSha256: 'ab'.repeat(32) }, mode: 'adapter' as const, labels: ['a', 'b'], parameters: { trainable: 1, total: 2 }, metrics: null };
+      const meta = {
+        task: 'big',
+        jobId: null,
+        baseModel: { name: 'big-model', weightsSha256: 'ab'.repeat(32) },
+        mode: 'adapter' as const,
+        labels: ['a', 'b'],
+        parameters: { trainable: 1, total: 2 },
+        metrics: null,
+      };
       const version = '20250101T000000000Z-00000000000000aa';
       const first = await registry.publishAdapter(dir, meta, version);
       writeFileSync(join(dir, 'adapter.safetensors'), randomBytes(MULTIPART_THRESHOLD + 1024));
-      await assert.rejects(registry.publishAdapter(dir, meta, version), (e: unknown) => e instanceof RegistryError && e.code === 'conflict');
+      await assert.rejects(
+        registry.publishAdapter(dir, meta, version),
+        (e: unknown) => e instanceof RegistryError && e.code === 'conflict',
+      );
       assert.deepEqual(await registry.getManifest('big', version), first);
     });
 
@@ -90,7 +120,13 @@ function contract(name: string, open: () => Promise<Registry>): void {
       ];
       // Written out of order: the index, not the write order, decides.
       for (const j of [jobs[2], jobs[0], jobs[4], jobs[1], jobs[3]]) {
-        await registry.putJobSpec({ format: 'adapter-store.job/v1', ...j, datasetUri: 's3://d/x.jsonl', baseModel: 'b', hyperparameters: {} });
+        await registry.putJobSpec({
+          format: 'adapter-store.job/v1',
+          ...j,
+          datasetUri: 's3://d/x.jsonl',
+          baseModel: 'b',
+          hyperparameters: {},
+        });
       }
       const pages: string[][] = [];
       let after: string | undefined;
@@ -103,7 +139,10 @@ function contract(name: string, open: () => Promise<Registry>): void {
       assert.deepEqual(pages, [['ft-e', 'ft-d'], ['ft-c', 'ft-b'], ['ft-a']]);
       assert.deepEqual(await registry.listJobIds({ task: 'alpha', limit: 10 }), { ids: ['ft-d', 'ft-c', 'ft-a'], hasMore: false });
       assert.deepEqual(await registry.listJobIds({ task: 'alpha', limit: 1, after: 'ft-d' }), { ids: ['ft-c'], hasMore: true });
-      await assert.rejects(registry.listJobIds({ limit: 1, after: 'ft-nope' }), (e: unknown) => e instanceof RegistryError && e.code === 'not-found');
+      await assert.rejects(
+        registry.listJobIds({ limit: 1, after: 'ft-nope' }),
+        (e: unknown) => e instanceof RegistryError && e.code === 'not-found',
+      );
     });
 
     test('a base model exists only once its weights are up: an interrupted upload can be retried, a complete one never replaced', async () => {
@@ -116,7 +155,10 @@ function contract(name: string, open: () => Promise<Registry>): void {
       writeFileSync(join(dir, 'model.safetensors'), 'weights');
       await registry.uploadModel('partial', dir, ['config.json', 'vocab.txt', 'model.safetensors']);
       assert.equal(await registry.modelExists('partial'), true);
-      await assert.rejects(registry.uploadModel('partial', dir, ['config.json', 'vocab.txt', 'model.safetensors']), (e: unknown) => e instanceof RegistryError && e.code === 'conflict');
+      await assert.rejects(
+        registry.uploadModel('partial', dir, ['config.json', 'vocab.txt', 'model.safetensors']),
+        (e: unknown) => e instanceof RegistryError && e.code === 'conflict',
+      );
     });
 
     test('checkpoints go up and come back through the registry; a job without one restores nothing', async () => {
@@ -131,7 +173,10 @@ function contract(name: string, open: () => Promise<Registry>): void {
       assert.equal(readFileSync(join(back, 'state.json'), 'utf8'), '{"step": 200}');
       assert.equal(sha(readFileSync(join(back, 'tensors.safetensors'))), sha(readFileSync(join(dir, 'tensors.safetensors'))));
       assert.equal(await registry.downloadCheckpoint('ft-none', mkdtempSync(join(tmpdir(), 'registry-ckpt-none-'))), 0);
-      await assert.rejects(registry.uploadCheckpoint('../x', dir, ['state.json']), (e: unknown) => e instanceof RegistryError && e.code === 'invalid');
+      await assert.rejects(
+        registry.uploadCheckpoint('../x', dir, ['state.json']),
+        (e: unknown) => e instanceof RegistryError && e.code === 'invalid',
+      );
     });
 
     test('adapter files stream from the registry; tasks list only visible versions; manifests are cached once read', async () => {
@@ -157,8 +202,14 @@ function contract(name: string, open: () => Promise<Registry>): void {
       assert.equal(registry.readableDatasetUri('s3://other-bucket/x.jsonl'), 's3://other-bucket/x.jsonl');
       const key = registry.newDatasetUploadKey('up.jsonl');
       assert.equal(await registry.putDatasetUpload(key, Readable.from([body]), body.length), registry.uriOf(key));
-      await assert.rejects(registry.putDatasetUpload(key, Readable.from([body]), body.length), (e: unknown) => e instanceof RegistryError && e.code === 'conflict');
-      await assert.rejects(registry.putDatasetUpload(`${p}adapters/x/y`, Readable.from([body]), body.length), (e: unknown) => e instanceof RegistryError && e.code === 'invalid');
+      await assert.rejects(
+        registry.putDatasetUpload(key, Readable.from([body]), body.length),
+        (e: unknown) => e instanceof RegistryError && e.code === 'conflict',
+      );
+      await assert.rejects(
+        registry.putDatasetUpload(`${p}adapters/x/y`, Readable.from([body]), body.length),
+        (e: unknown) => e instanceof RegistryError && e.code === 'invalid',
+      );
     });
   });
 }
@@ -169,12 +220,18 @@ contract('on S3, under a key prefix', async () => {
   return Registry.fromUri('s3://registry/store', s3.client);
 });
 
-contract('in a local directory', async () => Registry.fromUri(pathToFileURL(join(mkdtempSync(join(tmpdir(), 'registry-')), 'registry')).href));
+contract('in a local directory', async () =>
+  Registry.fromUri(pathToFileURL(join(mkdtempSync(join(tmpdir(), 'registry-')), 'registry')).href),
+);
 
 test('registry URIs: s3:// and file:// are accepted, anything else is a precise error', () => {
   assert.equal(Registry.fromUri('file:///tmp/stores/adapter-store').uri, 'file:///tmp/stores/adapter-store');
   assert.equal(Registry.fromUri('file:///tmp/stores/adapter-store').location.bucket, 'adapter-store');
   for (const bad of ['http://x/y', 's3://', 's3://UPPER', 'file:///tmp/NotABucket', 'registry']) {
-    assert.throws(() => Registry.fromUri(bad), (e: unknown) => e instanceof RegistryError && e.code === 'invalid', bad);
+    assert.throws(
+      () => Registry.fromUri(bad),
+      (e: unknown) => e instanceof RegistryError && e.code === 'invalid',
+      bad,
+    );
   }
 });
