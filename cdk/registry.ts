@@ -5,7 +5,7 @@
  * with its cdk-nag acknowledgements.
  */
 import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
-import type * as iam from 'aws-cdk-lib/aws-iam';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct, type IConstruct } from 'constructs';
 import { CHECKPOINT_FOLDER, JOB_FILES, PREFIXES } from '../shared/registry.ts';
@@ -90,6 +90,20 @@ export class RegistryBucket extends Construct {
       // The registry holds trained adapters and base models: never delete it with the stack.
       removalPolicy: RemovalPolicy.RETAIN,
     });
+    // Published files are immutable: whoever writes under adapters/ (the trainer, or anyone granted
+    // PutObject later) must say "create only" (If-None-Match: *), so an existing version is never overwritten.
+    // ObjectCreationOperation is false for the parts of a multipart upload (CreateMultipartUpload, UploadPart),
+    // which take no conditional header; their CompleteMultipartUpload must carry it.
+    this.bucket.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'AdapterVersionsAreWriteOnce',
+        effect: iam.Effect.DENY,
+        principals: [new iam.AnyPrincipal()],
+        actions: ['s3:PutObject'],
+        resources: [this.bucket.arnForObjects(`${PREFIXES.adapters}*`)],
+        conditions: { Null: { 's3:if-none-match': 'true' }, Bool: { 's3:ObjectCreationOperation': 'true' } },
+      }),
+    );
     Validations.of(this.bucket).acknowledge({
       id: 'CloudFormation-Validate::W9003',
       reason: 'ObjectSizeGreaterThan is typed number in aws-cdk-lib and string in the CloudFormation schema; CloudFormation accepts both.',

@@ -83,7 +83,19 @@ export const AdapterSummarySchema = z
   })
   .openapi('AdapterSummary');
 
-export const AdapterListSchema = z.object({ object: z.literal('list'), data: z.array(AdapterSummarySchema) }).openapi('AdapterList');
+export const AdapterListSchema = z
+  .object({ object: z.literal('list'), data: z.array(AdapterSummarySchema), hasMore: z.boolean(), nextCursor: z.string().nullable() })
+  .openapi('AdapterList');
+export const ListAdaptersQuery = z.object({
+  limit: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(100)
+    .default(50)
+    .openapi({ param: { name: 'limit', in: 'query' } }),
+  after: Slug.optional().openapi({ param: { name: 'after', in: 'query' }, description: 'Cursor: the last task of the previous page.' }),
+});
 
 export const AdapterDetailSchema = z
   .object({ task: z.string(), latestVersion: z.string(), versions: z.array(z.string()), manifest: ManifestSchema })

@@ -71,7 +71,8 @@ export const OPTIONAL_ADAPTER_FILES = [
 export class RegistryError extends Error {
   constructor(
     message: string,
-    readonly code: 'not-found' | 'conflict' | 'invalid' | 'storage',
+    /** corrupt: an object the registry wrote is not what it wrote (a bad manifest); skip it, never serve it. */
+    readonly code: 'not-found' | 'conflict' | 'invalid' | 'storage' | 'corrupt',
   ) {
     super(message);
   }
@@ -122,6 +123,21 @@ function slug(kind: string, value: string): string {
 }
 
 const VERSION = /^\d{8}T\d{9}Z-[0-9a-f]{16}$/;
+
+/**
+ * How far ahead of this clock a version's time may be and still count (clocks of hosts differ). A version
+ * dated later claims to be the newest forever: it is never visible, and never published.
+ */
+export const MAX_VERSION_CLOCK_SKEW_MS = 5 * 60_000;
+
+/** The time a version id was made (ms since the epoch). */
+export function versionTime(version: string): number {
+  const m = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})(\d{3})Z-/.exec(version);
+  if (!m) return Number.NaN;
+  return Date.UTC(+m[1], +m[2] - 1, +m[3], +m[4], +m[5], +m[6], +m[7]);
+}
+
+const fromTheFuture = (version: string, now: number): boolean => !(versionTime(version) <= now + MAX_VERSION_CLOCK_SKEW_MS);
 
 /** Job-index times count down from here (ms, the year 5188: nine base-36 digits). */
 const MAX_INDEX_TIME = 36 ** 9 - 1;
@@ -206,7 +222,7 @@ export class Registry {
     try {
       return JSON.parse(body.toString('utf8')) as T;
     } catch {
-      throw new RegistryError(`${this.uriOf(key)} is not valid JSON`, 'storage');
+      throw new RegistryError(`${this.uriOf(key)} is not valid JSON`, 'corrupt');
     }
   }
 
@@ -487,6 +503,9 @@ export class Registry {
     version = newVersionId(),
   ): Promise<AdapterManifest> {
     const task = slug('task', meta.task);
+    if (!VERSION.test(version) || fromTheFuture(version, Date.now())) {
+      throw new RegistryError(`version "${version}" is not a version id of now (ids carry their creation time)`, 'invalid');
+    }
     const files: ManifestFile[] = [];
     const present = OPTIONAL_ADAPTER_FILES.filter((name) => existsSync(join(dir, name)));
     for (const name of [...ADAPTER_FILES, ...present]) {
@@ -506,9 +525,10 @@ export class Registry {
   async listVersions(task: string): Promise<string[]> {
     const prefix = this.key(PREFIXES.adapters + slug('task', task), '');
     const { keys } = await this.list(prefix);
+    const now = Date.now();
     return keys
       .map((k) => k.key.slice(prefix.length).split('/'))
-      .filter((parts) => parts.length === 2 && parts[1] === 'manifest.json' && VERSION.test(parts[0]))
+      .filter((parts) => parts.length === 2 && parts[1] === 'manifest.json' && VERSION.test(parts[0]) && !fromTheFuture(parts[0], now))
       .map((parts) => parts[0])
       .sort()
       .reverse();
@@ -517,6 +537,7 @@ export class Registry {
   /** A version's manifest (null if it has none). Kept in memory once read: a manifest never changes. */
   async getManifest(task: string, version: string): Promise<AdapterManifest | null> {
     if (!VERSION.test(version)) throw new RegistryError(`version "${version}" is not a version id`, 'invalid');
+    if (fromTheFuture(version, Date.now())) return null;
     const key = this.adapterFileKey(task, version, 'manifest.json');
     const cached = this.manifests.get(key);
     if (cached) {
@@ -526,6 +547,11 @@ export class Registry {
     }
     const manifest = await this.getJson<AdapterManifest>(key);
     if (manifest) {
+      // The path names the version and task; a manifest that says otherwise is not served (its version would
+      // become a cache key and an ETag).
+      if (manifest.version !== version || manifest.task !== task || !Array.isArray(manifest.files)) {
+        throw new RegistryError(`${this.uriOf(key)} does not describe ${task} version ${version}`, 'corrupt');
+      }
       this.manifests.set(key, manifest);
       if (this.manifests.size > MANIFEST_CACHE_ENTRIES) this.manifests.delete(this.manifests.keys().next().value!);
     }
@@ -533,12 +559,29 @@ export class Registry {
   }
 
   /** Tasks that have at least one visible version. */
-  async listTasks(): Promise<string[]> {
+  /** Tasks with at least one visible version, in name order, a page at a time (`after`: the last task of the previous page). */
+  async listTasks(o: { limit: number; after?: string }): Promise<{ tasks: string[]; hasMore: boolean }> {
     const prefix = this.key(PREFIXES.adapters);
-    const { prefixes } = await this.list(prefix, '/');
-    const tasks = prefixes.map((p) => p.slice(prefix.length).replace(/\/$/, '')).filter((t) => SLUG.test(t));
-    const visible = await Promise.all(tasks.map(async (t) => ((await this.listVersions(t)).length > 0 ? t : null)));
-    return visible.filter((t): t is string => t !== null).sort();
+    const tasks: string[] = [];
+    // Past a task's every key: its prefix with the "/" raised to the next byte ("0"), since every key under
+    // "adapters/<task>/" sorts after "adapters/<task>/" itself and would roll up into the same prefix again.
+    const pastTask = (taskPrefix: string) => `${taskPrefix.slice(0, -1)}0`;
+    let startAfter = o.after === undefined ? undefined : pastTask(`${prefix}${slug('task', o.after)}/`);
+    for (;;) {
+      // Task prefixes a page at a time, each checked for a visible version, until the page is full.
+      const page = await this.store.listPage({ prefix, delimiter: '/', startAfter, maxKeys: o.limit + 1 }).catch((err: unknown) => {
+        throw registryError(err);
+      });
+      const names = page.prefixes.map((p) => p.slice(prefix.length).replace(/\/$/, '')).filter((t) => SLUG.test(t));
+      const visible = await Promise.all(names.map(async (t) => ((await this.listVersions(t)).length > 0 ? t : null)));
+      for (const t of visible) {
+        if (t === null) continue;
+        if (tasks.length === o.limit) return { tasks, hasMore: true };
+        tasks.push(t);
+      }
+      if (!page.next || page.prefixes.length === 0) return { tasks, hasMore: false };
+      startAfter = pastTask(page.prefixes[page.prefixes.length - 1]);
+    }
   }
 
   adapterFileKey(task: string, version: string, file: string): string {

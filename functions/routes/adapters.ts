@@ -5,10 +5,18 @@
 import { Readable } from 'node:stream';
 import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
 import type { AdapterManifest } from '../../shared/manifest.ts';
-import { contentTypeOf } from '../../shared/registry.ts';
+import { contentTypeOf, RegistryError } from '../../shared/registry.ts';
 import type { ResolvedDeps } from '../app.ts';
 import { ProblemError } from '../http/problem.ts';
-import { AdapterDetailSchema, AdapterListSchema, DownloadQuery, ManifestSchema, TaskParam, VersionParams } from '../schemas.ts';
+import {
+  AdapterDetailSchema,
+  AdapterListSchema,
+  DownloadQuery,
+  ListAdaptersQuery,
+  ManifestSchema,
+  TaskParam,
+  VersionParams,
+} from '../schemas.ts';
 import { problemResponses } from './common.ts';
 
 const listAdapters = createRoute({
@@ -16,9 +24,13 @@ const listAdapters = createRoute({
   path: '/adapters',
   tags: ['adapters'],
   summary: 'List tasks with their newest version',
+  request: { query: ListAdaptersQuery },
   responses: {
-    200: { description: 'Every task with at least one published version.', content: { 'application/json': { schema: AdapterListSchema } } },
-    ...problemResponses(401),
+    200: {
+      description: 'A page of the tasks with at least one published version, in name order.',
+      content: { 'application/json': { schema: AdapterListSchema } },
+    },
+    ...problemResponses(400, 401),
   },
 });
 
@@ -80,9 +92,18 @@ function etagMatches(header: string | undefined, etag: string): boolean {
 export function registerAdapterRoutes(app: OpenAPIHono, deps: ResolvedDeps): void {
   const { registry } = deps;
 
+  /** The newest version whose manifest is sound; a corrupt one is logged and passed over, never served. */
   async function newest(task: string): Promise<{ versions: string[]; manifest: AdapterManifest }> {
     const versions = await registry.listVersions(task);
-    const manifest = versions.length > 0 ? await registry.getManifest(task, versions[0]) : null;
+    let manifest: AdapterManifest | null = null;
+    for (const version of versions) {
+      manifest = await registry.getManifest(task, version).catch((err: unknown) => {
+        if (!(err instanceof RegistryError) || err.code !== 'corrupt') throw err;
+        deps.log({ time: deps.now().toISOString(), level: 'warn', msg: 'corrupt manifest skipped', task, version, error: err.message });
+        return null;
+      });
+      if (manifest) break;
+    }
     if (!manifest)
       throw new ProblemError(404, 'not-found', `no published adapter for task "${task}"`, [
         { name: 'task', reason: 'no published version' },
@@ -100,10 +121,17 @@ export function registerAdapterRoutes(app: OpenAPIHono, deps: ResolvedDeps): voi
   }
 
   app.openapi(listAdapters, async (c) => {
-    const tasks = await registry.listTasks();
+    const { limit, after } = c.req.valid('query');
+    const { tasks, hasMore } = await registry.listTasks({ limit, after });
     const data = await Promise.all(
       tasks.map(async (task) => {
-        const { manifest } = await newest(task);
+        // A task whose every manifest is corrupt (logged by newest) is left out, not a 500 for the whole list.
+        const found = await newest(task).catch((err: unknown) => {
+          if (err instanceof ProblemError && err.status === 404) return null;
+          throw err;
+        });
+        if (!found) return null;
+        const { manifest } = found;
         return {
           task,
           latestVersion: manifest.version,
@@ -114,7 +142,8 @@ export function registerAdapterRoutes(app: OpenAPIHono, deps: ResolvedDeps): voi
         };
       }),
     );
-    return c.json({ object: 'list' as const, data }, 200);
+    const found = data.filter((d): d is NonNullable<typeof d> => d !== null);
+    return c.json({ object: 'list' as const, data: found, hasMore, nextCursor: hasMore ? tasks[tasks.length - 1] : null }, 200);
   });
 
   app.openapi(getAdapter, async (c) => {

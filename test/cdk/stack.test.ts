@@ -51,6 +51,24 @@ describe('registry bucket', () => {
     });
   });
 
+  test('adapter versions are write-once: a PutObject under adapters/ without If-None-Match is denied to everyone', () => {
+    template.hasResourceProperties('AWS::S3::BucketPolicy', {
+      Bucket: { Ref: bucketId },
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({
+            Sid: 'AdapterVersionsAreWriteOnce',
+            Effect: 'Deny',
+            Principal: { AWS: '*' },
+            Action: 's3:PutObject',
+            Resource: { 'Fn::Join': ['', [{ 'Fn::GetAtt': [bucketId, 'Arn'] }, '/adapters/*']] },
+            Condition: { Null: { 's3:if-none-match': 'true' }, Bool: { 's3:ObjectCreationOperation': 'true' } },
+          }),
+        ]),
+      },
+    });
+  });
+
   test('expires job checkpoints and old versions, aborts stale uploads', () => {
     const rules = (bucket.LifecycleConfiguration as { Rules: Record<string, unknown>[] }).Rules;
     const byId = Object.fromEntries(rules.map((r) => [r.Id, r]));

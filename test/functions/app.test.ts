@@ -458,6 +458,41 @@ describe('adapters', () => {
     assert.deepEqual(body.data[0].labels, ['neg', 'pos']);
   });
 
+  test('GET /adapters pages (limit, after); a corrupt manifest is logged and passed over, never a 500', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'app-pages-'));
+    for (const f of ['adapter.safetensors', 'adapter_config.json', 'metrics.json']) writeFileSync(join(dir, f), '{}');
+    const meta = {
+      jobId: null,
+      baseModel: { name: 'tiny', weightsSha256: 'ab'.repeat(32) },
+      mode: 'adapter' as const,
+      labels: ['a', 'b'],
+      parameters: { trainable: 1, total: 2 },
+      metrics: null,
+    };
+    const kept = await registry.publishAdapter(dir, { ...meta, task: 'zz-fallback' }, '20250101T000000000Z-00000000000000a1');
+    await registry.publishAdapter(dir, { ...meta, task: 'zz-fallback' }, '20250102T000000000Z-00000000000000a2');
+    await s3.putObject('registry', 'adapters/zz-fallback/20250102T000000000Z-00000000000000a2/manifest.json', '{"truncated": ');
+    await registry.publishAdapter(dir, { ...meta, task: 'zz-gone' }, '20250101T000000000Z-00000000000000b1');
+    await s3.putObject(
+      'registry',
+      'adapters/zz-gone/20250101T000000000Z-00000000000000b1/manifest.json',
+      JSON.stringify({ ...kept, task: 'zz-gone' }),
+    );
+    const first = (await (await call('/adapters?limit=1')).json()) as { data: { task: string }[]; hasMore: boolean; nextCursor: string };
+    assert.deepEqual([first.data.map((d) => d.task), first.hasMore, first.nextCursor], [['sst2'], true, 'sst2']);
+    const rest = await call('/adapters?limit=10&after=sst2');
+    assert.equal(rest.status, 200);
+    const body = (await rest.json()) as { data: { task: string; latestVersion: string }[]; hasMore: boolean };
+    assert.deepEqual(
+      body.data.map((d) => [d.task, d.latestVersion]),
+      [['zz-fallback', kept.version]],
+      'the older sound version; zz-gone has none',
+    );
+    assert.equal(body.hasMore, false);
+    assert.ok(logs.some((l) => l.msg === 'corrupt manifest skipped' && l.task === 'zz-gone'));
+    await problem(await call('/adapters?limit=0'), 400);
+  });
+
   test('GET /adapters/:task gives the newest manifest and every version, newest first', async () => {
     const body = (await (await call('/adapters/sst2')).json()) as { latestVersion: string; versions: string[]; manifest: AdapterManifest };
     assert.equal(body.latestVersion, manifest.version);

@@ -14,7 +14,14 @@ import { Readable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import { pathToFileURL } from 'node:url';
 import { readAll } from '../../shared/object-store.ts';
-import { MULTIPART_THRESHOLD, Registry, RegistryError } from '../../shared/registry.ts';
+import {
+  MAX_VERSION_CLOCK_SKEW_MS,
+  MULTIPART_THRESHOLD,
+  newVersionId,
+  Registry,
+  RegistryError,
+  versionTime,
+} from '../../shared/registry.ts';
 import { type S3TestServer, startS3Server } from '../support/s3-server.ts';
 
 let s3: S3TestServer;
@@ -186,11 +193,67 @@ function contract(name: string, open: () => Promise<Registry>): void {
       assert.equal(body?.size, 4096);
       assert.equal(sha(await readAll(body!)), manifest.files[0].sha256);
       assert.equal(await registry.openAdapterFile('streamed', manifest.version, 'nope.bin'), null);
-      assert.ok((await registry.listTasks()).includes('streamed'));
+      assert.ok((await registry.listTasks({ limit: 100 })).tasks.includes('streamed'));
       const first = await registry.getManifest('streamed', manifest.version);
       assert.deepEqual(first, manifest);
       assert.equal(await registry.getManifest('streamed', manifest.version), first, 'the same object: served from memory');
       assert.equal(await registry.getManifest('streamed', '20250101T000000000Z-00000000000000ff'), null);
+    });
+
+    test('a version dated beyond the clock skew is never visible and never published (it would be "newest" forever)', async () => {
+      const now = await registry.publishAdapter(adapterDir(8), { ...META, task: 'clock' });
+      const future = '29990101T000000000Z-00000000000000aa';
+      const soon = newVersionId(new Date(Date.now() + MAX_VERSION_CLOCK_SKEW_MS / 2)); // within the skew: fine
+      for (const v of [future, soon]) {
+        await registry.store.put(`${p}adapters/clock/${v}/manifest.json`, JSON.stringify({ ...now, version: v }));
+        await registry.store.put(
+          `${p}adapters/only-future/${v === future ? v : future}/manifest.json`,
+          JSON.stringify({ ...now, task: 'only-future', version: future }),
+        );
+      }
+      assert.deepEqual(await registry.listVersions('clock'), [soon, now.version]);
+      assert.equal(await registry.getManifest('clock', future), null);
+      assert.deepEqual(await registry.listVersions('only-future'), []);
+      assert.ok(!(await registry.listTasks({ limit: 100 })).tasks.includes('only-future'));
+      await assert.rejects(
+        registry.publishAdapter(adapterDir(8), { ...META, task: 'clock' }, '29990101T000000000Z-00000000000000bb'),
+        (e: unknown) => e instanceof RegistryError && e.code === 'invalid',
+      );
+      assert.equal(versionTime('20260102T030405006Z-0000000000000000'), Date.UTC(2026, 0, 2, 3, 4, 5, 6));
+    });
+
+    test('a manifest that is not JSON, or names another version or task, is corrupt: refused, never served', async () => {
+      const good = await registry.publishAdapter(adapterDir(8), { ...META, task: 'mangled' });
+      const v1 = '20250101T000000000Z-0000000000000001';
+      const v2 = '20250101T000000000Z-0000000000000002';
+      const v3 = '20250101T000000000Z-0000000000000003';
+      await registry.store.put(`${p}adapters/mangled/${v1}/manifest.json`, '{"version": ');
+      await registry.store.put(`${p}adapters/mangled/${v2}/manifest.json`, JSON.stringify({ ...good, version: good.version }));
+      await registry.store.put(`${p}adapters/mangled/${v3}/manifest.json`, JSON.stringify({ ...good, version: v3, task: 'other' }));
+      for (const v of [v1, v2, v3]) {
+        await assert.rejects(registry.getManifest('mangled', v), (e: unknown) => e instanceof RegistryError && e.code === 'corrupt', v);
+      }
+      assert.deepEqual(await registry.getManifest('mangled', good.version), good);
+    });
+
+    test('tasks list a page at a time, in name order, each once', async () => {
+      for (const t of ['page-a', 'page-b', 'page-c', 'page-d', 'page-e'])
+        await registry.publishAdapter(adapterDir(8), { ...META, task: t });
+      const all = (await registry.listTasks({ limit: 100 })).tasks;
+      assert.deepEqual(all, [...all].sort());
+      const paged: string[] = [];
+      let after: string | undefined;
+      for (let pages = 0; ; pages++) {
+        assert.ok(pages < 100, 'paging ends');
+        const page = await registry.listTasks({ limit: 2, after });
+        assert.ok(page.tasks.length <= 2);
+        paged.push(...page.tasks);
+        if (!page.hasMore) break;
+        after = page.tasks[page.tasks.length - 1];
+      }
+      assert.deepEqual(paged, all);
+      for (const t of ['page-a', 'page-b', 'page-c', 'page-d', 'page-e']) assert.ok(all.includes(t), t);
+      assert.deepEqual((await registry.listTasks({ limit: 100, after: 'page-c' })).tasks.slice(0, 2), ['page-d', 'page-e']);
     });
 
     test('dataset URIs: s3://<bucket>/<key>, read back through readableDatasetUri; signed uploads land once at their key', async () => {

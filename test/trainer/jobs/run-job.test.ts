@@ -79,7 +79,7 @@ test('a job trains, reports status and publishes a version whose files hash to t
     assert.equal(body.length, f.bytes);
     assert.equal(createHash('sha256').update(body).digest('hex'), f.sha256, f.name);
   }
-  assert.deepEqual(await registry.listTasks(), ['toy']);
+  assert.deepEqual((await registry.listTasks({ limit: 10 })).tasks, ['toy']);
 });
 
 test('a job with a broken dataset ends failed with the reason, and publishes nothing', async () => {
