@@ -67,9 +67,20 @@ test('a job trains, reports status and publishes a version whose files hash to t
   assert.equal(manifest.jobId, 'job-ok');
   assert.equal(manifest.baseModel.name, 'tiny');
   assert.deepEqual(manifest.labels, ['neg', 'pos']);
+  // Ours, then what the Python adapters library reads (adapter mode with trained LayerNorms: all of them).
   assert.deepEqual(
     manifest.files.map((f) => f.name),
-    ['adapter.safetensors', 'adapter_config.json', 'metrics.json'],
+    [
+      'adapter.safetensors',
+      'adapter_config.json',
+      'metrics.json',
+      'README.md',
+      'pytorch_adapter.bin',
+      'head_config.json',
+      'pytorch_model_head.bin',
+      'model_head.safetensors',
+      'layernorms.safetensors',
+    ],
   );
   for (const f of manifest.files) {
     const obj = await s3.client.send(
