@@ -47,10 +47,14 @@ export class Api extends Construct {
       generateSecretString: { passwordLength: 40, excludePunctuation: true },
     });
     acknowledge(this.apiKeySecret, {
-      'AwsSolutions-SMG4': 'API keys are handed to clients out of band; an automatic rotation would lock them out. Operators rotate by editing the comma-separated list.',
+      'AwsSolutions-SMG4':
+        'API keys are handed to clients out of band; an automatic rotation would lock them out. Operators rotate by editing the comma-separated list.',
     });
 
-    const logGroup = new logs.LogGroup(this, 'FunctionLogs', { retention: logs.RetentionDays.ONE_MONTH, removalPolicy: RemovalPolicy.DESTROY });
+    const logGroup = new logs.LogGroup(this, 'FunctionLogs', {
+      retention: logs.RetentionDays.ONE_MONTH,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
     this.handler = new NodejsFunction(this, 'Handler', {
       entry: join(REPO_ROOT, 'functions', 'lambda.ts'),
       handler: 'handler',
@@ -77,7 +81,8 @@ export class Api extends Construct {
         target: 'node22',
         mainFields: ['module', 'main'],
         // Some CommonJS dependencies call require(); give the ES module bundle one.
-        banner: "import { createRequire as __adapterStoreRequire } from 'node:module'; const require = __adapterStoreRequire(import.meta.url);",
+        banner:
+          "import { createRequire as __adapterStoreRequire } from 'node:module'; const require = __adapterStoreRequire(import.meta.url);",
         // The AWS SDK is bundled too (not taken from the runtime): the code needs the versions it was
         // tested with, and @aws-sdk/cloudfront-signer / s3-request-presigner are not in the runtime.
         externalModules: LAMBDA_EXTERNAL_MODULES,
@@ -93,38 +98,51 @@ export class Api extends Construct {
     this.apiKeySecret.grantRead(this.handler);
     if (props.extraDatasetBuckets.length > 0) {
       // HeadObject on a dataset before a job is created; ListBucket makes a missing key a 404, not a 403.
-      this.handler.addToRolePolicy(new iam.PolicyStatement({
-        sid: 'CheckDatasetObjects',
-        actions: ['s3:GetObject', 's3:ListBucket'],
-        resources: props.extraDatasetBuckets.flatMap((b) => [`arn:${Aws.PARTITION}:s3:::${b}`, `arn:${Aws.PARTITION}:s3:::${b}/*`]),
-      }));
+      this.handler.addToRolePolicy(
+        new iam.PolicyStatement({
+          sid: 'CheckDatasetObjects',
+          actions: ['s3:GetObject', 's3:ListBucket'],
+          resources: props.extraDatasetBuckets.flatMap((b) => [`arn:${Aws.PARTITION}:s3:::${b}`, `arn:${Aws.PARTITION}:s3:::${b}/*`]),
+        }),
+      );
     }
 
     props.jobDefinition.grantSubmitJob(this.handler, props.jobQueue);
     // Job ARNs are only known after SubmitJob, so jobs are scoped by a tag: the API tags every job it
     // submits with its queue (tagging on create needs batch:TagResource), and may terminate only those.
     const jobArns = `arn:${Aws.PARTITION}:batch:${Aws.REGION}:${Aws.ACCOUNT_ID}:job/*`;
-    this.handler.addToRolePolicy(new iam.PolicyStatement({
-      sid: 'TagOwnJobsOnSubmit',
-      actions: ['batch:TagResource'],
-      resources: [jobArns],
-      conditions: { StringEquals: { [`aws:RequestTag/${JOB_QUEUE_TAG}`]: props.jobQueue.jobQueueArn, 'batch:CreateAction': 'SubmitJob' } },
-    }));
-    this.handler.addToRolePolicy(new iam.PolicyStatement({
-      sid: 'TerminateOwnJobs',
-      actions: ['batch:TerminateJob'],
-      resources: [jobArns],
-      conditions: { StringEquals: { [`aws:ResourceTag/${JOB_QUEUE_TAG}`]: props.jobQueue.jobQueueArn } },
-    }));
-    this.handler.addToRolePolicy(new iam.PolicyStatement({
-      sid: 'DescribeJobs',
-      // ListJobs: the spend limits count the queue's unfinished jobs (functions/jobs/spend.ts).
-      actions: ['batch:DescribeJobs', 'batch:ListJobs'],
-      // DescribeJobs supports no resource-level permissions: "*" is the only resource it accepts.
-      resources: ['*'],
-    }));
+    this.handler.addToRolePolicy(
+      new iam.PolicyStatement({
+        sid: 'TagOwnJobsOnSubmit',
+        actions: ['batch:TagResource'],
+        resources: [jobArns],
+        conditions: {
+          StringEquals: { [`aws:RequestTag/${JOB_QUEUE_TAG}`]: props.jobQueue.jobQueueArn, 'batch:CreateAction': 'SubmitJob' },
+        },
+      }),
+    );
+    this.handler.addToRolePolicy(
+      new iam.PolicyStatement({
+        sid: 'TerminateOwnJobs',
+        actions: ['batch:TerminateJob'],
+        resources: [jobArns],
+        conditions: { StringEquals: { [`aws:ResourceTag/${JOB_QUEUE_TAG}`]: props.jobQueue.jobQueueArn } },
+      }),
+    );
+    this.handler.addToRolePolicy(
+      new iam.PolicyStatement({
+        sid: 'DescribeJobs',
+        // ListJobs: the spend limits count the queue's unfinished jobs (functions/jobs/spend.ts).
+        actions: ['batch:DescribeJobs', 'batch:ListJobs'],
+        // DescribeJobs supports no resource-level permissions: "*" is the only resource it accepts.
+        resources: ['*'],
+      }),
+    );
 
-    const accessLogs = new logs.LogGroup(this, 'AccessLogs', { retention: logs.RetentionDays.ONE_MONTH, removalPolicy: RemovalPolicy.DESTROY });
+    const accessLogs = new logs.LogGroup(this, 'AccessLogs', {
+      retention: logs.RetentionDays.ONE_MONTH,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
     this.httpApi = new apigw.HttpApi(this, 'HttpApi', {
       description: 'Adapter store API',
       defaultIntegration: new HttpLambdaIntegration('App', this.handler),
@@ -134,22 +152,36 @@ export class Api extends Construct {
     stage.accessLogSettings = {
       destinationArn: accessLogs.logGroupArn,
       format: JSON.stringify({
-        requestId: '$context.requestId', ip: '$context.identity.sourceIp', time: '$context.requestTime', method: '$context.httpMethod',
-        path: '$context.path', status: '$context.status', latency: '$context.responseLatency', error: '$context.integrationErrorMessage',
+        requestId: '$context.requestId',
+        ip: '$context.identity.sourceIp',
+        time: '$context.requestTime',
+        method: '$context.httpMethod',
+        path: '$context.path',
+        status: '$context.status',
+        latency: '$context.responseLatency',
+        error: '$context.integrationErrorMessage',
       }),
     };
     stage.defaultRouteSettings = { throttlingBurstLimit: 200, throttlingRateLimit: 100 };
 
     acknowledge(this.handler, {
       'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]':
-        'The AWS-maintained basic execution policy only allows writing the function\'s own CloudWatch logs.',
-      'AwsSolutions-L1': 'Node.js 22 is the runtime this code is built and tested for (esbuild target node22); moving to a newer major is a tested change, not an automatic one.',
-      'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:batch:<AWS::Region>:<AWS::AccountId>:job/*]': 'TerminateJob and TagResource are authorised per job ARN, known only after SubmitJob: both are limited by condition to jobs tagged with this stack\'s queue.',
+        "The AWS-maintained basic execution policy only allows writing the function's own CloudWatch logs.",
+      'AwsSolutions-L1':
+        'Node.js 22 is the runtime this code is built and tested for (esbuild target node22); moving to a newer major is a tested change, not an automatic one.',
+      'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:batch:<AWS::Region>:<AWS::AccountId>:job/*]':
+        "TerminateJob and TagResource are authorised per job ARN, known only after SubmitJob: both are limited by condition to jobs tagged with this stack's queue.",
       'AwsSolutions-IAM5[Resource::*]': 'batch:DescribeJobs and batch:ListJobs have no resource-level permissions; both are read-only.',
-      ...Object.fromEntries(props.extraDatasetBuckets.map((b) => [`AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::${b}/*]`, `POST /finetune checks that a dataset exists in the configured dataset bucket ${b} (read only).`])),
+      ...Object.fromEntries(
+        props.extraDatasetBuckets.map((b) => [
+          `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::${b}/*]`,
+          `POST /finetune checks that a dataset exists in the configured dataset bucket ${b} (read only).`,
+        ]),
+      ),
     });
     acknowledge(this.httpApi, {
-      'AwsSolutions-APIG4': 'Every route except /healthz (/docs and /openapi.json included) checks a Bearer API key inside the app (functions/http/auth.ts); an API Gateway authorizer would duplicate it and add a cold start.',
+      'AwsSolutions-APIG4':
+        'Every route except /healthz (/docs and /openapi.json included) checks a Bearer API key inside the app (functions/http/auth.ts); an API Gateway authorizer would duplicate it and add a cold start.',
     });
   }
 

@@ -38,7 +38,8 @@ export class CdnKeyPair extends Construct {
       description: 'Adapter store CDN signing key (PEM, RSA 2048); written by the key pair custom resource',
     });
     acknowledge(this.privateKey, {
-      'AwsSolutions-SMG4': 'Rotated by redeploying with a new cdnKeyRotation context value, which must also replace the CloudFront public key; a Secrets Manager rotation alone would break signing.',
+      'AwsSolutions-SMG4':
+        'Rotated by redeploying with a new cdnKeyRotation context value, which must also replace the CloudFront public key; a Secrets Manager rotation alone would break signing.',
     });
 
     const fn = new lambda.Function(this, 'Generator', {
@@ -53,8 +54,9 @@ export class CdnKeyPair extends Construct {
     this.privateKey.grantWrite(fn);
     acknowledge(fn, {
       'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]':
-        'The AWS-maintained basic execution policy only allows writing the function\'s own CloudWatch logs.',
-      'AwsSolutions-L1': 'Node.js 22, like the API function; the inline handler uses only node:crypto, node:https and the runtime\'s AWS SDK v3.',
+        "The AWS-maintained basic execution policy only allows writing the function's own CloudWatch logs.",
+      'AwsSolutions-L1':
+        "Node.js 22, like the API function; the inline handler uses only node:crypto, node:https and the runtime's AWS SDK v3.",
     });
 
     const resource = new CustomResource(this, 'Resource', {

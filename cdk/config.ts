@@ -26,8 +26,16 @@ export const DEFAULT_CONFIG: AdapterStoreConfig = {
 };
 
 function list(value: unknown): string[] {
-  if (Array.isArray(value)) return value.map(String).map((s) => s.trim()).filter(Boolean);
-  if (typeof value === 'string') return value.split(',').map((s) => s.trim()).filter(Boolean);
+  if (Array.isArray(value))
+    return value
+      .map(String)
+      .map((s) => s.trim())
+      .filter(Boolean);
+  if (typeof value === 'string')
+    return value
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
   throw new Error(`context "datasetBuckets" must be a list or a comma-separated string, got ${JSON.stringify(value)}`);
 }
 
@@ -40,7 +48,8 @@ function bool(name: string, value: unknown): boolean {
 
 function positiveInt(name: string, value: unknown): number {
   const n = typeof value === 'string' ? Number(value) : value;
-  if (typeof n !== 'number' || !Number.isInteger(n) || n <= 0) throw new Error(`context "${name}" must be a positive integer, got ${JSON.stringify(value)}`);
+  if (typeof n !== 'number' || !Number.isInteger(n) || n <= 0)
+    throw new Error(`context "${name}" must be a positive integer, got ${JSON.stringify(value)}`);
   return n;
 }
 
@@ -56,8 +65,10 @@ export function configFromContext(node: Node): AdapterStoreConfig {
     maxVcpus: get('maxVcpus') === undefined ? DEFAULT_CONFIG.maxVcpus : positiveInt('maxVcpus', get('maxVcpus')),
     cdnKeyRotation: String(get('cdnKeyRotation') ?? DEFAULT_CONFIG.cdnKeyRotation),
   };
-  for (const b of c.datasetBuckets) if (!BUCKET.test(b)) throw new Error(`context "datasetBuckets": "${b}" is not a bucket name (give names, not s3:// URIs)`);
-  if (!/^[a-z0-9][a-z0-9_-]{0,63}$/.test(c.defaultBaseModel)) throw new Error(`context "defaultBaseModel": "${c.defaultBaseModel}" is not a model folder name`);
+  for (const b of c.datasetBuckets)
+    if (!BUCKET.test(b)) throw new Error(`context "datasetBuckets": "${b}" is not a bucket name (give names, not s3:// URIs)`);
+  if (!/^[a-z0-9][a-z0-9_-]{0,63}$/.test(c.defaultBaseModel))
+    throw new Error(`context "defaultBaseModel": "${c.defaultBaseModel}" is not a model folder name`);
   if (!/^[A-Za-z0-9-]{1,32}$/.test(c.cdnKeyRotation)) throw new Error(`context "cdnKeyRotation" must be 1-32 letters, digits or hyphens`);
   return c;
 }

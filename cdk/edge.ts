@@ -116,18 +116,22 @@ export class Edge extends Construct {
     });
 
     // The origin access control grant covers bucket/*; CloudFront may only ever read adapters/*.
-    props.registry.addToResourcePolicy(new iam.PolicyStatement({
-      sid: 'CdnReadsAdaptersOnly',
-      effect: iam.Effect.DENY,
-      principals: [new iam.ServicePrincipal('cloudfront.amazonaws.com')],
-      actions: ['s3:GetObject'],
-      notResources: [props.registry.arnForObjects(`${PREFIXES.adapters}*`)],
-    }));
+    props.registry.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'CdnReadsAdaptersOnly',
+        effect: iam.Effect.DENY,
+        principals: [new iam.ServicePrincipal('cloudfront.amazonaws.com')],
+        actions: ['s3:GetObject'],
+        notResources: [props.registry.arnForObjects(`${PREFIXES.adapters}*`)],
+      }),
+    );
 
     acknowledge(this.distribution, {
       'AwsSolutions-CFR1': 'Adapters are served worldwide to API-key holders through signed URLs; there is no country to exclude.',
-      'AwsSolutions-CFR2': 'The API authenticates every non-public route and is throttled at API Gateway; WAF is left to deployments that need it (its web ACL costs more than this stack).',
-      'AwsSolutions-CFR4': 'The distribution uses the default *.cloudfront.net certificate, for which CloudFront fixes the minimum protocol; a custom domain with TLSv1.2_2021 is a deployment choice.',
+      'AwsSolutions-CFR2':
+        'The API authenticates every non-public route and is throttled at API Gateway; WAF is left to deployments that need it (its web ACL costs more than this stack).',
+      'AwsSolutions-CFR4':
+        'The distribution uses the default *.cloudfront.net certificate, for which CloudFront fixes the minimum protocol; a custom domain with TLSv1.2_2021 is a deployment choice.',
     });
   }
 

@@ -3,7 +3,7 @@
  * validation plugin (Validations.of(app).addPlugins) instead of an Aspect, and a finding is
  * acknowledged with CDK's own Validations.of(construct).acknowledge; `NagSuppressions` no longer exists.
  */
-import { Stack, Validations, type CfnElement } from 'aws-cdk-lib';
+import { type CfnElement, Stack, Validations } from 'aws-cdk-lib';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import type { IConstruct } from 'constructs';
 

@@ -7,9 +7,10 @@
  * security gain here. The S3 gateway endpoint (free) keeps registry traffic off the internet path.
  * Two AZs from Fn::GetAZs: the stack is env-agnostic, so synth needs no AZ lookup or credentials.
  */
+
+import { RemovalPolicy } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as logs from 'aws-cdk-lib/aws-logs';
-import { RemovalPolicy } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 
 export class TrainingNetwork extends Construct {

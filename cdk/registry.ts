@@ -5,7 +5,7 @@
  * with its cdk-nag acknowledgements.
  */
 import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
-import type * as iam from 'aws-cdk-lib/aws-iam';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct, type IConstruct } from 'constructs';
 import { CHECKPOINT_FOLDER, JOB_FILES, PREFIXES } from '../shared/registry.ts';
@@ -90,6 +90,20 @@ export class RegistryBucket extends Construct {
       // The registry holds trained adapters and base models: never delete it with the stack.
       removalPolicy: RemovalPolicy.RETAIN,
     });
+    // Published files are immutable: whoever writes under adapters/ (the trainer, or anyone granted
+    // PutObject later) must say "create only" (If-None-Match: *), so an existing version is never overwritten.
+    // ObjectCreationOperation is false for the parts of a multipart upload (CreateMultipartUpload, UploadPart),
+    // which take no conditional header; their CompleteMultipartUpload must carry it.
+    this.bucket.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'AdapterVersionsAreWriteOnce',
+        effect: iam.Effect.DENY,
+        principals: [new iam.AnyPrincipal()],
+        actions: ['s3:PutObject'],
+        resources: [this.bucket.arnForObjects(`${PREFIXES.adapters}*`)],
+        conditions: { Null: { 's3:if-none-match': 'true' }, Bool: { 's3:ObjectCreationOperation': 'true' } },
+      }),
+    );
     Validations.of(this.bucket).acknowledge({
       id: 'CloudFormation-Validate::W9003',
       reason: 'ObjectSizeGreaterThan is typed number in aws-cdk-lib and string in the CloudFormation schema; CloudFormation accepts both.',
@@ -112,10 +126,27 @@ export class RegistryBucket extends Construct {
     this.bucket.grantDelete(grantee, ANY.idempotency);
     acknowledge(grantee, {
       ...grantReadFindings(this.bucket, 'The API'),
-      ...Object.assign({}, ...jobRecords.map((p) => grantPutFindings(this.bucket, p, `The API writes ${p.replace('*', '<id>')} for job ids it generates at request time.`))),
-      ...grantPutFindings(this.bucket, ANY.jobIndex, 'Listing-index markers are keyed by job id and creation time, known only at request time.'),
-      ...grantPutFindings(this.bucket, ANY.datasets, `POST /datasets stores uploads under ${PREFIXES.datasets}<content hash>/<name> and signs PUTs under ${PREFIXES.datasetUploads}<id>/, known only at request time.`),
-      ...grantPutFindings(this.bucket, ANY.idempotency, "Idempotency claims are keyed by a hash of the client's Idempotency-Key, known only at request time."),
+      ...Object.assign(
+        {},
+        ...jobRecords.map((p) =>
+          grantPutFindings(this.bucket, p, `The API writes ${p.replace('*', '<id>')} for job ids it generates at request time.`),
+        ),
+      ),
+      ...grantPutFindings(
+        this.bucket,
+        ANY.jobIndex,
+        'Listing-index markers are keyed by job id and creation time, known only at request time.',
+      ),
+      ...grantPutFindings(
+        this.bucket,
+        ANY.datasets,
+        `POST /datasets stores uploads under ${PREFIXES.datasets}<content hash>/<name> and signs PUTs under ${PREFIXES.datasetUploads}<id>/, known only at request time.`,
+      ),
+      ...grantPutFindings(
+        this.bucket,
+        ANY.idempotency,
+        "Idempotency claims are keyed by a hash of the client's Idempotency-Key, known only at request time.",
+      ),
       'AwsSolutions-IAM5[Action::s3:DeleteObject*]': `grantDelete: releasing its own idempotency claims under ${ANY.idempotency} only.`,
     });
   }
@@ -127,9 +158,21 @@ export class RegistryBucket extends Construct {
     for (const pattern of [ANY.jobStatus, ANY.jobCheckpoint, ANY.adapters]) this.bucket.grantPut(grantee, pattern);
     acknowledge(grantee, {
       ...grantReadFindings(this.bucket, 'The trainer'),
-      ...grantPutFindings(this.bucket, ANY.jobStatus, `The trainer writes ${PREFIXES.jobs}<id>/${JOB_FILES.status} for the job it runs (ids are known at submit time).`),
-      ...grantPutFindings(this.bucket, ANY.jobCheckpoint, `The trainer writes ${PREFIXES.jobs}<id>/${CHECKPOINT_FOLDER}* for the job it runs, so a retried job resumes.`),
-      ...grantPutFindings(this.bucket, ANY.adapters, `The trainer publishes ${PREFIXES.adapters}<task>/<version>/* (new version ids, never overwritten: If-None-Match).`),
+      ...grantPutFindings(
+        this.bucket,
+        ANY.jobStatus,
+        `The trainer writes ${PREFIXES.jobs}<id>/${JOB_FILES.status} for the job it runs (ids are known at submit time).`,
+      ),
+      ...grantPutFindings(
+        this.bucket,
+        ANY.jobCheckpoint,
+        `The trainer writes ${PREFIXES.jobs}<id>/${CHECKPOINT_FOLDER}* for the job it runs, so a retried job resumes.`,
+      ),
+      ...grantPutFindings(
+        this.bucket,
+        ANY.adapters,
+        `The trainer publishes ${PREFIXES.adapters}<task>/<version>/* (new version ids, never overwritten: If-None-Match).`,
+      ),
     });
   }
 }

@@ -5,7 +5,7 @@
 import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import { Api } from './api.ts';
-import { DEFAULT_CONFIG, type AdapterStoreConfig } from './config.ts';
+import { type AdapterStoreConfig, DEFAULT_CONFIG } from './config.ts';
 import { Edge } from './edge.ts';
 import { TrainingNetwork } from './network.ts';
 import { RegistryBucket } from './registry.ts';
@@ -66,7 +66,10 @@ export class AdapterStoreStack extends Stack {
     new CfnOutput(this, 'CdnDomain', { value: this.edge.distribution.distributionDomainName });
     new CfnOutput(this, 'RegistryBucketName', { value: this.registry.bucket.bucketName });
     new CfnOutput(this, 'RegistryUri', { value: registryUri });
-    new CfnOutput(this, 'ApiKeySecretArn', { value: this.api.apiKeySecret.secretArn, description: 'Secrets Manager secret holding the API key(s)' });
+    new CfnOutput(this, 'ApiKeySecretArn', {
+      value: this.api.apiKeySecret.secretArn,
+      description: 'Secrets Manager secret holding the API key(s)',
+    });
     new CfnOutput(this, 'JobQueueArn', { value: this.training.jobQueue.jobQueueArn });
   }
 }

@@ -9,9 +9,9 @@ import { fileURLToPath } from 'node:url';
 import { Aws, Duration, Size } from 'aws-cdk-lib';
 import * as batch from 'aws-cdk-lib/aws-batch';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import { Platform } from 'aws-cdk-lib/aws-ecr-assets';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as iam from 'aws-cdk-lib/aws-iam';
-import { Platform } from 'aws-cdk-lib/aws-ecr-assets';
 import { Construct } from 'constructs';
 import { acknowledge } from './nag.ts';
 import type { TrainingNetwork } from './network.ts';
@@ -94,11 +94,13 @@ export class TrainingCompute extends Construct {
     });
     props.registry.grantTrainerAccess(this.jobRole);
     if (props.datasetBuckets.length > 0) {
-      this.jobRole.addToPolicy(new iam.PolicyStatement({
-        sid: 'ReadDatasetBuckets',
-        actions: ['s3:GetObject', 's3:ListBucket'],
-        resources: props.datasetBuckets.flatMap((b) => [`arn:${Aws.PARTITION}:s3:::${b}`, `arn:${Aws.PARTITION}:s3:::${b}/*`]),
-      }));
+      this.jobRole.addToPolicy(
+        new iam.PolicyStatement({
+          sid: 'ReadDatasetBuckets',
+          actions: ['s3:GetObject', 's3:ListBucket'],
+          resources: props.datasetBuckets.flatMap((b) => [`arn:${Aws.PARTITION}:s3:::${b}`, `arn:${Aws.PARTITION}:s3:::${b}/*`]),
+        }),
+      );
     }
 
     this.jobDefinition = new batch.EcsJobDefinition(this, 'Trainer', {
@@ -129,13 +131,20 @@ export class TrainingCompute extends Construct {
 
     acknowledge(this.jobRole, {
       ...(props.datasetBuckets.length > 0
-        ? Object.fromEntries(props.datasetBuckets.map((b) => [`AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::${b}/*]`, `Datasets may be any object of the configured dataset bucket ${b} (read only).`]))
+        ? Object.fromEntries(
+            props.datasetBuckets.map((b) => [
+              `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::${b}/*]`,
+              `Datasets may be any object of the configured dataset bucket ${b} (read only).`,
+            ]),
+          )
         : {}),
     });
     const executionRole = this.jobDefinition.container.executionRole;
     acknowledge(executionRole, {
-      'AwsSolutions-IAM5[Resource::*]': 'ecr:GetAuthorizationToken has no resource-level permissions; image pulls themselves are limited to the asset repository.',
-      'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:/aws/batch/job:*]': 'Batch containers log to the fixed /aws/batch/job group, one stream per job attempt, named at run time.',
+      'AwsSolutions-IAM5[Resource::*]':
+        'ecr:GetAuthorizationToken has no resource-level permissions; image pulls themselves are limited to the asset repository.',
+      'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:/aws/batch/job:*]':
+        'Batch containers log to the fixed /aws/batch/job group, one stream per job attempt, named at run time.',
     });
   }
 }

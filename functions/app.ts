@@ -3,16 +3,16 @@
  * the local Node server are thin adapters around `createApp`.
  */
 import { OpenAPIHono } from '@hono/zod-openapi';
-import { HTTPException } from 'hono/http-exception';
 import { bodyLimit } from 'hono/body-limit';
-import { RegistryError, type Registry } from '../shared/registry.ts';
+import { HTTPException } from 'hono/http-exception';
+import { type Registry, RegistryError } from '../shared/registry.ts';
 import { DatasetChecker } from './datasets/checker.ts';
-import type { JobLauncher } from './jobs/launcher.ts';
-import { DEFAULT_JOB_LIMITS, type JobLimits } from './jobs/spend.ts';
 import { bearerAuth } from './http/auth.ts';
 import type { KeySource } from './http/key-source.ts';
-import { defaultLog, requestLog, type LogLine } from './http/logging.ts';
+import { defaultLog, type LogLine, requestLog } from './http/logging.ts';
 import { invalidParamsFromZod, ProblemError, problemResponse } from './http/problem.ts';
+import type { JobLauncher } from './jobs/launcher.ts';
+import { DEFAULT_JOB_LIMITS, type JobLimits } from './jobs/spend.ts';
 import { registerAdapterRoutes } from './routes/adapters.ts';
 import { DATASET_TYPES_HINT, datasetCheckSlot, registerDatasetRoutes } from './routes/datasets.ts';
 import { registerFinetuneRoutes } from './routes/finetune.ts';
@@ -59,7 +59,14 @@ export const DEFAULT_DATASET_MAX_ROWS = 1_000_000;
 /** A gzip upload may inflate to this many times the body limit by default. */
 export const DEFAULT_GZIP_RATIO = 8;
 
-export type ResolvedDeps = AppDeps & { log: (line: LogLine) => void; now: () => Date; maxBodyBytes: number; maxDatasetBytes: number; datasetChecker: DatasetChecker; jobLimits: JobLimits };
+export type ResolvedDeps = AppDeps & {
+  log: (line: LogLine) => void;
+  now: () => Date;
+  maxBodyBytes: number;
+  maxDatasetBytes: number;
+  datasetChecker: DatasetChecker;
+  jobLimits: JobLimits;
+};
 
 const PUBLIC_PATHS = ['/healthz'];
 
@@ -78,9 +85,20 @@ export function createApp(input: AppDeps): OpenAPIHono {
   const datasetChecker = new DatasetChecker({
     concurrency: checks.concurrency,
     mode: checks.mode,
-    limits: { maxBytes: checks.maxDecompressedBytes ?? DEFAULT_GZIP_RATIO * maxDatasetBytes, maxRows: checks.maxRows ?? DEFAULT_DATASET_MAX_ROWS },
+    limits: {
+      maxBytes: checks.maxDecompressedBytes ?? DEFAULT_GZIP_RATIO * maxDatasetBytes,
+      maxRows: checks.maxRows ?? DEFAULT_DATASET_MAX_ROWS,
+    },
   });
-  const deps: ResolvedDeps = { ...input, log: input.log ?? defaultLog, now: input.now ?? (() => new Date()), maxBodyBytes: input.maxBodyBytes ?? 64 * 1024, maxDatasetBytes, datasetChecker, jobLimits: input.jobLimits ?? { ...DEFAULT_JOB_LIMITS } };
+  const deps: ResolvedDeps = {
+    ...input,
+    log: input.log ?? defaultLog,
+    now: input.now ?? (() => new Date()),
+    maxBodyBytes: input.maxBodyBytes ?? 64 * 1024,
+    maxDatasetBytes,
+    datasetChecker,
+    jobLimits: input.jobLimits ?? { ...DEFAULT_JOB_LIMITS },
+  };
 
   const app = new OpenAPIHono({
     // Every schema failure becomes a 400 problem naming each field at fault.
@@ -117,7 +135,12 @@ export function createApp(input: AppDeps): OpenAPIHono {
     const allow = [...new Set(app.routes.filter((r) => r.method !== 'ALL' && routePattern(r.path).test(path)).map((r) => r.method))];
     if (allow.length > 0) {
       if (allow.includes('GET')) allow.push('HEAD');
-      return problemResponse(c, new ProblemError(405, 'method-not-allowed', `${c.req.method} is not allowed on ${path}; allowed: ${allow.join(', ')}`, [], { allow: allow.join(', ') }));
+      return problemResponse(
+        c,
+        new ProblemError(405, 'method-not-allowed', `${c.req.method} is not allowed on ${path}; allowed: ${allow.join(', ')}`, [], {
+          allow: allow.join(', '),
+        }),
+      );
     }
     return problemResponse(c, new ProblemError(404, 'not-found', `no route ${c.req.method} ${path}`));
   });
@@ -133,10 +156,23 @@ export function createApp(input: AppDeps): OpenAPIHono {
       // Hono's own: malformed JSON bodies and the like.
       const status = err.status === 413 || err.status === 415 ? err.status : err.status < 500 ? 400 : 500;
       const code = status === 415 ? 'unsupported-media-type' : status === 400 ? 'malformed-request' : 'error';
-      const detail = status === 415 ? (c.req.path === '/datasets' ? DATASET_TYPES_HINT : 'request bodies must be JSON (Content-Type: application/json)') : err.message;
+      const detail =
+        status === 415
+          ? c.req.path === '/datasets'
+            ? DATASET_TYPES_HINT
+            : 'request bodies must be JSON (Content-Type: application/json)'
+          : err.message;
       return problemResponse(c, new ProblemError(status, code, detail, status < 500 ? [{ name: '(body)', reason: detail }] : []));
     }
-    deps.log({ time: deps.now().toISOString(), level: 'error', msg: 'unhandled error', method: c.req.method, path: c.req.path, error: err.message, stack: err.stack });
+    deps.log({
+      time: deps.now().toISOString(),
+      level: 'error',
+      msg: 'unhandled error',
+      method: c.req.method,
+      path: c.req.path,
+      error: err.message,
+      stack: err.stack,
+    });
     return problemResponse(c, new ProblemError(500, 'internal-error', 'internal error; see the server log'));
   });
 

@@ -7,11 +7,12 @@
  * (the file then comes from the edge), otherwise an S3 presigned URL. Versions are immutable, so a
  * signed URL never points at changed bytes.
  */
-import { handle } from 'hono/aws-lambda';
-import type { LambdaEvent, LambdaContext } from 'hono/aws-lambda';
+
 import { getSignedUrl as signCloudFrontUrl } from '@aws-sdk/cloudfront-signer';
+import type { LambdaContext, LambdaEvent } from 'hono/aws-lambda';
+import { handle } from 'hono/aws-lambda';
 import { Registry } from '../shared/registry.ts';
-import { createApp, type AppDeps } from './app.ts';
+import { type AppDeps, createApp } from './app.ts';
 import { refreshingKeys } from './http/key-source.ts';
 import { BatchLauncher } from './jobs/batch-launcher.ts';
 import { jobLimitsFromEnv } from './jobs/spend.ts';
@@ -40,7 +41,10 @@ const readSecretsManager: SecretReader = async (secretId) => {
 /** CloudFront signed URLs for registry keys: `<cdn>/<key>` (the distribution's bucket origin is the bucket root). */
 function cloudFrontSigner(env: NodeJS.ProcessEnv, readSecret: SecretReader, registryPrefix: string): (key: string) => Promise<string> {
   // The distribution's file behaviours (cdk/edge.ts) match adapters/... at the bucket root.
-  if (registryPrefix !== '') throw new Error(`ADAPTER_STORE_REGISTRY must be a bucket root (s3://bucket) when ADAPTER_STORE_CDN_URL is set, got prefix "${registryPrefix}"`);
+  if (registryPrefix !== '')
+    throw new Error(
+      `ADAPTER_STORE_REGISTRY must be a bucket root (s3://bucket) when ADAPTER_STORE_CDN_URL is set, got prefix "${registryPrefix}"`,
+    );
   const base = required(env, 'ADAPTER_STORE_CDN_URL').replace(/\/+$/, '');
   const keyPairId = required(env, 'ADAPTER_STORE_CDN_KEY_PAIR_ID');
   const secretId = required(env, 'ADAPTER_STORE_CDN_PRIVATE_KEY_SECRET');
@@ -52,7 +56,12 @@ function cloudFrontSigner(env: NodeJS.ProcessEnv, readSecret: SecretReader, regi
       throw err;
     });
     const url = `${base}/${key.split('/').map(encodeURIComponent).join('/')}`;
-    return signCloudFrontUrl({ url, keyPairId, privateKey: await privateKey, dateLessThan: new Date(Date.now() + DOWNLOAD_URL_SECONDS * 1000).toISOString() });
+    return signCloudFrontUrl({
+      url,
+      keyPairId,
+      privateKey: await privateKey,
+      dateLessThan: new Date(Date.now() + DOWNLOAD_URL_SECONDS * 1000).toISOString(),
+    });
   };
 }
 
@@ -63,9 +72,16 @@ export function depsFromEnv(env: NodeJS.ProcessEnv, apiKeys: AppDeps['apiKeys'],
   const bucket = registry.location.bucket;
   return {
     registry,
-    launcher: new BatchLauncher({ jobQueue: required(env, 'BATCH_JOB_QUEUE'), jobDefinition: required(env, 'BATCH_JOB_DEFINITION'), registryUri }),
+    launcher: new BatchLauncher({
+      jobQueue: required(env, 'BATCH_JOB_QUEUE'),
+      jobDefinition: required(env, 'BATCH_JOB_DEFINITION'),
+      registryUri,
+    }),
     apiKeys,
-    allowedDatasetBuckets: (env.ADAPTER_STORE_DATASET_BUCKETS ?? bucket).split(',').map((b) => b.trim()).filter(Boolean),
+    allowedDatasetBuckets: (env.ADAPTER_STORE_DATASET_BUCKETS ?? bucket)
+      .split(',')
+      .map((b) => b.trim())
+      .filter(Boolean),
     defaultBaseModel: env.ADAPTER_STORE_DEFAULT_BASE_MODEL ?? 'bert-base-uncased',
     downloads: 'redirect',
     signDownloadUrl: env.ADAPTER_STORE_CDN_URL
@@ -88,17 +104,27 @@ export const DEFAULT_API_KEYS_TTL_SECONDS = 120;
  * ADAPTER_STORE_API_KEY_SECRET, re-read every ADAPTER_STORE_API_KEYS_TTL_SECONDS: a key removed from
  * the secret stops working on every container within that time.
  */
-export function apiKeySource(env: NodeJS.ProcessEnv, readSecret: SecretReader, o: { now?: () => number; log?: (msg: string) => void } = {}): AppDeps['apiKeys'] {
-  const split = (list: string) => list.split(',').map((k) => k.trim()).filter(Boolean);
+export function apiKeySource(
+  env: NodeJS.ProcessEnv,
+  readSecret: SecretReader,
+  o: { now?: () => number; log?: (msg: string) => void } = {},
+): AppDeps['apiKeys'] {
+  const split = (list: string) =>
+    list
+      .split(',')
+      .map((k) => k.trim())
+      .filter(Boolean);
   if (env.ADAPTER_STORE_API_KEYS !== undefined) return split(env.ADAPTER_STORE_API_KEYS);
   const secretId = required(env, 'ADAPTER_STORE_API_KEY_SECRET');
   const raw = env.ADAPTER_STORE_API_KEYS_TTL_SECONDS;
   const ttl = raw === undefined || raw === '' ? DEFAULT_API_KEYS_TTL_SECONDS : Number(raw);
-  if (!Number.isFinite(ttl) || ttl < 0) throw new Error(`ADAPTER_STORE_API_KEYS_TTL_SECONDS must be a number of seconds >= 0, got "${raw}"`);
+  if (!Number.isFinite(ttl) || ttl < 0)
+    throw new Error(`ADAPTER_STORE_API_KEYS_TTL_SECONDS must be a number of seconds >= 0, got "${raw}"`);
   return refreshingKeys(async () => split(await readSecret(secretId)), {
     maxAgeMs: ttl * 1000,
     now: o.now,
-    onReloadError: (err) => (o.log ?? console.error)(JSON.stringify({ level: 'warn', msg: 'API key reload failed; keeping the last list', error: err.message })),
+    onReloadError: (err) =>
+      (o.log ?? console.error)(JSON.stringify({ level: 'warn', msg: 'API key reload failed; keeping the last list', error: err.message })),
   });
 }
 

@@ -4,10 +4,9 @@
  * Training bounds mirror the trainer CLI's options (README: "The trainer CLI").
  */
 import { z } from '@hono/zod-openapi';
-import { ADAPTER_FILES, OPTIONAL_ADAPTER_FILES } from '../shared/registry.ts';
-
 // The job's own schemas live in shared/ so that the trainer re-validates spec.json with them.
-import { HyperparametersSchema, S3Uri, SLUG_RE, Slug, VERSION_RE } from '../shared/job-schema.ts';
+import { HyperparametersSchema, S3Uri, Slug, VERSION_RE } from '../shared/job-schema.ts';
+import { ADAPTER_FILES, OPTIONAL_ADAPTER_FILES } from '../shared/registry.ts';
 
 export { HyperparametersSchema, isPlainKey, JobSpecSchema, S3Uri, SLUG_RE, Slug, VERSION_RE } from '../shared/job-schema.ts';
 
@@ -16,7 +15,10 @@ export const FinetuneRequestSchema = z
     task: Slug.openapi({ description: 'Task name; the adapter is published under adapters/<task>/.', example: 'sst2' }),
     datasetUri: S3Uri.openapi({ description: 'Training data (JSONL, CSV or TSV) in a bucket this deployment allows.' }),
     validationUri: S3Uri.optional(),
-    baseModel: Slug.optional().openapi({ description: 'A base model in the registry (models/<name>/); the deployment default when absent.', example: 'bert-base-uncased' }),
+    baseModel: Slug.optional().openapi({
+      description: 'A base model in the registry (models/<name>/); the deployment default when absent.',
+      example: 'bert-base-uncased',
+    }),
     hyperparameters: HyperparametersSchema.optional(),
   })
   .strict()
@@ -24,7 +26,9 @@ export const FinetuneRequestSchema = z
 
 export const JobStateSchema = z.enum(['queued', 'running', 'succeeded', 'failed', 'cancelled']);
 
-const MetricsSchema = z.object({ loss: z.number(), accuracy: z.number(), macroF1: z.number(), mcc: z.number(), examples: z.number() }).openapi('ValidationMetrics');
+const MetricsSchema = z
+  .object({ loss: z.number(), accuracy: z.number(), macroF1: z.number(), mcc: z.number(), examples: z.number() })
+  .openapi('ValidationMetrics');
 
 export const JobSchema = z
   .object({
@@ -69,10 +73,29 @@ export const ManifestSchema = z
   .openapi('AdapterManifest');
 
 export const AdapterSummarySchema = z
-  .object({ task: z.string(), latestVersion: z.string(), createdAt: z.string(), baseModel: z.string(), mode: z.string(), labels: z.array(z.string()) })
+  .object({
+    task: z.string(),
+    latestVersion: z.string(),
+    createdAt: z.string(),
+    baseModel: z.string(),
+    mode: z.string(),
+    labels: z.array(z.string()),
+  })
   .openapi('AdapterSummary');
 
-export const AdapterListSchema = z.object({ object: z.literal('list'), data: z.array(AdapterSummarySchema) }).openapi('AdapterList');
+export const AdapterListSchema = z
+  .object({ object: z.literal('list'), data: z.array(AdapterSummarySchema), hasMore: z.boolean(), nextCursor: z.string().nullable() })
+  .openapi('AdapterList');
+export const ListAdaptersQuery = z.object({
+  limit: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(100)
+    .default(50)
+    .openapi({ param: { name: 'limit', in: 'query' } }),
+  after: Slug.optional().openapi({ param: { name: 'after', in: 'query' }, description: 'Cursor: the last task of the previous page.' }),
+});
 
 export const AdapterDetailSchema = z
   .object({ task: z.string(), latestVersion: z.string(), versions: z.array(z.string()), manifest: ManifestSchema })
@@ -95,19 +118,43 @@ export const TaskParam = z.object({ task: Slug.openapi({ param: { name: 'task', 
 export const JobIdParam = z.object({ jobId: Slug.openapi({ param: { name: 'jobId', in: 'path' } }) });
 export const VersionParams = z.object({
   task: Slug.openapi({ param: { name: 'task', in: 'path' } }),
-  version: z.string().regex(VERSION_RE, 'must be a version id like 20250101T120000000Z-0123456789abcdef').openapi({ param: { name: 'version', in: 'path' } }),
+  version: z
+    .string()
+    .regex(VERSION_RE, 'must be a version id like 20250101T120000000Z-0123456789abcdef')
+    .openapi({ param: { name: 'version', in: 'path' } }),
 });
 export const ListJobsQuery = z.object({
   task: Slug.optional().openapi({ param: { name: 'task', in: 'query' } }),
-  limit: z.coerce.number().int().min(1).max(100).default(20).openapi({ param: { name: 'limit', in: 'query' } }),
+  limit: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(100)
+    .default(20)
+    .openapi({ param: { name: 'limit', in: 'query' } }),
   after: Slug.optional().openapi({ param: { name: 'after', in: 'query' }, description: 'Cursor: the last jobId of the previous page.' }),
 });
 export const DownloadQuery = z.object({
-  version: z.string().regex(VERSION_RE, 'must be a version id').optional().openapi({ param: { name: 'version', in: 'query' } }),
-  file: z.enum([...ADAPTER_FILES, ...OPTIONAL_ADAPTER_FILES]).default('adapter.safetensors').openapi({ param: { name: 'file', in: 'query' } }),
+  version: z
+    .string()
+    .regex(VERSION_RE, 'must be a version id')
+    .optional()
+    .openapi({ param: { name: 'version', in: 'query' } }),
+  file: z
+    .enum([...ADAPTER_FILES, ...OPTIONAL_ADAPTER_FILES])
+    .default('adapter.safetensors')
+    .openapi({ param: { name: 'file', in: 'query' } }),
 });
 export const IdempotencyHeader = z.object({
-  'idempotency-key': z.string().min(1).max(255).optional().openapi({ param: { name: 'idempotency-key', in: 'header' }, description: 'A retried request with the same key and body returns the same job.' }),
+  'idempotency-key': z
+    .string()
+    .min(1)
+    .max(255)
+    .optional()
+    .openapi({
+      param: { name: 'idempotency-key', in: 'header' },
+      description: 'A retried request with the same key and body returns the same job.',
+    }),
 });
 
 export type FinetuneRequest = z.infer<typeof FinetuneRequestSchema>;
@@ -116,7 +163,8 @@ export type Problem = z.infer<typeof ProblemSchema>;
 
 // --- datasets --------------------------------------------------------------------------------------
 
-const DATASET_NAME_MESSAGE = 'must be 1-128 characters of letters, digits, ".", "_" or "-", starting with a letter or digit, ending in .jsonl, .ndjson, .json, .csv, .tsv or .tab (optionally .gz)';
+const DATASET_NAME_MESSAGE =
+  'must be 1-128 characters of letters, digits, ".", "_" or "-", starting with a letter or digit, ending in .jsonl, .ndjson, .json, .csv, .tsv or .tab (optionally .gz)';
 export const DatasetName = z
   .string()
   .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, DATASET_NAME_MESSAGE)
@@ -124,7 +172,10 @@ export const DatasetName = z
   .openapi({ example: 'sentiment.jsonl' });
 
 export const DatasetQuery = z.object({
-  name: DatasetName.optional().openapi({ param: { name: 'name', in: 'query' }, description: 'The file name (its extension gives the format); required with a raw body.' }),
+  name: DatasetName.optional().openapi({
+    param: { name: 'name', in: 'query' },
+    description: 'The file name (its extension gives the format); required with a raw body.',
+  }),
 });
 
 /** Up to 5 GiB: S3's single-PUT limit, which a presigned PUT is. */
@@ -133,7 +184,12 @@ export const MAX_PRESIGNED_DATASET_BYTES = 5 * 1024 ** 3;
 export const DatasetUploadRequestSchema = z
   .object({
     name: DatasetName,
-    bytes: z.number().int().min(1).max(MAX_PRESIGNED_DATASET_BYTES).openapi({ description: 'Exact size of the file to upload.', example: 104857600 }),
+    bytes: z
+      .number()
+      .int()
+      .min(1)
+      .max(MAX_PRESIGNED_DATASET_BYTES)
+      .openapi({ description: 'Exact size of the file to upload.', example: 104857600 }),
   })
   .strict()
   .openapi('DatasetUploadRequest');

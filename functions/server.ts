@@ -18,14 +18,15 @@
  * Stops cleanly on SIGINT/SIGTERM: running jobs are stopped and left queued, and resume (from their
  * last checkpoint) the next time the server starts.
  */
-import { serve } from '@hono/node-server';
+
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { serve } from '@hono/node-server';
 import { Registry } from '../shared/registry.ts';
 import { createApp, DEFAULT_DATASET_MAX_ROWS } from './app.ts';
-import { jobLimitsFromEnv } from './jobs/spend.ts';
 import { LocalRunner } from './jobs/local-runner.ts';
+import { jobLimitsFromEnv } from './jobs/spend.ts';
 import { resolveApiKey } from './local/api-key.ts';
 import { resumeUnfinishedJobs } from './local/resume-jobs.ts';
 import { SEED_MODEL, seedBaseModel } from './local/seed-model.ts';
@@ -77,7 +78,10 @@ async function main(): Promise<void> {
     downloads: 'stream',
     signUploadUrl: uploads.sign,
     jobLimits: jobLimitsFromEnv(process.env),
-    datasetChecks: { concurrency: intFromEnv('ADAPTER_STORE_DATASET_CHECKS', 2, 1, 64), maxRows: intFromEnv('ADAPTER_STORE_DATASET_MAX_ROWS', DEFAULT_DATASET_MAX_ROWS, 1, 1e9) },
+    datasetChecks: {
+      concurrency: intFromEnv('ADAPTER_STORE_DATASET_CHECKS', 2, 1, 64),
+      maxRows: intFromEnv('ADAPTER_STORE_DATASET_MAX_ROWS', DEFAULT_DATASET_MAX_ROWS, 1, 1e9),
+    },
   });
   const resumed = await resumeUnfinishedJobs(registry, runner);
 
@@ -107,7 +111,9 @@ async function main(): Promise<void> {
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
-    console.log(JSON.stringify({ time: new Date().toISOString(), level: 'info', msg: `${signal}: stopping`, running: runner.runningJobIds }));
+    console.log(
+      JSON.stringify({ time: new Date().toISOString(), level: 'info', msg: `${signal}: stopping`, running: runner.runningJobIds }),
+    );
     server.close();
     await runner.shutdown(); // running jobs stop and stay queued; they resume on the next start
     process.exit(0);

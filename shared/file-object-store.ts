@@ -18,11 +18,11 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, type Dirent } from 'node:fs';
-import { link, mkdir, open, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
+import { type FileHandle, link, mkdir, open, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import { pathToFileURL } from 'node:url';
-import { ObjectStoreError, type ListOptions, type ListPage, type ObjectBody, type ObjectStore, type PutOptions } from './object-store.ts';
+import { type ListOptions, type ListPage, type ObjectBody, type ObjectStore, ObjectStoreError, type PutOptions } from './object-store.ts';
 
 const TMP = '.tmp';
 const MAX_KEYS = 1000;
@@ -77,7 +77,8 @@ export class FileObjectStore implements ObjectStore {
           for (let done = 0; done < bytes.length; ) done += (await file.write(bytes, done)).bytesWritten;
           size += bytes.length;
         }
-        if (o.length !== undefined && size !== o.length) throw new ObjectStoreError(`writing ${this.name(key)}: got ${size} bytes, expected ${o.length}`, 'invalid');
+        if (o.length !== undefined && size !== o.length)
+          throw new ObjectStoreError(`writing ${this.name(key)}: got ${size} bytes, expected ${o.length}`, 'invalid');
         await file.sync(); // the bytes are on disk before the name points at them
       } finally {
         await file.close();
@@ -92,7 +93,8 @@ export class FileObjectStore implements ObjectStore {
         const expected = o.ifMatch;
         await this.withKeyLock(key, async () => {
           const current = await stat(path, { bigint: true }).catch(() => null);
-          if (!current || etagOf(current) !== expected) throw new ObjectStoreError(`${this.name(key)} changed since it was read`, 'conflict');
+          if (!current || etagOf(current) !== expected)
+            throw new ObjectStoreError(`${this.name(key)} changed since it was read`, 'conflict');
           await rename(tmp, path);
         });
       } else {
@@ -145,7 +147,7 @@ export class FileObjectStore implements ObjectStore {
 
   async get(key: string): Promise<ObjectBody | null> {
     const path = this.path(key);
-    let file;
+    let file: FileHandle;
     try {
       file = await open(path, 'r');
     } catch (err) {
@@ -182,15 +184,32 @@ export class FileObjectStore implements ObjectStore {
   }
 
   /** Keys under `prefix` after `after`, in byte order; with a delimiter, sub-folders as prefixes. */
-  private async *walk(prefix: string, delimiter: '/' | undefined, after: string): AsyncGenerator<{ key: string; size: number } | { prefix: string }> {
+  private async *walk(
+    prefix: string,
+    delimiter: '/' | undefined,
+    after: string,
+  ): AsyncGenerator<{ key: string; size: number } | { prefix: string }> {
     const cut = prefix.lastIndexOf('/') + 1;
     const base = prefix.slice(0, cut); // the folder the prefix ends in
     const dir = base === '' ? this.root : join(this.root, ...base.slice(0, -1).split('/'));
-    if (base !== '' && base.split('/').slice(0, -1).some((p) => p === '' || p.startsWith('.'))) return;
+    if (
+      base !== '' &&
+      base
+        .split('/')
+        .slice(0, -1)
+        .some((p) => p === '' || p.startsWith('.'))
+    )
+      return;
     yield* this.walkDir(dir, base, prefix, delimiter, after);
   }
 
-  private async *walkDir(dir: string, base: string, prefix: string, delimiter: '/' | undefined, after: string): AsyncGenerator<{ key: string; size: number } | { prefix: string }> {
+  private async *walkDir(
+    dir: string,
+    base: string,
+    prefix: string,
+    delimiter: '/' | undefined,
+    after: string,
+  ): AsyncGenerator<{ key: string; size: number } | { prefix: string }> {
     let entries: Dirent[];
     try {
       entries = await readdir(dir, { withFileTypes: true });
@@ -234,7 +253,8 @@ export class FileObjectStore implements ObjectStore {
 
   async delete(key: string): Promise<void> {
     await unlink(this.path(key)).catch((err: unknown) => {
-      if (errno(err) !== 'ENOENT') throw new ObjectStoreError(`deleting ${this.name(key)} failed: ${(err as Error).message}`, 'storage', { cause: err });
+      if (errno(err) !== 'ENOENT')
+        throw new ObjectStoreError(`deleting ${this.name(key)} failed: ${(err as Error).message}`, 'storage', { cause: err });
     });
   }
 
@@ -256,4 +276,3 @@ export class FileObjectStore implements ObjectStore {
     return bucket === this.bucket ? pathToFileURL(this.path(key)).href : `s3://${bucket}/${key}`;
   }
 }
-

@@ -29,7 +29,10 @@ const positiveUnit = (what: string) => z.number().gt(0, `${what} must be > 0`).l
 
 export const HyperparametersSchema = z
   .object({
-    mode: z.enum(['adapter', 'full', 'head']).optional().openapi({ description: 'What is trained: bottleneck adapters (+ LayerNorms + head), the full model, or the head only.' }),
+    mode: z
+      .enum(['adapter', 'full', 'head'])
+      .optional()
+      .openapi({ description: 'What is trained: bottleneck adapters (+ LayerNorms + head), the full model, or the head only.' }),
     bottleneck: z.number().int().min(1).max(4096).optional().openapi({ description: 'Adapter bottleneck size.', example: 64 }),
     nonlinearity: z.enum(['gelu', 'relu', 'swish', 'tanh']).optional(),
     initStd: positiveUnit('initStd').optional().openapi({ example: 0.001 }),
@@ -42,13 +45,22 @@ export const HyperparametersSchema = z
       }, 'range start must not exceed its end')
       .optional()
       .openapi({ example: '0-11' }),
-    trainLayernorms: z.boolean().optional().openapi({ description: 'Adapter mode: also train the LayerNorms (default true). false freezes them, so the adapter is exactly what the Python adapters library trains and loads (no layernorms.safetensors needed).' }),
+    trainLayernorms: z.boolean().optional().openapi({
+      description:
+        'Adapter mode: also train the LayerNorms (default true). false freezes them, so the adapter is exactly what the Python adapters library trains and loads (no layernorms.safetensors needed).',
+    }),
     epochs: z.number().int().min(1).max(100).optional().openapi({ example: 3 }),
     lr: positiveUnit('lr').optional().openapi({ example: 1e-4 }),
     batchSize: z.number().int().min(1).max(1024).optional().openapi({ example: 32 }),
     maxSeqLen: z.number().int().min(8).max(512).optional().openapi({ example: 128 }),
     seeds: z
-      .array(z.number().int().min(0).max(2 ** 31 - 1))
+      .array(
+        z
+          .number()
+          .int()
+          .min(0)
+          .max(2 ** 31 - 1),
+      )
       .min(1)
       .max(10)
       .refine((s) => new Set(s).size === s.length, 'seeds must be distinct')
@@ -83,7 +95,13 @@ export const JobSpecSchema = z
     baseModel: Slug,
     hyperparameters: HyperparametersSchema,
     createdAt: z.string().datetime(),
-    budget: z.object({ maxSteps: z.number().int().min(1) }).strict().optional(),
-    owner: z.string().regex(/^[0-9a-f]{16}$/).optional(),
+    budget: z
+      .object({ maxSteps: z.number().int().min(1) })
+      .strict()
+      .optional(),
+    owner: z
+      .string()
+      .regex(/^[0-9a-f]{16}$/)
+      .optional(),
   })
   .strict();

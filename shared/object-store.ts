@@ -7,7 +7,11 @@
 import type { Readable } from 'node:stream';
 
 export class ObjectStoreError extends Error {
-  constructor(message: string, readonly code: 'conflict' | 'invalid' | 'storage', options?: { cause?: unknown }) {
+  constructor(
+    message: string,
+    readonly code: 'conflict' | 'invalid' | 'storage',
+    options?: { cause?: unknown },
+  ) {
     super(message, options);
   }
 }

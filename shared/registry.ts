@@ -33,7 +33,7 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import { FileObjectStore } from './file-object-store.ts';
 import type { JobSpec, JobStatus } from './job.ts';
 import type { AdapterManifest, ManifestFile } from './manifest.ts';
-import { ObjectStoreError, readAll, type ObjectBody, type ObjectStore, type PutOptions } from './object-store.ts';
+import { type ObjectBody, type ObjectStore, ObjectStoreError, type PutOptions, readAll } from './object-store.ts';
 import { S3ObjectStore } from './s3-object-store.ts';
 
 export { MULTIPART_THRESHOLD } from './s3-object-store.ts';
@@ -60,11 +60,20 @@ export const ADAPTER_FILES = ['adapter.safetensors', 'adapter_config.json', 'met
  * safetensors, head config), the trained LayerNorms (absent when they were frozen) and the model card.
  */
 export const OPTIONAL_ADAPTER_FILES = [
-  'README.md', 'pytorch_adapter.bin', 'head_config.json', 'pytorch_model_head.bin', 'model_head.safetensors', 'layernorms.safetensors',
+  'README.md',
+  'pytorch_adapter.bin',
+  'head_config.json',
+  'pytorch_model_head.bin',
+  'model_head.safetensors',
+  'layernorms.safetensors',
 ] as const;
 
 export class RegistryError extends Error {
-  constructor(message: string, readonly code: 'not-found' | 'conflict' | 'invalid' | 'storage') {
+  constructor(
+    message: string,
+    /** corrupt: an object the registry wrote is not what it wrote (a bad manifest); skip it, never serve it. */
+    readonly code: 'not-found' | 'conflict' | 'invalid' | 'storage' | 'corrupt',
+  ) {
     super(message);
   }
 }
@@ -80,7 +89,8 @@ const BUCKET = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
 /** `s3://bucket` or `s3://bucket/some/prefix`. */
 export function parseRegistryUri(uri: string): RegistryLocation {
   const m = /^s3:\/\/([^/]+)(?:\/(.*))?$/.exec(uri);
-  if (!m || !BUCKET.test(m[1])) throw new RegistryError(`registry "${uri}" must look like s3://bucket, s3://bucket/prefix or file:///directory`, 'invalid');
+  if (!m || !BUCKET.test(m[1]))
+    throw new RegistryError(`registry "${uri}" must look like s3://bucket, s3://bucket/prefix or file:///directory`, 'invalid');
   const prefix = (m[2] ?? '').replace(/^\/+|\/+$/g, '');
   return { bucket: m[1], prefix: prefix ? `${prefix}/` : '' };
 }
@@ -95,16 +105,39 @@ const SLUG = /^[a-z0-9][a-z0-9_-]{0,63}$/;
 export const DATASET_NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 
 function datasetName(name: string): string {
-  if (!DATASET_NAME_RE.test(name) || name.includes('..')) throw new RegistryError(`dataset name "${name}" must be 1-128 characters of letters, digits, ".", "_" or "-", starting with a letter or digit`, 'invalid');
+  if (!DATASET_NAME_RE.test(name) || name.includes('..'))
+    throw new RegistryError(
+      `dataset name "${name}" must be 1-128 characters of letters, digits, ".", "_" or "-", starting with a letter or digit`,
+      'invalid',
+    );
   return name;
 }
 
 function slug(kind: string, value: string): string {
-  if (!SLUG.test(value)) throw new RegistryError(`${kind} "${value}" must be 1-64 characters of a-z, 0-9, "_" or "-", starting with a letter or digit`, 'invalid');
+  if (!SLUG.test(value))
+    throw new RegistryError(
+      `${kind} "${value}" must be 1-64 characters of a-z, 0-9, "_" or "-", starting with a letter or digit`,
+      'invalid',
+    );
   return value;
 }
 
 const VERSION = /^\d{8}T\d{9}Z-[0-9a-f]{16}$/;
+
+/**
+ * How far ahead of this clock a version's time may be and still count (clocks of hosts differ). A version
+ * dated later claims to be the newest forever: it is never visible, and never published.
+ */
+export const MAX_VERSION_CLOCK_SKEW_MS = 5 * 60_000;
+
+/** The time a version id was made (ms since the epoch). */
+export function versionTime(version: string): number {
+  const m = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})(\d{3})Z-/.exec(version);
+  if (!m) return Number.NaN;
+  return Date.UTC(+m[1], +m[2] - 1, +m[3], +m[4], +m[5], +m[6], +m[7]);
+}
+
+const fromTheFuture = (version: string, now: number): boolean => !(versionTime(version) <= now + MAX_VERSION_CLOCK_SKEW_MS);
 
 /** Job-index times count down from here (ms, the year 5188: nine base-36 digits). */
 const MAX_INDEX_TIME = 36 ** 9 - 1;
@@ -138,7 +171,10 @@ export class Registry {
       }
       const store = new FileObjectStore(dir);
       if (!BUCKET.test(store.bucket)) {
-        throw new RegistryError(`registry "${uri}": the directory's name "${store.bucket}" names its objects (s3://<name>/...) and must be 3-63 characters of a-z, 0-9, "." or "-"`, 'invalid');
+        throw new RegistryError(
+          `registry "${uri}": the directory's name "${store.bucket}" names its objects (s3://<name>/...) and must be 3-63 characters of a-z, 0-9, "." or "-"`,
+          'invalid',
+        );
       }
       return new Registry(store);
     }
@@ -186,7 +222,7 @@ export class Registry {
     try {
       return JSON.parse(body.toString('utf8')) as T;
     } catch {
-      throw new RegistryError(`${this.uriOf(key)} is not valid JSON`, 'storage');
+      throw new RegistryError(`${this.uriOf(key)} is not valid JSON`, 'corrupt');
     }
   }
 
@@ -236,7 +272,10 @@ export class Registry {
 
   /** Writes the spec, then the job's entries in the listing index (all jobs, and its task's). */
   async putJobSpec(spec: JobSpec): Promise<void> {
-    await this.put(this.jobKey(spec.jobId, JOB_FILES.spec), JSON.stringify(spec, null, 2), { ifNoneMatch: true, contentType: 'application/json' });
+    await this.put(this.jobKey(spec.jobId, JOB_FILES.spec), JSON.stringify(spec, null, 2), {
+      ifNoneMatch: true,
+      contentType: 'application/json',
+    });
     for (const scope of [['all'], ['task', slug('task', spec.task)]]) {
       await this.put(this.jobIndexKey(scope, spec), '', { ifNoneMatch: true });
     }
@@ -285,7 +324,10 @@ export class Registry {
    */
   async putJobCancel(jobId: string, record: { requestedAt: string }): Promise<void> {
     try {
-      await this.put(this.jobKey(jobId, JOB_FILES.cancel), JSON.stringify(record, null, 2), { ifNoneMatch: true, contentType: 'application/json' });
+      await this.put(this.jobKey(jobId, JOB_FILES.cancel), JSON.stringify(record, null, 2), {
+        ifNoneMatch: true,
+        contentType: 'application/json',
+      });
     } catch (err) {
       if (!(err instanceof RegistryError && err.code === 'conflict')) throw err; // cancelled before: same outcome
     }
@@ -316,7 +358,7 @@ export class Registry {
   }
 
   private idempotencyKey(key: string): string {
-    return this.key(PREFIXES.idempotency + `${createHash('sha256').update(key, 'utf8').digest('hex')}.json`);
+    return this.key(`${PREFIXES.idempotency}${createHash('sha256').update(key, 'utf8').digest('hex')}.json`);
   }
 
   /** Claims an idempotency key with a conditional write: null when claimed now, else the earlier claim's record. */
@@ -426,7 +468,8 @@ export class Registry {
   /** Copies models/<name>/* into a local directory (streamed; the weights never sit in memory twice). */
   async downloadModel(name: string, dir: string): Promise<void> {
     await this.downloadPrefix(this.key(PREFIXES.models + slug('model name', name), ''), dir); // flat HF layout only
-    if (!existsSync(join(dir, 'model.safetensors'))) throw new RegistryError(`base model "${name}" not found in ${this.uri}/models/`, 'not-found');
+    if (!existsSync(join(dir, 'model.safetensors')))
+      throw new RegistryError(`base model "${name}" not found in ${this.uri}/models/`, 'not-found');
   }
 
   /**
@@ -439,7 +482,12 @@ export class Registry {
     const prefix = this.key(PREFIXES.models + slug('model name', name), '');
     if (!files.includes('model.safetensors')) throw new RegistryError(`base model "${name}": model.safetensors is required`, 'invalid');
     if (await this.modelExists(name)) throw new RegistryError(`base model "${name}" already exists in ${this.uri}/models/`, 'conflict');
-    await this.uploadFiles(dir, prefix, files.filter((f) => f !== 'model.safetensors'), false);
+    await this.uploadFiles(
+      dir,
+      prefix,
+      files.filter((f) => f !== 'model.safetensors'),
+      false,
+    );
     await this.uploadFiles(dir, prefix, ['model.safetensors'], true);
   }
 
@@ -455,6 +503,9 @@ export class Registry {
     version = newVersionId(),
   ): Promise<AdapterManifest> {
     const task = slug('task', meta.task);
+    if (!VERSION.test(version) || fromTheFuture(version, Date.now())) {
+      throw new RegistryError(`version "${version}" is not a version id of now (ids carry their creation time)`, 'invalid');
+    }
     const files: ManifestFile[] = [];
     const present = OPTIONAL_ADAPTER_FILES.filter((name) => existsSync(join(dir, name)));
     for (const name of [...ADAPTER_FILES, ...present]) {
@@ -463,7 +514,10 @@ export class Registry {
       await this.put(this.adapterFileKey(task, version, name), body, { ifNoneMatch: true, contentType: contentTypeOf(name) });
     }
     const manifest: AdapterManifest = { format: 'adapter-store.manifest/v1', version, createdAt: new Date().toISOString(), files, ...meta };
-    await this.put(this.adapterFileKey(task, version, 'manifest.json'), JSON.stringify(manifest, null, 2), { ifNoneMatch: true, contentType: 'application/json' });
+    await this.put(this.adapterFileKey(task, version, 'manifest.json'), JSON.stringify(manifest, null, 2), {
+      ifNoneMatch: true,
+      contentType: 'application/json',
+    });
     return manifest;
   }
 
@@ -471,9 +525,10 @@ export class Registry {
   async listVersions(task: string): Promise<string[]> {
     const prefix = this.key(PREFIXES.adapters + slug('task', task), '');
     const { keys } = await this.list(prefix);
+    const now = Date.now();
     return keys
       .map((k) => k.key.slice(prefix.length).split('/'))
-      .filter((parts) => parts.length === 2 && parts[1] === 'manifest.json' && VERSION.test(parts[0]))
+      .filter((parts) => parts.length === 2 && parts[1] === 'manifest.json' && VERSION.test(parts[0]) && !fromTheFuture(parts[0], now))
       .map((parts) => parts[0])
       .sort()
       .reverse();
@@ -482,6 +537,7 @@ export class Registry {
   /** A version's manifest (null if it has none). Kept in memory once read: a manifest never changes. */
   async getManifest(task: string, version: string): Promise<AdapterManifest | null> {
     if (!VERSION.test(version)) throw new RegistryError(`version "${version}" is not a version id`, 'invalid');
+    if (fromTheFuture(version, Date.now())) return null;
     const key = this.adapterFileKey(task, version, 'manifest.json');
     const cached = this.manifests.get(key);
     if (cached) {
@@ -491,6 +547,11 @@ export class Registry {
     }
     const manifest = await this.getJson<AdapterManifest>(key);
     if (manifest) {
+      // The path names the version and task; a manifest that says otherwise is not served (its version would
+      // become a cache key and an ETag).
+      if (manifest.version !== version || manifest.task !== task || !Array.isArray(manifest.files)) {
+        throw new RegistryError(`${this.uriOf(key)} does not describe ${task} version ${version}`, 'corrupt');
+      }
       this.manifests.set(key, manifest);
       if (this.manifests.size > MANIFEST_CACHE_ENTRIES) this.manifests.delete(this.manifests.keys().next().value!);
     }
@@ -498,12 +559,29 @@ export class Registry {
   }
 
   /** Tasks that have at least one visible version. */
-  async listTasks(): Promise<string[]> {
+  /** Tasks with at least one visible version, in name order, a page at a time (`after`: the last task of the previous page). */
+  async listTasks(o: { limit: number; after?: string }): Promise<{ tasks: string[]; hasMore: boolean }> {
     const prefix = this.key(PREFIXES.adapters);
-    const { prefixes } = await this.list(prefix, '/');
-    const tasks = prefixes.map((p) => p.slice(prefix.length).replace(/\/$/, '')).filter((t) => SLUG.test(t));
-    const visible = await Promise.all(tasks.map(async (t) => ((await this.listVersions(t)).length > 0 ? t : null)));
-    return visible.filter((t): t is string => t !== null).sort();
+    const tasks: string[] = [];
+    // Past a task's every key: its prefix with the "/" raised to the next byte ("0"), since every key under
+    // "adapters/<task>/" sorts after "adapters/<task>/" itself and would roll up into the same prefix again.
+    const pastTask = (taskPrefix: string) => `${taskPrefix.slice(0, -1)}0`;
+    let startAfter = o.after === undefined ? undefined : pastTask(`${prefix}${slug('task', o.after)}/`);
+    for (;;) {
+      // Task prefixes a page at a time, each checked for a visible version, until the page is full.
+      const page = await this.store.listPage({ prefix, delimiter: '/', startAfter, maxKeys: o.limit + 1 }).catch((err: unknown) => {
+        throw registryError(err);
+      });
+      const names = page.prefixes.map((p) => p.slice(prefix.length).replace(/\/$/, '')).filter((t) => SLUG.test(t));
+      const visible = await Promise.all(names.map(async (t) => ((await this.listVersions(t)).length > 0 ? t : null)));
+      for (const t of visible) {
+        if (t === null) continue;
+        if (tasks.length === o.limit) return { tasks, hasMore: true };
+        tasks.push(t);
+      }
+      if (!page.next || page.prefixes.length === 0) return { tasks, hasMore: false };
+      startAfter = pastTask(page.prefixes[page.prefixes.length - 1]);
+    }
   }
 
   adapterFileKey(task: string, version: string, file: string): string {

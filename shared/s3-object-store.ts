@@ -5,7 +5,7 @@
  */
 import type { Readable } from 'node:stream';
 import type { S3Client } from '@aws-sdk/client-s3';
-import { ObjectStoreError, type ListOptions, type ListPage, type ObjectBody, type ObjectStore, type PutOptions } from './object-store.ts';
+import { type ListOptions, type ListPage, type ObjectBody, type ObjectStore, ObjectStoreError, type PutOptions } from './object-store.ts';
 
 /** Objects larger than this go up as multipart uploads of MULTIPART_PART_BYTES parts. */
 export const MULTIPART_THRESHOLD = 8 * 1024 * 1024;
@@ -44,7 +44,15 @@ export class S3ObjectStore implements ObjectStore {
 
   async put(key: string, body: Buffer | string | Readable, o: PutOptions = {}): Promise<void> {
     const size = o.length ?? (typeof body === 'string' ? Buffer.byteLength(body) : Buffer.isBuffer(body) ? body.length : undefined);
-    const params = { Bucket: this.bucket, Key: key, Body: body, ContentType: o.contentType, ContentLength: size, IfNoneMatch: o.ifNoneMatch ? '*' : undefined, IfMatch: o.ifMatch };
+    const params = {
+      Bucket: this.bucket,
+      Key: key,
+      Body: body,
+      ContentType: o.contentType,
+      ContentLength: size,
+      IfNoneMatch: o.ifNoneMatch ? '*' : undefined,
+      IfMatch: o.ifMatch,
+    };
     try {
       const client = await this.client();
       if (size !== undefined && size <= MULTIPART_THRESHOLD) await client.send(new (await sdk()).PutObjectCommand(params));
@@ -57,8 +65,10 @@ export class S3ObjectStore implements ObjectStore {
       }
     } catch (err) {
       const code = statusCode(err);
-      if (o.ifMatch !== undefined && (code === 412 || code === 409 || code === 404)) throw new ObjectStoreError(`${this.name(key)} changed since it was read`, 'conflict', { cause: err });
-      if (code === 412 || code === 409) throw new ObjectStoreError(`${this.name(key)} already exists and is immutable`, 'conflict', { cause: err });
+      if (o.ifMatch !== undefined && (code === 412 || code === 409 || code === 404))
+        throw new ObjectStoreError(`${this.name(key)} changed since it was read`, 'conflict', { cause: err });
+      if (code === 412 || code === 409)
+        throw new ObjectStoreError(`${this.name(key)} already exists and is immutable`, 'conflict', { cause: err });
       throw new ObjectStoreError(`writing ${this.name(key)} failed: ${(err as Error).message}`, 'storage', { cause: err });
     }
   }
@@ -77,7 +87,14 @@ export class S3ObjectStore implements ObjectStore {
   async listPage(o: ListOptions): Promise<ListPage> {
     try {
       const page = await (await this.client()).send(
-        new (await sdk()).ListObjectsV2Command({ Bucket: this.bucket, Prefix: o.prefix, Delimiter: o.delimiter, StartAfter: o.startAfter, MaxKeys: o.maxKeys, ContinuationToken: o.continuationToken }),
+        new (await sdk()).ListObjectsV2Command({
+          Bucket: this.bucket,
+          Prefix: o.prefix,
+          Delimiter: o.delimiter,
+          StartAfter: o.startAfter,
+          MaxKeys: o.maxKeys,
+          ContinuationToken: o.continuationToken,
+        }),
       );
       return {
         keys: (page.Contents ?? []).map((c) => ({ key: c.Key!, size: c.Size ?? 0 })),
@@ -116,12 +133,16 @@ export class S3ObjectStore implements ObjectStore {
 
   async presignGet(key: string, expiresInSeconds: number): Promise<string> {
     const { getSignedUrl } = await import('@aws-sdk/s3-request-presigner');
-    return getSignedUrl(await this.client(), new (await sdk()).GetObjectCommand({ Bucket: this.bucket, Key: key }), { expiresIn: expiresInSeconds });
+    return getSignedUrl(await this.client(), new (await sdk()).GetObjectCommand({ Bucket: this.bucket, Key: key }), {
+      expiresIn: expiresInSeconds,
+    });
   }
 
   /** The size is signed: S3 refuses a body of another length. */
   async presignPut(key: string, bytes: number, expiresInSeconds: number): Promise<string> {
     const { getSignedUrl } = await import('@aws-sdk/s3-request-presigner');
-    return getSignedUrl(await this.client(), new (await sdk()).PutObjectCommand({ Bucket: this.bucket, Key: key, ContentLength: bytes }), { expiresIn: expiresInSeconds });
+    return getSignedUrl(await this.client(), new (await sdk()).PutObjectCommand({ Bucket: this.bucket, Key: key, ContentLength: bytes }), {
+      expiresIn: expiresInSeconds,
+    });
   }
 }

@@ -1,9 +1,10 @@
 // Runs every test file under test/ with node's built-in runner through tsx.
 // test/integration runs separately (npm run test:integration*), against an AWS endpoint.
 // `node --test test/` on Node 20 silently runs nothing and a quoted glob fails, so list the files here.
+
+import { spawnSync } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { spawnSync } from 'node:child_process';
 
 function findTests(dir) {
   return readdirSync(dir).flatMap((name) => {

@@ -27,7 +27,8 @@ export function trueOrFalse(flag: string) {
 
 export function seedList(text: string): number[] {
   const seeds = text.split(',').map((s) => s.trim());
-  if (seeds.some((s) => !/^-?\d+$/.test(s)) || new Set(seeds).size !== seeds.length) throw new InvalidArgumentError(`--seeds must be distinct integers like 1,2,3, got "${text}"`);
+  if (seeds.some((s) => !/^-?\d+$/.test(s)) || new Set(seeds).size !== seeds.length)
+    throw new InvalidArgumentError(`--seeds must be distinct integers like 1,2,3, got "${text}"`);
   return seeds.map(Number);
 }
 

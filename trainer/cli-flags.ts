@@ -12,7 +12,12 @@ const text = z.string();
 const count = z.number();
 
 const deviceFlags = { device: z.enum(['cpu', 'cuda']), threads: count.optional() };
-const dataFlags = { format: z.enum(DATASET_FORMATS).optional(), textColumn: text.optional(), textPairColumn: text.optional(), labelColumn: text.optional() };
+const dataFlags = {
+  format: z.enum(DATASET_FORMATS).optional(),
+  textColumn: text.optional(),
+  textPairColumn: text.optional(),
+  labelColumn: text.optional(),
+};
 
 export const trainFlags = z
   .object({

@@ -3,31 +3,32 @@
  * Each command validates its options, runs in this process (never on a server's event loop), and
  * exits non-zero with one precise line on stderr when the input is bad.
  */
-import { Command, InvalidArgumentError, Option } from 'commander';
+
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { DATASET_FORMATS, type DatasetFormat, DEFAULT_FIELDS, readDataset } from '../shared/datasets/index.ts';
+import { Registry, RegistryError } from '../shared/registry.ts';
+import { logger, nonNegative, nonNegativeInt, number, positiveInt, ratio, seedList, trueOrFalse } from './cli-args.ts';
+import { evalFlags, initBaseFlags, predictFlags, runJobFlags, trainFlags, trainOptionsFromFlags, uploadBaseFlags } from './cli-flags.ts';
+import { runJob } from './jobs/run-job.ts';
+import { parameterSpecs, specFromAdapterConfig } from './model/params.ts';
+import { initialParameters } from './model/weights.ts';
 import { readAdapterDir } from './model-files/adapter-dir.ts';
 import { loadBaseModel } from './model-files/base-model.ts';
 import { exportAdapter } from './model-files/export.ts';
 import { writeRandomBert } from './model-files/random-bert.ts';
-import { specFromAdapterConfig, parameterSpecs } from './model/params.ts';
+import { addPretrainCommand } from './pretrain/command.ts';
 import { ModelSessions } from './runtime/model-sessions.ts';
 import type { Device } from './runtime/session.ts';
-import { collate, makeBatches } from './train/batching.ts';
-import { resolveLabels } from './train/labels.ts';
-import { DATASET_FORMATS, DEFAULT_FIELDS, readDataset, type DatasetFormat } from '../shared/datasets/index.ts';
-import { softmaxRow } from './train/metrics.ts';
-import { evaluate, train } from './train/trainer.ts';
-import { trainDefaults } from './train/defaults.ts';
-import { runJob } from './jobs/run-job.ts';
-import { evalFlags, initBaseFlags, predictFlags, runJobFlags, trainFlags, trainOptionsFromFlags, uploadBaseFlags } from './cli-flags.ts';
-import { Registry, RegistryError } from '../shared/registry.ts';
-import { logger, nonNegative, nonNegativeInt, number, positiveInt, ratio, seedList, trueOrFalse } from './cli-args.ts';
-import { jsonLines } from './train/progress.ts';
-import { initialParameters } from './model/weights.ts';
-import { Rng } from './util/random.ts';
 import { loadBaseTokenizer } from './tokenizer/bert-tokenizer.ts';
-import { addPretrainCommand } from './pretrain/command.ts';
+import { collate, makeBatches } from './train/batching.ts';
+import { trainDefaults } from './train/defaults.ts';
+import { resolveLabels } from './train/labels.ts';
+import { softmaxRow } from './train/metrics.ts';
+import { jsonLines } from './train/progress.ts';
+import { evaluate, train } from './train/trainer.ts';
+import { Rng } from './util/random.ts';
 
 /** The options that say how to read a dataset, for the commands that read one. */
 function withDataOptions(cmd: Command): Command {
@@ -62,20 +63,33 @@ interface DataFlags {
 }
 
 /** An adapter ready for inference on its base, with the rows of --data read against the base's limits. */
-async function openAdapter(o: { base: string; adapter: string; data: string; device: Device; threads?: number } & DataFlags, requireLabels: boolean) {
+async function openAdapter(
+  o: { base: string; adapter: string; data: string; device: Device; threads?: number } & DataFlags,
+  requireLabels: boolean,
+) {
   const base = loadBaseModel(o.base);
   const adapter = readAdapterDir(o.adapter, base);
-  if (adapter.config.labels.length === 0) throw new Error(`--adapter ${o.adapter}: has no head (head_config.json); train one with train --init-adapter`);
+  if (adapter.config.labels.length === 0)
+    throw new Error(`--adapter ${o.adapter}: has no head (head_config.json); train one with train --init-adapter`);
   if (adapter.config.base.weightsSha256 !== base.weightsSha256) {
-    throw new Error(`--adapter ${o.adapter} was trained on a base with weights sha256 ${adapter.config.base.weightsSha256}, but --base ${o.base} has ${base.weightsSha256}`);
+    throw new Error(
+      `--adapter ${o.adapter} was trained on a base with weights sha256 ${adapter.config.base.weightsSha256}, but --base ${o.base} has ${base.weightsSha256}`,
+    );
   }
   const spec = specFromAdapterConfig(adapter.config);
   const values = initialParameters(spec, parameterSpecs(spec), base, new Rng(0), { task: adapter.config.task, tensors: adapter.tensors });
   const cfg = base.config;
   const tokenizer = await loadBaseTokenizer(o.base, adapter.config.maxSeqLen);
   const { rows } = await readDataset(o.data, {
-    vocabSize: cfg.vocab_size, maxPositions: cfg.max_position_embeddings, typeVocabSize: cfg.type_vocab_size, requireLabels, tokenizer,
-    format: o.format, textColumn: o.textColumn, textPairColumn: o.textPairColumn, labelColumn: o.labelColumn,
+    vocabSize: cfg.vocab_size,
+    maxPositions: cfg.max_position_embeddings,
+    typeVocabSize: cfg.type_vocab_size,
+    requireLabels,
+    tokenizer,
+    format: o.format,
+    textColumn: o.textColumn,
+    textPairColumn: o.textPairColumn,
+    labelColumn: o.labelColumn,
     labels: requireLabels ? adapter.config.labels : undefined,
   });
   const sessions = await ModelSessions.create(spec, values, { device: o.device, dropout: 0, seed: 0, threads: o.threads }, false);
@@ -87,43 +101,103 @@ const program = new Command('trainer')
   .showHelpAfterError()
   .configureHelp({ showGlobalOptions: true });
 
-withDeviceOptions(withDataOptions(program
-  .command('train')))
+withDeviceOptions(withDataOptions(program.command('train')))
   .description('train an adapter (or a head / a full fine-tune) on a JSONL dataset and write an adapter directory')
   .requiredOption('--base <dir>', 'base model directory (Hugging Face layout: config.json, model.safetensors)')
-  .requiredOption('--data <uri>', 'training data: a path, file:// or s3:// URI of JSONL, CSV or TSV; JSONL rows {"text": "...", "text_pair"?: "...", "label": 0 | "name"} or pre-tokenized {"input_ids": [...], "token_type_ids"?: [...], "label": ...}')
+  .requiredOption(
+    '--data <uri>',
+    'training data: a path, file:// or s3:// URI of JSONL, CSV or TSV; JSONL rows {"text": "...", "text_pair"?: "...", "label": 0 | "name"} or pre-tokenized {"input_ids": [...], "token_type_ids"?: [...], "label": ...}',
+  )
   .requiredOption('--out <dir>', 'output adapter directory (must not exist or be empty)')
   .option('--validation <uri>', 'validation data (same formats), evaluated at each epoch end and every --eval-steps')
   .option('--task <name>', 'task name, also the adapter name inside parameter keys (default: --init-adapter task or the data file name)')
   .option('--labels <names>', 'label names in class order, comma-separated (default: taken from the data)')
   .addOption(new Option('--mode <mode>', 'what is trained').choices(['adapter', 'full', 'head']).default(trainDefaults.mode))
-  .option('--max-seq-len <n>', 'text rows are tokenized to at most this many tokens (default: 128, or the base\'s max_position_embeddings when smaller)', positiveInt('--max-seq-len'))
+  .option(
+    '--max-seq-len <n>',
+    "text rows are tokenized to at most this many tokens (default: 128, or the base's max_position_embeddings when smaller)",
+    positiveInt('--max-seq-len'),
+  )
   .option('--bottleneck <m>', 'adapter bottleneck width', positiveInt('--bottleneck'), trainDefaults.bottleneck)
-  .addOption(new Option('--nonlinearity <f>', 'adapter non-linearity').choices(['gelu', 'relu', 'swish', 'tanh']).default(trainDefaults.nonlinearity))
-  .option('--init-std <std>', 'std of the truncated normal init of adapter weights', number('--init-std', (v) => v > 0 && v <= 1, 'in (0, 1]'), trainDefaults.initStd)
+  .addOption(
+    new Option('--nonlinearity <f>', 'adapter non-linearity')
+      .choices(['gelu', 'relu', 'swish', 'tanh'])
+      .default(trainDefaults.nonlinearity),
+  )
+  .option(
+    '--init-std <std>',
+    'std of the truncated normal init of adapter weights',
+    number('--init-std', (v) => v > 0 && v <= 1, 'in (0, 1]'),
+    trainDefaults.initStd,
+  )
   .option('--adapter-layers <set>', 'layers that get adapters, e.g. 0-11 or 6-11,3 (default: all)')
-  .option('--train-layernorms <bool>', 'adapter mode: train the LayerNorms too (true), or freeze them (false: what the Python adapters library trains)', trueOrFalse('--train-layernorms'), true)
+  .option(
+    '--train-layernorms <bool>',
+    'adapter mode: train the LayerNorms too (true), or freeze them (false: what the Python adapters library trains)',
+    trueOrFalse('--train-layernorms'),
+    true,
+  )
   .addOption(new Option('--optimizer <name>', 'optimizer').choices(['adamw', 'sgd']).default(trainDefaults.optimizer))
-  .option('--lr <rate>', 'peak learning rate', number('--lr', (v) => v > 0, 'a positive number'), trainDefaults.lr)
-  .option('--weight-decay <wd>', 'decoupled weight decay (not on biases and LayerNorms)', nonNegative('--weight-decay'), trainDefaults.weightDecay)
+  .option(
+    '--lr <rate>',
+    'peak learning rate',
+    number('--lr', (v) => v > 0, 'a positive number'),
+    trainDefaults.lr,
+  )
+  .option(
+    '--weight-decay <wd>',
+    'decoupled weight decay (not on biases and LayerNorms)',
+    nonNegative('--weight-decay'),
+    trainDefaults.weightDecay,
+  )
   .option('--batch-size <n>', 'examples per step', positiveInt('--batch-size'), trainDefaults.batchSize)
   .option('--epochs <n>', 'passes over the training data', positiveInt('--epochs'), trainDefaults.epochs)
   .option('--max-steps <n>', 'stop after this many steps (default: epochs x batches)', positiveInt('--max-steps'))
-  .addOption(new Option('--schedule <kind>', 'learning-rate schedule after warm-up').choices(['linear', 'constant']).default(trainDefaults.schedule))
+  .addOption(
+    new Option('--schedule <kind>', 'learning-rate schedule after warm-up').choices(['linear', 'constant']).default(trainDefaults.schedule),
+  )
   .option('--warmup-ratio <r>', 'fraction of steps with linear warm-up', ratio('--warmup-ratio'), trainDefaults.warmupRatio)
   .option('--max-grad-norm <n>', 'clip the global gradient norm (0 = off)', nonNegative('--max-grad-norm'), trainDefaults.maxGradNorm)
   .option('--dropout <p>', 'dropout on hidden states and attention probabilities (0 = none)', ratio('--dropout'), trainDefaults.dropout)
-  .option('--seed <n>', 'random seed (init, shuffling, dropout)', number('--seed', Number.isSafeInteger, 'an integer'), trainDefaults.seeds[0])
+  .option(
+    '--seed <n>',
+    'random seed (init, shuffling, dropout)',
+    number('--seed', Number.isSafeInteger, 'an integer'),
+    trainDefaults.seeds[0],
+  )
   .option('--seeds <list>', 'several seeds, e.g. 1,2,3: one run each, the best on validation is written (overrides --seed)', seedList)
   .option('--max-bad-rows <n>', 'skip and count up to N bad rows instead of failing on the first', nonNegativeInt('--max-bad-rows'), 0)
-  .option('--validation-split <fraction>', 'hold out this fraction of the training data (seeded) when no --validation is given', ratio('--validation-split'))
-  .option('--eval-steps <n>', 'also evaluate every N steps (0: at epoch ends only)', nonNegativeInt('--eval-steps'), trainDefaults.evalSteps)
-  .addOption(new Option('--metric <name>', 'validation metric that selects the best checkpoint and seed').choices(['accuracy', 'f1', 'mcc', 'loss']).default(trainDefaults.metric))
-  .option('--early-stopping-patience <n>', 'stop after N evaluations without improvement (0: off)', nonNegativeInt('--early-stopping-patience'), trainDefaults.earlyStoppingPatience)
+  .option(
+    '--validation-split <fraction>',
+    'hold out this fraction of the training data (seeded) when no --validation is given',
+    ratio('--validation-split'),
+  )
+  .option(
+    '--eval-steps <n>',
+    'also evaluate every N steps (0: at epoch ends only)',
+    nonNegativeInt('--eval-steps'),
+    trainDefaults.evalSteps,
+  )
+  .addOption(
+    new Option('--metric <name>', 'validation metric that selects the best checkpoint and seed')
+      .choices(['accuracy', 'f1', 'mcc', 'loss'])
+      .default(trainDefaults.metric),
+  )
+  .option(
+    '--early-stopping-patience <n>',
+    'stop after N evaluations without improvement (0: off)',
+    nonNegativeInt('--early-stopping-patience'),
+    trainDefaults.earlyStoppingPatience,
+  )
   .option('--no-shuffle', 'keep the data order')
   .option('--no-bucketing', 'batch rows in shuffled order instead of grouping similar lengths')
   .option('--pad-to <n>', 'pad every batch to N tokens (fixed padding; default: each batch to its longest row)', positiveInt('--pad-to'))
-  .option('--checkpoint-every <n>', 'save a resumable checkpoint every N steps (0: off)', nonNegativeInt('--checkpoint-every'), trainDefaults.checkpointEvery)
+  .option(
+    '--checkpoint-every <n>',
+    'save a resumable checkpoint every N steps (0: off)',
+    nonNegativeInt('--checkpoint-every'),
+    trainDefaults.checkpointEvery,
+  )
   .option('--checkpoint-dir <dir>', 'where checkpoints go (default: <out>.checkpoint)')
   .option('--resume', 'continue from the checkpoint in --checkpoint-dir if there is one')
   .option('--init-adapter <dir>', 'start from an existing adapter directory (warm start)')
@@ -133,8 +207,7 @@ withDeviceOptions(withDataOptions(program
     await train(trainOptionsFromFlags(flags, logger(flags.quiet === true)));
   });
 
-withInferenceOptions(withDataOptions(program
-  .command('predict')))
+withInferenceOptions(withDataOptions(program.command('predict')))
   .description('run an adapter over JSONL rows and write one prediction per line')
   .requiredOption('--data <uri>', 'rows to predict: path, file:// or s3:// URI of JSONL, CSV or TSV (labels ignored)')
   .requiredOption('--out <file>', 'output JSONL: {"logits": [...], "probs": [...], "label": "<name>"} per row')
@@ -151,12 +224,11 @@ withInferenceOptions(withDataOptions(program
         lines.push(JSON.stringify({ logits: row, probs, label: labels[probs.indexOf(Math.max(...probs))] }));
       }
     }
-    writeFileSync(o.out, lines.join('\n') + '\n');
+    writeFileSync(o.out, `${lines.join('\n')}\n`);
     await sessions.release();
   });
 
-withInferenceOptions(withDataOptions(program
-  .command('eval')))
+withInferenceOptions(withDataOptions(program.command('eval')))
   .description('evaluate an adapter on labelled JSONL rows: loss, accuracy, macro-F1, Matthews correlation')
   .requiredOption('--data <uri>', 'labelled rows: path, file:// or s3:// URI of JSONL, CSV or TSV')
   .option('--out <file>', 'also write the metrics as JSON here')
@@ -166,15 +238,17 @@ withInferenceOptions(withDataOptions(program
     const { labelIndex } = resolveLabels(rows, labels, o.data);
     const metrics = { data: o.data, adapter: o.adapter, ...(await evaluate(sessions, rows, labelIndex, labels.length, o.batchSize)) };
     await sessions.release();
-    const text = JSON.stringify(metrics, null, 2) + '\n';
+    const text = `${JSON.stringify(metrics, null, 2)}\n`;
     process.stdout.write(text);
     if (o.out) writeFileSync(o.out, text);
   });
 
-withDeviceOptions(program
-  .command('run-job'))
+withDeviceOptions(program.command('run-job'))
   .description('run a fine-tune job from the registry: read jobs/<id>/spec.json, train, report status.json, publish the adapter')
-  .requiredOption('--registry <uri>', 'the registry: s3://bucket[/prefix] (endpoint and credentials from the AWS environment) or file:///directory (a local store, as npm start keeps)')
+  .requiredOption(
+    '--registry <uri>',
+    'the registry: s3://bucket[/prefix] (endpoint and credentials from the AWS environment) or file:///directory (a local store, as npm start keeps)',
+  )
   .requiredOption('--job <id>', 'job id')
   .option('--status-interval <seconds>', 'minimum seconds between status.json updates while training', nonNegative('--status-interval'), 5)
   .option('--stop-when-stdin-closes', 'stop when stdin ends, leaving the job queued to resume (the local server runs jobs so)')
@@ -189,7 +263,7 @@ withDeviceOptions(program
       statusInterval: o.statusInterval,
       log: jsonLines((l) => process.stderr.write(l)),
     });
-    process.stdout.write(JSON.stringify(status) + '\n');
+    process.stdout.write(`${JSON.stringify(status)}\n`);
   });
 
 program
@@ -199,7 +273,10 @@ program
   .requiredOption('--adapter <dir>', 'adapter directory (ours, or an AdapterHub one together with --base)')
   .requiredOption('--out <dir>', 'output directory (must not exist or be empty)')
   .option('--base <dir>', 'base model directory: optional for adapterhub; checked against the adapter when given')
-  .option('--model-name <name>', 'the base as Python users name it in from_pretrained(...), e.g. bert-base-uncased (default: the base directory\'s name)')
+  .option(
+    '--model-name <name>',
+    "the base as Python users name it in from_pretrained(...), e.g. bert-base-uncased (default: the base directory's name)",
+  )
   .action((o) => exportAdapter({ format: o.format, adapter: o.adapter, out: o.out, base: o.base, modelName: o.modelName }));
 
 program
@@ -239,7 +316,10 @@ program
   .description('check a base model directory (Hugging Face layout) and upload it to the registry as models/<name>/')
   .requiredOption('--dir <dir>', 'config.json, model.safetensors and vocab.txt or tokenizer.json')
   .requiredOption('--name <name>', 'the model name jobs give as baseModel (a-z, 0-9, "_", "-")')
-  .requiredOption('--registry <uri>', 'the registry: s3://bucket[/prefix] (endpoint and credentials from the AWS environment) or file:///directory (a local store, as npm start keeps)')
+  .requiredOption(
+    '--registry <uri>',
+    'the registry: s3://bucket[/prefix] (endpoint and credentials from the AWS environment) or file:///directory (a local store, as npm start keeps)',
+  )
   .action(async (raw) => {
     const o = uploadBaseFlags.parse(raw);
     // Everything a job will need is checked here, before a byte is uploaded.
@@ -247,13 +327,25 @@ program
     const tokenizer = await loadBaseTokenizer(o.dir, base.config.max_position_embeddings);
     if (!tokenizer) throw new Error(`${o.dir}: no vocab.txt or tokenizer.json (jobs on text datasets need one)`);
     tokenizer.encode('check'); // a broken vocabulary fails here, not in the first job
-    const files = ['config.json', 'model.safetensors', ...['vocab.txt', 'tokenizer.json', 'tokenizer_config.json'].filter((f) => existsSync(join(o.dir, f)))];
+    const files = [
+      'config.json',
+      'model.safetensors',
+      ...['vocab.txt', 'tokenizer.json', 'tokenizer_config.json'].filter((f) => existsSync(join(o.dir, f))),
+    ];
     const registry = Registry.fromUri(o.registry);
     // Published adapters name their base's weights sha256: a base model is never replaced.
     await registry.uploadModel(o.name, o.dir, files).catch((err: unknown) => {
       throw err instanceof RegistryError && err.code === 'conflict' ? new Error(`${err.message}; pick another name`) : err;
     });
-    process.stdout.write(JSON.stringify({ name: o.name, files, weightsSha256: base.weightsSha256, layers: base.config.num_hidden_layers, hiddenSize: base.config.hidden_size }) + '\n');
+    process.stdout.write(
+      `${JSON.stringify({
+        name: o.name,
+        files,
+        weightsSha256: base.weightsSha256,
+        layers: base.config.num_hidden_layers,
+        hiddenSize: base.config.hidden_size,
+      })}\n`,
+    );
   });
 
 addPretrainCommand(program);

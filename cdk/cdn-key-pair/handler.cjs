@@ -27,7 +27,7 @@ function publicPem(privateKey) {
 // Create, or Update with a new Rotation: a new pair. Update otherwise: the same public key again.
 async function keyPair(event, client) {
   const p = event.ResourceProperties;
-  const rotate = event.RequestType === 'Create' || (event.OldResourceProperties || {}).Rotation !== p.Rotation;
+  const rotate = event.RequestType === 'Create' || event.OldResourceProperties?.Rotation !== p.Rotation;
   const existing = rotate ? null : await readPrivateKey(client, p.SecretId);
   if (existing) return publicPem(existing);
   const { PutSecretValueCommand } = require('@aws-sdk/client-secrets-manager');
@@ -43,10 +43,14 @@ async function keyPair(event, client) {
 function respond(event, body) {
   const data = JSON.stringify({ StackId: event.StackId, RequestId: event.RequestId, LogicalResourceId: event.LogicalResourceId, ...body });
   return new Promise((resolve, reject) => {
-    const req = https.request(event.ResponseURL, { method: 'PUT', headers: { 'content-type': '', 'content-length': Buffer.byteLength(data) } }, (res) => {
-      res.resume();
-      res.on('end', resolve);
-    });
+    const req = https.request(
+      event.ResponseURL,
+      { method: 'PUT', headers: { 'content-type': '', 'content-length': Buffer.byteLength(data) } },
+      (res) => {
+        res.resume();
+        res.on('end', resolve);
+      },
+    );
     req.on('error', reject);
     req.end(data);
   });
@@ -56,12 +60,17 @@ function respond(event, body) {
 exports.makeHandler = (deps) => async (event) => {
   const physicalId = `cdn-key-pair-${event.ResourceProperties.Rotation}`;
   try {
-    if (event.RequestType === 'Delete') return await deps.respond(event, { Status: 'SUCCESS', PhysicalResourceId: event.PhysicalResourceId });
+    if (event.RequestType === 'Delete')
+      return await deps.respond(event, { Status: 'SUCCESS', PhysicalResourceId: event.PhysicalResourceId });
     const pem = await keyPair(event, deps.client || sm());
     await deps.respond(event, { Status: 'SUCCESS', PhysicalResourceId: physicalId, Data: { PublicKeyPem: pem } });
   } catch (err) {
     console.error(err);
-    await deps.respond(event, { Status: 'FAILED', Reason: String(err && err.message), PhysicalResourceId: event.PhysicalResourceId || physicalId });
+    await deps.respond(event, {
+      Status: 'FAILED',
+      Reason: String(err?.message),
+      PhysicalResourceId: event.PhysicalResourceId || physicalId,
+    });
   }
 };
 exports.handler = exports.makeHandler({ client: null, respond });

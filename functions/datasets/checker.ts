@@ -6,7 +6,14 @@
  * where a container serves one request at a time and the bundle has no separate worker file.
  */
 import { Worker } from 'node:worker_threads';
-import { DataError, DataLimitError, inspectDataset, type DatasetFormat, type DatasetSummary, type InspectLimits } from '../../shared/datasets/index.ts';
+import {
+  DataError,
+  DataLimitError,
+  type DatasetFormat,
+  type DatasetSummary,
+  type InspectLimits,
+  inspectDataset,
+} from '../../shared/datasets/index.ts';
 
 export type CheckReply =
   | { ok: true; format: DatasetFormat; rows: number; labels: [string, number][] }
@@ -33,7 +40,8 @@ export class DatasetChecker {
 
   constructor(o: DatasetCheckerOptions) {
     this.concurrency = o.concurrency ?? 2;
-    if (!Number.isInteger(this.concurrency) || this.concurrency < 1) throw new Error(`dataset check concurrency must be a positive integer, got ${this.concurrency}`);
+    if (!Number.isInteger(this.concurrency) || this.concurrency < 1)
+      throw new Error(`dataset check concurrency must be a positive integer, got ${this.concurrency}`);
     this.mode = o.mode ?? 'worker';
     this.heapMb = o.heapMb ?? 256;
     this.limits = o.limits;
@@ -60,7 +68,9 @@ export class DatasetChecker {
   private workerCheck(file: string): Promise<CheckReply> {
     return new Promise((resolve, reject) => {
       const options = { workerData: { file, limits: this.limits }, resourceLimits: { maxOldGenerationSizeMb: this.heapMb } };
-      const worker = WORKER.pathname.endsWith('.ts') ? new Worker(tsWorkerBootstrap(WORKER), { ...options, eval: true }) : new Worker(WORKER, options);
+      const worker = WORKER.pathname.endsWith('.ts')
+        ? new Worker(tsWorkerBootstrap(WORKER), { ...options, eval: true })
+        : new Worker(WORKER, options);
       let settled = false;
       worker.once('message', (reply: CheckReply) => {
         settled = true;
@@ -68,7 +78,8 @@ export class DatasetChecker {
       });
       worker.once('error', (err: Error & { code?: string }) => {
         settled = true;
-        if (err.code === 'ERR_WORKER_OUT_OF_MEMORY') resolve({ ok: false, message: `the dataset check ran out of its ${this.heapMb} MB of memory`, limit: 'bytes' });
+        if (err.code === 'ERR_WORKER_OUT_OF_MEMORY')
+          resolve({ ok: false, message: `the dataset check ran out of its ${this.heapMb} MB of memory`, limit: 'bytes' });
         else reject(err);
       });
       worker.once('exit', (code) => {

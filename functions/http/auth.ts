@@ -35,7 +35,11 @@ export function bearerAuth(apiKeys: readonly string[] | KeySource, opts: { publi
     const given = digest(m[1]);
     let ok = false;
     for (const k of keys) ok = timingSafeEqual(k, given) || ok; // no early exit
-    if (!ok) throw new ProblemError(401, 'unauthorized', 'the bearer key is not valid', [], { ...challenge, 'www-authenticate': 'Bearer realm="adapter-store", error="invalid_token"' });
+    if (!ok)
+      throw new ProblemError(401, 'unauthorized', 'the bearer key is not valid', [], {
+        ...challenge,
+        'www-authenticate': 'Bearer realm="adapter-store", error="invalid_token"',
+      });
     return next();
   };
 }

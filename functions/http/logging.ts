@@ -26,5 +26,5 @@ export function requestLog(log: (line: LogLine) => void, now: () => Date): Middl
 }
 
 export function defaultLog(line: LogLine): void {
-  process.stdout.write(JSON.stringify(line) + '\n');
+  process.stdout.write(`${JSON.stringify(line)}\n`);
 }

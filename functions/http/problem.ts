@@ -54,11 +54,11 @@ export function problemResponse(c: Context, err: ProblemError): Response {
 
 /** Zod issues as `invalid-params`, each named by its dotted path (`hyperparameters.epochs`). */
 export function invalidParamsFromZod(error: ZodError, prefix = ''): InvalidParam[] {
-  return error.issues.map((issue) => {
+  return error.issues.flatMap((issue) => {
     const path = issue.path.map(String);
     // An unknown key is reported on its parent; name the key itself, which is the field at fault.
     const keys = issue.code === 'unrecognized_keys' ? issue.keys : [];
     const names = keys.length > 0 ? keys.map((k) => [...path, k].join('.')) : [path.join('.')];
     return names.map((n) => ({ name: prefix && n ? `${prefix}.${n}` : prefix || n || '(body)', reason: issue.message }));
-  }).flat();
+  });
 }

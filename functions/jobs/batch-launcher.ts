@@ -7,7 +7,15 @@
  * end FAILED on Batch; the reason this launcher gives TerminateJob lets `describe` tell them apart as
  * 'cancelled'.
  */
-import { BatchClient, DescribeJobsCommand, ListJobsCommand, SubmitJobCommand, TerminateJobCommand, type JobDetail, type JobStatus as BatchStatus } from '@aws-sdk/client-batch';
+import {
+  BatchClient,
+  type JobStatus as BatchStatus,
+  DescribeJobsCommand,
+  type JobDetail,
+  ListJobsCommand,
+  SubmitJobCommand,
+  TerminateJobCommand,
+} from '@aws-sdk/client-batch';
 import type { JobState } from '../../shared/job.ts';
 import type { JobLauncher, LaunchedJob, LauncherView } from './launcher.ts';
 

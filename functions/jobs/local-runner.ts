@@ -8,7 +8,7 @@
  * anything else → failed with the exit code and the last line of its stderr), or cancelled. It knows
  * nothing of jobs from before this process started ('unknown'); the API merges it with status.json.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { JobState } from '../../shared/job.ts';
@@ -62,7 +62,8 @@ const STDERR_TAIL_BYTES = 16 * 1024;
  * dirs), onnxruntime/CUDA/BLAS threading, and the trainer's own settings. Never the API key
  * (ADAPTER_STORE_API_KEY) nor the shell's AWS credentials: `env` gives the store's own.
  */
-const INHERITED_ENV = /^(PATH|HOME|USER|SHELL|TMPDIR|TMP|TEMP|TZ|LANG|LC_[A-Z_]+|SYSTEMROOT|NODE_OPTIONS|NODE_PATH|NODE_EXTRA_CA_CERTS|TSX_[A-Z_]+|ONNXRUNTIME_[A-Z_]+|ORT_[A-Z_]+|CUDA_[A-Z_]+|LD_LIBRARY_PATH|OMP_[A-Z_]+|OPENBLAS_[A-Z_]+|MKL_[A-Z_]+|TRAINER_[A-Z_]+|ADAPTER_STORE_MAX_LINE_CHARS)$/;
+const INHERITED_ENV =
+  /^(PATH|HOME|USER|SHELL|TMPDIR|TMP|TEMP|TZ|LANG|LC_[A-Z_]+|SYSTEMROOT|NODE_OPTIONS|NODE_PATH|NODE_EXTRA_CA_CERTS|TSX_[A-Z_]+|ONNXRUNTIME_[A-Z_]+|ORT_[A-Z_]+|CUDA_[A-Z_]+|LD_LIBRARY_PATH|OMP_[A-Z_]+|OPENBLAS_[A-Z_]+|MKL_[A-Z_]+|TRAINER_[A-Z_]+|ADAPTER_STORE_MAX_LINE_CHARS)$/;
 
 /** The environment of a trainer child: the allowed part of `parent`, then `extra`. */
 export function childEnv(parent: NodeJS.ProcessEnv, extra: Record<string, string>): Record<string, string> {
@@ -72,7 +73,10 @@ export function childEnv(parent: NodeJS.ProcessEnv, extra: Record<string, string
 }
 
 function lastLine(text: string): string | undefined {
-  const lines = text.split(/\r?\n/).map((l) => l.trim()).filter((l) => l.length > 0);
+  const lines = text
+    .split(/\r?\n/)
+    .map((l) => l.trim())
+    .filter((l) => l.length > 0);
   return lines.at(-1);
 }
 
@@ -199,7 +203,16 @@ export class LocalRunner implements JobLauncher {
 
   private start(entry: Entry): void {
     const [program, ...prefix] = this.command;
-    const args = [...prefix, 'run-job', '--registry', this.registryUri, '--job', entry.jobId, ...(this.stopWithParent ? ['--stop-when-stdin-closes'] : []), ...this.extraArgs];
+    const args = [
+      ...prefix,
+      'run-job',
+      '--registry',
+      this.registryUri,
+      '--job',
+      entry.jobId,
+      ...(this.stopWithParent ? ['--stop-when-stdin-closes'] : []),
+      ...this.extraArgs,
+    ];
     entry.state = 'running';
     this.running++;
     let child: ChildProcess;

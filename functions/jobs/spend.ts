@@ -26,7 +26,8 @@ export function jobLimitsFromEnv(env: NodeJS.ProcessEnv): JobLimits {
     const raw = env[name];
     if (raw === undefined || raw === '') return fallback;
     const n = Number(raw);
-    if (!Number.isFinite(n) || n <= 0 || (integer && !Number.isInteger(n))) throw new Error(`${name} must be a positive ${integer ? 'integer' : 'number'}, got "${raw}"`);
+    if (!Number.isFinite(n) || n <= 0 || (integer && !Number.isInteger(n)))
+      throw new Error(`${name} must be a positive ${integer ? 'integer' : 'number'}, got "${raw}"`);
     return n;
   };
   return {

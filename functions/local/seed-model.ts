@@ -19,7 +19,18 @@ export async function seedBaseModel(registry: Registry, name = SEED_MODEL): Prom
   try {
     // 2 layers of width 128 train a demo job in seconds on a laptop CPU; a wider init than BERT's 0.02
     // gives a random encoder more varied features to adapt (measured on SST-2, README).
-    writeRandomBert(dir, { hiddenSize: 128, numLayers: 2, numHeads: 2, intermediateSize: 512, maxPositions: 512, typeVocabSize: 2, vocabFile: SEED_VOCAB, seed: 0, pooler: true, initializerRange: 0.08 });
+    writeRandomBert(dir, {
+      hiddenSize: 128,
+      numLayers: 2,
+      numHeads: 2,
+      intermediateSize: 512,
+      maxPositions: 512,
+      typeVocabSize: 2,
+      vocabFile: SEED_VOCAB,
+      seed: 0,
+      pooler: true,
+      initializerRange: 0.08,
+    });
     await registry.uploadModel(name, dir, ['config.json', 'model.safetensors', 'vocab.txt']);
     return true;
   } finally {

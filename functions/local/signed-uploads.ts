@@ -8,7 +8,7 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { ObjectStoreError } from '../../shared/object-store.ts';
-import { RegistryError, type Registry } from '../../shared/registry.ts';
+import { type Registry, RegistryError } from '../../shared/registry.ts';
 import { problemBody } from '../http/problem.ts';
 
 export const UPLOAD_PATH = '/uploads/';
@@ -30,7 +30,10 @@ export interface SignedUploadsOptions {
 }
 
 function problem(status: number, code: string, detail: string, path: string): Response {
-  return new Response(JSON.stringify(problemBody(status, code, detail, path)), { status, headers: { 'content-type': 'application/problem+json' } });
+  return new Response(JSON.stringify(problemBody(status, code, detail, path)), {
+    status,
+    headers: { 'content-type': 'application/problem+json' },
+  });
 }
 
 /** Fails the stream as soon as more than `max` bytes pass (the store checks the exact total). */
@@ -48,7 +51,8 @@ export function signedUploads(o: SignedUploadsOptions): SignedUploads {
   // A secret of its own, derived from the API key: URLs outlive a restart, and die with the key.
   const secret = createHmac('sha256', o.apiKey).update('adapter-store signed uploads').digest();
   const now = o.now ?? (() => new Date());
-  const signature = (key: string, bytes: number, expires: number) => createHmac('sha256', secret).update(`PUT\n${key}\n${bytes}\n${expires}`).digest();
+  const signature = (key: string, bytes: number, expires: number) =>
+    createHmac('sha256', secret).update(`PUT\n${key}\n${bytes}\n${expires}`).digest();
 
   return {
     async sign(key, bytes, expiresInSeconds) {
@@ -73,12 +77,19 @@ export function signedUploads(o: SignedUploadsOptions): SignedUploads {
       const expires = Number(url.searchParams.get('expires'));
       const given = Buffer.from(url.searchParams.get('signature') ?? '', 'hex');
       const expected = signature(key, bytes, expires);
-      if (!Number.isSafeInteger(bytes) || !Number.isSafeInteger(expires) || given.length !== expected.length || !timingSafeEqual(given, expected)) {
+      if (
+        !Number.isSafeInteger(bytes) ||
+        !Number.isSafeInteger(expires) ||
+        given.length !== expected.length ||
+        !timingSafeEqual(given, expected)
+      ) {
         return problem(403, 'bad-signature', 'this upload URL is not one the server signed (or was altered)', path);
       }
-      if (expires * 1000 < now().getTime()) return problem(403, 'expired', 'this upload URL has expired; ask POST /datasets for a new one', path);
+      if (expires * 1000 < now().getTime())
+        return problem(403, 'expired', 'this upload URL has expired; ask POST /datasets for a new one', path);
       const length = req.headers.get('content-length');
-      if (length !== null && Number(length) !== bytes) return problem(400, 'wrong-length', `the URL was signed for ${bytes} bytes, the body has ${length}`, path);
+      if (length !== null && Number(length) !== bytes)
+        return problem(400, 'wrong-length', `the URL was signed for ${bytes} bytes, the body has ${length}`, path);
       if (!req.body) return problem(400, 'wrong-length', `the URL was signed for ${bytes} bytes, the body is empty`, path);
       try {
         const body = atMost(bytes);

@@ -3,12 +3,20 @@
  * resolves a file at a revision (the newest by default). Only versions with a manifest exist here.
  */
 import { Readable } from 'node:stream';
-import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
+import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
 import type { AdapterManifest } from '../../shared/manifest.ts';
-import { contentTypeOf } from '../../shared/registry.ts';
+import { contentTypeOf, RegistryError } from '../../shared/registry.ts';
 import type { ResolvedDeps } from '../app.ts';
 import { ProblemError } from '../http/problem.ts';
-import { AdapterDetailSchema, AdapterListSchema, DownloadQuery, ManifestSchema, TaskParam, VersionParams } from '../schemas.ts';
+import {
+  AdapterDetailSchema,
+  AdapterListSchema,
+  DownloadQuery,
+  ListAdaptersQuery,
+  ManifestSchema,
+  TaskParam,
+  VersionParams,
+} from '../schemas.ts';
 import { problemResponses } from './common.ts';
 
 const listAdapters = createRoute({
@@ -16,7 +24,14 @@ const listAdapters = createRoute({
   path: '/adapters',
   tags: ['adapters'],
   summary: 'List tasks with their newest version',
-  responses: { 200: { description: 'Every task with at least one published version.', content: { 'application/json': { schema: AdapterListSchema } } }, ...problemResponses(401) },
+  request: { query: ListAdaptersQuery },
+  responses: {
+    200: {
+      description: 'A page of the tasks with at least one published version, in name order.',
+      content: { 'application/json': { schema: AdapterListSchema } },
+    },
+    ...problemResponses(400, 401),
+  },
 });
 
 const getAdapter = createRoute({
@@ -25,7 +40,10 @@ const getAdapter = createRoute({
   tags: ['adapters'],
   summary: "A task's newest manifest and all its versions",
   request: { params: TaskParam },
-  responses: { 200: { description: 'Newest manifest and versions, newest first.', content: { 'application/json': { schema: AdapterDetailSchema } } }, ...problemResponses(400, 401, 404) },
+  responses: {
+    200: { description: 'Newest manifest and versions, newest first.', content: { 'application/json': { schema: AdapterDetailSchema } } },
+    ...problemResponses(400, 401, 404),
+  },
 });
 
 const getVersion = createRoute({
@@ -35,7 +53,10 @@ const getVersion = createRoute({
   summary: 'The manifest of one version',
   request: { params: VersionParams },
   responses: {
-    200: { description: 'The manifest (immutable: `ETag` and `Cache-Control: private, immutable`).', content: { 'application/json': { schema: ManifestSchema } } },
+    200: {
+      description: 'The manifest (immutable: `ETag` and `Cache-Control: private, immutable`).',
+      content: { 'application/json': { schema: ManifestSchema } },
+    },
     304: { description: 'Not modified (If-None-Match matched the ETag).' },
     ...problemResponses(400, 401, 404),
   },
@@ -71,28 +92,58 @@ function etagMatches(header: string | undefined, etag: string): boolean {
 export function registerAdapterRoutes(app: OpenAPIHono, deps: ResolvedDeps): void {
   const { registry } = deps;
 
+  /** The newest version whose manifest is sound; a corrupt one is logged and passed over, never served. */
   async function newest(task: string): Promise<{ versions: string[]; manifest: AdapterManifest }> {
     const versions = await registry.listVersions(task);
-    const manifest = versions.length > 0 ? await registry.getManifest(task, versions[0]) : null;
-    if (!manifest) throw new ProblemError(404, 'not-found', `no published adapter for task "${task}"`, [{ name: 'task', reason: 'no published version' }]);
+    let manifest: AdapterManifest | null = null;
+    for (const version of versions) {
+      manifest = await registry.getManifest(task, version).catch((err: unknown) => {
+        if (!(err instanceof RegistryError) || err.code !== 'corrupt') throw err;
+        deps.log({ time: deps.now().toISOString(), level: 'warn', msg: 'corrupt manifest skipped', task, version, error: err.message });
+        return null;
+      });
+      if (manifest) break;
+    }
+    if (!manifest)
+      throw new ProblemError(404, 'not-found', `no published adapter for task "${task}"`, [
+        { name: 'task', reason: 'no published version' },
+      ]);
     return { versions, manifest };
   }
 
   async function manifestAt(task: string, version: string): Promise<AdapterManifest> {
     const manifest = await registry.getManifest(task, version);
-    if (!manifest) throw new ProblemError(404, 'not-found', `task "${task}" has no version "${version}"`, [{ name: 'version', reason: 'no such version' }]);
+    if (!manifest)
+      throw new ProblemError(404, 'not-found', `task "${task}" has no version "${version}"`, [
+        { name: 'version', reason: 'no such version' },
+      ]);
     return manifest;
   }
 
   app.openapi(listAdapters, async (c) => {
-    const tasks = await registry.listTasks();
+    const { limit, after } = c.req.valid('query');
+    const { tasks, hasMore } = await registry.listTasks({ limit, after });
     const data = await Promise.all(
       tasks.map(async (task) => {
-        const { manifest } = await newest(task);
-        return { task, latestVersion: manifest.version, createdAt: manifest.createdAt, baseModel: manifest.baseModel.name, mode: manifest.mode, labels: manifest.labels };
+        // A task whose every manifest is corrupt (logged by newest) is left out, not a 500 for the whole list.
+        const found = await newest(task).catch((err: unknown) => {
+          if (err instanceof ProblemError && err.status === 404) return null;
+          throw err;
+        });
+        if (!found) return null;
+        const { manifest } = found;
+        return {
+          task,
+          latestVersion: manifest.version,
+          createdAt: manifest.createdAt,
+          baseModel: manifest.baseModel.name,
+          mode: manifest.mode,
+          labels: manifest.labels,
+        };
       }),
     );
-    return c.json({ object: 'list' as const, data }, 200);
+    const found = data.filter((d): d is NonNullable<typeof d> => d !== null);
+    return c.json({ object: 'list' as const, data: found, hasMore, nextCursor: hasMore ? tasks[tasks.length - 1] : null }, 200);
   });
 
   app.openapi(getAdapter, async (c) => {
@@ -117,7 +168,10 @@ export function registerAdapterRoutes(app: OpenAPIHono, deps: ResolvedDeps): voi
     const { version, file } = c.req.valid('query');
     const manifest = version !== undefined ? await manifestAt(task, version) : (await newest(task)).manifest;
     const entry = manifest.files.find((f) => f.name === file);
-    if (!entry) throw new ProblemError(404, 'not-found', `version ${manifest.version} of "${task}" has no ${file}`, [{ name: 'file', reason: 'not in the manifest' }]);
+    if (!entry)
+      throw new ProblemError(404, 'not-found', `version ${manifest.version} of "${task}" has no ${file}`, [
+        { name: 'file', reason: 'not in the manifest' },
+      ]);
     const key = registry.adapterFileKey(task, manifest.version, file);
     const etag = `"${entry.sha256}"`;
     // A pinned version never changes; "newest" may move, so caches must revalidate. Private: every
@@ -128,7 +182,10 @@ export function registerAdapterRoutes(app: OpenAPIHono, deps: ResolvedDeps): voi
     if (etagMatches(c.req.header('if-none-match'), etag)) return new Response(null, { status: 304, headers: common });
     if (deps.downloads === 'redirect') {
       if (!deps.signDownloadUrl) throw new Error('downloads are "redirect" but no signDownloadUrl was configured');
-      return new Response(null, { status: 302, headers: { location: await deps.signDownloadUrl(key), 'cache-control': 'no-store', 'x-adapter-version': manifest.version } });
+      return new Response(null, {
+        status: 302,
+        headers: { location: await deps.signDownloadUrl(key), 'cache-control': 'no-store', 'x-adapter-version': manifest.version },
+      });
     }
     const fileHeaders = {
       ...common,
@@ -136,7 +193,8 @@ export function registerAdapterRoutes(app: OpenAPIHono, deps: ResolvedDeps): voi
       'content-disposition': `attachment; filename="${file}"`,
     };
     // Hono answers HEAD through the GET handler; do not open a stream only to drop it.
-    if (c.req.method === 'HEAD') return new Response(null, { status: 200, headers: { ...fileHeaders, 'content-length': String(entry.bytes) } });
+    if (c.req.method === 'HEAD')
+      return new Response(null, { status: 200, headers: { ...fileHeaders, 'content-length': String(entry.bytes) } });
     const body = await registry.openAdapterFile(task, manifest.version, file);
     if (!body) throw new Error(`${registry.uriOf(key)} is in the manifest but not in the store`);
     return new Response(Readable.toWeb(body.stream) as ReadableStream<Uint8Array>, {

@@ -9,13 +9,13 @@ import { createHash } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
+import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
 import type { MiddlewareHandler } from 'hono';
+import { DataError, DataLimitError, type DatasetSummary } from '../../shared/datasets/index.ts';
 import type { ResolvedDeps } from '../app.ts';
 import { ProblemError } from '../http/problem.ts';
 import { DatasetQuery, DatasetSchema, DatasetUploadRequestSchema, DatasetUploadSchema } from '../schemas.ts';
 import { problemResponses } from './common.ts';
-import { DataError, DataLimitError, type DatasetSummary } from '../../shared/datasets/index.ts';
 
 /**
  * Presigned upload URLs live this long: well within what the signer's credentials have left (on Lambda,
@@ -26,7 +26,14 @@ const UPLOAD_URL_SECONDS = 900;
 const BUSY_RETRY_SECONDS = 5;
 
 // (Not application/jsonl: @hono/zod-openapi takes any application/json* type for JSON.)
-const RAW_TYPES = ['application/x-ndjson', 'text/csv', 'text/tab-separated-values', 'text/plain', 'application/gzip', 'application/octet-stream'] as const;
+const RAW_TYPES = [
+  'application/x-ndjson',
+  'text/csv',
+  'text/tab-separated-values',
+  'text/plain',
+  'application/gzip',
+  'application/octet-stream',
+] as const;
 export const DATASET_TYPES_HINT = `dataset bodies are ${RAW_TYPES.join(', ')}; or application/json {name, bytes} for a presigned upload`;
 const rawBody = { schema: z.string().openapi({ format: 'binary' }) };
 
@@ -41,7 +48,10 @@ const createDataset = createRoute({
   request: {
     query: DatasetQuery,
     // Not `required`: @hono/zod-openapi would then parse every body as JSON. The handler checks it.
-    body: { required: false, content: { 'application/json': { schema: DatasetUploadRequestSchema }, ...Object.fromEntries(RAW_TYPES.map((t) => [t, rawBody])) } },
+    body: {
+      required: false,
+      content: { 'application/json': { schema: DatasetUploadRequestSchema }, ...Object.fromEntries(RAW_TYPES.map((t) => [t, rawBody])) },
+    },
   },
   responses: {
     201: { description: 'Checked and stored.', content: { 'application/json': { schema: DatasetSchema } } },
@@ -62,7 +72,14 @@ export function datasetCheckSlot(deps: ResolvedDeps): MiddlewareHandler {
   return async (c, next) => {
     if (c.req.method !== 'POST' || c.req.path !== '/datasets' || isJson(c.req.header('content-type'))) return next();
     const release = deps.datasetChecker.tryAcquire();
-    if (!release) throw new ProblemError(429, 'too-many-dataset-checks', `${deps.datasetChecker.concurrency} dataset uploads are being checked; retry in ${BUSY_RETRY_SECONDS} s`, [], { 'retry-after': String(BUSY_RETRY_SECONDS) });
+    if (!release)
+      throw new ProblemError(
+        429,
+        'too-many-dataset-checks',
+        `${deps.datasetChecker.concurrency} dataset uploads are being checked; retry in ${BUSY_RETRY_SECONDS} s`,
+        [],
+        { 'retry-after': String(BUSY_RETRY_SECONDS) },
+      );
     try {
       await next();
     } finally {
@@ -80,25 +97,58 @@ export function registerDatasetRoutes(app: OpenAPIHono, deps: ResolvedDeps): voi
 
     if (isJson(contentType)) {
       const body = c.req.valid('json');
-      if (!deps.signUploadUrl) throw new ProblemError(400, 'presigned-uploads-unavailable', 'this deployment takes datasets as raw request bodies only', [{ name: '(body)', reason: 'send the file itself with ?name=' }]);
+      if (!deps.signUploadUrl)
+        throw new ProblemError(400, 'presigned-uploads-unavailable', 'this deployment takes datasets as raw request bodies only', [
+          { name: '(body)', reason: 'send the file itself with ?name=' },
+        ]);
       const key = registry.newDatasetUploadKey(body.name, deps.now());
       const uploadUrl = await deps.signUploadUrl(key, body.bytes, UPLOAD_URL_SECONDS);
       const expiresAt = new Date(deps.now().getTime() + UPLOAD_URL_SECONDS * 1000).toISOString();
-      return c.json({ object: 'dataset.upload' as const, datasetUri: registry.uriOf(key), name: body.name, bytes: body.bytes, uploadUrl, method: 'PUT' as const, expiresAt }, 200);
+      return c.json(
+        {
+          object: 'dataset.upload' as const,
+          datasetUri: registry.uriOf(key),
+          name: body.name,
+          bytes: body.bytes,
+          uploadUrl,
+          method: 'PUT' as const,
+          expiresAt,
+        },
+        200,
+      );
     }
 
     const type = (contentType ?? '').split(';')[0].trim().toLowerCase();
-    if (!(RAW_TYPES as readonly string[]).includes(type)) throw new ProblemError(415, 'unsupported-media-type', DATASET_TYPES_HINT, [{ name: 'content-type', reason: `"${type || '(none)'}" is not a dataset type` }]);
+    if (!(RAW_TYPES as readonly string[]).includes(type))
+      throw new ProblemError(415, 'unsupported-media-type', DATASET_TYPES_HINT, [
+        { name: 'content-type', reason: `"${type || '(none)'}" is not a dataset type` },
+      ]);
     const name = query.name;
-    if (!name) throw new ProblemError(400, 'validation-error', 'invalid query: name', [{ name: 'name', reason: 'required with a raw body: the file name, whose extension gives the format' }]);
+    if (!name)
+      throw new ProblemError(400, 'validation-error', 'invalid query: name', [
+        { name: 'name', reason: 'required with a raw body: the file name, whose extension gives the format' },
+      ]);
     // (datasetCheckSlot holds this request's check slot.)
     const bytes = Buffer.from(await c.req.arrayBuffer());
-    if (bytes.length === 0) throw new ProblemError(400, 'validation-error', 'the dataset is empty', [{ name: '(body)', reason: 'empty body' }]);
+    if (bytes.length === 0)
+      throw new ProblemError(400, 'validation-error', 'the dataset is empty', [{ name: '(body)', reason: 'empty body' }]);
     const summary = await checkUpload(deps, name, bytes);
     const sha256 = createHash('sha256').update(bytes).digest('hex');
     const datasetUri = await registry.putDataset(name, sha256, bytes);
     // Object.fromEntries defines own properties: a "__proto__" label is a key like any other.
-    return c.json({ object: 'dataset' as const, datasetUri, name, bytes: bytes.length, sha256, format: summary.format, rows: summary.rows, labels: Object.fromEntries(summary.labels) }, 201);
+    return c.json(
+      {
+        object: 'dataset' as const,
+        datasetUri,
+        name,
+        bytes: bytes.length,
+        sha256,
+        format: summary.format,
+        rows: summary.rows,
+        labels: Object.fromEntries(summary.labels),
+      },
+      201,
+    );
   });
 }
 
@@ -118,9 +168,11 @@ async function checkUpload(deps: ResolvedDeps, name: string, bytes: Buffer): Pro
     if (err instanceof DataLimitError) {
       const limits = deps.datasetChecker.limits;
       const detail =
-        err.limit === 'bytes' ? `${name} decompresses to more than ${limits.maxBytes} bytes; upload large datasets with a presigned PUT (POST /datasets with {name, bytes})`
-        : err.limit === 'rows' ? `${name} has more than ${limits.maxRows} rows (the limit of a checked upload); upload large datasets with a presigned PUT (POST /datasets with {name, bytes})`
-        : reason;
+        err.limit === 'bytes'
+          ? `${name} decompresses to more than ${limits.maxBytes} bytes; upload large datasets with a presigned PUT (POST /datasets with {name, bytes})`
+          : err.limit === 'rows'
+            ? `${name} has more than ${limits.maxRows} rows (the limit of a checked upload); upload large datasets with a presigned PUT (POST /datasets with {name, bytes})`
+            : reason;
       throw new ProblemError(413, 'dataset-too-large', detail, [{ name: '(body)', reason }]);
     }
     throw new ProblemError(400, 'invalid-dataset', reason, [{ name: '(body)', reason }]);

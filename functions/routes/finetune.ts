@@ -7,13 +7,22 @@ import { randomBytes } from 'node:crypto';
 import { createRoute, type OpenAPIHono } from '@hono/zod-openapi';
 import type { JobSpec, JobState, JobStatus } from '../../shared/job.ts';
 import { RegistryError } from '../../shared/registry.ts';
-import type { LaunchedJob, LauncherView } from '../jobs/launcher.ts';
 import type { ResolvedDeps } from '../app.ts';
-import { ProblemError, type InvalidParam } from '../http/problem.ts';
-import { FinetuneRequestSchema, IdempotencyHeader, JobIdParam, JobListSchema, JobSchema, ListJobsQuery, type FinetuneRequest, type Job } from '../schemas.ts';
-import { problemResponses } from './common.ts';
+import { type InvalidParam, ProblemError } from '../http/problem.ts';
+import type { LaunchedJob, LauncherView } from '../jobs/launcher.ts';
 import { jobBudget, keyOwner } from '../jobs/spend.ts';
-import { canonicalJson, sha256Hex, type IdempotencyRecord } from './idempotency.ts';
+import {
+  type FinetuneRequest,
+  FinetuneRequestSchema,
+  IdempotencyHeader,
+  type Job,
+  JobIdParam,
+  JobListSchema,
+  JobSchema,
+  ListJobsQuery,
+} from '../schemas.ts';
+import { problemResponses } from './common.ts';
+import { canonicalJson, type IdempotencyRecord, sha256Hex } from './idempotency.ts';
 
 /** `ft-` + the creation time in base 36 (fixed width, so ids sort by time) + 48 random bits. */
 export function newJobId(now: Date): string {
@@ -58,7 +67,12 @@ export function jobView(spec: JobSpec, status: JobStatus | null, launcher?: Laun
     updatedAt: status?.updatedAt ?? null,
     startedAt: status?.startedAt ?? null,
     finishedAt: status?.finishedAt ?? null,
-    progress: { step, totalSteps, epoch: status?.epoch ?? 0, fraction: state === 'succeeded' ? 1 : totalSteps > 0 ? Math.min(1, step / totalSteps) : 0 },
+    progress: {
+      step,
+      totalSteps,
+      epoch: status?.epoch ?? 0,
+      fraction: state === 'succeeded' ? 1 : totalSteps > 0 ? Math.min(1, step / totalSteps) : 0,
+    },
     loss: status?.loss ?? null,
     metrics: status?.validation ?? null,
     adapterVersion: status?.adapterVersion ?? null,
@@ -71,7 +85,8 @@ const createJob = createRoute({
   path: '/finetune',
   tags: ['fine-tuning'],
   summary: 'Create a fine-tune job',
-  description: 'Validates the request, records the job and submits it. A retried request with the same `Idempotency-Key` and body returns the same job.',
+  description:
+    'Validates the request, records the job and submits it. A retried request with the same `Idempotency-Key` and body returns the same job.',
   request: { headers: IdempotencyHeader, body: { required: true, content: { 'application/json': { schema: FinetuneRequestSchema } } } },
   responses: {
     202: { description: 'Accepted: the job is queued. `Location` is its URL.', content: { 'application/json': { schema: JobSchema } } },
@@ -85,7 +100,13 @@ const getJob = createRoute({
   tags: ['fine-tuning'],
   summary: 'Retrieve a fine-tune job',
   request: { params: JobIdParam },
-  responses: { 200: { description: 'The job: status, progress, metrics, adapter version or error.', content: { 'application/json': { schema: JobSchema } } }, ...problemResponses(400, 401, 404) },
+  responses: {
+    200: {
+      description: 'The job: status, progress, metrics, adapter version or error.',
+      content: { 'application/json': { schema: JobSchema } },
+    },
+    ...problemResponses(400, 401, 404),
+  },
 });
 
 const listJobs = createRoute({
@@ -94,7 +115,10 @@ const listJobs = createRoute({
   tags: ['fine-tuning'],
   summary: 'List fine-tune jobs, newest first',
   request: { query: ListJobsQuery },
-  responses: { 200: { description: 'A page of jobs.', content: { 'application/json': { schema: JobListSchema } } }, ...problemResponses(400, 401) },
+  responses: {
+    200: { description: 'A page of jobs.', content: { 'application/json': { schema: JobListSchema } } },
+    ...problemResponses(400, 401),
+  },
 });
 
 const cancelJob = createRoute({
@@ -103,7 +127,10 @@ const cancelJob = createRoute({
   tags: ['fine-tuning'],
   summary: 'Cancel a fine-tune job',
   request: { params: JobIdParam },
-  responses: { 200: { description: 'The job, cancelled.', content: { 'application/json': { schema: JobSchema } } }, ...problemResponses(400, 401, 404, 409) },
+  responses: {
+    200: { description: 'The job, cancelled.', content: { 'application/json': { schema: JobSchema } } },
+    ...problemResponses(400, 401, 404, 409),
+  },
 });
 
 /** Bucket and key of an s3://bucket/key URI (the request schema has checked its shape). */
@@ -122,9 +149,11 @@ export function registerFinetuneRoutes(app: OpenAPIHono, deps: ResolvedDeps): vo
     for (const field of ['datasetUri', 'validationUri'] as const) {
       const uri = body[field];
       const bucket = uri === undefined ? undefined : s3Location(uri).bucket;
-      if (bucket !== undefined && !allowed.has(bucket)) invalid.push({ name: field, reason: `bucket "${bucket}" is not one this deployment reads datasets from` });
+      if (bucket !== undefined && !allowed.has(bucket))
+        invalid.push({ name: field, reason: `bucket "${bucket}" is not one this deployment reads datasets from` });
     }
-    if (invalid.length > 0) throw new ProblemError(422, 'dataset-not-allowed', 'the dataset must be in a bucket this deployment allows', invalid);
+    if (invalid.length > 0)
+      throw new ProblemError(422, 'dataset-not-allowed', 'the dataset must be in a bucket this deployment allows', invalid);
     // A job on a dataset that is not there would only fail later, on a GPU host: say so now.
     for (const field of ['datasetUri', 'validationUri'] as const) {
       const uri = body[field];
@@ -132,11 +161,14 @@ export function registerFinetuneRoutes(app: OpenAPIHono, deps: ResolvedDeps): vo
       const { bucket, key } = s3Location(uri);
       const state = await registry.objectState(bucket, key);
       if (state === 'missing') invalid.push({ name: field, reason: `no object at ${uri} (upload it first: POST /datasets)` });
-      if (state === 'forbidden') invalid.push({ name: field, reason: `${uri} cannot be read with this deployment's permissions (or does not exist)` });
+      if (state === 'forbidden')
+        invalid.push({ name: field, reason: `${uri} cannot be read with this deployment's permissions (or does not exist)` });
     }
     if (invalid.length > 0) throw new ProblemError(422, 'dataset-not-found', 'the dataset must exist and be readable', invalid);
     if (!(await registry.modelExists(baseModel))) {
-      throw new ProblemError(422, 'unknown-base-model', `base model "${baseModel}" is not in the registry`, [{ name: 'baseModel', reason: `no model "${baseModel}" under models/` }]);
+      throw new ProblemError(422, 'unknown-base-model', `base model "${baseModel}" is not in the registry`, [
+        { name: 'baseModel', reason: `no model "${baseModel}" under models/` },
+      ]);
     }
   }
 
@@ -169,7 +201,17 @@ export function registerFinetuneRoutes(app: OpenAPIHono, deps: ResolvedDeps): vo
     const status = await registry.getJobStatus(jobId);
     if (status?.state === 'succeeded') return jobView(spec, status);
     const now = deps.now().toISOString();
-    const base: JobStatus = status ?? { format: 'adapter-store.job-status/v1', jobId, state: 'queued', step: 0, totalSteps: 0, epoch: 0, loss: null, validation: null, updatedAt: spec.createdAt };
+    const base: JobStatus = status ?? {
+      format: 'adapter-store.job-status/v1',
+      jobId,
+      state: 'queued',
+      step: 0,
+      totalSteps: 0,
+      epoch: 0,
+      loss: null,
+      validation: null,
+      updatedAt: spec.createdAt,
+    };
     const cancel = await registry.getJobCancel(jobId);
     let launched: LauncherView | undefined;
     let handle: LaunchedJob | null = null;
@@ -185,14 +227,31 @@ export function registerFinetuneRoutes(app: OpenAPIHono, deps: ResolvedDeps): vo
     }
     if (cancel || launched?.state === 'succeeded' || base.state === 'cancelled') {
       const version = await publishedVersion(spec);
-      if (version) return jobView(spec, { ...base, state: 'succeeded', adapterVersion: version, error: undefined, finishedAt: base.finishedAt ?? now });
+      if (version)
+        return jobView(spec, {
+          ...base,
+          state: 'succeeded',
+          adapterVersion: version,
+          error: undefined,
+          finishedAt: base.finishedAt ?? now,
+        });
     }
     if (cancel) return jobView(spec, { ...base, state: 'cancelled', error: undefined, finishedAt: base.finishedAt ?? cancel.requestedAt });
     if (launched?.state === 'succeeded') {
-      return jobView(spec, { ...base, state: 'failed', error: { message: 'the job exited without publishing an adapter or reporting why' }, finishedAt: base.finishedAt ?? now });
+      return jobView(spec, {
+        ...base,
+        state: 'failed',
+        error: { message: 'the job exited without publishing an adapter or reporting why' },
+        finishedAt: base.finishedAt ?? now,
+      });
     }
     if (merge && !handle && base.state === 'queued' && deps.now().getTime() - Date.parse(spec.createdAt) > LAUNCH_GRACE_MS) {
-      return jobView(spec, { ...base, state: 'failed', error: { message: 'the job was never launched (the API stopped before submitting it); submit it again' }, finishedAt: base.finishedAt ?? now });
+      return jobView(spec, {
+        ...base,
+        state: 'failed',
+        error: { message: 'the job was never launched (the API stopped before submitting it); submit it again' },
+        finishedAt: base.finishedAt ?? now,
+      });
     }
     return jobView(spec, status, launched);
   }
@@ -215,11 +274,23 @@ export function registerFinetuneRoutes(app: OpenAPIHono, deps: ResolvedDeps): vo
     const active = await launcher.activeJobIds();
     const { maxQueuedJobs, maxJobsPerKey } = deps.jobLimits;
     if (active.length >= maxQueuedJobs) {
-      throw new ProblemError(429, 'queue-full', `${active.length} jobs are queued or running, the most this deployment takes (ADAPTER_STORE_MAX_QUEUED_JOBS=${maxQueuedJobs}); retry later`, [], { 'retry-after': String(CAPACITY_RETRY_SECONDS) });
+      throw new ProblemError(
+        429,
+        'queue-full',
+        `${active.length} jobs are queued or running, the most this deployment takes (ADAPTER_STORE_MAX_QUEUED_JOBS=${maxQueuedJobs}); retry later`,
+        [],
+        { 'retry-after': String(CAPACITY_RETRY_SECONDS) },
+      );
     }
     const mine = (await Promise.all(active.map(ownerOf))).filter((o) => o === owner).length;
     if (mine >= maxJobsPerKey) {
-      throw new ProblemError(429, 'too-many-jobs', `this API key has ${mine} jobs queued or running, the most one key may (ADAPTER_STORE_MAX_JOBS_PER_KEY=${maxJobsPerKey}); wait for one to finish or cancel one`, [], { 'retry-after': String(CAPACITY_RETRY_SECONDS) });
+      throw new ProblemError(
+        429,
+        'too-many-jobs',
+        `this API key has ${mine} jobs queued or running, the most one key may (ADAPTER_STORE_MAX_JOBS_PER_KEY=${maxJobsPerKey}); wait for one to finish or cancel one`,
+        [],
+        { 'retry-after': String(CAPACITY_RETRY_SECONDS) },
+      );
     }
   }
 
@@ -242,7 +313,12 @@ export function registerFinetuneRoutes(app: OpenAPIHono, deps: ResolvedDeps): vo
     const budget = jobBudget(hyperparameters, await modelParameters(baseModel), deps.jobLimits.maxJobCost);
     if (!budget.ok) {
       const field = hyperparameters.maxSteps !== undefined ? 'hyperparameters.maxSteps' : 'hyperparameters.batchSize';
-      throw new ProblemError(422, 'over-budget', `the job would cost ${budget.cost.toExponential(3)} (seeds x steps x batch size x model parameters), over this deployment's ${deps.jobLimits.maxJobCost.toExponential(3)} per job (ADAPTER_STORE_MAX_JOB_COST)`, [{ name: field, reason: 'over the per-job compute budget: fewer steps, seeds or a smaller batch' }]);
+      throw new ProblemError(
+        422,
+        'over-budget',
+        `the job would cost ${budget.cost.toExponential(3)} (seeds x steps x batch size x model parameters), over this deployment's ${deps.jobLimits.maxJobCost.toExponential(3)} per job (ADAPTER_STORE_MAX_JOB_COST)`,
+        [{ name: field, reason: 'over the per-job compute budget: fewer steps, seeds or a smaller batch' }],
+      );
     }
     const owner = keyOwner(c.req.header('authorization'));
 
@@ -251,10 +327,16 @@ export function registerFinetuneRoutes(app: OpenAPIHono, deps: ResolvedDeps): vo
       const jobId = newJobId(now);
       if (idempotencyKey !== undefined) {
         const requestSha256 = sha256Hex(canonicalJson({ ...body, baseModel }));
-        const existing = await registry.claimIdempotencyKey<IdempotencyRecord>(idempotencyKey, { jobId, requestSha256, createdAt: now.toISOString() });
+        const existing = await registry.claimIdempotencyKey<IdempotencyRecord>(idempotencyKey, {
+          jobId,
+          requestSha256,
+          createdAt: now.toISOString(),
+        });
         if (existing) {
           if (existing.requestSha256 !== requestSha256) {
-            throw new ProblemError(409, 'idempotency-key-reused', 'this Idempotency-Key was used with a different request', [{ name: 'Idempotency-Key', reason: 'already used for another request body' }]);
+            throw new ProblemError(409, 'idempotency-key-reused', 'this Idempotency-Key was used with a different request', [
+              { name: 'Idempotency-Key', reason: 'already used for another request body' },
+            ]);
           }
           if (await registry.getJobStatus(existing.jobId)) {
             c.header('location', `/finetune/${existing.jobId}`);
@@ -264,8 +346,17 @@ export function registerFinetuneRoutes(app: OpenAPIHono, deps: ResolvedDeps): vo
           // No job yet: the first request is still at work, or it died between claim and spec. A claim
           // that old is taken over (one winner), and this request creates the job.
           const stale = now.getTime() - Date.parse(existing.createdAt) > IDEMPOTENCY_CLAIM_TTL_MS;
-          if (!stale || !(await registry.replaceIdempotencyClaim(idempotencyKey, existing, { jobId, requestSha256, createdAt: now.toISOString() }))) {
-            throw new ProblemError(409, 'idempotent-request-in-progress', 'the first request with this Idempotency-Key is still being processed; retry shortly', [], { 'retry-after': '1' });
+          if (
+            !stale ||
+            !(await registry.replaceIdempotencyClaim(idempotencyKey, existing, { jobId, requestSha256, createdAt: now.toISOString() }))
+          ) {
+            throw new ProblemError(
+              409,
+              'idempotent-request-in-progress',
+              'the first request with this Idempotency-Key is still being processed; retry shortly',
+              [],
+              { 'retry-after': '1' },
+            );
           }
         }
       }
@@ -282,7 +373,17 @@ export function registerFinetuneRoutes(app: OpenAPIHono, deps: ResolvedDeps): vo
         budget: { maxSteps: budget.maxSteps },
         owner,
       };
-      const status: JobStatus = { format: 'adapter-store.job-status/v1', jobId, state: 'queued', step: 0, totalSteps: 0, epoch: 0, loss: null, validation: null, updatedAt: now.toISOString() };
+      const status: JobStatus = {
+        format: 'adapter-store.job-status/v1',
+        jobId,
+        state: 'queued',
+        step: 0,
+        totalSteps: 0,
+        epoch: 0,
+        loss: null,
+        validation: null,
+        updatedAt: now.toISOString(),
+      };
       try {
         await checkCapacity(owner);
         await registry.putJobSpec(spec);
@@ -296,7 +397,13 @@ export function registerFinetuneRoutes(app: OpenAPIHono, deps: ResolvedDeps): vo
         await registry.putJobLaunch(jobId, await launcher.submit({ jobId, task: spec.task }));
       } catch (err) {
         const message = `submitting the job failed: ${(err as Error).message}`;
-        await registry.putJobStatus({ ...status, state: 'failed', error: { message }, finishedAt: deps.now().toISOString(), updatedAt: deps.now().toISOString() });
+        await registry.putJobStatus({
+          ...status,
+          state: 'failed',
+          error: { message },
+          finishedAt: deps.now().toISOString(),
+          updatedAt: deps.now().toISOString(),
+        });
         throw new ProblemError(502, 'launch-failed', `${message} (job ${jobId} is recorded as failed)`);
       }
       c.header('location', `/finetune/${jobId}`);
@@ -311,7 +418,9 @@ export function registerFinetuneRoutes(app: OpenAPIHono, deps: ResolvedDeps): vo
     // One bounded listing of the job index per page, then each job's spec and status.
     const { ids, hasMore } = await registry.listJobIds({ task, limit, after }).catch((err: unknown) => {
       if (after !== undefined && err instanceof RegistryError && err.code === 'not-found') {
-        throw new ProblemError(400, 'validation-error', `invalid query: after`, [{ name: 'after', reason: `no job "${after}" to continue after` }]);
+        throw new ProblemError(400, 'validation-error', `invalid query: after`, [
+          { name: 'after', reason: `no job "${after}" to continue after` },
+        ]);
       }
       throw err;
     });
@@ -325,7 +434,9 @@ export function registerFinetuneRoutes(app: OpenAPIHono, deps: ResolvedDeps): vo
     const current = await view(jobId, true);
     if (current.status === 'cancelled') return c.json(current, 200);
     if (current.status === 'succeeded' || current.status === 'failed') {
-      throw new ProblemError(409, 'job-finished', `job ${jobId} already ${current.status}; only queued or running jobs can be cancelled`, [{ name: 'jobId', reason: `job is ${current.status}` }]);
+      throw new ProblemError(409, 'job-finished', `job ${jobId} already ${current.status}; only queued or running jobs can be cancelled`, [
+        { name: 'jobId', reason: `job is ${current.status}` },
+      ]);
     }
     // The API never writes status.json here (the trainer owns it): the cancel record decides the view.
     await registry.putJobCancel(jobId, { requestedAt: deps.now().toISOString() });
@@ -333,7 +444,12 @@ export function registerFinetuneRoutes(app: OpenAPIHono, deps: ResolvedDeps): vo
     if (handle) await launcher.cancel(handle);
     const after = await view(jobId, false);
     if (after.status === 'succeeded') {
-      throw new ProblemError(409, 'job-finished', `job ${jobId} succeeded before the cancel took effect; its adapter version ${after.adapterVersion} is published`, [{ name: 'jobId', reason: 'job is succeeded' }]);
+      throw new ProblemError(
+        409,
+        'job-finished',
+        `job ${jobId} succeeded before the cancel took effect; its adapter version ${after.adapterVersion} is published`,
+        [{ name: 'jobId', reason: 'job is succeeded' }],
+      );
     }
     return c.json(after, 200);
   });

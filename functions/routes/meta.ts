@@ -24,7 +24,11 @@ const health = createRoute({
 const escapeHtml = (s: string): string => s.replace(/[&<>"']/g, (ch) => `&#${ch.charCodeAt(0)};`);
 
 export function registerMetaRoutes(app: OpenAPIHono): void {
-  app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer', description: 'An API key from the deployment configuration.' });
+  app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', {
+    type: 'http',
+    scheme: 'bearer',
+    description: 'An API key from the deployment configuration.',
+  });
   app.openapi(health, (c) => c.json({ status: 'ok' as const }, 200));
   app.doc('/openapi.json', OPENAPI_INFO);
 
@@ -39,7 +43,9 @@ export function registerMetaRoutes(app: OpenAPIHono): void {
         rows.push(
           `<section><h2><code>${method.toUpperCase()} ${escapeHtml(path)}</code></h2><p>${escapeHtml(op.summary ?? '')}</p>` +
             (op.description ? `<p>${escapeHtml(op.description)}</p>` : '') +
-            `<p>Responses: ${Object.keys(op.responses ?? {}).map(escapeHtml).join(', ')}</p></section>`,
+            `<p>Responses: ${Object.keys(op.responses ?? {})
+              .map(escapeHtml)
+              .join(', ')}</p></section>`,
         );
       }
     }

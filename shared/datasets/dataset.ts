@@ -5,8 +5,18 @@
  */
 import type { S3Client } from '@aws-sdk/client-s3';
 import { DataError, DataLimitError, RowProblem } from './errors.ts';
-import { DATASET_FORMATS, delimitedRecords, formatFromName, jsonlRecords, type DatasetFormat, type RecordItem } from './formats.ts';
-import { DEFAULT_FIELDS, IdAllocator, labelChecker, recordToRow, type FieldNames, type IdArrays, type RawRecord, type ReadOptions, type TokenizedRow } from './rows.ts';
+import { DATASET_FORMATS, type DatasetFormat, delimitedRecords, formatFromName, jsonlRecords, type RecordItem } from './formats.ts';
+import {
+  DEFAULT_FIELDS,
+  type FieldNames,
+  IdAllocator,
+  type IdArrays,
+  labelChecker,
+  type RawRecord,
+  type ReadOptions,
+  recordToRow,
+  type TokenizedRow,
+} from './rows.ts';
 import { maxLineCharsFromEnv, openText, type TextStream } from './text.ts';
 import { openDatasetStream, parseDatasetUri } from './uri.ts';
 
@@ -56,22 +66,31 @@ function fieldNames(o: ReadDatasetOptions): FieldNames {
     textPair: o.textPairColumn ?? DEFAULT_FIELDS.textPair,
     label: o.labelColumn ?? DEFAULT_FIELDS.label,
   };
-  for (const [flag, v] of [['--text-column', o.textColumn], ['--text-pair-column', o.textPairColumn], ['--label-column', o.labelColumn]] as const) {
+  for (const [flag, v] of [
+    ['--text-column', o.textColumn],
+    ['--text-pair-column', o.textPairColumn],
+    ['--label-column', o.labelColumn],
+  ] as const) {
     if (v !== undefined && v.trim() === '') throw new DataError(`${flag}: empty column name`);
   }
   const used = [names.text, names.textPair, names.label];
-  if (new Set(used).size !== used.length) throw new DataError(`the text, text-pair and label columns must differ, got ${JSON.stringify(used)}`);
+  if (new Set(used).size !== used.length)
+    throw new DataError(`the text, text-pair and label columns must differ, got ${JSON.stringify(used)}`);
   return names;
 }
 
 /** The format to read `name` as: the explicit one, or the extension's. */
 export function resolveFormat(name: string, format?: string): DatasetFormat {
   if (format !== undefined) {
-    if (!(DATASET_FORMATS as readonly string[]).includes(format)) throw new DataError(`--format: "${format}" is not one of ${DATASET_FORMATS.join(', ')}`);
+    if (!(DATASET_FORMATS as readonly string[]).includes(format))
+      throw new DataError(`--format: "${format}" is not one of ${DATASET_FORMATS.join(', ')}`);
     return format as DatasetFormat;
   }
   const f = formatFromName(name);
-  if (!f) throw new DataError(`${name}: cannot tell the format from the file name; name it .jsonl, .csv or .tsv (optionally .gz), or pass --format ${DATASET_FORMATS.join('|')}`);
+  if (!f)
+    throw new DataError(
+      `${name}: cannot tell the format from the file name; name it .jsonl, .csv or .tsv (optionally .gz), or pass --format ${DATASET_FORMATS.join('|')}`,
+    );
   return f;
 }
 
@@ -90,7 +109,11 @@ export interface StreamEnd {
  * and recorded; the (N+1)th fails with its own message. Limits (`maxBytes`, `maxRows`, `maxLineChars`)
  * fail with a DataLimitError as the stream reaches them.
  */
-export async function* streamDataset(uri: string, o: ReadDatasetOptions, alloc: IdArrays = new IdAllocator()): AsyncGenerator<TokenizedRow, StreamEnd> {
+export async function* streamDataset(
+  uri: string,
+  o: ReadDatasetOptions,
+  alloc: IdArrays = new IdAllocator(),
+): AsyncGenerator<TokenizedRow, StreamEnd> {
   const maxBadRows = o.maxBadRows ?? 0;
   if (!Number.isSafeInteger(maxBadRows) || maxBadRows < 0) throw new DataError(`--max-bad-rows must be an integer >= 0, got ${maxBadRows}`);
   const names = fieldNames(o);
@@ -106,11 +129,17 @@ export async function* streamDataset(uri: string, o: ReadDatasetOptions, alloc: 
     const items: AsyncGenerator<RecordItem> =
       format === 'jsonl'
         ? jsonlRecords(text, name, maxLineChars)
-        : delimitedRecords(text, name, format, {
-            names,
-            label: o.requireLabels || o.labelColumn !== undefined,
-            textPair: o.textPairColumn !== undefined,
-          }, maxLineChars);
+        : delimitedRecords(
+            text,
+            name,
+            format,
+            {
+              names,
+              label: o.requireLabels || o.labelColumn !== undefined,
+              textPair: o.textPairColumn !== undefined,
+            },
+            maxLineChars,
+          );
     let rows = 0;
     const skipped: SkippedRow[] = [];
     const checkLabel = o.labels ? labelChecker(o.labels) : undefined;
@@ -138,7 +167,10 @@ export async function* streamDataset(uri: string, o: ReadDatasetOptions, alloc: 
       throw new DataError(`${name}:${item.line}: ${reason}${budget}`);
     }
     if (rows === 0) {
-      const why = skipped.length > 0 ? ` (all ${skipped.length} rows were bad and skipped; the first, line ${skipped[0].line}: ${skipped[0].reason})` : '';
+      const why =
+        skipped.length > 0
+          ? ` (all ${skipped.length} rows were bad and skipped; the first, line ${skipped[0].line}: ${skipped[0].reason})`
+          : '';
       throw new DataError(`${name}: no rows${why}`);
     }
     return { name, format, gzip: text.gzip, skipped };

@@ -5,9 +5,9 @@
  * rather than with a parse error on every row.
  */
 import { pipeline, Readable } from 'node:stream';
-import { CsvError, parse, type Info } from 'csv-parse';
+import { CsvError, type Info, parse } from 'csv-parse';
 import { DataError, DataLimitError, RowProblem } from './errors.ts';
-import { jsonRecord, type FieldNames, type RawRecord } from './rows.ts';
+import { type FieldNames, jsonRecord, type RawRecord } from './rows.ts';
 import { MAX_LINE_CHARS, splitLines, type TextStream } from './text.ts';
 
 export const DATASET_FORMATS = ['jsonl', 'csv', 'tsv'] as const;
@@ -30,7 +30,7 @@ const FORMAT_NAME: Record<DatasetFormat, string> = { jsonl: 'JSON lines', csv: '
 
 function quoteStart(s: string): string {
   const t = s.trim();
-  return JSON.stringify(t.length > 40 ? t.slice(0, 40) + '…' : t);
+  return JSON.stringify(t.length > 40 ? `${t.slice(0, 40)}…` : t);
 }
 
 /** The first non-blank line of `head`, with its 1-based number. */
@@ -54,7 +54,9 @@ function looksLike(text: string): { what: string; format?: DatasetFormat } {
 function mismatch(name: string, line: number, expected: DatasetFormat, text: string): DataError {
   const l = looksLike(text);
   const hint = l.format ? `; pass --format ${l.format} if it is` : '';
-  return new DataError(`${name}:${line}: this does not look like ${FORMAT_NAME[expected]}: it looks like ${l.what}, starting ${quoteStart(text)}${hint}`);
+  return new DataError(
+    `${name}:${line}: this does not look like ${FORMAT_NAME[expected]}: it looks like ${l.what}, starting ${quoteStart(text)}${hint}`,
+  );
 }
 
 /** Checks that the start of the file looks like JSON lines: its first non-blank line is an object (or at least JSON). */
@@ -110,10 +112,15 @@ function checkHeader(header: string[], line: number, name: string, format: 'csv'
   const cols = header.map((c) => JSON.stringify(c)).join(', ');
   // One column holding the other format's delimiter: the wrong format, not a missing column.
   const other = format === 'csv' ? '\t' : ',';
-  const wrongDelimiter = header.length === 1 && header[0].includes(other) ? `; it looks like ${format === 'csv' ? 'TSV' : 'CSV'} (pass --format ${format === 'csv' ? 'tsv' : 'csv'} if it is)` : '';
+  const wrongDelimiter =
+    header.length === 1 && header[0].includes(other)
+      ? `; it looks like ${format === 'csv' ? 'TSV' : 'CSV'} (pass --format ${format === 'csv' ? 'tsv' : 'csv'} if it is)`
+      : '';
   const missing = (col: string, key: 'text' | 'textPair' | 'label', extra = ''): DataError => {
     const flag = need.flags?.[key] ?? `--${key === 'textPair' ? 'text-pair' : key}-column`;
-    return new DataError(`${name}:${line}: no column ${JSON.stringify(col)}${extra} in the header; its columns are ${cols}${wrongDelimiter || ` (${flag} names another)`}`);
+    return new DataError(
+      `${name}:${line}: no column ${JSON.stringify(col)}${extra} in the header; its columns are ${cols}${wrongDelimiter || ` (${flag} names another)`}`,
+    );
   };
   const n = need.names;
   if (!have.has(n.text) && !have.has(n.inputIds)) throw missing(n.text, 'text', ` (nor ${JSON.stringify(n.inputIds)})`);
@@ -133,7 +140,13 @@ function checkHeader(header: string[], line: number, name: string, format: 'csv'
  * record the header. A row whose field count differs from the header's is a bad row; a broken quote is
  * a file error (everything after it would be misread).
  */
-export async function* delimitedRecords(text: TextStream, name: string, format: 'csv' | 'tsv', need: ColumnNeeds, maxRecordChars = MAX_LINE_CHARS): AsyncGenerator<RecordItem> {
+export async function* delimitedRecords(
+  text: TextStream,
+  name: string,
+  format: 'csv' | 'tsv',
+  need: ColumnNeeds,
+  maxRecordChars = MAX_LINE_CHARS,
+): AsyncGenerator<RecordItem> {
   checkDelimitedHead(text.head, name, format);
   const parser = parse({
     delimiter: format === 'csv' ? ',' : '\t',
@@ -160,7 +173,10 @@ export async function* delimitedRecords(text: TextStream, name: string, format: 
         continue;
       }
       if (record.length !== header.length) {
-        yield { line, problem: `has ${record.length} ${record.length === 1 ? 'field' : 'fields'} but the header has ${header.length}${format === 'tsv' && record.length < header.length && record.some((f) => f.includes(',')) ? ' (is it CSV?)' : ''}` };
+        yield {
+          line,
+          problem: `has ${record.length} ${record.length === 1 ? 'field' : 'fields'} but the header has ${header.length}${format === 'tsv' && record.length < header.length && record.some((f) => f.includes(',')) ? ' (is it CSV?)' : ''}`,
+        };
         continue;
       }
       // No prototype: a column named "__proto__" or "constructor" is just a column.
@@ -171,7 +187,10 @@ export async function* delimitedRecords(text: TextStream, name: string, format: 
   } catch (err) {
     if (err instanceof CsvError && err.code === 'CSV_MAX_RECORD_SIZE') {
       const at = (err as CsvError & { lines?: number }).lines ?? 0;
-      throw new DataLimitError(`${name}:${at}: record at line ${at} is longer than ${maxRecordChars} characters (the limit; ADAPTER_STORE_MAX_LINE_CHARS raises it)`, 'line');
+      throw new DataLimitError(
+        `${name}:${at}: record at line ${at} is longer than ${maxRecordChars} characters (the limit; ADAPTER_STORE_MAX_LINE_CHARS raises it)`,
+        'line',
+      );
     }
     if (err instanceof CsvError) {
       const lines = (err as CsvError & { lines?: number }).lines;

@@ -47,7 +47,11 @@ class ScratchIds implements IdArrays {
 
 export async function inspectDataset(uri: string, limits: InspectLimits = {}): Promise<DatasetSummary> {
   const big = Number.MAX_SAFE_INTEGER;
-  const it = streamDataset(uri, { vocabSize: big, maxPositions: big, typeVocabSize: big, requireLabels: true, tokenizer: structureOnly, ...limits }, new ScratchIds());
+  const it = streamDataset(
+    uri,
+    { vocabSize: big, maxPositions: big, typeVocabSize: big, requireLabels: true, tokenizer: structureOnly, ...limits },
+    new ScratchIds(),
+  );
   // A Map, not an object: labels like "__proto__" or "constructor" are counted like any other.
   const labels = new Map<string, number>();
   let rows = 0;

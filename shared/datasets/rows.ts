@@ -41,7 +41,13 @@ export interface FieldNames {
   tokenTypeIds: string;
 }
 
-export const DEFAULT_FIELDS: Readonly<FieldNames> = { text: 'text', textPair: 'text_pair', label: 'label', inputIds: 'input_ids', tokenTypeIds: 'token_type_ids' };
+export const DEFAULT_FIELDS: Readonly<FieldNames> = {
+  text: 'text',
+  textPair: 'text_pair',
+  label: 'label',
+  inputIds: 'input_ids',
+  tokenTypeIds: 'token_type_ids',
+};
 
 /** A record before validation. JSON records hold JSON values; CSV/TSV records hold strings (absent cells: undefined). */
 export interface RawRecord {
@@ -70,7 +76,10 @@ export class IdAllocator implements IdArrays {
 
   zeros(n: number): Int32Array {
     let z = this.zeroViews.get(n);
-    if (!z) this.zeroViews.set(n, (z = this.take(n)));
+    if (!z) {
+      z = this.take(n);
+      this.zeroViews.set(n, z);
+    }
     return z;
   }
 
@@ -88,7 +97,14 @@ export class IdAllocator implements IdArrays {
 
 const plainAllocator: IdArrays = { take: (n) => new Int32Array(n), zeros: (n) => new Int32Array(n) };
 
-function intArray(value: unknown, field: string, limit: number, what: 'token id' | 'token type id', alloc: IdArrays, word = 'field'): Int32Array {
+function intArray(
+  value: unknown,
+  field: string,
+  limit: number,
+  what: 'token id' | 'token type id',
+  alloc: IdArrays,
+  word = 'field',
+): Int32Array {
   const list = value as ArrayLike<unknown>;
   const range = what === 'token id' ? 'the vocabulary' : 'the token type range';
   // Validate first, then copy: a bad row takes no space.
@@ -124,7 +140,9 @@ function idsFromCell(cell: string, column: string): unknown[] {
     } catch {
       // fall through to the message below
     }
-    throw new RowProblem(`column "${column}" must be a JSON array or space-separated integers, got ${JSON.stringify(cell.length > 60 ? cell.slice(0, 60) + '…' : cell)}`);
+    throw new RowProblem(
+      `column "${column}" must be a JSON array or space-separated integers, got ${JSON.stringify(cell.length > 60 ? `${cell.slice(0, 60)}…` : cell)}`,
+    );
   }
   return t.split(/\s+/).map((s) => (/^-?\d+$/.test(s) ? Number(s) : s));
 }
@@ -173,7 +191,9 @@ export function recordToRow(
       if (!o.tokenizer) {
         throw new RowProblem(csv ? `empty ${word} "${names.inputIds}"` : `missing ${word} "${names.inputIds}"`);
       }
-      throw new RowProblem(csv && v[names.text] === '' ? `empty ${word} "${names.text}"` : `missing ${word} "${names.text}" (and no "${names.inputIds}")`);
+      throw new RowProblem(
+        csv && v[names.text] === '' ? `empty ${word} "${names.text}"` : `missing ${word} "${names.text}" (and no "${names.inputIds}")`,
+      );
     }
     if (!o.tokenizer) throw new RowProblem(`missing ${word} "${names.inputIds}" (text rows need a tokenizer, and none was given)`);
     if (typeof text !== 'string') throw new RowProblem(`${word} "${names.text}" must be a string`);
@@ -194,7 +214,8 @@ export function recordToRow(
   if (!isArrayLike(ids)) throw new RowProblem(`${word} "${names.inputIds}" must be an array of integers`);
   const inputIds = intArray(ids, names.inputIds, o.vocabSize, 'token id', alloc, word);
   if (inputIds.length === 0) throw new RowProblem(`${word} "${names.inputIds}" is empty`);
-  if (inputIds.length > o.maxPositions) throw new RowProblem(`sequence of ${inputIds.length} tokens exceeds max_position_embeddings ${o.maxPositions}`);
+  if (inputIds.length > o.maxPositions)
+    throw new RowProblem(`sequence of ${inputIds.length} tokens exceeds max_position_embeddings ${o.maxPositions}`);
   let tokenTypeIds: Int32Array;
   if (isAbsent(types)) {
     // Absent token types mean a single segment, as in Hugging Face tokenizers.
@@ -214,7 +235,10 @@ export function recordToRow(
   } else if (csv) {
     label = labelFromCell(rawLabel as string);
   } else {
-    if (!(typeof rawLabel === 'string' && rawLabel.length > 0) && !(typeof rawLabel === 'number' && Number.isInteger(rawLabel) && rawLabel >= 0)) {
+    if (
+      !(typeof rawLabel === 'string' && rawLabel.length > 0) &&
+      !(typeof rawLabel === 'number' && Number.isInteger(rawLabel) && rawLabel >= 0)
+    ) {
       throw new RowProblem(`${word} "${names.label}" must be a non-empty string or an integer >= 0, got ${JSON.stringify(rawLabel)}`);
     }
     label = rawLabel;
@@ -232,7 +256,9 @@ export function labelChecker(labels: readonly string[]): (label: string | number
   return (label) => {
     if (typeof label === 'number') {
       if (label < labels.length) return;
-      throw new RowProblem(`integer label ${label} is not a class index in [0, ${labels.length}) of the label set ${JSON.stringify(labels)}`);
+      throw new RowProblem(
+        `integer label ${label} is not a class index in [0, ${labels.length}) of the label set ${JSON.stringify(labels)}`,
+      );
     }
     if (!names.has(label)) throw new RowProblem(`label ${JSON.stringify(label)} is not in the label set ${JSON.stringify(labels)}`);
   };

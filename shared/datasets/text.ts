@@ -118,7 +118,11 @@ const isGzip = (b: Buffer): boolean => b.length >= 2 && b[0] === 0x1f && b[1] ==
  * is not text, or a `.gz` name whose bytes are not gzip. With `maxBytes`, reading past that many
  * (decompressed) bytes fails with a DataLimitError as the stream gets there: nothing larger is ever held.
  */
-export async function openText(source: Readable | AsyncIterable<unknown>, name: string, opts: { maxBytes?: number } = {}): Promise<TextStream> {
+export async function openText(
+  source: Readable | AsyncIterable<unknown>,
+  name: string,
+  opts: { maxBytes?: number } = {},
+): Promise<TextStream> {
   let { head, rest, close } = await peek(source);
   const gzip = isGzip(head);
   if (gzip) {
@@ -155,7 +159,9 @@ export async function openText(source: Readable | AsyncIterable<unknown>, name: 
       offset += b.length;
       return s;
     } catch {
-      throw new DataError(`${name}: not valid UTF-8 text (an invalid byte sequence between bytes ${offset} and ${offset + b.length}${gzip ? ' of the decompressed data' : ''})`);
+      throw new DataError(
+        `${name}: not valid UTF-8 text (an invalid byte sequence between bytes ${offset} and ${offset + b.length}${gzip ? ' of the decompressed data' : ''})`,
+      );
     }
   };
   // The head is decoded twice (here to look at, then in `chunks`): cheap, and keeps the decoder simple.
@@ -166,7 +172,8 @@ export async function openText(source: Readable | AsyncIterable<unknown>, name: 
     try {
       for await (const b of rest) {
         seen += b.length;
-        if (seen > maxBytes) throw new DataLimitError(`${name}: more than ${maxBytes} bytes${gzip ? ' after decompression' : ''} (the limit)`, 'bytes');
+        if (seen > maxBytes)
+          throw new DataLimitError(`${name}: more than ${maxBytes} bytes${gzip ? ' after decompression' : ''} (the limit)`, 'bytes');
         const s = decode(b, false);
         if (s.length > 0) yield s;
       }
@@ -212,12 +219,20 @@ export function maxLineCharsFromEnv(env: NodeJS.ProcessEnv = process.env): numbe
  * the text's length: only each new chunk is searched for a newline, and the pieces of a line that spans
  * chunks are joined once, when it ends. A line over `maxLineChars` fails as soon as it gets there.
  */
-export async function* splitLines(chunks: AsyncIterable<string>, name: string, maxLineChars = MAX_LINE_CHARS): AsyncGenerator<{ line: number; text: string }> {
+export async function* splitLines(
+  chunks: AsyncIterable<string>,
+  name: string,
+  maxLineChars = MAX_LINE_CHARS,
+): AsyncGenerator<{ line: number; text: string }> {
   // The unfinished line: pieces of earlier chunks, not yet joined.
   let pending: string[] = [];
   let pendingChars = 0;
   let line = 0;
-  const tooLong = (): DataError => new DataLimitError(`${name}:${line + 1}: line ${line + 1} is longer than ${maxLineChars} characters (the limit; ADAPTER_STORE_MAX_LINE_CHARS raises it)`, 'line');
+  const tooLong = (): DataError =>
+    new DataLimitError(
+      `${name}:${line + 1}: line ${line + 1} is longer than ${maxLineChars} characters (the limit; ADAPTER_STORE_MAX_LINE_CHARS raises it)`,
+      'line',
+    );
   const finish = (piece: string): string => {
     if (pending.length === 0) return piece;
     pending.push(piece);

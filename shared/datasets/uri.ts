@@ -10,9 +10,7 @@ import { fileURLToPath } from 'node:url';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { DataError } from './errors.ts';
 
-export type DatasetLocation =
-  | { kind: 'file'; path: string; uri: string }
-  | { kind: 's3'; bucket: string; key: string; uri: string };
+export type DatasetLocation = { kind: 'file'; path: string; uri: string } | { kind: 's3'; bucket: string; key: string; uri: string };
 
 // S3's bucket naming rules (3-63 characters; lower-case letters, digits, dots and hyphens; a letter or
 // digit at each end).
@@ -108,7 +106,8 @@ function s3Error(err: unknown, loc: { bucket: string; key: string }, name: strin
   const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
   const code = status !== undefined ? e.name : (e.code ?? e.name);
   let message: string;
-  if (code === 'NoSuchKey' || (status === 404 && code !== 'NoSuchBucket')) message = `${name}: no such object (NoSuchKey: bucket "${loc.bucket}" has no key "${loc.key}")`;
+  if (code === 'NoSuchKey' || (status === 404 && code !== 'NoSuchBucket'))
+    message = `${name}: no such object (NoSuchKey: bucket "${loc.bucket}" has no key "${loc.key}")`;
   else if (code === 'NoSuchBucket') message = `${name}: no such bucket "${loc.bucket}" (NoSuchBucket)`;
   else if (code === 'AccessDenied' || code === 'InvalidAccessKeyId' || code === 'SignatureDoesNotMatch' || status === 403) {
     message = `${name}: access denied (${code}); check the AWS credentials and the bucket policy`;

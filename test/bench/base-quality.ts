@@ -12,7 +12,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { LEARNING_RATES, prepareHeldOut, randomTwin, trainAndScore, type HeldOutRun } from './heldout.ts';
+import { type HeldOutRun, LEARNING_RATES, prepareHeldOut, randomTwin, trainAndScore } from './heldout.ts';
 
 const { values: a } = parseArgs({
   options: {
@@ -43,7 +43,11 @@ for (const t of tasks) {
   for (const b of bases) {
     for (const mode of a.modes!.split(',')) {
       const run = trainAndScore(t, b.dir, join(work, 'runs', `${t.task}-${b.id}-${mode}`), {
-        mode, epochs: a[`epochs-${t.task}` as 'epochs-imdb']!, maxSeqLen: a['max-seq-len']!, threads: a.threads!, seed: a.seed!,
+        mode,
+        epochs: a[`epochs-${t.task}` as 'epochs-imdb']!,
+        maxSeqLen: a['max-seq-len']!,
+        threads: a.threads!,
+        seed: a.seed!,
       });
       results.push({ ...run, base: b.name, task: t.task });
       console.error(JSON.stringify(results.at(-1)));
@@ -51,11 +55,15 @@ for (const t of tasks) {
   }
 }
 
-console.log(`\nHeld-out accuracy (max-seq-len ${a['max-seq-len']}, batch 32, seed ${a.seed}, ${a.threads} threads; lr adapter ${LEARNING_RATES.adapter}, head ${LEARNING_RATES.head}, full ${LEARNING_RATES.full})\n`);
+console.log(
+  `\nHeld-out accuracy (max-seq-len ${a['max-seq-len']}, batch 32, seed ${a.seed}, ${a.threads} threads; lr adapter ${LEARNING_RATES.adapter}, head ${LEARNING_RATES.head}, full ${LEARNING_RATES.full})\n`,
+);
 console.log('| task (scored rows, majority) | base | mode | trainable share | accuracy | seconds |');
 console.log('|---|---|---|---|---|---|');
 for (const r of results) {
   const t = tasks.find((x) => x.task === r.task)!;
-  console.log(`| ${r.task} (${t.scoreRows}, ${t.majority.toFixed(3)}) | ${r.base} | ${r.mode} | ${((100 * r.trainable) / r.total).toFixed(2)} % | ${r.accuracy.toFixed(4)} | ${r.seconds.toFixed(0)} |`);
+  console.log(
+    `| ${r.task} (${t.scoreRows}, ${t.majority.toFixed(3)}) | ${r.base} | ${r.mode} | ${((100 * r.trainable) / r.total).toFixed(2)} % | ${r.accuracy.toFixed(4)} | ${r.seconds.toFixed(0)} |`,
+  );
 }
-if (a.json) writeFileSync(a.json, JSON.stringify({ tasks, results }, null, 2) + '\n');
+if (a.json) writeFileSync(a.json, `${JSON.stringify({ tasks, results }, null, 2)}\n`);

@@ -38,39 +38,94 @@ const work = mkdtempSync(join(tmpdir(), `glue-${a.task}-`));
 const base = join(work, 'base');
 const hidden = Number(a.hidden);
 writeRandomBert(base, {
-  hiddenSize: hidden, numLayers: Number(a.layers), numHeads: Math.max(1, hidden / 32), intermediateSize: 4 * hidden,
-  maxPositions: 512, vocabFile: join('..', 'shared', 'data', 'vocab', 'bert-base-uncased-vocab.txt'), seed: 7,
+  hiddenSize: hidden,
+  numLayers: Number(a.layers),
+  numHeads: Math.max(1, hidden / 32),
+  intermediateSize: 4 * hidden,
+  maxPositions: 512,
+  vocabFile: join('..', 'shared', 'data', 'vocab', 'bert-base-uncased-vocab.txt'),
+  seed: 7,
   initializerRange: Number(a['init-range']),
 });
 
-const validation = readFileSync(join(dataDir, 'validation.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { label: number });
+const validation = readFileSync(join(dataDir, 'validation.jsonl'), 'utf8')
+  .trim()
+  .split('\n')
+  .map((l) => JSON.parse(l) as { label: number });
 const counts = new Map<number, number>();
 for (const r of validation) counts.set(r.label, (counts.get(r.label) ?? 0) + 1);
 const majority = Math.max(...counts.values()) / validation.length;
 
-interface Best { accuracy: number; macroF1: number; mcc: number; loss: number }
+interface Best {
+  accuracy: number;
+  macroF1: number;
+  mcc: number;
+  loss: number;
+}
 const results: { mode: string; best: Best; firstLoss: number; lastLoss: number; minutes: number; trainable: number }[] = [];
 for (const mode of a.modes!.split(',')) {
   const out = join(work, `adapter-${mode}`);
   const started = Date.now();
-  const args = ['--import', 'tsx', 'trainer/cli.ts', 'train', '--base', base, '--data', join(dataDir, 'train.jsonl'), '--validation', join(dataDir, 'validation.jsonl'),
-    '--out', out, '--task', a.task!, '--mode', mode, '--epochs', a.epochs!, '--batch-size', a['batch-size']!, '--max-seq-len', a['max-seq-len']!,
-    '--lr', a[`${mode}-lr` as 'adapter-lr']!, '--metric', a.metric!, '--seed', a.seed!, '--quiet'];
+  const args = [
+    '--import',
+    'tsx',
+    'trainer/cli.ts',
+    'train',
+    '--base',
+    base,
+    '--data',
+    join(dataDir, 'train.jsonl'),
+    '--validation',
+    join(dataDir, 'validation.jsonl'),
+    '--out',
+    out,
+    '--task',
+    a.task!,
+    '--mode',
+    mode,
+    '--epochs',
+    a.epochs!,
+    '--batch-size',
+    a['batch-size']!,
+    '--max-seq-len',
+    a['max-seq-len']!,
+    '--lr',
+    a[`${mode}-lr` as 'adapter-lr']!,
+    '--metric',
+    a.metric!,
+    '--seed',
+    a.seed!,
+    '--quiet',
+  ];
   if (a['max-steps']) args.push('--max-steps', a['max-steps']);
-  const r = spawnSync(process.execPath, args, { stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, ONNXRUNTIME_NODE_INSTALL: 'skip' } });
+  const r = spawnSync(process.execPath, args, {
+    stdio: ['ignore', 'inherit', 'inherit'],
+    env: { ...process.env, ONNXRUNTIME_NODE_INSTALL: 'skip' },
+  });
   if (r.status !== 0) throw new Error(`train --mode ${mode} failed`);
   const m = JSON.parse(readFileSync(join(out, 'metrics.json'), 'utf8'));
   const losses: number[] = m.steps.map((s: { loss: number }) => s.loss);
   const avg = (xs: number[]) => xs.reduce((x, y) => x + y, 0) / xs.length;
   const window = Math.max(1, Math.floor(losses.length / 10));
-  results.push({ mode, best: m.best, firstLoss: avg(losses.slice(0, window)), lastLoss: avg(losses.slice(-window)), minutes: (Date.now() - started) / 60000, trainable: m.parameters.trainable });
+  results.push({
+    mode,
+    best: m.best,
+    firstLoss: avg(losses.slice(0, window)),
+    lastLoss: avg(losses.slice(-window)),
+    minutes: (Date.now() - started) / 60000,
+    trainable: m.parameters.trainable,
+  });
   console.error(`${mode}: ${JSON.stringify(m.best)}`);
 }
 
-console.log(`\n${a.task!.toUpperCase()} validation (${validation.length} rows), random BERT ${a.layers} x ${hidden} (init std ${a['init-range']}) with the bert-base-uncased vocab, ${a.epochs} epoch(s), batch ${a['batch-size']}, max-seq-len ${a['max-seq-len']}, seed ${a.seed}`);
+console.log(
+  `\n${a.task!.toUpperCase()} validation (${validation.length} rows), random BERT ${a.layers} x ${hidden} (init std ${a['init-range']}) with the bert-base-uncased vocab, ${a.epochs} epoch(s), batch ${a['batch-size']}, max-seq-len ${a['max-seq-len']}, seed ${a.seed}`,
+);
 console.log(`majority class: accuracy ${majority.toFixed(4)}, MCC 0\n`);
 console.log('| mode | trainable params | accuracy | macro-F1 | MCC | train loss (first 10% -> last 10%) | minutes |');
 console.log('|---|---|---|---|---|---|---|');
 for (const r of results) {
-  console.log(`| ${r.mode} | ${r.trainable.toLocaleString('en-US')} | ${r.best.accuracy.toFixed(4)} | ${r.best.macroF1.toFixed(4)} | ${r.best.mcc.toFixed(4)} | ${r.firstLoss.toFixed(3)} -> ${r.lastLoss.toFixed(3)} | ${r.minutes.toFixed(1)} |`);
+  console.log(
+    `| ${r.mode} | ${r.trainable.toLocaleString('en-US')} | ${r.best.accuracy.toFixed(4)} | ${r.best.macroF1.toFixed(4)} | ${r.best.mcc.toFixed(4)} | ${r.firstLoss.toFixed(3)} -> ${r.lastLoss.toFixed(3)} | ${r.minutes.toFixed(1)} |`,
+  );
 }

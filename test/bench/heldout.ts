@@ -14,7 +14,10 @@ import { gunzipSync } from 'node:zlib';
 export const DATA = join('..', 'shared', 'data');
 const SLICE_SEED = 20261202;
 
-interface Row { text: string; label: number | string }
+interface Row {
+  text: string;
+  label: number | string;
+}
 
 export interface HeldOutTask {
   task: 'imdb' | 'sst2';
@@ -27,9 +30,13 @@ export interface HeldOutTask {
 
 const readJsonl = (path: string): Row[] => {
   const raw = path.endsWith('.gz') ? gunzipSync(readFileSync(path)).toString('utf8') : readFileSync(path, 'utf8');
-  return raw.split('\n').filter((l) => l.trim() !== '').map((l) => JSON.parse(l) as Row);
+  return raw
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .map((l) => JSON.parse(l) as Row);
 };
-const writeJsonl = (path: string, rows: Row[]) => writeFileSync(path, rows.map((r) => JSON.stringify({ text: r.text, label: r.label })).join('\n') + '\n');
+const writeJsonl = (path: string, rows: Row[]) =>
+  writeFileSync(path, `${rows.map((r) => JSON.stringify({ text: r.text, label: r.label })).join('\n')}\n`);
 
 /** A seeded shuffle (mulberry32), so the slices are the same everywhere. */
 function shuffled<T>(xs: T[], seed: number): T[] {
@@ -73,7 +80,10 @@ export function prepareHeldOut(task: string, dir: string): HeldOutTask {
 /** Runs the trainer CLI; its stdout. */
 export function trainer(args: string[]): string {
   const r = spawnSync(process.execPath, ['--import', 'tsx', 'trainer/cli.ts', ...args], {
-    encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ONNXRUNTIME_NODE_INSTALL: 'skip' }, maxBuffer: 1 << 26,
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+    env: { ...process.env, ONNXRUNTIME_NODE_INSTALL: 'skip' },
+    maxBuffer: 1 << 26,
   });
   if (r.status !== 0) throw new Error(`trainer ${args.join(' ')} failed (exit ${r.status})`);
   return r.stdout;
@@ -97,18 +107,70 @@ export function trainAndScore(
   o: { mode: string; epochs: string; maxSeqLen: string; threads: string; seed: string },
 ): HeldOutRun {
   const started = Date.now();
-  trainer(['train', '--base', base, '--data', t.train, '--validation-split', '0.1', '--out', out, '--task', t.task, '--mode', o.mode,
-    '--bottleneck', '64', '--epochs', o.epochs, '--batch-size', '32', '--max-seq-len', o.maxSeqLen, '--lr', LEARNING_RATES[o.mode]!,
-    '--seed', o.seed, '--threads', o.threads, '--quiet']);
-  const scored = JSON.parse(trainer(['eval', '--base', base, '--adapter', out, '--data', t.score, '--threads', o.threads])) as { accuracy: number };
+  trainer([
+    'train',
+    '--base',
+    base,
+    '--data',
+    t.train,
+    '--validation-split',
+    '0.1',
+    '--out',
+    out,
+    '--task',
+    t.task,
+    '--mode',
+    o.mode,
+    '--bottleneck',
+    '64',
+    '--epochs',
+    o.epochs,
+    '--batch-size',
+    '32',
+    '--max-seq-len',
+    o.maxSeqLen,
+    '--lr',
+    LEARNING_RATES[o.mode]!,
+    '--seed',
+    o.seed,
+    '--threads',
+    o.threads,
+    '--quiet',
+  ]);
+  const scored = JSON.parse(trainer(['eval', '--base', base, '--adapter', out, '--data', t.score, '--threads', o.threads])) as {
+    accuracy: number;
+  };
   const trained = JSON.parse(readFileSync(join(out, 'metrics.json'), 'utf8')) as { parameters: { trainable: number; total: number } };
-  return { mode: o.mode, accuracy: scored.accuracy, trainable: trained.parameters.trainable, total: trained.parameters.total, seconds: (Date.now() - started) / 1000 };
+  return {
+    mode: o.mode,
+    accuracy: scored.accuracy,
+    trainable: trained.parameters.trainable,
+    total: trained.parameters.total,
+    seconds: (Date.now() - started) / 1000,
+  };
 }
 
 /** A random BERT of `base`'s exact shape and vocabulary: the "no pretraining" anchor. */
 export function randomTwin(base: string, out: string): string {
   const cfg = JSON.parse(readFileSync(join(base, 'config.json'), 'utf8')) as Record<string, number>;
-  trainer(['init-base', '--out', out, '--vocab', join(base, 'vocab.txt'), '--hidden', String(cfg.hidden_size), '--layers', String(cfg.num_hidden_layers),
-    '--heads', String(cfg.num_attention_heads), '--intermediate', String(cfg.intermediate_size), '--max-positions', String(cfg.max_position_embeddings), '--seed', '7']);
+  trainer([
+    'init-base',
+    '--out',
+    out,
+    '--vocab',
+    join(base, 'vocab.txt'),
+    '--hidden',
+    String(cfg.hidden_size),
+    '--layers',
+    String(cfg.num_hidden_layers),
+    '--heads',
+    String(cfg.num_attention_heads),
+    '--intermediate',
+    String(cfg.intermediate_size),
+    '--max-positions',
+    String(cfg.max_position_embeddings),
+    '--seed',
+    '7',
+  ]);
   return out;
 }

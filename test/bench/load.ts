@@ -8,17 +8,22 @@
  *   npm run bench:load -- [--seconds 10] [--connections 10] [--rate 1000] [--adapter-mb 4.8]
  */
 import { randomBytes } from 'node:crypto';
-import { get } from 'node:http';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { get } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import { Registry } from '../../shared/registry.ts';
-import { startLocalServer, type LocalServer } from '../support/local-server.ts';
+import { type LocalServer, startLocalServer } from '../support/local-server.ts';
 
 const { values } = parseArgs({
-  options: { seconds: { type: 'string', default: '10' }, connections: { type: 'string', default: '10' }, rate: { type: 'string', default: '1000' }, 'adapter-mb': { type: 'string', default: '4.8' } },
+  options: {
+    seconds: { type: 'string', default: '10' },
+    connections: { type: 'string', default: '10' },
+    rate: { type: 'string', default: '1000' },
+    'adapter-mb': { type: 'string', default: '4.8' },
+  },
 });
 const seconds = Number(values.seconds);
 const connections = Number(values.connections);
@@ -46,7 +51,15 @@ const dir = mkdtempSync(join(tmpdir(), 'load-adapter-'));
 writeFileSync(join(dir, 'adapter.safetensors'), randomBytes(adapterBytes));
 writeFileSync(join(dir, 'adapter_config.json'), '{}');
 writeFileSync(join(dir, 'metrics.json'), '{}');
-await registry.publishAdapter(dir, { task: 'load', jobId: null, baseModel: { name: 'bert-tiny-random', weightsSha256: '0'.repeat(64) }, mode: 'adapter', labels: ['negative', 'positive'], parameters: { trainable: adapterBytes / 4, total: 110e6 }, metrics: null });
+await registry.publishAdapter(dir, {
+  task: 'load',
+  jobId: null,
+  baseModel: { name: 'bert-tiny-random', weightsSha256: '0'.repeat(64) },
+  mode: 'adapter',
+  labels: ['negative', 'positive'],
+  parameters: { trainable: adapterBytes / 4, total: 110e6 },
+  metrics: null,
+});
 
 async function measure(path: string, overallRate?: number): Promise<autocannon.Result> {
   return autocannon({ url: `${url}${path}`, connections, duration: seconds, overallRate, headers: { authorization: `Bearer ${key}` } });
@@ -64,13 +77,18 @@ async function drain(path: string, streams: number): Promise<{ mbPerSecond: numb
     new Promise<void>((done, fail) => {
       get(`${url}${path}`, { headers: { authorization: `Bearer ${key}` } }, (res) => {
         res.on('data', (chunk: Buffer) => (bytes += chunk.length));
-        res.on('end', () => (requests++, done()));
+        res.on('end', () => {
+          requests++;
+          done();
+        });
       }).on('error', fail);
     });
   const t0 = performance.now();
-  await Promise.all(Array.from({ length: streams }, async () => {
-    while (performance.now() < until) await one();
-  }));
+  await Promise.all(
+    Array.from({ length: streams }, async () => {
+      while (performance.now() < until) await one();
+    }),
+  );
   return { mbPerSecond: bytes / 1e6 / ((performance.now() - t0) / 1000), requests };
 }
 
@@ -78,10 +96,18 @@ console.log(`local server ${url}, ${connections} connections, ${seconds} s per r
 console.log(`ready: first start (seeds the base model) ${first.ms.toFixed(0)} ms, restart ${restartMs.toFixed(0)} ms`);
 console.log('| route | offered | requests/s | p50 ms | p99 ms | MB/s | non-2xx |');
 console.log('|---|---|---|---|---|---|---|');
-for (const [path, offered] of [['/adapters/load', rate], ['/adapters/load', undefined], ['/adapters/load/download', undefined]] as const) {
+for (const [path, offered] of [
+  ['/adapters/load', rate],
+  ['/adapters/load', undefined],
+  ['/adapters/load/download', undefined],
+] as const) {
   const r = await measure(path, offered);
-  console.log(`| GET ${path} | ${offered ?? 'max'} | ${r.requests.average.toFixed(0)} | ${r.latency.p50} | ${r.latency.p99} | ${(r.throughput.average / 1e6).toFixed(1)} | ${r.non2xx} |`);
+  console.log(
+    `| GET ${path} | ${offered ?? 'max'} | ${r.requests.average.toFixed(0)} | ${r.latency.p50} | ${r.latency.p99} | ${(r.throughput.average / 1e6).toFixed(1)} | ${r.non2xx} |`,
+  );
 }
 const lean = await drain('/adapters/load/download', 4);
-console.log(`download with a lean client (4 streams of node:http GETs, bodies dropped): ${lean.mbPerSecond.toFixed(0)} MB/s, ${lean.requests} downloads`);
+console.log(
+  `download with a lean client (4 streams of node:http GETs, bodies dropped): ${lean.mbPerSecond.toFixed(0)} MB/s, ${lean.requests} downloads`,
+);
 await server.stop('SIGTERM');

@@ -26,8 +26,13 @@ const work = mkdtempSync(join(tmpdir(), 'padding-'));
 const base = join(work, 'base');
 const hidden = Number(a.hidden);
 writeRandomBert(base, {
-  hiddenSize: hidden, numLayers: Number(a.layers), numHeads: hidden / 32, intermediateSize: 4 * hidden, maxPositions: 512,
-  vocabFile: join('..', 'shared', 'data', 'vocab', 'bert-base-uncased-vocab.txt'), seed: 7,
+  hiddenSize: hidden,
+  numLayers: Number(a.layers),
+  numHeads: hidden / 32,
+  intermediateSize: 4 * hidden,
+  maxPositions: 512,
+  vocabFile: join('..', 'shared', 'data', 'vocab', 'bert-base-uncased-vocab.txt'),
+  seed: 7,
 });
 
 const configs: [string, string[]][] = [
@@ -38,17 +43,45 @@ const configs: [string, string[]][] = [
 const results: { name: string; secPerStep: number }[] = [];
 for (const [name, extra] of configs) {
   const out = join(work, `out-${results.length}`);
-  const r = spawnSync(process.execPath, ['--import', 'tsx', 'trainer/cli.ts', 'train', '--base', base, '--data', data, '--out', out, '--mode', a.mode!,
-    '--max-seq-len', '128', '--batch-size', '32', '--max-steps', a.steps!, '--quiet', ...extra], { stdio: 'inherit', env: { ...process.env, ONNXRUNTIME_NODE_INSTALL: 'skip' } });
+  const r = spawnSync(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      'trainer/cli.ts',
+      'train',
+      '--base',
+      base,
+      '--data',
+      data,
+      '--out',
+      out,
+      '--mode',
+      a.mode!,
+      '--max-seq-len',
+      '128',
+      '--batch-size',
+      '32',
+      '--max-steps',
+      a.steps!,
+      '--quiet',
+      ...extra,
+    ],
+    { stdio: 'inherit', env: { ...process.env, ONNXRUNTIME_NODE_INSTALL: 'skip' } },
+  );
   if (r.status !== 0) throw new Error(`${name} failed`);
   const m = JSON.parse(readFileSync(join(out, 'metrics.json'), 'utf8'));
   results.push({ name, secPerStep: m.secondsPerStep });
 }
 const stepsPerEpoch = Math.ceil(rows / 32);
-console.log(`\nSST-2 train (${rows} rows, ${stepsPerEpoch} steps/epoch at batch 32), ${a.mode} mode, random BERT ${a.layers} x ${hidden}, max-seq-len 128, ${a.steps} steps each\n`);
+console.log(
+  `\nSST-2 train (${rows} rows, ${stepsPerEpoch} steps/epoch at batch 32), ${a.mode} mode, random BERT ${a.layers} x ${hidden}, max-seq-len 128, ${a.steps} steps each\n`,
+);
 console.log('| padding | s/step | projected epoch | vs fixed 128 |');
 console.log('|---|---|---|---|');
 for (const r of results) {
   const epoch = r.secPerStep * stepsPerEpoch;
-  console.log(`| ${r.name} | ${r.secPerStep.toFixed(4)} | ${(epoch / 60).toFixed(1)} min | ${(results[0].secPerStep / r.secPerStep).toFixed(2)}x faster |`);
+  console.log(
+    `| ${r.name} | ${r.secPerStep.toFixed(4)} | ${(epoch / 60).toFixed(1)} min | ${(results[0].secPerStep / r.secPerStep).toFixed(2)}x faster |`,
+  );
 }

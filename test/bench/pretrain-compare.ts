@@ -24,7 +24,22 @@ const { values: a } = parseArgs({
     'no-dense': { type: 'boolean', default: false },
   },
 });
-const common = ['--layers', a.layers!, '--hidden', a.hidden!, '--heads', a.heads!, '--batch', a.batch!, '--seq', a.seq!, '--steps', a.steps!, '--threads', a.threads!];
+const common = [
+  '--layers',
+  a.layers!,
+  '--hidden',
+  a.hidden!,
+  '--heads',
+  a.heads!,
+  '--batch',
+  a.batch!,
+  '--seq',
+  a.seq!,
+  '--steps',
+  a.steps!,
+  '--threads',
+  a.threads!,
+];
 
 interface Run {
   sec_per_step: number;
@@ -34,18 +49,35 @@ interface Run {
 
 function run(cmd: string, args: string[]): Run {
   const r = spawnSync(cmd, args, { encoding: 'utf8', env: { ...process.env, ONNXRUNTIME_NODE_INSTALL: 'skip' }, maxBuffer: 1 << 24 });
-  const line = r.stdout.trim().split('\n').filter((l) => l.startsWith('{')).at(-1);
+  const line = r.stdout
+    .trim()
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .at(-1);
   if (r.status !== 0 || !line) throw new Error(`${cmd} ${args.join(' ')} failed:\n${r.stderr.slice(-2000)}`);
   return JSON.parse(line) as Run;
 }
 
-const rows: [string, Run][] = [['ours (sparse prediction)', run(process.execPath, ['--import', 'tsx', 'test/bench/pretrain-step.ts', ...common])]];
-for (const layout of ['default', 'tuned']) rows.push([`PyTorch ${layout} (sparse prediction)`, run('/usr/bin/python3', ['test/bench/pretrain_step_torch.py', '--layout', layout, ...common])]);
-if (!a['no-dense']) rows.push(['PyTorch default (dense, as transformers)', run('/usr/bin/python3', ['test/bench/pretrain_step_torch.py', '--dense', ...common])]);
+const rows: [string, Run][] = [
+  ['ours (sparse prediction)', run(process.execPath, ['--import', 'tsx', 'test/bench/pretrain-step.ts', ...common])],
+];
+for (const layout of ['default', 'tuned'])
+  rows.push([
+    `PyTorch ${layout} (sparse prediction)`,
+    run('/usr/bin/python3', ['test/bench/pretrain_step_torch.py', '--layout', layout, ...common]),
+  ]);
+if (!a['no-dense'])
+  rows.push([
+    'PyTorch default (dense, as transformers)',
+    run('/usr/bin/python3', ['test/bench/pretrain_step_torch.py', '--dense', ...common]),
+  ]);
 
-console.log(`\nMasked-LM step, BERT ${a.layers} x ${a.hidden} (${a.heads} heads), vocab 30,522, batch ${a.batch} x seq ${a.seq}, ${a.threads} threads, AdamW; median of ${a.steps} steps after 1 warm-up\n`);
+console.log(
+  `\nMasked-LM step, BERT ${a.layers} x ${a.hidden} (${a.heads} heads), vocab 30,522, batch ${a.batch} x seq ${a.seq}, ${a.threads} threads, AdamW; median of ${a.steps} steps after 1 warm-up\n`,
+);
 console.log('| implementation | s/step | tokens/s | peak RSS |');
 console.log('|---|---|---|---|');
-for (const [name, r] of rows) console.log(`| ${name} | ${r.sec_per_step.toFixed(2)} | ${r.tokens_per_s.toFixed(0)} | ${r.peak_rss_mb.toFixed(0)} MB |`);
+for (const [name, r] of rows)
+  console.log(`| ${name} | ${r.sec_per_step.toFixed(2)} | ${r.tokens_per_s.toFixed(0)} | ${r.peak_rss_mb.toFixed(0)} MB |`);
 const torch = Math.max(rows[1][1].tokens_per_s, rows[2][1].tokens_per_s);
 console.log(`\nours / best PyTorch (same sparse step): ${(rows[0][1].tokens_per_s / torch).toFixed(2)}x`);

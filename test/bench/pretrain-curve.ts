@@ -36,13 +36,28 @@ if (!a.snapshots || !a.heads) throw new Error('--snapshots DIR and --heads N are
 const work = mkdtempSync(join(tmpdir(), 'pretrain-curve-'));
 const imdb = prepareHeldOut('imdb', join(work, 'data'));
 
-interface Point { label: string; step: number; cpuMinutes: number; tokens: number; mlmLoss: number | null; accuracy: number }
+interface Point {
+  label: string;
+  step: number;
+  cpuMinutes: number;
+  tokens: number;
+  mlmLoss: number | null;
+  accuracy: number;
+}
 const points: Point[] = [];
 const score = (base: string, name: string) =>
-  trainAndScore(imdb, base, join(work, 'runs', name), { mode: 'adapter', epochs: a.epochs!, maxSeqLen: '128', threads: a.threads!, seed: a.seed! }).accuracy;
+  trainAndScore(imdb, base, join(work, 'runs', name), {
+    mode: 'adapter',
+    epochs: a.epochs!,
+    maxSeqLen: '128',
+    threads: a.threads!,
+    seed: a.seed!,
+  }).accuracy;
 
 let shapeSource: string | null = null;
-const snapshots = readdirSync(a.snapshots).map((d) => join(a.snapshots!, d)).filter((d) => existsSync(join(d, 'state.json')));
+const snapshots = readdirSync(a.snapshots)
+  .map((d) => join(a.snapshots!, d))
+  .filter((d) => existsSync(join(d, 'state.json')));
 for (const dir of snapshots) {
   const ck = readPretrainCheckpoint(dir);
   if (!ck || 'torn' in ck) {
@@ -55,9 +70,16 @@ for (const dir of snapshots) {
   const vocabSize = p.get(WORD_EMBEDDINGS)!.length / hidden;
   const layers = [...p.keys()].filter((k) => /^bert\.encoder\.layer\.\d+\.output\.LayerNorm\.weight$/.test(k)).length;
   const config = parseBertConfig({
-    vocab_size: vocabSize, hidden_size: hidden, num_hidden_layers: layers, num_attention_heads: Number(a.heads),
+    vocab_size: vocabSize,
+    hidden_size: hidden,
+    num_hidden_layers: layers,
+    num_attention_heads: Number(a.heads),
     intermediate_size: p.get('bert.encoder.layer.0.intermediate.dense.bias')!.length,
-    max_position_embeddings: p.get('bert.embeddings.position_embeddings.weight')!.length / hidden, type_vocab_size: 2, hidden_act: 'gelu', layer_norm_eps: 1e-12, model_type: 'bert',
+    max_position_embeddings: p.get('bert.embeddings.position_embeddings.weight')!.length / hidden,
+    type_vocab_size: 2,
+    hidden_act: 'gelu',
+    layer_norm_eps: 1e-12,
+    model_type: 'bert',
   });
   const pos = ck.state.position;
   const base = join(work, `base-${pos.step}`);
@@ -65,21 +87,36 @@ for (const dir of snapshots) {
   shapeSource ??= base;
   const masked = pos.recent.reduce((n, s) => n + s.masked, 0);
   const point = {
-    label: `step ${pos.step}`, step: pos.step, cpuMinutes: (pos.trainSeconds * Number(a['pretrain-threads'])) / 60, tokens: pos.tokensSeen,
-    mlmLoss: pos.recent.reduce((n, s) => n + s.lossSum, 0) / masked, accuracy: score(base, `step-${pos.step}`),
+    label: `step ${pos.step}`,
+    step: pos.step,
+    cpuMinutes: (pos.trainSeconds * Number(a['pretrain-threads'])) / 60,
+    tokens: pos.tokensSeen,
+    mlmLoss: pos.recent.reduce((n, s) => n + s.lossSum, 0) / masked,
+    accuracy: score(base, `step-${pos.step}`),
   };
   points.push(point);
   console.error(JSON.stringify(point));
 }
 if (!shapeSource) throw new Error(`${a.snapshots}: no usable checkpoint`);
-points.push({ label: 'random init', step: 0, cpuMinutes: 0, tokens: 0, mlmLoss: null, accuracy: score(randomTwin(shapeSource, join(work, 'random')), 'random') });
+points.push({
+  label: 'random init',
+  step: 0,
+  cpuMinutes: 0,
+  tokens: 0,
+  mlmLoss: null,
+  accuracy: score(randomTwin(shapeSource, join(work, 'random')), 'random'),
+});
 points.sort((x, y) => x.step - y.step);
 
-console.log(`\nAdapter (bottleneck 64) on IMDB: ${imdb.scoreRows} held-out rows (majority ${imdb.majority.toFixed(3)}), against pretraining CPU-minutes\n`);
+console.log(
+  `\nAdapter (bottleneck 64) on IMDB: ${imdb.scoreRows} held-out rows (majority ${imdb.majority.toFixed(3)}), against pretraining CPU-minutes\n`,
+);
 console.log('| pretraining step | CPU-minutes | tokens seen | MLM loss (last steps) | held-out accuracy |');
 console.log('|---|---|---|---|---|');
 for (const p of points) {
-  console.log(`| ${p.step} | ${p.cpuMinutes.toFixed(0)} | ${(p.tokens / 1e6).toFixed(1)}M | ${p.mlmLoss === null ? '-' : p.mlmLoss.toFixed(2)} | ${p.accuracy.toFixed(4)} |`);
+  console.log(
+    `| ${p.step} | ${p.cpuMinutes.toFixed(0)} | ${(p.tokens / 1e6).toFixed(1)}M | ${p.mlmLoss === null ? '-' : p.mlmLoss.toFixed(2)} | ${p.accuracy.toFixed(4)} |`,
+  );
 }
 
 if (a.svg) writeFileSync(a.svg, plot(points, imdb.majority));

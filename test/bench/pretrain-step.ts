@@ -29,8 +29,14 @@ const { values: a } = parseArgs({
 });
 const [layers, hidden, heads, V, B, S, steps] = [a.layers, a.hidden, a.heads, a.vocab, a.batch, a.seq, a.steps].map(Number);
 const config = parseBertConfig({
-  vocab_size: V, hidden_size: hidden, num_hidden_layers: layers, num_attention_heads: heads, intermediate_size: 4 * hidden,
-  hidden_act: 'gelu', max_position_embeddings: 512, type_vocab_size: 2,
+  vocab_size: V,
+  hidden_size: hidden,
+  num_hidden_layers: layers,
+  num_attention_heads: heads,
+  intermediate_size: 4 * hidden,
+  hidden_act: 'gelu',
+  max_position_embeddings: 512,
+  type_vocab_size: 2,
 });
 // bert-base-uncased's special ids: [PAD] 0, [UNK] 100, [CLS] 101, [SEP] 102, [MASK] 103.
 const special = new Uint8Array(V);
@@ -41,7 +47,9 @@ const sequences = new Int32Array(B * S);
 for (let i = 0; i < sequences.length; i++) sequences[i] = i % S === 0 ? 101 : 1000 + rng.int(V - 1000);
 const values = freshValues(config, rng, 0);
 const session = await MlmSession.create(config, values, { threads: Number(a.threads) });
-const trained = mlmParams(config).filter((p) => p.trained).map((p) => ({ name: p.name, data: values.get(p.name)! }));
+const trained = mlmParams(config)
+  .filter((p) => p.trained)
+  .map((p) => ({ name: p.name, data: values.get(p.name)! }));
 const adam = new AdamW(trained, { lr: 1e-4, weightDecay: 0.01 });
 const idx = Array.from({ length: B }, (_, i) => i);
 const times: { run: number; update: number }[] = [];
@@ -61,4 +69,17 @@ const median = (xs: number[]) => xs.sort((p, q) => p - q)[Math.floor(xs.length /
 const run = median(times.map((t) => t.run));
 const update = median(times.map((t) => t.update));
 const sec = median(times.map((t) => t.run + t.update));
-console.log(JSON.stringify({ impl: 'ours', layers, hidden, batch: B, seq: S, sec_per_step: sec, tokens_per_s: (B * S) / sec, ort_run_s: run, update_s: update, peak_rss_mb: process.resourceUsage().maxRSS / 1024 }));
+console.log(
+  JSON.stringify({
+    impl: 'ours',
+    layers,
+    hidden,
+    batch: B,
+    seq: S,
+    sec_per_step: sec,
+    tokens_per_s: (B * S) / sec,
+    ort_run_s: run,
+    update_s: update,
+    peak_rss_mb: process.resourceUsage().maxRSS / 1024,
+  }),
+);

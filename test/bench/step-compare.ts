@@ -31,7 +31,11 @@ interface Run {
 
 function run(cmd: string, args: string[]): Run {
   const r = spawnSync(cmd, args, { encoding: 'utf8', env: { ...process.env, ONNXRUNTIME_NODE_INSTALL: 'skip' }, maxBuffer: 1 << 24 });
-  const line = r.stdout.trim().split('\n').filter((l) => l.startsWith('{')).at(-1);
+  const line = r.stdout
+    .trim()
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .at(-1);
   if (r.status !== 0 || !line) throw new Error(`${cmd} ${args.join(' ')} failed:\n${r.stderr.slice(-2000)}`);
   return JSON.parse(line) as Run;
 }
@@ -51,13 +55,17 @@ for (const mode of a.modes!.split(',')) {
   rows[mode] = { ours, torch };
 }
 
-console.log(`\nTraining step, BERT-base shape, batch ${a.batch} x seq ${a.seq}, bottleneck 64, dropout 0.1, AdamW; median of ${a.steps} steps after 1 warm-up\n`);
+console.log(
+  `\nTraining step, BERT-base shape, batch ${a.batch} x seq ${a.seq}, bottleneck 64, dropout 0.1, AdamW; median of ${a.steps} steps after 1 warm-up\n`,
+);
 console.log('| mode | ours s/step | ours steps/s | ours peak RSS | PyTorch s/step (layout) | PyTorch peak RSS | PyTorch / ours time |');
 console.log('|---|---|---|---|---|---|---|');
 for (const [mode, { ours, torch }] of Object.entries(rows)) {
   const t = torch ? `${torch.sec_per_step.toFixed(2)} (${torch.layout})` : '-';
   const ratio = torch ? `${(torch.sec_per_step / ours.sec_per_step).toFixed(2)}x` : '-';
-  console.log(`| ${mode} | ${ours.sec_per_step.toFixed(2)} | ${(1 / ours.sec_per_step).toFixed(3)} | ${ours.peak_rss_mb.toFixed(0)} MB | ${t} | ${torch ? `${torch.peak_rss_mb.toFixed(0)} MB` : '-'} | ${ratio} |`);
+  console.log(
+    `| ${mode} | ${ours.sec_per_step.toFixed(2)} | ${(1 / ours.sec_per_step).toFixed(3)} | ${ours.peak_rss_mb.toFixed(0)} MB | ${t} | ${torch ? `${torch.peak_rss_mb.toFixed(0)} MB` : '-'} | ${ratio} |`,
+  );
 }
 if (rows.adapter && rows.full) {
   const speed = rows.full.ours.sec_per_step / rows.adapter.ours.sec_per_step;

@@ -5,11 +5,12 @@
  *
  *   npx tsx test/bench/step.ts --mode adapter --batch 32 --seq 128 --steps 3
  */
-import { parseArgs } from 'node:util';
+
 import { availableParallelism } from 'node:os';
+import { parseArgs } from 'node:util';
 import type { TrainMode } from '../../shared/adapter-config.ts';
 import type { BertConfig } from '../../shared/bert-config.ts';
-import { parameterSpecs, type ModelSpec } from '../../trainer/model/params.ts';
+import { type ModelSpec, parameterSpecs } from '../../trainer/model/params.ts';
 import { ModelSessions } from '../../trainer/runtime/model-sessions.ts';
 import { AdamW } from '../../trainer/train/optimizer.ts';
 import { Rng } from '../../trainer/util/random.ts';
@@ -30,12 +31,29 @@ const mode = args.mode as TrainMode;
 const [batchSize, seqLen, steps, layers] = [Number(args.batch), Number(args.seq), Number(args.steps), Number(args.layers)];
 
 const config: BertConfig = {
-  vocab_size: 30522, hidden_size: 768, num_hidden_layers: layers, num_attention_heads: 12, intermediate_size: 3072,
-  hidden_act: 'gelu', max_position_embeddings: 512, type_vocab_size: 2, layer_norm_eps: 1e-12, initializer_range: 0.02,
+  vocab_size: 30522,
+  hidden_size: 768,
+  num_hidden_layers: layers,
+  num_attention_heads: 12,
+  intermediate_size: 3072,
+  hidden_act: 'gelu',
+  max_position_embeddings: 512,
+  type_vocab_size: 2,
+  layer_norm_eps: 1e-12,
+  initializer_range: 0.02,
 };
 const spec: ModelSpec = {
-  config, task: 'bench', numLabels: 2, mode, usesPooler: true,
-  adapter: { bottleneck: Number(args.bottleneck), nonlinearity: 'gelu', initStd: 1e-3, layers: Array.from({ length: layers }, (_, i) => i) },
+  config,
+  task: 'bench',
+  numLabels: 2,
+  mode,
+  usesPooler: true,
+  adapter: {
+    bottleneck: Number(args.bottleneck),
+    nonlinearity: 'gelu',
+    initStd: 1e-3,
+    layers: Array.from({ length: layers }, (_, i) => i),
+  },
 };
 const rng = new Rng(1);
 const values = new Map<string, Float32Array>();
@@ -45,13 +63,22 @@ for (const p of parameterSpecs(spec)) {
   if (p.name.includes('LayerNorm.weight')) data.fill(1);
   values.set(p.name, data);
 }
-const sessions = await ModelSessions.create(spec, values, { device: 'cpu', dropout: Number(args.dropout), seed: 1, threads: Number(args.threads) });
+const sessions = await ModelSessions.create(spec, values, {
+  device: 'cpu',
+  dropout: Number(args.dropout),
+  seed: 1,
+  threads: Number(args.threads),
+});
 const trainable = parameterSpecs(spec).filter((p) => p.trainable);
-const optimizer = new AdamW(trainable.map((p) => ({ name: p.name, data: values.get(p.name)! })), { lr: 1e-4, weightDecay: 0.01 });
+const optimizer = new AdamW(
+  trainable.map((p) => ({ name: p.name, data: values.get(p.name)! })),
+  { lr: 1e-4, weightDecay: 0.01 },
+);
 
 const n = batchSize * seqLen;
 const batch = {
-  batchSize, seqLen,
+  batchSize,
+  seqLen,
   inputIds: BigInt64Array.from({ length: n }, () => BigInt(1 + rng.int(config.vocab_size - 1))),
   tokenTypeIds: new BigInt64Array(n),
   attentionMask: new Float32Array(n).fill(1),
@@ -61,7 +88,10 @@ const batch = {
 async function oneStep(): Promise<number> {
   const started = performance.now();
   const { grads } = await sessions.step(batch);
-  optimizer.step(trainable.map((p) => grads.get(p.name)!), 1e-4);
+  optimizer.step(
+    trainable.map((p) => grads.get(p.name)!),
+    1e-4,
+  );
   return (performance.now() - started) / 1000;
 }
 
@@ -70,9 +100,19 @@ const times: number[] = [];
 for (let i = 0; i < steps; i++) times.push(await oneStep());
 const sec = [...times].sort((a, b) => a - b)[Math.floor(times.length / 2)]; // median, as the PyTorch peer reports
 const trainableCount = trainable.reduce((s, p) => s + p.shape.reduce((a, b) => a * b, 1), 0);
-console.log(JSON.stringify({
-  impl: 'ours', mode, batch: batchSize, seq: seqLen, threads: Number(args.threads), layers,
-  sec_per_step: sec, steps_per_s: 1 / sec, step_secs: times,
-  peak_rss_mb: process.resourceUsage().maxRSS / 1024, trainable_params: trainableCount,
-}));
+console.log(
+  JSON.stringify({
+    impl: 'ours',
+    mode,
+    batch: batchSize,
+    seq: seqLen,
+    threads: Number(args.threads),
+    layers,
+    sec_per_step: sec,
+    steps_per_s: 1 / sec,
+    step_secs: times,
+    peak_rss_mb: process.resourceUsage().maxRSS / 1024,
+    trainable_params: trainableCount,
+  }),
+);
 await sessions.release();

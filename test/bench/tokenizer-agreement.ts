@@ -7,13 +7,14 @@
  *
  *   npx tsx test/bench/tokenizer-agreement.ts [--max-seq-len 128] [--show 5] [--python /usr/bin/python3]
  */
+
+import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { loadBertTokenizer, type Encoding } from '../../trainer/tokenizer/bert-tokenizer.ts';
+import { type Encoding, loadBertTokenizer } from '../../trainer/tokenizer/bert-tokenizer.ts';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const { values: args } = parseArgs({
@@ -52,15 +53,20 @@ const modelDir = mkdtempSync(join(tmpdir(), 'tok-agree-'));
 copyFileSync(vocabPath, join(modelDir, 'vocab.txt'));
 
 function runReference(limit: number | undefined): Encoding[] {
-  const input = rows.map((r) => JSON.stringify(r.textPair === undefined ? { text: r.text } : { text: r.text, text_pair: r.textPair })).join('\n') + '\n';
+  const input =
+    rows.map((r) => JSON.stringify(r.textPair === undefined ? { text: r.text } : { text: r.text, text_pair: r.textPair })).join('\n') +
+    '\n';
   const refArgs = [reference, '--vocab', vocabPath, ...(limit === undefined ? [] : ['--max-seq-len', String(limit)])];
   const t0 = performance.now();
   const res = spawnSync(args.python, refArgs, { input, maxBuffer: 1 << 30, encoding: 'utf8' });
   if (res.status !== 0) throw new Error(`reference failed (${res.status}): ${res.error?.message ?? res.stderr}`);
-  const out = res.stdout.split('\n').filter((l) => l !== '').map((l) => {
-    const o = JSON.parse(l) as { input_ids: number[]; token_type_ids: number[] };
-    return { inputIds: o.input_ids, tokenTypeIds: o.token_type_ids };
-  });
+  const out = res.stdout
+    .split('\n')
+    .filter((l) => l !== '')
+    .map((l) => {
+      const o = JSON.parse(l) as { input_ids: number[]; token_type_ids: number[] };
+      return { inputIds: o.input_ids, tokenTypeIds: o.token_type_ids };
+    });
   if (out.length !== rows.length) throw new Error(`reference returned ${out.length} rows for ${rows.length}`);
   console.log(`  reference: ${((performance.now() - t0) / 1000).toFixed(1)} s for ${rows.length} rows (one python process)`);
   return out;
@@ -88,7 +94,9 @@ async function compare(label: string, limit: number | undefined): Promise<void> 
       );
     }
   }
-  console.log(`  rows compared: ${rows.length} (${rows.filter((r) => r.textPair !== undefined).length} pairs), truncated by us: ${truncated}`);
+  console.log(
+    `  rows compared: ${rows.length} (${rows.filter((r) => r.textPair !== undefined).length} pairs), truncated by us: ${truncated}`,
+  );
   console.log(`  identical id sequences (and token types): ${same} = ${((100 * same) / rows.length).toFixed(4)}%`);
   console.log(`  our tokenizer: ${Math.round(rows.length / seconds)} rows/s (${seconds.toFixed(2)} s, encode() one row at a time)`);
   if (diffs.length > 0) console.log(`  first disagreements:\n${diffs.join('\n')}`);

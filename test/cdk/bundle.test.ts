@@ -1,11 +1,12 @@
 /** A synth with real esbuild bundling: the Lambda bundle holds the app and no onnxruntime-node. */
-import { test } from 'node:test';
+
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { test } from 'node:test';
 import type { CfnElement } from 'aws-cdk-lib';
-import { synth, resourcesOf } from './synth.ts';
+import { resourcesOf, synth } from './synth.ts';
 
 test('the API function bundle is ESM, has the handler, and leaves onnxruntime-node out', { timeout: 60_000 }, (t) => {
   const outdir = mkdtempSync(join(tmpdir(), 'adapter-store-cdk-'));

@@ -1,15 +1,27 @@
 /** The key pair custom resource's handler (cdk/cdn-key-pair/handler.cjs), with a fake Secrets Manager. */
-import { test } from 'node:test';
+
 import assert from 'node:assert/strict';
 import { createPrivateKey, createPublicKey, createSign, createVerify } from 'node:crypto';
 import { createRequire } from 'node:module';
+import { test } from 'node:test';
 import { CDN_KEY_PAIR_HANDLER } from '../../cdk/cdn-key-pair.ts';
 
-type Event = Record<string, unknown> & { RequestType: 'Create' | 'Update' | 'Delete'; ResourceProperties: { SecretId: string; Rotation: string } };
-interface Response { Status: string; PhysicalResourceId: string; Reason?: string; Data?: { PublicKeyPem: string } }
+type Event = Record<string, unknown> & {
+  RequestType: 'Create' | 'Update' | 'Delete';
+  ResourceProperties: { SecretId: string; Rotation: string };
+};
+interface Response {
+  Status: string;
+  PhysicalResourceId: string;
+  Reason?: string;
+  Data?: { PublicKeyPem: string };
+}
 type Handler = (event: Event) => Promise<void>;
 const { makeHandler } = createRequire(import.meta.url)('../../cdk/cdn-key-pair/handler.cjs') as {
-  makeHandler: (deps: { client: { send(cmd: { input: Record<string, string> }): Promise<unknown> }; respond: (e: Event, r: Response) => Promise<void> }) => Handler;
+  makeHandler: (deps: {
+    client: { send(cmd: { input: Record<string, string> }): Promise<unknown> };
+    respond: (e: Event, r: Response) => Promise<void>;
+  }) => Handler;
 };
 
 /** Secrets Manager as a map; the commands are the SDK's, told apart by their input. */
@@ -18,19 +30,42 @@ function fakeSecrets(initial = 'generated-placeholder') {
   let fail = false;
   return {
     values,
-    failNext() { fail = true; },
+    failNext() {
+      fail = true;
+    },
     async send(cmd: { input: Record<string, string> }) {
-      if (fail) { fail = false; throw new Error('AccessDenied'); }
-      if ('SecretString' in cmd.input) { values.set(cmd.input.SecretId, cmd.input.SecretString); return {}; }
+      if (fail) {
+        fail = false;
+        throw new Error('AccessDenied');
+      }
+      if ('SecretString' in cmd.input) {
+        values.set(cmd.input.SecretId, cmd.input.SecretString);
+        return {};
+      }
       return { SecretString: values.get(cmd.input.SecretId) };
     },
   };
 }
 
-async function run(client: ReturnType<typeof fakeSecrets>, event: Partial<Event> & Pick<Event, 'RequestType'>, rotation = '1'): Promise<Response> {
+async function run(
+  client: ReturnType<typeof fakeSecrets>,
+  event: Partial<Event> & Pick<Event, 'RequestType'>,
+  rotation = '1',
+): Promise<Response> {
   const responses: Response[] = [];
-  const handler = makeHandler({ client, respond: async (_e, r) => { responses.push(r); } });
-  await handler({ ResourceProperties: { SecretId: 'arn:secret', Rotation: rotation }, StackId: 's', RequestId: 'r', LogicalResourceId: 'l', ...event } as Event);
+  const handler = makeHandler({
+    client,
+    respond: async (_e, r) => {
+      responses.push(r);
+    },
+  });
+  await handler({
+    ResourceProperties: { SecretId: 'arn:secret', Rotation: rotation },
+    StackId: 's',
+    RequestId: 'r',
+    LogicalResourceId: 'l',
+    ...event,
+  } as Event);
   assert.equal(responses.length, 1, 'exactly one response to CloudFormation');
   return responses[0];
 }
@@ -54,10 +89,18 @@ test('Create stores an RSA private key and returns its public key', async () => 
 test('Update keeps the key pair; a new Rotation makes a new one', async () => {
   const secrets = fakeSecrets();
   const created = await run(secrets, { RequestType: 'Create' });
-  const same = await run(secrets, { RequestType: 'Update', PhysicalResourceId: 'cdn-key-pair-1', OldResourceProperties: { SecretId: 'arn:secret', Rotation: '1' } });
+  const same = await run(secrets, {
+    RequestType: 'Update',
+    PhysicalResourceId: 'cdn-key-pair-1',
+    OldResourceProperties: { SecretId: 'arn:secret', Rotation: '1' },
+  });
   assert.equal(same.Data!.PublicKeyPem, created.Data!.PublicKeyPem);
   assert.equal(same.PhysicalResourceId, 'cdn-key-pair-1');
-  const rotated = await run(secrets, { RequestType: 'Update', PhysicalResourceId: 'cdn-key-pair-1', OldResourceProperties: { SecretId: 'arn:secret', Rotation: '1' } }, '2');
+  const rotated = await run(
+    secrets,
+    { RequestType: 'Update', PhysicalResourceId: 'cdn-key-pair-1', OldResourceProperties: { SecretId: 'arn:secret', Rotation: '1' } },
+    '2',
+  );
   assert.notEqual(rotated.Data!.PublicKeyPem, created.Data!.PublicKeyPem);
   assert.equal(rotated.PhysicalResourceId, 'cdn-key-pair-2', 'a new physical id: CloudFormation deletes the old one');
 });
@@ -66,7 +109,10 @@ test('Delete succeeds without touching the secret; errors are reported as FAILED
   t.mock.method(console, 'error', () => {});
   const secrets = fakeSecrets('untouched');
   const deleted = await run(secrets, { RequestType: 'Delete', PhysicalResourceId: 'cdn-key-pair-1' });
-  assert.deepEqual([deleted.Status, deleted.PhysicalResourceId, secrets.values.get('arn:secret')], ['SUCCESS', 'cdn-key-pair-1', 'untouched']);
+  assert.deepEqual(
+    [deleted.Status, deleted.PhysicalResourceId, secrets.values.get('arn:secret')],
+    ['SUCCESS', 'cdn-key-pair-1', 'untouched'],
+  );
   secrets.failNext();
   const failed = await run(secrets, { RequestType: 'Create' });
   assert.equal(failed.Status, 'FAILED');

@@ -1,6 +1,7 @@
 /** Context settings (cdk.json or -c key=value, where every value is a string). */
-import { test } from 'node:test';
+
 import assert from 'node:assert/strict';
+import { test } from 'node:test';
 import { App } from 'aws-cdk-lib';
 import { configFromContext, DEFAULT_CONFIG } from '../../cdk/config.ts';
 
@@ -8,14 +9,26 @@ const fromContext = (context: Record<string, unknown>) => configFromContext(new 
 
 test('defaults: Spot with fallback, bert-base-uncased, registry bucket only', () => {
   assert.deepEqual(fromContext({}), DEFAULT_CONFIG);
-  assert.deepEqual(DEFAULT_CONFIG, { datasetBuckets: [], defaultBaseModel: 'bert-base-uncased', spot: true, maxVcpus: 32, cdnKeyRotation: '1' });
+  assert.deepEqual(DEFAULT_CONFIG, {
+    datasetBuckets: [],
+    defaultBaseModel: 'bert-base-uncased',
+    spot: true,
+    maxVcpus: 32,
+    cdnKeyRotation: '1',
+  });
 });
 
 test('command-line strings and cdk.json values read the same', () => {
   const cli = fromContext({ spot: 'false', datasetBuckets: 'a-bucket, b.bucket', maxVcpus: '64', defaultBaseModel: 'bert-large-cased' });
   const json = fromContext({ spot: false, datasetBuckets: ['a-bucket', 'b.bucket'], maxVcpus: 64, defaultBaseModel: 'bert-large-cased' });
   assert.deepEqual(cli, json);
-  assert.deepEqual(cli, { datasetBuckets: ['a-bucket', 'b.bucket'], defaultBaseModel: 'bert-large-cased', spot: false, maxVcpus: 64, cdnKeyRotation: '1' });
+  assert.deepEqual(cli, {
+    datasetBuckets: ['a-bucket', 'b.bucket'],
+    defaultBaseModel: 'bert-large-cased',
+    spot: false,
+    maxVcpus: 64,
+    cdnKeyRotation: '1',
+  });
 });
 
 test('bad values fail the synth with the setting named', () => {

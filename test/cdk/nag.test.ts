@@ -1,11 +1,12 @@
 /** cdk-nag's AwsSolutions pack finds nothing unacknowledged, and every acknowledgement says why. */
-import { test } from 'node:test';
+
 import assert from 'node:assert/strict';
+import { test } from 'node:test';
 import { App, Stack, Validations } from 'aws-cdk-lib';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { AwsSolutionsChecks } from 'cdk-nag';
-import { synth } from './synth.ts';
 import { acknowledge } from '../../cdk/nag.ts';
+import { synth } from './synth.ts';
 
 test('no unacknowledged AwsSolutions errors or warnings', () => {
   const { app } = synth({ datasetBuckets: ['public-datasets'] });
@@ -17,7 +18,10 @@ test('no unacknowledged AwsSolutions errors or warnings', () => {
 
 test('on-demand only (-c spot=false) is clean too', () => {
   const { app } = synth({ spot: false });
-  assert.deepEqual(new AwsSolutionsChecks(app).validateScope(app).violations.map((v) => v.ruleName), []);
+  assert.deepEqual(
+    new AwsSolutionsChecks(app).validateScope(app).violations.map((v) => v.ruleName),
+    [],
+  );
 });
 
 test('the check does find what is not acknowledged', () => {

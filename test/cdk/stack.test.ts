@@ -1,14 +1,15 @@
 /** The synthesized CloudFormation template: every property the deployment relies on. */
-import { test, describe } from 'node:test';
+
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { cx_api as cxapi, type CfnElement } from 'aws-cdk-lib';
+import { describe, test } from 'node:test';
+import { type CfnElement, cx_api as cxapi } from 'aws-cdk-lib';
 import { Match } from 'aws-cdk-lib/assertions';
 import type { IConstruct } from 'constructs';
-import { synth, resourcesOf } from './synth.ts';
+import { API_CACHED_PATH_PATTERN, FILE_PATH_PATTERNS } from '../../cdk/edge.ts';
 import { allowedResources, flatten, roleStatements } from './iam.ts';
-import { FILE_PATH_PATTERNS, API_CACHED_PATH_PATTERN } from '../../cdk/edge.ts';
+import { resourcesOf, synth } from './synth.ts';
 
 const { app, stack, template } = synth({ datasetBuckets: ['public-datasets'] });
 const id = (c: IConstruct) => stack.getLogicalId(c.node.defaultChild as CfnElement);
@@ -22,7 +23,12 @@ describe('registry bucket', () => {
     template.hasResourceProperties('AWS::S3::Bucket', {
       BucketEncryption: { ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }] },
       VersioningConfiguration: { Status: 'Enabled' },
-      PublicAccessBlockConfiguration: { BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true },
+      PublicAccessBlockConfiguration: {
+        BlockPublicAcls: true,
+        BlockPublicPolicy: true,
+        IgnorePublicAcls: true,
+        RestrictPublicBuckets: true,
+      },
     });
     assert.deepEqual(bucket.VersioningConfiguration, { Status: 'Enabled' });
     assert.equal(bucket.CorsConfiguration, undefined, 'same-origin docs page: no CORS');
@@ -32,9 +38,34 @@ describe('registry bucket', () => {
   test('denies every request without TLS', () => {
     template.hasResourceProperties('AWS::S3::BucketPolicy', {
       Bucket: { Ref: bucketId },
-      PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({
-        Effect: 'Deny', Action: 's3:*', Principal: { AWS: '*' }, Condition: { Bool: { 'aws:SecureTransport': 'false' } },
-      })]) },
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({
+            Effect: 'Deny',
+            Action: 's3:*',
+            Principal: { AWS: '*' },
+            Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+          }),
+        ]),
+      },
+    });
+  });
+
+  test('adapter versions are write-once: a PutObject under adapters/ without If-None-Match is denied to everyone', () => {
+    template.hasResourceProperties('AWS::S3::BucketPolicy', {
+      Bucket: { Ref: bucketId },
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({
+            Sid: 'AdapterVersionsAreWriteOnce',
+            Effect: 'Deny',
+            Principal: { AWS: '*' },
+            Action: 's3:PutObject',
+            Resource: { 'Fn::Join': ['', [{ 'Fn::GetAtt': [bucketId, 'Arn'] }, '/adapters/*']] },
+            Condition: { Null: { 's3:if-none-match': 'true' }, Bool: { 's3:ObjectCreationOperation': 'true' } },
+          }),
+        ]),
+      },
     });
   });
 
@@ -93,21 +124,35 @@ describe('training on AWS Batch', () => {
   test('-c spot=false leaves one on-demand environment', () => {
     const od = synth({ spot: false }).template;
     const envs = resourcesOf(od, 'AWS::Batch::ComputeEnvironment');
-    assert.deepEqual(envs.map(([, p]) => (p.ComputeResources as { Type: string }).Type), ['EC2']);
+    assert.deepEqual(
+      envs.map(([, p]) => (p.ComputeResources as { Type: string }).Type),
+      ['EC2'],
+    );
   });
 
   test('the job definition: 1 GPU, the registry, a timeout, retries only for lost hosts', () => {
     const [[, jd]] = resourcesOf(template, 'AWS::Batch::JobDefinition');
-    const cp = jd.ContainerProperties as { ResourceRequirements: { Type: string; Value: string }[]; Environment: { Name: string; Value: unknown }[]; JobRoleArn: unknown };
+    const cp = jd.ContainerProperties as {
+      ResourceRequirements: { Type: string; Value: string }[];
+      Environment: { Name: string; Value: unknown }[];
+      JobRoleArn: unknown;
+    };
     assert.equal(cp.ResourceRequirements.find((r) => r.Type === 'GPU')?.Value, '1');
     const env = Object.fromEntries(cp.Environment.map((e) => [e.Name, flatten(e.Value)]));
     assert.equal(env.ADAPTER_STORE_REGISTRY, `s3://\${${bucketId}}`);
     assert.equal(env.TRAINER_DEVICE, 'cuda');
-    assert.deepEqual(cp.JobRoleArn, { 'Fn::GetAtt': [id(stack.training.jobRole), 'Arn'] }, 'a job role: Batch containers have none by default');
+    assert.deepEqual(
+      cp.JobRoleArn,
+      { 'Fn::GetAtt': [id(stack.training.jobRole), 'Arn'] },
+      'a job role: Batch containers have none by default',
+    );
     assert.ok((jd.Timeout as { AttemptDurationSeconds: number }).AttemptDurationSeconds >= 3600);
     assert.deepEqual(jd.RetryStrategy, {
       Attempts: 3,
-      EvaluateOnExit: [{ Action: 'RETRY', OnStatusReason: 'Host EC2*' }, { Action: 'EXIT', OnReason: '*' }],
+      EvaluateOnExit: [
+        { Action: 'RETRY', OnStatusReason: 'Host EC2*' },
+        { Action: 'EXIT', OnReason: '*' },
+      ],
     });
     assert.deepEqual(jd.PlatformCapabilities, ['EC2']);
   });
@@ -115,7 +160,13 @@ describe('training on AWS Batch', () => {
   test('the trainer image is a Docker asset built from trainer/Dockerfile for linux/amd64', () => {
     const assembly = app.synth();
     const manifest = assembly.artifacts.find((a): a is cxapi.AssetManifestArtifact => a instanceof cxapi.AssetManifestArtifact)!;
-    const images = Object.values((JSON.parse(readFileSync(manifest.file, 'utf8')) as { dockerImages: Record<string, { source: { directory: string; dockerFile?: string; platform?: string } }> }).dockerImages);
+    const images = Object.values(
+      (
+        JSON.parse(readFileSync(manifest.file, 'utf8')) as {
+          dockerImages: Record<string, { source: { directory: string; dockerFile?: string; platform?: string } }>;
+        }
+      ).dockerImages,
+    );
     assert.equal(images.length, 1);
     assert.equal(images[0].source.dockerFile, 'trainer/Dockerfile');
     const staged = join(assembly.directory, images[0].source.directory);
@@ -145,10 +196,20 @@ describe('API', () => {
   });
 
   test('the environment the Lambda entry point reads', () => {
-    const vars = Object.fromEntries(Object.entries((fn.Environment as { Variables: Record<string, unknown> }).Variables).map(([k, v]) => [k, flatten(v)]));
+    const vars = Object.fromEntries(
+      Object.entries((fn.Environment as { Variables: Record<string, unknown> }).Variables).map(([k, v]) => [k, flatten(v)]),
+    );
     assert.deepEqual(Object.keys(vars).sort(), [
-      'ADAPTER_STORE_API_KEY_SECRET', 'ADAPTER_STORE_CDN_KEY_PAIR_ID', 'ADAPTER_STORE_CDN_PRIVATE_KEY_SECRET', 'ADAPTER_STORE_CDN_URL',
-      'ADAPTER_STORE_DATASET_BUCKETS', 'ADAPTER_STORE_DEFAULT_BASE_MODEL', 'ADAPTER_STORE_REGISTRY', 'BATCH_JOB_DEFINITION', 'BATCH_JOB_QUEUE', 'NODE_OPTIONS',
+      'ADAPTER_STORE_API_KEY_SECRET',
+      'ADAPTER_STORE_CDN_KEY_PAIR_ID',
+      'ADAPTER_STORE_CDN_PRIVATE_KEY_SECRET',
+      'ADAPTER_STORE_CDN_URL',
+      'ADAPTER_STORE_DATASET_BUCKETS',
+      'ADAPTER_STORE_DEFAULT_BASE_MODEL',
+      'ADAPTER_STORE_REGISTRY',
+      'BATCH_JOB_DEFINITION',
+      'BATCH_JOB_QUEUE',
+      'NODE_OPTIONS',
     ]);
     assert.equal(vars.ADAPTER_STORE_REGISTRY, `s3://\${${bucketId}}`);
     assert.equal(vars.ADAPTER_STORE_DATASET_BUCKETS, `\${${bucketId}},public-datasets`);
@@ -163,14 +224,24 @@ describe('API', () => {
 
   test('context picks the default base model', () => {
     const t = synth({ defaultBaseModel: 'bert-large-cased' }).template;
-    t.hasResourceProperties('AWS::Lambda::Function', { Environment: { Variables: Match.objectLike({ ADAPTER_STORE_DEFAULT_BASE_MODEL: 'bert-large-cased' }) } });
+    t.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ ADAPTER_STORE_DEFAULT_BASE_MODEL: 'bert-large-cased' }) },
+    });
   });
 
   test('an HTTP API (v2) sends every route to the function', () => {
     template.hasResourceProperties('AWS::ApiGatewayV2::Api', { ProtocolType: 'HTTP' });
     template.hasResourceProperties('AWS::ApiGatewayV2::Route', { RouteKey: '$default' });
-    template.hasResourceProperties('AWS::ApiGatewayV2::Integration', { IntegrationType: 'AWS_PROXY', IntegrationUri: { 'Fn::GetAtt': [fnId, 'Arn'] }, PayloadFormatVersion: '2.0' });
-    template.hasResourceProperties('AWS::ApiGatewayV2::Stage', { StageName: '$default', AutoDeploy: true, AccessLogSettings: Match.objectLike({ DestinationArn: Match.anyValue() }) });
+    template.hasResourceProperties('AWS::ApiGatewayV2::Integration', {
+      IntegrationType: 'AWS_PROXY',
+      IntegrationUri: { 'Fn::GetAtt': [fnId, 'Arn'] },
+      PayloadFormatVersion: '2.0',
+    });
+    template.hasResourceProperties('AWS::ApiGatewayV2::Stage', {
+      StageName: '$default',
+      AutoDeploy: true,
+      AccessLogSettings: Match.objectLike({ DestinationArn: Match.anyValue() }),
+    });
   });
 
   test('the API key is a generated Secrets Manager secret', () => {
@@ -184,25 +255,44 @@ describe('least privilege', () => {
 
   test('the API writes only its job records (never checkpoints), job-index/*, datasets/* and idempotency/*, deletes only idempotency/*', () => {
     assert.deepEqual(allowedResources(api, 's3:PutObject').sort(), [
-      `${bucketArn}/datasets/*`, `${bucketArn}/idempotency/*`, `${bucketArn}/job-index/*`,
-      `${bucketArn}/jobs/*/cancel.json`, `${bucketArn}/jobs/*/launch.json`, `${bucketArn}/jobs/*/spec.json`, `${bucketArn}/jobs/*/status.json`,
+      `${bucketArn}/datasets/*`,
+      `${bucketArn}/idempotency/*`,
+      `${bucketArn}/job-index/*`,
+      `${bucketArn}/jobs/*/cancel.json`,
+      `${bucketArn}/jobs/*/launch.json`,
+      `${bucketArn}/jobs/*/spec.json`,
+      `${bucketArn}/jobs/*/status.json`,
     ]);
     assert.deepEqual(allowedResources(api, 's3:DeleteObject'), [`${bucketArn}/idempotency/*`]);
     // The registry, and the configured dataset bucket (POST /finetune checks a dataset exists).
-    assert.deepEqual(allowedResources(api, 's3:GetObject').sort(), ['arn:${AWS::Partition}:s3:::public-datasets', 'arn:${AWS::Partition}:s3:::public-datasets/*', bucketArn, `${bucketArn}/*`].sort());
+    assert.deepEqual(
+      allowedResources(api, 's3:GetObject').sort(),
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: CloudFormation's own ${AWS::...} substitution syntax, as the template holds it
+      ['arn:${AWS::Partition}:s3:::public-datasets', 'arn:${AWS::Partition}:s3:::public-datasets/*', bucketArn, `${bucketArn}/*`].sort(),
+    );
     assert.ok(!api.some((s) => s.Action.includes('s3:*')));
   });
 
   test('the API submits only to its own queue and job definition; describe needs "*"', () => {
-    assert.deepEqual(allowedResources(api, 'batch:SubmitJob').sort(), [`\${${id(stack.training.jobDefinition)}}`, `\${${id(stack.training.jobQueue)}.JobQueueArn}`].sort());
+    assert.deepEqual(
+      allowedResources(api, 'batch:SubmitJob').sort(),
+      [`\${${id(stack.training.jobDefinition)}}`, `\${${id(stack.training.jobQueue)}.JobQueueArn}`].sort(),
+    );
     assert.deepEqual(allowedResources(api, 'batch:DescribeJobs'), ['*']);
     const queueArn = { 'Fn::GetAtt': [id(stack.training.jobQueue), 'JobQueueArn'] };
     const terminate = api.filter((s) => s.Action.includes('batch:TerminateJob'));
     assert.equal(terminate.length, 1);
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: CloudFormation's own ${AWS::...} substitution syntax, as the template holds it
     assert.deepEqual(terminate[0].Resource, ['arn:${AWS::Partition}:batch:${AWS::Region}:${AWS::AccountId}:job/*']);
-    assert.deepEqual(terminate[0].Condition, { StringEquals: { 'aws:ResourceTag/adapter-store-queue': queueArn } }, 'only jobs tagged with this queue');
+    assert.deepEqual(
+      terminate[0].Condition,
+      { StringEquals: { 'aws:ResourceTag/adapter-store-queue': queueArn } },
+      'only jobs tagged with this queue',
+    );
     const tag = api.filter((s) => s.Action.includes('batch:TagResource'));
-    assert.deepEqual(tag[0]?.Condition, { StringEquals: { 'aws:RequestTag/adapter-store-queue': queueArn, 'batch:CreateAction': 'SubmitJob' } });
+    assert.deepEqual(tag[0]?.Condition, {
+      StringEquals: { 'aws:RequestTag/adapter-store-queue': queueArn, 'batch:CreateAction': 'SubmitJob' },
+    });
     assert.ok(!api.some((s) => s.Action.some((a) => a === 'batch:*')));
   });
 
@@ -212,19 +302,31 @@ describe('least privilege', () => {
   });
 
   test('the trainer reads the registry and dataset buckets, writes only job status, checkpoints and adapters/*', () => {
-    assert.deepEqual(allowedResources(trainer, 's3:PutObject').sort(), [`${bucketArn}/adapters/*`, `${bucketArn}/jobs/*/checkpoint/*`, `${bucketArn}/jobs/*/status.json`]);
+    assert.deepEqual(allowedResources(trainer, 's3:PutObject').sort(), [
+      `${bucketArn}/adapters/*`,
+      `${bucketArn}/jobs/*/checkpoint/*`,
+      `${bucketArn}/jobs/*/status.json`,
+    ]);
     assert.deepEqual(allowedResources(trainer, 's3:DeleteObject'), []);
     const reads = allowedResources(trainer, 's3:GetObject');
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: CloudFormation's own ${AWS::...} substitution syntax, as the template holds it
     for (const r of [`${bucketArn}/*`, 'arn:${AWS::Partition}:s3:::public-datasets/*']) assert.ok(reads.includes(r), r);
     assert.deepEqual(allowedResources(trainer, 'batch:SubmitJob'), []);
   });
 
   test('CloudFront may read adapters/* only', () => {
     template.hasResourceProperties('AWS::S3::BucketPolicy', {
-      PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({
-        Sid: 'CdnReadsAdaptersOnly', Effect: 'Deny', Principal: { Service: 'cloudfront.amazonaws.com' }, Action: 's3:GetObject',
-        NotResource: { 'Fn::Join': ['', [{ 'Fn::GetAtt': [bucketId, 'Arn'] }, '/adapters/*']] },
-      })]) },
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({
+            Sid: 'CdnReadsAdaptersOnly',
+            Effect: 'Deny',
+            Principal: { Service: 'cloudfront.amazonaws.com' },
+            Action: 's3:GetObject',
+            NotResource: { 'Fn::Join': ['', [{ 'Fn::GetAtt': [bucketId, 'Arn'] }, '/adapters/*']] },
+          }),
+        ]),
+      },
     });
   });
 });
@@ -234,7 +336,13 @@ describe('CDN', () => {
   const config = dist.DistributionConfig as {
     DefaultCacheBehavior: Record<string, unknown>;
     CacheBehaviors: Record<string, unknown>[];
-    Origins: { Id: string; DomainName: unknown; S3OriginConfig?: unknown; OriginAccessControlId?: unknown; CustomOriginConfig?: Record<string, unknown> }[];
+    Origins: {
+      Id: string;
+      DomainName: unknown;
+      S3OriginConfig?: unknown;
+      OriginAccessControlId?: unknown;
+      CustomOriginConfig?: Record<string, unknown>;
+    }[];
   };
   const origin = (behavior: Record<string, unknown>) => config.Origins.find((o) => o.Id === behavior.TargetOriginId)!;
   const CACHING_DISABLED = '4135ea2d-6df8-44a3-9df3-4b5a84be39ad';
@@ -255,8 +363,14 @@ describe('CDN', () => {
     const patterns = config.CacheBehaviors.map((b) => b.PathPattern);
     assert.deepEqual(patterns, [...FILE_PATH_PATTERNS, API_CACHED_PATH_PATTERN]);
     assert.deepEqual(FILE_PATH_PATTERNS, [
-      'adapters/*/*/adapter.safetensors', 'adapters/*/*/adapter_config.json', 'adapters/*/*/metrics.json', 'adapters/*/*/README.md',
-      'adapters/*/*/pytorch_adapter.bin', 'adapters/*/*/head_config.json', 'adapters/*/*/pytorch_model_head.bin', 'adapters/*/*/model_head.safetensors',
+      'adapters/*/*/adapter.safetensors',
+      'adapters/*/*/adapter_config.json',
+      'adapters/*/*/metrics.json',
+      'adapters/*/*/README.md',
+      'adapters/*/*/pytorch_adapter.bin',
+      'adapters/*/*/head_config.json',
+      'adapters/*/*/pytorch_model_head.bin',
+      'adapters/*/*/model_head.safetensors',
       'adapters/*/*/layernorms.safetensors',
     ]);
     const keyGroup = stack.getLogicalId(stack.edge.keyPair.keyGroup.node.defaultChild as CfnElement);
@@ -269,11 +383,19 @@ describe('CDN', () => {
       assert.deepEqual(b.CachePolicyId, { Ref: immutable });
     }
     template.hasResourceProperties('AWS::CloudFront::OriginAccessControl', {
-      OriginAccessControlConfig: Match.objectLike({ OriginAccessControlOriginType: 's3', SigningBehavior: 'always', SigningProtocol: 'sigv4' }),
+      OriginAccessControlConfig: Match.objectLike({
+        OriginAccessControlOriginType: 's3',
+        SigningBehavior: 'always',
+        SigningProtocol: 'sigv4',
+      }),
     });
     template.hasResourceProperties('AWS::CloudFront::CachePolicy', {
-      CachePolicyConfig: Match.objectLike({ DefaultTTL: 365 * 86400, MaxTTL: 365 * 86400, MinTTL: 86400,
-        ParametersInCacheKeyAndForwardedToOrigin: Match.objectLike({ QueryStringsConfig: { QueryStringBehavior: 'none' } }) }),
+      CachePolicyConfig: Match.objectLike({
+        DefaultTTL: 365 * 86400,
+        MaxTTL: 365 * 86400,
+        MinTTL: 86400,
+        ParametersInCacheKeyAndForwardedToOrigin: Match.objectLike({ QueryStringsConfig: { QueryStringBehavior: 'none' } }),
+      }),
     });
   });
 
@@ -284,7 +406,11 @@ describe('CDN', () => {
     assert.equal(b.TargetOriginId, config.DefaultCacheBehavior.TargetOriginId);
     const policies = resourcesOf(template, 'AWS::CloudFront::CachePolicy');
     const [, policy] = policies.find(([lid]) => (b.CachePolicyId as { Ref: string }).Ref === lid)!;
-    const c = policy.CachePolicyConfig as { DefaultTTL: number; MaxTTL: number; ParametersInCacheKeyAndForwardedToOrigin: { HeadersConfig: unknown; QueryStringsConfig: unknown } };
+    const c = policy.CachePolicyConfig as {
+      DefaultTTL: number;
+      MaxTTL: number;
+      ParametersInCacheKeyAndForwardedToOrigin: { HeadersConfig: unknown; QueryStringsConfig: unknown };
+    };
     assert.ok(c.DefaultTTL >= 30 && c.MaxTTL <= 60, `${c.DefaultTTL}..${c.MaxTTL}`);
     assert.deepEqual(c.ParametersInCacheKeyAndForwardedToOrigin.HeadersConfig, { HeaderBehavior: 'whitelist', Headers: ['Authorization'] });
     assert.deepEqual(c.ParametersInCacheKeyAndForwardedToOrigin.QueryStringsConfig, { QueryStringBehavior: 'all' });
@@ -305,10 +431,14 @@ describe('CDN', () => {
     const rotated = synth({ datasetBuckets: ['public-datasets'], cdnKeyRotation: '2' });
     const secretId = rotated.stack.getLogicalId(rotated.stack.edge.keyPair.privateKey.node.defaultChild as CfnElement);
     assert.notEqual(secretId, id(stack.edge.keyPair.privateKey), 'the old secret (and its key) stays for a rollback');
-    const [, fn] = resourcesOf(rotated.template, 'AWS::Lambda::Function').find(([, p]) => (p.Environment as { Variables?: Record<string, unknown> } | undefined)?.Variables?.ADAPTER_STORE_CDN_PRIVATE_KEY_SECRET)!;
+    const [, fn] = resourcesOf(rotated.template, 'AWS::Lambda::Function').find(
+      ([, p]) => (p.Environment as { Variables?: Record<string, unknown> } | undefined)?.Variables?.ADAPTER_STORE_CDN_PRIVATE_KEY_SECRET,
+    )!;
     const vars = (fn.Environment as { Variables: Record<string, unknown> }).Variables;
     assert.deepEqual(vars.ADAPTER_STORE_CDN_PRIVATE_KEY_SECRET, { Ref: secretId });
-    assert.deepEqual(vars.ADAPTER_STORE_CDN_KEY_PAIR_ID, { 'Fn::GetAtt': [rotated.stack.getLogicalId(rotated.stack.edge.keyPair.publicKey), 'Id'] });
+    assert.deepEqual(vars.ADAPTER_STORE_CDN_KEY_PAIR_ID, {
+      'Fn::GetAtt': [rotated.stack.getLogicalId(rotated.stack.edge.keyPair.publicKey), 'Id'],
+    });
   });
 });
 

@@ -1,8 +1,8 @@
 /** Synthesizes the adapter store stack for tests, without esbuild bundling unless asked. */
 import { App } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
-import { AdapterStoreStack } from '../../cdk/stack.ts';
 import type { AdapterStoreConfig } from '../../cdk/config.ts';
+import { AdapterStoreStack } from '../../cdk/stack.ts';
 
 export interface Synth {
   app: App;

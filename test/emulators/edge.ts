@@ -4,7 +4,7 @@
  * its service. Batch's REST-JSON operations are `POST /v1/<operation>`; everything else is S3.
  * (A bucket named "v1" would be mistaken for Batch; the suite does not use one.)
  */
-import { createServer, request, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, request, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 export interface EdgeRoutes {

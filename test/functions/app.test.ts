@@ -10,12 +10,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { OpenAPIHono } from '@hono/zod-openapi';
-import { createApp, type AppDeps } from '../../functions/app.ts';
+import { type AppDeps, createApp } from '../../functions/app.ts';
 import type { JobLauncher, LaunchedJob, LauncherView } from '../../functions/jobs/launcher.ts';
 import { canonicalJson, sha256Hex } from '../../functions/routes/idempotency.ts';
 import type { AdapterManifest } from '../../shared/manifest.ts';
 import { Registry } from '../../shared/registry.ts';
-import { startS3Server, type S3TestServer } from '../support/s3-server.ts';
+import { type S3TestServer, startS3Server } from '../support/s3-server.ts';
 
 const KEY = 'test-key-0123456789';
 const AUTH = { authorization: `Bearer ${KEY}` };
@@ -48,7 +48,16 @@ const logs: Record<string, unknown>[] = [];
 const adapterBytes = Buffer.from('not really safetensors, but bytes are bytes \x00\x01\x02');
 
 function deps(over: Partial<AppDeps> = {}): AppDeps {
-  return { registry, launcher, apiKeys: ['other-key', KEY], allowedDatasetBuckets: ['datasets'], defaultBaseModel: 'tiny', downloads: 'stream', log: (l) => logs.push(l), ...over };
+  return {
+    registry,
+    launcher,
+    apiKeys: ['other-key', KEY],
+    allowedDatasetBuckets: ['datasets'],
+    defaultBaseModel: 'tiny',
+    downloads: 'stream',
+    log: (l) => logs.push(l),
+    ...over,
+  };
 }
 
 before(async () => {
@@ -64,7 +73,15 @@ before(async () => {
   writeFileSync(join(dir, 'adapter.safetensors'), adapterBytes);
   writeFileSync(join(dir, 'adapter_config.json'), '{"bottleneck":8}');
   writeFileSync(join(dir, 'metrics.json'), '{}');
-  const meta = { task: 'sst2', jobId: null, baseModel: { name: 'tiny', weightsSha256: 'ab'.repeat(32) }, mode: 'adapter' as const, labels: ['neg', 'pos'], parameters: { trainable: 10, total: 100 }, metrics: null };
+  const meta = {
+    task: 'sst2',
+    jobId: null,
+    baseModel: { name: 'tiny', weightsSha256: 'ab'.repeat(32) },
+    mode: 'adapter' as const,
+    labels: ['neg', 'pos'],
+    parameters: { trainable: 10, total: 100 },
+    metrics: null,
+  };
   older = await registry.publishAdapter(dir, meta, '20250101T000000000Z-0000000000000001');
   manifest = await registry.publishAdapter(dir, meta, '20250102T000000000Z-0000000000000002');
   launcher = new RecordingLauncher();
@@ -106,7 +123,11 @@ function fieldNames(p: ProblemJson): string[] {
   return (p['invalid-params'] ?? []).map((x) => x.name);
 }
 
-const good = { task: 'sst2', datasetUri: 's3://datasets/sst2/train.jsonl', hyperparameters: { epochs: 2, lr: 1e-3, bottleneck: 16, seeds: [1, 2] } };
+const good = {
+  task: 'sst2',
+  datasetUri: 's3://datasets/sst2/train.jsonl',
+  hyperparameters: { epochs: 2, lr: 1e-3, bottleneck: 16, seeds: [1, 2] },
+};
 
 describe('POST /finetune', () => {
   test('accepts a valid request: 202, Location, spec + queued status + launch handle written, launcher called', async () => {
@@ -125,7 +146,9 @@ describe('POST /finetune', () => {
     const spec = await registry.getJobSpec(job.jobId);
     assert.equal(spec.datasetUri, good.datasetUri);
     assert.equal((await registry.getJobStatus(job.jobId))?.state, 'queued');
-    const launch = await s3.client.send(new (await import('@aws-sdk/client-s3')).GetObjectCommand({ Bucket: 'registry', Key: `jobs/${job.jobId}/launch.json` }));
+    const launch = await s3.client.send(
+      new (await import('@aws-sdk/client-s3')).GetObjectCommand({ Bucket: 'registry', Key: `jobs/${job.jobId}/launch.json` }),
+    );
     assert.deepEqual(JSON.parse(await launch.Body!.transformToString()), { jobId: job.jobId, externalId: `ext-${job.jobId}` });
   });
 
@@ -134,7 +157,11 @@ describe('POST /finetune', () => {
     const ids: string[] = [];
     for (const t of times) {
       const a = createApp(deps({ now: () => t }));
-      const res = await a.request('/finetune', { method: 'POST', headers: { ...AUTH, 'content-type': 'application/json' }, body: JSON.stringify(good) });
+      const res = await a.request('/finetune', {
+        method: 'POST',
+        headers: { ...AUTH, 'content-type': 'application/json' },
+        body: JSON.stringify(good),
+      });
       ids.push(((await res.json()) as { jobId: string }).jobId);
     }
     assert.deepEqual([...ids].sort(), ids);
@@ -195,7 +222,10 @@ describe('POST /finetune', () => {
   }
 
   test('refuses malformed JSON with 400 problem', async () => {
-    const p = await problem(await call('/finetune', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"task": ' }), 400);
+    const p = await problem(
+      await call('/finetune', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"task": ' }),
+      400,
+    );
     assert.ok(fieldNames(p).length > 0);
   });
 
@@ -207,7 +237,11 @@ describe('POST /finetune', () => {
   test('refuses a body over the limit with 413', async () => {
     const small = createApp(deps({ maxBodyBytes: 1024 }));
     const body = JSON.stringify({ ...good, hyperparameters: { labels: Array.from({ length: 200 }, (_, i) => `label-${i}`) } });
-    const res = await small.request('/finetune', { method: 'POST', headers: { ...AUTH, 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)) }, body });
+    const res = await small.request('/finetune', {
+      method: 'POST',
+      headers: { ...AUTH, 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)) },
+      body,
+    });
     await problem(res, 413);
     const chunked = new ReadableStream<Uint8Array>({
       start(ctrl) {
@@ -215,7 +249,12 @@ describe('POST /finetune', () => {
         ctrl.close();
       },
     });
-    const res2 = await small.request('/finetune', { method: 'POST', headers: { ...AUTH, 'content-type': 'application/json' }, body: chunked, duplex: 'half' } as RequestInit);
+    const res2 = await small.request('/finetune', {
+      method: 'POST',
+      headers: { ...AUTH, 'content-type': 'application/json' },
+      body: chunked,
+      duplex: 'half',
+    } as RequestInit);
     await problem(res2, 413);
   });
 
@@ -237,7 +276,11 @@ describe('Idempotency-Key', () => {
     const headers = { 'idempotency-key': 'retry-me-1' };
     const submitted = launcher.submitted.length;
     const a = await call('/finetune', { method: 'POST', headers, json: good });
-    const b = await call('/finetune', { method: 'POST', headers, json: { hyperparameters: good.hyperparameters, datasetUri: good.datasetUri, task: good.task } });
+    const b = await call('/finetune', {
+      method: 'POST',
+      headers,
+      json: { hyperparameters: good.hyperparameters, datasetUri: good.datasetUri, task: good.task },
+    });
     assert.equal(a.status, 202);
     assert.equal(b.status, 202);
     const ja = (await a.json()) as { jobId: string };
@@ -281,10 +324,26 @@ describe('GET /finetune', () => {
     const status = await registry.getJobStatus(jobId);
     assert.ok(status);
     const validation = { loss: 0.5, accuracy: 0.8, macroF1: 0.79, mcc: 0.6, examples: 10 };
-    await registry.putJobStatus({ ...status, state: 'succeeded', step: 40, totalSteps: 40, epoch: 2, loss: 0.3, validation, adapterVersion: manifest.version, updatedAt: new Date().toISOString() });
+    await registry.putJobStatus({
+      ...status,
+      state: 'succeeded',
+      step: 40,
+      totalSteps: 40,
+      epoch: 2,
+      loss: 0.3,
+      validation,
+      adapterVersion: manifest.version,
+      updatedAt: new Date().toISOString(),
+    });
     const res = await call(`/finetune/${jobId}`);
     assert.equal(res.status, 200);
-    const job = (await res.json()) as { status: string; progress: { fraction: number; step: number }; metrics: unknown; adapterVersion: string; loss: number };
+    const job = (await res.json()) as {
+      status: string;
+      progress: { fraction: number; step: number };
+      metrics: unknown;
+      adapterVersion: string;
+      loss: number;
+    };
     assert.equal(job.status, 'succeeded');
     assert.equal(job.progress.step, 40);
     assert.equal(job.progress.fraction, 1);
@@ -312,12 +371,27 @@ describe('GET /finetune', () => {
   test('lists newest first, filters by task, paginates with after', async () => {
     const ids: string[] = [];
     for (let i = 0; i < 3; i++) ids.push(await create('listing'));
-    const page1 = (await (await call('/finetune?task=listing&limit=2')).json()) as { object: string; data: { jobId: string; task: string }[]; hasMore: boolean; nextCursor: string };
+    const page1 = (await (await call('/finetune?task=listing&limit=2')).json()) as {
+      object: string;
+      data: { jobId: string; task: string }[];
+      hasMore: boolean;
+      nextCursor: string;
+    };
     assert.equal(page1.object, 'list');
-    assert.deepEqual(page1.data.map((j) => j.jobId), [ids[2], ids[1]]);
+    assert.deepEqual(
+      page1.data.map((j) => j.jobId),
+      [ids[2], ids[1]],
+    );
     assert.equal(page1.hasMore, true);
-    const page2 = (await (await call(`/finetune?task=listing&limit=2&after=${page1.nextCursor}`)).json()) as { data: { jobId: string }[]; hasMore: boolean; nextCursor: string | null };
-    assert.deepEqual(page2.data.map((j) => j.jobId), [ids[0]]);
+    const page2 = (await (await call(`/finetune?task=listing&limit=2&after=${page1.nextCursor}`)).json()) as {
+      data: { jobId: string }[];
+      hasMore: boolean;
+      nextCursor: string | null;
+    };
+    assert.deepEqual(
+      page2.data.map((j) => j.jobId),
+      [ids[0]],
+    );
     assert.equal(page2.hasMore, false);
     assert.equal(page2.nextCursor, null);
     const all = (await (await call('/finetune?limit=100')).json()) as { data: { jobId: string }[] };
@@ -339,7 +413,7 @@ describe('GET /finetune', () => {
     assert.equal(((await res.json()) as { status: string }).status, 'cancelled');
     assert.deepEqual(launcher.cancelled.at(-1), { jobId, externalId: `ext-${jobId}` });
     assert.ok(await registry.getJobCancel(jobId), 'the cancel record is written');
-    assert.equal((await registry.getJobStatus(jobId))?.state, 'queued', 'status.json stays the trainer\'s');
+    assert.equal((await registry.getJobStatus(jobId))?.state, 'queued', "status.json stays the trainer's");
     assert.equal((await call(`/finetune/${jobId}/cancel`, { method: 'POST' })).status, 200);
     // A stopping trainer's last report lands after the cancel: the job still reads cancelled.
     const late = (await registry.getJobStatus(jobId))!;
@@ -377,8 +451,46 @@ describe('adapters', () => {
     const res = await call('/adapters');
     assert.equal(res.status, 200);
     const body = (await res.json()) as { data: { task: string; latestVersion: string; labels: string[] }[] };
-    assert.deepEqual(body.data.map((d) => [d.task, d.latestVersion]), [['sst2', manifest.version]]);
+    assert.deepEqual(
+      body.data.map((d) => [d.task, d.latestVersion]),
+      [['sst2', manifest.version]],
+    );
     assert.deepEqual(body.data[0].labels, ['neg', 'pos']);
+  });
+
+  test('GET /adapters pages (limit, after); a corrupt manifest is logged and passed over, never a 500', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'app-pages-'));
+    for (const f of ['adapter.safetensors', 'adapter_config.json', 'metrics.json']) writeFileSync(join(dir, f), '{}');
+    const meta = {
+      jobId: null,
+      baseModel: { name: 'tiny', weightsSha256: 'ab'.repeat(32) },
+      mode: 'adapter' as const,
+      labels: ['a', 'b'],
+      parameters: { trainable: 1, total: 2 },
+      metrics: null,
+    };
+    const kept = await registry.publishAdapter(dir, { ...meta, task: 'zz-fallback' }, '20250101T000000000Z-00000000000000a1');
+    await registry.publishAdapter(dir, { ...meta, task: 'zz-fallback' }, '20250102T000000000Z-00000000000000a2');
+    await s3.putObject('registry', 'adapters/zz-fallback/20250102T000000000Z-00000000000000a2/manifest.json', '{"truncated": ');
+    await registry.publishAdapter(dir, { ...meta, task: 'zz-gone' }, '20250101T000000000Z-00000000000000b1');
+    await s3.putObject(
+      'registry',
+      'adapters/zz-gone/20250101T000000000Z-00000000000000b1/manifest.json',
+      JSON.stringify({ ...kept, task: 'zz-gone' }),
+    );
+    const first = (await (await call('/adapters?limit=1')).json()) as { data: { task: string }[]; hasMore: boolean; nextCursor: string };
+    assert.deepEqual([first.data.map((d) => d.task), first.hasMore, first.nextCursor], [['sst2'], true, 'sst2']);
+    const rest = await call('/adapters?limit=10&after=sst2');
+    assert.equal(rest.status, 200);
+    const body = (await rest.json()) as { data: { task: string; latestVersion: string }[]; hasMore: boolean };
+    assert.deepEqual(
+      body.data.map((d) => [d.task, d.latestVersion]),
+      [['zz-fallback', kept.version]],
+      'the older sound version; zz-gone has none',
+    );
+    assert.equal(body.hasMore, false);
+    assert.ok(logs.some((l) => l.msg === 'corrupt manifest skipped' && l.task === 'zz-gone'));
+    await problem(await call('/adapters?limit=0'), 400);
   });
 
   test('GET /adapters/:task gives the newest manifest and every version, newest first', async () => {
@@ -415,7 +527,11 @@ describe('adapters', () => {
     const pinned = await call(`/adapters/sst2/download?version=${older.version}&file=adapter_config.json`);
     assert.equal(pinned.status, 200);
     assert.equal(await pinned.text(), '{"bottleneck":8}');
-    assert.equal(pinned.headers.get('cache-control'), 'private, max-age=31536000, immutable', 'a keyed response is never for shared caches');
+    assert.equal(
+      pinned.headers.get('cache-control'),
+      'private, max-age=31536000, immutable',
+      'a keyed response is never for shared caches',
+    );
     const head = await call('/adapters/sst2/download', { method: 'HEAD' });
     assert.equal(head.status, 200);
     assert.equal(head.headers.get('content-length'), String(adapterBytes.length));
@@ -428,7 +544,15 @@ describe('adapters', () => {
 
   test('download redirects to a signed URL when configured so', async () => {
     const signed: string[] = [];
-    const a = createApp(deps({ downloads: 'redirect', signDownloadUrl: async (key) => (signed.push(key), `https://signed.example/${key}?sig=1`) }));
+    const a = createApp(
+      deps({
+        downloads: 'redirect',
+        signDownloadUrl: async (key) => {
+          signed.push(key);
+          return `https://signed.example/${key}?sig=1`;
+        },
+      }),
+    );
     const res = await a.request('/adapters/sst2/download', { headers: AUTH });
     assert.equal(res.status, 302);
     assert.equal(res.headers.get('location'), `https://signed.example/adapters/sst2/${manifest.version}/adapter.safetensors?sig=1`);
@@ -452,7 +576,14 @@ describe('auth, errors, meta', () => {
     }
     assert.equal((await app.request('/adapters', { headers: { authorization: 'Bearer other-key' } })).status, 200);
     assert.match((await app.request('/adapters')).headers.get('www-authenticate') ?? '', /^Bearer/);
-    await problem(await app.request('/finetune', { method: 'POST', headers: { authorization: 'Bearer wrong', 'content-type': 'application/json' }, body: JSON.stringify(good) }), 401);
+    await problem(
+      await app.request('/finetune', {
+        method: 'POST',
+        headers: { authorization: 'Bearer wrong', 'content-type': 'application/json' },
+        body: JSON.stringify(good),
+      }),
+      401,
+    );
   });
 
   test('an app without keys refuses everything but /healthz', async () => {
@@ -478,10 +609,22 @@ describe('auth, errors, meta', () => {
     const doc = (await (await call('/openapi.json')).json()) as {
       openapi: string;
       paths: Record<string, Record<string, unknown>>;
-      components: { schemas: Record<string, { properties?: Record<string, { minimum?: number; maximum?: number }> }>; securitySchemes: Record<string, unknown> };
+      components: {
+        schemas: Record<string, { properties?: Record<string, { minimum?: number; maximum?: number }> }>;
+        securitySchemes: Record<string, unknown>;
+      };
     };
     assert.equal(doc.openapi, '3.0.3');
-    for (const p of ['/finetune', '/finetune/{jobId}', '/finetune/{jobId}/cancel', '/adapters', '/adapters/{task}', '/adapters/{task}/versions/{version}', '/adapters/{task}/download', '/healthz']) {
+    for (const p of [
+      '/finetune',
+      '/finetune/{jobId}',
+      '/finetune/{jobId}/cancel',
+      '/adapters',
+      '/adapters/{task}',
+      '/adapters/{task}/versions/{version}',
+      '/adapters/{task}/download',
+      '/healthz',
+    ]) {
       assert.ok(doc.paths[p], `missing ${p}`);
     }
     const epochs = doc.components.schemas.Hyperparameters.properties?.epochs;
@@ -507,7 +650,13 @@ describe('auth, errors, meta', () => {
 
 // Last in the file: these publish versions under new tasks, which the adapter listings above do not expect.
 describe('the job view: list and detail agree, manifests win, stale work is reconciled', () => {
-  const meta = { baseModel: { name: 'tiny', weightsSha256: 'ab'.repeat(32) }, mode: 'adapter' as const, labels: ['neg', 'pos'], parameters: { trainable: 10, total: 100 }, metrics: null };
+  const meta = {
+    baseModel: { name: 'tiny', weightsSha256: 'ab'.repeat(32) },
+    mode: 'adapter' as const,
+    labels: ['neg', 'pos'],
+    parameters: { trainable: 10, total: 100 },
+    metrics: null,
+  };
   let files: string;
   before(() => {
     files = mkdtempSync(join(tmpdir(), 'app-view-'));
@@ -516,15 +665,37 @@ describe('the job view: list and detail agree, manifests win, stale work is reco
 
   async function create(task: string, over: Partial<AppDeps> = {}): Promise<string> {
     const a = Object.keys(over).length > 0 ? createApp(deps(over)) : app;
-    const res = await a.request('/finetune', { method: 'POST', headers: { ...AUTH, 'content-type': 'application/json' }, body: JSON.stringify({ ...good, task }) });
+    const res = await a.request('/finetune', {
+      method: 'POST',
+      headers: { ...AUTH, 'content-type': 'application/json' },
+      body: JSON.stringify({ ...good, task }),
+    });
     assert.equal(res.status, 202, await res.clone().text());
     return ((await res.json()) as { jobId: string }).jobId;
   }
-  async function both(jobId: string, task: string): Promise<[{ status: string; adapterVersion: string | null; error: { message: string } | null }, { status: string; adapterVersion: string | null; error: { message: string } | null }]> {
-    const detail = (await (await call(`/finetune/${jobId}`)).json()) as { status: string; adapterVersion: string | null; error: { message: string } | null };
-    const list = (await (await call(`/finetune?task=${task}`)).json()) as { data: { jobId: string; status: string; adapterVersion: string | null; error: { message: string } | null }[] };
+  async function both(
+    jobId: string,
+    task: string,
+  ): Promise<
+    [
+      { status: string; adapterVersion: string | null; error: { message: string } | null },
+      { status: string; adapterVersion: string | null; error: { message: string } | null },
+    ]
+  > {
+    const detail = (await (await call(`/finetune/${jobId}`)).json()) as {
+      status: string;
+      adapterVersion: string | null;
+      error: { message: string } | null;
+    };
+    const list = (await (await call(`/finetune?task=${task}`)).json()) as {
+      data: { jobId: string; status: string; adapterVersion: string | null; error: { message: string } | null }[];
+    };
     const listed = list.data.find((j) => j.jobId === jobId)!;
-    assert.deepEqual([listed.status, listed.adapterVersion, listed.error], [detail.status, detail.adapterVersion, detail.error], 'the list shows what the detail shows');
+    assert.deepEqual(
+      [listed.status, listed.adapterVersion, listed.error],
+      [detail.status, detail.adapterVersion, detail.error],
+      'the list shows what the detail shows',
+    );
     return [detail, listed];
   }
 
@@ -570,10 +741,32 @@ describe('the job view: list and detail agree, manifests win, stale work is reco
   test('a job recorded but never launched (the API died before submitting) reads failed after the grace period, in both views', async () => {
     const t0 = new Date('2026-01-01T00:00:00Z');
     const jobId = newJobIdFor(t0);
-    await registry.putJobSpec({ format: 'adapter-store.job/v1', jobId, task: 'agree-lost', datasetUri: good.datasetUri, baseModel: 'tiny', hyperparameters: {}, createdAt: t0.toISOString() });
-    await registry.putJobStatus({ format: 'adapter-store.job-status/v1', jobId, state: 'queued', step: 0, totalSteps: 0, epoch: 0, loss: null, validation: null, updatedAt: t0.toISOString() });
+    await registry.putJobSpec({
+      format: 'adapter-store.job/v1',
+      jobId,
+      task: 'agree-lost',
+      datasetUri: good.datasetUri,
+      baseModel: 'tiny',
+      hyperparameters: {},
+      createdAt: t0.toISOString(),
+    });
+    await registry.putJobStatus({
+      format: 'adapter-store.job-status/v1',
+      jobId,
+      state: 'queued',
+      step: 0,
+      totalSteps: 0,
+      epoch: 0,
+      loss: null,
+      validation: null,
+      updatedAt: t0.toISOString(),
+    });
     const early = createApp(deps({ now: () => new Date(t0.getTime() + 60_000) }));
-    assert.equal(((await (await early.request(`/finetune/${jobId}`, { headers: AUTH })).json()) as { status: string }).status, 'queued', 'within the grace period it may still be launching');
+    assert.equal(
+      ((await (await early.request(`/finetune/${jobId}`, { headers: AUTH })).json()) as { status: string }).status,
+      'queued',
+      'within the grace period it may still be launching',
+    );
     const [d] = await both(jobId, 'agree-lost');
     assert.equal(d.status, 'failed');
     assert.match(d.error!.message, /never launched/);
@@ -582,9 +775,14 @@ describe('the job view: list and detail agree, manifests win, stale work is reco
   test('a stale idempotency claim (its request died before creating the job) is taken over by a retry, once', async () => {
     const key = 'died-after-claim';
     const old = new Date(Date.now() - 10 * 60_000);
-    assert.equal(await registry.claimIdempotencyKey(key, { jobId: newJobIdFor(old), requestSha256: sha(good), createdAt: old.toISOString() }), null);
+    assert.equal(
+      await registry.claimIdempotencyKey(key, { jobId: newJobIdFor(old), requestSha256: sha(good), createdAt: old.toISOString() }),
+      null,
+    );
     const submitted = launcher.submitted.length;
-    const results = await Promise.all([0, 1, 2].map(() => call('/finetune', { method: 'POST', headers: { 'idempotency-key': key }, json: good })));
+    const results = await Promise.all(
+      [0, 1, 2].map(() => call('/finetune', { method: 'POST', headers: { 'idempotency-key': key }, json: good })),
+    );
     const created = new Set<string>();
     for (const r of results) {
       if (r.status === 202) created.add(((await r.json()) as { jobId: string }).jobId);
@@ -598,7 +796,11 @@ describe('the job view: list and detail agree, manifests win, stale work is reco
 
     // A fresh claim with no job yet is still "in progress", not taken over.
     const fresh = 'still-working';
-    await registry.claimIdempotencyKey(fresh, { jobId: newJobIdFor(new Date()), requestSha256: sha(good), createdAt: new Date().toISOString() });
+    await registry.claimIdempotencyKey(fresh, {
+      jobId: newJobIdFor(new Date()),
+      requestSha256: sha(good),
+      createdAt: new Date().toISOString(),
+    });
     await problem(await call('/finetune', { method: 'POST', headers: { 'idempotency-key': fresh }, json: good }), 409);
   });
 });
@@ -625,7 +827,13 @@ describe('spend controls', () => {
     }
   }
   const post = (a: OpenAPIHono, key: string, body: unknown = good) =>
-    Promise.resolve(a.request('/finetune', { method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: JSON.stringify(body) }));
+    Promise.resolve(
+      a.request('/finetune', {
+        method: 'POST',
+        headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      }),
+    );
 
   test('per key: beyond its queued + running jobs, 429 with Retry-After; other keys are not affected; a finished job frees a slot', async () => {
     const counting = new CountingLauncher();

@@ -9,11 +9,11 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { Registry } from '../../shared/registry.ts';
-import { writeRandomBert } from '../../trainer/model-files/random-bert.ts';
 import { createApp } from '../../functions/app.ts';
 import { LocalRunner } from '../../functions/jobs/local-runner.ts';
-import { startS3Server, type S3TestServer } from '../support/s3-server.ts';
+import { Registry } from '../../shared/registry.ts';
+import { writeRandomBert } from '../../trainer/model-files/random-bert.ts';
+import { type S3TestServer, startS3Server } from '../support/s3-server.ts';
 import { waitUntil } from '../support/wait.ts';
 
 let s3: S3TestServer;
@@ -26,14 +26,32 @@ before(async () => {
   await s3.createBucket('registry');
   const registry = Registry.fromUri('s3://registry', s3.client);
   const dir = join(mkdtempSync(join(tmpdir(), 'e2e-')), 'base');
-  writeRandomBert(dir, { hiddenSize: 16, numLayers: 2, numHeads: 2, intermediateSize: 32, maxPositions: 64, seed: 3,
-    vocabFile: join('..', 'shared', 'data', 'vocab', 'bert-base-uncased-vocab.txt') });
+  writeRandomBert(dir, {
+    hiddenSize: 16,
+    numLayers: 2,
+    numHeads: 2,
+    intermediateSize: 32,
+    maxPositions: 64,
+    seed: 3,
+    vocabFile: join('..', 'shared', 'data', 'vocab', 'bert-base-uncased-vocab.txt'),
+  });
   await registry.uploadModel('tiny-bert', dir, ['config.json', 'model.safetensors', 'vocab.txt']);
-  const sst2 = readFileSync(join('..', 'shared', 'data', 'glue', 'sst2', 'train.jsonl'), 'utf8').split('\n').slice(0, 160).join('\n') + '\n';
+  const sst2 = `${readFileSync(join('..', 'shared', 'data', 'glue', 'sst2', 'train.jsonl'), 'utf8')
+    .split('\n')
+    .slice(0, 160)
+    .join('\n')}\n`;
   await s3.putObject('registry', 'datasets/sst2-slice.jsonl', sst2);
   await s3.putObject('registry', 'datasets/bad.jsonl', '{"text": "fine", "label": 1}\n{"text": \n');
   runner = new LocalRunner({ registryUri: 's3://registry', env: s3.env, extraArgs: ['--status-interval', '0', '--threads', '1'] });
-  app = createApp({ registry, launcher: runner, apiKeys: ['e2e-key'], allowedDatasetBuckets: ['registry'], defaultBaseModel: 'tiny-bert', downloads: 'stream', log: () => {} });
+  app = createApp({
+    registry,
+    launcher: runner,
+    apiKeys: ['e2e-key'],
+    allowedDatasetBuckets: ['registry'],
+    defaultBaseModel: 'tiny-bert',
+    downloads: 'stream',
+    log: () => {},
+  });
 });
 
 after(async () => {
@@ -58,16 +76,25 @@ async function json<T>(res: Response | Promise<Response>): Promise<T> {
 }
 
 function finish(jobId: string): Promise<JobView> {
-  return waitUntil(`job ${jobId} to finish`, async () => {
-    const job = await json<JobView>(app.request(`/finetune/${jobId}`, { headers: auth }));
-    return ['succeeded', 'failed', 'cancelled'].includes(job.status) && job;
-  }, { timeoutMs: 120_000, intervalMs: 200 });
+  return waitUntil(
+    `job ${jobId} to finish`,
+    async () => {
+      const job = await json<JobView>(app.request(`/finetune/${jobId}`, { headers: auth }));
+      return ['succeeded', 'failed', 'cancelled'].includes(job.status) && job;
+    },
+    { timeoutMs: 120_000, intervalMs: 200 },
+  );
 }
 
 test('POST /finetune -> job succeeds -> manifest visible -> download hashes to the manifest', async () => {
   const res = await app.request('/finetune', {
-    method: 'POST', headers: auth,
-    body: JSON.stringify({ task: 'sst2', datasetUri: 's3://registry/datasets/sst2-slice.jsonl', hyperparameters: { epochs: 1, batchSize: 16, maxSeqLen: 32, validationSplit: 0.25, dropout: 0 } }),
+    method: 'POST',
+    headers: auth,
+    body: JSON.stringify({
+      task: 'sst2',
+      datasetUri: 's3://registry/datasets/sst2-slice.jsonl',
+      hyperparameters: { epochs: 1, batchSize: 16, maxSeqLen: 32, validationSplit: 0.25, dropout: 0 },
+    }),
   });
   assert.equal(res.status, 202, await res.clone().text());
   const { jobId } = await json<JobView>(res);
@@ -86,7 +113,11 @@ test('POST /finetune -> job succeeds -> manifest visible -> download hashes to t
 
 test('a job on a bad dataset ends failed with the reason and leaves no visible version', async () => {
   const before = await json<unknown>(app.request('/adapters', { headers: auth }));
-  const res = await app.request('/finetune', { method: 'POST', headers: auth, body: JSON.stringify({ task: 'broken', datasetUri: 's3://registry/datasets/bad.jsonl' }) });
+  const res = await app.request('/finetune', {
+    method: 'POST',
+    headers: auth,
+    body: JSON.stringify({ task: 'broken', datasetUri: 's3://registry/datasets/bad.jsonl' }),
+  });
   assert.equal(res.status, 202);
   const job = await finish((await json<JobView>(res)).jobId);
   assert.equal(job.status, 'failed');

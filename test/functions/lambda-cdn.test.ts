@@ -11,9 +11,9 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { createApp } from '../../functions/app.ts';
 import { depsFromEnv } from '../../functions/lambda.ts';
-import { Registry } from '../../shared/registry.ts';
 import type { AdapterManifest } from '../../shared/manifest.ts';
-import { startS3Server, type S3TestServer } from '../support/s3-server.ts';
+import { Registry } from '../../shared/registry.ts';
+import { type S3TestServer, startS3Server } from '../support/s3-server.ts';
 
 let s3: S3TestServer;
 let restoreEnv: () => void;
@@ -38,7 +38,15 @@ before(async () => {
   const registry = Registry.fromUri('s3://registry', s3.client);
   const dir = mkdtempSync(join(tmpdir(), 'cdn-'));
   for (const f of ['adapter.safetensors', 'adapter_config.json', 'metrics.json']) writeFileSync(join(dir, f), '{}');
-  manifest = await registry.publishAdapter(dir, { task: 'sst2', jobId: null, baseModel: { name: 'b', weightsSha256: 'ab'.repeat(32) }, mode: 'adapter', labels: ['a', 'b'], parameters: { trainable: 1, total: 2 }, metrics: null });
+  manifest = await registry.publishAdapter(dir, {
+    task: 'sst2',
+    jobId: null,
+    baseModel: { name: 'b', weightsSha256: 'ab'.repeat(32) },
+    mode: 'adapter',
+    labels: ['a', 'b'],
+    parameters: { trainable: 1, total: 2 },
+    metrics: null,
+  });
 });
 
 after(async () => {
@@ -59,7 +67,10 @@ test('downloads redirect to a CloudFront URL for the file key, signed with the s
   const res = await app.request('/adapters/sst2/download', { headers: { authorization: 'Bearer k' } });
   assert.equal(res.status, 302);
   const location = new URL(res.headers.get('location')!);
-  assert.equal(`${location.origin}${location.pathname}`, `https://d111111abcdef8.cloudfront.net/adapters/sst2/${manifest.version}/adapter.safetensors`);
+  assert.equal(
+    `${location.origin}${location.pathname}`,
+    `https://d111111abcdef8.cloudfront.net/adapters/sst2/${manifest.version}/adapter.safetensors`,
+  );
   assert.equal(location.searchParams.get('Key-Pair-Id'), ENV.ADAPTER_STORE_CDN_KEY_PAIR_ID);
   const expires = Number(location.searchParams.get('Expires'));
   assert.ok(expires > before && expires <= before + 301, `expires ${expires} within 5 minutes`);

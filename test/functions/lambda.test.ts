@@ -8,11 +8,11 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { Registry } from '../../shared/registry.ts';
 import { RegisterJobDefinitionCommand } from '@aws-sdk/client-batch';
-import { startBatchEmulator, type BatchEmulatorServer } from '../emulators/batch/server.ts';
+import { Registry } from '../../shared/registry.ts';
+import { type BatchEmulatorServer, startBatchEmulator } from '../emulators/batch/server.ts';
 import { invokeLambda } from '../support/api-gateway.ts';
-import { startS3Server, type S3TestServer } from '../support/s3-server.ts';
+import { type S3TestServer, startS3Server } from '../support/s3-server.ts';
 
 let s3: S3TestServer;
 let batch: BatchEmulatorServer;
@@ -23,7 +23,13 @@ before(async () => {
   s3 = await startS3Server();
   // Jobs are accepted and stay SUBMITTED: these tests look at what the API submits, not at training.
   batch = await startBatchEmulator({ jobQueues: ['gpu-queue'], dispatch: false });
-  await batch.client.send(new RegisterJobDefinitionCommand({ jobDefinitionName: 'trainer', type: 'container', containerProperties: { image: 'adapter-store-trainer' } }));
+  await batch.client.send(
+    new RegisterJobDefinitionCommand({
+      jobDefinitionName: 'trainer',
+      type: 'container',
+      containerProperties: { image: 'adapter-store-trainer' },
+    }),
+  );
   await s3.createBucket('registry');
   const registry = Registry.fromUri('s3://registry', s3.client);
   const dir = mkdtempSync(join(tmpdir(), 'lambda-'));
@@ -31,8 +37,11 @@ before(async () => {
   await registry.uploadModel('tiny', dir, ['config.json', 'model.safetensors']);
   await s3.putObject('registry', 'datasets/train.jsonl', '{"text": "fine", "label": 1}\n');
   Object.assign(process.env, s3.env, batch.env, {
-    ADAPTER_STORE_REGISTRY: 's3://registry', ADAPTER_STORE_API_KEYS: 'secret-key', BATCH_JOB_QUEUE: 'gpu-queue',
-    BATCH_JOB_DEFINITION: 'trainer:1', ADAPTER_STORE_DEFAULT_BASE_MODEL: 'tiny',
+    ADAPTER_STORE_REGISTRY: 's3://registry',
+    ADAPTER_STORE_API_KEYS: 'secret-key',
+    BATCH_JOB_QUEUE: 'gpu-queue',
+    BATCH_JOB_DEFINITION: 'trainer:1',
+    ADAPTER_STORE_DEFAULT_BASE_MODEL: 'tiny',
   });
   ({ handler } = await import('../../functions/lambda.ts'));
 });
@@ -52,7 +61,10 @@ test('GET /healthz needs no key; other routes answer 401 problem+json without on
 });
 
 test('POST /finetune through API Gateway submits a Batch job with the registry location and job id', async () => {
-  const res = await invokeLambda(handler, 'POST', '/finetune', { key: 'secret-key', body: { task: 'sst2', datasetUri: 's3://registry/datasets/train.jsonl' } });
+  const res = await invokeLambda(handler, 'POST', '/finetune', {
+    key: 'secret-key',
+    body: { task: 'sst2', datasetUri: 's3://registry/datasets/train.jsonl' },
+  });
   assert.equal(res.status, 202, res.text);
   const job = res.json<{ jobId: string }>();
   assert.equal(res.headers.location, `/finetune/${job.jobId}`);
@@ -60,7 +72,10 @@ test('POST /finetune through API Gateway submits a Batch job with the registry l
   assert.equal(submitted.length, 1);
   assert.equal(submitted[0].body.jobQueue, 'gpu-queue');
   const env = (submitted[0].body.containerOverrides as { environment: { name: string; value: string }[] }).environment;
-  assert.deepEqual(Object.fromEntries(env.map((e) => [e.name, e.value])), { ADAPTER_STORE_REGISTRY: 's3://registry', ADAPTER_STORE_JOB_ID: job.jobId });
+  assert.deepEqual(Object.fromEntries(env.map((e) => [e.name, e.value])), {
+    ADAPTER_STORE_REGISTRY: 's3://registry',
+    ADAPTER_STORE_JOB_ID: job.jobId,
+  });
 
   const got = await invokeLambda(handler, 'GET', `/finetune/${job.jobId}`, { key: 'secret-key' });
   assert.equal(got.status, 200);
@@ -81,8 +96,16 @@ test('a key removed from the secret stops working on a warm container within the
   };
   let clock = 0;
   const warnings: string[] = [];
-  const env = { ...process.env, ADAPTER_STORE_API_KEYS: undefined, ADAPTER_STORE_API_KEY_SECRET: 'arn:secret', ADAPTER_STORE_API_KEYS_TTL_SECONDS: '60' };
-  const app = createApp({ ...depsFromEnv(env, apiKeySource(env, readSecret, { now: () => clock, log: (m) => warnings.push(m) })), log: () => {} });
+  const env = {
+    ...process.env,
+    ADAPTER_STORE_API_KEYS: undefined,
+    ADAPTER_STORE_API_KEY_SECRET: 'arn:secret',
+    ADAPTER_STORE_API_KEYS_TTL_SECONDS: '60',
+  };
+  const app = createApp({
+    ...depsFromEnv(env, apiKeySource(env, readSecret, { now: () => clock, log: (m) => warnings.push(m) })),
+    log: () => {},
+  });
   const status = async (key: string) => (await app.request('/adapters', { headers: { authorization: `Bearer ${key}` } })).status;
 
   assert.equal(await status('old-key-0123456789'), 200);

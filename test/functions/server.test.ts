@@ -9,8 +9,8 @@ import { mkdtempSync, readdirSync, readFileSync, readlinkSync, symlinkSync } fro
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, test } from 'node:test';
-import { startLocalServer, type LocalServer } from '../support/local-server.ts';
-import { runProcess, type ProcessResult } from '../support/process.ts';
+import { type LocalServer, startLocalServer } from '../support/local-server.ts';
+import { type ProcessResult, runProcess } from '../support/process.ts';
 import { waitUntil } from '../support/wait.ts';
 
 const REPO = resolve(import.meta.dirname, '..', '..');
@@ -35,9 +35,18 @@ after(() => {
 
 /** TCP ports a process listens on (Linux: its socket inodes matched against /proc/net/tcp{,6}). */
 function listeningPorts(pid: number): number[] {
-  const inodes = new Set(readdirSync(`/proc/${pid}/fd`).map((fd) => /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`))?.[1]).filter(Boolean));
+  const inodes = new Set(
+    readdirSync(`/proc/${pid}/fd`)
+      .map((fd) => /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`))?.[1])
+      .filter(Boolean),
+  );
   const ports = ['/proc/net/tcp', '/proc/net/tcp6'].flatMap((table) =>
-    readFileSync(table, 'utf8').split('\n').slice(1).map((line) => line.trim().split(/\s+/)).filter((f) => f[3] === '0A' && inodes.has(f[9])).map((f) => parseInt(f[1].split(':')[1], 16)),
+    readFileSync(table, 'utf8')
+      .split('\n')
+      .slice(1)
+      .map((line) => line.trim().split(/\s+/))
+      .filter((f) => f[3] === '0A' && inodes.has(f[9]))
+      .map((f) => parseInt(f[1].split(':')[1], 16)),
   );
   return [...new Set(ports)];
 }
@@ -70,11 +79,18 @@ test("the README's worked example runs as written and the download hashes to the
     const r = await run(script.replace('API=http://127.0.0.1:8787', `API=${server.url}`), cwd);
     assert.equal(r.code, 0, `walkthrough failed:\n${r.stdout}\n${r.stderr}`);
 
-    const status = JSON.parse(readFileSync(join(cwd, 'status.json'), 'utf8')) as { status: string; adapterVersion: string; metrics: { examples: number } };
+    const status = JSON.parse(readFileSync(join(cwd, 'status.json'), 'utf8')) as {
+      status: string;
+      adapterVersion: string;
+      metrics: { examples: number };
+    };
     assert.equal(status.status, 'succeeded');
     assert.equal(status.metrics.examples, 80, 'validationSplit 0.2 of 400 rows');
     const key = readFileSync(join(store, 'api-key'), 'utf8').trim();
-    const detail = (await (await fetch(`${server.url}/adapters/sentiment`, { headers: auth(key) })).json()) as { latestVersion: string; manifest: { files: { name: string; sha256: string }[] } };
+    const detail = (await (await fetch(`${server.url}/adapters/sentiment`, { headers: auth(key) })).json()) as {
+      latestVersion: string;
+      manifest: { files: { name: string; sha256: string }[] };
+    };
     assert.equal(detail.latestVersion, status.adapterVersion);
     const expected = detail.manifest.files.find((f) => f.name === 'adapter.safetensors')!.sha256;
     assert.match(r.stdout, new RegExp(`^${expected}  adapter\\.safetensors$`, 'm'), 'shasum of the download = the manifest sha256');
@@ -87,10 +103,18 @@ test('Ctrl-C mid-job: the job is left queued with its checkpoint, no trainer out
   let server = await startServer({ ownGroup: true });
   const key = readFileSync(join(store, 'api-key'), 'utf8').trim();
   const headers = { ...auth(key), 'content-type': 'application/json' };
-  const uploaded = await fetch(`${server.url}/datasets?name=sentiment.jsonl`, { method: 'POST', headers: { ...auth(key), 'content-type': 'application/x-ndjson' }, body: readFileSync(join(REPO, 'examples', 'sentiment.jsonl')) });
+  const uploaded = await fetch(`${server.url}/datasets?name=sentiment.jsonl`, {
+    method: 'POST',
+    headers: { ...auth(key), 'content-type': 'application/x-ndjson' },
+    body: readFileSync(join(REPO, 'examples', 'sentiment.jsonl')),
+  });
   assert.equal(uploaded.status, 201, await uploaded.clone().text());
   const dataset = (await uploaded.json()) as { datasetUri: string };
-  const created = await fetch(`${server.url}/finetune`, { method: 'POST', headers, body: JSON.stringify({ task: 'long', datasetUri: dataset.datasetUri, hyperparameters: { epochs: 100 } }) });
+  const created = await fetch(`${server.url}/finetune`, {
+    method: 'POST',
+    headers,
+    body: JSON.stringify({ task: 'long', datasetUri: dataset.datasetUri, hyperparameters: { epochs: 100 } }),
+  });
   assert.equal(created.status, 202, await created.clone().text());
   const job = (await created.json()) as { jobId: string };
   const view = async () => {
@@ -118,7 +142,9 @@ test('Ctrl-C mid-job: the job is left queued with its checkpoint, no trainer out
   assert.match(server.output(), new RegExp(`resumed jobs: ${job.jobId}`));
   const resumed = await view();
   assert.ok(resumed.status === 'queued' || resumed.status === 'running', `resumed job is ${resumed.status}`);
-  const cancelled = (await (await fetch(`${server.url}/finetune/${job.jobId}/cancel`, { method: 'POST', headers: auth(key) })).json()) as { status: string };
+  const cancelled = (await (await fetch(`${server.url}/finetune/${job.jobId}/cancel`, { method: 'POST', headers: auth(key) })).json()) as {
+    status: string;
+  };
   assert.equal(cancelled.status, 'cancelled');
   assert.equal(await server.stop('SIGTERM'), 0);
 });

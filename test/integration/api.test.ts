@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { BASE_MODEL, api, setUp, tearDown, type Fixtures } from './fixtures.ts';
+import { api, BASE_MODEL, type Fixtures, setUp, tearDown } from './fixtures.ts';
 
 let f: Fixtures;
 
@@ -37,7 +37,11 @@ test('GET /healthz needs no key; without a key or with a wrong one the API answe
 
 test('a bad body is a 400 problem naming each field, plain or base64-encoded as API Gateway sends binary media', async () => {
   for (const base64 of [false, true]) {
-    const res = await api('POST', '/finetune', { key: f.config.apiKey, base64, body: { task: 'Not A Slug!', datasetUri: 'http://example.com/x', hyperparameters: { epochs: 0 } } });
+    const res = await api('POST', '/finetune', {
+      key: f.config.apiKey,
+      base64,
+      body: { task: 'Not A Slug!', datasetUri: 'http://example.com/x', hyperparameters: { epochs: 0 } },
+    });
     assert.equal(res.status, 400, res.text);
     assert.match(res.headers['content-type'], /^application\/problem\+json/);
     const names = (res.json<Problem>()['invalid-params'] ?? []).map((p) => p.name).sort();
@@ -49,12 +53,24 @@ test('a bad body is a 400 problem naming each field, plain or base64-encoded as 
 });
 
 test('policy checks answer 422: a dataset outside the allowed buckets, a base model not in the registry', async () => {
-  const bucket = await api('POST', '/finetune', { key: f.config.apiKey, body: { task: 'x', datasetUri: 's3://some-other-bucket/data.jsonl', baseModel: BASE_MODEL } });
+  const bucket = await api('POST', '/finetune', {
+    key: f.config.apiKey,
+    body: { task: 'x', datasetUri: 's3://some-other-bucket/data.jsonl', baseModel: BASE_MODEL },
+  });
   assert.equal(bucket.status, 422, bucket.text);
-  assert.deepEqual(bucket.json<Problem>()['invalid-params']?.map((p) => p.name), ['datasetUri']);
-  const base = await api('POST', '/finetune', { key: f.config.apiKey, body: { task: 'x', datasetUri: f.datasets.small, baseModel: 'no-such-base' } });
+  assert.deepEqual(
+    bucket.json<Problem>()['invalid-params']?.map((p) => p.name),
+    ['datasetUri'],
+  );
+  const base = await api('POST', '/finetune', {
+    key: f.config.apiKey,
+    body: { task: 'x', datasetUri: f.datasets.small, baseModel: 'no-such-base' },
+  });
   assert.equal(base.status, 422, base.text);
-  assert.deepEqual(base.json<Problem>()['invalid-params']?.map((p) => p.name), ['baseModel']);
+  assert.deepEqual(
+    base.json<Problem>()['invalid-params']?.map((p) => p.name),
+    ['baseModel'],
+  );
 });
 
 test('query strings and path parameters arrive through the v2 event: list limits, unknown ids are 404', async () => {

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { after, before, test } from 'node:test';
 import { BatchLauncher, CANCEL_REASON } from '../../functions/jobs/batch-launcher.ts';
-import { BASE_MODEL, api, batchJob, setUp, tearDown, waitForBatchJob, waitForJob, type Fixtures, type JobView } from './fixtures.ts';
+import { api, BASE_MODEL, batchJob, type Fixtures, type JobView, setUp, tearDown, waitForBatchJob, waitForJob } from './fixtures.ts';
 
 let f: Fixtures;
 
@@ -107,7 +107,7 @@ test('a cancelled job still reads cancelled after its container has stopped', as
   assert.equal(final.json<JobView>().adapterVersion, null);
 });
 
-test('a container that exits non-zero (malformed dataset) -> failed with the trainer\'s error, Batch FAILED, no version', async () => {
+test("a container that exits non-zero (malformed dataset) -> failed with the trainer's error, Batch FAILED, no version", async () => {
   const task = `it-malformed-${f.config.runId}`;
   const { jobId } = await create(task, f.datasets.malformed, tiny);
   const job = await waitForJob(f, jobId);
@@ -123,14 +123,37 @@ test('a container that exits non-zero (malformed dataset) -> failed with the tra
   assert.ok(!listed.text.includes(task), 'the failed task is not listed');
 });
 
-test('a container that dies before it can report -> GET /finetune/:id shows failed with Batch\'s reason and exit code', async () => {
+test("a container that dies before it can report -> GET /finetune/:id shows failed with Batch's reason and exit code", async () => {
   // A job whose container cannot reach the registry (a bucket that does not exist) never writes
   // status.json: all the API knows comes from DescribeJobs.
   const jobId = `ft-it-${f.config.runId}-orphan`;
   const now = new Date().toISOString();
-  await f.registry.putJobSpec({ format: 'adapter-store.job/v1', jobId, task: `it-orphan-${f.config.runId}`, datasetUri: f.datasets.small, baseModel: BASE_MODEL, hyperparameters: tiny, createdAt: now });
-  await f.registry.putJobStatus({ format: 'adapter-store.job-status/v1', jobId, state: 'queued', step: 0, totalSteps: 0, epoch: 0, loss: null, validation: null, updatedAt: now });
-  const launcher = new BatchLauncher({ jobQueue: f.config.jobQueue, jobDefinition: f.config.jobDefinition, registryUri: `s3://adapter-store-it-missing-${f.config.runId}`, client: f.batch });
+  await f.registry.putJobSpec({
+    format: 'adapter-store.job/v1',
+    jobId,
+    task: `it-orphan-${f.config.runId}`,
+    datasetUri: f.datasets.small,
+    baseModel: BASE_MODEL,
+    hyperparameters: tiny,
+    createdAt: now,
+  });
+  await f.registry.putJobStatus({
+    format: 'adapter-store.job-status/v1',
+    jobId,
+    state: 'queued',
+    step: 0,
+    totalSteps: 0,
+    epoch: 0,
+    loss: null,
+    validation: null,
+    updatedAt: now,
+  });
+  const launcher = new BatchLauncher({
+    jobQueue: f.config.jobQueue,
+    jobDefinition: f.config.jobDefinition,
+    registryUri: `s3://adapter-store-it-missing-${f.config.runId}`,
+    client: f.batch,
+  });
   await f.registry.putJobLaunch(jobId, await launcher.submit({ jobId, task: 'orphan' }));
 
   const job = await waitForJob(f, jobId);

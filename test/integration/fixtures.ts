@@ -8,15 +8,15 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CreateBucketCommand, HeadBucketCommand, PutObjectCommand, S3ServiceException, type S3Client } from '@aws-sdk/client-s3';
-import { DescribeJobsCommand, type BatchClient, type JobDetail } from '@aws-sdk/client-batch';
+import { type BatchClient, DescribeJobsCommand, type JobDetail } from '@aws-sdk/client-batch';
+import { CreateBucketCommand, HeadBucketCommand, PutObjectCommand, type S3Client, S3ServiceException } from '@aws-sdk/client-s3';
+import { batchClientFromEnv } from '../../functions/jobs/batch-launcher.ts';
+import { handler } from '../../functions/lambda.ts';
 import { Registry } from '../../shared/registry.ts';
 import { s3ClientFromEnv } from '../../shared/s3-client.ts';
 import { writeRandomBert } from '../../trainer/model-files/random-bert.ts';
-import { batchClientFromEnv } from '../../functions/jobs/batch-launcher.ts';
-import { handler } from '../../functions/lambda.ts';
-import { invokeLambda, type EventOptions, type LambdaHttpResponse } from '../support/api-gateway.ts';
-import { integrationConfig, type IntegrationConfig } from './config.ts';
+import { type EventOptions, invokeLambda, type LambdaHttpResponse } from '../support/api-gateway.ts';
+import { type IntegrationConfig, integrationConfig } from './config.ts';
 
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 /** The team's data folder beside the checkout (../shared/data). */
@@ -44,8 +44,10 @@ async function ensureBucket(s3: S3Client, bucket: string): Promise<void> {
 }
 
 function sst2Rows(n: number): string {
-  const lines = readFileSync(join(DATA_DIR, 'glue', 'sst2', 'train.jsonl'), 'utf8').split('\n').filter(Boolean);
-  return lines.slice(0, n).join('\n') + '\n';
+  const lines = readFileSync(join(DATA_DIR, 'glue', 'sst2', 'train.jsonl'), 'utf8')
+    .split('\n')
+    .filter(Boolean);
+  return `${lines.slice(0, n).join('\n')}\n`;
 }
 
 export async function setUp(): Promise<Fixtures> {
@@ -58,7 +60,15 @@ export async function setUp(): Promise<Fixtures> {
   if (!(await registry.modelExists(BASE_MODEL))) {
     const dir = mkdtempSync(join(tmpdir(), 'it-base-'));
     try {
-      writeRandomBert(dir, { hiddenSize: 32, numLayers: 2, numHeads: 2, intermediateSize: 64, maxPositions: 64, seed: 7, vocabFile: join(DATA_DIR, 'vocab', 'bert-base-uncased-vocab.txt') });
+      writeRandomBert(dir, {
+        hiddenSize: 32,
+        numLayers: 2,
+        numHeads: 2,
+        intermediateSize: 64,
+        maxPositions: 64,
+        seed: 7,
+        vocabFile: join(DATA_DIR, 'vocab', 'bert-base-uncased-vocab.txt'),
+      });
       await registry.uploadModel(BASE_MODEL, dir, ['config.json', 'model.safetensors', 'vocab.txt']);
     } finally {
       rmSync(dir, { recursive: true, force: true });
@@ -71,12 +81,22 @@ export async function setUp(): Promise<Fixtures> {
     // Row 2 is cut off mid-object: the trainer rejects the file with its line number.
     malformed: `datasets/it-malformed.jsonl`,
   };
-  const bodies: Record<keyof typeof datasets, string> = { small: sst2Rows(160), large: sst2Rows(4000), malformed: '{"text": "fine", "label": 1}\n{"text": \n' };
+  const bodies: Record<keyof typeof datasets, string> = {
+    small: sst2Rows(160),
+    large: sst2Rows(4000),
+    malformed: '{"text": "fine", "label": 1}\n{"text": \n',
+  };
   for (const [name, key] of Object.entries(datasets) as [keyof typeof datasets, string][]) {
     await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: bodies[name], ContentType: 'application/jsonl' }));
   }
   const uri = (key: string) => `s3://${bucket}/${key}`;
-  return { config, registry, s3, batch: batchClientFromEnv(), datasets: { small: uri(datasets.small), large: uri(datasets.large), malformed: uri(datasets.malformed) } };
+  return {
+    config,
+    registry,
+    s3,
+    batch: batchClientFromEnv(),
+    datasets: { small: uri(datasets.small), large: uri(datasets.large), malformed: uri(datasets.malformed) },
+  };
 }
 
 export function tearDown(f: Fixtures | undefined): void {
@@ -103,7 +123,11 @@ export interface JobView {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Polls GET /finetune/:id until `done` holds (default: a terminal status). */
-export async function waitForJob(f: Fixtures, jobId: string, done: (j: JobView) => boolean = (j) => ['succeeded', 'failed', 'cancelled'].includes(j.status)): Promise<JobView> {
+export async function waitForJob(
+  f: Fixtures,
+  jobId: string,
+  done: (j: JobView) => boolean = (j) => ['succeeded', 'failed', 'cancelled'].includes(j.status),
+): Promise<JobView> {
   const until = Date.now() + f.config.jobTimeoutMs;
   let last: JobView | undefined;
   while (Date.now() < until) {

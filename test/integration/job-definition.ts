@@ -8,7 +8,13 @@ import type { RegisterJobDefinitionCommandInput } from '@aws-sdk/client-batch';
 /** cdk/training.ts's HOST_TERMINATED_REASON (not imported: that module pulls in aws-cdk-lib). */
 const HOST_TERMINATED_REASON = 'Host EC2*';
 
-export function trainerJobDefinition(o: { name: string; image: string; registryUri: string; region: string; environment?: Record<string, string> }): RegisterJobDefinitionCommandInput {
+export function trainerJobDefinition(o: {
+  name: string;
+  image: string;
+  registryUri: string;
+  region: string;
+  environment?: Record<string, string>;
+}): RegisterJobDefinitionCommandInput {
   const environment = { ADAPTER_STORE_REGISTRY: o.registryUri, AWS_REGION: o.region, TRAINER_DEVICE: 'cpu', ...o.environment };
   return {
     jobDefinitionName: o.name,
@@ -16,7 +22,10 @@ export function trainerJobDefinition(o: { name: string; image: string; registryU
     containerProperties: {
       image: o.image,
       environment: Object.entries(environment).map(([name, value]) => ({ name, value })),
-      resourceRequirements: [{ type: 'VCPU', value: '2' }, { type: 'MEMORY', value: '4096' }],
+      resourceRequirements: [
+        { type: 'VCPU', value: '2' },
+        { type: 'MEMORY', value: '4096' },
+      ],
     },
     timeout: { attemptDurationSeconds: 12 * 3600 },
     retryStrategy: {

@@ -14,7 +14,10 @@ export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', 
 export function integrationTestFiles(only: string[] = []): string[] {
   if (only.length > 0) return only;
   const dir = join(REPO_ROOT, 'test', 'integration');
-  return readdirSync(dir).filter((n) => n.endsWith('.test.ts')).sort().map((n) => relative(REPO_ROOT, join(dir, n)));
+  return readdirSync(dir)
+    .filter((n) => n.endsWith('.test.ts'))
+    .sort()
+    .map((n) => relative(REPO_ROOT, join(dir, n)));
 }
 
 export interface SuiteResult {
@@ -29,7 +32,9 @@ export function runNodeTests(files: string[], env: NodeJS.ProcessEnv): Promise<S
     if (files.length === 0) return reject(new Error('no integration test files found'));
     // One file at a time: the files share the queue (and, emulated, a one-job compute environment).
     const child = spawn(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=1', '--test-reporter=tap', ...files], {
-      cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'inherit'],
+      cwd: REPO_ROOT,
+      env,
+      stdio: ['ignore', 'pipe', 'inherit'],
     });
     let tail = '';
     child.stdout.setEncoding('utf8').on('data', (s: string) => {

@@ -12,12 +12,12 @@
  */
 import { resolve } from 'node:path';
 import { RegisterJobDefinitionCommand } from '@aws-sdk/client-batch';
-import { startS3Server } from '../support/s3-server.ts';
+import { CANCEL_REASON } from '../../functions/jobs/batch-launcher.ts';
 import { startBatchEmulator } from '../emulators/batch/server.ts';
 import { startEdge } from '../emulators/edge.ts';
-import { CANCEL_REASON } from '../../functions/jobs/batch-launcher.ts';
+import { startS3Server } from '../support/s3-server.ts';
 import { trainerJobDefinition } from './job-definition.ts';
-import { REPO_ROOT, integrationTestFiles, runNodeTests } from './node-test.ts';
+import { integrationTestFiles, REPO_ROOT, runNodeTests } from './node-test.ts';
 
 const REGION = 'us-east-1';
 const BUCKET = 'adapter-store-it';
@@ -47,9 +47,13 @@ const batch = await startBatchEmulator({
 const edge = await startEdge({ s3: s3.endpoint, batch: batch.endpoint });
 
 const registryUri = `s3://${BUCKET}`;
-const def = await batch.client.send(new RegisterJobDefinitionCommand(trainerJobDefinition({ name: IMAGE, image: IMAGE, registryUri, region: REGION })));
+const def = await batch.client.send(
+  new RegisterJobDefinitionCommand(trainerJobDefinition({ name: IMAGE, image: IMAGE, registryUri, region: REGION })),
+);
 
-const env: NodeJS.ProcessEnv = { ...cleanEnv, ...credentials,
+const env: NodeJS.ProcessEnv = {
+  ...cleanEnv,
+  ...credentials,
   AWS_ENDPOINT_URL: edge.endpoint,
   // Deploy-shaped: the stack hands the Lambda ARNs.
   ADAPTER_STORE_REGISTRY: registryUri,
@@ -73,8 +77,11 @@ try {
   if (!result.ok) {
     process.stderr.write(`\nintegration suite failed (exit ${result.exitCode}, pass ${result.pass}, fail ${result.fail}). Batch jobs:\n`);
     for (const job of batch.jobs.values()) {
-      process.stderr.write(`- ${job.jobName} ${job.jobId} ${job.status} ${job.statusReason ?? ''} exit=${job.container?.exitCode ?? '-'}\n`);
-      if (job.status === 'FAILED' && job.statusReason !== CANCEL_REASON) for (const line of batch.logs(job.jobId!).slice(-20)) process.stderr.write(`    | ${line}\n`);
+      process.stderr.write(
+        `- ${job.jobName} ${job.jobId} ${job.status} ${job.statusReason ?? ''} exit=${job.container?.exitCode ?? '-'}\n`,
+      );
+      if (job.status === 'FAILED' && job.statusReason !== CANCEL_REASON)
+        for (const line of batch.logs(job.jobId!).slice(-20)) process.stderr.write(`    | ${line}\n`);
     }
   }
 } finally {

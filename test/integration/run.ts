@@ -21,15 +21,24 @@ if (!env.BATCH_JOB_DEFINITION) {
   const image = env.INTEGRATION_TRAINER_IMAGE;
   const registryUri = env.ADAPTER_STORE_REGISTRY;
   if (!image || !registryUri) {
-    process.stderr.write('set BATCH_JOB_DEFINITION, or INTEGRATION_TRAINER_IMAGE (and ADAPTER_STORE_REGISTRY) to register one; see README "Integration tests"\n');
+    process.stderr.write(
+      'set BATCH_JOB_DEFINITION, or INTEGRATION_TRAINER_IMAGE (and ADAPTER_STORE_REGISTRY) to register one; see README "Integration tests"\n',
+    );
     process.exit(2);
   }
   const client = batchClientFromEnv();
   const containerEndpoint = env.INTEGRATION_CONTAINER_AWS_ENDPOINT_URL;
-  const def = await client.send(new RegisterJobDefinitionCommand(trainerJobDefinition({
-    name: 'adapter-store-trainer-it', image, registryUri, region: env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? 'us-east-1',
-    environment: containerEndpoint ? { AWS_ENDPOINT_URL: containerEndpoint } : {},
-  })));
+  const def = await client.send(
+    new RegisterJobDefinitionCommand(
+      trainerJobDefinition({
+        name: 'adapter-store-trainer-it',
+        image,
+        registryUri,
+        region: env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? 'us-east-1',
+        environment: containerEndpoint ? { AWS_ENDPOINT_URL: containerEndpoint } : {},
+      }),
+    ),
+  );
   client.destroy();
   env.BATCH_JOB_DEFINITION = def.jobDefinitionArn;
   process.stderr.write(`registered ${def.jobDefinitionArn}\n`);

@@ -9,10 +9,10 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { readBertConfig } from '../../trainer/model-files/bert-config.ts';
-import { readSafetensors, toFloat32 } from '../../trainer/model-files/safetensors.ts';
 import { toOnnxModel } from '../../trainer/graph/onnx-export.ts';
 import { ATTENTION_MASK, gradName, INPUT_IDS, TOKEN_TYPE_IDS } from '../../trainer/model/bert.ts';
+import { readBertConfig } from '../../trainer/model-files/bert-config.ts';
+import { readSafetensors, toFloat32 } from '../../trainer/model-files/safetensors.ts';
 import { buildMlmGraph, MASKED_POSITIONS, MASKED_TARGETS, PREDICTIONS } from '../../trainer/pretrain/graph.ts';
 import { createSession, hostTensor, type ort } from '../../trainer/runtime/session.ts';
 

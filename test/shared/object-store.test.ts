@@ -12,9 +12,9 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import { FileObjectStore } from '../../shared/file-object-store.ts';
-import { ObjectStoreError, readAll, type ObjectStore } from '../../shared/object-store.ts';
+import { type ObjectStore, ObjectStoreError, readAll } from '../../shared/object-store.ts';
 import { S3ObjectStore } from '../../shared/s3-object-store.ts';
-import { startS3Server, type S3TestServer } from '../support/s3-server.ts';
+import { type S3TestServer, startS3Server } from '../support/s3-server.ts';
 
 const text = async (store: ObjectStore, key: string) => {
   const body = await store.get(key);
@@ -91,9 +91,15 @@ function contract(name: string, open: () => Promise<ObjectStore>): void {
       assert.deepEqual((await listAll(store, 'l/')).flat(), sorted);
       assert.deepEqual(await listAll(store, 'l/', { maxKeys: 3 }), [sorted.slice(0, 3), sorted.slice(3, 6), sorted.slice(6)]);
       assert.deepEqual((await listAll(store, 'l/', { startAfter: 'l/a/c' })).flat(), sorted.slice(sorted.indexOf('l/a/c') + 1));
-      assert.deepEqual((await listAll(store, 'l/a')).flat(), sorted.filter((k) => k.startsWith('l/a')));
+      assert.deepEqual(
+        (await listAll(store, 'l/a')).flat(),
+        sorted.filter((k) => k.startsWith('l/a')),
+      );
       const rolled = await store.listPage({ prefix: 'l/', delimiter: '/' });
-      assert.deepEqual(rolled.keys.map((k) => k.key), ['l/a-b', 'l/a0', 'l/b', 'l/d']);
+      assert.deepEqual(
+        rolled.keys.map((k) => k.key),
+        ['l/a-b', 'l/a0', 'l/b', 'l/d'],
+      );
       assert.deepEqual(rolled.prefixes, ['l/a/', 'l/c/']);
       const paged = await listAll(store, 'l/', { delimiter: '/', maxKeys: 2 });
       // (A set: the test S3 server, unlike S3, repeats a page's last prefix at the start of the next.)
@@ -142,7 +148,10 @@ describe('the local directory only', () => {
   });
 
   test('a failed write leaves neither the object nor a temporary file', async () => {
-    await assert.rejects(store.put('short', Readable.from([Buffer.from('abc')]), { length: 10 }), (e: unknown) => e instanceof ObjectStoreError && e.code === 'invalid');
+    await assert.rejects(
+      store.put('short', Readable.from([Buffer.from('abc')]), { length: 10 }),
+      (e: unknown) => e instanceof ObjectStoreError && e.code === 'invalid',
+    );
     assert.equal(await store.get('short'), null);
     assert.deepEqual(readdirSync(join(root, '.tmp')), []);
   });

@@ -11,11 +11,18 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { pathToFileURL } from 'node:url';
 import { after, before, describe, test } from 'node:test';
+import { pathToFileURL } from 'node:url';
 import { readAll } from '../../shared/object-store.ts';
-import { MULTIPART_THRESHOLD, Registry, RegistryError } from '../../shared/registry.ts';
-import { startS3Server, type S3TestServer } from '../support/s3-server.ts';
+import {
+  MAX_VERSION_CLOCK_SKEW_MS,
+  MULTIPART_THRESHOLD,
+  newVersionId,
+  Registry,
+  RegistryError,
+  versionTime,
+} from '../../shared/registry.ts';
+import { type S3TestServer, startS3Server } from '../support/s3-server.ts';
 
 let s3: S3TestServer;
 after(async () => {
@@ -32,7 +39,14 @@ function adapterDir(bytes: number): string {
   return dir;
 }
 
-const META = { jobId: null, baseModel: { name: 'big-model', weightsSha256: 'ab'.repeat(32) }, mode: 'adapter' as const, labels: ['a', 'b'], parameters: { trainable: 1, total: 2 }, metrics: null };
+const META = {
+  jobId: null,
+  baseModel: { name: 'big-model', weightsSha256: 'ab'.repeat(32) },
+  mode: 'adapter' as const,
+  labels: ['a', 'b'],
+  parameters: { trainable: 1, total: 2 },
+  metrics: null,
+};
 
 function contract(name: string, open: () => Promise<Registry>): void {
   describe(name, () => {
@@ -50,7 +64,13 @@ function contract(name: string, open: () => Promise<Registry>): void {
       writeFileSync(join(dir, 'config.json'), '{}');
       await registry.uploadModel('big-model', dir, ['config.json', 'model.safetensors']);
       const listed = await registry.list(`${p}models/big-model/`);
-      assert.deepEqual(listed.keys.map((k) => [k.key, k.size]), [[`${p}models/big-model/config.json`, 2], [`${p}models/big-model/model.safetensors`, weights.length]]);
+      assert.deepEqual(
+        listed.keys.map((k) => [k.key, k.size]),
+        [
+          [`${p}models/big-model/config.json`, 2],
+          [`${p}models/big-model/model.safetensors`, weights.length],
+        ],
+      );
       const out = mkdtempSync(join(tmpdir(), 'registry-out-'));
       await registry.downloadModel('big-model', out);
       assert.equal(sha(readFileSync(join(out, 'model.safetensors'))), sha(weights));
@@ -61,8 +81,14 @@ function contract(name: string, open: () => Promise<Registry>): void {
       const uri = await registry.putDataset('d.jsonl', sha(body), body);
       assert.equal(uri, `s3://registry/${p}datasets/${sha(body).slice(0, 16)}/d.jsonl`);
       assert.equal(await registry.putDataset('d.jsonl', sha(body), body), uri, 'the same bytes again: same URI');
-      await assert.rejects(registry.putDataset('../d.jsonl', sha(body), body), (e: unknown) => e instanceof RegistryError && e.code === 'invalid');
-      await assert.rejects(registry.putDataset('d.jsonl', 'nothex', body), (e: unknown) => e instanceof RegistryError && e.code === 'invalid');
+      await assert.rejects(
+        registry.putDataset('../d.jsonl', sha(body), body),
+        (e: unknown) => e instanceof RegistryError && e.code === 'invalid',
+      );
+      await assert.rejects(
+        registry.putDataset('d.jsonl', 'nothex', body),
+        (e: unknown) => e instanceof RegistryError && e.code === 'invalid',
+      );
       assert.match(registry.newDatasetUploadKey('big.csv'), new RegExp(`^${p}datasets/uploads/\\d{8}T\\d{9}Z-[0-9a-f]{16}/big\\.csv$`));
     });
 
@@ -71,11 +97,22 @@ function contract(name: string, open: () => Promise<Registry>): void {
       writeFileSync(join(dir, 'adapter.safetensors'), randomBytes(MULTIPART_THRESHOLD + 1024));
       writeFileSync(join(dir, 'adapter_config.json'), '{}');
       writeFileSync(join(dir, 'metrics.json'), '{}');
-      const meta = { task: 'big', jobId: null, baseModel: { name: 'big-model', weightsSha256: 'ab'.repeat(32) }, mode: 'adapter' as const, labels: ['a', 'b'], parameters: { trainable: 1, total: 2 }, metrics: null };
+      const meta = {
+        task: 'big',
+        jobId: null,
+        baseModel: { name: 'big-model', weightsSha256: 'ab'.repeat(32) },
+        mode: 'adapter' as const,
+        labels: ['a', 'b'],
+        parameters: { trainable: 1, total: 2 },
+        metrics: null,
+      };
       const version = '20250101T000000000Z-00000000000000aa';
       const first = await registry.publishAdapter(dir, meta, version);
       writeFileSync(join(dir, 'adapter.safetensors'), randomBytes(MULTIPART_THRESHOLD + 1024));
-      await assert.rejects(registry.publishAdapter(dir, meta, version), (e: unknown) => e instanceof RegistryError && e.code === 'conflict');
+      await assert.rejects(
+        registry.publishAdapter(dir, meta, version),
+        (e: unknown) => e instanceof RegistryError && e.code === 'conflict',
+      );
       assert.deepEqual(await registry.getManifest('big', version), first);
     });
 
@@ -90,7 +127,13 @@ function contract(name: string, open: () => Promise<Registry>): void {
       ];
       // Written out of order: the index, not the write order, decides.
       for (const j of [jobs[2], jobs[0], jobs[4], jobs[1], jobs[3]]) {
-        await registry.putJobSpec({ format: 'adapter-store.job/v1', ...j, datasetUri: 's3://d/x.jsonl', baseModel: 'b', hyperparameters: {} });
+        await registry.putJobSpec({
+          format: 'adapter-store.job/v1',
+          ...j,
+          datasetUri: 's3://d/x.jsonl',
+          baseModel: 'b',
+          hyperparameters: {},
+        });
       }
       const pages: string[][] = [];
       let after: string | undefined;
@@ -103,7 +146,10 @@ function contract(name: string, open: () => Promise<Registry>): void {
       assert.deepEqual(pages, [['ft-e', 'ft-d'], ['ft-c', 'ft-b'], ['ft-a']]);
       assert.deepEqual(await registry.listJobIds({ task: 'alpha', limit: 10 }), { ids: ['ft-d', 'ft-c', 'ft-a'], hasMore: false });
       assert.deepEqual(await registry.listJobIds({ task: 'alpha', limit: 1, after: 'ft-d' }), { ids: ['ft-c'], hasMore: true });
-      await assert.rejects(registry.listJobIds({ limit: 1, after: 'ft-nope' }), (e: unknown) => e instanceof RegistryError && e.code === 'not-found');
+      await assert.rejects(
+        registry.listJobIds({ limit: 1, after: 'ft-nope' }),
+        (e: unknown) => e instanceof RegistryError && e.code === 'not-found',
+      );
     });
 
     test('a base model exists only once its weights are up: an interrupted upload can be retried, a complete one never replaced', async () => {
@@ -116,7 +162,10 @@ function contract(name: string, open: () => Promise<Registry>): void {
       writeFileSync(join(dir, 'model.safetensors'), 'weights');
       await registry.uploadModel('partial', dir, ['config.json', 'vocab.txt', 'model.safetensors']);
       assert.equal(await registry.modelExists('partial'), true);
-      await assert.rejects(registry.uploadModel('partial', dir, ['config.json', 'vocab.txt', 'model.safetensors']), (e: unknown) => e instanceof RegistryError && e.code === 'conflict');
+      await assert.rejects(
+        registry.uploadModel('partial', dir, ['config.json', 'vocab.txt', 'model.safetensors']),
+        (e: unknown) => e instanceof RegistryError && e.code === 'conflict',
+      );
     });
 
     test('checkpoints go up and come back through the registry; a job without one restores nothing', async () => {
@@ -131,7 +180,10 @@ function contract(name: string, open: () => Promise<Registry>): void {
       assert.equal(readFileSync(join(back, 'state.json'), 'utf8'), '{"step": 200}');
       assert.equal(sha(readFileSync(join(back, 'tensors.safetensors'))), sha(readFileSync(join(dir, 'tensors.safetensors'))));
       assert.equal(await registry.downloadCheckpoint('ft-none', mkdtempSync(join(tmpdir(), 'registry-ckpt-none-'))), 0);
-      await assert.rejects(registry.uploadCheckpoint('../x', dir, ['state.json']), (e: unknown) => e instanceof RegistryError && e.code === 'invalid');
+      await assert.rejects(
+        registry.uploadCheckpoint('../x', dir, ['state.json']),
+        (e: unknown) => e instanceof RegistryError && e.code === 'invalid',
+      );
     });
 
     test('adapter files stream from the registry; tasks list only visible versions; manifests are cached once read', async () => {
@@ -141,11 +193,67 @@ function contract(name: string, open: () => Promise<Registry>): void {
       assert.equal(body?.size, 4096);
       assert.equal(sha(await readAll(body!)), manifest.files[0].sha256);
       assert.equal(await registry.openAdapterFile('streamed', manifest.version, 'nope.bin'), null);
-      assert.ok((await registry.listTasks()).includes('streamed'));
+      assert.ok((await registry.listTasks({ limit: 100 })).tasks.includes('streamed'));
       const first = await registry.getManifest('streamed', manifest.version);
       assert.deepEqual(first, manifest);
       assert.equal(await registry.getManifest('streamed', manifest.version), first, 'the same object: served from memory');
       assert.equal(await registry.getManifest('streamed', '20250101T000000000Z-00000000000000ff'), null);
+    });
+
+    test('a version dated beyond the clock skew is never visible and never published (it would be "newest" forever)', async () => {
+      const now = await registry.publishAdapter(adapterDir(8), { ...META, task: 'clock' });
+      const future = '29990101T000000000Z-00000000000000aa';
+      const soon = newVersionId(new Date(Date.now() + MAX_VERSION_CLOCK_SKEW_MS / 2)); // within the skew: fine
+      for (const v of [future, soon]) {
+        await registry.store.put(`${p}adapters/clock/${v}/manifest.json`, JSON.stringify({ ...now, version: v }));
+        await registry.store.put(
+          `${p}adapters/only-future/${v === future ? v : future}/manifest.json`,
+          JSON.stringify({ ...now, task: 'only-future', version: future }),
+        );
+      }
+      assert.deepEqual(await registry.listVersions('clock'), [soon, now.version]);
+      assert.equal(await registry.getManifest('clock', future), null);
+      assert.deepEqual(await registry.listVersions('only-future'), []);
+      assert.ok(!(await registry.listTasks({ limit: 100 })).tasks.includes('only-future'));
+      await assert.rejects(
+        registry.publishAdapter(adapterDir(8), { ...META, task: 'clock' }, '29990101T000000000Z-00000000000000bb'),
+        (e: unknown) => e instanceof RegistryError && e.code === 'invalid',
+      );
+      assert.equal(versionTime('20260102T030405006Z-0000000000000000'), Date.UTC(2026, 0, 2, 3, 4, 5, 6));
+    });
+
+    test('a manifest that is not JSON, or names another version or task, is corrupt: refused, never served', async () => {
+      const good = await registry.publishAdapter(adapterDir(8), { ...META, task: 'mangled' });
+      const v1 = '20250101T000000000Z-0000000000000001';
+      const v2 = '20250101T000000000Z-0000000000000002';
+      const v3 = '20250101T000000000Z-0000000000000003';
+      await registry.store.put(`${p}adapters/mangled/${v1}/manifest.json`, '{"version": ');
+      await registry.store.put(`${p}adapters/mangled/${v2}/manifest.json`, JSON.stringify({ ...good, version: good.version }));
+      await registry.store.put(`${p}adapters/mangled/${v3}/manifest.json`, JSON.stringify({ ...good, version: v3, task: 'other' }));
+      for (const v of [v1, v2, v3]) {
+        await assert.rejects(registry.getManifest('mangled', v), (e: unknown) => e instanceof RegistryError && e.code === 'corrupt', v);
+      }
+      assert.deepEqual(await registry.getManifest('mangled', good.version), good);
+    });
+
+    test('tasks list a page at a time, in name order, each once', async () => {
+      for (const t of ['page-a', 'page-b', 'page-c', 'page-d', 'page-e'])
+        await registry.publishAdapter(adapterDir(8), { ...META, task: t });
+      const all = (await registry.listTasks({ limit: 100 })).tasks;
+      assert.deepEqual(all, [...all].sort());
+      const paged: string[] = [];
+      let after: string | undefined;
+      for (let pages = 0; ; pages++) {
+        assert.ok(pages < 100, 'paging ends');
+        const page = await registry.listTasks({ limit: 2, after });
+        assert.ok(page.tasks.length <= 2);
+        paged.push(...page.tasks);
+        if (!page.hasMore) break;
+        after = page.tasks[page.tasks.length - 1];
+      }
+      assert.deepEqual(paged, all);
+      for (const t of ['page-a', 'page-b', 'page-c', 'page-d', 'page-e']) assert.ok(all.includes(t), t);
+      assert.deepEqual((await registry.listTasks({ limit: 100, after: 'page-c' })).tasks.slice(0, 2), ['page-d', 'page-e']);
     });
 
     test('dataset URIs: s3://<bucket>/<key>, read back through readableDatasetUri; signed uploads land once at their key', async () => {
@@ -157,8 +265,14 @@ function contract(name: string, open: () => Promise<Registry>): void {
       assert.equal(registry.readableDatasetUri('s3://other-bucket/x.jsonl'), 's3://other-bucket/x.jsonl');
       const key = registry.newDatasetUploadKey('up.jsonl');
       assert.equal(await registry.putDatasetUpload(key, Readable.from([body]), body.length), registry.uriOf(key));
-      await assert.rejects(registry.putDatasetUpload(key, Readable.from([body]), body.length), (e: unknown) => e instanceof RegistryError && e.code === 'conflict');
-      await assert.rejects(registry.putDatasetUpload(`${p}adapters/x/y`, Readable.from([body]), body.length), (e: unknown) => e instanceof RegistryError && e.code === 'invalid');
+      await assert.rejects(
+        registry.putDatasetUpload(key, Readable.from([body]), body.length),
+        (e: unknown) => e instanceof RegistryError && e.code === 'conflict',
+      );
+      await assert.rejects(
+        registry.putDatasetUpload(`${p}adapters/x/y`, Readable.from([body]), body.length),
+        (e: unknown) => e instanceof RegistryError && e.code === 'invalid',
+      );
     });
   });
 }
@@ -169,12 +283,18 @@ contract('on S3, under a key prefix', async () => {
   return Registry.fromUri('s3://registry/store', s3.client);
 });
 
-contract('in a local directory', async () => Registry.fromUri(pathToFileURL(join(mkdtempSync(join(tmpdir(), 'registry-')), 'registry')).href));
+contract('in a local directory', async () =>
+  Registry.fromUri(pathToFileURL(join(mkdtempSync(join(tmpdir(), 'registry-')), 'registry')).href),
+);
 
 test('registry URIs: s3:// and file:// are accepted, anything else is a precise error', () => {
   assert.equal(Registry.fromUri('file:///tmp/stores/adapter-store').uri, 'file:///tmp/stores/adapter-store');
   assert.equal(Registry.fromUri('file:///tmp/stores/adapter-store').location.bucket, 'adapter-store');
   for (const bad of ['http://x/y', 's3://', 's3://UPPER', 'file:///tmp/NotABucket', 'registry']) {
-    assert.throws(() => Registry.fromUri(bad), (e: unknown) => e instanceof RegistryError && e.code === 'invalid', bad);
+    assert.throws(
+      () => Registry.fromUri(bad),
+      (e: unknown) => e instanceof RegistryError && e.code === 'invalid',
+      bad,
+    );
   }
 });

@@ -16,8 +16,15 @@ export interface ApiGatewayV2Event {
   headers: Record<string, string>;
   queryStringParameters?: Record<string, string>;
   requestContext: {
-    accountId: string; apiId: string; domainName: string; domainPrefix: string; requestId: string; routeKey: '$default';
-    stage: '$default'; time: string; timeEpoch: number;
+    accountId: string;
+    apiId: string;
+    domainName: string;
+    domainPrefix: string;
+    requestId: string;
+    routeKey: '$default';
+    stage: '$default';
+    time: string;
+    timeEpoch: number;
     http: { method: string; path: string; protocol: string; sourceIp: string; userAgent: string };
   };
   body?: string;
@@ -46,12 +53,29 @@ export function apiGatewayV2Event(method: string, rawPath: string, o: EventOptio
   const now = new Date();
   const requestId = randomUUID();
   return {
-    version: '2.0', routeKey: '$default', rawPath, rawQueryString: query, headers,
+    version: '2.0',
+    routeKey: '$default',
+    rawPath,
+    rawQueryString: query,
+    headers,
     // API Gateway also parses the query (repeated keys joined by commas).
-    ...(query ? { queryStringParameters: Object.fromEntries([...new URLSearchParams(query).keys()].map((k) => [k, new URLSearchParams(query).getAll(k).join(',')])) } : {}),
+    ...(query
+      ? {
+          queryStringParameters: Object.fromEntries(
+            [...new URLSearchParams(query).keys()].map((k) => [k, new URLSearchParams(query).getAll(k).join(',')]),
+          ),
+        }
+      : {}),
     requestContext: {
-      accountId: '123456789012', apiId: 'api', domainName: 'api.example.com', domainPrefix: 'api', requestId, routeKey: '$default',
-      stage: '$default', time: now.toUTCString(), timeEpoch: now.getTime(),
+      accountId: '123456789012',
+      apiId: 'api',
+      domainName: 'api.example.com',
+      domainPrefix: 'api',
+      requestId,
+      routeKey: '$default',
+      stage: '$default',
+      time: now.toUTCString(),
+      timeEpoch: now.getTime(),
       http: { method, path: rawPath, protocol: 'HTTP/1.1', sourceIp: '203.0.113.1', userAgent: 'curl/8' },
     },
     ...(text === undefined ? {} : { body: o.base64 ? Buffer.from(text).toString('base64') : text }),
@@ -62,9 +86,14 @@ export function apiGatewayV2Event(method: string, rawPath: string, o: EventOptio
 export function lambdaContext(functionName = 'api'): LambdaContext {
   const awsRequestId = randomUUID();
   return {
-    callbackWaitsForEmptyEventLoop: true, functionName, functionVersion: '$LATEST',
-    invokedFunctionArn: `arn:aws:lambda:us-east-1:123456789012:function:${functionName}`, memoryLimitInMB: '1024', awsRequestId,
-    logGroupName: `/aws/lambda/${functionName}`, logStreamName: `2026/01/01/[$LATEST]${awsRequestId.replace(/-/g, '')}`,
+    callbackWaitsForEmptyEventLoop: true,
+    functionName,
+    functionVersion: '$LATEST',
+    invokedFunctionArn: `arn:aws:lambda:us-east-1:123456789012:function:${functionName}`,
+    memoryLimitInMB: '1024',
+    awsRequestId,
+    logGroupName: `/aws/lambda/${functionName}`,
+    logStreamName: `2026/01/01/[$LATEST]${awsRequestId.replace(/-/g, '')}`,
     getRemainingTimeInMillis: () => 30_000,
   };
 }

@@ -11,7 +11,11 @@ export interface FiniteDifferences {
  * Perturbs x in place one element at a time (restoring it) and evaluates the scalar `f` on each side.
  * `stride` > 1 samples every stride-th element, for big tensors.
  */
-export async function centralDifferences(x: Float32Array | Float64Array, f: () => Promise<number>, o: { h: number; stride?: number }): Promise<FiniteDifferences> {
+export async function centralDifferences(
+  x: Float32Array | Float64Array,
+  f: () => Promise<number>,
+  o: { h: number; stride?: number },
+): Promise<FiniteDifferences> {
   const indices: number[] = [];
   for (let i = 0; i < x.length; i += o.stride ?? 1) indices.push(i);
   const values = new Float64Array(indices.length);

@@ -4,10 +4,10 @@
  * the forward graph in onnxruntime with each element nudged.
  */
 import { gradients } from '../../trainer/autodiff/gradients.ts';
-import { Graph, numel, type DType, type Tensor } from '../../trainer/graph/graph.ts';
-import { mul, reduceSum } from '../../trainer/graph/ops.ts';
+import { type DType, Graph, numel, type Tensor } from '../../trainer/graph/graph.ts';
 import { toOnnxModel } from '../../trainer/graph/onnx-export.ts';
-import { createSession, hostTensor, type HostArray } from '../../trainer/runtime/session.ts';
+import { mul, reduceSum } from '../../trainer/graph/ops.ts';
+import { createSession, type HostArray, hostTensor } from '../../trainer/runtime/session.ts';
 import { centralDifferences, relativeError } from './finite-differences.ts';
 
 export interface InputSpec {
@@ -65,7 +65,11 @@ export async function gradCheck(
   const raw = randomArray(numel(outShape), 1234);
   const weightData = floatType === 'float32' ? Float32Array.from(raw) : raw;
   const weights = g.constant(weightData, floatType, outShape, 'R');
-  const loss = reduceSum(mul(out, weights), Array.from({ length: out.rank }, (_, i) => i), false);
+  const loss = reduceSum(
+    mul(out, weights),
+    Array.from({ length: out.rank }, (_, i) => i),
+    false,
+  );
   const checked = inputs.filter((t, i) => specs[i].check ?? (t.dtype === 'float32' || t.dtype === 'float64'));
   const grads = gradients(loss, checked);
   const lossOut = g.output(loss, 'loss');
@@ -93,7 +97,7 @@ export async function gradCheck(
     const ours = Float64Array.from(result[gradOuts[k].name].data as Float32Array | Float64Array);
     analytic[t.name] = ours;
     const x = values.get(t) as Float32Array | Float64Array;
-    const fd = await centralDifferences(x, async () => Number((await forward.run(feeds))['loss'].data[0]), { h });
+    const fd = await centralDifferences(x, async () => Number((await forward.run(feeds)).loss.data[0]), { h });
     perInput[t.name] = relativeError(ours, fd);
     maxRelError = Math.max(maxRelError, perInput[t.name]);
   }

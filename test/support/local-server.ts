@@ -3,7 +3,7 @@
  * same node flags) on free ports with a given store directory; resolves once it listens, with the URLs
  * its banner prints. For the server tests and the load benchmark.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 

@@ -11,7 +11,11 @@ export interface ProcessResult {
   stderr: string;
 }
 
-export function runProcess(command: string, args: readonly string[], o: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<ProcessResult> {
+export function runProcess(
+  command: string,
+  args: readonly string[],
+  o: { cwd?: string; env?: NodeJS.ProcessEnv } = {},
+): Promise<ProcessResult> {
   return new Promise((done, fail) => {
     const child = spawn(command, args, { cwd: o.cwd, env: o.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
@@ -25,5 +29,7 @@ export function runProcess(command: string, args: readonly string[], o: { cwd?: 
 
 /** The trainer CLI (`node --import tsx trainer/cli.ts ...`) from the repository root. */
 export function runTrainerCli(args: readonly string[], env: Record<string, string> = {}): Promise<ProcessResult> {
-  return runProcess(process.execPath, ['--import', 'tsx', 'trainer/cli.ts', ...args], { env: { ...process.env, ONNXRUNTIME_NODE_INSTALL: 'skip', ...env } });
+  return runProcess(process.execPath, ['--import', 'tsx', 'trainer/cli.ts', ...args], {
+    env: { ...process.env, ONNXRUNTIME_NODE_INSTALL: 'skip', ...env },
+  });
 }

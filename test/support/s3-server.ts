@@ -76,7 +76,8 @@ export async function startS3Server(o: S3ServerOptions = {}): Promise<S3TestServ
   const slow = o.slowWrites;
   if (slow) {
     app.addHook('onSend', async (req, _reply, payload) => {
-      if ((req.method === 'PUT' || req.method === 'POST') && req.url.includes(slow.pathContains)) await new Promise((r) => setTimeout(r, slow.ms));
+      if ((req.method === 'PUT' || req.method === 'POST') && req.url.includes(slow.pathContains))
+        await new Promise((r) => setTimeout(r, slow.ms));
       return payload;
     });
   }
@@ -161,11 +162,25 @@ function addConditionalWrites(app: App): void {
     const etag = typeof head.headers.etag === 'string' ? head.headers.etag : undefined;
     let failed: { status: number; body: string } | null = null;
     if (ifNoneMatch !== undefined && exists && (ifNoneMatch === '*' || ifNoneMatch === etag)) {
-      failed = { status: 412, body: s3ErrorXml('PreconditionFailed', 'At least one of the pre-conditions you specified did not hold', '<Condition>If-None-Match</Condition>') };
+      failed = {
+        status: 412,
+        body: s3ErrorXml(
+          'PreconditionFailed',
+          'At least one of the pre-conditions you specified did not hold',
+          '<Condition>If-None-Match</Condition>',
+        ),
+      };
     } else if (ifMatch !== undefined && !exists) {
       failed = { status: 404, body: s3ErrorXml('NoSuchKey', 'The specified key does not exist.') };
     } else if (ifMatch !== undefined && ifMatch !== '*' && ifMatch !== etag) {
-      failed = { status: 412, body: s3ErrorXml('PreconditionFailed', 'At least one of the pre-conditions you specified did not hold', '<Condition>If-Match</Condition>') };
+      failed = {
+        status: 412,
+        body: s3ErrorXml(
+          'PreconditionFailed',
+          'At least one of the pre-conditions you specified did not hold',
+          '<Condition>If-Match</Condition>',
+        ),
+      };
     }
     if (failed) {
       done();

@@ -11,7 +11,7 @@ import { after, before, test } from 'node:test';
 import { Registry } from '../../shared/registry.ts';
 import { writeRandomBert } from '../../trainer/model-files/random-bert.ts';
 import { runTrainerCli } from '../support/process.ts';
-import { startS3Server, type S3TestServer } from '../support/s3-server.ts';
+import { type S3TestServer, startS3Server } from '../support/s3-server.ts';
 
 let s3: S3TestServer;
 let registry: Registry;
@@ -34,7 +34,15 @@ const sha = (file: string) => createHash('sha256').update(readFileSync(file)).di
 
 test('a checked base model is uploaded under models/<name>/ and downloads identical; it is never replaced', async () => {
   const dir = join(work, 'base');
-  writeRandomBert(dir, { hiddenSize: 16, numLayers: 1, numHeads: 2, intermediateSize: 32, maxPositions: 32, vocabFile: join('assets', 'bert-base-uncased', 'vocab.txt'), seed: 1 });
+  writeRandomBert(dir, {
+    hiddenSize: 16,
+    numLayers: 1,
+    numHeads: 2,
+    intermediateSize: 32,
+    maxPositions: 32,
+    vocabFile: join('assets', 'bert-base-uncased', 'vocab.txt'),
+    seed: 1,
+  });
   const r = await cli('upload-base', '--dir', dir, '--name', 'my-bert', '--registry', 's3://registry');
   assert.equal(r.code, 0, r.stderr);
   const out = JSON.parse(r.stdout) as { files: string[]; weightsSha256: string; layers: number };

@@ -9,12 +9,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { before, test } from 'node:test';
 import { readDataset } from '../../shared/datasets/dataset.ts';
+import { parameterSpecs, specFromAdapterConfig } from '../../trainer/model/params.ts';
+import { initialParameters } from '../../trainer/model/weights.ts';
 import { readAdapterDir } from '../../trainer/model-files/adapter-dir.ts';
 import { loadBaseModel } from '../../trainer/model-files/base-model.ts';
 import { writeRandomBert } from '../../trainer/model-files/random-bert.ts';
 import { readSafetensors, writeSafetensors } from '../../trainer/model-files/safetensors.ts';
-import { parameterSpecs, specFromAdapterConfig } from '../../trainer/model/params.ts';
-import { initialParameters } from '../../trainer/model/weights.ts';
 import { ModelSessions } from '../../trainer/runtime/model-sessions.ts';
 import { collate } from '../../trainer/train/batching.ts';
 import { resolveLabels } from '../../trainer/train/labels.ts';
@@ -29,7 +29,10 @@ function cli(...args: string[]): { code: number; stdout: string; stderr: string 
 }
 
 function cliWithEnv(env: Record<string, string>, ...args: string[]): { code: number; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', 'trainer/cli.ts', ...args], { encoding: 'utf8', env: { ...process.env, ONNXRUNTIME_NODE_INSTALL: 'skip', ...env } });
+  const r = spawnSync(process.execPath, ['--import', 'tsx', 'trainer/cli.ts', ...args], {
+    encoding: 'utf8',
+    env: { ...process.env, ONNXRUNTIME_NODE_INSTALL: 'skip', ...env },
+  });
   return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -43,20 +46,63 @@ function toyRows(n: number, seed: number): string {
     const ids = [2, ...Array.from({ length: len - 1 }, () => 8 + 20 * label + rng.int(20))];
     lines.push(JSON.stringify({ input_ids: ids, label: label === 1 ? 'yes' : 'no' }));
   }
-  return lines.join('\n') + '\n';
+  return `${lines.join('\n')}\n`;
 }
 
 before(() => {
   // A wider init than BERT's 0.02 gives the frozen random encoder features a small adapter can use.
-  writeRandomBert(base, { hiddenSize: 16, numLayers: 2, numHeads: 2, intermediateSize: 32, maxPositions: 32, vocabSize: 60, seed: 3, initializerRange: 0.2 });
+  writeRandomBert(base, {
+    hiddenSize: 16,
+    numLayers: 2,
+    numHeads: 2,
+    intermediateSize: 32,
+    maxPositions: 32,
+    vocabSize: 60,
+    seed: 3,
+    initializerRange: 0.2,
+  });
   writeFileSync(data, toyRows(48, 1));
 });
 
 test('one SGD step with lr 1 changes each trainable parameter by exactly minus its gradient', async () => {
   const out = join(work, 'sgd');
-  const r = cli('train', '--base', base, '--data', data, '--out', out, '--task', 'toy', '--optimizer', 'sgd', '--lr', '1', '--schedule', 'constant',
-    '--warmup-ratio', '0', '--weight-decay', '0', '--max-grad-norm', '0', '--dropout', '0', '--no-shuffle', '--max-steps', '1', '--batch-size', '64',
-    '--init-std', '0.05', '--bottleneck', '4', '--seed', '9', '--quiet');
+  const r = cli(
+    'train',
+    '--base',
+    base,
+    '--data',
+    data,
+    '--out',
+    out,
+    '--task',
+    'toy',
+    '--optimizer',
+    'sgd',
+    '--lr',
+    '1',
+    '--schedule',
+    'constant',
+    '--warmup-ratio',
+    '0',
+    '--weight-decay',
+    '0',
+    '--max-grad-norm',
+    '0',
+    '--dropout',
+    '0',
+    '--no-shuffle',
+    '--max-steps',
+    '1',
+    '--batch-size',
+    '64',
+    '--init-std',
+    '0.05',
+    '--bottleneck',
+    '4',
+    '--seed',
+    '9',
+    '--quiet',
+  );
   assert.equal(r.code, 0, r.stderr);
   const trained = readAdapterDir(out);
   // Rebuild the same initial values (same seed) and take the gradient from the step session directly.
@@ -83,11 +129,50 @@ test('train writes the adapter files with the contract names, and the loss falls
   const out = join(work, 'adamw');
   const valid = join(work, 'valid.jsonl');
   writeFileSync(valid, toyRows(32, 2));
-  const r = cli('train', '--base', base, '--data', data, '--validation', valid, '--out', out, '--task', 'toy', '--lr', '1e-2', '--init-std', '1e-2',
-    '--epochs', '30', '--batch-size', '48', '--warmup-ratio', '0', '--bottleneck', '8', '--adapter-layers', '1', '--dropout', '0', '--seed', '1');
+  const r = cli(
+    'train',
+    '--base',
+    base,
+    '--data',
+    data,
+    '--validation',
+    valid,
+    '--out',
+    out,
+    '--task',
+    'toy',
+    '--lr',
+    '1e-2',
+    '--init-std',
+    '1e-2',
+    '--epochs',
+    '30',
+    '--batch-size',
+    '48',
+    '--warmup-ratio',
+    '0',
+    '--bottleneck',
+    '8',
+    '--adapter-layers',
+    '1',
+    '--dropout',
+    '0',
+    '--seed',
+    '1',
+  );
   assert.equal(r.code, 0, r.stderr);
   // Ours, then the Python adapters library's files and the model card (trainer/model-files/adapterhub.ts).
-  assert.deepEqual(readdirSync(out).sort(), ['README.md', 'adapter.safetensors', 'adapter_config.json', 'head_config.json', 'layernorms.safetensors', 'metrics.json', 'model_head.safetensors', 'pytorch_adapter.bin', 'pytorch_model_head.bin']);
+  assert.deepEqual(readdirSync(out).sort(), [
+    'README.md',
+    'adapter.safetensors',
+    'adapter_config.json',
+    'head_config.json',
+    'layernorms.safetensors',
+    'metrics.json',
+    'model_head.safetensors',
+    'pytorch_adapter.bin',
+    'pytorch_model_head.bin',
+  ]);
   const names = [...readSafetensors(join(out, 'adapter.safetensors')).tensors.keys()];
   assert.ok(names.includes('bert.encoder.layer.1.attention.output.adapters.toy.adapter_down.0.weight'));
   assert.ok(names.includes('bert.encoder.layer.1.output.adapters.toy.adapter_up.bias'));
@@ -101,20 +186,28 @@ test('train writes the adapter files with the contract names, and the loss falls
   const metrics = JSON.parse(readFileSync(join(out, 'metrics.json'), 'utf8'));
   assert.equal(metrics.steps.length, 30);
   const losses: number[] = metrics.steps.map((x: { loss: number }) => x.loss);
-  console.log(`# full-batch loss ${losses[0].toFixed(4)} -> ${losses.at(-1)!.toFixed(4)}; validation ${JSON.stringify(metrics.validation.at(-1))}`);
+  console.log(
+    `# full-batch loss ${losses[0].toFixed(4)} -> ${losses.at(-1)!.toFixed(4)}; validation ${JSON.stringify(metrics.validation.at(-1))}`,
+  );
   assert.ok(losses.at(-1)! < losses[0] - 0.05, `loss should fall: ${losses[0]} -> ${losses.at(-1)}`);
   assert.equal(metrics.validation.length, 30);
   assert.ok(metrics.validation.at(-1).loss < metrics.validation[0].loss, 'validation loss falls too');
   assert.ok(metrics.parameters.trainable < metrics.parameters.total);
   assert.ok(metrics.peakRssMb > 0 && metrics.examplesPerSecond > 0);
   // The logs are JSON lines when stderr is not a terminal.
-  const events = r.stderr.trim().split('\n').map((l) => JSON.parse(l).event);
+  const events = r.stderr
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l).event);
   assert.ok(events.includes('step') && events.includes('validation') && events.at(-1) === 'done');
 
   const pred = join(work, 'pred.jsonl');
   const p = cli('predict', '--base', base, '--adapter', out, '--data', valid, '--out', pred);
   assert.equal(p.code, 0, p.stderr);
-  const preds = readFileSync(pred, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  const preds = readFileSync(pred, 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
   assert.equal(preds.length, 32);
   for (const q of preds) {
     assert.equal(q.logits.length, 2);
@@ -127,7 +220,24 @@ test('warm start: --init-adapter continues from the given adapter', () => {
   const first = join(work, 'warm-a');
   assert.equal(cli('train', '--base', base, '--data', data, '--out', first, '--task', 'toy', '--max-steps', '2', '--quiet').code, 0);
   const second = join(work, 'warm-b');
-  const r = cli('train', '--base', base, '--data', data, '--out', second, '--init-adapter', first, '--optimizer', 'sgd', '--lr', '1e-9', '--max-steps', '1', '--quiet');
+  const r = cli(
+    'train',
+    '--base',
+    base,
+    '--data',
+    data,
+    '--out',
+    second,
+    '--init-adapter',
+    first,
+    '--optimizer',
+    'sgd',
+    '--lr',
+    '1e-9',
+    '--max-steps',
+    '1',
+    '--quiet',
+  );
   assert.equal(r.code, 0, r.stderr);
   const [a, b] = [readAdapterDir(first), readAdapterDir(second)];
   assert.equal(b.config.task, 'toy');
@@ -148,7 +258,11 @@ test('bad input: a precise message and a non-zero exit, and no output directory'
     ['labels outside --labels', ['--labels', 'no,maybe'], /yes/],
     ['empty data', ['--data', bad('empty.jsonl', '')], /no rows/],
     ['id out of vocabulary', ['--data', bad('oov.jsonl', '{"input_ids":[2,60],"label":"no"}\n{"input_ids":[2,5],"label":"yes"}\n')], /60/],
-    ['too long', ['--data', bad('long.jsonl', JSON.stringify({ input_ids: Array(33).fill(5), label: 'no' }) + '\n')], /max_position_embeddings/],
+    [
+      'too long',
+      ['--data', bad('long.jsonl', `${JSON.stringify({ input_ids: Array(33).fill(5), label: 'no' })}\n`)],
+      /max_position_embeddings/,
+    ],
     ['malformed JSON', ['--data', bad('broken.jsonl', '{"input_ids":[2,5],"label":"no"}\n{"input_ids":[2,\n')], /:2:/],
     ['bad number', ['--lr', 'fast'], /--lr/],
     ['bad mode', ['--mode', 'lora'], /lora/],
@@ -156,7 +270,12 @@ test('bad input: a precise message and a non-zero exit, and no output directory'
   ];
   for (const [name, override, pattern] of cases) {
     const out = join(work, `bad-${name.replace(/\W+/g, '-')}`);
-    const args = new Map([['--base', base], ['--data', data], ['--out', out], ['--max-steps', '1']]);
+    const args = new Map([
+      ['--base', base],
+      ['--data', data],
+      ['--out', out],
+      ['--max-steps', '1'],
+    ]);
     const extra: string[] = [];
     for (let i = 0; i < override.length; i += 2) {
       if (args.has(override[i])) args.set(override[i], override[i + 1]);
@@ -168,10 +287,36 @@ test('bad input: a precise message and a non-zero exit, and no output directory'
     assert.ok(!existsSync(out) || readdirSync(out).length === 0, `${name}: no adapter written`);
   }
   // TRAINER_DEVICE sets the default device (the GPU image sets cuda); an explicit --device wins.
-  const viaEnv = cliWithEnv({ TRAINER_DEVICE: 'cuda' }, 'train', '--base', base, '--data', data, '--out', join(work, 'env-cuda'), '--max-steps', '1', '--quiet');
+  const viaEnv = cliWithEnv(
+    { TRAINER_DEVICE: 'cuda' },
+    'train',
+    '--base',
+    base,
+    '--data',
+    data,
+    '--out',
+    join(work, 'env-cuda'),
+    '--max-steps',
+    '1',
+    '--quiet',
+  );
   assert.notEqual(viaEnv.code, 0);
   assert.match(viaEnv.stderr, /CUDA/);
-  const explicit = cliWithEnv({ TRAINER_DEVICE: 'cuda' }, 'train', '--base', base, '--data', data, '--out', join(work, 'env-cpu'), '--max-steps', '1', '--quiet', '--device', 'cpu');
+  const explicit = cliWithEnv(
+    { TRAINER_DEVICE: 'cuda' },
+    'train',
+    '--base',
+    base,
+    '--data',
+    data,
+    '--out',
+    join(work, 'env-cpu'),
+    '--max-steps',
+    '1',
+    '--quiet',
+    '--device',
+    'cpu',
+  );
   assert.equal(explicit.code, 0, explicit.stderr);
 });
 
@@ -179,7 +324,12 @@ test('bad checkpoints name the tensor at fault', () => {
   const broken = join(work, 'broken-base');
   writeRandomBert(broken, { hiddenSize: 16, numLayers: 2, numHeads: 2, intermediateSize: 32, maxPositions: 32, vocabSize: 60, seed: 3 });
   const file = readSafetensors(join(broken, 'model.safetensors'));
-  const tensors = new Map([...file.tensors].map(([k, v]) => [k, { shape: v.shape, data: new Float32Array(v.bytes.buffer.slice(v.bytes.byteOffset, v.bytes.byteOffset + v.bytes.byteLength)) }]));
+  const tensors = new Map(
+    [...file.tensors].map(([k, v]) => [
+      k,
+      { shape: v.shape, data: new Float32Array(v.bytes.buffer.slice(v.bytes.byteOffset, v.bytes.byteOffset + v.bytes.byteLength)) },
+    ]),
+  );
   tensors.delete('encoder.layer.1.output.dense.weight');
   writeSafetensors(join(broken, 'model.safetensors'), tensors);
   const r = cli('train', '--base', broken, '--data', data, '--out', join(work, 'x'), '--quiet');
@@ -194,11 +344,40 @@ test('bad checkpoints name the tensor at fault', () => {
 
 test('--seeds runs each seed and writes the best one on validation; eval reproduces its metrics', () => {
   const out = join(work, 'seeds');
-  const r = cli('train', '--base', base, '--data', data, '--out', out, '--task', 'toy', '--seeds', '1,2,3', '--validation-split', '0.25',
-    '--lr', '1e-2', '--init-std', '1e-2', '--epochs', '4', '--batch-size', '12', '--dropout', '0', '--metric', 'loss', '--quiet');
+  const r = cli(
+    'train',
+    '--base',
+    base,
+    '--data',
+    data,
+    '--out',
+    out,
+    '--task',
+    'toy',
+    '--seeds',
+    '1,2,3',
+    '--validation-split',
+    '0.25',
+    '--lr',
+    '1e-2',
+    '--init-std',
+    '1e-2',
+    '--epochs',
+    '4',
+    '--batch-size',
+    '12',
+    '--dropout',
+    '0',
+    '--metric',
+    'loss',
+    '--quiet',
+  );
   assert.equal(r.code, 0, r.stderr);
   const metrics = JSON.parse(readFileSync(join(out, 'metrics.json'), 'utf8'));
-  assert.deepEqual(metrics.seeds.map((s: { seed: number }) => s.seed), [1, 2, 3]);
+  assert.deepEqual(
+    metrics.seeds.map((s: { seed: number }) => s.seed),
+    [1, 2, 3],
+  );
   assert.equal(metrics.trainExamples + metrics.validationExamples, 48);
   const bestLoss = Math.min(...metrics.seeds.map((s: { best: { loss: number } }) => s.best.loss));
   assert.equal(metrics.best.loss, bestLoss);
@@ -221,8 +400,32 @@ test('evaluation on the validation file during training matches eval on the writ
   const out = join(work, 'best');
   const valid = join(work, 'best-valid.jsonl');
   writeFileSync(valid, toyRows(24, 4));
-  const r = cli('train', '--base', base, '--data', data, '--validation', valid, '--out', out, '--task', 'toy', '--lr', '1e-2', '--init-std', '1e-2',
-    '--epochs', '3', '--batch-size', '8', '--eval-steps', '2', '--dropout', '0', '--quiet');
+  const r = cli(
+    'train',
+    '--base',
+    base,
+    '--data',
+    data,
+    '--validation',
+    valid,
+    '--out',
+    out,
+    '--task',
+    'toy',
+    '--lr',
+    '1e-2',
+    '--init-std',
+    '1e-2',
+    '--epochs',
+    '3',
+    '--batch-size',
+    '8',
+    '--eval-steps',
+    '2',
+    '--dropout',
+    '0',
+    '--quiet',
+  );
   assert.equal(r.code, 0, r.stderr);
   const metrics = JSON.parse(readFileSync(join(out, 'metrics.json'), 'utf8'));
   assert.equal(metrics.validation.length, 9, 'every 2 steps (6 per epoch) plus no duplicate at epoch ends');
@@ -233,8 +436,36 @@ test('evaluation on the validation file during training matches eval on the writ
 
 test('early stopping ends a run after the patience runs out', () => {
   const out = join(work, 'early');
-  const r = cli('train', '--base', base, '--data', data, '--validation-split', '0.25', '--out', out, '--task', 'toy', '--optimizer', 'sgd', '--lr', '1e-12',
-    '--epochs', '20', '--batch-size', '12', '--eval-steps', '1', '--early-stopping-patience', '2', '--metric', 'loss', '--dropout', '0', '--quiet');
+  const r = cli(
+    'train',
+    '--base',
+    base,
+    '--data',
+    data,
+    '--validation-split',
+    '0.25',
+    '--out',
+    out,
+    '--task',
+    'toy',
+    '--optimizer',
+    'sgd',
+    '--lr',
+    '1e-12',
+    '--epochs',
+    '20',
+    '--batch-size',
+    '12',
+    '--eval-steps',
+    '1',
+    '--early-stopping-patience',
+    '2',
+    '--metric',
+    'loss',
+    '--dropout',
+    '0',
+    '--quiet',
+  );
   assert.equal(r.code, 0, r.stderr);
   const metrics = JSON.parse(readFileSync(join(out, 'metrics.json'), 'utf8'));
   assert.equal(metrics.seeds[0].stoppedEarly, true);
@@ -243,8 +474,28 @@ test('early stopping ends a run after the patience runs out', () => {
 
 // Stopping a run mid-way and resuming it in-process (the step hook): test/trainer/train/trainer.test.ts.
 test('--resume continues from the checkpoint in --checkpoint-dir and ends where the run that wrote it ended', () => {
-  const common = ['--base', base, '--data', data, '--task', 'toy', '--lr', '5e-3', '--init-std', '1e-2', '--epochs', '3', '--batch-size', '8',
-    '--dropout', '0', '--seed', '5', '--checkpoint-every', '4'];
+  const common = [
+    '--base',
+    base,
+    '--data',
+    data,
+    '--task',
+    'toy',
+    '--lr',
+    '5e-3',
+    '--init-std',
+    '1e-2',
+    '--epochs',
+    '3',
+    '--batch-size',
+    '8',
+    '--dropout',
+    '0',
+    '--seed',
+    '5',
+    '--checkpoint-every',
+    '4',
+  ];
   const straight = join(work, 'resume-a');
   const checkpoints = join(work, 'resume-checkpoint');
   assert.equal(cli('train', ...common, '--out', straight, '--checkpoint-dir', checkpoints, '--quiet').code, 0);
@@ -252,15 +503,37 @@ test('--resume continues from the checkpoint in --checkpoint-dir and ends where 
   const resumed = join(work, 'resume-b');
   const r = cli('train', ...common, '--out', resumed, '--checkpoint-dir', checkpoints, '--resume');
   assert.equal(r.code, 0, r.stderr);
-  const events = r.stderr.trim().split('\n').map((l) => JSON.parse(l) as { event: string; step?: number });
+  const events = r.stderr
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as { event: string; step?: number });
   assert.equal(events.find((e) => e.event === 'resume')?.step, 16, 'the last checkpoint of 18 steps');
-  assert.deepEqual(events.filter((e) => e.event === 'step').map((e) => e.step), [17, 18]);
+  assert.deepEqual(
+    events.filter((e) => e.event === 'step').map((e) => e.step),
+    [17, 18],
+  );
   const [a, b] = [readAdapterDir(straight), readAdapterDir(resumed)];
   for (const [name, t] of a.tensors) assert.deepEqual(b.tensors.get(name)!.data, t.data, name);
 });
 
 test('deterministic given a seed on CPU, dropout included', () => {
-  const args = ['--base', base, '--data', data, '--task', 'toy', '--epochs', '2', '--batch-size', '8', '--dropout', '0.1', '--seed', '11', '--quiet'];
+  const args = [
+    '--base',
+    base,
+    '--data',
+    data,
+    '--task',
+    'toy',
+    '--epochs',
+    '2',
+    '--batch-size',
+    '8',
+    '--dropout',
+    '0.1',
+    '--seed',
+    '11',
+    '--quiet',
+  ];
   const [x, y] = [join(work, 'det-a'), join(work, 'det-b')];
   assert.equal(cli('train', ...args, '--out', x).code, 0);
   assert.equal(cli('train', ...args, '--out', y).code, 0);
@@ -271,15 +544,43 @@ test('deterministic given a seed on CPU, dropout included', () => {
   assert.notDeepEqual(readAdapterDir(z).tensors.get('classifier.weight')!.data, a.tensors.get('classifier.weight')!.data);
 });
 
-test('text rows go through the base model\'s WordPiece tokenizer (real vocab), in train, eval and predict', () => {
+test("text rows go through the base model's WordPiece tokenizer (real vocab), in train, eval and predict", () => {
   const textBase = join(work, 'text-base');
-  writeRandomBert(textBase, { hiddenSize: 16, numLayers: 1, numHeads: 2, intermediateSize: 32, maxPositions: 64, seed: 4,
-    vocabFile: join('..', 'shared', 'data', 'vocab', 'bert-base-uncased-vocab.txt') });
-  const rows = readFileSync(join('..', 'shared', 'data', 'glue', 'rte', 'validation.jsonl'), 'utf8').trim().split('\n').slice(0, 40).join('\n') + '\n';
+  writeRandomBert(textBase, {
+    hiddenSize: 16,
+    numLayers: 1,
+    numHeads: 2,
+    intermediateSize: 32,
+    maxPositions: 64,
+    seed: 4,
+    vocabFile: join('..', 'shared', 'data', 'vocab', 'bert-base-uncased-vocab.txt'),
+  });
+  const rows = `${readFileSync(join('..', 'shared', 'data', 'glue', 'rte', 'validation.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .slice(0, 40)
+    .join('\n')}\n`;
   const file = join(work, 'rte40.jsonl');
   writeFileSync(file, rows);
   const out = join(work, 'text-adapter');
-  const r = cli('train', '--base', textBase, '--data', file, '--out', out, '--task', 'rte', '--max-seq-len', '24', '--max-steps', '2', '--batch-size', '8', '--quiet');
+  const r = cli(
+    'train',
+    '--base',
+    textBase,
+    '--data',
+    file,
+    '--out',
+    out,
+    '--task',
+    'rte',
+    '--max-seq-len',
+    '24',
+    '--max-steps',
+    '2',
+    '--batch-size',
+    '8',
+    '--quiet',
+  );
   assert.equal(r.code, 0, r.stderr);
   const config = JSON.parse(readFileSync(join(out, 'adapter_config.json'), 'utf8'));
   assert.equal(config.maxSeqLen, 24);
@@ -287,7 +588,10 @@ test('text rows go through the base model\'s WordPiece tokenizer (real vocab), i
   assert.equal(e.code, 0, e.stderr);
   assert.equal(JSON.parse(e.stdout).examples, 40);
   const pred = join(work, 'text-pred.jsonl');
-  writeFileSync(join(work, 'unlabelled.jsonl'), '{"text":"A man is playing a guitar.","text_pair":"Someone plays music."}\n{"text":"Café naïve 東京"}\n');
+  writeFileSync(
+    join(work, 'unlabelled.jsonl'),
+    '{"text":"A man is playing a guitar.","text_pair":"Someone plays music."}\n{"text":"Café naïve 東京"}\n',
+  );
   const p = cli('predict', '--base', textBase, '--adapter', out, '--data', join(work, 'unlabelled.jsonl'), '--out', pred);
   assert.equal(p.code, 0, p.stderr);
   assert.equal(readFileSync(pred, 'utf8').trim().split('\n').length, 2);
@@ -303,9 +607,22 @@ test('text rows go through the base model\'s WordPiece tokenizer (real vocab), i
 test('CSV/TSV with named columns and --max-bad-rows: bad rows are skipped, counted and reported', () => {
   const tsv = join(work, 'reviews.tsv');
   const good = Array.from({ length: 12 }, (_, i) => `${i % 2 ? 'really great film' : 'awful boring movie'} ${i}\t${i % 2 ? 'pos' : 'neg'}`);
-  writeFileSync(tsv, ['sentence\tgold', ...good.slice(0, 6), 'a row without its label column', ...good.slice(6)].join('\n') + '\n');
+  writeFileSync(tsv, `${['sentence\tgold', ...good.slice(0, 6), 'a row without its label column', ...good.slice(6)].join('\n')}\n`);
   const textBase = join(work, 'text-base'); // written by the text-rows test above
-  const args = ['train', '--base', textBase, '--data', tsv, '--text-column', 'sentence', '--label-column', 'gold', '--max-steps', '1', '--quiet'];
+  const args = [
+    'train',
+    '--base',
+    textBase,
+    '--data',
+    tsv,
+    '--text-column',
+    'sentence',
+    '--label-column',
+    'gold',
+    '--max-steps',
+    '1',
+    '--quiet',
+  ];
   const strict = cli(...args, '--out', join(work, 'tsv-strict'));
   assert.notEqual(strict.code, 0);
   assert.match(strict.stderr, /reviews\.tsv:8: .*header/);

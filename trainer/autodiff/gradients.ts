@@ -3,7 +3,7 @@
  * push the gradient to its inputs. A rule's thunk runs only for inputs that depend on a `wrt` tensor,
  * so nothing is ever built for frozen weights or integer inputs.
  */
-import { shapeToString, type Node, type Tensor } from '../graph/graph.ts';
+import { type Node, shapeToString, type Tensor } from '../graph/graph.ts';
 import { add, zerosLike } from '../graph/ops.ts';
 import type { GradientRule } from './rule.ts';
 import { gradientRules } from './rules/index.ts';

@@ -8,7 +8,12 @@ import { reduceSum, reshape } from '../graph/ops.ts';
 export function unbroadcast(grad: Tensor, target: Shape): Tensor {
   const lead = grad.rank - target.length;
   let g = grad;
-  if (lead > 0) g = reduceSum(g, Array.from({ length: lead }, (_, i) => i), false);
+  if (lead > 0)
+    g = reduceSum(
+      g,
+      Array.from({ length: lead }, (_, i) => i),
+      false,
+    );
   const axes: number[] = [];
   target.forEach((d, i) => {
     if (d === 1 && g.shape[i] !== 1) axes.push(i);

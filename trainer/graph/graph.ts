@@ -110,10 +110,13 @@ export class Graph {
     let t = this.scalarCache.get(key);
     if (!t) {
       const data =
-        dtype === 'float64' ? Float64Array.of(value)
-        : dtype === 'float32' ? Float32Array.of(value)
-        : dtype === 'int64' ? BigInt64Array.of(BigInt(value))
-        : Uint8Array.of(value ? 1 : 0);
+        dtype === 'float64'
+          ? Float64Array.of(value)
+          : dtype === 'float32'
+            ? Float32Array.of(value)
+            : dtype === 'int64'
+              ? BigInt64Array.of(BigInt(value))
+              : Uint8Array.of(value ? 1 : 0);
       t = this.constant(data, dtype, [], 'scalar');
       this.scalarCache.set(key, t);
     }

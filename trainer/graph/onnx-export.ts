@@ -1,21 +1,21 @@
 /** Serialises a Graph to ONNX ModelProto bytes (the default ONNX domain at opset OPSET, 20), keeping symbolic dimensions as dim_param. */
 import { create, toBinary } from '@bufbuild/protobuf';
 import {
+  type AttributeProto,
   AttributeProto_AttributeType,
   AttributeProtoSchema,
   GraphProtoSchema,
   ModelProtoSchema,
   NodeProtoSchema,
   OperatorSetIdProtoSchema,
+  type TensorProto,
   TensorProtoSchema,
   TensorShapeProto_DimensionSchema,
   TensorShapeProtoSchema,
   TypeProto_TensorSchema,
   TypeProtoSchema,
-  ValueInfoProtoSchema,
-  type AttributeProto,
-  type TensorProto,
   type ValueInfoProto,
+  ValueInfoProtoSchema,
 } from 'onnx-buf';
 import type { Attr, Constant, Graph, Tensor } from './graph.ts';
 import { ONNX_DTYPE } from './ops.ts';

@@ -2,7 +2,7 @@
  * The ONNX ops the trainer uses, each with its output shape worked out symbolically.
  * Every function takes and returns graph tensors; the autodiff rules are written with these too.
  */
-import { attr, shapeToString, type Dim, type DType, type Graph, type Shape, type Tensor } from './graph.ts';
+import { attr, type Dim, type DType, type Graph, type Shape, shapeToString, type Tensor } from './graph.ts';
 
 function graphOf(...ts: (Tensor | null)[]): Graph {
   const t = ts.find((x): x is Tensor => x !== null);

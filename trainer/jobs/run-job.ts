@@ -7,14 +7,14 @@ import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { JobSpec, JobStatus } from '../../shared/job.ts';
-import type { JobEvent, TrainerEvent } from '../../shared/trainer-events.ts';
 import { JobSpecSchema } from '../../shared/job-schema.ts';
 import type { Registry } from '../../shared/registry.ts';
+import type { JobEvent, TrainerEvent } from '../../shared/trainer-events.ts';
 import type { Device } from '../runtime/session.ts';
-import type { TrainMetrics } from '../train/trainer.ts';
-import { train, type TrainOptions } from '../train/trainer.ts';
-import { CHECKPOINT_STATE, CHECKPOINT_TENSORS } from '../train/resume-state.ts';
 import { trainDefaults } from '../train/defaults.ts';
+import { CHECKPOINT_STATE, CHECKPOINT_TENSORS } from '../train/resume-state.ts';
+import type { TrainMetrics } from '../train/trainer.ts';
+import { type TrainOptions, train } from '../train/trainer.ts';
 
 export interface RunJobOptions {
   registry: Registry;
@@ -33,7 +33,10 @@ const CHECKPOINT = 'checkpoint';
 const STOP_UPLOAD_GRACE_MS = 20_000;
 
 /** The trainer options a job spec asks for, on top of the defaults. */
-export function trainOptionsFromSpec(spec: JobSpec, paths: { base: string; data: string; validation?: string; out: string; checkpointDir: string }): Omit<TrainOptions, 'log' | 'device' | 'threads' | 'onCheckpoint' | 'onStep'> {
+export function trainOptionsFromSpec(
+  spec: JobSpec,
+  paths: { base: string; data: string; validation?: string; out: string; checkpointDir: string },
+): Omit<TrainOptions, 'log' | 'device' | 'threads' | 'onCheckpoint' | 'onStep'> {
   const h = spec.hyperparameters;
   return {
     ...trainDefaults,
@@ -71,8 +74,16 @@ export async function runJob(o: RunJobOptions): Promise<JobStatus> {
   const work = mkdtempSync(join(tmpdir(), `job-${jobId}-`));
   const now = () => new Date().toISOString();
   let status: JobStatus = {
-    format: 'adapter-store.job-status/v1', jobId, state: 'running', step: 0, totalSteps: 0, epoch: 0, loss: null, validation: null,
-    startedAt: now(), updatedAt: now(),
+    format: 'adapter-store.job-status/v1',
+    jobId,
+    state: 'running',
+    step: 0,
+    totalSteps: 0,
+    epoch: 0,
+    loss: null,
+    validation: null,
+    startedAt: now(),
+    updatedAt: now(),
   };
   // Status writes are serialised and throttled: S3 PUTs are not free and order matters.
   let writing: Promise<void> = Promise.resolve();
@@ -83,7 +94,9 @@ export async function runJob(o: RunJobOptions): Promise<JobStatus> {
     if (!force && Date.now() - lastWrite < (o.statusInterval ?? 5) * 1000) return writing;
     lastWrite = Date.now();
     const snapshot = status;
-    writing = writing.then(() => registry.putJobStatus(snapshot)).catch((err) => o.log({ event: 'status-write-failed', job: jobId, error: (err as Error).message }));
+    writing = writing
+      .then(() => registry.putJobStatus(snapshot))
+      .catch((err) => o.log({ event: 'status-write-failed', job: jobId, error: (err as Error).message }));
     return writing;
   };
   await report({}, true);
@@ -122,7 +135,8 @@ export async function runJob(o: RunJobOptions): Promise<JobStatus> {
     // Before training there is nothing to save; while training, the loop stops itself (StopTraining).
     if (phase === 'preparing') void finishStop(patch);
   };
-  const onTerm = () => stop({ state: 'failed', error: { message: 'interrupted by SIGTERM (a retry resumes from the last checkpoint)' }, finishedAt: now() });
+  const onTerm = () =>
+    stop({ state: 'failed', error: { message: 'interrupted by SIGTERM (a retry resumes from the last checkpoint)' }, finishedAt: now() });
   process.once('SIGTERM', onTerm);
   // Under the local server, stdin is a pipe from it: its end means the server is gone (even killed
   // outright). Stop, and leave the job queued so the server resumes it when it starts again.
@@ -232,4 +246,3 @@ class StopTraining extends Error {
 function headline(m: TrainMetrics): { loss: number; accuracy: number; macroF1: number; mcc: number } | null {
   return m.best ? { loss: m.best.loss, accuracy: m.best.accuracy, macroF1: m.best.macroF1, mcc: m.best.mcc } : null;
 }
-

@@ -8,10 +8,17 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import type { AdapterConfig } from '../../shared/adapter-config.ts';
-import { adapterHubFields, isAdapterHubOnly, readAdapterHubDir, splitTensors, writeAdapterHubFiles, type ImportBase } from './adapterhub.ts';
+import {
+  adapterHubFields,
+  type ImportBase,
+  isAdapterHubOnly,
+  readAdapterHubDir,
+  splitTensors,
+  writeAdapterHubFiles,
+} from './adapterhub.ts';
 import { ModelFileError } from './errors.ts';
 import { modelCard } from './model-card.ts';
-import { readSafetensors, toFloat32, writeSafetensors, type F32Tensor } from './safetensors.ts';
+import { type F32Tensor, readSafetensors, toFloat32, writeSafetensors } from './safetensors.ts';
 
 export const ADAPTER_WEIGHTS = 'adapter.safetensors';
 export const ADAPTER_CONFIG = 'adapter_config.json';
@@ -38,11 +45,17 @@ export function writeAdapterDir(dir: string, adapter: AdapterDir, metrics: unkno
   try {
     writeSafetensors(join(staging, ADAPTER_WEIGHTS), adapter.tensors, { format: 'pt' });
     const hub = adapterHubFields(adapter.config, opts.modelName);
-    writeFileSync(join(staging, ADAPTER_CONFIG), JSON.stringify({ ...adapter.config, ...hub }, null, 2) + '\n');
-    writeFileSync(join(staging, METRICS), JSON.stringify(metrics, null, 2) + '\n');
+    writeFileSync(join(staging, ADAPTER_CONFIG), `${JSON.stringify({ ...adapter.config, ...hub }, null, 2)}\n`);
+    writeFileSync(join(staging, METRICS), `${JSON.stringify(metrics, null, 2)}\n`);
     if (hub) {
       const hasLayernorms = splitTensors(adapter.config.task, adapter.tensors).layernorms.size > 0;
-      writeAdapterHubFiles(staging, adapter.config, adapter.tensors, modelCard(adapter.config, metrics, { modelName: opts.modelName, hasLayernorms }), opts.modelName);
+      writeAdapterHubFiles(
+        staging,
+        adapter.config,
+        adapter.tensors,
+        modelCard(adapter.config, metrics, { modelName: opts.modelName, hasLayernorms }),
+        opts.modelName,
+      );
     }
     if (existsSync(dir)) rmSync(dir, { recursive: true }); // empty, checked above
     renameSync(staging, dir);

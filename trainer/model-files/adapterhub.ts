@@ -17,7 +17,7 @@ import type { AdapterConfig, AdapterHubBnConfig, AdapterHubFields, AdapterNonlin
 import type { BertConfig } from '../../shared/bert-config.ts';
 import { ModelFileError } from './errors.ts';
 import { readTorchStateDict, writeTorchStateDict } from './pytorch-zip.ts';
-import { readSafetensors, toFloat32, writeSafetensors, type F32Tensor } from './safetensors.ts';
+import { type F32Tensor, readSafetensors, toFloat32, writeSafetensors } from './safetensors.ts';
 
 /** The library release whose schema we write; a `version` also stops its loader renaming "gelu" to "gelu_new". */
 export const ADAPTERHUB_VERSION = 'adapters.1.2.0';
@@ -115,7 +115,11 @@ export function headConfigJson(config: AdapterConfig, modelName?: string) {
 
 const isAdapterTensor = (name: string, task: string) => name.includes(`.adapters.${task}.`);
 const isLayerNorm = (name: string) => /\.LayerNorm\.(weight|bias)$/.test(name);
-const HEAD_TO_OURS = (task: string) => new Map([[`heads.${task}.1.weight`, 'classifier.weight'], [`heads.${task}.1.bias`, 'classifier.bias']]);
+const HEAD_TO_OURS = (task: string) =>
+  new Map([
+    [`heads.${task}.1.weight`, 'classifier.weight'],
+    [`heads.${task}.1.bias`, 'classifier.bias'],
+  ]);
 
 /** Our trainable tensors split into the library's three files (adapter, head) and the LayerNorms file. */
 export function splitTensors(task: string, tensors: ReadonlyMap<string, F32Tensor>) {
@@ -135,11 +139,18 @@ export function splitTensors(task: string, tensors: ReadonlyMap<string, F32Tenso
  * Writes the library's files beside ours in `dir` (which already holds adapter.safetensors and our
  * adapter_config.json with the library's fields merged in). Adapter mode only; `card` is the README.
  */
-export function writeAdapterHubFiles(dir: string, config: AdapterConfig, tensors: ReadonlyMap<string, F32Tensor>, card: string, modelName?: string): void {
-  if (config.mode !== 'adapter') throw new ModelFileError(`AdapterHub export needs an adapter-mode adapter; this one was trained in "${config.mode}" mode`);
+export function writeAdapterHubFiles(
+  dir: string,
+  config: AdapterConfig,
+  tensors: ReadonlyMap<string, F32Tensor>,
+  card: string,
+  modelName?: string,
+): void {
+  if (config.mode !== 'adapter')
+    throw new ModelFileError(`AdapterHub export needs an adapter-mode adapter; this one was trained in "${config.mode}" mode`);
   const { adapter, head, layernorms } = splitTensors(config.task, tensors);
   writeTorchStateDict(join(dir, ADAPTERHUB_FILES.adapterBin), adapter);
-  writeFileSync(join(dir, ADAPTERHUB_FILES.headConfig), JSON.stringify(headConfigJson(config, modelName), null, 2) + '\n');
+  writeFileSync(join(dir, ADAPTERHUB_FILES.headConfig), `${JSON.stringify(headConfigJson(config, modelName), null, 2)}\n`);
   writeTorchStateDict(join(dir, ADAPTERHUB_FILES.headBin), head);
   writeSafetensors(join(dir, ADAPTERHUB_FILES.headSafetensors), head, { format: 'pt' });
   if (layernorms.size > 0) writeSafetensors(join(dir, ADAPTERHUB_FILES.layernorms), layernorms, { format: 'pt' });
@@ -185,18 +196,26 @@ export function readAdapterHubDir(dir: string, base: ImportBase): { config: Adap
   const fail = (msg: string): never => {
     throw new ModelFileError(`${configPath}: ${msg}`);
   };
-  const task: string = typeof json.name === 'string' && /^[a-z0-9][a-z0-9_-]{0,63}$/.test(json.name) ? json.name : fail(`"name" must be 1-64 characters of a-z, 0-9, "_" or "-" (it becomes the task), got ${JSON.stringify(json.name)}`);
-  if (json.model_type !== undefined && json.model_type !== 'bert') fail(`model_type "${String(json.model_type)}" is not supported (only bert)`);
+  const task: string =
+    typeof json.name === 'string' && /^[a-z0-9][a-z0-9_-]{0,63}$/.test(json.name)
+      ? json.name
+      : fail(`"name" must be 1-64 characters of a-z, 0-9, "_" or "-" (it becomes the task), got ${JSON.stringify(json.name)}`);
+  if (json.model_type !== undefined && json.model_type !== 'bert')
+    fail(`model_type "${String(json.model_type)}" is not supported (only bert)`);
   const cfg = base.config;
-  if (json.hidden_size !== undefined && json.hidden_size !== cfg.hidden_size) fail(`hidden_size ${String(json.hidden_size)} does not match the base's ${cfg.hidden_size}`);
+  if (json.hidden_size !== undefined && json.hidden_size !== cfg.hidden_size)
+    fail(`hidden_size ${String(json.hidden_size)} does not match the base's ${cfg.hidden_size}`);
   const c = json.config as Record<string, unknown>;
   if (typeof c !== 'object' || c === null) fail('"config" must be an object (a bottleneck adapter config)');
-  if (c.architecture !== undefined && c.architecture !== null && c.architecture !== 'bottleneck') fail(`architecture "${String(c.architecture)}" is not supported (only Houlsby bottleneck adapters)`);
+  if (c.architecture !== undefined && c.architecture !== null && c.architecture !== 'bottleneck')
+    fail(`architecture "${String(c.architecture)}" is not supported (only Houlsby bottleneck adapters)`);
   for (const [field, fallback, want] of REQUIRED) {
     const v = field in c ? c[field] : fallback;
-    if (v !== want) fail(`config.${field} is ${JSON.stringify(v)}; only the Houlsby layout (${field} = ${JSON.stringify(want)}) is supported`);
+    if (v !== want)
+      fail(`config.${field} is ${JSON.stringify(v)}; only the Houlsby layout (${field} = ${JSON.stringify(want)}) is supported`);
   }
-  if (c.scaling !== undefined && c.scaling !== 1 && c.scaling !== 1.0) fail(`config.scaling ${JSON.stringify(c.scaling)} is not supported (only 1.0)`);
+  if (c.scaling !== undefined && c.scaling !== 1 && c.scaling !== 1.0)
+    fail(`config.scaling ${JSON.stringify(c.scaling)} is not supported (only 1.0)`);
   const leaveOut = c.leave_out ?? [];
   if (!Array.isArray(leaveOut) || leaveOut.some((l) => !Number.isInteger(l) || l < 0)) fail('config.leave_out must list layer indices');
   const layers = Array.from({ length: cfg.num_hidden_layers }, (_, l) => l).filter((l) => !(leaveOut as number[]).includes(l));
@@ -205,15 +224,22 @@ export function readAdapterHubDir(dir: string, base: ImportBase): { config: Adap
   let act = typeof c.non_linearity === 'string' ? c.non_linearity.toLowerCase() : '';
   // The library's own rename for files without a version: old "gelu" meant the tanh approximation.
   if (json.version === undefined) act = ({ gelu: 'gelu_new', gelu_orig: 'gelu' } as Record<string, string>)[act] ?? act;
-  const nonlinearity = FROM_LIBRARY[act] ?? fail(`config.non_linearity "${String(c.non_linearity)}"${json.version === undefined ? ` (read as "${act}": the file has no "version")` : ''} is not supported; use gelu (erf), relu, swish or tanh`);
+  const nonlinearity =
+    FROM_LIBRARY[act] ??
+    fail(
+      `config.non_linearity "${String(c.non_linearity)}"${json.version === undefined ? ` (read as "${act}": the file has no "version")` : ''} is not supported; use gelu (erf), relu, swish or tanh`,
+    );
 
   const tensors = new Map<string, F32Tensor>();
   const withPrefix = (name: string) => (name.startsWith('bert.') ? name : `bert.${name}`);
-  const adapterFile = existsSync(join(dir, ADAPTERHUB_FILES.adapterBin)) ? ADAPTERHUB_FILES.adapterBin : ADAPTERHUB_FILES.adapterSafetensors;
+  const adapterFile = existsSync(join(dir, ADAPTERHUB_FILES.adapterBin))
+    ? ADAPTERHUB_FILES.adapterBin
+    : ADAPTERHUB_FILES.adapterSafetensors;
   if (!existsSync(join(dir, adapterFile))) fail(`no ${ADAPTERHUB_FILES.adapterBin} or ${ADAPTERHUB_FILES.adapterSafetensors} beside it`);
   for (const [name, t] of readTensors(join(dir, adapterFile))) {
     if (name === 'classifier.weight' || name === 'classifier.bias') continue; // our own full file: the head comes from the head files
-    if (!isAdapterTensor(name, task) && !isLayerNorm(name)) throw new ModelFileError(`${join(dir, adapterFile)}: tensor "${name}" is neither an adapter "${task}" tensor nor a LayerNorm`);
+    if (!isAdapterTensor(name, task) && !isLayerNorm(name))
+      throw new ModelFileError(`${join(dir, adapterFile)}: tensor "${name}" is neither an adapter "${task}" tensor nor a LayerNorm`);
     tensors.set(withPrefix(name), t);
   }
   if (existsSync(join(dir, ADAPTERHUB_FILES.layernorms))) {
@@ -233,7 +259,12 @@ export function readAdapterHubDir(dir: string, base: ImportBase): { config: Adap
     labels: head.labels,
     maxSeqLen: Math.min(128, cfg.max_position_embeddings),
     dropout: 0,
-    base: { config: cfg, weightsSha256: base.weightsSha256, usesPooler: head.usesPooler, name: base.name ?? (typeof json.model_name === 'string' ? json.model_name : undefined) },
+    base: {
+      config: cfg,
+      weightsSha256: base.weightsSha256,
+      usesPooler: head.usesPooler,
+      name: base.name ?? (typeof json.model_name === 'string' ? json.model_name : undefined),
+    },
     parameters: { trainable: 0, total: 0 },
     createdAt: new Date().toISOString(),
     pythonAdapters: null,
@@ -247,7 +278,8 @@ function bottleneckOf(rf: unknown, hidden: number, layers: number[], fail: (m: s
   if (typeof rf === 'object' && rf !== null) {
     const map = rf as Record<string, unknown>;
     const per = layers.map((l) => map[String(l)] ?? map.default);
-    if (per.some((v) => !valid(v))) fail('config.reduction_factor mapping needs a positive number for every adapted layer (or a "default")');
+    if (per.some((v) => !valid(v)))
+      fail('config.reduction_factor mapping needs a positive number for every adapted layer (or a "default")');
     const sizes = new Set(per.map((v) => bottleneckFor(hidden, v as number)));
     if (sizes.size > 1) fail(`config.reduction_factor gives different bottlenecks per layer (${[...sizes]}); only one size is supported`);
     return [...sizes][0];
@@ -275,7 +307,8 @@ function readHead(dir: string, task: string, base: ImportBase): { tensors: Map<s
   const labels = Array.from({ length: n as number }, (_, i) => `LABEL_${i}`);
   if (label2id) {
     for (const [label, id] of Object.entries(label2id)) {
-      if (!Number.isInteger(id) || id < 0 || id >= (n as number)) fail(`label2id maps "${label}" to ${id}, outside 0..${(n as number) - 1}`);
+      if (!Number.isInteger(id) || id < 0 || id >= (n as number))
+        fail(`label2id maps "${label}" to ${id}, outside 0..${(n as number) - 1}`);
       labels[id] = label;
     }
   }

@@ -10,8 +10,8 @@ import { join } from 'node:path';
 import type { BertConfig } from '../../shared/bert-config.ts';
 import { readBertConfig } from './bert-config.ts';
 import { ModelFileError } from './errors.ts';
-import { readSafetensors, toFloat32 } from './safetensors.ts';
 import type { RawTensor } from './safetensors.ts';
+import { readSafetensors, toFloat32 } from './safetensors.ts';
 
 export interface WeightTensor {
   shape: number[];

@@ -25,10 +25,12 @@ export function modelCard(config: AdapterConfig, metrics: unknown, opts: { model
   const base = opts.modelName ?? config.base.name ?? 'bert';
   const hidden = config.base.config.hidden_size;
   const best = m.best ?? null;
-  const scores = (['accuracy', 'f1', 'mcc', 'loss'] as const).filter((k) => typeof best?.[k] === 'number').map((k) => `| ${k} | ${(best![k] as number).toFixed(4)} |`);
+  const scores = (['accuracy', 'f1', 'mcc', 'loss'] as const)
+    .filter((k) => typeof best?.[k] === 'number')
+    .map((k) => `| ${k} | ${(best![k] as number).toFixed(4)} |`);
   const lnLine = opts.hasLayernorms
     ? [
-        '# The LayerNorms were trained with the adapter; the library keeps the base\'s, so put ours in',
+        "# The LayerNorms were trained with the adapter; the library keeps the base's, so put ours in",
         '# (without this line the logits differ from the ones this adapter was evaluated with):',
         'from safetensors.torch import load_file',
         `model.load_state_dict(load_file(f"{path}/${ADAPTERHUB_FILES.layernorms}"), strict=False)`,
@@ -70,7 +72,7 @@ export function modelCard(config: AdapterConfig, metrics: unknown, opts: { model
     'name = model.load_adapter(path)  # adapter + its head, both named by the adapter',
     'model.set_active_adapters(name)',
     '# A base saved as BertForMaskedLM arrives with an MLM head named "default" that may be the active one:',
-    '# make this adapter\'s head the active head.',
+    "# make this adapter's head the active head.",
     'model.active_head = name',
     ...lnLine,
     'model.eval()',
@@ -83,17 +85,23 @@ export function modelCard(config: AdapterConfig, metrics: unknown, opts: { model
     `- Houlsby adapters after the attention output and after the feed-forward output of layer(s) ${a.layers.join(', ')}:`,
     `  \`h + W_up ${a.nonlinearity}(W_down h + b_down) + b_up\`, bottleneck ${a.bottleneck} (hidden ${hidden}, reduction_factor ${reductionFactorFor(hidden, a.bottleneck)}).`,
     `- Head: one linear layer on the ${config.base.usesPooler ? 'pooler output' : '[CLS] hidden state'}, ${config.labels.length} labels.`,
-    `- LayerNorms: ${opts.hasLayernorms ? `trained with the adapter (in \`${ADAPTERHUB_FILES.layernorms}\`)` : 'frozen at the base\'s values'}.`,
+    `- LayerNorms: ${opts.hasLayernorms ? `trained with the adapter (in \`${ADAPTERHUB_FILES.layernorms}\`)` : "frozen at the base's values"}.`,
     '',
     '## Training',
     '',
     `- Mode: adapter; dropout ${config.dropout}; max sequence length ${config.maxSeqLen}.`,
-    ...(m.trainExamples !== undefined ? [`- ${m.trainExamples} training examples, ${m.validationExamples ?? 0} validation examples; selected seed ${m.selectedSeed ?? 'n/a'}.`] : []),
+    ...(m.trainExamples !== undefined
+      ? [
+          `- ${m.trainExamples} training examples, ${m.validationExamples ?? 0} validation examples; selected seed ${m.selectedSeed ?? 'n/a'}.`,
+        ]
+      : []),
     `- Trainable parameters: ${config.parameters.trainable} of ${config.parameters.total}.`,
     '',
     '## Evaluation',
     '',
-    ...(scores.length > 0 ? ['Best validation checkpoint:', '', '| metric | value |', '|---|---|', ...scores] : ['No validation results were recorded.']),
+    ...(scores.length > 0
+      ? ['Best validation checkpoint:', '', '| metric | value |', '|---|---|', ...scores]
+      : ['No validation results were recorded.']),
     '',
     '## Citation',
     '',

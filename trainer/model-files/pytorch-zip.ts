@@ -10,8 +10,9 @@
  * that knows only the opcodes and the four globals such a file uses, and refuses anything else: pickle
  * is never executed.
  */
-import { crc32 } from 'node:zlib';
+
 import { readFileSync, writeFileSync } from 'node:fs';
+import { crc32 } from 'node:zlib';
 import { ModelFileError } from './errors.ts';
 import { decodeBf16, decodeF16 } from './float16.ts';
 import type { F32Tensor } from './safetensors.ts';
@@ -34,7 +35,8 @@ export function encodeTorchStateDict(tensors: ReadonlyMap<string, F32Tensor>): B
   let key = 0;
   for (const [name, t] of tensors) {
     const numel = t.shape.reduce((a, b) => a * b, 1);
-    if (numel !== t.data.length) throw new ModelFileError(`tensor "${name}": shape [${t.shape}] holds ${numel} values, data has ${t.data.length}`);
+    if (numel !== t.data.length)
+      throw new ModelFileError(`tensor "${name}": shape [${t.shape}] holds ${numel} values, data has ${t.data.length}`);
     pickle.unicode(name);
     pickle.global('torch._utils', '_rebuild_tensor_v2');
     pickle.op(0x28); // MARK: the call's arguments
@@ -104,7 +106,8 @@ class PickleWriter {
     this.parts.push(Buffer.from(`c${module}\n${name}\n`, 'ascii'));
   }
   int(v: number): void {
-    if (!Number.isInteger(v) || v < 0 || v > 0x7fffffff) throw new ModelFileError(`cannot write ${v} into a torch file (only integers 0..2^31-1)`);
+    if (!Number.isInteger(v) || v < 0 || v > 0x7fffffff)
+      throw new ModelFileError(`cannot write ${v} into a torch file (only integers 0..2^31-1)`);
     const b = Buffer.alloc(5);
     b[0] = 0x4a; // BININT
     b.writeInt32LE(v, 1);
@@ -201,7 +204,8 @@ export function decodeTorchStateDict(buffer: Buffer, path: string): Map<string, 
   const record = (name: string) => records.get(`${prefix}/${name}`);
   const pkl = record('data.pkl') ?? fail(`not a torch.save file (no ${prefix}/data.pkl)`);
   const byteorder = record('byteorder');
-  if (byteorder && byteorder.toString('ascii') !== 'little') fail(`byteorder "${byteorder.toString('ascii')}" is not supported (only little-endian)`);
+  if (byteorder && byteorder.toString('ascii') !== 'little')
+    fail(`byteorder "${byteorder.toString('ascii')}" is not supported (only little-endian)`);
 
   const root = unpickle(pkl, fail);
   if (!(root instanceof PDict)) fail(`the pickled object is a ${describe(root)}, expected a dict of tensors`);
@@ -211,11 +215,14 @@ export function decodeTorchStateDict(buffer: Buffer, path: string): Map<string, 
     const t = value as PTensor;
     const raw = record(`data/${t.storage.key}`) ?? fail(`tensor "${name}": storage record data/${t.storage.key} is missing`);
     const itemSize = DTYPE_BYTES[t.storage.dtype];
-    if (raw.length !== t.storage.numel * itemSize) fail(`tensor "${name}": storage data/${t.storage.key} has ${raw.length} bytes, expected ${t.storage.numel} x ${itemSize}`);
+    if (raw.length !== t.storage.numel * itemSize)
+      fail(`tensor "${name}": storage data/${t.storage.key} has ${raw.length} bytes, expected ${t.storage.numel} x ${itemSize}`);
     const numel = t.size.reduce((a, b) => a * b, 1);
     const expected = contiguousStrides(t.size);
-    if (t.size.some((d, i) => d > 1 && t.stride[i] !== expected[i])) fail(`tensor "${name}": strides [${t.stride}] are not contiguous for shape [${t.size}] (only contiguous tensors are read)`);
-    if (t.offset + numel > t.storage.numel) fail(`tensor "${name}": offset ${t.offset} + ${numel} values exceed its storage of ${t.storage.numel}`);
+    if (t.size.some((d, i) => d > 1 && t.stride[i] !== expected[i]))
+      fail(`tensor "${name}": strides [${t.stride}] are not contiguous for shape [${t.size}] (only contiguous tensors are read)`);
+    if (t.offset + numel > t.storage.numel)
+      fail(`tensor "${name}": offset ${t.offset} + ${numel} values exceed its storage of ${t.storage.numel}`);
     const bytes = raw.subarray(t.offset * itemSize, (t.offset + numel) * itemSize);
     out.set(name, { shape: t.size, data: decodeFloats(bytes, t.storage.dtype) });
   }
@@ -273,7 +280,7 @@ function readZipStored(buf: Buffer, fail: (msg: string) => never): Map<string, B
     const start = local + 30 + buf.readUInt16LE(local + 26) + buf.readUInt16LE(local + 28);
     if (start + csize > buf.length) fail(`entry ${name} runs past the end of the file`);
     const data = buf.subarray(start, start + csize);
-    if ((crc32(data) >>> 0) !== crc) fail(`entry ${name}: CRC mismatch (corrupt file)`);
+    if (crc32(data) >>> 0 !== crc) fail(`entry ${name}: CRC mismatch (corrupt file)`);
     if (out.has(name)) fail(`entry ${name} appears twice`);
     out.set(name, data);
     p += 46 + nameLen + extraLen + commentLen;
@@ -289,15 +296,29 @@ class PDict {
   readonly map = new Map<string, PValue>();
 }
 class PStorage {
-  constructor(readonly dtype: Dtype, readonly key: string, readonly numel: number) {}
+  constructor(
+    readonly dtype: Dtype,
+    readonly key: string,
+    readonly numel: number,
+  ) {}
 }
 class PTensor {
-  constructor(readonly storage: PStorage, readonly offset: number, readonly size: number[], readonly stride: number[]) {}
+  constructor(
+    readonly storage: PStorage,
+    readonly offset: number,
+    readonly size: number[],
+    readonly stride: number[],
+  ) {}
 }
 type PValue = PGlobal | PDict | PStorage | PTensor | PValue[] | string | number | boolean | null;
 const MARK = Symbol('mark');
 
-const ALLOWED_GLOBALS = new Set(['collections.OrderedDict', 'torch._utils._rebuild_tensor_v2', 'torch._utils._rebuild_parameter', ...Object.keys(STORAGE_DTYPES).map((s) => `torch.${s}`)]);
+const ALLOWED_GLOBALS = new Set([
+  'collections.OrderedDict',
+  'torch._utils._rebuild_tensor_v2',
+  'torch._utils._rebuild_parameter',
+  ...Object.keys(STORAGE_DTYPES).map((s) => `torch.${s}`),
+]);
 
 function describe(v: unknown): string {
   if (v === null) return 'None';
@@ -344,7 +365,8 @@ function unpickle(b: Buffer, fail: (msg: string) => never): PValue {
   };
   const global = (module: string, name: string): PGlobal => {
     const full = `${module}.${name}`;
-    if (!ALLOWED_GLOBALS.has(full)) fail(`data.pkl references ${full}, which a state dict of float tensors never needs (refused; pickle is not executed)`);
+    if (!ALLOWED_GLOBALS.has(full))
+      fail(`data.pkl references ${full}, which a state dict of float tensors never needs (refused; pickle is not executed)`);
     return new PGlobal(full);
   };
   const setItems = (dict: PValue, items: PValue[]) => {
@@ -355,7 +377,8 @@ function unpickle(b: Buffer, fail: (msg: string) => never): PValue {
     }
   };
   const ints = (v: PValue, what: string): number[] => {
-    if (!Array.isArray(v) || v.some((x) => typeof x !== 'number' || !Number.isInteger(x) || x < 0)) fail(`data.pkl: ${what} is not a tuple of non-negative integers`);
+    if (!Array.isArray(v) || v.some((x) => typeof x !== 'number' || !Number.isInteger(x) || x < 0))
+      fail(`data.pkl: ${what} is not a tuple of non-negative integers`);
     return v as number[];
   };
   const reduce = (fn: PValue, args: PValue): PValue => {
@@ -402,7 +425,8 @@ function unpickle(b: Buffer, fail: (msg: string) => never): PValue {
       case 0x63: // GLOBAL
         stack.push(global(line(), line()));
         break;
-      case 0x93: { // STACK_GLOBAL
+      case 0x93: {
+        // STACK_GLOBAL
         const name = pop();
         const module = pop();
         if (typeof module !== 'string' || typeof name !== 'string') fail('data.pkl: STACK_GLOBAL needs two strings');
@@ -422,7 +446,8 @@ function unpickle(b: Buffer, fail: (msg: string) => never): PValue {
         memo.set(memo.size, stack.at(-1) as PValue);
         break;
       case 0x68: // BINGET
-      case 0x6a: { // LONG_BINGET
+      case 0x6a: {
+        // LONG_BINGET
         const n = op === 0x68 ? 1 : 4;
         need(n);
         const k = n === 1 ? b[p] : b.readUInt32LE(p);
@@ -445,21 +470,24 @@ function unpickle(b: Buffer, fail: (msg: string) => never): PValue {
         break;
       case 0x85: // TUPLE1
       case 0x86: // TUPLE2
-      case 0x87: { // TUPLE3
+      case 0x87: {
+        // TUPLE3
         const n = op - 0x84;
         const items: PValue[] = [];
         for (let i = 0; i < n; i++) items.unshift(pop());
         stack.push(items);
         break;
       }
-      case 0x58: { // BINUNICODE
+      case 0x58: {
+        // BINUNICODE
         need(4);
         const n = b.readUInt32LE(p);
         p += 4;
         stack.push(str(n));
         break;
       }
-      case 0x8c: { // SHORT_BINUNICODE
+      case 0x8c: {
+        // SHORT_BINUNICODE
         need(1);
         const n = b[p++];
         stack.push(str(n));
@@ -479,7 +507,8 @@ function unpickle(b: Buffer, fail: (msg: string) => never): PValue {
         stack.push(b.readInt32LE(p));
         p += 4;
         break;
-      case 0x8a: { // LONG1
+      case 0x8a: {
+        // LONG1
         need(1);
         const n = b[p++];
         need(n);
@@ -500,13 +529,15 @@ function unpickle(b: Buffer, fail: (msg: string) => never): PValue {
       case 0x4e: // NONE
         stack.push(null);
         break;
-      case 0x52: { // REDUCE
+      case 0x52: {
+        // REDUCE
         const args = pop();
         const fn = pop();
         stack.push(reduce(fn, args));
         break;
       }
-      case 0x51: { // BINPERSID
+      case 0x51: {
+        // BINPERSID
         const pid = pop();
         if (!Array.isArray(pid) || pid.length !== 5 || pid[0] !== 'storage') fail('data.pkl: persistent id is not a storage reference');
         const [, type, key, , numel] = pid as PValue[];
@@ -518,25 +549,30 @@ function unpickle(b: Buffer, fail: (msg: string) => never): PValue {
         stack.push(new PStorage(dtype, key as string, numel as number));
         break;
       }
-      case 0x73: { // SETITEM
+      case 0x73: {
+        // SETITEM
         const v = pop();
         const k = pop();
         setItems(stack.at(-1) as PValue, [k, v]);
         break;
       }
-      case 0x75: { // SETITEMS
+      case 0x75: {
+        // SETITEMS
         const items = popMark();
         if (items.length % 2) fail('data.pkl: SETITEMS with an odd number of items');
         setItems(stack.at(-1) as PValue, items);
         break;
       }
-      case 0x62: { // BUILD: only nn.Module.state_dict()'s `_metadata` attribute on its OrderedDict (ignored)
+      case 0x62: {
+        // BUILD: only nn.Module.state_dict()'s `_metadata` attribute on its OrderedDict (ignored)
         const state = pop();
         const target = stack.at(-1);
-        if (!(target instanceof PDict) || !(state instanceof PDict) || [...state.map.keys()].some((k) => k !== '_metadata')) fail('data.pkl: BUILD other than a state dict\'s _metadata (refused)');
+        if (!(target instanceof PDict) || !(state instanceof PDict) || [...state.map.keys()].some((k) => k !== '_metadata'))
+          fail("data.pkl: BUILD other than a state dict's _metadata (refused)");
         break;
       }
-      case 0x2e: { // STOP
+      case 0x2e: {
+        // STOP
         const v = pop();
         if (p !== b.length) fail('data.pkl: bytes after STOP');
         return v;

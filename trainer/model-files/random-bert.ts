@@ -11,8 +11,8 @@ import { expectedBertWeights } from './base-model.ts';
 import { parseBertConfig } from './bert-config.ts';
 import { ModelFileError } from './errors.ts';
 import { encodeBf16, encodeF16 } from './float16.ts';
-import { writeSafetensors, writeSafetensorsRaw } from './safetensors.ts';
 import type { F32Tensor, RawTensor } from './safetensors.ts';
+import { writeSafetensors, writeSafetensorsRaw } from './safetensors.ts';
 
 export interface RandomBertOptions {
   hiddenSize: number;
@@ -42,7 +42,8 @@ export interface RandomBertOptions {
 }
 
 export function writeRandomBert(dir: string, opts: RandomBertOptions): void {
-  const vocabText = opts.vocabFile === undefined ? Buffer.from(`${syntheticVocab(opts.vocabSize).join('\n')}\n`) : readVocab(opts.vocabFile);
+  const vocabText =
+    opts.vocabFile === undefined ? Buffer.from(`${syntheticVocab(opts.vocabSize).join('\n')}\n`) : readVocab(opts.vocabFile);
   const vocabSize = countLines(vocabText);
   if (opts.vocabFile !== undefined && opts.vocabSize !== undefined && opts.vocabSize !== vocabSize) {
     throw new ModelFileError(`${opts.vocabFile}: has ${vocabSize} lines but vocabSize is ${opts.vocabSize}`);

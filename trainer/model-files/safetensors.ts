@@ -6,9 +6,10 @@
  * Reading keeps the whole file in ONE Buffer and hands out views into it, so a float32 checkpoint
  * costs its file size in memory and no more.
  */
-import { closeSync, constants as fsConstants, fstatSync, fsyncSync, openSync, readSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+
 import { constants as bufferConstants } from 'node:buffer';
 import { randomBytes } from 'node:crypto';
+import { closeSync, constants as fsConstants, fstatSync, fsyncSync, openSync, readSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { endianness } from 'node:os';
 import { ModelFileError } from './errors.ts';
 import { decodeBf16, decodeF16 } from './float16.ts';
@@ -38,10 +39,21 @@ export interface F32Tensor {
 
 /** Byte size of each dtype the format defines. */
 export const DTYPE_SIZES: Readonly<Record<string, number>> = {
-  BOOL: 1, U8: 1, I8: 1, F8_E4M3: 1, F8_E5M2: 1,
-  U16: 2, I16: 2, F16: 2, BF16: 2,
-  U32: 4, I32: 4, F32: 4,
-  U64: 8, I64: 8, F64: 8,
+  BOOL: 1,
+  U8: 1,
+  I8: 1,
+  F8_E4M3: 1,
+  F8_E5M2: 1,
+  U16: 2,
+  I16: 2,
+  F16: 2,
+  BF16: 2,
+  U32: 4,
+  I32: 4,
+  F32: 4,
+  U64: 8,
+  I64: 8,
+  F64: 8,
 };
 
 // Same cap as the reference implementation: a bigger "header" means a corrupt or foreign file.
@@ -179,7 +191,8 @@ export function writeSafetensorsRaw(
   for (const [name, t] of list) {
     if (name === '__metadata__') throw new ModelFileError(`${path}: "__metadata__" is reserved and cannot name a tensor`);
     const itemSize = DTYPE_SIZES[t.dtype];
-    if (itemSize === undefined) throw new ModelFileError(`${path}: tensor ${JSON.stringify(name)} has unknown dtype ${JSON.stringify(t.dtype)}`);
+    if (itemSize === undefined)
+      throw new ModelFileError(`${path}: tensor ${JSON.stringify(name)} has unknown dtype ${JSON.stringify(t.dtype)}`);
     checkShape(name, t.shape, t.bytes.byteLength / itemSize);
   }
   list.sort(([a, ta], [b, tb]) => DTYPE_SIZES[tb.dtype] - DTYPE_SIZES[ta.dtype] || (a < b ? -1 : a > b ? 1 : 0));
@@ -223,8 +236,16 @@ function writeAtomically(path: string, chunks: Uint8Array[]): void {
     closeSync(fd);
     renameSync(tmp, path);
   } catch (e) {
-    try { closeSync(fd); } catch { /* already closed */ }
-    try { unlinkSync(tmp); } catch { /* never created or already renamed */ }
+    try {
+      closeSync(fd);
+    } catch {
+      /* already closed */
+    }
+    try {
+      unlinkSync(tmp);
+    } catch {
+      /* never created or already renamed */
+    }
     throw e;
   }
 }

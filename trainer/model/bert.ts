@@ -4,11 +4,11 @@
  * The placement follows docs/method.md exactly.
  */
 import type { AdapterNonlinearity } from '../../shared/adapter-config.ts';
+import type { BertConfig } from '../../shared/bert-config.ts';
 import { gradients } from '../autodiff/gradients.ts';
 import { Graph, type Tensor } from '../graph/graph.ts';
 import * as op from '../graph/ops.ts';
-import type { BertConfig } from '../../shared/bert-config.ts';
-import { adapterPrefix, parameterSpecs, type AdapterSite, type ModelSpec, type ParamSpec } from './params.ts';
+import { type AdapterSite, adapterPrefix, type ModelSpec, type ParamSpec, parameterSpecs } from './params.ts';
 
 export interface GraphOptions {
   floatType?: 'float32' | 'float64';
@@ -73,7 +73,13 @@ export interface BertLayers {
  * the last hidden states as [N = B·S, hidden], plus the runtime sequence length and layer builders.
  * Defines the symbolic dimensions B, S and N of `g`.
  */
-export function bertEncoder(g: Graph, c: BertConfig, P: (name: string) => Tensor, inputs: EncoderInputs, o: EncoderOptions): { hidden: Tensor; seqLen: Tensor; layers: BertLayers } {
+export function bertEncoder(
+  g: Graph,
+  c: BertConfig,
+  P: (name: string) => Tensor,
+  inputs: EncoderInputs,
+  o: EncoderOptions,
+): { hidden: Tensor; seqLen: Tensor; layers: BertLayers } {
   const { basic, drop } = o;
   const dh = c.hidden_size / c.num_attention_heads;
   const dims = op.shapeOf(inputs.inputIds);
@@ -180,7 +186,10 @@ export function buildBertGraph(spec: ModelSpec, opts: GraphOptions): BertGraph {
   const loss = op.neg(op.reduceMean(op.reduceSum(op.mul(oneHot, op.logSoftmax(logits, -1)), [1], false), [0], false));
   result.loss = g.output(loss, 'loss');
   const trainable = specs.filter((s) => s.trainable);
-  const grads = gradients(loss, trainable.map((s) => P(s.name)));
+  const grads = gradients(
+    loss,
+    trainable.map((s) => P(s.name)),
+  );
   for (const s of trainable) result.grads.set(s.name, g.output(grads.get(P(s.name))!, gradName(s.name)));
   return result;
 }

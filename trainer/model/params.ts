@@ -103,7 +103,10 @@ export function specFromAdapterConfig(cfg: AdapterConfig): ModelSpec {
 /** Parses "0-11", "9,10,11" or "8-11,3" into sorted distinct layer indices within [0, numLayers). */
 export function parseLayerSet(text: string, numLayers: number): number[] {
   const layers = new Set<number>();
-  for (const part of text.split(',').map((s) => s.trim()).filter(Boolean)) {
+  for (const part of text
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)) {
     const m = /^(\d+)(?:-(\d+))?$/.exec(part);
     if (!m) throw new Error(`--adapter-layers: "${part}" is not a layer index or range like 0-11`);
     const [lo, hi] = [Number(m[1]), Number(m[2] ?? m[1])];

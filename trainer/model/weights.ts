@@ -51,7 +51,8 @@ function applyWarmStart(
   for (const [fileName, t] of warm.tensors) {
     const name = fileName.replace(`.adapters.${warm.task}.`, `.adapters.${task}.`);
     const p = byName.get(name);
-    if (!p) throw new ModelFileError(`--init-adapter: tensor "${fileName}" does not belong to this model (wrong mode, layers or bottleneck?)`);
+    if (!p)
+      throw new ModelFileError(`--init-adapter: tensor "${fileName}" does not belong to this model (wrong mode, layers or bottleneck?)`);
     if (p.shape.length !== t.shape.length || p.shape.some((d, i) => d !== t.shape[i])) {
       throw new ModelFileError(`--init-adapter: tensor "${fileName}" has shape [${t.shape}], expected [${p.shape}]`);
     }

@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { readSafetensors, toFloat32, writeSafetensors, type F32Tensor } from '../model-files/safetensors.ts';
+import { type F32Tensor, readSafetensors, toFloat32, writeSafetensors } from '../model-files/safetensors.ts';
 import type { RngState } from '../util/random.ts';
 
 const STATE = 'state.json';
@@ -56,14 +56,30 @@ export interface PretrainTensors {
 
 const sha256 = (path: string) => createHash('sha256').update(readFileSync(path)).digest('hex');
 
-export function writePretrainCheckpoint(dir: string, fingerprint: string, position: PretrainPosition, t: PretrainTensors, shapes: ReadonlyMap<string, number[]>): void {
+export function writePretrainCheckpoint(
+  dir: string,
+  fingerprint: string,
+  position: PretrainPosition,
+  t: PretrainTensors,
+  shapes: ReadonlyMap<string, number[]>,
+): void {
   mkdirSync(dir, { recursive: true });
   const tensors = new Map<string, F32Tensor>();
-  for (const [prefix, m] of [['param', t.params], ['adam.m', t.adamM], ['adam.v', t.adamV]] as const) {
+  for (const [prefix, m] of [
+    ['param', t.params],
+    ['adam.m', t.adamM],
+    ['adam.v', t.adamV],
+  ] as const) {
     for (const [name, data] of m) tensors.set(`${prefix}:${name}`, { shape: shapes.get(name)!, data });
   }
   writeSafetensors(join(dir, TENSORS), tensors);
-  const state: PretrainState = { format: PRETRAIN_CHECKPOINT_FORMAT, fingerprint, position, savedAt: new Date().toISOString(), tensorsSha256: sha256(join(dir, TENSORS)) };
+  const state: PretrainState = {
+    format: PRETRAIN_CHECKPOINT_FORMAT,
+    fingerprint,
+    position,
+    savedAt: new Date().toISOString(),
+    tensorsSha256: sha256(join(dir, TENSORS)),
+  };
   const tmp = join(dir, `${STATE}.tmp`);
   writeFileSync(tmp, JSON.stringify(state));
   renameSync(tmp, join(dir, STATE));
@@ -76,11 +92,13 @@ export function readPretrainCheckpoint(dir: string): { state: PretrainState; ten
   const state = JSON.parse(readFileSync(statePath, 'utf8')) as PretrainState;
   if (state.format !== PRETRAIN_CHECKPOINT_FORMAT) throw new Error(`${statePath}: not a pretraining checkpoint`);
   const tensorsPath = join(dir, TENSORS);
-  if (!existsSync(tensorsPath) || sha256(tensorsPath) !== state.tensorsSha256) return { torn: `${tensorsPath} is not the file ${STATE} was written with` };
+  if (!existsSync(tensorsPath) || sha256(tensorsPath) !== state.tensorsSha256)
+    return { torn: `${tensorsPath} is not the file ${STATE} was written with` };
   const file = readSafetensors(tensorsPath);
   const group = (prefix: string) => {
     const m = new Map<string, Float32Array>();
-    for (const [key, raw] of file.tensors) if (key.startsWith(`${prefix}:`)) m.set(key.slice(prefix.length + 1), Float32Array.from(toFloat32(raw, key)));
+    for (const [key, raw] of file.tensors)
+      if (key.startsWith(`${prefix}:`)) m.set(key.slice(prefix.length + 1), Float32Array.from(toFloat32(raw, key)));
     return m;
   };
   return { state, tensors: { params: group('param'), adamM: group('adam.m'), adamV: group('adam.v') } };

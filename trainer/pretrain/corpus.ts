@@ -4,7 +4,7 @@
  * cut into full-length sequences `[CLS] + seqLen−1 stream tokens`: no padding anywhere (packing, as
  * BERT's and Cramming's data pipelines do), every sequence opening with the [CLS] the classifier reads.
  */
-import { DataError, readDataset, type DatasetFormat, type SkippedRow, type Tokenizer } from '../../shared/datasets/index.ts';
+import { DataError, type DatasetFormat, readDataset, type SkippedRow, type Tokenizer } from '../../shared/datasets/index.ts';
 import type { MlmVocabulary } from './vocabulary.ts';
 
 export interface Corpus {
@@ -77,7 +77,9 @@ export async function readCorpus(uris: readonly string[], o: CorpusOptions): Pro
   const body = o.seqLen - 1;
   const count = Math.floor(stream.length / body);
   if (count === 0) {
-    throw new DataError(`--data: the corpus has ${stream.length} tokens, fewer than one sequence of --max-seq-len ${o.seqLen} needs (${body} besides [CLS])`);
+    throw new DataError(
+      `--data: the corpus has ${stream.length} tokens, fewer than one sequence of --max-seq-len ${o.seqLen} needs (${body} besides [CLS])`,
+    );
   }
   const sequences = new Int32Array(count * o.seqLen);
   for (let k = 0; k < count; k++) {

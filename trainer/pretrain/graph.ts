@@ -10,7 +10,7 @@ import { gradients } from '../autodiff/gradients.ts';
 import { attr, Graph, type Tensor } from '../graph/graph.ts';
 import * as op from '../graph/ops.ts';
 import { ATTENTION_MASK, bertEncoder, gradName, INPUT_IDS, TOKEN_TYPE_IDS } from '../model/bert.ts';
-import { HEAD_PREFIX, mlmParams, WORD_EMBEDDINGS, type MlmParam } from './params.ts';
+import { HEAD_PREFIX, type MlmParam, mlmParams, WORD_EMBEDDINGS } from './params.ts';
 
 /** int64 [M]: the masked positions as flat indices b·S + s into the [B·S] tokens. */
 export const MASKED_POSITIONS = 'masked_positions';
@@ -49,7 +49,13 @@ export function buildMlmGraph(c: BertConfig, opts: MlmGraphOptions = {}): MlmGra
   };
 
   // No dropout: pretraining on a small budget underfits, and dropout only slows it (Cramming, §4.3).
-  const { hidden, layers } = bertEncoder(g, c, P, { inputIds, tokenTypeIds, attentionMask }, { basic: opts.kernels === 'basic', drop: (x) => x });
+  const { hidden, layers } = bertEncoder(
+    g,
+    c,
+    P,
+    { inputIds, tokenTypeIds, attentionMask },
+    { basic: opts.kernels === 'basic', drop: (x) => x },
+  );
   const picked = op.gather(hidden, positions); // [M, d]
   const t = layers.layerNorm(layers.gelu(layers.linear(picked, `${HEAD_PREFIX}.transform.dense`)), `${HEAD_PREFIX}.transform.LayerNorm`);
   const logits = op.gemm(t, P(WORD_EMBEDDINGS), P(`${HEAD_PREFIX}.bias`), { transB: true }); // [M, V]
@@ -60,7 +66,10 @@ export function buildMlmGraph(c: BertConfig, opts: MlmGraphOptions = {}): MlmGra
   const [argmax] = g.node('ArgMax', [logits], [{ dtype: 'int64', shape: ['M'] }], { axis: attr.int(1), keepdims: attr.int(0) });
 
   const result: MlmGraph = { graph: g, params, loss: g.output(loss, 'loss'), predictions: g.output(argmax, PREDICTIONS), grads: new Map() };
-  const grads = gradients(loss, params.map((p) => P(p.name)));
+  const grads = gradients(
+    loss,
+    params.map((p) => P(p.name)),
+  );
   for (const p of params) result.grads.set(p.name, g.output(grads.get(P(p.name))!, gradName(p.name)));
   return result;
 }

@@ -7,7 +7,7 @@ import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from
 import { join } from 'node:path';
 import type { BertConfig } from '../../shared/bert-config.ts';
 import { encodeF16 } from '../model-files/float16.ts';
-import { writeSafetensors, writeSafetensorsRaw, type F32Tensor, type RawTensor } from '../model-files/safetensors.ts';
+import { type F32Tensor, type RawTensor, writeSafetensors, writeSafetensorsRaw } from '../model-files/safetensors.ts';
 import { mlmParams } from './params.ts';
 
 export type SaveDtype = 'f32' | 'f16';

@@ -27,7 +27,10 @@ export const HEAD_PREFIX = 'cls.predictions';
 export function mlmParams(c: BertConfig): MlmParam[] {
   const d = c.hidden_size;
   const out: MlmParam[] = [...expectedBertWeights(c)].map(([name, shape]) => ({ name: `bert.${name}`, shape, trained: true }));
-  out.push({ name: 'bert.pooler.dense.weight', shape: [d, d], trained: false }, { name: 'bert.pooler.dense.bias', shape: [d], trained: false });
+  out.push(
+    { name: 'bert.pooler.dense.weight', shape: [d, d], trained: false },
+    { name: 'bert.pooler.dense.bias', shape: [d], trained: false },
+  );
   out.push(
     { name: `${HEAD_PREFIX}.transform.dense.weight`, shape: [d, d], trained: true },
     { name: `${HEAD_PREFIX}.transform.dense.bias`, shape: [d], trained: true },
@@ -62,7 +65,11 @@ export function freshValues(c: BertConfig, rng: Rng, padId: number): Map<string,
  * trainer's base loader, its MLM head when it carries one (a BertForMaskedLM checkpoint, ours or
  * Hugging Face's); what it lacks starts fresh.
  */
-export function valuesFromBase(dir: string, rng: Rng, padId: number): { config: BertConfig; values: Map<string, Float32Array>; fresh: string[] } {
+export function valuesFromBase(
+  dir: string,
+  rng: Rng,
+  padId: number,
+): { config: BertConfig; values: Map<string, Float32Array>; fresh: string[] } {
   const base = loadBaseModel(dir);
   const c = base.config;
   const values = freshValues(c, rng, padId);
@@ -76,7 +83,8 @@ export function valuesFromBase(dir: string, rng: Rng, padId: number): { config: 
   const file = readSafetensors(join(dir, 'model.safetensors'));
   for (const p of mlmParams(c).filter((q) => q.name.startsWith(`${HEAD_PREFIX}.`))) {
     // Hugging Face saves the head as cls.predictions.*; the decoder bias is a tie of cls.predictions.bias.
-    const raw = file.tensors.get(p.name) ?? (p.name === `${HEAD_PREFIX}.bias` ? file.tensors.get(`${HEAD_PREFIX}.decoder.bias`) : undefined);
+    const raw =
+      file.tensors.get(p.name) ?? (p.name === `${HEAD_PREFIX}.bias` ? file.tensors.get(`${HEAD_PREFIX}.decoder.bias`) : undefined);
     if (!raw) continue;
     if (raw.shape.length !== p.shape.length || raw.shape.some((d, i) => d !== p.shape[i])) {
       throw new ModelFileError(`${join(dir, 'model.safetensors')}: tensor "${p.name}" has shape [${raw.shape}], expected [${p.shape}]`);

@@ -11,21 +11,21 @@ import { copyFileSync, existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { BertConfig } from '../../shared/bert-config.ts';
+import type { DatasetFormat } from '../../shared/datasets/index.ts';
 import { parseBertConfig } from '../model-files/bert-config.ts';
 import { ModelFileError } from '../model-files/errors.ts';
-import type { DatasetFormat } from '../../shared/datasets/index.ts';
 import { loadBertTokenizer } from '../tokenizer/bert-tokenizer.ts';
 import { AdamW, clipGradNorm, type Param } from '../train/optimizer.ts';
 import type { PretrainLog } from '../train/progress.ts';
 import { learningRateAt } from '../train/schedule.ts';
 import { Rng } from '../util/random.ts';
-import { readPretrainCheckpoint, writePretrainCheckpoint, type PretrainPosition, type StepFigures } from './checkpoint.ts';
-import { readCorpus, type Corpus } from './corpus.ts';
+import { type PretrainPosition, readPretrainCheckpoint, type StepFigures, writePretrainCheckpoint } from './checkpoint.ts';
+import { type Corpus, readCorpus } from './corpus.ts';
 import { maskBatch } from './masking.ts';
-import { modelCard, readJsonObject, writeMlmDir, type SaveDtype } from './output.ts';
+import { modelCard, readJsonObject, type SaveDtype, writeMlmDir } from './output.ts';
 import { freshValues, mlmParams, valuesFromBase } from './params.ts';
 import { MlmSession } from './session.ts';
-import { readVocabulary, type MlmVocabulary } from './vocabulary.ts';
+import { type MlmVocabulary, readVocabulary } from './vocabulary.ts';
 
 export const DEFAULT_VOCAB = fileURLToPath(new URL('../../assets/bert-base-uncased/vocab.txt', import.meta.url));
 
@@ -93,7 +93,8 @@ function checkOptions(o: PretrainOptions): void {
   if (budgets !== 1) throw new Error('give exactly one of --max-steps, --max-tokens, --max-minutes');
   if (o.vocab && o.tokenizer) throw new Error('give --vocab or --tokenizer, not both');
   if (!(o.mlmProbability > 0 && o.mlmProbability < 1)) throw new Error(`--mlm-probability must be in (0, 1), got ${o.mlmProbability}`);
-  if (existsSync(o.out) && readdirSync(o.out).length > 0) throw new ModelFileError(`--out ${o.out}: directory is not empty; choose a new directory`);
+  if (existsSync(o.out) && readdirSync(o.out).length > 0)
+    throw new ModelFileError(`--out ${o.out}: directory is not empty; choose a new directory`);
 }
 
 /** The directory whose tokenizer files the run uses and the output ships: --init's, or a staged copy of --vocab / --tokenizer. */
@@ -111,16 +112,38 @@ function freshConfig(s: FreshShape, vocabSize: number, seqLen: number): BertConf
   if (s.maxPosition < seqLen) throw new Error(`--max-position ${s.maxPosition} is below --max-seq-len ${seqLen}`);
   return parseBertConfig(
     {
-      vocab_size: vocabSize, hidden_size: s.hidden, num_hidden_layers: s.layers, num_attention_heads: s.heads, intermediate_size: s.intermediate,
-      hidden_act: 'gelu', max_position_embeddings: s.maxPosition, type_vocab_size: 2, layer_norm_eps: 1e-12, initializer_range: 0.02, model_type: 'bert',
+      vocab_size: vocabSize,
+      hidden_size: s.hidden,
+      num_hidden_layers: s.layers,
+      num_attention_heads: s.heads,
+      intermediate_size: s.intermediate,
+      hidden_act: 'gelu',
+      max_position_embeddings: s.maxPosition,
+      type_vocab_size: 2,
+      layer_norm_eps: 1e-12,
+      initializer_range: 0.02,
+      model_type: 'bert',
     },
     'the --layers/--hidden/--heads/--intermediate/--max-position options',
   );
 }
 
 function fingerprint(o: PretrainOptions, config: BertConfig, corpus: Corpus): string {
-  const { log: _l, resume: _r, threads: _t, checkpointEvery: _e, checkpointDir: _d, out: _o, command: _c, corpusNote: _n, saveDtype: _s, ...rest } = o;
-  return createHash('sha256').update(JSON.stringify({ rest, config, sequences: corpus.count, streamTokens: corpus.streamTokens })).digest('hex');
+  const {
+    log: _l,
+    resume: _r,
+    threads: _t,
+    checkpointEvery: _e,
+    checkpointDir: _d,
+    out: _o,
+    command: _c,
+    corpusNote: _n,
+    saveDtype: _s,
+    ...rest
+  } = o;
+  return createHash('sha256')
+    .update(JSON.stringify({ rest, config, sequences: corpus.count, streamTokens: corpus.streamTokens }))
+    .digest('hex');
 }
 
 export async function pretrain(o: PretrainOptions): Promise<PretrainResult> {
@@ -132,19 +155,39 @@ export async function pretrain(o: PretrainOptions): Promise<PretrainResult> {
   const rng = new Rng(o.seed);
   const init = o.init ? valuesFromBase(o.init, rng, vocab.padId) : null;
   const config = init?.config ?? freshConfig(o.shape, vocab.size, o.maxSeqLen);
-  if (config.vocab_size !== vocab.size) throw new Error(`the tokenizer has ${vocab.size} tokens but the model's vocab_size is ${config.vocab_size}`);
-  if (o.maxSeqLen > config.max_position_embeddings) throw new Error(`--max-seq-len ${o.maxSeqLen} exceeds the model's max_position_embeddings ${config.max_position_embeddings}`);
+  if (config.vocab_size !== vocab.size)
+    throw new Error(`the tokenizer has ${vocab.size} tokens but the model's vocab_size is ${config.vocab_size}`);
+  if (o.maxSeqLen > config.max_position_embeddings)
+    throw new Error(`--max-seq-len ${o.maxSeqLen} exceeds the model's max_position_embeddings ${config.max_position_embeddings}`);
   const values = init?.values ?? freshValues(config, rng, vocab.padId);
   if (o.init && init && init.fresh.length > 0) log({ event: 'init', from: o.init, freshTensors: init.fresh });
 
   const tokenizer = await loadBertTokenizer(tokDir, { maxSeqLen: 1 << 30 });
   const readStart = performance.now();
-  const corpus = await readCorpus(o.data, { seqLen: o.maxSeqLen, vocab, tokenizer, format: o.format, textColumn: o.textColumn, maxBadRows: o.maxBadRows });
+  const corpus = await readCorpus(o.data, {
+    seqLen: o.maxSeqLen,
+    vocab,
+    tokenizer,
+    format: o.format,
+    textColumn: o.textColumn,
+    maxBadRows: o.maxBadRows,
+  });
   const skipped = corpus.sources.reduce((n, s) => n + s.skipped.length, 0);
-  log({ event: 'corpus', documents: corpus.documents, tokens: corpus.streamTokens, sequences: corpus.count, seqLen: corpus.seqLen, skippedRows: skipped, seconds: (performance.now() - readStart) / 1000 });
+  log({
+    event: 'corpus',
+    documents: corpus.documents,
+    tokens: corpus.streamTokens,
+    sequences: corpus.count,
+    seqLen: corpus.seqLen,
+    skippedRows: skipped,
+    seconds: (performance.now() - readStart) / 1000,
+  });
 
   const seqPerStep = o.batchSize * o.gradAccum;
-  if (corpus.count < o.batchSize) throw new Error(`--data: the corpus packs into ${corpus.count} sequences of ${o.maxSeqLen}, fewer than one batch (--batch-size ${o.batchSize})`);
+  if (corpus.count < o.batchSize)
+    throw new Error(
+      `--data: the corpus packs into ${corpus.count} sequences of ${o.maxSeqLen}, fewer than one batch (--batch-size ${o.batchSize})`,
+    );
   const tokensPerStep = seqPerStep * o.maxSeqLen;
   const totalSteps = o.maxSteps ?? (o.maxTokens !== undefined ? Math.ceil(o.maxTokens / tokensPerStep) : null);
   const budgetSeconds = o.maxMinutes !== undefined ? o.maxMinutes * 60 : null;
@@ -157,23 +200,47 @@ export async function pretrain(o: PretrainOptions): Promise<PretrainResult> {
   const orderRng = new Rng(o.seed + 1);
   const maskRng = new Rng(o.seed + 2);
   let pos: PretrainPosition = {
-    step: 0, optimizerStep: 0, epoch: 1, cursor: 0, epochRng: orderRng.getState(), maskRng: maskRng.getState(),
-    tokensSeen: 0, trainSeconds: 0, warmupEndFraction: null, recent: [],
+    step: 0,
+    optimizerStep: 0,
+    epoch: 1,
+    cursor: 0,
+    epochRng: orderRng.getState(),
+    maskRng: maskRng.getState(),
+    tokensSeen: 0,
+    trainSeconds: 0,
+    warmupEndFraction: null,
+    recent: [],
   };
   if (o.resume) {
     const saved = readPretrainCheckpoint(checkpointDir);
     if (saved && 'torn' in saved) log({ event: 'checkpoint-ignored', reason: saved.torn });
     else if (saved) {
-      if (saved.state.fingerprint !== print) throw new Error(`--resume: the checkpoint in ${checkpointDir} was written by a run with other data or options; remove it or change --checkpoint-dir`);
+      if (saved.state.fingerprint !== print)
+        throw new Error(
+          `--resume: the checkpoint in ${checkpointDir} was written by a run with other data or options; remove it or change --checkpoint-dir`,
+        );
       for (const [name, data] of saved.tensors.params) values.get(name)!.set(data);
       pos = saved.state.position;
-      optimizer.loadState({ step: pos.optimizerStep, m: trained.map((p) => saved.tensors.adamM.get(p.name)!), v: trained.map((p) => saved.tensors.adamV.get(p.name)!) });
+      optimizer.loadState({
+        step: pos.optimizerStep,
+        m: trained.map((p) => saved.tensors.adamM.get(p.name)!),
+        v: trained.map((p) => saved.tensors.adamV.get(p.name)!),
+      });
       maskRng.setState(pos.maskRng);
       log({ event: 'resume', from: checkpointDir, seed: o.seed, step: pos.step });
     }
   }
   const parameters = all.reduce((n, p) => n + p.shape.reduce((a, b) => a * b, 1), 0);
-  log({ event: 'start', layers: config.num_hidden_layers, hidden: config.hidden_size, parameters, sequences: corpus.count, tokensPerStep, totalSteps, maxMinutes: o.maxMinutes ?? null });
+  log({
+    event: 'start',
+    layers: config.num_hidden_layers,
+    hidden: config.hidden_size,
+    parameters,
+    sequences: corpus.count,
+    tokensPerStep,
+    totalSteps,
+    maxMinutes: o.maxMinutes ?? null,
+  });
 
   const session = await MlmSession.create(config, values, { threads: o.threads });
   // The epoch's order, drawn from the order generator's state at the epoch's start.
@@ -209,12 +276,19 @@ export async function pretrain(o: PretrainOptions): Promise<PretrainResult> {
   let timed = { tokens: 0, seconds: 0 };
   while (!done()) {
     const started = performance.now();
-    if (budgetSeconds !== null && pos.step === o.warmupSteps && pos.warmupEndFraction === null) pos.warmupEndFraction = pos.trainSeconds / budgetSeconds;
+    if (budgetSeconds !== null && pos.step === o.warmupSteps && pos.warmupEndFraction === null)
+      pos.warmupEndFraction = pos.trainSeconds / budgetSeconds;
     const lr = lrAt(pos.step);
     const fig: StepFigures = { step: pos.step + 1, lossSum: 0, correct: 0, masked: 0 };
     for (const a of accum) a.fill(0);
     for (let k = 0; k < o.gradAccum; k++) {
-      const batch = maskBatch(corpus.sequences, corpus.seqLen, nextIndices(), { probability: o.mlmProbability, wholeWord: o.wholeWordMask, vocab }, maskRng);
+      const batch = maskBatch(
+        corpus.sequences,
+        corpus.seqLen,
+        nextIndices(),
+        { probability: o.mlmProbability, wholeWord: o.wholeWordMask, vocab },
+        maskRng,
+      );
       const r = await session.step(batch);
       if (!Number.isFinite(r.loss)) throw new Error(`pretraining diverged: loss is ${r.loss} at step ${pos.step + 1} (lower --lr?)`);
       const m = batch.labels.length;
@@ -242,17 +316,33 @@ export async function pretrain(o: PretrainOptions): Promise<PretrainResult> {
     const loss = fig.lossSum / fig.masked;
     const estimate = totalSteps ?? Math.max(pos.step, Math.round((pos.step * budgetSeconds!) / pos.trainSeconds));
     log({
-      event: 'step', seed: o.seed, step: pos.step, totalSteps: estimate, epoch: pos.epoch, loss, accuracy: fig.correct / fig.masked,
-      lr, gradNorm, examples: seqPerStep, tokens: pos.tokensSeen, seconds,
+      event: 'step',
+      seed: o.seed,
+      step: pos.step,
+      totalSteps: estimate,
+      epoch: pos.epoch,
+      loss,
+      accuracy: fig.correct / fig.masked,
+      lr,
+      gradNorm,
+      examples: seqPerStep,
+      tokens: pos.tokensSeen,
+      seconds,
     });
     if (o.checkpointEvery > 0 && pos.step % o.checkpointEvery === 0 && !done()) {
       pos.maskRng = maskRng.getState();
       const st = optimizer.state();
-      writePretrainCheckpoint(checkpointDir, print, pos, {
-        params: values,
-        adamM: new Map(trained.map((p, i) => [p.name, st.m[i]])),
-        adamV: new Map(trained.map((p, i) => [p.name, st.v[i]])),
-      }, shapes);
+      writePretrainCheckpoint(
+        checkpointDir,
+        print,
+        pos,
+        {
+          params: values,
+          adamM: new Map(trained.map((p, i) => [p.name, st.m[i]])),
+          adamV: new Map(trained.map((p, i) => [p.name, st.v[i]])),
+        },
+        shapes,
+      );
       log({ event: 'checkpoint', dir: checkpointDir, step: pos.step });
     }
     o.onStep?.(pos.step);
@@ -269,12 +359,27 @@ export async function pretrain(o: PretrainOptions): Promise<PretrainResult> {
     tokensPerSecond: timed.seconds > 0 ? timed.tokens / timed.seconds : 0,
   };
   const card = modelCard({
-    command: o.command, config, init: o.init ? basename(o.init) : null,
-    data: corpus.sources.map((s) => ({ name: s.name, documents: s.documents })), corpusNote: o.corpusNote,
-    sequences: corpus.count, seqLen: corpus.seqLen, steps: pos.step, tokensSeen: pos.tokensSeen, effectiveBatch: seqPerStep,
-    lr: o.lr, warmupSteps: o.warmupSteps, weightDecay: o.weightDecay, mlmProbability: o.mlmProbability, wholeWordMask: o.wholeWordMask,
-    finalLoss: result.finalLoss, finalAccuracy: result.finalAccuracy, finalOver: pos.recent.length, trainMinutes: pos.trainSeconds / 60,
-    threads: o.threads ?? null, parameters,
+    command: o.command,
+    config,
+    init: o.init ? basename(o.init) : null,
+    data: corpus.sources.map((s) => ({ name: s.name, documents: s.documents })),
+    corpusNote: o.corpusNote,
+    sequences: corpus.count,
+    seqLen: corpus.seqLen,
+    steps: pos.step,
+    tokensSeen: pos.tokensSeen,
+    effectiveBatch: seqPerStep,
+    lr: o.lr,
+    warmupSteps: o.warmupSteps,
+    weightDecay: o.weightDecay,
+    mlmProbability: o.mlmProbability,
+    wholeWordMask: o.wholeWordMask,
+    finalLoss: result.finalLoss,
+    finalAccuracy: result.finalAccuracy,
+    finalOver: pos.recent.length,
+    trainMinutes: pos.trainSeconds / 60,
+    threads: o.threads ?? null,
+    parameters,
   });
   const sourceConfig = o.init ? readJsonObject(join(o.init, 'config.json')) : undefined;
   writeMlmDir(o.out, config, values, { dtype: o.saveDtype, tokenizerDir: tokDir, sourceConfig, card });

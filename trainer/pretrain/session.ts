@@ -57,9 +57,15 @@ export class MlmSession {
     const n = b.batchSize * b.seqLen;
     // Packed sequences are one segment with no padding: token types 0 and attention 1 everywhere.
     let types = this.tokenTypes.get(n);
-    if (!types) this.tokenTypes.set(n, (types = new BigInt64Array(n)));
+    if (!types) {
+      types = new BigInt64Array(n);
+      this.tokenTypes.set(n, types);
+    }
     let mask = this.masks.get(n);
-    if (!mask) this.masks.set(n, (mask = new Float32Array(n).fill(1)));
+    if (!mask) {
+      mask = new Float32Array(n).fill(1);
+      this.masks.set(n, mask);
+    }
     const m = b.labels.length;
     const targets = new BigInt64Array(m);
     for (let i = 0; i < m; i++) targets[i] = BigInt(i * this.vocabSize + b.labels[i]);

@@ -4,8 +4,8 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { DEFAULT_SPECIAL_TOKENS, vocabLines } from '../tokenizer/tokenizer-json.ts';
 import { TokenizerError } from '../tokenizer/bert-tokenizer.ts';
+import { DEFAULT_SPECIAL_TOKENS, vocabLines } from '../tokenizer/tokenizer-json.ts';
 
 export interface MlmVocabulary {
   size: number;
@@ -23,7 +23,10 @@ export interface MlmVocabulary {
 function tokensOf(dir: string): { tokens: string[]; specials: string[]; file: string } {
   const jsonFile = join(dir, 'tokenizer.json');
   if (existsSync(jsonFile)) {
-    const doc = JSON.parse(readFileSync(jsonFile, 'utf8')) as { model?: { vocab?: Record<string, number> }; added_tokens?: { content: string; special?: boolean }[] };
+    const doc = JSON.parse(readFileSync(jsonFile, 'utf8')) as {
+      model?: { vocab?: Record<string, number> };
+      added_tokens?: { content: string; special?: boolean }[];
+    };
     const vocab = doc.model?.vocab;
     if (!vocab || typeof vocab !== 'object') throw new TokenizerError(`${jsonFile}: no WordPiece model.vocab`);
     const tokens: string[] = [];
@@ -52,7 +55,7 @@ export function readVocabulary(dir: string): MlmVocabulary {
   for (const t of specials) if (ids.has(t)) special[ids.get(t)!] = 1;
   const continuation = new Uint8Array(size);
   tokens.forEach((t, id) => {
-    if (t !== undefined && t.startsWith('##') && t.length > 2) continuation[id] = 1;
+    if (t?.startsWith('##') && t.length > 2) continuation[id] = 1;
   });
   return { size, maskId, clsId, sepId, padId, special, continuation };
 }

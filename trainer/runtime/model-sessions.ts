@@ -4,10 +4,11 @@
  * the Float32Arrays without a copy: both sessions share them, and the optimizer's in-place updates
  * are what the next run sees.
  */
-import { buildBertGraph, ATTENTION_MASK, INPUT_IDS, LABELS, TOKEN_TYPE_IDS, gradName } from '../model/bert.ts';
-import type { ModelSpec, ParamSpec } from '../model/params.ts';
+
 import { toOnnxModel } from '../graph/onnx-export.ts';
-import { createSession, hostTensor, type Device, type ort } from './session.ts';
+import { ATTENTION_MASK, buildBertGraph, gradName, INPUT_IDS, LABELS, TOKEN_TYPE_IDS } from '../model/bert.ts';
+import type { ModelSpec, ParamSpec } from '../model/params.ts';
+import { createSession, type Device, hostTensor, type ort } from './session.ts';
 
 export interface TokenBatch {
   batchSize: number;
@@ -40,7 +41,12 @@ export class ModelSessions {
   ) {}
 
   /** @param training false builds only the inference session (predict, eval). */
-  static async create(spec: ModelSpec, values: ReadonlyMap<string, Float32Array>, cfg: SessionConfig, training = true): Promise<ModelSessions> {
+  static async create(
+    spec: ModelSpec,
+    values: ReadonlyMap<string, Float32Array>,
+    cfg: SessionConfig,
+    training = true,
+  ): Promise<ModelSessions> {
     const inferGraph = buildBertGraph(spec, { training: false });
     const paramFeeds: Record<string, ort.Tensor> = {};
     for (const p of inferGraph.specs) {
@@ -51,7 +57,10 @@ export class ModelSessions {
     const opts = { device: cfg.device, threads: cfg.threads };
     const infer = await createSession(toOnnxModel(inferGraph.graph, 'bert_infer'), opts);
     const train = training
-      ? await createSession(toOnnxModel(buildBertGraph(spec, { training: true, dropout: cfg.dropout, seed: cfg.seed }).graph, 'bert_train'), opts)
+      ? await createSession(
+          toOnnxModel(buildBertGraph(spec, { training: true, dropout: cfg.dropout, seed: cfg.seed }).graph, 'bert_train'),
+          opts,
+        )
       : null;
     return new ModelSessions(inferGraph.specs, paramFeeds, train, infer);
   }

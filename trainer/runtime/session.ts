@@ -1,9 +1,10 @@
 /** onnxruntime sessions for the graphs the trainer builds: execution provider choice and feeds. */
-import * as ort from 'onnxruntime-node';
+
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
+import * as ort from 'onnxruntime-node';
 
 export type Device = 'cpu' | 'cuda';
 

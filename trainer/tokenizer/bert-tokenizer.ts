@@ -31,7 +31,7 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Tokenizer as HfTokenizer } from '@huggingface/tokenizers';
-import { bertTokenizerJson, DEFAULT_SPECIAL_TOKENS, vocabFromLines, vocabLines, type SpecialTokens } from './tokenizer-json.ts';
+import { bertTokenizerJson, DEFAULT_SPECIAL_TOKENS, type SpecialTokens, vocabFromLines, vocabLines } from './tokenizer-json.ts';
 
 export interface Encoding {
   inputIds: number[];
@@ -122,12 +122,14 @@ interface Loaded {
 function loadTokenizerJson(file: string, doc: Json): Loaded {
   const model = doc.model;
   if (!isObject(model)) throw new TokenizerError(`${file}: no "model" object`);
-  if (model.type !== 'WordPiece') throw new TokenizerError(`${file}: model type ${JSON.stringify(model.type)} is not WordPiece (not a BERT tokenizer)`);
+  if (model.type !== 'WordPiece')
+    throw new TokenizerError(`${file}: model type ${JSON.stringify(model.type)} is not WordPiece (not a BERT tokenizer)`);
   const vocab = model.vocab;
   if (!isObject(vocab)) throw new TokenizerError(`${file}: model.vocab is not an object of token -> id`);
   const ids = new Map<string, number>();
   for (const [token, id] of Object.entries(vocab)) {
-    if (typeof id !== 'number' || !Number.isInteger(id) || id < 0) throw new TokenizerError(`${file}: model.vocab[${JSON.stringify(token)}] is not a non-negative integer id`);
+    if (typeof id !== 'number' || !Number.isInteger(id) || id < 0)
+      throw new TokenizerError(`${file}: model.vocab[${JSON.stringify(token)}] is not a non-negative integer id`);
     ids.set(token, id);
   }
   if (ids.size === 0) throw new TokenizerError(`${file}: model.vocab is empty`);
@@ -205,19 +207,27 @@ export async function loadBertTokenizer(dir: string, opts: { maxSeqLen: number; 
   else throw new TokenizerError(`${dir}: neither tokenizer.json nor vocab.txt is there (${jsonFile}, ${vocabFile})`);
   const { file, ids } = loaded;
   const modelUnk = (loaded.json.model as Json).unk_token;
-  if (modelUnk !== special.unk) throw new TokenizerError(`${file}: the WordPiece model's unk_token ${JSON.stringify(modelUnk)} is not ${JSON.stringify(special.unk)}`);
+  if (modelUnk !== special.unk)
+    throw new TokenizerError(`${file}: the WordPiece model's unk_token ${JSON.stringify(modelUnk)} is not ${JSON.stringify(special.unk)}`);
 
   // Settle the normalizer: explicit option, then tokenizer_config.json, then tokenizer.json, then uncased.
   const norm = loaded.normalizer;
   const boolOf = (v: unknown): boolean | undefined => (typeof v === 'boolean' ? v : undefined);
   const lowercase = opts.lowercase ?? boolOf(config?.do_lower_case) ?? boolOf(norm?.lowercase) ?? true;
   let stripSetting: boolean | null = null;
-  if (config !== undefined && 'strip_accents' in config && (config.strip_accents === null || typeof config.strip_accents === 'boolean')) stripSetting = config.strip_accents;
+  if (config !== undefined && 'strip_accents' in config && (config.strip_accents === null || typeof config.strip_accents === 'boolean'))
+    stripSetting = config.strip_accents;
   else if (norm !== null && typeof norm.strip_accents === 'boolean') stripSetting = norm.strip_accents;
   const stripAccents = stripSetting ?? lowercase;
   const handleChineseChars = boolOf(config?.tokenize_chinese_chars) ?? boolOf(norm?.handle_chinese_chars) ?? true;
   const cleanText = boolOf(norm?.clean_text) ?? true;
-  loaded.json.normalizer = { type: 'BertNormalizer', clean_text: cleanText, handle_chinese_chars: handleChineseChars, strip_accents: stripAccents, lowercase };
+  loaded.json.normalizer = {
+    type: 'BertNormalizer',
+    clean_text: cleanText,
+    handle_chinese_chars: handleChineseChars,
+    strip_accents: stripAccents,
+    lowercase,
+  };
 
   const idOf = (token: string, role: string): number => {
     const id = ids.get(token);
@@ -297,7 +307,8 @@ class WordPieceTokenizer implements BertTokenizer {
       inputIds[keep + 1] = this.sepId;
       return { inputIds, tokenTypeIds: new Array<number>(keep + 2).fill(0), truncatedTokens: a.length - keep };
     }
-    if (this.maxSeqLen < 3) throw new TokenizerError(`maxSeqLen ${this.maxSeqLen} leaves no room for a pair ([CLS] A [SEP] B [SEP] needs ≥ 3)`);
+    if (this.maxSeqLen < 3)
+      throw new TokenizerError(`maxSeqLen ${this.maxSeqLen} leaves no room for a pair ([CLS] A [SEP] B [SEP] needs ≥ 3)`);
     const b = this.pieces(textPair);
     const [na, nb] = longestFirstLengths(a.length, b.length, this.maxSeqLen - 3);
     const n = na + nb + 3;

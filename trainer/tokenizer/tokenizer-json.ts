@@ -94,7 +94,11 @@ export function bertTokenizerJson(
     }
   }
   added.sort((x, y) => x.id - y.id);
-  const specialEntry = (token: string): { id: string; ids: number[]; tokens: string[] } => ({ id: token, ids: vocab[token] === undefined ? [] : [vocab[token]], tokens: [token] });
+  const specialEntry = (token: string): { id: string; ids: number[]; tokens: string[] } => ({
+    id: token,
+    ids: vocab[token] === undefined ? [] : [vocab[token]],
+    tokens: [token],
+  });
   return {
     version: '1.0',
     truncation: null,
@@ -110,7 +114,11 @@ export function bertTokenizerJson(
     pre_tokenizer: { type: 'BertPreTokenizer' },
     post_processor: {
       type: 'TemplateProcessing',
-      single: [{ SpecialToken: { id: special.cls, type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }, { SpecialToken: { id: special.sep, type_id: 0 } }],
+      single: [
+        { SpecialToken: { id: special.cls, type_id: 0 } },
+        { Sequence: { id: 'A', type_id: 0 } },
+        { SpecialToken: { id: special.sep, type_id: 0 } },
+      ],
       pair: [
         { SpecialToken: { id: special.cls, type_id: 0 } },
         { Sequence: { id: 'A', type_id: 0 } },

@@ -41,7 +41,11 @@ export function paddedTokens(batches: readonly number[][], lengths: ArrayLike<nu
  * Row indices grouped into batches of `batchSize` (the last one may be short unless `dropLast`),
  * in file order or shuffled by `rng` — the same rng state gives the same order.
  */
-export function makeBatches(rows: readonly unknown[], batchSize: number, o: { shuffle: boolean; rng?: ShuffleRng; dropLast?: boolean }): number[][] {
+export function makeBatches(
+  rows: readonly unknown[],
+  batchSize: number,
+  o: { shuffle: boolean; rng?: ShuffleRng; dropLast?: boolean },
+): number[][] {
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new RangeError(`batch size must be a positive integer, got ${batchSize}`);
   const order = Array.from({ length: rows.length }, (_, i) => i);
   if (o.shuffle) {

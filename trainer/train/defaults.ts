@@ -3,9 +3,27 @@ import type { TrainOptions } from './trainer.ts';
 
 type Defaults = Pick<
   TrainOptions,
-  | 'mode' | 'bottleneck' | 'nonlinearity' | 'initStd' | 'optimizer' | 'lr' | 'weightDecay' | 'batchSize' | 'epochs' | 'schedule'
-  | 'warmupRatio' | 'maxGradNorm' | 'dropout' | 'seeds' | 'shuffle' | 'bucketing' | 'evalSteps' | 'metric'
-  | 'earlyStoppingPatience' | 'checkpointEvery' | 'resume'
+  | 'mode'
+  | 'bottleneck'
+  | 'nonlinearity'
+  | 'initStd'
+  | 'optimizer'
+  | 'lr'
+  | 'weightDecay'
+  | 'batchSize'
+  | 'epochs'
+  | 'schedule'
+  | 'warmupRatio'
+  | 'maxGradNorm'
+  | 'dropout'
+  | 'seeds'
+  | 'shuffle'
+  | 'bucketing'
+  | 'evalSteps'
+  | 'metric'
+  | 'earlyStoppingPatience'
+  | 'checkpointEvery'
+  | 'resume'
 >;
 
 export const trainDefaults: Readonly<Defaults> = {

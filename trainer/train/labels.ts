@@ -28,12 +28,16 @@ function labelsFromData(rows: readonly TokenizedRow[], source: string): string[]
       );
     }
     if (typeof r.label === 'number') {
-      if (r.label >= MAX_INTEGER_CLASSES) throw new DataError(`${source}:${r.line}: integer label ${r.label} is too large for a class index (limit ${MAX_INTEGER_CLASSES}); pass --labels or use names`);
+      if (r.label >= MAX_INTEGER_CLASSES)
+        throw new DataError(
+          `${source}:${r.line}: integer label ${r.label} is too large for a class index (limit ${MAX_INTEGER_CLASSES}); pass --labels or use names`,
+        );
       if (r.label > max) max = r.label;
     } else names.add(r.label);
   }
   const labels = integers ? Array.from({ length: max + 1 }, (_, i) => String(i)) : [...names].sort();
-  if (labels.length < 2) throw new DataError(`${source}: only one label (${JSON.stringify(labels[0])}) occurs; a classifier needs at least two (pass --labels)`);
+  if (labels.length < 2)
+    throw new DataError(`${source}: only one label (${JSON.stringify(labels[0])}) occurs; a classifier needs at least two (pass --labels)`);
   return labels;
 }
 
@@ -59,10 +63,13 @@ export function resolveLabels(rows: readonly TokenizedRow[], given?: readonly st
     if (l === null) throw new DataError(`${source}:${row.line}: missing field "label"`);
     if (typeof l === 'number') {
       if (l < labels.length) return l;
-      throw new DataError(`${source}:${row.line}: integer label ${l} is not a class index in [0, ${labels.length}) of the label set ${JSON.stringify(labels)}`);
+      throw new DataError(
+        `${source}:${row.line}: integer label ${l} is not a class index in [0, ${labels.length}) of the label set ${JSON.stringify(labels)}`,
+      );
     }
     const k = index.get(l);
-    if (k === undefined) throw new DataError(`${source}:${row.line}: label ${JSON.stringify(l)} is not in the label set ${JSON.stringify(labels)}`);
+    if (k === undefined)
+      throw new DataError(`${source}:${row.line}: label ${JSON.stringify(l)} is not in the label set ${JSON.stringify(labels)}`);
     return k;
   };
   for (const r of rows) labelIndex(r); // fail before training, not at step 500

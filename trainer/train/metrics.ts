@@ -73,7 +73,9 @@ export function confusionMetrics(confusion: ArrayLike<number>, c: number): { acc
     const denom = truth[k] + predicted[k];
     f1Sum += denom > 0 ? (2 * tp) / denom : 0; // sklearn's zero_division=0
   }
-  let sumTP = 0, sumTT = 0, sumPP = 0;
+  let sumTP = 0,
+    sumTT = 0,
+    sumPP = 0;
   for (let k = 0; k < c; k++) {
     sumTP += truth[k] * predicted[k];
     sumTT += truth[k] * truth[k];

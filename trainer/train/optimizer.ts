@@ -24,13 +24,15 @@ function gradFor(grads: Gradients, params: readonly Param[], k: number): Float32
   const p = params[k];
   const g = isMap(grads) ? grads.get(p.name) : grads[k];
   if (!g) throw new Error(`optimizer: no gradient for parameter "${p.name}"`);
-  if (g.length !== p.data.length) throw new Error(`optimizer: gradient of "${p.name}" has ${g.length} values, the parameter ${p.data.length}`);
+  if (g.length !== p.data.length)
+    throw new Error(`optimizer: gradient of "${p.name}" has ${g.length} values, the parameter ${p.data.length}`);
   return g;
 }
 
 /** An aligned list must match one to one; a map only needs every param's name (extras are ignored). */
 function checkCount(grads: Gradients, params: readonly Param[]): void {
-  if (!isMap(grads) && grads.length !== params.length) throw new Error(`optimizer: ${grads.length} gradients for ${params.length} parameters`);
+  if (!isMap(grads) && grads.length !== params.length)
+    throw new Error(`optimizer: ${grads.length} gradients for ${params.length} parameters`);
 }
 
 function checkRate(lr: number): void {
@@ -65,7 +67,10 @@ export class AdamW {
   private readonly eps: number;
   private readonly weightDecay: number;
 
-  constructor(private readonly params: readonly Param[], opts: AdamWOptions) {
+  constructor(
+    private readonly params: readonly Param[],
+    opts: AdamWOptions,
+  ) {
     this.lr = opts.lr;
     this.beta1 = opts.beta1 ?? 0.9;
     this.beta2 = opts.beta2 ?? 0.999;
@@ -102,8 +107,10 @@ export class AdamW {
       const shrink = this.decay[k] ? 1 - lr * this.weightDecay : 1;
       for (let i = 0; i < p.length; i++) {
         const gi = g[i];
-        const mi = (m[i] = b1 * m[i] + (1 - b1) * gi);
-        const vi = (v[i] = b2 * v[i] + (1 - b2) * gi * gi);
+        const mi = b1 * m[i] + (1 - b1) * gi;
+        const vi = b2 * v[i] + (1 - b2) * gi * gi;
+        m[i] = mi;
+        v[i] = vi;
         p[i] = p[i] * shrink - (stepSize * mi) / (Math.sqrt(vi) / sqrtC2 + eps);
       }
     }
@@ -126,7 +133,9 @@ export class AdamW {
     }
     this.params.forEach((p, k) => {
       if (s.m[k].length !== p.data.length || s.v[k].length !== p.data.length) {
-        throw new Error(`AdamW state: moments of "${p.name}" have ${s.m[k].length} / ${s.v[k].length} values, the parameter ${p.data.length}`);
+        throw new Error(
+          `AdamW state: moments of "${p.name}" have ${s.m[k].length} / ${s.v[k].length} values, the parameter ${p.data.length}`,
+        );
       }
     });
     this.t = s.step;
@@ -148,7 +157,10 @@ export class SGD {
   private readonly lr: number;
   private readonly weightDecay: number;
 
-  constructor(private readonly params: readonly Param[], opts: SGDOptions) {
+  constructor(
+    private readonly params: readonly Param[],
+    opts: SGDOptions,
+  ) {
     this.lr = opts.lr;
     this.weightDecay = opts.weightDecay ?? 0;
     checkRate(this.lr);

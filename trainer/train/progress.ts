@@ -10,10 +10,11 @@ export type PretrainLog = (event: PretrainEvent) => void;
 
 /** Each event as one JSON line, stamped with the time (any event union: the trainer's, a job's). */
 export function jsonLines<E extends { event: string }>(write: (line: string) => void): (event: E) => void {
-  return (event) => write(JSON.stringify({ time: new Date().toISOString(), ...event }) + '\n');
+  return (event) => write(`${JSON.stringify({ time: new Date().toISOString(), ...event })}\n`);
 }
 
-const fmt = (v: unknown) => (typeof v === 'number' && !Number.isInteger(v) ? v.toPrecision(4) : typeof v === 'object' && v !== null ? JSON.stringify(v) : String(v));
+const fmt = (v: unknown) =>
+  typeof v === 'number' && !Number.isInteger(v) ? v.toPrecision(4) : typeof v === 'object' && v !== null ? JSON.stringify(v) : String(v);
 
 /** A progress bar for the step events of `train` and `pretrain`; every other event as one line. */
 export function terminalProgress(stream: NodeJS.WriteStream): (event: TrainerEvent | PretrainEvent) => void {
@@ -23,7 +24,7 @@ export function terminalProgress(stream: NodeJS.WriteStream): (event: TrainerEve
   const line = (text: string) => {
     if (bar) bar.stop();
     bar = null;
-    stream.write(text + '\n');
+    stream.write(`${text}\n`);
   };
   const stepBar = (e: StepEvent | PretrainStepEvent) => {
     examples += e.examples;
@@ -46,7 +47,11 @@ export function terminalProgress(stream: NodeJS.WriteStream): (event: TrainerEve
         return;
       default: {
         const { event: name, ...rest } = event;
-        line(`${name.padEnd(12)} ${Object.entries(rest).map(([k, v]) => `${k}=${fmt(v)}`).join(' ')}`);
+        line(
+          `${name.padEnd(12)} ${Object.entries(rest)
+            .map(([k, v]) => `${k}=${fmt(v)}`)
+            .join(' ')}`,
+        );
       }
     }
   };

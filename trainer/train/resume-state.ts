@@ -6,9 +6,9 @@
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { RngState } from '../util/random.ts';
-import { readSafetensors, toFloat32, writeSafetensors, type F32Tensor } from '../model-files/safetensors.ts';
 import type { EvalRecord } from '../../shared/trainer-events.ts';
+import { type F32Tensor, readSafetensors, toFloat32, writeSafetensors } from '../model-files/safetensors.ts';
+import type { RngState } from '../util/random.ts';
 
 export const CHECKPOINT_STATE = 'state.json';
 export const CHECKPOINT_TENSORS = 'tensors.safetensors';
@@ -78,7 +78,8 @@ export interface CheckpointTensors {
 export function writeCheckpoint(dir: string, state: CheckpointState, t: CheckpointTensors, shapes: ReadonlyMap<string, number[]>): void {
   mkdirSync(dir, { recursive: true });
   const tensors = new Map<string, F32Tensor>();
-  const put = (prefix: string, m: ReadonlyMap<string, Float32Array> | null) => m?.forEach((data, name) => tensors.set(`${prefix}:${name}`, { shape: shapes.get(name)!, data }));
+  const put = (prefix: string, m: ReadonlyMap<string, Float32Array> | null) =>
+    m?.forEach((data, name) => tensors.set(`${prefix}:${name}`, { shape: shapes.get(name)!, data }));
   put('param', t.params);
   put('best', t.best);
   put('selected', t.selected);
@@ -96,13 +97,17 @@ export function readCheckpoint(dir: string): { state: CheckpointState; tensors: 
   if (!existsSync(statePath)) return null;
   const state = JSON.parse(readFileSync(statePath, 'utf8')) as CheckpointState;
   if (state.format !== 'adapter-store.train-checkpoint/v1') throw new Error(`${statePath}: not a training checkpoint`);
-  if (state.tensorsSha256 !== undefined && (!existsSync(join(dir, CHECKPOINT_TENSORS)) || fileSha256(join(dir, CHECKPOINT_TENSORS)) !== state.tensorsSha256)) {
+  if (
+    state.tensorsSha256 !== undefined &&
+    (!existsSync(join(dir, CHECKPOINT_TENSORS)) || fileSha256(join(dir, CHECKPOINT_TENSORS)) !== state.tensorsSha256)
+  ) {
     throw new TornCheckpointError(`${dir}: ${CHECKPOINT_TENSORS} is not the file ${CHECKPOINT_STATE} was written with`);
   }
   const file = readSafetensors(join(dir, CHECKPOINT_TENSORS));
   const group = (prefix: string): Map<string, Float32Array> | null => {
     const m = new Map<string, Float32Array>();
-    for (const [key, raw] of file.tensors) if (key.startsWith(`${prefix}:`)) m.set(key.slice(prefix.length + 1), Float32Array.from(toFloat32(raw, key)));
+    for (const [key, raw] of file.tensors)
+      if (key.startsWith(`${prefix}:`)) m.set(key.slice(prefix.length + 1), Float32Array.from(toFloat32(raw, key)));
     return m.size > 0 ? m : null;
   };
   const params = group('param') ?? new Map<string, Float32Array>();

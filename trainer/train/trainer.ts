@@ -5,23 +5,31 @@
  */
 import { createHash } from 'node:crypto';
 import { basename } from 'node:path';
-import { readDataset, type DatasetFormat, type SkippedRow, type TokenizedRow } from '../../shared/datasets/index.ts';
-import type { EvalRecord, SelectionMetric, TrainerEvent } from '../../shared/trainer-events.ts';
 import type { AdapterConfig, AdapterNonlinearity, HoulsbyAdapterOptions, TrainMode } from '../../shared/adapter-config.ts';
-import { assertWritableOutput, readAdapterDir, writeAdapterDir, type AdapterDir } from '../model-files/adapter-dir.ts';
-import { loadBaseModel, type BaseModel } from '../model-files/base-model.ts';
-import { ModelFileError } from '../model-files/errors.ts';
-import { parameterSpecs, parseLayerSet, type ModelSpec, type ParamSpec } from '../model/params.ts';
+import { type DatasetFormat, readDataset, type SkippedRow, type TokenizedRow } from '../../shared/datasets/index.ts';
+import type { EvalRecord, SelectionMetric, TrainerEvent } from '../../shared/trainer-events.ts';
+import { type ModelSpec, type ParamSpec, parameterSpecs, parseLayerSet } from '../model/params.ts';
 import { initialParameters } from '../model/weights.ts';
+import { type AdapterDir, assertWritableOutput, readAdapterDir, writeAdapterDir } from '../model-files/adapter-dir.ts';
+import { type BaseModel, loadBaseModel } from '../model-files/base-model.ts';
+import { ModelFileError } from '../model-files/errors.ts';
 import { ModelSessions } from '../runtime/model-sessions.ts';
 import type { Device } from '../runtime/session.ts';
 import { loadBaseTokenizer } from '../tokenizer/bert-tokenizer.ts';
 import { Rng } from '../util/random.ts';
-import { readCheckpoint, TornCheckpointError, writeCheckpoint, type CheckpointTensors, type RunPosition, type SeedResult, type StepRecord } from './resume-state.ts';
 import { bucketedBatches, collate, makeBatches } from './batching.ts';
 import { resolveLabels } from './labels.ts';
-import { isBetter, metricValue, MetricsAccumulator, type EvalMetrics } from './metrics.ts';
-import { AdamW, clipGradNorm, SGD, type Param } from './optimizer.ts';
+import { type EvalMetrics, isBetter, MetricsAccumulator, metricValue } from './metrics.ts';
+import { AdamW, clipGradNorm, type Param, SGD } from './optimizer.ts';
+import {
+  type CheckpointTensors,
+  type RunPosition,
+  readCheckpoint,
+  type SeedResult,
+  type StepRecord,
+  TornCheckpointError,
+  writeCheckpoint,
+} from './resume-state.ts';
 import { learningRateAt, warmupStepsFor } from './schedule.ts';
 import { splitValidation } from './validation-split.ts';
 
@@ -135,13 +143,22 @@ interface Prepared {
   skipped: { train: SkippedRow[]; validation: SkippedRow[] };
 }
 
-export async function evaluate(sessions: ModelSessions, rows: readonly TokenizedRow[], labelIndex: (row: TokenizedRow) => number, numLabels: number, batchSize: number): Promise<EvalMetrics> {
+export async function evaluate(
+  sessions: ModelSessions,
+  rows: readonly TokenizedRow[],
+  labelIndex: (row: TokenizedRow) => number,
+  numLabels: number,
+  batchSize: number,
+): Promise<EvalMetrics> {
   const acc = new MetricsAccumulator(numLabels);
   // Metrics ignore row order, so batch rows of similar length together: less padding, faster evaluation.
   const byLength = rows.map((_, i) => i).sort((a, b) => rows[a].inputIds.length - rows[b].inputIds.length);
   for (let start = 0; start < byLength.length; start += batchSize) {
     const idx = byLength.slice(start, start + batchSize);
-    const batch = collate(idx.map((i) => rows[i]), labelIndex);
+    const batch = collate(
+      idx.map((i) => rows[i]),
+      labelIndex,
+    );
     acc.add(await sessions.logits(batch), batch.labels!);
   }
   return acc.result();
@@ -170,16 +187,37 @@ async function prepare(opts: TrainOptions): Promise<Prepared> {
       `--init-adapter ${opts.initAdapter}: it was trained on a base whose model.safetensors has sha256 ${warm.config.base.weightsSha256}, but --base ${opts.base} has ${base.weightsSha256}`,
     );
   }
-  const task = opts.task ?? warm?.config.task ?? basename(opts.data).replace(/\.gz$/, '').replace(/\.[^.]*$/, '').toLowerCase().replace(/[^a-z0-9_-]/g, '-');
-  if (!TASK_NAME.test(task)) throw new Error(`--task: "${task}" must be 1-64 characters of a-z, 0-9, "_" or "-", starting with a letter or digit`);
+  const task =
+    opts.task ??
+    warm?.config.task ??
+    basename(opts.data)
+      .replace(/\.gz$/, '')
+      .replace(/\.[^.]*$/, '')
+      .toLowerCase()
+      .replace(/[^a-z0-9_-]/g, '-');
+  if (!TASK_NAME.test(task))
+    throw new Error(`--task: "${task}" must be 1-64 characters of a-z, 0-9, "_" or "-", starting with a letter or digit`);
 
   if (opts.maxSeqLen !== undefined && opts.maxSeqLen > cfg.max_position_embeddings) {
     throw new Error(`--max-seq-len ${opts.maxSeqLen} exceeds the base model's max_position_embeddings ${cfg.max_position_embeddings}`);
   }
   const maxSeqLen = opts.maxSeqLen ?? Math.min(DEFAULT_MAX_SEQ_LEN, cfg.max_position_embeddings);
   const tokenizer = await loadBaseTokenizer(opts.base, maxSeqLen);
-  const dataOpts = { vocabSize: cfg.vocab_size, maxPositions: cfg.max_position_embeddings, typeVocabSize: cfg.type_vocab_size, requireLabels: true, tokenizer };
-  const readOpts = { ...dataOpts, format: opts.format, textColumn: opts.textColumn, textPairColumn: opts.textPairColumn, labelColumn: opts.labelColumn, maxBadRows: opts.maxBadRows ?? 0 };
+  const dataOpts = {
+    vocabSize: cfg.vocab_size,
+    maxPositions: cfg.max_position_embeddings,
+    typeVocabSize: cfg.type_vocab_size,
+    requireLabels: true,
+    tokenizer,
+  };
+  const readOpts = {
+    ...dataOpts,
+    format: opts.format,
+    textColumn: opts.textColumn,
+    textPairColumn: opts.textPairColumn,
+    labelColumn: opts.labelColumn,
+    maxBadRows: opts.maxBadRows ?? 0,
+  };
   const given = opts.labels ?? (warm?.config.labels.length ? warm.config.labels : undefined); // an imported adapter without a head has none
   const trainSet = await readDataset(opts.data, { ...readOpts, labels: given });
   // Labels come from all the rows, before any split, so a class only the held-out part has is not lost.
@@ -195,8 +233,15 @@ async function prepare(opts: TrainOptions): Promise<Prepared> {
   } else if (opts.validationSplit) {
     ({ train: rows, validation } = splitValidation(rows, opts.validationSplit, opts.seeds[0]));
   }
-  if (opts.seeds.length > 1 && !validation) throw new Error('--seeds: picking the best of several seeds needs --validation or --validation-split');
-  if (skipped.train.length + skipped.validation.length > 0) log({ event: 'skipped-rows', train: skipped.train.length, validation: skipped.validation.length, first: [...skipped.train, ...skipped.validation].slice(0, 5) });
+  if (opts.seeds.length > 1 && !validation)
+    throw new Error('--seeds: picking the best of several seeds needs --validation or --validation-split');
+  if (skipped.train.length + skipped.validation.length > 0)
+    log({
+      event: 'skipped-rows',
+      train: skipped.train.length,
+      validation: skipped.validation.length,
+      first: [...skipped.train, ...skipped.validation].slice(0, 5),
+    });
 
   const adapter = opts.mode === 'adapter' ? adapterOptions(opts, warm, cfg.num_hidden_layers) : null;
   const spec: ModelSpec = { config: cfg, task, numLabels: labels.length, mode: opts.mode, adapter, usesPooler: base.hasPooler };
@@ -204,7 +249,16 @@ async function prepare(opts: TrainOptions): Promise<Prepared> {
   const stepsPerEpoch = Math.ceil(rows.length / opts.batchSize);
   const totalSteps = Math.min(opts.maxSteps ?? Infinity, stepsPerEpoch * opts.epochs);
   return {
-    base, warm, task, rows, validation, labels, labelIndex, spec, specs, skipped,
+    base,
+    warm,
+    task,
+    rows,
+    validation,
+    labels,
+    labelIndex,
+    spec,
+    specs,
+    skipped,
     lengths: Int32Array.from(rows, (r) => r.inputIds.length),
     trainable: specs.filter((p) => p.trainable),
     totalSteps,
@@ -215,8 +269,21 @@ async function prepare(opts: TrainOptions): Promise<Prepared> {
 
 /** What a resume must agree on with the run that wrote the checkpoint. */
 function fingerprint(opts: TrainOptions, p: Prepared): string {
-  const { log: _log, onCheckpoint: _onCheckpoint, onStep: _onStep, resume: _resume, checkpointDir: _dir, checkpointEvery: _every, threads: _threads, device: _device, out: _out, ...rest } = opts;
-  return createHash('sha256').update(JSON.stringify({ rest, base: p.base.weightsSha256, rows: p.rows.length })).digest('hex');
+  const {
+    log: _log,
+    onCheckpoint: _onCheckpoint,
+    onStep: _onStep,
+    resume: _resume,
+    checkpointDir: _dir,
+    checkpointEvery: _every,
+    threads: _threads,
+    device: _device,
+    out: _out,
+    ...rest
+  } = opts;
+  return createHash('sha256')
+    .update(JSON.stringify({ rest, base: p.base.weightsSha256, rows: p.rows.length }))
+    .digest('hex');
 }
 
 /** Where a seed's interrupted run stood, with its tensors: enough to continue it. */
@@ -226,7 +293,11 @@ type ResumePoint = { position: RunPosition } & Omit<CheckpointTensors, 'selected
 type SaveCheckpoint = (position: RunPosition, tensors: Omit<CheckpointTensors, 'selected'>) => void;
 
 /** The checkpoint in `dir` to continue from, or null to start from the beginning (there is none, or it is torn). */
-function readResumePoint(opts: TrainOptions, dir: string, print: string): { finished: SeedResult[]; selected: Map<string, Float32Array> | null; at: ResumePoint } | null {
+function readResumePoint(
+  opts: TrainOptions,
+  dir: string,
+  print: string,
+): { finished: SeedResult[]; selected: Map<string, Float32Array> | null; at: ResumePoint } | null {
   let saved: ReturnType<typeof readCheckpoint> = null;
   try {
     saved = readCheckpoint(dir);
@@ -237,7 +308,9 @@ function readResumePoint(opts: TrainOptions, dir: string, print: string): { fini
   }
   if (!saved) return null;
   if (saved.state.fingerprint !== print) {
-    throw new Error(`--resume: the checkpoint in ${dir} was written by a run with other data or options; remove it or change --checkpoint-dir`);
+    throw new Error(
+      `--resume: the checkpoint in ${dir} was written by a run with other data or options; remove it or change --checkpoint-dir`,
+    );
   }
   const { position, finished } = saved.state;
   opts.log({ event: 'resume', from: dir, seed: opts.seeds[position.seedIndex], step: position.step });
@@ -270,7 +343,10 @@ function adapterConfig(opts: TrainOptions, p: Prepared, parameters: AdapterConfi
     mode: opts.mode,
     adapter,
     labels: p.labels,
-    maxSeqLen: Math.max(p.maxSeqLen, p.lengths.reduce((m, l) => Math.max(m, l), 0)),
+    maxSeqLen: Math.max(
+      p.maxSeqLen,
+      p.lengths.reduce((m, l) => Math.max(m, l), 0),
+    ),
     dropout: opts.dropout,
     base: { config: cfg, weightsSha256: p.base.weightsSha256, usesPooler: p.base.hasPooler, name: basename(opts.base) },
     parameters,
@@ -299,13 +375,29 @@ export async function train(opts: TrainOptions): Promise<{ metrics: TrainMetrics
   const resumed = opts.resume ? readResumePoint(opts, checkpointDir, print) : null;
   let finished: SeedResult[] = resumed?.finished ?? [];
   let selected: Map<string, Float32Array> | null = resumed?.selected ?? null;
-  opts.log({ event: 'start', task: p.task, mode: opts.mode, examples: p.rows.length, validationExamples: p.validation?.length ?? 0, labels: p.labels, totalSteps: p.totalSteps, seeds: opts.seeds, ...parameters });
+  opts.log({
+    event: 'start',
+    task: p.task,
+    mode: opts.mode,
+    examples: p.rows.length,
+    validationExamples: p.validation?.length ?? 0,
+    labels: p.labels,
+    totalSteps: p.totalSteps,
+    seeds: opts.seeds,
+    ...parameters,
+  });
 
   let lastValues: Map<string, Float32Array> | null = null;
   for (let seedIndex = resumed?.at.position.seedIndex ?? 0; seedIndex < opts.seeds.length; seedIndex++) {
     const resumeHere = resumed && resumed.at.position.seedIndex === seedIndex ? resumed.at : null;
     const run = await runSeed(opts, p, seedIndex, resumeHere, (position, tensors) => {
-      const state = { format: 'adapter-store.train-checkpoint/v1' as const, fingerprint: print, finished, position, savedAt: new Date().toISOString() };
+      const state = {
+        format: 'adapter-store.train-checkpoint/v1' as const,
+        fingerprint: print,
+        finished,
+        position,
+        savedAt: new Date().toISOString(),
+      };
       writeCheckpoint(checkpointDir, state, { ...tensors, selected }, shapes);
       opts.onCheckpoint?.({ dir: checkpointDir, step: position.step });
       opts.log({ event: 'checkpoint', dir: checkpointDir, step: position.step });
@@ -327,19 +419,36 @@ export async function train(opts: TrainOptions): Promise<{ metrics: TrainMetrics
     steps: chosen.steps,
     validation: chosen.validation,
     best: chosen.best,
-    seeds: finished.map((r) => ({ seed: r.seed, best: r.best, steps: r.steps.length, stoppedEarly: r.stoppedEarly, finalLoss: r.steps.at(-1)?.loss ?? null })),
+    seeds: finished.map((r) => ({
+      seed: r.seed,
+      best: r.best,
+      steps: r.steps.length,
+      stoppedEarly: r.stoppedEarly,
+      finalLoss: r.steps.at(-1)?.loss ?? null,
+    })),
     parameters: { ...parameters, trainablePercent: (100 * parameters.trainable) / parameters.total },
     examplesPerSecond: chosen.examplesPerSecond,
     secondsPerStep: chosen.secondsPerStep,
     peakRssMb: process.resourceUsage().maxRSS / 1024,
     trainExamples: p.rows.length,
     validationExamples: p.validation?.length ?? 0,
-    skippedRows: { train: p.skipped.train.length, validation: p.skipped.validation.length, first: [...p.skipped.train, ...p.skipped.validation].slice(0, 20) },
+    skippedRows: {
+      train: p.skipped.train.length,
+      validation: p.skipped.validation.length,
+      first: [...p.skipped.train, ...p.skipped.validation].slice(0, 20),
+    },
     labels: p.labels,
   };
   const tensors = new Map(p.trainable.map((s) => [s.name, { shape: s.shape, data: params.get(s.name)! }]));
   writeAdapterDir(opts.out, { config, tensors }, metrics);
-  opts.log({ event: 'done', out: opts.out, selectedSeed: chosen.seed, best: chosen.best, examplesPerSecond: metrics.examplesPerSecond, peakRssMb: metrics.peakRssMb });
+  opts.log({
+    event: 'done',
+    out: opts.out,
+    selectedSeed: chosen.seed,
+    best: chosen.best,
+    examplesPerSecond: metrics.examplesPerSecond,
+    peakRssMb: metrics.peakRssMb,
+  });
   return { metrics, config };
 }
 
@@ -389,19 +498,46 @@ class StepTimer {
 }
 
 /** One seed's training run; returns its result and the parameters to keep (best on validation, else final). */
-async function runSeed(opts: TrainOptions, p: Prepared, seedIndex: number, resume: ResumePoint | null, save: SaveCheckpoint): Promise<{ result: SeedResult; params: Map<string, Float32Array> }> {
+async function runSeed(
+  opts: TrainOptions,
+  p: Prepared,
+  seedIndex: number,
+  resume: ResumePoint | null,
+  save: SaveCheckpoint,
+): Promise<{ result: SeedResult; params: Map<string, Float32Array> }> {
   const seed = opts.seeds[seedIndex];
   const rng = new Rng(seed);
-  const values = initialParameters(p.spec, p.specs, p.base, rng, p.warm ? { task: p.warm.config.task, tensors: p.warm.tensors } : undefined);
+  const values = initialParameters(
+    p.spec,
+    p.specs,
+    p.base,
+    rng,
+    p.warm ? { task: p.warm.config.task, tensors: p.warm.tensors } : undefined,
+  );
   if (resume) for (const [name, data] of resume.params) values.get(name)!.set(data);
   const sessions = await ModelSessions.create(p.spec, values, { device: opts.device, dropout: opts.dropout, seed, threads: opts.threads });
   const params: Param[] = p.trainable.map((s) => ({ name: s.name, data: values.get(s.name)! }));
-  const optimizer = opts.optimizer === 'adamw' ? new AdamW(params, { lr: opts.lr, weightDecay: opts.weightDecay }) : new SGD(params, { lr: opts.lr, weightDecay: opts.weightDecay });
+  const optimizer =
+    opts.optimizer === 'adamw'
+      ? new AdamW(params, { lr: opts.lr, weightDecay: opts.weightDecay })
+      : new SGD(params, { lr: opts.lr, weightDecay: opts.weightDecay });
   if (resume && optimizer instanceof AdamW && resume.adamM && resume.adamV) {
-    optimizer.loadState({ step: resume.position.optimizerStep, m: params.map((q) => resume.adamM!.get(q.name)!), v: params.map((q) => resume.adamV!.get(q.name)!) });
+    optimizer.loadState({
+      step: resume.position.optimizerStep,
+      m: params.map((q) => resume.adamM!.get(q.name)!),
+      v: params.map((q) => resume.adamV!.get(q.name)!),
+    });
   }
 
-  const result: SeedResult = resume?.position.partial ?? { seed, steps: [], validation: [], best: null, stoppedEarly: false, examplesPerSecond: 0, secondsPerStep: 0 };
+  const result: SeedResult = resume?.position.partial ?? {
+    seed,
+    steps: [],
+    validation: [],
+    best: null,
+    stoppedEarly: false,
+    examplesPerSecond: 0,
+    secondsPerStep: 0,
+  };
   let best = resume?.best ?? null;
   const early = new EarlyStopping(opts.earlyStoppingPatience, resume?.position.evalsWithoutImprovement ?? 0);
   let step = resume?.position.step ?? 0;
@@ -430,15 +566,22 @@ async function runSeed(opts: TrainOptions, p: Prepared, seedIndex: number, resum
   };
 
   const startEpoch = resume?.position.epoch ?? 1;
-  training: for (let epoch = startEpoch; epoch <= opts.epochs && step < p.totalSteps; epoch++) {
+  for (let epoch = startEpoch; epoch <= opts.epochs && step < p.totalSteps; epoch++) {
     const epochRng = epoch === startEpoch && resume ? resume.position.epochRng : rng.getState();
     rng.setState(epochRng);
-    const batches = opts.shuffle && opts.bucketing ? bucketedBatches(p.lengths, opts.batchSize, rng) : makeBatches(p.rows, opts.batchSize, { shuffle: opts.shuffle, rng });
+    const batches =
+      opts.shuffle && opts.bucketing
+        ? bucketedBatches(p.lengths, opts.batchSize, rng)
+        : makeBatches(p.rows, opts.batchSize, { shuffle: opts.shuffle, rng });
     const firstBatch = epoch === startEpoch && resume ? resume.position.batch : 0;
     let evaluatedAt = -1;
     for (let b = firstBatch; b < batches.length && step < p.totalSteps; b++) {
       const started = performance.now();
-      const batch = collate(batches[b].map((i) => p.rows[i]), p.labelIndex, opts.padTo ?? 0);
+      const batch = collate(
+        batches[b].map((i) => p.rows[i]),
+        p.labelIndex,
+        opts.padTo ?? 0,
+      );
       const lr = learningRateAt(step, { base: opts.lr, totalSteps: p.totalSteps, warmupSteps: p.warmupSteps, kind: opts.schedule });
       const { loss, grads } = await sessions.step(batch);
       if (!Number.isFinite(loss)) throw new Error(`training diverged: loss is ${loss} at step ${step + 1} (lower --lr?)`);
@@ -449,12 +592,25 @@ async function runSeed(opts: TrainOptions, p: Prepared, seedIndex: number, resum
       step++;
       timer.add(batch.batchSize, seconds);
       result.steps.push({ step, epoch, loss, lr, gradNorm });
-      opts.log({ event: 'step', seed, step, totalSteps: p.totalSteps, epoch, epochs: opts.epochs, loss, lr, gradNorm, examples: batch.batchSize, seconds });
+      opts.log({
+        event: 'step',
+        seed,
+        step,
+        totalSteps: p.totalSteps,
+        epoch,
+        epochs: opts.epochs,
+        loss,
+        lr,
+        gradNorm,
+        examples: batch.batchSize,
+        seconds,
+      });
       if (opts.evalSteps > 0 && step % opts.evalSteps === 0) {
         await validate(epoch);
         evaluatedAt = step;
       }
-      if (opts.checkpointEvery > 0 && step % opts.checkpointEvery === 0 && step < p.totalSteps) checkpoint({ epoch, batch: b + 1, epochRng });
+      if (opts.checkpointEvery > 0 && step % opts.checkpointEvery === 0 && step < p.totalSteps)
+        checkpoint({ epoch, batch: b + 1, epochRng });
       opts.onStep?.(step);
       if (early.exhausted) break;
     }
@@ -462,7 +618,7 @@ async function runSeed(opts: TrainOptions, p: Prepared, seedIndex: number, resum
     if (early.exhausted) {
       result.stoppedEarly = true;
       opts.log({ event: 'early-stop', seed, step, epoch, patience: early.patience });
-      break training;
+      break;
     }
   }
   result.examplesPerSecond = timer.examplesPerSecond;

@@ -4,13 +4,14 @@
  * always made: Fisher–Yates over the row indices with trainer/util/random.ts's Rng, the first
  * max(1, round(n·fraction)) shuffled indices held out; both sides keep file order.
  */
-import { Rng } from '../util/random.ts';
+
 import { DataError } from '../../shared/datasets/errors.ts';
+import { Rng } from '../util/random.ts';
 import type { ShuffleRng } from './batching.ts';
 
-
 export function splitValidation<T>(rows: readonly T[], fraction: number, seed: number | ShuffleRng): { train: T[]; validation: T[] } {
-  if (typeof fraction !== 'number' || !(fraction > 0 && fraction < 1)) throw new DataError(`--validation-split must be in (0, 1), got ${fraction}`);
+  if (typeof fraction !== 'number' || !(fraction > 0 && fraction < 1))
+    throw new DataError(`--validation-split must be in (0, 1), got ${fraction}`);
   if (rows.length < 2) throw new DataError(`--validation-split needs at least 2 rows to split, got ${rows.length}`);
   const rng = typeof seed === 'number' ? new Rng(seed) : seed;
   const order = rng.shuffle(Array.from({ length: rows.length }, (_, i) => i));

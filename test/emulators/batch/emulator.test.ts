@@ -5,23 +5,48 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import {
-  BatchServiceException, CancelJobCommand, CreateJobQueueCommand, DescribeJobDefinitionsCommand, DescribeJobsCommand, ListJobsCommand,
-  RegisterJobDefinitionCommand, SubmitJobCommand, TerminateJobCommand, type JobDetail, type JobStatus,
+  BatchServiceException,
+  CancelJobCommand,
+  CreateJobQueueCommand,
+  DescribeJobDefinitionsCommand,
+  DescribeJobsCommand,
+  type JobDetail,
+  type JobStatus,
+  ListJobsCommand,
+  RegisterJobDefinitionCommand,
+  SubmitJobCommand,
+  TerminateJobCommand,
 } from '@aws-sdk/client-batch';
-import { CONTAINER_EXITED, globMatch } from './emulator.ts';
-import { startBatchEmulator, type BatchEmulatorServer } from './server.ts';
 import { waitUntil } from '../../support/wait.ts';
+import { CONTAINER_EXITED, globMatch } from './emulator.ts';
+import { type BatchEmulatorServer, startBatchEmulator } from './server.ts';
 
 let batch: BatchEmulatorServer;
 
 before(async () => {
   // `node` runs the job's command as node's arguments; two at a time so queued and running jobs coexist.
-  batch = await startBatchEmulator({ jobQueues: ['q'], images: { node: [process.execPath] }, concurrency: 2, stopTimeoutMs: 500, containerEnv: { FROM_EMULATOR: 'yes' } });
-  await batch.client.send(new RegisterJobDefinitionCommand({
-    jobDefinitionName: 'node-job', type: 'container',
-    containerProperties: { image: 'node', command: ['-e', 'process.exit(0)'], environment: [{ name: 'A', value: 'def' }, { name: 'B', value: 'def' }] },
-    parameters: { word: 'default-word' },
-  }));
+  batch = await startBatchEmulator({
+    jobQueues: ['q'],
+    images: { node: [process.execPath] },
+    concurrency: 2,
+    stopTimeoutMs: 500,
+    containerEnv: { FROM_EMULATOR: 'yes' },
+  });
+  await batch.client.send(
+    new RegisterJobDefinitionCommand({
+      jobDefinitionName: 'node-job',
+      type: 'container',
+      containerProperties: {
+        image: 'node',
+        command: ['-e', 'process.exit(0)'],
+        environment: [
+          { name: 'A', value: 'def' },
+          { name: 'B', value: 'def' },
+        ],
+      },
+      parameters: { word: 'default-word' },
+    }),
+  );
 });
 
 after(async () => {
@@ -29,7 +54,9 @@ after(async () => {
 });
 
 async function submit(command: string[], extra: Partial<ConstructorParameters<typeof SubmitJobCommand>[0]> = {}): Promise<string> {
-  const out = await batch.client.send(new SubmitJobCommand({ jobName: 'j', jobQueue: 'q', jobDefinition: 'node-job', containerOverrides: { command }, ...extra }));
+  const out = await batch.client.send(
+    new SubmitJobCommand({ jobName: 'j', jobQueue: 'q', jobDefinition: 'node-job', containerOverrides: { command }, ...extra }),
+  );
   return out.jobId!;
 }
 
@@ -41,19 +68,36 @@ async function describe(jobId: string): Promise<JobDetail> {
 
 function waitFor(jobId: string, statuses: JobStatus[], timeoutMs = 20_000): Promise<JobDetail> {
   let last: JobDetail | undefined;
-  return waitUntil(`job ${jobId} to be ${statuses.join('/')}`, async () => {
-    last = await describe(jobId);
-    return statuses.includes(last.status!) && last;
-  }, { timeoutMs, intervalMs: 25, describe: () => `${last?.status}; log: ${batch.logs(jobId).join('\n')}` });
+  return waitUntil(
+    `job ${jobId} to be ${statuses.join('/')}`,
+    async () => {
+      last = await describe(jobId);
+      return statuses.includes(last.status!) && last;
+    },
+    { timeoutMs, intervalMs: 25, describe: () => `${last?.status}; log: ${batch.logs(jobId).join('\n')}` },
+  );
 }
 
-test('a job runs its command with the definition\'s environment plus overrides and SUCCEEDS with exit code 0', async () => {
-  const program = 'const e = process.env; console.log([e.A, e.B, e.C, e.FROM_EMULATOR, e.AWS_BATCH_JQ_NAME, e.AWS_BATCH_JOB_ATTEMPT, e.AWS_BATCH_JOB_ID].join(" "))';
-  const jobId = await submit(['-e', program], { containerOverrides: { command: ['-e', program], environment: [{ name: 'B', value: 'override' }, { name: 'C', value: 'new' }] } });
+test("a job runs its command with the definition's environment plus overrides and SUCCEEDS with exit code 0", async () => {
+  const program =
+    'const e = process.env; console.log([e.A, e.B, e.C, e.FROM_EMULATOR, e.AWS_BATCH_JQ_NAME, e.AWS_BATCH_JOB_ATTEMPT, e.AWS_BATCH_JOB_ID].join(" "))';
+  const jobId = await submit(['-e', program], {
+    containerOverrides: {
+      command: ['-e', program],
+      environment: [
+        { name: 'B', value: 'override' },
+        { name: 'C', value: 'new' },
+      ],
+    },
+  });
   const job = await waitFor(jobId, ['SUCCEEDED', 'FAILED']);
   assert.equal(job.status, 'SUCCEEDED', batch.logs(jobId).join('\n'));
   assert.equal(job.container?.exitCode, 0);
-  assert.deepEqual(job.container?.environment, [{ name: 'A', value: 'def' }, { name: 'B', value: 'override' }, { name: 'C', value: 'new' }]);
+  assert.deepEqual(job.container?.environment, [
+    { name: 'A', value: 'def' },
+    { name: 'B', value: 'override' },
+    { name: 'C', value: 'new' },
+  ]);
   assert.deepEqual(batch.logs(jobId), [`def override new yes q 1 ${jobId}`]);
   assert.ok(job.createdAt! <= job.startedAt! && job.startedAt! <= job.stoppedAt!, 'timestamps in order');
   assert.match(job.jobDefinition!, /^arn:aws:batch:us-east-1:\d{12}:job-definition\/node-job:1$/);
@@ -61,22 +105,33 @@ test('a job runs its command with the definition\'s environment plus overrides a
   assert.equal(job.attempts?.length, 1);
 });
 
-test('the definition\'s command runs when there is no override, with Ref:: parameters substituted', async () => {
-  await batch.client.send(new RegisterJobDefinitionCommand({
-    jobDefinitionName: 'node-job', type: 'container', parameters: { word: 'default-word' },
-    containerProperties: { image: 'node', command: ['-e', 'console.log(process.argv[1])', 'Ref::word'] },
-  }));
+test("the definition's command runs when there is no override, with Ref:: parameters substituted", async () => {
+  await batch.client.send(
+    new RegisterJobDefinitionCommand({
+      jobDefinitionName: 'node-job',
+      type: 'container',
+      parameters: { word: 'default-word' },
+      containerProperties: { image: 'node', command: ['-e', 'console.log(process.argv[1])', 'Ref::word'] },
+    }),
+  );
   const byDefault = (await batch.client.send(new SubmitJobCommand({ jobName: 'p', jobQueue: 'q', jobDefinition: 'node-job' }))).jobId!;
-  const given = (await batch.client.send(new SubmitJobCommand({ jobName: 'p', jobQueue: 'q', jobDefinition: 'node-job:2', parameters: { word: 'given' } }))).jobId!;
+  const given = (
+    await batch.client.send(
+      new SubmitJobCommand({ jobName: 'p', jobQueue: 'q', jobDefinition: 'node-job:2', parameters: { word: 'given' } }),
+    )
+  ).jobId!;
   assert.equal((await waitFor(byDefault, ['SUCCEEDED'])).container?.command?.at(-1), 'default-word');
   assert.deepEqual(batch.logs(byDefault), ['default-word']);
   await waitFor(given, ['SUCCEEDED']);
   assert.deepEqual(batch.logs(given), ['given']);
   const defs = await batch.client.send(new DescribeJobDefinitionsCommand({ jobDefinitionName: 'node-job' }));
-  assert.deepEqual(defs.jobDefinitions?.map((d) => d.revision), [1, 2]);
+  assert.deepEqual(
+    defs.jobDefinitions?.map((d) => d.revision),
+    [1, 2],
+  );
 });
 
-test('a non-zero exit FAILS the job with Batch\'s reason, the exit code and the log tail', async () => {
+test("a non-zero exit FAILS the job with Batch's reason, the exit code and the log tail", async () => {
   const jobId = await submit(['-e', 'console.error("boom"); process.exit(3)']);
   const job = await waitFor(jobId, ['SUCCEEDED', 'FAILED']);
   assert.equal(job.status, 'FAILED');
@@ -87,7 +142,9 @@ test('a non-zero exit FAILS the job with Batch\'s reason, the exit code and the 
 });
 
 test('an image with no local entrypoint fails to start, as a missing image does', async () => {
-  await batch.client.send(new RegisterJobDefinitionCommand({ jobDefinitionName: 'ghost', type: 'container', containerProperties: { image: 'no-such-image' } }));
+  await batch.client.send(
+    new RegisterJobDefinitionCommand({ jobDefinitionName: 'ghost', type: 'container', containerProperties: { image: 'no-such-image' } }),
+  );
   const jobId = (await batch.client.send(new SubmitJobCommand({ jobName: 'g', jobQueue: 'q', jobDefinition: 'ghost' }))).jobId!;
   const job = await waitFor(jobId, ['SUCCEEDED', 'FAILED']);
   assert.equal(job.status, 'FAILED');
@@ -96,7 +153,10 @@ test('an image with no local entrypoint fails to start, as a missing image does'
 
 test('TerminateJob stops a RUNNING container (SIGTERM) and the job FAILS with the given reason', async () => {
   // The program says when it got SIGTERM, so the test can tell SIGTERM from the SIGKILL fallback.
-  const jobId = await submit(['-e', 'process.on("SIGTERM", () => { console.log("got SIGTERM"); process.exit(143); }); console.log("up"); setInterval(() => {}, 1000)']);
+  const jobId = await submit([
+    '-e',
+    'process.on("SIGTERM", () => { console.log("got SIGTERM"); process.exit(143); }); console.log("up"); setInterval(() => {}, 1000)',
+  ]);
   await waitFor(jobId, ['RUNNING']);
   await waitUntil(`job ${jobId} to log "up"`, () => batch.logs(jobId).includes('up'), { timeoutMs: 20_000, intervalMs: 20 });
   await batch.client.send(new TerminateJobCommand({ jobId, reason: 'stop it' }));
@@ -120,7 +180,9 @@ test('a container that ignores SIGTERM is killed after the stop timeout', async 
 test('CancelJob cancels a queued job but leaves a running one alone; TerminateJob on a queued job fails it at once', async () => {
   const held = await startBatchEmulator({ jobQueues: ['q'], images: { node: [process.execPath] }, dispatch: false });
   try {
-    await held.client.send(new RegisterJobDefinitionCommand({ jobDefinitionName: 'd', type: 'container', containerProperties: { image: 'node' } }));
+    await held.client.send(
+      new RegisterJobDefinitionCommand({ jobDefinitionName: 'd', type: 'container', containerProperties: { image: 'node' } }),
+    );
     const a = (await held.client.send(new SubmitJobCommand({ jobName: 'a', jobQueue: 'q', jobDefinition: 'd' }))).jobId!;
     const b = (await held.client.send(new SubmitJobCommand({ jobName: 'b', jobQueue: 'q', jobDefinition: 'd' }))).jobId!;
     await held.client.send(new CancelJobCommand({ jobId: a, reason: 'not needed' }));
@@ -140,12 +202,25 @@ test('CancelJob cancels a queued job but leaves a running one alone; TerminateJo
 });
 
 test('retryStrategy: attempts, and evaluateOnExit decides RETRY or EXIT by exit code', async () => {
-  const retried = await submit(['-e', 'process.exit(Number(process.env.AWS_BATCH_JOB_ATTEMPT) < 3 ? 7 : 0)'], { retryStrategy: { attempts: 3 } });
+  const retried = await submit(['-e', 'process.exit(Number(process.env.AWS_BATCH_JOB_ATTEMPT) < 3 ? 7 : 0)'], {
+    retryStrategy: { attempts: 3 },
+  });
   const ok = await waitFor(retried, ['SUCCEEDED', 'FAILED']);
   assert.equal(ok.status, 'SUCCEEDED');
-  assert.deepEqual(ok.attempts?.map((a) => a.container?.exitCode), [7, 7, 0]);
+  assert.deepEqual(
+    ok.attempts?.map((a) => a.container?.exitCode),
+    [7, 7, 0],
+  );
 
-  const exits = await submit(['-e', 'process.exit(2)'], { retryStrategy: { attempts: 3, evaluateOnExit: [{ onExitCode: '1*', action: 'RETRY' }, { onExitCode: '*', action: 'EXIT' }] } });
+  const exits = await submit(['-e', 'process.exit(2)'], {
+    retryStrategy: {
+      attempts: 3,
+      evaluateOnExit: [
+        { onExitCode: '1*', action: 'RETRY' },
+        { onExitCode: '*', action: 'EXIT' },
+      ],
+    },
+  });
   const failed = await waitFor(exits, ['SUCCEEDED', 'FAILED']);
   assert.equal(failed.status, 'FAILED');
   assert.equal(failed.attempts?.length, 1, 'exit code 2 matches the EXIT rule');
@@ -157,7 +232,10 @@ test('retryStrategy: attempts, and evaluateOnExit decides RETRY or EXIT by exit 
 test('ListJobs filters by queue and status (RUNNING when none is given), and pages with nextToken', async () => {
   await batch.client.send(new CreateJobQueueCommand({ jobQueueName: 'listing', priority: 1, computeEnvironmentOrder: [] }));
   const ids: string[] = [];
-  for (let i = 0; i < 5; i++) ids.push((await batch.client.send(new SubmitJobCommand({ jobName: `l${i}`, jobQueue: 'listing', jobDefinition: 'node-job:1' }))).jobId!);
+  for (let i = 0; i < 5; i++)
+    ids.push(
+      (await batch.client.send(new SubmitJobCommand({ jobName: `l${i}`, jobQueue: 'listing', jobDefinition: 'node-job:1' }))).jobId!,
+    );
   for (const id of ids) await waitFor(id, ['SUCCEEDED']);
   const seen: string[] = [];
   let nextToken: string | undefined;
@@ -173,23 +251,69 @@ test('ListJobs filters by queue and status (RUNNING when none is given), and pag
   assert.deepEqual((await batch.client.send(new ListJobsCommand({ jobQueue: 'listing' }))).jobSummaryList, [], 'none RUNNING');
   assert.deepEqual((await batch.client.send(new ListJobsCommand({ jobQueue: 'listing', jobStatus: 'FAILED' }))).jobSummaryList, []);
   const named = await batch.client.send(new ListJobsCommand({ jobQueue: 'listing', filters: [{ name: 'JOB_NAME', values: ['l3*'] }] }));
-  assert.deepEqual(named.jobSummaryList?.map((j) => j.jobId), [ids[3]]);
+  assert.deepEqual(
+    named.jobSummaryList?.map((j) => j.jobId),
+    [ids[3]],
+  );
 });
 
 test('bad requests answer 400 ClientException with a message', async () => {
   const cases: [string, () => Promise<unknown>, RegExp][] = [
-    ['unknown queue', () => batch.client.send(new SubmitJobCommand({ jobName: 'x', jobQueue: 'nope', jobDefinition: 'node-job' })), /JobQueue nope not found/],
-    ['unknown definition', () => batch.client.send(new SubmitJobCommand({ jobName: 'x', jobQueue: 'q', jobDefinition: 'nope:1' })), /JobDefinition nope:1 not found/],
-    ['bad job name', () => batch.client.send(new SubmitJobCommand({ jobName: 'bad name!', jobQueue: 'q', jobDefinition: 'node-job' })), /jobName "bad name!" is invalid/],
-    ['reserved variable', () => batch.client.send(new SubmitJobCommand({ jobName: 'x', jobQueue: 'q', jobDefinition: 'node-job', containerOverrides: { environment: [{ name: 'AWS_BATCH_JOB_ID', value: 'x' }] } })), /reserved/],
+    [
+      'unknown queue',
+      () => batch.client.send(new SubmitJobCommand({ jobName: 'x', jobQueue: 'nope', jobDefinition: 'node-job' })),
+      /JobQueue nope not found/,
+    ],
+    [
+      'unknown definition',
+      () => batch.client.send(new SubmitJobCommand({ jobName: 'x', jobQueue: 'q', jobDefinition: 'nope:1' })),
+      /JobDefinition nope:1 not found/,
+    ],
+    [
+      'bad job name',
+      () => batch.client.send(new SubmitJobCommand({ jobName: 'bad name!', jobQueue: 'q', jobDefinition: 'node-job' })),
+      /jobName "bad name!" is invalid/,
+    ],
+    [
+      'reserved variable',
+      () =>
+        batch.client.send(
+          new SubmitJobCommand({
+            jobName: 'x',
+            jobQueue: 'q',
+            jobDefinition: 'node-job',
+            containerOverrides: { environment: [{ name: 'AWS_BATCH_JOB_ID', value: 'x' }] },
+          }),
+        ),
+      /reserved/,
+    ],
     ['no such job', () => batch.client.send(new TerminateJobCommand({ jobId: 'no-such-job', reason: 'r' })), /Job no-such-job not found/],
     ['no jobs to describe', () => batch.client.send(new DescribeJobsCommand({ jobs: [] })), /jobs must list 1 to 100/],
     ['ListJobs without a queue', () => batch.client.send(new ListJobsCommand({})), /jobQueue is required/],
-    ['definition without an image', () => batch.client.send(new RegisterJobDefinitionCommand({ jobDefinitionName: 'x', type: 'container', containerProperties: {} })), /image is required/],
-    ['timeout under 60 s', () => batch.client.send(new RegisterJobDefinitionCommand({ jobDefinitionName: 'x', type: 'container', containerProperties: { image: 'node' }, timeout: { attemptDurationSeconds: 5 } })), /attemptDurationSeconds/],
+    [
+      'definition without an image',
+      () => batch.client.send(new RegisterJobDefinitionCommand({ jobDefinitionName: 'x', type: 'container', containerProperties: {} })),
+      /image is required/,
+    ],
+    [
+      'timeout under 60 s',
+      () =>
+        batch.client.send(
+          new RegisterJobDefinitionCommand({
+            jobDefinitionName: 'x',
+            type: 'container',
+            containerProperties: { image: 'node' },
+            timeout: { attemptDurationSeconds: 5 },
+          }),
+        ),
+      /attemptDurationSeconds/,
+    ],
   ];
   for (const [name, call, message] of cases) {
-    const err = await call().then(() => assert.fail(`${name}: expected a ClientException`), (e: unknown) => e);
+    const err = await call().then(
+      () => assert.fail(`${name}: expected a ClientException`),
+      (e: unknown) => e,
+    );
     assert.ok(err instanceof BatchServiceException, name);
     assert.equal(err.name, 'ClientException', name);
     assert.equal(err.$metadata.httpStatusCode, 400, name);

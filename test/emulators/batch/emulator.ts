@@ -11,10 +11,20 @@
  *
  * The HTTP wire layer is server.ts; this class is the operations, callable in-process too.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { constants } from 'node:os';
-import type { EvaluateOnExit, JobDefinition, JobDetail, JobQueueDetail, JobStatus, JobSummary, KeyValuePair, ResourceRequirement, RetryStrategy } from '@aws-sdk/client-batch';
+import type {
+  EvaluateOnExit,
+  JobDefinition,
+  JobDetail,
+  JobQueueDetail,
+  JobStatus,
+  JobSummary,
+  KeyValuePair,
+  ResourceRequirement,
+  RetryStrategy,
+} from '@aws-sdk/client-batch';
 
 export interface BatchEmulatorOptions {
   region?: string;
@@ -47,7 +57,11 @@ export interface BatchEmulatorOptions {
 
 /** An error Batch answers on the wire: `x-amzn-errortype` + `{message}`. */
 export class BatchError extends Error {
-  constructor(readonly status: number, readonly type: 'ClientException' | 'ServerException' | 'UnknownOperationException', message: string) {
+  constructor(
+    readonly status: number,
+    readonly type: 'ClientException' | 'ServerException' | 'UnknownOperationException',
+    message: string,
+  ) {
     super(message);
   }
 }
@@ -78,7 +92,8 @@ function optString(body: Body, field: string): string | undefined {
 function optInt(body: Body, field: string, min: number, max: number): number | undefined {
   const v = body[field];
   if (v === undefined || v === null) return undefined;
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) throw clientError(`${field} must be an integer from ${min} to ${max}`);
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max)
+    throw clientError(`${field} must be an integer from ${min} to ${max}`);
   return v;
 }
 
@@ -108,7 +123,8 @@ function optEnvironment(body: Body, field: string): KeyValuePair[] | undefined {
   if (v === undefined || v === null) return undefined;
   if (!Array.isArray(v)) throw clientError(`${field} must be a list of {name, value}`);
   return v.map((e, i) => {
-    if (!isObject(e) || typeof e.name !== 'string' || e.name === '' || (e.value !== undefined && typeof e.value !== 'string')) throw clientError(`${field}[${i}] must be {name, value}`);
+    if (!isObject(e) || typeof e.name !== 'string' || e.name === '' || (e.value !== undefined && typeof e.value !== 'string'))
+      throw clientError(`${field}[${i}] must be {name, value}`);
     // Batch reserves these for the variables it sets itself.
     if (e.name.startsWith('AWS_BATCH')) throw clientError(`${field}[${i}]: environment variables starting with AWS_BATCH are reserved`);
     return { name: e.name, value: typeof e.value === 'string' ? e.value : '' };
@@ -120,7 +136,8 @@ function optResources(body: Body, field: string): ResourceRequirement[] | undefi
   if (v === undefined || v === null) return undefined;
   if (!Array.isArray(v)) throw clientError(`${field} must be a list of {type, value}`);
   return v.map((r, i) => {
-    if (!isObject(r) || !['GPU', 'VCPU', 'MEMORY'].includes(String(r.type)) || typeof r.value !== 'string') throw clientError(`${field}[${i}] must be {type: GPU | VCPU | MEMORY, value}`);
+    if (!isObject(r) || !['GPU', 'VCPU', 'MEMORY'].includes(String(r.type)) || typeof r.value !== 'string')
+      throw clientError(`${field}[${i}] must be {type: GPU | VCPU | MEMORY, value}`);
     return { type: r.type as ResourceRequirement['type'], value: r.value };
   });
 }
@@ -137,7 +154,12 @@ function optRetryStrategy(body: Body, field: string): RetryStrategy | undefined 
       if (!isObject(r)) throw clientError(`${field}.evaluateOnExit[${i}] must be an object`);
       const action = String(r.action ?? '').toUpperCase();
       if (action !== 'RETRY' && action !== 'EXIT') throw clientError(`${field}.evaluateOnExit[${i}].action must be RETRY or EXIT`);
-      return { action, onExitCode: optString(r, 'onExitCode'), onReason: optString(r, 'onReason'), onStatusReason: optString(r, 'onStatusReason') };
+      return {
+        action,
+        onExitCode: optString(r, 'onExitCode'),
+        onReason: optString(r, 'onReason'),
+        onStatusReason: optString(r, 'onStatusReason'),
+      };
     });
   }
   return { attempts, evaluateOnExit };
@@ -187,7 +209,8 @@ export class BatchEmulator {
   private readonly definitions: JobDefinition[] = [];
   private readonly runtime = new Map<string, Runtime>();
   private readonly timers = new Set<NodeJS.Timeout>();
-  private readonly o: Required<Omit<BatchEmulatorOptions, 'defaultEntrypoint' | 'onLog' | 'region' | 'accountId' | 'jobQueues'>> & Pick<BatchEmulatorOptions, 'defaultEntrypoint' | 'onLog'>;
+  private readonly o: Required<Omit<BatchEmulatorOptions, 'defaultEntrypoint' | 'onLog' | 'region' | 'accountId' | 'jobQueues'>> &
+    Pick<BatchEmulatorOptions, 'defaultEntrypoint' | 'onLog'>;
   private closed = false;
 
   constructor(o: BatchEmulatorOptions = {}) {
@@ -242,8 +265,12 @@ export class BatchEmulator {
     if (!NAME.test(name)) throw clientError(`jobQueueName "${name}" is invalid`);
     if (this.queues.has(name)) throw clientError(`Object already exists: job queue ${name}`);
     const queue: JobQueueDetail = {
-      jobQueueName: name, jobQueueArn: this.arn('job-queue', name), state: (optString(b, 'state') as JobQueueDetail['state']) ?? 'ENABLED',
-      status: 'VALID', priority: optInt(b, 'priority', 0, 1000) ?? 1, computeEnvironmentOrder: [],
+      jobQueueName: name,
+      jobQueueArn: this.arn('job-queue', name),
+      state: (optString(b, 'state') as JobQueueDetail['state']) ?? 'ENABLED',
+      status: 'VALID',
+      priority: optInt(b, 'priority', 0, 1000) ?? 1,
+      computeEnvironmentOrder: [],
     };
     this.queues.set(name, queue);
     return { jobQueueName: name, jobQueueArn: queue.jobQueueArn! };
@@ -272,15 +299,22 @@ export class BatchEmulator {
     const image = reqString(props, 'image');
     const revision = this.definitions.filter((d) => d.jobDefinitionName === name).length + 1;
     const def: JobDefinition = {
-      jobDefinitionName: name, jobDefinitionArn: this.arn('job-definition', `${name}:${revision}`), revision, status: 'ACTIVE', type,
+      jobDefinitionName: name,
+      jobDefinitionArn: this.arn('job-definition', `${name}:${revision}`),
+      revision,
+      status: 'ACTIVE',
+      type,
       parameters: optStringMap(b, 'parameters') ?? {},
       retryStrategy: optRetryStrategy(b, 'retryStrategy'),
       timeout: optTimeout(b, 'timeout'),
       tags: optStringMap(b, 'tags'),
       containerProperties: {
-        image, command: optStrings(props, 'command') ?? [], environment: optEnvironment(props, 'environment') ?? [],
+        image,
+        command: optStrings(props, 'command') ?? [],
+        environment: optEnvironment(props, 'environment') ?? [],
         resourceRequirements: optResources(props, 'resourceRequirements') ?? [],
-        jobRoleArn: optString(props, 'jobRoleArn'), executionRoleArn: optString(props, 'executionRoleArn'),
+        jobRoleArn: optString(props, 'jobRoleArn'),
+        executionRoleArn: optString(props, 'executionRoleArn'),
       },
     };
     this.definitions.push(def);
@@ -293,7 +327,8 @@ export class BatchEmulator {
     const status = optString(b, 'status');
     const defs = this.definitions.filter(
       (d) =>
-        (!refs || refs.some((r) => r === d.jobDefinitionArn || r === `${d.jobDefinitionName}:${d.revision}` || r === d.jobDefinitionName)) &&
+        (!refs ||
+          refs.some((r) => r === d.jobDefinitionArn || r === `${d.jobDefinitionName}:${d.revision}` || r === d.jobDefinitionName)) &&
         (!name || d.jobDefinitionName === name) &&
         (!status || d.status === status),
     );
@@ -312,7 +347,7 @@ export class BatchEmulator {
   private definition(ref: string): JobDefinition {
     const byRevision = this.definitions.find((d) => d.jobDefinitionArn === ref || `${d.jobDefinitionName}:${d.revision}` === ref);
     const def = byRevision ?? this.definitions.filter((d) => d.jobDefinitionName === ref && d.status === 'ACTIVE').at(-1);
-    if (!def || def.status !== 'ACTIVE') throw clientError(`JobDefinition ${ref} not found or not ACTIVE`);
+    if (def?.status !== 'ACTIVE') throw clientError(`JobDefinition ${ref} not found or not ACTIVE`);
     return def;
   }
 
@@ -320,10 +355,14 @@ export class BatchEmulator {
 
   submitJob(b: Body): { jobArn: string; jobName: string; jobId: string } {
     const jobName = reqString(b, 'jobName');
-    if (!NAME.test(jobName)) throw clientError(`jobName "${jobName}" is invalid: up to 128 letters, digits, hyphens and underscores, starting with a letter or digit`);
+    if (!NAME.test(jobName))
+      throw clientError(
+        `jobName "${jobName}" is invalid: up to 128 letters, digits, hyphens and underscores, starting with a letter or digit`,
+      );
     const queue = this.queue(reqString(b, 'jobQueue'));
     const def = this.definition(reqString(b, 'jobDefinition'));
-    if (b.dependsOn !== undefined || b.arrayProperties !== undefined || b.nodeOverrides !== undefined) throw clientError('dependsOn, arrayProperties and nodeOverrides are not emulated');
+    if (b.dependsOn !== undefined || b.arrayProperties !== undefined || b.nodeOverrides !== undefined)
+      throw clientError('dependsOn, arrayProperties and nodeOverrides are not emulated');
     const overrides = optObject(b, 'containerOverrides') ?? {};
     const parameters = { ...def.parameters, ...optStringMap(b, 'parameters') };
     const command = (optStrings(overrides, 'command') ?? def.containerProperties!.command ?? []).map((arg) =>
@@ -334,13 +373,24 @@ export class BatchEmulator {
     for (const e of optEnvironment(overrides, 'environment') ?? []) env.set(e.name!, e.value ?? '');
     const jobId = randomUUID();
     const job: JobDetail = {
-      jobArn: this.arn('job', jobId), jobName, jobId, jobQueue: queue.jobQueueArn!, status: 'SUBMITTED', createdAt: Date.now(), startedAt: undefined,
-      jobDefinition: def.jobDefinitionArn!, parameters, dependsOn: [], attempts: [],
+      jobArn: this.arn('job', jobId),
+      jobName,
+      jobId,
+      jobQueue: queue.jobQueueArn!,
+      status: 'SUBMITTED',
+      createdAt: Date.now(),
+      startedAt: undefined,
+      jobDefinition: def.jobDefinitionArn!,
+      parameters,
+      dependsOn: [],
+      attempts: [],
       retryStrategy: optRetryStrategy(b, 'retryStrategy') ?? def.retryStrategy,
       timeout: optTimeout(b, 'timeout') ?? def.timeout,
       tags: optStringMap(b, 'tags'),
       container: {
-        image: def.containerProperties!.image, command, environment: [...env].map(([name, value]) => ({ name, value })),
+        image: def.containerProperties!.image,
+        command,
+        environment: [...env].map(([name, value]) => ({ name, value })),
         resourceRequirements: optResources(overrides, 'resourceRequirements') ?? def.containerProperties!.resourceRequirements,
       },
     };
@@ -367,7 +417,14 @@ export class BatchEmulator {
       if (!Array.isArray(filters)) throw clientError('filters must be a list of {name, values}');
       // With filters, Batch ignores jobStatus and looks at every status.
       const tests = filters.map((f, i): ((j: JobDetail) => boolean) => {
-        if (!isObject(f) || typeof f.name !== 'string' || !Array.isArray(f.values) || f.values.length !== 1 || typeof f.values[0] !== 'string') throw clientError(`filters[${i}] must be {name, values: [one value]}`);
+        if (
+          !isObject(f) ||
+          typeof f.name !== 'string' ||
+          !Array.isArray(f.values) ||
+          f.values.length !== 1 ||
+          typeof f.values[0] !== 'string'
+        )
+          throw clientError(`filters[${i}] must be {name, values: [one value]}`);
         const value: string = f.values[0];
         if (f.name === 'JOB_NAME') return (j) => globMatch(value, j.jobName!);
         if (f.name === 'JOB_DEFINITION') return (j) => j.jobDefinition === value || globMatch(value, j.jobDefinition!.split('/').pop()!);
@@ -389,12 +446,26 @@ export class BatchEmulator {
       offset = Number(Buffer.from(token, 'base64url').toString('utf8'));
       if (!Number.isInteger(offset) || offset < 0) throw clientError('nextToken is invalid');
     }
-    const all = [...this.jobs.values()].filter((j) => j.jobQueue === queue.jobQueueArn && match(j)).sort((x, y) => x.createdAt! - y.createdAt!);
-    const page = all.slice(offset, offset + maxResults).map((j): JobSummary => ({
-      jobArn: j.jobArn, jobId: j.jobId, jobName: j.jobName, createdAt: j.createdAt, status: j.status, statusReason: j.statusReason,
-      startedAt: j.startedAt, stoppedAt: j.stoppedAt, jobDefinition: j.jobDefinition,
-      container: j.container && (j.container.exitCode !== undefined || j.container.reason !== undefined) ? { exitCode: j.container.exitCode, reason: j.container.reason } : undefined,
-    }));
+    const all = [...this.jobs.values()]
+      .filter((j) => j.jobQueue === queue.jobQueueArn && match(j))
+      .sort((x, y) => x.createdAt! - y.createdAt!);
+    const page = all.slice(offset, offset + maxResults).map(
+      (j): JobSummary => ({
+        jobArn: j.jobArn,
+        jobId: j.jobId,
+        jobName: j.jobName,
+        createdAt: j.createdAt,
+        status: j.status,
+        statusReason: j.statusReason,
+        startedAt: j.startedAt,
+        stoppedAt: j.stoppedAt,
+        jobDefinition: j.jobDefinition,
+        container:
+          j.container && (j.container.exitCode !== undefined || j.container.reason !== undefined)
+            ? { exitCode: j.container.exitCode, reason: j.container.reason }
+            : undefined,
+      }),
+    );
     const next = offset + maxResults < all.length ? Buffer.from(String(offset + maxResults)).toString('base64url') : undefined;
     return next ? { jobSummaryList: page, nextToken: next } : { jobSummaryList: page };
   }
@@ -467,11 +538,24 @@ export class BatchEmulator {
     const attempt = job.attempts!.length + 1;
     const taskId = randomUUID().replace(/-/g, '');
     const logStreamName = `${job.jobDefinition!.split('/').pop()!.split(':')[0]}/default/${taskId}`;
-    job.container = { ...job.container, exitCode: undefined, reason: undefined, logStreamName, taskArn: `arn:aws:ecs:${this.region}:${this.accountId}:task/emulated/${taskId}` };
-    if (rt.terminating) return this.endAttempt(job, { statusReason: rt.terminating.reason });
+    job.container = {
+      ...job.container,
+      exitCode: undefined,
+      reason: undefined,
+      logStreamName,
+      taskArn: `arn:aws:ecs:${this.region}:${this.accountId}:task/emulated/${taskId}`,
+    };
+    if (rt.terminating) {
+      this.endAttempt(job, { statusReason: rt.terminating.reason });
+      return;
+    }
     const entry = this.entrypoint(job.container.image!);
     if (!entry || entry.length === 0) {
-      return this.endAttempt(job, { reason: `CannotPullContainerError: no local entrypoint for image ${job.container.image}`, statusReason: 'Task failed to start' });
+      this.endAttempt(job, {
+        reason: `CannotPullContainerError: no local entrypoint for image ${job.container.image}`,
+        statusReason: 'Task failed to start',
+      });
+      return;
     }
     const env: NodeJS.ProcessEnv = {
       ...this.o.baseEnv,
@@ -550,14 +634,20 @@ export class BatchEmulator {
     job.container = { ...job.container, exitCode: end.exitCode, reason: end.reason };
     job.attempts!.push({
       container: { exitCode: end.exitCode, reason: end.reason, logStreamName: job.container.logStreamName, taskArn: job.container.taskArn },
-      startedAt: job.startedAt, stoppedAt: now, statusReason: end.statusReason,
+      startedAt: job.startedAt,
+      stoppedAt: now,
+      statusReason: end.statusReason,
     });
-    if (end.exitCode === 0) return this.finish(job, { status: 'SUCCEEDED', statusReason: end.statusReason });
+    if (end.exitCode === 0) {
+      this.finish(job, { status: 'SUCCEEDED', statusReason: end.statusReason });
+      return;
+    }
     // Terminated and timed-out attempts are not retried, as on Batch.
     if (!rt.terminating && !rt.timedOut && this.shouldRetry(job, end)) {
       job.status = 'RUNNABLE';
       job.statusReason = end.statusReason;
-      return this.schedule();
+      this.schedule();
+      return;
     }
     this.finish(job, { status: 'FAILED', statusReason: end.statusReason });
   }

@@ -12,7 +12,7 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { BatchClient } from '@aws-sdk/client-batch';
-import { BatchEmulator, BatchError, type BatchEmulatorOptions } from './emulator.ts';
+import { BatchEmulator, type BatchEmulatorOptions, BatchError } from './emulator.ts';
 
 export interface BatchEmulatorServerOptions extends BatchEmulatorOptions {
   /** Default 127.0.0.1 (loopback only). */
@@ -52,14 +52,16 @@ export async function startBatchEmulator(o: BatchEmulatorServerOptions = {}): Pr
       };
       try {
         const m = /^\/v1\/([a-z]+)$/.exec(req.url ?? '');
-        if (!m || req.method !== 'POST') throw new BatchError(404, 'UnknownOperationException', `${req.method} ${req.url} is not a Batch operation`);
+        if (!m || req.method !== 'POST')
+          throw new BatchError(404, 'UnknownOperationException', `${req.method} ${req.url} is not a Batch operation`);
         let body: unknown;
         try {
           body = chunks.length ? JSON.parse(Buffer.concat(chunks).toString('utf8')) : {};
         } catch {
           throw new BatchError(400, 'ClientException', 'request body is not JSON');
         }
-        if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new BatchError(400, 'ClientException', 'request body must be a JSON object');
+        if (typeof body !== 'object' || body === null || Array.isArray(body))
+          throw new BatchError(400, 'ClientException', 'request body must be a JSON object');
         send(200, emulator.handle(m[1], body as Record<string, unknown>));
       } catch (err) {
         if (err instanceof BatchError) send(err.status, { message: err.message }, err.type);

@@ -23,7 +23,9 @@ function tinyRows(): string {
   return (a + b).repeat(ROWS / 2);
 }
 
-test('a million tiny rows are checked in a 48 MB worker heap (keeping them would need several hundred MB)', { timeout: 120_000 }, async () => {
+test('a million tiny rows are checked in a 48 MB worker heap (keeping them would need several hundred MB)', {
+  timeout: 120_000,
+}, async () => {
   const file = join(dir, 'many.jsonl.gz');
   const body = gzipSync(tinyRows(), { level: 9 });
   assert.ok(body.length < 200_000, `gzip body is ${body.length} bytes`);
@@ -31,7 +33,13 @@ test('a million tiny rows are checked in a 48 MB worker heap (keeping them would
   const checker = new DatasetChecker({ heapMb: 48, limits: { maxBytes: 64 * 1024 * 1024, maxRows: 2 * ROWS } });
   const s = await checker.check(file);
   assert.equal(s.rows, ROWS);
-  assert.deepEqual([...s.labels], [['pos', ROWS / 2], ['neg', ROWS / 2]]);
+  assert.deepEqual(
+    [...s.labels],
+    [
+      ['pos', ROWS / 2],
+      ['neg', ROWS / 2],
+    ],
+  );
 });
 
 test('the caps hold inside the worker: decompressed bytes and rows', async () => {
@@ -40,17 +48,29 @@ test('the caps hold inside the worker: decompressed bytes and rows', async () =>
   const bytes = new DatasetChecker({ limits: { maxBytes: 100_000 } });
   await assert.rejects(bytes.check(file), (err: unknown) => err instanceof DataLimitError && err.limit === 'bytes');
   const rows = new DatasetChecker({ limits: { maxRows: 1000 } });
-  await assert.rejects(rows.check(file), (err: unknown) => err instanceof DataLimitError && err.limit === 'rows' && /more than 1000 rows/.test(err.message));
+  await assert.rejects(
+    rows.check(file),
+    (err: unknown) => err instanceof DataLimitError && err.limit === 'rows' && /more than 1000 rows/.test(err.message),
+  );
   const bad = join(dir, 'bad.jsonl');
   writeFileSync(bad, '{"text":"a","label":"x"}\n{"text":\n');
-  await assert.rejects(new DatasetChecker({ limits: {} }).check(bad), (err: unknown) => err instanceof DataError && !(err instanceof DataLimitError) && /bad\.jsonl:2: malformed JSON/.test(err.message));
+  await assert.rejects(
+    new DatasetChecker({ limits: {} }).check(bad),
+    (err: unknown) => err instanceof DataError && !(err instanceof DataLimitError) && /bad\.jsonl:2: malformed JSON/.test(err.message),
+  );
 });
 
 test('inline mode gives the same answers; slots are limited and released once', async () => {
   const file = join(dir, 'two.jsonl');
   writeFileSync(file, '{"text":"a","label":"x"}\n{"text":"b","label":"y"}\n');
   const c = new DatasetChecker({ mode: 'inline', concurrency: 2, limits: {} });
-  assert.deepEqual([...(await c.check(file)).labels], [['x', 1], ['y', 1]]);
+  assert.deepEqual(
+    [...(await c.check(file)).labels],
+    [
+      ['x', 1],
+      ['y', 1],
+    ],
+  );
   const a = c.tryAcquire();
   const b = c.tryAcquire();
   assert.ok(a && b);

@@ -6,8 +6,8 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { BatchServiceException, RegisterJobDefinitionCommand } from '@aws-sdk/client-batch';
-import { BatchLauncher, CANCEL_REASON, batchClientFromEnv, batchJobName, launcherView } from '../../../functions/jobs/batch-launcher.ts';
-import { startBatchEmulator, type BatchEmulatorServer } from '../../emulators/batch/server.ts';
+import { BatchLauncher, batchClientFromEnv, batchJobName, CANCEL_REASON, launcherView } from '../../../functions/jobs/batch-launcher.ts';
+import { type BatchEmulatorServer, startBatchEmulator } from '../../emulators/batch/server.ts';
 
 let batch: BatchEmulatorServer;
 let launcher: BatchLauncher;
@@ -15,9 +15,27 @@ let launcher: BatchLauncher;
 before(async () => {
   batch = await startBatchEmulator({ jobQueues: ['ft-queue', 'q'], dispatch: false });
   // Revision 3 of ft-trainer (what the launcher names), and d for the environment test.
-  for (let i = 0; i < 3; i++) await batch.client.send(new RegisterJobDefinitionCommand({ jobDefinitionName: 'ft-trainer', type: 'container', containerProperties: { image: 'adapter-store-trainer' } }));
-  await batch.client.send(new RegisterJobDefinitionCommand({ jobDefinitionName: 'd', type: 'container', containerProperties: { image: 'adapter-store-trainer' } }));
-  launcher = new BatchLauncher({ jobQueue: 'ft-queue', jobDefinition: 'ft-trainer:3', registryUri: 's3://registry/prefix', client: batch.client });
+  for (let i = 0; i < 3; i++)
+    await batch.client.send(
+      new RegisterJobDefinitionCommand({
+        jobDefinitionName: 'ft-trainer',
+        type: 'container',
+        containerProperties: { image: 'adapter-store-trainer' },
+      }),
+    );
+  await batch.client.send(
+    new RegisterJobDefinitionCommand({
+      jobDefinitionName: 'd',
+      type: 'container',
+      containerProperties: { image: 'adapter-store-trainer' },
+    }),
+  );
+  launcher = new BatchLauncher({
+    jobQueue: 'ft-queue',
+    jobDefinition: 'ft-trainer:3',
+    registryUri: 's3://registry/prefix',
+    client: batch.client,
+  });
 });
 
 after(async () => {
@@ -50,15 +68,26 @@ test('job names are sanitised to what Batch accepts', () => {
 test('describe maps every Batch status, and a FAILED job carries statusReason and the container exit', async () => {
   const job = await launcher.submit({ jobId: 'job-2', task: 'sst2' });
   const states: [string, string][] = [
-    ['SUBMITTED', 'queued'], ['PENDING', 'queued'], ['RUNNABLE', 'queued'], ['STARTING', 'queued'],
-    ['RUNNING', 'running'], ['SUCCEEDED', 'succeeded'],
+    ['SUBMITTED', 'queued'],
+    ['PENDING', 'queued'],
+    ['RUNNABLE', 'queued'],
+    ['STARTING', 'queued'],
+    ['RUNNING', 'running'],
+    ['SUCCEEDED', 'succeeded'],
   ];
   for (const [status, state] of states) {
     batch.update(job.externalId, { status: status as 'RUNNING' });
     assert.deepEqual(await launcher.describe(job), { state }, status);
   }
-  batch.update(job.externalId, { status: 'FAILED', statusReason: 'Essential container in task exited', container: { exitCode: 1, reason: 'OutOfMemoryError: Container killed due to memory usage' } });
-  assert.deepEqual(await launcher.describe(job), { state: 'failed', reason: 'Essential container in task exited (exit code 1: OutOfMemoryError: Container killed due to memory usage)' });
+  batch.update(job.externalId, {
+    status: 'FAILED',
+    statusReason: 'Essential container in task exited',
+    container: { exitCode: 1, reason: 'OutOfMemoryError: Container killed due to memory usage' },
+  });
+  assert.deepEqual(await launcher.describe(job), {
+    state: 'failed',
+    reason: 'Essential container in task exited (exit code 1: OutOfMemoryError: Container killed due to memory usage)',
+  });
 
   // The exit code may only be on the last attempt (retried jobs); a host reclaimed has no container.
   batch.update(job.externalId, { container: {}, attempts: [{ container: { exitCode: 137 } }, { container: { exitCode: 2 } }] });
@@ -67,7 +96,10 @@ test('describe maps every Batch status, and a FAILED job carries statusReason an
   assert.deepEqual(await launcher.describe(job), { state: 'failed', reason: 'Host EC2 (instance i-0abc) terminated.' });
 
   assert.deepEqual(await launcher.describe({ jobId: 'gone', externalId: '00000000-0000-0000-0000-000000000000' }), { state: 'unknown' });
-  assert.equal(launcherView({ jobId: 'x', jobName: 'x', jobQueue: 'q', jobDefinition: 'd', status: undefined, startedAt: undefined }).state, 'unknown');
+  assert.equal(
+    launcherView({ jobId: 'x', jobName: 'x', jobQueue: 'q', jobDefinition: 'd', status: undefined, startedAt: undefined }).state,
+    'unknown',
+  );
 });
 
 test('cancel sends TerminateJob with a reason, and the terminated job reads cancelled', async () => {
@@ -79,7 +111,7 @@ test('cancel sends TerminateJob with a reason, and the terminated job reads canc
   assert.deepEqual(await launcher.describe(job), { state: 'cancelled', reason: CANCEL_REASON });
 });
 
-test('Batch errors surface as the SDK\'s typed exceptions with the server\'s message', async () => {
+test("Batch errors surface as the SDK's typed exceptions with the server's message", async () => {
   const err = await launcher.cancel({ jobId: 'x', externalId: 'no-such-job' }).then(
     () => assert.fail('expected a ClientException'),
     (e: unknown) => e,

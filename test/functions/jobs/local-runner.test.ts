@@ -8,11 +8,11 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import type { Hyperparameters, JobSpec } from '../../../shared/job.ts';
-import { Registry } from '../../../shared/registry.ts';
 import type { LaunchedJob, LauncherView } from '../../../functions/jobs/launcher.ts';
 import { LocalRunner } from '../../../functions/jobs/local-runner.ts';
-import { startS3Server, type S3TestServer } from '../../support/s3-server.ts';
+import type { Hyperparameters, JobSpec } from '../../../shared/job.ts';
+import { Registry } from '../../../shared/registry.ts';
+import { type S3TestServer, startS3Server } from '../../support/s3-server.ts';
 import { BROKEN_JSONL, TOY_JSONL, writeTinyBert } from '../../support/tiny-bert.ts';
 import { waitUntil } from '../../support/wait.ts';
 
@@ -37,14 +37,25 @@ after(async () => {
 });
 
 function runner(concurrency = 1): LocalRunner {
-  const r = new LocalRunner({ registryUri: 's3://registry', concurrency, env: { ...s3.env, ONNXRUNTIME_NODE_INSTALL: 'skip' }, extraArgs: ['--status-interval', '0', '--threads', '1'], killGraceMs: 2000 });
+  const r = new LocalRunner({
+    registryUri: 's3://registry',
+    concurrency,
+    env: { ...s3.env, ONNXRUNTIME_NODE_INSTALL: 'skip' },
+    extraArgs: ['--status-interval', '0', '--threads', '1'],
+    killGraceMs: 2000,
+  });
   runners.push(r);
   return r;
 }
 
 async function putSpec(jobId: string, task: string, dataset: string, h: Hyperparameters = {}): Promise<void> {
   const spec: JobSpec = {
-    format: 'adapter-store.job/v1', jobId, task, datasetUri: `s3://registry/datasets/${dataset}`, baseModel: 'tiny', createdAt: new Date().toISOString(),
+    format: 'adapter-store.job/v1',
+    jobId,
+    task,
+    datasetUri: `s3://registry/datasets/${dataset}`,
+    baseModel: 'tiny',
+    createdAt: new Date().toISOString(),
     hyperparameters: { epochs: 2, batchSize: 8, lr: 1e-2, bottleneck: 4, dropout: 0, validationSplit: 0.25, ...h },
   };
   await registry.putJobSpec(spec);
@@ -114,7 +125,7 @@ test('cancel: a queued job never starts, a running one is killed and publishes n
   assert.notEqual((await registry.getJobStatus('local-long'))?.state, 'succeeded');
 });
 
-test('a job whose dataset is broken fails with the exit code and the trainer\'s last stderr line', async () => {
+test("a job whose dataset is broken fails with the exit code and the trainer's last stderr line", async () => {
   const r = runner();
   await putSpec('local-bad', 'local-bad', 'broken.jsonl');
   const job = await r.submit({ jobId: 'local-bad', task: 'local-bad' });
@@ -151,16 +162,43 @@ test('a trainer that cannot be started fails the job instead of the runner', asy
 
 test("children get only the environment they need: never the API key nor the shell's AWS credentials", async () => {
   const { childEnv } = await import('../../../functions/jobs/local-runner.ts');
-  const parent = { PATH: '/bin', HOME: '/h', LANG: 'C.UTF-8', ADAPTER_STORE_API_KEY: 'secret-key-0123456789', AWS_SECRET_ACCESS_KEY: 'shell', AWS_ACCESS_KEY_ID: 'shell', GITHUB_TOKEN: 't', TRAINER_DEVICE: 'cpu', NODE_OPTIONS: '--openssl-legacy-provider' };
-  const env = childEnv(parent, { AWS_ACCESS_KEY_ID: 'store', AWS_SECRET_ACCESS_KEY: 'store-secret', AWS_ENDPOINT_URL_S3: 'http://127.0.0.1:1' });
-  assert.deepEqual(env, { PATH: '/bin', HOME: '/h', LANG: 'C.UTF-8', TRAINER_DEVICE: 'cpu', NODE_OPTIONS: '--openssl-legacy-provider', AWS_ACCESS_KEY_ID: 'store', AWS_SECRET_ACCESS_KEY: 'store-secret', AWS_ENDPOINT_URL_S3: 'http://127.0.0.1:1' });
+  const parent = {
+    PATH: '/bin',
+    HOME: '/h',
+    LANG: 'C.UTF-8',
+    ADAPTER_STORE_API_KEY: 'secret-key-0123456789',
+    AWS_SECRET_ACCESS_KEY: 'shell',
+    AWS_ACCESS_KEY_ID: 'shell',
+    GITHUB_TOKEN: 't',
+    TRAINER_DEVICE: 'cpu',
+    NODE_OPTIONS: '--openssl-legacy-provider',
+  };
+  const env = childEnv(parent, {
+    AWS_ACCESS_KEY_ID: 'store',
+    AWS_SECRET_ACCESS_KEY: 'store-secret',
+    AWS_ENDPOINT_URL_S3: 'http://127.0.0.1:1',
+  });
+  assert.deepEqual(env, {
+    PATH: '/bin',
+    HOME: '/h',
+    LANG: 'C.UTF-8',
+    TRAINER_DEVICE: 'cpu',
+    NODE_OPTIONS: '--openssl-legacy-provider',
+    AWS_ACCESS_KEY_ID: 'store',
+    AWS_SECRET_ACCESS_KEY: 'store-secret',
+    AWS_ENDPOINT_URL_S3: 'http://127.0.0.1:1',
+  });
 
   // And a real child sees exactly that: a command that prints its environment.
   const out = join(mkdtempSync(join(tmpdir(), 'child-env-')), 'env.json');
   const saved = process.env.ADAPTER_STORE_API_KEY;
   process.env.ADAPTER_STORE_API_KEY = 'secret-key-0123456789';
   try {
-    const r = new LocalRunner({ registryUri: 's3://registry', env: { STORE_ONLY: '1' }, command: [process.execPath, '-e', `require('fs').writeFileSync(${JSON.stringify(out)}, JSON.stringify(process.env))`, '--'] });
+    const r = new LocalRunner({
+      registryUri: 's3://registry',
+      env: { STORE_ONLY: '1' },
+      command: [process.execPath, '-e', `require('fs').writeFileSync(${JSON.stringify(out)}, JSON.stringify(process.env))`, '--'],
+    });
     runners.push(r);
     await r.submit({ jobId: 'env-probe', task: 'toy' });
     const view = await waitUntil('the probe to exit', async () => {

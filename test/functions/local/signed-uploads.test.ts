@@ -7,8 +7,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { test } from 'node:test';
+import { pathToFileURL } from 'node:url';
 import { createApp } from '../../../functions/app.ts';
 import type { JobLauncher } from '../../../functions/jobs/launcher.ts';
 import { signedUploads } from '../../../functions/local/signed-uploads.ts';
@@ -19,13 +19,31 @@ const root = join(mkdtempSync(join(tmpdir(), 'signed-uploads-')), 'adapter-store
 const registry = Registry.fromUri(pathToFileURL(root).href);
 let clock = new Date('2026-01-01T00:00:00Z');
 const uploads = signedUploads({ registry, apiKey: KEY, baseUrl: () => 'http://127.0.0.1:9', now: () => clock });
-const launcher: JobLauncher = { submit: async (job) => ({ jobId: job.jobId, externalId: job.jobId }), cancel: async () => {}, describe: async () => ({ state: 'unknown' }) };
-const app = createApp({ registry, launcher, apiKeys: [KEY], allowedDatasetBuckets: ['adapter-store'], defaultBaseModel: 'tiny', downloads: 'stream', log: () => {}, signUploadUrl: uploads.sign, now: () => clock });
+const launcher: JobLauncher = {
+  submit: async (job) => ({ jobId: job.jobId, externalId: job.jobId }),
+  cancel: async () => {},
+  describe: async () => ({ state: 'unknown' }),
+};
+const app = createApp({
+  registry,
+  launcher,
+  apiKeys: [KEY],
+  allowedDatasetBuckets: ['adapter-store'],
+  defaultBaseModel: 'tiny',
+  downloads: 'stream',
+  log: () => {},
+  signUploadUrl: uploads.sign,
+  now: () => clock,
+});
 
 const DATA = '{"text": "a fine film", "label": "positive"}\n{"text": "a dull film", "label": "negative"}\n';
 
 async function ask(name: string, bytes: number): Promise<{ datasetUri: string; uploadUrl: string }> {
-  const res = await app.request('/datasets', { method: 'POST', headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' }, body: JSON.stringify({ name, bytes }) });
+  const res = await app.request('/datasets', {
+    method: 'POST',
+    headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ name, bytes }),
+  });
   assert.equal(res.status, 200, await res.clone().text());
   return (await res.json()) as { datasetUri: string; uploadUrl: string };
 }
@@ -48,7 +66,7 @@ test('altered, expired, mis-sized or non-PUT requests store nothing', async () =
   const altered = uploadUrl.replace('other.jsonl', 'evil.jsonl');
   assert.equal((await put(altered, DATA)).status, 403);
   assert.equal((await put(uploadUrl.replace(/bytes=\d+/, 'bytes=5'), 'short')).status, 403, 'the size is signed');
-  assert.equal((await put(uploadUrl, DATA + 'more')).status, 400, 'a longer body');
+  assert.equal((await put(uploadUrl, `${DATA}more`)).status, 400, 'a longer body');
   assert.equal((await put(uploadUrl, DATA.slice(1))).status, 400, 'a shorter body');
   assert.equal((await uploads.handle(new Request(uploadUrl, { method: 'GET' }))).status, 405);
   clock = new Date(clock.getTime() + 3600_000);

@@ -6,13 +6,13 @@
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { gzipSync } from 'node:zlib';
 import { after, before, test } from 'node:test';
+import { gzipSync } from 'node:zlib';
 import type { OpenAPIHono } from '@hono/zod-openapi';
 import { createApp } from '../../../functions/app.ts';
 import type { JobLauncher } from '../../../functions/jobs/launcher.ts';
 import { Registry } from '../../../shared/registry.ts';
-import { startS3Server, type S3TestServer } from '../../support/s3-server.ts';
+import { type S3TestServer, startS3Server } from '../../support/s3-server.ts';
 
 const KEY = 'datasets-key';
 let s3: S3TestServer;
@@ -30,7 +30,13 @@ before(async () => {
   await s3.createBucket('registry');
   registry = Registry.fromUri('s3://registry', s3.client);
   app = createApp({
-    registry, launcher, apiKeys: [KEY], allowedDatasetBuckets: ['registry'], defaultBaseModel: 'tiny', downloads: 'stream', log: () => {},
+    registry,
+    launcher,
+    apiKeys: [KEY],
+    allowedDatasetBuckets: ['registry'],
+    defaultBaseModel: 'tiny',
+    downloads: 'stream',
+    log: () => {},
     maxDatasetBytes: 4096,
     signUploadUrl: (key, bytes, expiresIn) => registry.presignPut(key, bytes, expiresIn),
   });
@@ -48,21 +54,41 @@ interface Problem {
 
 function upload(name: string | null, body: string | Uint8Array, contentType = 'application/x-ndjson'): Promise<Response> {
   const q = name === null ? '' : `?name=${encodeURIComponent(name)}`;
-  return Promise.resolve(app.request(`/datasets${q}`, { method: 'POST', headers: { authorization: `Bearer ${KEY}`, 'content-type': contentType }, body }));
+  return Promise.resolve(
+    app.request(`/datasets${q}`, { method: 'POST', headers: { authorization: `Bearer ${KEY}`, 'content-type': contentType }, body }),
+  );
 }
 
 async function storedDatasets(): Promise<string[]> {
   return (await registry.list('datasets/')).keys.map((k) => k.key);
 }
 
-const JSONL = '{"text": "a fine film", "label": "positive"}\n{"text": "a dull film", "label": "negative"}\n{"text": "great fun", "label": "positive"}\n';
+const JSONL =
+  '{"text": "a fine film", "label": "positive"}\n{"text": "a dull film", "label": "negative"}\n{"text": "great fun", "label": "positive"}\n';
 
 test('a JSONL upload is checked and stored content-addressed, and the URI reads back the same bytes', async () => {
   const res = await upload('reviews.jsonl', JSONL);
   assert.equal(res.status, 201);
-  const body = (await res.json()) as { datasetUri: string; name: string; bytes: number; sha256: string; rows: number; format: string; labels: Record<string, number> };
+  const body = (await res.json()) as {
+    datasetUri: string;
+    name: string;
+    bytes: number;
+    sha256: string;
+    rows: number;
+    format: string;
+    labels: Record<string, number>;
+  };
   const sha = createHash('sha256').update(JSONL).digest('hex');
-  assert.deepEqual(body, { object: 'dataset', datasetUri: `s3://registry/datasets/${sha.slice(0, 16)}/reviews.jsonl`, name: 'reviews.jsonl', bytes: Buffer.byteLength(JSONL), sha256: sha, rows: 3, format: 'jsonl', labels: { positive: 2, negative: 1 } });
+  assert.deepEqual(body, {
+    object: 'dataset',
+    datasetUri: `s3://registry/datasets/${sha.slice(0, 16)}/reviews.jsonl`,
+    name: 'reviews.jsonl',
+    bytes: Buffer.byteLength(JSONL),
+    sha256: sha,
+    rows: 3,
+    format: 'jsonl',
+    labels: { positive: 2, negative: 1 },
+  });
   const key = body.datasetUri.slice('s3://registry/'.length);
   const got = await registry.list(key);
   assert.equal(got.keys[0].size, Buffer.byteLength(JSONL));
@@ -128,13 +154,21 @@ test('names, content types, sizes and empty bodies are checked before reading', 
   assert.match(r.body.detail, /decompresses to more than 32768 bytes/);
   r = await p(await upload('broken.jsonl.gz', Buffer.from([0x1f, 0x8b, 1, 2, 3]), 'application/gzip'));
   assert.equal(r.status, 400);
-  const unauth = await app.request('/datasets?name=r.jsonl', { method: 'POST', headers: { 'content-type': 'application/x-ndjson' }, body: JSONL });
+  const unauth = await app.request('/datasets?name=r.jsonl', {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-ndjson' },
+    body: JSONL,
+  });
   assert.equal(unauth.status, 401);
 });
 
 test('JSON {name, bytes} answers a presigned PUT that uploads to the registry', async () => {
   const data = Buffer.from(JSONL);
-  const res = await app.request('/datasets', { method: 'POST', headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' }, body: JSON.stringify({ name: 'large.jsonl', bytes: data.length }) });
+  const res = await app.request('/datasets', {
+    method: 'POST',
+    headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ name: 'large.jsonl', bytes: data.length }),
+  });
   assert.equal(res.status, 200, await res.clone().text());
   const body = (await res.json()) as { datasetUri: string; uploadUrl: string; method: string; expiresAt: string };
   assert.match(body.datasetUri, /^s3:\/\/registry\/datasets\/uploads\/\d{8}T\d{9}Z-[0-9a-f]{16}\/large\.jsonl$/);
@@ -145,13 +179,19 @@ test('JSON {name, bytes} answers a presigned PUT that uploads to the registry', 
   const key = body.datasetUri.slice('s3://registry/'.length);
   assert.equal((await registry.list(key)).keys[0]?.size, data.length);
 
-  const bad = await app.request('/datasets', { method: 'POST', headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' }, body: JSON.stringify({ name: 'x.jsonl', bytes: 0 }) });
+  const bad = await app.request('/datasets', {
+    method: 'POST',
+    headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ name: 'x.jsonl', bytes: 0 }),
+  });
   assert.equal(bad.status, 400);
   assert.equal(((await bad.json()) as Problem)['invalid-params'][0].name, 'bytes');
 });
 
 test('the route is in /openapi.json with both body kinds', async () => {
-  const doc = (await (await app.request('/openapi.json', { headers: { authorization: `Bearer ${KEY}` } })).json()) as { paths: Record<string, { post?: { requestBody: { content: Record<string, unknown> } } }> };
+  const doc = (await (await app.request('/openapi.json', { headers: { authorization: `Bearer ${KEY}` } })).json()) as {
+    paths: Record<string, { post?: { requestBody: { content: Record<string, unknown> } } }>;
+  };
   const content = doc.paths['/datasets']?.post?.requestBody.content ?? {};
   assert.ok('application/json' in content);
   assert.ok('application/x-ndjson' in content);
@@ -159,7 +199,7 @@ test('the route is in /openapi.json with both body kinds', async () => {
 });
 
 test('labels named like Object.prototype members come back counted; one label is refused at upload', async () => {
-  const body = ['constructor', 'toString', '__proto__', '__proto__'].map((label) => JSON.stringify({ text: 'x', label })).join('\n') + '\n';
+  const body = `${['constructor', 'toString', '__proto__', '__proto__'].map((label) => JSON.stringify({ text: 'x', label })).join('\n')}\n`;
   const res = await upload('proto.jsonl', body);
   assert.equal(res.status, 201, await res.clone().text());
   const text = await res.text();
@@ -171,12 +211,26 @@ test('labels named like Object.prototype members come back counted; one label is
 
 test('more rows than the row cap is 413, and the check is bounded: beyond its slots, 429 with Retry-After', async () => {
   const capped = createApp({
-    registry, launcher, apiKeys: [KEY], allowedDatasetBuckets: ['registry'], defaultBaseModel: 'tiny', downloads: 'stream', log: () => {},
-    maxDatasetBytes: 1 << 20, datasetChecks: { concurrency: 1, maxRows: 100 },
+    registry,
+    launcher,
+    apiKeys: [KEY],
+    allowedDatasetBuckets: ['registry'],
+    defaultBaseModel: 'tiny',
+    downloads: 'stream',
+    log: () => {},
+    maxDatasetBytes: 1 << 20,
+    datasetChecks: { concurrency: 1, maxRows: 100 },
   });
-  const rows = (n: number) => Array.from({ length: n }, (_, i) => JSON.stringify({ text: 't', label: i % 2 })).join('\n') + '\n';
+  const rows = (n: number) => `${Array.from({ length: n }, (_, i) => JSON.stringify({ text: 't', label: i % 2 })).join('\n')}\n`;
   const post = (body: string | ReadableStream<Uint8Array>) =>
-    Promise.resolve(capped.request('/datasets?name=r.jsonl', { method: 'POST', headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/x-ndjson' }, body, duplex: 'half' } as RequestInit));
+    Promise.resolve(
+      capped.request('/datasets?name=r.jsonl', {
+        method: 'POST',
+        headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/x-ndjson' },
+        body,
+        duplex: 'half',
+      } as RequestInit),
+    );
   assert.equal((await post(rows(100))).status, 201);
   const over = await post(rows(101));
   assert.equal(over.status, 413);

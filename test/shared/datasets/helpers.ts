@@ -39,5 +39,5 @@ export function tempDir(prefix: string): { dir: string; file: (name: string, con
   };
 }
 
-export const jsonl = (...rows: unknown[]): string => rows.map((r) => JSON.stringify(r)).join('\n') + '\n';
+export const jsonl = (...rows: unknown[]): string => `${rows.map((r) => JSON.stringify(r)).join('\n')}\n`;
 export const gzip = (s: string): Buffer => gzipSync(Buffer.from(s, 'utf8'));

@@ -15,20 +15,41 @@ test('labels named like Object.prototype members are counted like any other', as
   const path = files.file('proto.jsonl', jsonl(...labels.map((label) => ({ text: 'x', label }))));
   const s = await inspectDataset(path);
   assert.equal(s.rows, 7);
-  assert.deepEqual([...s.labels], [['constructor', 2], ['toString', 1], ['__proto__', 3], ['hasOwnProperty', 1]]);
+  assert.deepEqual(
+    [...s.labels],
+    [
+      ['constructor', 2],
+      ['toString', 1],
+      ['__proto__', 3],
+      ['hasOwnProperty', 1],
+    ],
+  );
   // As JSON (what the API answers), too.
   assert.equal(JSON.stringify(Object.fromEntries(s.labels)), '{"constructor":2,"toString":1,"__proto__":3,"hasOwnProperty":1}');
   const csv = files.file('proto.csv', 'text,label\na,constructor\nb,toString\nc,toString\n');
-  assert.deepEqual([...(await inspectDataset(csv)).labels], [['constructor', 1], ['toString', 2]]);
+  assert.deepEqual(
+    [...(await inspectDataset(csv)).labels],
+    [
+      ['constructor', 1],
+      ['toString', 2],
+    ],
+  );
 });
 
 test('a dataset with one label is refused: a classifier needs two', async () => {
   const path = files.file('one.jsonl', jsonl({ text: 'a', label: 'pos' }, { text: 'b', label: 'pos' }));
-  await assert.rejects(inspectDataset(path), (err: unknown) => err instanceof DataError && /one\.jsonl: every row has the label "pos"; a classifier needs at least two labels/.test(err.message));
+  await assert.rejects(
+    inspectDataset(path),
+    (err: unknown) =>
+      err instanceof DataError && /one\.jsonl: every row has the label "pos"; a classifier needs at least two labels/.test(err.message),
+  );
 });
 
 test('the row cap fails at the first row past it, naming the line', async () => {
   const path = files.file('rows.jsonl', jsonl(...Array.from({ length: 10 }, (_, i) => ({ text: 't', label: i % 2 }))));
   assert.equal((await inspectDataset(path, { maxRows: 10 })).rows, 10);
-  await assert.rejects(inspectDataset(path, { maxRows: 9 }), (err: unknown) => err instanceof DataLimitError && err.limit === 'rows' && /rows\.jsonl:10: more than 9 rows/.test(err.message));
+  await assert.rejects(
+    inspectDataset(path, { maxRows: 9 }),
+    (err: unknown) => err instanceof DataLimitError && err.limit === 'rows' && /rows\.jsonl:10: more than 9 rows/.test(err.message),
+  );
 });

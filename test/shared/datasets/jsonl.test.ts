@@ -17,9 +17,10 @@ const file = (text: string): string => {
   writeFileSync(p, text);
   return p;
 };
-const jsonl = (...rows: unknown[]): string => rows.map((r) => JSON.stringify(r)).join('\n') + '\n';
+const jsonl = (...rows: unknown[]): string => `${rows.map((r) => JSON.stringify(r)).join('\n')}\n`;
 /** Every row validated, the first bad one fails (no skipping). */
-const readJsonl = async (path: string, o: ReadOptions): Promise<TokenizedRow[]> => (await readDataset(path, { ...o, format: 'jsonl' })).rows;
+const readJsonl = async (path: string, o: ReadOptions): Promise<TokenizedRow[]> =>
+  (await readDataset(path, { ...o, format: 'jsonl' })).rows;
 
 test('reads rows: blank lines skipped, CRLF and a BOM accepted, token types default to 0, 1-based lines', async () => {
   const p = file('\ufeff{"input_ids":[2,5,9],"label":"b"}\r\n\r\n   \n{"input_ids":[2,4],"token_type_ids":[0,1],"label":3}\n');
@@ -34,7 +35,10 @@ test('reads rows: blank lines skipped, CRLF and a BOM accepted, token types defa
 
 test('labels may be absent (or null) when not required', async () => {
   const rows = await readJsonl(file(jsonl({ input_ids: [2] }, { input_ids: [3], label: null })), { ...opts, requireLabels: false });
-  assert.deepEqual(rows.map((r) => r.label), [null, null]);
+  assert.deepEqual(
+    rows.map((r) => r.label),
+    [null, null],
+  );
 });
 
 test('every bad row is named by <file>:<line> with the precise problem', async () => {
@@ -48,7 +52,11 @@ test('every bad row is named by <file>:<line> with the precise problem', async (
     ['{"input_ids":[2,1.5],"label":"a"}', ':1: field "input_ids" must be an array of integers (position 1 is 1.5)'],
     ['{"input_ids":[2,"7"],"label":"a"}', ':1: field "input_ids" must be an array of integers (position 1 is "7")'],
     ['{"input_ids":[],"label":"a"}', ':1: field "input_ids" is empty'],
-    [jsonl({ input_ids: [101, 1, 2, 3, 4, 30522], label: 'a' }), ':1: token id 30522 at position 5 is outside the vocabulary [0, 30522)', bert],
+    [
+      jsonl({ input_ids: [101, 1, 2, 3, 4, 30522], label: 'a' }),
+      ':1: token id 30522 at position 5 is outside the vocabulary [0, 30522)',
+      bert,
+    ],
     ['{"input_ids":[2,-1],"label":"a"}', ':1: token id -1 at position 1 is outside the vocabulary [0, 50)'],
     ['{"input_ids":[2,5],"token_type_ids":[0,2],"label":"a"}', ':1: token type id 2 at position 1 is outside the token type range [0, 2)'],
     ['{"input_ids":[2,5],"token_type_ids":[0],"label":"a"}', ':1: "token_type_ids" has 1 entries but "input_ids" has 2'],
@@ -60,12 +68,12 @@ test('every bad row is named by <file>:<line> with the precise problem', async (
     ['{"input_ids":[2,5],"label":""}', /:1: field "label" must be .* got ""$/],
   ];
   for (const [text, expected, o] of cases) {
-    const p = file(text + '\n');
+    const p = file(`${text}\n`);
     await assert.rejects(
       readJsonl(p, o ?? opts),
       (e: Error) => {
         assert.ok(e instanceof DataError, `${text}: ${e}`);
-        assert.ok(e.message.startsWith(p + ':'), e.message);
+        assert.ok(e.message.startsWith(`${p}:`), e.message);
         const rest = e.message.slice(p.length);
         if (typeof expected === 'string') assert.equal(rest, expected);
         else assert.match(rest, expected);
@@ -77,7 +85,10 @@ test('every bad row is named by <file>:<line> with the precise problem', async (
 });
 
 test('whole-file problems: empty file, only blank lines, missing file, a directory', async () => {
-  for (const [text, message] of [['', 'empty file (no rows)'], ['\n\n  \n', 'no rows']]) {
+  for (const [text, message] of [
+    ['', 'empty file (no rows)'],
+    ['\n\n  \n', 'no rows'],
+  ]) {
     const p = file(text);
     await assert.rejects(readJsonl(p, opts), (e: Error) => e instanceof DataError && e.message === `${p}: ${message}`);
   }
@@ -98,7 +109,10 @@ test('a tokenizer plugs in for text rows, and its output is validated like input
   };
   const p = file(jsonl({ text: 'ab c', label: 'x' }, { text: 'a', text_pair: 'abc', label: 'y' }, { input_ids: [7], label: 'x' }));
   const rows = await readJsonl(p, { ...opts, tokenizer });
-  assert.deepEqual(rows.map((r) => [...r.inputIds]), [[3, 2], [2, 4], [7]]);
+  assert.deepEqual(
+    rows.map((r) => [...r.inputIds]),
+    [[3, 2], [2, 4], [7]],
+  );
   assert.deepEqual([...rows[1].tokenTypeIds], [0, 1]);
   const long = file(jsonl({ text: 'a'.repeat(60), label: 'x' }));
   await assert.rejects(readJsonl(long, { ...opts, tokenizer }), /:1: token id 61 at position 0 is outside the vocabulary \[0, 50\)/);

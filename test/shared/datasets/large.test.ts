@@ -4,9 +4,9 @@
  * rows; streaming shows the rows and a few chunks in flight.
  */
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
 import { createWriteStream, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { once } from 'node:events';
 import { test } from 'node:test';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
@@ -28,7 +28,11 @@ test('200,000 rows are streamed: the live heap never holds the file besides the 
   const note = 'n'.repeat(200); // padding that is parsed and dropped: the file is much larger than its rows
   const out = createWriteStream(p);
   for (let i = 0; i < N; i++) {
-    const line = JSON.stringify({ input_ids: [101, 1000 + (i % 500), 2000 + (i % 7), 102, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16], label: i % 3 === 0 ? 'a' : 'b', note }) + '\n';
+    const line = `${JSON.stringify({
+      input_ids: [101, 1000 + (i % 500), 2000 + (i % 7), 102, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16],
+      label: i % 3 === 0 ? 'a' : 'b',
+      note,
+    })}\n`;
     if (!out.write(line)) await once(out, 'drain');
   }
   out.end();
@@ -46,7 +50,7 @@ test('200,000 rows are streamed: the live heap never holds the file besides the 
     samples++;
     peak = Math.max(peak, live() - base);
   }, 50);
-  let ds;
+  let ds: Awaited<ReturnType<typeof readDataset>>;
   try {
     ds = await readDataset(p, { vocabSize: 30522, maxPositions: 512, typeVocabSize: 2, requireLabels: true });
   } finally {

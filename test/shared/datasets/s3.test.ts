@@ -11,12 +11,15 @@ import { after, before, test } from 'node:test';
 import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { readDataset } from '../../../shared/datasets/dataset.ts';
 import { openDatasetStream } from '../../../shared/datasets/uri.ts';
-import { startS3Server, type S3TestServer } from '../../support/s3-server.ts';
+import { type S3TestServer, startS3Server } from '../../support/s3-server.ts';
 import { expectIds, gzip, jsonl, opts, tempDir } from './helpers.ts';
 
 let s3: S3TestServer;
 let restoreEnv: () => void;
-const rows = [{ text: 'good', label: 'pos' }, { text: 'bad', text_pair: 'very', label: 'neg' }];
+const rows = [
+  { text: 'good', label: 'pos' },
+  { text: 'bad', text_pair: 'very', label: 'neg' },
+];
 
 before(async () => {
   s3 = await startS3Server();
@@ -24,7 +27,7 @@ before(async () => {
   await s3.createBucket('data');
   await s3.putObject('data', 'glue/train.jsonl', jsonl(...rows));
   await s3.putObject('data', 'glue/train.csv.gz', gzip('text,text_pair,label\ngood,,pos\nbad,very,neg\n'));
-  await s3.putObject('data', 'bad.jsonl', jsonl(rows[0]) + '{"text": "x"}\n');
+  await s3.putObject('data', 'bad.jsonl', `${jsonl(rows[0])}{"text": "x"}\n`);
   await s3.putObject('data', 'noext', jsonl(...rows));
 });
 
@@ -40,15 +43,21 @@ test('s3://bucket/key reads like a local file, through a client from the standar
   const remote = await readDataset('s3://data/glue/train.jsonl', opts);
   assert.equal(remote.name, 's3://data/glue/train.jsonl');
   assert.deepEqual(remote.rows, local.rows);
-  assert.deepEqual(remote.rows.map((r) => [...r.inputIds]), [expectIds('good'), expectIds('bad', 'very')]);
+  assert.deepEqual(
+    remote.rows.map((r) => [...r.inputIds]),
+    [expectIds('good'), expectIds('bad', 'very')],
+  );
   const csv = await readDataset('s3://data/glue/train.csv.gz', opts);
   assert.equal(csv.format, 'csv');
-  assert.deepEqual(csv.rows.map((r) => [[...r.inputIds], r.label]), local.rows.map((r) => [[...r.inputIds], r.label]));
+  assert.deepEqual(
+    csv.rows.map((r) => [[...r.inputIds], r.label]),
+    local.rows.map((r) => [[...r.inputIds], r.label]),
+  );
   // An explicit client works the same (the registry's, for instance).
   assert.deepEqual((await readDataset('s3://data/glue/train.jsonl', { ...opts, s3: s3.client })).rows, local.rows);
 });
 
-test('openDatasetStream on S3: the object\'s bytes as a stream, with its size', async () => {
+test("openDatasetStream on S3: the object's bytes as a stream, with its size", async () => {
   const s = await openDatasetStream('s3://data/glue/train.jsonl');
   assert.equal(s.name, 's3://data/glue/train.jsonl');
   const chunks: Buffer[] = [];
@@ -58,7 +67,10 @@ test('openDatasetStream on S3: the object\'s bytes as a stream, with its size', 
 });
 
 test('row errors name the s3:// URI and line; the format comes from the key or --format', async () => {
-  await assert.rejects(readDataset('s3://data/bad.jsonl', opts), { name: 'DataError', message: 's3://data/bad.jsonl:2: missing field "label"' });
+  await assert.rejects(readDataset('s3://data/bad.jsonl', opts), {
+    name: 'DataError',
+    message: 's3://data/bad.jsonl:2: missing field "label"',
+  });
   const skipped = await readDataset('s3://data/bad.jsonl', { ...opts, maxBadRows: 1 });
   assert.deepEqual(skipped.skipped, [{ line: 2, reason: 'missing field "label"' }]);
   await assert.rejects(readDataset('s3://data/noext', opts), { message: /^s3:\/\/data\/noext: cannot tell the format from the file name/ });
@@ -80,12 +92,20 @@ test('S3 errors: access denied (from a server that denies everything) and an unr
   const deny = createServer((req, res) => {
     req.resume();
     res.writeHead(403, { 'content-type': 'application/xml' });
-    res.end('<?xml version="1.0" encoding="UTF-8"?><Error><Code>AccessDenied</Code><Message>Access Denied</Message><RequestId>1</RequestId></Error>');
+    res.end(
+      '<?xml version="1.0" encoding="UTF-8"?><Error><Code>AccessDenied</Code><Message>Access Denied</Message><RequestId>1</RequestId></Error>',
+    );
   });
   await new Promise<void>((r) => deny.listen(0, '127.0.0.1', r));
   const port = (deny.address() as AddressInfo).port;
   const client = (endpoint: string): S3Client =>
-    new S3Client({ endpoint, region: 'us-east-1', forcePathStyle: true, maxAttempts: 1, credentials: { accessKeyId: 'x', secretAccessKey: 'y' } });
+    new S3Client({
+      endpoint,
+      region: 'us-east-1',
+      forcePathStyle: true,
+      maxAttempts: 1,
+      credentials: { accessKeyId: 'x', secretAccessKey: 'y' },
+    });
   try {
     await assert.rejects(readDataset('s3://data/train.jsonl', { ...opts, s3: client(`http://127.0.0.1:${port}`) }), {
       name: 'DataError',
@@ -110,8 +130,10 @@ test('a large object (~8 MB, 100,000 rows) streams from S3; a bad row early ends
   assert.equal(ds.rows.length, N);
   assert.deepEqual([...ds.rows[N - 1].inputIds], [1, 3 + ((N - 1) % 290), 2]);
   // An error on line 2 ends the read at once; the connection is released (the next request works).
-  await s3.putObject('data', 'big-bad.jsonl', '{"input_ids":[1],"label":0}\n{"input_ids":[999],"label":0}\n' + big);
-  await assert.rejects(readDataset('s3://data/big-bad.jsonl', { ...opts, tokenizer: undefined }), { message: 's3://data/big-bad.jsonl:2: token id 999 at position 0 is outside the vocabulary [0, 300)' });
+  await s3.putObject('data', 'big-bad.jsonl', `{"input_ids":[1],"label":0}\n{"input_ids":[999],"label":0}\n${big}`);
+  await assert.rejects(readDataset('s3://data/big-bad.jsonl', { ...opts, tokenizer: undefined }), {
+    message: 's3://data/big-bad.jsonl:2: token id 999 at position 0 is outside the vocabulary [0, 300)',
+  });
   assert.equal((await readDataset('s3://data/glue/train.jsonl', opts)).rows.length, 2);
 });
 
@@ -125,8 +147,13 @@ test('harness: a streamed upload (aws-chunked) is stored byte for byte', async (
 });
 
 test('harness: conditional writes are enforced (If-None-Match: *, If-Match), and racing creates have one winner', async () => {
-  const put = (key: string, body: string, cond: { IfNoneMatch?: string; IfMatch?: string } = {}) => s3.client.send(new PutObjectCommand({ Bucket: 'data', Key: key, Body: body, ...cond }));
-  const status = (p: Promise<unknown>): Promise<number> => p.then(() => 200, (e: { $metadata?: { httpStatusCode?: number } }) => e.$metadata?.httpStatusCode ?? -1);
+  const put = (key: string, body: string, cond: { IfNoneMatch?: string; IfMatch?: string } = {}) =>
+    s3.client.send(new PutObjectCommand({ Bucket: 'data', Key: key, Body: body, ...cond }));
+  const status = (p: Promise<unknown>): Promise<number> =>
+    p.then(
+      () => 200,
+      (e: { $metadata?: { httpStatusCode?: number } }) => e.$metadata?.httpStatusCode ?? -1,
+    );
   assert.equal(await status(put('cond/a', 'one', { IfNoneMatch: '*' })), 200);
   assert.equal(await status(put('cond/a', 'two', { IfNoneMatch: '*' })), 412);
   const got = await s3.client.send(new GetObjectCommand({ Bucket: 'data', Key: 'cond/a' }));

@@ -47,10 +47,14 @@ test('a 500,000-character line in one-character chunks is read in linear time', 
 
 test('a line over the cap fails naming its line, whether it ends or not; the default cap is 1 MiB', async () => {
   assert.equal(MAX_LINE_CHARS, 1024 * 1024);
-  await assert.rejects(lines(['ok\n', 'y'.repeat(11), '\n'], 10), (err: unknown) => err instanceof DataLimitError && err.limit === 'line' && /^f\.jsonl:2: line 2 is longer than 10 characters/.test(err.message));
+  await assert.rejects(
+    lines(['ok\n', 'y'.repeat(11), '\n'], 10),
+    (err: unknown) =>
+      err instanceof DataLimitError && err.limit === 'line' && /^f\.jsonl:2: line 2 is longer than 10 characters/.test(err.message),
+  );
   await assert.rejects(lines(['ok\nok\n', 'y'.repeat(6), 'y'.repeat(6)], 10), /f\.jsonl:3: line 3 is longer than 10 characters/);
   // Exactly at the cap is fine, with or without a CR.
-  assert.equal((await lines(['y'.repeat(10) + '\r\n'], 10))[0].text.length, 10);
+  assert.equal((await lines([`${'y'.repeat(10)}\r\n`], 10))[0].text.length, 10);
   // The default: a 2 MiB line (accepted before, up to 64 MiB) is refused.
   await assert.rejects(lines([`{"text": "${'z'.repeat(2 * 1024 * 1024)}"}\n`]), /f\.jsonl:1: line 1 is longer than 1048576 characters/);
 });
@@ -58,7 +62,10 @@ test('a line over the cap fails naming its line, whether it ends or not; the def
 test('ADAPTER_STORE_MAX_LINE_CHARS sets the cap; nonsense is refused by name', () => {
   assert.equal(maxLineCharsFromEnv({}), MAX_LINE_CHARS);
   assert.equal(maxLineCharsFromEnv({ ADAPTER_STORE_MAX_LINE_CHARS: '4096' }), 4096);
-  assert.throws(() => maxLineCharsFromEnv({ ADAPTER_STORE_MAX_LINE_CHARS: '-1' }), (e: unknown) => e instanceof DataError && /ADAPTER_STORE_MAX_LINE_CHARS must be a positive integer/.test(e.message));
+  assert.throws(
+    () => maxLineCharsFromEnv({ ADAPTER_STORE_MAX_LINE_CHARS: '-1' }),
+    (e: unknown) => e instanceof DataError && /ADAPTER_STORE_MAX_LINE_CHARS must be a positive integer/.test(e.message),
+  );
 });
 
 test('openText stops at maxBytes of decompressed text, while streaming', async () => {
@@ -70,7 +77,10 @@ test('openText stops at maxBytes of decompressed text, while streaming', async (
     (async () => {
       for await (const c of t.chunks) read += c.length;
     })(),
-    (err: unknown) => err instanceof DataLimitError && err.limit === 'bytes' && /bomb\.jsonl\.gz: more than 50000 bytes after decompression/.test(err.message),
+    (err: unknown) =>
+      err instanceof DataLimitError &&
+      err.limit === 'bytes' &&
+      /bomb\.jsonl\.gz: more than 50000 bytes after decompression/.test(err.message),
   );
   assert.ok(read <= 50_000, `read ${read} characters before stopping`);
   // Under the cap, everything comes through.

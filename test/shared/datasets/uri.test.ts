@@ -12,8 +12,17 @@ const { dir, file } = tempDir('data-uri-');
 test('parseDatasetUri: local paths, file:// URLs (percent-decoded), s3://bucket/key', () => {
   assert.deepEqual(parseDatasetUri('data/train.jsonl'), { kind: 'file', path: 'data/train.jsonl', uri: 'data/train.jsonl' });
   assert.deepEqual(parseDatasetUri('/abs/x.csv'), { kind: 'file', path: '/abs/x.csv', uri: '/abs/x.csv' });
-  assert.deepEqual(parseDatasetUri('file:///tmp/my%20data/x.csv'), { kind: 'file', path: '/tmp/my data/x.csv', uri: 'file:///tmp/my%20data/x.csv' });
-  assert.deepEqual(parseDatasetUri('s3://my-bucket/glue/sst2/train.jsonl'), { kind: 's3', bucket: 'my-bucket', key: 'glue/sst2/train.jsonl', uri: 's3://my-bucket/glue/sst2/train.jsonl' });
+  assert.deepEqual(parseDatasetUri('file:///tmp/my%20data/x.csv'), {
+    kind: 'file',
+    path: '/tmp/my data/x.csv',
+    uri: 'file:///tmp/my%20data/x.csv',
+  });
+  assert.deepEqual(parseDatasetUri('s3://my-bucket/glue/sst2/train.jsonl'), {
+    kind: 's3',
+    bucket: 'my-bucket',
+    key: 'glue/sst2/train.jsonl',
+    uri: 's3://my-bucket/glue/sst2/train.jsonl',
+  });
   assert.deepEqual(parseDatasetUri('S3://my.bucket/k'), { kind: 's3', bucket: 'my.bucket', key: 'k', uri: 'S3://my.bucket/k' });
   // A colon in a local name is not a scheme unless "//" follows.
   assert.equal(parseDatasetUri('runs/v1:train.jsonl').kind, 'file');
@@ -21,14 +30,17 @@ test('parseDatasetUri: local paths, file:// URLs (percent-decoded), s3://bucket/
 
 test('parseDatasetUri: unsupported schemes and malformed S3 URIs are DataErrors naming the problem', () => {
   const cases: [string, string][] = [
-    ['https://example.com/d.csv', 'https://example.com/d.csv: unsupported scheme "https:" (datasets are a local path, file:// or s3://bucket/key)'],
+    [
+      'https://example.com/d.csv',
+      'https://example.com/d.csv: unsupported scheme "https:" (datasets are a local path, file:// or s3://bucket/key)',
+    ],
     ['gs://bucket/d.csv', 'gs://bucket/d.csv: unsupported scheme "gs:" (datasets are a local path, file:// or s3://bucket/key)'],
     ['hf://datasets/glue', 'hf://datasets/glue: unsupported scheme "hf:" (datasets are a local path, file:// or s3://bucket/key)'],
     ['s3://bucket', 's3://bucket: an S3 dataset URI must look like s3://bucket/key'],
     ['s3://bucket/', 's3://bucket/: an S3 dataset URI must look like s3://bucket/key'],
     ['s3:bucket/key', 's3:bucket/key: an S3 dataset URI must look like s3://bucket/key'],
     ['s3://Bad_Bucket/key', 's3://Bad_Bucket/key: "Bad_Bucket" is not a valid S3 bucket name'],
-    ['s3://bucket/dir/', 's3://bucket/dir/: the key names a folder; give the object\'s key'],
+    ['s3://bucket/dir/', "s3://bucket/dir/: the key names a folder; give the object's key"],
     ['file://otherhost/x.csv', 'file://otherhost/x.csv: not a usable file:// URL (File URL host must be "localhost" or empty on linux)'],
     ['', 'dataset: empty path or URI'],
   ];

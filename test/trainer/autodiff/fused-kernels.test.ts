@@ -6,13 +6,14 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { gradients } from '../../../trainer/autodiff/gradients.ts';
 import { Graph } from '../../../trainer/graph/graph.ts';
-import * as op from '../../../trainer/graph/ops.ts';
 import { toOnnxModel } from '../../../trainer/graph/onnx-export.ts';
+import * as op from '../../../trainer/graph/ops.ts';
 import { createSession, hostTensor } from '../../../trainer/runtime/session.ts';
 import { gradCheck, randomArray } from '../../support/gradcheck.ts';
 
 const relError = (a: ArrayLike<number>, b: ArrayLike<number>) => {
-  let diff = 0, scale = 1e-6;
+  let diff = 0,
+    scale = 1e-6;
   for (let i = 0; i < a.length; i++) {
     diff = Math.max(diff, Math.abs(a[i] - b[i]));
     scale = Math.max(scale, Math.abs(b[i]));
@@ -26,30 +27,41 @@ const gamma = randomArray(6, 12, 0.5, 1.5);
 const beta = randomArray(6, 13);
 
 test('LayerNormalization: float32 rule vs float32 finite differences', async () => {
-  const r = await gradCheck((_g, [a, w, b]) => op.layerNormalization(a, w, b, 1e-5).y, [
-    { name: 'x', shape, data: Float32Array.from(x) },
-    { name: 'w', shape: [6], data: Float32Array.from(gamma) },
-    { name: 'b', shape: [6], data: Float32Array.from(beta) },
-  ], { floatType: 'float32', step: 1e-2 });
+  const r = await gradCheck(
+    (_g, [a, w, b]) => op.layerNormalization(a, w, b, 1e-5).y,
+    [
+      { name: 'x', shape, data: Float32Array.from(x) },
+      { name: 'w', shape: [6], data: Float32Array.from(gamma) },
+      { name: 'b', shape: [6], data: Float32Array.from(beta) },
+    ],
+    { floatType: 'float32', step: 1e-2 },
+  );
   console.log(`# LayerNormalization float32 vs FD: ${r.maxRelError.toExponential(2)} ${JSON.stringify(r.perInput)}`);
   assert.ok(r.maxRelError < 5e-3);
 });
 
 test('LayerNormalization: float32 rule vs the float64 gradient of LayerNorm spelled out in basic ops', async () => {
-  const ours = await gradCheck((_g, [a, w, b]) => op.layerNormalization(a, w, b, 1e-5).y, [
-    { name: 'x', shape, data: Float32Array.from(x) },
-    { name: 'w', shape: [6], data: Float32Array.from(gamma) },
-    { name: 'b', shape: [6], data: Float32Array.from(beta) },
-  ], { floatType: 'float32', step: 1e-2 });
-  const reference = await gradCheck((_g, [a, w, b]) => {
-    const centered = op.sub(a, op.reduceMean(a, [-1], true));
-    const variance = op.reduceMean(op.mul(centered, centered), [-1], true);
-    return op.add(op.mul(op.div(centered, op.sqrt(op.add(variance, 1e-5))), w), b);
-  }, [
-    { name: 'x', shape, data: Float64Array.from(Float32Array.from(x)) },
-    { name: 'w', shape: [6], data: Float64Array.from(Float32Array.from(gamma)) },
-    { name: 'b', shape: [6], data: Float64Array.from(Float32Array.from(beta)) },
-  ]);
+  const ours = await gradCheck(
+    (_g, [a, w, b]) => op.layerNormalization(a, w, b, 1e-5).y,
+    [
+      { name: 'x', shape, data: Float32Array.from(x) },
+      { name: 'w', shape: [6], data: Float32Array.from(gamma) },
+      { name: 'b', shape: [6], data: Float32Array.from(beta) },
+    ],
+    { floatType: 'float32', step: 1e-2 },
+  );
+  const reference = await gradCheck(
+    (_g, [a, w, b]) => {
+      const centered = op.sub(a, op.reduceMean(a, [-1], true));
+      const variance = op.reduceMean(op.mul(centered, centered), [-1], true);
+      return op.add(op.mul(op.div(centered, op.sqrt(op.add(variance, 1e-5))), w), b);
+    },
+    [
+      { name: 'x', shape, data: Float64Array.from(Float32Array.from(x)) },
+      { name: 'w', shape: [6], data: Float64Array.from(Float32Array.from(gamma)) },
+      { name: 'b', shape: [6], data: Float64Array.from(Float32Array.from(beta)) },
+    ],
+  );
   assert.ok(reference.maxRelError < 1e-6, 'the float64 reference itself matches finite differences');
   for (const name of ['x', 'w', 'b']) {
     const e = relError(ours.analytic[name], reference.analytic[name]);
@@ -78,10 +90,12 @@ test('Gelu: float32 rule vs finite differences and the closed form Φ(x) + x·φ
   assert.ok(r.maxRelError < 5e-3);
   const R = r.weights;
   // JavaScript has no erf: Φ is integrated from φ in float64, independently of onnxruntime.
-  const phi = (v: number) => Math.exp(-v * v / 2) / Math.sqrt(2 * Math.PI);
+  const phi = (v: number) => Math.exp((-v * v) / 2) / Math.sqrt(2 * Math.PI);
   const cdf = (v: number) => {
     // Φ(v) = ∫_{-∞}^{v} φ: Simpson's rule from −10 (error far below float32 resolution).
-    const n = 20000, a = -10, h = (v - a) / n;
+    const n = 20000,
+      a = -10,
+      h = (v - a) / n;
     let s = phi(a) + phi(v);
     for (let i = 1; i < n; i++) s += (i % 2 ? 4 : 2) * phi(a + i * h);
     return (s * h) / 3;

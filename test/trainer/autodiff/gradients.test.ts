@@ -28,7 +28,10 @@ test('a rule returning [1, d] for a [d] input throws, naming the op and the inpu
 
 test('a rule returning the wrong dtype throws', () => {
   const wrongType = defineRule('Neg', (dy) => [() => op.cast(op.neg(dy), 'float64')]);
-  assert.throws(() => gradWithNegRule(wrongType), /the Neg rule gives input 0 \("w"\) a gradient of float64 \[4\], but that input is float32 \[4\]/);
+  assert.throws(
+    () => gradWithNegRule(wrongType),
+    /the Neg rule gives input 0 \("w"\) a gradient of float64 \[4\], but that input is float32 \[4\]/,
+  );
 });
 
 test('defineRule names the op once and hands the rule the output gradient', () => {
@@ -44,5 +47,8 @@ test('constants are found by tensor; computed tensors are not constants', () => 
   assert.deepEqual([...(g.constantOf(c)?.data ?? [])], [0n, 2n]);
   assert.equal(g.constantOf(x), undefined);
   assert.equal(g.constantOf(op.neg(x)), undefined);
-  assert.deepEqual(g.constants.map((k) => k.tensor), [c]);
+  assert.deepEqual(
+    g.constants.map((k) => k.tensor),
+    [c],
+  );
 });

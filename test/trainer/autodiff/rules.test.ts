@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { Graph, Tensor } from '../../../trainer/graph/graph.ts';
 import * as op from '../../../trainer/graph/ops.ts';
-import { gradCheck, randomArray, type InputSpec } from '../../support/gradcheck.ts';
+import { gradCheck, type InputSpec, randomArray } from '../../support/gradcheck.ts';
 
 const BOUND = 1e-6;
 
@@ -15,11 +15,31 @@ async function check(name: string, build: (g: Graph, x: Tensor[]) => Tensor, spe
 
 const positive = (n: number, seed: number) => randomArray(n, seed, 0.5, 2);
 
-test('Add with broadcasting (bias over rows)', () => check('Add', (_g, [a, b]) => op.add(a, b), [{ name: 'a', shape: [2, 3, 4] }, { name: 'b', shape: [4] }]));
-test('Add with broadcasting on a middle axis', () => check('Add', (_g, [a, b]) => op.add(a, b), [{ name: 'a', shape: [2, 3, 4] }, { name: 'b', shape: [2, 1, 4] }]));
-test('Sub', () => check('Sub', (_g, [a, b]) => op.sub(a, b), [{ name: 'a', shape: [3, 4] }, { name: 'b', shape: [3, 1] }]));
-test('Mul', () => check('Mul', (_g, [a, b]) => op.mul(a, b), [{ name: 'a', shape: [2, 3, 4] }, { name: 'b', shape: [4] }]));
-test('Div', () => check('Div', (_g, [a, b]) => op.div(a, b), [{ name: 'a', shape: [3, 4] }, { name: 'b', shape: [4], data: positive(4, 5) }]));
+test('Add with broadcasting (bias over rows)', () =>
+  check('Add', (_g, [a, b]) => op.add(a, b), [
+    { name: 'a', shape: [2, 3, 4] },
+    { name: 'b', shape: [4] },
+  ]));
+test('Add with broadcasting on a middle axis', () =>
+  check('Add', (_g, [a, b]) => op.add(a, b), [
+    { name: 'a', shape: [2, 3, 4] },
+    { name: 'b', shape: [2, 1, 4] },
+  ]));
+test('Sub', () =>
+  check('Sub', (_g, [a, b]) => op.sub(a, b), [
+    { name: 'a', shape: [3, 4] },
+    { name: 'b', shape: [3, 1] },
+  ]));
+test('Mul', () =>
+  check('Mul', (_g, [a, b]) => op.mul(a, b), [
+    { name: 'a', shape: [2, 3, 4] },
+    { name: 'b', shape: [4] },
+  ]));
+test('Div', () =>
+  check('Div', (_g, [a, b]) => op.div(a, b), [
+    { name: 'a', shape: [3, 4] },
+    { name: 'b', shape: [4], data: positive(4, 5) },
+  ]));
 test('Pow', () => check('Pow', (_g, [a]) => op.pow(a, 3), [{ name: 'a', shape: [3, 4] }]));
 test('Neg', () => check('Neg', (_g, [a]) => op.neg(a), [{ name: 'a', shape: [5] }]));
 test('Exp', () => check('Exp', (_g, [a]) => op.exp(a), [{ name: 'a', shape: [5] }]));
@@ -27,11 +47,26 @@ test('Sqrt', () => check('Sqrt', (_g, [a]) => op.sqrt(a), [{ name: 'a', shape: [
 test('Tanh', () => check('Tanh', (_g, [a]) => op.tanh(a), [{ name: 'a', shape: [2, 5] }]));
 test('Sigmoid', () => check('Sigmoid', (_g, [a]) => op.sigmoid(a), [{ name: 'a', shape: [2, 5] }]));
 test('Relu (inputs away from the kink)', () =>
-  check('Relu', (_g, [a]) => op.relu(a), [{ name: 'a', shape: [8], data: Float64Array.from(randomArray(8, 4), (v) => (v < 0 ? v - 0.1 : v + 0.1)) }]));
+  check('Relu', (_g, [a]) => op.relu(a), [
+    { name: 'a', shape: [8], data: Float64Array.from(randomArray(8, 4), (v) => (v < 0 ? v - 0.1 : v + 0.1)) },
+  ]));
 test('Identity', () => check('Identity', (_g, [a]) => op.identity(a), [{ name: 'a', shape: [3] }]));
-test('MatMul (batched)', () => check('MatMul', (_g, [a, b]) => op.matmul(a, b), [{ name: 'a', shape: [2, 3, 4] }, { name: 'b', shape: [2, 4, 5] }]));
-test('MatMul with a broadcast right operand', () => check('MatMul', (_g, [a, b]) => op.matmul(a, b), [{ name: 'a', shape: [2, 3, 4] }, { name: 'b', shape: [4, 5] }]));
-for (const [transA, transB] of [[false, false], [false, true], [true, false], [true, true]]) {
+test('MatMul (batched)', () =>
+  check('MatMul', (_g, [a, b]) => op.matmul(a, b), [
+    { name: 'a', shape: [2, 3, 4] },
+    { name: 'b', shape: [2, 4, 5] },
+  ]));
+test('MatMul with a broadcast right operand', () =>
+  check('MatMul', (_g, [a, b]) => op.matmul(a, b), [
+    { name: 'a', shape: [2, 3, 4] },
+    { name: 'b', shape: [4, 5] },
+  ]));
+for (const [transA, transB] of [
+  [false, false],
+  [false, true],
+  [true, false],
+  [true, true],
+]) {
   test(`Gemm transA=${transA} transB=${transB} with bias`, () =>
     check('Gemm', (_g, [a, b, c]) => op.gemm(a, b, c, { transA, transB }), [
       { name: 'a', shape: transA ? [4, 3] : [3, 4] },

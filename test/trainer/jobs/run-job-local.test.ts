@@ -4,12 +4,12 @@
  * registry's own datasets/ (an s3://<dir name>/... URI), checkpoints into it and publishes a version.
  */
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { test } from 'node:test';
-import { createHash } from 'node:crypto';
+import { pathToFileURL } from 'node:url';
 import { Registry } from '../../../shared/registry.ts';
 import { writeRandomBert } from '../../../trainer/model-files/random-bert.ts';
 import { runTrainerCli } from '../../support/process.ts';
@@ -19,18 +19,36 @@ const root = join(work, 'local-registry');
 const uri = pathToFileURL(root).href;
 const registry = Registry.fromUri(uri);
 
-test('upload-base and run-job take --registry file:///dir: the job trains on the registry\'s own dataset and publishes', async () => {
+test("upload-base and run-job take --registry file:///dir: the job trains on the registry's own dataset and publishes", async () => {
   const base = join(work, 'tiny');
-  writeRandomBert(base, { hiddenSize: 16, numLayers: 1, numHeads: 2, intermediateSize: 32, maxPositions: 64, vocabSize: 200, seed: 2, initializerRange: 0.2 });
+  writeRandomBert(base, {
+    hiddenSize: 16,
+    numLayers: 1,
+    numHeads: 2,
+    intermediateSize: 32,
+    maxPositions: 64,
+    vocabSize: 200,
+    seed: 2,
+    initializerRange: 0.2,
+  });
   const up = await runTrainerCli(['upload-base', '--dir', base, '--name', 'tiny', '--registry', uri]);
   assert.equal(up.code, 0, up.stderr);
   assert.deepEqual(readdirSync(join(root, 'models', 'tiny')).sort(), ['config.json', 'model.safetensors', 'vocab.txt']);
 
-  const rows = Buffer.from(Array.from({ length: 40 }, (_, i) => JSON.stringify({ input_ids: [2, 8 + (i % 2) * 20 + (i % 7), 9 + (i % 2) * 20], label: i % 2 ? 'pos' : 'neg' })).join('\n') + '\n');
+  const rows = Buffer.from(
+    `${Array.from({ length: 40 }, (_, i) =>
+      JSON.stringify({ input_ids: [2, 8 + (i % 2) * 20 + (i % 7), 9 + (i % 2) * 20], label: i % 2 ? 'pos' : 'neg' }),
+    ).join('\n')}\n`,
+  );
   const datasetUri = await registry.putDataset('toy.jsonl', createHash('sha256').update(rows).digest('hex'), rows);
   assert.match(datasetUri, /^s3:\/\/local-registry\/datasets\/[0-9a-f]{16}\/toy\.jsonl$/);
   await registry.putJobSpec({
-    format: 'adapter-store.job/v1', jobId: 'ft-local', task: 'toy', datasetUri, baseModel: 'tiny', createdAt: new Date().toISOString(),
+    format: 'adapter-store.job/v1',
+    jobId: 'ft-local',
+    task: 'toy',
+    datasetUri,
+    baseModel: 'tiny',
+    createdAt: new Date().toISOString(),
     hyperparameters: { epochs: 2, batchSize: 8, lr: 1e-2, bottleneck: 4, dropout: 0, validationSplit: 0.25 },
   });
   const r = await runTrainerCli(['run-job', '--registry', uri, '--job', 'ft-local', '--status-interval', '0']);

@@ -6,15 +6,15 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, copyFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { before, test } from 'node:test';
 import { readAdapterDir } from '../../../trainer/model-files/adapter-dir.ts';
 import { bottleneckFor, pyFloorDiv, readAdapterHubDir, reductionFactorFor } from '../../../trainer/model-files/adapterhub.ts';
 import { loadBaseModel } from '../../../trainer/model-files/base-model.ts';
-import { writeRandomBert } from '../../../trainer/model-files/random-bert.ts';
 import { readTorchStateDict } from '../../../trainer/model-files/pytorch-zip.ts';
+import { writeRandomBert } from '../../../trainer/model-files/random-bert.ts';
 import { readSafetensors } from '../../../trainer/model-files/safetensors.ts';
 import { Rng } from '../../../trainer/util/random.ts';
 import { PYTHON } from '../../support/python-torch.ts';
@@ -25,19 +25,36 @@ const base = join(work, 'base');
 const data = join(work, 'train.jsonl');
 
 function cli(...args: string[]) {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', 'trainer/cli.ts', ...args], { encoding: 'utf8', env: { ...process.env, ONNXRUNTIME_NODE_INSTALL: 'skip' } });
+  const r = spawnSync(process.execPath, ['--import', 'tsx', 'trainer/cli.ts', ...args], {
+    encoding: 'utf8',
+    env: { ...process.env, ONNXRUNTIME_NODE_INSTALL: 'skip' },
+  });
   return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
 }
 
 before(() => {
-  writeRandomBert(base, { hiddenSize: 16, numLayers: 2, numHeads: 2, intermediateSize: 32, maxPositions: 32, vocabSize: 60, seed: 3, initializerRange: 0.2 });
+  writeRandomBert(base, {
+    hiddenSize: 16,
+    numLayers: 2,
+    numHeads: 2,
+    intermediateSize: 32,
+    maxPositions: 32,
+    vocabSize: 60,
+    seed: 3,
+    initializerRange: 0.2,
+  });
   const rng = new Rng(1);
   const lines: string[] = [];
   for (let i = 0; i < 40; i++) {
     const label = rng.int(2);
-    lines.push(JSON.stringify({ input_ids: [2, ...Array.from({ length: 3 + rng.int(6) }, () => 8 + 20 * label + rng.int(20))], label: label ? 'pos' : 'neg' }));
+    lines.push(
+      JSON.stringify({
+        input_ids: [2, ...Array.from({ length: 3 + rng.int(6) }, () => 8 + 20 * label + rng.int(20))],
+        label: label ? 'pos' : 'neg',
+      }),
+    );
   }
-  writeFileSync(data, lines.join('\n') + '\n');
+  writeFileSync(data, `${lines.join('\n')}\n`);
 });
 
 test('pyFloorDiv is Python float floor division, including the inexact cases', () => {
@@ -49,7 +66,7 @@ test('pyFloorDiv is Python float floor division, including the inexact cases', (
   assert.equal(pyFloorDiv(768, 768 / 7), 7);
 });
 
-test('reduction_factor gives back every bottleneck 1..hidden on common hidden sizes (ours and Python\'s arithmetic)', () => {
+test("reduction_factor gives back every bottleneck 1..hidden on common hidden sizes (ours and Python's arithmetic)", () => {
   const table: [number, number, number][] = [];
   for (const h of HIDDEN_SIZES) {
     for (let m = 1; m <= h; m++) {
@@ -60,7 +77,11 @@ test('reduction_factor gives back every bottleneck 1..hidden on common hidden si
     }
   }
   // The library computes int(hidden // reduction_factor) in Python on the value JSON gives it.
-  const r = spawnSync(PYTHON, ['-c', 'import json,sys\nbad=[t for t in json.load(sys.stdin) if int(t[0] // t[2]) != t[1]]\nprint(json.dumps(bad[:5]))'], { input: JSON.stringify(table), encoding: 'utf8' });
+  const r = spawnSync(
+    PYTHON,
+    ['-c', 'import json,sys\nbad=[t for t in json.load(sys.stdin) if int(t[0] // t[2]) != t[1]]\nprint(json.dumps(bad[:5]))'],
+    { input: JSON.stringify(table), encoding: 'utf8' },
+  );
   if (r.status === null || r.error) {
     assert.ok(process.env.CI !== 'true', `python3 is needed under CI: ${String(r.error)}`);
     return;
@@ -74,8 +95,12 @@ function theirsOnly(from: string, to: string, { withAdapterSafetensors = false }
   mkdirSync(to, { recursive: true });
   const ours = JSON.parse(readFileSync(join(from, 'adapter_config.json'), 'utf8'));
   const { name, version, model_type, model_name, model_class, hidden_size, config } = ours;
-  writeFileSync(join(to, 'adapter_config.json'), JSON.stringify({ name, version, model_type, model_name, model_class, hidden_size, config }));
-  for (const f of ['pytorch_adapter.bin', 'head_config.json', 'pytorch_model_head.bin', 'layernorms.safetensors']) if (existsSync(join(from, f))) copyFileSync(join(from, f), join(to, f));
+  writeFileSync(
+    join(to, 'adapter_config.json'),
+    JSON.stringify({ name, version, model_type, model_name, model_class, hidden_size, config }),
+  );
+  for (const f of ['pytorch_adapter.bin', 'head_config.json', 'pytorch_model_head.bin', 'layernorms.safetensors'])
+    if (existsSync(join(from, f))) copyFileSync(join(from, f), join(to, f));
   if (withAdapterSafetensors) copyFileSync(join(from, 'adapter.safetensors'), join(to, 'adapter.safetensors'));
 }
 
@@ -84,8 +109,36 @@ const bits = (a: Float32Array) => Array.from(new Uint32Array(a.buffer, a.byteOff
 for (const trainLayernorms of ['true', 'false'] as const) {
   test(`round trip (--train-layernorms ${trainLayernorms}): export -> their format -> our reader, predict and warm start, bit for bit`, () => {
     const out = join(work, `trained-${trainLayernorms}`);
-    const r = cli('train', '--base', base, '--data', data, '--out', out, '--task', 'toy', '--lr', '1e-2', '--epochs', '3', '--batch-size', '16', '--bottleneck', '5',
-      '--adapter-layers', '1', '--dropout', '0', '--seed', '2', '--nonlinearity', 'swish', '--train-layernorms', trainLayernorms, '--quiet');
+    const r = cli(
+      'train',
+      '--base',
+      base,
+      '--data',
+      data,
+      '--out',
+      out,
+      '--task',
+      'toy',
+      '--lr',
+      '1e-2',
+      '--epochs',
+      '3',
+      '--batch-size',
+      '16',
+      '--bottleneck',
+      '5',
+      '--adapter-layers',
+      '1',
+      '--dropout',
+      '0',
+      '--seed',
+      '2',
+      '--nonlinearity',
+      'swish',
+      '--train-layernorms',
+      trainLayernorms,
+      '--quiet',
+    );
     assert.equal(r.code, 0, r.stderr);
     const files = readdirSync(out);
     assert.equal(files.includes('layernorms.safetensors'), trainLayernorms === 'true');
@@ -100,7 +153,10 @@ for (const trainLayernorms of ['true', 'false'] as const) {
     const head = JSON.parse(readFileSync(join(out, 'head_config.json'), 'utf8'));
     assert.deepEqual(head.config.label2id, { neg: 0, pos: 1 });
     assert.deepEqual([...readTorchStateDict(join(out, 'pytorch_model_head.bin')).keys()], ['heads.toy.1.weight', 'heads.toy.1.bias']);
-    assert.deepEqual([...readSafetensors(join(out, 'model_head.safetensors')).tensors.keys()].sort(), ['heads.toy.1.bias', 'heads.toy.1.weight']);
+    assert.deepEqual([...readSafetensors(join(out, 'model_head.safetensors')).tensors.keys()].sort(), [
+      'heads.toy.1.bias',
+      'heads.toy.1.weight',
+    ]);
     const card = readFileSync(join(out, 'README.md'), 'utf8');
     assert.match(card, /^---\ntags:\n {2}- adapter-transformers/);
     assert.match(card, /model\.active_head = name/);
@@ -119,7 +175,7 @@ for (const trainLayernorms of ['true', 'false'] as const) {
     assert.deepEqual(imported.config.labels, original.config.labels);
 
     const rows = join(work, 'rows.jsonl');
-    writeFileSync(rows, readFileSync(data, 'utf8').split('\n').slice(0, 12).join('\n') + '\n');
+    writeFileSync(rows, `${readFileSync(data, 'utf8').split('\n').slice(0, 12).join('\n')}\n`);
     const predict = (dir: string, file: string) => {
       const p = cli('predict', '--base', base, '--adapter', dir, '--data', rows, '--out', join(work, file));
       assert.equal(p.code, 0, p.stderr);
@@ -129,8 +185,30 @@ for (const trainLayernorms of ['true', 'false'] as const) {
 
     // A warm start from their format starts where the original adapter is: SGD with a vanishing step keeps it.
     const warm = join(work, `warm-${trainLayernorms}`);
-    const w = cli('train', '--base', base, '--data', data, '--out', warm, '--init-adapter', theirs, '--optimizer', 'sgd', '--lr', '1e-30', '--max-steps', '1',
-      '--dropout', '0', '--weight-decay', '0', '--train-layernorms', trainLayernorms, '--quiet');
+    const w = cli(
+      'train',
+      '--base',
+      base,
+      '--data',
+      data,
+      '--out',
+      warm,
+      '--init-adapter',
+      theirs,
+      '--optimizer',
+      'sgd',
+      '--lr',
+      '1e-30',
+      '--max-steps',
+      '1',
+      '--dropout',
+      '0',
+      '--weight-decay',
+      '0',
+      '--train-layernorms',
+      trainLayernorms,
+      '--quiet',
+    );
     assert.equal(w.code, 0, w.stderr);
     const after = readAdapterDir(warm);
     for (const [name, t] of original.tensors) assert.deepEqual(bits(after.tensors.get(name)!.data), bits(t.data), name);
@@ -150,7 +228,20 @@ test('their adapter.safetensors works in place of pytorch_adapter.bin; no head: 
   const p = cli('predict', '--base', base, '--adapter', theirs, '--data', data, '--out', join(work, 'nohead.jsonl'));
   assert.notEqual(p.code, 0);
   assert.match(p.stderr, /has no head \(head_config\.json\)/);
-  const t = cli('train', '--base', base, '--data', data, '--out', join(work, 'from-headless'), '--init-adapter', theirs, '--max-steps', '1', '--quiet');
+  const t = cli(
+    'train',
+    '--base',
+    base,
+    '--data',
+    data,
+    '--out',
+    join(work, 'from-headless'),
+    '--init-adapter',
+    theirs,
+    '--max-steps',
+    '1',
+    '--quiet',
+  );
   assert.equal(t.code, 0, t.stderr);
   assert.deepEqual(readAdapterDir(join(work, 'from-headless')).config.labels, ['neg', 'pos']);
 });
@@ -159,15 +250,72 @@ test('configs this network cannot reproduce are refused with the field named', (
   const b = loadBaseModel(base);
   const from = join(work, 'trained-false');
   const cases: [string, (c: Record<string, unknown>, top: Record<string, unknown>) => void, RegExp][] = [
-    ['pfeiffer', (c) => { c.mh_adapter = false; c.original_ln_before = true; }, /config\.mh_adapter is false/],
-    ['lnafter', (c) => { c.ln_after = true; }, /config\.ln_after is true/],
-    ['parallel', (c) => { c.is_parallel = true; }, /config\.is_parallel/],
-    ['scaled', (c) => { c.scaling = 4.0; }, /config\.scaling 4/],
-    ['lora', (c) => { c.architecture = 'lora'; }, /architecture "lora"/],
-    ['oldgelu', (c, top) => { c.non_linearity = 'gelu'; delete top.version; }, /read as "gelu_new"/],
-    ['perlayer', (c) => { c.reduction_factor = { '1': 2, default: 4 }; c.leave_out = []; }, /different bottlenecks per layer/],
-    ['hidden', (_c, top) => { top.hidden_size = 768; }, /hidden_size 768 does not match the base's 16/],
-    ['name', (_c, top) => { top.name = 'SST 2'; }, /"name" must be/],
+    [
+      'pfeiffer',
+      (c) => {
+        c.mh_adapter = false;
+        c.original_ln_before = true;
+      },
+      /config\.mh_adapter is false/,
+    ],
+    [
+      'lnafter',
+      (c) => {
+        c.ln_after = true;
+      },
+      /config\.ln_after is true/,
+    ],
+    [
+      'parallel',
+      (c) => {
+        c.is_parallel = true;
+      },
+      /config\.is_parallel/,
+    ],
+    [
+      'scaled',
+      (c) => {
+        c.scaling = 4.0;
+      },
+      /config\.scaling 4/,
+    ],
+    [
+      'lora',
+      (c) => {
+        c.architecture = 'lora';
+      },
+      /architecture "lora"/,
+    ],
+    [
+      'oldgelu',
+      (c, top) => {
+        c.non_linearity = 'gelu';
+        delete top.version;
+      },
+      /read as "gelu_new"/,
+    ],
+    [
+      'perlayer',
+      (c) => {
+        c.reduction_factor = { '1': 2, default: 4 };
+        c.leave_out = [];
+      },
+      /different bottlenecks per layer/,
+    ],
+    [
+      'hidden',
+      (_c, top) => {
+        top.hidden_size = 768;
+      },
+      /hidden_size 768 does not match the base's 16/,
+    ],
+    [
+      'name',
+      (_c, top) => {
+        top.name = 'SST 2';
+      },
+      /"name" must be/,
+    ],
   ];
   for (const [label, change, expected] of cases) {
     const dir = join(work, `bad-${label}`);
@@ -190,7 +338,17 @@ test('export: --format onnx is refused as not yet there; head- and full-mode ada
   const e = cli('export', '--adapter', headOnly, '--out', join(work, 'x-head'));
   assert.notEqual(e.code, 0);
   assert.match(e.stderr, /trained in "head" mode/);
-  const ok = cli('export', '--adapter', join(work, 'theirs-true'), '--base', base, '--out', join(work, 'x-theirs'), '--model-name', 'bert-tiny');
+  const ok = cli(
+    'export',
+    '--adapter',
+    join(work, 'theirs-true'),
+    '--base',
+    base,
+    '--out',
+    join(work, 'x-theirs'),
+    '--model-name',
+    'bert-tiny',
+  );
   assert.equal(ok.code, 0, ok.stderr);
   assert.equal(JSON.parse(readFileSync(join(work, 'x-theirs', 'adapter_config.json'), 'utf8')).model_name, 'bert-tiny');
 });

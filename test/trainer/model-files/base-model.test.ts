@@ -1,22 +1,29 @@
-import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { after, before, test } from 'node:test';
 import { expectedBertWeights, loadBaseModel } from '../../../trainer/model-files/base-model.ts';
 import { ModelFileError } from '../../../trainer/model-files/errors.ts';
-import { writeRandomBert } from '../../../trainer/model-files/random-bert.ts';
 import type { RandomBertOptions } from '../../../trainer/model-files/random-bert.ts';
-import { readSafetensors, writeSafetensorsRaw } from '../../../trainer/model-files/safetensors.ts';
+import { writeRandomBert } from '../../../trainer/model-files/random-bert.ts';
 import type { RawTensor } from '../../../trainer/model-files/safetensors.ts';
+import { readSafetensors, writeSafetensorsRaw } from '../../../trainer/model-files/safetensors.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'base-model-test-'));
 after(() => rmSync(root, { recursive: true, force: true }));
 
 // h=64, intermediate=128: the shapes the error-message examples use.
 const opts: RandomBertOptions = {
-  hiddenSize: 64, numLayers: 2, numHeads: 4, intermediateSize: 128, maxPositions: 32, vocabSize: 40, seed: 11, layerNormNoise: 0.1,
+  hiddenSize: 64,
+  numLayers: 2,
+  numHeads: 4,
+  intermediateSize: 128,
+  maxPositions: 32,
+  vocabSize: 40,
+  seed: 11,
+  layerNormNoise: 0.1,
 };
 const ref = join(root, 'ref');
 before(() => writeRandomBert(ref, opts));
@@ -33,9 +40,16 @@ function variant(name: string, edit: (t: Map<string, RawTensor>) => void): strin
 }
 
 const rejects = (dir: string, message: RegExp) =>
-  assert.throws(() => loadBaseModel(dir), (e: unknown) => e instanceof ModelFileError && message.test(e.message) ? true : assert.fail(String(e)));
+  assert.throws(
+    () => loadBaseModel(dir),
+    (e: unknown) => (e instanceof ModelFileError && message.test(e.message) ? true : assert.fail(String(e))),
+  );
 
-const f32 = (values: number[]): RawTensor => ({ dtype: 'F32', shape: [values.length], bytes: new Uint8Array(new Float32Array(values).buffer) });
+const f32 = (values: number[]): RawTensor => ({
+  dtype: 'F32',
+  shape: [values.length],
+  bytes: new Uint8Array(new Float32Array(values).buffer),
+});
 
 test('loads every weight under canonical names, in canonical order, zero-copy', () => {
   const m = loadBaseModel(ref);
@@ -55,7 +69,11 @@ test('loads every weight under canonical names, in canonical order, zero-copy', 
 
 test('bert.-prefixed, F16 and BF16 checkpoints load to the same names and close values', () => {
   const base = loadBaseModel(ref);
-  for (const [dtype, tol] of [['F32', 0], ['F16', 2 ** -11], ['BF16', 2 ** -8]] as const) {
+  for (const [dtype, tol] of [
+    ['F32', 0],
+    ['F16', 2 ** -11],
+    ['BF16', 2 ** -8],
+  ] as const) {
     const dir = join(root, `prefixed-${dtype}`);
     writeRandomBert(dir, { ...opts, prefix: true, dtype });
     const m = loadBaseModel(dir);
@@ -87,7 +105,10 @@ test('legacy gamma/beta names load; position_ids and the MLM head are ignored', 
   const m = loadBaseModel(dir);
   const base = loadBaseModel(ref);
   assert.deepEqual([...m.weights.keys()], [...base.weights.keys()]);
-  assert.deepEqual(m.weights.get('encoder.layer.1.attention.output.LayerNorm.bias')!.data, base.weights.get('encoder.layer.1.attention.output.LayerNorm.bias')!.data);
+  assert.deepEqual(
+    m.weights.get('encoder.layer.1.attention.output.LayerNorm.bias')!.data,
+    base.weights.get('encoder.layer.1.attention.output.LayerNorm.bias')!.data,
+  );
 });
 
 test('no pooler is fine; half a pooler is not', () => {
@@ -96,7 +117,10 @@ test('no pooler is fine; half a pooler is not', () => {
   const m = loadBaseModel(dir);
   assert.equal(m.hasPooler, false);
   assert.ok(!m.weights.has('pooler.dense.weight'));
-  rejects(variant('halfpooler', (t) => t.delete('pooler.dense.bias')), /"pooler\.dense\.weight" is present without "pooler\.dense\.bias"/);
+  rejects(
+    variant('halfpooler', (t) => t.delete('pooler.dense.bias')),
+    /"pooler\.dense\.weight" is present without "pooler\.dense\.bias"/,
+  );
 });
 
 test('a classifier in the checkpoint is kept and checked against id2label', () => {
@@ -117,7 +141,10 @@ test('a missing tensor is named with its expected shape', () => {
     /model\.safetensors: missing tensor "encoder\.layer\.1\.output\.dense\.weight" \(expected shape \[64, 128\]\)$/,
   );
   rejects(
-    variant('missing2', (t) => { t.delete('encoder.layer.0.attention.self.key.bias'); t.delete('embeddings.LayerNorm.weight'); }),
+    variant('missing2', (t) => {
+      t.delete('encoder.layer.0.attention.self.key.bias');
+      t.delete('embeddings.LayerNorm.weight');
+    }),
     /missing tensor "embeddings\.LayerNorm\.weight" \(expected shape \[64\]\) and 1 more required tensor/,
   );
 });
@@ -128,14 +155,23 @@ test('a wrong shape is named with expected and actual', () => {
     t.set('encoder.layer.0.attention.self.query.weight', { ...w, shape: [32, 128] });
   });
   rejects(dir, /model\.safetensors: tensor "encoder\.layer\.0\.attention\.self\.query\.weight" has shape \[32, 128\], expected \[64, 64\]/);
-  rejects(variant('vocab', (t) => t.set('embeddings.word_embeddings.weight', { dtype: 'F32', shape: [41, 64], bytes: new Uint8Array(41 * 64 * 4) })),
-    /tensor "embeddings\.word_embeddings\.weight" has shape \[41, 64\], expected \[40, 64\]/);
+  rejects(
+    variant('vocab', (t) =>
+      t.set('embeddings.word_embeddings.weight', { dtype: 'F32', shape: [41, 64], bytes: new Uint8Array(41 * 64 * 4) }),
+    ),
+    /tensor "embeddings\.word_embeddings\.weight" has shape \[41, 64\], expected \[40, 64\]/,
+  );
 });
 
 test('two spellings of one tensor, and non-float dtypes, are refused', () => {
-  rejects(variant('dup', (t) => t.set('bert.pooler.dense.bias', t.get('pooler.dense.bias')!)), /tensors "bert\.pooler\.dense\.bias" and "pooler\.dense\.bias" are both "pooler\.dense\.bias"/);
-  rejects(variant('int', (t) => t.set('embeddings.LayerNorm.bias', { dtype: 'I32', shape: [64], bytes: new Uint8Array(256) })),
-    /model\.safetensors: tensor "embeddings\.LayerNorm\.bias" has dtype I32/);
+  rejects(
+    variant('dup', (t) => t.set('bert.pooler.dense.bias', t.get('pooler.dense.bias')!)),
+    /tensors "bert\.pooler\.dense\.bias" and "pooler\.dense\.bias" are both "pooler\.dense\.bias"/,
+  );
+  rejects(
+    variant('int', (t) => t.set('embeddings.LayerNorm.bias', { dtype: 'I32', shape: [64], bytes: new Uint8Array(256) })),
+    /model\.safetensors: tensor "embeddings\.LayerNorm\.bias" has dtype I32/,
+  );
 });
 
 test('missing directory or model.safetensors', () => {

@@ -1,8 +1,8 @@
-import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { after, test } from 'node:test';
 import { readBertConfig } from '../../../trainer/model-files/bert-config.ts';
 import { ModelFileError } from '../../../trainer/model-files/errors.ts';
 
@@ -11,11 +11,25 @@ after(() => rmSync(root, { recursive: true, force: true }));
 
 // bert-base-uncased's config.json, as published.
 const BASE = {
-  architectures: ['BertForMaskedLM'], attention_probs_dropout_prob: 0.1, gradient_checkpointing: false,
-  hidden_act: 'gelu', hidden_dropout_prob: 0.1, hidden_size: 768, initializer_range: 0.02,
-  intermediate_size: 3072, layer_norm_eps: 1e-12, max_position_embeddings: 512, model_type: 'bert',
-  num_attention_heads: 12, num_hidden_layers: 12, pad_token_id: 0, position_embedding_type: 'absolute',
-  transformers_version: '4.6.0.dev0', type_vocab_size: 2, use_cache: true, vocab_size: 30522,
+  architectures: ['BertForMaskedLM'],
+  attention_probs_dropout_prob: 0.1,
+  gradient_checkpointing: false,
+  hidden_act: 'gelu',
+  hidden_dropout_prob: 0.1,
+  hidden_size: 768,
+  initializer_range: 0.02,
+  intermediate_size: 3072,
+  layer_norm_eps: 1e-12,
+  max_position_embeddings: 512,
+  model_type: 'bert',
+  num_attention_heads: 12,
+  num_hidden_layers: 12,
+  pad_token_id: 0,
+  position_embedding_type: 'absolute',
+  transformers_version: '4.6.0.dev0',
+  type_vocab_size: 2,
+  use_cache: true,
+  vocab_size: 30522,
 };
 
 let n = 0;
@@ -27,13 +41,24 @@ function dirWith(content: string | object): string {
 }
 
 const rejects = (dir: string, message: RegExp) =>
-  assert.throws(() => readBertConfig(dir), (e: unknown) => e instanceof ModelFileError && message.test(e.message) ? true : assert.fail(String(e)));
+  assert.throws(
+    () => readBertConfig(dir),
+    (e: unknown) => (e instanceof ModelFileError && message.test(e.message) ? true : assert.fail(String(e))),
+  );
 
 test('reads bert-base-uncased config.json', () => {
   assert.deepEqual(readBertConfig(dirWith(BASE)), {
-    vocab_size: 30522, hidden_size: 768, num_hidden_layers: 12, num_attention_heads: 12, intermediate_size: 3072,
-    hidden_act: 'gelu', max_position_embeddings: 512, type_vocab_size: 2, layer_norm_eps: 1e-12,
-    initializer_range: 0.02, model_type: 'bert',
+    vocab_size: 30522,
+    hidden_size: 768,
+    num_hidden_layers: 12,
+    num_attention_heads: 12,
+    intermediate_size: 3072,
+    hidden_act: 'gelu',
+    max_position_embeddings: 512,
+    type_vocab_size: 2,
+    layer_norm_eps: 1e-12,
+    initializer_range: 0.02,
+    model_type: 'bert',
   });
 });
 

@@ -9,7 +9,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { ModelFileError } from '../../../trainer/model-files/errors.ts';
-import { decodeTorchStateDict, encodeTorchArchive, encodeTorchStateDict, readTorchStateDict, writeTorchStateDict } from '../../../trainer/model-files/pytorch-zip.ts';
+import {
+  decodeTorchStateDict,
+  encodeTorchArchive,
+  encodeTorchStateDict,
+  readTorchStateDict,
+  writeTorchStateDict,
+} from '../../../trainer/model-files/pytorch-zip.ts';
 import type { F32Tensor } from '../../../trainer/model-files/safetensors.ts';
 import { Rng } from '../../../trainer/util/random.ts';
 import { requireTorch, runPython } from '../../support/python-torch.ts';
@@ -20,9 +26,15 @@ const work = mkdtempSync(join(tmpdir(), 'pytorch-zip-'));
 function sample(): Map<string, F32Tensor> {
   const rng = new Rng(7);
   const t = new Map<string, F32Tensor>();
-  t.set('bert.encoder.layer.0.output.adapters.sst2.adapter_down.0.weight', { shape: [3, 5], data: Float32Array.from({ length: 15 }, () => rng.normal()) });
+  t.set('bert.encoder.layer.0.output.adapters.sst2.adapter_down.0.weight', {
+    shape: [3, 5],
+    data: Float32Array.from({ length: 15 }, () => rng.normal()),
+  });
   t.set('heads.sst2.1.bias', { shape: [2], data: Float32Array.from([-0, 1.4e-45]) });
-  t.set('odd', { shape: [2, 1, 3], data: Float32Array.from([NaN, Infinity, -Infinity, 3.4028234663852886e38, -1.1754943508222875e-38, 0.1]) });
+  t.set('odd', {
+    shape: [2, 1, 3],
+    data: Float32Array.from([NaN, Infinity, -Infinity, 3.4028234663852886e38, -1.1754943508222875e-38, 0.1]),
+  });
   t.set('empty', { shape: [0, 4], data: new Float32Array(0) });
   t.set('ünicode ✓', { shape: [1], data: Float32Array.from([42]) });
   return t;
@@ -72,7 +84,11 @@ print(json.dumps({k: {"shape": list(v.shape), "dtype": str(v.dtype), "bits": v.c
   for (const [name, x] of tensors) {
     assert.equal(got[name].dtype, 'torch.float32');
     assert.deepEqual(got[name].shape, x.shape);
-    assert.deepEqual(got[name].bits.map((b) => b >>> 0), bits(x.data), name);
+    assert.deepEqual(
+      got[name].bits.map((b) => b >>> 0),
+      bits(x.data),
+      name,
+    );
   }
 });
 
@@ -110,7 +126,11 @@ test('a non-contiguous tensor (a transpose) is refused with the tensor named', (
 });
 
 /** An archive holding only `pickle` as data.pkl, to forge hostile files. */
-const withPickle = (pickle: Buffer) => encodeTorchArchive([{ name: 'data.pkl', data: pickle }, { name: 'version', data: Buffer.from('3\n') }]);
+const withPickle = (pickle: Buffer) =>
+  encodeTorchArchive([
+    { name: 'data.pkl', data: pickle },
+    { name: 'version', data: Buffer.from('3\n') },
+  ]);
 
 /** Where the data of record `name` starts in an archive we wrote. */
 function recordStart(buf: Buffer, name: string): number {
@@ -119,8 +139,17 @@ function recordStart(buf: Buffer, name: string): number {
 }
 
 test('a pickle that calls anything else (os.system) is refused, never run', () => {
-  const evil = Buffer.concat([Buffer.from([0x80, 0x02]), Buffer.from('cos\nsystem\n'), Buffer.from([0x58, 4, 0, 0, 0]), Buffer.from('true'), Buffer.from([0x85, 0x52, 0x2e])]);
-  assert.throws(() => decodeTorchStateDict(withPickle(evil), 'evil.bin'), (e: Error) => e instanceof ModelFileError && /references os\.system/.test(e.message));
+  const evil = Buffer.concat([
+    Buffer.from([0x80, 0x02]),
+    Buffer.from('cos\nsystem\n'),
+    Buffer.from([0x58, 4, 0, 0, 0]),
+    Buffer.from('true'),
+    Buffer.from([0x85, 0x52, 0x2e]),
+  ]);
+  assert.throws(
+    () => decodeTorchStateDict(withPickle(evil), 'evil.bin'),
+    (e: Error) => e instanceof ModelFileError && /references os\.system/.test(e.message),
+  );
 });
 
 test('other refusals: not a zip, a corrupt record, a top level that is not a dict', () => {

@@ -1,19 +1,27 @@
-import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { after, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { readBertConfig } from '../../../trainer/model-files/bert-config.ts';
-import { syntheticVocab, writeRandomBert } from '../../../trainer/model-files/random-bert.ts';
 import type { RandomBertOptions } from '../../../trainer/model-files/random-bert.ts';
+import { syntheticVocab, writeRandomBert } from '../../../trainer/model-files/random-bert.ts';
 import { readSafetensors } from '../../../trainer/model-files/safetensors.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'random-bert-test-'));
 after(() => rmSync(root, { recursive: true, force: true }));
 const REAL_VOCAB = fileURLToPath(new URL('../../../../shared/data/vocab/bert-base-uncased-vocab.txt', import.meta.url));
 
-const tiny: RandomBertOptions = { hiddenSize: 16, numLayers: 2, numHeads: 2, intermediateSize: 32, maxPositions: 24, vocabSize: 50, seed: 1 };
+const tiny: RandomBertOptions = {
+  hiddenSize: 16,
+  numLayers: 2,
+  numHeads: 2,
+  intermediateSize: 32,
+  maxPositions: 24,
+  vocabSize: 50,
+  seed: 1,
+};
 
 test('same seed -> byte-identical files; another seed -> different weights', () => {
   writeRandomBert(join(root, 'a'), tiny);
@@ -32,9 +40,17 @@ test('config.json is a full Hugging Face BertModel config', () => {
   assert.equal(json.model_type, 'bert');
   assert.equal(json.torch_dtype, 'bfloat16');
   assert.deepEqual(readBertConfig(dir), {
-    vocab_size: 50, hidden_size: 16, num_hidden_layers: 2, num_attention_heads: 2, intermediate_size: 32,
-    hidden_act: 'gelu', max_position_embeddings: 24, type_vocab_size: 2, layer_norm_eps: 1e-12,
-    initializer_range: 0.02, model_type: 'bert',
+    vocab_size: 50,
+    hidden_size: 16,
+    num_hidden_layers: 2,
+    num_attention_heads: 2,
+    intermediate_size: 32,
+    hidden_act: 'gelu',
+    max_position_embeddings: 24,
+    type_vocab_size: 2,
+    layer_norm_eps: 1e-12,
+    initializer_range: 0.02,
+    model_type: 'bert',
   });
   const f = readSafetensors(join(dir, 'model.safetensors'));
   assert.deepEqual(f.metadata, { format: 'pt' });
@@ -86,6 +102,9 @@ test('the real bert-base-uncased vocab gives vocab_size 30522', { skip: !existsS
 
 test('bad sizes are refused before anything is written', () => {
   const dir = join(root, 'bad');
-  assert.throws(() => writeRandomBert(dir, { ...tiny, hiddenSize: 15 }), /"hidden_size" \(15\) must be divisible by "num_attention_heads" \(2\)/);
+  assert.throws(
+    () => writeRandomBert(dir, { ...tiny, hiddenSize: 15 }),
+    /"hidden_size" \(15\) must be divisible by "num_attention_heads" \(2\)/,
+  );
   assert.ok(!existsSync(dir));
 });

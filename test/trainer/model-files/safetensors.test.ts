@@ -1,12 +1,17 @@
-import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import {
-  ModelFileError, parseSafetensors, readSafetensors, toFloat32, writeSafetensors, writeSafetensorsRaw,
-} from '../../../trainer/model-files/safetensors.ts';
+import { after, test } from 'node:test';
 import type { RawTensor } from '../../../trainer/model-files/safetensors.ts';
+import {
+  ModelFileError,
+  parseSafetensors,
+  readSafetensors,
+  toFloat32,
+  writeSafetensors,
+  writeSafetensorsRaw,
+} from '../../../trainer/model-files/safetensors.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'safetensors-test-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -22,13 +27,17 @@ function rawFile(name: string, header: unknown, data: Uint8Array, headerPad = ''
 }
 
 const rejects = (fn: () => unknown, message: RegExp) =>
-  assert.throws(fn, (e: unknown) => e instanceof ModelFileError && message.test(e.message) ? true : assert.fail(String(e)));
+  assert.throws(fn, (e: unknown) => (e instanceof ModelFileError && message.test(e.message) ? true : assert.fail(String(e))));
 
 test('write -> read round trip keeps names, shapes, values and metadata', () => {
   const path = join(dir, 'rt.safetensors');
   const a = new Float32Array([1, -2.5, 3e-8, 65504, -0, Infinity]);
   const b = new Float32Array([0.1, 0.2, 0.3]);
-  writeSafetensors(path, { 'z.weight': { shape: [2, 3], data: a }, 'a.bias': { shape: [3], data: b }, empty: { shape: [0, 4], data: new Float32Array(0) } }, { format: 'pt' });
+  writeSafetensors(
+    path,
+    { 'z.weight': { shape: [2, 3], data: a }, 'a.bias': { shape: [3], data: b }, empty: { shape: [0, 4], data: new Float32Array(0) } },
+    { format: 'pt' },
+  );
   const f = readSafetensors(path);
   assert.deepEqual([...f.tensors.keys()], ['a.bias', 'empty', 'z.weight']); // sorted
   assert.deepEqual(f.metadata, { format: 'pt' });
@@ -40,7 +49,14 @@ test('write -> read round trip keeps names, shapes, values and metadata', () => 
 
 test('a Map works as input, and integer-like names keep sorted order', () => {
   const path = join(dir, 'map.safetensors');
-  writeSafetensors(path, new Map([['10', { shape: [1], data: new Float32Array([10]) }], ['2', { shape: [1], data: new Float32Array([2]) }], ['b', { shape: [1], data: new Float32Array([3]) }]]));
+  writeSafetensors(
+    path,
+    new Map([
+      ['10', { shape: [1], data: new Float32Array([10]) }],
+      ['2', { shape: [1], data: new Float32Array([2]) }],
+      ['b', { shape: [1], data: new Float32Array([3]) }],
+    ]),
+  );
   const f = readSafetensors(path);
   assert.deepEqual([...f.tensors.keys()], ['10', '2', 'b']);
   assert.deepEqual(f.metadata, {});
@@ -102,7 +118,10 @@ test('F16, BF16 and F64 convert to float32; integer dtypes are refused by name',
   assert.deepEqual([...toFloat32(f.tensors.get('h')!, 'h')], [1, -2, 65504, 2 ** -24]);
   assert.deepEqual([...toFloat32(f.tensors.get('b')!, 'b')], [1, -2]);
   assert.deepEqual([...toFloat32(f.tensors.get('d')!, 'd')], [0.5, -Infinity, Math.fround(1 / 3)]);
-  rejects(() => toFloat32(f.tensors.get('embeddings.position_ids')!, 'embeddings.position_ids'), /tensor "embeddings\.position_ids" has dtype I64/);
+  rejects(
+    () => toFloat32(f.tensors.get('embeddings.position_ids')!, 'embeddings.position_ids'),
+    /tensor "embeddings\.position_ids" has dtype I64/,
+  );
 });
 
 test('writes are atomic: no temporary file is left behind', () => {
@@ -111,7 +130,10 @@ test('writes are atomic: no temporary file is left behind', () => {
   writeSafetensors(join(sub, 'a.safetensors'), { w: { shape: [1], data: new Float32Array([2]) } }); // overwrite
   assert.deepEqual(readdirSync(sub), ['a.safetensors']);
   assert.deepEqual([...toFloat32(readSafetensors(join(sub, 'a.safetensors')).tensors.get('w')!, 'w')], [2]);
-  assert.throws(() => writeSafetensors(join(sub, 'b.safetensors'), { w: { shape: [2], data: new Float32Array([1]) } }), /tensor "w": shape \[2\] holds 2 values but the data has 1/);
+  assert.throws(
+    () => writeSafetensors(join(sub, 'b.safetensors'), { w: { shape: [2], data: new Float32Array([1]) } }),
+    /tensor "w": shape \[2\] holds 2 values but the data has 1/,
+  );
   assert.deepEqual(readdirSync(sub), ['a.safetensors']);
 });
 
@@ -121,7 +143,10 @@ test('truncated and foreign files are refused with the file name', () => {
   const bytes = readFileSync(good);
   const cut = join(dir, 'model.safetensors');
   writeFileSync(cut, bytes.subarray(0, bytes.length - 4));
-  rejects(() => readSafetensors(cut), /model\.safetensors: tensor "encoder\.layer\.0\.attention\.self\.query\.weight" has data_offsets \[0, 64\] beyond the end of the file \(\d+ bytes/);
+  rejects(
+    () => readSafetensors(cut),
+    /model\.safetensors: tensor "encoder\.layer\.0\.attention\.self\.query\.weight" has data_offsets \[0, 64\] beyond the end of the file \(\d+ bytes/,
+  );
 
   writeFileSync(cut, bytes.subarray(0, 5));
   rejects(() => readSafetensors(cut), /model\.safetensors: not a safetensors file \(5 bytes/);
@@ -137,16 +162,31 @@ test('truncated and foreign files are refused with the file name', () => {
 
 test('garbage headers are refused precisely', () => {
   const d = new Uint8Array(8);
-  rejects(() => readSafetensors(rawFile('g1.safetensors', null, d, '')), /g1\.safetensors: not a safetensors file \(the header does not start/);
+  rejects(
+    () => readSafetensors(rawFile('g1.safetensors', null, d, '')),
+    /g1\.safetensors: not a safetensors file \(the header does not start/,
+  );
   const len = Buffer.alloc(8);
   len.writeBigUInt64LE(6n);
   writeFileSync(join(dir, 'g2.safetensors'), Buffer.concat([len, Buffer.from('{"a":,'), d]));
   rejects(() => readSafetensors(join(dir, 'g2.safetensors')), /g2\.safetensors: header is not valid JSON/);
   rejects(() => readSafetensors(rawFile('g3.safetensors', { t: { shape: [2], data_offsets: [0, 8] } }, d)), /tensor "t" has no "dtype"/);
-  rejects(() => readSafetensors(rawFile('g4.safetensors', { t: { dtype: 'Q7', shape: [2], data_offsets: [0, 8] } }, d)), /tensor "t" has unknown dtype "Q7"/);
-  rejects(() => readSafetensors(rawFile('g5.safetensors', { t: { dtype: 'F32', shape: [2, -1], data_offsets: [0, 8] } }, d)), /tensor "t" has an invalid "shape"/);
-  rejects(() => readSafetensors(rawFile('g6.safetensors', { t: { dtype: 'F32', shape: [2] } }, d)), /tensor "t" has invalid "data_offsets"/);
-  rejects(() => readSafetensors(rawFile('g7.safetensors', { t: { dtype: 'F32', shape: [3], data_offsets: [0, 8] } }, d)), /tensor "t" has 8 bytes but dtype F32 with shape \[3\] needs 12/);
+  rejects(
+    () => readSafetensors(rawFile('g4.safetensors', { t: { dtype: 'Q7', shape: [2], data_offsets: [0, 8] } }, d)),
+    /tensor "t" has unknown dtype "Q7"/,
+  );
+  rejects(
+    () => readSafetensors(rawFile('g5.safetensors', { t: { dtype: 'F32', shape: [2, -1], data_offsets: [0, 8] } }, d)),
+    /tensor "t" has an invalid "shape"/,
+  );
+  rejects(
+    () => readSafetensors(rawFile('g6.safetensors', { t: { dtype: 'F32', shape: [2] } }, d)),
+    /tensor "t" has invalid "data_offsets"/,
+  );
+  rejects(
+    () => readSafetensors(rawFile('g7.safetensors', { t: { dtype: 'F32', shape: [3], data_offsets: [0, 8] } }, d)),
+    /tensor "t" has 8 bytes but dtype F32 with shape \[3\] needs 12/,
+  );
   rejects(() => readSafetensors(rawFile('g8.safetensors', { __metadata__: { a: 1 } }, d)), /"__metadata__" value "a" is not a string/);
   rejects(() => parseSafetensors(Buffer.from([2, 0, 0, 0, 0, 0, 0, 0, 0x7b, 0xff]), 'mem'), /mem: header is not valid UTF-8/);
 });

@@ -6,24 +6,39 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { TrainMode } from '../../../shared/adapter-config.ts';
 import type { BertConfig } from '../../../shared/bert-config.ts';
-import { ATTENTION_MASK, buildBertGraph, INPUT_IDS, LABELS, TOKEN_TYPE_IDS, gradName } from '../../../trainer/model/bert.ts';
-import type { ModelSpec } from '../../../trainer/model/params.ts';
 import { toOnnxModel } from '../../../trainer/graph/onnx-export.ts';
+import { ATTENTION_MASK, buildBertGraph, gradName, INPUT_IDS, LABELS, TOKEN_TYPE_IDS } from '../../../trainer/model/bert.ts';
+import type { ModelSpec } from '../../../trainer/model/params.ts';
 import { createSession, hostTensor } from '../../../trainer/runtime/session.ts';
 import { centralDifferences, relativeError } from '../../support/finite-differences.ts';
 import { randomArray } from '../../support/gradcheck.ts';
 
 const config: BertConfig = {
-  vocab_size: 13, hidden_size: 8, num_hidden_layers: 2, num_attention_heads: 2, intermediate_size: 12,
-  hidden_act: 'gelu', max_position_embeddings: 10, type_vocab_size: 2, layer_norm_eps: 1e-12,
+  vocab_size: 13,
+  hidden_size: 8,
+  num_hidden_layers: 2,
+  num_attention_heads: 2,
+  intermediate_size: 12,
+  hidden_act: 'gelu',
+  max_position_embeddings: 10,
+  type_vocab_size: 2,
+  layer_norm_eps: 1e-12,
 };
 
 function spec(mode: TrainMode, nonlinearity: 'gelu' | 'relu' | 'swish' | 'tanh' = 'gelu'): ModelSpec {
-  return { config, task: 'tiny', numLabels: 3, mode, usesPooler: true, adapter: { bottleneck: 3, nonlinearity, initStd: 0.5, layers: [0, 1] } };
+  return {
+    config,
+    task: 'tiny',
+    numLabels: 3,
+    mode,
+    usesPooler: true,
+    adapter: { bottleneck: 3, nonlinearity, initStd: 0.5, layers: [0, 1] },
+  };
 }
 
 // Two sequences of lengths 5 and 3 (padded): padding must neither leak into attention nor the loss.
-const B = 2, S = 5;
+const B = 2,
+  S = 5;
 const batch = {
   [INPUT_IDS]: hostTensor(BigInt64Array.from([1n, 5n, 7n, 2n, 9n, 1n, 12n, 3n, 0n, 0n]), [B, S]),
   [TOKEN_TYPE_IDS]: hostTensor(BigInt64Array.from([0n, 0n, 0n, 1n, 1n, 0n, 0n, 1n, 0n, 0n]), [B, S]),

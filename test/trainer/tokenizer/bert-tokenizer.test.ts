@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { loadBertTokenizer, longestFirstLengths, TokenizerError, type BertTokenizer } from '../../../trainer/tokenizer/bert-tokenizer.ts';
+import { type BertTokenizer, loadBertTokenizer, longestFirstLengths, TokenizerError } from '../../../trainer/tokenizer/bert-tokenizer.ts';
 import { bertTokenizerJson, vocabFromLines, vocabLines } from '../../../trainer/tokenizer/tokenizer-json.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -76,9 +76,15 @@ test('"Hello, world!" is [CLS] hello , world ! [SEP] = [101, 7592, 1010, 2088, 9
 });
 
 test('punctuation: every P* character and every ASCII symbol is its own token', async () => {
-  assert.deepEqual(await pieces("don't stop -- (really)? $5.00"), ids('don', "'", 't', 'stop', '-', '-', '(', 'really', ')', '?', '$', '5', '.', '00'));
+  assert.deepEqual(
+    await pieces("don't stop -- (really)? $5.00"),
+    ids('don', "'", 't', 'stop', '-', '-', '(', 'really', ')', '?', '$', '5', '.', '00'),
+  );
   // $ ^ ` ~ + = < > | are symbols (S*), not punctuation, in Unicode; BERT splits all of ASCII's.
-  assert.deepEqual(await pieces('^_^ `x` ~y~ a+b=c<d>e|f'), ids('^', '_', '^', '`', 'x', '`', '~', 'y', '~', 'a', '+', 'b', '=', 'c', '<', 'd', '>', 'e', '|', 'f'));
+  assert.deepEqual(
+    await pieces('^_^ `x` ~y~ a+b=c<d>e|f'),
+    ids('^', '_', '^', '`', 'x', '`', '~', 'y', '~', 'a', '+', 'b', '=', 'c', '<', 'd', '>', 'e', '|', 'f'),
+  );
   // Non-ASCII punctuation (P*): the em dash, curly quotes, the inverted question mark.
   assert.deepEqual(await pieces('yes—no “maybe” ¿qué?'), ids('yes', '—', 'no', '“', 'maybe', '”', '¿', 'que', '?'));
 });
@@ -189,7 +195,8 @@ test('longestFirstLengths: fills the budget; keeps a side that fits its half who
         else if (2 * Math.min(x, y) <= budget) assert.equal(x <= y ? kx : ky, Math.min(x, y));
         else {
           assert.ok(Math.abs(kx - ky) <= 1);
-          if (kx !== ky) assert.equal(kx > ky, x > y, `${x}+${y} in ${budget}: the odd piece goes to the longer side (the second on a tie)`);
+          if (kx !== ky)
+            assert.equal(kx > ky, x > y, `${x}+${y} in ${budget}: the odd piece goes to the longer side (the second on a tie)`);
         }
       }
     }
@@ -200,7 +207,10 @@ test('tokenizer.json built from vocab.txt tokenizes the same; tokenizer.json win
   const json = bertTokenizerJson(vocabFromLines(vocab), { lowercase: true });
   const viaJson = await loadBertTokenizer(modelDir({ 'tokenizer.json': JSON.stringify(json) }, false), { maxSeqLen: 64 });
   const viaVocab = await tok(64);
-  const rows = readFileSync(join(sharedData, 'glue/rte/train.jsonl'), 'utf8').split('\n').filter((l) => l !== '').slice(0, 200);
+  const rows = readFileSync(join(sharedData, 'glue/rte/train.jsonl'), 'utf8')
+    .split('\n')
+    .filter((l) => l !== '')
+    .slice(0, 200);
   for (const line of rows) {
     const r = JSON.parse(line) as { text: string; text_pair: string };
     assert.deepEqual(viaJson.encode(r.text, r.text_pair), viaVocab.encode(r.text, r.text_pair));
@@ -222,7 +232,10 @@ test('lower-casing: the option, then tokenizer_config.json, then the tokenizer.j
     loadBertTokenizer(modelDir(files), lowercase === undefined ? { maxSeqLen: 16 } : { maxSeqLen: 16, lowercase });
   assert.equal((await load({ 'tokenizer.json': casedJson })).lowercase, false);
   assert.equal((await load({ 'tokenizer.json': casedJson, 'tokenizer_config.json': config({ do_lower_case: true }) })).lowercase, true);
-  assert.equal((await load({ 'tokenizer.json': casedJson, 'tokenizer_config.json': config({ do_lower_case: true }) }, false)).lowercase, false);
+  assert.equal(
+    (await load({ 'tokenizer.json': casedJson, 'tokenizer_config.json': config({ do_lower_case: true }) }, false)).lowercase,
+    false,
+  );
   assert.equal((await load({ 'tokenizer_config.json': config({ do_lower_case: false }) })).lowercase, false);
   assert.equal((await load({ 'tokenizer_config.json': config({ do_lower_case: false }) }, true)).lowercase, true);
   assert.equal((await load({ 'tokenizer_config.json': config({ model_max_length: 512 }) })).lowercase, true);
@@ -247,20 +260,35 @@ test('errors name the file', async () => {
   const emptyVocab = modelDir({ 'vocab.txt': '' }, false);
   await fails(emptyVocab, new RegExp(`^${join(emptyVocab, 'vocab.txt')}: the vocabulary is empty`));
   await fails(modelDir({ 'vocab.txt': '\n\n' }, false), /vocab\.txt: the vocabulary is empty/);
-  await fails(modelDir({ 'vocab.txt': '[UNK]\n[CLS]\n[SEP]\nhello\n' }, false), /vocab\.txt: the vocabulary has no padding token "\[PAD\]"/);
+  await fails(
+    modelDir({ 'vocab.txt': '[UNK]\n[CLS]\n[SEP]\nhello\n' }, false),
+    /vocab\.txt: the vocabulary has no padding token "\[PAD\]"/,
+  );
   await fails(modelDir({ 'vocab.txt': '[PAD]\n[UNK]\n[SEP]\n' }, false), /vocab\.txt: .*no classifier token "\[CLS\]"/);
   await fails(modelDir({ 'vocab.txt': '[PAD]\n[UNK]\n[CLS]\n' }, false), /vocab\.txt: .*no separator token "\[SEP\]"/);
   await fails(modelDir({ 'vocab.txt': '[PAD]\n[CLS]\n[SEP]\n' }, false), /vocab\.txt: .*no unknown token "\[UNK\]"/);
   const garbled = modelDir({ 'tokenizer.json': '{"model": {"type": "WordPiece", "vocab": ' });
   await fails(garbled, new RegExp(`^${join(garbled, 'tokenizer.json')}: not valid JSON`));
   await fails(modelDir({ 'tokenizer.json': '[1, 2]' }), /tokenizer\.json: expected a JSON object/);
-  await fails(modelDir({ 'tokenizer.json': '{"model": {"type": "BPE", "vocab": {}}}' }), /tokenizer\.json: model type "BPE" is not WordPiece/);
+  await fails(
+    modelDir({ 'tokenizer.json': '{"model": {"type": "BPE", "vocab": {}}}' }),
+    /tokenizer\.json: model type "BPE" is not WordPiece/,
+  );
   await fails(modelDir({ 'tokenizer.json': '{"model": {"type": "WordPiece", "vocab": {}}}' }), /tokenizer\.json: model\.vocab is empty/);
-  await fails(modelDir({ 'tokenizer.json': '{"model": {"type": "WordPiece", "vocab": {"a": -1}}}' }), /tokenizer\.json: model\.vocab\["a"\]/);
+  await fails(
+    modelDir({ 'tokenizer.json': '{"model": {"type": "WordPiece", "vocab": {"a": -1}}}' }),
+    /tokenizer\.json: model\.vocab\["a"\]/,
+  );
   await fails(modelDir({ 'tokenizer_config.json': '{oops' }), /tokenizer_config\.json: not valid JSON/);
   const json = bertTokenizerJson(vocabFromLines(vocab), { lowercase: true }) as unknown as Record<string, unknown>;
-  await fails(modelDir({ 'tokenizer.json': JSON.stringify({ ...json, normalizer: { type: 'NFC' } }) }), /tokenizer\.json: normalizer "NFC" is not supported/);
-  await fails(modelDir({ 'tokenizer.json': JSON.stringify({ ...json, pre_tokenizer: { type: 'NoSuchThing' } }) }), /tokenizer\.json: cannot be used/);
+  await fails(
+    modelDir({ 'tokenizer.json': JSON.stringify({ ...json, normalizer: { type: 'NFC' } }) }),
+    /tokenizer\.json: normalizer "NFC" is not supported/,
+  );
+  await fails(
+    modelDir({ 'tokenizer.json': JSON.stringify({ ...json, pre_tokenizer: { type: 'NoSuchThing' } }) }),
+    /tokenizer\.json: cannot be used/,
+  );
   await fails(uncasedDir, /maxSeqLen must be an integer ≥ 2/, 1);
   await fails(uncasedDir, /maxSeqLen must be an integer ≥ 2/, 2.5);
   assert.throws(() => (tokenizers.get(512) as BertTokenizer).encode(null as unknown as string), TokenizerError);
@@ -274,17 +302,24 @@ test('agrees 100% with the independent Python reference on 200 SST-2 rows (and 1
   }
   const reference = join(here, 'reference_bert_tokenizer.py');
   const run = (rows: { text: string; text_pair?: string }[], maxSeqLen?: number): { input_ids: number[]; token_type_ids: number[] }[] => {
-    const input = rows.map((r) => JSON.stringify(r)).join('\n') + '\n';
+    const input = `${rows.map((r) => JSON.stringify(r)).join('\n')}\n`;
     const extra = maxSeqLen === undefined ? [] : ['--max-seq-len', String(maxSeqLen)];
     const res = spawnSync(python, [reference, '--vocab', vocabPath, ...extra], { input, encoding: 'utf8', maxBuffer: 1 << 26 });
     assert.equal(res.status, 0, res.stderr);
-    return res.stdout.split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as { input_ids: number[]; token_type_ids: number[] });
+    return res.stdout
+      .split('\n')
+      .filter((l) => l !== '')
+      .map((l) => JSON.parse(l) as { input_ids: number[]; token_type_ids: number[] });
   };
   const read = (file: string, n: number): { text: string; text_pair?: string }[] =>
-    readFileSync(join(sharedData, 'glue', file), 'utf8').split('\n').filter((l) => l !== '').slice(0, n).map((l) => {
-      const o = JSON.parse(l) as { text: string; text_pair?: string };
-      return o.text_pair === undefined ? { text: o.text } : { text: o.text, text_pair: o.text_pair };
-    });
+    readFileSync(join(sharedData, 'glue', file), 'utf8')
+      .split('\n')
+      .filter((l) => l !== '')
+      .slice(0, n)
+      .map((l) => {
+        const o = JSON.parse(l) as { text: string; text_pair?: string };
+        return o.text_pair === undefined ? { text: o.text } : { text: o.text, text_pair: o.text_pair };
+      });
   const sst = read('sst2/train.jsonl', 200);
   const ours = await tok(100_000);
   const ref = run(sst);

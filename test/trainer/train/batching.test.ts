@@ -9,7 +9,10 @@ const lengths = Array.from({ length: 1000 }, (_, i) => 3 + ((i * 7919) % 60));
 
 test('bucketed batches cover every row once and are deterministic per seed', () => {
   const a = bucketedBatches(lengths, 16, new Rng(1), 10);
-  assert.deepEqual(a.flat().sort((x, y) => x - y), lengths.map((_, i) => i));
+  assert.deepEqual(
+    a.flat().sort((x, y) => x - y),
+    lengths.map((_, i) => i),
+  );
   assert.deepEqual(bucketedBatches(lengths, 16, new Rng(1), 10), a);
   assert.notDeepEqual(bucketedBatches(lengths, 16, new Rng(2), 10), a);
 });
@@ -46,13 +49,23 @@ class TestRng {
 }
 
 test('batches cover every row exactly once, in order unless shuffled; dropLast drops the short tail', () => {
-  for (const [n, size] of [[10, 4], [10, 5], [10, 1], [3, 10], [11, 3]]) {
+  for (const [n, size] of [
+    [10, 4],
+    [10, 5],
+    [10, 1],
+    [3, 10],
+    [11, 3],
+  ]) {
     const items = Array.from({ length: n }, (_, i) => i);
     const plain = makeBatches(items, size, { shuffle: false });
     assert.deepEqual(plain.flat(), items, `${n}/${size} in order`);
     assert.ok(plain.slice(0, -1).every((b) => b.length === size) && plain.at(-1)!.length <= size);
     const shuffled = makeBatches(items, size, { shuffle: true, rng: new TestRng(n) });
-    assert.deepEqual(shuffled.flat().sort((a, b) => a - b), items, `${n}/${size} shuffled`);
+    assert.deepEqual(
+      shuffled.flat().sort((a, b) => a - b),
+      items,
+      `${n}/${size} shuffled`,
+    );
     const dropped = makeBatches(items, size, { shuffle: false, dropLast: true });
     assert.deepEqual(dropped.flat(), items.slice(0, n - (n % size)));
     assert.ok(dropped.every((b) => b.length === size));

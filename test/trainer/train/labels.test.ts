@@ -4,7 +4,12 @@ import { test } from 'node:test';
 import type { TokenizedRow } from '../../../shared/datasets/rows.ts';
 import { resolveLabels } from '../../../trainer/train/labels.ts';
 
-const row = (label: string | number | null, line: number, ids = [2]): TokenizedRow => ({ inputIds: Int32Array.from(ids), tokenTypeIds: new Int32Array(ids.length), label, line });
+const row = (label: string | number | null, line: number, ids = [2]): TokenizedRow => ({
+  inputIds: Int32Array.from(ids),
+  tokenTypeIds: new Int32Array(ids.length),
+  label,
+  line,
+});
 
 test('labels from the data: sorted distinct strings, or integer classes 0..max', () => {
   const strings = [row('pos', 1), row('neg', 2), row('neutral', 3), row('pos', 4)];
@@ -18,14 +23,19 @@ test('labels from the data: sorted distinct strings, or integer classes 0..max',
 });
 
 test('labels from the data: one class, mixed kinds, absurd integers and missing labels are errors', () => {
-  assert.throws(() => resolveLabels([row('x', 1), row('x', 2)], undefined, 'd.jsonl'), { name: 'DataError', message: 'd.jsonl: only one label ("x") occurs; a classifier needs at least two (pass --labels)' });
+  assert.throws(() => resolveLabels([row('x', 1), row('x', 2)], undefined, 'd.jsonl'), {
+    name: 'DataError',
+    message: 'd.jsonl: only one label ("x") occurs; a classifier needs at least two (pass --labels)',
+  });
   assert.throws(() => resolveLabels([row(0, 1), row(0, 2)], undefined, 'd.jsonl'), /d\.jsonl: only one label \("0"\) occurs/);
-  assert.throws(
-    () => resolveLabels([row('a', 1), row('b', 2), row(1, 7)], undefined, 'd.jsonl'),
-    { message: 'd.jsonl:7: label 1 is an integer but line 1 has a string; use one kind, or pass --labels' },
-  );
+  assert.throws(() => resolveLabels([row('a', 1), row('b', 2), row(1, 7)], undefined, 'd.jsonl'), {
+    message: 'd.jsonl:7: label 1 is an integer but line 1 has a string; use one kind, or pass --labels',
+  });
   assert.throws(() => resolveLabels([row(0, 1), row(1e9, 2)], undefined, 'd.jsonl'), /d\.jsonl:2: integer label 1000000000 is too large/);
-  assert.throws(() => resolveLabels([row(0, 1), row(1, 2), row(null, 3)], undefined, 'd.jsonl'), { name: 'DataError', message: 'd.jsonl:3: missing field "label"' });
+  assert.throws(() => resolveLabels([row(0, 1), row(1, 2), row(null, 3)], undefined, 'd.jsonl'), {
+    name: 'DataError',
+    message: 'd.jsonl:3: missing field "label"',
+  });
   assert.throws(() => resolveLabels([row(null, 1)], undefined, 'd.jsonl'), { message: 'd.jsonl: no row has a label' });
 });
 

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { test } from 'node:test';
-import { AdamW, clipGradNorm, defaultNoDecay, SGD, type Param } from '../../../trainer/train/optimizer.ts';
+import { AdamW, clipGradNorm, defaultNoDecay, type Param, SGD } from '../../../trainer/train/optimizer.ts';
 
 /** Deterministic values in [-1, 1) (mulberry32). */
 function values(n: number, seed: number, scale = 1): Float32Array {
@@ -84,11 +84,24 @@ test('AdamW: gradients by name equal gradients by position; a missing or misshap
   const byList = runAdamW().p;
   const p = init();
   const opt = new AdamW(asParams(p), { lr: 1, ...hyper });
-  lrs.forEach((lr, s) => opt.step(new Map([...grads(s).map((g, k): [string, Float32Array] => [names[k], g]).reverse(), ['frozen.weight', new Float32Array(3)]]), lr));
+  lrs.forEach((lr, s) =>
+    opt.step(
+      new Map([
+        ...grads(s)
+          .map((g, k): [string, Float32Array] => [names[k], g])
+          .reverse(),
+        ['frozen.weight', new Float32Array(3)],
+      ]),
+      lr,
+    ),
+  );
   assert.deepEqual(p, byList);
   assert.throws(() => opt.step(new Map([[names[0], grads(0)[0]]]), 1e-3), /no gradient for parameter "encoder\.adapter\.down\.bias"/);
   assert.throws(() => opt.step(grads(0).slice(1), 1e-3), /2 gradients for 3 parameters/);
-  assert.throws(() => opt.step([grads(0)[0], new Float32Array(3), grads(0)[2]], 1e-3), /gradient of "encoder\.adapter\.down\.bias" has 3 values, the parameter 4/);
+  assert.throws(
+    () => opt.step([grads(0)[0], new Float32Array(3), grads(0)[2]], 1e-3),
+    /gradient of "encoder\.adapter\.down\.bias" has 3 values, the parameter 4/,
+  );
   assert.throws(() => opt.step(grads(0), Number.NaN), RangeError);
   assert.throws(() => new AdamW(asParams(init()), { lr: 1e-3, beta1: 1 }), RangeError);
 });
@@ -105,12 +118,17 @@ test('AdamW: state() / loadState() resume exactly where a run left off', () => {
   for (let s = 3; s < lrs.length; s++) resumed.step(grads(s), lrs[s]);
   assert.deepEqual(p, straight);
   assert.throws(() => resumed.loadState({ step: 1, m: copy.m.slice(1), v: copy.v }), /moment tensors for 3 parameters/);
-  assert.throws(() => resumed.loadState({ step: 1, m: [copy.m[0], new Float32Array(1), copy.m[2]], v: copy.v }), /moments of "encoder\.adapter\.down\.bias"/);
+  assert.throws(
+    () => resumed.loadState({ step: 1, m: [copy.m[0], new Float32Array(1), copy.m[2]], v: copy.v }),
+    /moments of "encoder\.adapter\.down\.bias"/,
+  );
 });
 
 test('default no-decay rule: biases and LayerNorm weights (Hugging Face Trainer)', () => {
   assert.deepEqual(
-    ['a.bias', 'bert.embeddings.LayerNorm.weight', 'x.LayerNorm.bias', 'a.weight', 'adapter.up.weight', 'biased.weight'].map(defaultNoDecay),
+    ['a.bias', 'bert.embeddings.LayerNorm.weight', 'x.LayerNorm.bias', 'a.weight', 'adapter.up.weight', 'biased.weight'].map(
+      defaultNoDecay,
+    ),
     [true, true, true, false, false, false],
   );
   // Custom predicate: decay everything.
@@ -199,7 +217,14 @@ test('AdamW, SGD and clipGradNorm match torch (skipped without python3-torch)', 
   });
   const r = spawnSync(PYTHON, ['-c', TORCH_SCRIPT], { input, encoding: 'utf8' });
   assert.equal(r.status, 0, r.stderr);
-  const torch = JSON.parse(r.stdout) as { adamw: number[][]; m: number[][]; v: number[][]; sgd: number[][]; norm: number; clipped: number[][] };
+  const torch = JSON.parse(r.stdout) as {
+    adamw: number[][];
+    m: number[][];
+    v: number[][];
+    sgd: number[][];
+    norm: number;
+    clipped: number[][];
+  };
 
   const { p, opt } = runAdamW();
   p.forEach((pk, k) => assert.ok(maxDiff(pk, torch.adamw[k]) < 1e-6, `${names[k]}: ${maxDiff(pk, torch.adamw[k])} from torch`));

@@ -7,7 +7,13 @@ import { copyFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { CHECKPOINT_TENSORS, readCheckpoint, TornCheckpointError, writeCheckpoint, type CheckpointState } from '../../../trainer/train/resume-state.ts';
+import {
+  CHECKPOINT_TENSORS,
+  type CheckpointState,
+  readCheckpoint,
+  TornCheckpointError,
+  writeCheckpoint,
+} from '../../../trainer/train/resume-state.ts';
 import { Rng } from '../../../trainer/util/random.ts';
 
 const shapes = new Map([['w', [2, 2]]]);
@@ -15,13 +21,30 @@ const shapes = new Map([['w', [2, 2]]]);
 function state(step: number): CheckpointState {
   const partial = { seed: 1, steps: [], validation: [], best: null, stoppedEarly: false, examplesPerSecond: 0, secondsPerStep: 0 };
   return {
-    format: 'adapter-store.train-checkpoint/v1', fingerprint: 'f', finished: [], savedAt: new Date(0).toISOString(),
-    position: { seedIndex: 0, epoch: 0, batch: step, step, optimizerStep: step, epochRng: new Rng(1).getState(), partial, evalsWithoutImprovement: 0 },
+    format: 'adapter-store.train-checkpoint/v1',
+    fingerprint: 'f',
+    finished: [],
+    savedAt: new Date(0).toISOString(),
+    position: {
+      seedIndex: 0,
+      epoch: 0,
+      batch: step,
+      step,
+      optimizerStep: step,
+      epochRng: new Rng(1).getState(),
+      partial,
+      evalsWithoutImprovement: 0,
+    },
   };
 }
 
 function write(dir: string, step: number, value: number): void {
-  writeCheckpoint(dir, state(step), { params: new Map([['w', new Float32Array(4).fill(value)]]), adamM: null, adamV: null, best: null, selected: null }, shapes);
+  writeCheckpoint(
+    dir,
+    state(step),
+    { params: new Map([['w', new Float32Array(4).fill(value)]]), adamM: null, adamV: null, best: null, selected: null },
+    shapes,
+  );
 }
 
 test('a checkpoint pair reads back as written', () => {

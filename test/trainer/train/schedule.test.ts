@@ -1,7 +1,7 @@
 /** Learning-rate schedules against the Hugging Face formulas, at every boundary step. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { learningRateAt, warmupStepsFor, type ScheduleOptions } from '../../../trainer/train/schedule.ts';
+import { learningRateAt, type ScheduleOptions, warmupStepsFor } from '../../../trainer/train/schedule.ts';
 
 /** transformers.optimization: the lr_lambda of get_linear_schedule_with_warmup, written out. */
 function hfLinear(step: number, warmup: number, total: number): number {
@@ -18,7 +18,15 @@ const boundaries = (warmup: number, total: number): number[] =>
   [...new Set([0, 1, warmup - 1, warmup, warmup + 1, Math.floor((warmup + total) / 2), total - 1, total, total + 3])].filter((s) => s >= 0);
 
 test('linear and constant schedules equal base * HF lambda at boundary steps (bit for bit)', () => {
-  for (const [warmup, total] of [[10, 100], [0, 50], [1, 1], [0, 1], [7, 7], [3, 1000], [6, 10]]) {
+  for (const [warmup, total] of [
+    [10, 100],
+    [0, 50],
+    [1, 1],
+    [0, 1],
+    [7, 7],
+    [3, 1000],
+    [6, 10],
+  ]) {
     for (const base of [1e-3, 2e-5, 0.1]) {
       const o = (kind: ScheduleOptions['kind']): ScheduleOptions => ({ base, totalSteps: total, warmupSteps: warmup, kind });
       for (const s of boundaries(warmup, total)) {
@@ -45,7 +53,10 @@ test('linear: 0 at step 0 with warm-up, the base at the end of warm-up, 0 at tot
 
 test('constant: ramps during warm-up, then stays at the base rate', () => {
   const o: ScheduleOptions = { base: 0.1, totalSteps: 10, warmupSteps: 4, kind: 'constant' };
-  assert.deepEqual(Array.from({ length: 12 }, (_, s) => learningRateAt(s, o)), [0, 0.1 * 0.25, 0.1 * 0.5, 0.1 * 0.75, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1]);
+  assert.deepEqual(
+    Array.from({ length: 12 }, (_, s) => learningRateAt(s, o)),
+    [0, 0.1 * 0.25, 0.1 * 0.5, 0.1 * 0.75, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1],
+  );
 });
 
 test('warmupStepsFor = ceil(totalSteps * ratio), float quirks included, as HF TrainingArguments', () => {

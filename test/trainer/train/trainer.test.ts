@@ -12,7 +12,7 @@ import type { TrainerEvent } from '../../../shared/trainer-events.ts';
 import { readAdapterDir } from '../../../trainer/model-files/adapter-dir.ts';
 import { trainDefaults } from '../../../trainer/train/defaults.ts';
 import { CHECKPOINT_STATE } from '../../../trainer/train/resume-state.ts';
-import { train, type TrainOptions } from '../../../trainer/train/trainer.ts';
+import { type TrainOptions, train } from '../../../trainer/train/trainer.ts';
 import { TOY_JSONL, writeTinyBert } from '../../support/tiny-bert.ts';
 
 const work = mkdtempSync(join(tmpdir(), 'trainer-'));
@@ -26,8 +26,23 @@ after(() => rmSync(work, { recursive: true, force: true }));
 
 function options(out: string, over: Partial<TrainOptions> = {}): TrainOptions {
   return {
-    ...trainDefaults, base, data, out, task: 'toy', lr: 5e-3, initStd: 1e-2, epochs: 3, batchSize: 8, dropout: 0, seeds: [5],
-    checkpointEvery: 4, validationSplit: 0.25, device: 'cpu', threads: 1, log: () => {}, ...over,
+    ...trainDefaults,
+    base,
+    data,
+    out,
+    task: 'toy',
+    lr: 5e-3,
+    initStd: 1e-2,
+    epochs: 3,
+    batchSize: 8,
+    dropout: 0,
+    seeds: [5],
+    checkpointEvery: 4,
+    validationSplit: 0.25,
+    device: 'cpu',
+    threads: 1,
+    log: () => {},
+    ...over,
   };
 }
 
@@ -36,22 +51,35 @@ class Stopped extends Error {}
 test('events arrive typed and in order; onCheckpoint sees each state as written, before training goes on', async () => {
   const events: TrainerEvent[] = [];
   const seen: { step: number; stateStep: number }[] = [];
-  await train(options(join(work, 'events'), {
-    log: (e) => events.push(e),
-    onCheckpoint: ({ dir, step }) => seen.push({ step, stateStep: JSON.parse(readFileSync(join(dir, CHECKPOINT_STATE), 'utf8')).position.step }),
-  }));
+  await train(
+    options(join(work, 'events'), {
+      log: (e) => events.push(e),
+      onCheckpoint: ({ dir, step }) =>
+        seen.push({ step, stateStep: JSON.parse(readFileSync(join(dir, CHECKPOINT_STATE), 'utf8')).position.step }),
+    }),
+  );
   const kinds = events.map((e) => e.event);
   assert.equal(kinds[0], 'start');
   assert.equal(kinds.at(-1), 'done');
   const start = events[0];
   assert.ok(start.event === 'start' && start.totalSteps === 12 && start.examples === 30, JSON.stringify(start));
   const steps = events.flatMap((e) => (e.event === 'step' ? [e.step] : []));
-  assert.deepEqual(steps, Array.from({ length: 12 }, (_, i) => i + 1));
+  assert.deepEqual(
+    steps,
+    Array.from({ length: 12 }, (_, i) => i + 1),
+  );
   const validations = events.flatMap((e) => (e.event === 'validation' ? [e] : []));
   assert.equal(validations.length, 3, 'one per epoch');
   for (const v of validations) assert.equal(v.score, v.accuracy, 'the selection metric (accuracy by default) and its value');
-  assert.deepEqual(seen, [4, 8].map((s) => ({ step: s, stateStep: s })), 'every 4 steps, not at the last one');
-  assert.deepEqual(events.flatMap((e) => (e.event === 'checkpoint' ? [e.step] : [])), [4, 8]);
+  assert.deepEqual(
+    seen,
+    [4, 8].map((s) => ({ step: s, stateStep: s })),
+    'every 4 steps, not at the last one',
+  );
+  assert.deepEqual(
+    events.flatMap((e) => (e.event === 'checkpoint' ? [e.step] : [])),
+    [4, 8],
+  );
 });
 
 test('a run stopped after step 10 resumes from its step-8 checkpoint and ends exactly where an uninterrupted run ends', async () => {
@@ -68,12 +96,18 @@ test('a run stopped after step 10 resumes from its step-8 checkpoint and ends ex
   await train(options(resumed, { resume: true, log: (e) => events.push(e) }));
   const resume = events.find((e) => e.event === 'resume');
   assert.ok(resume?.event === 'resume' && resume.step === 8, JSON.stringify(resume));
-  assert.deepEqual(events.flatMap((e) => (e.event === 'step' ? [e.step] : [])), [9, 10, 11, 12]);
+  assert.deepEqual(
+    events.flatMap((e) => (e.event === 'step' ? [e.step] : [])),
+    [9, 10, 11, 12],
+  );
 
   const [a, b] = [readAdapterDir(straight), readAdapterDir(resumed)];
   for (const [name, t] of a.tensors) assert.deepEqual(b.tensors.get(name)!.data, t.data, name);
   const [ma, mb] = [straight, resumed].map((d) => JSON.parse(readFileSync(join(d, 'metrics.json'), 'utf8')));
-  assert.deepEqual(mb.steps.map((s: { loss: number }) => s.loss), ma.steps.map((s: { loss: number }) => s.loss));
+  assert.deepEqual(
+    mb.steps.map((s: { loss: number }) => s.loss),
+    ma.steps.map((s: { loss: number }) => s.loss),
+  );
 
   // A torn checkpoint (state from one write, tensors from another) is not resumed: the run starts over
   // and, being deterministic, still ends exactly where the uninterrupted run ends.
@@ -92,11 +126,24 @@ test('a run stopped after step 10 resumes from its step-8 checkpoint and ends ex
 
 test('early stopping ends a seed once the patience runs out, and says so once', async () => {
   const events: TrainerEvent[] = [];
-  const { metrics } = await train(options(join(work, 'early'), { lr: 1e-12, epochs: 20, evalSteps: 1, earlyStoppingPatience: 2, metric: 'loss', checkpointEvery: 0, log: (e) => events.push(e) }));
+  const { metrics } = await train(
+    options(join(work, 'early'), {
+      lr: 1e-12,
+      epochs: 20,
+      evalSteps: 1,
+      earlyStoppingPatience: 2,
+      metric: 'loss',
+      checkpointEvery: 0,
+      log: (e) => events.push(e),
+    }),
+  );
   assert.equal(metrics.seeds[0].stoppedEarly, true);
   const stops = events.filter((e) => e.event === 'early-stop');
   assert.equal(stops.length, 1);
   const validations = events.filter((e) => e.event === 'validation');
-  assert.deepEqual(validations.slice(-2).map((v) => v.event === 'validation' && v.improved), [false, false]);
+  assert.deepEqual(
+    validations.slice(-2).map((v) => v.event === 'validation' && v.improved),
+    [false, false],
+  );
   assert.equal(metrics.steps.length, validations.length, 'evaluated after every step, none twice');
 });

@@ -1,18 +1,33 @@
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { test } from 'node:test';
 import { Rng } from '../../../trainer/util/random.ts';
 
 const draw = (rng: Rng, n: number, f: (r: Rng) => number) => Array.from({ length: n }, () => f(rng));
 
 test('same seed, same stream; different seeds (incl. high bits) differ', () => {
-  assert.deepEqual(draw(new Rng(42), 20, (r) => r.nextUint32()), draw(new Rng(42), 20, (r) => r.nextUint32()));
-  assert.notDeepEqual(draw(new Rng(42), 20, (r) => r.nextUint32()), draw(new Rng(43), 20, (r) => r.nextUint32()));
-  assert.notDeepEqual(draw(new Rng(1), 20, (r) => r.nextUint32()), draw(new Rng(2 ** 32 + 1), 20, (r) => r.nextUint32()));
-  assert.notDeepEqual(draw(new Rng(1), 20, (r) => r.nextUint32()), draw(new Rng(-1), 20, (r) => r.nextUint32()));
+  assert.deepEqual(
+    draw(new Rng(42), 20, (r) => r.nextUint32()),
+    draw(new Rng(42), 20, (r) => r.nextUint32()),
+  );
+  assert.notDeepEqual(
+    draw(new Rng(42), 20, (r) => r.nextUint32()),
+    draw(new Rng(43), 20, (r) => r.nextUint32()),
+  );
+  assert.notDeepEqual(
+    draw(new Rng(1), 20, (r) => r.nextUint32()),
+    draw(new Rng(2 ** 32 + 1), 20, (r) => r.nextUint32()),
+  );
+  assert.notDeepEqual(
+    draw(new Rng(1), 20, (r) => r.nextUint32()),
+    draw(new Rng(-1), 20, (r) => r.nextUint32()),
+  );
 });
 
 test('the stream is pinned (a changed generator would silently change every random checkpoint)', () => {
-  assert.deepEqual(draw(new Rng(0), 3, (r) => r.nextUint32()), PINNED_SEED0);
+  assert.deepEqual(
+    draw(new Rng(0), 3, (r) => r.nextUint32()),
+    PINNED_SEED0,
+  );
 });
 // First outputs of sfc32 seeded (a=0, b=0, c=0, d=1) after 15 warm-up rounds.
 const PINNED_SEED0 = [4216505632, 947923937, 2491578854];
@@ -44,7 +59,10 @@ test('int(n) covers [0, n) evenly and rejects bad n', () => {
   const counts = new Array<number>(7).fill(0);
   const rng = new Rng(4);
   for (let i = 0; i < 70_000; i++) counts[rng.int(7)]++;
-  assert.ok(counts.every((c) => Math.abs(c - 10_000) < 400), String(counts));
+  assert.ok(
+    counts.every((c) => Math.abs(c - 10_000) < 400),
+    String(counts),
+  );
   assert.equal(rng.int(1), 0);
   assert.throws(() => rng.int(0), RangeError);
   assert.throws(() => rng.int(2.5), RangeError);
@@ -55,8 +73,14 @@ test('shuffle is a deterministic permutation, in place', () => {
   const a = Array.from({ length: 50 }, (_, i) => i);
   const b = new Rng(5).shuffle(a);
   assert.equal(b, a);
-  assert.deepEqual([...a].sort((x, y) => x - y), Array.from({ length: 50 }, (_, i) => i));
-  assert.notDeepEqual(a, Array.from({ length: 50 }, (_, i) => i));
+  assert.deepEqual(
+    [...a].sort((x, y) => x - y),
+    Array.from({ length: 50 }, (_, i) => i),
+  );
+  assert.notDeepEqual(
+    a,
+    Array.from({ length: 50 }, (_, i) => i),
+  );
   assert.deepEqual(new Rng(5).shuffle(Array.from({ length: 50 }, (_, i) => i)), a);
 });
 

@@ -4,8 +4,8 @@ import { defineRule, input } from '../rule.ts';
 import { unbroadcast } from '../unbroadcast.ts';
 
 function constantScalar(t: Tensor | null): number {
-  const c = t && t.graph.constantOf(t);
-  if (!c || c.data.length !== 1) throw new Error('autodiff: Pow needs a constant scalar exponent');
+  const c = t?.graph.constantOf(t);
+  if (c?.data.length !== 1) throw new Error('autodiff: Pow needs a constant scalar exponent');
   return Number(c.data[0]);
 }
 

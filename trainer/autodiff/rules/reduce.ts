@@ -4,7 +4,7 @@ import { defineRule, input } from '../rule.ts';
 
 function reducedAxes(node: Node): number[] {
   const axesTensor = node.inputs[1];
-  const c = axesTensor && axesTensor.graph.constantOf(axesTensor);
+  const c = axesTensor?.graph.constantOf(axesTensor);
   if (!c) throw new Error(`autodiff: ${node.op} needs constant axes`);
   const rank = input(node, 0).rank;
   return Array.from(c.data as ArrayLike<number | bigint>, (a) => (Number(a) + rank) % rank);

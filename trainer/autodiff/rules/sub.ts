@@ -2,4 +2,7 @@ import { neg } from '../../graph/ops.ts';
 import { defineRule, input } from '../rule.ts';
 import { unbroadcast } from '../unbroadcast.ts';
 
-export const subGrad = defineRule('Sub', (dy, node) => [() => unbroadcast(dy, input(node, 0).shape), () => unbroadcast(neg(dy), input(node, 1).shape)]);
+export const subGrad = defineRule('Sub', (dy, node) => [
+  () => unbroadcast(dy, input(node, 0).shape),
+  () => unbroadcast(neg(dy), input(node, 1).shape),
+]);
