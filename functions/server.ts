@@ -94,7 +94,7 @@ async function main(): Promise<void> {
       `adapter store listening on ${url}   (API docs: ${url}/docs)`,
       `  API key:      ${key}   (${source === 'env' ? 'from ADAPTER_STORE_API_KEY' : `kept in ${join(storeDir, 'api-key')}`})`,
       `  registry:     ${registry.uri}   (objects named s3://${BUCKET}/...)`,
-      `  base model:   ${SEED_MODEL}${seeded ? ' (seeded now: a random BERT with the bert-base-uncased vocab)' : ''}`,
+      `  base model:   ${SEED_MODEL}${seeded ? ` (seeded now: pretrained on movie reviews by trainer pretrain; its card: assets/models/${SEED_MODEL}/README.md)` : ''}`,
       `  add a base:   npm run trainer -- upload-base --registry ${registry.uri} --name <name> --dir <dir>`,
       ...(resumed.length > 0 ? [`  resumed jobs: ${resumed.join(', ')}`] : []),
     ];

@@ -1,39 +1,21 @@
 /**
- * The embedded mode's base model: a small randomly initialised BERT (no pretrained weights ship or
- * download) with the real bert-base-uncased vocabulary from assets/, put under models/<name>/ once.
+ * The local mode's default base model: a small BERT this project pretrained with `trainer pretrain` on
+ * unlabelled movie reviews (assets/models/<name>/: weights, vocab, and the model card that says how it was
+ * made), put under models/<name>/ of the store once. No weights are downloaded.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Registry } from '../../shared/registry.ts';
-import { writeRandomBert } from '../../trainer/model-files/random-bert.ts';
 
-export const SEED_MODEL = 'bert-tiny-random';
-export const SEED_VOCAB = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', 'assets', 'bert-base-uncased', 'vocab.txt');
+export const SEED_MODEL = 'bert-imdb-4x128';
+export const SEED_MODEL_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', 'assets', 'models', SEED_MODEL);
 
-/** Writes models/<name>/ unless it exists; returns whether it did. */
-export async function seedBaseModel(registry: Registry, name = SEED_MODEL): Promise<boolean> {
+/** Writes models/<name>/ from the shipped directory unless it exists; returns whether it did. */
+export async function seedBaseModel(registry: Registry, name = SEED_MODEL, dir = SEED_MODEL_DIR): Promise<boolean> {
   if (await registry.modelExists(name)) return false;
-  const dir = mkdtempSync(join(tmpdir(), 'seed-model-'));
-  try {
-    // 2 layers of width 128 train a demo job in seconds on a laptop CPU; a wider init than BERT's 0.02
-    // gives a random encoder more varied features to adapt (measured on SST-2, README).
-    writeRandomBert(dir, {
-      hiddenSize: 128,
-      numLayers: 2,
-      numHeads: 2,
-      intermediateSize: 512,
-      maxPositions: 512,
-      typeVocabSize: 2,
-      vocabFile: SEED_VOCAB,
-      seed: 0,
-      pooler: true,
-      initializerRange: 0.08,
-    });
-    await registry.uploadModel(name, dir, ['config.json', 'model.safetensors', 'vocab.txt']);
-    return true;
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  const files = ['config.json', 'vocab.txt', 'README.md', 'model.safetensors'].filter((f) => existsSync(join(dir, f)));
+  if (!files.includes('model.safetensors')) throw new Error(`${dir}: the shipped base model is missing (model.safetensors)`);
+  await registry.uploadModel(name, dir, files);
+  return true;
 }

@@ -6,11 +6,14 @@
  * writes an SVG plot.
  *
  *   npx tsx test/bench/pretrain-curve.ts --snapshots DIR --heads 2 [--pretrain-threads 2] [--threads 2]
- *       [--epochs 3] [--svg docs/pretrain-curve.svg]
+ *       [--epochs 3] [--svg docs/pretrain-curve.svg] [--skip-random] [--json OUT] [--include EARLIER.json]
+ *
+ * --json writes the points; --include adds the points of an earlier run (e.g. checkpoints scored while the
+ * run was still going), so a long run is scored piecewise.
  *
  * Reads ../shared/data (team machines); nothing here is a test: it prints figures.
  */
-import { existsSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -29,6 +32,9 @@ const { values: a } = parseArgs({
     epochs: { type: 'string', default: '3' },
     seed: { type: 'string', default: '1' },
     svg: { type: 'string' },
+    'skip-random': { type: 'boolean', default: false },
+    json: { type: 'string' },
+    include: { type: 'string' },
   },
 });
 if (!a.snapshots || !a.heads) throw new Error('--snapshots DIR and --heads N are required');
@@ -106,7 +112,9 @@ points.push({
   mlmLoss: null,
   accuracy: score(randomTwin(shapeSource, join(work, 'random')), 'random'),
 });
+if (a.include) points.push(...(JSON.parse(readFileSync(a.include, 'utf8')) as Point[]));
 points.sort((x, y) => x.step - y.step);
+if (a.json) writeFileSync(a.json, `${JSON.stringify(points, null, 2)}\n`);
 
 console.log(
   `\nAdapter (bottleneck 64) on IMDB: ${imdb.scoreRows} held-out rows (majority ${imdb.majority.toFixed(3)}), against pretraining CPU-minutes\n`,
