@@ -47,6 +47,12 @@ export function runTrainerCliSync(
   return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
 }
 
+/** `trainer train --base <base> --data <data> --out <out>` with `opts` (flags without paths) and `more` (with them). */
+export function trainOn(base: string, data: string) {
+  return (out: string, opts: string, ...more: string[]) =>
+    runTrainerCliSync(['train', '--base', base, '--data', data, '--out', out, ...flags(opts), ...more]);
+}
+
 /** Command-line flags written as one string, split at spaces: for flags and values that hold none (not paths). */
 export function flags(line: string): string[] {
   return line.trim().split(/\s+/);

@@ -18,7 +18,7 @@ import { ModelSessions } from '../../trainer/runtime/model-sessions.ts';
 import { collate } from '../../trainer/train/batching.ts';
 import { resolveLabels } from '../../trainer/train/labels.ts';
 import { Rng } from '../../trainer/util/random.ts';
-import { flags, runTrainerCliSync } from '../support/process.ts';
+import { flags, runTrainerCliSync, trainOn } from '../support/process.ts';
 import { writeTinyBert } from '../support/tiny-bert.ts';
 
 const work = mkdtempSync(join(tmpdir(), 'trainer-cli-'));
@@ -26,11 +26,7 @@ const base = join(work, 'base');
 const data = join(work, 'train.jsonl');
 
 const cli = (...args: string[]) => runTrainerCliSync(args);
-
-/** `trainer train` on the tiny base and the toy data into `out`; `opts` holds the other flags (no paths). */
-function train(out: string, opts: string, ...more: string[]) {
-  return cli('train', '--base', base, '--data', data, '--out', out, ...flags(opts), ...more);
-}
+const train = trainOn(base, data);
 
 /** A learnable toy task: "yes" rows draw their tokens from 28..47, "no" rows from 8..27. */
 function toyRows(n: number, seed: number): string {
@@ -43,6 +39,13 @@ function toyRows(n: number, seed: number): string {
     lines.push(JSON.stringify({ input_ids: ids, label: label === 1 ? 'yes' : 'no' }));
   }
   return `${lines.join('\n')}\n`;
+}
+
+/** Writes `n` toy rows into `name` under the work directory and returns its path. */
+function toyFile(name: string, n: number, seed: number): string {
+  const p = join(work, name);
+  writeFileSync(p, toyRows(n, seed));
+  return p;
 }
 
 before(() => {
@@ -81,8 +84,7 @@ test('one SGD step with lr 1 changes each trainable parameter by exactly minus i
 
 test('train writes the adapter files with the contract names, and the loss falls', () => {
   const out = join(work, 'adamw');
-  const valid = join(work, 'valid.jsonl');
-  writeFileSync(valid, toyRows(32, 2));
+  const valid = toyFile('valid.jsonl', 32, 2);
   const r = train(
     out,
     '--task toy --lr 1e-2 --init-std 1e-2 --epochs 30 --batch-size 48 --warmup-ratio 0 --bottleneck 8 --adapter-layers 1 --dropout 0 --seed 1',
@@ -258,8 +260,7 @@ test('--seeds runs each seed and writes the best one on validation; eval reprodu
 
   // The written adapter is the selected seed's best checkpoint: evaluating it on the training file's rows
   // gives finite metrics, and on a labelled file eval prints all four metrics.
-  const valid = join(work, 'seeds-valid.jsonl');
-  writeFileSync(valid, toyRows(20, 9));
+  const valid = toyFile('seeds-valid.jsonl', 20, 9);
   const e = cli('eval', '--base', base, '--adapter', out, '--data', valid, '--out', join(work, 'eval.json'));
   assert.equal(e.code, 0, e.stderr);
   const m = JSON.parse(e.stdout);
@@ -270,8 +271,7 @@ test('--seeds runs each seed and writes the best one on validation; eval reprodu
 
 test('evaluation on the validation file during training matches eval on the written best adapter', () => {
   const out = join(work, 'best');
-  const valid = join(work, 'best-valid.jsonl');
-  writeFileSync(valid, toyRows(24, 4));
+  const valid = toyFile('best-valid.jsonl', 24, 4);
   const r = train(
     out,
     '--task toy --lr 1e-2 --init-std 1e-2 --epochs 3 --batch-size 8 --eval-steps 2 --dropout 0 --quiet',

@@ -16,7 +16,7 @@ import { loadBaseModel } from '../../../trainer/model-files/base-model.ts';
 import { readTorchStateDict } from '../../../trainer/model-files/pytorch-zip.ts';
 import { readSafetensors } from '../../../trainer/model-files/safetensors.ts';
 import { Rng } from '../../../trainer/util/random.ts';
-import { flags, runTrainerCliSync } from '../../support/process.ts';
+import { runTrainerCliSync, trainOn } from '../../support/process.ts';
 import { PYTHON } from '../../support/python-torch.ts';
 import { writeTinyBert } from '../../support/tiny-bert.ts';
 
@@ -26,11 +26,7 @@ const base = join(work, 'base');
 const data = join(work, 'train.jsonl');
 
 const cli = (...args: string[]) => runTrainerCliSync(args);
-
-/** `trainer train` on the tiny base and the toy data into `out`; `opts` holds the other flags (no paths). */
-function train(out: string, opts: string, ...more: string[]) {
-  return cli('train', '--base', base, '--data', data, '--out', out, ...flags(opts), ...more);
-}
+const train = trainOn(base, data);
 
 before(() => {
   writeTinyBert(base, { maxPositions: 32, vocabSize: 60 });
