@@ -353,16 +353,7 @@ test("text rows go through the base model's WordPiece tokenizer (real vocab), in
   const file = join(work, 'rte40.jsonl');
   writeFileSync(file, rows);
   const out = join(work, 'text-adapter');
-  const r = cli(
-    'train',
-    '--base',
-    textBase,
-    '--data',
-    file,
-    '--out',
-    out,
-    ...flags('--task rte --max-seq-len 24 --max-steps 2 --batch-size 8 --quiet'),
-  );
+  const r = trainOn(textBase, file)(out, '--task rte --max-seq-len 24 --max-steps 2 --batch-size 8 --quiet');
   assert.equal(r.code, 0, r.stderr);
   const config = JSON.parse(readFileSync(join(out, 'adapter_config.json'), 'utf8'));
   assert.equal(config.maxSeqLen, 24);
