@@ -75,3 +75,18 @@ export interface JobStatus {
   finishedAt?: string;
   updatedAt: string;
 }
+
+/** The status of a job recorded but not yet started: where POST /finetune leaves it. */
+export function queuedStatus(jobId: string, updatedAt: string): JobStatus {
+  return {
+    format: 'adapter-store.job-status/v1',
+    jobId,
+    state: 'queued',
+    step: 0,
+    totalSteps: 0,
+    epoch: 0,
+    loss: null,
+    validation: null,
+    updatedAt,
+  };
+}

@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { createRoute, type OpenAPIHono } from '@hono/zod-openapi';
-import type { JobSpec, JobState, JobStatus } from '../../shared/job.ts';
+import { type JobSpec, type JobState, type JobStatus, queuedStatus } from '../../shared/job.ts';
 import { RegistryError } from '../../shared/registry.ts';
 import type { ResolvedDeps } from '../app.ts';
 import { type InvalidParam, ProblemError } from '../http/problem.ts';
@@ -201,17 +201,7 @@ export function registerFinetuneRoutes(app: OpenAPIHono, deps: ResolvedDeps): vo
     const status = await registry.getJobStatus(jobId);
     if (status?.state === 'succeeded') return jobView(spec, status);
     const now = deps.now().toISOString();
-    const base: JobStatus = status ?? {
-      format: 'adapter-store.job-status/v1',
-      jobId,
-      state: 'queued',
-      step: 0,
-      totalSteps: 0,
-      epoch: 0,
-      loss: null,
-      validation: null,
-      updatedAt: spec.createdAt,
-    };
+    const base: JobStatus = status ?? queuedStatus(jobId, spec.createdAt);
     const cancel = await registry.getJobCancel(jobId);
     let launched: LauncherView | undefined;
     let handle: LaunchedJob | null = null;
@@ -373,17 +363,7 @@ export function registerFinetuneRoutes(app: OpenAPIHono, deps: ResolvedDeps): vo
         budget: { maxSteps: budget.maxSteps },
         owner,
       };
-      const status: JobStatus = {
-        format: 'adapter-store.job-status/v1',
-        jobId,
-        state: 'queued',
-        step: 0,
-        totalSteps: 0,
-        epoch: 0,
-        loss: null,
-        validation: null,
-        updatedAt: now.toISOString(),
-      };
+      const status = queuedStatus(jobId, now.toISOString());
       try {
         await checkCapacity(owner);
         await registry.putJobSpec(spec);

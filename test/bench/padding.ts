@@ -9,17 +9,11 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { writeRandomBert } from '../../trainer/model-files/random-bert.ts';
+import { flags } from '../support/process.ts';
+import { benchArgs } from './support.ts';
 
-const { values: a } = parseArgs({
-  options: {
-    steps: { type: 'string', default: '300' },
-    mode: { type: 'string', default: 'adapter' },
-    hidden: { type: 'string', default: '128' },
-    layers: { type: 'string', default: '4' },
-  },
-});
+const a = benchArgs({ steps: '300', mode: 'adapter', hidden: '128', layers: '4' });
 const data = join('..', 'shared', 'data', 'glue', 'sst2', 'train.jsonl');
 const rows = readFileSync(data, 'utf8').trim().split('\n').length;
 const work = mkdtempSync(join(tmpdir(), 'padding-'));
@@ -46,25 +40,8 @@ for (const [name, extra] of configs) {
   const r = spawnSync(
     process.execPath,
     [
-      '--import',
-      'tsx',
-      'trainer/cli.ts',
-      'train',
-      '--base',
-      base,
-      '--data',
-      data,
-      '--out',
-      out,
-      '--mode',
-      a.mode!,
-      '--max-seq-len',
-      '128',
-      '--batch-size',
-      '32',
-      '--max-steps',
-      a.steps!,
-      '--quiet',
+      ...['--import', 'tsx', 'trainer/cli.ts', 'train', '--base', base, '--data', data, '--out', out],
+      ...flags(`--mode ${a.mode} --max-seq-len 128 --batch-size 32 --max-steps ${a.steps} --quiet`),
       ...extra,
     ],
     { stdio: 'inherit', env: { ...process.env, ONNXRUNTIME_NODE_INSTALL: 'skip' } },

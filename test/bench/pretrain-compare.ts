@@ -9,37 +9,10 @@
  *
  * Needs Debian's python3-torch and libopenblas0-pthread.
  */
-import { spawnSync } from 'node:child_process';
-import { parseArgs } from 'node:util';
+import { benchArgs, forward, runJson } from './support.ts';
 
-const { values: a } = parseArgs({
-  options: {
-    layers: { type: 'string', default: '4' },
-    hidden: { type: 'string', default: '256' },
-    heads: { type: 'string', default: '4' },
-    batch: { type: 'string', default: '64' },
-    seq: { type: 'string', default: '128' },
-    steps: { type: 'string', default: '5' },
-    threads: { type: 'string', default: '2' },
-    'no-dense': { type: 'boolean', default: false },
-  },
-});
-const common = [
-  '--layers',
-  a.layers!,
-  '--hidden',
-  a.hidden!,
-  '--heads',
-  a.heads!,
-  '--batch',
-  a.batch!,
-  '--seq',
-  a.seq!,
-  '--steps',
-  a.steps!,
-  '--threads',
-  a.threads!,
-];
+const a = benchArgs({ layers: '4', hidden: '256', heads: '4', batch: '64', seq: '128', steps: '5', threads: '2' }, ['no-dense']);
+const common = forward(a, ['layers', 'hidden', 'heads', 'batch', 'seq', 'steps', 'threads']);
 
 interface Run {
   sec_per_step: number;
@@ -47,16 +20,7 @@ interface Run {
   peak_rss_mb: number;
 }
 
-function run(cmd: string, args: string[]): Run {
-  const r = spawnSync(cmd, args, { encoding: 'utf8', env: { ...process.env, ONNXRUNTIME_NODE_INSTALL: 'skip' }, maxBuffer: 1 << 24 });
-  const line = r.stdout
-    .trim()
-    .split('\n')
-    .filter((l) => l.startsWith('{'))
-    .at(-1);
-  if (r.status !== 0 || !line) throw new Error(`${cmd} ${args.join(' ')} failed:\n${r.stderr.slice(-2000)}`);
-  return JSON.parse(line) as Run;
-}
+const run = runJson<Run>;
 
 const rows: [string, Run][] = [
   ['ours (sparse prediction)', run(process.execPath, ['--import', 'tsx', 'test/bench/pretrain-step.ts', ...common])],

@@ -6,7 +6,7 @@
  *
  *   npx tsx test/bench/pretrain-step.ts [--layers 4 --hidden 256 --heads 4 --batch 64 --seq 128 --steps 5 --threads 2]
  */
-import { parseArgs } from 'node:util';
+
 import { parseBertConfig } from '../../trainer/model-files/bert-config.ts';
 import { maskBatch } from '../../trainer/pretrain/masking.ts';
 import { freshValues, mlmParams } from '../../trainer/pretrain/params.ts';
@@ -14,19 +14,9 @@ import { MlmSession } from '../../trainer/pretrain/session.ts';
 import type { MlmVocabulary } from '../../trainer/pretrain/vocabulary.ts';
 import { AdamW, clipGradNorm } from '../../trainer/train/optimizer.ts';
 import { Rng } from '../../trainer/util/random.ts';
+import { benchArgs } from './support.ts';
 
-const { values: a } = parseArgs({
-  options: {
-    layers: { type: 'string', default: '4' },
-    hidden: { type: 'string', default: '256' },
-    heads: { type: 'string', default: '4' },
-    vocab: { type: 'string', default: '30522' },
-    batch: { type: 'string', default: '64' },
-    seq: { type: 'string', default: '128' },
-    steps: { type: 'string', default: '5' },
-    threads: { type: 'string', default: '2' },
-  },
-});
+const a = benchArgs({ layers: '4', hidden: '256', heads: '4', vocab: '30522', batch: '64', seq: '128', steps: '5', threads: '2' });
 const [layers, hidden, heads, V, B, S, steps] = [a.layers, a.hidden, a.heads, a.vocab, a.batch, a.seq, a.steps].map(Number);
 const config = parseBertConfig({
   vocab_size: V,

@@ -9,19 +9,10 @@
  * Needs Debian's python3-torch and libopenblas0-pthread (without OpenBLAS, torch uses a reference BLAS
  * about 40x slower and the comparison means nothing).
  */
-import { spawnSync } from 'node:child_process';
-import { parseArgs } from 'node:util';
+import { benchArgs, forward, runJson } from './support.ts';
 
-const { values: a } = parseArgs({
-  options: {
-    batch: { type: 'string', default: '32' },
-    seq: { type: 'string', default: '128' },
-    steps: { type: 'string', default: '3' },
-    modes: { type: 'string', default: 'adapter,full,head' },
-    'no-torch': { type: 'boolean', default: false },
-  },
-});
-const common = ['--batch', a.batch!, '--seq', a.seq!, '--steps', a.steps!];
+const a = benchArgs({ batch: '32', seq: '128', steps: '3', modes: 'adapter,full,head' }, ['no-torch']);
+const common = forward(a, ['batch', 'seq', 'steps']);
 
 interface Run {
   sec_per_step: number;
@@ -29,16 +20,7 @@ interface Run {
   layout?: string;
 }
 
-function run(cmd: string, args: string[]): Run {
-  const r = spawnSync(cmd, args, { encoding: 'utf8', env: { ...process.env, ONNXRUNTIME_NODE_INSTALL: 'skip' }, maxBuffer: 1 << 24 });
-  const line = r.stdout
-    .trim()
-    .split('\n')
-    .filter((l) => l.startsWith('{'))
-    .at(-1);
-  if (r.status !== 0 || !line) throw new Error(`${cmd} ${args.join(' ')} failed:\n${r.stderr.slice(-2000)}`);
-  return JSON.parse(line) as Run;
-}
+const run = runJson<Run>;
 
 const rows: Record<string, { ours: Run; torch?: Run }> = {};
 for (const mode of a.modes!.split(',')) {

@@ -7,25 +7,23 @@
  */
 
 import { availableParallelism } from 'node:os';
-import { parseArgs } from 'node:util';
 import type { TrainMode } from '../../shared/adapter-config.ts';
 import type { BertConfig } from '../../shared/bert-config.ts';
 import { type ModelSpec, parameterSpecs } from '../../trainer/model/params.ts';
 import { ModelSessions } from '../../trainer/runtime/model-sessions.ts';
 import { AdamW } from '../../trainer/train/optimizer.ts';
 import { Rng } from '../../trainer/util/random.ts';
+import { benchArgs } from './support.ts';
 
-const { values: args } = parseArgs({
-  options: {
-    mode: { type: 'string', default: 'adapter' },
-    batch: { type: 'string', default: '32' },
-    seq: { type: 'string', default: '128' },
-    steps: { type: 'string', default: '3' },
-    layers: { type: 'string', default: '12' },
-    bottleneck: { type: 'string', default: '64' },
-    dropout: { type: 'string', default: '0.1' },
-    threads: { type: 'string', default: String(availableParallelism()) },
-  },
+const args = benchArgs({
+  mode: 'adapter',
+  batch: '32',
+  seq: '128',
+  steps: '3',
+  layers: '12',
+  bottleneck: '64',
+  dropout: '0.1',
+  threads: String(availableParallelism()),
 });
 const mode = args.mode as TrainMode;
 const [batchSize, seqLen, steps, layers] = [Number(args.batch), Number(args.seq), Number(args.steps), Number(args.layers)];

@@ -13,6 +13,7 @@ import type { OpenAPIHono } from '@hono/zod-openapi';
 import { type AppDeps, createApp } from '../../functions/app.ts';
 import type { JobLauncher, LaunchedJob, LauncherView } from '../../functions/jobs/launcher.ts';
 import { canonicalJson, sha256Hex } from '../../functions/routes/idempotency.ts';
+import { queuedStatus } from '../../shared/job.ts';
 import type { AdapterManifest } from '../../shared/manifest.ts';
 import { Registry } from '../../shared/registry.ts';
 import { type S3TestServer, startS3Server } from '../support/s3-server.ts';
@@ -750,17 +751,7 @@ describe('the job view: list and detail agree, manifests win, stale work is reco
       hyperparameters: {},
       createdAt: t0.toISOString(),
     });
-    await registry.putJobStatus({
-      format: 'adapter-store.job-status/v1',
-      jobId,
-      state: 'queued',
-      step: 0,
-      totalSteps: 0,
-      epoch: 0,
-      loss: null,
-      validation: null,
-      updatedAt: t0.toISOString(),
-    });
+    await registry.putJobStatus(queuedStatus(jobId, t0.toISOString()));
     const early = createApp(deps({ now: () => new Date(t0.getTime() + 60_000) }));
     assert.equal(
       ((await (await early.request(`/finetune/${jobId}`, { headers: AUTH })).json()) as { status: string }).status,

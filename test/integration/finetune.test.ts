@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { after, before, test } from 'node:test';
 import { BatchLauncher, CANCEL_REASON } from '../../functions/jobs/batch-launcher.ts';
+import { queuedStatus } from '../../shared/job.ts';
 import { api, BASE_MODEL, batchJob, type Fixtures, type JobView, setUp, tearDown, waitForBatchJob, waitForJob } from './fixtures.ts';
 
 let f: Fixtures;
@@ -137,17 +138,7 @@ test("a container that dies before it can report -> GET /finetune/:id shows fail
     hyperparameters: tiny,
     createdAt: now,
   });
-  await f.registry.putJobStatus({
-    format: 'adapter-store.job-status/v1',
-    jobId,
-    state: 'queued',
-    step: 0,
-    totalSteps: 0,
-    epoch: 0,
-    loss: null,
-    validation: null,
-    updatedAt: now,
-  });
+  await f.registry.putJobStatus(queuedStatus(jobId, now));
   const launcher = new BatchLauncher({
     jobQueue: f.config.jobQueue,
     jobDefinition: f.config.jobDefinition,

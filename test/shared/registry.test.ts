@@ -97,15 +97,7 @@ function contract(name: string, open: () => Promise<Registry>): void {
       writeFileSync(join(dir, 'adapter.safetensors'), randomBytes(MULTIPART_THRESHOLD + 1024));
       writeFileSync(join(dir, 'adapter_config.json'), '{}');
       writeFileSync(join(dir, 'metrics.json'), '{}');
-      const meta = {
-        task: 'big',
-        jobId: null,
-        baseModel: { name: 'big-model', weightsSha256: 'ab'.repeat(32) },
-        mode: 'adapter' as const,
-        labels: ['a', 'b'],
-        parameters: { trainable: 1, total: 2 },
-        metrics: null,
-      };
+      const meta = { task: 'big', ...META };
       const version = '20250101T000000000Z-00000000000000aa';
       const first = await registry.publishAdapter(dir, meta, version);
       writeFileSync(join(dir, 'adapter.safetensors'), randomBytes(MULTIPART_THRESHOLD + 1024));

@@ -1,8 +1,9 @@
 /**
  * Runs a command to its end and collects its output, asynchronously: a test whose S3 server runs in
  * its own process must not block the event loop (spawnSync would stall the server the child talks to).
+ * Tests that serve nothing meanwhile may run the trainer CLI synchronously (runTrainerCliSync).
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 
 export interface ProcessResult {
   code: number | null;
@@ -32,4 +33,27 @@ export function runTrainerCli(args: readonly string[], env: Record<string, strin
   return runProcess(process.execPath, ['--import', 'tsx', 'trainer/cli.ts', ...args], {
     env: { ...process.env, ONNXRUNTIME_NODE_INSTALL: 'skip', ...env },
   });
+}
+
+/** The trainer CLI run to its end synchronously: for tests that serve nothing while it runs. */
+export function runTrainerCliSync(
+  args: readonly string[],
+  env: Record<string, string> = {},
+): { code: number; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, ['--import', 'tsx', 'trainer/cli.ts', ...args], {
+    encoding: 'utf8',
+    env: { ...process.env, ONNXRUNTIME_NODE_INSTALL: 'skip', ...env },
+  });
+  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** `trainer train --base <base> --data <data> --out <out>` with `opts` (flags without paths) and `more` (with them). */
+export function trainOn(base: string, data: string) {
+  return (out: string, opts: string, ...more: string[]) =>
+    runTrainerCliSync(['train', '--base', base, '--data', data, '--out', out, ...flags(opts), ...more]);
+}
+
+/** Command-line flags written as one string, split at spaces: for flags and values that hold none (not paths). */
+export function flags(line: string): string[] {
+  return line.trim().split(/\s+/);
 }

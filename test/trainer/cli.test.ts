@@ -3,7 +3,6 @@
  * that training lowers the loss, predict, and a precise error with a non-zero exit for each bad input.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,22 +18,15 @@ import { ModelSessions } from '../../trainer/runtime/model-sessions.ts';
 import { collate } from '../../trainer/train/batching.ts';
 import { resolveLabels } from '../../trainer/train/labels.ts';
 import { Rng } from '../../trainer/util/random.ts';
+import { flags, runTrainerCliSync, trainOn } from '../support/process.ts';
+import { writeTinyBert } from '../support/tiny-bert.ts';
 
 const work = mkdtempSync(join(tmpdir(), 'trainer-cli-'));
 const base = join(work, 'base');
 const data = join(work, 'train.jsonl');
 
-function cli(...args: string[]): { code: number; stdout: string; stderr: string } {
-  return cliWithEnv({}, ...args);
-}
-
-function cliWithEnv(env: Record<string, string>, ...args: string[]): { code: number; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', 'trainer/cli.ts', ...args], {
-    encoding: 'utf8',
-    env: { ...process.env, ONNXRUNTIME_NODE_INSTALL: 'skip', ...env },
-  });
-  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
-}
+const cli = (...args: string[]) => runTrainerCliSync(args);
+const train = trainOn(base, data);
 
 /** A learnable toy task: "yes" rows draw their tokens from 28..47, "no" rows from 8..27. */
 function toyRows(n: number, seed: number): string {
@@ -49,59 +41,24 @@ function toyRows(n: number, seed: number): string {
   return `${lines.join('\n')}\n`;
 }
 
+/** Writes `n` toy rows into `name` under the work directory and returns its path. */
+function toyFile(name: string, n: number, seed: number): string {
+  const p = join(work, name);
+  writeFileSync(p, toyRows(n, seed));
+  return p;
+}
+
 before(() => {
-  // A wider init than BERT's 0.02 gives the frozen random encoder features a small adapter can use.
-  writeRandomBert(base, {
-    hiddenSize: 16,
-    numLayers: 2,
-    numHeads: 2,
-    intermediateSize: 32,
-    maxPositions: 32,
-    vocabSize: 60,
-    seed: 3,
-    initializerRange: 0.2,
-  });
+  writeTinyBert(base, { maxPositions: 32, vocabSize: 60 });
   writeFileSync(data, toyRows(48, 1));
 });
 
 test('one SGD step with lr 1 changes each trainable parameter by exactly minus its gradient', async () => {
   const out = join(work, 'sgd');
-  const r = cli(
-    'train',
-    '--base',
-    base,
-    '--data',
-    data,
-    '--out',
+  const r = train(
     out,
-    '--task',
-    'toy',
-    '--optimizer',
-    'sgd',
-    '--lr',
-    '1',
-    '--schedule',
-    'constant',
-    '--warmup-ratio',
-    '0',
-    '--weight-decay',
-    '0',
-    '--max-grad-norm',
-    '0',
-    '--dropout',
-    '0',
-    '--no-shuffle',
-    '--max-steps',
-    '1',
-    '--batch-size',
-    '64',
-    '--init-std',
-    '0.05',
-    '--bottleneck',
-    '4',
-    '--seed',
-    '9',
-    '--quiet',
+    '--task toy --optimizer sgd --lr 1 --schedule constant --warmup-ratio 0 --weight-decay 0 --max-grad-norm 0 --dropout 0 --no-shuffle ' +
+      '--max-steps 1 --batch-size 64 --init-std 0.05 --bottleneck 4 --seed 9 --quiet',
   );
   assert.equal(r.code, 0, r.stderr);
   const trained = readAdapterDir(out);
@@ -127,38 +84,12 @@ test('one SGD step with lr 1 changes each trainable parameter by exactly minus i
 
 test('train writes the adapter files with the contract names, and the loss falls', () => {
   const out = join(work, 'adamw');
-  const valid = join(work, 'valid.jsonl');
-  writeFileSync(valid, toyRows(32, 2));
-  const r = cli(
-    'train',
-    '--base',
-    base,
-    '--data',
-    data,
+  const valid = toyFile('valid.jsonl', 32, 2);
+  const r = train(
+    out,
+    '--task toy --lr 1e-2 --init-std 1e-2 --epochs 30 --batch-size 48 --warmup-ratio 0 --bottleneck 8 --adapter-layers 1 --dropout 0 --seed 1',
     '--validation',
     valid,
-    '--out',
-    out,
-    '--task',
-    'toy',
-    '--lr',
-    '1e-2',
-    '--init-std',
-    '1e-2',
-    '--epochs',
-    '30',
-    '--batch-size',
-    '48',
-    '--warmup-ratio',
-    '0',
-    '--bottleneck',
-    '8',
-    '--adapter-layers',
-    '1',
-    '--dropout',
-    '0',
-    '--seed',
-    '1',
   );
   assert.equal(r.code, 0, r.stderr);
   // Ours, then the Python adapters library's files and the model card (trainer/model-files/adapterhub.ts).
@@ -218,26 +149,9 @@ test('train writes the adapter files with the contract names, and the loss falls
 
 test('warm start: --init-adapter continues from the given adapter', () => {
   const first = join(work, 'warm-a');
-  assert.equal(cli('train', '--base', base, '--data', data, '--out', first, '--task', 'toy', '--max-steps', '2', '--quiet').code, 0);
+  assert.equal(train(first, '--task toy --max-steps 2 --quiet').code, 0);
   const second = join(work, 'warm-b');
-  const r = cli(
-    'train',
-    '--base',
-    base,
-    '--data',
-    data,
-    '--out',
-    second,
-    '--init-adapter',
-    first,
-    '--optimizer',
-    'sgd',
-    '--lr',
-    '1e-9',
-    '--max-steps',
-    '1',
-    '--quiet',
-  );
+  const r = train(second, '--optimizer sgd --lr 1e-9 --max-steps 1 --quiet', '--init-adapter', first);
   assert.equal(r.code, 0, r.stderr);
   const [a, b] = [readAdapterDir(first), readAdapterDir(second)];
   assert.equal(b.config.task, 'toy');
@@ -287,35 +201,19 @@ test('bad input: a precise message and a non-zero exit, and no output directory'
     assert.ok(!existsSync(out) || readdirSync(out).length === 0, `${name}: no adapter written`);
   }
   // TRAINER_DEVICE sets the default device (the GPU image sets cuda); an explicit --device wins.
-  const viaEnv = cliWithEnv(
-    { TRAINER_DEVICE: 'cuda' },
-    'train',
-    '--base',
-    base,
-    '--data',
-    data,
-    '--out',
-    join(work, 'env-cuda'),
-    '--max-steps',
-    '1',
-    '--quiet',
+  const viaEnv = runTrainerCliSync(
+    ['train', '--base', base, '--data', data, '--out', join(work, 'env-cuda'), ...flags('--max-steps 1 --quiet')],
+    {
+      TRAINER_DEVICE: 'cuda',
+    },
   );
   assert.notEqual(viaEnv.code, 0);
   assert.match(viaEnv.stderr, /CUDA/);
-  const explicit = cliWithEnv(
-    { TRAINER_DEVICE: 'cuda' },
-    'train',
-    '--base',
-    base,
-    '--data',
-    data,
-    '--out',
-    join(work, 'env-cpu'),
-    '--max-steps',
-    '1',
-    '--quiet',
-    '--device',
-    'cpu',
+  const explicit = runTrainerCliSync(
+    ['train', '--base', base, '--data', data, '--out', join(work, 'env-cpu'), ...flags('--max-steps 1 --quiet --device cpu')],
+    {
+      TRAINER_DEVICE: 'cuda',
+    },
   );
   assert.equal(explicit.code, 0, explicit.stderr);
 });
@@ -344,33 +242,9 @@ test('bad checkpoints name the tensor at fault', () => {
 
 test('--seeds runs each seed and writes the best one on validation; eval reproduces its metrics', () => {
   const out = join(work, 'seeds');
-  const r = cli(
-    'train',
-    '--base',
-    base,
-    '--data',
-    data,
-    '--out',
+  const r = train(
     out,
-    '--task',
-    'toy',
-    '--seeds',
-    '1,2,3',
-    '--validation-split',
-    '0.25',
-    '--lr',
-    '1e-2',
-    '--init-std',
-    '1e-2',
-    '--epochs',
-    '4',
-    '--batch-size',
-    '12',
-    '--dropout',
-    '0',
-    '--metric',
-    'loss',
-    '--quiet',
+    '--task toy --seeds 1,2,3 --validation-split 0.25 --lr 1e-2 --init-std 1e-2 --epochs 4 --batch-size 12 --dropout 0 --metric loss --quiet',
   );
   assert.equal(r.code, 0, r.stderr);
   const metrics = JSON.parse(readFileSync(join(out, 'metrics.json'), 'utf8'));
@@ -386,8 +260,7 @@ test('--seeds runs each seed and writes the best one on validation; eval reprodu
 
   // The written adapter is the selected seed's best checkpoint: evaluating it on the training file's rows
   // gives finite metrics, and on a labelled file eval prints all four metrics.
-  const valid = join(work, 'seeds-valid.jsonl');
-  writeFileSync(valid, toyRows(20, 9));
+  const valid = toyFile('seeds-valid.jsonl', 20, 9);
   const e = cli('eval', '--base', base, '--adapter', out, '--data', valid, '--out', join(work, 'eval.json'));
   assert.equal(e.code, 0, e.stderr);
   const m = JSON.parse(e.stdout);
@@ -398,33 +271,12 @@ test('--seeds runs each seed and writes the best one on validation; eval reprodu
 
 test('evaluation on the validation file during training matches eval on the written best adapter', () => {
   const out = join(work, 'best');
-  const valid = join(work, 'best-valid.jsonl');
-  writeFileSync(valid, toyRows(24, 4));
-  const r = cli(
-    'train',
-    '--base',
-    base,
-    '--data',
-    data,
+  const valid = toyFile('best-valid.jsonl', 24, 4);
+  const r = train(
+    out,
+    '--task toy --lr 1e-2 --init-std 1e-2 --epochs 3 --batch-size 8 --eval-steps 2 --dropout 0 --quiet',
     '--validation',
     valid,
-    '--out',
-    out,
-    '--task',
-    'toy',
-    '--lr',
-    '1e-2',
-    '--init-std',
-    '1e-2',
-    '--epochs',
-    '3',
-    '--batch-size',
-    '8',
-    '--eval-steps',
-    '2',
-    '--dropout',
-    '0',
-    '--quiet',
   );
   assert.equal(r.code, 0, r.stderr);
   const metrics = JSON.parse(readFileSync(join(out, 'metrics.json'), 'utf8'));
@@ -436,35 +288,10 @@ test('evaluation on the validation file during training matches eval on the writ
 
 test('early stopping ends a run after the patience runs out', () => {
   const out = join(work, 'early');
-  const r = cli(
-    'train',
-    '--base',
-    base,
-    '--data',
-    data,
-    '--validation-split',
-    '0.25',
-    '--out',
+  const r = train(
     out,
-    '--task',
-    'toy',
-    '--optimizer',
-    'sgd',
-    '--lr',
-    '1e-12',
-    '--epochs',
-    '20',
-    '--batch-size',
-    '12',
-    '--eval-steps',
-    '1',
-    '--early-stopping-patience',
-    '2',
-    '--metric',
-    'loss',
-    '--dropout',
-    '0',
-    '--quiet',
+    '--validation-split 0.25 --task toy --optimizer sgd --lr 1e-12 --epochs 20 --batch-size 12 --eval-steps 1 --early-stopping-patience 2 ' +
+      '--metric loss --dropout 0 --quiet',
   );
   assert.equal(r.code, 0, r.stderr);
   const metrics = JSON.parse(readFileSync(join(out, 'metrics.json'), 'utf8'));
@@ -474,34 +301,13 @@ test('early stopping ends a run after the patience runs out', () => {
 
 // Stopping a run mid-way and resuming it in-process (the step hook): test/trainer/train/trainer.test.ts.
 test('--resume continues from the checkpoint in --checkpoint-dir and ends where the run that wrote it ended', () => {
-  const common = [
-    '--base',
-    base,
-    '--data',
-    data,
-    '--task',
-    'toy',
-    '--lr',
-    '5e-3',
-    '--init-std',
-    '1e-2',
-    '--epochs',
-    '3',
-    '--batch-size',
-    '8',
-    '--dropout',
-    '0',
-    '--seed',
-    '5',
-    '--checkpoint-every',
-    '4',
-  ];
+  const common = '--task toy --lr 5e-3 --init-std 1e-2 --epochs 3 --batch-size 8 --dropout 0 --seed 5 --checkpoint-every 4';
   const straight = join(work, 'resume-a');
   const checkpoints = join(work, 'resume-checkpoint');
-  assert.equal(cli('train', ...common, '--out', straight, '--checkpoint-dir', checkpoints, '--quiet').code, 0);
+  assert.equal(train(straight, `${common} --quiet`, '--checkpoint-dir', checkpoints).code, 0);
   assert.ok(existsSync(join(checkpoints, 'state.json')));
   const resumed = join(work, 'resume-b');
-  const r = cli('train', ...common, '--out', resumed, '--checkpoint-dir', checkpoints, '--resume');
+  const r = train(resumed, `${common} --resume`, '--checkpoint-dir', checkpoints);
   assert.equal(r.code, 0, r.stderr);
   const events = r.stderr
     .trim()
@@ -517,30 +323,14 @@ test('--resume continues from the checkpoint in --checkpoint-dir and ends where 
 });
 
 test('deterministic given a seed on CPU, dropout included', () => {
-  const args = [
-    '--base',
-    base,
-    '--data',
-    data,
-    '--task',
-    'toy',
-    '--epochs',
-    '2',
-    '--batch-size',
-    '8',
-    '--dropout',
-    '0.1',
-    '--seed',
-    '11',
-    '--quiet',
-  ];
+  const args = '--task toy --epochs 2 --batch-size 8 --dropout 0.1 --quiet';
   const [x, y] = [join(work, 'det-a'), join(work, 'det-b')];
-  assert.equal(cli('train', ...args, '--out', x).code, 0);
-  assert.equal(cli('train', ...args, '--out', y).code, 0);
+  assert.equal(train(x, `${args} --seed 11`).code, 0);
+  assert.equal(train(y, `${args} --seed 11`).code, 0);
   const [a, b] = [readAdapterDir(x), readAdapterDir(y)];
   for (const [name, t] of a.tensors) assert.deepEqual(b.tensors.get(name)!.data, t.data, name);
   const z = join(work, 'det-c');
-  assert.equal(cli('train', ...args.slice(0, -3), '--seed', '12', '--quiet', '--out', z).code, 0);
+  assert.equal(train(z, `${args} --seed 12`).code, 0);
   assert.notDeepEqual(readAdapterDir(z).tensors.get('classifier.weight')!.data, a.tensors.get('classifier.weight')!.data);
 });
 
@@ -563,24 +353,7 @@ test("text rows go through the base model's WordPiece tokenizer (real vocab), in
   const file = join(work, 'rte40.jsonl');
   writeFileSync(file, rows);
   const out = join(work, 'text-adapter');
-  const r = cli(
-    'train',
-    '--base',
-    textBase,
-    '--data',
-    file,
-    '--out',
-    out,
-    '--task',
-    'rte',
-    '--max-seq-len',
-    '24',
-    '--max-steps',
-    '2',
-    '--batch-size',
-    '8',
-    '--quiet',
-  );
+  const r = trainOn(textBase, file)(out, '--task rte --max-seq-len 24 --max-steps 2 --batch-size 8 --quiet');
   assert.equal(r.code, 0, r.stderr);
   const config = JSON.parse(readFileSync(join(out, 'adapter_config.json'), 'utf8'));
   assert.equal(config.maxSeqLen, 24);
@@ -609,20 +382,7 @@ test('CSV/TSV with named columns and --max-bad-rows: bad rows are skipped, count
   const good = Array.from({ length: 12 }, (_, i) => `${i % 2 ? 'really great film' : 'awful boring movie'} ${i}\t${i % 2 ? 'pos' : 'neg'}`);
   writeFileSync(tsv, `${['sentence\tgold', ...good.slice(0, 6), 'a row without its label column', ...good.slice(6)].join('\n')}\n`);
   const textBase = join(work, 'text-base'); // written by the text-rows test above
-  const args = [
-    'train',
-    '--base',
-    textBase,
-    '--data',
-    tsv,
-    '--text-column',
-    'sentence',
-    '--label-column',
-    'gold',
-    '--max-steps',
-    '1',
-    '--quiet',
-  ];
+  const args = ['train', '--base', textBase, '--data', tsv, ...flags('--text-column sentence --label-column gold --max-steps 1 --quiet')];
   const strict = cli(...args, '--out', join(work, 'tsv-strict'));
   assert.notEqual(strict.code, 0);
   assert.match(strict.stderr, /reviews\.tsv:8: .*header/);

@@ -63,18 +63,25 @@ export function reductionFactorFor(hidden: number, m: number): number {
 const TO_LIBRARY: Record<AdapterNonlinearity, string> = { gelu: 'gelu', relu: 'relu', swish: 'swish', tanh: 'tanh' };
 const FROM_LIBRARY: Record<string, AdapterNonlinearity> = { gelu: 'gelu', relu: 'relu', swish: 'swish', silu: 'swish', tanh: 'tanh' };
 
-/** The library's top-level adapter_config.json fields for an adapter-mode config (null otherwise). */
-export function adapterHubFields(config: AdapterConfig, modelName?: string): AdapterHubFields | null {
-  const a = config.adapter;
-  if (config.mode !== 'adapter' || !a) return null;
-  const c = config.base.config;
+/** The identity fields the library writes at the top of both adapter_config.json and head_config.json. */
+function libraryIdentity(config: AdapterConfig, modelName?: string): Omit<AdapterHubFields, 'config'> {
   return {
     name: config.task,
     version: ADAPTERHUB_VERSION,
     model_type: 'bert',
     model_name: modelName ?? config.base.name ?? 'bert',
     model_class: MODEL_CLASS,
-    hidden_size: c.hidden_size,
+    hidden_size: config.base.config.hidden_size,
+  };
+}
+
+/** The library's top-level adapter_config.json fields for an adapter-mode config (null otherwise). */
+export function adapterHubFields(config: AdapterConfig, modelName?: string): AdapterHubFields | null {
+  const a = config.adapter;
+  if (config.mode !== 'adapter' || !a) return null;
+  const c = config.base.config;
+  return {
+    ...libraryIdentity(config, modelName),
     config: {
       mh_adapter: true,
       output_adapter: true,
@@ -94,12 +101,7 @@ export function adapterHubFields(config: AdapterConfig, modelName?: string): Ada
 
 export function headConfigJson(config: AdapterConfig, modelName?: string) {
   return {
-    name: config.task,
-    version: ADAPTERHUB_VERSION,
-    model_type: 'bert',
-    model_name: modelName ?? config.base.name ?? 'bert',
-    model_class: MODEL_CLASS,
-    hidden_size: config.base.config.hidden_size,
+    ...libraryIdentity(config, modelName),
     config: {
       head_type: 'classification',
       num_labels: config.labels.length,

@@ -6,7 +6,6 @@
  * decay to 0 (one cycle), global-norm clipping, checkpoints that resume bit for bit, and a Hugging Face
  * BERT directory with a model card at the end.
  */
-import { createHash } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -18,6 +17,7 @@ import { loadBertTokenizer } from '../tokenizer/bert-tokenizer.ts';
 import { AdamW, clipGradNorm, type Param } from '../train/optimizer.ts';
 import type { PretrainLog } from '../train/progress.ts';
 import { learningRateAt } from '../train/schedule.ts';
+import { runFingerprint } from '../util/fingerprint.ts';
 import { Rng } from '../util/random.ts';
 import { type PretrainPosition, readPretrainCheckpoint, type StepFigures, writePretrainCheckpoint } from './checkpoint.ts';
 import { type Corpus, readCorpus } from './corpus.ts';
@@ -129,21 +129,8 @@ function freshConfig(s: FreshShape, vocabSize: number, seqLen: number): BertConf
 }
 
 function fingerprint(o: PretrainOptions, config: BertConfig, corpus: Corpus): string {
-  const {
-    log: _l,
-    resume: _r,
-    threads: _t,
-    checkpointEvery: _e,
-    checkpointDir: _d,
-    out: _o,
-    command: _c,
-    corpusNote: _n,
-    saveDtype: _s,
-    ...rest
-  } = o;
-  return createHash('sha256')
-    .update(JSON.stringify({ rest, config, sequences: corpus.count, streamTokens: corpus.streamTokens }))
-    .digest('hex');
+  const mayDiffer = ['log', 'resume', 'threads', 'checkpointEvery', 'checkpointDir', 'out', 'command', 'corpusNote', 'saveDtype'] as const;
+  return runFingerprint(o, mayDiffer, { config, sequences: corpus.count, streamTokens: corpus.streamTokens });
 }
 
 export async function pretrain(o: PretrainOptions): Promise<PretrainResult> {

@@ -3,7 +3,6 @@
  * batches, step the optimizer over the trainable set only, evaluate every N steps and at epoch ends,
  * stop early, keep the best parameters, repeat per seed, and write the best adapter directory.
  */
-import { createHash } from 'node:crypto';
 import { basename } from 'node:path';
 import type { AdapterConfig, AdapterNonlinearity, HoulsbyAdapterOptions, TrainMode } from '../../shared/adapter-config.ts';
 import { type DatasetFormat, readDataset, type SkippedRow, type TokenizedRow } from '../../shared/datasets/index.ts';
@@ -16,6 +15,7 @@ import { ModelFileError } from '../model-files/errors.ts';
 import { ModelSessions } from '../runtime/model-sessions.ts';
 import type { Device } from '../runtime/session.ts';
 import { loadBaseTokenizer } from '../tokenizer/bert-tokenizer.ts';
+import { runFingerprint } from '../util/fingerprint.ts';
 import { Rng } from '../util/random.ts';
 import { bucketedBatches, collate, makeBatches } from './batching.ts';
 import { resolveLabels } from './labels.ts';
@@ -269,21 +269,8 @@ async function prepare(opts: TrainOptions): Promise<Prepared> {
 
 /** What a resume must agree on with the run that wrote the checkpoint. */
 function fingerprint(opts: TrainOptions, p: Prepared): string {
-  const {
-    log: _log,
-    onCheckpoint: _onCheckpoint,
-    onStep: _onStep,
-    resume: _resume,
-    checkpointDir: _dir,
-    checkpointEvery: _every,
-    threads: _threads,
-    device: _device,
-    out: _out,
-    ...rest
-  } = opts;
-  return createHash('sha256')
-    .update(JSON.stringify({ rest, base: p.base.weightsSha256, rows: p.rows.length }))
-    .digest('hex');
+  const mayDiffer = ['log', 'onCheckpoint', 'onStep', 'resume', 'checkpointDir', 'checkpointEvery', 'threads', 'device', 'out'] as const;
+  return runFingerprint(opts, mayDiffer, { base: p.base.weightsSha256, rows: p.rows.length });
 }
 
 /** Where a seed's interrupted run stood, with its tensors: enough to continue it. */

@@ -11,9 +11,9 @@ import { after, before, test } from 'node:test';
 import type { LaunchedJob, LauncherView } from '../../../functions/jobs/launcher.ts';
 import { LocalRunner } from '../../../functions/jobs/local-runner.ts';
 import type { Hyperparameters, JobSpec } from '../../../shared/job.ts';
-import { Registry } from '../../../shared/registry.ts';
+import type { Registry } from '../../../shared/registry.ts';
 import { type S3TestServer, startS3Server } from '../../support/s3-server.ts';
-import { BROKEN_JSONL, TOY_JSONL, writeTinyBert } from '../../support/tiny-bert.ts';
+import { tinyRegistry } from '../../support/tiny-registry.ts';
 import { waitUntil } from '../../support/wait.ts';
 
 let s3: S3TestServer;
@@ -22,13 +22,7 @@ const runners: LocalRunner[] = [];
 
 before(async () => {
   s3 = await startS3Server();
-  await s3.createBucket('registry');
-  registry = Registry.fromUri('s3://registry', s3.client);
-  const dir = join(mkdtempSync(join(tmpdir(), 'local-runner-')), 'tiny');
-  writeTinyBert(dir);
-  await registry.uploadModel('tiny', dir, ['config.json', 'model.safetensors', 'vocab.txt']);
-  await s3.putObject('registry', 'datasets/toy.jsonl', TOY_JSONL);
-  await s3.putObject('registry', 'datasets/broken.jsonl', BROKEN_JSONL);
+  registry = await tinyRegistry(s3, 'local-runner-');
 });
 
 after(async () => {

@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import { after, before, test } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import type { OpenAPIHono } from '@hono/zod-openapi';
-import { createApp } from '../../../functions/app.ts';
+import { type AppDeps, createApp } from '../../../functions/app.ts';
 import type { JobLauncher } from '../../../functions/jobs/launcher.ts';
 import { Registry } from '../../../shared/registry.ts';
 import { type S3TestServer, startS3Server } from '../../support/s3-server.ts';
@@ -25,11 +25,9 @@ const launcher: JobLauncher = {
   describe: async () => ({ state: 'unknown' }),
 };
 
-before(async () => {
-  s3 = await startS3Server();
-  await s3.createBucket('registry');
-  registry = Registry.fromUri('s3://registry', s3.client);
-  app = createApp({
+/** The app of these tests on the test registry; `over` sets the dataset limits a test needs. */
+function datasetsApp(over: Partial<AppDeps>): OpenAPIHono {
+  return createApp({
     registry,
     launcher,
     apiKeys: [KEY],
@@ -37,9 +35,15 @@ before(async () => {
     defaultBaseModel: 'tiny',
     downloads: 'stream',
     log: () => {},
-    maxDatasetBytes: 4096,
-    signUploadUrl: (key, bytes, expiresIn) => registry.presignPut(key, bytes, expiresIn),
+    ...over,
   });
+}
+
+before(async () => {
+  s3 = await startS3Server();
+  await s3.createBucket('registry');
+  registry = Registry.fromUri('s3://registry', s3.client);
+  app = datasetsApp({ maxDatasetBytes: 4096, signUploadUrl: (key, bytes, expiresIn) => registry.presignPut(key, bytes, expiresIn) });
 });
 
 after(async () => {
@@ -210,17 +214,7 @@ test('labels named like Object.prototype members come back counted; one label is
 });
 
 test('more rows than the row cap is 413, and the check is bounded: beyond its slots, 429 with Retry-After', async () => {
-  const capped = createApp({
-    registry,
-    launcher,
-    apiKeys: [KEY],
-    allowedDatasetBuckets: ['registry'],
-    defaultBaseModel: 'tiny',
-    downloads: 'stream',
-    log: () => {},
-    maxDatasetBytes: 1 << 20,
-    datasetChecks: { concurrency: 1, maxRows: 100 },
-  });
+  const capped = datasetsApp({ maxDatasetBytes: 1 << 20, datasetChecks: { concurrency: 1, maxRows: 100 } });
   const rows = (n: number) => `${Array.from({ length: n }, (_, i) => JSON.stringify({ text: 't', label: i % 2 })).join('\n')}\n`;
   const post = (body: string | ReadableStream<Uint8Array>) =>
     Promise.resolve(

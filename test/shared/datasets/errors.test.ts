@@ -26,8 +26,16 @@ async function fails(p: string, rest: string | RegExp, o: ReadDatasetOptions = o
   );
 }
 
+type Case = [name: string, content: string | Uint8Array, rest: string | RegExp, o?: ReadDatasetOptions];
+
+/** Writes each case's file and expects reading it (under its options) to fail with the rest of the message. */
+async function failAll(cases: Case[]): Promise<void> {
+  for (const [name, content, rest, o] of cases) await fails(file(name, content), rest, o);
+}
+
+const noTok = { ...opts, tokenizer: undefined };
+
 test('JSONL rows: malformed JSON, not an object, missing or empty text, bad pair, bad label, token checks', async () => {
-  const noTok = { ...opts, tokenizer: undefined };
   const cases: [string, string | RegExp, ReadDatasetOptions?][] = [
     ['{"text":"a","label":"x"}\n{"text": "b", "label"\n', /^:2: malformed JSON \(.+\)$/],
     ['{"text":"a","label":"x"}\n[1,2]\n', ':2: each line must be a JSON object'],
@@ -62,108 +70,110 @@ test('a tokenizer failure is a bad row naming the field', async () => {
 });
 
 test('CSV/TSV rows: empty text cell, wrong field count, bad ids, a broken quote', async () => {
-  await fails(file('e1.csv', 'text,label\nok,a\n,b\n'), ':3: empty column "text"');
-  await fails(file('e2.csv', 'text,label\nok,a\nx,b,c\n'), ':3: has 3 fields but the header has 2');
-  await fails(file('e3.tsv', 'text\tlabel\nok\ta\nx,b\n'), ':3: has 1 field but the header has 2 (is it CSV?)');
-  await fails(file('e4.csv', 'text,label\nok,\n'), ':2: missing column "label"');
-  await fails(
-    file('e5.csv', 'input_ids,label\n"[1,2",a\n'),
-    ':2: column "input_ids" must be a JSON array or space-separated integers, got "[1,2"',
-    { ...opts, tokenizer: undefined },
-  );
-  await fails(file('e6.csv', 'input_ids,label\n1 x 2,a\n'), ':2: column "input_ids" must be an array of integers (position 1 is "x")', {
-    ...opts,
-    tokenizer: undefined,
-  });
-  await fails(file('e7.csv', 'text,label\nok,a\n"open quote,b\nmore,c\n'), /^:\d+: malformed CSV: Quote Not Closed/);
+  await failAll([
+    ['e1.csv', 'text,label\nok,a\n,b\n', ':3: empty column "text"'],
+    ['e2.csv', 'text,label\nok,a\nx,b,c\n', ':3: has 3 fields but the header has 2'],
+    ['e3.tsv', 'text\tlabel\nok\ta\nx,b\n', ':3: has 1 field but the header has 2 (is it CSV?)'],
+    ['e4.csv', 'text,label\nok,\n', ':2: missing column "label"'],
+    ['e5.csv', 'input_ids,label\n"[1,2",a\n', ':2: column "input_ids" must be a JSON array or space-separated integers, got "[1,2"', noTok],
+    ['e6.csv', 'input_ids,label\n1 x 2,a\n', ':2: column "input_ids" must be an array of integers (position 1 is "x")', noTok],
+    ['e7.csv', 'text,label\nok,a\n"open quote,b\nmore,c\n', /^:\d+: malformed CSV: Quote Not Closed/],
+  ]);
 });
 
 test('CSV/TSV header: a missing column lists the header; an explicit pair or label column must exist', async () => {
-  await fails(
-    file('h1.csv', 'sentence,label\nx,a\n'),
-    ':1: no column "text" (nor "input_ids") in the header; its columns are "sentence", "label" (--text-column names another)',
-  );
-  await fails(
-    file('h2.csv', 'text,y\nx,a\n'),
-    ':1: no column "label" in the header; its columns are "text", "y" (--label-column names another)',
-  );
-  await fails(file('h3.csv', 'text\nx\n'), ':1: no column "hyp" in the header; its columns are "text" (--text-pair-column names another)', {
-    ...opts,
-    requireLabels: false,
-    textPairColumn: 'hyp',
-  });
-  await fails(file('h4.csv', 'text\nx\n'), ':1: no column "y" in the header; its columns are "text" (--label-column names another)', {
-    ...opts,
-    requireLabels: false,
-    labelColumn: 'y',
-  });
-  await fails(file('h5.csv', 'text,label,text\nx,a,y\n'), ':1: column "text" appears twice in the header');
-  await fails(file('h6.csv', '\n\ntext,label\n'), ': no rows');
+  const unlabelled = { ...opts, requireLabels: false };
+  await failAll([
+    [
+      'h1.csv',
+      'sentence,label\nx,a\n',
+      ':1: no column "text" (nor "input_ids") in the header; its columns are "sentence", "label" (--text-column names another)',
+    ],
+    ['h2.csv', 'text,y\nx,a\n', ':1: no column "label" in the header; its columns are "text", "y" (--label-column names another)'],
+    [
+      'h3.csv',
+      'text\nx\n',
+      ':1: no column "hyp" in the header; its columns are "text" (--text-pair-column names another)',
+      { ...unlabelled, textPairColumn: 'hyp' },
+    ],
+    [
+      'h4.csv',
+      'text\nx\n',
+      ':1: no column "y" in the header; its columns are "text" (--label-column names another)',
+      { ...unlabelled, labelColumn: 'y' },
+    ],
+    ['h5.csv', 'text,label,text\nx,a,y\n', ':1: column "text" appears twice in the header'],
+    ['h6.csv', '\n\ntext,label\n', ': no rows'],
+  ]);
 });
 
 test('whole-file problems: empty, blank, missing, a directory, no rows after the header', async () => {
-  await fails(file('empty.jsonl', ''), ': empty file (no rows)');
-  await fails(file('empty.csv', ''), ': empty file (no rows)');
-  await fails(file('blank.jsonl', '\n  \n\n'), ': no rows');
-  await fails(file('header-only.csv', 'text,label\n'), ': no rows');
+  await failAll([
+    ['empty.jsonl', '', ': empty file (no rows)'],
+    ['empty.csv', '', ': empty file (no rows)'],
+    ['blank.jsonl', '\n  \n\n', ': no rows'],
+    ['header-only.csv', 'text,label\n', ': no rows'],
+    ['empty.jsonl.gz', gzip(''), ': empty file (after decompression) (no rows)'],
+  ]);
   await fails(join(dir, 'missing.jsonl'), ': cannot read (ENOENT)');
   const sub = join(dir, 'sub.csv');
   mkdirSync(sub);
   await fails(sub, ': not a file');
-  await fails(file('empty.jsonl.gz', gzip('')), ': empty file (after decompression) (no rows)');
 });
 
 test('a file that is not what its extension says is named with what it looks like', async () => {
-  await fails(
-    file('json.csv', jsonl({ text: 'a', label: 'x' })),
-    ':1: this does not look like CSV: it looks like JSON lines, starting "{\\"text\\":\\"a\\",\\"label\\":\\"x\\"}"; pass --format jsonl if it is',
-  );
-  await fails(
-    file('json.tsv', '\n[{"text":"a"}]\n'),
-    ':2: this does not look like TSV: it looks like a JSON array (JSON lines has one object per line), starting "[{\\"text\\":\\"a\\"}]"',
-  );
-  await fails(
-    file('csv.jsonl', 'text,label\nhello,pos\n'),
-    ':1: this does not look like JSON lines: it looks like CSV, starting "text,label"; pass --format csv if it is',
-  );
-  await fails(
-    file('tsv.jsonl', 'text\tlabel\nhello\tpos\n'),
-    ':1: this does not look like JSON lines: it looks like TSV (tab-separated), starting "text\\tlabel"; pass --format tsv if it is',
-  );
-  await fails(
-    file('array.json', '[\n  {"text": "a", "label": "x"}\n]\n'),
-    ':1: this does not look like JSON lines: it looks like a JSON array (JSON lines has one object per line), starting "["',
-  );
-  await fails(
-    file('page.jsonl', '<!DOCTYPE html><html>...'),
-    ':1: this does not look like JSON lines: it looks like HTML or XML, starting "<!DOCTYPE html><html>..."',
-  );
-  await fails(
-    file('prose.jsonl', 'just some words\n'),
-    ':1: this does not look like JSON lines: it looks like plain text, starting "just some words"',
-  );
-  await fails(
-    file('tabs.csv', 'text\tlabel\nx\ta\n'),
-    ':1: no column "text" (nor "input_ids") in the header; its columns are "text\\tlabel"; it looks like TSV (pass --format tsv if it is)',
-  );
-  await fails(
-    file('commas.tsv', 'text,label\nx,a\n'),
-    ':1: no column "text" (nor "input_ids") in the header; its columns are "text,label"; it looks like CSV (pass --format csv if it is)',
-  );
-  await fails(
-    file('nul.jsonl', Buffer.from('{"text":"a"}\n\0\0\0\0')),
-    ': not a text file: it looks like binary data (it contains NUL bytes)',
-  );
-  await fails(
-    file('zip.csv', Buffer.from([0x50, 0x4b, 0x03, 0x04, 1, 2, 3])),
-    ': not a text file: it looks like a ZIP archive (an .xlsx workbook is one)',
-  );
-  await fails(file('parquet.csv', Buffer.from('PAR1\x15\x04')), ': not a text file: it looks like a Parquet file');
-  await fails(
-    file('utf16.csv', Buffer.from('\ufefftext,label\n', 'utf16le')),
-    ': not a text file: it looks like UTF-16 text (save it as UTF-8)',
-  );
-  await fails(file('notgz.jsonl.gz', jsonl({ text: 'a', label: 'x' })), ': named .gz but is not gzip-compressed');
+  await failAll([
+    [
+      'json.csv',
+      jsonl({ text: 'a', label: 'x' }),
+      ':1: this does not look like CSV: it looks like JSON lines, starting "{\\"text\\":\\"a\\",\\"label\\":\\"x\\"}"; pass --format jsonl if it is',
+    ],
+    [
+      'json.tsv',
+      '\n[{"text":"a"}]\n',
+      ':2: this does not look like TSV: it looks like a JSON array (JSON lines has one object per line), starting "[{\\"text\\":\\"a\\"}]"',
+    ],
+    [
+      'csv.jsonl',
+      'text,label\nhello,pos\n',
+      ':1: this does not look like JSON lines: it looks like CSV, starting "text,label"; pass --format csv if it is',
+    ],
+    [
+      'tsv.jsonl',
+      'text\tlabel\nhello\tpos\n',
+      ':1: this does not look like JSON lines: it looks like TSV (tab-separated), starting "text\\tlabel"; pass --format tsv if it is',
+    ],
+    [
+      'array.json',
+      '[\n  {"text": "a", "label": "x"}\n]\n',
+      ':1: this does not look like JSON lines: it looks like a JSON array (JSON lines has one object per line), starting "["',
+    ],
+    [
+      'page.jsonl',
+      '<!DOCTYPE html><html>...',
+      ':1: this does not look like JSON lines: it looks like HTML or XML, starting "<!DOCTYPE html><html>..."',
+    ],
+    ['prose.jsonl', 'just some words\n', ':1: this does not look like JSON lines: it looks like plain text, starting "just some words"'],
+    [
+      'tabs.csv',
+      'text\tlabel\nx\ta\n',
+      ':1: no column "text" (nor "input_ids") in the header; its columns are "text\\tlabel"; it looks like TSV (pass --format tsv if it is)',
+    ],
+    [
+      'commas.tsv',
+      'text,label\nx,a\n',
+      ':1: no column "text" (nor "input_ids") in the header; its columns are "text,label"; it looks like CSV (pass --format csv if it is)',
+    ],
+    ['nul.jsonl', Buffer.from('{"text":"a"}\n\0\0\0\0'), ': not a text file: it looks like binary data (it contains NUL bytes)'],
+    [
+      'zip.csv',
+      Buffer.from([0x50, 0x4b, 0x03, 0x04, 1, 2, 3]),
+      ': not a text file: it looks like a ZIP archive (an .xlsx workbook is one)',
+    ],
+    ['parquet.csv', Buffer.from('PAR1\x15\x04'), ': not a text file: it looks like a Parquet file'],
+    ['utf16.csv', Buffer.from('\ufefftext,label\n', 'utf16le'), ': not a text file: it looks like UTF-16 text (save it as UTF-8)'],
+    ['notgz.jsonl.gz', jsonl({ text: 'a', label: 'x' }), ': named .gz but is not gzip-compressed'],
+  ]);
   const g = gzip(jsonl({ text: 'a', label: 'x' }));
   await fails(file('corrupt.jsonl.gz', g.subarray(0, g.length - 12)), ': corrupt gzip data (unexpected end of file)');
 });
@@ -247,9 +257,12 @@ test('--max-bad-rows covers CSV rows and labels outside a given label set too; a
 });
 
 test('whole-file errors are never skipped by --max-bad-rows', async () => {
-  await fails(file('skip-csv.jsonl', 'text,label\nx,a\n'), /^:1: this does not look like JSON lines/, { ...opts, maxBadRows: 100 });
-  await fails(file('skip-head.csv', 'sentence\nx\n'), /^:1: no column "text"/, { ...opts, maxBadRows: 100 });
-  await fails(file('skip-quote.csv', 'text,label\n"x,a\n'), /^:\d+: malformed CSV/, { ...opts, maxBadRows: 100 });
+  const lenient = { ...opts, maxBadRows: 100 };
+  await failAll([
+    ['skip-csv.jsonl', 'text,label\nx,a\n', /^:1: this does not look like JSON lines/, lenient],
+    ['skip-head.csv', 'sentence\nx\n', /^:1: no column "text"/, lenient],
+    ['skip-quote.csv', 'text,label\n"x,a\n', /^:\d+: malformed CSV/, lenient],
+  ]);
 });
 
 test('a failed read releases the file: no descriptor is left open', {

@@ -26,41 +26,36 @@ const x = randomArray(72, 11, -2, 2);
 const gamma = randomArray(6, 12, 0.5, 1.5);
 const beta = randomArray(6, 13);
 
-test('LayerNormalization: float32 rule vs float32 finite differences', async () => {
-  const r = await gradCheck(
+/** x, γ, β of the LayerNorm checks, their float32 values held in the array type `to` makes. */
+const layerNormInputs = (to: (v: Float32Array) => Float32Array | Float64Array) => [
+  { name: 'x', shape, data: to(Float32Array.from(x)) },
+  { name: 'w', shape: [6], data: to(Float32Array.from(gamma)) },
+  { name: 'b', shape: [6], data: to(Float32Array.from(beta)) },
+];
+
+/** The fused LayerNormalization rule's gradient in float32, against float32 finite differences. */
+const layerNormRule = () =>
+  gradCheck(
     (_g, [a, w, b]) => op.layerNormalization(a, w, b, 1e-5).y,
-    [
-      { name: 'x', shape, data: Float32Array.from(x) },
-      { name: 'w', shape: [6], data: Float32Array.from(gamma) },
-      { name: 'b', shape: [6], data: Float32Array.from(beta) },
-    ],
+    layerNormInputs((v) => v),
     { floatType: 'float32', step: 1e-2 },
   );
+
+test('LayerNormalization: float32 rule vs float32 finite differences', async () => {
+  const r = await layerNormRule();
   console.log(`# LayerNormalization float32 vs FD: ${r.maxRelError.toExponential(2)} ${JSON.stringify(r.perInput)}`);
   assert.ok(r.maxRelError < 5e-3);
 });
 
 test('LayerNormalization: float32 rule vs the float64 gradient of LayerNorm spelled out in basic ops', async () => {
-  const ours = await gradCheck(
-    (_g, [a, w, b]) => op.layerNormalization(a, w, b, 1e-5).y,
-    [
-      { name: 'x', shape, data: Float32Array.from(x) },
-      { name: 'w', shape: [6], data: Float32Array.from(gamma) },
-      { name: 'b', shape: [6], data: Float32Array.from(beta) },
-    ],
-    { floatType: 'float32', step: 1e-2 },
-  );
+  const ours = await layerNormRule();
   const reference = await gradCheck(
     (_g, [a, w, b]) => {
       const centered = op.sub(a, op.reduceMean(a, [-1], true));
       const variance = op.reduceMean(op.mul(centered, centered), [-1], true);
       return op.add(op.mul(op.div(centered, op.sqrt(op.add(variance, 1e-5))), w), b);
     },
-    [
-      { name: 'x', shape, data: Float64Array.from(Float32Array.from(x)) },
-      { name: 'w', shape: [6], data: Float64Array.from(Float32Array.from(gamma)) },
-      { name: 'b', shape: [6], data: Float64Array.from(Float32Array.from(beta)) },
-    ],
+    layerNormInputs((v) => Float64Array.from(v)),
   );
   assert.ok(reference.maxRelError < 1e-6, 'the float64 reference itself matches finite differences');
   for (const name of ['x', 'w', 'b']) {

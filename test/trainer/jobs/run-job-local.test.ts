@@ -11,8 +11,8 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { pathToFileURL } from 'node:url';
 import { Registry } from '../../../shared/registry.ts';
-import { writeRandomBert } from '../../../trainer/model-files/random-bert.ts';
 import { runTrainerCli } from '../../support/process.ts';
+import { writeTinyBert } from '../../support/tiny-bert.ts';
 
 const work = mkdtempSync(join(tmpdir(), 'run-job-local-'));
 const root = join(work, 'local-registry');
@@ -21,16 +21,7 @@ const registry = Registry.fromUri(uri);
 
 test("upload-base and run-job take --registry file:///dir: the job trains on the registry's own dataset and publishes", async () => {
   const base = join(work, 'tiny');
-  writeRandomBert(base, {
-    hiddenSize: 16,
-    numLayers: 1,
-    numHeads: 2,
-    intermediateSize: 32,
-    maxPositions: 64,
-    vocabSize: 200,
-    seed: 2,
-    initializerRange: 0.2,
-  });
+  writeTinyBert(base, { numLayers: 1, seed: 2 });
   const up = await runTrainerCli(['upload-base', '--dir', base, '--name', 'tiny', '--registry', uri]);
   assert.equal(up.code, 0, up.stderr);
   assert.deepEqual(readdirSync(join(root, 'models', 'tiny')).sort(), ['config.json', 'model.safetensors', 'vocab.txt']);

@@ -15,7 +15,8 @@ import type { JobSpec } from '../../../shared/job.ts';
 import { Registry } from '../../../shared/registry.ts';
 import { runTrainerCli } from '../../support/process.ts';
 import { type S3TestServer, startS3Server } from '../../support/s3-server.ts';
-import { BROKEN_JSONL, TOY_JSONL, writeTinyBert } from '../../support/tiny-bert.ts';
+import { writeTinyBert } from '../../support/tiny-bert.ts';
+import { tinyRegistry } from '../../support/tiny-registry.ts';
 import { waitUntil } from '../../support/wait.ts';
 
 let s3: S3TestServer;
@@ -23,13 +24,7 @@ let registry: Registry;
 
 before(async () => {
   s3 = await startS3Server();
-  await s3.createBucket('registry');
-  registry = Registry.fromUri('s3://registry', s3.client);
-  const dir = join(mkdtempSync(join(tmpdir(), 'run-job-')), 'tiny');
-  writeTinyBert(dir);
-  await registry.uploadModel('tiny', dir, ['config.json', 'model.safetensors', 'vocab.txt']);
-  await s3.putObject('registry', 'datasets/toy.jsonl', TOY_JSONL);
-  await s3.putObject('registry', 'datasets/broken.jsonl', BROKEN_JSONL);
+  registry = await tinyRegistry(s3, 'run-job-');
 });
 
 after(async () => {

@@ -14,35 +14,22 @@ import { readAdapterDir } from '../../../trainer/model-files/adapter-dir.ts';
 import { bottleneckFor, pyFloorDiv, readAdapterHubDir, reductionFactorFor } from '../../../trainer/model-files/adapterhub.ts';
 import { loadBaseModel } from '../../../trainer/model-files/base-model.ts';
 import { readTorchStateDict } from '../../../trainer/model-files/pytorch-zip.ts';
-import { writeRandomBert } from '../../../trainer/model-files/random-bert.ts';
 import { readSafetensors } from '../../../trainer/model-files/safetensors.ts';
 import { Rng } from '../../../trainer/util/random.ts';
+import { runTrainerCliSync, trainOn } from '../../support/process.ts';
 import { PYTHON } from '../../support/python-torch.ts';
+import { writeTinyBert } from '../../support/tiny-bert.ts';
 
 const HIDDEN_SIZES = [128, 256, 312, 384, 768, 1024];
 const work = mkdtempSync(join(tmpdir(), 'adapterhub-'));
 const base = join(work, 'base');
 const data = join(work, 'train.jsonl');
 
-function cli(...args: string[]) {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', 'trainer/cli.ts', ...args], {
-    encoding: 'utf8',
-    env: { ...process.env, ONNXRUNTIME_NODE_INSTALL: 'skip' },
-  });
-  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
-}
+const cli = (...args: string[]) => runTrainerCliSync(args);
+const train = trainOn(base, data);
 
 before(() => {
-  writeRandomBert(base, {
-    hiddenSize: 16,
-    numLayers: 2,
-    numHeads: 2,
-    intermediateSize: 32,
-    maxPositions: 32,
-    vocabSize: 60,
-    seed: 3,
-    initializerRange: 0.2,
-  });
+  writeTinyBert(base, { maxPositions: 32, vocabSize: 60 });
   const rng = new Rng(1);
   const lines: string[] = [];
   for (let i = 0; i < 40; i++) {
@@ -109,35 +96,11 @@ const bits = (a: Float32Array) => Array.from(new Uint32Array(a.buffer, a.byteOff
 for (const trainLayernorms of ['true', 'false'] as const) {
   test(`round trip (--train-layernorms ${trainLayernorms}): export -> their format -> our reader, predict and warm start, bit for bit`, () => {
     const out = join(work, `trained-${trainLayernorms}`);
-    const r = cli(
-      'train',
-      '--base',
-      base,
-      '--data',
-      data,
-      '--out',
+    const r = train(
       out,
-      '--task',
-      'toy',
-      '--lr',
-      '1e-2',
-      '--epochs',
-      '3',
-      '--batch-size',
-      '16',
-      '--bottleneck',
-      '5',
-      '--adapter-layers',
-      '1',
-      '--dropout',
-      '0',
-      '--seed',
-      '2',
-      '--nonlinearity',
-      'swish',
+      '--task toy --lr 1e-2 --epochs 3 --batch-size 16 --bottleneck 5 --adapter-layers 1 --dropout 0 --seed 2 --nonlinearity swish --quiet',
       '--train-layernorms',
       trainLayernorms,
-      '--quiet',
     );
     assert.equal(r.code, 0, r.stderr);
     const files = readdirSync(out);
@@ -185,29 +148,13 @@ for (const trainLayernorms of ['true', 'false'] as const) {
 
     // A warm start from their format starts where the original adapter is: SGD with a vanishing step keeps it.
     const warm = join(work, `warm-${trainLayernorms}`);
-    const w = cli(
-      'train',
-      '--base',
-      base,
-      '--data',
-      data,
-      '--out',
+    const w = train(
       warm,
+      '--optimizer sgd --lr 1e-30 --max-steps 1 --dropout 0 --weight-decay 0 --quiet',
       '--init-adapter',
       theirs,
-      '--optimizer',
-      'sgd',
-      '--lr',
-      '1e-30',
-      '--max-steps',
-      '1',
-      '--dropout',
-      '0',
-      '--weight-decay',
-      '0',
       '--train-layernorms',
       trainLayernorms,
-      '--quiet',
     );
     assert.equal(w.code, 0, w.stderr);
     const after = readAdapterDir(warm);
@@ -228,20 +175,7 @@ test('their adapter.safetensors works in place of pytorch_adapter.bin; no head: 
   const p = cli('predict', '--base', base, '--adapter', theirs, '--data', data, '--out', join(work, 'nohead.jsonl'));
   assert.notEqual(p.code, 0);
   assert.match(p.stderr, /has no head \(head_config\.json\)/);
-  const t = cli(
-    'train',
-    '--base',
-    base,
-    '--data',
-    data,
-    '--out',
-    join(work, 'from-headless'),
-    '--init-adapter',
-    theirs,
-    '--max-steps',
-    '1',
-    '--quiet',
-  );
+  const t = train(join(work, 'from-headless'), '--max-steps 1 --quiet', '--init-adapter', theirs);
   assert.equal(t.code, 0, t.stderr);
   assert.deepEqual(readAdapterDir(join(work, 'from-headless')).config.labels, ['neg', 'pos']);
 });
@@ -333,7 +267,7 @@ test('export: --format onnx is refused as not yet there; head- and full-mode ada
   assert.notEqual(o.code, 0);
   assert.match(o.stderr, /--format onnx: not yet implemented/);
   const headOnly = join(work, 'head-mode');
-  assert.equal(cli('train', '--base', base, '--data', data, '--out', headOnly, '--mode', 'head', '--max-steps', '1', '--quiet').code, 0);
+  assert.equal(train(headOnly, '--mode head --max-steps 1 --quiet').code, 0);
   assert.deepEqual(readdirSync(headOnly).sort(), ['adapter.safetensors', 'adapter_config.json', 'metrics.json']);
   const e = cli('export', '--adapter', headOnly, '--out', join(work, 'x-head'));
   assert.notEqual(e.code, 0);

@@ -32,17 +32,22 @@ function corpus(count: number, rng: Rng): Int32Array {
   return seqs;
 }
 
+/** Masks all `count` sequences of `seqs` in one batch at the default 15 %. */
+function maskEvery(seqs: Int32Array, count: number, wholeWord: boolean, rng: Rng) {
+  return maskBatch(
+    seqs,
+    S,
+    Array.from({ length: count }, (_, i) => i),
+    { probability: 0.15, wholeWord, vocab },
+    rng,
+  );
+}
+
 test('15 % of the non-special tokens are chosen; of those 80 % [MASK], 10 % random, 10 % kept; specials never', () => {
   const rng = new Rng(7);
   const count = 400;
   const seqs = corpus(count, rng);
-  const b = maskBatch(
-    seqs,
-    S,
-    Array.from({ length: count }, (_, i) => i),
-    { probability: 0.15, wholeWord: false, vocab },
-    rng,
-  );
+  const b = maskEvery(seqs, count, false, rng);
   let eligible = 0;
   for (const id of seqs) if (!special[id]) eligible++;
   const m = b.labels.length;
@@ -72,13 +77,7 @@ test('whole-word masking chooses a word with all its ## pieces, at the word rate
   const rng = new Rng(8);
   const count = 300;
   const seqs = corpus(count, rng);
-  const b = maskBatch(
-    seqs,
-    S,
-    Array.from({ length: count }, (_, i) => i),
-    { probability: 0.15, wholeWord: true, vocab },
-    rng,
-  );
+  const b = maskEvery(seqs, count, true, rng);
   const chosen = new Uint8Array(seqs.length);
   for (const p of b.positions) chosen[Number(p)] = 1;
   let words = 0;

@@ -18,7 +18,7 @@ import { loadBertTokenizer } from '../../../trainer/tokenizer/bert-tokenizer.ts'
 import { trainDefaults } from '../../../trainer/train/defaults.ts';
 import { train } from '../../../trainer/train/trainer.ts';
 import { Rng } from '../../../trainer/util/random.ts';
-import { runTrainerCli } from '../../support/process.ts';
+import { flags, runTrainerCli } from '../../support/process.ts';
 
 const tmp = mkdtempSync(join(tmpdir(), 'pretrain-'));
 const SUBJECTS = ['the cat', 'a dog', 'my friend', 'the old man', 'this movie', 'the actor'];
@@ -39,26 +39,9 @@ function writeCorpus(path: string, docs: number, seed: number): void {
 const data = join(tmp, 'corpus.jsonl');
 writeCorpus(data, 400, 1);
 
-const TINY = [
-  '--layers',
-  '1',
-  '--hidden',
-  '32',
-  '--heads',
-  '2',
-  '--intermediate',
-  '64',
-  '--max-position',
-  '64',
-  '--max-seq-len',
-  '32',
-  '--batch-size',
-  '8',
-  '--threads',
-  '1',
-  '--seed',
-  '3',
-];
+const TINY = flags(
+  '--layers 1 --hidden 32 --heads 2 --intermediate 64 --max-position 64 --max-seq-len 32 --batch-size 8 --threads 1 --seed 3',
+);
 
 interface StepEvent {
   event: string;
@@ -73,20 +56,7 @@ const events = (stderr: string): StepEvent[] =>
 
 test('pretraining a tiny BERT lowers the MLM loss and writes a BertForMaskedLM directory that train loads', async () => {
   const out = join(tmp, 'fresh');
-  const r = await runTrainerCli([
-    'pretrain',
-    '--data',
-    data,
-    '--out',
-    out,
-    ...TINY,
-    '--lr',
-    '5e-3',
-    '--warmup-steps',
-    '2',
-    '--max-steps',
-    '30',
-  ]);
+  const r = await runTrainerCli(['pretrain', '--data', data, '--out', out, ...TINY, ...flags('--lr 5e-3 --warmup-steps 2 --max-steps 30')]);
   assert.equal(r.code, 0, r.stderr);
   const steps = events(r.stderr).filter((e) => e.event === 'step');
   assert.equal(steps.length, 30);
@@ -143,17 +113,7 @@ test('a run stopped mid-way resumes from its checkpoint to the same bytes as an 
     '--data',
     data,
     ...TINY,
-    '--grad-accum',
-    '2',
-    '--lr',
-    '3e-3',
-    '--warmup-steps',
-    '2',
-    '--max-steps',
-    '8',
-    '--checkpoint-every',
-    '3',
-    '--whole-word-mask',
+    ...flags('--grad-accum 2 --lr 3e-3 --warmup-steps 2 --max-steps 8 --checkpoint-every 3 --whole-word-mask'),
   ];
   const whole = join(tmp, 'whole');
   const a = await runTrainerCli(['pretrain', '--out', whole, ...args]);
@@ -191,13 +151,8 @@ test('a run stopped mid-way resumes from its checkpoint to the same bytes as an 
   assert.deepEqual(lossesOf(resumed.stderr), lossesOf(a.stderr));
 
   const other = await runTrainerCli([
-    'pretrain',
-    '--out',
-    broken,
-    ...args.map((x) => (x === '3e-3' ? '4e-3' : x)),
-    '--resume',
-    '--checkpoint-dir',
-    `${broken}.checkpoint`,
+    ...['pretrain', '--out', broken, ...args.map((x) => (x === '3e-3' ? '4e-3' : x))],
+    ...['--resume', '--checkpoint-dir', `${broken}.checkpoint`],
   ]);
   assert.notEqual(other.code, 0, 'resuming with other options must fail');
 
@@ -210,14 +165,7 @@ test('a run stopped mid-way resumes from its checkpoint to the same bytes as an 
     continued,
     '--init',
     whole,
-    '--max-seq-len',
-    '32',
-    '--batch-size',
-    '8',
-    '--max-steps',
-    '2',
-    '--threads',
-    '1',
+    ...flags('--max-seq-len 32 --batch-size 8 --max-steps 2 --threads 1'),
   ]);
   assert.equal(c.code, 0, c.stderr);
   assert.equal(
@@ -278,10 +226,7 @@ test('bad options fail with one precise line', async () => {
     '--out',
     join(tmp, 'y'),
     ...TINY,
-    '--max-steps',
-    '1',
-    '--mlm-probability',
-    '1.5',
+    ...flags('--max-steps 1 --mlm-probability 1.5'),
   ]);
   assert.match(m.stderr, /--mlm-probability must be in \(0, 1\)/);
 });
