@@ -22,7 +22,11 @@ export const S3Uri = z
   .string()
   .max(1024)
   .regex(/^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]\/[^\s]+$/, 'must be an s3://bucket/key URI')
-  .refine((uri) => isPlainKey(uri.replace(/^s3:\/\/[^/]+\//, '')), 'the key must not have empty, "." or ".." segments')
+  // Only for what is an s3:// URI at all (else the regex above has said what is wrong, once).
+  .refine(
+    (uri) => !/^s3:\/\/[^/]+\//.test(uri) || isPlainKey(uri.replace(/^s3:\/\/[^/]+\//, '')),
+    'the key must not have empty, "." or ".." segments',
+  )
   .openapi({ example: 's3://my-datasets/sst2/train.jsonl' });
 
 const positiveUnit = (what: string) => z.number().gt(0, `${what} must be > 0`).lte(1, `${what} must be <= 1`);
