@@ -104,14 +104,10 @@ for (const dir of snapshots) {
   console.error(JSON.stringify(point));
 }
 if (!shapeSource) throw new Error(`${a.snapshots}: no usable checkpoint`);
-points.push({
-  label: 'random init',
-  step: 0,
-  cpuMinutes: 0,
-  tokens: 0,
-  mlmLoss: null,
-  accuracy: score(randomTwin(shapeSource, join(work, 'random')), 'random'),
-});
+if (!a['skip-random']) {
+  const accuracy = score(randomTwin(shapeSource, join(work, 'random')), 'random');
+  points.push({ label: 'random init', step: 0, cpuMinutes: 0, tokens: 0, mlmLoss: null, accuracy });
+}
 if (a.include) points.push(...(JSON.parse(readFileSync(a.include, 'utf8')) as Point[]));
 points.sort((x, y) => x.step - y.step);
 if (a.json) writeFileSync(a.json, `${JSON.stringify(points, null, 2)}\n`);
