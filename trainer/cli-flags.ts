@@ -5,7 +5,7 @@
  * Flags are named like the TrainOptions fields they set, so `train` maps them with one spread.
  */
 import { z } from 'zod';
-import { DATASET_FORMATS } from '../shared/datasets/index.ts';
+import { DATASET_FORMATS } from '../shared/training-data/index.ts';
 import type { TrainOptions } from './train/trainer.ts';
 
 const text = z.string();

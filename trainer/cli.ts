@@ -7,8 +7,8 @@
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { DATASET_FORMATS, type DatasetFormat, DEFAULT_FIELDS, readDataset } from '../shared/datasets/index.ts';
 import { Registry, RegistryError } from '../shared/registry.ts';
+import { DATASET_FORMATS, type DatasetFormat, DEFAULT_FIELDS, readDataset } from '../shared/training-data/index.ts';
 import { logger, nonNegative, nonNegativeInt, number, positiveInt, ratio, seedList, trueOrFalse } from './cli-args.ts';
 import { evalFlags, initBaseFlags, predictFlags, runJobFlags, trainFlags, trainOptionsFromFlags, uploadBaseFlags } from './cli-flags.ts';
 import { runJob } from './jobs/run-job.ts';

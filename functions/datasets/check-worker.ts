@@ -4,7 +4,7 @@
  * thread's time and heap, never the server's event loop.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import type { InspectLimits } from '../../shared/datasets/index.ts';
+import type { InspectLimits } from '../../shared/training-data/index.ts';
 import { runCheck } from './checker.ts';
 
 const { file, limits } = workerData as { file: string; limits: InspectLimits };

@@ -13,7 +13,7 @@ import {
   type DatasetSummary,
   type InspectLimits,
   inspectDataset,
-} from '../../shared/datasets/index.ts';
+} from '../../shared/training-data/index.ts';
 
 export type CheckReply =
   | { ok: true; format: DatasetFormat; rows: number; labels: [string, number][] }

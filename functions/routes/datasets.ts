@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
 import type { MiddlewareHandler } from 'hono';
-import { DataError, DataLimitError, type DatasetSummary } from '../../shared/datasets/index.ts';
+import { DataError, DataLimitError, type DatasetSummary } from '../../shared/training-data/index.ts';
 import type { ResolvedDeps } from '../app.ts';
 import { ProblemError } from '../http/problem.ts';
 import { DatasetQuery, DatasetSchema, DatasetUploadRequestSchema, DatasetUploadSchema } from '../schemas.ts';

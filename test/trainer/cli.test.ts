@@ -7,7 +7,7 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFile
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { before, test } from 'node:test';
-import { readDataset } from '../../shared/datasets/dataset.ts';
+import { readDataset } from '../../shared/training-data/dataset.ts';
 import { parameterSpecs, specFromAdapterConfig } from '../../trainer/model/params.ts';
 import { initialParameters } from '../../trainer/model/weights.ts';
 import { readAdapterDir } from '../../trainer/model-files/adapter-dir.ts';

@@ -1,6 +1,6 @@
 /** `trainer pretrain`: its options, checked, and the call into pretrain(). */
 import { Command, Option } from 'commander';
-import { DATASET_FORMATS, DEFAULT_FIELDS } from '../../shared/datasets/index.ts';
+import { DATASET_FORMATS, DEFAULT_FIELDS } from '../../shared/training-data/index.ts';
 import { logger, nonNegative, nonNegativeInt, number, positive, positiveInt } from '../cli-args.ts';
 import { type PretrainOptions, pretrain } from './pretrain.ts';
 

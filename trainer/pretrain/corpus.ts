@@ -4,7 +4,7 @@
  * cut into full-length sequences `[CLS] + seqLen−1 stream tokens`: no padding anywhere (packing, as
  * BERT's and Cramming's data pipelines do), every sequence opening with the [CLS] the classifier reads.
  */
-import { DataError, type DatasetFormat, readDataset, type SkippedRow, type Tokenizer } from '../../shared/datasets/index.ts';
+import { DataError, type DatasetFormat, readDataset, type SkippedRow, type Tokenizer } from '../../shared/training-data/index.ts';
 import type { MlmVocabulary } from './vocabulary.ts';
 
 export interface Corpus {

@@ -10,7 +10,7 @@ import { copyFileSync, existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { BertConfig } from '../../shared/bert-config.ts';
-import type { DatasetFormat } from '../../shared/datasets/index.ts';
+import type { DatasetFormat } from '../../shared/training-data/index.ts';
 import { parseBertConfig } from '../model-files/bert-config.ts';
 import { ModelFileError } from '../model-files/errors.ts';
 import { loadBertTokenizer } from '../tokenizer/bert-tokenizer.ts';

@@ -2,7 +2,7 @@
  * Batching: which rows form each batch (in file order, shuffled, or length-bucketed) and the padded
  * tensors one batch becomes (dynamic padding: each batch padded to its own longest row).
  */
-import type { TokenizedRow } from '../../shared/datasets/rows.ts';
+import type { TokenizedRow } from '../../shared/training-data/rows.ts';
 import type { TokenBatch } from '../runtime/model-sessions.ts';
 
 /** Anything with a seeded in-place shuffle (trainer/util/random.ts's Rng fits). */

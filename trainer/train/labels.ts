@@ -2,8 +2,8 @@
  * The label set of a classification run: given (--labels, or a warm-start adapter's) or taken from the
  * data, with every row's label checked against it before training starts.
  */
-import { DataError } from '../../shared/datasets/errors.ts';
-import type { TokenizedRow } from '../../shared/datasets/rows.ts';
+import { DataError } from '../../shared/training-data/errors.ts';
+import type { TokenizedRow } from '../../shared/training-data/rows.ts';
 
 export interface LabelSet {
   labels: string[];

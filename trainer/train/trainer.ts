@@ -5,8 +5,8 @@
  */
 import { basename } from 'node:path';
 import type { AdapterConfig, AdapterNonlinearity, HoulsbyAdapterOptions, TrainMode } from '../../shared/adapter-config.ts';
-import { type DatasetFormat, readDataset, type SkippedRow, type TokenizedRow } from '../../shared/datasets/index.ts';
 import type { EvalRecord, SelectionMetric, TrainerEvent } from '../../shared/trainer-events.ts';
+import { type DatasetFormat, readDataset, type SkippedRow, type TokenizedRow } from '../../shared/training-data/index.ts';
 import { type ModelSpec, type ParamSpec, parameterSpecs, parseLayerSet } from '../model/params.ts';
 import { initialParameters } from '../model/weights.ts';
 import { type AdapterDir, assertWritableOutput, readAdapterDir, writeAdapterDir } from '../model-files/adapter-dir.ts';

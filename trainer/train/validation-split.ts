@@ -5,7 +5,7 @@
  * max(1, round(n·fraction)) shuffled indices held out; both sides keep file order.
  */
 
-import { DataError } from '../../shared/datasets/errors.ts';
+import { DataError } from '../../shared/training-data/errors.ts';
 import { Rng } from '../util/random.ts';
 import type { ShuffleRng } from './batching.ts';
 

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import { DatasetChecker } from '../../../functions/datasets/checker.ts';
-import { DataError, DataLimitError } from '../../../shared/datasets/errors.ts';
+import { DataError, DataLimitError } from '../../../shared/training-data/errors.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'checker-'));
 after(() => rmSync(dir, { recursive: true, force: true }));

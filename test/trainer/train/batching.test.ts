@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { TokenizedRow } from '../../../shared/datasets/rows.ts';
+import type { TokenizedRow } from '../../../shared/training-data/rows.ts';
 import { bucketedBatches, collate, makeBatches, paddedTokens } from '../../../trainer/train/batching.ts';
 import { resolveLabels } from '../../../trainer/train/labels.ts';
 import { Rng } from '../../../trainer/util/random.ts';

@@ -1,7 +1,7 @@
 /** Label resolution: from the data or given, every row checked before training. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { TokenizedRow } from '../../../shared/datasets/rows.ts';
+import type { TokenizedRow } from '../../../shared/training-data/rows.ts';
 import { resolveLabels } from '../../../trainer/train/labels.ts';
 
 const row = (label: string | number | null, line: number, ids = [2]): TokenizedRow => ({

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after } from 'node:test';
 import { gzipSync } from 'node:zlib';
-import type { ReadOptions, Tokenizer } from '../../../shared/datasets/rows.ts';
+import type { ReadOptions, Tokenizer } from '../../../shared/training-data/rows.ts';
 
 export const VOCAB = 300;
 

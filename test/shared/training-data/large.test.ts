@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { readDataset } from '../../../shared/datasets/dataset.ts';
+import { readDataset } from '../../../shared/training-data/dataset.ts';
 import { tempDir } from './helpers.ts';
 
 setFlagsFromString('--expose-gc');

@@ -9,8 +9,8 @@ import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
 import { after, before, test } from 'node:test';
 import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { readDataset } from '../../../shared/datasets/dataset.ts';
-import { openDatasetStream } from '../../../shared/datasets/uri.ts';
+import { readDataset } from '../../../shared/training-data/dataset.ts';
+import { openDatasetStream } from '../../../shared/training-data/uri.ts';
 import { type S3TestServer, startS3Server } from '../../support/s3-server.ts';
 import { expectIds, gzip, jsonl, opts, tempDir } from './helpers.ts';
 

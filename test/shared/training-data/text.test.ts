@@ -7,8 +7,8 @@ import assert from 'node:assert/strict';
 import { Readable } from 'node:stream';
 import { test } from 'node:test';
 import { gzipSync } from 'node:zlib';
-import { DataError, DataLimitError } from '../../../shared/datasets/errors.ts';
-import { MAX_LINE_CHARS, maxLineCharsFromEnv, openText, splitLines } from '../../../shared/datasets/text.ts';
+import { DataError, DataLimitError } from '../../../shared/training-data/errors.ts';
+import { MAX_LINE_CHARS, maxLineCharsFromEnv, openText, splitLines } from '../../../shared/training-data/text.ts';
 
 async function* from(chunks: Iterable<string>): AsyncGenerator<string> {
   for (const c of chunks) yield c;

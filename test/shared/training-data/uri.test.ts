@@ -3,8 +3,8 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { pathToFileURL } from 'node:url';
-import { readDataset } from '../../../shared/datasets/dataset.ts';
-import { openDatasetStream, parseDatasetUri } from '../../../shared/datasets/uri.ts';
+import { readDataset } from '../../../shared/training-data/dataset.ts';
+import { openDatasetStream, parseDatasetUri } from '../../../shared/training-data/uri.ts';
 import { jsonl, opts, tempDir } from './helpers.ts';
 
 const { dir, file } = tempDir('data-uri-');

@@ -3,8 +3,8 @@ import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { type ReadDatasetOptions, readDataset } from '../../../shared/datasets/dataset.ts';
-import { DataError } from '../../../shared/datasets/errors.ts';
+import { type ReadDatasetOptions, readDataset } from '../../../shared/training-data/dataset.ts';
+import { DataError } from '../../../shared/training-data/errors.ts';
 import { waitUntil } from '../../support/wait.ts';
 import { gzip, jsonl, opts, tempDir } from './helpers.ts';
 

@@ -4,9 +4,9 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { readDataset } from '../../../shared/datasets/dataset.ts';
-import { DataError } from '../../../shared/datasets/errors.ts';
-import type { ReadOptions, TokenizedRow } from '../../../shared/datasets/rows.ts';
+import { readDataset } from '../../../shared/training-data/dataset.ts';
+import { DataError } from '../../../shared/training-data/errors.ts';
+import type { ReadOptions, TokenizedRow } from '../../../shared/training-data/rows.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'jsonl-'));
 after(() => rmSync(dir, { recursive: true, force: true }));

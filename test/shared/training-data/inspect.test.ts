@@ -4,8 +4,8 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { DataError, DataLimitError } from '../../../shared/datasets/errors.ts';
-import { inspectDataset } from '../../../shared/datasets/inspect.ts';
+import { DataError, DataLimitError } from '../../../shared/training-data/errors.ts';
+import { inspectDataset } from '../../../shared/training-data/inspect.ts';
 import { jsonl, tempDir } from './helpers.ts';
 
 const files = tempDir('inspect-');

@@ -3,9 +3,9 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { readDataset, resolveFormat } from '../../../shared/datasets/dataset.ts';
-import { formatFromName } from '../../../shared/datasets/formats.ts';
-import type { TokenizedRow } from '../../../shared/datasets/rows.ts';
+import { readDataset, resolveFormat } from '../../../shared/training-data/dataset.ts';
+import { formatFromName } from '../../../shared/training-data/formats.ts';
+import type { TokenizedRow } from '../../../shared/training-data/rows.ts';
 import { charTokenizer, expectIds, gzip, jsonl, opts, tempDir } from './helpers.ts';
 
 const { file } = tempDir('data-formats-');
