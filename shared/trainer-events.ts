@@ -3,8 +3,9 @@
  * progress bar or JSON lines), run-job turns them into status.json, and an events API can publish them
  * as they are. `event` names the kind; consumers switch on it.
  */
-import type { SkippedRow } from './training-data/dataset.ts';
+
 import type { Hyperparameters, JobMetrics, TrainModeName } from './job.ts';
+import type { SkippedRow } from './training-data/dataset.ts';
 
 /** The validation metric that picks the best checkpoint and seed. */
 export type SelectionMetric = NonNullable<Hyperparameters['metric']>;
