@@ -268,16 +268,32 @@ withDeviceOptions(program.command('run-job'))
 
 program
   .command('export')
-  .description('write an adapter directory in another format: adapterhub (loads in the Python adapters library); onnx is not there yet')
-  .option('--format <format>', 'adapterhub (onnx: not yet)', 'adapterhub')
+  .description(
+    'export an adapter: onnx (default; model.onnx + tokenizer + labels, runs in any onnxruntime) or adapterhub (loads in the Python adapters library)',
+  )
+  .option('--format <format>', 'onnx or adapterhub', 'onnx')
   .requiredOption('--adapter <dir>', 'adapter directory (ours, or an AdapterHub one together with --base)')
   .requiredOption('--out <dir>', 'output directory (must not exist or be empty)')
-  .option('--base <dir>', 'base model directory: optional for adapterhub; checked against the adapter when given')
+  .option('--base <dir>', 'base model directory: required for onnx; optional for adapterhub, checked against the adapter when given')
+  .option('--dtype <dtype>', 'onnx: weight storage, f32 (default) or f16 (computed in f32)')
+  .option('--quantize <kind>', 'onnx: int8 = dynamic quantization of the frozen linear weights')
+  .option('--adapters-as-inputs', 'onnx: adapter, LayerNorm and head tensors as graph inputs (one graph for every adapter of the base)')
   .option(
     '--model-name <name>',
-    "the base as Python users name it in from_pretrained(...), e.g. bert-base-uncased (default: the base directory's name)",
+    "adapterhub: the base as Python users name it in from_pretrained(...), e.g. bert-base-uncased (default: the base directory's name)",
   )
-  .action((o) => exportAdapter({ format: o.format, adapter: o.adapter, out: o.out, base: o.base, modelName: o.modelName }));
+  .action((o) =>
+    exportAdapter({
+      format: o.format,
+      adapter: o.adapter,
+      out: o.out,
+      base: o.base,
+      modelName: o.modelName,
+      dtype: o.dtype,
+      quantize: o.quantize,
+      adaptersAsInputs: o.adaptersAsInputs === true ? true : undefined,
+    }),
+  );
 
 program
   .command('init-base')

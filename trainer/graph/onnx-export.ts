@@ -5,6 +5,7 @@ import {
   AttributeProto_AttributeType,
   AttributeProtoSchema,
   GraphProtoSchema,
+  type ModelProto,
   ModelProtoSchema,
   NodeProtoSchema,
   OperatorSetIdProtoSchema,
@@ -17,7 +18,7 @@ import {
   type ValueInfoProto,
   ValueInfoProtoSchema,
 } from 'onnx-buf';
-import type { Attr, Constant, Graph, Tensor } from './graph.ts';
+import { type Attr, type Constant, type Graph, numel, type Tensor } from './graph.ts';
 import { ONNX_DTYPE } from './ops.ts';
 
 export const OPSET = 20;
@@ -81,8 +82,36 @@ function liveNodes(graph: Graph, outputs: readonly Tensor[]): Graph['nodes'] {
   return live.reverse();
 }
 
+export interface OnnxExportOptions {
+  /** Float32 graph inputs to bake in as initializers (a self-contained model), by input name; they are no longer inputs. */
+  initializers?: ReadonlyMap<string, Float32Array>;
+}
+
 /** @param outputs the outputs to export (default: the graph's); a subset exports a smaller model from the same graph. */
-export function toOnnxModel(graph: Graph, name = 'graph', outputs: readonly Tensor[] = graph.outputs): Uint8Array {
+export function toOnnxModel(
+  graph: Graph,
+  name = 'graph',
+  outputs: readonly Tensor[] = graph.outputs,
+  opts: OnnxExportOptions = {},
+): Uint8Array {
+  return toBinary(ModelProtoSchema, toOnnxProto(graph, name, outputs, opts));
+}
+
+/** The same model as a ModelProto message, for rewrites before serialisation (float16 storage, int8 weights). */
+export function toOnnxProto(
+  graph: Graph,
+  name = 'graph',
+  outputs: readonly Tensor[] = graph.outputs,
+  opts: OnnxExportOptions = {},
+): ModelProto {
+  const baked = opts.initializers ?? new Map<string, Float32Array>();
+  for (const n of baked.keys()) {
+    const t = graph.inputs.find((x) => x.name === n);
+    if (!t) throw new Error(`onnx-export: no graph input "${n}" to bake`);
+    if (t.dtype !== 'float32') throw new Error(`onnx-export: input "${n}" is ${t.dtype}, only float32 inputs are baked`);
+    if (baked.get(n)!.length !== numel(t.shape))
+      throw new Error(`onnx-export: "${n}" has ${baked.get(n)!.length} values for shape [${t.shape}]`);
+  }
   const nodes = liveNodes(graph, outputs);
   const used = new Set<Tensor>();
   for (const n of nodes) for (const x of n.inputs) if (x) used.add(x);
@@ -96,7 +125,8 @@ export function toOnnxModel(graph: Graph, name = 'graph', outputs: readonly Tens
       attribute: Object.entries(n.attrs).map(([k, v]) => attribute(k, v)),
     }),
   );
-  const model = create(ModelProtoSchema, {
+  const bakedInputs = graph.inputs.filter((t) => baked.has(t.name) && used.has(t));
+  return create(ModelProtoSchema, {
     irVersion: IR_VERSION,
     producerName: 'adapter-store-trainer',
     opsetImport: [create(OperatorSetIdProtoSchema, { domain: '', version: BigInt(OPSET) })],
@@ -104,10 +134,12 @@ export function toOnnxModel(graph: Graph, name = 'graph', outputs: readonly Tens
       name,
       node,
       // Inputs that no live node reads are still declared, so callers can feed one fixed set of names.
-      input: graph.inputs.map(valueInfo),
+      input: graph.inputs.filter((t) => !baked.has(t.name)).map(valueInfo),
       output: outputs.map(valueInfo),
-      initializer: graph.constants.filter((c) => used.has(c.tensor)).map(tensorProto),
+      initializer: [
+        ...graph.constants.filter((c) => used.has(c.tensor)).map(tensorProto),
+        ...bakedInputs.map((t) => tensorProto({ tensor: t, data: baked.get(t.name)! })),
+      ],
     }),
   });
-  return toBinary(ModelProtoSchema, model);
 }

@@ -1,15 +1,16 @@
 /**
- * `trainer export`: rewrite an adapter directory in another ecosystem's format. `adapterhub` writes the
- * directory a published version has (ours + the Python `adapters` library's files + model card);
- * `onnx` belongs to the inference work and is not there yet.
+ * `trainer export`: rewrite an adapter directory in another ecosystem's format. `onnx` (the default)
+ * writes a model any onnxruntime runs (onnx-package.ts); `adapterhub` writes the directory a published
+ * version has (ours + the Python `adapters` library's files + model card).
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { METRICS, readAdapterDir, writeAdapterDir } from './adapter-dir.ts';
 import { loadBaseModel } from './base-model.ts';
 import { ModelFileError } from './errors.ts';
+import { exportOnnx } from './onnx-package.ts';
 
-export const EXPORT_FORMATS = ['adapterhub', 'onnx'] as const;
+export const EXPORT_FORMATS = ['onnx', 'adapterhub'] as const;
 
 export interface ExportOptions {
   format: string;
@@ -18,11 +19,33 @@ export interface ExportOptions {
   /** Optional for adapterhub: when given, the adapter must have been trained on it (or, for an AdapterHub input, fit it). */
   base?: string;
   modelName?: string;
+  /** onnx only: f32 (default) or f16 weights, int8 frozen linear weights, adapter tensors as graph inputs. */
+  dtype?: string;
+  quantize?: string;
+  adaptersAsInputs?: boolean;
 }
 
-export function exportAdapter(o: ExportOptions): void {
-  if (o.format === 'onnx')
-    throw new ModelFileError('--format onnx: not yet implemented (ONNX export comes with the inference runtime); use --format adapterhub');
+export async function exportAdapter(o: ExportOptions): Promise<void> {
+  if (o.format === 'onnx') {
+    if (o.modelName !== undefined) throw new ModelFileError('--model-name applies to --format adapterhub only');
+    if (!o.base) throw new ModelFileError('--base is required for --format onnx (the base weights go into model.onnx)');
+    return exportOnnx({
+      base: o.base,
+      adapter: o.adapter,
+      out: o.out,
+      dtype: o.dtype,
+      quantize: o.quantize,
+      adaptersAsInputs: o.adaptersAsInputs,
+    });
+  }
+  if (o.format === 'adapterhub') {
+    const onnxOnly = [
+      o.dtype !== undefined && '--dtype',
+      o.quantize !== undefined && '--quantize',
+      o.adaptersAsInputs && '--adapters-as-inputs',
+    ].filter(Boolean);
+    if (onnxOnly.length > 0) throw new ModelFileError(`${onnxOnly.join(', ')}: apply to --format onnx only`);
+  }
   if (o.format !== 'adapterhub') throw new ModelFileError(`--format must be one of ${EXPORT_FORMATS.join(', ')}, got "${o.format}"`);
   const base = o.base ? loadBaseModel(o.base) : undefined;
   const adapter = readAdapterDir(o.adapter, base);

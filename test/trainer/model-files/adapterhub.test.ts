@@ -262,18 +262,30 @@ test('configs this network cannot reproduce are refused with the field named', (
   assert.throws(() => readAdapterDir(join(work, 'theirs-false')), /an AdapterHub adapter; reading it needs the base model/);
 });
 
-test('export: --format onnx is refused as not yet there; head- and full-mode adapters are refused', () => {
-  const o = cli('export', '--format', 'onnx', '--adapter', join(work, 'trained-false'), '--out', join(work, 'x-onnx'));
+test('export --format adapterhub: onnx-only flags are refused; head- and full-mode adapters are refused', () => {
+  const o = cli(
+    'export',
+    '--format',
+    'adapterhub',
+    '--dtype',
+    'f16',
+    '--adapter',
+    join(work, 'trained-false'),
+    '--out',
+    join(work, 'x-onnx'),
+  );
   assert.notEqual(o.code, 0);
-  assert.match(o.stderr, /--format onnx: not yet implemented/);
+  assert.match(o.stderr, /--dtype: apply to --format onnx only/);
   const headOnly = join(work, 'head-mode');
   assert.equal(train(headOnly, '--mode head --max-steps 1 --quiet').code, 0);
   assert.deepEqual(readdirSync(headOnly).sort(), ['adapter.safetensors', 'adapter_config.json', 'metrics.json']);
-  const e = cli('export', '--adapter', headOnly, '--out', join(work, 'x-head'));
+  const e = cli('export', '--format', 'adapterhub', '--adapter', headOnly, '--out', join(work, 'x-head'));
   assert.notEqual(e.code, 0);
   assert.match(e.stderr, /trained in "head" mode/);
   const ok = cli(
     'export',
+    '--format',
+    'adapterhub',
     '--adapter',
     join(work, 'theirs-true'),
     '--base',
