@@ -133,3 +133,55 @@ export function quantizeLinearInt8(model: ModelProto, names: ReadonlySet<string>
   g.node = nodes;
   return count;
 }
+
+/**
+ * Embedding tables as int8 with one scale per row (what quantize_dynamic does to Gather): each Gather of a
+ * named [rows, d] initializer becomes Gather of the int8 table and of its scales, Cast, Mul. The word
+ * embeddings are most of a small BERT's bytes, so without this int8 barely shrinks the file.
+ */
+export function quantizeGatherInt8(model: ModelProto, names: ReadonlySet<string>): number {
+  const g = graphOf(model);
+  const inits = new Map(g.initializer.map((t) => [t.name, t]));
+  const dropped = new Set<string>();
+  const added: TensorProto[] = [];
+  const nodes: NodeProto[] = [];
+  for (const n of g.node) {
+    const table = n.input[0];
+    const axis = Number(n.attribute.find((a) => a.name === 'axis')?.i ?? 0n);
+    const t = inits.get(table);
+    if (n.opType !== 'Gather' || !names.has(table) || axis !== 0 || t?.dims.length !== 2) {
+      nodes.push(n);
+      continue;
+    }
+    const [rows, d] = t.dims.map(Number);
+    if (!dropped.has(table)) {
+      // Row r of the table is column r of the transposed [d, rows] matrix: per-channel scales are per row here.
+      const w = floatData(t);
+      const { q: qT, scale } = quantizeWeight(w, rows, d, true);
+      const q = new Int8Array(rows * d);
+      for (let r = 0; r < rows; r++) for (let j = 0; j < d; j++) q[r * d + j] = qT[j * rows + r];
+      added.push(
+        create(TensorProtoSchema, { name: `${table}.int8`, dataType: TensorProto_DataType.INT8, dims: t.dims, rawData: bytes(q) }),
+        create(TensorProtoSchema, {
+          name: `${table}.scale`,
+          dataType: TensorProto_DataType.FLOAT,
+          dims: [BigInt(rows), 1n],
+          rawData: bytes(scale),
+        }),
+      );
+      dropped.add(table);
+    }
+    const y = n.output[0];
+    const p = `${y}.q`;
+    nodes.push(
+      node('Gather', [`${table}.int8`, n.input[1]], [`${p}.int8`], [intAttr('axis', 0)]),
+      node('Cast', [`${p}.int8`], [`${p}.float`], [intAttr('to', TensorProto_DataType.FLOAT)]),
+      node('Gather', [`${table}.scale`, n.input[1]], [`${p}.scale`], [intAttr('axis', 0)]),
+      node('Mul', [`${p}.float`, `${p}.scale`], [y]),
+    );
+  }
+  const stillRead = new Set(nodes.flatMap((n) => n.input));
+  g.initializer = [...g.initializer.filter((t) => !dropped.has(t.name) || stillRead.has(t.name)), ...added];
+  g.node = nodes;
+  return dropped.size;
+}

@@ -12,7 +12,7 @@ import { basename, dirname, join } from 'node:path';
 import { toBinary } from '@bufbuild/protobuf';
 import { type ModelProto, ModelProtoSchema } from 'onnx-buf';
 import { toOnnxProto } from '../graph/onnx-export.ts';
-import { quantizeLinearInt8, storeFloat16 } from '../graph/onnx-weights.ts';
+import { quantizeGatherInt8, quantizeLinearInt8, storeFloat16 } from '../graph/onnx-weights.ts';
 import { buildBertGraph } from '../model/bert.ts';
 import { type ParamSpec, parameterSpecs, specFromAdapterConfig } from '../model/params.ts';
 import { buildServingGraph, packAdapters, servingVariant } from '../model/serving-graph.ts';
@@ -44,6 +44,9 @@ export interface OnnxExportOptions {
 /** The frozen linear weights (what int8 quantizes): 2-D base weights other than the embedding tables. */
 const isFrozenLinear = (p: ParamSpec) => p.role === 'base' && !p.trainable && p.shape.length === 2 && !p.name.includes('embeddings');
 
+/** The frozen embedding tables (int8 stores them with a scale per row; in full mode they trained and stay f32). */
+const isFrozenEmbedding = (p: ParamSpec) => p.role === 'base' && !p.trainable && p.name.endsWith('_embeddings.weight');
+
 /** Checks every option before reading anything large; throws ModelFileError with the flag named. */
 function validate(o: OnnxExportOptions): void {
   if (!o.base) throw new ModelFileError('--base is required for --format onnx (the base weights go into model.onnx)');
@@ -73,6 +76,7 @@ export function buildOnnxModel(
   let proto: ModelProto;
   let floats: string[];
   let linears: string[];
+  let embeddings: string[];
   let adapterInputs: Record<string, { data: Float32Array; dims: number[] }> | undefined;
   if (o.adaptersAsInputs) {
     const { graph, frozen } = buildServingGraph(base.config, servingVariant(adapter.config));
@@ -84,13 +88,18 @@ export function buildOnnxModel(
     adapterInputs = packAdapters(baseValues, base.config, [{ config: adapter.config, tensors }]);
     floats = frozen.map((p) => p.name);
     linears = frozen.filter(isFrozenLinear).map((p) => p.name);
+    embeddings = frozen.filter(isFrozenEmbedding).map((p) => p.name);
   } else {
     const { graph } = buildBertGraph(spec, { training: false, maskType: 'int64' });
     proto = toOnnxProto(graph, 'bert_adapter', graph.outputs, { initializers: values });
     floats = specs.map((p) => p.name);
     linears = specs.filter(isFrozenLinear).map((p) => p.name);
+    embeddings = specs.filter(isFrozenEmbedding).map((p) => p.name);
   }
-  if (o.quantize === 'int8') quantizeLinearInt8(proto, new Set(linears), { perChannel: o.perChannel ?? true });
+  if (o.quantize === 'int8') {
+    quantizeLinearInt8(proto, new Set(linears), { perChannel: o.perChannel ?? true });
+    quantizeGatherInt8(proto, new Set(embeddings));
+  }
   if (o.dtype === 'f16') storeFloat16(proto, new Set(floats));
   return { model: toBinary(ModelProtoSchema, proto), adapterInputs };
 }

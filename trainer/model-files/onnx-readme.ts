@@ -35,7 +35,7 @@ feeds["adapter_index"] = np.zeros(len(texts), dtype=np.int64)
 A BERT ${base}weights sha256 ${c.base.weightsSha256.slice(0, 16)}…) with the Houlsby adapter task "${c.task}" (${c.mode} mode),
 exported by adapter-store's \`trainer export\`. Weights: ${r.precision}${
     r.precision === 'int8'
-      ? ' (frozen linear weights int8 with float32 scales per output channel, quantized activations per call; adapters, LayerNorms and head float32)'
+      ? ' (frozen linear weights int8 with float32 scales per output channel and activations quantized per call, embedding tables int8 with a scale per row; adapters, LayerNorms and head float32)'
       : r.precision === 'f16'
         ? ' (stored as float16, computed in float32)'
         : ''
