@@ -49,27 +49,35 @@ function startWorker(threads?: number): Worker {
 type Pending = { resolve: (r: WorkerReply & { ok: true }) => void; reject: (e: Error) => void };
 type WithoutId<T> = T extends unknown ? Omit<T, 'id'> : never;
 
-/** One worker thread holding every base and session of this process. */
+/** One worker thread holding every base and session of this process, started on first use (a server that never predicts pays nothing). */
 export class NodeEngines implements EngineProvider {
-  private readonly worker: Worker;
+  private started: Worker | null = null;
   private readonly pending = new Map<number, Pending>();
   private nextId = 1;
   private readonly engines = new Map<string, Promise<Engine>>();
   /** Milliseconds each session took to create (graph build + onnxruntime), by `<base>/<variant>`. */
   readonly sessionCreateMs = new Map<string, number>();
 
-  constructor(threads?: number) {
-    this.worker = startWorker(threads);
-    this.worker.unref();
-    this.worker.on('message', (r: WorkerReply) => {
+  constructor(private readonly threads?: number) {}
+
+  private get worker(): Worker {
+    if (this.started) return this.started;
+    const worker = startWorker(this.threads);
+    this.started = worker;
+    worker.unref();
+    worker.on('message', (r: WorkerReply) => {
       const p = this.pending.get(r.id);
       if (!p) return;
       this.pending.delete(r.id);
       if (r.ok) p.resolve(r);
       else p.reject(new Error(`inference worker: ${r.error}`));
     });
-    this.worker.on('error', (err) => this.failAll(err));
-    this.worker.on('exit', (code) => this.failAll(new Error(`inference worker exited (${code})`)));
+    worker.on('error', (err) => this.failAll(err));
+    worker.on('exit', (code) => {
+      if (this.started === worker) this.started = null;
+      this.failAll(new Error(`inference worker exited (${code})`));
+    });
+    return worker;
   }
 
   private failAll(err: Error): void {
@@ -84,7 +92,7 @@ export class NodeEngines implements EngineProvider {
       if (this.pending.size === 1) this.worker.ref(); // keep the process alive only while work is pending
       this.worker.postMessage({ ...m, id } as WorkerRequest, transfer);
     }).finally(() => {
-      if (this.pending.size === 0) this.worker.unref();
+      if (this.pending.size === 0) this.started?.unref();
     }) as Promise<WorkerReply & { ok: true }>;
   }
 
@@ -132,10 +140,13 @@ export class NodeEngines implements EngineProvider {
   }
 
   async close(): Promise<void> {
+    const worker = this.started;
+    if (!worker) return;
     try {
       await this.call({ op: 'close' });
     } finally {
-      await this.worker.terminate();
+      this.started = null;
+      await worker.terminate();
     }
   }
 }
