@@ -9,7 +9,7 @@ import type { LayerSpan } from './ablation.ts';
 
 const CELL = 44;
 const LEFT = 84;
-const TOP = 64;
+const TOP = 56;
 
 export function ablationHeatmap(
   spans: readonly (LayerSpan & { value: number })[],
@@ -21,13 +21,13 @@ export function ablationHeatmap(
   const hi = Math.max(...values);
   const t = (v: number) => (hi > lo ? (v - lo) / (hi - lo) : 1);
   const legendX = LEFT + n * CELL + 28;
-  const width = legendX + 90;
-  const height = TOP + n * CELL + 56;
+  const width = Math.max(legendX + 90, 480);
+  const height = TOP + n * CELL + 48;
 
   const body: string[] = [
     text(LEFT, 20, `validation ${o.metric} with the adapters of layers first..last removed`, { 'font-size': 13 }),
     text(LEFT, 38, `no adapters removed: ${formatValue(o.unablated)}`),
-    text(LEFT + (n * CELL) / 2, TOP - 10, 'last removed layer', { 'text-anchor': 'middle' }),
+    text(LEFT + (n * CELL) / 2, TOP + n * CELL + 36, 'last removed layer', { 'text-anchor': 'middle' }),
     text(18, TOP + (n * CELL) / 2, 'first removed layer', {
       'text-anchor': 'middle',
       transform: `rotate(-90 18 ${round(TOP + (n * CELL) / 2)})`,

@@ -24,8 +24,10 @@ export function sweepPlot(points: readonly PlotPoint[], o: { metric: string; see
   const pad = (hi - lo) * 0.08;
   [lo, hi] = [lo - pad, hi + pad];
   const labelRoom = 12 + 6 * Math.max(0, ...points.map((p) => p.label.length));
-  const width = MARGIN.left + STEP * Math.max(points.length, 3) + MARGIN.right;
-  const height = MARGIN.top + PLOT_HEIGHT + labelRoom;
+  const title = `validation ${o.metric} per point: mean ± std over ${o.seeds} seed${o.seeds === 1 ? '' : 's'} (grey: each seed)`;
+  // Labels run down-right at 40°: the last one needs cos(40°) of its length to the right of the axis.
+  const width = Math.max(MARGIN.left + STEP * points.length + labelRoom * 0.77, MARGIN.left + 7 * title.length) + MARGIN.right;
+  const height = MARGIN.top + PLOT_HEIGHT + labelRoom * 0.65 + 20;
   const x = (i: number) => MARGIN.left + STEP * (i + 0.5);
   const y = (v: number) => MARGIN.top + PLOT_HEIGHT * (1 - (v - lo) / (hi - lo));
 
@@ -39,11 +41,19 @@ export function sweepPlot(points: readonly PlotPoint[], o: { metric: string; see
       },
     ),
     el('line', { x1: MARGIN.left, y1: MARGIN.top, x2: MARGIN.left, y2: MARGIN.top + PLOT_HEIGHT, stroke: '#000' }),
-    el('line', { x1: MARGIN.left, y1: MARGIN.top + PLOT_HEIGHT, x2: width - MARGIN.right, y2: MARGIN.top + PLOT_HEIGHT, stroke: '#000' }),
+    el('line', {
+      x1: MARGIN.left,
+      y1: MARGIN.top + PLOT_HEIGHT,
+      x2: MARGIN.left + STEP * points.length,
+      y2: MARGIN.top + PLOT_HEIGHT,
+      stroke: '#000',
+    }),
   ];
   for (let t = 0; t <= 4; t++) {
     const v = lo + ((hi - lo) * t) / 4;
-    body.push(el('line', { x1: MARGIN.left - 4, y1: round(y(v)), x2: width - MARGIN.right, y2: round(y(v)), stroke: '#ddd' }));
+    body.push(
+      el('line', { x1: MARGIN.left - 4, y1: round(y(v)), x2: MARGIN.left + STEP * points.length, y2: round(y(v)), stroke: '#ddd' }),
+    );
     body.push(text(MARGIN.left - 6, y(v) + 4, formatValue(v), { 'text-anchor': 'end' }));
   }
   points.forEach((p, i) => {
