@@ -7,6 +7,20 @@ import { type Browser, chromium } from 'playwright-core';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
+/** The slice of the browser's DOM the check uses (the project compiles without the DOM library). */
+interface BrowserDom {
+  DOMParser: new () => {
+    parseFromString(
+      text: string,
+      type: string,
+    ): {
+      documentElement: { localName: string };
+      querySelector(s: string): { textContent: string | null } | null;
+      querySelectorAll(s: string): { length: number };
+    };
+  };
+}
+
 export class SvgChecker {
   private constructor(private readonly browser: Browser) {}
 
@@ -20,7 +34,8 @@ export class SvgChecker {
     try {
       return await page.evaluate(
         ({ svg, selectors }) => {
-          const doc = new DOMParser().parseFromString(svg, 'image/svg+xml');
+          const dom = globalThis as unknown as BrowserDom;
+          const doc = new dom.DOMParser().parseFromString(svg, 'image/svg+xml');
           const error = doc.querySelector('parsererror');
           const counts: Record<string, number> = {};
           for (const s of selectors) counts[s] = doc.querySelectorAll(s).length;
