@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { Registry, RegistryError } from '../shared/registry.ts';
 import { DATASET_FORMATS, type DatasetFormat, DEFAULT_FIELDS, readDataset } from '../shared/training-data/index.ts';
+import { addAblateCommand } from './ablate/command.ts';
 import { logger, nonNegative, nonNegativeInt, number, positiveInt, ratio, seedList, trueOrFalse } from './cli-args.ts';
 import { evalFlags, initBaseFlags, predictFlags, runJobFlags, trainFlags, trainOptionsFromFlags, uploadBaseFlags } from './cli-flags.ts';
 import { runJob } from './jobs/run-job.ts';
@@ -21,6 +22,7 @@ import { writeRandomBert } from './model-files/random-bert.ts';
 import { addPretrainCommand } from './pretrain/command.ts';
 import { ModelSessions } from './runtime/model-sessions.ts';
 import type { Device } from './runtime/session.ts';
+import { addSweepCommand } from './sweep/command.ts';
 import { loadBaseTokenizer } from './tokenizer/bert-tokenizer.ts';
 import { collate, makeBatches } from './train/batching.ts';
 import { trainDefaults } from './train/defaults.ts';
@@ -365,6 +367,8 @@ program
   });
 
 addPretrainCommand(program);
+addSweepCommand(program);
+addAblateCommand(program);
 
 try {
   await program.parseAsync(process.argv);
