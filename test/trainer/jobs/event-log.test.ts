@@ -56,6 +56,20 @@ test('a metrics event carries the mean loss and the throughput of its window', (
   assert.equal(mapper.map(step(8, 8, 1)).length, 1, 'the last step closes it');
 });
 
+test('a checkpoint-saved event carries the step and the latest loss and evaluation before it', () => {
+  const mapper = new TrainerEventMapper(2);
+  mapper.map(step(1, 4, 3));
+  mapper.map(step(2, 4, 1));
+  const before = mapper.checkpointSaved(2);
+  assert.ok(before.type === 'checkpoint-saved');
+  assert.deepEqual(before.data, { seed: 42, step: 2, trainLoss: 1, validation: null });
+  const v = { loss: 0.5, accuracy: 0.75, macroF1: 0.7, mcc: 0.4, examples: 20 };
+  mapper.map({ event: 'validation', seed: 42, step: 2, epoch: 1, metric: 'accuracy', score: 0.75, improved: true, ...v });
+  const after = mapper.checkpointSaved(2);
+  assert.ok(after.type === 'checkpoint-saved');
+  assert.deepEqual(after.data.validation, v);
+});
+
 test('a page goes out once its oldest event is old enough, without filling', async () => {
   const reg = registry();
   let clock = 0;
