@@ -14,9 +14,11 @@ import { defaultLog, type LogLine, requestLog } from './http/logging.ts';
 import { invalidParamsFromZod, ProblemError, problemResponse } from './http/problem.ts';
 import type { JobLauncher } from './jobs/launcher.ts';
 import { DEFAULT_JOB_LIMITS, type JobLimits } from './jobs/spend.ts';
+import { registerAdapterMetricsRoute } from './routes/adapter-metrics.ts';
 import { registerAdapterRoutes } from './routes/adapters.ts';
 import { DATASET_TYPES_HINT, datasetCheckSlot, registerDatasetRoutes } from './routes/datasets.ts';
 import { registerFinetuneRoutes } from './routes/finetune.ts';
+import { registerJobEventRoutes } from './routes/job-events.ts';
 import { registerMetaRoutes } from './routes/meta.ts';
 import { registerPredictRoutes } from './routes/predict.ts';
 
@@ -46,6 +48,8 @@ export interface AppDeps {
   datasetChecks?: DatasetCheckSettings;
   /** Serves POST /adapters/:task/predict (trainer/inference); absent, that route answers 501. */
   predictor?: Predictor;
+  /** Whether GET /finetune/:jobId/events may hold a Server-Sent Events stream open (the local server; not Lambda). */
+  eventStream?: boolean;
 }
 
 export interface DatasetCheckSettings {
@@ -131,8 +135,10 @@ export function createApp(input: AppDeps): OpenAPIHono {
 
   registerMetaRoutes(app);
   registerFinetuneRoutes(app, deps);
+  registerJobEventRoutes(app, deps);
   registerAdapterRoutes(app, deps);
   registerPredictRoutes(app, deps);
+  registerAdapterMetricsRoute(app, deps);
   registerDatasetRoutes(app, deps);
 
   app.notFound((c) => {
