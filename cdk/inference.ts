@@ -40,14 +40,44 @@ export const ORT_RUNTIME_FILES = (arch: 'arm64' | 'x64'): string[] => [
   'onnxruntime-common/dist',
 ];
 
+/** POSIX shell quoting (commandHooks run under bash; the API's bundling is local, never on Windows here). */
+const q = (p: string) => `'${p.replace(/'/g, `'\\''`)}'`;
+
 /** Shell commands (bash, the project root as cwd) that copy the pruned package into the bundle's node_modules. */
 export function copyPrunedOnnxRuntime(outputDir: string, arch: 'arm64' | 'x64', nodeModules = join(REPO_ROOT, 'node_modules')): string[] {
-  const q = (p: string) => `'${p.replace(/'/g, `'\\''`)}'`;
   return ORT_RUNTIME_FILES(arch).map((rel) => {
     const to = join(outputDir, 'node_modules', rel);
     // -L: node_modules may be a symlink (a shared install); copy the files, never the link.
     return `mkdir -p ${q(join(to, '..'))} && cp -RL ${q(join(nodeModules, rel))} ${q(to)}`;
   });
+}
+
+/**
+ * The runtime's worker-thread entry (trainer/inference/node-worker.ts), bundled beside index.mjs under
+ * this name: esbuild leaves `new URL('./…', import.meta.url)` alone, so the worker is a second bundle that
+ * the runtime finds next to its own file when it does not run from .ts sources.
+ */
+export const INFERENCE_WORKER_ENTRY = join('trainer', 'inference', 'node-worker.ts');
+export const INFERENCE_WORKER_FILE = 'node-worker.mjs';
+const BANNER =
+  "import { createRequire as __adapterStoreRequire } from 'node:module'; const require = __adapterStoreRequire(import.meta.url);";
+
+/** Shell command that bundles the worker entry into `outputDir` with the same settings as the handler. */
+export function bundleWorker(outputDir: string, root = REPO_ROOT): string {
+  return [
+    q(join(root, 'node_modules', '.bin', 'esbuild')),
+    q(join(root, INFERENCE_WORKER_ENTRY)),
+    '--bundle',
+    '--platform=node',
+    '--format=esm',
+    '--target=node22',
+    '--main-fields=module,main',
+    `--external:${ORT_PACKAGE}`,
+    '--minify',
+    '--sourcemap',
+    `--banner:js=${q(BANNER)}`,
+    `--outfile=${q(join(outputDir, INFERENCE_WORKER_FILE))}`,
+  ].join(' ');
 }
 
 export interface InferenceProps {
@@ -58,6 +88,8 @@ export interface InferenceProps {
   defaultBaseModel: string;
   /** The HTTP API whose predict route goes to this function. */
   httpApi: apigw.HttpApi;
+  /** arm64 (default, Graviton); x64 lets the benchmark run the very bundle on this x64 machine. */
+  arch?: 'arm64' | 'x64';
 }
 
 /**
@@ -83,7 +115,7 @@ export class Inference extends Construct {
 
   constructor(scope: Construct, id: string, props: InferenceProps) {
     super(scope, id);
-    const arch = 'arm64';
+    const arch = props.arch ?? 'arm64';
 
     const logGroup = new logs.LogGroup(this, 'FunctionLogs', {
       retention: logs.RetentionDays.ONE_MONTH,
@@ -96,7 +128,7 @@ export class Inference extends Construct {
       depsLockFilePath: join(REPO_ROOT, 'package-lock.json'),
       runtime: lambda.Runtime.NODEJS_22_X,
       // Graviton: cheaper per GB-second, and onnxruntime-node ships a linux/arm64 CPU build.
-      architecture: lambda.Architecture.ARM_64,
+      architecture: arch === 'arm64' ? lambda.Architecture.ARM_64 : lambda.Architecture.X86_64,
       memorySize: INFERENCE_MEMORY_MB,
       ephemeralStorageSize: Size.mebibytes(INFERENCE_TMP_MB),
       // API Gateway gives up on an integration after 30 s; a cold start (base download + session) fits in it.
@@ -116,15 +148,14 @@ export class Inference extends Construct {
         format: OutputFormat.ESM,
         target: 'node22',
         mainFields: ['module', 'main'],
-        banner:
-          "import { createRequire as __adapterStoreRequire } from 'node:module'; const require = __adapterStoreRequire(import.meta.url);",
+        banner: BANNER,
         externalModules: [ORT_PACKAGE],
         minify: true,
         sourceMap: true,
         commandHooks: {
           beforeBundling: () => [],
           beforeInstall: () => [],
-          afterBundling: (_inputDir, outputDir) => copyPrunedOnnxRuntime(outputDir, arch),
+          afterBundling: (_inputDir, outputDir) => [bundleWorker(outputDir), ...copyPrunedOnnxRuntime(outputDir, arch)],
         },
       },
     });

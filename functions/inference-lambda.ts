@@ -5,15 +5,15 @@
  * whose bundle holds no onnxruntime. Bearer keys come from the same place as there.
  *
  * Cold start: the predictor is built on the first request; a base is copied from the registry into
- * /tmp (ADAPTER_STORE_BASE_DIR) the first time an adapter of it is asked for, then kept for the
- * container's life with its session; adapters are cached LRU by bytes.
+ * /tmp (the runtime's default: a fresh folder per process, so a crashed download is never reused) the
+ * first time an adapter of it is asked for, then kept for the container's life with its session;
+ * adapters are cached LRU by bytes.
  *
  * Environment, besides the API function's ADAPTER_STORE_REGISTRY and API key variables:
  *   ADAPTER_STORE_INFERENCE_THREADS     onnxruntime intra-op threads (default: the runtime's choice)
  *   ADAPTER_STORE_ADAPTER_CACHE_BYTES   adapter cache size in bytes (default: the runtime's)
- *   ADAPTER_STORE_BASE_DIR              where bases are copied to (default <tmpdir>/adapter-store-models)
+ *   ADAPTER_STORE_BASE_DIR              where bases are copied to (default: a new folder under the OS temp dir)
  */
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { LambdaContext, LambdaEvent } from 'hono/aws-lambda';
 import { handle } from 'hono/aws-lambda';
@@ -21,7 +21,6 @@ import { Registry } from '../shared/registry.ts';
 import { createNodePredictor } from '../trainer/inference/node.ts';
 import type { Predictor } from '../trainer/inference/predictor.ts';
 import { type AppDeps, createApp } from './app.ts';
-import { registryBaseDir } from './base-download.ts';
 import type { JobLauncher } from './jobs/launcher.ts';
 import { apiKeySource, readSecretsManager, type SecretReader } from './lambda.ts';
 
@@ -52,11 +51,13 @@ const logLine = (line: Record<string, unknown>) => console.log(JSON.stringify({ 
 export function predictorOptionsFromEnv(env: NodeJS.ProcessEnv, registry: Registry): Parameters<typeof createNodePredictor>[0] {
   const threads = optionalInt(env, 'ADAPTER_STORE_INFERENCE_THREADS', 1);
   const cacheBytes = optionalInt(env, 'ADAPTER_STORE_ADAPTER_CACHE_BYTES', 1);
+  const baseRoot = env.ADAPTER_STORE_BASE_DIR;
   return {
     registry,
     ...(threads === undefined ? {} : { threads }),
     ...(cacheBytes === undefined ? {} : { cacheBytes }),
-    baseDir: registryBaseDir(registry, env.ADAPTER_STORE_BASE_DIR || join(tmpdir(), 'adapter-store-models'), { log: logLine }),
+    // The runtime downloads a base into the folder it is given when model.safetensors is not there yet.
+    ...(baseRoot ? { baseDir: async (name: string) => join(baseRoot, name) } : {}),
   };
 }
 
