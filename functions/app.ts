@@ -6,6 +6,7 @@ import { OpenAPIHono } from '@hono/zod-openapi';
 import { bodyLimit } from 'hono/body-limit';
 import { HTTPException } from 'hono/http-exception';
 import { type Registry, RegistryError } from '../shared/registry.ts';
+import type { Predictor } from '../trainer/inference/predictor.ts';
 import { DatasetChecker } from './datasets/checker.ts';
 import { bearerAuth } from './http/auth.ts';
 import type { KeySource } from './http/key-source.ts';
@@ -17,6 +18,7 @@ import { registerAdapterRoutes } from './routes/adapters.ts';
 import { DATASET_TYPES_HINT, datasetCheckSlot, registerDatasetRoutes } from './routes/datasets.ts';
 import { registerFinetuneRoutes } from './routes/finetune.ts';
 import { registerMetaRoutes } from './routes/meta.ts';
+import { registerPredictRoutes } from './routes/predict.ts';
 
 export interface AppDeps {
   registry: Registry;
@@ -42,6 +44,8 @@ export interface AppDeps {
   jobLimits?: JobLimits;
   /** How POST /datasets checks uploads (see DatasetCheckSettings). */
   datasetChecks?: DatasetCheckSettings;
+  /** Serves POST /adapters/:task/predict (trainer/inference); absent, that route answers 501. */
+  predictor?: Predictor;
 }
 
 export interface DatasetCheckSettings {
@@ -128,6 +132,7 @@ export function createApp(input: AppDeps): OpenAPIHono {
   registerMetaRoutes(app);
   registerFinetuneRoutes(app, deps);
   registerAdapterRoutes(app, deps);
+  registerPredictRoutes(app, deps);
   registerDatasetRoutes(app, deps);
 
   app.notFound((c) => {

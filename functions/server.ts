@@ -9,7 +9,7 @@
  *   ADAPTER_STORE_DIR       where the store keeps everything (default ./.adapter-store; objects under adapter-store/)
  *   ADAPTER_STORE_API_KEY   the bearer key (default: generated once, kept in <dir>/api-key)
  *   ADAPTER_STORE_JOBS      jobs trained at once (default 1)
- *   ADAPTER_STORE_THREADS   CPU threads per job (default: onnxruntime's choice)
+ *   ADAPTER_STORE_THREADS   CPU threads per job, and of the in-process predictor (default: onnxruntime's choice)
  *   ADAPTER_STORE_DATASET_CHECKS    POST /datasets checks at once (default 2; more answer 429)
  *   ADAPTER_STORE_DATASET_MAX_ROWS  rows a checked upload may have (default 1,000,000)
  *   ADAPTER_STORE_MAX_QUEUED_JOBS, ADAPTER_STORE_MAX_JOBS_PER_KEY, ADAPTER_STORE_MAX_JOB_COST
@@ -24,6 +24,7 @@ import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { serve } from '@hono/node-server';
 import { Registry } from '../shared/registry.ts';
+import { createNodePredictor } from '../trainer/inference/node.ts';
 import { createApp, DEFAULT_DATASET_MAX_ROWS } from './app.ts';
 import { LocalRunner } from './jobs/local-runner.ts';
 import { jobLimitsFromEnv } from './jobs/spend.ts';
@@ -69,8 +70,11 @@ async function main(): Promise<void> {
     extraArgs: threads > 0 ? ['--threads', String(threads)] : [],
     log: (event) => console.log(JSON.stringify({ time: new Date().toISOString(), level: 'info', ...event })),
   });
+  // POST /adapters/:task/predict in-process: onnxruntime on a worker thread, bases loaded on first use.
+  const predictor = await createNodePredictor({ registry, threads: threads > 0 ? threads : undefined });
   const app = createApp({
     registry,
+    predictor,
     launcher: runner,
     apiKeys: [key],
     allowedDatasetBuckets: [BUCKET],
@@ -104,7 +108,7 @@ async function main(): Promise<void> {
   server.on('error', (err: NodeJS.ErrnoException) => {
     const why = err.code === 'EADDRINUSE' ? `port ${port} on ${host} is in use (set PORT to another)` : err.message;
     console.error(`adapter store: cannot listen: ${why}`);
-    void runner.shutdown().finally(() => process.exit(1));
+    void Promise.allSettled([runner.shutdown(), predictor.close()]).finally(() => process.exit(1));
   });
 
   let stopping = false;
@@ -116,6 +120,7 @@ async function main(): Promise<void> {
     );
     server.close();
     await runner.shutdown(); // running jobs stop and stay queued; they resume on the next start
+    await predictor.close();
     process.exit(0);
   };
   process.on('SIGINT', () => void stop('SIGINT'));

@@ -51,12 +51,15 @@ function listeningPorts(pid: number): number[] {
   return [...new Set(ports)];
 }
 
-function walkthrough(): string {
+/** A README block between `<!-- name -->` and `<!-- /name -->`. */
+function readmeBlock(name: string): string {
   const readme = readFileSync(join(REPO, 'README.md'), 'utf8');
-  const m = /<!-- walkthrough -->\n```sh\n([\s\S]*?)```\n<!-- \/walkthrough -->/.exec(readme);
-  assert.ok(m, 'README has the walkthrough block');
+  const m = new RegExp(`<!-- ${name} -->\\n\`\`\`sh\\n([\\s\\S]*?)\`\`\`\\n<!-- \\/${name} -->`).exec(readme);
+  assert.ok(m, `README has the ${name} block`);
   return m[1];
 }
+
+const walkthrough = () => readmeBlock('walkthrough');
 
 function run(script: string, cwd: string): Promise<ProcessResult> {
   return runProcess('bash', ['-euo', 'pipefail', '-c', script], { cwd });
@@ -74,7 +77,8 @@ test("the README's worked example runs as written and the download hashes to the
     const cwd = mkdtempSync(join(tmpdir(), 'walkthrough-'));
     symlinkSync(join(REPO, 'examples'), join(cwd, 'examples'));
     symlinkSync(store, join(cwd, '.adapter-store'));
-    const script = walkthrough();
+    // The "Predict" section continues in the same terminal.
+    const script = `${walkthrough()}\n${readmeBlock('predict')}`;
     assert.ok(script.includes('API=http://127.0.0.1:8787'), 'the documented default port');
     const r = await run(script.replace('API=http://127.0.0.1:8787', `API=${server.url}`), cwd);
     assert.equal(r.code, 0, `walkthrough failed:\n${r.stdout}\n${r.stderr}`);
@@ -94,6 +98,18 @@ test("the README's worked example runs as written and the download hashes to the
     assert.equal(detail.latestVersion, status.adapterVersion);
     const expected = detail.manifest.files.find((f) => f.name === 'adapter.safetensors')!.sha256;
     assert.match(r.stdout, new RegExp(`^${expected}  adapter\\.safetensors$`, 'm'), 'shasum of the download = the manifest sha256');
+
+    const predicted = JSON.parse(readFileSync(join(cwd, 'predictions.json'), 'utf8')) as {
+      version: string;
+      predictions: { label: string; probs: Record<string, number> }[];
+    };
+    assert.equal(predicted.version, status.adapterVersion, 'predict serves the newest version');
+    assert.equal(predicted.predictions.length, 2);
+    for (const p of predicted.predictions) {
+      assert.deepEqual(Object.keys(p.probs).sort(), ['negative', 'positive']);
+      assert.ok(Math.abs(p.probs.negative + p.probs.positive - 1) < 1e-6);
+      assert.equal(p.label, p.probs.positive > p.probs.negative ? 'positive' : 'negative');
+    }
   } finally {
     assert.equal(await server.stop('SIGINT'), 0, 'SIGINT stops the server cleanly');
   }

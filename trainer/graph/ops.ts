@@ -243,3 +243,10 @@ export function element(x: Tensor, index: number): Tensor {
 
 /** GELU with the exact erf form, x·Φ(x), as the single ONNX Gelu op (opset 20): one saved input, no temporaries. */
 export const gelu = (x: Tensor): Tensor => unary('Gelu', x);
+
+/** Drops the given size-1 axes (inference only: no autodiff rule). */
+export function squeeze(x: Tensor, axes: readonly number[]): Tensor {
+  const norm = axes.map((a) => normAxis(a, x.rank));
+  const shape = x.shape.filter((_, i) => !norm.includes(i));
+  return x.graph.node('Squeeze', [x, x.graph.int64s(norm, 'axes')], [{ dtype: x.dtype, shape }])[0];
+}

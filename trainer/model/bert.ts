@@ -23,6 +23,8 @@ export interface GraphOptions {
   seed?: number;
   /** true: outputs loss, logits and `grad:<name>` for every trainable parameter. false: logits only. */
   training: boolean;
+  /** Type of the attention_mask input (default: the float type); int64 is what Hugging Face's ONNX exports take, cast inside. */
+  maskType?: 'float' | 'int64';
 }
 
 export interface BertGraph {
@@ -59,6 +61,8 @@ export interface EncoderOptions {
   drop: (x: Tensor) => Tensor;
   /** Houlsby adapter hook after each sub-layer's output projection; default none. */
   adapter?: (h: Tensor, layer: number, site: AdapterSite, layers: BertLayers) => Tensor;
+  /** Replaces every LayerNorm (the serving graph's per-row LayerNorm weights); default: LayerNorm over `P`'s weights. */
+  layerNorm?: (x: Tensor, prefix: string) => Tensor;
 }
 
 /** The layers the encoder is made of, for heads built on top of it (classifier, MLM head). */
@@ -90,6 +94,7 @@ export function bertEncoder(
 
   const linear = (x: Tensor, prefix: string): Tensor => op.gemm(x, P(`${prefix}.weight`), P(`${prefix}.bias`), { transB: true });
   const layerNorm = (x: Tensor, prefix: string): Tensor => {
+    if (o.layerNorm) return o.layerNorm(x, prefix);
     const [w, b] = [P(`${prefix}.weight`), P(`${prefix}.bias`)];
     if (!basic) return op.layerNormalization(x, w, b, c.layer_norm_eps).y;
     const centered = op.sub(x, op.reduceMean(x, [-1], true));
@@ -130,6 +135,20 @@ export function bertEncoder(
   return { hidden: x, seqLen, layers };
 }
 
+/** The adapter's nonlinearity; `gelu` is the encoder's own (erf or tanh form, by kernels). */
+export function adapterActivation(x: Tensor, f: AdapterNonlinearity, gelu: (x: Tensor) => Tensor): Tensor {
+  switch (f) {
+    case 'gelu':
+      return gelu(x);
+    case 'relu':
+      return op.relu(x);
+    case 'swish':
+      return op.mul(x, op.sigmoid(x));
+    case 'tanh':
+      return op.tanh(x);
+  }
+}
+
 export function buildBertGraph(spec: ModelSpec, opts: GraphOptions): BertGraph {
   const c = spec.config;
   const g = new Graph(opts.floatType ?? 'float32');
@@ -139,7 +158,8 @@ export function buildBertGraph(spec: ModelSpec, opts: GraphOptions): BertGraph {
 
   const inputIds = g.input(INPUT_IDS, 'int64', ['B', 'S']);
   const tokenTypeIds = g.input(TOKEN_TYPE_IDS, 'int64', ['B', 'S']);
-  const attentionMask = g.input(ATTENTION_MASK, g.floatType, ['B', 'S']);
+  const maskInput = g.input(ATTENTION_MASK, opts.maskType === 'int64' ? 'int64' : g.floatType, ['B', 'S']);
+  const attentionMask = op.cast(maskInput, g.floatType);
   const labels = opts.training ? g.input(LABELS, 'int64', ['B']) : null;
 
   const specs = parameterSpecs(spec);
@@ -151,22 +171,10 @@ export function buildBertGraph(spec: ModelSpec, opts: GraphOptions): BertGraph {
   };
 
   const drop = (x: Tensor): Tensor => (dropoutRatio > 0 && opts.training ? op.dropout(x, dropoutRatio, ++dropoutSeed).y : x);
-  const activation = (x: Tensor, f: AdapterNonlinearity, gelu: (x: Tensor) => Tensor): Tensor => {
-    switch (f) {
-      case 'gelu':
-        return gelu(x);
-      case 'relu':
-        return op.relu(x);
-      case 'swish':
-        return op.mul(x, op.sigmoid(x));
-      case 'tanh':
-        return op.tanh(x);
-    }
-  };
   const adapter = (h: Tensor, layer: number, site: AdapterSite, { linear, gelu }: BertLayers): Tensor => {
     const prefix = adapterPrefix(layer, site, spec.task);
     if (!params.has(`${prefix}.adapter_up.weight`) || !spec.adapter) return h;
-    const down = activation(linear(h, `${prefix}.adapter_down.0`), spec.adapter.nonlinearity, gelu);
+    const down = adapterActivation(linear(h, `${prefix}.adapter_down.0`), spec.adapter.nonlinearity, gelu);
     return op.add(h, linear(down, `${prefix}.adapter_up`));
   };
   const { hidden: x, seqLen, layers } = bertEncoder(g, c, P, { inputIds, tokenTypeIds, attentionMask }, { basic, drop, adapter });

@@ -1,0 +1,66 @@
+/**
+ * A base model as the runtime serves it: config, the sha256 of its weights file (adapters name it),
+ * its tokenizer, and the few base tensors the adapter packing reads (LayerNorms: an adapter that did not
+ * train them runs with the base's). The weights themselves go to the engine. No Node APIs here.
+ */
+import type { BertConfig } from '../../shared/bert-config.ts';
+import { type BertTokenizer, bertTokenizerFromText, type TokenizerFiles } from '../tokenizer/bert-tokenizer-core.ts';
+import { readTensors, type TensorView } from './safetensors.ts';
+import { sha256Hex } from './sha256.ts';
+
+export interface ServingBase {
+  name: string;
+  config: BertConfig;
+  weightsSha256: string;
+  hasPooler: boolean;
+  tokenizer: BertTokenizer;
+  /** `bert.`-prefixed LayerNorm tensors (copies: the weights' buffer may be handed to a worker). */
+  layerNorms: ReadonlyMap<string, Float32Array>;
+}
+
+export interface ParsedBase {
+  base: ServingBase;
+  /** Every weight under its `bert.`-prefixed name (views into the file's bytes where it is float32). */
+  weights: Map<string, TensorView>;
+}
+
+/** Checkpoint name -> `bert.`-prefixed name (BertModel and BertFor* spellings, legacy gamma/beta). */
+function servingName(name: string): string {
+  let n = name.startsWith('bert.') ? name.slice(5) : name;
+  if (n.endsWith('.LayerNorm.gamma')) n = `${n.slice(0, -5)}weight`;
+  else if (n.endsWith('.LayerNorm.beta')) n = `${n.slice(0, -4)}bias`;
+  return `bert.${n}`;
+}
+
+export class BaseError extends Error {
+  override name = 'BaseError';
+}
+
+/** Reads a base from its files' bytes and text: config.json, model.safetensors, tokenizer files. */
+export async function parseBase(
+  name: string,
+  files: { config: string; weights: Uint8Array; tokenizer: TokenizerFiles },
+): Promise<ParsedBase> {
+  let config: BertConfig;
+  try {
+    config = JSON.parse(files.config) as BertConfig;
+  } catch (e) {
+    throw new BaseError(`base "${name}": config.json is not valid JSON (${(e as Error).message})`);
+  }
+  for (const k of ['vocab_size', 'hidden_size', 'num_hidden_layers', 'num_attention_heads', 'intermediate_size'] as const) {
+    if (!Number.isInteger(config[k])) throw new BaseError(`base "${name}": config.json has no integer "${k}"`);
+  }
+  const weightsSha256 = await sha256Hex(files.weights);
+  const weights = new Map<string, TensorView>();
+  for (const [raw, t] of readTensors(files.weights, `base "${name}" model.safetensors`)) {
+    if (raw.startsWith('cls.') || raw.endsWith('position_ids') || raw.startsWith('classifier.')) continue;
+    weights.set(servingName(raw), t);
+  }
+  const layerNorms = new Map<string, Float32Array>();
+  for (const [n, t] of weights) if (n.includes('LayerNorm')) layerNorms.set(n, Float32Array.from(t.data));
+  const tokenizer = bertTokenizerFromText(files.tokenizer, { maxSeqLen: config.max_position_embeddings });
+  return {
+    base: { name, config, weightsSha256, hasPooler: weights.has('bert.pooler.dense.weight'), tokenizer, layerNorms },
+    weights,
+  };
+}

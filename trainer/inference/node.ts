@@ -1,0 +1,202 @@
+/**
+ * The runtime on Node: onnxruntime-node on a worker thread (node-worker.ts), bases read from local
+ * directories (downloaded from the registry's models/<name>/ once), adapters from the registry by default.
+ */
+import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
+import type { Registry } from '../../shared/registry.ts';
+import type { AdapterSource } from './adapter-source.ts';
+import { parseBase, type ServingBase } from './base.ts';
+import type { Engine, EngineProvider, Variant } from './engine.ts';
+import { variantKey } from './engine.ts';
+import { registryAdapterSource } from './node-sources.ts';
+import type { WeightLayout, WorkerReply, WorkerRequest } from './node-worker.ts';
+import { PredictError } from './predictor.ts';
+import { createPredictor, type RuntimePredictor } from './runtime.ts';
+
+export interface NodePredictorOptions {
+  registry: Registry;
+  /** Where adapters come from (default: the registry); e.g. urlAdapterSource or directoryAdapterSource. */
+  adapters?: AdapterSource;
+  /** Adapter bytes kept in memory (default 256 MiB). */
+  cacheBytes?: number;
+  /** onnxruntime intra-op threads (default: every core). */
+  threads?: number;
+  maxBatchRows?: number;
+  maxWaitMs?: number;
+  /**
+   * A local directory holding base `name` (config.json, model.safetensors, vocab.txt | tokenizer.json).
+   * Default: models/<name>/ downloaded from the registry once, into a temporary directory removed on close.
+   * A directory that already has model.safetensors is used as it is.
+   */
+  baseDir?: (name: string) => Promise<string>;
+}
+
+const WORKER = new URL('./node-worker.ts', import.meta.url);
+
+/** Under tsx (this repository) a worker cannot load a .ts file by itself: import it through tsx's API. */
+function startWorker(threads?: number): Worker {
+  const workerData = { threads };
+  if (!WORKER.pathname.endsWith('.ts')) return new Worker(WORKER, { workerData });
+  const api = import.meta.resolve('tsx/esm/api');
+  const boot = `import(${JSON.stringify(api)}).then(({ tsImport }) => tsImport(${JSON.stringify(WORKER.href)}, ${JSON.stringify(WORKER.href)}));`;
+  return new Worker(boot, { eval: true, workerData });
+}
+
+type Pending = { resolve: (r: WorkerReply & { ok: true }) => void; reject: (e: Error) => void };
+type WithoutId<T> = T extends unknown ? Omit<T, 'id'> : never;
+
+/** One worker thread holding every base and session of this process. */
+export class NodeEngines implements EngineProvider {
+  private readonly worker: Worker;
+  private readonly pending = new Map<number, Pending>();
+  private nextId = 1;
+  private readonly engines = new Map<string, Promise<Engine>>();
+  /** Milliseconds each session took to create (graph build + onnxruntime), by `<base>/<variant>`. */
+  readonly sessionCreateMs = new Map<string, number>();
+
+  constructor(threads?: number) {
+    this.worker = startWorker(threads);
+    this.worker.unref();
+    this.worker.on('message', (r: WorkerReply) => {
+      const p = this.pending.get(r.id);
+      if (!p) return;
+      this.pending.delete(r.id);
+      if (r.ok) p.resolve(r);
+      else p.reject(new Error(`inference worker: ${r.error}`));
+    });
+    this.worker.on('error', (err) => this.failAll(err));
+    this.worker.on('exit', (code) => this.failAll(new Error(`inference worker exited (${code})`)));
+  }
+
+  private failAll(err: Error): void {
+    for (const p of this.pending.values()) p.reject(err);
+    this.pending.clear();
+  }
+
+  private call(m: WithoutId<WorkerRequest>, transfer: ArrayBuffer[] = []): Promise<WorkerReply & { ok: true }> {
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      if (this.pending.size === 1) this.worker.ref(); // keep the process alive only while work is pending
+      this.worker.postMessage({ ...m, id } as WorkerRequest, transfer);
+    }).finally(() => {
+      if (this.pending.size === 0) this.worker.unref();
+    }) as Promise<WorkerReply & { ok: true }>;
+  }
+
+  /** Hands a base's weights to the worker (the buffer moves there; views of it here become empty). */
+  async addBase(name: string, config: ServingBase['config'], weights: Map<string, { shape: number[]; data: Float32Array }>): Promise<void> {
+    const views = [...weights.values()];
+    const shared = views[0]?.data.buffer;
+    let buffer: ArrayBuffer;
+    const layout: WeightLayout[] = [];
+    if (shared instanceof ArrayBuffer && views.every((v) => v.data.buffer === shared && v.data.byteOffset % 4 === 0)) {
+      buffer = shared; // the file's bytes: move them, no copy
+      for (const [n, v] of weights) layout.push({ name: n, offset: v.data.byteOffset / 4, shape: v.shape });
+    } else {
+      const total = views.reduce((s, v) => s + v.data.length, 0);
+      const all = new Float32Array(total);
+      let at = 0;
+      for (const [n, v] of weights) {
+        all.set(v.data, at);
+        layout.push({ name: n, offset: at, shape: v.shape });
+        at += v.data.length;
+      }
+      buffer = all.buffer;
+    }
+    await this.call({ op: 'base', name, config, buffer, layout }, [buffer]);
+  }
+
+  engine(base: ServingBase, variant: Variant): Promise<Engine> {
+    const key = `${base.name}/${variantKey(variant)}`;
+    let e = this.engines.get(key);
+    if (!e) {
+      e = this.call({ op: 'session', key, base: base.name, variant }).then((r) => {
+        this.sessionCreateMs.set(key, r.createMs ?? Number.NaN);
+        return {
+          run: async (feeds) => {
+            const reply = await this.call({ op: 'run', key, feeds });
+            if (!reply.logits) throw new Error('inference worker: no logits');
+            return reply.logits;
+          },
+        };
+      });
+      this.engines.set(key, e);
+      e.catch(() => this.engines.delete(key));
+    }
+    return e;
+  }
+
+  async close(): Promise<void> {
+    try {
+      await this.call({ op: 'close' });
+    } finally {
+      await this.worker.terminate();
+    }
+  }
+}
+
+/** Reads a base directory and hands its weights to the engines. */
+export async function loadBaseDir(name: string, dir: string, engines: NodeEngines): Promise<ServingBase> {
+  const text = async (f: string) => ({ name: join(dir, f), text: await readFile(join(dir, f), 'utf8') });
+  const file = await readFile(join(dir, 'model.safetensors'));
+  // A Buffer may sit in Node's shared pool: give the weights an ArrayBuffer of their own to move to the worker.
+  const weights = file.byteOffset === 0 && file.buffer.byteLength === file.byteLength ? new Uint8Array(file.buffer) : new Uint8Array(file);
+  const parsed = await parseBase(name, {
+    config: await readFile(join(dir, 'config.json'), 'utf8'),
+    weights,
+    tokenizer: {
+      tokenizerJson: existsSync(join(dir, 'tokenizer.json')) ? await text('tokenizer.json') : undefined,
+      vocabTxt: existsSync(join(dir, 'vocab.txt')) ? await text('vocab.txt') : undefined,
+      tokenizerConfig: existsSync(join(dir, 'tokenizer_config.json')) ? await text('tokenizer_config.json') : undefined,
+    },
+  });
+  await engines.addBase(name, parsed.base.config, parsed.weights);
+  return parsed.base;
+}
+
+export interface NodePredictor extends RuntimePredictor {
+  readonly engines: NodeEngines;
+}
+
+export async function createNodePredictor(opts: NodePredictorOptions): Promise<NodePredictor> {
+  const { registry } = opts;
+  const engines = new NodeEngines(opts.threads);
+  let scratch: string | null = null;
+  const baseDir =
+    opts.baseDir ??
+    (async (name: string) => {
+      scratch ??= await mkdtemp(join(tmpdir(), 'adapter-store-bases-'));
+      return join(scratch, name);
+    });
+  const loadBase = async (name: string): Promise<ServingBase> => {
+    const dir = await baseDir(name);
+    if (!existsSync(join(dir, 'model.safetensors'))) {
+      if (!(await registry.modelExists(name)))
+        throw new PredictError(`the adapter's base model "${name}" is not in the store (${registry.uri}/models/${name}/)`, 'base-missing');
+      await registry.downloadModel(name, dir);
+    }
+    return loadBaseDir(name, dir, engines);
+  };
+  const runtime = createPredictor({
+    source: opts.adapters ?? registryAdapterSource(registry),
+    loadBase,
+    engines,
+    cacheBytes: opts.cacheBytes,
+    maxBatchRows: opts.maxBatchRows,
+    maxWaitMs: opts.maxWaitMs,
+  });
+  return {
+    ...runtime,
+    cache: runtime.cache,
+    engines,
+    async close() {
+      await runtime.close();
+      if (scratch) await rm(scratch, { recursive: true, force: true });
+    },
+  };
+}

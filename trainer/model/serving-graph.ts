@@ -1,0 +1,212 @@
+/**
+ * The serving graph: one BERT whose per-task tensors (adapters, LayerNorms, classifier) are graph inputs
+ * stacked over U adapters, with `adapter_index` [B] picking each row's adapter. One onnxruntime session
+ * then serves every adapter of a base, and one batch may mix adapters (S-LoRA's idea, for bottleneck
+ * adapters): each per-task weight is gathered per row and applied by a batched MatMul on [B, S, d].
+ * Frozen base weights (everything but the LayerNorms) are inputs too: the export bakes them, the Node
+ * runtime feeds them without a copy.
+ *
+ * Per-task inputs (leading dim U; M = bottleneck and L = label count, padded to the largest adapter):
+ *   task.<LayerNorm name>.weight|bias                                   [U, d]
+ *   task.bert.encoder.layer.<l>.<attention.output|output>.adapter_down.weight  [U, d, M]  (PyTorch's [M, d], transposed)
+ *   task.bert.encoder.layer.<l>.<attention.output|output>.adapter_down.bias    [U, M]
+ *   task.bert.encoder.layer.<l>.<attention.output|output>.adapter_up.weight    [U, M, d]  (PyTorch's [d, M], transposed)
+ *   task.bert.encoder.layer.<l>.<attention.output|output>.adapter_up.bias      [U, d]
+ *   task.classifier.weight [U, d, L] (transposed), task.classifier.bias [U, L]
+ * Zero adapter weights are an exact identity (h + 0), and zero-padded bottleneck units contribute 0 (every
+ * nonlinearity maps 0 to 0), so padding changes no logit.
+ */
+import type { AdapterConfig, AdapterNonlinearity } from '../../shared/adapter-config.ts';
+import type { BertConfig } from '../../shared/bert-config.ts';
+import { Graph, type Tensor } from '../graph/graph.ts';
+import * as op from '../graph/ops.ts';
+import { ATTENTION_MASK, adapterActivation, bertEncoder, INPUT_IDS, TOKEN_TYPE_IDS } from './bert.ts';
+import { type AdapterSite, adapterPrefix, type ParamSpec, parameterSpecs } from './params.ts';
+
+export interface ServingVariant {
+  nonlinearity: AdapterNonlinearity;
+  usesPooler: boolean;
+}
+
+export interface ServingGraph {
+  graph: Graph;
+  /** Base weights (bert.* names, PyTorch layouts) that are graph inputs here: bake them or feed them. */
+  frozen: ParamSpec[];
+}
+
+export interface ServingAdapter {
+  config: AdapterConfig;
+  /** As read from adapter.safetensors: our PyTorch names (adapters, trained LayerNorms, classifier). */
+  tensors: ReadonlyMap<string, Float32Array>;
+}
+
+export interface PackedTensor {
+  data: Float32Array;
+  dims: number[];
+}
+
+export const ADAPTER_INDEX = 'adapter_index';
+export const TASK_PREFIX = 'task.';
+
+const isLayerNorm = (name: string) => name.includes('LayerNorm');
+const block = (site: AdapterSite) => (site === 'attention' ? 'attention.output' : 'output');
+const sitePrefix = (layer: number, site: AdapterSite) => `${TASK_PREFIX}bert.encoder.layer.${layer}.${block(site)}`;
+const SITES: readonly AdapterSite[] = ['attention', 'output'];
+
+/** The base's LayerNorm parameter names (bert.*), in parameterSpecs order. */
+function layerNormNames(config: BertConfig): string[] {
+  return baseSpecs(config, false)
+    .filter((p) => isLayerNorm(p.name))
+    .map((p) => p.name);
+}
+
+function baseSpecs(config: BertConfig, usesPooler: boolean): ParamSpec[] {
+  return parameterSpecs({ config, task: 'serving', numLabels: 2, mode: 'head', adapter: null, usesPooler }).filter(
+    (p) => p.role === 'base',
+  );
+}
+
+export function buildServingGraph(config: BertConfig, variant: ServingVariant): ServingGraph {
+  const c = config;
+  const d = c.hidden_size;
+  const g = new Graph('float32');
+  const inputIds = g.input(INPUT_IDS, 'int64', ['B', 'S']);
+  const mask = g.input(ATTENTION_MASK, 'int64', ['B', 'S']);
+  const tokenTypeIds = g.input(TOKEN_TYPE_IDS, 'int64', ['B', 'S']);
+  const adapterIndex = g.input(ADAPTER_INDEX, 'int64', ['B']);
+
+  const frozen = baseSpecs(c, variant.usesPooler).filter((p) => !isLayerNorm(p.name));
+  const params = new Map(frozen.map((p) => [p.name, g.input(p.name, 'float32', p.shape)]));
+  const P = (name: string): Tensor => {
+    const t = params.get(name);
+    if (!t) throw new Error(`serving graph: no frozen parameter ${name}`);
+    return t;
+  };
+  // The per-task inputs, gathered per row once each ([U, ...] -> [B, ...]).
+  const perRow = (name: string, shape: (string | number)[]): Tensor => op.gather(g.input(name, 'float32', ['U', ...shape]), adapterIndex);
+
+  const ones = g.constant(new Float32Array(d).fill(1), 'float32', [d], 'ln_ones');
+  const zeros = g.constant(new Float32Array(d), 'float32', [d], 'ln_zeros');
+  const rows = (x: Tensor) => op.reshape(x, ['B', 'S', d]);
+  const flat = (x: Tensor) => op.reshape(x, ['N', d]);
+  // Per-row LayerNorm: normalise with unit scale and zero shift, then scale/shift by the row's [B, 1, d] weights.
+  const layerNorm = (x: Tensor, prefix: string): Tensor => {
+    const w = op.unsqueeze(perRow(`${TASK_PREFIX}${prefix}.weight`, [d]), [1]);
+    const b = op.unsqueeze(perRow(`${TASK_PREFIX}${prefix}.bias`, [d]), [1]);
+    return flat(op.add(op.mul(rows(op.layerNormalization(x, ones, zeros, c.layer_norm_eps).y), w), b));
+  };
+  const adapter = (h: Tensor, layer: number, site: AdapterSite, { gelu }: { gelu: (x: Tensor) => Tensor }): Tensor => {
+    const p = sitePrefix(layer, site);
+    const down = op.add(
+      op.matmul(rows(h), perRow(`${p}.adapter_down.weight`, [d, 'M'])),
+      op.unsqueeze(perRow(`${p}.adapter_down.bias`, ['M']), [1]),
+    );
+    const up = op.matmul(adapterActivation(down, variant.nonlinearity, gelu), perRow(`${p}.adapter_up.weight`, ['M', d]));
+    return op.add(h, flat(op.add(up, op.unsqueeze(perRow(`${p}.adapter_up.bias`, [d]), [1]))));
+  };
+  const { hidden, seqLen, layers } = bertEncoder(
+    g,
+    c,
+    P,
+    { inputIds, tokenTypeIds, attentionMask: op.cast(mask, 'float32') },
+    { basic: false, drop: (x) => x, adapter, layerNorm },
+  );
+
+  // [CLS] picked as in buildBertGraph (one-hot over positions), so that logits match it bit for bit where they can.
+  const isFirst = op.reshape(op.cast(op.equal(op.range(seqLen, 'S'), g.scalar(0, 'int64')), 'float32'), [1, 'S', 1]);
+  let pooled = op.reduceSum(op.mul(rows(hidden), isFirst), [1], false);
+  if (variant.usesPooler) pooled = op.tanh(layers.linear(pooled, 'bert.pooler.dense'));
+  const logits = op.add(
+    op.squeeze(op.matmul(op.unsqueeze(pooled, [1]), perRow(`${TASK_PREFIX}classifier.weight`, [d, 'L'])), [1]),
+    perRow(`${TASK_PREFIX}classifier.bias`, ['L']),
+  );
+  g.output(logits, 'logits');
+  return { graph: g, frozen };
+}
+
+/** The variant an adapter needs; `full`-mode adapters change the base itself and cannot share one. */
+export function servingVariant(config: AdapterConfig): ServingVariant {
+  if (config.mode === 'full') {
+    throw new Error(
+      `adapter "${config.task}" was trained in full mode (every base weight changed): it cannot share a base; export it baked instead`,
+    );
+  }
+  return { nonlinearity: config.adapter?.nonlinearity ?? 'gelu', usesPooler: config.base.usesPooler };
+}
+
+/**
+ * Packs U adapters into the serving graph's per-task feeds: bottleneck and label count padded to the
+ * largest, absent adapter sites zero (identity), LayerNorms an adapter did not train taken from `base`.
+ * `base` is keyed by `bert.`-prefixed names (as parameterSpecs) or the checkpoint's canonical names.
+ */
+export function packAdapters(
+  base: ReadonlyMap<string, Float32Array>,
+  config: BertConfig,
+  adapters: readonly ServingAdapter[],
+): Record<string, PackedTensor> {
+  if (adapters.length === 0) throw new Error('packAdapters: no adapters to pack');
+  const d = config.hidden_size;
+  const U = adapters.length;
+  for (const a of adapters) {
+    servingVariant(a.config);
+    if (a.config.base.config.hidden_size !== d || a.config.base.config.num_hidden_layers !== config.num_hidden_layers) {
+      throw new Error(`packAdapters: adapter "${a.config.task}" belongs to a base of another shape`);
+    }
+  }
+  const M = Math.max(1, ...adapters.map((a) => (a.config.mode === 'adapter' ? (a.config.adapter?.bottleneck ?? 0) : 0)));
+  const L = Math.max(...adapters.map((a) => a.config.labels.length));
+  const out: Record<string, PackedTensor> = {};
+  const alloc = (name: string, dims: number[]): Float32Array => {
+    const data = new Float32Array(dims.reduce((x, y) => x * y, 1));
+    out[name] = { data, dims };
+    return data;
+  };
+  const tensor = (a: ServingAdapter, name: string, size: number): Float32Array | undefined => {
+    const t = a.tensors.get(name);
+    if (t && t.length !== size)
+      throw new Error(`packAdapters: adapter "${a.config.task}": tensor "${name}" has ${t.length} values, expected ${size}`);
+    return t;
+  };
+
+  for (const name of layerNormNames(config)) {
+    const dst = alloc(`${TASK_PREFIX}${name}`, [U, d]);
+    const fromBase = base.get(name) ?? base.get(name.slice('bert.'.length));
+    if (!fromBase) throw new Error(`packAdapters: the base has no tensor "${name}"`);
+    adapters.forEach((a, u) => dst.set(tensor(a, name, d) ?? fromBase, u * d));
+  }
+  for (let l = 0; l < config.num_hidden_layers; l++) {
+    for (const site of SITES) {
+      const p = sitePrefix(l, site);
+      const downW = alloc(`${p}.adapter_down.weight`, [U, d, M]);
+      const downB = alloc(`${p}.adapter_down.bias`, [U, M]);
+      const upW = alloc(`${p}.adapter_up.weight`, [U, M, d]);
+      const upB = alloc(`${p}.adapter_up.bias`, [U, d]);
+      adapters.forEach((a, u) => {
+        const m = a.config.adapter?.bottleneck ?? 0;
+        const src = adapterPrefix(l, site, a.config.task);
+        const dw = m > 0 ? tensor(a, `${src}.adapter_down.0.weight`, m * d) : undefined;
+        if (!dw) return; // no adapter at this site: zeros, an identity
+        const db = tensor(a, `${src}.adapter_down.0.bias`, m);
+        const uw = tensor(a, `${src}.adapter_up.weight`, d * m);
+        const ub = tensor(a, `${src}.adapter_up.bias`, d);
+        if (!db || !uw || !ub) throw new Error(`packAdapters: adapter "${a.config.task}" has an incomplete adapter at ${src}`);
+        // PyTorch [m, d] -> [d, M] and [d, m] -> [M, d].
+        for (let i = 0; i < m; i++) for (let j = 0; j < d; j++) downW[u * d * M + j * M + i] = dw[i * d + j];
+        downB.set(db, u * M);
+        for (let j = 0; j < d; j++) for (let i = 0; i < m; i++) upW[u * M * d + i * d + j] = uw[j * m + i];
+        upB.set(ub, u * d);
+      });
+    }
+  }
+  const cw = alloc(`${TASK_PREFIX}classifier.weight`, [U, d, L]);
+  const cb = alloc(`${TASK_PREFIX}classifier.bias`, [U, L]);
+  adapters.forEach((a, u) => {
+    const n = a.config.labels.length;
+    const w = tensor(a, 'classifier.weight', n * d);
+    const b = tensor(a, 'classifier.bias', n);
+    if (!w || !b) throw new Error(`packAdapters: adapter "${a.config.task}" has no classifier (classifier.weight / classifier.bias)`);
+    for (let k = 0; k < n; k++) for (let j = 0; j < d; j++) cw[u * d * L + j * L + k] = w[k * d + j];
+    cb.set(b, u * L);
+  });
+  return out;
+}
