@@ -130,7 +130,7 @@ for (let i = 0; i < Number(values.runs); i++) {
   t = performance.now();
   // Asynchronously: the S3 server answering the child lives in this process's event loop.
   const stdout = await new Promise<string>((ok, fail) =>
-    execFile(process.execPath, ['--input-type=module', '-e', child], { env, encoding: 'utf8' }, (err, out, errOut) =>
+    execFile(process.execPath, ['--input-type=module', '-e', child], { env, encoding: 'utf8', timeout: 180_000 }, (err, out, errOut) =>
       err ? fail(new Error(`run ${i} failed (${err.code ?? err.signal}): ${out}\n${errOut}`)) : ok(out),
     ),
   );
