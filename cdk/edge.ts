@@ -6,6 +6,7 @@
  *                       -> the registry bucket (origin access control), signed URLs only, cached long:
  *                          versions are immutable. API routes never end in a file name, so these
  *                          patterns cannot take an API request.
+ *   adapters/<task>/predict  -> the API (the inference function), not cached, all methods: a POST.
  *   adapters*  GET/HEAD -> the API, cached briefly, with Authorization in the cache key.
  *   default (*)         -> the API, not cached, all methods.
  * The bucket origin has no origin path: a URL path is the object key (distribution root = bucket root).
@@ -23,6 +24,8 @@ import { acknowledge } from './nag.ts';
 /** CloudFront path patterns served from the bucket, one per adapter version file. */
 export const FILE_PATH_PATTERNS = [...ADAPTER_FILES, ...OPTIONAL_ADAPTER_FILES].map((file) => `${PREFIXES.adapters}*/*/${file}`);
 export const API_CACHED_PATH_PATTERN = 'adapters*';
+/** POST /adapters/:task/predict: before API_CACHED_PATH_PATTERN, whose GET/HEAD-only behaviour would refuse the POST. */
+export const PREDICT_PATH_PATTERN = 'adapters/*/predict';
 
 export interface EdgeProps {
   registry: s3.IBucket;
@@ -104,6 +107,13 @@ export class Edge extends Construct {
       // Order matters: CloudFront takes the first pattern that matches.
       additionalBehaviors: {
         ...Object.fromEntries(FILE_PATH_PATTERNS.map((p) => [p, files])),
+        [PREDICT_PATH_PATTERN]: {
+          origin: apiOrigin,
+          viewerProtocolPolicy: cloudfront.ViewerProtocolPolicy.HTTPS_ONLY,
+          allowedMethods: cloudfront.AllowedMethods.ALLOW_ALL,
+          cachePolicy: cloudfront.CachePolicy.CACHING_DISABLED,
+          originRequestPolicy: apiRequests,
+        },
         [API_CACHED_PATH_PATTERN]: {
           origin: apiOrigin,
           viewerProtocolPolicy: cloudfront.ViewerProtocolPolicy.HTTPS_ONLY,

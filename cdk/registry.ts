@@ -9,7 +9,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct, type IConstruct } from 'constructs';
 import { CHECKPOINT_FOLDER, JOB_FILES, PREFIXES } from '../shared/registry.ts';
-import { acknowledge, grantPutFindings, grantReadFindings } from './nag.ts';
+import { acknowledge, grantPutFindings, grantReadFindings, nagBucketArn } from './nag.ts';
 
 /** Who can be granted registry access: a role or something with one (a function), acknowledged on itself. */
 export type RegistryGrantee = iam.IGrantable & IConstruct;
@@ -22,6 +22,7 @@ const ANY = {
   idempotency: `${PREFIXES.idempotency}*`,
   datasets: `${PREFIXES.datasets}*`,
   adapters: `${PREFIXES.adapters}*`,
+  models: `${PREFIXES.models}*`,
 } as const;
 
 export interface RegistryProps {
@@ -148,6 +149,31 @@ export class RegistryBucket extends Construct {
         "Idempotency claims are keyed by a hash of the client's Idempotency-Key, known only at request time.",
       ),
       'AwsSolutions-IAM5[Action::s3:DeleteObject*]': `grantDelete: releasing its own idempotency claims under ${ANY.idempotency} only.`,
+    });
+  }
+
+  /**
+   * The inference function: reads base models and adapter versions, nothing else, and writes nothing.
+   * It may list the bucket: S3 answers a missing key (an unknown version) with 404 only to a caller
+   * allowed to list, 403 otherwise; a listing shows key names, never contents.
+   */
+  grantInferenceAccess(grantee: RegistryGrantee): void {
+    grantee.grantPrincipal.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        sid: 'ReadModelsAndAdapters',
+        actions: ['s3:GetObject'],
+        resources: [this.bucket.arnForObjects(ANY.models), this.bucket.arnForObjects(ANY.adapters)],
+      }),
+    );
+    grantee.grantPrincipal.addToPrincipalPolicy(
+      new iam.PolicyStatement({ sid: 'ListRegistry', actions: ['s3:ListBucket'], resources: [this.bucket.bucketArn] }),
+    );
+    const arn = nagBucketArn(this.bucket);
+    acknowledge(grantee, {
+      [`AwsSolutions-IAM5[Resource::${arn}/${ANY.models}]`]:
+        'The inference function reads any base model under models/ (named per request by the adapter).',
+      [`AwsSolutions-IAM5[Resource::${arn}/${ANY.adapters}]`]:
+        'The inference function reads any adapter version under adapters/ (task and version come with each request).',
     });
   }
 

@@ -7,6 +7,7 @@ import type { Construct } from 'constructs';
 import { Api } from './api.ts';
 import { type AdapterStoreConfig, DEFAULT_CONFIG } from './config.ts';
 import { Edge } from './edge.ts';
+import { Inference } from './inference.ts';
 import { TrainingNetwork } from './network.ts';
 import { RegistryBucket } from './registry.ts';
 import { TrainingCompute } from './training.ts';
@@ -19,6 +20,7 @@ export class AdapterStoreStack extends Stack {
   readonly registry: RegistryBucket;
   readonly training: TrainingCompute;
   readonly api: Api;
+  readonly inference: Inference;
   readonly edge: Edge;
 
   constructor(scope: Construct, id: string, props: AdapterStoreStackProps = {}) {
@@ -46,6 +48,15 @@ export class AdapterStoreStack extends Stack {
       datasetBuckets: [this.registry.bucket.bucketName, ...config.datasetBuckets],
       extraDatasetBuckets: config.datasetBuckets,
       defaultBaseModel: config.defaultBaseModel,
+    });
+
+    // POST /adapters/{task}/predict goes to its own function (onnxruntime and the base live there only).
+    this.inference = new Inference(this, 'Inference', {
+      registry: this.registry,
+      registryUri,
+      apiKeySecret: this.api.apiKeySecret,
+      defaultBaseModel: config.defaultBaseModel,
+      httpApi: this.api.httpApi,
     });
 
     this.edge = new Edge(this, 'Edge', {

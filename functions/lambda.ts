@@ -31,7 +31,7 @@ function required(env: NodeJS.ProcessEnv, name: string): string {
 /** Reads a secret's string value (Secrets Manager by default; tests pass their own). */
 export type SecretReader = (secretId: string) => Promise<string>;
 
-const readSecretsManager: SecretReader = async (secretId) => {
+export const readSecretsManager: SecretReader = async (secretId) => {
   const { SecretsManagerClient, GetSecretValueCommand } = await import('@aws-sdk/client-secrets-manager');
   const out = await new SecretsManagerClient({}).send(new GetSecretValueCommand({ SecretId: secretId }));
   if (!out.SecretString) throw new Error(`secret ${secretId} has no string value`);

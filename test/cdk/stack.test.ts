@@ -7,7 +7,7 @@ import { describe, test } from 'node:test';
 import { type CfnElement, cx_api as cxapi } from 'aws-cdk-lib';
 import { Match } from 'aws-cdk-lib/assertions';
 import type { IConstruct } from 'constructs';
-import { API_CACHED_PATH_PATTERN, FILE_PATH_PATTERNS } from '../../cdk/edge.ts';
+import { API_CACHED_PATH_PATTERN, FILE_PATH_PATTERNS, PREDICT_PATH_PATTERN } from '../../cdk/edge.ts';
 import { allowedResources, flatten, roleStatements } from './iam.ts';
 import { resourcesOf, synth } from './synth.ts';
 
@@ -361,7 +361,7 @@ describe('CDN', () => {
 
   test('adapter files come from the bucket through OAC, signed URLs only, cached long; they precede the API patterns', () => {
     const patterns = config.CacheBehaviors.map((b) => b.PathPattern);
-    assert.deepEqual(patterns, [...FILE_PATH_PATTERNS, API_CACHED_PATH_PATTERN]);
+    assert.deepEqual(patterns, [...FILE_PATH_PATTERNS, PREDICT_PATH_PATTERN, API_CACHED_PATH_PATTERN]);
     assert.deepEqual(FILE_PATH_PATTERNS, [
       'adapters/*/*/adapter.safetensors',
       'adapters/*/*/adapter_config.json',
@@ -397,6 +397,14 @@ describe('CDN', () => {
         ParametersInCacheKeyAndForwardedToOrigin: Match.objectLike({ QueryStringsConfig: { QueryStringBehavior: 'none' } }),
       }),
     });
+  });
+
+  test('POST /adapters/<task>/predict reaches the API uncached: the GET/HEAD-only adapters* behaviour would refuse it', () => {
+    const b = config.CacheBehaviors.find((x) => x.PathPattern === PREDICT_PATH_PATTERN)!;
+    assert.deepEqual(b.AllowedMethods, ['GET', 'HEAD', 'OPTIONS', 'PUT', 'PATCH', 'POST', 'DELETE']);
+    assert.equal(b.CachePolicyId, CACHING_DISABLED);
+    assert.equal(b.OriginRequestPolicyId, ALL_VIEWER_EXCEPT_HOST, 'Authorization and ?version= reach the API');
+    assert.equal(b.TargetOriginId, config.DefaultCacheBehavior.TargetOriginId);
   });
 
   test('GET /adapters* is cached briefly with Authorization in the cache key', () => {

@@ -1,0 +1,106 @@
+/**
+ * AWS Lambda entry point of the inference function (cdk/inference.ts): the same Hono app as the API
+ * function, given a predictor (onnxruntime-node, trainer/inference/node.ts), behind the HTTP API's
+ * `POST /adapters/{task}/predict` route; every other route goes to the API function (functions/lambda.ts),
+ * whose bundle holds no onnxruntime. Bearer keys come from the same place as there.
+ *
+ * Cold start: the predictor is built on the first request; a base is copied from the registry into
+ * /tmp (the runtime's default: a fresh folder per process, so a crashed download is never reused) the
+ * first time an adapter of it is asked for, then kept for the container's life with its session;
+ * adapters are cached LRU by bytes.
+ *
+ * Environment, besides the API function's ADAPTER_STORE_REGISTRY and API key variables:
+ *   ADAPTER_STORE_INFERENCE_THREADS     onnxruntime intra-op threads (default: the runtime's choice)
+ *   ADAPTER_STORE_ADAPTER_CACHE_BYTES   adapter cache size in bytes (default: the runtime's)
+ *   ADAPTER_STORE_BASE_DIR              where bases are copied to (default: a new folder under the OS temp dir)
+ */
+import { join } from 'node:path';
+import type { LambdaContext, LambdaEvent } from 'hono/aws-lambda';
+import { handle } from 'hono/aws-lambda';
+import { Registry } from '../shared/registry.ts';
+import { createNodePredictor } from '../trainer/inference/node.ts';
+import type { Predictor } from '../trainer/inference/predictor.ts';
+import { type AppDeps, createApp } from './app.ts';
+import type { JobLauncher } from './jobs/launcher.ts';
+import { apiKeySource, readSecretsManager, type SecretReader } from './lambda.ts';
+
+function required(env: NodeJS.ProcessEnv, name: string): string {
+  const v = env[name];
+  if (!v) throw new Error(`environment variable ${name} is not set`);
+  return v;
+}
+
+function optionalInt(env: NodeJS.ProcessEnv, name: string, min: number): number | undefined {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return undefined;
+  const n = Number(raw);
+  if (!Number.isSafeInteger(n) || n < min) throw new Error(`${name} must be an integer >= ${min}, got "${raw}"`);
+  return n;
+}
+
+/** Only predict is routed here: a job request reaching this function is a routing mistake, said plainly. */
+const noJobs: JobLauncher = {
+  submit: () => Promise.reject(new Error('the inference function runs no fine-tune jobs (POST /finetune goes to the API function)')),
+  cancel: () => Promise.reject(new Error('the inference function runs no fine-tune jobs')),
+  describe: () => Promise.resolve({ state: 'unknown', reason: 'the inference function does not track jobs' }),
+};
+
+const logLine = (line: Record<string, unknown>) => console.log(JSON.stringify({ time: new Date().toISOString(), ...line }));
+
+/** The predictor's options from the environment. */
+export function predictorOptionsFromEnv(env: NodeJS.ProcessEnv, registry: Registry): Parameters<typeof createNodePredictor>[0] {
+  const threads = optionalInt(env, 'ADAPTER_STORE_INFERENCE_THREADS', 1);
+  const cacheBytes = optionalInt(env, 'ADAPTER_STORE_ADAPTER_CACHE_BYTES', 1);
+  const baseRoot = env.ADAPTER_STORE_BASE_DIR;
+  return {
+    registry,
+    ...(threads === undefined ? {} : { threads }),
+    ...(cacheBytes === undefined ? {} : { cacheBytes }),
+    // The runtime downloads a base into the folder it is given when model.safetensors is not there yet.
+    ...(baseRoot ? { baseDir: async (name: string) => join(baseRoot, name) } : {}),
+  };
+}
+
+/** App dependencies of the inference function; `predictor` and `apiKeys` are built by the caller. */
+export function inferenceDepsFromEnv(
+  env: NodeJS.ProcessEnv,
+  registry: Registry,
+  apiKeys: AppDeps['apiKeys'],
+  predictor: Predictor,
+): AppDeps {
+  return {
+    registry,
+    launcher: noJobs,
+    apiKeys,
+    allowedDatasetBuckets: [],
+    defaultBaseModel: env.ADAPTER_STORE_DEFAULT_BASE_MODEL ?? 'bert-base-uncased',
+    // Never reached through the HTTP API (file routes go to the API function); no signing needed.
+    downloads: 'stream',
+    predictor,
+  };
+}
+
+type LambdaHandler = ReturnType<typeof handle>;
+
+/** Builds the handler's app: the registry, the keys and the predictor from `env`. */
+export async function createInferenceHandler(
+  env: NodeJS.ProcessEnv,
+  readSecret: SecretReader = readSecretsManager,
+): Promise<LambdaHandler> {
+  const started = performance.now();
+  const registry = Registry.fromUri(required(env, 'ADAPTER_STORE_REGISTRY'));
+  const apiKeys = apiKeySource(env, readSecret);
+  const predictor = await createNodePredictor(predictorOptionsFromEnv(env, registry));
+  logLine({ level: 'info', msg: 'inference function ready', ms: Math.round(performance.now() - started) });
+  return handle(createApp(inferenceDepsFromEnv(env, registry, apiKeys, predictor)));
+}
+
+let app: Promise<LambdaHandler> | null = null;
+
+export async function handler(event: LambdaEvent, context: LambdaContext) {
+  app ??= createInferenceHandler(process.env).catch((err: unknown) => {
+    app = null; // the next request tries again
+    throw err;
+  });
+  return (await app)(event, context);
+}
