@@ -35,12 +35,16 @@ export interface NodePredictorOptions {
   baseDir?: (name: string) => Promise<string>;
 }
 
-const WORKER = new URL('./node-worker.ts', import.meta.url);
+// From source the worker is node-worker.ts; in the Lambda bundle (cdk/inference.ts) it ships beside the
+// handler as node-worker.mjs.
+const WORKER = new URL(import.meta.url.endsWith('.ts') ? './node-worker.ts' : './node-worker.mjs', import.meta.url);
 
 /** Under tsx (this repository) a worker cannot load a .ts file by itself: import it through tsx's API. */
 function startWorker(threads?: number): Worker {
   const workerData = { threads };
-  if (!WORKER.pathname.endsWith('.ts')) return new Worker(WORKER, { workerData });
+  // A worker inherits the parent's execArgv, and `--input-type` (a parent started with -e) fails a file entry.
+  const execArgv = process.execArgv.filter((a) => !a.startsWith('--input-type'));
+  if (!WORKER.pathname.endsWith('.ts')) return new Worker(WORKER, { workerData, execArgv });
   const api = import.meta.resolve('tsx/esm/api');
   const boot = `import(${JSON.stringify(api)}).then(({ tsImport }) => tsImport(${JSON.stringify(WORKER.href)}, ${JSON.stringify(WORKER.href)}));`;
   return new Worker(boot, { eval: true, workerData });
