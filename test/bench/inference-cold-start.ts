@@ -10,22 +10,18 @@
  * one adapter with random tensors. Cold = import + first request (base download into a temp folder,
  * session, predict); warm = the second request. Nothing here is asserted.
  */
-import { execFile, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { App, Stack } from 'aws-cdk-lib';
-import * as apigw from 'aws-cdk-lib/aws-apigatewayv2';
-import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
-import { Inference } from '../../cdk/inference.ts';
-import { RegistryBucket } from '../../cdk/registry.ts';
 import { REPO_ROOT } from '../../cdk/training.ts';
 import { Registry } from '../../shared/registry.ts';
 import { parameterSpecs, specFromAdapterConfig } from '../../trainer/model/params.ts';
 import { writeAdapterDir } from '../../trainer/model-files/adapter-dir.ts';
 import { loadBaseModel } from '../../trainer/model-files/base-model.ts';
 import type { F32Tensor } from '../../trainer/model-files/safetensors.ts';
+import { buildInferenceBundle, runInferenceBundle } from '../support/inference-bundle.ts';
 import { randomAdapter } from '../support/random-adapter.ts';
 import { startS3Server } from '../support/s3-server.ts';
 
@@ -46,31 +42,13 @@ function treeBytes(dir: string): number {
 }
 
 // 1. The bundle, as synth builds it.
-const app = new App({ outdir: join(work, 'cdk.out') });
-const stack = new Stack(app, 'Bench');
-const registryBucket = new RegistryBucket(stack, 'Registry');
-const httpApi = new apigw.HttpApi(stack, 'Api', { createDefaultStage: true });
-const inference = new Inference(stack, 'Inference', {
-  registry: registryBucket,
-  registryUri: 's3://bench',
-  apiKeySecret: new secretsmanager.Secret(stack, 'Key'),
-  defaultBaseModel: 'bench',
-  httpApi,
-  arch: 'x64',
-});
-let t = performance.now();
-const assembly = app.synth();
-const synthMs = performance.now() - t;
-const template = assembly.getStackByName('Bench').template as { Resources: Record<string, { Properties: { Code?: { S3Key?: string } } }> };
-const fnId = stack.getLogicalId(inference.handler.node.defaultChild as never);
-const key = template.Resources[fnId].Properties.Code!.S3Key!;
-const bundle = join(assembly.directory, `asset.${key.replace(/\.zip$/, '')}`);
-execFileSync('zip', ['-qr9', join(work, 'bundle.zip'), '.'], { cwd: bundle });
+const bundle = buildInferenceBundle(join(work, 'cdk.out'), 'x64');
+execFileSync('zip', ['-qr9', join(work, 'bundle.zip'), '.'], { cwd: bundle.dir });
 const sizes = {
-  synthSeconds: +(synthMs / 1000).toFixed(1),
-  unzippedMB: +(treeBytes(bundle) / 1e6).toFixed(1),
+  synthSeconds: +(bundle.synthMs / 1000).toFixed(1),
+  unzippedMB: +(treeBytes(bundle.dir) / 1e6).toFixed(1),
   zippedMB: +(statSync(join(work, 'bundle.zip')).size / 1e6).toFixed(1),
-  jsKB: Math.round((statSync(join(bundle, 'index.mjs')).size + statSync(join(bundle, 'node-worker.mjs')).size) / 1024),
+  jsKB: Math.round((statSync(join(bundle.dir, 'index.mjs')).size + statSync(join(bundle.dir, 'node-worker.mjs')).size) / 1024),
   onnxruntimeAllPlatformsMB: +(treeBytes(join(REPO_ROOT, 'node_modules', 'onnxruntime-node')) / 1e6).toFixed(1),
 };
 console.log(JSON.stringify({ bundle: sizes }));
@@ -100,25 +78,6 @@ await registry.publishAdapter(join(work, 'adapter'), {
 });
 
 // 3. Fresh processes: import the bundle, a cold request, a warm one.
-// The interval stands for Lambda's runtime client, which keeps the process alive between events.
-const child = `
-const keepAlive = setInterval(() => {}, 1000);
-const t0 = performance.now();
-const { handler } = await import(${JSON.stringify(join(bundle, 'index.mjs'))});
-const t1 = performance.now();
-const event = (text) => ({ version: '2.0', routeKey: '$default', rawPath: '/adapters/bench/predict', rawQueryString: '',
-  headers: { authorization: 'Bearer k', 'content-type': 'application/json' },
-  requestContext: { http: { method: 'POST', path: '/adapters/bench/predict', protocol: 'HTTP/1.1', sourceIp: '127.0.0.1', userAgent: 'bench' }, requestId: 'r', routeKey: '$default', stage: '$default', timeEpoch: Date.now() },
-  body: JSON.stringify({ inputs: [text] }), isBase64Encoded: false });
-const ctx = { getRemainingTimeInMillis: () => 29000 };
-const a = await handler(event('a gripping film'), ctx);
-const t2 = performance.now();
-const b = await handler(event('dull and far too long'), ctx);
-const t3 = performance.now();
-if (a.statusCode !== 200 || b.statusCode !== 200) { console.error(a.body, b.body); process.exit(1); }
-console.log(JSON.stringify({ importMs: Math.round(t1 - t0), firstRequestMs: Math.round(t2 - t1), warmRequestMs: +(t3 - t2).toFixed(1), rssMB: Math.round(process.memoryUsage().rss / 1e6) }));
-process.exit(0);
-`;
 const env = {
   ...process.env,
   ...s3.env,
@@ -126,17 +85,16 @@ const env = {
   ADAPTER_STORE_API_KEYS: 'k',
   ADAPTER_STORE_INFERENCE_THREADS: '2',
 };
+const request = (text: string) => ({ task: 'bench', key: 'k', body: { inputs: [text] } });
 for (let i = 0; i < Number(values.runs); i++) {
-  t = performance.now();
-  // Asynchronously: the S3 server answering the child lives in this process's event loop.
-  const stdout = await new Promise<string>((ok, fail) =>
-    execFile(process.execPath, ['--input-type=module', '-e', child], { env, encoding: 'utf8', timeout: 180_000 }, (err, out, errOut) =>
-      err ? fail(new Error(`run ${i} failed (${err.code ?? err.signal}): ${out}\n${errOut}`)) : ok(out),
-    ),
-  );
+  const t = performance.now();
+  const run = await runInferenceBundle(bundle, env, [request('a gripping film'), request('dull and far too long')]);
   const processMs = Math.round(performance.now() - t);
-  const line = stdout.trim().split('\n').pop()!;
-  console.log(JSON.stringify({ run: i, processMs, ...JSON.parse(line) }));
+  if (run.responses.some((r) => r.status !== 200)) throw new Error(`run ${i}: ${JSON.stringify(run.responses)}`);
+  const [cold, warm] = run.responses;
+  console.log(
+    JSON.stringify({ run: i, processMs, importMs: run.importMs, firstRequestMs: cold.ms, warmRequestMs: warm.ms, rssMB: run.rssMB }),
+  );
 }
 console.log(JSON.stringify({ base: baseDir, baseMB: +(statSync(join(baseDir, 'model.safetensors')).size / 1e6).toFixed(1) }));
 await s3.stop();
