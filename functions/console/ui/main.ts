@@ -38,7 +38,7 @@ function route(): void {
   nav.hidden = !signedIn;
   signOut.hidden = !signedIn;
   signingIn = !signedIn;
-  if (!signedIn) return signInPage(main, route);
+  if (!signedIn) return signInPage(main, route); // (it focuses the key field)
   const [path, q] = (location.hash.replace(/^#/, '') || '/adapters').split('?');
   const query = new URLSearchParams(q ?? '');
   const parts = path.split('/').filter(Boolean).map(decodeURIComponent);
