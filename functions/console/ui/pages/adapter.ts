@@ -2,10 +2,11 @@
  * One task: its versions, and for the chosen one (newest by default) the manifest, validation metrics,
  * the loss and learning-rate curves of metrics.json, downloads, snippets and "Try it".
  */
-import { ApiError, API_ROOT, download, getJson } from '../api.ts';
+import { API_ROOT, download, getJson } from '../api.ts';
 import { lineChart } from '../chart.ts';
 import { h, mount } from '../dom.ts';
 import { bytes, num, percent, time } from '../format.ts';
+import { hasRoute } from '../openapi.ts';
 import { curlDownload, curlPredict, pythonDownload } from '../snippets.ts';
 import type { AdapterDetail, Manifest, TrainMetricsFile } from '../types.ts';
 import { copyable, dl, errorBox, pageTitle } from '../widgets.ts';
@@ -13,12 +14,9 @@ import { tryIt } from './try-it.ts';
 
 /** metrics.json of a version: the metrics route where the API has it, else the file itself. */
 async function metricsFile(task: string, version: string): Promise<TrainMetricsFile> {
-  try {
-    return await getJson<TrainMetricsFile>(`/adapters/${task}/versions/${version}/metrics`);
-  } catch (err) {
-    if (!(err instanceof ApiError && err.noRoute)) throw err;
-    return getJson<TrainMetricsFile>(`/adapters/${task}/download?version=${version}&file=metrics.json`);
-  }
+  if (await hasRoute('/adapters/{task}/versions/{version}/metrics'))
+    return getJson<TrainMetricsFile>(`/adapters/${task}/versions/${version}/metrics`);
+  return getJson<TrainMetricsFile>(`/adapters/${task}/download?version=${version}&file=metrics.json`);
 }
 
 function curves(m: TrainMetricsFile): HTMLElement {
@@ -41,7 +39,7 @@ function curves(m: TrainMetricsFile): HTMLElement {
   );
 }
 
-function manifestView(m: Manifest): HTMLElement {
+function manifestView(m: Manifest): { head: HTMLElement; use: HTMLElement } {
   const origin = location.origin + API_ROOT;
   const filesTable = h(
     'div',
@@ -49,7 +47,6 @@ function manifestView(m: Manifest): HTMLElement {
     h(
       'table',
       {},
-      h('caption', {}, 'Files'),
       h('thead', {}, h('tr', {}, ...['File', 'Size', 'sha256', ''].map((c) => h('th', { scope: 'col' }, c)))),
       h(
         'tbody',
@@ -61,7 +58,7 @@ function manifestView(m: Manifest): HTMLElement {
             {},
             h('th', { scope: 'row' }, f.name),
             h('td', {}, bytes(f.bytes)),
-            h('td', {}, h('code', { class: 'hash' }, f.sha256)),
+            h('td', {}, h('code', { title: f.sha256, 'aria-label': f.sha256 }, `${f.sha256.slice(0, 12)}…`)),
             h(
               'td',
               {},
@@ -89,33 +86,35 @@ function manifestView(m: Manifest): HTMLElement {
     ),
   );
   const metrics = m.metrics;
-  return h(
+  const head = h(
     'section',
     { 'aria-labelledby': 'version-title' },
     h('h2', { id: 'version-title' }, 'Version ', h('code', {}, m.version)),
     dl([
-      ['Base model', h('span', {}, m.baseModel.name, ' ', h('code', { class: 'hash', title: 'base weights sha256' }, m.baseModel.weightsSha256.slice(0, 16)))],
+      ['Base model', h('span', {}, m.baseModel.name, ' ', h('code', { title: 'base weights sha256' }, `${m.baseModel.weightsSha256.slice(0, 12)}…`))],
       ['Mode', m.mode],
       ['Labels', m.labels.join(', ')],
       ['Trainable', `${m.parameters.trainable.toLocaleString()} of ${m.parameters.total.toLocaleString()} parameters (${percent(m.parameters.trainable / m.parameters.total)})`],
+      [
+        'Validation',
+        metrics
+          ? `accuracy ${num(metrics.accuracy)} · macro F1 ${num(metrics.macroF1)} · MCC ${num(metrics.mcc)} · loss ${num(metrics.loss)}`
+          : 'no validation set was used',
+      ],
       ['Created', time(m.createdAt)],
       ['Job', m.jobId ? h('a', { href: `#/jobs/${m.jobId}` }, m.jobId) : '—'],
     ]),
-    h('h3', {}, 'Validation metrics'),
-    metrics
-      ? dl([
-          ['Accuracy', num(metrics.accuracy)],
-          ['Macro F1', num(metrics.macroF1)],
-          ['MCC', num(metrics.mcc)],
-          ['Loss', num(metrics.loss)],
-        ])
-      : h('p', {}, 'No validation set was used.'),
+  );
+  const use = h(
+    'section',
+    { 'aria-labelledby': 'files-title' },
+    h('h2', { id: 'files-title' }, 'Files and snippets'),
     filesTable,
-    h('h3', {}, 'Use it'),
     copyable('curl: download', curlDownload(origin, m.task, m.version)),
     copyable('Python: download every file', pythonDownload(origin, m.task, m.version, m.files.map((f) => f.name))),
     copyable('curl: predict', curlPredict(origin, m.task, m.version)),
   );
+  return { head, use };
 }
 
 export function adapterPage(root: HTMLElement, task: string, version: string | undefined): void {
@@ -144,7 +143,8 @@ export function adapterPage(root: HTMLElement, task: string, version: string | u
     );
     const curveBox = h('section', { 'aria-labelledby': 'curves-title' }, h('h2', { id: 'curves-title' }, 'Training curves'), h('p', {}, 'Loading metrics.json…'));
     const tryBox = h('div');
-    mount(body, h('div', { class: 'two-col' }, versions, h('div', {}, manifestView(manifest), curveBox, tryBox)));
+    const view = manifestView(manifest);
+    mount(body, h('div', { class: 'two-col' }, versions, h('div', {}, view.head, curveBox, tryBox, view.use)));
     body.removeAttribute('aria-busy');
     metricsFile(task, chosen).then(
       (m) => mount(curveBox, h('h2', { id: 'curves-title' }, 'Training curves'), curves(m)),

@@ -2,12 +2,13 @@
  * One job, live: status, progress, the loss curve and events, polled (polling works everywhere,
  * Lambda included) until the job ends; then the curve of its published metrics.json.
  */
-import { ApiError, call, getJson } from '../api.ts';
+import { call, getJson } from '../api.ts';
 import type { Point } from '../chart-geometry.ts';
 import { lineChart } from '../chart.ts';
 import { h, mount } from '../dom.ts';
 import { num, time } from '../format.ts';
 import { lossPoints, TERMINAL } from '../job-events.ts';
+import { hasRoute } from '../openapi.ts';
 import type { Job, JobEvent, List, TrainMetricsFile } from '../types.ts';
 import { dl, errorBox, pageTitle, statusBadge } from '../widgets.ts';
 
@@ -18,7 +19,8 @@ export function jobPage(root: HTMLElement, jobId: string): () => void {
   let timer: ReturnType<typeof setTimeout> | undefined;
   const events: JobEvent[] = [];
   let cursor: string | null = null;
-  let eventsRoute = true;
+  // Where the API has no events route, the curve is sampled from the job's status instead.
+  let eventsRoute: boolean | null = null;
   // Without the events route: one point per poll from the job's own step and loss.
   const polled: Point[] = [];
   let finalCurve: Point[] | null = null;
@@ -36,22 +38,15 @@ export function jobPage(root: HTMLElement, jobId: string): () => void {
   );
 
   async function pollEvents(): Promise<void> {
+    eventsRoute ??= await hasRoute('/finetune/{jobId}/events');
     if (!eventsRoute) return;
     for (;;) {
-      try {
-        const page: List<JobEvent> = await getJson<List<JobEvent>>(
-          `/finetune/${jobId}/events?limit=100${cursor ? `&after=${encodeURIComponent(cursor)}` : ''}`,
-        );
-        events.push(...page.data);
-        cursor = page.data.at(-1)?.id ?? cursor;
-        if (!page.hasMore || page.data.length === 0) return;
-      } catch (err) {
-        if (err instanceof ApiError && err.noRoute) {
-          eventsRoute = false;
-          return;
-        }
-        throw err;
-      }
+      const page: List<JobEvent> = await getJson<List<JobEvent>>(
+        `/finetune/${jobId}/events?limit=100${cursor ? `&after=${encodeURIComponent(cursor)}` : ''}`,
+      );
+      events.push(...page.data);
+      cursor = page.data.at(-1)?.id ?? cursor;
+      if (!page.hasMore || page.data.length === 0) return;
     }
   }
 
