@@ -114,9 +114,13 @@ export function parseField(f: FieldSpec, raw: string): Parsed {
       return error ? { ok: false, error } : { ok: true, value: n };
     }
     case 'boolean':
-      return text === 'true' || text === 'false' ? { ok: true, value: text === 'true' } : { ok: false, error: `${f.name} must be true or false` };
+      return text === 'true' || text === 'false'
+        ? { ok: true, value: text === 'true' }
+        : { ok: false, error: `${f.name} must be true or false` };
     case 'enum':
-      return f.options?.includes(text) ? { ok: true, value: text } : { ok: false, error: `${f.name} must be one of ${f.options?.join(', ')}` };
+      return f.options?.includes(text)
+        ? { ok: true, value: text }
+        : { ok: false, error: `${f.name} must be one of ${f.options?.join(', ')}` };
     case 'string':
       return f.pattern && !new RegExp(f.pattern).test(text)
         ? { ok: false, error: `${f.name} must match ${f.pattern}${f.example ? ` (e.g. ${f.example})` : ''}` }
@@ -124,7 +128,8 @@ export function parseField(f: FieldSpec, raw: string): Parsed {
     case 'integer-list':
     case 'string-list': {
       const items = text.split(',').map((x) => x.trim());
-      if (f.minItems !== undefined && items.length < f.minItems) return { ok: false, error: `${f.name} needs at least ${f.minItems} items` };
+      if (f.minItems !== undefined && items.length < f.minItems)
+        return { ok: false, error: `${f.name} needs at least ${f.minItems} items` };
       if (f.maxItems !== undefined && items.length > f.maxItems) return { ok: false, error: `${f.name} takes at most ${f.maxItems} items` };
       if (f.kind === 'string-list') {
         if (items.some((x) => x === '')) return { ok: false, error: `${f.name}: empty item` };

@@ -15,7 +15,18 @@ const links: [string, string][] = [
   ['#/new', 'New fine-tune'],
 ];
 const nav = h('nav', { 'aria-label': 'Console' }, h('ul', {}, ...links.map(([href, text]) => h('li', {}, h('a', { href }, text)))));
-const signOut = h('button', { type: 'button', class: 'link', onclick: () => (clearKey(), route()) }, 'Sign out');
+const signOut = h(
+  'button',
+  {
+    type: 'button',
+    class: 'link',
+    onclick: () => {
+      clearKey();
+      route();
+    },
+  },
+  'Sign out',
+);
 mount(
   document.body,
   h('a', { href: '#main', class: 'skip' }, 'Skip to content'),
@@ -23,7 +34,7 @@ mount(
   main,
 );
 
-let stop: (() => void) | void;
+let stop: (() => void) | undefined;
 /** On the sign-in form, a refused key is its own message there, not a reload of the form. */
 let signingIn = false;
 
@@ -38,7 +49,10 @@ function route(): void {
   nav.hidden = !signedIn;
   signOut.hidden = !signedIn;
   signingIn = !signedIn;
-  if (!signedIn) return signInPage(main, route); // (it focuses the key field)
+  if (!signedIn) {
+    signInPage(main, route); // (it focuses the key field)
+    return;
+  }
   const [path, q] = (location.hash.replace(/^#/, '') || '/adapters').split('?');
   const query = new URLSearchParams(q ?? '');
   const parts = path.split('/').filter(Boolean).map(decodeURIComponent);

@@ -34,7 +34,9 @@ after(() => {
   for (const s of servers) if (s.proc.exitCode === null) s.proc.kill('SIGKILL');
 });
 
-test('the console: sign in, upload, fine-tune, watch the loss curve, open the adapter, try it, download', { skip: !existsSync(CHROMIUM) && `no ${CHROMIUM}` }, async (t) => {
+test('the console: sign in, upload, fine-tune, watch the loss curve, open the adapter, try it, download', {
+  skip: !existsSync(CHROMIUM) && `no ${CHROMIUM}`,
+}, async (t) => {
   const store = mkdtempSync(join(tmpdir(), 'console-store-'));
   const out = mkdtempSync(join(tmpdir(), 'console-e2e-'));
   t.diagnostic(`screenshots and the download: ${out}`);
@@ -63,9 +65,9 @@ test('the console: sign in, upload, fine-tune, watch the loss curve, open the ad
     // Sign in: the shell loads without a key; a wrong key is refused, the right one kept.
     await page.goto(`${server.url}/console`);
     await page.getByLabel('API key').waitFor();
-    assert.equal(await page.evaluate(() => document.activeElement?.id), 'api-key', 'the key field has the focus');
+    assert.equal(await page.evaluate('document.activeElement?.id'), 'api-key', 'the key field has the focus');
     await page.keyboard.press('Tab');
-    assert.equal(await page.evaluate(() => document.activeElement?.textContent), 'Sign in', 'Tab reaches the button');
+    assert.equal(await page.evaluate('document.activeElement?.textContent'), 'Sign in', 'Tab reaches the button');
     await page.getByLabel('API key').fill('not-the-key');
     await page.getByRole('button', { name: 'Sign in' }).click();
     await page.getByRole('alert').getByText('That key is not valid here.').waitFor();
@@ -73,7 +75,7 @@ test('the console: sign in, upload, fine-tune, watch the loss curve, open the ad
     await page.getByLabel('API key').fill(key);
     await page.getByLabel('API key').press('Enter');
     await page.getByRole('heading', { name: 'Adapters' }).waitFor();
-    assert.equal(await page.evaluate(() => sessionStorage.getItem('adapter-store.api-key')), key);
+    assert.equal(await page.evaluate("sessionStorage.getItem('adapter-store.api-key')"), key);
 
     // A refused dataset names its line; then the sample, dropped on the page.
     await page.getByRole('navigation', { name: 'Console' }).getByRole('link', { name: 'New fine-tune' }).click();
@@ -83,11 +85,10 @@ test('the console: sign in, upload, fine-tune, watch the loss curve, open the ad
       buffer: Buffer.from('{"text":"fine","label":"positive"}\n{"text":"no label here"}\n'),
     });
     await page.getByTestId('dataset-status').getByText('Line 2:').waitFor();
-    const files = await page.evaluateHandle((text) => {
-      const dt = new DataTransfer();
-      dt.items.add(new File([text], 'sentiment.jsonl', { type: 'application/x-ndjson' }));
-      return dt;
-    }, SAMPLE);
+    // A drop as the browser makes it: a DataTransfer holding the file (built in the page, whose globals these are).
+    const files = await page.evaluateHandle(
+      `(() => { const dt = new DataTransfer(); dt.items.add(new File([${JSON.stringify(SAMPLE)}], 'sentiment.jsonl', { type: 'application/x-ndjson' })); return dt; })()`,
+    );
     await page.getByTestId('drop-zone').dispatchEvent('drop', { dataTransfer: files });
     await page.getByTestId('dataset-status').getByText('400 rows').waitFor();
     errors.length = 0; // the refused upload's 400 is logged by the browser itself
@@ -98,7 +99,7 @@ test('the console: sign in, upload, fine-tune, watch the loss curve, open the ad
     await page.getByRole('button', { name: 'Start fine-tune' }).click();
     await page.getByText('lr must be ≤ 1').waitFor();
     await page.getByLabel('lr', { exact: true }).fill('0.003');
-    await page.getByLabel('epochs', { exact: true }).fill('4');
+    await page.getByLabel('epochs', { exact: true }).fill('10');
     await page.getByLabel('batchSize', { exact: true }).fill('16');
     await page.getByLabel('validationSplit', { exact: true }).fill('0.2');
     await shot(page, 'new-finetune', 1280, 800);
@@ -137,7 +138,10 @@ test('the console: sign in, upload, fine-tune, watch the loss curve, open the ad
     const manifest = (await (
       await fetch(`${server.url}/adapters/console-demo`, { headers: { authorization: `Bearer ${key}` } })
     ).json()) as { manifest: { files: { name: string; sha256: string }[] } };
-    const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Download adapter.safetensors' }).click()]);
+    const [download] = await Promise.all([
+      page.waitForEvent('download'),
+      page.getByRole('button', { name: 'Download adapter.safetensors' }).click(),
+    ]);
     const saved = join(out, 'adapter.safetensors');
     await download.saveAs(saved);
     assert.equal(download.suggestedFilename(), 'adapter.safetensors');
@@ -148,8 +152,8 @@ test('the console: sign in, upload, fine-tune, watch the loss curve, open the ad
 
     // Phone width: nothing overflows sideways.
     await page.setViewportSize({ width: 390, height: 844 });
-    await page.evaluate(() => window.scrollTo(0, 0));
-    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    await page.evaluate('window.scrollTo(0, 0)');
+    const overflow = Number(await page.evaluate('document.documentElement.scrollWidth - window.innerWidth'));
     assert.ok(overflow <= 0, `the page is ${overflow} px wider than a phone`);
     await shot(page, 'adapter-phone', 390, 844);
 

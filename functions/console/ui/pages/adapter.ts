@@ -28,13 +28,25 @@ function curves(m: TrainMetricsFile): HTMLElement {
       'figure',
       {},
       h('figcaption', {}, 'Training loss'),
-      lineChart({ title: 'Training loss by step', points: steps.map((s) => ({ x: s.step, y: s.loss })), xLabel: 'step', yLabel: 'loss', testId: 'loss-chart' }),
+      lineChart({
+        title: 'Training loss by step',
+        points: steps.map((s) => ({ x: s.step, y: s.loss })),
+        xLabel: 'step',
+        yLabel: 'loss',
+        testId: 'loss-chart',
+      }),
     ),
     h(
       'figure',
       {},
       h('figcaption', {}, 'Learning rate'),
-      lineChart({ title: 'Learning rate by step', points: steps.map((s) => ({ x: s.step, y: s.lr })), xLabel: 'step', yLabel: 'lr', testId: 'lr-chart' }),
+      lineChart({
+        title: 'Learning rate by step',
+        points: steps.map((s) => ({ x: s.step, y: s.lr })),
+        xLabel: 'step',
+        yLabel: 'lr',
+        testId: 'lr-chart',
+      }),
     ),
   );
 }
@@ -91,10 +103,16 @@ function manifestView(m: Manifest): { head: HTMLElement; use: HTMLElement } {
     { 'aria-labelledby': 'version-title' },
     h('h2', { id: 'version-title' }, 'Version ', h('code', {}, m.version)),
     dl([
-      ['Base model', h('span', {}, m.baseModel.name, ' ', h('code', { title: 'base weights sha256' }, `${m.baseModel.weightsSha256.slice(0, 12)}…`))],
+      [
+        'Base model',
+        h('span', {}, m.baseModel.name, ' ', h('code', { title: 'base weights sha256' }, `${m.baseModel.weightsSha256.slice(0, 12)}…`)),
+      ],
       ['Mode', m.mode],
       ['Labels', m.labels.join(', ')],
-      ['Trainable', `${m.parameters.trainable.toLocaleString()} of ${m.parameters.total.toLocaleString()} parameters (${percent(m.parameters.trainable / m.parameters.total)})`],
+      [
+        'Trainable',
+        `${m.parameters.trainable.toLocaleString()} of ${m.parameters.total.toLocaleString()} parameters (${percent(m.parameters.trainable / m.parameters.total)})`,
+      ],
       [
         'Validation',
         metrics
@@ -111,7 +129,15 @@ function manifestView(m: Manifest): { head: HTMLElement; use: HTMLElement } {
     h('h2', { id: 'files-title' }, 'Files and snippets'),
     filesTable,
     copyable('curl: download', curlDownload(origin, m.task, m.version)),
-    copyable('Python: download every file', pythonDownload(origin, m.task, m.version, m.files.map((f) => f.name))),
+    copyable(
+      'Python: download every file',
+      pythonDownload(
+        origin,
+        m.task,
+        m.version,
+        m.files.map((f) => f.name),
+      ),
+    ),
     copyable('curl: predict', curlPredict(origin, m.task, m.version)),
   );
   return { head, use };
@@ -122,7 +148,8 @@ export function adapterPage(root: HTMLElement, task: string, version: string | u
   mount(root, h('p', { class: 'crumbs' }, h('a', { href: '#/adapters' }, 'Adapters'), ' / ', task), pageTitle(`Adapter ${task}`), body);
   (async () => {
     const detail = await getJson<AdapterDetail>(`/adapters/${task}`);
-    const manifest = version && version !== detail.latestVersion ? await getJson<Manifest>(`/adapters/${task}/versions/${version}`) : detail.manifest;
+    const manifest =
+      version && version !== detail.latestVersion ? await getJson<Manifest>(`/adapters/${task}/versions/${version}`) : detail.manifest;
     const chosen = manifest.version;
     const versions = h(
       'nav',
@@ -141,7 +168,12 @@ export function adapterPage(root: HTMLElement, task: string, version: string | u
         ),
       ),
     );
-    const curveBox = h('section', { 'aria-labelledby': 'curves-title' }, h('h2', { id: 'curves-title' }, 'Training curves'), h('p', {}, 'Loading metrics.json…'));
+    const curveBox = h(
+      'section',
+      { 'aria-labelledby': 'curves-title' },
+      h('h2', { id: 'curves-title' }, 'Training curves'),
+      h('p', {}, 'Loading metrics.json…'),
+    );
     const tryBox = h('div');
     const view = manifestView(manifest);
     mount(body, h('div', { class: 'two-col' }, versions, h('div', {}, view.head, curveBox, tryBox, view.use)));

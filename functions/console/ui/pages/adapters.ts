@@ -24,7 +24,15 @@ export function adaptersPage(root: HTMLElement, query: URLSearchParams): void {
             'table',
             {},
             h('caption', { class: 'sr-only' }, 'Adapters'),
-            h('thead', {}, h('tr', {}, ...['Task', 'Newest version', 'Base model', 'Mode', 'Labels', 'Created'].map((c) => h('th', { scope: 'col' }, c)))),
+            h(
+              'thead',
+              {},
+              h(
+                'tr',
+                {},
+                ...['Task', 'Newest version', 'Base model', 'Mode', 'Labels', 'Created'].map((c) => h('th', { scope: 'col' }, c)),
+              ),
+            ),
             h(
               'tbody',
               {},

@@ -3,8 +3,8 @@
  * Lambda included) until the job ends; then the curve of its published metrics.json.
  */
 import { call, getJson } from '../api.ts';
-import type { Point } from '../chart-geometry.ts';
 import { lineChart } from '../chart.ts';
+import type { Point } from '../chart-geometry.ts';
 import { h, mount } from '../dom.ts';
 import { num, time } from '../format.ts';
 import { lossPoints, TERMINAL } from '../job-events.ts';
@@ -68,13 +68,27 @@ export function jobPage(root: HTMLElement, jobId: string): () => void {
         ['Task', job.task],
         ['Base model', job.baseModel],
         ['Training loss', num(job.loss)],
-        ['Validation', job.metrics ? `accuracy ${num(job.metrics.accuracy)}, macro F1 ${num(job.metrics.macroF1)}, loss ${num(job.metrics.loss)}` : '—'],
+        [
+          'Validation',
+          job.metrics ? `accuracy ${num(job.metrics.accuracy)}, macro F1 ${num(job.metrics.macroF1)}, loss ${num(job.metrics.loss)}` : '—',
+        ],
         ['Created', time(job.createdAt)],
         ['Finished', time(job.finishedAt)],
         ['Hyperparameters', h('code', {}, JSON.stringify(job.hyperparameters))],
       ]),
       job.error ? h('div', { class: 'error', role: 'alert' }, h('p', {}, job.error.message)) : null,
-      job.adapterVersion ? h('p', {}, 'Published: ', h('a', { href: `#/adapters/${job.task}/${job.adapterVersion}`, 'data-testid': 'adapter-link' }, `${job.task} ${job.adapterVersion}`)) : null,
+      job.adapterVersion
+        ? h(
+            'p',
+            {},
+            'Published: ',
+            h(
+              'a',
+              { href: `#/adapters/${job.task}/${job.adapterVersion}`, 'data-testid': 'adapter-link' },
+              `${job.task} ${job.adapterVersion}`,
+            ),
+          )
+        : null,
       active
         ? h(
             'button',
@@ -107,11 +121,14 @@ export function jobPage(root: HTMLElement, jobId: string): () => void {
     try {
       const job = await getJson<Job>(`/finetune/${jobId}`);
       await pollEvents();
-      if (job.loss !== null && job.progress.step > 0 && polled.at(-1)?.x !== job.progress.step) polled.push({ x: job.progress.step, y: job.loss });
+      if (job.loss !== null && job.progress.step > 0 && polled.at(-1)?.x !== job.progress.step)
+        polled.push({ x: job.progress.step, y: job.loss });
       const done = TERMINAL.includes(job.status);
       if (done && job.adapterVersion && !finalCurve) {
         // The published curve has every step; the live one was sampled.
-        const m = await getJson<TrainMetricsFile>(`/adapters/${job.task}/download?version=${job.adapterVersion}&file=metrics.json`).catch(() => null);
+        const m = await getJson<TrainMetricsFile>(`/adapters/${job.task}/download?version=${job.adapterVersion}&file=metrics.json`).catch(
+          () => null,
+        );
         finalCurve = m?.steps?.map((s) => ({ x: s.step, y: s.loss })) ?? null;
       }
       if (stopped) return;

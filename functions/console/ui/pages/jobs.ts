@@ -33,7 +33,12 @@ export function jobsPage(root: HTMLElement, query: URLSearchParams): void {
                   h('th', { scope: 'row' }, h('a', { href: `#/jobs/${j.jobId}` }, h('code', {}, j.jobId))),
                   h('td', {}, j.task),
                   h('td', {}, statusBadge(j.status)),
-                  h('td', {}, h('progress', { max: 1, value: j.progress.fraction, 'aria-label': `progress of ${j.jobId}` }), ` ${Math.round(j.progress.fraction * 100)} %`),
+                  h(
+                    'td',
+                    {},
+                    h('progress', { max: 1, value: j.progress.fraction, 'aria-label': `progress of ${j.jobId}` }),
+                    ` ${Math.round(j.progress.fraction * 100)} %`,
+                  ),
                   h('td', {}, time(j.createdAt)),
                 ),
               ),

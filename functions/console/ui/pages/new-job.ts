@@ -6,14 +6,22 @@
  */
 import { ApiError, call, postJson } from '../api.ts';
 import { h, mount } from '../dom.ts';
-import { bytes } from '../format.ts';
 import { describeBounds, type FieldSpec, hyperparameterFields, parseField } from '../form-schema.ts';
+import { bytes } from '../format.ts';
 import { openApi } from '../openapi.ts';
 import { rowErrors } from '../row-errors.ts';
 import type { Dataset, Job } from '../types.ts';
 import { errorBox, pageTitle } from '../widgets.ts';
 
-const TYPES: Record<string, string> = { jsonl: 'application/x-ndjson', ndjson: 'application/x-ndjson', json: 'application/x-ndjson', csv: 'text/csv', tsv: 'text/tab-separated-values', tab: 'text/tab-separated-values', gz: 'application/gzip' };
+const TYPES: Record<string, string> = {
+  jsonl: 'application/x-ndjson',
+  ndjson: 'application/x-ndjson',
+  json: 'application/x-ndjson',
+  csv: 'text/csv',
+  tsv: 'text/tab-separated-values',
+  tab: 'text/tab-separated-values',
+  gz: 'application/gzip',
+};
 
 function contentType(name: string): string {
   return TYPES[name.split('.').pop()?.toLowerCase() ?? ''] ?? 'application/octet-stream';
@@ -59,10 +67,20 @@ export function newJobPage(root: HTMLElement, go: (hash: string) => void): void 
     dataset = null;
     mount(datasetStatus, `Checking ${f.name} (${bytes(f.size)})…`);
     try {
-      const res = await call(`/datasets?name=${encodeURIComponent(f.name)}`, { method: 'POST', headers: { 'content-type': contentType(f.name) }, body: f });
+      const res = await call(`/datasets?name=${encodeURIComponent(f.name)}`, {
+        method: 'POST',
+        headers: { 'content-type': contentType(f.name) },
+        body: f,
+      });
       dataset = (await res.json()) as Dataset;
-      const labels = Object.entries(dataset.labels).map(([l, n]) => `${l}: ${n}`).join(', ');
-      mount(datasetStatus, h('p', { class: 'ok' }, `✓ ${dataset.name}: ${dataset.rows} rows (${dataset.format}; ${labels})`), h('p', {}, h('code', {}, dataset.datasetUri)));
+      const labels = Object.entries(dataset.labels)
+        .map(([l, n]) => `${l}: ${n}`)
+        .join(', ');
+      mount(
+        datasetStatus,
+        h('p', { class: 'ok' }, `✓ ${dataset.name}: ${dataset.rows} rows (${dataset.format}; ${labels})`),
+        h('p', {}, h('code', {}, dataset.datasetUri)),
+      );
     } catch (err) {
       if (err instanceof ApiError && err.status === 400 && err.problem.type?.endsWith('invalid-dataset')) {
         mount(
@@ -71,7 +89,11 @@ export function newJobPage(root: HTMLElement, go: (hash: string) => void): void 
             'div',
             { class: 'error', role: 'alert' },
             h('p', {}, `${f.name} was refused; nothing was stored:`),
-            h('ul', {}, ...rowErrors(err.problem).map((e) => h('li', {}, e.line !== null ? h('strong', {}, `Line ${e.line}: `) : null, e.reason))),
+            h(
+              'ul',
+              {},
+              ...rowErrors(err.problem).map((e) => h('li', {}, e.line !== null ? h('strong', {}, `Line ${e.line}: `) : null, e.reason)),
+            ),
           ),
         );
       } else mount(datasetStatus, errorBox(err));
@@ -90,7 +112,13 @@ export function newJobPage(root: HTMLElement, go: (hash: string) => void): void 
     if (f) void upload(f);
   });
 
-  const task = h('input', { id: 'task', name: 'task', required: true, pattern: '[a-z0-9][a-z0-9_\\-]{0,63}', 'aria-describedby': 'task-hint' });
+  const task = h('input', {
+    id: 'task',
+    name: 'task',
+    required: true,
+    pattern: '[a-z0-9][a-z0-9_\\-]{0,63}',
+    'aria-describedby': 'task-hint',
+  });
   const baseModel = h('input', { id: 'base-model', name: 'baseModel', placeholder: '(the deployment default)' });
   const fieldset = h('fieldset', {}, h('legend', {}, 'Hyperparameters (empty: the default)'), 'Loading the schema…');
   const result = h('div', { 'aria-live': 'polite' });
@@ -109,8 +137,17 @@ export function newJobPage(root: HTMLElement, go: (hash: string) => void): void 
             const { control, read } = fieldControl(f);
             const error = h('span', { id: `hp-${f.name}-error`, class: 'field-error' });
             readers.push({ f, read, error, control });
-            const hint = [describeBounds(f), f.kind.endsWith('list') ? 'comma-separated' : '', f.description ?? ''].filter(Boolean).join('. ');
-            return h('div', { class: 'field' }, h('label', { for: `hp-${f.name}` }, f.name), control, h('small', { id: `hp-${f.name}-hint` }, hint), error);
+            const hint = [describeBounds(f), f.kind.endsWith('list') ? 'comma-separated' : '', f.description ?? '']
+              .filter(Boolean)
+              .join('. ');
+            return h(
+              'div',
+              { class: 'field' },
+              h('label', { for: `hp-${f.name}` }, f.name),
+              control,
+              h('small', { id: `hp-${f.name}-hint` }, hint),
+              error,
+            );
           }),
         ),
       );
@@ -135,7 +172,8 @@ export function newJobPage(root: HTMLElement, go: (hash: string) => void): void 
           else if (parsed.value !== undefined) hyperparameters[r.f.name] = parsed.value;
         }
         if (!dataset) return mount(result, errorBox(new Error('Upload a dataset first.')));
-        if (!task.checkValidity()) return mount(result, errorBox(new Error('The task name must be 1-64 characters of a-z, 0-9, "_" or "-".')));
+        if (!task.checkValidity())
+          return mount(result, errorBox(new Error('The task name must be 1-64 characters of a-z, 0-9, "_" or "-".')));
         if (bad) return mount(result, errorBox(new Error('Some hyperparameters are out of bounds (see the fields).')));
         submit.disabled = true;
         mount(result, 'Submitting…');
@@ -164,7 +202,13 @@ export function newJobPage(root: HTMLElement, go: (hash: string) => void): void 
       'section',
       { class: 'card', 'aria-labelledby': 'step-job' },
       h('h2', { id: 'step-job' }, '2. Job'),
-      h('div', { class: 'field' }, h('label', { for: 'task' }, 'Task name'), task, h('small', { id: 'task-hint' }, 'The adapter is published under this name: a-z, 0-9, "_" or "-".')),
+      h(
+        'div',
+        { class: 'field' },
+        h('label', { for: 'task' }, 'Task name'),
+        task,
+        h('small', { id: 'task-hint' }, 'The adapter is published under this name: a-z, 0-9, "_" or "-".'),
+      ),
       h('div', { class: 'field' }, h('label', { for: 'base-model' }, 'Base model'), baseModel),
       fieldset,
       submit,

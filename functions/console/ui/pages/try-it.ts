@@ -15,7 +15,17 @@ function probabilities(p: Prediction): HTMLElement {
       'ul',
       {},
       ...entries.map(([label, prob]) =>
-        h('li', {}, h('label', {}, h('span', { class: 'prob-label' }, label), h('meter', { min: 0, max: 1, value: prob }), ` ${(prob * 100).toFixed(1)} %`)),
+        h(
+          'li',
+          {},
+          h(
+            'label',
+            {},
+            h('span', { class: 'prob-label' }, label),
+            h('meter', { min: 0, max: 1, value: prob }),
+            ` ${(prob * 100).toFixed(1)} %`,
+          ),
+        ),
       ),
     ),
   );
