@@ -99,9 +99,11 @@ test('the console: sign in, upload, fine-tune, watch the loss curve, open the ad
     await page.getByRole('button', { name: 'Start fine-tune' }).click();
     await page.getByText('lr must be ≤ 1').waitFor();
     await page.getByLabel('lr', { exact: true }).fill('0.003');
+    assert.equal(await page.getByText('lr must be ≤ 1').count(), 0, 'the corrected field clears its message');
     await page.getByLabel('epochs', { exact: true }).fill('10');
     await page.getByLabel('batchSize', { exact: true }).fill('16');
     await page.getByLabel('validationSplit', { exact: true }).fill('0.2');
+    await page.evaluate('window.scrollTo(0, 0)');
     await shot(page, 'new-finetune', 1280, 800);
     await page.getByRole('button', { name: 'Start fine-tune' }).click();
 

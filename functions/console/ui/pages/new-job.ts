@@ -137,6 +137,13 @@ export function newJobPage(root: HTMLElement, go: (hash: string) => void): void 
             const { control, read } = fieldControl(f);
             const error = h('span', { id: `hp-${f.name}-error`, class: 'field-error' });
             readers.push({ f, read, error, control });
+            // A corrected value clears its message at once, not at the next submit.
+            control.addEventListener('input', () => {
+              const parsed = parseField(f, read());
+              error.textContent = parsed.ok ? '' : parsed.error;
+              control.setAttribute('aria-invalid', String(!parsed.ok));
+              if (readers.every((r) => r.error.textContent === '')) result.replaceChildren();
+            });
             const hint = [describeBounds(f), f.kind.endsWith('list') ? 'comma-separated' : '', f.description ?? '']
               .filter(Boolean)
               .join('. ');
