@@ -14,9 +14,11 @@ import { defaultLog, type LogLine, requestLog } from './http/logging.ts';
 import { invalidParamsFromZod, ProblemError, problemResponse } from './http/problem.ts';
 import type { JobLauncher } from './jobs/launcher.ts';
 import { DEFAULT_JOB_LIMITS, type JobLimits } from './jobs/spend.ts';
+import { registerAdapterMetricsRoute } from './routes/adapter-metrics.ts';
 import { registerAdapterRoutes } from './routes/adapters.ts';
 import { DATASET_TYPES_HINT, datasetCheckSlot, registerDatasetRoutes } from './routes/datasets.ts';
 import { registerFinetuneRoutes } from './routes/finetune.ts';
+import { registerJobEventRoutes } from './routes/job-events.ts';
 import { registerMetaRoutes } from './routes/meta.ts';
 
 export interface AppDeps {
@@ -43,6 +45,8 @@ export interface AppDeps {
   jobLimits?: JobLimits;
   /** How POST /datasets checks uploads (see DatasetCheckSettings). */
   datasetChecks?: DatasetCheckSettings;
+  /** Whether GET /finetune/:jobId/events may hold a Server-Sent Events stream open (the local server; not Lambda). */
+  eventStream?: boolean;
 }
 
 export interface DatasetCheckSettings {
@@ -129,7 +133,9 @@ export function createApp(input: AppDeps): OpenAPIHono {
 
   registerMetaRoutes(app);
   registerFinetuneRoutes(app, deps);
+  registerJobEventRoutes(app, deps);
   registerAdapterRoutes(app, deps);
+  registerAdapterMetricsRoute(app, deps);
   registerDatasetRoutes(app, deps);
   registerConsoleRoutes(app);
 

@@ -4,6 +4,7 @@
  * Training bounds mirror the trainer CLI's options (README: "The trainer CLI").
  */
 import { z } from '@hono/zod-openapi';
+import { JOB_EVENT_ID_RE, JobEventSchema } from '../shared/job-events.ts';
 // The job's own schemas live in shared/ so that the trainer re-validates spec.json with them.
 import { HyperparametersSchema, S3Uri, Slug, VERSION_RE } from '../shared/job-schema.ts';
 import { ADAPTER_FILES, OPTIONAL_ADAPTER_FILES } from '../shared/registry.ts';
@@ -218,3 +219,80 @@ export const DatasetUploadSchema = z
     expiresAt: z.string(),
   })
   .openapi('DatasetUpload');
+
+// --- job events and checkpoints --------------------------------------------------------------------
+
+const EventCursor = z.string().regex(JOB_EVENT_ID_RE, 'must be an event id like 00000003-0012');
+
+export const ListEventsQuery = z.object({
+  after: EventCursor.optional().openapi({
+    param: { name: 'after', in: 'query' },
+    description: 'Cursor: the id of the last event seen (poll with it to get only newer events).',
+  }),
+  limit: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(1000)
+    .default(100)
+    .openapi({ param: { name: 'limit', in: 'query' } }),
+  stream: z
+    .enum(['true', 'false'])
+    .optional()
+    .openapi({
+      param: { name: 'stream', in: 'query' },
+      description: 'true: a Server-Sent Events stream of the events as they come (local server only; on AWS, poll).',
+    }),
+});
+
+export const JobEventListSchema = z
+  .object({ object: z.literal('list'), data: z.array(JobEventSchema), hasMore: z.boolean(), nextCursor: z.string().nullable() })
+  .openapi('FinetuneEventList');
+
+export const ListCheckpointsQuery = z.object({
+  after: EventCursor.optional().openapi({
+    param: { name: 'after', in: 'query' },
+    description: 'Cursor: the id of the last checkpoint seen.',
+  }),
+  limit: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(100)
+    .default(20)
+    .openapi({ param: { name: 'limit', in: 'query' } }),
+});
+
+export const CheckpointSchema = z
+  .object({
+    object: z.literal('finetune.checkpoint'),
+    id: z.string().openapi({ description: 'The id of its checkpoint-saved event.' }),
+    jobId: z.string(),
+    createdAt: z.string(),
+    seed: z.number().int(),
+    step: z.number().int(),
+    metrics: z.object({
+      trainLoss: z.number().nullable(),
+      validation: z
+        .object({ loss: z.number(), accuracy: z.number(), macroF1: z.number(), mcc: z.number(), examples: z.number() })
+        .nullable(),
+    }),
+  })
+  .openapi('FinetuneCheckpoint');
+
+export const CheckpointListSchema = z
+  .object({ object: z.literal('list'), data: z.array(CheckpointSchema), hasMore: z.boolean(), nextCursor: z.string().nullable() })
+  .openapi('FinetuneCheckpointList');
+
+export const AdapterMetricsSchema = z
+  .looseObject({
+    task: z.string(),
+    metric: z.string(),
+    selectedSeed: z.number(),
+    steps: z.array(z.object({ step: z.number(), epoch: z.number(), loss: z.number(), lr: z.number(), gradNorm: z.number() })),
+    validation: z.array(z.looseObject({ step: z.number(), epoch: z.number(), loss: z.number(), accuracy: z.number() })),
+    best: z.looseObject({ step: z.number(), loss: z.number(), accuracy: z.number() }).nullable(),
+  })
+  .openapi('AdapterMetrics', {
+    description: "The version's metrics.json as the trainer wrote it (more fields than listed may be present).",
+  });

@@ -76,6 +76,7 @@ async function main(): Promise<void> {
     allowedDatasetBuckets: [BUCKET],
     defaultBaseModel: SEED_MODEL,
     downloads: 'stream',
+    eventStream: true,
     signUploadUrl: uploads.sign,
     jobLimits: jobLimitsFromEnv(process.env),
     datasetChecks: {

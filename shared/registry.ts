@@ -11,6 +11,7 @@
  *   jobs/<id>/cancel.json     a cancel request (written once, by the API only)
  *   jobs/<id>/launch.json     the launcher's handle (Batch job id, local pid), for cancel and describe
  *   jobs/<id>/checkpoint/     the trainer's resumable state, for retried jobs
+ *   jobs/<id>/events/<seq>.json  the job's event log: immutable pages of events (create-only, seq 0, 1, ...)
  *   idempotency/<sha256>.json the job an Idempotency-Key created (conditional write)
  *   job-index/{all,task/<task>}/<inverted time>-<id>  empty markers: job listings newest first
  *   datasets/<sha256[:16]>/<name>      uploaded datasets (POST /datasets), content-addressed
@@ -32,6 +33,15 @@ import { fileURLToPath } from 'node:url';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { FileObjectStore } from './file-object-store.ts';
 import type { JobSpec, JobStatus } from './job.ts';
+import {
+  JOB_EVENT_ID_RE,
+  JOB_EVENT_SEQ_DIGITS,
+  type JobEventPage,
+  type JobEventRecord,
+  jobEventId,
+  MAX_EVENTS_PER_PAGE,
+  type NewJobEvent,
+} from './job-events.ts';
 import type { AdapterManifest, ManifestFile } from './manifest.ts';
 import { type ObjectBody, type ObjectStore, ObjectStoreError, type PutOptions, readAll } from './object-store.ts';
 import { S3ObjectStore } from './s3-object-store.ts';
@@ -52,6 +62,7 @@ export const PREFIXES = {
 /** The objects of jobs/<id>/, and the folder of its checkpoint. */
 export const JOB_FILES = { spec: 'spec.json', status: 'status.json', cancel: 'cancel.json', launch: 'launch.json' } as const;
 export const CHECKPOINT_FOLDER = 'checkpoint/';
+export const JOB_EVENTS_FOLDER = 'events/';
 
 /** What every adapter version holds. */
 export const ADAPTER_FILES = ['adapter.safetensors', 'adapter_config.json', 'metrics.json'] as const;
@@ -345,6 +356,78 @@ export class Registry {
   /** Copies the job's checkpoint into `dir`; returns how many files there were (0: none yet). */
   async downloadCheckpoint(jobId: string, dir: string): Promise<number> {
     return this.downloadPrefix(this.jobKey(jobId, CHECKPOINT_FOLDER), dir);
+  }
+
+  // --- a job's event log: immutable pages, appended by the API and the trainer ------------------------
+
+  private jobEventPageKey(jobId: string, seq: number): string {
+    return this.jobKey(jobId, `${JOB_EVENTS_FOLDER}${String(seq).padStart(JOB_EVENT_SEQ_DIGITS, '0')}.json`);
+  }
+
+  /** The seq after the job's last event page (0 when it has none). */
+  async nextJobEventSeq(jobId: string): Promise<number> {
+    const prefix = this.jobKey(jobId, JOB_EVENTS_FOLDER);
+    const { keys } = await this.list(prefix);
+    let next = 0;
+    for (const { key } of keys) {
+      const m = /^(\d+)\.json$/.exec(key.slice(prefix.length));
+      if (m) next = Math.max(next, Number(m[1]) + 1);
+    }
+    return next;
+  }
+
+  /**
+   * Appends events as one new page, written create-only at `seq` (default: after the last page). Pages are
+   * never rewritten, so a job's log costs one PUT per batch however long it grows; a page taken by another
+   * writer (the API and the trainer both append) moves this one to the next free seq, so a page always
+   * lands after every page a reader has already seen and an `after` cursor never skips an event.
+   */
+  async appendJobEvents(jobId: string, events: readonly NewJobEvent[], seq?: number): Promise<{ seq: number; events: JobEventRecord[] }> {
+    if (events.length === 0 || events.length > MAX_EVENTS_PER_PAGE)
+      throw new RegistryError(`an event page holds 1 to ${MAX_EVENTS_PER_PAGE} events, not ${events.length}`, 'invalid');
+    let at = seq ?? (await this.nextJobEventSeq(jobId));
+    for (let attempt = 0; ; attempt++) {
+      const records = events.map((e, i) => ({ object: 'finetune.event', id: jobEventId(at, i), ...e }) as JobEventRecord);
+      const page: JobEventPage = { format: 'adapter-store.job-events/v1', jobId, seq: at, events: records };
+      try {
+        await this.put(this.jobEventPageKey(jobId, at), JSON.stringify(page), { ifNoneMatch: true, contentType: 'application/json' });
+        return { seq: at, events: records };
+      } catch (err) {
+        if (!(err instanceof RegistryError && err.code === 'conflict') || attempt >= 10) throw err;
+        at = Math.max(at + 1, await this.nextJobEventSeq(jobId));
+      }
+    }
+  }
+
+  /**
+   * A job's events in recorded order: those after the event id `after`, at most `limit` (all when absent).
+   * Reads only the pages from `after`'s on.
+   */
+  async listJobEvents(jobId: string, o: { after?: string; limit?: number } = {}): Promise<{ events: JobEventRecord[]; hasMore: boolean }> {
+    if (o.after !== undefined && !JOB_EVENT_ID_RE.test(o.after))
+      throw new RegistryError(`event id "${o.after}" is not an event id (like 00000003-0012)`, 'invalid');
+    const prefix = this.jobKey(jobId, JOB_EVENTS_FOLDER);
+    // "<seq>" sorts just before "<seq>.json": the listing starts at the cursor's own page.
+    const startAfter = o.after === undefined ? undefined : prefix + o.after.slice(0, JOB_EVENT_SEQ_DIGITS);
+    const events: JobEventRecord[] = [];
+    let token: string | undefined;
+    do {
+      const page = await this.store.listPage({ prefix, startAfter, continuationToken: token }).catch((err: unknown) => {
+        throw registryError(err);
+      });
+      for (const { key } of page.keys) {
+        if (!/^\d+\.json$/.test(key.slice(prefix.length))) continue;
+        const stored = await this.getJson<JobEventPage>(key);
+        if (!stored || !Array.isArray(stored.events)) throw new RegistryError(`${this.uriOf(key)} is not an event page`, 'corrupt');
+        for (const event of stored.events) {
+          if (o.after !== undefined && event.id <= o.after) continue;
+          if (o.limit !== undefined && events.length === o.limit) return { events, hasMore: true };
+          events.push(event);
+        }
+      }
+      token = page.next;
+    } while (token);
+    return { events, hasMore: false };
   }
 
   // --- what the API keeps beside a job: the launcher's handle, idempotency claims ---------------------

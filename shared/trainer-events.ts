@@ -192,7 +192,8 @@ export type PretrainEvent =
 export type RunJobEvent =
   | { event: 'checkpoint-restored' }
   | { event: 'checkpoint-upload-failed'; error: string }
-  | { event: 'status-write-failed'; error: string };
+  | { event: 'status-write-failed'; error: string }
+  | { event: 'events-write-failed'; error: string };
 
 /** A job's log: the trainer's events and run-job's own, each tagged with the job id. */
 export type JobEvent = (TrainerEvent | RunJobEvent) & { job: string };

@@ -6,6 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { createRoute, type OpenAPIHono } from '@hono/zod-openapi';
 import { type JobSpec, type JobState, type JobStatus, queuedStatus } from '../../shared/job.ts';
+import { newJobEvent } from '../../shared/job-events.ts';
 import { RegistryError } from '../../shared/registry.ts';
 import type { ResolvedDeps } from '../app.ts';
 import { type InvalidParam, ProblemError } from '../http/problem.ts';
@@ -368,6 +369,30 @@ export function registerFinetuneRoutes(app: OpenAPIHono, deps: ResolvedDeps): vo
         await checkCapacity(owner);
         await registry.putJobSpec(spec);
         await registry.putJobStatus(status);
+        // The log's first page (seq 0), written before the job is submitted so that the trainer's come after it.
+        const validationUri = spec.validationUri ?? null;
+        await registry.appendJobEvents(
+          jobId,
+          [
+            newJobEvent(
+              'created',
+              `job created for task ${spec.task}`,
+              { task: spec.task, baseModel, datasetUri: spec.datasetUri, validationUri },
+              now,
+            ),
+            newJobEvent(
+              'dataset-validated',
+              'the dataset exists and is readable; its rows are checked when training starts',
+              {
+                datasetUri: spec.datasetUri,
+                validationUri,
+              },
+              now,
+            ),
+            newJobEvent('queued', 'the job is queued', {}, now),
+          ],
+          0,
+        );
       } catch (err) {
         if (idempotencyKey !== undefined) await registry.releaseIdempotencyKey(idempotencyKey);
         throw err;
@@ -377,6 +402,7 @@ export function registerFinetuneRoutes(app: OpenAPIHono, deps: ResolvedDeps): vo
         await registry.putJobLaunch(jobId, await launcher.submit({ jobId, task: spec.task }));
       } catch (err) {
         const message = `submitting the job failed: ${(err as Error).message}`;
+        await registry.appendJobEvents(jobId, [newJobEvent('failed', `the job failed: ${message}`, { reason: message }, deps.now())]);
         await registry.putJobStatus({
           ...status,
           state: 'failed',
@@ -420,6 +446,13 @@ export function registerFinetuneRoutes(app: OpenAPIHono, deps: ResolvedDeps): vo
     }
     // The API never writes status.json here (the trainer owns it): the cancel record decides the view.
     await registry.putJobCancel(jobId, { requestedAt: deps.now().toISOString() });
+    // A job that never started has no trainer to record its end: the API does.
+    await registry.appendJobEvents(jobId, [
+      newJobEvent('cancel-requested', 'cancel requested', {}, deps.now()),
+      ...(current.status === 'queued'
+        ? [newJobEvent('cancelled', 'the job was cancelled before it started', { reason: 'cancelled before it started' }, deps.now())]
+        : []),
+    ]);
     const handle = await registry.getJobLaunch<LaunchedJob>(jobId);
     if (handle) await launcher.cancel(handle);
     const after = await view(jobId, false);

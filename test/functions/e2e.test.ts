@@ -109,6 +109,42 @@ test('POST /finetune -> job succeeds -> manifest visible -> download hashes to t
   assert.equal(bytes.length, file.bytes);
   assert.equal(createHash('sha256').update(bytes).digest('hex'), file.sha256);
   assert.equal(download.headers.get('etag'), `"${file.sha256}"`);
+
+  // The job's event log, paged 7 at a time: the API's events, the trainer's, the end, in order.
+  const events: { id: string; type: string; data: Record<string, unknown> }[] = [];
+  let cursor: string | null = null;
+  do {
+    const page: { data: typeof events; nextCursor: string | null } = await json(
+      app.request(`/finetune/${jobId}/events?limit=7${cursor ? `&after=${cursor}` : ''}`, { headers: auth }),
+    );
+    events.push(...page.data);
+    cursor = page.nextCursor;
+  } while (cursor);
+  const types = events.map((e) => e.type);
+  const order = [
+    'created',
+    'dataset-validated',
+    'queued',
+    'running',
+    'training-started',
+    'metrics',
+    'evaluation',
+    'training-finished',
+    'succeeded',
+  ];
+  assert.deepEqual(
+    order.map((t) => types.indexOf(t)),
+    order.map((t) => types.indexOf(t)).sort((a, b) => a - b),
+    types.join(' '),
+  );
+  assert.ok(!order.map((t) => types.indexOf(t)).includes(-1), types.join(' '));
+  assert.equal(types.at(-1), 'succeeded');
+  assert.equal(events.at(-1)!.data.adapterVersion, job.adapterVersion);
+  const metrics = events.filter((e) => e.type === 'metrics');
+  assert.ok(metrics.length >= 2 && metrics.every((e) => Number.isFinite(e.data.loss) && (e.data.examplesPerSecond as number) > 0));
+  const metricsRes = await app.request(`/adapters/sst2/versions/${job.adapterVersion}/metrics`, { headers: auth });
+  assert.equal(metricsRes.status, 200);
+  assert.ok(((await metricsRes.json()) as { steps: unknown[] }).steps.length > 0);
 });
 
 test('a job on a bad dataset ends failed with the reason and leaves no visible version', async () => {
@@ -122,6 +158,12 @@ test('a job on a bad dataset ends failed with the reason and leaves no visible v
   const job = await finish((await json<JobView>(res)).jobId);
   assert.equal(job.status, 'failed');
   assert.match(job.error!.message, /bad\.jsonl:2/);
+  const events: { data: { type: string; data: { reason?: string } }[] } = await json(
+    app.request(`/finetune/${job.jobId}/events`, { headers: auth }),
+  );
+  const last = events.data.at(-1)!;
+  assert.equal(last.type, 'failed');
+  assert.match(last.data.reason!, /bad\.jsonl:2/);
   assert.equal((await app.request('/adapters/broken', { headers: auth })).status, 404);
   assert.deepEqual(await json<unknown>(app.request('/adapters', { headers: auth })), before);
 });

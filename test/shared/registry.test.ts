@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import { pathToFileURL } from 'node:url';
+import { newJobEvent } from '../../shared/job-events.ts';
 import { readAll } from '../../shared/object-store.ts';
 import {
   MAX_VERSION_CLOCK_SKEW_MS,
@@ -246,6 +247,52 @@ function contract(name: string, open: () => Promise<Registry>): void {
       assert.deepEqual(paged, all);
       for (const t of ['page-a', 'page-b', 'page-c', 'page-d', 'page-e']) assert.ok(all.includes(t), t);
       assert.deepEqual((await registry.listTasks({ limit: 100, after: 'page-c' })).tasks.slice(0, 2), ['page-d', 'page-e']);
+    });
+
+    test('job events: pages append create-only in order, two writers never collide, `after` pages through them', async () => {
+      const ev = (i: number) => newJobEvent('warning', `event ${i}`, { reason: String(i) });
+      const first = await registry.appendJobEvents('ev-job', [ev(0), ev(1), ev(2)], 0);
+      assert.deepEqual(
+        first.events.map((e) => e.id),
+        ['00000000-0000', '00000000-0001', '00000000-0002'],
+      );
+      // A writer that thinks seq 0 is free (a stale hint) lands after the page that took it.
+      assert.equal((await registry.appendJobEvents('ev-job', [ev(3)], 0)).seq, 1);
+      // Two writers at once: both pages land, at distinct seqs.
+      const racing = await Promise.all([registry.appendJobEvents('ev-job', [ev(4)]), registry.appendJobEvents('ev-job', [ev(5)])]);
+      assert.deepEqual(racing.map((r) => r.seq).sort(), [2, 3]);
+      const { keys } = await registry.list(`${p}jobs/ev-job/events/`);
+      assert.deepEqual(
+        keys.map((k) => k.key.slice(`${p}jobs/ev-job/events/`.length)),
+        ['00000000.json', '00000001.json', '00000002.json', '00000003.json'],
+      );
+      const all = await registry.listJobEvents('ev-job');
+      assert.equal(all.hasMore, false);
+      assert.equal(all.events.length, 6);
+      assert.deepEqual(
+        all.events.map((e) => e.id),
+        all.events.map((e) => e.id).sort(),
+      );
+      // Pages of 2: every event once, in order, across page boundaries.
+      const seen: string[] = [];
+      let after: string | undefined;
+      for (;;) {
+        const page = await registry.listJobEvents('ev-job', { after, limit: 2 });
+        seen.push(...page.events.map((e) => e.message));
+        if (!page.hasMore) break;
+        after = page.events.at(-1)!.id;
+      }
+      assert.deepEqual(
+        seen,
+        all.events.map((e) => e.message),
+      );
+      assert.deepEqual((await registry.listJobEvents('ev-job', { after: all.events.at(-1)!.id })).events, []);
+      assert.deepEqual(await registry.listJobEvents('no-events'), { events: [], hasMore: false });
+      await assert.rejects(
+        registry.listJobEvents('ev-job', { after: '12' }),
+        (e: unknown) => e instanceof RegistryError && e.code === 'invalid',
+      );
+      await assert.rejects(registry.appendJobEvents('ev-job', []), (e: unknown) => e instanceof RegistryError && e.code === 'invalid');
     });
 
     test('dataset URIs: s3://<bucket>/<key>, read back through readableDatasetUri; signed uploads land once at their key', async () => {

@@ -7,6 +7,7 @@ import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { JobSpec, JobStatus } from '../../shared/job.ts';
+import { type NewJobEvent, newJobEvent } from '../../shared/job-events.ts';
 import { JobSpecSchema } from '../../shared/job-schema.ts';
 import type { Registry } from '../../shared/registry.ts';
 import type { JobEvent, TrainerEvent } from '../../shared/trainer-events.ts';
@@ -15,6 +16,8 @@ import { trainDefaults } from '../train/defaults.ts';
 import { CHECKPOINT_STATE, CHECKPOINT_TENSORS } from '../train/resume-state.ts';
 import type { TrainMetrics } from '../train/trainer.ts';
 import { type TrainOptions, train } from '../train/trainer.ts';
+import { JobEventLog } from './event-log.ts';
+import { TrainerEventMapper } from './job-events.ts';
 
 export interface RunJobOptions {
   registry: Registry;
@@ -26,6 +29,8 @@ export interface RunJobOptions {
   statusInterval?: number;
   /** Stop, leaving the job queued, when stdin ends (the local server's children; see LocalRunner). */
   stopWhenStdinCloses?: boolean;
+  /** The event log (jobs/<id>/events/): a metrics event every `metricsEvery` steps (10), pages of up to `pageEvents` (100) written at least every `pageIntervalMs` (5000). */
+  events?: { metricsEvery?: number; pageEvents?: number; pageIntervalMs?: number };
 }
 
 const CHECKPOINT = 'checkpoint';
@@ -100,6 +105,26 @@ export async function runJob(o: RunJobOptions): Promise<JobStatus> {
     return writing;
   };
   await report({}, true);
+  // The job's event log: batched into immutable pages (bounded writes); state changes are written at once.
+  const mapper = new TrainerEventMapper(o.events?.metricsEvery);
+  const events = new JobEventLog({
+    registry,
+    jobId,
+    maxEvents: o.events?.pageEvents,
+    intervalMs: o.events?.pageIntervalMs,
+    onError: (err) => o.log({ event: 'events-write-failed', job: jobId, error: err.message }),
+  });
+  const log = (event: JobEvent) => {
+    o.log(event);
+    for (const e of mapper.map(event)) events.add(e);
+  };
+  /** The event a final (or re-queued) status means, written before the process may exit. */
+  const recordState = async (patch: Partial<JobStatus>) => {
+    const e = stateEvent(patch);
+    if (e) events.add(e, true);
+    await events.flush();
+  };
+  events.add(newJobEvent('running', 'the job is running', {}), true);
 
   // spec.json is re-validated with the API's own schema before anything it names is read: only s3://
   // datasets (never a local path or file:// URL), only slugs for the task and model, bounded training.
@@ -108,6 +133,7 @@ export async function runJob(o: RunJobOptions): Promise<JobStatus> {
     spec = checkSpec(stored, jobId);
   } catch (err) {
     await report({ state: 'failed', error: { message: (err as Error).message }, finishedAt: now() }, true);
+    await recordState({ state: 'failed', error: { message: (err as Error).message } });
     rmSync(work, { recursive: true, force: true });
     throw err;
   }
@@ -125,6 +151,7 @@ export async function runJob(o: RunJobOptions): Promise<JobStatus> {
     await Promise.race([uploading, new Promise((r) => setTimeout(r, STOP_UPLOAD_GRACE_MS))]);
     const cancelled = await registry.getJobCancel(jobId).catch(() => null);
     await report(cancelled ? { state: 'cancelled', finishedAt: now() } : patch, true);
+    await recordState(cancelled ? { state: 'cancelled' } : patch);
     await writing;
     rmSync(work, { recursive: true, force: true });
     process.exit(143);
@@ -153,7 +180,7 @@ export async function runJob(o: RunJobOptions): Promise<JobStatus> {
     const validation = spec.validationUri === undefined ? undefined : registry.readableDatasetUri(spec.validationUri);
     const checkpointDir = join(work, CHECKPOINT);
     const resumed = await registry.downloadCheckpoint(jobId, checkpointDir);
-    if (resumed > 0) o.log({ event: 'checkpoint-restored', job: jobId });
+    if (resumed > 0) log({ event: 'checkpoint-restored', job: jobId });
     const out = join(work, 'adapter');
 
     phase = 'training';
@@ -162,7 +189,7 @@ export async function runJob(o: RunJobOptions): Promise<JobStatus> {
       device: o.device,
       threads: o.threads,
       log: (event) => {
-        o.log({ job: jobId, ...event });
+        log({ job: jobId, ...event });
         const patch = statusPatch(event);
         if (patch) void report(patch.status, patch.now);
       },
@@ -177,7 +204,8 @@ export async function runJob(o: RunJobOptions): Promise<JobStatus> {
         for (const f of [CHECKPOINT_TENSORS, CHECKPOINT_STATE]) copyFileSync(join(dir, f), join(snapshot, f));
         uploading = uploading
           .then(() => registry.uploadCheckpoint(jobId, snapshot, [CHECKPOINT_TENSORS, CHECKPOINT_STATE]))
-          .catch((err) => o.log({ event: 'checkpoint-upload-failed', job: jobId, error: (err as Error).message }))
+          .then(() => events.add(mapper.checkpointSaved(step)))
+          .catch((err) => log({ event: 'checkpoint-upload-failed', job: jobId, error: (err as Error).message }))
           .finally(() => rmSync(snapshot, { recursive: true, force: true }));
       },
     });
@@ -187,6 +215,7 @@ export async function runJob(o: RunJobOptions): Promise<JobStatus> {
     // A cancel that came in while training ended: publish nothing.
     if (await registry.getJobCancel(jobId)) {
       await report({ state: 'cancelled', finishedAt: now() }, true);
+      await recordState({ state: 'cancelled' });
       return status;
     }
     const manifest = await registry.publishAdapter(out, {
@@ -199,10 +228,19 @@ export async function runJob(o: RunJobOptions): Promise<JobStatus> {
       metrics: headline(metrics),
     });
     await report({ state: 'succeeded', adapterVersion: manifest.version, finishedAt: now() }, true);
+    events.add(
+      newJobEvent('succeeded', `published ${spec.task} version ${manifest.version}`, {
+        adapterVersion: manifest.version,
+        metrics: manifest.metrics,
+      }),
+      true,
+    );
+    await events.flush();
     return status;
   } catch (err) {
     if (err instanceof StopTraining && stopPatch) return finishStop(stopPatch);
     await report({ state: 'failed', error: { message: (err as Error).message }, finishedAt: now() }, true);
+    await recordState({ state: 'failed', error: { message: (err as Error).message } });
     throw err;
   } finally {
     process.off('SIGTERM', onTerm);
@@ -222,6 +260,22 @@ function statusPatch(event: TrainerEvent): { status: Partial<JobStatus>; now: bo
       const { loss, accuracy, macroF1, mcc, examples } = event;
       return { status: { validation: { loss, accuracy, macroF1, mcc, examples } }, now: true };
     }
+    default:
+      return null;
+  }
+}
+
+/** The event of a job stopping in `patch.state` (a failure with its reason), or of going back to the queue. */
+function stateEvent(patch: Partial<JobStatus>): NewJobEvent | null {
+  switch (patch.state) {
+    case 'failed': {
+      const reason = patch.error?.message ?? 'the job failed';
+      return newJobEvent('failed', `the job failed: ${reason}`, { reason });
+    }
+    case 'cancelled':
+      return newJobEvent('cancelled', 'the job was cancelled on request', { reason: 'cancelled on request' });
+    case 'queued':
+      return newJobEvent('queued', 'the job stopped with its runner and is queued to resume', {});
     default:
       return null;
   }

@@ -86,6 +86,19 @@ test('a job trains, reports status and publishes a version whose files hash to t
     assert.equal(createHash('sha256').update(body).digest('hex'), f.sha256, f.name);
   }
   assert.deepEqual((await registry.listTasks({ limit: 10 })).tasks, ['toy']);
+
+  // The event log: from running to succeeded, in order, batched into fewer pages than events.
+  const { events } = await registry.listJobEvents('job-ok');
+  const types = events.map((e) => e.type);
+  assert.equal(types[0], 'running');
+  assert.equal(types[1], 'training-started');
+  assert.equal(types.at(-1), 'succeeded');
+  assert.ok(types.indexOf('metrics') < types.indexOf('training-finished'), types.join(' '));
+  assert.ok(types.includes('evaluation'), types.join(' '));
+  const last = events.at(-1)!;
+  assert.ok(last.type === 'succeeded' && last.data.adapterVersion === status.adapterVersion);
+  const pages = (await registry.list('jobs/job-ok/events/')).keys.length;
+  assert.ok(pages < events.length, `${pages} pages for ${events.length} events`);
 });
 
 test('a job with a broken dataset ends failed with the reason, and publishes nothing', async () => {
@@ -96,6 +109,9 @@ test('a job with a broken dataset ends failed with the reason, and publishes not
   const status = await registry.getJobStatus('job-bad');
   assert.equal(status?.state, 'failed');
   assert.match(status.error!.message, /:2: malformed JSON/);
+  const failed = (await registry.listJobEvents('job-bad')).events.at(-1)!;
+  assert.ok(failed.type === 'failed' && failed.level === 'error');
+  assert.match(failed.data.reason, /:2: malformed JSON/);
   assert.deepEqual(await registry.listVersions('toy'), before);
 
   await registry.putJobSpec(spec('job-missing', 's3://registry/datasets/nope.jsonl'));
@@ -148,6 +164,10 @@ test('SIGTERM (Batch TerminateJob, Spot reclaim) marks the job failed with the r
   const status = await registry.getJobStatus('job-term');
   assert.equal(status?.state, 'failed');
   assert.match(status.error!.message, /SIGTERM/);
+  // The events buffered when the signal came are written before the exit, the failure last.
+  const types = (await registry.listJobEvents('job-term')).events.map((e) => e.type);
+  assert.deepEqual(types.slice(0, 3), ['running', 'training-started', 'metrics']);
+  assert.equal(types.at(-1), 'failed');
   assert.equal(await registry.getJobStatus('job-term').then((s) => s?.adapterVersion), undefined);
 });
 
