@@ -114,6 +114,12 @@ test('the console: sign in, upload, fine-tune, watch the loss curve, open the ad
     const points = Number(await page.getByTestId('loss-chart').getAttribute('data-points'));
     assert.ok(points >= 10, `the loss curve has every step (${points} points)`);
     assert.equal(await page.getByTestId('progress').getAttribute('value'), '1');
+    if ('/finetune/{jobId}/events' in doc.paths) {
+      // The events route: the job's log, newest first, from created to succeeded with step metrics.
+      await page.locator('.events li').filter({ hasText: 'succeeded' }).first().waitFor();
+      assert.ok((await page.locator('.events li').filter({ hasText: 'metrics' }).count()) > 0, 'step metrics events are listed');
+      assert.ok((await page.locator('.events li').filter({ hasText: 'created' }).count()) > 0, 'the created event is listed');
+    }
     await shot(page, 'job', 1280, 800);
 
     // The jobs list shows it.

@@ -6,18 +6,11 @@ import { API_ROOT, download, getJson } from '../api.ts';
 import { lineChart } from '../chart.ts';
 import { h, mount } from '../dom.ts';
 import { bytes, num, percent, time } from '../format.ts';
-import { hasRoute } from '../openapi.ts';
+import { metricsFile } from '../metrics-file.ts';
 import { curlDownload, curlPredict, pythonDownload } from '../snippets.ts';
 import type { AdapterDetail, Manifest, TrainMetricsFile } from '../types.ts';
 import { copyable, dl, errorBox, pageTitle } from '../widgets.ts';
 import { tryIt } from './try-it.ts';
-
-/** metrics.json of a version: the metrics route where the API has it, else the file itself. */
-async function metricsFile(task: string, version: string): Promise<TrainMetricsFile> {
-  if (await hasRoute('/adapters/{task}/versions/{version}/metrics'))
-    return getJson<TrainMetricsFile>(`/adapters/${task}/versions/${version}/metrics`);
-  return getJson<TrainMetricsFile>(`/adapters/${task}/download?version=${version}&file=metrics.json`);
-}
 
 function curves(m: TrainMetricsFile): HTMLElement {
   const steps = m.steps ?? [];

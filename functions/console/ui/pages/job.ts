@@ -8,8 +8,9 @@ import type { Point } from '../chart-geometry.ts';
 import { h, mount } from '../dom.ts';
 import { num, time } from '../format.ts';
 import { lossPoints, TERMINAL } from '../job-events.ts';
+import { metricsFile } from '../metrics-file.ts';
 import { hasRoute } from '../openapi.ts';
-import type { Job, JobEvent, List, TrainMetricsFile } from '../types.ts';
+import type { Job, JobEvent, List } from '../types.ts';
 import { dl, errorBox, pageTitle, statusBadge } from '../widgets.ts';
 
 const POLL_MS = 1000;
@@ -126,9 +127,7 @@ export function jobPage(root: HTMLElement, jobId: string): () => void {
       const done = TERMINAL.includes(job.status);
       if (done && job.adapterVersion && !finalCurve) {
         // The published curve has every step; the live one was sampled.
-        const m = await getJson<TrainMetricsFile>(`/adapters/${job.task}/download?version=${job.adapterVersion}&file=metrics.json`).catch(
-          () => null,
-        );
+        const m = await metricsFile(job.task, job.adapterVersion).catch(() => null);
         finalCurve = m?.steps?.map((s) => ({ x: s.step, y: s.loss })) ?? null;
       }
       if (stopped) return;
