@@ -109,7 +109,9 @@ export function newJobPage(root: HTMLElement, go: (hash: string) => void): void 
     e.preventDefault();
     drop.classList.remove('over');
     const f = e.dataTransfer?.files[0];
-    if (f) void upload(f);
+    if (!f) return;
+    file.value = ''; // the chooser no longer names what is being checked
+    void upload(f);
   });
 
   const task = h('input', {
