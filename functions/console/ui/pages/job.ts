@@ -27,6 +27,8 @@ export function jobPage(root: HTMLElement, jobId: string): () => void {
   let finalCurve: Point[] | null = null;
 
   const summary = h('div', { 'aria-live': 'polite' });
+  // The latest failure only (a poll that keeps failing must not pile up messages).
+  const problem = h('div');
   const chartBox = h('figure', { class: 'chart-box' });
   const eventList = h('ol', { class: 'events', 'aria-label': 'Events' });
   mount(
@@ -34,6 +36,7 @@ export function jobPage(root: HTMLElement, jobId: string): () => void {
     h('p', { class: 'crumbs' }, h('a', { href: '#/jobs' }, 'Jobs'), ' / ', jobId),
     pageTitle(`Job ${jobId}`),
     summary,
+    problem,
     h('section', { 'aria-labelledby': 'loss-title' }, h('h2', { id: 'loss-title' }, 'Training loss'), chartBox),
     h('section', { 'aria-labelledby': 'events-title' }, h('h2', { id: 'events-title' }, 'Events'), eventList),
   );
@@ -98,7 +101,13 @@ export function jobPage(root: HTMLElement, jobId: string): () => void {
               class: 'danger',
               onclick: (e: Event) => {
                 (e.currentTarget as HTMLButtonElement).disabled = true;
-                call(`/finetune/${jobId}/cancel`, { method: 'POST' }).then(tick, (err: unknown) => summary.append(errorBox(err)));
+                call(`/finetune/${jobId}/cancel`, { method: 'POST' }).then(
+                  () => {
+                    clearTimeout(timer); // one poll loop: this tick replaces the pending one
+                    void tick();
+                  },
+                  (err: unknown) => mount(problem, errorBox(err)),
+                );
               },
             },
             'Cancel job',
@@ -117,8 +126,12 @@ export function jobPage(root: HTMLElement, jobId: string): () => void {
     if (!eventsRoute) eventList.replaceChildren(h('li', {}, 'This API has no events route; the curve is sampled from the job status.'));
   }
 
+  // One poll at a time: a tick asked for while one is in flight is left to that one's next poll.
+  let busy = false;
+  let pollsAfterDone = 0;
   async function tick(): Promise<void> {
-    if (stopped) return;
+    if (stopped || busy) return;
+    busy = true;
     try {
       const job = await getJson<Job>(`/finetune/${jobId}`);
       await pollEvents();
@@ -131,12 +144,17 @@ export function jobPage(root: HTMLElement, jobId: string): () => void {
         finalCurve = m?.steps?.map((s) => ({ x: s.step, y: s.loss })) ?? null;
       }
       if (stopped) return;
+      problem.replaceChildren();
       render(job);
-      if (!done) timer = setTimeout(tick, POLL_MS);
+      // The final event may land just after the status: poll a little longer for it.
+      const logged = done && (!eventsRoute || events.some((e) => TERMINAL.includes(e.type)) || ++pollsAfterDone > 10);
+      if (!logged) timer = setTimeout(tick, POLL_MS);
     } catch (err) {
       if (stopped) return;
-      summary.append(errorBox(err));
+      mount(problem, errorBox(err));
       timer = setTimeout(tick, POLL_MS * 5);
+    } finally {
+      busy = false;
     }
   }
   void tick();
