@@ -158,6 +158,29 @@ test('the console: sign in, upload, fine-tune, watch the loss curve, open the ad
       manifest.manifest.files.find((f) => f.name === 'adapter.safetensors')!.sha256,
     );
 
+    // Cancel from the job page: a long job (started through the API) ends cancelled.
+    const auth = { authorization: `Bearer ${key}` };
+    const uploaded = (await (
+      await fetch(`${server.url}/datasets?name=sentiment.jsonl`, {
+        method: 'POST',
+        headers: { ...auth, 'content-type': 'application/x-ndjson' },
+        body: SAMPLE,
+      })
+    ).json()) as { datasetUri: string };
+    const long = (await (
+      await fetch(`${server.url}/finetune`, {
+        method: 'POST',
+        headers: { ...auth, 'content-type': 'application/json' },
+        body: JSON.stringify({ task: 'console-long', datasetUri: uploaded.datasetUri, hyperparameters: { epochs: 100 } }),
+      })
+    ).json()) as { jobId: string };
+    await page.goto(`${server.url}/console#/jobs/${long.jobId}`);
+    await page.getByRole('button', { name: 'Cancel job' }).click();
+    await page.locator('.badge.cancelled').waitFor({ timeout: 30_000 });
+    assert.equal(await page.getByRole('button', { name: 'Cancel job' }).count(), 0, 'a cancelled job has no cancel button');
+    await page.goBack();
+    await page.getByRole('heading', { name: 'Adapter console-demo' }).waitFor();
+
     // Phone width: nothing overflows sideways.
     await page.setViewportSize({ width: 390, height: 844 });
     await page.evaluate('window.scrollTo(0, 0)');
