@@ -7,6 +7,7 @@ import { bodyLimit } from 'hono/body-limit';
 import { HTTPException } from 'hono/http-exception';
 import { type Registry, RegistryError } from '../shared/registry.ts';
 import type { Predictor } from '../trainer/inference/predictor.ts';
+import { CONSOLE_PUBLIC_PATHS, registerConsoleRoutes } from './console/route.ts';
 import { DatasetChecker } from './datasets/checker.ts';
 import { bearerAuth } from './http/auth.ts';
 import type { KeySource } from './http/key-source.ts';
@@ -76,7 +77,8 @@ export type ResolvedDeps = AppDeps & {
   jobLimits: JobLimits;
 };
 
-const PUBLIC_PATHS = ['/healthz'];
+// The console's static shell loads without a key; every API call it makes sends one.
+const PUBLIC_PATHS = ['/healthz', ...CONSOLE_PUBLIC_PATHS];
 
 function routePattern(path: string): RegExp {
   const body = path
@@ -140,6 +142,7 @@ export function createApp(input: AppDeps): OpenAPIHono {
   registerPredictRoutes(app, deps);
   registerAdapterMetricsRoute(app, deps);
   registerDatasetRoutes(app, deps);
+  registerConsoleRoutes(app);
 
   app.notFound((c) => {
     const path = c.req.path;

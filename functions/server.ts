@@ -97,6 +97,7 @@ async function main(): Promise<void> {
     baseUrl = url;
     const lines = [
       `adapter store listening on ${url}   (API docs: ${url}/docs)`,
+      `  console:      ${url}/console   (sign in with the API key)`,
       `  API key:      ${key}   (${source === 'env' ? 'from ADAPTER_STORE_API_KEY' : `kept in ${join(storeDir, 'api-key')}`})`,
       `  registry:     ${registry.uri}   (objects named s3://${BUCKET}/...)`,
       `  base model:   ${SEED_MODEL}${seeded ? ` (seeded now: pretrained on movie reviews by trainer pretrain; its card: assets/models/${SEED_MODEL}/README.md)` : ''}`,

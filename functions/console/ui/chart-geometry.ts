@@ -1,0 +1,69 @@
+/**
+ * The geometry of the console's line charts (loss and learning rate against steps): scales, "nice" axis
+ * ticks and the SVG path. Pure (no DOM): tested in Node; chart.ts draws it.
+ */
+
+export interface Point {
+  x: number;
+  y: number;
+}
+
+export interface Box {
+  left: number;
+  top: number;
+  width: number;
+  height: number;
+}
+
+/** Round tick values (1, 2 or 5 times a power of ten) covering [min, max], about `count` of them. */
+export function niceTicks(min: number, max: number, count = 5): number[] {
+  if (!Number.isFinite(min) || !Number.isFinite(max)) return [];
+  if (min === max) {
+    const pad = min === 0 ? 1 : Math.abs(min) * 0.1;
+    return niceTicks(min - pad, max + pad, count);
+  }
+  const raw = (max - min) / Math.max(1, count);
+  const power = 10 ** Math.floor(Math.log10(raw));
+  const step = [1, 2, 5, 10].map((m) => m * power).find((s) => s >= raw) ?? 10 * power;
+  const first = Math.floor(min / step) * step;
+  const ticks: number[] = [];
+  for (let t = first; t <= max + step * 0.5 && ticks.length < 50; t += step) ticks.push(Number(t.toPrecision(12)));
+  if (ticks[ticks.length - 1] < max) ticks.push(Number((ticks[ticks.length - 1] + step).toPrecision(12)));
+  return ticks;
+}
+
+export interface Scaled {
+  /** The polyline's `d`, in the box's coordinates. */
+  path: string;
+  xTicks: { value: number; at: number }[];
+  yTicks: { value: number; at: number }[];
+}
+
+/** Scales points (non-finite ones dropped) into `box`, with the y axis from the lowest to the highest tick. */
+export function scale(points: readonly Point[], box: Box): Scaled {
+  const pts = points.filter((p) => Number.isFinite(p.x) && Number.isFinite(p.y));
+  if (pts.length === 0) return { path: '', xTicks: [], yTicks: [] };
+  const xs = pts.map((p) => p.x);
+  const ys = pts.map((p) => p.y);
+  const xt = niceTicks(Math.min(...xs), Math.max(...xs), 5);
+  const yt = niceTicks(Math.min(...ys), Math.max(...ys), 4);
+  const [x0, x1] = [xt[0], xt[xt.length - 1]];
+  const [y0, y1] = [yt[0], yt[yt.length - 1]];
+  const sx = (x: number) => box.left + ((x - x0) / (x1 - x0)) * box.width;
+  const sy = (y: number) => box.top + box.height - ((y - y0) / (y1 - y0)) * box.height;
+  const r = (v: number) => Math.round(v * 10) / 10;
+  const path = pts.map((p, i) => `${i === 0 ? 'M' : 'L'}${r(sx(p.x))},${r(sy(p.y))}`).join('');
+  return {
+    path,
+    xTicks: xt.map((value) => ({ value, at: r(sx(value)) })),
+    yTicks: yt.map((value) => ({ value, at: r(sy(value)) })),
+  };
+}
+
+/** A tick label: short, without float noise (0.30000000000000004 -> 0.3, 0.00012 -> 1.2e-4). */
+export function formatTick(v: number): string {
+  if (v === 0) return '0';
+  const a = Math.abs(v);
+  if (a >= 1e5 || a < 1e-3) return v.toExponential(1).replace('.0e', 'e').replace('e+', 'e');
+  return String(Number(v.toPrecision(4)));
+}

@@ -1,0 +1,96 @@
+/** The API's answers as the console reads them (functions/schemas.ts has the full schemas). */
+
+export interface List<T> {
+  object: 'list';
+  data: T[];
+  hasMore: boolean;
+  nextCursor?: string | null;
+}
+
+export interface Metrics {
+  loss: number;
+  accuracy: number;
+  macroF1: number;
+  mcc: number;
+  examples?: number;
+}
+
+export interface Job {
+  jobId: string;
+  status: 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled';
+  task: string;
+  baseModel: string;
+  datasetUri: string;
+  hyperparameters: Record<string, unknown>;
+  createdAt: string;
+  startedAt: string | null;
+  finishedAt: string | null;
+  progress: { step: number; totalSteps: number; epoch: number; fraction: number };
+  loss: number | null;
+  metrics: Metrics | null;
+  adapterVersion: string | null;
+  error: { message: string } | null;
+}
+
+export interface AdapterSummary {
+  task: string;
+  latestVersion: string;
+  createdAt: string;
+  baseModel: string;
+  mode: string;
+  labels: string[];
+}
+
+export interface Manifest {
+  task: string;
+  version: string;
+  createdAt: string;
+  jobId: string | null;
+  baseModel: { name: string; weightsSha256: string };
+  mode: string;
+  labels: string[];
+  files: { name: string; bytes: number; sha256: string }[];
+  parameters: { trainable: number; total: number };
+  metrics: Omit<Metrics, 'examples'> | null;
+}
+
+export interface AdapterDetail {
+  task: string;
+  latestVersion: string;
+  versions: string[];
+  manifest: Manifest;
+}
+
+/** metrics.json as the trainer writes it (trainer/train/trainer.ts TrainMetrics); every field optional. */
+export interface TrainMetricsFile {
+  steps?: { step: number; loss: number; lr: number }[];
+  validation?: { step: number; loss: number; accuracy: number }[];
+  examplesPerSecond?: number;
+  trainExamples?: number;
+  validationExamples?: number;
+  selectedSeed?: number;
+}
+
+/** One event of GET /finetune/:jobId/events. */
+export interface JobEvent {
+  id: string;
+  createdAt: string;
+  level: 'info' | 'warn' | 'error';
+  type: string;
+  message: string;
+  data: Record<string, unknown>;
+}
+
+export interface Dataset {
+  datasetUri: string;
+  name: string;
+  bytes: number;
+  rows: number;
+  format: string;
+  labels: Record<string, number>;
+}
+
+export interface Prediction {
+  label: string;
+  probs: Record<string, number>;
+}

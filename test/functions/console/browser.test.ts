@@ -1,0 +1,200 @@
+/**
+ * The console end to end in real headless Chromium (Debian's /usr/bin/chromium driven by playwright-core;
+ * no browser download) against `npm start`'s server: sign in, a refused dataset with its line number,
+ * the sample dataset dropped on the page, a fine-tune from the generated form, the job followed to the
+ * end with its loss curve drawn, the adapter page, "Try it" where the API predicts, a download that
+ * hashes to the manifest. Screenshots (PNG, checked for their pixel size) go to a temporary folder whose
+ * path the test prints; with UPDATE_CONSOLE_SCREENSHOTS=1 they are also copied to docs/.
+ * No console error is allowed on any page: a CSP violation would be one.
+ */
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { after, test } from 'node:test';
+import { chromium, type Page } from 'playwright-core';
+import { type LocalServer, startLocalServer } from '../../support/local-server.ts';
+
+const REPO = resolve(import.meta.dirname, '..', '..', '..');
+const CHROMIUM = '/usr/bin/chromium';
+const SAMPLE = readFileSync(join(REPO, 'examples', 'sentiment.jsonl'), 'utf8');
+
+/** Width and height from a PNG's IHDR chunk, after checking its signature. */
+function pngSize(file: string): { width: number; height: number } {
+  const b = readFileSync(file);
+  assert.ok(b.length > 1000, `${file} is a real image (${b.length} bytes)`);
+  assert.deepEqual([...b.subarray(0, 8)], [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a], `${file} is a PNG`);
+  assert.equal(b.toString('latin1', 12, 16), 'IHDR');
+  return { width: b.readUInt32BE(16), height: b.readUInt32BE(20) };
+}
+
+const servers: LocalServer[] = [];
+after(() => {
+  for (const s of servers) if (s.proc.exitCode === null) s.proc.kill('SIGKILL');
+});
+
+test('the console: sign in, upload, fine-tune, watch the loss curve, open the adapter, try it, download', {
+  skip: !existsSync(CHROMIUM) && `no ${CHROMIUM}`,
+}, async (t) => {
+  const store = mkdtempSync(join(tmpdir(), 'console-store-'));
+  const out = mkdtempSync(join(tmpdir(), 'console-e2e-'));
+  t.diagnostic(`screenshots and the download: ${out}`);
+  const server = await startLocalServer({ store, env: { ADAPTER_STORE_THREADS: '1' } });
+  servers.push(server);
+  const key = readFileSync(join(store, 'api-key'), 'utf8').trim();
+  const doc = (await (await fetch(`${server.url}/openapi.json`, { headers: { authorization: `Bearer ${key}` } })).json()) as {
+    paths: Record<string, unknown>;
+  };
+  const canPredict = '/adapters/{task}/predict' in doc.paths;
+
+  const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true });
+  const shots: { file: string; width: number; height: number }[] = [];
+  try {
+    const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, acceptDownloads: true });
+    const page = await context.newPage();
+    const errors: string[] = [];
+    page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
+    page.on('pageerror', (e) => errors.push(e.message));
+    const shot = async (p: Page, name: string, width: number, height: number) => {
+      const file = join(out, `console-${name}.png`);
+      await p.screenshot({ path: file });
+      shots.push({ file, width, height });
+    };
+
+    // Sign in: the shell loads without a key; a wrong key is refused, the right one kept.
+    await page.goto(`${server.url}/console`);
+    await page.getByLabel('API key').waitFor();
+    assert.equal(await page.evaluate('document.activeElement?.id'), 'api-key', 'the key field has the focus');
+    await page.keyboard.press('Tab');
+    assert.equal(await page.evaluate('document.activeElement?.textContent'), 'Sign in', 'Tab reaches the button');
+    await page.getByLabel('API key').fill('not-the-key');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('alert').getByText('That key is not valid here.').waitFor();
+    errors.length = 0; // the refused key's 401 is logged by the browser itself
+    await page.getByLabel('API key').fill(key);
+    await page.getByLabel('API key').press('Enter');
+    await page.getByRole('heading', { name: 'Adapters' }).waitFor();
+    assert.equal(await page.evaluate("sessionStorage.getItem('adapter-store.api-key')"), key);
+
+    // A refused dataset names its line; then the sample, dropped on the page.
+    await page.getByRole('navigation', { name: 'Console' }).getByRole('link', { name: 'New fine-tune' }).click();
+    await page.getByLabel('Dataset file').setInputFiles({
+      name: 'bad.jsonl',
+      mimeType: 'application/x-ndjson',
+      buffer: Buffer.from('{"text":"fine","label":"positive"}\n{"text":"no label here"}\n'),
+    });
+    await page.getByTestId('dataset-status').getByText('Line 2:').waitFor();
+    // A drop as the browser makes it: a DataTransfer holding the file (built in the page, whose globals these are).
+    const files = await page.evaluateHandle(
+      `(() => { const dt = new DataTransfer(); dt.items.add(new File([${JSON.stringify(SAMPLE)}], 'sentiment.jsonl', { type: 'application/x-ndjson' })); return dt; })()`,
+    );
+    await page.getByTestId('drop-zone').dispatchEvent('drop', { dataTransfer: files });
+    await page.getByTestId('dataset-status').getByText('400 rows').waitFor();
+    errors.length = 0; // the refused upload's 400 is logged by the browser itself
+
+    // The form comes from the OpenAPI bounds: an out-of-bounds lr is refused before any request.
+    await page.getByLabel('Task name').fill('console-demo');
+    await page.getByLabel('lr', { exact: true }).fill('2');
+    await page.getByRole('button', { name: 'Start fine-tune' }).click();
+    await page.getByText('lr must be ≤ 1').waitFor();
+    await page.getByLabel('lr', { exact: true }).fill('0.003');
+    assert.equal(await page.getByText('lr must be ≤ 1').count(), 0, 'the corrected field clears its message');
+    await page.getByLabel('epochs', { exact: true }).fill('10');
+    await page.getByLabel('batchSize', { exact: true }).fill('16');
+    await page.getByLabel('validationSplit', { exact: true }).fill('0.2');
+    await page.evaluate('window.scrollTo(0, 0)');
+    await shot(page, 'new-finetune', 1280, 800);
+    await page.getByRole('button', { name: 'Start fine-tune' }).click();
+
+    // The job page follows it to the end and draws its loss curve.
+    await page.waitForURL(/#\/jobs\/ft-/);
+    await page.locator('.badge.succeeded').waitFor({ timeout: 100_000 });
+    await page.locator('[data-final="true"] [data-testid="loss-chart"] path.line').waitFor();
+    const points = Number(await page.getByTestId('loss-chart').getAttribute('data-points'));
+    assert.ok(points >= 10, `the loss curve has every step (${points} points)`);
+    assert.equal(await page.getByTestId('progress').getAttribute('value'), '1');
+    if ('/finetune/{jobId}/events' in doc.paths) {
+      // The events route: the job's log, newest first, from created to succeeded with step metrics.
+      await page.locator('.events li').filter({ hasText: 'succeeded' }).first().waitFor();
+      assert.ok((await page.locator('.events li').filter({ hasText: 'metrics' }).count()) > 0, 'step metrics events are listed');
+      assert.ok((await page.locator('.events li').filter({ hasText: 'created' }).count()) > 0, 'the created event is listed');
+    }
+    await shot(page, 'job', 1280, 800);
+
+    // The jobs list shows it.
+    await page.getByRole('navigation', { name: 'Console' }).getByRole('link', { name: 'Jobs' }).click();
+    await page.getByRole('row').filter({ hasText: 'console-demo' }).getByText('succeeded').waitFor();
+    await page.goBack();
+
+    // The adapter: manifest, curves, snippets.
+    await page.getByTestId('adapter-link').click();
+    await page.getByRole('heading', { name: 'Adapter console-demo' }).waitFor();
+    await page.locator('[data-testid="loss-chart"] path.line').waitFor();
+    await page.locator('[data-testid="lr-chart"] path.line').waitFor();
+    await page.getByText('curl: download').waitFor();
+    if (canPredict) {
+      await page.getByLabel('Text to classify').fill('a wonderful, moving film');
+      await page.getByRole('button', { name: 'Classify' }).click();
+      await page.getByTestId('prediction').waitFor();
+    } else {
+      assert.equal(await page.getByRole('heading', { name: 'Try it' }).count(), 0, 'no "Try it" without a predict route');
+    }
+    await shot(page, 'adapter', 1280, 800);
+
+    // Download: the bytes hash to the manifest's sha256.
+    const manifest = (await (
+      await fetch(`${server.url}/adapters/console-demo`, { headers: { authorization: `Bearer ${key}` } })
+    ).json()) as { manifest: { files: { name: string; sha256: string }[] } };
+    const [download] = await Promise.all([
+      page.waitForEvent('download'),
+      page.getByRole('button', { name: 'Download adapter.safetensors' }).click(),
+    ]);
+    const saved = join(out, 'adapter.safetensors');
+    await download.saveAs(saved);
+    assert.equal(download.suggestedFilename(), 'adapter.safetensors');
+    assert.equal(
+      createHash('sha256').update(readFileSync(saved)).digest('hex'),
+      manifest.manifest.files.find((f) => f.name === 'adapter.safetensors')!.sha256,
+    );
+
+    // Cancel from the job page: a long job (started through the API) ends cancelled.
+    const auth = { authorization: `Bearer ${key}` };
+    const uploaded = (await (
+      await fetch(`${server.url}/datasets?name=sentiment.jsonl`, {
+        method: 'POST',
+        headers: { ...auth, 'content-type': 'application/x-ndjson' },
+        body: SAMPLE,
+      })
+    ).json()) as { datasetUri: string };
+    const long = (await (
+      await fetch(`${server.url}/finetune`, {
+        method: 'POST',
+        headers: { ...auth, 'content-type': 'application/json' },
+        body: JSON.stringify({ task: 'console-long', datasetUri: uploaded.datasetUri, hyperparameters: { epochs: 100 } }),
+      })
+    ).json()) as { jobId: string };
+    await page.goto(`${server.url}/console#/jobs/${long.jobId}`);
+    await page.getByRole('button', { name: 'Cancel job' }).click();
+    await page.locator('.badge.cancelled').waitFor({ timeout: 30_000 });
+    assert.equal(await page.getByRole('button', { name: 'Cancel job' }).count(), 0, 'a cancelled job has no cancel button');
+    await page.goBack();
+    await page.getByRole('heading', { name: 'Adapter console-demo' }).waitFor();
+
+    // Phone width: nothing overflows sideways.
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.evaluate('window.scrollTo(0, 0)');
+    const overflow = Number(await page.evaluate('document.documentElement.scrollWidth - window.innerWidth'));
+    assert.ok(overflow <= 0, `the page is ${overflow} px wider than a phone`);
+    await shot(page, 'adapter-phone', 390, 844);
+
+    assert.deepEqual(errors, [], 'no console errors (a CSP violation would be one)');
+  } finally {
+    await browser.close();
+    assert.equal(await server.stop('SIGTERM'), 0);
+  }
+  for (const s of shots) assert.deepEqual(pngSize(s.file), { width: s.width, height: s.height }, s.file);
+  if (process.env.UPDATE_CONSOLE_SCREENSHOTS === '1') {
+    for (const s of shots) copyFileSync(s.file, join(REPO, 'docs', s.file.split('/').pop()!));
+  }
+});
