@@ -45,25 +45,37 @@ export async function servingStore(prefix: string): Promise<ServingStore> {
     registry,
     baseDir,
     base,
-    async publish(o) {
-      const adapter = randomAdapter(base, o);
-      adapter.config.maxSeqLen = Math.min(adapter.config.maxSeqLen, 24);
-      const shapes = new Map(parameterSpecs(specFromAdapterConfig(adapter.config)).map((p) => [p.name, p.shape]));
-      const tensors = new Map<string, F32Tensor>([...adapter.tensors].map(([k, v]) => [k, { shape: shapes.get(k)!, data: v }]));
-      const dir = join(root, `adapter-${n++}`);
-      writeAdapterDir(dir, { config: adapter.config, tensors }, { ok: true }, { modelName: 'tiny' });
-      const manifest = await registry.publishAdapter(dir, {
-        task: o.task,
-        jobId: null,
-        baseModel: { name: 'tiny', weightsSha256: base.weightsSha256 },
-        mode: adapter.config.mode,
-        labels: adapter.config.labels,
-        parameters: { trainable: 1, total: 2 },
-        metrics: null,
-      });
-      return { adapter, manifest };
-    },
+    publish: (o) => publishRandomAdapter(registry, 'tiny', base, join(root, `adapter-${n++}`), o, 24),
   };
+}
+
+/**
+ * An adapter with random tensors on `base`, written to `dir` as the trainer writes it and published
+ * under the base's store name (maxSeqLen capped at `maxSeqLen`).
+ */
+export async function publishRandomAdapter(
+  registry: Registry,
+  baseName: string,
+  base: BaseModel,
+  dir: string,
+  o: RandomAdapterOptions,
+  maxSeqLen?: number,
+): Promise<{ adapter: TestAdapter; manifest: AdapterManifest }> {
+  const adapter = randomAdapter(base, o);
+  if (maxSeqLen !== undefined) adapter.config.maxSeqLen = Math.min(adapter.config.maxSeqLen, maxSeqLen);
+  const shapes = new Map(parameterSpecs(specFromAdapterConfig(adapter.config)).map((p) => [p.name, p.shape]));
+  const tensors = new Map<string, F32Tensor>([...adapter.tensors].map(([k, v]) => [k, { shape: shapes.get(k)!, data: v }]));
+  writeAdapterDir(dir, { config: adapter.config, tensors }, { ok: true }, { modelName: baseName });
+  const manifest = await registry.publishAdapter(dir, {
+    task: o.task,
+    jobId: null,
+    baseModel: { name: baseName, weightsSha256: base.weightsSha256 },
+    mode: adapter.config.mode,
+    labels: adapter.config.labels,
+    parameters: { trainable: 1, total: 2 },
+    metrics: null,
+  });
+  return { adapter, manifest };
 }
 
 export type Text = string | { text: string; text_pair?: string };
