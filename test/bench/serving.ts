@@ -35,7 +35,16 @@ import { publishRandomAdapter } from '../support/serving-store.ts';
 import { benchArgs, runJson } from './support.ts';
 
 const a = benchArgs(
-  { bases: 'bert-base,small', threads: '2', iterations: '60', 'batch-iterations': '5', adapters: '1,10,100', 'max-seq-len': '128', child: '', dir: '' },
+  {
+    bases: 'bert-base,small',
+    threads: '2',
+    iterations: '60',
+    'batch-iterations': '5',
+    adapters: '1,10,100',
+    'max-seq-len': '128',
+    child: '',
+    dir: '',
+  },
   ['quick', 'no-torch'] as const,
 );
 const SELF = fileURLToPath(import.meta.url);
@@ -61,7 +70,10 @@ interface BaseResult {
   switching: { sameP50: number; alternateP50: number; costMs: number; sessionCreateMs: number[] };
   memory: { adapters: number; rssMB: number; deltaMB: number; adapterMB: number; ratio: number }[];
   rssBaseMB: number;
-  export: Record<'f32' | 'int8', { bytes: number; p50: number; batchRowsPerSec: number }> & { int8MaxLogitDiff: number; runtimeMaxProbDiff: number };
+  export: Record<'f32' | 'int8', { bytes: number; p50: number; batchRowsPerSec: number }> & {
+    int8MaxLogitDiff: number;
+    runtimeMaxProbDiff: number;
+  };
   torch: { p50: number; p99: number; batchRowsPerSec: number; blas: string; config: string; threads: number; torch: string } | null;
 }
 
@@ -93,7 +105,20 @@ async function main(): Promise<void> {
         });
         console.error(`wrote a random BERT-base in ${((performance.now() - t) / 1000).toFixed(1)} s`);
       } else if (name !== 'small') throw new Error(`--bases: unknown base "${name}" (bert-base or small)`);
-      const args = ['--expose-gc', '--import', 'tsx', SELF, '--child', name, '--dir', dir, '--threads', a.threads, '--max-seq-len', a['max-seq-len']];
+      const args = [
+        '--expose-gc',
+        '--import',
+        'tsx',
+        SELF,
+        '--child',
+        name,
+        '--dir',
+        dir,
+        '--threads',
+        a.threads,
+        '--max-seq-len',
+        a['max-seq-len'],
+      ];
       args.push('--iterations', quick ? '20' : a.iterations, '--batch-iterations', quick ? '2' : a['batch-iterations']);
       args.push('--adapters', quick ? '1,10' : a.adapters);
       if (a['no-torch']) args.push('--no-torch');
@@ -114,12 +139,18 @@ function printTable(results: BaseResult[]): void {
   console.log(`\nonnxruntime-node ${ort.env.versions.common}, ${a.threads} threads for every engine; texts from SST-2 validation`);
   console.log(`| | ${cols.join(' | ')} |`);
   console.log(`|---|${cols.map(() => '---').join('|')}|`);
-  row('base weights (f32) / one adapter', (r) => `${(r.baseBytes / 1e6).toFixed(1)} MB / ${(r.adapterBytes / 1e6).toFixed(2)} MB (bottleneck ${r.bottleneck})`);
+  row(
+    'base weights (f32) / one adapter',
+    (r) => `${(r.baseBytes / 1e6).toFixed(1)} MB / ${(r.adapterBytes / 1e6).toFixed(2)} MB (bottleneck ${r.bottleneck})`,
+  );
   row('runtime: 1 text p50 / p99', (r) => `${r.runtime.p50} / ${r.runtime.p99} ms`);
   row(`runtime: ${BATCH} texts`, (r) => `${r.runtime.batchMs} ms (${r.runtime.batchRowsPerSec.toFixed(0)} texts/s)`);
   row('PyTorch: 1 text p50 / p99', (r) => (r.torch ? `${r.torch.p50} / ${r.torch.p99} ms` : '-'));
   row(`PyTorch: ${BATCH} texts`, (r) => (r.torch ? `${r.torch.batchRowsPerSec.toFixed(0)} texts/s` : '-'));
-  row('switch adapter: A/B vs same, p50', (r) => `${r.switching.alternateP50} vs ${r.switching.sameP50} ms (${r.switching.costMs >= 0 ? '+' : ''}${r.switching.costMs} ms)`);
+  row(
+    'switch adapter: A/B vs same, p50',
+    (r) => `${r.switching.alternateP50} vs ${r.switching.sameP50} ms (${r.switching.costMs >= 0 ? '+' : ''}${r.switching.costMs} ms)`,
+  );
   row('a session per adapter: create', (r) => `${ms(quantile(r.switching.sessionCreateMs, 0.5))} ms`);
   row('RSS: base + session + 1 adapter', (r) => `${r.rssBaseMB} MB`);
   const counts = [...new Set(results.flatMap((r) => r.memory.map((m) => m.adapters)))].filter((n) => n > 1);
@@ -193,7 +224,14 @@ async function measureBase(name: string, dir: string): Promise<BaseResult> {
       const task = `bench-${i}`;
       const out = join(work, 'adapters', task);
       mkdirSync(join(work, 'adapters'), { recursive: true });
-      const { manifest } = await publishRandomAdapter(registry, name, base, out, { task, mode: 'adapter', labels: 2, bottleneck, seed: i + 1 }, maxSeqLen);
+      const { manifest } = await publishRandomAdapter(
+        registry,
+        name,
+        base,
+        out,
+        { task, mode: 'adapter', labels: 2, bottleneck, seed: i + 1 },
+        maxSeqLen,
+      );
       if (i > 0) rmSync(out, { recursive: true });
       tasks.push(task);
       adapterBytes = manifest.files.find((f) => f.name === 'adapter.safetensors')!.bytes;
@@ -255,7 +293,8 @@ async function measureBase(name: string, dir: string): Promise<BaseResult> {
     const same: number[] = [];
     const alternate: number[] = [];
     for (let round = 0; round < 4; round++) {
-      for (let i = 0; i < iterations / 2; i++) same.push((await timed(() => predictor.predict({ task: tasks[0], inputs: [single[0]] }))).ms);
+      for (let i = 0; i < iterations / 2; i++)
+        same.push((await timed(() => predictor.predict({ task: tasks[0], inputs: [single[0]] }))).ms);
       for (let i = 0; i < iterations / 2; i++)
         alternate.push((await timed(() => predictor.predict({ task: tasks[i % 2], inputs: [single[0]] }))).ms);
     }
@@ -264,7 +303,11 @@ async function measureBase(name: string, dir: string): Promise<BaseResult> {
     const alternateP50 = quantile(alternate, 0.5);
 
     // 5. A session per adapter (the naive server), and the baked export f32 vs int8 in plain onnxruntime-node.
-    const sessionOpts: ort.InferenceSession.SessionOptions = { intraOpNumThreads: threads, interOpNumThreads: 1, graphOptimizationLevel: 'all' };
+    const sessionOpts: ort.InferenceSession.SessionOptions = {
+      intraOpNumThreads: threads,
+      interOpNumThreads: 1,
+      graphOptimizationLevel: 'all',
+    };
     const sessionCreateMs: number[] = [];
     for (let i = 0; i < 3; i++) {
       const r = await timed(() => ort.InferenceSession.create(exported.f32, sessionOpts));
@@ -290,7 +333,11 @@ async function measureBase(name: string, dir: string): Promise<BaseResult> {
         logitsOf[kind] = r.value.logits.data as Float32Array;
       }
       await session.release();
-      exportResult[kind] = { bytes: statSync(exported[kind]).size, p50: ms(quantile(times, 0.5)), batchRowsPerSec: (BATCH * 1000) / quantile(bt, 0.5) };
+      exportResult[kind] = {
+        bytes: statSync(exported[kind]).size,
+        p50: ms(quantile(times, 0.5)),
+        batchRowsPerSec: (BATCH * 1000) / quantile(bt, 0.5),
+      };
     }
     let int8Diff = 0;
     let probDiff = 0;
@@ -327,8 +374,18 @@ async function measureBase(name: string, dir: string): Promise<BaseResult> {
       baseBytes,
       adapterBytes,
       bottleneck,
-      runtime: { p50: ms(quantile(lat, 0.5)), p99: ms(quantile(lat, 0.99)), batchRowsPerSec: (BATCH * 1000) / batchMs, batchMs: ms(batchMs) },
-      switching: { sameP50: ms(sameP50), alternateP50: ms(alternateP50), costMs: ms(alternateP50 - sameP50), sessionCreateMs: sessionCreateMs.map(ms) },
+      runtime: {
+        p50: ms(quantile(lat, 0.5)),
+        p99: ms(quantile(lat, 0.99)),
+        batchRowsPerSec: (BATCH * 1000) / batchMs,
+        batchMs: ms(batchMs),
+      },
+      switching: {
+        sameP50: ms(sameP50),
+        alternateP50: ms(alternateP50),
+        costMs: ms(alternateP50 - sameP50),
+        sessionCreateMs: sessionCreateMs.map(ms),
+      },
       memory,
       rssBaseMB: Math.round(rss1 - rss0),
       export: exportResult,
@@ -338,4 +395,3 @@ async function measureBase(name: string, dir: string): Promise<BaseResult> {
     rmSync(work, { recursive: true, force: true });
   }
 }
-

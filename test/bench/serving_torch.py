@@ -13,6 +13,7 @@ benchmark's (step_torch.py), in eval mode under torch.inference_mode. Prints one
 import argparse
 import json
 import os
+import re
 import sys
 import time
 
@@ -86,7 +87,7 @@ def main():
     info = step_torch.blas_info()
     # Debian builds torch against the generic libblas.so.3, which the alternatives system points at OpenBLAS.
     shown = torch.__config__.show()
-    blas_lines = [w.strip(' ,') for w in shown.replace('\n', ',').split(',') if w.strip().startswith(('BLAS_INFO', 'LAPACK_INFO'))]
+    blas_lines = re.findall(r'(?:BLAS|LAPACK)_INFO=\w+', shown)
     print(json.dumps({
         'p50': round(quantile(lat, 0.5), 2), 'p99': round(quantile(lat, 0.99), 2),
         'batchRowsPerSec': len(inputs['batch']) / quantile(bt, 0.5),
