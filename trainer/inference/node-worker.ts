@@ -48,7 +48,7 @@ async function handle(m: WorkerRequest): Promise<WorkerReply> {
       if (!base) throw new Error(`no base "${m.base}" on this worker`);
       const t0 = performance.now();
       const { graph, frozen } = buildServingGraph(base.config, m.variant);
-      const session = await createSession(toOnnxModel(graph, 'serving'), { threads });
+      const session = await createSession(toOnnxModel(graph, 'serving'), { threads, spinning: false });
       const feeds: Record<string, ort.Tensor> = {};
       for (const p of frozen) {
         const t = base.weights.get(p.name);
