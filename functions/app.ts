@@ -8,6 +8,7 @@ import { HTTPException } from 'hono/http-exception';
 import { type Registry, RegistryError } from '../shared/registry.ts';
 import type { Predictor } from '../trainer/inference/predictor.ts';
 import { DatasetChecker } from './datasets/checker.ts';
+import { EDGE_PATHS, type EdgeAssets, registerEdgeRoutes } from './edge/routes.ts';
 import { bearerAuth } from './http/auth.ts';
 import type { KeySource } from './http/key-source.ts';
 import { defaultLog, type LogLine, requestLog } from './http/logging.ts';
@@ -18,6 +19,7 @@ import { registerAdapterRoutes } from './routes/adapters.ts';
 import { DATASET_TYPES_HINT, datasetCheckSlot, registerDatasetRoutes } from './routes/datasets.ts';
 import { registerFinetuneRoutes } from './routes/finetune.ts';
 import { registerMetaRoutes } from './routes/meta.ts';
+import { registerModelRoutes } from './routes/models.ts';
 import { registerPredictRoutes } from './routes/predict.ts';
 
 export interface AppDeps {
@@ -46,6 +48,8 @@ export interface AppDeps {
   datasetChecks?: DatasetCheckSettings;
   /** Serves POST /adapters/:task/predict (trainer/inference); absent, that route answers 501. */
   predictor?: Predictor;
+  /** The in-browser demo at /edge (functions/edge/assets.ts on Node); absent, /edge is 404. */
+  edge?: EdgeAssets;
 }
 
 export interface DatasetCheckSettings {
@@ -116,7 +120,7 @@ export function createApp(input: AppDeps): OpenAPIHono {
   });
 
   app.use('*', requestLog(deps.log, deps.now));
-  app.use('*', bearerAuth(deps.apiKeys, { public: PUBLIC_PATHS }));
+  app.use('*', bearerAuth(deps.apiKeys, { public: deps.edge ? [...PUBLIC_PATHS, ...EDGE_PATHS] : PUBLIC_PATHS }));
   const limit = (maxSize: number) =>
     bodyLimit({
       maxSize,
@@ -134,6 +138,8 @@ export function createApp(input: AppDeps): OpenAPIHono {
   registerAdapterRoutes(app, deps);
   registerPredictRoutes(app, deps);
   registerDatasetRoutes(app, deps);
+  registerModelRoutes(app, deps);
+  if (deps.edge) registerEdgeRoutes(app, deps.edge);
 
   app.notFound((c) => {
     const path = c.req.path;
