@@ -31,7 +31,7 @@ export function registerEdgeRoutes(app: OpenAPIHono, assets: EdgeAssets): void {
     const a = await assets.get(file);
     // Revalidated on every load (304 when unchanged): the files change with the app, their paths do not.
     const headers: Record<string, string> = { etag: a.etag, 'cache-control': 'no-cache', 'content-type': a.contentType };
-    if (file === 'index.html') headers['x-content-type-options'] = 'nosniff';
+    headers['x-content-type-options'] = 'nosniff';
     if (
       c.req
         .header('if-none-match')

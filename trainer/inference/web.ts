@@ -41,7 +41,7 @@ export interface WebPredictorOptions {
   apiKey?: string;
   /** Where onnxruntime-web's .mjs/.wasm files are served (default `${apiUrl}/edge/ort/`). */
   wasmPaths?: string;
-  /** WASM threads (default: 1, or up to 4 when the page is cross-origin isolated). */
+  /** WASM threads (default 1; more need a cross-origin isolated page, and are untested here). */
   threads?: number;
   /** Where the base is kept (default: the page's `caches`; null: not kept). */
   caches?: CacheStorageLike | null;
@@ -75,12 +75,6 @@ function configureOrt(wasmPaths: string, threads: number): void {
   ort.env.wasm.numThreads = threads;
 }
 
-function defaultThreads(): number {
-  const g = globalThis as { crossOriginIsolated?: boolean; navigator?: { hardwareConcurrency?: number } };
-  // WASM threads need SharedArrayBuffer, which browsers give only to cross-origin isolated pages.
-  return g.crossOriginIsolated ? Math.max(1, Math.min(4, g.navigator?.hardwareConcurrency ?? 1)) : 1;
-}
-
 /** One onnxruntime-web session per (base, variant), each with that base's weights baked in. */
 export class WebEngines implements EngineProvider {
   private readonly weights = new Map<string, ReadonlyMap<string, TensorView>>();
@@ -89,7 +83,7 @@ export class WebEngines implements EngineProvider {
   readonly sessionCreateMs = new Map<string, number>();
 
   constructor(o: { wasmPaths: string; threads?: number }) {
-    configureOrt(o.wasmPaths, o.threads ?? defaultThreads());
+    configureOrt(o.wasmPaths, o.threads ?? 1);
   }
 
   /** The base's weights (`bert.`-prefixed names), kept for the sessions of its variants. */
