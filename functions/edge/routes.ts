@@ -52,7 +52,7 @@ export function registerEdgeRoutes(app: OpenAPIHono, assets: EdgeAssets): void {
   app.get('/edge/ort/:file', (c) => {
     const file = c.req.param('file');
     if (!(ORT_FILES as readonly string[]).includes(file))
-      throw new ProblemError(404, 'not-found', `no onnxruntime-web file "${file}" here (${ORT_FILES.join(', ')})`);
+      throw new ProblemError(404, 'not-found', `no WASM runtime file "${file}" here (${ORT_FILES.join(', ')})`);
     return serve(file as EdgeFile, c);
   });
 }
