@@ -9,6 +9,7 @@ import { type Registry, RegistryError } from '../shared/registry.ts';
 import type { Predictor } from '../trainer/inference/predictor.ts';
 import { CONSOLE_PUBLIC_PATHS, registerConsoleRoutes } from './console/route.ts';
 import { DatasetChecker } from './datasets/checker.ts';
+import { EDGE_PATHS, type EdgeAssets, registerEdgeRoutes } from './edge/routes.ts';
 import { bearerAuth } from './http/auth.ts';
 import type { KeySource } from './http/key-source.ts';
 import { defaultLog, type LogLine, requestLog } from './http/logging.ts';
@@ -21,6 +22,7 @@ import { DATASET_TYPES_HINT, datasetCheckSlot, registerDatasetRoutes } from './r
 import { registerFinetuneRoutes } from './routes/finetune.ts';
 import { registerJobEventRoutes } from './routes/job-events.ts';
 import { registerMetaRoutes } from './routes/meta.ts';
+import { registerModelRoutes } from './routes/models.ts';
 import { registerPredictRoutes } from './routes/predict.ts';
 
 export interface AppDeps {
@@ -51,6 +53,8 @@ export interface AppDeps {
   predictor?: Predictor;
   /** Whether GET /finetune/:jobId/events may hold a Server-Sent Events stream open (the local server; not Lambda). */
   eventStream?: boolean;
+  /** The in-browser demo at /edge (functions/edge/assets.ts on Node); absent, /edge is 404. */
+  edge?: EdgeAssets;
 }
 
 export interface DatasetCheckSettings {
@@ -122,7 +126,7 @@ export function createApp(input: AppDeps): OpenAPIHono {
   });
 
   app.use('*', requestLog(deps.log, deps.now));
-  app.use('*', bearerAuth(deps.apiKeys, { public: PUBLIC_PATHS }));
+  app.use('*', bearerAuth(deps.apiKeys, { public: deps.edge ? [...PUBLIC_PATHS, ...EDGE_PATHS] : PUBLIC_PATHS }));
   const limit = (maxSize: number) =>
     bodyLimit({
       maxSize,
@@ -143,6 +147,8 @@ export function createApp(input: AppDeps): OpenAPIHono {
   registerAdapterMetricsRoute(app, deps);
   registerDatasetRoutes(app, deps);
   registerConsoleRoutes(app);
+  registerModelRoutes(app, deps);
+  if (deps.edge) registerEdgeRoutes(app, deps.edge);
 
   app.notFound((c) => {
     const path = c.req.path;

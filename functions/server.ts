@@ -26,6 +26,7 @@ import { serve } from '@hono/node-server';
 import { Registry } from '../shared/registry.ts';
 import { createNodePredictor } from '../trainer/inference/node.ts';
 import { createApp, DEFAULT_DATASET_MAX_ROWS } from './app.ts';
+import { edgeAssets } from './edge/assets.ts';
 import { LocalRunner } from './jobs/local-runner.ts';
 import { jobLimitsFromEnv } from './jobs/spend.ts';
 import { resolveApiKey } from './local/api-key.ts';
@@ -82,6 +83,7 @@ async function main(): Promise<void> {
     downloads: 'stream',
     eventStream: true,
     signUploadUrl: uploads.sign,
+    edge: edgeAssets(), // /edge: adapters run in the browser (bundled on first visit)
     jobLimits: jobLimitsFromEnv(process.env),
     datasetChecks: {
       concurrency: intFromEnv('ADAPTER_STORE_DATASET_CHECKS', 2, 1, 64),
@@ -101,6 +103,7 @@ async function main(): Promise<void> {
       `  API key:      ${key}   (${source === 'env' ? 'from ADAPTER_STORE_API_KEY' : `kept in ${join(storeDir, 'api-key')}`})`,
       `  registry:     ${registry.uri}   (objects named s3://${BUCKET}/...)`,
       `  base model:   ${SEED_MODEL}${seeded ? ` (seeded now: pretrained on movie reviews by trainer pretrain; its card: assets/models/${SEED_MODEL}/README.md)` : ''}`,
+      `  in a browser: ${url}/edge   (adapters run in the page)`,
       `  add a base:   npm run trainer -- upload-base --registry ${registry.uri} --name <name> --dir <dir>`,
       ...(resumed.length > 0 ? [`  resumed jobs: ${resumed.join(', ')}`] : []),
     ];

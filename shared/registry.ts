@@ -79,6 +79,10 @@ export const OPTIONAL_ADAPTER_FILES = [
   'layernorms.safetensors',
 ] as const;
 
+/** The files of a base a client may fetch one by one (GET /models/:name/files/:file): config, weights, tokenizer. */
+export const BASE_MODEL_FILES = ['config.json', 'model.safetensors', 'vocab.txt', 'tokenizer.json', 'tokenizer_config.json'] as const;
+export type BaseModelFile = (typeof BASE_MODEL_FILES)[number];
+
 export class RegistryError extends Error {
   constructor(
     message: string,
@@ -553,6 +557,19 @@ export class Registry {
     await this.downloadPrefix(this.key(PREFIXES.models + slug('model name', name), ''), dir); // flat HF layout only
     if (!existsSync(join(dir, 'model.safetensors')))
       throw new RegistryError(`base model "${name}" not found in ${this.uri}/models/`, 'not-found');
+  }
+
+  modelFileKey(name: string, file: BaseModelFile): string {
+    return this.key(PREFIXES.models + slug('model name', name), file);
+  }
+
+  /** One file of a base, streamed (null when the base or that file is absent). */
+  async openModelFile(name: string, file: BaseModelFile): Promise<ObjectBody | null> {
+    if (!(BASE_MODEL_FILES as readonly string[]).includes(file))
+      throw new RegistryError(`"${file}" is not a base model file (${BASE_MODEL_FILES.join(', ')})`, 'invalid');
+    return this.store.get(this.modelFileKey(name, file)).catch((err: unknown) => {
+      throw registryError(err);
+    });
   }
 
   /**

@@ -1,0 +1,93 @@
+/**
+ * GET /models/:name/files/:file: one file of a base (config, weights, tokenizer), for clients that run
+ * adapters themselves (the browser runtime, trainer/inference/web.ts). Bases are immutable once their
+ * weights exist (Registry.uploadModel), so a file is cached for good by whoever holds a key.
+ */
+import { Readable } from 'node:stream';
+import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
+import { BASE_MODEL_FILES, type BaseModelFile } from '../../shared/registry.ts';
+import type { ResolvedDeps } from '../app.ts';
+import { ProblemError } from '../http/problem.ts';
+import { Slug } from '../schemas.ts';
+import { problemResponses } from './common.ts';
+
+const ModelFileParams = z.object({
+  name: Slug.openapi({ param: { name: 'name', in: 'path' }, example: 'bert-base-uncased' }),
+  file: z
+    .string()
+    .max(64)
+    .openapi({ param: { name: 'file', in: 'path' }, description: `One of ${BASE_MODEL_FILES.join(', ')}.`, example: 'config.json' }),
+});
+
+const modelFile = createRoute({
+  method: 'get',
+  path: '/models/{name}/files/{file}',
+  tags: ['models'],
+  summary: 'Download a file of a base model',
+  description:
+    'Streamed with `Content-Length` and a strong `ETag` (`If-None-Match` answers 304); immutable, private caching. On AWS, a redirect to a short-lived signed URL (the weights exceed a Lambda response).',
+  request: { params: ModelFileParams },
+  responses: {
+    200: {
+      description: 'The file.',
+      content: {
+        'application/octet-stream': { schema: z.string().openapi({ format: 'binary' }) },
+        'application/json': { schema: z.object({}).passthrough() },
+        'text/plain': { schema: z.string() },
+      },
+    },
+    302: { description: 'Redirect to a short-lived signed URL.' },
+    304: { description: 'Not modified (If-None-Match matched the ETag).' },
+    ...problemResponses(400, 401, 404),
+  },
+});
+
+const IMMUTABLE = 'private, max-age=31536000, immutable';
+
+function contentType(file: BaseModelFile): string {
+  if (file.endsWith('.json')) return 'application/json';
+  if (file.endsWith('.txt')) return 'text/plain; charset=utf-8';
+  return 'application/octet-stream';
+}
+
+/** The object store's version tag as a strong HTTP validator (the object is never rewritten). */
+const strongEtag = (etag: string): string => `"${etag.replace(/^W\//, '').replace(/"/g, '')}"`;
+
+function etagMatches(header: string | undefined, etag: string): boolean {
+  return !!header && header.split(',').some((t) => ['*', etag].includes(t.trim().replace(/^W\//, '')));
+}
+
+export function registerModelRoutes(app: OpenAPIHono, deps: ResolvedDeps): void {
+  const { registry } = deps;
+  app.openapi(modelFile, async (c) => {
+    const { name, file } = c.req.valid('param');
+    if (!(BASE_MODEL_FILES as readonly string[]).includes(file))
+      throw new ProblemError(404, 'not-found', `a base has no file "${file}" to download (${BASE_MODEL_FILES.join(', ')})`, [
+        { name: 'file', reason: 'not a base model file' },
+      ]);
+    const f = file as BaseModelFile;
+    const body = await registry.openModelFile(name, f);
+    if (!body) {
+      const exists = await registry.modelExists(name);
+      throw new ProblemError(404, 'not-found', exists ? `base model "${name}" has no ${file}` : `no base model "${name}" in the store`, [
+        exists ? { name: 'file', reason: 'not in this base' } : { name: 'name', reason: 'no such base model' },
+      ]);
+    }
+    const etag = strongEtag(body.etag);
+    const common = { etag, 'cache-control': IMMUTABLE };
+    if (etagMatches(c.req.header('if-none-match'), etag) || deps.downloads === 'redirect' || c.req.method === 'HEAD') {
+      body.stream.destroy(); // only the metadata was needed
+    }
+    if (etagMatches(c.req.header('if-none-match'), etag)) return new Response(null, { status: 304, headers: common });
+    if (deps.downloads === 'redirect') {
+      if (!deps.signDownloadUrl) throw new Error('downloads are "redirect" but no signDownloadUrl was configured');
+      return new Response(null, {
+        status: 302,
+        headers: { location: await deps.signDownloadUrl(registry.modelFileKey(name, f)), 'cache-control': 'no-store' },
+      });
+    }
+    const headers = { ...common, 'content-type': contentType(f), 'content-length': String(body.size) };
+    if (c.req.method === 'HEAD') return new Response(null, { status: 200, headers });
+    return new Response(Readable.toWeb(body.stream) as ReadableStream<Uint8Array>, { status: 200, headers });
+  });
+}

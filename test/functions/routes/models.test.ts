@@ -1,0 +1,104 @@
+/**
+ * GET /models/:name/files/:file: a base's files byte for byte, with a strong ETag (304 on If-None-Match)
+ * and immutable private caching; problem+json 404 for an unknown base, a file the base lacks and a name
+ * that is no base file; 401 without a key; a redirect on AWS; in the OpenAPI document.
+ */
+import assert from 'node:assert/strict';
+import { readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import type { OpenAPIHono } from '@hono/zod-openapi';
+import { createApp } from '../../../functions/app.ts';
+import type { JobLauncher } from '../../../functions/jobs/launcher.ts';
+import { type ServingStore, servingStore } from '../../support/serving-store.ts';
+
+const KEY = 'models-key';
+let store: ServingStore;
+let app: OpenAPIHono;
+
+const launcher: JobLauncher = {
+  submit: async (job) => ({ jobId: job.jobId, externalId: job.jobId }),
+  cancel: async () => {},
+  describe: async () => ({ state: 'unknown' }),
+};
+
+const makeApp = (downloads: 'stream' | 'redirect') =>
+  createApp({
+    registry: store.registry,
+    launcher,
+    apiKeys: [KEY],
+    allowedDatasetBuckets: ['store'],
+    defaultBaseModel: 'tiny',
+    downloads,
+    signDownloadUrl: async (key) => `https://signed.example/${key}?sig=1`,
+    log: () => {},
+  });
+
+before(async () => {
+  store = await servingStore('models-route-');
+  app = makeApp('stream');
+});
+after(() => rmSync(store.root, { recursive: true, force: true }));
+
+const get = (path: string, headers: Record<string, string> = {}, a = app, method = 'GET') =>
+  Promise.resolve(a.request(path, { method, headers: { authorization: `Bearer ${KEY}`, ...headers } }));
+
+test('each file of a base, byte for byte, with its type, length, strong ETag and immutable caching', async () => {
+  for (const [file, type] of [
+    ['model.safetensors', 'application/octet-stream'],
+    ['config.json', 'application/json'],
+    ['vocab.txt', 'text/plain; charset=utf-8'],
+  ] as const) {
+    const res = await get(`/models/tiny/files/${file}`);
+    assert.equal(res.status, 200, file);
+    const body = new Uint8Array(await res.arrayBuffer());
+    assert.deepEqual(body, new Uint8Array(readFileSync(join(store.baseDir, file))), file);
+    assert.equal(res.headers.get('content-type'), type);
+    assert.equal(res.headers.get('content-length'), String(body.byteLength));
+    assert.equal(res.headers.get('cache-control'), 'private, max-age=31536000, immutable');
+    const etag = res.headers.get('etag');
+    assert.match(etag ?? '', /^"[^"]+"$/, 'a strong validator');
+    const again = await get(`/models/tiny/files/${file}`, { 'if-none-match': etag! });
+    assert.equal(again.status, 304);
+    assert.equal(again.headers.get('etag'), etag);
+    assert.equal((await again.arrayBuffer()).byteLength, 0);
+  }
+  const head = await get('/models/tiny/files/model.safetensors', {}, app, 'HEAD');
+  assert.equal(head.status, 200);
+  assert.equal(head.headers.get('content-length'), String(readFileSync(join(store.baseDir, 'model.safetensors')).byteLength));
+});
+
+test('problem+json 404 for an unknown base, a file the base lacks and a name that is no base file; 400 for a bad name; 401 without a key', async () => {
+  const cases: [string, number, string][] = [
+    ['/models/nope/files/config.json', 404, 'name'],
+    ['/models/tiny/files/tokenizer.json', 404, 'file'],
+    ['/models/tiny/files/secrets.env', 404, 'file'],
+    ['/models/Bad..Name/files/config.json', 400, 'name'],
+  ];
+  for (const [path, status, field] of cases) {
+    const res = await get(path);
+    assert.equal(res.status, status, path);
+    assert.equal(res.headers.get('content-type'), 'application/problem+json', path);
+    const p = (await res.json()) as { detail: string; 'invalid-params'?: { name: string }[] };
+    assert.ok(
+      p['invalid-params']?.some((x) => x.name === field),
+      `${path}: names ${field}: ${JSON.stringify(p)}`,
+    );
+  }
+  const res = await Promise.resolve(app.request('/models/tiny/files/config.json'));
+  assert.equal(res.status, 401);
+});
+
+test('on AWS (redirect downloads) a short-lived signed URL for the registry key, never cached', async () => {
+  const res = await get('/models/tiny/files/model.safetensors', {}, makeApp('redirect'));
+  assert.equal(res.status, 302);
+  assert.equal(res.headers.get('location'), `https://signed.example/${store.registry.modelFileKey('tiny', 'model.safetensors')}?sig=1`);
+  assert.equal(res.headers.get('cache-control'), 'no-store');
+});
+
+test('the route is in the OpenAPI document', async () => {
+  const doc = (await (await get('/openapi.json')).json()) as { paths: Record<string, { get?: { responses: Record<string, unknown> } }> };
+  const op = doc.paths['/models/{name}/files/{file}']?.get;
+  assert.ok(op, 'documented');
+  for (const s of ['200', '304', '401', '404']) assert.ok(op.responses[s], s);
+});
