@@ -20,8 +20,9 @@ export interface LoadedAdapter {
   version: string;
   manifest: AdapterManifest;
   config: AdapterConfig;
+  /** As read from adapter.safetensors; the runtime empties the map once it has packed them (runtime.ts). */
   tensors: Map<string, Float32Array>;
-  /** What this entry holds in memory (its tensors, and whatever the runtime attaches via `extraBytes`). */
+  /** What this entry holds in memory: its tensors' bytes, or what `keptBytes` says it keeps instead. */
   bytes: number;
 }
 
@@ -46,12 +47,13 @@ export class AdapterCache {
 
   /**
    * The adapter of a manifest, loaded once. `check` runs on its manifest and config before any tensor is
-   * read (the base checks); `extraBytes` is what the caller derives from it and keeps with it (its packed feeds).
+   * read (the base checks); `keptBytes`, called once on load, turns it into what the caller keeps (its packed
+   * feeds, the tensors released) and returns those bytes: what the budget counts.
    */
   async get(
     manifest: AdapterManifest,
     check: (manifest: AdapterManifest, config: AdapterConfig) => Promise<void>,
-    extraBytes: (a: LoadedAdapter) => number = () => 0,
+    keptBytes: (a: LoadedAdapter) => number = (a) => a.bytes,
   ): Promise<LoadedAdapter> {
     const key = `${manifest.task}@${manifest.version}`;
     const hit = this.entries.get(key);
@@ -63,7 +65,7 @@ export class AdapterCache {
     let pending = this.loading.get(key);
     if (!pending) {
       pending = this.load(key, manifest, check).then((a) => {
-        a.bytes += extraBytes(a);
+        a.bytes = keptBytes(a);
         this.insert(a);
         return a;
       });

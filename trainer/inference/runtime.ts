@@ -6,7 +6,7 @@
  */
 import type { AdapterConfig } from '../../shared/adapter-config.ts';
 import type { AdapterManifest } from '../../shared/manifest.ts';
-import { packAdapters, servingVariant } from '../model/serving-graph.ts';
+import { packAdapters, servingVariant, stackPacked } from '../model/serving-graph.ts';
 import type { BertTokenizer, Encoding } from '../tokenizer/bert-tokenizer-core.ts';
 import { AdapterCache, type LoadedAdapter } from './adapter-cache.ts';
 import type { AdapterSource } from './adapter-source.ts';
@@ -102,14 +102,8 @@ export function createPredictor(o: RuntimeOptions): RuntimePredictor {
       engine.catch(() => {});
       b = new MicroBatcher<Served>({
         engine: () => engine,
-        pack: (adapters) =>
-          adapters.length === 1
-            ? adapters[0].packed
-            : packAdapters(
-                base.layerNorms,
-                base.config,
-                adapters.map((a) => ({ config: a.adapter.config, tensors: a.adapter.tensors })),
-              ),
+        // Mixed batches stack the adapters' own packed feeds: their raw tensors are not kept.
+        pack: (adapters) => (adapters.length === 1 ? adapters[0].packed : stackPacked(adapters.map((a) => a.packed))),
         padId: base.tokenizer.padId,
         maxRows: o.maxBatchRows ?? DEFAULT_MAX_BATCH_ROWS,
         maxWaitMs: o.maxWaitMs ?? DEFAULT_MAX_WAIT_MS,
@@ -146,6 +140,7 @@ export function createPredictor(o: RuntimeOptions): RuntimePredictor {
       const packed = packAdapters(base.layerNorms, base.config, [{ config: a.config, tensors: a.tensors }]);
       s = { key: a.key, numLabels: a.config.labels.length, adapter: a, packed };
       servedOf.set(a, s);
+      a.tensors.clear(); // packed now: memory holds each adapter once
     }
     return s;
   };

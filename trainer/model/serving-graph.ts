@@ -210,3 +210,48 @@ export function packAdapters(
   });
   return out;
 }
+
+/**
+ * Stacks feeds packed one adapter at a time (packAdapters of U = 1 each) into the feeds of one mixed
+ * batch: slot u = packs[u], every other dimension zero-padded to the largest (the padding rules above keep
+ * logits unchanged). The runtime keeps only each adapter's own packed feeds and stacks them per batch.
+ */
+export function stackPacked(packs: readonly Record<string, PackedTensor>[]): Record<string, PackedTensor> {
+  if (packs.length === 0) throw new Error('stackPacked: nothing to stack');
+  const out: Record<string, PackedTensor> = {};
+  for (const name of Object.keys(packs[0])) {
+    const parts = packs.map((p, u) => {
+      const t = p[name];
+      if (t?.dims[0] !== 1 || t.dims.length !== packs[0][name].dims.length)
+        throw new Error(`stackPacked: pack ${u} has no single-adapter tensor "${name}" of rank ${packs[0][name].dims.length}`);
+      return t;
+    });
+    const dims = parts[0].dims.map((_, i) => (i === 0 ? parts.length : Math.max(...parts.map((t) => t.dims[i]))));
+    const slot = dims.slice(1).reduce((x, y) => x * y, 1);
+    const data = new Float32Array(parts.length * slot);
+    parts.forEach((t, u) => padInto(t, dims, data, u * slot));
+    out[name] = { data, dims };
+  }
+  return out;
+}
+
+/** Copies `t` (dims [1, ...]) into `dst` at `offset`, laid out with the larger `dims` [U, ...] (row-major). */
+function padInto(t: PackedTensor, dims: readonly number[], dst: Float32Array, offset: number): void {
+  const rank = dims.length;
+  const last = t.dims[rank - 1];
+  const rows = t.data.length / last; // contiguous runs of the last axis
+  const index = new Array<number>(rank - 1).fill(0); // position over axes 1..rank-2 of the source
+  for (let r = 0; r < rows; r++) {
+    let at = offset;
+    let stride = dims[rank - 1];
+    for (let i = rank - 2; i >= 1; i--) {
+      at += index[i] * stride;
+      stride *= dims[i];
+    }
+    dst.set(t.data.subarray(r * last, (r + 1) * last), at);
+    for (let i = rank - 2; i >= 1; i--) {
+      if (++index[i] < t.dims[i]) break;
+      index[i] = 0;
+    }
+  }
+}

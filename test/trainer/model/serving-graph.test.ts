@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { toOnnxModel } from '../../../trainer/graph/onnx-export.ts';
 import { parameterSpecs, specFromAdapterConfig } from '../../../trainer/model/params.ts';
-import { ADAPTER_INDEX, buildServingGraph, packAdapters, type ServingVariant } from '../../../trainer/model/serving-graph.ts';
+import { ADAPTER_INDEX, buildServingGraph, packAdapters, type ServingVariant, stackPacked } from '../../../trainer/model/serving-graph.ts';
 import { initialParameters } from '../../../trainer/model/weights.ts';
 import { type BaseModel, loadBaseModel } from '../../../trainer/model-files/base-model.ts';
 import { ModelSessions, type TokenBatch } from '../../../trainer/runtime/model-sessions.ts';
@@ -128,4 +128,22 @@ test('packAdapters refuses a full-mode adapter and a missing head', () => {
   a.tensors.delete('classifier.bias');
   assert.throws(() => packAdapters(values, base.config, [a]), /adapter "a" has no classifier/);
   assert.throws(() => packAdapters(values, base.config, []), /no adapters/);
+});
+
+test('stackPacked of adapters packed one by one equals packAdapters of them together, padding included', () => {
+  const values = new Map([...base.weights].map(([k, w]) => [k, w.data]));
+  const adapters = [
+    randomAdapter(base, { task: 'a', mode: 'adapter', labels: 2, bottleneck: 3, trainLayernorms: true, seed: 8 }),
+    randomAdapter(base, { task: 'b', mode: 'adapter', labels: 3, bottleneck: 5, layers: [1], trainLayernorms: false, seed: 9 }),
+    randomAdapter(base, { task: 'h', mode: 'head', labels: 4, seed: 10 }),
+  ];
+  const together = packAdapters(values, base.config, adapters);
+  const stacked = stackPacked(adapters.map((a) => packAdapters(values, base.config, [a])));
+  assert.deepEqual(Object.keys(stacked).sort(), Object.keys(together).sort());
+  for (const [name, t] of Object.entries(together)) {
+    assert.deepEqual(stacked[name].dims, t.dims, name);
+    assert.deepEqual(stacked[name].data, t.data, name);
+  }
+  assert.throws(() => stackPacked([]), /nothing to stack/);
+  assert.throws(() => stackPacked([together]), /no single-adapter tensor/);
 });
