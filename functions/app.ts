@@ -146,7 +146,7 @@ export function createApp(input: AppDeps): OpenAPIHono {
   registerPredictRoutes(app, deps);
   registerAdapterMetricsRoute(app, deps);
   registerDatasetRoutes(app, deps);
-  registerConsoleRoutes(app);
+  registerConsoleRoutes(app, { edge: deps.edge !== undefined });
   registerModelRoutes(app, deps);
   if (deps.edge) registerEdgeRoutes(app, deps.edge);
 

@@ -8,11 +8,12 @@ import { test } from 'node:test';
 import { createApp } from '../../../functions/app.ts';
 import { CONSOLE_CSS, CONSOLE_JS } from '../../../functions/console/assets.generated.ts';
 import { assetsModule, buildConsoleAssets, GENERATED, gzipBytes, MAX_GZIP_BYTES } from '../../../functions/console/build.ts';
+import type { EdgeAssets } from '../../../functions/edge/routes.ts';
 import type { JobLauncher } from '../../../functions/jobs/launcher.ts';
 import type { Registry } from '../../../shared/registry.ts';
 
 // The console routes touch neither the registry nor the launcher.
-const app = createApp({
+const deps = {
   registry: {} as Registry,
   launcher: {} as JobLauncher,
   apiKeys: ['sekrit'],
@@ -20,7 +21,8 @@ const app = createApp({
   defaultBaseModel: 'base',
   downloads: 'stream',
   log: () => {},
-});
+};
+const app = createApp(deps);
 
 test('the shell loads without a key, with a strict Content-Security-Policy and no inline script', async () => {
   const res = await app.request('/console');
@@ -39,6 +41,20 @@ test('the shell loads without a key, with a strict Content-Security-Policy and n
   assert.doesNotMatch(html, /<script(?![^>]*\ssrc=)[^>]*>/, 'no inline script');
   assert.doesNotMatch(html, /\sstyle=|<style/, 'no inline style');
   assert.doesNotMatch(html, /https?:\/\//, 'nothing from another origin');
+  assert.doesNotMatch(html, /adapter-store-edge/, 'no edge runtime offered where the app serves none');
+});
+
+test('with the edge runtime served, the shell names its script and the CSP adds WebAssembly compilation only', async () => {
+  const edge: EdgeAssets = { get: () => Promise.reject(new Error('not asked for')) };
+  const res = await createApp({ ...deps, edge }).request('/console');
+  const csp = res.headers.get('content-security-policy') ?? '';
+  assert.match(csp, /script-src 'self' 'wasm-unsafe-eval'(;|$)/);
+  assert.match(csp, /default-src 'none'/);
+  assert.match(csp, /connect-src 'self'(;|$)/);
+  assert.doesNotMatch(csp, /unsafe-inline|(?<!wasm-)unsafe-eval|https?:|blob:/);
+  const html = await res.text();
+  assert.match(html, /<meta name="adapter-store-edge" content="\/edge\/app\.js">/);
+  assert.doesNotMatch(html, /<script(?![^>]*\ssrc=)[^>]*>/, 'no inline script');
 });
 
 test('the script and stylesheet are served by the app, revalidated by ETag', async () => {
