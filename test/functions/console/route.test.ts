@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
-import { createApp } from '../../../functions/app.ts';
+import { type AppDeps, createApp } from '../../../functions/app.ts';
 import { CONSOLE_CSS, CONSOLE_JS } from '../../../functions/console/assets.generated.ts';
 import { assetsModule, buildConsoleAssets, GENERATED, gzipBytes, MAX_GZIP_BYTES } from '../../../functions/console/build.ts';
 import type { EdgeAssets } from '../../../functions/edge/routes.ts';
@@ -13,7 +13,7 @@ import type { JobLauncher } from '../../../functions/jobs/launcher.ts';
 import type { Registry } from '../../../shared/registry.ts';
 
 // The console routes touch neither the registry nor the launcher.
-const deps = {
+const deps: AppDeps = {
   registry: {} as Registry,
   launcher: {} as JobLauncher,
   apiKeys: ['sekrit'],
