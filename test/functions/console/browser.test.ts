@@ -4,7 +4,8 @@
  * the sample dataset dropped on the page, a fine-tune from the generated form, the job followed to the
  * end with its loss curve drawn, the adapter page, "Try it" where the API predicts (and "Run in this
  * browser", the edge runtime, with the server's probabilities), a download that hashes to the manifest.
- * Screenshots (PNG, checked for their pixel size) go to a temporary folder whose path the test prints; with UPDATE_CONSOLE_SCREENSHOTS=1 they are also copied to docs/.
+ * Screenshots (PNG, checked for their pixel size) go to a temporary folder whose path the test prints;
+ * with UPDATE_CONSOLE_SCREENSHOTS=1 they are also copied to docs/.
  * No console error is allowed on any page: a CSP violation would be one.
  */
 import assert from 'node:assert/strict';
