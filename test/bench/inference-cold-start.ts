@@ -17,13 +17,10 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { REPO_ROOT } from '../../cdk/training.ts';
 import { Registry } from '../../shared/registry.ts';
-import { parameterSpecs, specFromAdapterConfig } from '../../trainer/model/params.ts';
-import { writeAdapterDir } from '../../trainer/model-files/adapter-dir.ts';
 import { loadBaseModel } from '../../trainer/model-files/base-model.ts';
-import type { F32Tensor } from '../../trainer/model-files/safetensors.ts';
 import { buildInferenceBundle, runInferenceBundle } from '../support/inference-bundle.ts';
-import { randomAdapter } from '../support/random-adapter.ts';
 import { startS3Server } from '../support/s3-server.ts';
+import { publishRandomAdapter } from '../support/serving-store.ts';
 
 const { values } = parseArgs({
   options: { base: { type: 'string' }, runs: { type: 'string', default: '3' } },
@@ -62,19 +59,12 @@ await registry.uploadModel(
   baseDir,
   readdirSync(baseDir).filter((f) => ['config.json', 'model.safetensors', 'vocab.txt', 'tokenizer.json'].includes(f)),
 );
-const base = loadBaseModel(baseDir);
-const adapter = randomAdapter(base, { task: 'bench', mode: 'adapter', labels: 2, bottleneck: 16, seed: 1 });
-const shapes = new Map(parameterSpecs(specFromAdapterConfig(adapter.config)).map((p) => [p.name, p.shape]));
-const tensors = new Map<string, F32Tensor>([...adapter.tensors].map(([k, v]) => [k, { shape: shapes.get(k)!, data: v }]));
-writeAdapterDir(join(work, 'adapter'), { config: adapter.config, tensors }, { ok: true }, { modelName: 'bench' });
-await registry.publishAdapter(join(work, 'adapter'), {
+await publishRandomAdapter(registry, 'bench', loadBaseModel(baseDir), join(work, 'adapter'), {
   task: 'bench',
-  jobId: null,
-  baseModel: { name: 'bench', weightsSha256: base.weightsSha256 },
-  mode: adapter.config.mode,
-  labels: adapter.config.labels,
-  parameters: { trainable: 1, total: 2 },
-  metrics: null,
+  mode: 'adapter',
+  labels: 2,
+  bottleneck: 16,
+  seed: 1,
 });
 
 // 3. Fresh processes: import the bundle, a cold request, a warm one.
