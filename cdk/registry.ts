@@ -8,7 +8,7 @@ import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct, type IConstruct } from 'constructs';
-import { CHECKPOINT_FOLDER, JOB_FILES, PREFIXES } from '../shared/registry.ts';
+import { CHECKPOINT_FOLDER, JOB_EVENTS_FOLDER, JOB_FILES, PREFIXES } from '../shared/registry.ts';
 import { acknowledge, grantPutFindings, grantReadFindings, nagBucketArn } from './nag.ts';
 
 /** Who can be granted registry access: a role or something with one (a function), acknowledged on itself. */
@@ -18,6 +18,7 @@ export type RegistryGrantee = iam.IGrantable & IConstruct;
 const ANY = {
   jobStatus: `${PREFIXES.jobs}*/${JOB_FILES.status}`,
   jobCheckpoint: `${PREFIXES.jobs}*/${CHECKPOINT_FOLDER}*`,
+  jobEvents: `${PREFIXES.jobs}*/${JOB_EVENTS_FOLDER}*`,
   jobIndex: `${PREFIXES.jobIndex}*`,
   idempotency: `${PREFIXES.idempotency}*`,
   datasets: `${PREFIXES.datasets}*`,
@@ -122,7 +123,8 @@ export class RegistryBucket extends Construct {
   grantApiAccess(grantee: RegistryGrantee): void {
     this.bucket.grantRead(grantee);
     const jobRecords = Object.values(JOB_FILES).map((file) => `${PREFIXES.jobs}*/${file}`);
-    for (const pattern of [...jobRecords, ANY.idempotency, ANY.jobIndex, ANY.datasets]) this.bucket.grantPut(grantee, pattern);
+    for (const pattern of [...jobRecords, ANY.jobEvents, ANY.idempotency, ANY.jobIndex, ANY.datasets])
+      this.bucket.grantPut(grantee, pattern);
     // Released when a submit fails, so a retry can claim the Idempotency-Key again.
     this.bucket.grantDelete(grantee, ANY.idempotency);
     acknowledge(grantee, {
@@ -132,6 +134,11 @@ export class RegistryBucket extends Construct {
         ...jobRecords.map((p) =>
           grantPutFindings(this.bucket, p, `The API writes ${p.replace('*', '<id>')} for job ids it generates at request time.`),
         ),
+      ),
+      ...grantPutFindings(
+        this.bucket,
+        ANY.jobEvents,
+        `The API appends ${PREFIXES.jobs}<id>/${JOB_EVENTS_FOLDER}<seq>.json event pages (created, queued, cancel) for job ids it generates at request time.`,
       ),
       ...grantPutFindings(
         this.bucket,
@@ -180,8 +187,8 @@ export class RegistryBucket extends Construct {
   /** A training job: reads everything; writes only job status, checkpoints and new adapter versions. */
   grantTrainerAccess(grantee: RegistryGrantee): void {
     this.bucket.grantRead(grantee);
-    // Its job's status and checkpoints only: spec, launch and cancel records are the API's.
-    for (const pattern of [ANY.jobStatus, ANY.jobCheckpoint, ANY.adapters]) this.bucket.grantPut(grantee, pattern);
+    // Its job's status, events and checkpoints only: spec, launch and cancel records are the API's.
+    for (const pattern of [ANY.jobStatus, ANY.jobCheckpoint, ANY.jobEvents, ANY.adapters]) this.bucket.grantPut(grantee, pattern);
     acknowledge(grantee, {
       ...grantReadFindings(this.bucket, 'The trainer'),
       ...grantPutFindings(
@@ -193,6 +200,11 @@ export class RegistryBucket extends Construct {
         this.bucket,
         ANY.jobCheckpoint,
         `The trainer writes ${PREFIXES.jobs}<id>/${CHECKPOINT_FOLDER}* for the job it runs, so a retried job resumes.`,
+      ),
+      ...grantPutFindings(
+        this.bucket,
+        ANY.jobEvents,
+        `The trainer appends ${PREFIXES.jobs}<id>/${JOB_EVENTS_FOLDER}<seq>.json event pages (create-only) for the job it runs.`,
       ),
       ...grantPutFindings(
         this.bucket,

@@ -253,12 +253,13 @@ describe('least privilege', () => {
   const api = roleStatements(template, id(stack.api.handler.role!));
   const trainer = roleStatements(template, id(stack.training.jobRole));
 
-  test('the API writes only its job records (never checkpoints), job-index/*, datasets/* and idempotency/*, deletes only idempotency/*', () => {
+  test('the API writes only its job records and event pages (never checkpoints), job-index/*, datasets/* and idempotency/*, deletes only idempotency/*', () => {
     assert.deepEqual(allowedResources(api, 's3:PutObject').sort(), [
       `${bucketArn}/datasets/*`,
       `${bucketArn}/idempotency/*`,
       `${bucketArn}/job-index/*`,
       `${bucketArn}/jobs/*/cancel.json`,
+      `${bucketArn}/jobs/*/events/*`,
       `${bucketArn}/jobs/*/launch.json`,
       `${bucketArn}/jobs/*/spec.json`,
       `${bucketArn}/jobs/*/status.json`,
@@ -301,10 +302,11 @@ describe('least privilege', () => {
     assert.deepEqual(secrets, [`\${${id(stack.api.apiKeySecret)}}`, `\${${id(stack.edge.keyPair.privateKey)}}`].sort());
   });
 
-  test('the trainer reads the registry and dataset buckets, writes only job status, checkpoints and adapters/*', () => {
+  test('the trainer reads the registry and dataset buckets, writes only job status, event pages, checkpoints and adapters/*', () => {
     assert.deepEqual(allowedResources(trainer, 's3:PutObject').sort(), [
       `${bucketArn}/adapters/*`,
       `${bucketArn}/jobs/*/checkpoint/*`,
+      `${bucketArn}/jobs/*/events/*`,
       `${bucketArn}/jobs/*/status.json`,
     ]);
     assert.deepEqual(allowedResources(trainer, 's3:DeleteObject'), []);
