@@ -11,7 +11,7 @@
 import { getSignedUrl as signCloudFrontUrl } from '@aws-sdk/cloudfront-signer';
 import type { LambdaContext, LambdaEvent } from 'hono/aws-lambda';
 import { handle } from 'hono/aws-lambda';
-import { Registry } from '../shared/registry.ts';
+import { PREFIXES, Registry } from '../shared/registry.ts';
 import { type AppDeps, createApp } from './app.ts';
 import { refreshingKeys } from './http/key-source.ts';
 import { BatchLauncher } from './jobs/batch-launcher.ts';
@@ -39,6 +39,17 @@ export const readSecretsManager: SecretReader = async (secretId) => {
 };
 
 /** CloudFront signed URLs for registry keys: `<cdn>/<key>` (the distribution's bucket origin is the bucket root). */
+/**
+ * The CDN may read adapters/* only (cdk/edge.ts denies it the rest of the bucket): other downloads (base
+ * model files, GET /models/:name/files/:file) get an S3 presigned URL instead.
+ */
+export function viaCdnForAdapters(
+  cdn: (key: string) => Promise<string>,
+  s3: (key: string) => Promise<string>,
+): (key: string) => Promise<string> {
+  return (key) => (key.startsWith(PREFIXES.adapters) ? cdn(key) : s3(key));
+}
+
 function cloudFrontSigner(env: NodeJS.ProcessEnv, readSecret: SecretReader, registryPrefix: string): (key: string) => Promise<string> {
   // The distribution's file behaviours (cdk/edge.ts) match adapters/... at the bucket root.
   if (registryPrefix !== '')
@@ -85,7 +96,9 @@ export function depsFromEnv(env: NodeJS.ProcessEnv, apiKeys: AppDeps['apiKeys'],
     defaultBaseModel: env.ADAPTER_STORE_DEFAULT_BASE_MODEL ?? 'bert-base-uncased',
     downloads: 'redirect',
     signDownloadUrl: env.ADAPTER_STORE_CDN_URL
-      ? cloudFrontSigner(env, readSecret, registry.location.prefix)
+      ? viaCdnForAdapters(cloudFrontSigner(env, readSecret, registry.location.prefix), (key) =>
+          registry.presignGet(key, DOWNLOAD_URL_SECONDS),
+        )
       : (key) => registry.presignGet(key, DOWNLOAD_URL_SECONDS),
     signUploadUrl: (key, bytes, expiresIn) => registry.presignPut(key, bytes, expiresIn),
     maxDatasetBytes: LAMBDA_DATASET_BYTES,

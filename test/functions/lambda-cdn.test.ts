@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { generateKeyPairSync, verify } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -14,10 +14,12 @@ import { depsFromEnv } from '../../functions/lambda.ts';
 import type { AdapterManifest } from '../../shared/manifest.ts';
 import { Registry } from '../../shared/registry.ts';
 import { type S3TestServer, startS3Server } from '../support/s3-server.ts';
+import { writeTinyBert } from '../support/tiny-bert.ts';
 
 let s3: S3TestServer;
 let restoreEnv: () => void;
 let manifest: AdapterManifest;
+let baseDir: string;
 const { publicKey, privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
 const pem = privateKey.export({ type: 'pkcs1', format: 'pem' }).toString();
 const secretReads: string[] = [];
@@ -38,6 +40,9 @@ before(async () => {
   const registry = Registry.fromUri('s3://registry', s3.client);
   const dir = mkdtempSync(join(tmpdir(), 'cdn-'));
   for (const f of ['adapter.safetensors', 'adapter_config.json', 'metrics.json']) writeFileSync(join(dir, f), '{}');
+  baseDir = join(dir, 'tiny');
+  writeTinyBert(baseDir);
+  await registry.uploadModel('tiny', baseDir, ['config.json', 'model.safetensors', 'vocab.txt']);
   manifest = await registry.publishAdapter(dir, {
     task: 'sst2',
     jobId: null,
@@ -72,8 +77,9 @@ test('downloads redirect to a CloudFront URL for the file key, signed with the s
     `https://d111111abcdef8.cloudfront.net/adapters/sst2/${manifest.version}/adapter.safetensors`,
   );
   assert.equal(location.searchParams.get('Key-Pair-Id'), ENV.ADAPTER_STORE_CDN_KEY_PAIR_ID);
+  const after = Math.ceil(Date.now() / 1000);
   const expires = Number(location.searchParams.get('Expires'));
-  assert.ok(expires > before && expires <= before + 301, `expires ${expires} within 5 minutes`);
+  assert.ok(expires > before && expires <= after + 300, `expires ${expires} within 5 minutes of the request`);
   const resource = `${location.origin}${location.pathname}`;
   const policy = JSON.stringify({ Statement: [{ Resource: resource, Condition: { DateLessThan: { 'AWS:EpochTime': expires } } }] });
   const signature = fromCloudFrontBase64(location.searchParams.get('Signature')!);
@@ -83,6 +89,20 @@ test('downloads redirect to a CloudFront URL for the file key, signed with the s
 
   await app.request('/adapters/sst2/download', { headers: { authorization: 'Bearer k' } });
   assert.deepEqual(secretReads, [ENV.ADAPTER_STORE_CDN_PRIVATE_KEY_SECRET], 'the private key is read once per container');
+});
+
+test('base model files redirect to an S3 presigned URL, not the CDN (CloudFront may read adapters/* only)', async () => {
+  const deps = depsFromEnv({ ...ENV }, ['k'], async () => pem);
+  const app = createApp({ ...deps, log: () => {} });
+  const res = await app.request('/models/tiny/files/config.json', { headers: { authorization: 'Bearer k' } });
+  assert.equal(res.status, 302, await res.clone().text());
+  const location = new URL(res.headers.get('location')!);
+  assert.notEqual(location.hostname, 'd111111abcdef8.cloudfront.net');
+  assert.match(location.pathname, /\/registry\/models\/tiny\/config\.json$|^\/models\/tiny\/config\.json$/);
+  assert.ok(location.searchParams.has('X-Amz-Signature'), 'a SigV4 presigned URL');
+  const fetched = await fetch(location);
+  assert.equal(fetched.status, 200);
+  assert.equal(await fetched.text(), readFileSync(join(baseDir, 'config.json'), 'utf8'));
 });
 
 test('a CDN URL without its key pair id or secret is a configuration error at start', () => {
