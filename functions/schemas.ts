@@ -87,14 +87,20 @@ export const AdapterSummarySchema = z
 export const AdapterListSchema = z
   .object({ object: z.literal('list'), data: z.array(AdapterSummarySchema), hasMore: z.boolean(), nextCursor: z.string().nullable() })
   .openapi('AdapterList');
-export const ListAdaptersQuery = z.object({
-  limit: z.coerce
+
+/** The `limit` query parameter of a paginated listing: 1..max items, `dflt` when absent. */
+function pageLimit(max: number, dflt: number) {
+  return z.coerce
     .number()
     .int()
     .min(1)
-    .max(100)
-    .default(50)
-    .openapi({ param: { name: 'limit', in: 'query' } }),
+    .max(max)
+    .default(dflt)
+    .openapi({ param: { name: 'limit', in: 'query' } });
+}
+
+export const ListAdaptersQuery = z.object({
+  limit: pageLimit(100, 50),
   after: Slug.optional().openapi({ param: { name: 'after', in: 'query' }, description: 'Cursor: the last task of the previous page.' }),
 });
 
@@ -126,13 +132,7 @@ export const VersionParams = z.object({
 });
 export const ListJobsQuery = z.object({
   task: Slug.optional().openapi({ param: { name: 'task', in: 'query' } }),
-  limit: z.coerce
-    .number()
-    .int()
-    .min(1)
-    .max(100)
-    .default(20)
-    .openapi({ param: { name: 'limit', in: 'query' } }),
+  limit: pageLimit(100, 20),
   after: Slug.optional().openapi({ param: { name: 'after', in: 'query' }, description: 'Cursor: the last jobId of the previous page.' }),
 });
 export const DownloadQuery = z.object({
@@ -229,13 +229,7 @@ export const ListEventsQuery = z.object({
     param: { name: 'after', in: 'query' },
     description: 'Cursor: the id of the last event seen (poll with it to get only newer events).',
   }),
-  limit: z.coerce
-    .number()
-    .int()
-    .min(1)
-    .max(1000)
-    .default(100)
-    .openapi({ param: { name: 'limit', in: 'query' } }),
+  limit: pageLimit(1000, 100),
   stream: z
     .enum(['true', 'false'])
     .optional()
@@ -254,13 +248,7 @@ export const ListCheckpointsQuery = z.object({
     param: { name: 'after', in: 'query' },
     description: 'Cursor: the id of the last checkpoint seen.',
   }),
-  limit: z.coerce
-    .number()
-    .int()
-    .min(1)
-    .max(100)
-    .default(20)
-    .openapi({ param: { name: 'limit', in: 'query' } }),
+  limit: pageLimit(100, 20),
 });
 
 export const CheckpointSchema = z
