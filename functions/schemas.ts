@@ -6,10 +6,19 @@
 import { z } from '@hono/zod-openapi';
 import { JOB_EVENT_ID_RE, JobEventSchema } from '../shared/job-events.ts';
 // The job's own schemas live in shared/ so that the trainer re-validates spec.json with them.
-import { HyperparametersSchema, S3Uri, Slug, VERSION_RE } from '../shared/job-schema.ts';
+import { requireSweepValidation, S3Uri, Slug, SweepHyperparametersSchema, VERSION_RE } from '../shared/job-schema.ts';
 import { ADAPTER_FILES, OPTIONAL_ADAPTER_FILES } from '../shared/registry.ts';
 
-export { HyperparametersSchema, isPlainKey, JobSpecSchema, S3Uri, SLUG_RE, Slug, VERSION_RE } from '../shared/job-schema.ts';
+export {
+  HyperparametersSchema,
+  isPlainKey,
+  JobSpecSchema,
+  S3Uri,
+  SLUG_RE,
+  Slug,
+  SweepHyperparametersSchema,
+  VERSION_RE,
+} from '../shared/job-schema.ts';
 
 export const FinetuneRequestSchema = z
   .object({
@@ -20,9 +29,10 @@ export const FinetuneRequestSchema = z
       description: 'A base model in the registry (models/<name>/); the deployment default when absent.',
       example: 'bert-base-uncased',
     }),
-    hyperparameters: HyperparametersSchema.optional(),
+    hyperparameters: SweepHyperparametersSchema.optional(),
   })
   .strict()
+  .superRefine(requireSweepValidation)
   .openapi('FinetuneRequest');
 
 export const JobStateSchema = z.enum(['queued', 'running', 'succeeded', 'failed', 'cancelled']);
@@ -30,6 +40,30 @@ export const JobStateSchema = z.enum(['queued', 'running', 'succeeded', 'failed'
 const MetricsSchema = z
   .object({ loss: z.number(), accuracy: z.number(), macroF1: z.number(), mcc: z.number(), examples: z.number() })
   .openapi('ValidationMetrics');
+
+const SweepPointSchema = z
+  .object({
+    point: z.number().int(),
+    settings: z
+      .record(z.string(), z.unknown())
+      .openapi({ description: "The swept hyperparameters' values at this point.", example: { lr: 0.001, bottleneck: 64 } }),
+    status: JobStateSchema,
+    progress: z.object({ step: z.number(), totalSteps: z.number(), fraction: z.number() }),
+    score: z.number().nullable().openapi({ description: 'Once trained: the selection metric on validation, mean over the seeds.' }),
+    metrics: MetricsSchema.nullable().openapi({
+      description: "Latest validation metrics while training; the best seed's best once trained.",
+    }),
+    error: z.object({ message: z.string() }).nullable(),
+  })
+  .openapi('SweepPoint');
+
+const SweepSchema = z
+  .object({
+    metric: z.enum(['accuracy', 'f1', 'mcc', 'loss']),
+    points: z.array(SweepPointSchema),
+    bestPoint: z.number().int().nullable().openapi({ description: 'The point published as the version, once the sweep succeeded.' }),
+  })
+  .openapi('Sweep');
 
 export const JobSchema = z
   .object({
@@ -40,7 +74,7 @@ export const JobSchema = z
     baseModel: z.string(),
     datasetUri: z.string(),
     validationUri: z.string().nullable(),
-    hyperparameters: HyperparametersSchema,
+    hyperparameters: SweepHyperparametersSchema,
     createdAt: z.string(),
     updatedAt: z.string().nullable(),
     startedAt: z.string().nullable(),
@@ -50,6 +84,9 @@ export const JobSchema = z
     metrics: MetricsSchema.nullable(),
     adapterVersion: z.string().nullable(),
     error: z.object({ message: z.string() }).nullable(),
+    sweep: SweepSchema.nullable().openapi({
+      description: 'For a sweep (hyperparameters listing values): every point, and the one published.',
+    }),
   })
   .openapi('FinetuneJob');
 

@@ -70,6 +70,25 @@ export const JOB_EVENT_DATA = {
     metrics: z.object({ loss: z.number(), accuracy: z.number(), macroF1: z.number(), mcc: z.number() }).nullable(),
   }),
   failed: z.object({ reason: z.string() }),
+  /** A sweep's point began training (its settings: the swept hyperparameters' values there). */
+  'point-started': z.object({ point: z.number().int(), settings: z.record(z.string(), z.unknown()) }),
+  /** A sweep's point ended: its score (mean over seeds of the selection metric), or why it failed. */
+  'point-finished': z.object({
+    point: z.number().int(),
+    settings: z.record(z.string(), z.unknown()),
+    state: z.enum(['succeeded', 'failed']),
+    score: z.number().nullable(),
+    reason: z.string().nullable(),
+  }),
+  /** The sweep's winner, chosen on validation; it is what gets published. */
+  'sweep-selected': z.object({
+    point: z.number().int(),
+    settings: z.record(z.string(), z.unknown()),
+    metric: SelectionMetric,
+    score: z.number(),
+    points: z.number().int(),
+    finished: z.number().int(),
+  }),
   cancelled: z.object({ reason: z.string() }),
   /** Something went wrong that the job survives (a checkpoint upload failed, a stale checkpoint was ignored). */
   warning: z.object({ reason: z.string() }),

@@ -5,6 +5,7 @@
  * Training bounds mirror the trainer CLI's options (README: "The trainer CLI").
  */
 import { z } from '@hono/zod-openapi';
+import { MAX_SWEEP_POINTS, MAX_SWEEP_VALUES, SWEEP_KEYS, sweepSize } from './sweep.ts';
 
 /** The registry's slug rule (shared/registry.ts): no path tricks, no upper case. */
 export const SLUG_RE = /^[a-z0-9][a-z0-9_-]{0,63}$/;
@@ -85,8 +86,70 @@ export const HyperparametersSchema = z
       .optional(),
     maxSteps: z.number().int().min(1).max(10_000_000).optional(),
   })
-  .strict()
-  .openapi('Hyperparameters');
+  .strict();
+
+/** A sweep key: its one value, or a list of 2 to MAX_SWEEP_VALUES distinct values, each as the key alone allows. */
+const sweepable = <T extends z.ZodType>(one: T) =>
+  z
+    .union([
+      one,
+      z
+        .array(one)
+        .min(2, 'a swept hyperparameter lists at least 2 values (give one value without a list)')
+        .max(MAX_SWEEP_VALUES, `a swept hyperparameter lists at most ${MAX_SWEEP_VALUES} values`)
+        .refine((vs) => new Set(vs.map((v) => JSON.stringify(v))).size === vs.length, 'values must be distinct'),
+    ])
+    .optional();
+
+const one = HyperparametersSchema.shape;
+const sweepShape = {
+  mode: sweepable(one.mode.unwrap()),
+  bottleneck: sweepable(one.bottleneck.unwrap()),
+  nonlinearity: sweepable(one.nonlinearity.unwrap()),
+  initStd: sweepable(one.initStd.unwrap()),
+  adapterLayers: sweepable(one.adapterLayers.unwrap()),
+  trainLayernorms: sweepable(one.trainLayernorms.unwrap()),
+  epochs: sweepable(one.epochs.unwrap()),
+  lr: sweepable(one.lr.unwrap()),
+  batchSize: sweepable(one.batchSize.unwrap()),
+  maxSeqLen: sweepable(one.maxSeqLen.unwrap()),
+  weightDecay: sweepable(one.weightDecay.unwrap()),
+  warmupRatio: sweepable(one.warmupRatio.unwrap()),
+  dropout: sweepable(one.dropout.unwrap()),
+  earlyStoppingPatience: sweepable(one.earlyStoppingPatience.unwrap()),
+} satisfies Record<(typeof SWEEP_KEYS)[number], z.ZodType>;
+
+/**
+ * Hyperparameters as POST /finetune takes them: any sweep key (shared/sweep.ts) may list values, and the
+ * job then trains every combination (a grid of at most MAX_SWEEP_POINTS points) and publishes the best.
+ */
+export const SweepHyperparametersSchema = HyperparametersSchema.extend(sweepShape)
+  .superRefine((h, ctx) => {
+    const size = sweepSize(h);
+    if (size > MAX_SWEEP_POINTS)
+      ctx.addIssue({
+        code: 'custom',
+        path: [],
+        message: `the sweep spans ${size} points (the product of the listed values' counts), over the limit of ${MAX_SWEEP_POINTS}`,
+      });
+  })
+  .openapi('Hyperparameters', {
+    description: `Training options. Any of ${SWEEP_KEYS.join(', ')} may list 2 to ${MAX_SWEEP_VALUES} values: the job is then a sweep over every combination (at most ${MAX_SWEEP_POINTS} points), and the best point on validation is published.`,
+  });
+
+/** A sweep picks its best point on validation data: a request or spec with a sweep and none is refused. */
+export function requireSweepValidation(
+  job: { validationUri?: string; hyperparameters?: z.infer<typeof SweepHyperparametersSchema> },
+  ctx: z.RefinementCtx,
+): void {
+  const h = job.hyperparameters;
+  if (h && sweepSize(h) > 1 && job.validationUri === undefined && h.validationSplit === undefined)
+    ctx.addIssue({
+      code: 'custom',
+      path: ['hyperparameters'],
+      message: 'a sweep picks its best point on validation data: give validationUri or hyperparameters.validationSplit',
+    });
+}
 
 /** jobs/<id>/spec.json as the API writes it (shared/job.ts's JobSpec). */
 export const JobSpecSchema = z
@@ -97,7 +160,7 @@ export const JobSpecSchema = z
     datasetUri: S3Uri,
     validationUri: S3Uri.optional(),
     baseModel: Slug,
-    hyperparameters: HyperparametersSchema,
+    hyperparameters: SweepHyperparametersSchema,
     createdAt: z.string().datetime(),
     budget: z
       .object({ maxSteps: z.number().int().min(1) })

@@ -2,6 +2,7 @@
  * A fine-tune job as the API writes it (`jobs/<id>/spec.json`) and as the trainer reports it
  * (`jobs/<id>/status.json`). Both sides import these types; the JSON files are their contract.
  */
+import type { SweepHyperparameters } from './sweep.ts';
 
 export type TrainModeName = 'adapter' | 'full' | 'head';
 
@@ -39,7 +40,8 @@ export interface JobSpec {
   validationUri?: string;
   /** Name of a base model under `models/<name>/` in the registry. */
   baseModel: string;
-  hyperparameters: Hyperparameters;
+  /** A list of values for a sweep key makes the job a sweep over the grid they span (shared/sweep.ts). */
+  hyperparameters: SweepHyperparameters;
   createdAt: string;
   /** The step cap the deployment's compute budget allows (functions/jobs/spend.ts); run-job enforces it. */
   budget?: { maxSteps: number };
@@ -74,6 +76,26 @@ export interface JobStatus {
   startedAt?: string;
   finishedAt?: string;
   updatedAt: string;
+  /** A sweep's outcome, once its points are reduced: the point published (null when none finished). */
+  sweep?: { bestPoint: number | null };
+}
+
+/**
+ * One point of a sweep as the run that trains it reports it (jobs/<id>/points/<i>/status.json): the same
+ * progress fields as a job, what sets the point apart, and, once trained, its score per seed.
+ */
+export interface PointStatus extends Omit<JobStatus, 'format' | 'sweep' | 'adapterVersion'> {
+  format: 'adapter-store.point-status/v1';
+  point: number;
+  /** The swept keys' values at this point, e.g. {"lr": 0.001, "bottleneck": 64}. */
+  settings: Partial<Hyperparameters>;
+  /** Once trained: each seed's selection metric at its best evaluation (null: no evaluation). */
+  seeds?: { seed: number; score: number | null }[];
+  /** Mean over the seeds: the point's score for selection (null when a seed has none). */
+  score?: number | null;
+  /** The best seed's best evaluation: the metrics published if this point wins. */
+  best?: JobMetrics | null;
+  trainablePercent?: number;
 }
 
 /** The status of a job recorded but not yet started: where POST /finetune leaves it. */

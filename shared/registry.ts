@@ -12,6 +12,8 @@
  *   jobs/<id>/launch.json     the launcher's handle (Batch job id, local pid), for cancel and describe
  *   jobs/<id>/checkpoint/     the trainer's resumable state, for retried jobs
  *   jobs/<id>/events/<seq>.json  the job's event log: immutable pages of events (create-only, seq 0, 1, ...)
+ *   jobs/<id>/points/<i>/     a sweep's point i: status.json, checkpoint/, and adapter/ (staged; only the
+ *                             reduce step publishes the best point's as a version)
  *   idempotency/<sha256>.json the job an Idempotency-Key created (conditional write)
  *   job-index/{all,task/<task>}/<inverted time>-<id>  empty markers: job listings newest first
  *   datasets/<sha256[:16]>/<name>      uploaded datasets (POST /datasets), content-addressed
@@ -32,7 +34,7 @@ import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { FileObjectStore } from './file-object-store.ts';
-import type { JobSpec, JobStatus } from './job.ts';
+import type { JobSpec, JobStatus, PointStatus } from './job.ts';
 import {
   JOB_EVENT_ID_RE,
   JOB_EVENT_SEQ_DIGITS,
@@ -63,6 +65,15 @@ export const PREFIXES = {
 export const JOB_FILES = { spec: 'spec.json', status: 'status.json', cancel: 'cancel.json', launch: 'launch.json' } as const;
 export const CHECKPOINT_FOLDER = 'checkpoint/';
 export const JOB_EVENTS_FOLDER = 'events/';
+export const JOB_POINTS_FOLDER = 'points/';
+const POINT_ADAPTER_FOLDER = 'adapter/';
+
+/** The folder of a sweep point inside its job's (empty for the job itself). */
+function pointFolder(point: number | undefined): string {
+  if (point === undefined) return '';
+  if (!Number.isSafeInteger(point) || point < 0) throw new RegistryError(`sweep point ${point} is not an index`, 'invalid');
+  return `${JOB_POINTS_FOLDER}${point}/`;
+}
 
 /** What every adapter version holds. */
 export const ADAPTER_FILES = ['adapter.safetensors', 'adapter_config.json', 'metrics.json'] as const;
@@ -352,14 +363,36 @@ export class Registry {
     return this.getJson<{ requestedAt: string }>(this.jobKey(jobId, JOB_FILES.cancel));
   }
 
-  /** Copies the job's checkpoint files into the registry (overwriting: it is mutable state), in order. */
-  async uploadCheckpoint(jobId: string, dir: string, names: readonly string[]): Promise<void> {
-    await this.uploadFiles(dir, this.jobKey(jobId, CHECKPOINT_FOLDER), names, false);
+  /** Copies the job's (or its sweep point's) checkpoint files into the registry (overwriting: it is mutable state), in order. */
+  async uploadCheckpoint(jobId: string, dir: string, names: readonly string[], point?: number): Promise<void> {
+    await this.uploadFiles(dir, this.jobKey(jobId, pointFolder(point) + CHECKPOINT_FOLDER), names, false);
   }
 
-  /** Copies the job's checkpoint into `dir`; returns how many files there were (0: none yet). */
-  async downloadCheckpoint(jobId: string, dir: string): Promise<number> {
-    return this.downloadPrefix(this.jobKey(jobId, CHECKPOINT_FOLDER), dir);
+  /** Copies the job's (or its sweep point's) checkpoint into `dir`; returns how many files there were (0: none yet). */
+  async downloadCheckpoint(jobId: string, dir: string, point?: number): Promise<number> {
+    return this.downloadPrefix(this.jobKey(jobId, pointFolder(point) + CHECKPOINT_FOLDER), dir);
+  }
+
+  // --- a sweep's points: each one's status and staged adapter ----------------------------------------
+
+  async putPointStatus(status: PointStatus): Promise<void> {
+    await this.put(this.jobKey(status.jobId, `${pointFolder(status.point)}${JOB_FILES.status}`), JSON.stringify(status, null, 2), {
+      contentType: 'application/json',
+    });
+  }
+
+  async getPointStatus(jobId: string, point: number): Promise<PointStatus | null> {
+    return this.getJson<PointStatus>(this.jobKey(jobId, `${pointFolder(point)}${JOB_FILES.status}`));
+  }
+
+  /** Stages a trained point's adapter files (not a version: nothing lists or serves them). */
+  async uploadPointAdapter(jobId: string, point: number, dir: string, names: readonly string[]): Promise<void> {
+    await this.uploadFiles(dir, this.jobKey(jobId, pointFolder(point) + POINT_ADAPTER_FOLDER), names, false);
+  }
+
+  /** Copies a point's staged adapter into `dir`; returns how many files there were. */
+  async downloadPointAdapter(jobId: string, point: number, dir: string): Promise<number> {
+    return this.downloadPrefix(this.jobKey(jobId, pointFolder(point) + POINT_ADAPTER_FOLDER), dir);
   }
 
   // --- a job's event log: immutable pages, appended by the API and the trainer ------------------------

@@ -78,7 +78,15 @@ export const predictFlags = z.object({ ...inferenceFlags, out: text }).strict();
 export const evalFlags = z.object({ ...inferenceFlags, out: text.optional() }).strict();
 
 export const runJobFlags = z
-  .object({ ...deviceFlags, registry: text, job: text, statusInterval: z.number(), stopWhenStdinCloses: z.literal(true).optional() })
+  .object({
+    ...deviceFlags,
+    registry: text,
+    job: text,
+    statusInterval: z.number(),
+    stopWhenStdinCloses: z.literal(true).optional(),
+    point: z.number().int().min(0).optional(),
+    reduce: z.literal(true).optional(),
+  })
   .strict();
 
 export const initBaseFlags = z

@@ -12,7 +12,7 @@ import { DATASET_FORMATS, type DatasetFormat, DEFAULT_FIELDS, readDataset } from
 import { addAblateCommand } from './ablate/command.ts';
 import { logger, nonNegative, nonNegativeInt, number, positiveInt, ratio, seedList, trueOrFalse } from './cli-args.ts';
 import { evalFlags, initBaseFlags, predictFlags, runJobFlags, trainFlags, trainOptionsFromFlags, uploadBaseFlags } from './cli-flags.ts';
-import { runJob } from './jobs/run-job.ts';
+import { ARRAY_INDEX_ENV, arrayIndexFromEnv, runJob } from './jobs/run-job.ts';
 import { parameterSpecs, specFromAdapterConfig } from './model/params.ts';
 import { initialParameters } from './model/weights.ts';
 import { readAdapterDir } from './model-files/adapter-dir.ts';
@@ -254,9 +254,19 @@ withDeviceOptions(program.command('run-job'))
   .requiredOption('--job <id>', 'job id')
   .option('--status-interval <seconds>', 'minimum seconds between status.json updates while training', nonNegative('--status-interval'), 5)
   .option('--stop-when-stdin-closes', 'stop when stdin ends, leaving the job queued to resume (the local server runs jobs so)')
+  .option(
+    '--point <index>',
+    `a sweep: train only this point (default in an AWS Batch array child: ${ARRAY_INDEX_ENV}); without it and --reduce, every point, then the reduce`,
+    nonNegativeInt('--point'),
+  )
+  .option('--reduce', 'a sweep: only publish the best of its trained points (the step after the Batch array job)')
   .action(async (raw) => {
     const o = runJobFlags.parse(raw);
+    if (o.point !== undefined && o.reduce)
+      throw new InvalidArgumentError('--point and --reduce: give one (a point trains, the reduce publishes)');
+    const point = o.point ?? arrayIndexFromEnv(process.env);
     const status = await runJob({
+      sweepStep: o.reduce ? 'reduce' : point === undefined ? undefined : { point },
       stopWhenStdinCloses: o.stopWhenStdinCloses === true,
       registry: Registry.fromUri(o.registry),
       jobId: o.job,

@@ -3,6 +3,11 @@
  * `run-job --registry <uri> --job <id>`. The client comes from the standard AWS environment
  * (region, credentials, and AWS_ENDPOINT_URL / AWS_ENDPOINT_URL_BATCH, which the SDK honours).
  *
+ * A sweep of N points is two Batch jobs: an array job of N children (each trains the point of its
+ * AWS_BATCH_JOB_ARRAY_INDEX) and a reduce job (`run-job ... --reduce`) that depends on the array and
+ * publishes the best point. A point that fails to train still exits 0 (its failure is a result the reduce
+ * reports), so a failed array means a child's container itself failed; Batch then fails the reduce too.
+ *
  * Batch has no idempotency token on SubmitJob: the API must not submit one job twice. Terminated jobs
  * end FAILED on Batch; the reason this launcher gives TerminateJob lets `describe` tell them apart as
  * 'cancelled'.
@@ -92,52 +97,94 @@ export class BatchLauncher implements JobLauncher {
     this.client = o.client ?? batchClientFromEnv();
   }
 
-  async submit(job: { jobId: string; task: string }): Promise<LaunchedJob> {
+  async submit(job: { jobId: string; task: string; points?: number }): Promise<LaunchedJob> {
+    const points = job.points ?? 1;
+    if (points === 1) return { jobId: job.jobId, externalId: await this.submitOne(job) };
+    const arrayJobId = await this.submitOne(job, { arrayProperties: { size: points } });
+    try {
+      const externalId = await this.submitOne(job, { dependsOn: [{ jobId: arrayJobId }], extraArgs: ['--reduce'] });
+      return { jobId: job.jobId, externalId, arrayJobId };
+    } catch (err) {
+      // Without its reduce step the array's work could never be published: stop it.
+      await this.client
+        .send(new TerminateJobCommand({ jobId: arrayJobId, reason: 'the sweep could not be submitted whole' }))
+        .catch(() => {});
+      throw err;
+    }
+  }
+
+  private async submitOne(
+    job: { jobId: string; task: string },
+    o: { arrayProperties?: { size: number }; dependsOn?: { jobId: string }[]; extraArgs?: string[] } = {},
+  ): Promise<string> {
     const out = await this.client.send(
       new SubmitJobCommand({
         jobName: batchJobName(job.task, job.jobId),
         jobQueue: this.jobQueue,
         jobDefinition: this.jobDefinition,
         tags: { [JOB_QUEUE_TAG]: this.jobQueue },
+        arrayProperties: o.arrayProperties,
+        dependsOn: o.dependsOn,
         containerOverrides: {
           environment: [
             { name: 'ADAPTER_STORE_REGISTRY', value: this.registryUri },
             { name: 'ADAPTER_STORE_JOB_ID', value: job.jobId },
           ],
-          command: ['run-job', '--registry', this.registryUri, '--job', job.jobId],
+          command: ['run-job', '--registry', this.registryUri, '--job', job.jobId, ...(o.extraArgs ?? [])],
         },
       }),
     );
     if (!out.jobId) throw new Error(`Batch SubmitJob for job ${job.jobId} returned no jobId`);
-    return { jobId: job.jobId, externalId: out.jobId };
+    return out.jobId;
   }
 
   async cancel(job: LaunchedJob): Promise<void> {
-    // TerminateJob stops RUNNING/STARTING jobs and cancels those not yet started.
+    // TerminateJob stops RUNNING/STARTING jobs and cancels those not yet started; on an array job's
+    // parent, all of its children. A sweep's reduce is stopped first, so nothing is published after.
     await this.client.send(new TerminateJobCommand({ jobId: job.externalId, reason: CANCEL_REASON }));
+    if (job.arrayJobId) await this.client.send(new TerminateJobCommand({ jobId: job.arrayJobId, reason: CANCEL_REASON }));
   }
 
   /** Jobs of this queue not yet finished, by their fine-tune job id (from the job name, batchJobName). */
   async activeJobIds(): Promise<string[]> {
-    const ids: string[] = [];
+    // A sweep is two Batch jobs of the same name (array + reduce): each fine-tune job counts once.
+    const ids = new Set<string>();
     for (const jobStatus of ACTIVE_STATUSES) {
       let nextToken: string | undefined;
       do {
         const page = await this.client.send(new ListJobsCommand({ jobQueue: this.jobQueue, jobStatus, nextToken }));
         for (const j of page.jobSummaryList ?? []) {
           const id = /(ft-[0-9a-z]{9}[0-9a-f]{12})$/.exec(j.jobName ?? '')?.[1];
-          if (id) ids.push(id);
+          if (id) ids.add(id);
         }
         nextToken = page.nextToken;
       } while (nextToken);
     }
-    return ids;
+    return [...ids];
   }
 
   async describe(job: LaunchedJob): Promise<LauncherView> {
-    const out = await this.client.send(new DescribeJobsCommand({ jobs: [job.externalId] }));
-    const detail = out.jobs?.find((j) => j.jobId === job.externalId) ?? out.jobs?.[0];
+    const ids = job.arrayJobId ? [job.externalId, job.arrayJobId] : [job.externalId];
+    const out = await this.client.send(new DescribeJobsCommand({ jobs: ids }));
+    const detail = out.jobs?.find((j) => j.jobId === job.externalId);
     if (!detail) return { state: 'unknown' };
-    return launcherView(detail);
+    const view = launcherView(detail);
+    if (!job.arrayJobId) return view;
+    // A sweep: the reduce waits (PENDING) while the points run; its failure may be the array's.
+    const array = out.jobs?.find((j) => j.jobId === job.arrayJobId);
+    if (!array) return view;
+    const points = launcherView(array);
+    if (points.state === 'cancelled') return points;
+    if (view.state === 'failed' && points.state === 'failed') {
+      const s = array.arrayProperties?.statusSummary ?? {};
+      return {
+        state: 'failed',
+        reason: `${s.FAILED ?? '?'} of ${array.arrayProperties?.size ?? '?'} sweep points' containers failed (${points.reason}); the reduce step did not run`,
+      };
+    }
+    // The reduce waits while the points train: the job is running once any point has started.
+    const s = array.arrayProperties?.statusSummary ?? {};
+    if (view.state === 'queued' && (s.RUNNING ?? 0) + (s.SUCCEEDED ?? 0) + (s.FAILED ?? 0) > 0) return { state: 'running' };
+    return view;
   }
 }

@@ -7,8 +7,10 @@ import type { JobState } from '../../shared/job.ts';
 
 export interface LaunchedJob {
   jobId: string;
-  /** The launcher's own handle (Batch job id, local pid), for logs and cancel. */
+  /** The launcher's own handle (Batch job id, local pid), for logs and cancel. For a Batch sweep: its reduce job. */
   externalId: string;
+  /** A Batch sweep's array job (one child per point); the reduce job `externalId` depends on it. */
+  arrayJobId?: string;
 }
 
 /** What the launcher knows of a job, merged into status.json by the API (a container that died before reporting still shows failed). */
@@ -19,7 +21,8 @@ export interface LauncherView {
 }
 
 export interface JobLauncher {
-  submit(job: { jobId: string; task: string }): Promise<LaunchedJob>;
+  /** `points` > 1: a sweep of that many points (shared/sweep.ts). */
+  submit(job: { jobId: string; task: string; points?: number }): Promise<LaunchedJob>;
   cancel(job: LaunchedJob): Promise<void>;
   describe(job: LaunchedJob): Promise<LauncherView>;
   /** Ids of the jobs queued or running right now (the API's spend limits count them); absent: no limits. */

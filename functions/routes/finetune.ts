@@ -5,9 +5,11 @@
  */
 import { randomBytes } from 'node:crypto';
 import { createRoute, type OpenAPIHono } from '@hono/zod-openapi';
-import { type JobSpec, type JobState, type JobStatus, queuedStatus } from '../../shared/job.ts';
+import { type JobSpec, type JobState, type JobStatus, type PointStatus, queuedStatus } from '../../shared/job.ts';
 import { newJobEvent } from '../../shared/job-events.ts';
 import { RegistryError } from '../../shared/registry.ts';
+import { isSweep, pointSettings, sweepPoints, sweepSize } from '../../shared/sweep.ts';
+import { trainDefaults } from '../../trainer/train/defaults.ts';
 import type { ResolvedDeps } from '../app.ts';
 import { type InvalidParam, ProblemError } from '../http/problem.ts';
 import type { LaunchedJob, LauncherView } from '../jobs/launcher.ts';
@@ -41,7 +43,30 @@ export const IDEMPOTENCY_CLAIM_TTL_MS = 60 * 1000;
 /** A job queued this long with no launch record was never submitted (the API died in between). */
 export const LAUNCH_GRACE_MS = 5 * 60 * 1000;
 
-export function jobView(spec: JobSpec, status: JobStatus | null, launcher?: LauncherView): Job {
+/** A sweep's points as GET /finetune/:id shows them (null for a plain job). */
+export function sweepView(spec: JobSpec, status: JobStatus | null, points: readonly (PointStatus | null)[]): Job['sweep'] {
+  const h = spec.hyperparameters;
+  if (!isSweep(h)) return null;
+  return {
+    metric: h.metric ?? trainDefaults.metric,
+    points: points.map((p, point) => ({
+      point,
+      settings: pointSettings(h, point),
+      status: p?.state ?? 'queued',
+      progress: {
+        step: p?.step ?? 0,
+        totalSteps: p?.totalSteps ?? 0,
+        fraction: p && TERMINAL.includes(p.state) ? 1 : p?.totalSteps ? Math.min(1, p.step / p.totalSteps) : 0,
+      },
+      score: p?.score ?? null,
+      metrics: p?.state === 'succeeded' ? (p.best ?? null) : (p?.validation ?? null),
+      error: p?.error ?? null,
+    })),
+    bestPoint: status?.sweep?.bestPoint ?? null,
+  };
+}
+
+export function jobView(spec: JobSpec, status: JobStatus | null, launcher?: LauncherView, sweep: Job['sweep'] = null): Job {
   let state: JobState = status?.state ?? 'queued';
   let error = status?.error ?? null;
   // A container that died before it could report still shows as failed (or cancelled).
@@ -53,8 +78,13 @@ export function jobView(spec: JobSpec, status: JobStatus | null, launcher?: Laun
       state = 'running';
     }
   }
-  const step = status?.step ?? 0;
-  const totalSteps = status?.totalSteps ?? 0;
+  // A sweep's points run under it: it is running once one has started, and its progress is theirs.
+  if (sweep && state === 'queued' && sweep.points.some((p) => p.status !== 'queued')) state = 'running';
+  if (sweep && TERMINAL.includes(state) && state !== 'succeeded')
+    for (const p of sweep.points) if (!TERMINAL.includes(p.status)) p.status = state;
+  const step = sweep ? sweep.points.reduce((n, p) => n + p.progress.step, 0) : (status?.step ?? 0);
+  const totalSteps = sweep ? sweep.points.reduce((n, p) => n + p.progress.totalSteps, 0) : (status?.totalSteps ?? 0);
+  const sweepFraction = sweep ? sweep.points.reduce((n, p) => n + p.progress.fraction, 0) / sweep.points.length : 0;
   return {
     object: 'finetune.job',
     jobId: spec.jobId,
@@ -72,12 +102,13 @@ export function jobView(spec: JobSpec, status: JobStatus | null, launcher?: Laun
       step,
       totalSteps,
       epoch: status?.epoch ?? 0,
-      fraction: state === 'succeeded' ? 1 : totalSteps > 0 ? Math.min(1, step / totalSteps) : 0,
+      fraction: state === 'succeeded' ? 1 : sweep ? sweepFraction : totalSteps > 0 ? Math.min(1, step / totalSteps) : 0,
     },
     loss: status?.loss ?? null,
     metrics: status?.validation ?? null,
     adapterVersion: status?.adapterVersion ?? null,
     error,
+    sweep,
   };
 }
 
@@ -200,7 +231,12 @@ export function registerFinetuneRoutes(app: OpenAPIHono, deps: ResolvedDeps): vo
   async function view(jobId: string, merge = true): Promise<Job> {
     const spec = await registry.getJobSpec(jobId);
     const status = await registry.getJobStatus(jobId);
-    if (status?.state === 'succeeded') return jobView(spec, status);
+    // A sweep's points report beside the job (jobs/<id>/points/<i>/status.json): at most MAX_SWEEP_POINTS small reads.
+    const points = isSweep(spec.hyperparameters)
+      ? await Promise.all(Array.from({ length: sweepSize(spec.hyperparameters) }, (_, i) => registry.getPointStatus(jobId, i)))
+      : [];
+    const show = (s: JobStatus | null, launcherView?: LauncherView) => jobView(spec, s, launcherView, sweepView(spec, s, points));
+    if (status?.state === 'succeeded') return show(status);
     const now = deps.now().toISOString();
     const base: JobStatus = status ?? queuedStatus(jobId, spec.createdAt);
     const cancel = await registry.getJobCancel(jobId);
@@ -219,7 +255,7 @@ export function registerFinetuneRoutes(app: OpenAPIHono, deps: ResolvedDeps): vo
     if (cancel || launched?.state === 'succeeded' || base.state === 'cancelled') {
       const version = await publishedVersion(spec);
       if (version)
-        return jobView(spec, {
+        return show({
           ...base,
           state: 'succeeded',
           adapterVersion: version,
@@ -227,9 +263,9 @@ export function registerFinetuneRoutes(app: OpenAPIHono, deps: ResolvedDeps): vo
           finishedAt: base.finishedAt ?? now,
         });
     }
-    if (cancel) return jobView(spec, { ...base, state: 'cancelled', error: undefined, finishedAt: base.finishedAt ?? cancel.requestedAt });
+    if (cancel) return show({ ...base, state: 'cancelled', error: undefined, finishedAt: base.finishedAt ?? cancel.requestedAt });
     if (launched?.state === 'succeeded') {
-      return jobView(spec, {
+      return show({
         ...base,
         state: 'failed',
         error: { message: 'the job exited without publishing an adapter or reporting why' },
@@ -237,14 +273,14 @@ export function registerFinetuneRoutes(app: OpenAPIHono, deps: ResolvedDeps): vo
       });
     }
     if (merge && !handle && base.state === 'queued' && deps.now().getTime() - Date.parse(spec.createdAt) > LAUNCH_GRACE_MS) {
-      return jobView(spec, {
+      return show({
         ...base,
         state: 'failed',
         error: { message: 'the job was never launched (the API stopped before submitting it); submit it again' },
         finishedAt: base.finishedAt ?? now,
       });
     }
-    return jobView(spec, status, launched);
+    return show(status, launched);
   }
 
   /** Weights bytes / 4: the parameter count of an fp32 model (the budget's unit; an estimate for others). */
@@ -301,16 +337,26 @@ export function registerFinetuneRoutes(app: OpenAPIHono, deps: ResolvedDeps): vo
     const baseModel = body.baseModel ?? deps.defaultBaseModel;
     await checkPolicy(body, baseModel);
     const hyperparameters = body.hyperparameters ?? {};
-    const budget = jobBudget(hyperparameters, await modelParameters(baseModel), deps.jobLimits.maxJobCost);
-    if (!budget.ok) {
+    // A sweep's budget is the job's, split evenly over its points; every point runs under the smallest cap.
+    const points = sweepPoints(hyperparameters);
+    const parameters = await modelParameters(baseModel);
+    const budgets = points.map((p) => jobBudget(p, parameters, deps.jobLimits.maxJobCost / points.length));
+    const over = budgets.find((b) => !b.ok);
+    if (over) {
       const field = hyperparameters.maxSteps !== undefined ? 'hyperparameters.maxSteps' : 'hyperparameters.batchSize';
+      const limit = deps.jobLimits.maxJobCost;
+      const what =
+        points.length > 1
+          ? `each of the sweep's ${points.length} points may cost ${(limit / points.length).toExponential(3)} (the budget split over them); point ${budgets.indexOf(over)} would cost ${over.cost.toExponential(3)}`
+          : `the job would cost ${over.cost.toExponential(3)}`;
       throw new ProblemError(
         422,
         'over-budget',
-        `the job would cost ${budget.cost.toExponential(3)} (seeds x steps x batch size x model parameters), over this deployment's ${deps.jobLimits.maxJobCost.toExponential(3)} per job (ADAPTER_STORE_MAX_JOB_COST)`,
-        [{ name: field, reason: 'over the per-job compute budget: fewer steps, seeds or a smaller batch' }],
+        `${what} (seeds x steps x batch size x model parameters), over this deployment's ${limit.toExponential(3)} per job (ADAPTER_STORE_MAX_JOB_COST)`,
+        [{ name: field, reason: 'over the per-job compute budget: fewer points, steps, seeds or a smaller batch' }],
       );
     }
+    const maxSteps = Math.min(...budgets.map((b) => (b.ok ? b.maxSteps : 0)));
     const owner = keyOwner(c.req.header('authorization'));
 
     return serially(async () => {
@@ -361,7 +407,7 @@ export function registerFinetuneRoutes(app: OpenAPIHono, deps: ResolvedDeps): vo
         baseModel,
         hyperparameters,
         createdAt: now.toISOString(),
-        budget: { maxSteps: budget.maxSteps },
+        budget: { maxSteps },
         owner,
       };
       const status = queuedStatus(jobId, now.toISOString());
@@ -399,7 +445,7 @@ export function registerFinetuneRoutes(app: OpenAPIHono, deps: ResolvedDeps): vo
       }
       owners.set(jobId, owner);
       try {
-        await registry.putJobLaunch(jobId, await launcher.submit({ jobId, task: spec.task }));
+        await registry.putJobLaunch(jobId, await launcher.submit({ jobId, task: spec.task, points: points.length }));
       } catch (err) {
         const message = `submitting the job failed: ${(err as Error).message}`;
         await registry.appendJobEvents(jobId, [newJobEvent('failed', `the job failed: ${message}`, { reason: message }, deps.now())]);
@@ -413,7 +459,19 @@ export function registerFinetuneRoutes(app: OpenAPIHono, deps: ResolvedDeps): vo
         throw new ProblemError(502, 'launch-failed', `${message} (job ${jobId} is recorded as failed)`);
       }
       c.header('location', `/finetune/${jobId}`);
-      return c.json(jobView(spec, status), 202);
+      return c.json(
+        jobView(
+          spec,
+          status,
+          undefined,
+          sweepView(
+            spec,
+            status,
+            points.map(() => null),
+          ),
+        ),
+        202,
+      );
     });
   });
 
@@ -451,7 +509,10 @@ export function registerFinetuneRoutes(app: OpenAPIHono, deps: ResolvedDeps): vo
       newJobEvent('cancel-requested', 'cancel requested', {}, deps.now()),
       ...(current.status === 'queued'
         ? [newJobEvent('cancelled', 'the job was cancelled before it started', { reason: 'cancelled before it started' }, deps.now())]
-        : []),
+        : // A sweep's points stop one by one and none of them owns the job's end: the API records it.
+          current.sweep
+          ? [newJobEvent('cancelled', 'the sweep was cancelled; its points are stopping', { reason: 'cancelled on request' }, deps.now())]
+          : []),
     ]);
     const handle = await registry.getJobLaunch<LaunchedJob>(jobId);
     if (handle) await launcher.cancel(handle);

@@ -2,22 +2,30 @@
  * `trainer run-job`: what a Batch container (or the local runner) executes. Reads jobs/<id>/spec.json,
  * trains, keeps jobs/<id>/status.json current, checkpoints into jobs/<id>/checkpoint/ so a retried job
  * continues where the interrupted one stopped, and publishes the adapter as a new registry version.
+ *
+ * A sweep (shared/sweep.ts) runs as points and a reduce step: each point trains like a job but reports to
+ * jobs/<id>/points/<i>/ and stages its adapter there (on AWS one Batch array child per point, its index
+ * from AWS_BATCH_JOB_ARRAY_INDEX); the reduce step (sweep-reduce.ts) publishes the best point. Locally
+ * one run-job does the points one after another, then the reduce.
  */
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { JobSpec, JobStatus } from '../../shared/job.ts';
+import { type Hyperparameters, type JobMetrics, type JobSpec, type JobStatus, type PointStatus, queuedStatus } from '../../shared/job.ts';
 import { type NewJobEvent, newJobEvent } from '../../shared/job-events.ts';
 import { JobSpecSchema } from '../../shared/job-schema.ts';
-import type { Registry } from '../../shared/registry.ts';
+import { ADAPTER_FILES, OPTIONAL_ADAPTER_FILES, type Registry } from '../../shared/registry.ts';
+import { isSweep, pointSettings, sweepPoints, sweepSize } from '../../shared/sweep.ts';
 import type { JobEvent, TrainerEvent } from '../../shared/trainer-events.ts';
 import type { Device } from '../runtime/session.ts';
 import { trainDefaults } from '../train/defaults.ts';
+import { metricValue } from '../train/metrics.ts';
 import { CHECKPOINT_STATE, CHECKPOINT_TENSORS } from '../train/resume-state.ts';
 import type { TrainMetrics } from '../train/trainer.ts';
 import { type TrainOptions, train } from '../train/trainer.ts';
 import { JobEventLog } from './event-log.ts';
 import { TrainerEventMapper } from './job-events.ts';
+import { reduceSweep, settingsLabel } from './sweep-reduce.ts';
 
 export interface RunJobOptions {
   registry: Registry;
@@ -31,18 +39,34 @@ export interface RunJobOptions {
   stopWhenStdinCloses?: boolean;
   /** The event log (jobs/<id>/events/): a metrics event every `metricsEvery` steps (10), pages of up to `pageEvents` (100) written at least every `pageIntervalMs` (5000). */
   events?: { metricsEvery?: number; pageEvents?: number; pageIntervalMs?: number };
+  /**
+   * For a sweep: train this point only (a Batch array child), or only reduce the points (the step after
+   * the array). Neither: a plain job, or (a sweep run locally) every point and then the reduce.
+   */
+  sweepStep?: { point: number } | 'reduce';
 }
 
 const CHECKPOINT = 'checkpoint';
+
+/** What AWS Batch sets in each child of an array job: its index (0 ... size - 1). */
+export const ARRAY_INDEX_ENV = 'AWS_BATCH_JOB_ARRAY_INDEX';
+
+/** The array index of this Batch array child, if it is one; a malformed value is an error, not point 0. */
+export function arrayIndexFromEnv(env: NodeJS.ProcessEnv): number | undefined {
+  const raw = env[ARRAY_INDEX_ENV];
+  if (raw === undefined || raw === '') return undefined;
+  if (!/^\d{1,5}$/.test(raw)) throw new Error(`${ARRAY_INDEX_ENV}="${raw}" is not an array index`);
+  return Number(raw);
+}
 /** How long a stopping job waits for a checkpoint upload in flight (Batch allows 30 s after SIGTERM). */
 const STOP_UPLOAD_GRACE_MS = 20_000;
 
-/** The trainer options a job spec asks for, on top of the defaults. */
+/** The trainer options a job spec asks for, on top of the defaults (`h`: a sweep point's hyperparameters). */
 export function trainOptionsFromSpec(
   spec: JobSpec,
   paths: { base: string; data: string; validation?: string; out: string; checkpointDir: string },
+  h: Hyperparameters = sweepPoints(spec.hyperparameters)[0],
 ): Omit<TrainOptions, 'log' | 'device' | 'threads' | 'onCheckpoint' | 'onStep'> {
-  const h = spec.hyperparameters;
   return {
     ...trainDefaults,
     ...paths,
@@ -76,19 +100,67 @@ export function trainOptionsFromSpec(
 export async function runJob(o: RunJobOptions): Promise<JobStatus> {
   const { registry, jobId } = o;
   const stored = await registry.getJobSpec(jobId);
+  // spec.json is re-validated with the API's own schema before anything it names is read: only s3://
+  // datasets (never a local path or file:// URL), only slugs for the task and model, bounded training.
+  let spec: JobSpec;
+  try {
+    spec = checkSpec(stored, jobId);
+  } catch (err) {
+    const at = new Date().toISOString();
+    const message = (err as Error).message;
+    await registry.putJobStatus({ ...queuedStatus(jobId, at), state: 'failed', error: { message }, startedAt: at, finishedAt: at });
+    await registry.appendJobEvents(jobId, [newJobEvent('failed', `the job failed: ${message}`, { reason: message })]);
+    throw err;
+  }
+  const h = spec.hyperparameters;
+  if (!isSweep(h)) {
+    if (o.sweepStep !== undefined) throw new Error(`job ${jobId} is not a sweep: a point or reduce step does not apply to it`);
+    return runTraining(o, spec, { kind: 'job' });
+  }
+  const points = sweepSize(h);
+  if (o.sweepStep === 'reduce') return reduceSweep(o, spec);
+  if (o.sweepStep !== undefined) {
+    const { point } = o.sweepStep;
+    if (!Number.isSafeInteger(point) || point < 0 || point >= points)
+      throw new Error(`job ${jobId} sweeps ${points} points (0 to ${points - 1}); there is no point ${point}`);
+    await runTraining(o, spec, { kind: 'point', point, local: false });
+    return (await registry.getJobStatus(jobId)) ?? queuedStatus(jobId, spec.createdAt);
+  }
+  // Locally, one process runs the points in turn (a restarted job skips the finished ones), then the reduce.
+  const startedAt = new Date().toISOString();
+  await registry.putJobStatus({ ...queuedStatus(jobId, startedAt), state: 'running', startedAt });
+  await registry.appendJobEvents(jobId, [newJobEvent('running', `the sweep is running: ${points} points, one after another`, {})]);
+  for (let point = 0; point < points; point++) {
+    const done = await registry.getPointStatus(jobId, point);
+    if (done?.state === 'succeeded' || done?.state === 'failed') continue;
+    if (await registry.getJobCancel(jobId)) break;
+    await runTraining(o, spec, { kind: 'point', point, local: true });
+  }
+  return reduceSweep(o, spec);
+}
+
+/** What one run trains: a plain job, or one point of a sweep (`local`: the whole sweep runs in this process). */
+type RunTarget = { kind: 'job' } | { kind: 'point'; point: number; local: boolean };
+
+/**
+ * Trains a job, or one point of a sweep, keeping its status current and its checkpoint in the registry;
+ * then publishes the adapter (a job) or stages it for the reduce step (a point). A point that fails is
+ * recorded as failed and returns (the sweep goes on without it); a job that fails throws.
+ */
+async function runTraining(o: RunJobOptions, spec: JobSpec, target: RunTarget): Promise<JobStatus> {
+  const { registry, jobId } = o;
+  const point = target.kind === 'point' ? target.point : undefined;
+  const settings = point === undefined ? {} : pointSettings(spec.hyperparameters, point);
+  const hyperparameters = sweepPoints(spec.hyperparameters)[point ?? 0];
   const work = mkdtempSync(join(tmpdir(), `job-${jobId}-`));
   const now = () => new Date().toISOString();
-  let status: JobStatus = {
-    format: 'adapter-store.job-status/v1',
-    jobId,
-    state: 'running',
-    step: 0,
-    totalSteps: 0,
-    epoch: 0,
-    loss: null,
-    validation: null,
-    startedAt: now(),
-    updatedAt: now(),
+  let status: JobStatus = { ...queuedStatus(jobId, now()), state: 'running', startedAt: now() };
+  // What a point reports beyond a job's fields: its settings and, once trained, its scores.
+  let pointResult: Pick<PointStatus, 'seeds' | 'score' | 'best' | 'trainablePercent'> = {};
+  const write = (s: JobStatus): Promise<void> => {
+    if (point === undefined) return registry.putJobStatus(s);
+    const { format: _f, adapterVersion: _v, sweep: _s, ...fields } = s;
+    return registry.putPointStatus({ ...fields, format: 'adapter-store.point-status/v1', point, settings, ...pointResult });
   };
   // Status writes are serialised and throttled: S3 PUTs are not free and order matters.
   let writing: Promise<void> = Promise.resolve();
@@ -100,12 +172,13 @@ export async function runJob(o: RunJobOptions): Promise<JobStatus> {
     lastWrite = Date.now();
     const snapshot = status;
     writing = writing
-      .then(() => registry.putJobStatus(snapshot))
+      .then(() => write(snapshot))
       .catch((err) => o.log({ event: 'status-write-failed', job: jobId, error: (err as Error).message }));
     return writing;
   };
   await report({}, true);
   // The job's event log: batched into immutable pages (bounded writes); state changes are written at once.
+  // A sweep's points log only their start and end there (their steps would interleave in one chart).
   const mapper = new TrainerEventMapper(o.events?.metricsEvery);
   const events = new JobEventLog({
     registry,
@@ -116,27 +189,29 @@ export async function runJob(o: RunJobOptions): Promise<JobStatus> {
   });
   const log = (event: JobEvent) => {
     o.log(event);
-    for (const e of mapper.map(event)) events.add(e);
+    if (point === undefined) for (const e of mapper.map(event)) events.add(e);
+  };
+  const label = point === undefined ? '' : `point ${point} (${settingsLabel(settings)})`;
+  const pointFinished = (state: 'succeeded' | 'failed', score: number | null, reason: string | null) => {
+    const message = state === 'succeeded' ? `${label} finished: score ${score ?? 'none'}` : `${label} failed: ${reason}`;
+    events.add(newJobEvent('point-finished', message, { point: point!, settings, state, score, reason }), true);
   };
   /** The event a final (or re-queued) status means, written before the process may exit. */
   const recordState = async (patch: Partial<JobStatus>) => {
-    const e = stateEvent(patch);
-    if (e) events.add(e, true);
+    if (point === undefined) {
+      const e = stateEvent(patch);
+      if (e) events.add(e, true);
+    } else if (patch.state === 'failed') {
+      pointFinished('failed', null, patch.error?.message ?? 'the point failed');
+    }
     await events.flush();
   };
-  events.add(newJobEvent('running', 'the job is running', {}), true);
-
-  // spec.json is re-validated with the API's own schema before anything it names is read: only s3://
-  // datasets (never a local path or file:// URL), only slugs for the task and model, bounded training.
-  let spec: JobSpec;
-  try {
-    spec = checkSpec(stored, jobId);
-  } catch (err) {
-    await report({ state: 'failed', error: { message: (err as Error).message }, finishedAt: now() }, true);
-    await recordState({ state: 'failed', error: { message: (err as Error).message } });
-    rmSync(work, { recursive: true, force: true });
-    throw err;
-  }
+  events.add(
+    point === undefined
+      ? newJobEvent('running', 'the job is running', {})
+      : newJobEvent('point-started', `${label} started`, { point, settings }),
+    true,
+  );
 
   // Batch (TerminateJob, Spot reclaim) and the local runner stop a job with SIGTERM. Training stops
   // first (at its next step: a step blocks this thread inside onnxruntime); then the job reports the
@@ -150,8 +225,15 @@ export async function runJob(o: RunJobOptions): Promise<JobStatus> {
   const finishStop = async (patch: Partial<JobStatus>): Promise<never> => {
     await Promise.race([uploading, new Promise((r) => setTimeout(r, STOP_UPLOAD_GRACE_MS))]);
     const cancelled = await registry.getJobCancel(jobId).catch(() => null);
-    await report(cancelled ? { state: 'cancelled', finishedAt: now() } : patch, true);
-    await recordState(cancelled ? { state: 'cancelled' } : patch);
+    const final = cancelled ? { state: 'cancelled' as const, finishedAt: now() } : patch;
+    await report(final, true);
+    // A sweep's points never write the job's end, except a local sweep's runner (the API logs a cancel itself).
+    if (point === undefined || !cancelled) await recordState(final);
+    if (target.kind === 'point' && target.local) {
+      await registry.putJobStatus({ ...((await registry.getJobStatus(jobId)) ?? queuedStatus(jobId, now())), ...final, updatedAt: now() });
+      const e = cancelled ? null : stateEvent(final);
+      if (e) await registry.appendJobEvents(jobId, [e]).catch(() => {});
+    }
     await writing;
     rmSync(work, { recursive: true, force: true });
     process.exit(143);
@@ -179,13 +261,13 @@ export async function runJob(o: RunJobOptions): Promise<JobStatus> {
     const data = registry.readableDatasetUri(spec.datasetUri);
     const validation = spec.validationUri === undefined ? undefined : registry.readableDatasetUri(spec.validationUri);
     const checkpointDir = join(work, CHECKPOINT);
-    const resumed = await registry.downloadCheckpoint(jobId, checkpointDir);
+    const resumed = await registry.downloadCheckpoint(jobId, checkpointDir, point);
     if (resumed > 0) log({ event: 'checkpoint-restored', job: jobId });
     const out = join(work, 'adapter');
 
     phase = 'training';
     const { metrics, config } = await train({
-      ...trainOptionsFromSpec(spec, { base, data, validation, out, checkpointDir }),
+      ...trainOptionsFromSpec(spec, { base, data, validation, out, checkpointDir }, hyperparameters),
       device: o.device,
       threads: o.threads,
       log: (event) => {
@@ -203,8 +285,10 @@ export async function runJob(o: RunJobOptions): Promise<JobStatus> {
         mkdirSync(snapshot);
         for (const f of [CHECKPOINT_TENSORS, CHECKPOINT_STATE]) copyFileSync(join(dir, f), join(snapshot, f));
         uploading = uploading
-          .then(() => registry.uploadCheckpoint(jobId, snapshot, [CHECKPOINT_TENSORS, CHECKPOINT_STATE]))
-          .then(() => events.add(mapper.checkpointSaved(step)))
+          .then(() => registry.uploadCheckpoint(jobId, snapshot, [CHECKPOINT_TENSORS, CHECKPOINT_STATE], point))
+          .then(() => {
+            if (point === undefined) events.add(mapper.checkpointSaved(step));
+          })
           .catch((err) => log({ event: 'checkpoint-upload-failed', job: jobId, error: (err as Error).message }))
           .finally(() => rmSync(snapshot, { recursive: true, force: true }));
       },
@@ -215,7 +299,18 @@ export async function runJob(o: RunJobOptions): Promise<JobStatus> {
     // A cancel that came in while training ended: publish nothing.
     if (await registry.getJobCancel(jobId)) {
       await report({ state: 'cancelled', finishedAt: now() }, true);
-      await recordState({ state: 'cancelled' });
+      if (point === undefined) await recordState({ state: 'cancelled' });
+      return status;
+    }
+    if (point !== undefined) {
+      // Staged, not published: only the reduce step makes the best point a version.
+      await registry.uploadPointAdapter(jobId, point, out, adapterFiles(out));
+      const seeds = metrics.seeds.map((s) => ({ seed: s.seed, score: s.best ? metricValue(s.best, metrics.metric) : null }));
+      const score = seeds.some((s) => s.score === null) ? null : seeds.reduce((a, s) => a + s.score!, 0) / seeds.length;
+      pointResult = { seeds, score, best: headlineMetrics(metrics), trainablePercent: metrics.parameters.trainablePercent };
+      await report({ state: 'succeeded', finishedAt: now() }, true);
+      pointFinished('succeeded', score, null);
+      await events.flush();
       return status;
     }
     const manifest = await registry.publishAdapter(out, {
@@ -241,12 +336,19 @@ export async function runJob(o: RunJobOptions): Promise<JobStatus> {
     if (err instanceof StopTraining && stopPatch) return finishStop(stopPatch);
     await report({ state: 'failed', error: { message: (err as Error).message }, finishedAt: now() }, true);
     await recordState({ state: 'failed', error: { message: (err as Error).message } });
+    // A failed point is a result of the sweep (the reduce reports it), not a failure of the run.
+    if (point !== undefined) return status;
     throw err;
   } finally {
     process.off('SIGTERM', onTerm);
     if (o.stopWhenStdinCloses) process.stdin.off('end', onParentGone).off('error', onParentGone).pause();
     rmSync(work, { recursive: true, force: true });
   }
+}
+
+/** The adapter files a training run wrote into `dir` (the required ones and those optional ones present). */
+function adapterFiles(dir: string): string[] {
+  return [...ADAPTER_FILES, ...OPTIONAL_ADAPTER_FILES.filter((f) => existsSync(join(dir, f)))];
 }
 
 /** What a trainer event changes in status.json; `now` when it must be written at once (else throttled). */
@@ -299,4 +401,8 @@ class StopTraining extends Error {
 
 function headline(m: TrainMetrics): { loss: number; accuracy: number; macroF1: number; mcc: number } | null {
   return m.best ? { loss: m.best.loss, accuracy: m.best.accuracy, macroF1: m.best.macroF1, mcc: m.best.mcc } : null;
+}
+
+function headlineMetrics(m: TrainMetrics): JobMetrics | null {
+  return m.best ? { ...headline(m)!, examples: m.best.examples } : null;
 }

@@ -1,0 +1,133 @@
+/**
+ * A sweep's reduce step (`run-job --reduce`; on AWS the Batch job that depends on the array): reads every
+ * point's result, picks the best on validation by the rule `trainer sweep` uses (sweep/select.ts: mean over
+ * seeds, a point with a failed seed not selectable, ties to the cheaper adapter), and publishes that point's
+ * staged adapter as the task's new version, its metrics.json holding every point's result. A sweep where
+ * no point finished fails, naming each point's reason.
+ */
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { AdapterConfig } from '../../shared/adapter-config.ts';
+import { type Hyperparameters, type JobSpec, type JobStatus, type PointStatus, queuedStatus } from '../../shared/job.ts';
+import { newJobEvent } from '../../shared/job-events.ts';
+import { pointSettings, sweepSize } from '../../shared/sweep.ts';
+import { selectBest } from '../sweep/select.ts';
+import { trainDefaults } from '../train/defaults.ts';
+import type { RunJobOptions } from './run-job.ts';
+
+/** `lr=0.001 bottleneck=64`: a point's swept values, for messages. */
+export const settingsLabel = (settings: Partial<Hyperparameters>) =>
+  Object.entries(settings)
+    .map(([k, v]) => `${k}=${String(v)}`)
+    .join(' ');
+
+/** One point's line in the published metrics.json `sweep` field. */
+export interface SweepPointSummary {
+  point: number;
+  settings: Partial<Hyperparameters>;
+  state: PointStatus['state'] | 'missing';
+  score: number | null;
+  seeds: { seed: number; score: number | null }[];
+  trainablePercent: number | null;
+  error: string | null;
+}
+
+export async function reduceSweep(o: RunJobOptions, spec: JobSpec): Promise<JobStatus> {
+  const { registry, jobId } = o;
+  const now = () => new Date().toISOString();
+  const current = (await registry.getJobStatus(jobId)) ?? queuedStatus(jobId, spec.createdAt);
+  if (current.state === 'succeeded') return current; // a retried reduce: already published
+  const write = async (patch: Partial<JobStatus>) => {
+    const status: JobStatus = { ...current, startedAt: current.startedAt ?? now(), ...patch, updatedAt: now() };
+    await registry.putJobStatus(status);
+    return status;
+  };
+  if (await registry.getJobCancel(jobId)) return write({ state: 'cancelled', finishedAt: now() });
+
+  const h = spec.hyperparameters;
+  const metric = h.metric ?? trainDefaults.metric;
+  const statuses = await Promise.all(Array.from({ length: sweepSize(h) }, (_, i) => registry.getPointStatus(jobId, i)));
+  const summaries: SweepPointSummary[] = statuses.map((s, point) => ({
+    point,
+    settings: pointSettings(h, point),
+    state: s?.state ?? 'missing',
+    score: s?.state === 'succeeded' ? (s.score ?? null) : null,
+    seeds: s?.state === 'succeeded' ? (s.seeds ?? []) : [],
+    trainablePercent: s?.trainablePercent ?? null,
+    error: s?.error?.message ?? null,
+  }));
+  const chosen = selectBest(
+    summaries.map((p) => ({
+      values: p.state === 'succeeded' && p.seeds.length > 0 ? p.seeds.map((s) => s.score) : [null],
+      trainablePercent: p.trainablePercent,
+    })),
+    metric === 'loss',
+  );
+  if (!chosen) {
+    const why = summaries.map((p) => `point ${p.point} (${settingsLabel(p.settings)}): ${p.error ?? reasonOf(p.state)}`).join('; ');
+    const message = `no point of the sweep finished with a validation score: ${why}`;
+    await write({ state: 'failed', error: { message }, finishedAt: now() });
+    await registry.appendJobEvents(jobId, [newJobEvent('failed', `the job failed: ${message}`, { reason: message })]);
+    throw new Error(message);
+  }
+  const best = summaries[chosen.point];
+  const winner = statuses[chosen.point]!;
+
+  const work = mkdtempSync(join(tmpdir(), `reduce-${jobId}-`));
+  try {
+    const dir = join(work, 'adapter');
+    if ((await registry.downloadPointAdapter(jobId, best.point, dir)) === 0)
+      throw new Error(`point ${best.point} finished but its staged adapter (jobs/${jobId}/points/${best.point}/adapter/) is missing`);
+    // The published metrics.json says how the version was chosen: every point's result beside the winner's own.
+    const metricsFile = join(dir, 'metrics.json');
+    const trained = JSON.parse(readFileSync(metricsFile, 'utf8')) as Record<string, unknown>;
+    const finished = summaries.filter((p) => p.state === 'succeeded').length;
+    writeFileSync(
+      metricsFile,
+      `${JSON.stringify({ ...trained, sweep: { metric, selection: 'mean over seeds on validation', bestPoint: best.point, points: summaries } }, null, 2)}\n`,
+    );
+    const config = JSON.parse(readFileSync(join(dir, 'adapter_config.json'), 'utf8')) as AdapterConfig;
+    if (await registry.getJobCancel(jobId)) return write({ state: 'cancelled', finishedAt: now() });
+    const m = winner.best;
+    const manifest = await registry.publishAdapter(dir, {
+      task: spec.task,
+      jobId,
+      baseModel: { name: spec.baseModel, weightsSha256: config.base.weightsSha256 },
+      mode: config.mode,
+      labels: config.labels,
+      parameters: config.parameters,
+      metrics: m ? { loss: m.loss, accuracy: m.accuracy, macroF1: m.macroF1, mcc: m.mcc } : null,
+    });
+    const status = await write({
+      state: 'succeeded',
+      adapterVersion: manifest.version,
+      validation: winner.best ?? null,
+      sweep: { bestPoint: best.point },
+      finishedAt: now(),
+    });
+    await registry.appendJobEvents(jobId, [
+      newJobEvent('sweep-selected', `point ${best.point} (${settingsLabel(best.settings)}) is best on ${metric}: ${best.score}`, {
+        point: best.point,
+        settings: best.settings,
+        metric,
+        score: best.score!,
+        points: summaries.length,
+        finished,
+      }),
+      newJobEvent('succeeded', `published ${spec.task} version ${manifest.version}`, {
+        adapterVersion: manifest.version,
+        metrics: manifest.metrics,
+      }),
+    ]);
+    return status;
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+function reasonOf(state: SweepPointSummary['state']): string {
+  if (state === 'missing') return 'never started';
+  if (state === 'succeeded') return 'no validation score';
+  return state;
+}
