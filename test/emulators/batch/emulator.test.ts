@@ -3,6 +3,9 @@
  * "containers" and end the way Batch reports them.
  */
 import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import {
   BatchServiceException,
@@ -12,13 +15,15 @@ import {
   DescribeJobsCommand,
   type JobDetail,
   type JobStatus,
+  type JobSummary,
   ListJobsCommand,
+  type ListJobsCommandInput,
   RegisterJobDefinitionCommand,
   SubmitJobCommand,
   TerminateJobCommand,
 } from '@aws-sdk/client-batch';
 import { waitUntil } from '../../support/wait.ts';
-import { CONTAINER_EXITED, globMatch } from './emulator.ts';
+import { ARRAY_CHILD_FAILED, CONTAINER_EXITED, DEPENDENCY_FAILED, globMatch } from './emulator.ts';
 import { type BatchEmulatorServer, startBatchEmulator } from './server.ts';
 
 let batch: BatchEmulatorServer;
@@ -76,6 +81,45 @@ function waitFor(jobId: string, statuses: JobStatus[], timeoutMs = 20_000): Prom
     },
     { timeoutMs, intervalMs: 25, describe: () => `${last?.status}; log: ${batch.logs(jobId).join('\n')}` },
   );
+}
+
+async function describeAll(jobIds: string[]): Promise<JobDetail[]> {
+  const out = await batch.client.send(new DescribeJobsCommand({ jobs: jobIds }));
+  assert.deepEqual(
+    out.jobs?.map((j) => j.jobId),
+    jobIds,
+  );
+  return out.jobs!;
+}
+
+async function list(input: ListJobsCommandInput): Promise<JobSummary[]> {
+  return (await batch.client.send(new ListJobsCommand(input))).jobSummaryList!;
+}
+
+/** The ids of an array job's children. */
+const childIds = (parent: string, size: number) => Array.from({ length: size }, (_, i) => `${parent}:${i}`);
+
+/** A statusSummary with every status, zero unless given. */
+const summary = (counts: Partial<Record<JobStatus, number>>) => ({
+  SUBMITTED: 0,
+  PENDING: 0,
+  RUNNABLE: 0,
+  STARTING: 0,
+  RUNNING: 0,
+  SUCCEEDED: 0,
+  FAILED: 0,
+  ...counts,
+});
+
+async function rejects(what: string, call: () => Promise<unknown>, message: RegExp): Promise<void> {
+  const err = await call().then(
+    () => assert.fail(`${what}: expected a ClientException`),
+    (e: unknown) => e,
+  );
+  assert.ok(err instanceof BatchServiceException, what);
+  assert.equal(err.name, 'ClientException', what);
+  assert.equal(err.$metadata.httpStatusCode, 400, what);
+  assert.match(err.message, message, what);
 }
 
 test("a job runs its command with the definition's environment plus overrides and SUCCEEDS with exit code 0", async () => {
@@ -324,4 +368,267 @@ test('bad requests answer 400 ClientException with a message', async () => {
   assert.equal(res.headers.get('x-amzn-errortype'), 'ClientException');
   const unknown = await fetch(`${batch.endpoint}/v1/frobnicate`, { method: 'POST', body: '{}' });
   assert.equal(unknown.headers.get('x-amzn-errortype'), 'UnknownOperationException');
+});
+
+test('an array job runs one child per index with AWS_BATCH_JOB_ARRAY_INDEX; the parent runs nothing and SUCCEEDS with them', async () => {
+  const parent = await submit(['-e', 'console.log(process.env.AWS_BATCH_JOB_ARRAY_INDEX + " " + process.env.AWS_BATCH_JOB_ID)'], {
+    arrayProperties: { size: 3 },
+  });
+  const ids = childIds(parent, 3);
+  const submitted = await describe(parent);
+  assert.ok(['SUBMITTED', 'PENDING'].includes(submitted.status!), submitted.status);
+  assert.equal(submitted.arrayProperties?.size, 3);
+  const done = await waitFor(parent, ['SUCCEEDED', 'FAILED']);
+  assert.equal(done.status, 'SUCCEEDED');
+  assert.deepEqual(done.arrayProperties?.statusSummary, summary({ SUCCEEDED: 3 }));
+  assert.deepEqual(done.attempts, []);
+  assert.deepEqual(batch.logs(parent), [], 'the parent runs no container');
+  const children = await describeAll(ids);
+  assert.deepEqual(
+    children.map((c) => [c.status, c.arrayProperties, c.attempts?.length]),
+    [0, 1, 2].map((index) => ['SUCCEEDED', { index }, 1]),
+  );
+  // Each index ran exactly once, in the child of that index, which saw its own id.
+  assert.deepEqual(
+    ids.map((id) => batch.logs(id)),
+    [0, 1, 2].map((i) => [`${i} ${parent}:${i}`]),
+  );
+  assert.ok(
+    children.every((c) => c.stoppedAt! <= done.stoppedAt!),
+    'the parent ends after its children',
+  );
+});
+
+test('a failing child FAILS the array parent once every child is done; the other children still run', async () => {
+  const parent = await submit(
+    ['-e', 'const i = process.env.AWS_BATCH_JOB_ARRAY_INDEX; console.log("ran " + i); process.exit(i === "1" ? 1 : 0)'],
+    { arrayProperties: { size: 3 } },
+  );
+  const done = await waitFor(parent, ['SUCCEEDED', 'FAILED']);
+  assert.equal(done.status, 'FAILED');
+  assert.equal(done.statusReason, ARRAY_CHILD_FAILED);
+  assert.deepEqual(done.arrayProperties?.statusSummary, summary({ SUCCEEDED: 2, FAILED: 1 }));
+  const children = await describeAll(childIds(parent, 3));
+  assert.deepEqual(
+    children.map((c) => [c.status, c.container?.exitCode]),
+    [
+      ['SUCCEEDED', 0],
+      ['FAILED', 1],
+      ['SUCCEEDED', 0],
+    ],
+  );
+  assert.equal(children[1].statusReason, CONTAINER_EXITED);
+  assert.deepEqual(
+    children.map((c) => batch.logs(c.jobId!)),
+    [['ran 0'], ['ran 1'], ['ran 2']],
+  );
+});
+
+test('the retry strategy applies per child: a retried attempt re-runs that child only', async () => {
+  const parent = await submit(
+    ['-e', 'const e = process.env; process.exit(e.AWS_BATCH_JOB_ARRAY_INDEX === "2" && e.AWS_BATCH_JOB_ATTEMPT === "1" ? 5 : 0)'],
+    { arrayProperties: { size: 3 }, retryStrategy: { attempts: 2 } },
+  );
+  assert.equal((await waitFor(parent, ['SUCCEEDED', 'FAILED'])).status, 'SUCCEEDED');
+  assert.deepEqual(
+    (await describeAll(childIds(parent, 3))).map((c) => c.attempts?.map((a) => a.container?.exitCode)),
+    [[0], [0], [5, 0]],
+  );
+});
+
+test('ListJobs by arrayJobId lists the children with their index; a queue lists the parent with its size, not the children', async () => {
+  await batch.client.send(new CreateJobQueueCommand({ jobQueueName: 'arrays', priority: 1, computeEnvironmentOrder: [] }));
+  const parent = (
+    await batch.client.send(
+      new SubmitJobCommand({
+        jobName: 'arr',
+        jobQueue: 'arrays',
+        jobDefinition: 'node-job:1',
+        arrayProperties: { size: 3 },
+        containerOverrides: { command: ['-e', 'setTimeout(() => {}, 800)'] },
+      }),
+    )
+  ).jobId!;
+  const ids = childIds(parent, 3);
+  // Concurrency 2: the two oldest children run, the third waits its turn.
+  const running = await waitUntil(
+    'two children RUNNING',
+    async () => {
+      const page = await list({ arrayJobId: parent, jobStatus: 'RUNNING' });
+      return page.length === 2 && page;
+    },
+    { timeoutMs: 20_000, intervalMs: 25 },
+  );
+  assert.deepEqual(
+    running.map((j) => [j.jobId, j.arrayProperties?.index]),
+    [
+      [ids[0], 0],
+      [ids[1], 1],
+    ],
+  );
+  assert.deepEqual(
+    (await list({ arrayJobId: parent, jobStatus: 'RUNNABLE' })).map((j) => j.jobId),
+    [ids[2]],
+  );
+  const pending = await describe(parent);
+  assert.equal(pending.status, 'PENDING');
+  assert.deepEqual(pending.arrayProperties?.statusSummary, summary({ RUNNING: 2, RUNNABLE: 1 }));
+  assert.deepEqual(
+    (await list({ jobQueue: 'arrays', jobStatus: 'PENDING' })).map((j) => [j.jobId, j.arrayProperties?.size]),
+    [[parent, 3]],
+  );
+
+  await waitFor(parent, ['SUCCEEDED']);
+  const children = await list({ arrayJobId: parent, jobStatus: 'SUCCEEDED' });
+  assert.deepEqual(
+    children.map((j) => [j.jobId, j.arrayProperties]),
+    ids.map((id, index) => [id, { index }]),
+  );
+  assert.deepEqual(await list({ arrayJobId: parent }), [], 'none RUNNING');
+  const inQueue = await list({ jobQueue: 'arrays', jobStatus: 'SUCCEEDED' });
+  assert.deepEqual(
+    inQueue.map((j) => [j.jobId, j.arrayProperties?.size, j.arrayProperties?.statusSummary?.SUCCEEDED]),
+    [[parent, 3, 3]],
+  );
+});
+
+test('TerminateJob on a child stops only that child; on the parent it stops the running children and cancels the queued ones', async () => {
+  const program =
+    'process.on("SIGTERM", () => { console.log("got SIGTERM"); process.exit(143); }); console.log("up"); setInterval(() => {}, 1000)';
+  const parent = await submit(['-e', program], { arrayProperties: { size: 4 } });
+  const ids = childIds(parent, 4);
+  const up = (i: number) =>
+    waitUntil(`child ${i} to log "up"`, () => batch.logs(ids[i]).includes('up'), { timeoutMs: 20_000, intervalMs: 20 });
+  await up(0);
+  await up(1);
+  await batch.client.send(new TerminateJobCommand({ jobId: ids[0], reason: 'just this one' }));
+  assert.equal((await waitFor(ids[0], ['FAILED'])).statusReason, 'just this one');
+  await up(2); // the slot it freed goes to the next child
+  assert.equal((await describe(ids[1])).status, 'RUNNING');
+  assert.equal((await describe(ids[3])).status, 'RUNNABLE');
+  assert.equal((await describe(parent)).status, 'PENDING');
+
+  await batch.client.send(new TerminateJobCommand({ jobId: parent, reason: 'enough' }));
+  const done = await waitFor(parent, ['SUCCEEDED', 'FAILED']);
+  assert.equal(done.status, 'FAILED');
+  assert.equal(done.statusReason, 'enough');
+  assert.deepEqual(done.arrayProperties?.statusSummary, summary({ FAILED: 4 }));
+  const children = await describeAll(ids);
+  assert.deepEqual(
+    children.map((c) => [c.status, c.statusReason, c.container?.exitCode, c.attempts?.length]),
+    [
+      ['FAILED', 'just this one', 143, 1],
+      ['FAILED', 'enough', 143, 1],
+      ['FAILED', 'enough', 143, 1],
+      ['FAILED', 'enough', undefined, 0],
+    ],
+  );
+  for (const i of [0, 1, 2]) assert.ok(batch.logs(ids[i]).includes('got SIGTERM'), `child ${i} got SIGTERM`);
+  assert.deepEqual(batch.logs(ids[3]), [], 'the queued child never ran');
+});
+
+test('CancelJob on an array parent cancels its queued children; the parent FAILS with the reason once all are done', async () => {
+  const held = await startBatchEmulator({ jobQueues: ['q'], images: { node: [process.execPath] }, dispatch: false });
+  try {
+    await held.client.send(
+      new RegisterJobDefinitionCommand({ jobDefinitionName: 'd', type: 'container', containerProperties: { image: 'node' } }),
+    );
+    const parent = (
+      await held.client.send(new SubmitJobCommand({ jobName: 'a', jobQueue: 'q', jobDefinition: 'd', arrayProperties: { size: 2 } }))
+    ).jobId!;
+    const [first, second] = childIds(parent, 2);
+    assert.equal(held.jobs.get(parent)?.status, 'SUBMITTED');
+    assert.equal(held.jobs.get(first)?.status, 'PENDING');
+    held.update(second, { status: 'RUNNING' });
+    assert.equal(held.jobs.get(parent)?.status, 'PENDING', 'a child past PENDING makes the parent PENDING');
+    await held.client.send(new CancelJobCommand({ jobId: parent, reason: 'not needed' }));
+    assert.equal(held.jobs.get(first)?.status, 'FAILED');
+    assert.equal(held.jobs.get(first)?.statusReason, 'not needed');
+    assert.equal(held.jobs.get(second)?.status, 'RUNNING', 'CancelJob leaves a running child alone');
+    assert.equal(held.jobs.get(parent)?.status, 'PENDING');
+    held.update(second, { status: 'SUCCEEDED' });
+    const out = await held.client.send(new DescribeJobsCommand({ jobs: [parent] }));
+    assert.equal(out.jobs?.[0].status, 'FAILED');
+    assert.equal(out.jobs?.[0].statusReason, 'not needed');
+    assert.deepEqual(out.jobs?.[0].arrayProperties?.statusSummary, summary({ SUCCEEDED: 1, FAILED: 1 }));
+  } finally {
+    await held.stop();
+  }
+});
+
+test('a job depending on an array job stays PENDING until every child SUCCEEDED, then runs', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'batch-deps-'));
+  const go = join(dir, 'go');
+  try {
+    // The children run until the test creates `go`, so the dependent is seen waiting while they run.
+    const array = await submit(
+      ['-e', 'const fs = require("node:fs"); setInterval(() => fs.existsSync(process.argv[1]) && process.exit(0), 20)', go],
+      { arrayProperties: { size: 2 } },
+    );
+    const dependent = await submit(['-e', 'console.log("dependent ran")'], { dependsOn: [{ jobId: array }] });
+    for (const id of childIds(array, 2)) await waitFor(id, ['RUNNING']);
+    const waiting = await describe(dependent);
+    assert.equal(waiting.status, 'PENDING');
+    assert.deepEqual(waiting.dependsOn, [{ jobId: array }]);
+    await writeFile(go, '');
+    const done = await waitFor(dependent, ['SUCCEEDED', 'FAILED']);
+    assert.equal(done.status, 'SUCCEEDED');
+    assert.deepEqual(batch.logs(dependent), ['dependent ran']);
+    const parent = await describe(array);
+    assert.equal(parent.status, 'SUCCEEDED');
+    assert.ok(done.startedAt! >= parent.stoppedAt!, 'started after the array ended');
+    for (const c of await describeAll(childIds(array, 2))) assert.ok(done.startedAt! >= c.stoppedAt!, `started after ${c.jobId} ended`);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('jobs depending on a FAILED array go FAILED without running (Dependent Job failed), down the chain', async () => {
+  const array = await submit(['-e', 'process.exit(process.env.AWS_BATCH_JOB_ARRAY_INDEX === "1" ? 1 : 0)'], {
+    arrayProperties: { size: 2 },
+  });
+  const dependentArray = await submit(['-e', 'console.log("ran")'], { arrayProperties: { size: 2 }, dependsOn: [{ jobId: array }] });
+  const last = await submit(['-e', 'console.log("ran")'], { dependsOn: [{ jobId: dependentArray }] });
+  const failed = await waitFor(last, ['SUCCEEDED', 'FAILED']);
+  assert.equal(failed.status, 'FAILED');
+  assert.equal(failed.statusReason, DEPENDENCY_FAILED);
+  assert.deepEqual(failed.attempts, []);
+  assert.equal(failed.startedAt, undefined);
+  assert.equal((await describe(array)).statusReason, ARRAY_CHILD_FAILED);
+  const middle = await describe(dependentArray);
+  assert.deepEqual([middle.status, middle.statusReason], ['FAILED', DEPENDENCY_FAILED]);
+  const children = await describeAll(childIds(dependentArray, 2));
+  assert.deepEqual(
+    children.map((c) => [c.status, c.statusReason, c.attempts?.length]),
+    [
+      ['FAILED', DEPENDENCY_FAILED, 0],
+      ['FAILED', DEPENDENCY_FAILED, 0],
+    ],
+  );
+  for (const id of [last, ...childIds(dependentArray, 2)]) assert.deepEqual(batch.logs(id), [], `${id} never ran`);
+});
+
+test('array and dependency requests Batch refuses answer ClientException', async () => {
+  const plain = await submit(['-e', 'process.exit(0)']);
+  const array = (size: number | undefined) => () =>
+    batch.client.send(new SubmitJobCommand({ jobName: 'x', jobQueue: 'q', jobDefinition: 'node-job:1', arrayProperties: { size } }));
+  for (const size of [1, 10_001, 2.5, undefined])
+    await rejects(`size ${size}`, array(size), /^arrayProperties\.size must be an integer from 2 to 10000, got/);
+  const depending = (dependsOn: { jobId?: string; type?: 'N_TO_N' | 'SEQUENTIAL' }[]) => () =>
+    batch.client.send(new SubmitJobCommand({ jobName: 'x', jobQueue: 'q', jobDefinition: 'node-job:1', dependsOn }));
+  await rejects('unknown dependency', depending([{ jobId: plain }, { jobId: 'nope' }]), /dependsOn\[1\]\.jobId: job nope not found/);
+  await rejects('N_TO_N', depending([{ jobId: plain, type: 'N_TO_N' }]), /type N_TO_N is not emulated/);
+  await rejects('SEQUENTIAL', depending([{ type: 'SEQUENTIAL' }]), /type SEQUENTIAL is not emulated/);
+  await rejects('21 dependencies', depending(Array.from({ length: 21 }, () => ({ jobId: plain }))), /at most 20/);
+  await rejects(
+    'nodeOverrides',
+    () =>
+      batch.client.send(new SubmitJobCommand({ jobName: 'x', jobQueue: 'q', jobDefinition: 'node-job:1', nodeOverrides: { numNodes: 2 } })),
+    /nodeOverrides is not emulated/,
+  );
+  await rejects('unknown array', () => list({ arrayJobId: 'nope' }), /Job nope not found/);
+  await rejects('not an array', () => list({ arrayJobId: plain }), /is not an array job/);
+  await rejects('queue and array', () => list({ jobQueue: 'q', arrayJobId: plain }), /not both/);
+  const described = await batch.client.send(new DescribeJobsCommand({ jobs: [`${plain}:0`] }));
+  assert.deepEqual(described.jobs, [], 'a plain job has no children');
 });

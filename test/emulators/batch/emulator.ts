@@ -9,6 +9,10 @@
  * environment + the override's (overrides win). Exit 0 -> SUCCEEDED; anything else -> FAILED with
  * "Essential container in task exited", or a retry when the retry strategy says so.
  *
+ * Array jobs (`arrayProperties.size`): the parent runs nothing; its children `<parentId>:<index>` run
+ * like any job (with AWS_BATCH_JOB_ARRAY_INDEX) and the parent's status rolls up from theirs. Jobs with
+ * `dependsOn` stay PENDING until every dependency SUCCEEDED, and go FAILED without running when one FAILED.
+ *
  * The HTTP wire layer is server.ts; this class is the operations, callable in-process too.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -17,6 +21,7 @@ import { constants } from 'node:os';
 import type {
   EvaluateOnExit,
   JobDefinition,
+  JobDependency,
   JobDetail,
   JobQueueDetail,
   JobStatus,
@@ -172,6 +177,32 @@ function optTimeout(body: Body, field: string): { attemptDurationSeconds?: numbe
   return { attemptDurationSeconds: optInt(v, 'attemptDurationSeconds', 60, 2 ** 31 - 1) };
 }
 
+/** `dependsOn`: whole-job dependencies only (Batch allows 20). */
+function optDependsOn(body: Body, field: string): JobDependency[] | undefined {
+  const v = body[field];
+  if (v === undefined || v === null) return undefined;
+  if (!Array.isArray(v) || v.length > 20) throw clientError(`${field} must be a list of at most 20 {jobId}`);
+  return v.map((d, i) => {
+    if (!isObject(d)) throw clientError(`${field}[${i}] must be {jobId}`);
+    const type = optString(d, 'type');
+    if (type === 'N_TO_N' || type === 'SEQUENTIAL')
+      throw clientError(`${field}[${i}].type ${type} is not emulated: depend on a whole job (jobId, no type)`);
+    if (type !== undefined) throw clientError(`${field}[${i}].type must be N_TO_N or SEQUENTIAL`);
+    const jobId = d.jobId;
+    if (typeof jobId !== 'string' || jobId === '') throw clientError(`${field}[${i}].jobId is required`);
+    return { jobId };
+  });
+}
+
+/** `arrayProperties.size`: Batch's arrays have 2 to 10,000 children. */
+function optArraySize(body: Body, field: string): number | undefined {
+  const v = optObject(body, field);
+  if (!v) return undefined;
+  if (typeof v.size !== 'number' || !Number.isInteger(v.size) || v.size < 2 || v.size > 10_000)
+    throw clientError(`${field}.size must be an integer from 2 to 10000, got ${JSON.stringify(v.size ?? null)}`);
+  return v.size;
+}
+
 /** Batch's evaluateOnExit patterns: exact, or a prefix ending in `*`. */
 export function globMatch(pattern: string, value: string): boolean {
   return pattern.endsWith('*') ? value.startsWith(pattern.slice(0, -1)) : value === pattern;
@@ -184,6 +215,10 @@ const DONE: readonly JobStatus[] = ['SUCCEEDED', 'FAILED'];
 const STATUSES: readonly JobStatus[] = ['SUBMITTED', 'PENDING', 'RUNNABLE', 'STARTING', 'RUNNING', 'SUCCEEDED', 'FAILED'];
 export const CONTAINER_EXITED = 'Essential container in task exited';
 export const TIMEOUT_REASON = 'Job attempt duration exceeded timeout';
+/** A job whose dependency FAILED, as Batch words it. */
+export const DEPENDENCY_FAILED = 'Dependent Job failed';
+/** An array parent with a FAILED child, as Batch words it (the counts are in arrayProperties.statusSummary). */
+export const ARRAY_CHILD_FAILED = 'Array Child Job failed';
 
 /** What the emulator keeps beside a job: its process, timers, output. */
 interface Runtime {
@@ -196,6 +231,8 @@ interface Runtime {
   logTail: string[];
   partial: { out: string; err: string };
   exited?: Promise<void>;
+  /** An array parent's TerminateJob/CancelJob reason: its statusReason once its children are done. */
+  stopReason?: string;
 }
 
 export class BatchEmulator {
@@ -208,6 +245,12 @@ export class BatchEmulator {
   private readonly queues = new Map<string, JobQueueDetail>();
   private readonly definitions: JobDefinition[] = [];
   private readonly runtime = new Map<string, Runtime>();
+  /** Array parent id -> its children, by index. */
+  private readonly arrays = new Map<string, JobDetail[]>();
+  /** Array child id -> its parent. */
+  private readonly parents = new Map<string, JobDetail>();
+  /** Job id -> the ids of the jobs that depend on it. */
+  private readonly dependents = new Map<string, string[]>();
   private readonly timers = new Set<NodeJS.Timeout>();
   private readonly o: Required<Omit<BatchEmulatorOptions, 'defaultEntrypoint' | 'onLog' | 'region' | 'accountId' | 'jobQueues'>> &
     Pick<BatchEmulatorOptions, 'defaultEntrypoint' | 'onLog'>;
@@ -361,8 +404,11 @@ export class BatchEmulator {
       );
     const queue = this.queue(reqString(b, 'jobQueue'));
     const def = this.definition(reqString(b, 'jobDefinition'));
-    if (b.dependsOn !== undefined || b.arrayProperties !== undefined || b.nodeOverrides !== undefined)
-      throw clientError('dependsOn, arrayProperties and nodeOverrides are not emulated');
+    if (b.nodeOverrides !== undefined) throw clientError('nodeOverrides is not emulated (no multi-node parallel jobs)');
+    const size = optArraySize(b, 'arrayProperties');
+    const dependsOn = optDependsOn(b, 'dependsOn') ?? [];
+    for (const [i, d] of dependsOn.entries())
+      if (!this.jobs.has(d.jobId!)) throw clientError(`dependsOn[${i}].jobId: job ${d.jobId} not found`);
     const overrides = optObject(b, 'containerOverrides') ?? {};
     const parameters = { ...def.parameters, ...optStringMap(b, 'parameters') };
     const command = (optStrings(overrides, 'command') ?? def.containerProperties!.command ?? []).map((arg) =>
@@ -382,7 +428,7 @@ export class BatchEmulator {
       startedAt: undefined,
       jobDefinition: def.jobDefinitionArn!,
       parameters,
-      dependsOn: [],
+      dependsOn,
       attempts: [],
       retryStrategy: optRetryStrategy(b, 'retryStrategy') ?? def.retryStrategy,
       timeout: optTimeout(b, 'timeout') ?? def.timeout,
@@ -394,23 +440,77 @@ export class BatchEmulator {
         resourceRequirements: optResources(overrides, 'resourceRequirements') ?? def.containerProperties!.resourceRequirements,
       },
     };
-    this.jobs.set(jobId, job);
-    this.runtime.set(jobId, { logTail: [], partial: { out: '', err: '' } });
-    if (this.o.dispatch) this.later(() => this.advance(jobId, 'SUBMITTED', 'PENDING'));
+    this.add(job);
+    for (const d of dependsOn) this.dependents.set(d.jobId!, [...(this.dependents.get(d.jobId!) ?? []), jobId]);
+    if (size === undefined) {
+      if (this.o.dispatch) this.later(() => this.pend(job));
+    } else {
+      // The parent is a pointer that runs nothing; its children are spawned PENDING (their createdAt, on Batch).
+      job.arrayProperties = { size };
+      const children = Array.from({ length: size }, (_, index) => this.spawnChild(job, index));
+      this.arrays.set(jobId, children);
+      this.rollup(job);
+      if (this.o.dispatch) this.later(() => this.ready(children));
+    }
     return { jobArn: job.jobArn!, jobName, jobId };
+  }
+
+  private add(job: JobDetail): void {
+    this.jobs.set(job.jobId!, job);
+    this.runtime.set(job.jobId!, { logTail: [], partial: { out: '', err: '' } });
+  }
+
+  /** Child `index` of an array: the parent's job, id `<parent>:<index>`; it waits on the parent's dependencies. */
+  private spawnChild(parent: JobDetail, index: number): JobDetail {
+    const jobId = `${parent.jobId}:${index}`;
+    const child: JobDetail = {
+      ...parent,
+      jobArn: this.arn('job', jobId),
+      jobId,
+      status: 'PENDING',
+      dependsOn: [],
+      attempts: [],
+      arrayProperties: { index },
+      container: { ...parent.container, environment: [...(parent.container?.environment ?? [])] },
+    };
+    this.add(child);
+    this.parents.set(jobId, parent);
+    return child;
   }
 
   private describeJobs(b: Body): { jobs: JobDetail[] } {
     const ids = optStrings(b, 'jobs');
     if (!ids || ids.length === 0 || ids.length > 100) throw clientError('jobs must list 1 to 100 job ids');
-    return { jobs: ids.flatMap((id) => [...this.jobs.values()].filter((j) => j.jobId === id || j.jobArn === id)) };
+    const found = ids.flatMap((id) => {
+      const job = this.jobs.get(id) ?? [...this.jobs.values()].find((j) => j.jobArn === id);
+      return job ? [job] : [];
+    });
+    // Children's STARTING/RUNNING moves do not roll up as they happen; the summary is counted now.
+    for (const job of found) if (this.arrays.has(job.jobId!)) this.rollup(job);
+    return { jobs: found };
   }
 
   private listJobs(b: Body): { jobSummaryList: JobSummary[]; nextToken?: string } {
     const queueRef = optString(b, 'jobQueue');
-    if (!queueRef) throw clientError('jobQueue is required (arrayJobId and multiNodeJobId are not emulated)');
-    const queue = [...this.queues.values()].find((x) => x.jobQueueName === queueRef || x.jobQueueArn === queueRef);
-    if (!queue) throw clientError(`JobQueue ${queueRef} not found`);
+    const arrayJobId = optString(b, 'arrayJobId');
+    if (optString(b, 'multiNodeJobId') !== undefined) throw clientError('multiNodeJobId is not emulated');
+    if (queueRef && arrayJobId) throw clientError('give one of jobQueue and arrayJobId, not both');
+    let scope: JobDetail[];
+    if (arrayJobId) {
+      if (!this.jobs.has(arrayJobId)) throw clientError(`Job ${arrayJobId} not found`);
+      const children = this.arrays.get(arrayJobId);
+      if (!children) throw clientError(`Job ${arrayJobId} is not an array job`);
+      // Batch: "The filter doesn't apply to child jobs in an array".
+      if (b.filters !== undefined && b.filters !== null) throw clientError('filters do not apply to the children of an array job');
+      scope = children;
+    } else {
+      if (!queueRef) throw clientError('jobQueue is required (or arrayJobId; multiNodeJobId is not emulated)');
+      const queue = [...this.queues.values()].find((x) => x.jobQueueName === queueRef || x.jobQueueArn === queueRef);
+      if (!queue) throw clientError(`JobQueue ${queueRef} not found`);
+      // A queue lists array parents, not their children (those are listed by arrayJobId), as on Batch.
+      scope = [...this.jobs.values()].filter((j) => j.jobQueue === queue.jobQueueArn && !this.parents.has(j.jobId!));
+      for (const j of scope) if (this.arrays.has(j.jobId!)) this.rollup(j);
+    }
     const filters = b.filters;
     let match: (j: JobDetail) => boolean;
     if (filters !== undefined && filters !== null) {
@@ -446,9 +546,8 @@ export class BatchEmulator {
       offset = Number(Buffer.from(token, 'base64url').toString('utf8'));
       if (!Number.isInteger(offset) || offset < 0) throw clientError('nextToken is invalid');
     }
-    const all = [...this.jobs.values()]
-      .filter((j) => j.jobQueue === queue.jobQueueArn && match(j))
-      .sort((x, y) => x.createdAt! - y.createdAt!);
+    // Stable: an array's children (one createdAt) stay in index order.
+    const all = scope.filter(match).sort((x, y) => x.createdAt! - y.createdAt!);
     const page = all.slice(offset, offset + maxResults).map(
       (j): JobSummary => ({
         jobArn: j.jobArn,
@@ -460,6 +559,12 @@ export class BatchEmulator {
         startedAt: j.startedAt,
         stoppedAt: j.stoppedAt,
         jobDefinition: j.jobDefinition,
+        arrayProperties: j.arrayProperties && {
+          size: j.arrayProperties.size,
+          index: j.arrayProperties.index,
+          statusSummary: j.arrayProperties.statusSummary,
+          statusSummaryLastUpdatedAt: j.arrayProperties.statusSummaryLastUpdatedAt,
+        },
         container:
           j.container && (j.container.exitCode !== undefined || j.container.reason !== undefined)
             ? { exitCode: j.container.exitCode, reason: j.container.reason }
@@ -474,14 +579,30 @@ export class BatchEmulator {
    * TerminateJob stops a job in any state that is not done (its container gets SIGTERM, then SIGKILL
    * after stopTimeoutMs); CancelJob only one not yet STARTING (later ones keep running; the call
    * still succeeds, as on Batch). Either way the job ends FAILED with the given reason and is not retried.
+   * On an array parent, each child is stopped so; the parent ends once they all have ("The array parent
+   * job is canceled when all child jobs are completed"), FAILED with the given reason if any child failed.
    */
   private stopJob(b: Body, how: 'terminate' | 'cancel'): Record<string, never> {
     const jobId = reqString(b, 'jobId');
     const reason = reqString(b, 'reason');
     const job = this.jobs.get(jobId);
     if (!job) throw clientError(`Job ${jobId} not found`);
+    const children = this.arrays.get(jobId);
+    if (!children) {
+      this.stop(job, how, reason);
+      return {};
+    }
+    if (DONE.includes(job.status!)) return {};
+    this.runtime.get(jobId)!.stopReason ??= reason;
+    for (const child of children) this.stop(child, how, reason);
+    this.rollup(job);
+    return {};
+  }
+
+  private stop(job: JobDetail, how: 'terminate' | 'cancel', reason: string): void {
+    const jobId = job.jobId!;
     const rt = this.runtime.get(jobId)!;
-    if (DONE.includes(job.status!) || rt.terminating) return {};
+    if (DONE.includes(job.status!) || rt.terminating) return;
     if (QUEUED.includes(job.status!)) {
       this.finish(job, { status: 'FAILED', statusReason: reason });
     } else if (how === 'terminate') {
@@ -490,7 +611,31 @@ export class BatchEmulator {
       // A job moved to RUNNING by hand (`update`) has no container to stop; a STARTING one stops as it starts.
       else if (job.status === 'RUNNING') this.finish(job, { status: 'FAILED', statusReason: reason });
     }
-    return {};
+  }
+
+  /** An array parent's status from its children's: SUBMITTED until one is past PENDING, then PENDING until all are done. */
+  private rollup(parent: JobDetail): void {
+    const children = this.arrays.get(parent.jobId!)!;
+    const statusSummary: Record<string, number> = Object.fromEntries(STATUSES.map((s) => [s, 0]));
+    for (const c of children) statusSummary[c.status!]++;
+    parent.arrayProperties = { size: children.length, statusSummary, statusSummaryLastUpdatedAt: Date.now() };
+    if (DONE.includes(parent.status!)) return;
+    if (statusSummary.SUCCEEDED === children.length) {
+      this.finish(parent, { status: 'SUCCEEDED' });
+    } else if (statusSummary.SUCCEEDED + statusSummary.FAILED === children.length) {
+      const stopReason = this.runtime.get(parent.jobId!)!.stopReason;
+      const statusReason = stopReason ?? (this.gate(parent) === 'failed' ? DEPENDENCY_FAILED : ARRAY_CHILD_FAILED);
+      this.finish(parent, { status: 'FAILED', statusReason });
+    } else if (parent.status === 'SUBMITTED' && statusSummary.SUBMITTED + statusSummary.PENDING < children.length) {
+      parent.status = 'PENDING';
+    }
+  }
+
+  /** Whether a job may leave PENDING: its dependencies' (and, for an array child, its parent's) outcome. */
+  private gate(job: JobDetail): 'open' | 'wait' | 'failed' {
+    const deps = [...(job.dependsOn ?? []), ...(this.parents.get(job.jobId!)?.dependsOn ?? [])].map((d) => this.jobs.get(d.jobId!)!);
+    if (deps.some((d) => d.status === 'FAILED')) return 'failed';
+    return deps.every((d) => d.status === 'SUCCEEDED') ? 'open' : 'wait';
   }
 
   // --- the scheduler and the containers -----------------------------------------------------------
@@ -503,24 +648,49 @@ export class BatchEmulator {
     this.timers.add(t);
   }
 
-  private advance(jobId: string, from: JobStatus, to: JobStatus): void {
-    const job = this.jobs.get(jobId)!;
-    if (job.status !== from) return; // cancelled or moved by a test meanwhile
-    job.status = to;
-    if (to === 'PENDING') this.later(() => this.advance(jobId, 'PENDING', 'RUNNABLE'));
-    if (to === 'RUNNABLE') this.schedule();
+  private pend(job: JobDetail): void {
+    if (job.status !== 'SUBMITTED') return; // cancelled or moved by a test meanwhile
+    job.status = 'PENDING';
+    this.later(() => this.ready([job]));
   }
 
-  private running(): number {
-    return [...this.jobs.values()].filter((j) => j.status === 'STARTING' || j.status === 'RUNNING').length;
+  /**
+   * PENDING -> RUNNABLE for the jobs whose dependencies all SUCCEEDED, FAILED for those with a FAILED
+   * one; the others stay PENDING until a dependency ends (`release`). Then one scheduling pass.
+   */
+  private ready(jobs: readonly JobDetail[]): void {
+    const parents = new Set<JobDetail>();
+    for (const job of jobs) {
+      if (job.status !== 'PENDING') continue; // cancelled or moved by a test meanwhile
+      const gate = this.gate(job);
+      if (gate === 'failed') this.finish(job, { status: 'FAILED', statusReason: DEPENDENCY_FAILED });
+      if (gate !== 'open') continue;
+      job.status = 'RUNNABLE';
+      const parent = this.parents.get(job.jobId!);
+      if (parent) parents.add(parent);
+    }
+    for (const parent of parents) this.rollup(parent);
+    this.schedule();
+  }
+
+  /** A job ended: the jobs waiting on it (an array dependent's children) get another look. */
+  private release(jobId: string): void {
+    if (!this.o.dispatch) return;
+    const waiting = (this.dependents.get(jobId) ?? [])
+      .flatMap((id) => this.arrays.get(id) ?? [this.jobs.get(id)!])
+      .filter((j) => j.status === 'PENDING');
+    if (waiting.length > 0) this.later(() => this.ready(waiting));
   }
 
   /** Starts RUNNABLE jobs, oldest first, while capacity is free. */
   private schedule(): void {
     if (this.closed || !this.o.dispatch) return;
-    const waiting = [...this.jobs.values()].filter((j) => j.status === 'RUNNABLE').sort((x, y) => x.createdAt! - y.createdAt!);
+    const all = [...this.jobs.values()];
+    let running = all.filter((j) => j.status === 'STARTING' || j.status === 'RUNNING').length;
+    const waiting = all.filter((j) => j.status === 'RUNNABLE').sort((x, y) => x.createdAt! - y.createdAt!);
     for (const job of waiting) {
-      if (this.running() >= this.o.concurrency) return;
+      if (running >= this.o.concurrency) return;
+      running++;
       job.status = 'STARTING';
       job.statusReason = undefined;
       this.later(() => this.start(job.jobId!));
@@ -564,6 +734,7 @@ export class BatchEmulator {
       AWS_BATCH_JOB_ATTEMPT: String(attempt),
       AWS_BATCH_JQ_NAME: job.jobQueue!.split('/').pop(),
       AWS_BATCH_CE_NAME: 'emulated',
+      ...(job.arrayProperties?.index === undefined ? {} : { AWS_BATCH_JOB_ARRAY_INDEX: String(job.arrayProperties.index) }),
       ...Object.fromEntries((job.container.environment ?? []).map((e) => [e.name!, e.value ?? ''])),
     };
     const [program, ...args] = [...entry, ...(job.container.command ?? [])];
@@ -666,10 +837,13 @@ export class BatchEmulator {
     return true;
   }
 
-  private finish(job: JobDetail, end: { status: 'SUCCEEDED' | 'FAILED'; statusReason: string }): void {
+  private finish(job: JobDetail, end: { status: 'SUCCEEDED' | 'FAILED'; statusReason?: string }): void {
     job.status = end.status;
     job.statusReason = end.statusReason;
     job.stoppedAt = Date.now();
+    const parent = this.parents.get(job.jobId!);
+    if (parent) this.rollup(parent);
+    this.release(job.jobId!);
     this.schedule();
   }
 
@@ -702,11 +876,14 @@ export class BatchEmulator {
     return [...(this.runtime.get(jobId)?.logTail ?? [])];
   }
 
-  /** Changes a job by hand (with `dispatch: false`, to walk a job through states). */
+  /** Changes a job by hand (with `dispatch: false`, to walk a job through states); an array parent follows. */
   update(jobId: string, patch: Partial<JobDetail>): void {
     const job = this.jobs.get(jobId);
     if (!job) throw new Error(`no job ${jobId}`);
     Object.assign(job, patch);
+    const parent = this.parents.get(jobId);
+    if (parent) this.rollup(parent);
+    if (DONE.includes(job.status!)) this.release(jobId);
   }
 
   /** Stops every container (SIGKILL) and waits for them; the emulator starts nothing afterwards. */
