@@ -8,7 +8,7 @@ import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct, type IConstruct } from 'constructs';
-import { CHECKPOINT_FOLDER, JOB_EVENTS_FOLDER, JOB_FILES, PREFIXES } from '../shared/registry.ts';
+import { CHECKPOINT_FOLDER, JOB_EVENTS_FOLDER, JOB_FILES, JOB_POINTS_FOLDER, PREFIXES } from '../shared/registry.ts';
 import { acknowledge, grantPutFindings, grantReadFindings, nagBucketArn } from './nag.ts';
 
 /** Who can be granted registry access: a role or something with one (a function), acknowledged on itself. */
@@ -19,6 +19,7 @@ const ANY = {
   jobStatus: `${PREFIXES.jobs}*/${JOB_FILES.status}`,
   jobCheckpoint: `${PREFIXES.jobs}*/${CHECKPOINT_FOLDER}*`,
   jobEvents: `${PREFIXES.jobs}*/${JOB_EVENTS_FOLDER}*`,
+  jobPoints: `${PREFIXES.jobs}*/${JOB_POINTS_FOLDER}*`,
   jobIndex: `${PREFIXES.jobIndex}*`,
   idempotency: `${PREFIXES.idempotency}*`,
   datasets: `${PREFIXES.datasets}*`,
@@ -184,11 +185,11 @@ export class RegistryBucket extends Construct {
     });
   }
 
-  /** A training job: reads everything; writes only job status, checkpoints and new adapter versions. */
+  /** A training job: reads everything; writes only job status, checkpoints, sweep points and new adapter versions. */
   grantTrainerAccess(grantee: RegistryGrantee): void {
     this.bucket.grantRead(grantee);
-    // Its job's status, events and checkpoints only: spec, launch and cancel records are the API's.
-    for (const pattern of [ANY.jobStatus, ANY.jobCheckpoint, ANY.jobEvents, ANY.adapters]) this.bucket.grantPut(grantee, pattern);
+    // Its job's status, events, checkpoints and sweep points only: spec, launch and cancel records are the API's.
+    for (const pattern of [ANY.jobStatus, ANY.jobCheckpoint, ANY.jobEvents, ANY.jobPoints, ANY.adapters]) this.bucket.grantPut(grantee, pattern);
     acknowledge(grantee, {
       ...grantReadFindings(this.bucket, 'The trainer'),
       ...grantPutFindings(
@@ -205,6 +206,11 @@ export class RegistryBucket extends Construct {
         this.bucket,
         ANY.jobEvents,
         `The trainer appends ${PREFIXES.jobs}<id>/${JOB_EVENTS_FOLDER}<seq>.json event pages (create-only) for the job it runs.`,
+      ),
+      ...grantPutFindings(
+        this.bucket,
+        ANY.jobPoints,
+        `A sweep's array child writes ${PREFIXES.jobs}<id>/${JOB_POINTS_FOLDER}<index>/* (its point's status, checkpoint and staged adapter) for the job it runs.`,
       ),
       ...grantPutFindings(
         this.bucket,

@@ -445,7 +445,10 @@ export function registerFinetuneRoutes(app: OpenAPIHono, deps: ResolvedDeps): vo
       }
       owners.set(jobId, owner);
       try {
-        await registry.putJobLaunch(jobId, await launcher.submit({ jobId, task: spec.task, points: points.length }));
+        await registry.putJobLaunch(
+          jobId,
+          await launcher.submit({ jobId, task: spec.task, ...(points.length > 1 ? { points: points.length } : {}) }),
+        );
       } catch (err) {
         const message = `submitting the job failed: ${(err as Error).message}`;
         await registry.appendJobEvents(jobId, [newJobEvent('failed', `the job failed: ${message}`, { reason: message }, deps.now())]);

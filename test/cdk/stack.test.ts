@@ -302,11 +302,12 @@ describe('least privilege', () => {
     assert.deepEqual(secrets, [`\${${id(stack.api.apiKeySecret)}}`, `\${${id(stack.edge.keyPair.privateKey)}}`].sort());
   });
 
-  test('the trainer reads the registry and dataset buckets, writes only job status, event pages, checkpoints and adapters/*', () => {
+  test('the trainer reads the registry and dataset buckets, writes only job status, event pages, checkpoints, sweep points and adapters/*', () => {
     assert.deepEqual(allowedResources(trainer, 's3:PutObject').sort(), [
       `${bucketArn}/adapters/*`,
       `${bucketArn}/jobs/*/checkpoint/*`,
       `${bucketArn}/jobs/*/events/*`,
+      `${bucketArn}/jobs/*/points/*`,
       `${bucketArn}/jobs/*/status.json`,
     ]);
     assert.deepEqual(allowedResources(trainer, 's3:DeleteObject'), []);

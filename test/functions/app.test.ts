@@ -22,11 +22,11 @@ const KEY = 'test-key-0123456789';
 const AUTH = { authorization: `Bearer ${KEY}` };
 
 class RecordingLauncher implements JobLauncher {
-  submitted: { jobId: string; task: string }[] = [];
+  submitted: { jobId: string; task: string; points?: number }[] = [];
   cancelled: LaunchedJob[] = [];
   views = new Map<string, LauncherView>();
   failSubmit = false;
-  async submit(job: { jobId: string; task: string }): Promise<LaunchedJob> {
+  async submit(job: { jobId: string; task: string; points?: number }): Promise<LaunchedJob> {
     if (this.failSubmit) throw new Error('queue is gone');
     this.submitted.push(job);
     return { jobId: job.jobId, externalId: `ext-${job.jobId}` };
@@ -153,6 +153,74 @@ describe('POST /finetune', () => {
     assert.deepEqual(JSON.parse(await launch.Body!.transformToString()), { jobId: job.jobId, externalId: `ext-${job.jobId}` });
   });
 
+  test('a sweep: 202 with every point queued, the grid recorded as asked, the launcher told how many points', async () => {
+    const sweep = { ...good, hyperparameters: { lr: [1e-3, 3e-4], bottleneck: [8, 64, 256], validationSplit: 0.1, seeds: [1] } };
+    const res = await call('/finetune', { method: 'POST', json: sweep });
+    assert.equal(res.status, 202, await res.clone().text());
+    const job = (await res.json()) as {
+      jobId: string;
+      hyperparameters: unknown;
+      sweep: { metric: string; bestPoint: number | null; points: { point: number; settings: object; status: string }[] };
+    };
+    assert.deepEqual(job.hyperparameters, sweep.hyperparameters);
+    assert.equal(job.sweep.metric, 'accuracy');
+    assert.equal(job.sweep.bestPoint, null);
+    // Bottleneck is the outer axis (shared/sweep.ts's order), lr the inner one.
+    assert.deepEqual(
+      job.sweep.points.map((p) => [p.point, p.settings, p.status]),
+      [8, 64, 256].flatMap((bottleneck, i) => [1e-3, 3e-4].map((lr, j) => [2 * i + j, { bottleneck, lr }, 'queued'])),
+    );
+    assert.deepEqual(launcher.submitted.at(-1), { jobId: job.jobId, task: 'sst2', points: 6 });
+    assert.deepEqual((await registry.getJobSpec(job.jobId)).hyperparameters, sweep.hyperparameters);
+  });
+
+  test("a sweep's GET shows each point's progress and sums them; a cancel records the sweep's end and stops its launch", async () => {
+    const res = await call('/finetune', {
+      method: 'POST',
+      json: { ...good, hyperparameters: { lr: [1e-3, 3e-4], validationSplit: 0.1, seeds: [1] } },
+    });
+    const { jobId } = (await res.json()) as { jobId: string };
+    const at = new Date().toISOString();
+    const point = (i: number, patch: object) =>
+      registry.putPointStatus({
+        ...queuedStatus(jobId, at),
+        format: 'adapter-store.point-status/v1',
+        point: i,
+        settings: { lr: i === 0 ? 1e-3 : 3e-4 },
+        ...patch,
+      });
+    const metrics = { loss: 0.5, accuracy: 0.75, macroF1: 0.7, mcc: 0.4, examples: 40 };
+    await point(0, { state: 'succeeded', step: 10, totalSteps: 10, score: 0.75, seeds: [{ seed: 1, score: 0.75 }], best: metrics });
+    await point(1, { state: 'running', step: 5, totalSteps: 20, validation: { ...metrics, accuracy: 0.6 } });
+    type View = {
+      status: string;
+      progress: { step: number; totalSteps: number; fraction: number };
+      sweep: { points: { status: string; score: number | null; metrics: { accuracy: number } | null; progress: { fraction: number } }[] };
+    };
+    const view = (await (await call(`/finetune/${jobId}`)).json()) as View;
+    assert.equal(view.status, 'running', 'a point has started: the sweep runs');
+    assert.deepEqual(view.progress, { step: 15, totalSteps: 30, epoch: 0, fraction: (1 + 0.25) / 2 });
+    assert.deepEqual(
+      view.sweep.points.map((p) => [p.status, p.score, p.metrics?.accuracy, p.progress.fraction]),
+      [
+        ['succeeded', 0.75, 0.75, 1],
+        ['running', null, 0.6, 0.25],
+      ],
+    );
+    const cancelled = (await (await call(`/finetune/${jobId}/cancel`, { method: 'POST' })).json()) as View;
+    assert.equal(cancelled.status, 'cancelled');
+    assert.deepEqual(
+      cancelled.sweep.points.map((p) => p.status),
+      ['succeeded', 'cancelled'],
+    );
+    assert.equal(launcher.cancelled.at(-1)?.jobId, jobId);
+    const { events } = await registry.listJobEvents(jobId);
+    assert.deepEqual(
+      events.slice(-2).map((e) => e.type),
+      ['cancel-requested', 'cancelled'],
+    );
+  });
+
   test('job ids sort by creation time', async () => {
     const times = [new Date('2025-01-01T00:00:00Z'), new Date('2025-06-01T00:00:00Z'), new Date('2031-01-01T00:00:00Z')];
     const ids: string[] = [];
@@ -209,6 +277,34 @@ describe('POST /finetune', () => {
     ['an unknown top-level field', { ...good, model: 'gpt' }, 400, 'model'],
     ['a missing task', { datasetUri: good.datasetUri }, 400, 'task'],
     ['a body that is not an object', [1, 2], 400, ''],
+    // Sweeps: lists of values for the sweep keys, bounded, and only with validation data to choose by.
+    [
+      'a sweep of 36 points (over 32)',
+      { ...good, hyperparameters: { lr: [1e-4, 3e-4, 1e-3, 3e-3], bottleneck: [8, 64, 256], epochs: [1, 2, 3], validationSplit: 0.1 } },
+      400,
+      'hyperparameters',
+    ],
+    ['a swept value out of its bounds', { ...good, hyperparameters: { lr: [1e-3, 2], validationSplit: 0.1 } }, 400, 'hyperparameters.lr.1'],
+    ['a list of one value', { ...good, hyperparameters: { lr: [1e-3], validationSplit: 0.1 } }, 400, 'hyperparameters.lr'],
+    [
+      'a list of 17 values',
+      { ...good, hyperparameters: { bottleneck: Array.from({ length: 17 }, (_, i) => i + 1), validationSplit: 0.1 } },
+      400,
+      'hyperparameters.bottleneck',
+    ],
+    [
+      'a repeated swept value',
+      { ...good, hyperparameters: { bottleneck: [8, 8], validationSplit: 0.1 } },
+      400,
+      'hyperparameters.bottleneck',
+    ],
+    [
+      'a list for a key no sweep varies',
+      { ...good, hyperparameters: { metric: ['accuracy', 'f1'], validationSplit: 0.1 } },
+      400,
+      'hyperparameters.metric',
+    ],
+    ['a sweep with no validation data to choose by', { ...good, hyperparameters: { lr: [1e-3, 3e-4] } }, 400, 'hyperparameters'],
   ];
   for (const [what, body, status, field] of refusals) {
     test(`refuses ${what} (${status}, names "${field || 'the body'}") and writes or launches nothing`, async () => {
@@ -611,7 +707,15 @@ describe('auth, errors, meta', () => {
       openapi: string;
       paths: Record<string, Record<string, unknown>>;
       components: {
-        schemas: Record<string, { properties?: Record<string, { minimum?: number; maximum?: number }> }>;
+        schemas: Record<
+          string,
+          {
+            properties?: Record<
+              string,
+              { anyOf?: { type: string; minimum?: number; maximum?: number; maxItems?: number; items?: object }[] }
+            >;
+          }
+        >;
         securitySchemes: Record<string, unknown>;
       };
     };
@@ -628,9 +732,13 @@ describe('auth, errors, meta', () => {
     ]) {
       assert.ok(doc.paths[p], `missing ${p}`);
     }
-    const epochs = doc.components.schemas.Hyperparameters.properties?.epochs;
-    assert.equal(epochs?.minimum, 1);
-    assert.equal(epochs?.maximum, 100);
+    // A sweep key: one value, or a list of 2 to 16 such values.
+    const [one, list] = doc.components.schemas.Hyperparameters.properties?.epochs?.anyOf ?? [];
+    assert.equal(one?.minimum, 1);
+    assert.equal(one?.maximum, 100);
+    assert.equal(list?.type, 'array');
+    assert.equal(list?.maxItems, 16);
+    assert.deepEqual(list?.items, { type: 'integer', minimum: 1, maximum: 100 });
     assert.ok(doc.components.securitySchemes.bearer);
     const html = await (await call('/docs')).text();
     assert.match(html, /POST \/finetune/);
@@ -873,5 +981,16 @@ describe('spend controls', () => {
     assert.deepEqual(job.hyperparameters, { batchSize: 8, seeds: [1, 2] }, 'the request is shown as asked');
     await problem(await post(a, KEY, { ...good, hyperparameters: { batchSize: 64, seeds: [1, 2] } }), 422);
     assert.equal(counting.submitted.length, 2);
+    // A sweep splits the budget over its points: 4 points of 10 steps x 8 cost 4 x 80 > 100.
+    const sweep = { maxSteps: 10, batchSize: 8, seeds: [1], lr: [1e-3, 3e-4, 1e-4, 3e-5], validationSplit: 0.1 };
+    const split = await problem(await post(a, KEY, { ...good, hyperparameters: sweep }), 422);
+    assert.match(split.detail, /each of the sweep's 4 points may cost 2\.500e\+1 .*point 0 would cost 8\.000e\+1/);
+    const sweepCapped = await post(a, KEY, { ...good, hyperparameters: { ...sweep, maxSteps: undefined } });
+    assert.equal(sweepCapped.status, 202);
+    assert.deepEqual(
+      (await registry.getJobSpec(((await sweepCapped.json()) as { jobId: string }).jobId)).budget,
+      { maxSteps: 3 },
+      'floor(25 / 8)',
+    );
   });
 });

@@ -7,7 +7,9 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { after, before, test } from 'node:test';
+import { DescribeJobsCommand, ListJobsCommand } from '@aws-sdk/client-batch';
 import { BatchLauncher, CANCEL_REASON } from '../../functions/jobs/batch-launcher.ts';
+import type { LaunchedJob } from '../../functions/jobs/launcher.ts';
 import { queuedStatus } from '../../shared/job.ts';
 import { api, BASE_MODEL, batchJob, type Fixtures, type JobView, setUp, tearDown, waitForBatchJob, waitForJob } from './fixtures.ts';
 
@@ -78,6 +80,55 @@ test('POST /finetune -> Batch job SUCCEEDED -> manifest visible -> signed downlo
 });
 
 let cancelled: { jobId: string; task: string } | undefined;
+
+test('a sweep -> one Batch array job (a child per point) + a reduce that depends on it -> the best point is the version', async () => {
+  const task = `it-sweep-${f.config.runId}`;
+  const res = await api('POST', '/finetune', {
+    key: f.config.apiKey,
+    body: { task, datasetUri: f.datasets.small, baseModel: BASE_MODEL, hyperparameters: { ...tiny, lr: [3e-2, 1e-3] } },
+  });
+  assert.equal(res.status, 202, res.text);
+  const created = res.json<JobView & { sweep: { points: { settings: unknown; status: string }[] } }>();
+  assert.deepEqual(
+    created.sweep.points.map((p) => [p.settings, p.status]),
+    [
+      [{ lr: 3e-2 }, 'queued'],
+      [{ lr: 1e-3 }, 'queued'],
+    ],
+  );
+
+  type SweepJob = JobView & { sweep: { bestPoint: number | null; points: { status: string; score: number | null }[] } };
+  const job = (await waitForJob(f, created.jobId)) as SweepJob;
+  assert.equal(job.status, 'succeeded', JSON.stringify(job));
+  assert.deepEqual(
+    job.sweep.points.map((p) => p.status),
+    ['succeeded', 'succeeded'],
+  );
+  const scores = job.sweep.points.map((p) => p.score!);
+  assert.equal(job.sweep.bestPoint, scores[1] > scores[0] ? 1 : 0);
+
+  // On Batch: the array (size 2, both children SUCCEEDED, each with its index) and the reduce depending on it.
+  const launch = (await f.registry.getJobLaunch<LaunchedJob>(created.jobId))!;
+  assert.ok(launch.arrayJobId, 'the launch record names the array job');
+  const { jobs } = await f.batch.send(new DescribeJobsCommand({ jobs: [launch.arrayJobId, launch.externalId] }));
+  const [array, reduce] = [jobs!.find((j) => j.jobId === launch.arrayJobId)!, jobs!.find((j) => j.jobId === launch.externalId)!];
+  assert.equal(array.status, 'SUCCEEDED');
+  assert.equal(array.arrayProperties?.size, 2);
+  assert.equal(array.arrayProperties?.statusSummary?.SUCCEEDED, 2);
+  assert.deepEqual(reduce.dependsOn?.map((d) => d.jobId), [launch.arrayJobId]);
+  assert.deepEqual(reduce.container?.command, ['run-job', '--registry', f.config.registryUri, '--job', created.jobId, '--reduce']);
+  assert.equal(reduce.status, 'SUCCEEDED');
+  const children = await f.batch.send(new ListJobsCommand({ arrayJobId: launch.arrayJobId, jobStatus: 'SUCCEEDED' }));
+  assert.deepEqual(children.jobSummaryList?.map((c) => c.arrayProperties?.index).sort(), [0, 1]);
+
+  // One version: the best point's, and its metrics say how it was chosen.
+  const detail = await api('GET', `/adapters/${task}`, { key: f.config.apiKey });
+  assert.equal(detail.status, 200, detail.text);
+  assert.deepEqual(detail.json<AdapterDetail>().versions, [job.adapterVersion]);
+  const metrics = await api('GET', `/adapters/${task}/versions/${job.adapterVersion}/metrics`, { key: f.config.apiKey });
+  assert.equal(metrics.status, 200, metrics.text);
+  assert.match(metrics.text, /"bestPoint":\s*\d/);
+});
 
 test('cancel -> TerminateJob -> the job reads cancelled, Batch shows FAILED with the reason, nothing is published', async () => {
   const task = `it-cancel-${f.config.runId}`;

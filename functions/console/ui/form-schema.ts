@@ -35,6 +35,7 @@ interface JsonSchema {
   maxItems?: number;
   example?: unknown;
   properties?: Record<string, JsonSchema>;
+  anyOf?: JsonSchema[];
   $ref?: string;
 }
 
@@ -65,14 +66,16 @@ export function hyperparameterFields(doc: OpenApiDoc): FieldSpec[] {
   const schema = doc.components?.schemas?.Hyperparameters;
   if (!schema?.properties) throw new Error('the OpenAPI document has no Hyperparameters schema');
   const fields: FieldSpec[] = [];
-  for (const [name, s] of Object.entries(schema.properties)) {
+  for (const [name, property] of Object.entries(schema.properties)) {
+    // A sweep key is "one value, or a list of values to sweep" (anyOf): the form asks for the one value.
+    const s = property.anyOf?.find((branch) => kindOf(branch) !== null && branch.type !== 'array') ?? property;
     const kind = kindOf(s);
     if (!kind) continue;
     const list = kind === 'integer-list' || kind === 'string-list';
     fields.push({
       name,
       kind,
-      ...(s.description ? { description: s.description } : {}),
+      ...((property.description ?? s.description) ? { description: property.description ?? s.description } : {}),
       ...bounds(list ? (s.items ?? {}) : s),
       ...(s.enum ? { options: s.enum.map(String) } : {}),
       ...(s.pattern ? { pattern: s.pattern } : {}),
