@@ -189,7 +189,8 @@ export class RegistryBucket extends Construct {
   grantTrainerAccess(grantee: RegistryGrantee): void {
     this.bucket.grantRead(grantee);
     // Its job's status, events, checkpoints and sweep points only: spec, launch and cancel records are the API's.
-    for (const pattern of [ANY.jobStatus, ANY.jobCheckpoint, ANY.jobEvents, ANY.jobPoints, ANY.adapters]) this.bucket.grantPut(grantee, pattern);
+    for (const pattern of [ANY.jobStatus, ANY.jobCheckpoint, ANY.jobEvents, ANY.jobPoints, ANY.adapters])
+      this.bucket.grantPut(grantee, pattern);
     acknowledge(grantee, {
       ...grantReadFindings(this.bucket, 'The trainer'),
       ...grantPutFindings(

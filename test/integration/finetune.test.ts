@@ -115,7 +115,10 @@ test('a sweep -> one Batch array job (a child per point) + a reduce that depends
   assert.equal(array.status, 'SUCCEEDED');
   assert.equal(array.arrayProperties?.size, 2);
   assert.equal(array.arrayProperties?.statusSummary?.SUCCEEDED, 2);
-  assert.deepEqual(reduce.dependsOn?.map((d) => d.jobId), [launch.arrayJobId]);
+  assert.deepEqual(
+    reduce.dependsOn?.map((d) => d.jobId),
+    [launch.arrayJobId],
+  );
   assert.deepEqual(reduce.container?.command, ['run-job', '--registry', f.config.registryUri, '--job', created.jobId, '--reduce']);
   assert.equal(reduce.status, 'SUCCEEDED');
   const children = await f.batch.send(new ListJobsCommand({ arrayJobId: launch.arrayJobId, jobStatus: 'SUCCEEDED' }));
