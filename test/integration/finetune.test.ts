@@ -107,20 +107,20 @@ test('a sweep -> one Batch array job (a child per point) + a reduce that depends
   const scores = job.sweep.points.map((p) => p.score!);
   assert.equal(job.sweep.bestPoint, scores[1] > scores[0] ? 1 : 0);
 
-  // On Batch: the array (size 2, both children SUCCEEDED, each with its index) and the reduce depending on it.
+  // On Batch: the reduce (which ends just after it reported), depending on the array (size 2, both children SUCCEEDED).
+  const reduce = await waitForBatchJob(f, created.jobId);
+  assert.equal(reduce.status, 'SUCCEEDED');
+  assert.deepEqual(reduce.container?.command, ['run-job', '--registry', f.config.registryUri, '--job', created.jobId, '--reduce']);
   const launch = (await f.registry.getJobLaunch<LaunchedJob>(created.jobId))!;
   assert.ok(launch.arrayJobId, 'the launch record names the array job');
-  const { jobs } = await f.batch.send(new DescribeJobsCommand({ jobs: [launch.arrayJobId, launch.externalId] }));
-  const [array, reduce] = [jobs!.find((j) => j.jobId === launch.arrayJobId)!, jobs!.find((j) => j.jobId === launch.externalId)!];
-  assert.equal(array.status, 'SUCCEEDED');
-  assert.equal(array.arrayProperties?.size, 2);
-  assert.equal(array.arrayProperties?.statusSummary?.SUCCEEDED, 2);
   assert.deepEqual(
     reduce.dependsOn?.map((d) => d.jobId),
     [launch.arrayJobId],
   );
-  assert.deepEqual(reduce.container?.command, ['run-job', '--registry', f.config.registryUri, '--job', created.jobId, '--reduce']);
-  assert.equal(reduce.status, 'SUCCEEDED');
+  const array = (await f.batch.send(new DescribeJobsCommand({ jobs: [launch.arrayJobId] }))).jobs![0];
+  assert.equal(array.status, 'SUCCEEDED');
+  assert.equal(array.arrayProperties?.size, 2);
+  assert.equal(array.arrayProperties?.statusSummary?.SUCCEEDED, 2);
   const children = await f.batch.send(new ListJobsCommand({ arrayJobId: launch.arrayJobId, jobStatus: 'SUCCEEDED' }));
   assert.deepEqual(children.jobSummaryList?.map((c) => c.arrayProperties?.index).sort(), [0, 1]);
 
