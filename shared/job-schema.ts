@@ -171,4 +171,5 @@ export const JobSpecSchema = z
       .regex(/^[0-9a-f]{16}$/)
       .optional(),
   })
-  .strict();
+  .strict()
+  .superRefine(requireSweepValidation);

@@ -30,6 +30,24 @@ export interface Job {
   metrics: Metrics | null;
   adapterVersion: string | null;
   error: { message: string } | null;
+  /** A sweep's points (absent from APIs without sweeps). */
+  sweep?: Sweep | null;
+}
+
+export interface SweepPoint {
+  point: number;
+  settings: Record<string, unknown>;
+  status: Job['status'];
+  progress: { step: number; totalSteps: number; fraction: number };
+  score: number | null;
+  metrics: Metrics | null;
+  error: { message: string } | null;
+}
+
+export interface Sweep {
+  metric: string;
+  bestPoint: number | null;
+  points: SweepPoint[];
 }
 
 export interface AdapterSummary {

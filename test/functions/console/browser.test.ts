@@ -205,6 +205,26 @@ test('the console: sign in, upload, fine-tune, watch the loss curve, open the ad
     await page.goBack();
     await page.getByRole('heading', { name: 'Adapter console-demo' }).waitFor();
 
+    // A sweep (started through the API): the job page lists its points and marks the published one.
+    const sweep = (await (
+      await fetch(`${server.url}/finetune`, {
+        method: 'POST',
+        headers: { ...auth, 'content-type': 'application/json' },
+        body: JSON.stringify({
+          task: 'console-sweep',
+          datasetUri: uploaded.datasetUri,
+          hyperparameters: { epochs: 1, lr: [3e-3, 1e-3], validationSplit: 0.2 },
+        }),
+      })
+    ).json()) as { jobId: string };
+    await page.goto(`${server.url}/console#/jobs/${sweep.jobId}`);
+    const rows = page.getByTestId('sweep-points').locator('tbody tr');
+    await page.getByTestId('sweep-points').locator('tr.best').waitFor({ timeout: 120_000 });
+    assert.equal(await rows.count(), 2);
+    assert.equal(await rows.locator('.badge.succeeded').count(), 2);
+    assert.match((await page.getByTestId('sweep-points').locator('tr.best').textContent()) ?? '', /★/);
+    await page.locator('.badge.succeeded').first().waitFor();
+
     // Phone width: nothing overflows sideways.
     await page.setViewportSize({ width: 390, height: 844 });
     await page.evaluate('window.scrollTo(0, 0)');

@@ -10,7 +10,7 @@ import { num, time } from '../format.ts';
 import { lossPoints, TERMINAL } from '../job-events.ts';
 import { metricsFile } from '../metrics-file.ts';
 import { hasRoute } from '../openapi.ts';
-import type { Job, JobEvent, List } from '../types.ts';
+import type { Job, JobEvent, List, Sweep } from '../types.ts';
 import { dl, errorBox, pageTitle, statusBadge } from '../widgets.ts';
 
 const POLL_MS = 1000;
@@ -30,6 +30,7 @@ export function jobPage(root: HTMLElement, jobId: string): () => void {
   // The latest failure only (a poll that keeps failing must not pile up messages).
   const problem = h('div');
   const chartBox = h('figure', { class: 'chart-box' });
+  const sweepBox = h('div');
   const eventList = h('ol', { class: 'events', 'aria-label': 'Events' });
   mount(
     root,
@@ -37,6 +38,7 @@ export function jobPage(root: HTMLElement, jobId: string): () => void {
     pageTitle(`Job ${jobId}`),
     summary,
     problem,
+    sweepBox,
     h('section', { 'aria-labelledby': 'loss-title' }, h('h2', { id: 'loss-title' }, 'Training loss'), chartBox),
     h('section', { 'aria-labelledby': 'events-title' }, h('h2', { id: 'events-title' }, 'Events'), eventList),
   );
@@ -114,6 +116,7 @@ export function jobPage(root: HTMLElement, jobId: string): () => void {
           )
         : null,
     );
+    if (job.sweep) mount(sweepBox, sweepTable(job.sweep));
     const points = finalCurve ?? (eventsRoute ? lossPoints(events) : polled);
     mount(chartBox, lineChart({ title: `Training loss of ${jobId}`, points, xLabel: 'step', yLabel: 'loss', testId: 'loss-chart' }));
     chartBox.dataset.final = finalCurve ? 'true' : 'false';
@@ -162,4 +165,46 @@ export function jobPage(root: HTMLElement, jobId: string): () => void {
     stopped = true;
     clearTimeout(timer);
   };
+}
+
+/** A sweep's points: each one's settings, state, progress and score; the published one marked. */
+function sweepTable(sweep: Sweep): HTMLElement {
+  const keys = Object.keys(sweep.points[0]?.settings ?? {});
+  return h(
+    'section',
+    { 'aria-labelledby': 'sweep-title' },
+    h('h2', { id: 'sweep-title' }, `Sweep: ${sweep.points.length} points, best on validation ${sweep.metric}`),
+    h(
+      'table',
+      { 'data-testid': 'sweep-points' },
+      h(
+        'thead',
+        {},
+        h(
+          'tr',
+          {},
+          h('th', {}, '#'),
+          ...keys.map((k) => h('th', {}, k)),
+          h('th', {}, 'status'),
+          h('th', {}, 'progress'),
+          h('th', {}, sweep.metric),
+        ),
+      ),
+      h(
+        'tbody',
+        {},
+        ...sweep.points.map((p) =>
+          h(
+            'tr',
+            p.point === sweep.bestPoint ? { class: 'best', 'aria-label': `point ${p.point}, published` } : {},
+            h('td', {}, String(p.point)),
+            ...keys.map((k) => h('td', {}, String(p.settings[k]))),
+            h('td', {}, statusBadge(p.status), p.error ? h('span', { class: 'error' }, ` ${p.error.message}`) : null),
+            h('td', {}, h('progress', { max: 1, value: p.progress.fraction, 'aria-label': `Progress of point ${p.point}` })),
+            h('td', {}, p.score === null ? '—' : `${num(p.score)}${p.point === sweep.bestPoint ? ' ★' : ''}`),
+          ),
+        ),
+      ),
+    ),
+  );
 }
