@@ -9,7 +9,9 @@
  *       [--epochs 3] [--svg docs/pretrain-curve.svg] [--skip-random] [--json OUT] [--include EARLIER.json]
  *
  * --json writes the points; --include adds the points of an earlier run (e.g. checkpoints scored while the
- * run was still going), so a long run is scored piecewise.
+ * run was still going), so a long run is scored piecewise. A continued run (`pretrain --init`) counts its
+ * steps, tokens and minutes from its start: --offset-steps/--offset-tokens/--offset-minutes add what its
+ * --init base had had, so both stages share one axis (with --include holding the first stage's points).
  *
  * Reads ../shared/data (team machines); nothing here is a test: it prints figures.
  */
@@ -35,6 +37,9 @@ const { values: a } = parseArgs({
     'skip-random': { type: 'boolean', default: false },
     json: { type: 'string' },
     include: { type: 'string' },
+    'offset-steps': { type: 'string', default: '0' },
+    'offset-tokens': { type: 'string', default: '0' },
+    'offset-minutes': { type: 'string', default: '0' },
   },
 });
 if (!a.snapshots || !a.heads) throw new Error('--snapshots DIR and --heads N are required');
@@ -92,11 +97,12 @@ for (const dir of snapshots) {
   writeMlmDir(base, config, p, { dtype: 'f32', tokenizerDir: join(dir, 'tokenizer'), card: `checkpoint at step ${pos.step}\n` });
   shapeSource ??= base;
   const masked = pos.recent.reduce((n, s) => n + s.masked, 0);
+  const step = pos.step + Number(a['offset-steps']);
   const point = {
-    label: `step ${pos.step}`,
-    step: pos.step,
-    cpuMinutes: (pos.trainSeconds * Number(a['pretrain-threads'])) / 60,
-    tokens: pos.tokensSeen,
+    label: `step ${step}`,
+    step,
+    cpuMinutes: (pos.trainSeconds * Number(a['pretrain-threads'])) / 60 + Number(a['offset-minutes']),
+    tokens: pos.tokensSeen + Number(a['offset-tokens']),
     mlmLoss: pos.recent.reduce((n, s) => n + s.lossSum, 0) / masked,
     accuracy: score(base, `step-${pos.step}`),
   };

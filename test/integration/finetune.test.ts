@@ -133,6 +133,49 @@ test('a sweep -> one Batch array job (a child per point) + a reduce that depends
   assert.match(metrics.text, /"bestPoint":\s*\d/);
 });
 
+test('cancelling a sweep terminates its array (every point) and its reduce; nothing is published', async () => {
+  const task = `it-sweep-cancel-${f.config.runId}`;
+  const res = await api('POST', '/finetune', {
+    key: f.config.apiKey,
+    body: {
+      task,
+      datasetUri: f.datasets.large,
+      baseModel: BASE_MODEL,
+      hyperparameters: { epochs: 20, batchSize: 4, maxSeqLen: 32, dropout: 0, validationSplit: 0.25, lr: [1e-3, 3e-4, 1e-4] },
+    },
+  });
+  assert.equal(res.status, 202, res.text);
+  const { jobId } = res.json<JobView>();
+  type SweepJob = JobView & { sweep: { points: { status: string; progress: { totalSteps: number } }[] } };
+  const training = (await waitForJob(f, jobId, (j) => (j as SweepJob).sweep.points.some((p) => p.progress.totalSteps > 0))) as SweepJob;
+  assert.equal(training.status, 'running', JSON.stringify(training));
+
+  const cancel = await api('POST', `/finetune/${jobId}/cancel`, { key: f.config.apiKey });
+  assert.equal(cancel.status, 200, cancel.text);
+  assert.equal(cancel.json<JobView>().status, 'cancelled');
+
+  const reduce = await waitForBatchJob(f, jobId, 120_000);
+  assert.equal(reduce.status, 'FAILED');
+  assert.equal(reduce.statusReason, CANCEL_REASON, 'the reduce never ran');
+  const launch = (await f.registry.getJobLaunch<LaunchedJob>(jobId))!;
+  for (let i = 0; ; i++) {
+    const array = (await f.batch.send(new DescribeJobsCommand({ jobs: [launch.arrayJobId!] }))).jobs![0];
+    if (array.status === 'FAILED') {
+      assert.equal(array.arrayProperties?.statusSummary?.SUCCEEDED, 0, 'no point ran to its end');
+      break;
+    }
+    assert.ok(i < 240, `the array is still ${array.status}`);
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  const final = (await waitForJob(f, jobId)) as SweepJob;
+  assert.equal(final.status, 'cancelled');
+  assert.ok(
+    final.sweep.points.every((p) => p.status === 'cancelled'),
+    JSON.stringify(final.sweep.points),
+  );
+  assert.equal((await api('GET', `/adapters/${task}`, { key: f.config.apiKey })).status, 404);
+});
+
 test('cancel -> TerminateJob -> the job reads cancelled, Batch shows FAILED with the reason, nothing is published', async () => {
   const task = `it-cancel-${f.config.runId}`;
   // Thousands of steps: still training when the cancel arrives.
