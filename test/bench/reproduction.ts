@@ -85,7 +85,14 @@ for (const [dir, files, prefix] of [
 }
 
 interface SweepJson {
-  points: { label: string; mean: number | null; std: number | null; min: number | null; max: number | null; trainablePercent: number | null }[];
+  points: {
+    label: string;
+    mean: number | null;
+    std: number | null;
+    min: number | null;
+    max: number | null;
+    trainablePercent: number | null;
+  }[];
   best: { label: string } | null;
 }
 for (const name of ['init-std', 'bottleneck']) {

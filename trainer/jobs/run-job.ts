@@ -25,6 +25,7 @@ import type { TrainMetrics } from '../train/trainer.ts';
 import { type TrainOptions, train } from '../train/trainer.ts';
 import { JobEventLog } from './event-log.ts';
 import { TrainerEventMapper } from './job-events.ts';
+import { publishJobAdapter } from './publish.ts';
 import { reduceSweep, settingsLabel } from './sweep-reduce.ts';
 
 export interface RunJobOptions {
@@ -313,15 +314,7 @@ async function runTraining(o: RunJobOptions, spec: JobSpec, target: RunTarget): 
       await events.flush();
       return status;
     }
-    const manifest = await registry.publishAdapter(out, {
-      task: spec.task,
-      jobId,
-      baseModel: { name: spec.baseModel, weightsSha256: config.base.weightsSha256 },
-      mode: config.mode,
-      labels: config.labels,
-      parameters: config.parameters,
-      metrics: headline(metrics),
-    });
+    const manifest = await publishJobAdapter(registry, spec, out, config, metrics.best);
     await report({ state: 'succeeded', adapterVersion: manifest.version, finishedAt: now() }, true);
     events.add(
       newJobEvent('succeeded', `published ${spec.task} version ${manifest.version}`, {

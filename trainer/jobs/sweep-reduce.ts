@@ -14,6 +14,7 @@ import { newJobEvent } from '../../shared/job-events.ts';
 import { pointSettings, sweepSize } from '../../shared/sweep.ts';
 import { selectBest } from '../sweep/select.ts';
 import { trainDefaults } from '../train/defaults.ts';
+import { publishJobAdapter } from './publish.ts';
 import type { RunJobOptions } from './run-job.ts';
 
 /** `lr=0.001 bottleneck=64`: a point's swept values, for messages. */
@@ -89,16 +90,7 @@ export async function reduceSweep(o: RunJobOptions, spec: JobSpec): Promise<JobS
     );
     const config = JSON.parse(readFileSync(join(dir, 'adapter_config.json'), 'utf8')) as AdapterConfig;
     if (await registry.getJobCancel(jobId)) return write({ state: 'cancelled', finishedAt: now() });
-    const m = winner.best;
-    const manifest = await registry.publishAdapter(dir, {
-      task: spec.task,
-      jobId,
-      baseModel: { name: spec.baseModel, weightsSha256: config.base.weightsSha256 },
-      mode: config.mode,
-      labels: config.labels,
-      parameters: config.parameters,
-      metrics: m ? { loss: m.loss, accuracy: m.accuracy, macroF1: m.macroF1, mcc: m.mcc } : null,
-    });
+    const manifest = await publishJobAdapter(registry, spec, dir, config, winner.best ?? null);
     const status = await write({
       state: 'succeeded',
       adapterVersion: manifest.version,

@@ -1,0 +1,23 @@
+/** A job's trained adapter directory published as the task's new version (a plain job's, or a sweep's winner). */
+import type { AdapterConfig } from '../../shared/adapter-config.ts';
+import type { JobMetrics, JobSpec } from '../../shared/job.ts';
+import type { AdapterManifest } from '../../shared/manifest.ts';
+import type { Registry } from '../../shared/registry.ts';
+
+export function publishJobAdapter(
+  registry: Registry,
+  spec: JobSpec,
+  dir: string,
+  config: Pick<AdapterConfig, 'base' | 'mode' | 'labels' | 'parameters'>,
+  metrics: Omit<JobMetrics, 'examples'> | null,
+): Promise<AdapterManifest> {
+  return registry.publishAdapter(dir, {
+    task: spec.task,
+    jobId: spec.jobId,
+    baseModel: { name: spec.baseModel, weightsSha256: config.base.weightsSha256 },
+    mode: config.mode,
+    labels: config.labels,
+    parameters: config.parameters,
+    metrics: metrics && { loss: metrics.loss, accuracy: metrics.accuracy, macroF1: metrics.macroF1, mcc: metrics.mcc },
+  });
+}
