@@ -8,7 +8,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Registry } from '../../shared/registry.ts';
 
-export const SEED_MODEL = 'bert-imdb-4x128';
+export const SEED_MODEL = 'bert-imdb-4x128-v2';
 export const SEED_MODEL_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', 'assets', 'models', SEED_MODEL);
 
 /** Writes models/<name>/ from the shipped directory unless it exists; returns whether it did. */

@@ -1,6 +1,6 @@
 /**
  * What f16 storage and int8 quantization of an ONNX export cost and buy, on a real task: an adapter on
- * the shipped base (assets/models/bert-imdb-4x128) trained on SST-2 (or given with --adapter), exported
+ * the shipped base (assets/models/bert-imdb-4x128-v2) trained on SST-2 (or given with --adapter), exported
  * f32 / f16 / int8 (per output channel, as `trainer export` writes it, and per tensor for comparison), each
  * run by plain onnxruntime-node over the GLUE validation split (the test set here; never used in training).
  *
@@ -30,7 +30,7 @@ const a = benchArgs({
   seed: '1',
   lr: '1e-3',
 });
-const base = join('assets', 'models', 'bert-imdb-4x128');
+const base = join('assets', 'models', 'bert-imdb-4x128-v2');
 const glue = join('..', 'shared', 'data', 'glue', 'sst2');
 const work = mkdtempSync(join(tmpdir(), 'export-quality-'));
 const cliArgs = (args: string[]) => ['--import', 'tsx', 'trainer/cli.ts', ...args];

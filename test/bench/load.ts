@@ -54,7 +54,7 @@ writeFileSync(join(dir, 'metrics.json'), '{}');
 await registry.publishAdapter(dir, {
   task: 'load',
   jobId: null,
-  baseModel: { name: 'bert-imdb-4x128', weightsSha256: '0'.repeat(64) },
+  baseModel: { name: 'bert-imdb-4x128-v2', weightsSha256: '0'.repeat(64) },
   mode: 'adapter',
   labels: ['negative', 'positive'],
   parameters: { trainable: adapterBytes / 4, total: 110e6 },

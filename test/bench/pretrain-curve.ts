@@ -11,7 +11,8 @@
  * --json writes the points; --include adds the points of an earlier run (e.g. checkpoints scored while the
  * run was still going), so a long run is scored piecewise. A continued run (`pretrain --init`) counts its
  * steps, tokens and minutes from its start: --offset-steps/--offset-tokens/--offset-minutes add what its
- * --init base had had, so both stages share one axis (with --include holding the first stage's points).
+ * --init base had had, so both stages share one axis (with --include holding the first stage's points), and
+ * --tokenizer-dir names the --init base (its checkpoints hold no tokenizer of their own).
  *
  * Reads ../shared/data (team machines); nothing here is a test: it prints figures.
  */
@@ -40,6 +41,8 @@ const { values: a } = parseArgs({
     'offset-steps': { type: 'string', default: '0' },
     'offset-tokens': { type: 'string', default: '0' },
     'offset-minutes': { type: 'string', default: '0' },
+    // A continued run's checkpoints hold no tokenizer (it is its --init's): give that directory.
+    'tokenizer-dir': { type: 'string' },
   },
 });
 if (!a.snapshots || !a.heads) throw new Error('--snapshots DIR and --heads N are required');
@@ -94,7 +97,7 @@ for (const dir of snapshots) {
   });
   const pos = ck.state.position;
   const base = join(work, `base-${pos.step}`);
-  writeMlmDir(base, config, p, { dtype: 'f32', tokenizerDir: join(dir, 'tokenizer'), card: `checkpoint at step ${pos.step}\n` });
+  writeMlmDir(base, config, p, { dtype: 'f32', tokenizerDir: a['tokenizer-dir'] ?? join(dir, 'tokenizer'), card: `checkpoint at step ${pos.step}\n` });
   shapeSource ??= base;
   const masked = pos.recent.reduce((n, s) => n + s.masked, 0);
   const step = pos.step + Number(a['offset-steps']);

@@ -1,16 +1,19 @@
 /**
  * The figures of docs/reproduction.md (Houlsby et al. 2019's experiments at our scale), made with the
- * product's own commands on a base: robustness to the adapters' initialisation scale and to the bottleneck
- * size (`trainer sweep`, mean and spread over seeds), and the layer-ablation heat map (`trainer ablate`) of
- * the bottleneck-64 winner. SST-2: 8,000 training sentences (10 % of them held out for choosing the best
- * epoch and point), the 872 GLUE validation sentences for the ablation. Prints each command with its
- * wall time and copies the SVG and JSON results into --out. Nothing here is a test: it prints figures.
+ * product's own commands on a base: adapter vs full fine-tuning vs head, each mode's hyperparameters picked
+ * by a grid sweep on validation as the paper did, then scored on held-out rows (`trainer sweep` + `eval`);
+ * robustness to the adapters' initialisation scale and to the bottleneck size (`trainer sweep`, mean and
+ * spread over seeds); and the layer-ablation heat map (`trainer ablate`) of the bottleneck sweep's winner.
+ * SST-2: 8,000 training sentences (10 % of them held out for choosing the best epoch and point), the 872
+ * GLUE validation sentences for scoring and the ablation. Prints each command with its wall time and copies
+ * the SVG and JSON results into --out. Nothing here is a test: it prints figures.
  *
- *   npx tsx test/bench/reproduction.ts --base assets/models/bert-imdb-4x128 --out docs/reproduction [--seeds 1,2,3]
+ *   npx tsx test/bench/reproduction.ts --base assets/models/bert-imdb-4x128-v2 --out docs/reproduction
+ *       [--seeds 1,2,3] [--grid-seeds 1,2] [--figures modes,init-std,bottleneck,ablation]
  *
  * Reads ../shared/data (team machines).
  */
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -22,6 +25,8 @@ const { values: a } = parseArgs({
     out: { type: 'string' },
     seeds: { type: 'string', default: '1,2,3' },
     epochs: { type: 'string', default: '1' },
+    'grid-seeds': { type: 'string', default: '1,2' },
+    figures: { type: 'string', default: 'modes,init-std,bottleneck,ablation' },
   },
 });
 if (!a.base || !a.out) throw new Error('--base DIR and --out DIR are required');
@@ -30,7 +35,25 @@ const work = mkdtempSync(join(tmpdir(), 'reproduction-'));
 const sst2 = prepareHeldOut('sst2', join(work, 'data'));
 const parallel = String(Math.min(2, availableParallelism()));
 
-// What every run shares: the adapter setup of the README's held-out table.
+const wanted = new Set(a.figures!.split(','));
+// What every run shares: the data and the shapes of the README's held-out table.
+const data = [
+  '--base',
+  a.base,
+  '--data',
+  sst2.train,
+  '--validation-split',
+  '0.1',
+  '--task',
+  'sst2',
+  '--batch-size',
+  '32',
+  '--max-seq-len',
+  '128',
+  '--parallel',
+  parallel,
+];
+// The robustness sweeps: the adapter of the README's held-out table.
 const common = [
   '--base',
   a.base,
@@ -69,19 +92,47 @@ function run(name: string, args: string[]): void {
   console.error(`${name}: ${((Date.now() - started) / 1000).toFixed(0)} s`);
 }
 
-const initStd = join(work, 'init-std');
-run('init-std', ['sweep', ...common, '--bottleneck', '64', '--grid', 'init-std=1e-7,1e-5,1e-3,1e-2,1e-1,1', '--out', initStd]);
-const bottleneck = join(work, 'bottleneck');
-run('bottleneck', ['sweep', ...common, '--grid', 'bottleneck=2,8,64,256', '--out', bottleneck]);
-const ablation = join(work, 'ablation');
-run('ablation', ['ablate', '--base', a.base, '--adapter', join(bottleneck, 'best'), '--data', sst2.score, '--out', ablation]);
+/** Copies a result's JSON and SVG into --out as <name>.json / <name>.svg (this run's temporary folder named $WORK). */
+function keep(dir: string, kind: 'sweep' | 'ablation', name: string): void {
+  for (const ext of ['json', 'svg'])
+    writeFileSync(join(a.out!, `${name}.${ext}`), readFileSync(join(dir, `${kind}.${ext}`), 'utf8').replaceAll(work, '$WORK'));
+}
 
-for (const [dir, files, prefix] of [
-  [initStd, ['sweep.json', 'sweep.svg'], 'init-std'],
-  [bottleneck, ['sweep.json', 'sweep.svg'], 'bottleneck'],
-  [ablation, ['ablation.json', 'ablation.svg'], 'ablation'],
-] as const) {
-  for (const f of files) copyFileSync(join(dir, f), join(a.out, `${prefix}.${f.split('.').pop()}`));
+// Adapter vs full vs head, each with its grid (the paper's: lr x epochs, and the bottleneck for adapters),
+// the best point on validation scored once on the held-out sentences.
+const GRIDS: Record<string, string[]> = {
+  adapter: ['--grid', 'lr=1e-4,3e-4,1e-3', '--grid', 'bottleneck=8,64,256', '--grid', 'epochs=1,3'],
+  full: ['--grid', 'lr=3e-5,1e-4,3e-4', '--grid', 'epochs=1,3'],
+  head: ['--grid', 'lr=1e-3,3e-3,1e-2', '--grid', 'epochs=1,3'],
+};
+const heldOut: { mode: string; best: string; trainablePercent: number; validation: number; accuracy: number }[] = [];
+if (wanted.has('modes')) {
+  for (const [mode, grid] of Object.entries(GRIDS)) {
+    const dir = join(work, `modes-${mode}`);
+    run(`modes-${mode}`, ['sweep', ...data, '--mode', mode, '--seeds', a['grid-seeds']!, ...grid, '--out', dir]);
+    keep(dir, 'sweep', `modes-${mode}`);
+    const s = JSON.parse(readFileSync(join(dir, 'sweep.json'), 'utf8')) as SweepJson;
+    const best = s.points.find((p) => p.label === s.best?.label)!;
+    const scored = JSON.parse(trainer(['eval', '--base', a.base, '--adapter', join(dir, 'best'), '--data', sst2.score])) as {
+      accuracy: number;
+    };
+    heldOut.push({ mode, best: best.label, trainablePercent: best.trainablePercent!, validation: best.mean!, accuracy: scored.accuracy });
+  }
+}
+const initStd = join(work, 'init-std');
+if (wanted.has('init-std')) {
+  run('init-std', ['sweep', ...common, '--bottleneck', '64', '--grid', 'init-std=1e-7,1e-5,1e-3,1e-2,1e-1,1', '--out', initStd]);
+  keep(initStd, 'sweep', 'init-std');
+}
+const bottleneck = join(work, 'bottleneck');
+if (wanted.has('bottleneck') || wanted.has('ablation')) {
+  run('bottleneck', ['sweep', ...common, '--grid', 'bottleneck=2,8,64,256', '--out', bottleneck]);
+  keep(bottleneck, 'sweep', 'bottleneck');
+}
+if (wanted.has('ablation')) {
+  const ablation = join(work, 'ablation');
+  run('ablation', ['ablate', '--base', a.base, '--adapter', join(bottleneck, 'best'), '--data', sst2.score, '--out', ablation]);
+  keep(ablation, 'ablation', 'ablation');
 }
 
 interface SweepJson {
@@ -95,7 +146,16 @@ interface SweepJson {
   }[];
   best: { label: string } | null;
 }
-for (const name of ['init-std', 'bottleneck']) {
+if (heldOut.length > 0) {
+  console.log(
+    `\nEach mode's best point on validation (mean over seeds ${a['grid-seeds']}), scored on the ${sst2.scoreRows} held-out sentences\n`,
+  );
+  console.log('| mode | best point | trainable share | validation (mean) | held-out accuracy |');
+  console.log('|---|---|---|---|---|');
+  for (const r of heldOut)
+    console.log(`| ${r.mode} | ${r.best} | ${r.trainablePercent.toFixed(2)} % | ${r.validation.toFixed(4)} | ${r.accuracy.toFixed(4)} |`);
+}
+for (const name of ['init-std', 'bottleneck'].filter((n) => wanted.has(n))) {
   const s = JSON.parse(readFileSync(join(a.out, `${name}.json`), 'utf8')) as SweepJson;
   console.log(`\n${name} (SST-2, validation accuracy over seeds ${a.seeds}; best: ${s.best?.label ?? 'none'})\n`);
   console.log('| point | trainable share | mean | std | min | max |');

@@ -6,7 +6,7 @@
 import { basename, resolve } from 'node:path';
 import { loadBaseDir, NodeEngines } from '../../trainer/inference/node.ts';
 
-const dir = resolve(process.argv[2] ?? 'assets/models/bert-imdb-4x128');
+const dir = resolve(process.argv[2] ?? 'assets/models/bert-imdb-4x128-v2');
 const mb = () => Math.round(process.memoryUsage().rss / 2 ** 20);
 const engines = new NodeEngines(2);
 const rss0 = mb();

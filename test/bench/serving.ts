@@ -1,7 +1,7 @@
 /**
  * Serving adapters, side by side on this machine in one run, for a BERT-base-shaped random base (12 x 768,
  * 12 heads, 3072 intermediate, bert-base-uncased vocab; written to a temp dir, removed at the end) and the
- * shipped small base (assets/models/bert-imdb-4x128):
+ * shipped small base (assets/models/bert-imdb-4x128-v2):
  * - single-text p50/p99 latency and 32-text throughput through the runtime (createNodePredictor over a
  *   directory registry of adapters with random tensors);
  * - switching adapter between requests (A/B alternating vs the same adapter) against what a server with a
@@ -48,7 +48,7 @@ const a = benchArgs(
   ['quick', 'no-torch'] as const,
 );
 const SELF = fileURLToPath(import.meta.url);
-const SHIPPED = resolve('assets/models/bert-imdb-4x128');
+const SHIPPED = resolve('assets/models/bert-imdb-4x128-v2');
 const SST2 = resolve('../shared/data/glue/sst2/validation.jsonl');
 const BATCH = 32;
 

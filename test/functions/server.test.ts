@@ -70,7 +70,7 @@ const auth = (key: string) => ({ authorization: `Bearer ${key}` });
 test("the README's worked example runs as written and the download hashes to the manifest", async () => {
   const server = await startServer();
   try {
-    assert.match(server.output(), /base model: +bert-imdb-4x128 \(seeded now/);
+    assert.match(server.output(), /base model: +bert-imdb-4x128-v2 \(seeded now/);
     // The store is a directory: the API's port is the only one, so nothing reaches the store but the API.
     assert.deepEqual(listeningPorts(server.proc.pid!), [Number(new URL(server.url).port)]);
     // A user's working directory: the repository's examples/ and the store at .adapter-store.
