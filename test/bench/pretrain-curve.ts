@@ -97,7 +97,11 @@ for (const dir of snapshots) {
   });
   const pos = ck.state.position;
   const base = join(work, `base-${pos.step}`);
-  writeMlmDir(base, config, p, { dtype: 'f32', tokenizerDir: a['tokenizer-dir'] ?? join(dir, 'tokenizer'), card: `checkpoint at step ${pos.step}\n` });
+  writeMlmDir(base, config, p, {
+    dtype: 'f32',
+    tokenizerDir: a['tokenizer-dir'] ?? join(dir, 'tokenizer'),
+    card: `checkpoint at step ${pos.step}\n`,
+  });
   shapeSource ??= base;
   const masked = pos.recent.reduce((n, s) => n + s.masked, 0);
   const step = pos.step + Number(a['offset-steps']);

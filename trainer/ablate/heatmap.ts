@@ -24,8 +24,9 @@ export function ablationHeatmap(
   const width = Math.max(legendX + 90, 480);
   const height = TOP + n * CELL + 48;
 
+  const title = `validation ${o.metric} with the adapters of layers first..last removed`;
   const body: string[] = [
-    text(LEFT, 20, `validation ${o.metric} with the adapters of layers first..last removed`, { 'font-size': 13 }),
+    text(LEFT, 20, title, { 'font-size': 13 }),
     text(LEFT, 38, `no adapters removed: ${formatValue(o.unablated)}`),
     text(LEFT + (n * CELL) / 2, TOP + n * CELL + 36, 'last removed layer', { 'text-anchor': 'middle' }),
     text(18, TOP + (n * CELL) / 2, 'first removed layer', {
@@ -64,5 +65,5 @@ export function ablationHeatmap(
   }
   body.push(text(legendX + 18, TOP + 8, formatValue(hi)));
   body.push(text(legendX + 18, TOP + barHeight, formatValue(lo)));
-  return svgDocument(width, height, body);
+  return svgDocument(width, height, title, body);
 }

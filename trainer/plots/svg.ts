@@ -16,11 +16,12 @@ export function text(x: number, y: number, body: string, attrs: Record<string, s
   return el('text', { x: round(x), y: round(y), ...attrs }, escapeXml(body));
 }
 
-export function svgDocument(width: number, height: number, body: string[]): string {
+/** A standalone SVG file; `title` is its accessible name (screen readers, tooltips, the image's alt in Markdown viewers). */
+export function svgDocument(width: number, height: number, title: string, body: string[]): string {
   return `<?xml version="1.0" encoding="UTF-8"?>\n${el(
     'svg',
     { xmlns: 'http://www.w3.org/2000/svg', width, height, viewBox: `0 0 ${width} ${height}`, 'font-family': 'sans-serif', 'font-size': 11 },
-    `\n${body.join('\n')}\n`,
+    `\n${[el('title', {}, escapeXml(title)), ...body].join('\n')}\n`,
   )}\n`;
 }
 

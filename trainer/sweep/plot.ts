@@ -32,14 +32,7 @@ export function sweepPlot(points: readonly PlotPoint[], o: { metric: string; see
   const y = (v: number) => MARGIN.top + PLOT_HEIGHT * (1 - (v - lo) / (hi - lo));
 
   const body: string[] = [
-    text(
-      MARGIN.left,
-      20,
-      `validation ${o.metric} per point: mean ± std over ${o.seeds} seed${o.seeds === 1 ? '' : 's'} (grey: each seed)`,
-      {
-        'font-size': 13,
-      },
-    ),
+    text(MARGIN.left, 20, title, { 'font-size': 13 }),
     el('line', { x1: MARGIN.left, y1: MARGIN.top, x2: MARGIN.left, y2: MARGIN.top + PLOT_HEIGHT, stroke: '#000' }),
     el('line', {
       x1: MARGIN.left,
@@ -80,5 +73,5 @@ export function sweepPlot(points: readonly PlotPoint[], o: { metric: string; see
     const ly = MARGIN.top + PLOT_HEIGHT + 10;
     body.push(text(cx, ly, p.label, { transform: `rotate(40 ${cx} ${ly})`, 'text-anchor': 'start' }));
   });
-  return svgDocument(width, height, body);
+  return svgDocument(width, height, title, body);
 }
