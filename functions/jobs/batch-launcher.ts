@@ -166,7 +166,7 @@ export class BatchLauncher implements JobLauncher {
   async describe(job: LaunchedJob): Promise<LauncherView> {
     const ids = job.arrayJobId ? [job.externalId, job.arrayJobId] : [job.externalId];
     const out = await this.client.send(new DescribeJobsCommand({ jobs: ids }));
-    const detail = out.jobs?.find((j) => j.jobId === job.externalId);
+    const detail = out.jobs?.find((j) => j.jobId === job.externalId) ?? (job.arrayJobId ? undefined : out.jobs?.[0]);
     if (!detail) return { state: 'unknown' };
     const view = launcherView(detail);
     if (!job.arrayJobId) return view;
@@ -175,11 +175,12 @@ export class BatchLauncher implements JobLauncher {
     if (!array) return view;
     const points = launcherView(array);
     if (points.state === 'cancelled') return points;
-    if (view.state === 'failed' && points.state === 'failed') {
+    // A failed array (a point's container failed) means the reduce cannot run: Batch fails it too.
+    if (points.state === 'failed') {
       const s = array.arrayProperties?.statusSummary ?? {};
       return {
         state: 'failed',
-        reason: `${s.FAILED ?? '?'} of ${array.arrayProperties?.size ?? '?'} sweep points' containers failed (${points.reason}); the reduce step did not run`,
+        reason: `${s.FAILED ?? '?'} of ${array.arrayProperties?.size ?? '?'} sweep points' containers failed (${points.reason}); the reduce step cannot run`,
       };
     }
     // The reduce waits while the points train: the job is running once any point has started.

@@ -111,6 +111,45 @@ test('cancel sends TerminateJob with a reason, and the terminated job reads canc
   assert.deepEqual(await launcher.describe(job), { state: 'cancelled', reason: CANCEL_REASON });
 });
 
+test('a sweep is an array job (a child per point) and a reduce that depends on it; describe and cancel cover both', async () => {
+  const jobId = 'ft-000000001aaaaaaaaaaaa'; // the API's id shape, which activeJobIds reads back from the job name
+  const job = await launcher.submit({ jobId, task: 'sst2', points: 3 });
+  assert.ok(job.arrayJobId && job.arrayJobId !== job.externalId);
+  const array = batch.jobs.get(job.arrayJobId)!;
+  const reduce = batch.jobs.get(job.externalId)!;
+  assert.equal(array.arrayProperties?.size, 3);
+  assert.deepEqual(array.container?.command, ['run-job', '--registry', 's3://registry/prefix', '--job', jobId]);
+  assert.deepEqual(reduce.container?.command, ['run-job', '--registry', 's3://registry/prefix', '--job', jobId, '--reduce']);
+  assert.deepEqual(reduce.dependsOn, [{ jobId: job.arrayJobId }]);
+  assert.equal(array.jobName, reduce.jobName);
+  assert.deepEqual(reduce.tags, { 'adapter-store-queue': 'ft-queue' });
+  // Counted once by the spend limits though it is two Batch jobs.
+  assert.deepEqual(
+    (await launcher.activeJobIds()).filter((id) => id === jobId),
+    [jobId],
+  );
+
+  assert.deepEqual(await launcher.describe(job), { state: 'queued' });
+  batch.update(`${job.arrayJobId}:0`, { status: 'RUNNING' });
+  assert.deepEqual(await launcher.describe(job), { state: 'running' }, 'a point has started: the sweep runs');
+  batch.update(`${job.arrayJobId}:0`, { status: 'SUCCEEDED' });
+  batch.update(`${job.arrayJobId}:1`, { status: 'FAILED', statusReason: 'Host EC2 (instance i-0abc) terminated.' });
+  batch.update(`${job.arrayJobId}:2`, { status: 'SUCCEEDED' });
+  const failed = await launcher.describe(job);
+  assert.equal(failed.state, 'failed');
+  assert.match(failed.reason!, /^1 of 3 sweep points' containers failed \(Array Child Job failed\); the reduce step cannot run$/);
+
+  const other = await launcher.submit({ jobId: 'job-sweep-2', task: 'sst2', points: 2 });
+  const before = batch.requests.length;
+  await launcher.cancel(other);
+  const terminated = batch.requests
+    .slice(before)
+    .filter((r) => r.op === 'terminatejob')
+    .map((r) => (r.body as { jobId: string }).jobId);
+  assert.deepEqual(terminated, [other.externalId, other.arrayJobId], 'the reduce first, then the array');
+  assert.deepEqual(await launcher.describe(other), { state: 'cancelled', reason: CANCEL_REASON });
+});
+
 test("Batch errors surface as the SDK's typed exceptions with the server's message", async () => {
   const err = await launcher.cancel({ jobId: 'x', externalId: 'no-such-job' }).then(
     () => assert.fail('expected a ClientException'),
