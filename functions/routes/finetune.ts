@@ -345,16 +345,14 @@ export function registerFinetuneRoutes(app: OpenAPIHono, deps: ResolvedDeps): vo
     if (over) {
       const field = hyperparameters.maxSteps !== undefined ? 'hyperparameters.maxSteps' : 'hyperparameters.batchSize';
       const limit = deps.jobLimits.maxJobCost;
-      const what =
+      const unit = '(seeds x steps x batch size x model parameters)';
+      const detail =
         points.length > 1
-          ? `each of the sweep's ${points.length} points may cost ${(limit / points.length).toExponential(3)} (the budget split over them); point ${budgets.indexOf(over)} would cost ${over.cost.toExponential(3)}`
-          : `the job would cost ${over.cost.toExponential(3)}`;
-      throw new ProblemError(
-        422,
-        'over-budget',
-        `${what} (seeds x steps x batch size x model parameters), over this deployment's ${limit.toExponential(3)} per job (ADAPTER_STORE_MAX_JOB_COST)`,
-        [{ name: field, reason: 'over the per-job compute budget: fewer points, steps, seeds or a smaller batch' }],
-      );
+          ? `point ${budgets.indexOf(over)} of the sweep would cost ${over.cost.toExponential(3)} ${unit}, over its share ${(limit / points.length).toExponential(3)}: this deployment's ${limit.toExponential(3)} per job (ADAPTER_STORE_MAX_JOB_COST) split evenly over the sweep's ${points.length} points`
+          : `the job would cost ${over.cost.toExponential(3)} ${unit}, over this deployment's ${limit.toExponential(3)} per job (ADAPTER_STORE_MAX_JOB_COST)`;
+      throw new ProblemError(422, 'over-budget', detail, [
+        { name: field, reason: 'over the per-job compute budget: fewer points, steps, seeds or a smaller batch' },
+      ]);
     }
     const maxSteps = Math.min(...budgets.map((b) => (b.ok ? b.maxSteps : 0)));
     const owner = keyOwner(c.req.header('authorization'));

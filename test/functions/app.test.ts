@@ -984,7 +984,10 @@ describe('spend controls', () => {
     // A sweep splits the budget over its points: 4 points of 10 steps x 8 cost 4 x 80 > 100.
     const sweep = { maxSteps: 10, batchSize: 8, seeds: [1], lr: [1e-3, 3e-4, 1e-4, 3e-5], validationSplit: 0.1 };
     const split = await problem(await post(a, KEY, { ...good, hyperparameters: sweep }), 422);
-    assert.match(split.detail, /each of the sweep's 4 points may cost 2\.500e\+1 .*point 0 would cost 8\.000e\+1/);
+    assert.match(
+      split.detail,
+      /^point 0 of the sweep would cost 8\.000e\+1 .*, over its share 2\.500e\+1: .* split evenly over the sweep's 4 points$/,
+    );
     const sweepCapped = await post(a, KEY, { ...good, hyperparameters: { ...sweep, maxSteps: undefined } });
     assert.equal(sweepCapped.status, 202);
     assert.deepEqual(
