@@ -4,6 +4,7 @@
  * registry's own datasets/ (an s3://<dir name>/... URI), checkpoints into it and publishes a version.
  */
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -12,7 +13,8 @@ import { test } from 'node:test';
 import { pathToFileURL } from 'node:url';
 import { Registry } from '../../../shared/registry.ts';
 import { runTrainerCli } from '../../support/process.ts';
-import { writeTinyBert } from '../../support/tiny-bert.ts';
+import { TOY_JSONL, writeTinyBert } from '../../support/tiny-bert.ts';
+import { waitUntil } from '../../support/wait.ts';
 
 const work = mkdtempSync(join(tmpdir(), 'run-job-local-'));
 const root = join(work, 'local-registry');
@@ -58,4 +60,61 @@ test('a registry URI that is neither s3:// nor file:// is refused by name', asyn
   const r = await runTrainerCli(['run-job', '--registry', 'http://example.com/x', '--job', 'ft-x']);
   assert.notEqual(r.code, 0);
   assert.match(r.stderr, /must look like s3:\/\/bucket, s3:\/\/bucket\/prefix or file:\/\/\/directory/);
+});
+
+test('a local sweep stopped mid-point (its server gone) is left queued; run again, it skips the finished point and resumes the other', async () => {
+  const base = join(work, 'tiny-sweep');
+  writeTinyBert(base, { numLayers: 1, seed: 3 });
+  assert.equal((await runTrainerCli(['upload-base', '--dir', base, '--name', 'tiny-sweep', '--registry', uri])).code, 0);
+  // The toy rows ten times over: 75 steps an epoch at batch 4.
+  const rows = Buffer.from(TOY_JSONL.repeat(10));
+  const datasetUri = await registry.putDataset('toy.jsonl', createHash('sha256').update(rows).digest('hex'), rows);
+  const jobId = 'ft-local-sweep';
+  await registry.putJobSpec({
+    format: 'adapter-store.job/v1',
+    jobId,
+    task: 'toy-sweep',
+    datasetUri,
+    baseModel: 'tiny-sweep',
+    createdAt: new Date().toISOString(),
+    // Point 0 trains 1 epoch; point 1 7,500 steps: it is still training when its runner goes.
+    hyperparameters: { epochs: [1, 100], batchSize: 4, lr: 1e-2, bottleneck: 4, dropout: 0, validationSplit: 0.25 },
+  });
+  const args = ['--import', 'tsx', 'trainer/cli.ts', 'run-job', '--registry', uri, '--job', jobId, '--status-interval', '0'];
+  // As the local server runs it: stdin is a pipe whose end means the server is gone.
+  const child = spawn(process.execPath, [...args, '--stop-when-stdin-closes'], { stdio: ['pipe', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const exited = new Promise<number | null>((done) => child.on('close', done));
+  // Past step 100 of point 1: its first checkpoint (every 100 steps) is in the registry.
+  await waitUntil(
+    'point 1 past step 110',
+    async () => {
+      if ((await registry.getJobStatus(jobId))?.state === 'failed') assert.fail(`the sweep failed: ${stderr.slice(-2000)}`);
+      return ((await registry.getPointStatus(jobId, 1))?.step ?? 0) > 110;
+    },
+    { timeoutMs: 120_000, intervalMs: 20 },
+  );
+  // Frozen while its stdin closes, so it cannot finish first; it sees the end at its next step.
+  child.kill('SIGSTOP');
+  child.stdin.end();
+  child.kill('SIGCONT');
+  const first = (await registry.getPointStatus(jobId, 0))!;
+  assert.equal(first.state, 'succeeded');
+  assert.equal(await exited, 143, stderr.slice(-2000));
+  assert.equal((await registry.getJobStatus(jobId))?.state, 'queued', 'the sweep is left queued to resume');
+  assert.equal((await registry.getPointStatus(jobId, 1))?.state, 'queued');
+  assert.deepEqual(await registry.listVersions('toy-sweep'), []);
+
+  // Run again: point 0 is not trained again, point 1 resumes from its checkpoint.
+  const again = await runTrainerCli(args.slice(3));
+  assert.equal(again.code, 0, again.stderr.slice(-2000));
+  assert.deepEqual(await registry.getPointStatus(jobId, 0), first, 'the finished point is untouched');
+  assert.match(again.stderr, /"event":"checkpoint-restored"/);
+  const { events } = await registry.listJobEvents(jobId);
+  const started = events.flatMap((e) => (e.type === 'point-started' ? [e.data.point] : []));
+  assert.deepEqual(started, [0, 1, 1], 'point 0 started once, point 1 twice');
+  const status = (await registry.getJobStatus(jobId))!;
+  assert.equal(status.state, 'succeeded', JSON.stringify(status));
+  assert.deepEqual(await registry.listVersions('toy-sweep'), [status.adapterVersion]);
 });
