@@ -113,6 +113,12 @@ export async function reduceSweep(o: RunJobOptions, spec: JobSpec): Promise<JobS
       }),
     ]);
     return status;
+  } catch (err) {
+    // Publishing failed (a staged file missing, the store refusing): the job says why, not just its exit code.
+    const message = `publishing the sweep's best point ${best.point} failed: ${(err as Error).message}`;
+    await write({ state: 'failed', error: { message }, finishedAt: now() }).catch(() => {});
+    await registry.appendJobEvents(jobId, [newJobEvent('failed', `the job failed: ${message}`, { reason: message })]).catch(() => {});
+    throw err;
   } finally {
     rmSync(work, { recursive: true, force: true });
   }

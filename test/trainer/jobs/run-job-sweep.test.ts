@@ -6,6 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
+import { DeleteObjectCommand } from '@aws-sdk/client-s3';
 import type { JobSpec, PointStatus } from '../../../shared/job.ts';
 import type { Registry } from '../../../shared/registry.ts';
 import type { SweepHyperparameters } from '../../../shared/sweep.ts';
@@ -133,6 +134,23 @@ test('as Batch runs it, each array child trains the point of its AWS_BATCH_JOB_A
   // A retried reduce publishes nothing more.
   assert.equal((await runJob('sweep-array', ['--reduce'])).code, 0);
   assert.deepEqual(await registry.listVersions('sweep-array'), [status.adapterVersion]);
+});
+
+test("a reduce that cannot publish (the winner's staged adapter is gone) fails the job saying why", async () => {
+  await putSweep('sweep-lost', 'sweep-lost', { lr: [3e-2, 1e-3] });
+  for (const index of ['0', '1']) assert.equal((await runJob('sweep-lost', [], { AWS_BATCH_JOB_ARRAY_INDEX: index })).code, 0);
+  const staged = (await registry.list('jobs/sweep-lost/points/')).keys.filter((k) => k.key.includes('/adapter/'));
+  assert.ok(staged.length >= 6, 'both points staged their adapter files');
+  for (const { key } of staged) await s3.client.send(new DeleteObjectCommand({ Bucket: 'registry', Key: key }));
+  const r = await runJob('sweep-lost', ['--reduce']);
+  assert.notEqual(r.code, 0);
+  const status = (await registry.getJobStatus('sweep-lost'))!;
+  assert.equal(status.state, 'failed');
+  assert.match(
+    status.error!.message,
+    /^publishing the sweep's best point \d failed: point \d finished but its staged adapter .* is missing$/,
+  );
+  assert.deepEqual(await registry.listVersions('sweep-lost'), []);
 });
 
 test('a sweep none of whose points finishes fails, naming each point and why; nothing is published', async () => {
