@@ -54,30 +54,7 @@ const data = [
   parallel,
 ];
 // The robustness sweeps: the adapter of the README's held-out table.
-const common = [
-  '--base',
-  a.base,
-  '--data',
-  sst2.train,
-  '--validation-split',
-  '0.1',
-  '--task',
-  'sst2',
-  '--mode',
-  'adapter',
-  '--epochs',
-  a.epochs,
-  '--batch-size',
-  '32',
-  '--max-seq-len',
-  '128',
-  '--lr',
-  '1e-3',
-  '--seeds',
-  a.seeds,
-  '--parallel',
-  parallel,
-];
+const common = [...data, '--mode', 'adapter', '--epochs', a.epochs!, '--lr', '1e-3', '--seeds', a.seeds!];
 
 interface Figure {
   name: string;
