@@ -68,6 +68,11 @@ export const JOB_EVENTS_FOLDER = 'events/';
 export const JOB_POINTS_FOLDER = 'points/';
 const POINT_ADAPTER_FOLDER = 'adapter/';
 
+/** The files of an adapter directory that a version holds: the required ones, then the optional ones present. */
+function adapterFilesIn(dir: string): string[] {
+  return [...ADAPTER_FILES, ...OPTIONAL_ADAPTER_FILES.filter((name) => existsSync(join(dir, name)))];
+}
+
 /** The folder of a sweep point inside its job's (empty for the job itself). */
 function pointFolder(point: number | undefined): string {
   if (point === undefined) return '';
@@ -385,9 +390,9 @@ export class Registry {
     return this.getJson<PointStatus>(this.jobKey(jobId, `${pointFolder(point)}${JOB_FILES.status}`));
   }
 
-  /** Stages a trained point's adapter files (not a version: nothing lists or serves them). */
-  async uploadPointAdapter(jobId: string, point: number, dir: string, names: readonly string[]): Promise<void> {
-    await this.uploadFiles(dir, this.jobKey(jobId, pointFolder(point) + POINT_ADAPTER_FOLDER), names, false);
+  /** Stages a trained point's adapter files, those a version would hold (not a version: nothing lists or serves them). */
+  async uploadPointAdapter(jobId: string, point: number, dir: string): Promise<void> {
+    await this.uploadFiles(dir, this.jobKey(jobId, pointFolder(point) + POINT_ADAPTER_FOLDER), adapterFilesIn(dir), false);
   }
 
   /** Copies a point's staged adapter into `dir`; returns how many files there were. */
@@ -640,8 +645,7 @@ export class Registry {
       throw new RegistryError(`version "${version}" is not a version id of now (ids carry their creation time)`, 'invalid');
     }
     const files: ManifestFile[] = [];
-    const present = OPTIONAL_ADAPTER_FILES.filter((name) => existsSync(join(dir, name)));
-    for (const name of [...ADAPTER_FILES, ...present]) {
+    for (const name of adapterFilesIn(dir)) {
       const body = await readFile(join(dir, name));
       files.push({ name, bytes: body.length, sha256: createHash('sha256').update(body).digest('hex') });
       await this.put(this.adapterFileKey(task, version, name), body, { ifNoneMatch: true, contentType: contentTypeOf(name) });

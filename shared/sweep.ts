@@ -53,9 +53,15 @@ export function sweepPoints(h: SweepHyperparameters): Hyperparameters[] {
   return points as Hyperparameters[];
 }
 
-/** Only the swept keys of point `index`: what tells the points apart, e.g. {lr: 0.001, bottleneck: 64}. */
+/** Every point's swept keys only, in point order: what tells the points apart, e.g. {lr: 0.001, bottleneck: 64}. */
+export function sweepSettings(h: SweepHyperparameters): Partial<Hyperparameters>[] {
+  const keys = sweepAxes(h).map((a) => a.key);
+  return sweepPoints(h).map((point) => Object.fromEntries(keys.map((key) => [key, point[key]])));
+}
+
+/** The swept keys of point `index` (see sweepSettings). */
 export function pointSettings(h: SweepHyperparameters, index: number): Partial<Hyperparameters> {
-  const point = sweepPoints(h)[index];
-  if (!point) throw new RangeError(`point ${index} is outside the sweep's ${sweepSize(h)} points`);
-  return Object.fromEntries(sweepAxes(h).map(({ key }) => [key, point[key]]));
+  const settings = sweepSettings(h)[index];
+  if (!settings) throw new RangeError(`point ${index} is outside the sweep's ${sweepSize(h)} points`);
+  return settings;
 }

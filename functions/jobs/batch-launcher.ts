@@ -175,16 +175,15 @@ export class BatchLauncher implements JobLauncher {
     if (!array) return view;
     const points = launcherView(array);
     if (points.state === 'cancelled') return points;
+    const s = array.arrayProperties?.statusSummary ?? {};
     // A failed array (a point's container failed) means the reduce cannot run: Batch fails it too.
     if (points.state === 'failed') {
-      const s = array.arrayProperties?.statusSummary ?? {};
       return {
         state: 'failed',
         reason: `${s.FAILED ?? '?'} of ${array.arrayProperties?.size ?? '?'} sweep points' containers failed (${points.reason}); the reduce step cannot run`,
       };
     }
     // The reduce waits while the points train: the job is running once any point has started.
-    const s = array.arrayProperties?.statusSummary ?? {};
     if (view.state === 'queued' && (s.RUNNING ?? 0) + (s.SUCCEEDED ?? 0) + (s.FAILED ?? 0) > 0) return { state: 'running' };
     return view;
   }

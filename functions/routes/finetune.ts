@@ -8,7 +8,7 @@ import { createRoute, type OpenAPIHono } from '@hono/zod-openapi';
 import { type JobSpec, type JobState, type JobStatus, type PointStatus, queuedStatus } from '../../shared/job.ts';
 import { newJobEvent } from '../../shared/job-events.ts';
 import { RegistryError } from '../../shared/registry.ts';
-import { isSweep, pointSettings, sweepPoints, sweepSize } from '../../shared/sweep.ts';
+import { isSweep, sweepPoints, sweepSettings, sweepSize } from '../../shared/sweep.ts';
 import { trainDefaults } from '../../trainer/train/defaults.ts';
 import type { ResolvedDeps } from '../app.ts';
 import { type InvalidParam, ProblemError } from '../http/problem.ts';
@@ -47,11 +47,12 @@ export const LAUNCH_GRACE_MS = 5 * 60 * 1000;
 export function sweepView(spec: JobSpec, status: JobStatus | null, points: readonly (PointStatus | null)[]): Job['sweep'] {
   const h = spec.hyperparameters;
   if (!isSweep(h)) return null;
+  const settings = sweepSettings(h);
   return {
     metric: h.metric ?? trainDefaults.metric,
     points: points.map((p, point) => ({
       point,
-      settings: pointSettings(h, point),
+      settings: settings[point],
       status: p?.state ?? 'queued',
       progress: {
         step: p?.step ?? 0,

@@ -8,16 +8,17 @@
  * from AWS_BATCH_JOB_ARRAY_INDEX); the reduce step (sweep-reduce.ts) publishes the best point. Locally
  * one run-job does the points one after another, then the reduce.
  */
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Hyperparameters, type JobMetrics, type JobSpec, type JobStatus, type PointStatus, queuedStatus } from '../../shared/job.ts';
 import { type NewJobEvent, newJobEvent } from '../../shared/job-events.ts';
 import { JobSpecSchema } from '../../shared/job-schema.ts';
-import { ADAPTER_FILES, OPTIONAL_ADAPTER_FILES, type Registry } from '../../shared/registry.ts';
+import type { Registry } from '../../shared/registry.ts';
 import { isSweep, pointSettings, sweepPoints, sweepSize } from '../../shared/sweep.ts';
 import type { JobEvent, TrainerEvent } from '../../shared/trainer-events.ts';
 import type { Device } from '../runtime/session.ts';
+import { summarize } from '../sweep/select.ts';
 import { trainDefaults } from '../train/defaults.ts';
 import { metricValue } from '../train/metrics.ts';
 import { CHECKPOINT_STATE, CHECKPOINT_TENSORS } from '../train/resume-state.ts';
@@ -305,9 +306,10 @@ async function runTraining(o: RunJobOptions, spec: JobSpec, target: RunTarget): 
     }
     if (point !== undefined) {
       // Staged, not published: only the reduce step makes the best point a version.
-      await registry.uploadPointAdapter(jobId, point, out, adapterFiles(out));
+      await registry.uploadPointAdapter(jobId, point, out);
       const seeds = metrics.seeds.map((s) => ({ seed: s.seed, score: s.best ? metricValue(s.best, metrics.metric) : null }));
-      const score = seeds.some((s) => s.score === null) ? null : seeds.reduce((a, s) => a + s.score!, 0) / seeds.length;
+      // The selection score: the mean over seeds, none when a seed has none (as sweep/select.ts scores points).
+      const score = seeds.some((s) => s.score === null) ? null : summarize(seeds.map((s) => s.score))!.mean;
       pointResult = { seeds, score, best: headlineMetrics(metrics), trainablePercent: metrics.parameters.trainablePercent };
       await report({ state: 'succeeded', finishedAt: now() }, true);
       pointFinished('succeeded', score, null);
@@ -337,11 +339,6 @@ async function runTraining(o: RunJobOptions, spec: JobSpec, target: RunTarget): 
     if (o.stopWhenStdinCloses) process.stdin.off('end', onParentGone).off('error', onParentGone).pause();
     rmSync(work, { recursive: true, force: true });
   }
-}
-
-/** The adapter files a training run wrote into `dir` (the required ones and those optional ones present). */
-function adapterFiles(dir: string): string[] {
-  return [...ADAPTER_FILES, ...OPTIONAL_ADAPTER_FILES.filter((f) => existsSync(join(dir, f)))];
 }
 
 /** What a trainer event changes in status.json; `now` when it must be written at once (else throttled). */
@@ -392,10 +389,7 @@ class StopTraining extends Error {
   override name = 'StopTraining';
 }
 
-function headline(m: TrainMetrics): { loss: number; accuracy: number; macroF1: number; mcc: number } | null {
-  return m.best ? { loss: m.best.loss, accuracy: m.best.accuracy, macroF1: m.best.macroF1, mcc: m.best.mcc } : null;
-}
-
+/** The best evaluation's metrics, without its step and epoch. */
 function headlineMetrics(m: TrainMetrics): JobMetrics | null {
-  return m.best ? { ...headline(m)!, examples: m.best.examples } : null;
+  return m.best && { loss: m.best.loss, accuracy: m.best.accuracy, macroF1: m.best.macroF1, mcc: m.best.mcc, examples: m.best.examples };
 }

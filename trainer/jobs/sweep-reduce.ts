@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import type { AdapterConfig } from '../../shared/adapter-config.ts';
 import { type Hyperparameters, type JobSpec, type JobStatus, type PointStatus, queuedStatus } from '../../shared/job.ts';
 import { newJobEvent } from '../../shared/job-events.ts';
-import { pointSettings, sweepSize } from '../../shared/sweep.ts';
+import { sweepSettings } from '../../shared/sweep.ts';
 import { selectBest } from '../sweep/select.ts';
 import { trainDefaults } from '../train/defaults.ts';
 import { publishJobAdapter } from './publish.ts';
@@ -48,10 +48,11 @@ export async function reduceSweep(o: RunJobOptions, spec: JobSpec): Promise<JobS
 
   const h = spec.hyperparameters;
   const metric = h.metric ?? trainDefaults.metric;
-  const statuses = await Promise.all(Array.from({ length: sweepSize(h) }, (_, i) => registry.getPointStatus(jobId, i)));
+  const settings = sweepSettings(h);
+  const statuses = await Promise.all(settings.map((_, i) => registry.getPointStatus(jobId, i)));
   const summaries: SweepPointSummary[] = statuses.map((s, point) => ({
     point,
-    settings: pointSettings(h, point),
+    settings: settings[point],
     state: s?.state ?? 'missing',
     score: s?.state === 'succeeded' ? (s.score ?? null) : null,
     seeds: s?.state === 'succeeded' ? (s.seeds ?? []) : [],
