@@ -5,7 +5,7 @@
  *
  * Packaging: a zip (NodejsFunction, local esbuild) plus onnxruntime-node pruned to linux/arm64, copied
  * from the local node_modules after bundling; not a container image. Measured on this project
- * (README "Deploy"): the pruned package is ~25 MB unzipped (the whole package 288 MB, over Lambda's
+ * (docs/deploy.md): the pruned package is ~25 MB unzipped (the whole package 288 MB, over Lambda's
  * 250 MB zip limit; linux/x64 alone 45 MB), so a zip fits with room to spare; it needs no Docker at
  * synth or deploy, no ECR repository and no image build, and npm never runs (synth stays offline). A
  * container image would only pay off past the zip limit (a base baked into the image, or GPU builds).

@@ -1,7 +1,7 @@
 /**
  * AWS Lambda entry point (API Gateway HTTP API, payload v2): the same app, configured from the
  * environment the CDK stack sets. The API keys and the CDN signing key come from Secrets Manager; the
- * keys are re-read every couple of minutes, so removing one from the secret revokes it (README: Security).
+ * keys are re-read every couple of minutes, so removing one from the secret revokes it (docs/security.md).
  *
  * Downloads redirect to a short-lived signed URL: on CloudFront when ADAPTER_STORE_CDN_URL is set
  * (the file then comes from the edge), otherwise an S3 presigned URL. Versions are immutable, so a

@@ -1,7 +1,7 @@
 /**
  * The API's request and response schemas. The same zod objects validate requests (through
  * @hono/zod-openapi) and generate /openapi.json, so the documented bounds are the enforced ones.
- * Training bounds mirror the trainer CLI's options (README: "The trainer CLI").
+ * Training bounds mirror the trainer CLI's options (docs/cli.md).
  */
 import { z } from '@hono/zod-openapi';
 import { JOB_EVENT_ID_RE, JobEventSchema } from '../shared/job-events.ts';

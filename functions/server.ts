@@ -13,7 +13,7 @@
  *   ADAPTER_STORE_DATASET_CHECKS    POST /datasets checks at once (default 2; more answer 429)
  *   ADAPTER_STORE_DATASET_MAX_ROWS  rows a checked upload may have (default 1,000,000)
  *   ADAPTER_STORE_MAX_QUEUED_JOBS, ADAPTER_STORE_MAX_JOBS_PER_KEY, ADAPTER_STORE_MAX_JOB_COST
- *                           spend controls (functions/jobs/spend.ts; README: Security)
+ *                           spend controls (functions/jobs/spend.ts; docs/security.md)
  *
  * Stops cleanly on SIGINT/SIGTERM: running jobs are stopped and left queued, and resume (from their
  * last checkpoint) the next time the server starts.

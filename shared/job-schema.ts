@@ -2,7 +2,7 @@
  * The job spec's schema (jobs/<id>/spec.json), shared by the API, which validates requests with it, and
  * the trainer, which validates spec.json with it again before reading anything the spec names: a spec
  * that did not come through the API (or was altered in the store) is refused, never trusted.
- * Training bounds mirror the trainer CLI's options (README: "The trainer CLI").
+ * Training bounds mirror the trainer CLI's options (docs/cli.md).
  */
 import { z } from '@hono/zod-openapi';
 import { MAX_SWEEP_POINTS, MAX_SWEEP_VALUES, SWEEP_KEYS, sweepSize } from './sweep.ts';

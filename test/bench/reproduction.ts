@@ -36,7 +36,7 @@ const sst2 = prepareHeldOut('sst2', join(work, 'data'));
 const parallel = String(Math.min(2, availableParallelism()));
 
 const wanted = new Set(a.figures!.split(','));
-// What every run shares: the data and the shapes of the README's held-out table.
+// What every run shares: the data and the shapes of the held-out table of docs/base-models.md.
 const data = [
   '--base',
   a.base,
@@ -53,7 +53,7 @@ const data = [
   '--parallel',
   parallel,
 ];
-// The robustness sweeps: the adapter of the README's held-out table.
+// The robustness sweeps: the adapter of the held-out table of docs/base-models.md.
 const common = [...data, '--mode', 'adapter', '--epochs', a.epochs!, '--lr', '1e-3', '--seeds', a.seeds!];
 
 interface Figure {

@@ -24,7 +24,7 @@ export interface IntegrationConfig {
 
 function required(env: NodeJS.ProcessEnv, name: string, hint: string): string {
   const v = env[name];
-  if (!v) throw new Error(`integration tests: ${name} is not set (${hint}); see README "Integration tests"`);
+  if (!v) throw new Error(`integration tests: ${name} is not set (${hint}); see docs/integration-tests.md`);
   return v;
 }
 

@@ -22,7 +22,7 @@ if (!env.BATCH_JOB_DEFINITION) {
   const registryUri = env.ADAPTER_STORE_REGISTRY;
   if (!image || !registryUri) {
     process.stderr.write(
-      'set BATCH_JOB_DEFINITION, or INTEGRATION_TRAINER_IMAGE (and ADAPTER_STORE_REGISTRY) to register one; see README "Integration tests"\n',
+      'set BATCH_JOB_DEFINITION, or INTEGRATION_TRAINER_IMAGE (and ADAPTER_STORE_REGISTRY) to register one; see docs/integration-tests.md\n',
     );
     process.exit(2);
   }
