@@ -99,6 +99,25 @@ async function list(input: ListJobsCommandInput): Promise<JobSummary[]> {
 /** The ids of an array job's children. */
 const childIds = (parent: string, size: number) => Array.from({ length: size }, (_, i) => `${parent}:${i}`);
 
+/**
+ * A container command that runs until the test opens its gate (creates a file), instead of sleeping for a
+ * guessed time: the test observes RUNNING however slow the machine, then lets the container end.
+ */
+async function gate(): Promise<{ command: (before?: string) => string[]; open: () => Promise<void> }> {
+  const dir = await mkdtemp(join(tmpdir(), 'batch-gate-'));
+  const file = join(dir, 'open');
+  return {
+    command: (before = '') => [
+      '-e',
+      `${before} const fs = require("node:fs"); setInterval(() => fs.existsSync(process.argv[1]) && process.exit(0), 20)`,
+      file,
+    ],
+    open: async () => {
+      await writeFile(file, '');
+    },
+  };
+}
+
 /** A statusSummary with every status, zero unless given. */
 const summary = (counts: Partial<Record<JobStatus, number>>) => ({
   SUBMITTED: 0,
@@ -238,9 +257,12 @@ test('CancelJob cancels a queued job but leaves a running one alone; TerminateJo
   } finally {
     await held.stop();
   }
-  const running = await submit(['-e', 'console.log("up"); setTimeout(() => {}, 1500)']);
+  const release = await gate();
+  const running = await submit(release.command('console.log("up");'));
   await waitFor(running, ['RUNNING']);
   await batch.client.send(new CancelJobCommand({ jobId: running, reason: 'too late' }));
+  assert.equal((await describe(running)).status, 'RUNNING', 'CancelJob leaves a running job alone');
+  await release.open();
   const job = await waitFor(running, ['SUCCEEDED', 'FAILED']);
   assert.equal(job.status, 'SUCCEEDED');
 });
@@ -376,7 +398,8 @@ test('an array job runs one child per index with AWS_BATCH_JOB_ARRAY_INDEX; the 
   });
   const ids = childIds(parent, 3);
   const submitted = await describe(parent);
-  assert.ok(['SUBMITTED', 'PENDING'].includes(submitted.status!), submitted.status);
+  // Whenever it is looked at (the scheduler moves on every 20 ms): a parent is never RUNNABLE, STARTING or RUNNING.
+  assert.ok(['SUBMITTED', 'PENDING', 'SUCCEEDED'].includes(submitted.status!), submitted.status);
   assert.equal(submitted.arrayProperties?.size, 3);
   const done = await waitFor(parent, ['SUCCEEDED', 'FAILED']);
   assert.equal(done.status, 'SUCCEEDED');
@@ -437,6 +460,7 @@ test('the retry strategy applies per child: a retried attempt re-runs that child
 });
 
 test('ListJobs by arrayJobId lists the children with their index; a queue lists the parent with its size, not the children', async () => {
+  const children = await gate(); // they run until the test has seen two of them RUNNING and the third waiting
   await batch.client.send(new CreateJobQueueCommand({ jobQueueName: 'arrays', priority: 1, computeEnvironmentOrder: [] }));
   const parent = (
     await batch.client.send(
@@ -445,7 +469,7 @@ test('ListJobs by arrayJobId lists the children with their index; a queue lists 
         jobQueue: 'arrays',
         jobDefinition: 'node-job:1',
         arrayProperties: { size: 3 },
-        containerOverrides: { command: ['-e', 'setTimeout(() => {}, 800)'] },
+        containerOverrides: { command: children.command() },
       }),
     )
   ).jobId!;
@@ -478,10 +502,11 @@ test('ListJobs by arrayJobId lists the children with their index; a queue lists 
     [[parent, 3]],
   );
 
+  await children.open();
   await waitFor(parent, ['SUCCEEDED']);
-  const children = await list({ arrayJobId: parent, jobStatus: 'SUCCEEDED' });
+  const succeeded = await list({ arrayJobId: parent, jobStatus: 'SUCCEEDED' });
   assert.deepEqual(
-    children.map((j) => [j.jobId, j.arrayProperties]),
+    succeeded.map((j) => [j.jobId, j.arrayProperties]),
     ids.map((id, index) => [id, { index }]),
   );
   assert.deepEqual(await list({ arrayJobId: parent }), [], 'none RUNNING');
