@@ -27,6 +27,10 @@ if (files.length === 0) {
 const scratch = mkdtempSync(join(tmpdir(), 'test-run-'));
 const notRunFile = join(scratch, 'not-run.jsonl');
 const reporter = pathToFileURL(join(import.meta.dirname, 'support', 'skipped-reporter.mjs')).href;
+// Started from inside a node:test run (test/run.test.ts), NODE_TEST_CONTEXT would make this run report to that
+// one instead of to its own reporters.
+const { NODE_TEST_CONTEXT: _, ...inherited } = process.env;
+const runnerEnv = { ...inherited, ONNXRUNTIME_NODE_INSTALL: 'skip' };
 const result = spawnSync(
   process.execPath,
   [
@@ -42,7 +46,7 @@ const result = spawnSync(
     `--test-reporter-destination=${notRunFile}`,
     ...files,
   ],
-  { stdio: 'inherit', env: { ...process.env, ONNXRUNTIME_NODE_INSTALL: 'skip' } },
+  { stdio: 'inherit', env: runnerEnv },
 );
 
 let lines = [];
