@@ -54,8 +54,10 @@ before(async () => {
   );
 });
 
+const gateDirs: string[] = [];
 after(async () => {
   await batch?.stop();
+  for (const dir of gateDirs) await rm(dir, { recursive: true, force: true });
 });
 
 async function submit(command: string[], extra: Partial<ConstructorParameters<typeof SubmitJobCommand>[0]> = {}): Promise<string> {
@@ -105,6 +107,7 @@ const childIds = (parent: string, size: number) => Array.from({ length: size }, 
  */
 async function gate(): Promise<{ command: (before?: string) => string[]; open: () => Promise<void> }> {
   const dir = await mkdtemp(join(tmpdir(), 'batch-gate-'));
+  gateDirs.push(dir);
   const file = join(dir, 'open');
   return {
     command: (before = '') => [
@@ -582,30 +585,22 @@ test('CancelJob on an array parent cancels its queued children; the parent FAILS
 });
 
 test('a job depending on an array job stays PENDING until every child SUCCEEDED, then runs', async () => {
-  const dir = await mkdtemp(join(tmpdir(), 'batch-deps-'));
-  const go = join(dir, 'go');
-  try {
-    // The children run until the test creates `go`, so the dependent is seen waiting while they run.
-    const array = await submit(
-      ['-e', 'const fs = require("node:fs"); setInterval(() => fs.existsSync(process.argv[1]) && process.exit(0), 20)', go],
-      { arrayProperties: { size: 2 } },
-    );
-    const dependent = await submit(['-e', 'console.log("dependent ran")'], { dependsOn: [{ jobId: array }] });
-    for (const id of childIds(array, 2)) await waitFor(id, ['RUNNING']);
-    const waiting = await describe(dependent);
-    assert.equal(waiting.status, 'PENDING');
-    assert.deepEqual(waiting.dependsOn, [{ jobId: array }]);
-    await writeFile(go, '');
-    const done = await waitFor(dependent, ['SUCCEEDED', 'FAILED']);
-    assert.equal(done.status, 'SUCCEEDED');
-    assert.deepEqual(batch.logs(dependent), ['dependent ran']);
-    const parent = await describe(array);
-    assert.equal(parent.status, 'SUCCEEDED');
-    assert.ok(done.startedAt! >= parent.stoppedAt!, 'started after the array ended');
-    for (const c of await describeAll(childIds(array, 2))) assert.ok(done.startedAt! >= c.stoppedAt!, `started after ${c.jobId} ended`);
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
+  // The children run until the test opens the gate, so the dependent is seen waiting while they run.
+  const children = await gate();
+  const array = await submit(children.command(), { arrayProperties: { size: 2 } });
+  const dependent = await submit(['-e', 'console.log("dependent ran")'], { dependsOn: [{ jobId: array }] });
+  for (const id of childIds(array, 2)) await waitFor(id, ['RUNNING']);
+  const waiting = await describe(dependent);
+  assert.equal(waiting.status, 'PENDING');
+  assert.deepEqual(waiting.dependsOn, [{ jobId: array }]);
+  await children.open();
+  const done = await waitFor(dependent, ['SUCCEEDED', 'FAILED']);
+  assert.equal(done.status, 'SUCCEEDED');
+  assert.deepEqual(batch.logs(dependent), ['dependent ran']);
+  const parent = await describe(array);
+  assert.equal(parent.status, 'SUCCEEDED');
+  assert.ok(done.startedAt! >= parent.stoppedAt!, 'started after the array ended');
+  for (const c of await describeAll(childIds(array, 2))) assert.ok(done.startedAt! >= c.stoppedAt!, `started after ${c.jobId} ended`);
 });
 
 test('jobs depending on a FAILED array go FAILED without running (Dependent Job failed), down the chain', async () => {
