@@ -25,7 +25,7 @@ if (files.length === 0) {
   process.exit(1);
 }
 const scratch = mkdtempSync(join(tmpdir(), 'test-run-'));
-const notRunFile = join(scratch, 'not-run.jsonl');
+const outcomesFile = join(scratch, 'outcomes.jsonl'); // what skipped-reporter.mjs writes
 const reporter = pathToFileURL(join(import.meta.dirname, 'support', 'skipped-reporter.mjs')).href;
 // Started from inside a node:test run (test/run.test.ts), NODE_TEST_CONTEXT would make this run report to that
 // one instead of to its own reporters.
@@ -43,7 +43,7 @@ const result = spawnSync(
     `--test-reporter=${process.stdout.isTTY ? 'spec' : 'tap'}`,
     '--test-reporter-destination=stdout',
     `--test-reporter=${reporter}`,
-    `--test-reporter-destination=${notRunFile}`,
+    `--test-reporter-destination=${outcomesFile}`,
     ...files,
   ],
   { stdio: 'inherit', env: runnerEnv },
@@ -51,7 +51,7 @@ const result = spawnSync(
 
 let lines = [];
 try {
-  lines = readFileSync(notRunFile, 'utf8')
+  lines = readFileSync(outcomesFile, 'utf8')
     .split('\n')
     .filter((l) => l !== '')
     .map((l) => JSON.parse(l));
