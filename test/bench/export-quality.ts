@@ -18,7 +18,7 @@ import { loadBaseModel } from '../../trainer/model-files/base-model.ts';
 import { buildOnnxModel } from '../../trainer/model-files/onnx-package.ts';
 import { loadBertTokenizer } from '../../trainer/tokenizer/bert-tokenizer.ts';
 import { Rng } from '../../trainer/util/random.ts';
-import { benchArgs } from './support.ts';
+import { benchArgs, teamData } from './support.ts';
 
 const a = benchArgs({
   adapter: '',
@@ -31,7 +31,7 @@ const a = benchArgs({
   lr: '1e-3',
 });
 const base = join('assets', 'models', 'bert-imdb-4x128-v2');
-const glue = join('..', 'shared', 'data', 'glue', 'sst2');
+const glue = teamData('glue', 'sst2');
 const work = mkdtempSync(join(tmpdir(), 'export-quality-'));
 const cliArgs = (args: string[]) => ['--import', 'tsx', 'trainer/cli.ts', ...args];
 const runCli = (args: string[]) => {

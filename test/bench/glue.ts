@@ -7,11 +7,12 @@
  *   npx tsx test/bench/glue.ts --task cola --metric mcc
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { writeRandomBert } from '../../trainer/model-files/random-bert.ts';
+import { teamData } from './support.ts';
 
 const { values: a } = parseArgs({
   options: {
@@ -32,8 +33,7 @@ const { values: a } = parseArgs({
   },
 });
 
-const dataDir = join('..', 'shared', 'data', 'glue', a.task!);
-if (!existsSync(dataDir)) throw new Error(`${dataDir} not found (run from the repository root, with ../shared beside it)`);
+const dataDir = teamData('glue', a.task!);
 const work = mkdtempSync(join(tmpdir(), `glue-${a.task}-`));
 const base = join(work, 'base');
 const hidden = Number(a.hidden);
@@ -43,7 +43,7 @@ writeRandomBert(base, {
   numHeads: Math.max(1, hidden / 32),
   intermediateSize: 4 * hidden,
   maxPositions: 512,
-  vocabFile: join('..', 'shared', 'data', 'vocab', 'bert-base-uncased-vocab.txt'),
+  vocabFile: join('assets', 'bert-base-uncased', 'vocab.txt'),
   seed: 7,
   initializerRange: Number(a['init-range']),
 });

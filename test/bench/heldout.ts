@@ -10,8 +10,9 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
+import { teamData } from './support.ts';
 
-export const DATA = join('..', 'shared', 'data');
+export const DATA = teamData();
 const SLICE_SEED = 20261202;
 
 interface Row {

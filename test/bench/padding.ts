@@ -11,10 +11,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { writeRandomBert } from '../../trainer/model-files/random-bert.ts';
 import { flags } from '../support/process.ts';
-import { benchArgs } from './support.ts';
+import { benchArgs, teamData } from './support.ts';
 
 const a = benchArgs({ steps: '300', mode: 'adapter', hidden: '128', layers: '4' });
-const data = join('..', 'shared', 'data', 'glue', 'sst2', 'train.jsonl');
+const data = teamData('glue', 'sst2', 'train.jsonl');
 const rows = readFileSync(data, 'utf8').trim().split('\n').length;
 const work = mkdtempSync(join(tmpdir(), 'padding-'));
 const base = join(work, 'base');
@@ -25,7 +25,7 @@ writeRandomBert(base, {
   numHeads: hidden / 32,
   intermediateSize: 4 * hidden,
   maxPositions: 512,
-  vocabFile: join('..', 'shared', 'data', 'vocab', 'bert-base-uncased-vocab.txt'),
+  vocabFile: join('assets', 'bert-base-uncased', 'vocab.txt'),
   seed: 7,
 });
 

@@ -32,7 +32,7 @@ import { loadBertTokenizer } from '../../trainer/tokenizer/bert-tokenizer.ts';
 import type { Encoding } from '../../trainer/tokenizer/bert-tokenizer-core.ts';
 import { PYTHON } from '../support/python-torch.ts';
 import { publishRandomAdapter } from '../support/serving-store.ts';
-import { benchArgs, runJson } from './support.ts';
+import { benchArgs, runJson, teamData } from './support.ts';
 
 const a = benchArgs(
   {
@@ -49,7 +49,7 @@ const a = benchArgs(
 );
 const SELF = fileURLToPath(import.meta.url);
 const SHIPPED = resolve('assets/models/bert-imdb-4x128-v2');
-const SST2 = resolve('../shared/data/glue/sst2/validation.jsonl');
+const SST2 = resolve(teamData('glue', 'sst2', 'validation.jsonl'));
 const BATCH = 32;
 
 /** The middle of the sorted samples at quantile q. */

@@ -3,6 +3,8 @@
  * flags on to a child benchmark, and reading the JSON line a child benchmark prints last.
  */
 import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 
 /** Parses `--name value` flags with these defaults and the given boolean switches (default off). */
@@ -31,4 +33,19 @@ export function runJson<T>(cmd: string, args: string[]): T {
     .at(-1);
   if (r.status !== 0 || !line) throw new Error(`${cmd} ${args.join(' ')} failed:\n${r.stderr.slice(-2000)}`);
   return JSON.parse(line) as T;
+}
+
+/**
+ * A path in the team's data folder beside the checkout (../shared/data), which is not part of the repository:
+ * a benchmark that needs it stops here with that said, instead of an ENOENT deep inside.
+ */
+export function teamData(...parts: string[]): string {
+  const path = join('..', 'shared', 'data', ...parts);
+  if (!existsSync(path)) {
+    throw new Error(
+      `${path} not found: this benchmark reads the team's data folder ../shared/data, which is not part of the repository ` +
+        '(run it from the root of a checkout that has ../shared beside it). `npm test` needs none of it.',
+    );
+  }
+  return path;
 }

@@ -9,7 +9,7 @@
  */
 
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -26,9 +26,14 @@ const { values: args } = parseArgs({
   },
 });
 const dataDir = args.data;
+if (!existsSync(join(dataDir, 'glue'))) {
+  throw new Error(
+    `${join(dataDir, 'glue')} not found: this benchmark reads the team's data folder ../shared/data (not part of the repository), or --data DIR`,
+  );
+}
 const maxSeqLen = Number(args['max-seq-len']);
 const show = Number(args.show);
-const vocabPath = join(dataDir, 'vocab/bert-base-uncased-vocab.txt');
+const vocabPath = join(root, 'assets', 'bert-base-uncased', 'vocab.txt');
 const reference = join(root, 'test/trainer/tokenizer/reference_bert_tokenizer.py');
 
 interface Row {

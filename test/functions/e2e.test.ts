@@ -1,11 +1,11 @@
 /**
- * End to end on one machine: POST /finetune on a slice of SST-2 with a tiny base -> the local runner
+ * End to end on one machine: POST /finetune on 160 generated sentiment rows (SST-2's format) with a tiny base -> the local runner
  * spawns `trainer run-job` -> the job succeeds -> the manifest is visible -> the downloaded bytes hash to
  * the manifest's sha256. A job on a bad dataset ends failed with a reason and publishes nothing.
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -14,6 +14,7 @@ import { LocalRunner } from '../../functions/jobs/local-runner.ts';
 import { Registry } from '../../shared/registry.ts';
 import { writeRandomBert } from '../../trainer/model-files/random-bert.ts';
 import { type S3TestServer, startS3Server } from '../support/s3-server.ts';
+import { BERT_VOCAB_FILE, sentimentRows, toJsonl } from '../support/text-rows.ts';
 import { waitUntil } from '../support/wait.ts';
 
 let s3: S3TestServer;
@@ -33,14 +34,10 @@ before(async () => {
     intermediateSize: 32,
     maxPositions: 64,
     seed: 3,
-    vocabFile: join('..', 'shared', 'data', 'vocab', 'bert-base-uncased-vocab.txt'),
+    vocabFile: BERT_VOCAB_FILE,
   });
   await registry.uploadModel('tiny-bert', dir, ['config.json', 'model.safetensors', 'vocab.txt']);
-  const sst2 = `${readFileSync(join('..', 'shared', 'data', 'glue', 'sst2', 'train.jsonl'), 'utf8')
-    .split('\n')
-    .slice(0, 160)
-    .join('\n')}\n`;
-  await s3.putObject('registry', 'datasets/sst2-slice.jsonl', sst2);
+  await s3.putObject('registry', 'datasets/sst2-slice.jsonl', toJsonl(sentimentRows(160)));
   await s3.putObject('registry', 'datasets/bad.jsonl', '{"text": "fine", "label": 1}\n{"text": \n');
   runner = new LocalRunner({ registryUri: 's3://registry', env: s3.env, extraArgs: ['--status-interval', '0', '--threads', '1'] });
   app = createApp({

@@ -1,13 +1,13 @@
 /**
  * What the suite sets up itself against whatever endpoint it is given (idempotent, so reruns against a
  * persistent LocalStack or AWS account reuse it): the registry bucket, a tiny random BERT base under
- * models/<name>/, and small SST-2 datasets under s3://<bucket>/datasets/. Plus the helpers every
+ * models/<name>/ (with the vocab the product ships in assets/), and small generated SST-2-style datasets
+ * under s3://<bucket>/datasets/: nothing outside the repository, so the suite runs on a user's clone. Plus the helpers every
  * integration test uses: calling the Lambda handler and waiting for jobs.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { type BatchClient, DescribeJobsCommand, type JobDetail } from '@aws-sdk/client-batch';
 import { CreateBucketCommand, HeadBucketCommand, PutObjectCommand, type S3Client, S3ServiceException } from '@aws-sdk/client-s3';
 import { batchClientFromEnv } from '../../functions/jobs/batch-launcher.ts';
@@ -16,11 +16,8 @@ import { Registry } from '../../shared/registry.ts';
 import { s3ClientFromEnv } from '../../shared/s3-client.ts';
 import { writeRandomBert } from '../../trainer/model-files/random-bert.ts';
 import { type EventOptions, invokeLambda, type LambdaHttpResponse } from '../support/api-gateway.ts';
+import { BERT_VOCAB_FILE, sentimentRows, toJsonl } from '../support/text-rows.ts';
 import { type IntegrationConfig, integrationConfig } from './config.ts';
-
-const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
-/** The team's data folder beside the checkout (../shared/data). */
-const DATA_DIR = process.env.INTEGRATION_DATA_DIR ?? resolve(REPO_ROOT, '..', 'shared', 'data');
 
 /** hidden 32, 2 layers: seconds per job on 2 CPU cores. The name says the shape, so reruns reuse it. */
 export const BASE_MODEL = 'it-bert-h32-l2';
@@ -43,12 +40,7 @@ async function ensureBucket(s3: S3Client, bucket: string): Promise<void> {
   }
 }
 
-function sst2Rows(n: number): string {
-  const lines = readFileSync(join(DATA_DIR, 'glue', 'sst2', 'train.jsonl'), 'utf8')
-    .split('\n')
-    .filter(Boolean);
-  return `${lines.slice(0, n).join('\n')}\n`;
-}
+const sst2Rows = (n: number): string => toJsonl(sentimentRows(n));
 
 export async function setUp(): Promise<Fixtures> {
   const config = integrationConfig();
@@ -67,7 +59,7 @@ export async function setUp(): Promise<Fixtures> {
         intermediateSize: 64,
         maxPositions: 64,
         seed: 7,
-        vocabFile: join(DATA_DIR, 'vocab', 'bert-base-uncased-vocab.txt'),
+        vocabFile: BERT_VOCAB_FILE,
       });
       await registry.uploadModel(BASE_MODEL, dir, ['config.json', 'model.safetensors', 'vocab.txt']);
     } finally {

@@ -250,6 +250,7 @@ def cli(args):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('--keep', action='store_true', help='keep the temp directory')
+    ap.add_argument('--act', default='gelu', choices=['gelu', 'relu', 'swish', 'tanh'], help="the adapters' non-linearity")
     args = ap.parse_args()
     work = tempfile.mkdtemp(prefix='adapterhub-parity-')
     ok = True
@@ -274,7 +275,7 @@ def main():
             out = os.path.join(work, f'adapter-ln-{ln}')
             # A large step so the LayerNorms move well away from the base's when they train.
             cli(['train', '--base', base, '--data', data, '--out', out, '--task', 'parity', '--lr', '5e-2', '--epochs', '4', '--batch-size', '8',
-                 '--bottleneck', '6', '--adapter-layers', '0-1', '--nonlinearity', 'gelu', '--dropout', '0', '--seed', '1', '--train-layernorms', ln, '--quiet'])
+                 '--bottleneck', '6', '--adapter-layers', '0-1', '--nonlinearity', args.act, '--dropout', '0', '--seed', '1', '--train-layernorms', ln, '--quiet'])
             has_ln = os.path.exists(os.path.join(out, 'layernorms.safetensors'))
             if has_ln != (ln == 'true'):
                 print(f'FAIL: layernorms.safetensors present={has_ln} with --train-layernorms {ln}')
@@ -291,7 +292,7 @@ def main():
                 diff = (ref - ours).abs().max().item()
                 good = diff <= TOL if want == 'match' else diff > 100 * TOL
                 ok &= good
-                print(f'{"ok  " if good else "FAIL"} --train-layernorms {ln}, {label}: max |logit diff| = {diff:.3e} (want {"<=" if want == "match" else ">"} {TOL if want == "match" else 100 * TOL:g}; max |logit| {ours.abs().max().item():.3f})')
+                print(f'{"ok  " if good else "FAIL"} {args.act}, --train-layernorms {ln}, {label}: max |logit diff| = {diff:.3e} (want {"<=" if want == "match" else ">"} {TOL if want == "match" else 100 * TOL:g}; max |logit| {ours.abs().max().item():.3f})')
     finally:
         if args.keep:
             print(f'kept {work}')

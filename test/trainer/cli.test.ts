@@ -19,6 +19,7 @@ import { collate } from '../../trainer/train/batching.ts';
 import { resolveLabels } from '../../trainer/train/labels.ts';
 import { Rng } from '../../trainer/util/random.ts';
 import { flags, runTrainerCliSync, trainOn } from '../support/process.ts';
+import { BERT_VOCAB_FILE, pairRows, toJsonl } from '../support/text-rows.ts';
 import { writeTinyBert } from '../support/tiny-bert.ts';
 
 const work = mkdtempSync(join(tmpdir(), 'trainer-cli-'));
@@ -343,13 +344,9 @@ test("text rows go through the base model's WordPiece tokenizer (real vocab), in
     intermediateSize: 32,
     maxPositions: 64,
     seed: 4,
-    vocabFile: join('..', 'shared', 'data', 'vocab', 'bert-base-uncased-vocab.txt'),
+    vocabFile: BERT_VOCAB_FILE,
   });
-  const rows = `${readFileSync(join('..', 'shared', 'data', 'glue', 'rte', 'validation.jsonl'), 'utf8')
-    .trim()
-    .split('\n')
-    .slice(0, 40)
-    .join('\n')}\n`;
+  const rows = toJsonl(pairRows(40));
   const file = join(work, 'rte40.jsonl');
   writeFileSync(file, rows);
   const out = join(work, 'text-adapter');

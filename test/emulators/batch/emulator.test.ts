@@ -54,8 +54,10 @@ before(async () => {
   );
 });
 
+const gateDirs: string[] = [];
 after(async () => {
   await batch?.stop();
+  for (const dir of gateDirs) await rm(dir, { recursive: true, force: true });
 });
 
 async function submit(command: string[], extra: Partial<ConstructorParameters<typeof SubmitJobCommand>[0]> = {}): Promise<string> {
@@ -98,6 +100,26 @@ async function list(input: ListJobsCommandInput): Promise<JobSummary[]> {
 
 /** The ids of an array job's children. */
 const childIds = (parent: string, size: number) => Array.from({ length: size }, (_, i) => `${parent}:${i}`);
+
+/**
+ * A container command that runs until the test opens its gate (creates a file), instead of sleeping for a
+ * guessed time: the test observes RUNNING however slow the machine, then lets the container end.
+ */
+async function gate(): Promise<{ command: (before?: string) => string[]; open: () => Promise<void> }> {
+  const dir = await mkdtemp(join(tmpdir(), 'batch-gate-'));
+  gateDirs.push(dir);
+  const file = join(dir, 'open');
+  return {
+    command: (before = '') => [
+      '-e',
+      `${before} const fs = require("node:fs"); setInterval(() => fs.existsSync(process.argv[1]) && process.exit(0), 20)`,
+      file,
+    ],
+    open: async () => {
+      await writeFile(file, '');
+    },
+  };
+}
 
 /** A statusSummary with every status, zero unless given. */
 const summary = (counts: Partial<Record<JobStatus, number>>) => ({
@@ -238,9 +260,12 @@ test('CancelJob cancels a queued job but leaves a running one alone; TerminateJo
   } finally {
     await held.stop();
   }
-  const running = await submit(['-e', 'console.log("up"); setTimeout(() => {}, 1500)']);
+  const release = await gate();
+  const running = await submit(release.command('console.log("up");'));
   await waitFor(running, ['RUNNING']);
   await batch.client.send(new CancelJobCommand({ jobId: running, reason: 'too late' }));
+  assert.equal((await describe(running)).status, 'RUNNING', 'CancelJob leaves a running job alone');
+  await release.open();
   const job = await waitFor(running, ['SUCCEEDED', 'FAILED']);
   assert.equal(job.status, 'SUCCEEDED');
 });
@@ -376,7 +401,8 @@ test('an array job runs one child per index with AWS_BATCH_JOB_ARRAY_INDEX; the 
   });
   const ids = childIds(parent, 3);
   const submitted = await describe(parent);
-  assert.ok(['SUBMITTED', 'PENDING'].includes(submitted.status!), submitted.status);
+  // Whenever it is looked at (the scheduler moves on every 20 ms): a parent is never RUNNABLE, STARTING or RUNNING.
+  assert.ok(['SUBMITTED', 'PENDING', 'SUCCEEDED'].includes(submitted.status!), submitted.status);
   assert.equal(submitted.arrayProperties?.size, 3);
   const done = await waitFor(parent, ['SUCCEEDED', 'FAILED']);
   assert.equal(done.status, 'SUCCEEDED');
@@ -437,6 +463,7 @@ test('the retry strategy applies per child: a retried attempt re-runs that child
 });
 
 test('ListJobs by arrayJobId lists the children with their index; a queue lists the parent with its size, not the children', async () => {
+  const children = await gate(); // they run until the test has seen two of them RUNNING and the third waiting
   await batch.client.send(new CreateJobQueueCommand({ jobQueueName: 'arrays', priority: 1, computeEnvironmentOrder: [] }));
   const parent = (
     await batch.client.send(
@@ -445,7 +472,7 @@ test('ListJobs by arrayJobId lists the children with their index; a queue lists 
         jobQueue: 'arrays',
         jobDefinition: 'node-job:1',
         arrayProperties: { size: 3 },
-        containerOverrides: { command: ['-e', 'setTimeout(() => {}, 800)'] },
+        containerOverrides: { command: children.command() },
       }),
     )
   ).jobId!;
@@ -478,10 +505,11 @@ test('ListJobs by arrayJobId lists the children with their index; a queue lists 
     [[parent, 3]],
   );
 
+  await children.open();
   await waitFor(parent, ['SUCCEEDED']);
-  const children = await list({ arrayJobId: parent, jobStatus: 'SUCCEEDED' });
+  const succeeded = await list({ arrayJobId: parent, jobStatus: 'SUCCEEDED' });
   assert.deepEqual(
-    children.map((j) => [j.jobId, j.arrayProperties]),
+    succeeded.map((j) => [j.jobId, j.arrayProperties]),
     ids.map((id, index) => [id, { index }]),
   );
   assert.deepEqual(await list({ arrayJobId: parent }), [], 'none RUNNING');
@@ -557,30 +585,22 @@ test('CancelJob on an array parent cancels its queued children; the parent FAILS
 });
 
 test('a job depending on an array job stays PENDING until every child SUCCEEDED, then runs', async () => {
-  const dir = await mkdtemp(join(tmpdir(), 'batch-deps-'));
-  const go = join(dir, 'go');
-  try {
-    // The children run until the test creates `go`, so the dependent is seen waiting while they run.
-    const array = await submit(
-      ['-e', 'const fs = require("node:fs"); setInterval(() => fs.existsSync(process.argv[1]) && process.exit(0), 20)', go],
-      { arrayProperties: { size: 2 } },
-    );
-    const dependent = await submit(['-e', 'console.log("dependent ran")'], { dependsOn: [{ jobId: array }] });
-    for (const id of childIds(array, 2)) await waitFor(id, ['RUNNING']);
-    const waiting = await describe(dependent);
-    assert.equal(waiting.status, 'PENDING');
-    assert.deepEqual(waiting.dependsOn, [{ jobId: array }]);
-    await writeFile(go, '');
-    const done = await waitFor(dependent, ['SUCCEEDED', 'FAILED']);
-    assert.equal(done.status, 'SUCCEEDED');
-    assert.deepEqual(batch.logs(dependent), ['dependent ran']);
-    const parent = await describe(array);
-    assert.equal(parent.status, 'SUCCEEDED');
-    assert.ok(done.startedAt! >= parent.stoppedAt!, 'started after the array ended');
-    for (const c of await describeAll(childIds(array, 2))) assert.ok(done.startedAt! >= c.stoppedAt!, `started after ${c.jobId} ended`);
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
+  // The children run until the test opens the gate, so the dependent is seen waiting while they run.
+  const children = await gate();
+  const array = await submit(children.command(), { arrayProperties: { size: 2 } });
+  const dependent = await submit(['-e', 'console.log("dependent ran")'], { dependsOn: [{ jobId: array }] });
+  for (const id of childIds(array, 2)) await waitFor(id, ['RUNNING']);
+  const waiting = await describe(dependent);
+  assert.equal(waiting.status, 'PENDING');
+  assert.deepEqual(waiting.dependsOn, [{ jobId: array }]);
+  await children.open();
+  const done = await waitFor(dependent, ['SUCCEEDED', 'FAILED']);
+  assert.equal(done.status, 'SUCCEEDED');
+  assert.deepEqual(batch.logs(dependent), ['dependent ran']);
+  const parent = await describe(array);
+  assert.equal(parent.status, 'SUCCEEDED');
+  assert.ok(done.startedAt! >= parent.stoppedAt!, 'started after the array ended');
+  for (const c of await describeAll(childIds(array, 2))) assert.ok(done.startedAt! >= c.stoppedAt!, `started after ${c.jobId} ended`);
 });
 
 test('jobs depending on a FAILED array go FAILED without running (Dependent Job failed), down the chain', async () => {

@@ -230,16 +230,35 @@ test('more rows than the row cap is 413, and the check is bounded: beyond its sl
   assert.equal(over.status, 413);
   assert.match(((await over.json()) as Problem).detail, /r\.jsonl has more than 100 rows/);
 
-  // The one slot is held by an upload whose body has not finished arriving.
-  let finish!: () => void;
-  const slow = new ReadableStream<Uint8Array>({
-    start(controller) {
-      controller.enqueue(new TextEncoder().encode(rows(10)));
-      finish = () => controller.close();
-    },
+  // The one slot is held by an upload whose body has not finished arriving. The slot is taken before the body is
+  // read, so once the check asks for the body's first bytes (highWaterMark 0: nothing is pulled before a read), it
+  // holds the slot: the test waits for that event, not for a time window.
+  let reading!: () => void;
+  const bodyRead = new Promise<void>((resolve) => {
+    reading = resolve;
   });
+  let finish!: () => void;
+  const finished = new Promise<void>((resolve) => {
+    finish = resolve;
+  });
+  let sent = false;
+  const slow = new ReadableStream<Uint8Array>(
+    {
+      async pull(controller) {
+        if (!sent) {
+          sent = true;
+          controller.enqueue(new TextEncoder().encode(rows(10)));
+          reading();
+          return;
+        }
+        await finished;
+        controller.close();
+      },
+    },
+    { highWaterMark: 0 },
+  );
   const first = post(slow);
-  await new Promise((r) => setTimeout(r, 50));
+  await bodyRead;
   const busy = await post(rows(4));
   assert.equal(busy.status, 429);
   assert.equal(busy.headers.get('retry-after'), '5');

@@ -1,11 +1,10 @@
-/** readDataset over every format: text and pre-tokenized rows, column options, labels, gzip, the real GLUE files. */
+/** readDataset over every format: text and pre-tokenized rows, column options, labels, gzip, GLUE-shaped files. */
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { test } from 'node:test';
 import { readDataset, resolveFormat } from '../../../shared/training-data/dataset.ts';
 import { formatFromName } from '../../../shared/training-data/formats.ts';
 import type { TokenizedRow } from '../../../shared/training-data/rows.ts';
+import { pairRows, SENTENCES, sentimentRows, toJsonl } from '../../support/text-rows.ts';
 import { charTokenizer, expectIds, gzip, jsonl, opts, tempDir } from './helpers.ts';
 
 const { file } = tempDir('data-formats-');
@@ -190,13 +189,13 @@ test('format from --format or the extension (.jsonl .ndjson .json .csv .tsv .tab
   assert.throws(() => resolveFormat('a.csv', 'xlsx'), { name: 'DataError', message: '--format: "xlsx" is not one of jsonl, csv, tsv' });
 });
 
-// The real GLUE files from shared/data (JSONL with text / text_pair / label).
-const glue = join(import.meta.dirname, '../../../../shared/data/glue');
-test('the real GLUE files: SST-2 validation (872 rows) and RTE train (pairs) through the JSONL reader', {
-  skip: !existsSync(glue) && 'shared/data/glue not present',
-}, async () => {
+// GLUE-shaped files (JSONL with text / text_pair / label, as the GLUE exports the team uses) made from
+// the generated rows in test/support/text-rows.ts: sentiment singles and sentence pairs, with accents,
+// quotes, tabs and CJK in the text.
+test('GLUE-shaped files: SST-2-style singles (872 rows) and RTE-style pairs through the JSONL reader', async () => {
   const long = { ...opts, maxPositions: 4096 };
-  const sst = await readDataset(join(glue, 'sst2/validation.jsonl'), long);
+  const singles = [...sentimentRows(842), ...SENTENCES.map((text, i) => ({ text, label: i % 2 }))];
+  const sst = await readDataset(file('sst2-validation.jsonl', toJsonl(singles)), long);
   assert.equal(sst.rows.length, 872);
   assert.deepEqual([...new Set(sst.rows.map((r) => r.label))].sort(), [0, 1]);
   assert.ok(sst.rows.every((r) => r.tokenTypeIds.every((t) => t === 0)));
@@ -204,21 +203,18 @@ test('the real GLUE files: SST-2 validation (872 rows) and RTE train (pairs) thr
     sst.rows.map((r) => r.line),
     Array.from({ length: 872 }, (_, i) => i + 1),
   );
-  const rte = await readDataset(join(glue, 'rte/train.jsonl'), long);
-  assert.equal(rte.rows.length, 2490);
+  const pairs = pairRows(250);
+  const rte = await readDataset(file('rte-train.jsonl', toJsonl(pairs)), long);
+  assert.equal(rte.rows.length, 250);
   assert.ok(
     rte.rows.every((r) => r.tokenTypeIds.includes(1)),
-    'every RTE row is a pair',
+    'every RTE-style row is a pair',
   );
-  // The first row as the fake tokenizer sees it: [CLS] text [SEP] text_pair [SEP].
-  const { readFileSync } = await import('node:fs');
-  const first = JSON.parse(readFileSync(join(glue, 'rte/train.jsonl'), 'utf8').split('\n')[0]) as {
-    text: string;
-    text_pair: string;
-    label: number;
-  };
-  assert.deepEqual([...rte.rows[0].inputIds], Array.from(charTokenizer.encode(first.text, first.text_pair).inputIds));
-  assert.equal(rte.rows[0].label, first.label);
+  // Every row as the fake tokenizer sees it: [CLS] text [SEP] text_pair [SEP].
+  pairs.forEach((p, i) => {
+    assert.deepEqual([...rte.rows[i].inputIds], Array.from(charTokenizer.encode(p.text, p.text_pair).inputIds), `row ${i + 1}`);
+    assert.equal(rte.rows[i].label, p.label);
+  });
 });
 
 test('column names are plain keys: "__proto__" and "constructor" are columns like any other', async () => {

@@ -2,8 +2,8 @@
  * `trainer export --format onnx` end to end on a tiny trained adapter: the exported model, run by plain
  * onnxruntime-node (no project code), gives `trainer predict`'s logits; onnxruntime-web's WASM backend
  * (in a child Node process that imports nothing of this project) gives the same; f16 and int8 stay within
- * their measured tolerance; the adapters-as-inputs graph with its packed feeds equals the baked one; bad
- * flags are refused with the flag named.
+ * their measured tolerance, and int8 gives f32's labels in both engines; the adapters-as-inputs graph with its
+ * packed feeds equals the baked one; bad flags are refused with the flag named.
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -147,6 +147,21 @@ test('the same model in onnxruntime-web (WASM backend, in a Node process that im
   assert.ok(diff <= 1e-5, `max |logit diff| web vs node: ${diff}`);
 });
 
+// int8 vs f32, measured on this tiny base (hidden 16, weights ~0.2, |logit| up to ~0.42): 2.2e-2. The bound (~2.5x
+// measured) leaves room for kernel summation order only. Why that size at all: int8 rounds each weight by half a step
+// of max|row|/127 plus the activations' 1/255 of their range, and hidden 16 averages little of it out (the benchmark
+// gives the figures on the shipped base). A wrong graph (dropped adapter, LayerNorm or scale) moves logits by far more.
+const INT8_VS_F32 = 5e-2;
+// f16 rounds each weight by up to 2^-11 relative: measured 1.1e-3 here.
+const F16_VS_F32 = 3e-3;
+
+/** Index of the largest logit of each row, and the gap to the second largest. */
+const labels = (logits: number[][]): number[] => logits.map((row) => row.indexOf(Math.max(...row)));
+const margin = (row: number[]): number => {
+  const [a, b] = [...row].sort((x, y) => y - x);
+  return a - b;
+};
+
 test('f16 and int8 exports: smaller, within their measured tolerance of f32', async () => {
   await exportOnnx({ base, adapter, out: exported('f16'), dtype: 'f16' });
   await exportOnnx({ base, adapter, out: exported('int8'), quantize: 'int8' });
@@ -156,22 +171,41 @@ test('f16 and int8 exports: smaller, within their measured tolerance of f32', as
   assert.ok(size('int8') < size('f32'), `int8 ${size('int8')} vs f32 ${size('f32')} bytes`);
   const f16 = maxDiff(await run(join(exported('f16'), 'model.onnx')), f32Logits);
   const int8 = maxDiff(await run(join(exported('int8'), 'model.onnx')), f32Logits);
-  // Measured on this tiny base (hidden 16, weights ~0.2, |logit| up to ~0.42): f16 1.1e-3, int8 2.2e-2. The inputs and
-  // weights are fixed, so the error is deterministic up to kernel summation order; the bounds (~2.5x measured) leave
-  // room for that only. Why that size at all: f16 rounds each weight by up to 2^-11 relative, int8 by half a step of
-  // max|row|/127 plus the activations' 1/255 of their range, and hidden 16 averages little of it out (the benchmark
-  // gives the figures on the shipped base). A wrong graph (dropped adapter, LayerNorm or scale) moves logits by far more.
   const scale = Math.max(...f32Logits.flat().map(Math.abs));
-  assert.ok(f16 > 0 && f16 <= 3e-3, `f16 max |logit diff| ${f16} (logit scale ${scale})`);
-  assert.ok(int8 > 0 && int8 <= 5e-2, `int8 max |logit diff| ${int8} (logit scale ${scale})`);
-  // Both use standard ops only: onnxruntime-web runs them too, with node's results.
-  for (const name of ['f16', 'int8']) {
-    const model = join(exported(name), 'model.onnx');
-    const diff = maxDiff(runWeb(model), await run(model));
-    assert.ok(diff <= 1e-5, `${name}: max |logit diff| web vs node: ${diff}`);
-  }
+  assert.ok(f16 > 0 && f16 <= F16_VS_F32, `f16 max |logit diff| ${f16} (logit scale ${scale})`);
+  assert.ok(int8 > 0 && int8 <= INT8_VS_F32, `int8 max |logit diff| ${int8} (logit scale ${scale})`);
+  // f16 is float arithmetic in both engines: onnxruntime-web gives node's results.
+  const f16Model = join(exported('f16'), 'model.onnx');
+  const f16Web = maxDiff(runWeb(f16Model), await run(f16Model));
+  assert.ok(f16Web <= 1e-5, `f16: max |logit diff| web vs node: ${f16Web}`);
   process.stdout.write(`# logit scale ${scale.toFixed(3)}\n`);
   process.stdout.write(`# measured max |logit diff| vs f32: f16 ${f16.toExponential(2)}, int8 ${int8.toExponential(2)}\n`);
+});
+
+test('int8 in onnxruntime-web: within the quantisation bound of f32 and of node, and the same labels', async () => {
+  const model = join(exported('int8'), 'model.onnx');
+  const [web, node] = [runWeb(model), await run(model)];
+  // The two engines' int8 kernels differ, so their logits are not equal: onnxruntime-node on x86 without VNNI sums
+  // u8 x s8 products pairwise into int16 with saturation (vpmaddubsw), WASM sums them exactly in int32, and a code
+  // of the per-call activation quantisation can round the other way. Each engine still computes the same
+  // quantised model, so each is within the quantisation error of f32 (INT8_VS_F32), and by the triangle
+  // inequality within twice that of the other: 0.042 was measured on one such machine, ~1e-6 on a VNNI one.
+  const webVsF32 = maxDiff(web, f32Logits);
+  const webVsNode = maxDiff(web, node);
+  assert.ok(webVsF32 <= INT8_VS_F32, `int8 web vs f32: max |logit diff| ${webVsF32}`);
+  assert.ok(webVsNode <= 2 * INT8_VS_F32, `int8 web vs node: max |logit diff| ${webVsNode}`);
+  // What a user sees is the label. A row whose f32 top-two gap exceeds 2 * INT8_VS_F32 cannot change label under
+  // an error within the bound; rows nearer a tie may flip in either engine, so they are counted, not compared.
+  const clear = f32Logits.map((row, i) => (margin(row) > 2 * INT8_VS_F32 ? i : -1)).filter((i) => i >= 0);
+  process.stdout.write(
+    `# int8 web vs node ${webVsNode.toExponential(2)}, vs f32 ${webVsF32.toExponential(2)}; ${clear.length}/${f32Logits.length} rows clear of a tie\n`,
+  );
+  assert.ok(
+    clear.length >= f32Logits.length / 2,
+    `only ${clear.length} of ${f32Logits.length} rows are clear of a tie: the check says little`,
+  );
+  const [w, n, f] = [labels(web), labels(node), labels(f32Logits)];
+  for (const i of clear) assert.deepEqual([w[i], n[i]], [f[i], f[i]], `row ${i}: int8 web, int8 node vs f32 label`);
 });
 
 test('--adapters-as-inputs: the serving graph fed adapter-inputs.safetensors equals the baked model within 1e-5', async () => {

@@ -3,15 +3,15 @@ import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { readBertConfig } from '../../../trainer/model-files/bert-config.ts';
 import type { RandomBertOptions } from '../../../trainer/model-files/random-bert.ts';
 import { syntheticVocab, writeRandomBert } from '../../../trainer/model-files/random-bert.ts';
 import { readSafetensors } from '../../../trainer/model-files/safetensors.ts';
+import { BERT_VOCAB_FILE } from '../../support/text-rows.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'random-bert-test-'));
 after(() => rmSync(root, { recursive: true, force: true }));
-const REAL_VOCAB = fileURLToPath(new URL('../../../../shared/data/vocab/bert-base-uncased-vocab.txt', import.meta.url));
+const REAL_VOCAB = BERT_VOCAB_FILE;
 
 const tiny: RandomBertOptions = {
   hiddenSize: 16,
@@ -94,7 +94,7 @@ test('a read-only vocab file without a final newline: counted right, and the dir
   assert.equal(readBertConfig(dir).vocab_size, 6);
 });
 
-test('the real bert-base-uncased vocab gives vocab_size 30522', { skip: !existsSync(REAL_VOCAB) && 'shared vocab not present' }, () => {
+test('the real bert-base-uncased vocab (assets/) gives vocab_size 30522', () => {
   const dir = join(root, 'real');
   writeRandomBert(dir, { ...tiny, vocabSize: undefined, vocabFile: REAL_VOCAB, numLayers: 1 });
   assert.equal(readBertConfig(dir).vocab_size, 30522);

@@ -1,23 +1,23 @@
 /**
- * BERT WordPiece tokenization on the real bert-base-uncased vocab (../shared/data/vocab): ids known from
+ * BERT WordPiece tokenization on the real bert-base-uncased vocab (shipped in assets/): ids known from
  * Hugging Face's BertTokenizer where certain, the others looked up in the vocab file by token; loading
- * rules and errors; agreement with the independent Python reference on SST-2 rows.
+ * rules and errors; agreement with the independent Python reference on hand-written sentences, sentence
+ * pairs and seeded texts glued from vocabulary entries (test/support/text-rows.ts).
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { type BertTokenizer, loadBertTokenizer, longestFirstLengths, TokenizerError } from '../../../trainer/tokenizer/bert-tokenizer.ts';
-import { bertTokenizerJson, vocabFromLines, vocabLines } from '../../../trainer/tokenizer/tokenizer-json.ts';
+import { bertTokenizerJson, vocabFromLines } from '../../../trainer/tokenizer/tokenizer-json.ts';
+import { BERT_VOCAB_FILE, bertVocab, pairRows, SENTENCES, vocabTexts } from '../../support/text-rows.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const root = resolve(here, '../../..');
-const sharedData = resolve(root, '../shared/data');
-const vocabPath = join(sharedData, 'vocab/bert-base-uncased-vocab.txt');
-const vocab = vocabLines(readFileSync(vocabPath, 'utf8'));
+const vocabPath = BERT_VOCAB_FILE;
+const vocab = bertVocab();
 
 /** The id of a token, by its line in the vocab file (fails if the token is not there). */
 const id = (token: string): number => {
@@ -207,12 +207,7 @@ test('tokenizer.json built from vocab.txt tokenizes the same; tokenizer.json win
   const json = bertTokenizerJson(vocabFromLines(vocab), { lowercase: true });
   const viaJson = await loadBertTokenizer(modelDir({ 'tokenizer.json': JSON.stringify(json) }, false), { maxSeqLen: 64 });
   const viaVocab = await tok(64);
-  const rows = readFileSync(join(sharedData, 'glue/rte/train.jsonl'), 'utf8')
-    .split('\n')
-    .filter((l) => l !== '')
-    .slice(0, 200);
-  for (const line of rows) {
-    const r = JSON.parse(line) as { text: string; text_pair: string };
+  for (const r of [...pairRows(100), ...vocabTexts(vocab, 100).map((text) => ({ text, text_pair: undefined }))]) {
     assert.deepEqual(viaJson.encode(r.text, r.text_pair), viaVocab.encode(r.text, r.text_pair));
   }
   assert.equal(viaJson.vocabSize, 30522);
@@ -295,7 +290,7 @@ test('errors name the file', async () => {
 });
 
 const python = '/usr/bin/python3';
-test('agrees 100% with the independent Python reference on 200 SST-2 rows (and 100 RTE pairs at maxSeqLen 32)', async (t) => {
+test('agrees 100% with the independent Python reference on 230 texts (and 100 sentence pairs at maxSeqLen 32)', async (t) => {
   if (!existsSync(python)) {
     t.skip(`${python} is not installed`);
     return;
@@ -311,16 +306,7 @@ test('agrees 100% with the independent Python reference on 200 SST-2 rows (and 1
       .filter((l) => l !== '')
       .map((l) => JSON.parse(l) as { input_ids: number[]; token_type_ids: number[] });
   };
-  const read = (file: string, n: number): { text: string; text_pair?: string }[] =>
-    readFileSync(join(sharedData, 'glue', file), 'utf8')
-      .split('\n')
-      .filter((l) => l !== '')
-      .slice(0, n)
-      .map((l) => {
-        const o = JSON.parse(l) as { text: string; text_pair?: string };
-        return o.text_pair === undefined ? { text: o.text } : { text: o.text, text_pair: o.text_pair };
-      });
-  const sst = read('sst2/train.jsonl', 200);
+  const sst = [...SENTENCES, ...vocabTexts(vocab, 200, 7)].map((text) => ({ text }));
   const ours = await tok(100_000);
   const ref = run(sst);
   assert.equal(ref.length, sst.length);
@@ -329,12 +315,12 @@ test('agrees 100% with the independent Python reference on 200 SST-2 rows (and 1
     const e = ours.encode(r.text);
     if (e.inputIds.join() === ref[i].input_ids.join() && e.tokenTypeIds.join() === ref[i].token_type_ids.join()) same++;
   });
-  assert.equal(same, sst.length, `${same}/${sst.length} SST-2 rows identical`);
-  const rte = read('rte/train.jsonl', 100);
+  assert.equal(same, sst.length, `${same}/${sst.length} texts identical`);
+  const rte = pairRows(100, 3).map(({ text, text_pair }) => ({ text, text_pair }));
   const short = await tok(32);
   const refRte = run(rte, 32);
   rte.forEach((r, i) => {
     const e = short.encode(r.text, r.text_pair);
-    assert.deepEqual([e.inputIds, e.tokenTypeIds], [refRte[i].input_ids, refRte[i].token_type_ids], `RTE row ${i + 1}`);
+    assert.deepEqual([e.inputIds, e.tokenTypeIds], [refRte[i].input_ids, refRte[i].token_type_ids], `pair ${i + 1}: ${JSON.stringify(r)}`);
   });
 });
