@@ -9,6 +9,7 @@ import { type JobSpec, type JobState, type JobStatus, type PointStatus, queuedSt
 import { newJobEvent } from '../../shared/job-events.ts';
 import { RegistryError } from '../../shared/registry.ts';
 import { isSweep, sweepPoints, sweepSettings, sweepSize } from '../../shared/sweep.ts';
+import { labelListProblem } from '../../shared/training-data/label-limits.ts';
 import { trainDefaults } from '../../trainer/train/defaults.ts';
 import type { ResolvedDeps } from '../app.ts';
 import { type InvalidParam, ProblemError } from '../http/problem.ts';
@@ -336,6 +337,13 @@ export function registerFinetuneRoutes(app: OpenAPIHono, deps: ResolvedDeps): vo
     const body = c.req.valid('json');
     const idempotencyKey = c.req.valid('header')['idempotency-key'];
     const baseModel = body.baseModel ?? deps.defaultBaseModel;
+    // The schema holds the environment's label limits; a deployment's own (AppDeps.labelLimits) hold here.
+    const labels = body.hyperparameters?.labels;
+    const labelProblem = labels && labelListProblem(labels, deps.labelLimits);
+    if (labelProblem) {
+      const name = `hyperparameters.labels${labelProblem.index < 0 ? '' : `.${labelProblem.index}`}`;
+      throw new ProblemError(400, 'validation-error', `invalid request body: ${name}`, [{ name, reason: labelProblem.reason }]);
+    }
     await checkPolicy(body, baseModel);
     const hyperparameters = body.hyperparameters ?? {};
     // A sweep's budget is the job's, split evenly over its points; every point runs under the smallest cap.

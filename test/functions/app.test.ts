@@ -273,6 +273,13 @@ describe('POST /finetune', () => {
     ['validationSplit 0', { ...good, hyperparameters: { validationSplit: 0 } }, 400, 'hyperparameters.validationSplit'],
     ['an unknown metric', { ...good, hyperparameters: { metric: 'bleu' } }, 400, 'hyperparameters.metric'],
     ['one label', { ...good, hyperparameters: { labels: ['a'] } }, 400, 'hyperparameters.labels'],
+    [
+      '1,001 labels',
+      { ...good, hyperparameters: { labels: Array.from({ length: 1001 }, (_, i) => `c${i}`) } },
+      400,
+      'hyperparameters.labels',
+    ],
+    ['a label of 257 characters', { ...good, hyperparameters: { labels: ['a', 'b'.repeat(257)] } }, 400, 'hyperparameters.labels.1'],
     ['an unknown hyperparameter', { ...good, hyperparameters: { epoch: 3 } }, 400, 'hyperparameters.epoch'],
     ['an unknown top-level field', { ...good, model: 'gpt' }, 400, 'model'],
     ['a missing task', { datasetUri: good.datasetUri }, 400, 'task'],
