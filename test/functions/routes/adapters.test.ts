@@ -1,0 +1,91 @@
+/**
+ * GET /adapters/:task/download from a local directory store serves only the published bytes: a planted
+ * link in place of a file is not followed, and a file changed after publishing (checked against the
+ * manifest's sha256 as it streams) ends the response with an error instead of arriving complete.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { pathToFileURL } from 'node:url';
+import { createApp } from '../../../functions/app.ts';
+import type { LogLine } from '../../../functions/http/logging.ts';
+import type { JobLauncher } from '../../../functions/jobs/launcher.ts';
+import { Registry } from '../../../shared/registry.ts';
+
+const KEY = 'adapters-route-key';
+const root = join(mkdtempSync(join(tmpdir(), 'adapters-route-')), 'adapter-store');
+const registry = Registry.fromUri(pathToFileURL(root).href);
+const launcher: JobLauncher = {
+  submit: async (job) => ({ jobId: job.jobId, externalId: job.jobId }),
+  cancel: async () => {},
+  describe: async () => ({ state: 'unknown' }),
+};
+const logs: LogLine[] = [];
+const app = createApp({
+  registry,
+  launcher,
+  apiKeys: [KEY],
+  allowedDatasetBuckets: ['adapter-store'],
+  defaultBaseModel: 'tiny',
+  downloads: 'stream',
+  log: (l) => logs.push(l),
+});
+const outside = mkdtempSync(join(tmpdir(), 'adapters-route-outside-'));
+const SECRET = 'the-server-hostname\n';
+writeFileSync(join(outside, 'hostname'), SECRET);
+
+async function publish(task: string): Promise<string> {
+  const dir = mkdtempSync(join(tmpdir(), 'adapters-route-src-'));
+  writeFileSync(join(dir, 'adapter.safetensors'), Buffer.alloc(3 * 1024 * 1024, 7));
+  writeFileSync(join(dir, 'adapter_config.json'), '{"bottleneck":8}');
+  writeFileSync(join(dir, 'metrics.json'), '{}');
+  writeFileSync(join(dir, 'README.md'), '# card\n');
+  const manifest = await registry.publishAdapter(dir, {
+    task,
+    jobId: null,
+    baseModel: { name: 'tiny', weightsSha256: 'ab'.repeat(32) },
+    mode: 'adapter',
+    labels: ['neg', 'pos'],
+    parameters: { trainable: 10, total: 100 },
+    metrics: null,
+  });
+  rmSync(dir, { recursive: true, force: true });
+  return manifest.version;
+}
+
+const download = (task: string, file: string) =>
+  Promise.resolve(app.request(`/adapters/${task}/download?file=${file}`, { headers: { authorization: `Bearer ${KEY}` } }));
+
+test('a published file downloads whole, matching its manifest', async () => {
+  await publish('intact');
+  const res = await download('intact', 'adapter.safetensors');
+  assert.equal(res.status, 200);
+  assert.equal((await res.arrayBuffer()).byteLength, 3 * 1024 * 1024);
+});
+
+test('a planted link (README.md -> a file outside the store) is not served', async () => {
+  const version = await publish('planted');
+  const readme = join(root, 'adapters', 'planted', version, 'README.md');
+  rmSync(readme);
+  symlinkSync(join(outside, 'hostname'), readme);
+  const res = await download('planted', 'README.md');
+  assert.equal(res.status, 500);
+  const body = await res.text();
+  assert.ok(!body.includes(SECRET.trim()), body);
+  assert.ok(!body.includes(root) && !body.includes('file:'), body);
+});
+
+test('a file changed in the store after publishing fails the download instead of arriving complete', async () => {
+  const version = await publish('tampered');
+  // Same size, other bytes: only the sha256 tells.
+  writeFileSync(join(root, 'adapters', 'tampered', version, 'adapter.safetensors'), Buffer.alloc(3 * 1024 * 1024, 8));
+  const res = await download('tampered', 'adapter.safetensors');
+  assert.equal(res.status, 200, 'the headers go before the last byte is read');
+  await assert.rejects(res.arrayBuffer(), 'the body errors before its last chunk');
+  assert.ok(logs.some((l) => l.msg === 'download does not match its manifest' && /sha256/.test(String(l.error))));
+  // Another size is refused before any byte is sent.
+  writeFileSync(join(root, 'adapters', 'tampered', version, 'adapter.safetensors'), Buffer.alloc(10, 8));
+  assert.equal((await download('tampered', 'adapter.safetensors')).status, 500);
+});
