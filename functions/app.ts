@@ -172,12 +172,21 @@ export function createApp(input: AppDeps): OpenAPIHono {
     return problemResponse(c, new ProblemError(404, 'not-found', `no route ${c.req.method} ${path}`));
   });
 
+  // Details name keys, never the server's paths (a local store's directory in a lower layer's message).
+  const forClients = (p: ProblemError) =>
+    new ProblemError(
+      p.status,
+      p.code,
+      deps.registry.withoutLocalPaths(p.message),
+      p.invalidParams.map((x) => ({ ...x, reason: deps.registry.withoutLocalPaths(x.reason) })),
+      p.headers,
+    );
   app.onError((err, c) => {
-    if (err instanceof ProblemError) return problemResponse(c, err);
+    if (err instanceof ProblemError) return problemResponse(c, forClients(err));
     if (err instanceof RegistryError) {
-      if (err.code === 'not-found') return problemResponse(c, new ProblemError(404, 'not-found', err.message));
-      if (err.code === 'invalid') return problemResponse(c, new ProblemError(400, 'validation-error', err.message));
-      if (err.code === 'conflict') return problemResponse(c, new ProblemError(409, 'conflict', err.message));
+      if (err.code === 'not-found') return problemResponse(c, forClients(new ProblemError(404, 'not-found', err.message)));
+      if (err.code === 'invalid') return problemResponse(c, forClients(new ProblemError(400, 'validation-error', err.message)));
+      if (err.code === 'conflict') return problemResponse(c, forClients(new ProblemError(409, 'conflict', err.message)));
     }
     if (err instanceof HTTPException) {
       // Hono's own: malformed JSON bodies and the like.

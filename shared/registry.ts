@@ -546,6 +546,16 @@ export class Registry {
   }
 
   /**
+   * A message for clients: a local registry's directory (as a file:// URL or a path) becomes its s3://
+   * name, so error details name keys, never the server's paths (whatever module wrote the message).
+   */
+  withoutLocalPaths(text: string): string {
+    if (!(this.store instanceof FileObjectStore)) return text;
+    const bucket = `s3://${this.store.bucket}`;
+    return text.split(this.store.uri).join(bucket).split(this.store.root).join(bucket);
+  }
+
+  /**
    * Stores an uploaded dataset at datasets/<first 16 hex of its sha256>/<name>: content-addressed, so
    * the object is immutable and uploading the same bytes again lands on the same key. Returns its URI.
    */

@@ -237,7 +237,11 @@ export function registerFinetuneRoutes(app: OpenAPIHono, deps: ResolvedDeps): vo
     const points = isSweep(spec.hyperparameters)
       ? await Promise.all(Array.from({ length: sweepSize(spec.hyperparameters) }, (_, i) => registry.getPointStatus(jobId, i)))
       : [];
-    const show = (s: JobStatus | null, launcherView?: LauncherView) => jobView(spec, s, launcherView, sweepView(spec, s, points));
+    const show = (s: JobStatus | null, launcherView?: LauncherView) => {
+      const job = jobView(spec, s, launcherView, sweepView(spec, s, points));
+      // A failed job's reason comes from the trainer, which may name the local store's files by path.
+      return job.error ? { ...job, error: { ...job.error, message: registry.withoutLocalPaths(job.error.message) } } : job;
+    };
     if (status?.state === 'succeeded') return show(status);
     const now = deps.now().toISOString();
     const base: JobStatus = status ?? queuedStatus(jobId, spec.createdAt);

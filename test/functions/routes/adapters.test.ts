@@ -12,6 +12,7 @@ import { pathToFileURL } from 'node:url';
 import { createApp } from '../../../functions/app.ts';
 import type { LogLine } from '../../../functions/http/logging.ts';
 import type { JobLauncher } from '../../../functions/jobs/launcher.ts';
+import { queuedStatus } from '../../../shared/job.ts';
 import { Registry } from '../../../shared/registry.ts';
 
 const KEY = 'adapters-route-key';
@@ -88,4 +89,55 @@ test('a file changed in the store after publishing fails the download instead of
   // Another size is refused before any byte is sent.
   writeFileSync(join(root, 'adapters', 'tampered', version, 'adapter.safetensors'), Buffer.alloc(10, 8));
   assert.equal((await download('tampered', 'adapter.safetensors')).status, 500);
+});
+
+test('error details and failed-job reasons name s3:// keys, never the store directory (409 base-missing, a failed job)', async () => {
+  const { PredictError } = await import('../../../trainer/inference/predictor.ts');
+  // A lower layer that names the base by the store's file:// URL, as the Node predictor's base-missing did.
+  const leaky = createApp({
+    registry,
+    launcher,
+    apiKeys: [KEY],
+    allowedDatasetBuckets: ['adapter-store'],
+    defaultBaseModel: 'tiny',
+    downloads: 'stream',
+    log: () => {},
+    predictor: {
+      predict: async () => {
+        throw new PredictError(`the adapter's base model "gone" is not in the store (${registry.uri}/models/gone/)`, 'base-missing');
+      },
+      close: async () => {},
+    },
+  });
+  await publish('needs-base');
+  const res = await leaky.request('/adapters/needs-base/predict', {
+    method: 'POST',
+    headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ inputs: [{ text: 'x' }] }),
+  });
+  assert.equal(res.status, 409);
+  const detail = ((await res.json()) as { detail: string }).detail;
+  assert.equal(detail, `the adapter's base model "gone" is not in the store (s3://adapter-store/models/gone/)`);
+  // A job the trainer failed with a message naming a dataset by its local path.
+  const jobId = 'ft-0000000001aaaaaaaaaaaa';
+  await registry.putJobSpec({
+    format: 'adapter-store.job/v1',
+    jobId,
+    task: 'failing',
+    datasetUri: 's3://adapter-store/datasets/0123456789abcdef/train.csv',
+    baseModel: 'tiny',
+    hyperparameters: {},
+    createdAt: new Date().toISOString(),
+  });
+  const at = new Date().toISOString();
+  await registry.putJobStatus({
+    ...queuedStatus(jobId, at),
+    state: 'failed',
+    finishedAt: at,
+    error: { message: `${root}/datasets/0123456789abcdef/train.csv:3: missing field "label"` },
+  });
+  const job = (await (await app.request(`/finetune/${jobId}`, { headers: { authorization: `Bearer ${KEY}` } })).json()) as {
+    error: { message: string };
+  };
+  assert.equal(job.error.message, 's3://adapter-store/datasets/0123456789abcdef/train.csv:3: missing field "label"');
 });
