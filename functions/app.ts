@@ -5,7 +5,7 @@
 import { OpenAPIHono } from '@hono/zod-openapi';
 import { bodyLimit } from 'hono/body-limit';
 import { HTTPException } from 'hono/http-exception';
-import { type Registry, RegistryError } from '../shared/registry.ts';
+import { Registry, RegistryError } from '../shared/registry.ts';
 import { type LabelLimits, labelLimitsFromEnv } from '../shared/training-data/label-limits.ts';
 import type { Predictor } from '../trainer/inference/predictor.ts';
 import { CONSOLE_PUBLIC_PATHS, registerConsoleRoutes } from './console/route.ts';
@@ -173,12 +173,13 @@ export function createApp(input: AppDeps): OpenAPIHono {
   });
 
   // Details name keys, never the server's paths (a local store's directory in a lower layer's message).
+  const hidePaths = (text: string) => (deps.registry instanceof Registry ? deps.registry.withoutLocalPaths(text) : text);
   const forClients = (p: ProblemError) =>
     new ProblemError(
       p.status,
       p.code,
-      deps.registry.withoutLocalPaths(p.message),
-      p.invalidParams.map((x) => ({ ...x, reason: deps.registry.withoutLocalPaths(x.reason) })),
+      hidePaths(p.message),
+      p.invalidParams.map((x) => ({ ...x, reason: hidePaths(x.reason) })),
       p.headers,
     );
   app.onError((err, c) => {
