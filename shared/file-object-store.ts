@@ -22,8 +22,8 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, type Dirent, constants as fsConstants, lstatSync } from 'node:fs';
-import { type FileHandle, link, lstat, mkdir, open, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
-import { basename, join, resolve } from 'node:path';
+import { type FileHandle, link, lstat, mkdir, open, readdir, readlink, realpath, rename, rm, stat, unlink } from 'node:fs/promises';
+import { basename, join, resolve, sep } from 'node:path';
 import { Readable } from 'node:stream';
 import { pathToFileURL } from 'node:url';
 import { type ListOptions, type ListPage, type ObjectBody, type ObjectStore, ObjectStoreError, type PutOptions } from './object-store.ts';
@@ -55,6 +55,8 @@ export const STALE_TEMPORARY_MS = 60 * 60 * 1000;
 export class FileObjectStore implements ObjectStore {
   readonly root: string;
   readonly bucket: string;
+  /** The root with its own links resolved (the root may be under one, e.g. /tmp on macOS). */
+  private realRoot: string | undefined;
 
   /** `dir` is the bucket: its base name is the bucket name in s3:// URIs of its objects. */
   constructor(dir: string) {
@@ -195,6 +197,14 @@ export class FileObjectStore implements ObjectStore {
       if (errno(err) === 'ENOENT' || errno(err) === 'ENOTDIR') return null;
       if (errno(err) === 'ELOOP') throw this.notInStore(key, 'the object');
       throw new ObjectStoreError(`reading ${this.name(key)} failed (${reasonOf(err)})`, 'storage', { cause: err });
+    }
+    // Where the opened file really is (Linux): outside the directory means a folder was swapped for a link
+    // between the check above and the open.
+    const opened = await readlink(`/proc/self/fd/${file.fd}`).catch(() => null);
+    this.realRoot ??= await realpath(this.root);
+    if (opened !== null && !opened.startsWith(this.realRoot + sep)) {
+      await file.close();
+      throw this.notInStore(key, 'a folder');
     }
     const s = await file.stat({ bigint: true });
     if (!s.isFile()) {
