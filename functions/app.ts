@@ -5,7 +5,8 @@
 import { OpenAPIHono } from '@hono/zod-openapi';
 import { bodyLimit } from 'hono/body-limit';
 import { HTTPException } from 'hono/http-exception';
-import { type Registry, RegistryError } from '../shared/registry.ts';
+import { Registry, RegistryError } from '../shared/registry.ts';
+import { type LabelLimits, labelLimitsFromEnv } from '../shared/training-data/label-limits.ts';
 import type { Predictor } from '../trainer/inference/predictor.ts';
 import { CONSOLE_PUBLIC_PATHS, registerConsoleRoutes } from './console/route.ts';
 import { DatasetChecker } from './datasets/checker.ts';
@@ -47,6 +48,8 @@ export interface AppDeps {
   maxDatasetBytes?: number;
   /** Spend controls of POST /finetune (default DEFAULT_JOB_LIMITS; functions/jobs/spend.ts). */
   jobLimits?: JobLimits;
+  /** Classes and label length at POST /datasets and POST /finetune (default: ADAPTER_STORE_MAX_LABELS / _LABEL_CHARS, else 1,000 and 256). */
+  labelLimits?: LabelLimits;
   /** How POST /datasets checks uploads (see DatasetCheckSettings). */
   datasetChecks?: DatasetCheckSettings;
   /** Serves POST /adapters/:task/predict (trainer/inference); absent, that route answers 501. */
@@ -79,6 +82,7 @@ export type ResolvedDeps = AppDeps & {
   maxDatasetBytes: number;
   datasetChecker: DatasetChecker;
   jobLimits: JobLimits;
+  labelLimits: LabelLimits;
 };
 
 // The console's static shell loads without a key; every API call it makes sends one.
@@ -96,12 +100,14 @@ export function createApp(input: AppDeps): OpenAPIHono {
   if (input.downloads === 'redirect' && !input.signDownloadUrl) throw new Error('downloads: "redirect" needs signDownloadUrl');
   const maxDatasetBytes = input.maxDatasetBytes ?? 32 * 1024 * 1024;
   const checks = input.datasetChecks ?? {};
+  const labelLimits = input.labelLimits ?? labelLimitsFromEnv();
   const datasetChecker = new DatasetChecker({
     concurrency: checks.concurrency,
     mode: checks.mode,
     limits: {
       maxBytes: checks.maxDecompressedBytes ?? DEFAULT_GZIP_RATIO * maxDatasetBytes,
       maxRows: checks.maxRows ?? DEFAULT_DATASET_MAX_ROWS,
+      labels: labelLimits,
     },
   });
   const deps: ResolvedDeps = {
@@ -112,6 +118,7 @@ export function createApp(input: AppDeps): OpenAPIHono {
     maxDatasetBytes,
     datasetChecker,
     jobLimits: input.jobLimits ?? { ...DEFAULT_JOB_LIMITS },
+    labelLimits,
   };
 
   const app = new OpenAPIHono({
@@ -165,12 +172,22 @@ export function createApp(input: AppDeps): OpenAPIHono {
     return problemResponse(c, new ProblemError(404, 'not-found', `no route ${c.req.method} ${path}`));
   });
 
+  // Details name keys, never the server's paths (a local store's directory in a lower layer's message).
+  const hidePaths = (text: string) => (deps.registry instanceof Registry ? deps.registry.withoutLocalPaths(text) : text);
+  const forClients = (p: ProblemError) =>
+    new ProblemError(
+      p.status,
+      p.code,
+      hidePaths(p.message),
+      p.invalidParams.map((x) => ({ ...x, reason: hidePaths(x.reason) })),
+      p.headers,
+    );
   app.onError((err, c) => {
-    if (err instanceof ProblemError) return problemResponse(c, err);
+    if (err instanceof ProblemError) return problemResponse(c, forClients(err));
     if (err instanceof RegistryError) {
-      if (err.code === 'not-found') return problemResponse(c, new ProblemError(404, 'not-found', err.message));
-      if (err.code === 'invalid') return problemResponse(c, new ProblemError(400, 'validation-error', err.message));
-      if (err.code === 'conflict') return problemResponse(c, new ProblemError(409, 'conflict', err.message));
+      if (err.code === 'not-found') return problemResponse(c, forClients(new ProblemError(404, 'not-found', err.message)));
+      if (err.code === 'invalid') return problemResponse(c, forClients(new ProblemError(400, 'validation-error', err.message)));
+      if (err.code === 'conflict') return problemResponse(c, forClients(new ProblemError(409, 'conflict', err.message)));
     }
     if (err instanceof HTTPException) {
       // Hono's own: malformed JSON bodies and the like.

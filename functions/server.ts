@@ -14,6 +14,10 @@
  *   ADAPTER_STORE_DATASET_MAX_ROWS  rows a checked upload may have (default 1,000,000)
  *   ADAPTER_STORE_MAX_QUEUED_JOBS, ADAPTER_STORE_MAX_JOBS_PER_KEY, ADAPTER_STORE_MAX_JOB_COST
  *                           spend controls (functions/jobs/spend.ts; docs/security.md)
+ *   ADAPTER_STORE_MAX_LABELS, ADAPTER_STORE_MAX_LABEL_CHARS
+ *                           classes per dataset or job and characters per label (default 1,000 and 256)
+ *   ADAPTER_STORE_STALE_UPLOAD_SECONDS  partial uploads left in the store's .tmp/ this long are removed
+ *                           at start (default 3600)
  *
  * Stops cleanly on SIGINT/SIGTERM: running jobs are stopped and left queued, and resume (from their
  * last checkpoint) the next time the server starts.
@@ -23,6 +27,7 @@ import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { serve } from '@hono/node-server';
+import { FileObjectStore, STALE_TEMPORARY_MS } from '../shared/file-object-store.ts';
 import { Registry } from '../shared/registry.ts';
 import { createNodePredictor } from '../trainer/inference/node.ts';
 import { createApp, DEFAULT_DATASET_MAX_ROWS } from './app.ts';
@@ -58,6 +63,9 @@ async function main(): Promise<void> {
   const { key, source } = resolveApiKey(storeDir, process.env.ADAPTER_STORE_API_KEY);
 
   const registry = Registry.fromUri(pathToFileURL(join(storeDir, BUCKET)).href);
+  // Writers killed mid-upload (kill -9) leave their partial files in .tmp/: old ones go now.
+  const staleSeconds = intFromEnv('ADAPTER_STORE_STALE_UPLOAD_SECONDS', STALE_TEMPORARY_MS / 1000, 1, 10 * 365 * 24 * 3600);
+  if (registry.store instanceof FileObjectStore) await registry.store.removeStaleTemporaryFiles(staleSeconds * 1000);
   const seeded = await seedBaseModel(registry);
   let baseUrl = '';
   const uploads = signedUploads({ registry, apiKey: key, baseUrl: () => baseUrl });

@@ -14,12 +14,16 @@
  *   they compare the etag and rename, so of racing compare-and-swaps, across processes, one wins.
  *
  * Keys are checked (no empty, "." or ".." segments, no segment starting with "."), so no key names a
- * file outside the directory or the temporary folder.
+ * file outside the directory or the temporary folder; and no symbolic link is followed (a planted
+ * `README.md -> /etc/hostname` is not an object, nor is anything under a linked folder), so every
+ * read and write stays inside the directory.
+ *
+ * Messages name objects by their s3:// URI (bucket and key), never by the server's paths.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream, type Dirent } from 'node:fs';
-import { type FileHandle, link, mkdir, open, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
-import { basename, join, resolve } from 'node:path';
+import { createReadStream, type Dirent, constants as fsConstants, lstatSync } from 'node:fs';
+import { type FileHandle, link, lstat, mkdir, open, readdir, readlink, realpath, rename, rm, stat, unlink } from 'node:fs/promises';
+import { basename, join, resolve, sep } from 'node:path';
 import { Readable } from 'node:stream';
 import { pathToFileURL } from 'node:url';
 import { type ListOptions, type ListPage, type ObjectBody, type ObjectStore, ObjectStoreError, type PutOptions } from './object-store.ts';
@@ -40,9 +44,19 @@ function errno(err: unknown): string | undefined {
   return (err as NodeJS.ErrnoException).code;
 }
 
+/** Why a file operation failed, without the path Node puts in its messages. */
+function reasonOf(err: unknown): string {
+  return errno(err) ?? (err as Error).message;
+}
+
+/** A partial upload in .tmp/ untouched this long was left by a process that died (default of removeStaleTemporaryFiles). */
+export const STALE_TEMPORARY_MS = 60 * 60 * 1000;
+
 export class FileObjectStore implements ObjectStore {
   readonly root: string;
   readonly bucket: string;
+  /** The root with its own links resolved (the root may be under one, e.g. /tmp on macOS). */
+  private realRoot: string | undefined;
 
   /** `dir` is the bucket: its base name is the bucket name in s3:// URIs of its objects. */
   constructor(dir: string) {
@@ -60,6 +74,30 @@ export class FileObjectStore implements ObjectStore {
       throw new ObjectStoreError(`"${key}" is not a key this store accepts (empty, "." or ".."-led segments)`, 'invalid');
     }
     return join(this.root, ...parts);
+  }
+
+  /**
+   * Whether the key's folders exist as real directories ('missing' when one does not exist yet); a
+   * folder that is a symbolic link (or a file) is refused: what is under it is outside the store.
+   */
+  private async folders(key: string): Promise<'present' | 'missing'> {
+    const parts = key.split('/').slice(0, -1);
+    for (let i = 1; i <= parts.length; i++) {
+      const s = await lstat(join(this.root, ...parts.slice(0, i))).catch((err: unknown) => {
+        if (errno(err) === 'ENOENT') return null;
+        throw new ObjectStoreError(`reading ${this.name(key)} failed (${reasonOf(err)})`, 'storage', { cause: err });
+      });
+      if (!s) return 'missing';
+      if (!s.isDirectory()) throw this.notInStore(key, parts.slice(0, i).join('/'));
+    }
+    return 'present';
+  }
+
+  private notInStore(key: string, what: string): ObjectStoreError {
+    return new ObjectStoreError(
+      `${this.name(key)}: ${what} is a symbolic link or not a folder; this store reads and writes only its own files`,
+      'storage',
+    );
   }
 
   async put(key: string, body: Buffer | string | Readable, o: PutOptions = {}): Promise<void> {
@@ -83,7 +121,9 @@ export class FileObjectStore implements ObjectStore {
       } finally {
         await file.close();
       }
+      await this.folders(key); // before mkdir: no folder is made through a link
       await mkdir(join(path, '..'), { recursive: true });
+      await this.folders(key); // after: none was swapped in meanwhile
       if (o.ifNoneMatch) {
         await link(tmp, path).catch((err: unknown) => {
           if (errno(err) === 'EEXIST') throw new ObjectStoreError(`${this.name(key)} already exists and is immutable`, 'conflict');
@@ -103,7 +143,7 @@ export class FileObjectStore implements ObjectStore {
       await this.syncDir(join(path, '..'));
     } catch (err) {
       if (err instanceof ObjectStoreError) throw err;
-      throw new ObjectStoreError(`writing ${this.name(key)} failed: ${(err as Error).message}`, 'storage', { cause: err });
+      throw new ObjectStoreError(`writing ${this.name(key)} failed (${reasonOf(err)})`, 'storage', { cause: err });
     } finally {
       await rm(tmp, { force: true });
     }
@@ -123,7 +163,7 @@ export class FileObjectStore implements ObjectStore {
       }
       const held = await stat(lock).catch(() => null);
       if (held && Date.now() - held.mtimeMs > LOCK_STALE_MS) await rm(lock, { force: true });
-      else if (waited > 2 * LOCK_STALE_MS) throw new ObjectStoreError(`${this.name(key)}: its lock ${lock} is held too long`, 'storage');
+      else if (waited > 2 * LOCK_STALE_MS) throw new ObjectStoreError(`${this.name(key)}: its lock is held too long`, 'storage');
       else await new Promise((r) => setTimeout(r, 5));
     }
     try {
@@ -141,18 +181,30 @@ export class FileObjectStore implements ObjectStore {
     await handle.close();
   }
 
+  /** An object as clients know it: its s3:// URI (never the file's path on this server). */
   private name(key: string): string {
-    return `${this.uri}/${key}`;
+    return `s3://${this.bucket}/${key}`;
   }
 
   async get(key: string): Promise<ObjectBody | null> {
     const path = this.path(key);
+    if ((await this.folders(key)) === 'missing') return null;
     let file: FileHandle;
     try {
-      file = await open(path, 'r');
+      // O_NOFOLLOW: a symbolic link planted as an object is refused (ELOOP), never read through.
+      file = await open(path, fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW);
     } catch (err) {
       if (errno(err) === 'ENOENT' || errno(err) === 'ENOTDIR') return null;
-      throw new ObjectStoreError(`reading ${this.name(key)} failed: ${(err as Error).message}`, 'storage', { cause: err });
+      if (errno(err) === 'ELOOP') throw this.notInStore(key, 'the object');
+      throw new ObjectStoreError(`reading ${this.name(key)} failed (${reasonOf(err)})`, 'storage', { cause: err });
+    }
+    // Where the opened file really is (Linux): outside the directory means a folder was swapped for a link
+    // between the check above and the open.
+    const opened = await readlink(`/proc/self/fd/${file.fd}`).catch(() => null);
+    this.realRoot ??= await realpath(this.root);
+    if (opened !== null && !opened.startsWith(this.realRoot + sep)) {
+      await file.close();
+      throw this.notInStore(key, 'a folder');
     }
     const s = await file.stat({ bigint: true });
     if (!s.isFile()) {
@@ -215,7 +267,7 @@ export class FileObjectStore implements ObjectStore {
       entries = await readdir(dir, { withFileTypes: true });
     } catch (err) {
       if (errno(err) === 'ENOENT' || errno(err) === 'ENOTDIR') return;
-      throw new ObjectStoreError(`listing ${this.name(base)} failed: ${(err as Error).message}`, 'storage', { cause: err });
+      throw new ObjectStoreError(`listing ${this.name(base)} failed (${reasonOf(err)})`, 'storage', { cause: err });
     }
     // A folder sorts as its name + "/": every key inside it does ("a-b" comes before "a/c").
     const named = entries
@@ -252,10 +304,30 @@ export class FileObjectStore implements ObjectStore {
   }
 
   async delete(key: string): Promise<void> {
-    await unlink(this.path(key)).catch((err: unknown) => {
+    const path = this.path(key);
+    if ((await this.folders(key)) === 'missing') return;
+    await unlink(path).catch((err: unknown) => {
       if (errno(err) !== 'ENOENT')
-        throw new ObjectStoreError(`deleting ${this.name(key)} failed: ${(err as Error).message}`, 'storage', { cause: err });
+        throw new ObjectStoreError(`deleting ${this.name(key)} failed (${reasonOf(err)})`, 'storage', { cause: err });
     });
+  }
+
+  /**
+   * Removes what writers left in .tmp/ untouched for `olderThanMs` (a process killed mid-upload leaves
+   * its partial file there forever otherwise); the server calls it when it starts. Live writes touch
+   * their file as they go, so only the dead are old. Returns how many were removed.
+   */
+  async removeStaleTemporaryFiles(olderThanMs = STALE_TEMPORARY_MS, now = Date.now()): Promise<number> {
+    const dir = join(this.root, TMP);
+    const names = await readdir(dir).catch(() => [] as string[]);
+    let removed = 0;
+    for (const name of names) {
+      const s = await lstat(join(dir, name)).catch(() => null);
+      if (!s || now - s.mtimeMs <= olderThanMs) continue;
+      await rm(join(dir, name), { force: true, recursive: s.isDirectory() });
+      removed++;
+    }
+    return removed;
   }
 
   /** Objects of this directory only: another bucket is not readable from here. */
@@ -267,12 +339,27 @@ export class FileObjectStore implements ObjectStore {
     } catch {
       return 'missing';
     }
-    const s = await stat(path).catch(() => null);
+    const folders = await this.folders(key).catch(() => 'missing' as const);
+    // lstat: a symbolic link is no object of this store.
+    const s = folders === 'present' ? await lstat(path).catch(() => null) : null;
     return s?.isFile() ? 'exists' : 'missing';
   }
 
-  /** This store's own objects are local files; other buckets stay s3:// URIs. */
+  /** This store's own objects are local files (never through a link); other buckets stay s3:// URIs. */
   readableUri(bucket: string, key: string): string {
-    return bucket === this.bucket ? pathToFileURL(this.path(key)).href : `s3://${bucket}/${key}`;
+    if (bucket !== this.bucket) return `s3://${bucket}/${key}`;
+    const path = this.path(key);
+    const parts = key.split('/');
+    for (let i = 1; i <= parts.length; i++) {
+      const s = (() => {
+        try {
+          return lstatSync(join(this.root, ...parts.slice(0, i)));
+        } catch {
+          return null; // missing: the reader says so
+        }
+      })();
+      if (s?.isSymbolicLink()) throw this.notInStore(key, parts.slice(0, i).join('/'));
+    }
+    return pathToFileURL(path).href;
   }
 }

@@ -6,6 +6,7 @@
  */
 import { z } from '@hono/zod-openapi';
 import { MAX_SWEEP_POINTS, MAX_SWEEP_VALUES, SWEEP_KEYS, sweepSize } from './sweep.ts';
+import { DEFAULT_LABEL_LIMITS, LABEL_LIMIT_ENV, labelLimitsFromEnv, labelListProblem } from './training-data/label-limits.ts';
 
 /** The registry's slug rule (shared/registry.ts): no path tricks, no upper case. */
 export const SLUG_RE = /^[a-z0-9][a-z0-9_-]{0,63}$/;
@@ -29,6 +30,12 @@ export const S3Uri = z
     'the key must not have empty, "." or ".." segments',
   )
   .openapi({ example: 's3://my-datasets/sst2/train.jsonl' });
+
+/** The deployment's label limits (shared/training-data/label-limits.ts), issue at the label at fault. */
+function withinLabelLimits(labels: string[], ctx: z.RefinementCtx): void {
+  const problem = labelListProblem(labels, labelLimitsFromEnv());
+  if (problem) ctx.addIssue({ code: 'custom', path: problem.index < 0 ? [] : [problem.index], message: problem.reason });
+}
 
 const positiveUnit = (what: string) => z.number().gt(0, `${what} must be > 0`).lte(1, `${what} must be <= 1`);
 
@@ -79,11 +86,14 @@ export const HyperparametersSchema = z
     earlyStoppingPatience: z.number().int().min(1).max(1000).optional(),
     metric: z.enum(['accuracy', 'f1', 'mcc', 'loss']).optional(),
     labels: z
-      .array(z.string().min(1).max(200))
+      .array(z.string().min(1))
       .min(2)
-      .max(1000)
+      .superRefine(withinLabelLimits)
       .refine((s) => new Set(s).size === s.length, 'labels must be distinct')
-      .optional(),
+      .optional()
+      .openapi({
+        description: `The classes, in head order (default: from the data). At most ${DEFAULT_LABEL_LIMITS.maxLabels} labels of at most ${DEFAULT_LABEL_LIMITS.maxLabelChars} characters unless the deployment sets ${LABEL_LIMIT_ENV.maxLabels} / ${LABEL_LIMIT_ENV.maxLabelChars}.`,
+      }),
     maxSteps: z.number().int().min(1).max(10_000_000).optional(),
   })
   .strict();

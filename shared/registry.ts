@@ -337,7 +337,7 @@ export class Registry {
 
   async getJobSpec(jobId: string): Promise<JobSpec> {
     const spec = await this.getJson<JobSpec>(this.jobKey(jobId, JOB_FILES.spec));
-    if (!spec) throw new RegistryError(`job "${jobId}" has no spec in ${this.uri}/jobs/${jobId}/spec.json`, 'not-found');
+    if (!spec) throw new RegistryError(`job "${jobId}" has no spec at ${this.uriOf(this.jobKey(jobId, JOB_FILES.spec))}`, 'not-found');
     return spec;
   }
 
@@ -528,19 +528,31 @@ export class Registry {
 
   /** A presigned GET of a registry key (downloads redirected to S3). */
   presignGet(key: string, expiresInSeconds: number): Promise<string> {
-    if (!this.store.presignGet) throw new RegistryError(`${this.uri} cannot presign URLs (only an S3 registry can)`, 'invalid');
+    if (!this.store.presignGet)
+      throw new RegistryError(`${this.uriOf(this.prefix)} cannot presign URLs (only an S3 registry can)`, 'invalid');
     return this.store.presignGet(key, expiresInSeconds);
   }
 
   /** A presigned PUT of exactly `bytes` bytes to a registry key (the size is signed: S3 refuses others). */
   presignPut(key: string, bytes: number, expiresInSeconds: number): Promise<string> {
-    if (!this.store.presignPut) throw new RegistryError(`${this.uri} cannot presign URLs (only an S3 registry can)`, 'invalid');
+    if (!this.store.presignPut)
+      throw new RegistryError(`${this.uriOf(this.prefix)} cannot presign URLs (only an S3 registry can)`, 'invalid');
     return this.store.presignPut(key, bytes, expiresInSeconds);
   }
 
   /** The s3:// URI of a registry key. */
   uriOf(key: string): string {
     return `s3://${this.store.bucket}/${key}`;
+  }
+
+  /**
+   * A message for clients: a local registry's directory (as a file:// URL or a path) becomes its s3://
+   * name, so error details name keys, never the server's paths (whatever module wrote the message).
+   */
+  withoutLocalPaths(text: string): string {
+    if (!(this.store instanceof FileObjectStore)) return text;
+    const bucket = `s3://${this.store.bucket}`;
+    return text.split(this.store.uri).join(bucket).split(this.store.root).join(bucket);
   }
 
   /**
@@ -594,7 +606,7 @@ export class Registry {
   async downloadModel(name: string, dir: string): Promise<void> {
     await this.downloadPrefix(this.key(PREFIXES.models + slug('model name', name), ''), dir); // flat HF layout only
     if (!existsSync(join(dir, 'model.safetensors')))
-      throw new RegistryError(`base model "${name}" not found in ${this.uri}/models/`, 'not-found');
+      throw new RegistryError(`base model "${name}" not found in ${this.uriOf(this.key(PREFIXES.models))}`, 'not-found');
   }
 
   modelFileKey(name: string, file: BaseModelFile): string {
@@ -619,7 +631,8 @@ export class Registry {
   async uploadModel(name: string, dir: string, files: readonly string[]): Promise<void> {
     const prefix = this.key(PREFIXES.models + slug('model name', name), '');
     if (!files.includes('model.safetensors')) throw new RegistryError(`base model "${name}": model.safetensors is required`, 'invalid');
-    if (await this.modelExists(name)) throw new RegistryError(`base model "${name}" already exists in ${this.uri}/models/`, 'conflict');
+    if (await this.modelExists(name))
+      throw new RegistryError(`base model "${name}" already exists in ${this.uriOf(this.key(PREFIXES.models))}`, 'conflict');
     await this.uploadFiles(
       dir,
       prefix,

@@ -63,7 +63,7 @@ const STDERR_TAIL_BYTES = 16 * 1024;
  * (ADAPTER_STORE_API_KEY) nor the shell's AWS credentials: `env` gives the store's own.
  */
 const INHERITED_ENV =
-  /^(PATH|HOME|USER|SHELL|TMPDIR|TMP|TEMP|TZ|LANG|LC_[A-Z_]+|SYSTEMROOT|NODE_OPTIONS|NODE_PATH|NODE_EXTRA_CA_CERTS|TSX_[A-Z_]+|ONNXRUNTIME_[A-Z_]+|ORT_[A-Z_]+|CUDA_[A-Z_]+|LD_LIBRARY_PATH|OMP_[A-Z_]+|OPENBLAS_[A-Z_]+|MKL_[A-Z_]+|TRAINER_[A-Z_]+|ADAPTER_STORE_MAX_LINE_CHARS)$/;
+  /^(PATH|HOME|USER|SHELL|TMPDIR|TMP|TEMP|TZ|LANG|LC_[A-Z_]+|SYSTEMROOT|NODE_OPTIONS|NODE_PATH|NODE_EXTRA_CA_CERTS|TSX_[A-Z_]+|ONNXRUNTIME_[A-Z_]+|ORT_[A-Z_]+|CUDA_[A-Z_]+|LD_LIBRARY_PATH|OMP_[A-Z_]+|OPENBLAS_[A-Z_]+|MKL_[A-Z_]+|TRAINER_[A-Z_]+|ADAPTER_STORE_MAX_LINE_CHARS|ADAPTER_STORE_MAX_LABELS|ADAPTER_STORE_MAX_LABEL_CHARS)$/;
 
 /** The environment of a trainer child: the allowed part of `parent`, then `extra`. */
 export function childEnv(parent: NodeJS.ProcessEnv, extra: Record<string, string>): Record<string, string> {

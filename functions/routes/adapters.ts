@@ -8,6 +8,7 @@ import type { AdapterManifest } from '../../shared/manifest.ts';
 import { contentTypeOf, RegistryError } from '../../shared/registry.ts';
 import type { ResolvedDeps } from '../app.ts';
 import { ProblemError } from '../http/problem.ts';
+import { verifiedBody } from '../http/verified-body.ts';
 import {
   AdapterDetailSchema,
   AdapterListSchema,
@@ -197,9 +198,20 @@ export function registerAdapterRoutes(app: OpenAPIHono, deps: ResolvedDeps): voi
       return new Response(null, { status: 200, headers: { ...fileHeaders, 'content-length': String(entry.bytes) } });
     const body = await registry.openAdapterFile(task, manifest.version, file);
     if (!body) throw new Error(`${registry.uriOf(key)} is in the manifest but not in the store`);
-    return new Response(Readable.toWeb(body.stream) as ReadableStream<Uint8Array>, {
+    if (body.size !== entry.bytes) {
+      body.stream.destroy();
+      throw new Error(`${registry.uriOf(key)} has ${body.size} bytes; its manifest says ${entry.bytes}`);
+    }
+    // Checked against the manifest's sha256 as it streams: a changed file ends the response with an error.
+    const verified = body.stream.pipe(
+      verifiedBody(entry, registry.uriOf(key), (err) =>
+        deps.log({ time: deps.now().toISOString(), level: 'error', msg: 'download does not match its manifest', task, error: err.message }),
+      ),
+    );
+    body.stream.once('error', (err) => verified.destroy(err));
+    return new Response(Readable.toWeb(verified) as ReadableStream<Uint8Array>, {
       status: 200,
-      headers: { ...fileHeaders, 'content-length': String(body.size) },
+      headers: { ...fileHeaders, 'content-length': String(entry.bytes) },
     });
   });
 }

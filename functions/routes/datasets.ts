@@ -56,7 +56,7 @@ const createDataset = createRoute({
   responses: {
     201: { description: 'Checked and stored.', content: { 'application/json': { schema: DatasetSchema } } },
     200: { description: 'Upload the file to `uploadUrl`.', content: { 'application/json': { schema: DatasetUploadSchema } } },
-    ...problemResponses(400, 401, 413, 415, 429),
+    ...problemResponses(400, 401, 413, 415, 422, 429),
   },
 });
 
@@ -165,6 +165,8 @@ async function checkUpload(deps: ResolvedDeps, name: string, bytes: Buffer): Pro
     if (!(err instanceof DataError)) throw err;
     // Messages name the temporary path; the client knows the file by its name.
     const reason = err.message.split(join(dir, name)).join(name);
+    if (err instanceof DataLimitError && err.limit === 'labels')
+      throw new ProblemError(422, 'dataset-labels-over-limit', reason, [{ name: 'label', reason }]);
     if (err instanceof DataLimitError) {
       const limits = deps.datasetChecker.limits;
       const detail =

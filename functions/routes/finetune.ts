@@ -9,11 +9,13 @@ import { type JobSpec, type JobState, type JobStatus, type PointStatus, queuedSt
 import { newJobEvent } from '../../shared/job-events.ts';
 import { RegistryError } from '../../shared/registry.ts';
 import { isSweep, sweepPoints, sweepSettings, sweepSize } from '../../shared/sweep.ts';
-import { trainDefaults } from '../../trainer/train/defaults.ts';
+import { labelListProblem } from '../../shared/training-data/label-limits.ts';
+import { MAX_VALIDATION_ROWS, trainDefaults } from '../../trainer/train/defaults.ts';
 import type { ResolvedDeps } from '../app.ts';
 import { type InvalidParam, ProblemError } from '../http/problem.ts';
 import type { LaunchedJob, LauncherView } from '../jobs/launcher.ts';
-import { jobBudget, keyOwner } from '../jobs/spend.ts';
+import { parametersFromHeader } from '../jobs/model-parameters.ts';
+import { jobBudget, jobCost, keyOwner } from '../jobs/spend.ts';
 import {
   type FinetuneRequest,
   FinetuneRequestSchema,
@@ -236,7 +238,11 @@ export function registerFinetuneRoutes(app: OpenAPIHono, deps: ResolvedDeps): vo
     const points = isSweep(spec.hyperparameters)
       ? await Promise.all(Array.from({ length: sweepSize(spec.hyperparameters) }, (_, i) => registry.getPointStatus(jobId, i)))
       : [];
-    const show = (s: JobStatus | null, launcherView?: LauncherView) => jobView(spec, s, launcherView, sweepView(spec, s, points));
+    const show = (s: JobStatus | null, launcherView?: LauncherView) => {
+      const job = jobView(spec, s, launcherView, sweepView(spec, s, points));
+      // A failed job's reason comes from the trainer, which may name the local store's files by path.
+      return job.error ? { ...job, error: { ...job.error, message: registry.withoutLocalPaths(job.error.message) } } : job;
+    };
     if (status?.state === 'succeeded') return show(status);
     const now = deps.now().toISOString();
     const base: JobStatus = status ?? queuedStatus(jobId, spec.createdAt);
@@ -284,9 +290,18 @@ export function registerFinetuneRoutes(app: OpenAPIHono, deps: ResolvedDeps): vo
     return show(status, launched);
   }
 
-  /** Weights bytes / 4: the parameter count of an fp32 model (the budget's unit; an estimate for others). */
+  // A complete base never changes (its weights are written once): its count is kept once read.
+  const parameterCounts = new Map<string, number>();
+  /** The base's parameters from its header's shapes (functions/jobs/model-parameters.ts), at least 1. */
   async function modelParameters(name: string): Promise<number> {
-    return Math.max(1, Math.ceil(((await registry.modelWeightsBytes(name)) ?? 0) / 4));
+    const known = parameterCounts.get(name);
+    if (known !== undefined) return known;
+    const body = await registry.openModelFile(name, 'model.safetensors');
+    const counted = body ? await parametersFromHeader(body) : null;
+    const count = Math.max(1, counted ?? Math.ceil((body?.size ?? 0) / 2));
+    if (parameterCounts.size >= 256) parameterCounts.clear();
+    parameterCounts.set(name, count);
+    return count;
   }
 
   // Who owns each active job (specs are immutable, so once read, always right).
@@ -336,23 +351,48 @@ export function registerFinetuneRoutes(app: OpenAPIHono, deps: ResolvedDeps): vo
     const body = c.req.valid('json');
     const idempotencyKey = c.req.valid('header')['idempotency-key'];
     const baseModel = body.baseModel ?? deps.defaultBaseModel;
+    // The schema holds the environment's label limits; a deployment's own (AppDeps.labelLimits) hold here.
+    const labels = body.hyperparameters?.labels;
+    const labelProblem = labels && labelListProblem(labels, deps.labelLimits);
+    if (labelProblem) {
+      const name = `hyperparameters.labels${labelProblem.index < 0 ? '' : `.${labelProblem.index}`}`;
+      throw new ProblemError(400, 'validation-error', `invalid request body: ${name}`, [{ name, reason: labelProblem.reason }]);
+    }
     await checkPolicy(body, baseModel);
     const hyperparameters = body.hyperparameters ?? {};
     // A sweep's budget is the job's, split evenly over its points; every point runs under the smallest cap.
     const points = sweepPoints(hyperparameters);
     const parameters = await modelParameters(baseModel);
-    const budgets = points.map((p) => jobBudget(p, parameters, deps.jobLimits.maxJobCost / points.length));
+    const budgets = points.map((p) =>
+      jobBudget(
+        p,
+        { parameters, validates: body.validationUri !== undefined || p.validationSplit !== undefined },
+        deps.jobLimits.maxJobCost / points.length,
+      ),
+    );
     const over = budgets.find((b) => !b.ok);
     if (over) {
-      const field = hyperparameters.maxSteps !== undefined ? 'hyperparameters.maxSteps' : 'hyperparameters.batchSize';
+      const overPoint = points[budgets.indexOf(over)];
+      // The field to change: the evaluations when they cost more than the training, else the steps or the batch.
+      const evaluating =
+        overPoint.evalSteps !== undefined &&
+        jobCost(overPoint, 1, { parameters, validates: true }) > 2 * jobCost(overPoint, 1, { parameters, validates: false });
+      const field = evaluating
+        ? 'hyperparameters.evalSteps'
+        : hyperparameters.maxSteps !== undefined
+          ? 'hyperparameters.maxSteps'
+          : 'hyperparameters.batchSize';
       const limit = deps.jobLimits.maxJobCost;
-      const unit = '(seeds x steps x batch size x model parameters)';
+      const unit = `(seeds x (steps x batch + evaluations x ${MAX_VALIDATION_ROWS} validation rows) x sequence length x ${parameters} parameters)`;
       const detail =
         points.length > 1
           ? `point ${budgets.indexOf(over)} of the sweep would cost ${over.cost.toExponential(3)} ${unit}, over its share ${(limit / points.length).toExponential(3)}: this deployment's ${limit.toExponential(3)} per job (ADAPTER_STORE_MAX_JOB_COST) split evenly over the sweep's ${points.length} points`
           : `the job would cost ${over.cost.toExponential(3)} ${unit}, over this deployment's ${limit.toExponential(3)} per job (ADAPTER_STORE_MAX_JOB_COST)`;
       throw new ProblemError(422, 'over-budget', detail, [
-        { name: field, reason: 'over the per-job compute budget: fewer points, steps, seeds or a smaller batch' },
+        {
+          name: field,
+          reason: 'over the per-job compute budget: fewer points, steps, seeds, evaluations, a smaller batch or a shorter maxSeqLen',
+        },
       ]);
     }
     const maxSteps = Math.min(...budgets.map((b) => (b.ok ? b.maxSteps : 0)));

@@ -70,7 +70,7 @@ function streamEvents(c: Context, registry: Registry, jobId: string, after: stri
     while (open) {
       const { events } = await registry.listJobEvents(jobId, { after: cursor, limit: 1000 });
       for (const e of events) {
-        await stream.writeSSE({ id: e.id, data: JSON.stringify(e) });
+        await stream.writeSSE({ id: e.id, data: registry.withoutLocalPaths(JSON.stringify(e)) });
         cursor = e.id;
       }
       if (events.some((e) => TERMINAL_EVENT_TYPES.includes(e.type))) return;
@@ -106,7 +106,9 @@ export function registerJobEventRoutes(app: OpenAPIHono, deps: ResolvedDeps): vo
       return streamEvents(c, registry, jobId, after ?? lastEventId);
     }
     const { events, hasMore } = await registry.listJobEvents(jobId, { after, limit });
-    return c.json(page(events, hasMore), 200);
+    // A failure's reason comes from the trainer, which may name the local store's files by path.
+    const shown = events.map((e) => JSON.parse(registry.withoutLocalPaths(JSON.stringify(e))) as JobEventRecord);
+    return c.json(page(shown, hasMore), 200);
   });
 
   app.openapi(listCheckpoints, async (c) => {

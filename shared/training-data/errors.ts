@@ -3,12 +3,15 @@ export class DataError extends Error {
   override name = 'DataError';
 }
 
-/** Input over a configured limit (bytes, rows, line length): the API answers 413 rather than 400. */
+/**
+ * Input over a configured limit (bytes, rows, line length: the API answers 413 rather than 400; labels:
+ * too many classes or too long a class name, 422).
+ */
 export class DataLimitError extends DataError {
   override name = 'DataLimitError';
   constructor(
     message: string,
-    readonly limit: 'bytes' | 'rows' | 'line',
+    readonly limit: 'bytes' | 'rows' | 'line' | 'labels',
   ) {
     super(message);
   }

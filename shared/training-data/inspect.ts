@@ -8,8 +8,9 @@
  * scratch buffer); only the per-label counts are kept.
  */
 import { streamDataset } from './dataset.ts';
-import { DataError } from './errors.ts';
+import { DataError, DataLimitError } from './errors.ts';
 import type { DatasetFormat } from './formats.ts';
+import { LABEL_LIMIT_ENV, type LabelLimits, labelCountProblem, labelNameProblem } from './label-limits.ts';
 import type { IdArrays, Tokenizer } from './rows.ts';
 
 export interface DatasetSummary {
@@ -26,6 +27,8 @@ export interface InspectLimits {
   maxRows?: number;
   /** Longest line or record in characters (default: the reader's). */
   maxLineChars?: number;
+  /** Classes and label length (DataLimitError 'labels' past them); default: no limit. */
+  labels?: LabelLimits;
 }
 
 /** One token per text: enough to run every row through the same checks as training does. */
@@ -47,9 +50,10 @@ class ScratchIds implements IdArrays {
 
 export async function inspectDataset(uri: string, limits: InspectLimits = {}): Promise<DatasetSummary> {
   const big = Number.MAX_SAFE_INTEGER;
+  const { labels: labelLimits, ...readLimits } = limits;
   const it = streamDataset(
     uri,
-    { vocabSize: big, maxPositions: big, typeVocabSize: big, requireLabels: true, tokenizer: structureOnly, ...limits },
+    { vocabSize: big, maxPositions: big, typeVocabSize: big, requireLabels: true, tokenizer: structureOnly, ...readLimits },
     new ScratchIds(),
   );
   // A Map, not an object: labels like "__proto__" or "constructor" are counted like any other.
@@ -57,6 +61,12 @@ export async function inspectDataset(uri: string, limits: InspectLimits = {}): P
   let rows = 0;
   for (;;) {
     const r = await it.next();
+    try {
+      if (!r.done && labelLimits) checkRowLabel(r.value.label, labels, labelLimits, `${uri}:${r.value.line}`);
+    } catch (err) {
+      await it.return(undefined as never); // closes the file
+      throw err;
+    }
     if (r.done) {
       if (labels.size < 2) {
         const only = [...labels.keys()][0];
@@ -68,4 +78,20 @@ export async function inspectDataset(uri: string, limits: InspectLimits = {}): P
     const name = String(r.value.label);
     labels.set(name, (labels.get(name) ?? 0) + 1);
   }
+}
+
+/**
+ * A row's label within the limits, or a DataLimitError naming its line: a new name must be short enough
+ * and not one class too many; an integer label k means classes 0..k.
+ */
+function checkRowLabel(label: string | number | null, seen: ReadonlyMap<string, number>, limits: LabelLimits, where: string): void {
+  if (seen.has(String(label))) return;
+  let problem: string | null;
+  if (typeof label === 'number')
+    problem =
+      label + 1 > limits.maxLabels
+        ? `integer label ${label} means ${label + 1} classes, over the limit of ${limits.maxLabels} (${LABEL_LIMIT_ENV.maxLabels})`
+        : null;
+  else problem = labelNameProblem(String(label), limits) ?? labelCountProblem(seen.size + 1, limits);
+  if (problem) throw new DataLimitError(`${where}: ${problem}`, 'labels');
 }

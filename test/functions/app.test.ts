@@ -273,6 +273,13 @@ describe('POST /finetune', () => {
     ['validationSplit 0', { ...good, hyperparameters: { validationSplit: 0 } }, 400, 'hyperparameters.validationSplit'],
     ['an unknown metric', { ...good, hyperparameters: { metric: 'bleu' } }, 400, 'hyperparameters.metric'],
     ['one label', { ...good, hyperparameters: { labels: ['a'] } }, 400, 'hyperparameters.labels'],
+    [
+      '1,001 labels',
+      { ...good, hyperparameters: { labels: Array.from({ length: 1001 }, (_, i) => `c${i}`) } },
+      400,
+      'hyperparameters.labels',
+    ],
+    ['a label of 257 characters', { ...good, hyperparameters: { labels: ['a', 'b'.repeat(257)] } }, 400, 'hyperparameters.labels.1'],
     ['an unknown hyperparameter', { ...good, hyperparameters: { epoch: 3 } }, 400, 'hyperparameters.epoch'],
     ['an unknown top-level field', { ...good, model: 'gpt' }, 400, 'model'],
     ['a missing task', { datasetUri: good.datasetUri }, 400, 'task'],
@@ -964,36 +971,68 @@ describe('spend controls', () => {
     assert.equal(counting.submitted.length, 3);
   });
 
-  test('the per-job budget (seeds x steps x batch x parameters) is checked at submission; without maxSteps the job gets the cap that fits', async () => {
-    // models/tiny/model.safetensors is 1 byte here: 1 parameter, so cost = seeds x steps x batch.
+  test('the per-job budget (seeds x steps x batch x sequence length x parameters) is checked at submission; without maxSteps the job gets the cap that fits', async () => {
+    // models/tiny/model.safetensors is 1 byte here (no header to count): 1 parameter, so cost = seeds x steps x batch x maxSeqLen.
     const counting = new CountingLauncher();
-    const a = createApp(deps({ launcher: counting, jobLimits: { maxQueuedJobs: 10, maxJobsPerKey: 10, maxJobCost: 100 } }));
-    const fits = await post(a, KEY, { ...good, hyperparameters: { maxSteps: 10, batchSize: 8, seeds: [1] } });
+    const a = createApp(deps({ launcher: counting, jobLimits: { maxQueuedJobs: 10, maxJobsPerKey: 10, maxJobCost: 800 } }));
+    const h = { batchSize: 8, maxSeqLen: 8 };
+    const fits = await post(a, KEY, { ...good, hyperparameters: { ...h, maxSteps: 10, seeds: [1] } });
     assert.equal(fits.status, 202);
     assert.deepEqual((await registry.getJobSpec(((await fits.json()) as { jobId: string }).jobId)).budget, { maxSteps: 10 });
-    const over = await problem(await post(a, KEY, { ...good, hyperparameters: { maxSteps: 20, batchSize: 8, seeds: [1] } }), 422);
+    const over = await problem(await post(a, KEY, { ...good, hyperparameters: { ...h, maxSteps: 20, seeds: [1] } }), 422);
     assert.deepEqual(fieldNames(over), ['hyperparameters.maxSteps']);
-    assert.match(over.detail, /would cost 1\.600e\+2 .* over this deployment's 1\.000e\+2 per job \(ADAPTER_STORE_MAX_JOB_COST\)/);
-    const capped = await post(a, KEY, { ...good, hyperparameters: { batchSize: 8, seeds: [1, 2] } });
+    assert.match(over.detail, /would cost 1\.280e\+3 .* over this deployment's 8\.000e\+2 per job \(ADAPTER_STORE_MAX_JOB_COST\)/);
+    const capped = await post(a, KEY, { ...good, hyperparameters: { ...h, seeds: [1, 2] } });
     assert.equal(capped.status, 202);
     const job = (await capped.json()) as { jobId: string; hyperparameters: object };
-    assert.deepEqual((await registry.getJobSpec(job.jobId)).budget, { maxSteps: 6 }, 'floor(100 / (2 seeds x 8))');
-    assert.deepEqual(job.hyperparameters, { batchSize: 8, seeds: [1, 2] }, 'the request is shown as asked');
-    await problem(await post(a, KEY, { ...good, hyperparameters: { batchSize: 64, seeds: [1, 2] } }), 422);
+    assert.deepEqual((await registry.getJobSpec(job.jobId)).budget, { maxSteps: 6 }, 'floor(800 / (2 seeds x 8 x 8))');
+    assert.deepEqual(job.hyperparameters, { ...h, seeds: [1, 2] }, 'the request is shown as asked');
+    await problem(await post(a, KEY, { ...good, hyperparameters: { ...h, batchSize: 64, seeds: [1, 2] } }), 422);
     assert.equal(counting.submitted.length, 2);
-    // A sweep splits the budget over its points: 4 points of 10 steps x 8 cost 4 x 80 > 100.
-    const sweep = { maxSteps: 10, batchSize: 8, seeds: [1], lr: [1e-3, 3e-4, 1e-4, 3e-5], validationSplit: 0.1 };
-    const split = await problem(await post(a, KEY, { ...good, hyperparameters: sweep }), 422);
+    // A sweep validates: each point counts its evaluations (3 epoch ends x 10,000 rows), and splits the budget.
+    const b = createApp(deps({ launcher: counting, jobLimits: { maxQueuedJobs: 10, maxJobsPerKey: 10, maxJobCost: 960_000 } }));
+    const sweep = { ...h, maxSteps: 10, seeds: [1], lr: [1e-3, 3e-4, 1e-4, 3e-5], validationSplit: 0.1 };
+    const split = await problem(await post(b, KEY, { ...good, hyperparameters: sweep }), 422);
     assert.match(
       split.detail,
-      /^point 0 of the sweep would cost 8\.000e\+1 .*, over its share 2\.500e\+1: .* split evenly over the sweep's 4 points$/,
+      /^point 0 of the sweep would cost 2\.406e\+5 .*, over its share 2\.400e\+5: .* split evenly over the sweep's 4 points$/,
     );
-    const sweepCapped = await post(a, KEY, { ...good, hyperparameters: { ...sweep, maxSteps: undefined } });
+    const sweepCapped = await post(b, KEY, { ...good, hyperparameters: { ...sweep, maxSteps: undefined } });
     assert.equal(sweepCapped.status, 202);
     assert.deepEqual(
       (await registry.getJobSpec(((await sweepCapped.json()) as { jobId: string }).jobId)).budget,
-      { maxSteps: 3 },
-      'floor(25 / 8)',
+      { maxSteps: 2 },
+      '(2 x 8 + 2 evaluations x 10,000) x 8 = 160,128 fits 240,000; 3 steps (3 evaluations) do not',
     );
+  });
+
+  test('the review recipe: under a 20-step budget, evalSteps 1 + maxSeqLen 512 + a validation file is refused, naming evalSteps', async () => {
+    const counting = new CountingLauncher();
+    // 20 steps of the defaults (batch 32, 128 tokens, one seed, no validation) on the 1-parameter base.
+    const a = createApp(deps({ launcher: counting, jobLimits: { maxQueuedJobs: 10, maxJobsPerKey: 10, maxJobCost: 20 * 32 * 128 } }));
+    const plain = await post(a, KEY, { ...good, hyperparameters: { seeds: [1] } });
+    assert.equal(plain.status, 202);
+    assert.deepEqual((await registry.getJobSpec(((await plain.json()) as { jobId: string }).jobId)).budget, { maxSteps: 20 });
+    const costly = { ...good, validationUri: good.datasetUri, hyperparameters: { seeds: [1], evalSteps: 1, maxSeqLen: 512 } };
+    const refused = await problem(await post(a, KEY, costly), 422);
+    assert.deepEqual(fieldNames(refused), ['hyperparameters.evalSteps']);
+    assert.match(refused.detail, /evaluations x 10000 validation rows/);
+    await problem(await post(a, KEY, { ...costly, hyperparameters: { ...costly.hyperparameters, maxSteps: 20 } }), 422);
+    assert.equal(counting.submitted.length, 1);
+  });
+
+  test('parameters are counted from the shapes in the header: an F16 base counts all its parameters, not half', async () => {
+    // 1,000 x 10 F16 values: 20,000 bytes of data (bytes / 4 would say 5,000 parameters; there are 10,000).
+    const json = Buffer.from(JSON.stringify({ w: { dtype: 'F16', shape: [1000, 10], data_offsets: [0, 20_000] } }));
+    const length = Buffer.alloc(8);
+    length.writeBigUInt64LE(BigInt(json.length));
+    await s3.putObject('registry', 'models/half/config.json', '{}');
+    await s3.putObject('registry', 'models/half/model.safetensors', Buffer.concat([length, json, Buffer.alloc(20_000)]));
+    const counting = new CountingLauncher();
+    const a = createApp(deps({ launcher: counting, jobLimits: { maxQueuedJobs: 10, maxJobsPerKey: 10, maxJobCost: 1e9 } }));
+    const res = await post(a, KEY, { ...good, baseModel: 'half', hyperparameters: { batchSize: 8, maxSeqLen: 8, seeds: [1] } });
+    assert.equal(res.status, 202);
+    const { jobId } = (await res.json()) as { jobId: string };
+    assert.deepEqual((await registry.getJobSpec(jobId)).budget, { maxSteps: 1562 }, 'floor(1e9 / (8 x 8 x 10,000))');
   });
 });

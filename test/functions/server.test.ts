@@ -5,7 +5,7 @@
  * its trainer process gone, and the next start resumes it.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, symlinkSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, test } from 'node:test';
@@ -165,4 +165,21 @@ test('Ctrl-C mid-job: the job is left queued with its checkpoint, no trainer out
   };
   assert.equal(cancelled.status, 'cancelled');
   assert.equal(await server.stop('SIGTERM'), 0);
+});
+
+test('at start, partial uploads a killed writer left in the store’s .tmp/ are removed once past the bound; recent ones stay', async () => {
+  const own = mkdtempSync(join(tmpdir(), 'adapter-store-tmp-'));
+  const tmp = join(own, 'adapter-store', '.tmp');
+  mkdirSync(tmp, { recursive: true });
+  writeFileSync(join(tmp, 'killed-upload'), Buffer.alloc(64 * 1024));
+  writeFileSync(join(tmp, 'live-upload'), Buffer.alloc(1024));
+  const twoHoursAgo = new Date(Date.now() - 2 * 3600 * 1000);
+  utimesSync(join(tmp, 'killed-upload'), twoHoursAgo, twoHoursAgo);
+  const server = await startLocalServer({ store: own, env: { ADAPTER_STORE_THREADS: '1' } });
+  servers.push(server);
+  try {
+    assert.deepEqual(readdirSync(tmp).sort(), ['live-upload']);
+  } finally {
+    await server.stop('SIGTERM');
+  }
 });

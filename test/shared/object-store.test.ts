@@ -6,12 +6,12 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readdirSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
-import { FileObjectStore } from '../../shared/file-object-store.ts';
+import { FileObjectStore, STALE_TEMPORARY_MS } from '../../shared/file-object-store.ts';
 import { type ObjectStore, ObjectStoreError, readAll } from '../../shared/object-store.ts';
 import { S3ObjectStore } from '../../shared/s3-object-store.ts';
 import { type S3TestServer, startS3Server } from '../support/s3-server.ts';
@@ -161,5 +161,70 @@ describe('the local directory only', () => {
     assert.equal(store.readableUri('bucket', 'datasets/d.jsonl'), `file://${root}/datasets/d.jsonl`);
     assert.equal(await store.objectState('other-bucket', 'datasets/d.jsonl'), 'forbidden');
     assert.equal(store.uri, `file://${root}`);
+  });
+});
+
+describe('the local directory: symbolic links, stale uploads and messages (issue 21, finding 7)', () => {
+  const outside = mkdtempSync(join(tmpdir(), 'object-store-outside-'));
+  const root = join(mkdtempSync(join(tmpdir(), 'object-store-')), 'bucket');
+  const store = new FileObjectStore(root);
+  const secret = join(outside, 'hostname');
+  writeFileSync(secret, 'secret-host\n');
+  const storage = (e: unknown) => e instanceof ObjectStoreError && e.code === 'storage';
+
+  test('a planted link as an object (README.md -> a file outside) is never read, listed or counted', async () => {
+    await store.put('adapters/t/v/adapter.safetensors', 'weights');
+    symlinkSync(secret, join(root, 'adapters/t/v/README.md'));
+    await assert.rejects(store.get('adapters/t/v/README.md'), (e: unknown) => {
+      assert.ok(storage(e));
+      const message = (e as Error).message;
+      assert.match(message, /^s3:\/\/bucket\/adapters\/t\/v\/README\.md: the object is a symbolic link/);
+      assert.ok(!message.includes(root) && !message.includes(outside), message);
+      return true;
+    });
+    assert.equal(await store.objectState('bucket', 'adapters/t/v/README.md'), 'missing');
+    assert.deepEqual(
+      (await store.listPage({ prefix: 'adapters/t/v/' })).keys.map((k) => k.key),
+      ['adapters/t/v/adapter.safetensors'],
+    );
+    assert.throws(() => store.readableUri('bucket', 'adapters/t/v/README.md'), storage);
+  });
+
+  test('a folder that is a link: nothing under it is read or written', async () => {
+    mkdirSync(join(outside, 'elsewhere'));
+    writeFileSync(join(outside, 'elsewhere', 'x.jsonl'), 'outside');
+    mkdirSync(join(root, 'datasets'), { recursive: true });
+    symlinkSync(join(outside, 'elsewhere'), join(root, 'datasets', 'linked'));
+    await assert.rejects(store.get('datasets/linked/x.jsonl'), storage);
+    await assert.rejects(store.put('datasets/linked/y.jsonl', 'planted'), storage);
+    assert.deepEqual(readdirSync(join(outside, 'elsewhere')), ['x.jsonl'], 'nothing written outside the store');
+    await assert.rejects(store.delete('datasets/linked/x.jsonl'), storage);
+    assert.equal(readFileSync(join(outside, 'elsewhere', 'x.jsonl'), 'utf8'), 'outside');
+    assert.equal(await store.objectState('bucket', 'datasets/linked/x.jsonl'), 'missing');
+  });
+
+  test('error details name the object by its s3:// URI, never by a server path', async () => {
+    await store.put('v/manifest.json', 'first', { ifNoneMatch: true });
+    await assert.rejects(store.put('v/manifest.json', 'second', { ifNoneMatch: true }), (e: unknown) => {
+      assert.equal((e as Error).message, 's3://bucket/v/manifest.json already exists and is immutable');
+      return true;
+    });
+    await assert.rejects(store.put('short', Readable.from([Buffer.from('abc')]), { length: 10 }), (e: unknown) => {
+      assert.equal((e as Error).message, 'writing s3://bucket/short: got 3 bytes, expected 10');
+      return true;
+    });
+  });
+
+  test('partial uploads left in .tmp/ past the bound are removed (a kill -9 mid-upload); recent ones stay', async () => {
+    mkdirSync(join(root, '.tmp'), { recursive: true });
+    writeFileSync(join(root, '.tmp', 'dead-upload'), Buffer.alloc(1024));
+    writeFileSync(join(root, '.tmp', 'live-upload'), Buffer.alloc(1024));
+    const twoHoursAgo = new Date(Date.now() - 2 * 3600 * 1000);
+    utimesSync(join(root, '.tmp', 'dead-upload'), twoHoursAgo, twoHoursAgo);
+    assert.equal(STALE_TEMPORARY_MS, 3600 * 1000);
+    assert.equal(await store.removeStaleTemporaryFiles(), 1);
+    assert.deepEqual(readdirSync(join(root, '.tmp')), ['live-upload']);
+    assert.equal(await store.removeStaleTemporaryFiles(60 * 1000, Date.now() + 5 * 60 * 1000), 1, 'the bound is settable');
+    assert.deepEqual(readdirSync(join(root, '.tmp')), []);
   });
 });

@@ -337,3 +337,27 @@ test('registry URIs: s3:// and file:// are accepted, anything else is a precise 
     );
   }
 });
+
+test('a local registry names what is missing or taken by s3:// URI, never by its directory (failed-job and 409 details)', async () => {
+  const root = join(mkdtempSync(join(tmpdir(), 'registry-paths-')), 'adapter-store');
+  const local = Registry.fromUri(pathToFileURL(root).href);
+  const messageOf = async (p: Promise<unknown>) => {
+    try {
+      await p;
+    } catch (err) {
+      return (err as Error).message;
+    }
+    assert.fail('expected a rejection');
+  };
+  const messages = [
+    await messageOf(local.downloadModel('nope', join(root, '..', 'work'))),
+    await messageOf(local.getJobSpec('ft-missing')),
+    await messageOf(Promise.resolve().then(() => local.presignGet('models/x', 60))),
+  ];
+  assert.deepEqual(messages, [
+    'base model "nope" not found in s3://adapter-store/models/',
+    'job "ft-missing" has no spec at s3://adapter-store/jobs/ft-missing/spec.json',
+    's3://adapter-store/ cannot presign URLs (only an S3 registry can)',
+  ]);
+  for (const m of messages) assert.ok(!m.includes(root) && !m.includes('file:'), m);
+});

@@ -4,6 +4,7 @@
  * trainer/model-files/safetensors.ts is the file-backed reader the trainer uses.
  */
 import { decodeBf16, decodeF16 } from '../model-files/float16.ts';
+import { firstOverlap } from '../model-files/tensor-ranges.ts';
 
 export interface TensorView {
   shape: number[];
@@ -33,9 +34,20 @@ export function readTensors(bytes: Uint8Array, what: string): Map<string, Tensor
   }
   if (typeof header !== 'object' || header === null || Array.isArray(header)) return fail('header is not a JSON object');
   const start = 8 + headerLen;
+  const entries = Object.entries(header as Record<string, unknown>).filter(([name]) => name !== '__metadata__');
+  // Each byte belongs to one tensor: overlapping F16 ranges would each be converted (16 MB -> 2.1 GB).
+  const ranges = entries
+    .map(([name, e]) => {
+      const o = (e as { data_offsets?: unknown } | null)?.data_offsets;
+      return Array.isArray(o) && o.length === 2 && o.every(Number.isSafeInteger)
+        ? { name, begin: o[0] as number, end: o[1] as number }
+        : null;
+    })
+    .filter((r) => r !== null);
+  const overlap = firstOverlap(ranges);
+  if (overlap) fail(overlap);
   const out = new Map<string, TensorView>();
-  for (const [name, entry] of Object.entries(header as Record<string, unknown>)) {
-    if (name === '__metadata__') continue;
+  for (const [name, entry] of entries) {
     const e = entry as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
     const size = typeof e.dtype === 'string' ? SIZES[e.dtype] : undefined;
     if (size === undefined) return fail(`tensor "${name}": dtype ${JSON.stringify(e.dtype)} is not F32, F16, BF16 or F64`);

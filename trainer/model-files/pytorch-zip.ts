@@ -16,6 +16,7 @@ import { crc32 } from 'node:zlib';
 import { ModelFileError } from './errors.ts';
 import { decodeBf16, decodeF16 } from './float16.ts';
 import type { F32Tensor } from './safetensors.ts';
+import { firstOverlap } from './tensor-ranges.ts';
 
 /** Archive directory name inside the ZIP (torch.save uses "archive"; readers accept any single prefix). */
 const ARCHIVE = 'archive';
@@ -209,7 +210,9 @@ export function decodeTorchStateDict(buffer: Buffer, path: string): Map<string, 
 
   const root = unpickle(pkl, fail);
   if (!(root instanceof PDict)) fail(`the pickled object is a ${describe(root)}, expected a dict of tensors`);
-  const out = new Map<string, F32Tensor>();
+  // Everything is checked, and the float32 bytes the dict hands out are counted, before anything is decoded.
+  const tensors: [string, PTensor, number][] = [];
+  let handedOut = 0;
   for (const [name, value] of (root as PDict).map) {
     if (!(value instanceof PTensor)) fail(`entry "${name}" is a ${describe(value)}, expected a tensor`);
     const t = value as PTensor;
@@ -223,11 +226,34 @@ export function decodeTorchStateDict(buffer: Buffer, path: string): Map<string, 
       fail(`tensor "${name}": strides [${t.stride}] are not contiguous for shape [${t.size}] (only contiguous tensors are read)`);
     if (t.offset + numel > t.storage.numel)
       fail(`tensor "${name}": offset ${t.offset} + ${numel} values exceed its storage of ${t.storage.numel}`);
-    const bytes = raw.subarray(t.offset * itemSize, (t.offset + numel) * itemSize);
-    out.set(name, { shape: t.size, data: decodeFloats(bytes, t.storage.dtype) });
+    handedOut += numel * 4;
+    if (handedOut > MAX_DECODED_RATIO * buffer.length)
+      fail(
+        `its tensors come to more than ${MAX_DECODED_RATIO} x the file's ${buffer.length} bytes as float32 (tensors sharing one storage over and over); refused`,
+      );
+    tensors.push([name, t, numel]);
+  }
+  // A storage is decoded once; its tensors are views into it (tied weights share memory, as in PyTorch).
+  const decoded = new Map<string, { dtype: Dtype; data: Float32Array }>();
+  const out = new Map<string, F32Tensor>();
+  for (const [name, t, numel] of tensors) {
+    let storage = decoded.get(t.storage.key);
+    if (!storage) {
+      storage = { dtype: t.storage.dtype, data: decodeFloats(record(`data/${t.storage.key}`)!, t.storage.dtype) };
+      decoded.set(t.storage.key, storage);
+    } else if (storage.dtype !== t.storage.dtype) {
+      fail(`tensor "${name}": storage data/${t.storage.key} is read as ${t.storage.dtype} here and as ${storage.dtype} before`);
+    }
+    out.set(name, { shape: t.size, data: storage.data.subarray(t.offset, t.offset + numel) });
   }
   return out;
 }
+
+/**
+ * The float32 bytes a file may decode to, as a multiple of its size: F16 doubles, tied weights add a
+ * little; a file whose tensors view one storage again and again (16 MB naming 1 GB) is refused.
+ */
+export const MAX_DECODED_RATIO = 4;
 
 type Dtype = 'F32' | 'F16' | 'BF16';
 const DTYPE_BYTES: Record<Dtype, number> = { F32: 4, F16: 2, BF16: 2 };
@@ -259,7 +285,7 @@ function readZipStored(buf: Buffer, fail: (msg: string) => never): Map<string, B
   const count = buf.readUInt16LE(eocd + 10);
   const cdOffset = buf.readUInt32LE(eocd + 16);
   if (count === 0xffff || cdOffset === 0xffffffff) fail('zip64 archives are not supported');
-  const out = new Map<string, Buffer>();
+  const entries: { name: string; crc: number; local: number; start: number; size: number }[] = [];
   let p = cdOffset;
   for (let k = 0; k < count; k++) {
     if (p + 46 > buf.length || buf.readUInt32LE(p) !== 0x02014b50) fail(`corrupt ZIP central directory (entry ${k})`);
@@ -279,11 +305,22 @@ function readZipStored(buf: Buffer, fail: (msg: string) => never): Map<string, B
     if (local + 30 > buf.length || buf.readUInt32LE(local) !== 0x04034b50) fail(`entry ${name}: bad local header offset`);
     const start = local + 30 + buf.readUInt16LE(local + 26) + buf.readUInt16LE(local + 28);
     if (start + csize > buf.length) fail(`entry ${name} runs past the end of the file`);
-    const data = buf.subarray(start, start + csize);
-    if (crc32(data) >>> 0 !== crc) fail(`entry ${name}: CRC mismatch (corrupt file)`);
-    if (out.has(name)) fail(`entry ${name} appears twice`);
-    out.set(name, data);
+    entries.push({ name, crc, local, start, size: csize });
     p += 46 + nameLen + extraLen + commentLen;
+  }
+  // Entries sharing bytes (one local header named by many central entries) would be CRC-checked once
+  // each: 65,534 entries over one 33 MB record took 18 minutes. Each byte belongs to one entry.
+  const overlap = firstOverlap(
+    entries.map((e) => ({ name: e.name, begin: e.local, end: e.start + e.size })),
+    'ZIP entries',
+  );
+  if (overlap) fail(overlap);
+  const out = new Map<string, Buffer>();
+  for (const e of entries) {
+    const data = buf.subarray(e.start, e.start + e.size);
+    if (out.has(e.name)) fail(`entry ${e.name} appears twice`);
+    if (crc32(data) >>> 0 !== e.crc) fail(`entry ${e.name}: CRC mismatch (corrupt file)`);
+    out.set(e.name, data);
   }
   return out;
 }

@@ -13,6 +13,7 @@ import { closeSync, constants as fsConstants, fstatSync, fsyncSync, openSync, re
 import { endianness } from 'node:os';
 import { ModelFileError } from './errors.ts';
 import { decodeBf16, decodeF16 } from './float16.ts';
+import { firstOverlap } from './tensor-ranges.ts';
 
 export { ModelFileError } from './errors.ts';
 
@@ -128,6 +129,10 @@ export function parseSafetensors(buffer: Buffer, path: string): SafetensorsFile 
   }
   // File order, not JSON.parse order (which puts integer-like names first).
   found.sort((a, b) => a[2] - b[2]);
+  // Each byte belongs to one tensor: overlapping ranges would be converted once each (a 16 MB file of F16
+  // tensors all over the same bytes became 2.1 GB of float32), and the reference writer never makes them.
+  const overlap = firstOverlap(found.map(([name, t, begin]) => ({ name, begin, end: begin + t.bytes.byteLength })));
+  if (overlap) fail(overlap);
   return { path, buffer, metadata, tensors: new Map(found.map(([name, t]) => [name, t])) };
 }
 

@@ -24,7 +24,17 @@ type Defaults = Pick<
   | 'earlyStoppingPatience'
   | 'checkpointEvery'
   | 'resume'
+  | 'maxValidationRows'
 >;
+
+/** Tokens per text row unless --max-seq-len says otherwise (and the base allows no fewer). */
+export const DEFAULT_MAX_SEQ_LEN = 128;
+
+/**
+ * Validation rows a job evaluates at most (each evaluation reads them all; the job budget counts them):
+ * a larger validation file is refused, a validation split holds out no more.
+ */
+export const MAX_VALIDATION_ROWS = 10_000;
 
 export const trainDefaults: Readonly<Defaults> = {
   mode: 'adapter',
@@ -48,4 +58,5 @@ export const trainDefaults: Readonly<Defaults> = {
   earlyStoppingPatience: 0,
   checkpointEvery: 0,
   resume: false,
+  maxValidationRows: MAX_VALIDATION_ROWS,
 };

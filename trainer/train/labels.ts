@@ -3,6 +3,14 @@
  * data, with every row's label checked against it before training starts.
  */
 import { DataError } from '../../shared/training-data/errors.ts';
+import {
+  LABEL_LIMIT_ENV,
+  type LabelLimits,
+  labelCountProblem,
+  labelLimitsFromEnv,
+  labelListProblem,
+  labelNameProblem,
+} from '../../shared/training-data/label-limits.ts';
 import type { TokenizedRow } from '../../shared/training-data/rows.ts';
 
 export interface LabelSet {
@@ -10,10 +18,7 @@ export interface LabelSet {
   labelIndex: (row: TokenizedRow) => number;
 }
 
-/** Integer labels beyond this are almost surely not class indices (and would allocate a huge head). */
-const MAX_INTEGER_CLASSES = 100_000;
-
-function labelsFromData(rows: readonly TokenizedRow[], source: string): string[] {
+function labelsFromData(rows: readonly TokenizedRow[], source: string, limits: LabelLimits): string[] {
   const first = rows.find((r) => r.label !== null);
   if (!first) throw new DataError(`${source}: no row has a label`);
   const integers = typeof first.label === 'number';
@@ -28,12 +33,17 @@ function labelsFromData(rows: readonly TokenizedRow[], source: string): string[]
       );
     }
     if (typeof r.label === 'number') {
-      if (r.label >= MAX_INTEGER_CLASSES)
+      // Integers beyond the limit are almost surely not class indices (and would allocate a huge head).
+      if (r.label >= limits.maxLabels)
         throw new DataError(
-          `${source}:${r.line}: integer label ${r.label} is too large for a class index (limit ${MAX_INTEGER_CLASSES}); pass --labels or use names`,
+          `${source}:${r.line}: integer label ${r.label} means ${r.label + 1} classes, over the limit of ${limits.maxLabels} (${LABEL_LIMIT_ENV.maxLabels}); pass --labels or use names`,
         );
       if (r.label > max) max = r.label;
-    } else names.add(r.label);
+    } else if (!names.has(r.label)) {
+      const problem = labelNameProblem(r.label, limits) ?? labelCountProblem(names.size + 1, limits);
+      if (problem) throw new DataError(`${source}:${r.line}: ${problem}`);
+      names.add(r.label);
+    }
   }
   const labels = integers ? Array.from({ length: max + 1 }, (_, i) => String(i)) : [...names].sort();
   if (labels.length < 2)
@@ -47,15 +57,22 @@ function labelsFromData(rows: readonly TokenizedRow[], source: string): string[]
  * its names and an integer label an index into it. Every row is checked here, before training.
  * `source` (the file) prefixes messages.
  */
-export function resolveLabels(rows: readonly TokenizedRow[], given?: readonly string[], source = 'data'): LabelSet {
+export function resolveLabels(
+  rows: readonly TokenizedRow[],
+  given?: readonly string[],
+  source = 'data',
+  limits: LabelLimits = labelLimitsFromEnv(),
+): LabelSet {
   let labels: string[];
   if (given) {
     labels = [...given];
+    const problem = labelListProblem(labels, limits);
+    if (problem) throw new DataError(`--labels: ${problem.index < 0 ? '' : `label ${problem.index + 1}: `}${problem.reason}`);
     if (labels.length < 2) throw new DataError(`--labels: need at least two labels, got ${JSON.stringify(labels)}`);
     if (labels.some((l) => l.length === 0)) throw new DataError(`--labels: empty label name in ${JSON.stringify(labels)}`);
     if (new Set(labels).size !== labels.length) throw new DataError(`--labels: duplicate label names in ${JSON.stringify(labels)}`);
   } else {
-    labels = labelsFromData(rows, source);
+    labels = labelsFromData(rows, source, limits);
   }
   const index = new Map(labels.map((l, i) => [l, i]));
   const labelIndex = (row: TokenizedRow): number => {

@@ -6,7 +6,14 @@
 import { basename } from 'node:path';
 import type { AdapterConfig, AdapterNonlinearity, HoulsbyAdapterOptions, TrainMode } from '../../shared/adapter-config.ts';
 import type { EvalRecord, SelectionMetric, TrainerEvent } from '../../shared/trainer-events.ts';
-import { type DatasetFormat, readDataset, type SkippedRow, type TokenizedRow } from '../../shared/training-data/index.ts';
+import {
+  DataError,
+  DataLimitError,
+  type DatasetFormat,
+  readDataset,
+  type SkippedRow,
+  type TokenizedRow,
+} from '../../shared/training-data/index.ts';
 import { type ModelSpec, type ParamSpec, parameterSpecs, parseLayerSet } from '../model/params.ts';
 import { initialParameters } from '../model/weights.ts';
 import { type AdapterDir, assertWritableOutput, readAdapterDir, writeAdapterDir } from '../model-files/adapter-dir.ts';
@@ -18,6 +25,7 @@ import { loadBaseTokenizer } from '../tokenizer/bert-tokenizer.ts';
 import { runFingerprint } from '../util/fingerprint.ts';
 import { Rng } from '../util/random.ts';
 import { bucketedBatches, collate, makeBatches } from './batching.ts';
+import { DEFAULT_MAX_SEQ_LEN } from './defaults.ts';
 import { resolveLabels } from './labels.ts';
 import { type EvalMetrics, isBetter, MetricsAccumulator, metricValue } from './metrics.ts';
 import { AdamW, clipGradNorm, type Param, SGD } from './optimizer.ts';
@@ -78,6 +86,11 @@ export interface TrainOptions {
   padTo?: number;
   /** Evaluate every N steps as well as at epoch ends (0: epoch ends only). */
   evalSteps: number;
+  /**
+   * Validation rows at most (jobs: trainDefaults' MAX_VALIDATION_ROWS, which the job budget counts): a
+   * validation file with more is refused, a split holds out no more. Unset: no limit (the CLI).
+   */
+  maxValidationRows?: number;
   metric: SelectionMetric;
   /** Stop a seed after this many evaluations without improvement (0: never). */
   earlyStoppingPatience: number;
@@ -121,7 +134,6 @@ export interface TrainMetrics {
   labels: string[];
 }
 
-const DEFAULT_MAX_SEQ_LEN = 128;
 const TASK_NAME = /^[a-z0-9][a-z0-9_-]{0,63}$/;
 
 /** Everything the seeds share: base, data, labels, model spec. */
@@ -226,12 +238,17 @@ async function prepare(opts: TrainOptions): Promise<Prepared> {
   let validation: TokenizedRow[] | null = null;
   const skipped = { train: trainSet.skipped, validation: [] as SkippedRow[] };
   if (opts.validation) {
-    const v = await readDataset(opts.validation, { ...readOpts, labels });
+    const v = await readDataset(opts.validation, { ...readOpts, labels, maxRows: opts.maxValidationRows }).catch((err: unknown) => {
+      if (!(err instanceof DataLimitError && err.limit === 'rows')) throw err;
+      throw new DataError(
+        `${err.message.replace(/: more than .*$/, '')}: the validation data has more than ${opts.maxValidationRows} rows, the most a job evaluates (every evaluation reads them all, and the job budget counts them); use a sample`,
+      );
+    });
     validation = v.rows;
     skipped.validation = v.skipped;
     resolveLabels(validation, labels, v.name);
   } else if (opts.validationSplit) {
-    ({ train: rows, validation } = splitValidation(rows, opts.validationSplit, opts.seeds[0]));
+    ({ train: rows, validation } = splitValidation(rows, opts.validationSplit, opts.seeds[0], opts.maxValidationRows));
   }
   if (opts.seeds.length > 1 && !validation)
     throw new Error('--seeds: picking the best of several seeds needs --validation or --validation-split');

@@ -166,6 +166,8 @@ test("children get only the environment they need: never the API key nor the she
     GITHUB_TOKEN: 't',
     TRAINER_DEVICE: 'cpu',
     NODE_OPTIONS: '--openssl-legacy-provider',
+    ADAPTER_STORE_MAX_LABELS: '50',
+    ADAPTER_STORE_MAX_LABEL_CHARS: '32',
   };
   const env = childEnv(parent, {
     AWS_ACCESS_KEY_ID: 'store',
@@ -178,6 +180,8 @@ test("children get only the environment they need: never the API key nor the she
     LANG: 'C.UTF-8',
     TRAINER_DEVICE: 'cpu',
     NODE_OPTIONS: '--openssl-legacy-provider',
+    ADAPTER_STORE_MAX_LABELS: '50',
+    ADAPTER_STORE_MAX_LABEL_CHARS: '32',
     AWS_ACCESS_KEY_ID: 'store',
     AWS_SECRET_ACCESS_KEY: 'store-secret',
     AWS_ENDPOINT_URL_S3: 'http://127.0.0.1:1',

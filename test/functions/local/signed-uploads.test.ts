@@ -56,7 +56,12 @@ test('the signed URL stores exactly the bytes at the dataset URI, once, with no 
   assert.ok(uploads.matches(new Request(uploadUrl)), uploadUrl);
   assert.equal((await put(uploadUrl, DATA)).status, 200);
   assert.equal(readFileSync(join(root, datasetUri.slice('s3://adapter-store/'.length)), 'utf8'), DATA);
-  assert.equal((await put(uploadUrl, DATA)).status, 412, 'an upload is never replaced');
+  const again = await put(uploadUrl, DATA);
+  assert.equal(again.status, 412, 'an upload is never replaced');
+  // The detail names the object as clients know it, never the server's path.
+  const detail = ((await again.json()) as { detail: string }).detail;
+  assert.equal(detail, `${datasetUri} already exists and is immutable`);
+  assert.ok(!detail.includes(root) && !detail.includes('file:'), detail);
   assert.equal(await registry.objectState('adapter-store', datasetUri.slice('s3://adapter-store/'.length)), 'exists');
 });
 

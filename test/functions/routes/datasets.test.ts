@@ -267,3 +267,33 @@ test('more rows than the row cap is 413, and the check is bounded: beyond its sl
   assert.equal((await first).status, 201);
   assert.equal((await post(rows(4))).status, 201, 'the slot is free again');
 });
+
+test('labels past the limits are refused with 422 naming the line and the label field; the limits are set per deployment', async () => {
+  const big = datasetsApp({ maxDatasetBytes: 8 * 1024 * 1024 });
+  const post = (a: OpenAPIHono, name: string, body: string) =>
+    Promise.resolve(
+      a.request(`/datasets?name=${name}`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${KEY}`, 'content-type': 'text/csv' },
+        body,
+      }),
+    );
+  // The review's recipes: a CSV of 200,000 distinct labels, and a label of 500,000 characters.
+  const many = `text,label\n${Array.from({ length: 200_000 }, (_, i) => `t,class-${i}`).join('\n')}\n`;
+  const before = await storedDatasets();
+  let res = await post(big, 'many.csv', many);
+  assert.equal(res.status, 422);
+  assert.match(res.headers.get('content-type') ?? '', /application\/problem\+json/);
+  let problem = (await res.json()) as Problem;
+  assert.equal(problem.detail, 'many.csv:1002: more than 1000 distinct labels, the limit (ADAPTER_STORE_MAX_LABELS)');
+  assert.deepEqual(problem['invalid-params'], [{ name: 'label', reason: problem.detail }]);
+  res = await post(big, 'long.csv', `text,label\na,ok\nb,${'x'.repeat(500_000)}\n`);
+  assert.equal(res.status, 422);
+  problem = (await res.json()) as Problem;
+  assert.match(problem.detail, /^long\.csv:3: label of 500000 characters .*over the limit of 256 \(ADAPTER_STORE_MAX_LABEL_CHARS\)$/);
+  assert.deepEqual(await storedDatasets(), before, 'nothing is stored');
+  const tight = datasetsApp({ labelLimits: { maxLabels: 2, maxLabelChars: 256 } });
+  res = await post(tight, 'three.csv', 'text,label\na,x\nb,y\nc,z\n');
+  assert.equal(res.status, 422);
+  assert.equal(((await res.json()) as Problem).detail, 'three.csv:4: more than 2 distinct labels, the limit (ADAPTER_STORE_MAX_LABELS)');
+});

@@ -320,3 +320,15 @@ test('where the server holds connections, ?stream=true sends the events as Serve
   assert.equal((tail.match(/^data: /gm) ?? []).length, 1);
   assert.match(tail, /"type":"failed"/);
 });
+
+test("a failure's reason names the store's objects by s3:// URI, never the server's directory", async () => {
+  const jobId = await createJob();
+  const root = registry.uri.replace(/^file:\/\//, '');
+  const reason = `${root}/datasets/0123456789abcdef/train.jsonl:3: missing field "label"`;
+  await registry.appendJobEvents(jobId, [newJobEvent('failed', `the job failed: ${reason}`, { reason })]);
+  const page = await get<Page<JobEventRecord>>(`/finetune/${jobId}/events`);
+  const failed = page.data.find((e) => e.type === 'failed');
+  assert.ok(failed?.type === 'failed');
+  assert.equal(failed.data.reason, `s3://registry/datasets/0123456789abcdef/train.jsonl:3: missing field "label"`);
+  assert.ok(!JSON.stringify(page).includes(root), 'no server path anywhere in the page');
+});

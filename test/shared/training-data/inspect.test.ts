@@ -53,3 +53,20 @@ test('the row cap fails at the first row past it, naming the line', async () => 
     (err: unknown) => err instanceof DataLimitError && err.limit === 'rows' && /rows\.jsonl:10: more than 9 rows/.test(err.message),
   );
 });
+
+test('label limits: the 1,001st distinct label, a label past its length and an integer class past the count fail at their line', async () => {
+  const limits = { labels: { maxLabels: 1000, maxLabelChars: 256 } };
+  const rows = Array.from({ length: 200_000 }, (_, i) => `t,class-${i}`).join('\n');
+  const many = files.file('many.csv', `text,label\n${rows}\n`);
+  await assert.rejects(inspectDataset(many, limits), (err: unknown) => {
+    assert.ok(err instanceof DataLimitError && err.limit === 'labels');
+    assert.equal(err.message, `${many}:1002: more than 1000 distinct labels, the limit (ADAPTER_STORE_MAX_LABELS)`);
+    return true;
+  });
+  const long = files.file('long.jsonl', jsonl({ text: 'a', label: 'ok' }, { text: 'b', label: 'x'.repeat(500_000) }));
+  await assert.rejects(inspectDataset(long, limits), /long\.jsonl:2: label of 500000 characters .*over the limit of 256/);
+  const ints = files.file('ints.jsonl', jsonl({ text: 'a', label: 0 }, { text: 'b', label: 1000 }));
+  await assert.rejects(inspectDataset(ints, limits), /ints\.jsonl:2: integer label 1000 means 1001 classes, over the limit of 1000/);
+  // Without limits (the trainer's own reading), inspect counts whatever is there.
+  assert.equal((await inspectDataset(many)).labels.size, 200_000);
+});

@@ -288,4 +288,6 @@ test("run-job trains under the spec's budget step cap (the API's per-job compute
     trainOptionsFromSpec({ ...s, hyperparameters: { ...s.hyperparameters, maxSteps: 30 }, budget: { maxSteps: 7 } }, paths).maxSteps,
     7,
   );
+  // The validation cap the budget counts (functions/jobs/spend.ts) holds in every job.
+  assert.equal(trainOptionsFromSpec(s, paths).maxValidationRows, 10_000);
 });

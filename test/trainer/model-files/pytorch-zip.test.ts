@@ -163,3 +163,113 @@ test('other refusals: not a zip, a corrupt record, a top level that is not a dic
   writeFileSync(join(work, 'trunc.bin'), readFileSync(join(work, 'rt.bin')).subarray(0, 100));
   assert.throws(() => readTorchStateDict(join(work, 'trunc.bin')), ModelFileError);
 });
+
+// --- hostile files that cost more than they weigh (issue 21, finding 5) ---------------------------------
+
+/** A pickled dict whose every tensor views storage "0" (numel float32 values) from `offset`, `numel - offset` long. */
+function sharedStoragePickle(names: string[], numel: number, offset = 0): Buffer {
+  const parts: Buffer[] = [Buffer.from([0x80, 0x02, 0x7d, 0x28])]; // PROTO 2, EMPTY_DICT, MARK
+  const unicode = (s: string) => {
+    const b = Buffer.from(s, 'utf8');
+    const head = Buffer.alloc(5);
+    head[0] = 0x58;
+    head.writeUInt32LE(b.length, 1);
+    parts.push(head, b);
+  };
+  const int = (v: number) => {
+    const b = Buffer.alloc(5);
+    b[0] = 0x4a;
+    b.writeInt32LE(v, 1);
+    parts.push(b);
+  };
+  const op = (...bytes: number[]) => parts.push(Buffer.from(bytes));
+  for (const name of names) {
+    unicode(name);
+    parts.push(Buffer.from('ctorch._utils\n_rebuild_tensor_v2\n'));
+    op(0x28, 0x28); // MARK (arguments), MARK (persistent id)
+    unicode('storage');
+    parts.push(Buffer.from('ctorch\nFloatStorage\n'));
+    unicode('0');
+    unicode('cpu');
+    int(numel);
+    op(0x74, 0x51); // TUPLE, BINPERSID
+    int(offset);
+    op(0x28);
+    int(numel - offset);
+    op(0x74, 0x28); // size, then MARK for the stride
+    int(1);
+    op(0x74, 0x89); // stride, requires_grad False
+    parts.push(Buffer.from('ccollections\nOrderedDict\n'));
+    op(0x29, 0x52, 0x74, 0x52); // OrderedDict(), TUPLE, REDUCE
+  }
+  op(0x75, 0x2e); // SETITEMS, STOP
+  return Buffer.concat(parts);
+}
+
+test('tensors sharing one storage: the review recipe (64 views of a 16 MB storage, 1 GB as float32) is refused before decoding', () => {
+  const numel = 4 * 1024 * 1024;
+  const names = Array.from({ length: 64 }, (_, i) => `w${i}`);
+  const file = encodeTorchArchive([
+    { name: 'data.pkl', data: sharedStoragePickle(names, numel) },
+    { name: 'data/0', data: Buffer.alloc(numel * 4) },
+    { name: 'version', data: Buffer.from('3\n') },
+  ]);
+  assert.throws(
+    () => decodeTorchStateDict(file, 'shared.bin'),
+    (e: Error) =>
+      e instanceof ModelFileError && /^shared\.bin: its tensors come to more than 4 x the file's \d+ bytes as float32/.test(e.message),
+  );
+});
+
+test('tensors sharing one storage within the bound (tied weights) decode it once and view it', () => {
+  const numel = 1024;
+  const storage = Buffer.alloc(numel * 4);
+  for (let i = 0; i < numel; i++) storage.writeFloatLE(i, i * 4);
+  const file = encodeTorchArchive([
+    { name: 'data.pkl', data: sharedStoragePickle(['embeddings', 'decoder', 'tail'], numel, 0) },
+    { name: 'data/0', data: storage },
+    { name: 'version', data: Buffer.from('3\n') },
+  ]);
+  const out = decodeTorchStateDict(file, 'tied.bin');
+  const [a, b] = [out.get('embeddings')!, out.get('decoder')!];
+  assert.equal(a.data.buffer, b.data.buffer, 'one decoded storage under both');
+  assert.equal(a.data[1000], 1000);
+  a.data[3] = -1;
+  assert.equal(b.data[3], -1, 'views, as PyTorch ties them');
+});
+
+test('ZIP entries that share data (the review recipe: 402 entries over one record) are refused before any CRC', () => {
+  // A valid torch file, then 400 more central-directory entries naming the local header of data/0.
+  const good = encodeTorchStateDict(new Map([['w', { shape: [1024], data: new Float32Array(1024) }]]));
+  const eocd = good.length - 22;
+  const cdOffset = good.readUInt32LE(eocd + 16);
+  const count = good.readUInt16LE(eocd + 10);
+  const central = good.subarray(cdOffset, eocd);
+  let p = 0;
+  let record: Buffer | null = null;
+  for (let k = 0; k < count; k++) {
+    const nameLen = central.readUInt16LE(p + 28);
+    const entry = central.subarray(p, p + 46 + nameLen);
+    if (entry.toString('utf8', 46) === 'archive/data/0') record = entry;
+    p += 46 + nameLen + central.readUInt16LE(p + 30) + central.readUInt16LE(p + 32);
+  }
+  const aliases = Array.from({ length: 400 }, (_, i) => {
+    const name = Buffer.from(`archive/data/alias${i}`);
+    const entry = Buffer.concat([Buffer.from(record!.subarray(0, 46)), name]);
+    entry.writeUInt16LE(name.length, 28);
+    return entry;
+  });
+  const newCentral = Buffer.concat([central, ...aliases]);
+  const end = Buffer.from(good.subarray(eocd));
+  end.writeUInt16LE(count + 400, 8);
+  end.writeUInt16LE(count + 400, 10);
+  end.writeUInt32LE(newCentral.length, 12);
+  const hostile = Buffer.concat([good.subarray(0, cdOffset), newCentral, end]);
+  assert.equal(decodeTorchStateDict(good, 'good.bin').size, 1, 'the file before the aliases reads');
+  assert.throws(
+    () => decodeTorchStateDict(hostile, 'aliases.bin'),
+    (e: Error) =>
+      e instanceof ModelFileError &&
+      /^aliases\.bin: ZIP entries "archive\/data\/0" \[\d+, \d+\) and "archive\/data\/alias0" \[\d+, \d+\) overlap/.test(e.message),
+  );
+});

@@ -190,3 +190,25 @@ test('garbage headers are refused precisely', () => {
   rejects(() => readSafetensors(rawFile('g8.safetensors', { __metadata__: { a: 1 } }, d)), /"__metadata__" value "a" is not a string/);
   rejects(() => parseSafetensors(Buffer.from([2, 0, 0, 0, 0, 0, 0, 0, 0x7b, 0xff]), 'mem'), /mem: header is not valid UTF-8/);
 });
+
+test('overlapping tensor ranges are refused before anything is converted (the review recipe: F16 tensors all over the same bytes)', () => {
+  // 4 MB of F16 data named by 64 tensors: 64 x 8 MB = 512 MB of float32 from a 4 MB file, were each converted.
+  const numel = 2 * 1024 * 1024;
+  const header: Record<string, unknown> = {};
+  for (let i = 0; i < 64; i++) header[`w${i}`] = { dtype: 'F16', shape: [numel], data_offsets: [0, numel * 2] };
+  const path = rawFile('overlap.safetensors', header, new Uint8Array(numel * 2));
+  rejects(() => readSafetensors(path), /overlap\.safetensors: tensors "w\d+" \[0, 4194304\) and "w\d+" \[0, 4194304\) overlap/);
+  // A partial overlap too; touching ranges are fine.
+  const partial = rawFile(
+    'partial.safetensors',
+    { a: { dtype: 'F32', shape: [4], data_offsets: [0, 16] }, b: { dtype: 'F32', shape: [4], data_offsets: [12, 28] } },
+    new Uint8Array(28),
+  );
+  rejects(() => readSafetensors(partial), /tensors "a" \[0, 16\) and "b" \[12, 28\) overlap/);
+  const touching = rawFile(
+    'touching.safetensors',
+    { a: { dtype: 'F32', shape: [4], data_offsets: [0, 16] }, b: { dtype: 'F32', shape: [4], data_offsets: [16, 32] } },
+    new Uint8Array(32),
+  );
+  assert.equal(readSafetensors(touching).tensors.size, 2);
+});

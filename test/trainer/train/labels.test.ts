@@ -31,7 +31,10 @@ test('labels from the data: one class, mixed kinds, absurd integers and missing 
   assert.throws(() => resolveLabels([row('a', 1), row('b', 2), row(1, 7)], undefined, 'd.jsonl'), {
     message: 'd.jsonl:7: label 1 is an integer but line 1 has a string; use one kind, or pass --labels',
   });
-  assert.throws(() => resolveLabels([row(0, 1), row(1e9, 2)], undefined, 'd.jsonl'), /d\.jsonl:2: integer label 1000000000 is too large/);
+  assert.throws(
+    () => resolveLabels([row(0, 1), row(1e9, 2)], undefined, 'd.jsonl'),
+    /d\.jsonl:2: integer label 1000000000 means 1000000001 classes, over the limit of 1000/,
+  );
   assert.throws(() => resolveLabels([row(0, 1), row(1, 2), row(null, 3)], undefined, 'd.jsonl'), {
     name: 'DataError',
     message: 'd.jsonl:3: missing field "label"',
@@ -58,4 +61,43 @@ test('given labels (--labels or a warm-start adapter): names must be listed, int
   assert.throws(() => resolveLabels(rows, ['pos']), /--labels: need at least two labels/);
   assert.throws(() => resolveLabels(rows, ['pos', 'pos']), /--labels: duplicate label names/);
   assert.throws(() => resolveLabels(rows, ['pos', '']), /--labels: empty label name/);
+});
+
+test('labels from the data: past 1,000 distinct names or 256 characters a name, the run is refused at the line', () => {
+  // The review's recipes: 200,000 distinct labels, and one label of 500,000 characters.
+  const many = Array.from({ length: 200_000 }, (_, i) => row(`class-${i}`, i + 1));
+  assert.throws(() => resolveLabels(many, undefined, 'd.csv'), {
+    name: 'DataError',
+    message: 'd.csv:1001: more than 1000 distinct labels, the limit (ADAPTER_STORE_MAX_LABELS)',
+  });
+  const long = [row('a', 1), row('x'.repeat(500_000), 2)];
+  assert.throws(
+    () => resolveLabels(long, undefined, 'd.csv'),
+    /^DataError: d\.csv:2: label of 500000 characters \("x{32}\.\.\."\), over the limit of 256 \(ADAPTER_STORE_MAX_LABEL_CHARS\)$/,
+  );
+  // Exactly at the limits is fine.
+  const edge = Array.from({ length: 1000 }, (_, i) => row(`${i}`.padStart(256, 'y'), i + 1));
+  assert.equal(resolveLabels(edge).labels.length, 1000);
+  assert.equal(resolveLabels([row(999, 1), row(0, 2)]).labels.length, 1000);
+});
+
+test('a given label list (--labels, a warm start) is held to the same limits; the limits are settable', () => {
+  const given = Array.from({ length: 1001 }, (_, i) => `c${i}`);
+  assert.throws(() => resolveLabels([row('c0', 1)], given, 'd.csv'), {
+    message: '--labels: more than 1000 distinct labels, the limit (ADAPTER_STORE_MAX_LABELS)',
+  });
+  assert.throws(
+    () => resolveLabels([row('a', 1)], ['a', 'b'.repeat(257)], 'd.csv'),
+    /^DataError: --labels: label 2: label of 257 characters/,
+  );
+  const tight = { maxLabels: 2, maxLabelChars: 3 };
+  assert.throws(
+    () => resolveLabels([row('a', 1), row('b', 2), row('c', 3)], undefined, 'd.csv', tight),
+    /d\.csv:3: more than 2 distinct labels/,
+  );
+  assert.throws(() => resolveLabels([row('a', 1), row('long', 2)], undefined, 'd.csv', tight), /d\.csv:2: label of 4 characters/);
+  assert.throws(
+    () => resolveLabels([row(0, 1), row(2, 2)], undefined, 'd.csv', tight),
+    /d\.csv:2: integer label 2 means 3 classes, over the limit of 2/,
+  );
 });

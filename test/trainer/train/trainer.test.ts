@@ -147,3 +147,28 @@ test('early stopping ends a seed once the patience runs out, and says so once', 
   );
   assert.equal(metrics.steps.length, validations.length, 'evaluated after every step, none twice');
 });
+
+test('a job evaluates at most MAX_VALIDATION_ROWS rows: the review recipe (a 200,000-row validation file) is refused before training', async () => {
+  const big = join(work, 'validation-200k.jsonl');
+  const row = (i: number) => JSON.stringify({ input_ids: [2, 8 + (i % 2) * 20, 9], label: i % 2 ? 'pos' : 'neg' });
+  writeFileSync(big, `${Array.from({ length: 200_000 }, (_, i) => row(i)).join('\n')}\n`);
+  const steps: number[] = [];
+  await assert.rejects(
+    train(
+      options(join(work, 'out-big-validation'), {
+        validation: big,
+        validationSplit: undefined,
+        log: (e) => (e.event === 'step' ? steps.push(e.step) : undefined),
+      }),
+    ),
+    (err: Error) => {
+      assert.equal(
+        err.message,
+        `${big}:10001: the validation data has more than 10000 rows, the most a job evaluates (every evaluation reads them all, and the job budget counts them); use a sample`,
+      );
+      return true;
+    },
+  );
+  assert.deepEqual(steps, [], 'refused before any step');
+  assert.equal(trainDefaults.maxValidationRows, 10_000);
+});

@@ -62,3 +62,10 @@ test('small data: at least one row on each side, else a clear error', () => {
     assert.throws(() => splitValidation(rows, f, 1), { name: 'DataError', message: `--validation-split must be in (0, 1), got ${f}` });
   }
 });
+
+test('a split holds out at most maxHeld rows (a job evaluation cap); the rest train', () => {
+  const capped = splitValidation(rows, 0.5, 42, 10);
+  assert.equal(capped.validation.length, 10);
+  assert.equal(capped.train.length, 90);
+  assert.deepEqual(splitValidation(rows, 0.1, 42, 10), splitValidation(rows, 0.1, 42), 'under the cap, the same split as ever');
+});
