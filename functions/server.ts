@@ -14,6 +14,8 @@
  *   ADAPTER_STORE_DATASET_MAX_ROWS  rows a checked upload may have (default 1,000,000)
  *   ADAPTER_STORE_MAX_QUEUED_JOBS, ADAPTER_STORE_MAX_JOBS_PER_KEY, ADAPTER_STORE_MAX_JOB_COST
  *                           spend controls (functions/jobs/spend.ts; README: Security)
+ *   ADAPTER_STORE_PREDICT_MAX_QUEUED_ROWS, ADAPTER_STORE_PREDICT_BATCH_ADAPTERS, ADAPTER_STORE_PREDICT_BATCH_PADDED_BYTES
+ *                           predict work bounds (functions/predict-limits.ts)
  *
  * Stops cleanly on SIGINT/SIGTERM: running jobs are stopped and left queued, and resume (from their
  * last checkpoint) the next time the server starts.
@@ -33,6 +35,7 @@ import { resolveApiKey } from './local/api-key.ts';
 import { resumeUnfinishedJobs } from './local/resume-jobs.ts';
 import { SEED_MODEL, seedBaseModel } from './local/seed-model.ts';
 import { signedUploads } from './local/signed-uploads.ts';
+import { predictLimitsFromEnv } from './predict-limits.ts';
 
 /** The registry's directory inside the store, and so the bucket name in its s3:// URIs. */
 const BUCKET = 'adapter-store';
@@ -72,7 +75,11 @@ async function main(): Promise<void> {
     log: (event) => console.log(JSON.stringify({ time: new Date().toISOString(), level: 'info', ...event })),
   });
   // POST /adapters/:task/predict in-process: onnxruntime on a worker thread, bases loaded on first use.
-  const predictor = await createNodePredictor({ registry, threads: threads > 0 ? threads : undefined });
+  const predictor = await createNodePredictor({
+    registry,
+    threads: threads > 0 ? threads : undefined,
+    ...predictLimitsFromEnv(process.env),
+  });
   const app = createApp({
     registry,
     predictor,
