@@ -223,7 +223,7 @@ withInferenceOptions(withDataOptions(program.command('predict')))
       for (let r = 0; r < batch.batchSize; r++) {
         const row = Array.from(logits.subarray(r * labels.length, (r + 1) * labels.length));
         const probs = softmaxRow(row);
-        lines.push(JSON.stringify({ logits: row, probs, label: labels[probs.indexOf(Math.max(...probs))] }));
+        lines.push(JSON.stringify({ logits: row, probs, label: labels[probs.reduce((best, p, i) => (p > probs[best] ? i : best), 0)] }));
       }
     }
     writeFileSync(o.out, `${lines.join('\n')}\n`);
