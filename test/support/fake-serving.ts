@@ -13,8 +13,8 @@ import { parseBase, type ServingBase } from '../../trainer/inference/base.ts';
 import type { Engine, EngineProvider, FeedTensor, PackedFeeds } from '../../trainer/inference/engine.ts';
 import { PredictError } from '../../trainer/inference/predictor.ts';
 import { createPredictor, type RuntimeOptions, type RuntimePredictor } from '../../trainer/inference/runtime.ts';
-import { stackedBytes } from '../../trainer/model/serving-graph.ts';
 import { parameterSpecs, specFromAdapterConfig } from '../../trainer/model/params.ts';
+import { stackedBytes } from '../../trainer/model/serving-graph.ts';
 import { writeAdapterDir } from '../../trainer/model-files/adapter-dir.ts';
 import { type BaseModel, loadBaseModel } from '../../trainer/model-files/base-model.ts';
 import type { F32Tensor } from '../../trainer/model-files/safetensors.ts';
@@ -51,7 +51,9 @@ export interface FakeStore {
 const VERSION = '20260101T000000000Z-0000000000000001';
 const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 
-export function fakeStore(prefix: string): FakeStore & { files: Map<string, Map<string, Uint8Array>>; manifests: Map<string, AdapterManifest> } {
+export function fakeStore(
+  prefix: string,
+): FakeStore & { files: Map<string, Map<string, Uint8Array>>; manifests: Map<string, AdapterManifest> } {
   const root = mkdtempSync(join(tmpdir(), prefix));
   const baseDir = join(root, 'tiny');
   writeTinyBert(baseDir);

@@ -71,7 +71,9 @@ test('a run carries at most maxBatchAdapters distinct adapters; rows left out ru
 });
 
 test('the batcher keeps counters and a bounded ring of recent runs, not an entry per run forever', async () => {
-  const engine: Engine = { run: async (rows) => ({ data: new Float32Array(rows.input_ids.dims[0] * 2), dims: [rows.input_ids.dims[0], 2] }) };
+  const engine: Engine = {
+    run: async (rows) => ({ data: new Float32Array(rows.input_ids.dims[0] * 2), dims: [rows.input_ids.dims[0], 2] }),
+  };
   const b = new MicroBatcher({ engine: async () => engine, padId: 0, maxRows: 1, maxWaitMs: 0, maxAdapters: 1, maxPaddedBytes: 0 });
   const adapter = { key: 'a', numLabels: 2, packed: {} };
   const runs = RECENT_RUNS + 50;
