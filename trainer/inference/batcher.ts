@@ -6,8 +6,9 @@
  * arrive during a run form the next batch.
  *
  * A mixed batch pads every adapter to the widest of them, so a batch takes the oldest row's adapter and
- * then only adapters that keep it within `maxAdapters` and `maxPaddedBytes` (rows left out wait, in
- * order, for the next run): one wide adapter runs alone on its own feeds instead of widening 31 others.
+ * then only adapters that keep it within `maxAdapters` and `maxPaddedBytes`, and whose padding adds at
+ * most half the batch's own bytes (adapters of like shapes mix; rows left out wait, in order, for the next
+ * run): one wide adapter runs alone on its own feeds instead of widening 31 others.
  * Rows whose request was abandoned (its AbortSignal) leave the queue before they are computed.
  */
 import { stackedBytes } from '../model/serving-graph.ts';
@@ -59,6 +60,16 @@ export interface BatcherStats {
   droppedRows: number;
   /** The largest paddedBytes of any run. */
   maxPaddedBytes: number;
+}
+
+/** Padding a mixed batch may always add, whatever its own bytes (small adapters of any shapes mix). */
+export const PAD_SLACK_BYTES = 4 * 1024 * 1024;
+
+/** Bytes of the adapters' own packed feeds. */
+function ownBytes(adapters: readonly BatchAdapter[]): number {
+  let n = 0;
+  for (const a of adapters) for (const t of Object.values(a.packed)) n += t.dims.reduce((x, y) => x * y, 1) * 4;
+  return n;
 }
 
 /** Runs kept for tests and benchmarks to look at; older ones are only counted. */
@@ -171,8 +182,10 @@ export class MicroBatcher<A extends BatchAdapter> {
       const key = r.adapter.key;
       let fits = rows.length < this.o.maxRows && !refused.has(key);
       if (fits && !slots.has(key) && adapters.length > 0) {
-        const bytes = adapters.length < this.o.maxAdapters ? stackedBytes([...adapters, r.adapter].map((a) => a.packed)) : Infinity;
-        if (bytes <= this.o.maxPaddedBytes) paddedBytes = bytes;
+        const joined = [...adapters, r.adapter];
+        const bytes = adapters.length < this.o.maxAdapters ? stackedBytes(joined.map((a) => a.packed)) : Infinity;
+        const own = ownBytes(joined);
+        if (bytes <= this.o.maxPaddedBytes && bytes - own <= Math.max(own / 2, PAD_SLACK_BYTES)) paddedBytes = bytes;
         else fits = false;
       }
       if (!fits) {

@@ -6,6 +6,7 @@
  * (finding 7). The engine here runs no graph: it records what each run would stack.
  */
 import assert from 'node:assert/strict';
+import { rmSync } from 'node:fs';
 import { after, before, test } from 'node:test';
 import { MicroBatcher, RECENT_RUNS } from '../../../trainer/inference/batcher.ts';
 import type { Engine } from '../../../trainer/inference/engine.ts';
@@ -18,9 +19,16 @@ const BUDGET = 2 * 1024 * 1024;
 
 before(() => {
   store.add({ task: 'wide', mode: 'adapter', labels: 2, bottleneck: 4096, seed: 1 });
+  store.add({ task: 'wider', mode: 'adapter', labels: 2, bottleneck: 16384, seed: 2 }); // ~8.4 MB packed
   NARROW.forEach((task, i) => store.add({ task, mode: 'adapter', labels: 2, bottleneck: 64, seed: 10 + i }));
 });
-after(() => store.files.clear());
+after(() => rmSync(store.root, { recursive: true, force: true }));
+
+/** Loads each adapter first (one by one), so that a round's requests arrive together, as concurrent clients' do. */
+async function warm(s: FakeServing, tasks: string[]): Promise<number> {
+  for (const task of tasks) await s.predictor.predict({ task, inputs: ['warm up'] });
+  return s.runs.length;
+}
 
 async function rounds(s: FakeServing, n: number, tasks: string[]): Promise<void> {
   for (let round = 0; round < n; round++) {
@@ -31,8 +39,10 @@ async function rounds(s: FakeServing, n: number, tasks: string[]): Promise<void>
 
 test('one wide adapter among 31 narrow ones: no run stacks more than the padded-bytes budget; the wide one runs alone', async () => {
   // A run starts when a round's 32 rows wait (maxWaitMs is long): each round offers the batcher one batch of all 32.
-  const s = await fakeServing(store, { maxBatchPaddedBytes: BUDGET, maxBatchAdapters: 32, maxBatchRows: 32, maxWaitMs: 60 });
+  const s = await fakeServing(store, { maxBatchPaddedBytes: BUDGET, maxBatchAdapters: 32, maxBatchRows: 32, maxWaitMs: 200 });
   try {
+    await warm(s, ['wide', ...NARROW]);
+    s.runs.length = 0;
     await rounds(s, 10, ['wide', ...NARROW]);
     assert.equal(
       s.runs.reduce((n, r) => n + r.rows, 0),
@@ -46,13 +56,28 @@ test('one wide adapter among 31 narrow ones: no run stacks more than the padded-
       `narrow adapters mixed: ${JSON.stringify(s.runs.map((r) => r.adapters))}`,
     );
     const stats = s.predictor.batchStats();
-    assert.equal(stats.rows, 320);
+    assert.equal(stats.rows, 320 + 32);
     assert.ok(stats.maxPaddedBytes <= BUDGET);
     const wideRuns = s.predictor.batches().filter((b) => b.adapters === 1);
     assert.ok(wideRuns.length >= 1, 'the wide adapter ran alone (its own feeds, nothing stacked)');
   } finally {
     s.release();
   }
+});
+
+test('with the default budgets, adapters mix only when padding adds at most half their own bytes', async () => {
+  const s = await fakeServing(store, { maxBatchRows: 8, maxWaitMs: 200 });
+  const tasks = ['wider', ...NARROW.slice(0, 7)];
+  const warmRuns = await warm(s, tasks);
+  await rounds(s, 3, tasks);
+  const runs = s.predictor.batches().slice(warmRuns);
+  assert.equal(
+    runs.reduce((n, r) => n + r.rows, 0),
+    24,
+  );
+  // Each round: the wider adapter alone (its own feeds) and the seven narrow ones together, in either order.
+  assert.deepEqual(runs.map((r) => r.adapters).sort(), [1, 1, 1, 7, 7, 7]);
+  assert.equal(s.runs.filter((r) => r.adapters > 1).length, 3);
 });
 
 test('a run carries at most maxBatchAdapters distinct adapters; rows left out run next, none lost', async () => {

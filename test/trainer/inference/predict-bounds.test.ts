@@ -6,7 +6,7 @@
  * into Math.max / Math.min.
  */
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { ServingBase } from '../../../trainer/inference/base.ts';
@@ -22,7 +22,7 @@ const longText = (words: number) => Array.from({ length: words }, (_, i) => WORD
 before(() => {
   store.add({ task: 'small', mode: 'adapter', labels: 2, seed: 1 });
 });
-after(() => store.files.clear());
+after(() => rmSync(store.root, { recursive: true, force: true }));
 
 async function rejectsWith(p: Promise<unknown>, code: string): Promise<PredictError> {
   let caught: unknown;
