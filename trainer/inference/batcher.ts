@@ -11,7 +11,6 @@
  * run): one wide adapter runs alone on its own feeds instead of widening 31 others.
  * Rows whose request was abandoned (its AbortSignal) leave the queue before they are computed.
  */
-import { stackedBytes } from '../model/serving-graph.ts';
 import type { Encoding } from '../tokenizer/bert-tokenizer-core.ts';
 import type { Engine, FeedTensor, PackedFeeds } from './engine.ts';
 
@@ -65,11 +64,44 @@ export interface BatcherStats {
 /** Padding a mixed batch may always add, whatever its own bytes (small adapters of any shapes mix). */
 export const PAD_SLACK_BYTES = 4 * 1024 * 1024;
 
-/** Bytes of the adapters' own packed feeds. */
-function ownBytes(adapters: readonly BatchAdapter[]): number {
-  let n = 0;
-  for (const a of adapters) for (const t of Object.values(a.packed)) n += t.dims.reduce((x, y) => x * y, 1) * 4;
-  return n;
+/**
+ * The shape a mixed batch stacks to (serving-graph.ts's stackPacked: every axis but the first padded to the
+ * largest), grown one adapter at a time, so that trying a candidate costs one pass over its feeds.
+ */
+class StackShape {
+  private readonly largest = new Map<string, number[]>();
+  private count = 0;
+  private own = 0;
+
+  /** Stacked and own bytes were `packed` added (every pack of one base has the same feed names). */
+  with(packed: PackedFeeds): { stacked: number; own: number } {
+    let slot = 0;
+    let own = 0;
+    for (const [name, t] of Object.entries(packed)) {
+      const cur = this.largest.get(name);
+      let padded = 1;
+      let alone = 1;
+      for (let i = 1; i < t.dims.length; i++) {
+        padded *= Math.max(cur?.[i] ?? 0, t.dims[i]);
+        alone *= t.dims[i];
+      }
+      slot += padded;
+      own += alone;
+    }
+    return { stacked: (this.count + 1) * slot * 4, own: this.own + own * 4 };
+  }
+
+  add(packed: PackedFeeds): void {
+    this.own = this.with(packed).own;
+    this.count++;
+    for (const [name, t] of Object.entries(packed)) {
+      const cur = this.largest.get(name);
+      this.largest.set(
+        name,
+        t.dims.map((n, i) => Math.max(cur?.[i] ?? 0, n)),
+      );
+    }
+  }
 }
 
 /** Runs kept for tests and benchmarks to look at; older ones are only counted. */
@@ -170,6 +202,7 @@ export class MicroBatcher<A extends BatchAdapter> {
     const rows: PendingRow<A>[] = [];
     const adapters: A[] = [];
     const slots = new Set<string>();
+    const shape = new StackShape();
     const refused = new Set<string>();
     const rest: PendingRow<A>[] = [];
     let paddedBytes = 0;
@@ -182,10 +215,8 @@ export class MicroBatcher<A extends BatchAdapter> {
       const key = r.adapter.key;
       let fits = rows.length < this.o.maxRows && !refused.has(key);
       if (fits && !slots.has(key) && adapters.length > 0) {
-        const joined = [...adapters, r.adapter];
-        const bytes = adapters.length < this.o.maxAdapters ? stackedBytes(joined.map((a) => a.packed)) : Infinity;
-        const own = ownBytes(joined);
-        if (bytes <= this.o.maxPaddedBytes && bytes - own <= Math.max(own / 2, PAD_SLACK_BYTES)) paddedBytes = bytes;
+        const { stacked, own } = adapters.length < this.o.maxAdapters ? shape.with(r.adapter.packed) : { stacked: Infinity, own: 0 };
+        if (stacked <= this.o.maxPaddedBytes && stacked - own <= Math.max(own / 2, PAD_SLACK_BYTES)) paddedBytes = stacked;
         else fits = false;
       }
       if (!fits) {
@@ -196,6 +227,7 @@ export class MicroBatcher<A extends BatchAdapter> {
       if (!slots.has(key)) {
         slots.add(key);
         adapters.push(r.adapter);
+        shape.add(r.adapter.packed);
       }
       rows.push(r);
     }
