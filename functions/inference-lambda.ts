@@ -13,6 +13,7 @@
  *   ADAPTER_STORE_INFERENCE_THREADS     onnxruntime intra-op threads (default: the runtime's choice)
  *   ADAPTER_STORE_ADAPTER_CACHE_BYTES   adapter cache size in bytes (default: the runtime's)
  *   ADAPTER_STORE_BASE_DIR              where bases are copied to (default: a new folder under the OS temp dir)
+ *   ADAPTER_STORE_PREDICT_*             predict work bounds (functions/predict-limits.ts)
  */
 import { join } from 'node:path';
 import type { LambdaContext, LambdaEvent } from 'hono/aws-lambda';
@@ -23,6 +24,7 @@ import type { Predictor } from '../trainer/inference/predictor.ts';
 import { type AppDeps, createApp } from './app.ts';
 import type { JobLauncher } from './jobs/launcher.ts';
 import { apiKeySource, readSecretsManager, type SecretReader } from './lambda.ts';
+import { predictLimitsFromEnv } from './predict-limits.ts';
 
 function required(env: NodeJS.ProcessEnv, name: string): string {
   const v = env[name];
@@ -54,6 +56,7 @@ export function predictorOptionsFromEnv(env: NodeJS.ProcessEnv, registry: Regist
   const baseRoot = env.ADAPTER_STORE_BASE_DIR;
   return {
     registry,
+    ...predictLimitsFromEnv(env),
     ...(threads === undefined ? {} : { threads }),
     ...(cacheBytes === undefined ? {} : { cacheBytes }),
     // The runtime downloads a base into the folder it is given when model.safetensors is not there yet.

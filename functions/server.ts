@@ -18,6 +18,8 @@
  *                           classes per dataset or job and characters per label (default 1,000 and 256)
  *   ADAPTER_STORE_STALE_UPLOAD_SECONDS  partial uploads left in the store's .tmp/ this long are removed
  *                           at start (default 3600)
+ *   ADAPTER_STORE_PREDICT_MAX_QUEUED_ROWS, ADAPTER_STORE_PREDICT_BATCH_ADAPTERS, ADAPTER_STORE_PREDICT_BATCH_PADDED_BYTES
+ *                           predict work bounds (functions/predict-limits.ts)
  *
  * Stops cleanly on SIGINT/SIGTERM: running jobs are stopped and left queued, and resume (from their
  * last checkpoint) the next time the server starts.
@@ -38,6 +40,7 @@ import { resolveApiKey } from './local/api-key.ts';
 import { resumeUnfinishedJobs } from './local/resume-jobs.ts';
 import { SEED_MODEL, seedBaseModel } from './local/seed-model.ts';
 import { signedUploads } from './local/signed-uploads.ts';
+import { predictLimitsFromEnv } from './predict-limits.ts';
 
 /** The registry's directory inside the store, and so the bucket name in its s3:// URIs. */
 const BUCKET = 'adapter-store';
@@ -80,7 +83,11 @@ async function main(): Promise<void> {
     log: (event) => console.log(JSON.stringify({ time: new Date().toISOString(), level: 'info', ...event })),
   });
   // POST /adapters/:task/predict in-process: onnxruntime on a worker thread, bases loaded on first use.
-  const predictor = await createNodePredictor({ registry, threads: threads > 0 ? threads : undefined });
+  const predictor = await createNodePredictor({
+    registry,
+    threads: threads > 0 ? threads : undefined,
+    ...predictLimitsFromEnv(process.env),
+  });
   const app = createApp({
     registry,
     predictor,

@@ -395,7 +395,7 @@ export function registerFinetuneRoutes(app: OpenAPIHono, deps: ResolvedDeps): vo
         },
       ]);
     }
-    const maxSteps = Math.min(...budgets.map((b) => (b.ok ? b.maxSteps : 0)));
+    const maxSteps = budgets.reduce((m, b) => Math.min(m, b.ok ? b.maxSteps : 0), Infinity);
     const owner = keyOwner(c.req.header('authorization'));
 
     return serially(async () => {

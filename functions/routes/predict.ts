@@ -70,7 +70,7 @@ const predictRoute = createRoute({
   },
   responses: {
     200: { description: 'One prediction per input, in order.', content: { 'application/json': { schema: PredictResponseSchema } } },
-    ...problemResponses(400, 401, 404, 409, 413, 415, 422),
+    ...problemResponses(400, 401, 404, 409, 413, 415, 422, 429),
     501: {
       description: 'This deployment serves no predictions (on AWS, the inference function does).',
       content: { 'application/problem+json': { schema: ProblemSchema } },
@@ -105,13 +105,16 @@ function isPredictError(err: unknown): err is PredictError {
   return err instanceof Error && err.name === 'PredictError' && typeof (err as { code?: unknown }).code === 'string';
 }
 
-const STATUS: Record<PredictErrorCode, { status: 400 | 404 | 409 | 422 | 500; code: string }> = {
+const STATUS: Record<PredictErrorCode, { status: 400 | 404 | 408 | 409 | 422 | 429 | 500; code: string }> = {
   'not-found': { status: 404, code: 'not-found' },
   'base-missing': { status: 409, code: 'base-missing' },
   'base-mismatch': { status: 409, code: 'base-mismatch' },
   unsupported: { status: 422, code: 'unsupported-adapter' },
   invalid: { status: 400, code: 'validation-error' },
   corrupt: { status: 500, code: 'adapter-corrupt' },
+  busy: { status: 429, code: 'too-many-rows' },
+  // The client went away before its rows ran: nobody reads this answer; 408 keeps it out of the 5xx logs.
+  cancelled: { status: 408, code: 'request-abandoned' },
 };
 
 export function registerPredictRoutes(app: OpenAPIHono, deps: ResolvedDeps): void {
@@ -128,13 +131,19 @@ export function registerPredictRoutes(app: OpenAPIHono, deps: ResolvedDeps): voi
         'this deployment serves no predictions; on AWS, predict is routed to the inference function',
       );
     try {
-      const res = await deps.predictor.predict({ task, version, inputs: inputs as (string | { text: string; text_pair?: string })[] });
+      const res = await deps.predictor.predict({
+        task,
+        version,
+        inputs: inputs as (string | { text: string; text_pair?: string })[],
+        signal: c.req.raw.signal, // aborted when the client closes the connection: its rows are dropped
+      });
       return c.json(res, 200);
     } catch (err) {
       if (!isPredictError(err) || !(err.code in STATUS)) throw err;
       const { status, code } = STATUS[err.code];
       if (status === 500) deps.log({ time: deps.now().toISOString(), level: 'error', msg: 'adapter refused', task, error: err.message });
-      throw new ProblemError(status, code, err.message, err.field ? [{ name: err.field, reason: err.message }] : []);
+      const headers: Record<string, string> = err.retryAfterSeconds ? { 'retry-after': String(err.retryAfterSeconds) } : {};
+      throw new ProblemError(status, code, err.message, err.field ? [{ name: err.field, reason: err.message }] : [], headers);
     }
   });
 }

@@ -115,7 +115,7 @@ const B = Number(a.batch);
 const batches: Record<string, ort.Tensor>[] = [];
 for (let i = 0; i < encoded.length; i += B) {
   const rows = encoded.slice(i, i + B);
-  const S = Math.max(...rows.map((r) => r.inputIds.length));
+  const S = rows.reduce((m, r) => Math.max(m, r.inputIds.length), 0);
   const ids = new BigInt64Array(rows.length * S);
   const mask = new BigInt64Array(rows.length * S);
   const types = new BigInt64Array(rows.length * S);
@@ -157,7 +157,7 @@ const L = config.labels.length;
 const accuracy = (logits: Float32Array) =>
   test.filter((r, i) => {
     const row = Array.from(logits.subarray(i * L, (i + 1) * L));
-    return row.indexOf(Math.max(...row)) === r.label;
+    return row.reduce((best, v, k) => (v > row[best] ? k : best), 0) === r.label;
   }).length / test.length;
 const ref = results[0];
 const refAcc = accuracy(ref.logits);

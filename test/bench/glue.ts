@@ -54,7 +54,7 @@ const validation = readFileSync(join(dataDir, 'validation.jsonl'), 'utf8')
   .map((l) => JSON.parse(l) as { label: number });
 const counts = new Map<number, number>();
 for (const r of validation) counts.set(r.label, (counts.get(r.label) ?? 0) + 1);
-const majority = Math.max(...counts.values()) / validation.length;
+const majority = [...counts.values()].reduce((m, v) => Math.max(m, v), 0) / validation.length;
 
 interface Best {
   accuracy: number;

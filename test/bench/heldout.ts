@@ -75,7 +75,7 @@ export function prepareHeldOut(task: string, dir: string): HeldOutTask {
   const paths = { train: join(dir, task, 'train.jsonl'), score: join(dir, task, 'score.jsonl') };
   writeJsonl(paths.train, train);
   writeJsonl(paths.score, score);
-  return { task, ...paths, scoreRows: score.length, majority: Math.max(...counts.values()) / score.length };
+  return { task, ...paths, scoreRows: score.length, majority: [...counts.values()].reduce((m, v) => Math.max(m, v), 0) / score.length };
 }
 
 /** Runs the trainer CLI; its stdout. */

@@ -141,9 +141,9 @@ if (a.svg) writeFileSync(a.svg, plot(points, imdb.majority));
 /** A small line plot, accuracy against CPU-minutes, with the majority class as a dashed line. */
 function plot(ps: Point[], majority: number): string {
   const [w, h, m] = [560, 320, 48];
-  const maxX = Math.max(...ps.map((p) => p.cpuMinutes), 1);
-  const lo = Math.min(majority, ...ps.map((p) => p.accuracy)) - 0.02;
-  const hi = Math.max(...ps.map((p) => p.accuracy)) + 0.02;
+  const maxX = ps.reduce((m, p) => Math.max(m, p.cpuMinutes), 1);
+  const lo = ps.reduce((m, p) => Math.min(m, p.accuracy), majority) - 0.02;
+  const hi = ps.reduce((m, p) => Math.max(m, p.accuracy), -Infinity) + 0.02;
   const x = (v: number) => m + ((w - 2 * m) * v) / maxX;
   const y = (v: number) => h - m - ((h - 2 * m) * (v - lo)) / (hi - lo);
   const line = ps.map((p) => `${x(p.cpuMinutes).toFixed(1)},${y(p.accuracy).toFixed(1)}`).join(' ');

@@ -179,7 +179,7 @@ function rssMB(): number {
 
 function ortFeeds(rows: readonly Encoding[], padId: number): Record<string, ort.Tensor> {
   const B = rows.length;
-  const S = Math.max(...rows.map((r) => r.inputIds.length));
+  const S = rows.reduce((m, r) => Math.max(m, r.inputIds.length), 0);
   const ids = new BigInt64Array(B * S).fill(BigInt(padId));
   const mask = new BigInt64Array(B * S);
   const types = new BigInt64Array(B * S);
@@ -219,7 +219,7 @@ async function measureBase(name: string, dir: string): Promise<BaseResult> {
     const registry = Registry.fromUri(pathToFileURL(join(work, 'store')).href);
     const tasks: string[] = [];
     let adapterBytes = 0;
-    const maxCount = Math.max(...counts, 2);
+    const maxCount = counts.reduce((m, v) => Math.max(m, v), 2);
     for (let i = 0; i < maxCount; i++) {
       const task = `bench-${i}`;
       const out = join(work, 'adapters', task);

@@ -17,8 +17,8 @@ export function ablationHeatmap(
 ): string {
   const n = o.numLayers;
   const values = [...spans.map((s) => s.value), o.unablated];
-  const lo = Math.min(...values);
-  const hi = Math.max(...values);
+  const lo = values.reduce((m, v) => Math.min(m, v), Infinity);
+  const hi = values.reduce((m, v) => Math.max(m, v), -Infinity);
   const t = (v: number) => (hi > lo ? (v - lo) / (hi - lo) : 1);
   const legendX = LEFT + n * CELL + 28;
   const width = Math.max(legendX + 90, 480);

@@ -53,7 +53,7 @@ export class AdapterCache {
   async get(
     manifest: AdapterManifest,
     check: (manifest: AdapterManifest, config: AdapterConfig) => Promise<void>,
-    keptBytes: (a: LoadedAdapter) => number = (a) => a.bytes,
+    keptBytes: (a: LoadedAdapter) => number | Promise<number> = (a) => a.bytes,
   ): Promise<LoadedAdapter> {
     const key = `${manifest.task}@${manifest.version}`;
     const hit = this.entries.get(key);
@@ -64,8 +64,8 @@ export class AdapterCache {
     }
     let pending = this.loading.get(key);
     if (!pending) {
-      pending = this.load(key, manifest, check).then((a) => {
-        a.bytes = keptBytes(a);
+      pending = this.load(key, manifest, check).then(async (a) => {
+        a.bytes = await keptBytes(a);
         this.insert(a);
         return a;
       });

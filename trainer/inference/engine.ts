@@ -16,9 +16,16 @@ export interface Variant {
 
 export const variantKey = (v: Variant): string => `${v.nonlinearity}/${v.usesPooler ? 'pooler' : 'cls'}`;
 
+/** One adapter's per-task feeds, packed alone (serving-graph.ts's packAdapters of U = 1). */
+export type PackedFeeds = Record<string, { data: Float32Array; dims: number[] }>;
+
 export interface Engine {
-  /** One run of the serving graph: logits [B, L] row-major. */
-  run(feeds: Record<string, FeedTensor>): Promise<{ data: Float32Array; dims: number[] }>;
+  /**
+   * One run of the serving graph: logits [B, L] row-major. `rows` are the row feeds (ids, mask, types,
+   * adapter_index); slot u of adapter_index is `adapters[u]`. The engine stacks several adapters itself
+   * (stackPacked), so the Node engine does it on its worker, off the server's event loop.
+   */
+  run(rows: Record<string, FeedTensor>, adapters: readonly PackedFeeds[]): Promise<{ data: Float32Array; dims: number[] }>;
 }
 
 /** Creates one engine per (base, variant), once; `close` releases them all. */

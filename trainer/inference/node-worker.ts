@@ -3,13 +3,17 @@
  * variant), and runs them (session.run blocks its thread, never the server's event loop). Base weights
  * are graph inputs wrapping this thread's copy of the weights file without another copy, shared by
  * every session of that base (as initializers, onnxruntime would copy them into each session).
+ *
+ * A run's feeds arrive transferred, not copied: the row feeds are the run's own, and each adapter's
+ * packed feeds go back to the runtime with the reply (transferred again), so the worker never holds an
+ * adapter between runs and a mixed batch is stacked here, off the server's event loop.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import type { BertConfig } from '../../shared/bert-config.ts';
 import { toOnnxModel } from '../graph/onnx-export.ts';
-import { buildServingGraph } from '../model/serving-graph.ts';
+import { buildServingGraph, stackPacked } from '../model/serving-graph.ts';
 import { createSession, hostTensor, type ort } from '../runtime/session.ts';
-import type { FeedTensor, Variant } from './engine.ts';
+import type { FeedTensor, PackedFeeds, Variant } from './engine.ts';
 
 export interface WeightLayout {
   name: string;
@@ -21,12 +25,13 @@ export interface WeightLayout {
 export type WorkerRequest =
   | { op: 'base'; id: number; name: string; config: BertConfig; buffer: ArrayBuffer; layout: WeightLayout[] }
   | { op: 'session'; id: number; key: string; base: string; variant: Variant }
-  | { op: 'run'; id: number; key: string; feeds: Record<string, FeedTensor> }
+  | { op: 'run'; id: number; key: string; feeds: Record<string, FeedTensor>; adapters: PackedFeeds[] }
   | { op: 'close'; id: number };
 
+/** `adapters`: a run's packed adapter feeds, handed back (success or failure) to the runtime that owns them. */
 export type WorkerReply =
-  | { id: number; ok: true; logits?: { data: Float32Array; dims: number[] }; createMs?: number }
-  | { id: number; ok: false; error: string };
+  | { id: number; ok: true; logits?: { data: Float32Array; dims: number[] }; createMs?: number; adapters?: PackedFeeds[] }
+  | { id: number; ok: false; error: string; adapters?: PackedFeeds[] };
 
 const { threads } = workerData as { threads?: number };
 const bases = new Map<string, { config: BertConfig; weights: Map<string, ort.Tensor> }>();
@@ -63,9 +68,11 @@ async function handle(m: WorkerRequest): Promise<WorkerReply> {
       if (!s) throw new Error(`no session "${m.key}" on this worker`);
       const feeds: Record<string, ort.Tensor> = { ...s.frozen };
       for (const [name, t] of Object.entries(m.feeds)) feeds[name] = hostTensor(t.data, t.dims);
+      const perTask = m.adapters.length === 1 ? m.adapters[0] : stackPacked(m.adapters);
+      for (const [name, t] of Object.entries(perTask)) feeds[name] = hostTensor(t.data, t.dims);
       const out = await s.session.run(feeds, ['logits']);
       const logits = out.logits;
-      return { id: m.id, ok: true, logits: { data: logits.data as Float32Array, dims: [...logits.dims] } };
+      return { id: m.id, ok: true, logits: { data: logits.data as Float32Array, dims: [...logits.dims] }, adapters: m.adapters };
     }
     case 'close': {
       for (const s of sessions.values()) await s.session.release();
@@ -76,9 +83,21 @@ async function handle(m: WorkerRequest): Promise<WorkerReply> {
   }
 }
 
+/** The buffers a reply moves back: the logits and the adapters' packed feeds. */
+function transferOf(reply: WorkerReply): ArrayBuffer[] {
+  const buffers = new Set<ArrayBuffer>();
+  if (reply.ok && reply.logits) buffers.add(reply.logits.data.buffer as ArrayBuffer);
+  for (const a of reply.adapters ?? [])
+    for (const t of Object.values(a)) if (t.data.buffer instanceof ArrayBuffer) buffers.add(t.data.buffer);
+  return [...buffers];
+}
+
 parentPort!.on('message', (m: WorkerRequest) => {
   handle(m).then(
-    (reply) => parentPort!.postMessage(reply, reply.ok && reply.logits ? [reply.logits.data.buffer as ArrayBuffer] : []),
-    (err: unknown) => parentPort!.postMessage({ id: m.id, ok: false, error: (err as Error).message } satisfies WorkerReply),
+    (reply) => parentPort!.postMessage(reply, transferOf(reply)),
+    (err: unknown) => {
+      const reply: WorkerReply = { id: m.id, ok: false, error: (err as Error).message, adapters: m.op === 'run' ? m.adapters : undefined };
+      parentPort!.postMessage(reply, transferOf(reply));
+    },
   );
 });

@@ -7,10 +7,11 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
+import { SLUG_RE } from '../../shared/job-schema.ts';
 import type { Registry } from '../../shared/registry.ts';
 import type { AdapterSource } from './adapter-source.ts';
 import { parseBase, type ServingBase } from './base.ts';
-import type { Engine, EngineProvider, Variant } from './engine.ts';
+import type { Engine, EngineProvider, FeedTensor, PackedFeeds, Variant } from './engine.ts';
 import { variantKey } from './engine.ts';
 import { registryAdapterSource } from './node-sources.ts';
 import type { WeightLayout, WorkerReply, WorkerRequest } from './node-worker.ts';
@@ -27,6 +28,10 @@ export interface NodePredictorOptions {
   threads?: number;
   maxBatchRows?: number;
   maxWaitMs?: number;
+  /** Work bounds (runtime.ts's defaults): rows admitted at once, adapters and padded bytes per mixed batch. */
+  maxQueuedRows?: number;
+  maxBatchAdapters?: number;
+  maxBatchPaddedBytes?: number;
   /**
    * A local directory holding base `name` (config.json, model.safetensors, vocab.txt | tokenizer.json).
    * Default: models/<name>/ downloaded from the registry once, into a temporary directory removed on close.
@@ -50,7 +55,12 @@ function startWorker(threads?: number): Worker {
   return new Worker(boot, { eval: true, workerData });
 }
 
-type Pending = { resolve: (r: WorkerReply & { ok: true }) => void; reject: (e: Error) => void };
+type Pending = {
+  resolve: (r: WorkerReply & { ok: true }) => void;
+  reject: (e: Error) => void;
+  /** Called with every reply before it settles (a run takes its adapters' feeds back). */
+  onReply?: (r: WorkerReply) => void;
+};
 type WithoutId<T> = T extends unknown ? Omit<T, 'id'> : never;
 
 /** One worker thread holding every base and session of this process, started on first use (a server that never predicts pays nothing). */
@@ -73,6 +83,7 @@ export class NodeEngines implements EngineProvider {
       const p = this.pending.get(r.id);
       if (!p) return;
       this.pending.delete(r.id);
+      p.onReply?.(r);
       if (r.ok) p.resolve(r);
       else p.reject(new Error(`inference worker: ${r.error}`));
     });
@@ -89,10 +100,14 @@ export class NodeEngines implements EngineProvider {
     this.pending.clear();
   }
 
-  private call(m: WithoutId<WorkerRequest>, transfer: ArrayBuffer[] = []): Promise<WorkerReply & { ok: true }> {
+  private call(
+    m: WithoutId<WorkerRequest>,
+    transfer: ArrayBuffer[] = [],
+    onReply?: (r: WorkerReply) => void,
+  ): Promise<WorkerReply & { ok: true }> {
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
-      this.pending.set(id, { resolve, reject });
+      this.pending.set(id, { resolve, reject, onReply });
       if (this.pending.size === 1) this.worker.ref(); // keep the process alive only while work is pending
       this.worker.postMessage({ ...m, id } as WorkerRequest, transfer);
     }).finally(() => {
@@ -130,8 +145,10 @@ export class NodeEngines implements EngineProvider {
       e = this.call({ op: 'session', key, base: base.name, variant }).then((r) => {
         this.sessionCreateMs.set(key, r.createMs ?? Number.NaN);
         return {
-          run: async (feeds) => {
-            const reply = await this.call({ op: 'run', key, feeds });
+          run: async (feeds, adapters) => {
+            const reply = await this.call({ op: 'run', key, feeds, adapters: [...adapters] }, runTransfer(feeds, adapters), (r) =>
+              takeBack(adapters, r.adapters),
+            );
             if (!reply.logits) throw new Error('inference worker: no logits');
             return reply.logits;
           },
@@ -153,6 +170,36 @@ export class NodeEngines implements EngineProvider {
       await worker.terminate();
     }
   }
+}
+
+/**
+ * What a run moves to the worker instead of copying: its own row feeds, and each adapter's packed
+ * buffers (taken back with the reply: takeBack). A buffer shared with other data is copied instead.
+ */
+function runTransfer(feeds: Record<string, FeedTensor>, adapters: readonly PackedFeeds[]): ArrayBuffer[] {
+  const buffers = new Set<ArrayBuffer>();
+  const whole = (a: Float32Array | BigInt64Array) =>
+    a.buffer instanceof ArrayBuffer && a.byteOffset === 0 && a.byteLength === a.buffer.byteLength;
+  for (const t of Object.values(feeds)) if (whole(t.data)) buffers.add(t.data.buffer as ArrayBuffer);
+  for (const a of adapters) {
+    for (const [name, t] of Object.entries(a)) {
+      if (t.data.length === 0 && t.dims.every((n) => n > 0))
+        throw new Error(`inference: adapter feed "${name}" was lost (its run's worker exited); reload the adapter`);
+      if (whole(t.data)) buffers.add(t.data.buffer as ArrayBuffer);
+    }
+  }
+  return [...buffers];
+}
+
+/** Puts the buffers a run moved to the worker back into the adapters' packed feeds. */
+function takeBack(adapters: readonly PackedFeeds[], returned: PackedFeeds[] | undefined): void {
+  if (!returned || returned.length !== adapters.length) return;
+  adapters.forEach((a, u) => {
+    for (const [name, t] of Object.entries(a)) {
+      const back = returned[u][name];
+      if (back) t.data = back.data;
+    }
+  });
 }
 
 /** Reads a base directory and hands its weights to the engines. */
@@ -189,6 +236,12 @@ export async function createNodePredictor(opts: NodePredictorOptions): Promise<N
       return join(scratch, name);
     });
   const loadBase = async (name: string): Promise<ServingBase> => {
+    // The name comes from a stored manifest: a slug before it becomes a path (a planted "../.." must not).
+    if (!SLUG_RE.test(name))
+      throw new PredictError(
+        `the adapter's manifest names base model ${JSON.stringify(name.slice(0, 80))}, which is not a model name`,
+        'corrupt',
+      );
     const dir = await baseDir(name);
     if (!existsSync(join(dir, 'model.safetensors'))) {
       if (!(await registry.modelExists(name)))
@@ -204,6 +257,9 @@ export async function createNodePredictor(opts: NodePredictorOptions): Promise<N
     cacheBytes: opts.cacheBytes,
     maxBatchRows: opts.maxBatchRows,
     maxWaitMs: opts.maxWaitMs,
+    maxQueuedRows: opts.maxQueuedRows,
+    maxBatchAdapters: opts.maxBatchAdapters,
+    maxBatchPaddedBytes: opts.maxBatchPaddedBytes,
   });
   return {
     ...runtime,

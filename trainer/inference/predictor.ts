@@ -12,6 +12,8 @@ export interface PredictRequest {
   /** A version id; absent: the task's newest version. */
   version?: string;
   inputs: PredictInput[];
+  /** The caller went away (e.g. the HTTP request's signal): rows not yet computed are dropped. */
+  signal?: AbortSignal;
 }
 
 export interface Prediction {
@@ -39,8 +41,18 @@ export interface Predictor {
  * unsupported: an adapter this runtime cannot serve over a shared base (`full` mode).
  * invalid: a bad input (`field` names it, e.g. `inputs[3].text`).
  * corrupt: a stored file does not match its manifest's sha256 (added to the shared contract: a server-side fault, never served).
+ * busy: this process already holds its cap of queued rows; `retryAfterSeconds` says when to retry.
+ * cancelled: the request's signal aborted before its rows were computed.
  */
-export type PredictErrorCode = 'not-found' | 'base-missing' | 'base-mismatch' | 'unsupported' | 'invalid' | 'corrupt';
+export type PredictErrorCode =
+  | 'not-found'
+  | 'base-missing'
+  | 'base-mismatch'
+  | 'unsupported'
+  | 'invalid'
+  | 'corrupt'
+  | 'busy'
+  | 'cancelled';
 
 export class PredictError extends Error {
   override name = 'PredictError';
@@ -48,6 +60,7 @@ export class PredictError extends Error {
     message: string,
     readonly code: PredictErrorCode,
     readonly field?: string,
+    readonly retryAfterSeconds?: number,
   ) {
     super(message);
   }

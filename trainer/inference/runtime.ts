@@ -3,21 +3,34 @@
  * refuses what cannot run on the base it names, tokenizes with that base's tokenizer (pairs, truncation
  * to the adapter's maxSeqLen), micro-batches rows per serving graph, and turns logits into labelled
  * probabilities. Engines (node.ts; a browser one later) plug in through EngineProvider. No Node APIs.
+ *
+ * Work is bounded: at most `maxQueuedRows` rows admitted at once (beyond: PredictError 'busy'), texts cut
+ * to the words maxSeqLen can use before tokenizing, tokenizing and packing in slices that yield to the
+ * event loop between inputs (and adapter sites), and rows of an aborted request dropped before they run.
  */
 import type { AdapterConfig } from '../../shared/adapter-config.ts';
 import type { AdapterManifest } from '../../shared/manifest.ts';
-import { packAdapters, servingVariant, stackPacked } from '../model/serving-graph.ts';
+import { packAdaptersInSlices, servingVariant } from '../model/serving-graph.ts';
 import type { BertTokenizer, Encoding } from '../tokenizer/bert-tokenizer-core.ts';
 import { AdapterCache, type LoadedAdapter } from './adapter-cache.ts';
 import type { AdapterSource } from './adapter-source.ts';
 import type { ServingBase } from './base.ts';
-import { type BatchAdapter, MicroBatcher, type PackedFeeds } from './batcher.ts';
+import { type BatchAdapter, type BatcherStats, MicroBatcher } from './batcher.ts';
 import { type EngineProvider, type Variant, variantKey } from './engine.ts';
 import { PredictError, type PredictInput, type Predictor, type PredictRequest } from './predictor.ts';
+import { usableText } from './text-bound.ts';
 
 export const DEFAULT_CACHE_BYTES = 256 * 1024 * 1024;
 export const DEFAULT_MAX_BATCH_ROWS = 32;
 export const DEFAULT_MAX_WAIT_MS = 2;
+/** Rows admitted (tokenizing, waiting or running) per predictor at once: 8 maximum-size requests. */
+export const DEFAULT_MAX_QUEUED_ROWS = 256;
+/** Distinct adapters in one mixed batch. */
+export const DEFAULT_MAX_BATCH_ADAPTERS = 8;
+/** Stacked, padded per-task feeds of one mixed batch (13 BERT-base adapters of bottleneck 64). */
+export const DEFAULT_MAX_BATCH_PADDED_BYTES = 128 * 1024 * 1024;
+/** What a 429 tells a client to wait. */
+export const BUSY_RETRY_SECONDS = 1;
 
 export interface RuntimeOptions {
   source: AdapterSource;
@@ -30,19 +43,48 @@ export interface RuntimeOptions {
   maxBatchRows?: number;
   /** How long the first waiting row waits for others (default 2 ms). */
   maxWaitMs?: number;
+  /** Rows admitted at once, all requests together; beyond, PredictError 'busy' (default 256). */
+  maxQueuedRows?: number;
+  /** Distinct adapters in one mixed batch (default 8). */
+  maxBatchAdapters?: number;
+  /** Bytes of stacked, padded per-task feeds in one mixed batch (default 128 MiB); an adapter alone is never padded. */
+  maxBatchPaddedBytes?: number;
 }
 
 interface Served extends BatchAdapter {
   adapter: LoadedAdapter;
-  /** This adapter alone, packed once (the common single-adapter batch costs no packing). */
-  packed: PackedFeeds;
 }
 
 /** The runtime's predictor, plus what tests and benchmarks look at. */
 export interface RuntimePredictor extends Predictor {
   readonly cache: AdapterCache;
-  /** Each graph's batches so far: rows and distinct adapters per run. */
-  batches(): { graph: string; rows: number; adapters: number }[];
+  /** Each graph's recent runs (at most RECENT_RUNS each): rows, distinct adapters and padded bytes per run. */
+  batches(): { graph: string; rows: number; adapters: number; paddedBytes: number }[];
+  /** Totals over every graph since the start (counters: constant memory). */
+  batchStats(): BatcherStats;
+  /** Rows admitted and not finished. */
+  readonly queuedRows: number;
+}
+
+/**
+ * Yields to the event loop (a macrotask: timers and I/O callbacks run) between slices of work: setImmediate
+ * on Node; in a page a MessageChannel message, since nested setTimeout(0) is clamped to 4 ms.
+ */
+const nextTurn: () => Promise<void> = (() => {
+  if (typeof setImmediate === 'function') return () => new Promise<void>((resolve) => setImmediate(resolve));
+  const channel = new MessageChannel();
+  const waiting: (() => void)[] = [];
+  channel.port1.addEventListener('message', () => waiting.shift()?.());
+  channel.port1.start(); // needed with addEventListener, unlike onmessage
+  return () =>
+    new Promise<void>((resolve) => {
+      waiting.push(resolve);
+      channel.port2.postMessage(null);
+    });
+})();
+
+function cancelled(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw new PredictError('the request was abandoned before its rows were computed', 'cancelled');
 }
 
 const servedOf = new WeakMap<LoadedAdapter, Served>();
@@ -102,11 +144,11 @@ export function createPredictor(o: RuntimeOptions): RuntimePredictor {
       engine.catch(() => {});
       b = new MicroBatcher<Served>({
         engine: () => engine,
-        // Mixed batches stack the adapters' own packed feeds: their raw tensors are not kept.
-        pack: (adapters) => (adapters.length === 1 ? adapters[0].packed : stackPacked(adapters.map((a) => a.packed))),
         padId: base.tokenizer.padId,
         maxRows: o.maxBatchRows ?? DEFAULT_MAX_BATCH_ROWS,
         maxWaitMs: o.maxWaitMs ?? DEFAULT_MAX_WAIT_MS,
+        maxAdapters: o.maxBatchAdapters ?? DEFAULT_MAX_BATCH_ADAPTERS,
+        maxPaddedBytes: o.maxBatchPaddedBytes ?? DEFAULT_MAX_BATCH_PADDED_BYTES,
       });
       batchers.set(key, b);
     }
@@ -134,53 +176,61 @@ export function createPredictor(o: RuntimeOptions): RuntimePredictor {
       throw new PredictError(`${what} has no classifier labels to predict`, 'unsupported');
   };
 
-  const served = (a: LoadedAdapter, base: ServingBase): Served => {
-    let s = servedOf.get(a);
-    if (!s) {
-      const packed = packAdapters(base.layerNorms, base.config, [{ config: a.config, tensors: a.tensors }]);
-      s = { key: a.key, numLabels: a.config.labels.length, adapter: a, packed };
-      servedOf.set(a, s);
-      a.tensors.clear(); // packed now: memory holds each adapter once
-    }
-    return s;
-  };
-  const packedBytes = (a: LoadedAdapter, base: ServingBase): number => {
+  /** Packs a loaded adapter once, in slices (the cache's keptBytes hook); memory then holds it once, packed. */
+  const packServed = async (a: LoadedAdapter, base: ServingBase): Promise<number> => {
+    const packed = await packAdaptersInSlices(base.layerNorms, base.config, [{ config: a.config, tensors: a.tensors }], nextTurn);
+    servedOf.set(a, { key: a.key, numLabels: a.config.labels.length, adapter: a, packed });
+    a.tensors.clear();
     let n = 0;
-    for (const t of Object.values(served(a, base).packed)) n += t.data.byteLength;
+    for (const t of Object.values(packed)) n += t.data.byteLength;
     return n;
   };
+  const served = (a: LoadedAdapter): Served => {
+    const s = servedOf.get(a);
+    if (!s) throw new Error(`predictor: adapter ${a.key} was not packed`);
+    return s;
+  };
+
+  const maxQueuedRows = o.maxQueuedRows ?? DEFAULT_MAX_QUEUED_ROWS;
+  let queuedRows = 0;
 
   return {
     cache,
-    batches: () => [...batchers].flatMap(([graph, b]) => b.history.map((h) => ({ graph, ...h }))),
+    batches: () => [...batchers].flatMap(([graph, b]) => b.recent().map((h) => ({ graph, ...h }))),
+    batchStats: () => {
+      const total: BatcherStats = { runs: 0, rows: 0, mixedRuns: 0, droppedRows: 0, maxPaddedBytes: 0 };
+      for (const b of batchers.values()) {
+        total.runs += b.stats.runs;
+        total.rows += b.stats.rows;
+        total.mixedRuns += b.stats.mixedRuns;
+        total.droppedRows += b.stats.droppedRows;
+        total.maxPaddedBytes = Math.max(total.maxPaddedBytes, b.stats.maxPaddedBytes);
+      }
+      return total;
+    },
+    get queuedRows() {
+      return queuedRows;
+    },
 
     async predict(req: PredictRequest) {
       if (closed) throw new Error('predictor: closed');
       if (!Array.isArray(req.inputs) || req.inputs.length === 0)
         throw new PredictError('inputs must be a non-empty array', 'invalid', 'inputs');
       const inputs = req.inputs.map((x: PredictInput, i) => checkInput(x, i));
-      const manifest = await o.source.manifest(req.task, req.version);
-      if (manifest.mode === 'full')
+      cancelled(req.signal);
+      if (queuedRows + inputs.length > maxQueuedRows)
         throw new PredictError(
-          `adapter "${manifest.task}" version ${manifest.version} was trained in full mode and cannot share a base; export it baked instead`,
-          'unsupported',
+          `this server holds ${queuedRows} rows to predict (at most ${maxQueuedRows}); retry in ${BUSY_RETRY_SECONDS} s`,
+          'busy',
+          undefined,
+          BUSY_RETRY_SECONDS,
         );
-      const base = await baseNamed(manifest.baseModel.name);
-      const adapter = await cache.get(manifest, checkAgainst(base), (a) => packedBytes(a, base));
-      const s = served(adapter, base);
-      const tokenizer = tokenizerFor(base, adapter.config.maxSeqLen);
-      const encodings: Encoding[] = inputs.map((x) => tokenizer.encode(x.text, x.pair));
-      const logits = await batcherFor(base, servingVariant(adapter.config)).submit(s, encodings);
-      const labels = adapter.config.labels;
-      return {
-        task: manifest.task,
-        version: manifest.version,
-        predictions: logits.map((row) => {
-          const p = softmax(row);
-          const best = p.indexOf(Math.max(...p));
-          return { label: labels[best], probs: Object.fromEntries(labels.map((l, i) => [l, p[i]])) };
-        }),
-      };
+      queuedRows += inputs.length;
+      try {
+        return await admitted(req, inputs);
+      } finally {
+        queuedRows -= inputs.length;
+      }
     },
 
     async close() {
@@ -190,4 +240,51 @@ export function createPredictor(o: RuntimeOptions): RuntimePredictor {
       await o.engines.close();
     },
   };
+
+  /** A request within the row cap: load, tokenize in slices, batch, label. */
+  async function admitted(req: PredictRequest, inputs: { text: string; pair?: string }[]) {
+    const manifest = await o.source.manifest(req.task, req.version);
+    if (manifest.mode === 'full')
+      throw new PredictError(
+        `adapter "${manifest.task}" version ${manifest.version} was trained in full mode and cannot share a base; export it baked instead`,
+        'unsupported',
+      );
+    const base = await baseNamed(manifest.baseModel.name);
+    const adapter = await cache.get(manifest, checkAgainst(base), (a) => packServed(a, base));
+    const s = served(adapter);
+    const maxSeqLen = adapter.config.maxSeqLen;
+    const tokenizer = tokenizerFor(base, maxSeqLen);
+    // One input per slice, each cut to the words maxSeqLen can use: the event loop is never held for long.
+    const encodings: Encoding[] = [];
+    for (const x of inputs) {
+      await nextTurn();
+      cancelled(req.signal);
+      const pair = x.pair === undefined ? undefined : usableText(x.pair, maxSeqLen);
+      encodings.push(tokenizer.encode(usableText(x.text, maxSeqLen), pair));
+    }
+    let logits: Float32Array[];
+    try {
+      logits = await batcherFor(base, servingVariant(adapter.config)).submit(s, encodings, req.signal);
+    } catch (err) {
+      cancelled(req.signal);
+      throw err;
+    }
+    const labels = adapter.config.labels;
+    return {
+      task: manifest.task,
+      version: manifest.version,
+      predictions: logits.map((row) => {
+        const p = softmax(row);
+        const best = argmax(p);
+        return { label: labels[best], probs: Object.fromEntries(labels.map((l, i) => [l, p[i]])) };
+      }),
+    };
+  }
+}
+
+/** The index of the largest value (the first of equals), in one pass: no spread of a label-sized array. */
+export function argmax(values: readonly number[]): number {
+  let best = 0;
+  for (let i = 1; i < values.length; i++) if (values[i] > values[best]) best = i;
+  return best;
 }

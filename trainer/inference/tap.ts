@@ -11,8 +11,8 @@ export function tapEngines(provider: EngineProvider, onRun: LogitsListener): Eng
     async engine(base, variant) {
       const e = await provider.engine(base, variant);
       return {
-        async run(feeds) {
-          const out = await e.run(feeds);
+        async run(rows, adapters) {
+          const out = await e.run(rows, adapters);
           onRun({ data: out.data.slice(), dims: [...out.dims] });
           return out;
         },

@@ -9,10 +9,10 @@
  */
 import * as ort from 'onnxruntime-web/wasm';
 import { toOnnxModel } from '../graph/onnx-export.ts';
-import { buildServingGraph } from '../model/serving-graph.ts';
+import { buildServingGraph, stackPacked } from '../model/serving-graph.ts';
 import { type AdapterSource, urlAdapterSource } from './adapter-source.ts';
 import { parseBase, type ServingBase } from './base.ts';
-import type { Engine, EngineProvider, FeedTensor, Variant } from './engine.ts';
+import type { Engine, EngineProvider, FeedTensor, PackedFeeds, Variant } from './engine.ts';
 import { variantKey } from './engine.ts';
 import { PredictError } from './predictor.ts';
 import { createPredictor, type RuntimePredictor } from './runtime.ts';
@@ -117,9 +117,11 @@ export class WebEngines implements EngineProvider {
     const session = await ort.InferenceSession.create(model, { executionProviders: ['wasm'], graphOptimizationLevel: 'all' });
     this.sessionCreateMs.set(key, performance.now() - t0);
     const engine: Engine = {
-      async run(feeds: Record<string, FeedTensor>) {
+      async run(rows: Record<string, FeedTensor>, adapters: readonly PackedFeeds[]) {
         const input: Record<string, ort.Tensor> = {};
-        for (const [n, t] of Object.entries(feeds)) input[n] = new ort.Tensor(t.type, t.data, t.dims);
+        for (const [n, t] of Object.entries(rows)) input[n] = new ort.Tensor(t.type, t.data, t.dims);
+        const perTask = adapters.length === 1 ? adapters[0] : stackPacked(adapters);
+        for (const [n, t] of Object.entries(perTask)) input[n] = new ort.Tensor('float32', t.data, t.dims);
         const out = await session.run(input, ['logits']);
         const logits = out.logits;
         const data = logits.data as Float32Array;

@@ -144,6 +144,37 @@ export function packAdapters(
   config: BertConfig,
   adapters: readonly ServingAdapter[],
 ): Record<string, PackedTensor> {
+  const steps = packingSteps(base, config, adapters);
+  for (;;) {
+    const step = steps.next();
+    if (step.done) return step.value;
+  }
+}
+
+/**
+ * packAdapters in slices, awaiting `pause` between adapter sites: a wide adapter (bottleneck 4,096 on
+ * BERT-base: ~600 MB of transposes) never holds the caller's event loop for more than one site.
+ */
+export async function packAdaptersInSlices(
+  base: ReadonlyMap<string, Float32Array>,
+  config: BertConfig,
+  adapters: readonly ServingAdapter[],
+  pause: () => Promise<void>,
+): Promise<Record<string, PackedTensor>> {
+  const steps = packingSteps(base, config, adapters);
+  for (;;) {
+    const step = steps.next();
+    if (step.done) return step.value;
+    await pause();
+  }
+}
+
+/** The packing, yielding after each adapter site (the unit of work packAdaptersInSlices pauses between). */
+function* packingSteps(
+  base: ReadonlyMap<string, Float32Array>,
+  config: BertConfig,
+  adapters: readonly ServingAdapter[],
+): Generator<void, Record<string, PackedTensor>> {
   if (adapters.length === 0) throw new Error('packAdapters: no adapters to pack');
   const d = config.hidden_size;
   const U = adapters.length;
@@ -153,8 +184,12 @@ export function packAdapters(
       throw new Error(`packAdapters: adapter "${a.config.task}" belongs to a base of another shape`);
     }
   }
-  const M = Math.max(1, ...adapters.map((a) => (a.config.mode === 'adapter' ? (a.config.adapter?.bottleneck ?? 0) : 0)));
-  const L = Math.max(...adapters.map((a) => a.config.labels.length));
+  let M = 1;
+  let L = 0;
+  for (const a of adapters) {
+    M = Math.max(M, a.config.mode === 'adapter' ? (a.config.adapter?.bottleneck ?? 0) : 0);
+    L = Math.max(L, a.config.labels.length);
+  }
   const out: Record<string, PackedTensor> = {};
   const alloc = (name: string, dims: number[]): Float32Array => {
     const data = new Float32Array(dims.reduce((x, y) => x * y, 1));
@@ -196,6 +231,7 @@ export function packAdapters(
         for (let j = 0; j < d; j++) for (let i = 0; i < m; i++) upW[u * M * d + i * d + j] = uw[j * m + i];
         upB.set(ub, u * d);
       });
+      yield;
     }
   }
   const cw = alloc(`${TASK_PREFIX}classifier.weight`, [U, d, L]);
@@ -226,13 +262,34 @@ export function stackPacked(packs: readonly Record<string, PackedTensor>[]): Rec
         throw new Error(`stackPacked: pack ${u} has no single-adapter tensor "${name}" of rank ${packs[0][name].dims.length}`);
       return t;
     });
-    const dims = parts[0].dims.map((_, i) => (i === 0 ? parts.length : Math.max(...parts.map((t) => t.dims[i]))));
-    const slot = dims.slice(1).reduce((x, y) => x * y, 1);
-    const data = new Float32Array(parts.length * slot);
+    const dims = stackedDims(parts);
+    const data = new Float32Array(dims.reduce((x, y) => x * y, 1));
+    const slot = data.length / parts.length;
     parts.forEach((t, u) => padInto(t, dims, data, u * slot));
     out[name] = { data, dims };
   }
   return out;
+}
+
+/** The dims of single-adapter tensors stacked: [U, the largest of each other axis]. */
+function stackedDims(parts: readonly PackedTensor[]): number[] {
+  const dims = [parts.length, ...parts[0].dims.slice(1)];
+  for (const t of parts) for (let i = 1; i < dims.length; i++) dims[i] = Math.max(dims[i], t.dims[i]);
+  return dims;
+}
+
+/**
+ * The bytes stackPacked would allocate for these packs (each packed alone), computed without stacking:
+ * what a mixed batch costs in padded per-task feeds, for the batcher's budget.
+ */
+export function stackedBytes(packs: readonly Record<string, PackedTensor>[]): number {
+  if (packs.length === 0) return 0;
+  let bytes = 0;
+  for (const name of Object.keys(packs[0])) {
+    const dims = stackedDims(packs.map((p) => p[name] ?? packs[0][name]));
+    bytes += dims.reduce((x, y) => x * y, 1) * Float32Array.BYTES_PER_ELEMENT;
+  }
+  return bytes;
 }
 
 /** Copies `t` (dims [1, ...]) into `dst` at `offset`, laid out with the larger `dims` [U, ...] (row-major). */

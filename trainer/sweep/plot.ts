@@ -19,11 +19,12 @@ const STEP = 56;
 
 export function sweepPlot(points: readonly PlotPoint[], o: { metric: string; seeds: number; best: number | null }): string {
   const all = points.flatMap((p) => [...p.values, ...(p.mean === null || p.std === null ? [] : [p.mean - p.std, p.mean + p.std])]);
-  let [lo, hi] = all.length > 0 ? [Math.min(...all), Math.max(...all)] : [0, 1];
+  let [lo, hi] =
+    all.length > 0 ? [all.reduce((m, v) => Math.min(m, v), Infinity), all.reduce((m, v) => Math.max(m, v), -Infinity)] : [0, 1];
   if (hi - lo < 1e-9) [lo, hi] = [lo - 0.5, hi + 0.5];
   const pad = (hi - lo) * 0.08;
   [lo, hi] = [lo - pad, hi + pad];
-  const labelRoom = 12 + 6 * Math.max(0, ...points.map((p) => p.label.length));
+  const labelRoom = 12 + 6 * points.reduce((m, p) => Math.max(m, p.label.length), 0);
   const title = `validation ${o.metric} per point: mean ± std over ${o.seeds} seed${o.seeds === 1 ? '' : 's'} (grey: each seed)`;
   // Labels run down-right at 40°: the last one needs cos(40°) of its length to the right of the axis.
   const width = Math.max(MARGIN.left + STEP * points.length + labelRoom * 0.77, MARGIN.left + 7 * title.length) + MARGIN.right;

@@ -31,7 +31,13 @@ export function summarize(values: readonly (number | null)[]): SeedSummary | nul
   if (ok.length === 0) return null;
   const mean = ok.reduce((a, b) => a + b, 0) / ok.length;
   const std = Math.sqrt(ok.reduce((a, v) => a + (v - mean) ** 2, 0) / ok.length);
-  return { mean, std, min: Math.min(...ok), max: Math.max(...ok), n: ok.length };
+  return {
+    mean,
+    std,
+    min: ok.reduce((m, v) => Math.min(m, v), Infinity),
+    max: ok.reduce((m, v) => Math.max(m, v), -Infinity),
+    n: ok.length,
+  };
 }
 
 /** The winning point and seed (indices), or null when no point finished all its seeds. */

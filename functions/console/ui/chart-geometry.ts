@@ -45,8 +45,16 @@ export function scale(points: readonly Point[], box: Box): Scaled {
   if (pts.length === 0) return { path: '', xTicks: [], yTicks: [] };
   const xs = pts.map((p) => p.x);
   const ys = pts.map((p) => p.y);
-  const xt = niceTicks(Math.min(...xs), Math.max(...xs), 5);
-  const yt = niceTicks(Math.min(...ys), Math.max(...ys), 4);
+  const xt = niceTicks(
+    xs.reduce((m, v) => Math.min(m, v), Infinity),
+    xs.reduce((m, v) => Math.max(m, v), -Infinity),
+    5,
+  );
+  const yt = niceTicks(
+    ys.reduce((m, v) => Math.min(m, v), Infinity),
+    ys.reduce((m, v) => Math.max(m, v), -Infinity),
+    4,
+  );
   const [x0, x1] = [xt[0], xt[xt.length - 1]];
   const [y0, y1] = [yt[0], yt[yt.length - 1]];
   const sx = (x: number) => box.left + ((x - x0) / (x1 - x0)) * box.width;

@@ -14,7 +14,9 @@ import type { JobLauncher } from '../../../functions/jobs/launcher.ts';
 import { MAX_PREDICT_INPUTS, MAX_PREDICT_TEXT_CHARS } from '../../../functions/routes/predict.ts';
 import { Registry } from '../../../shared/registry.ts';
 import { createNodePredictor, type NodePredictor } from '../../../trainer/inference/node.ts';
+import type { Predictor } from '../../../trainer/inference/predictor.ts';
 import { softmax } from '../../../trainer/inference/runtime.ts';
+import { fakeServing, fakeStore } from '../../support/fake-serving.ts';
 import { type ServingStore, servingStore, type TestAdapter, trainerLogits } from '../../support/serving-store.ts';
 
 const KEY = 'predict-key';
@@ -29,7 +31,7 @@ const launcher: JobLauncher = {
   describe: async () => ({ state: 'unknown' }),
 };
 
-const makeApp = (p?: NodePredictor) =>
+const makeApp = (p?: Predictor) =>
   createApp({
     registry: store.registry,
     launcher,
@@ -166,5 +168,46 @@ test('the route is in the OpenAPI document', async () => {
   const doc = (await res.json()) as { paths: Record<string, Record<string, { responses: Record<string, unknown> }>> };
   const op = doc.paths['/adapters/{task}/predict']?.post;
   assert.ok(op, 'POST /adapters/{task}/predict is documented');
-  for (const s of ['200', '400', '401', '404', '409', '422', '501']) assert.ok(op.responses[s], `documents ${s}`);
+  for (const s of ['200', '400', '401', '404', '409', '422', '429', '501']) assert.ok(op.responses[s], `documents ${s}`);
+});
+
+test('beyond the rows a server holds, 429 problem+json with Retry-After; rows of a request whose client went away never run', async () => {
+  const fake = fakeStore('predict-route-bounds-');
+  fake.add({ task: 'small', mode: 'adapter', labels: 2, seed: 1 });
+  const s = await fakeServing(fake, { maxQueuedRows: 40 });
+  try {
+    const a = makeApp(s.predictor);
+    s.hold();
+    const first = post('/adapters/small/predict', { inputs: Array(32).fill('a film') }, {}, a);
+    while (s.runs.length === 0) await new Promise((r) => setTimeout(r, 5));
+    const res = await post('/adapters/small/predict', { inputs: Array(16).fill('b') }, {}, a);
+    const p = await problem(res, 429);
+    assert.match(p.type, /too-many-rows/);
+    assert.equal(res.headers.get('retry-after'), '1');
+
+    // A client that goes away: its request's signal aborts, and its rows leave the queue unrun.
+    const client = new AbortController();
+    const gone = a.request(
+      new Request('http://local/adapters/small/predict', {
+        method: 'POST',
+        headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ inputs: ['c', 'd', 'e', 'f', 'g', 'h', 'i', 'j'] }),
+        signal: client.signal,
+      }),
+    );
+    await new Promise((r) => setTimeout(r, 20));
+    client.abort();
+    await Promise.resolve(gone).catch(() => {});
+    s.release();
+    assert.equal((await first).status, 200);
+    assert.equal(
+      s.runs.reduce((n, r) => n + r.rows, 0),
+      32,
+      'only the first request ran',
+    );
+    assert.equal(s.predictor.queuedRows, 0);
+  } finally {
+    s.release();
+    s.close();
+  }
 });

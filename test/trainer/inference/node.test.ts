@@ -8,9 +8,11 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { createNodePredictor, type NodePredictor } from '../../../trainer/inference/node.ts';
+import { Registry } from '../../../shared/registry.ts';
+import { createNodePredictor, loadBaseDir, NodeEngines, type NodePredictor } from '../../../trainer/inference/node.ts';
 import { PredictError } from '../../../trainer/inference/predictor.ts';
-import { softmax } from '../../../trainer/inference/runtime.ts';
+import { argmax, softmax } from '../../../trainer/inference/runtime.ts';
+import { packAdapters } from '../../../trainer/model/serving-graph.ts';
 import { type ServingStore, servingStore, type TestAdapter, type Text, trainerLogits } from '../../support/serving-store.ts';
 
 let store: ServingStore;
@@ -51,7 +53,7 @@ async function expectTrainer(task: string, texts: Text[], got: { probs: Record<s
       `${task} input ${i}`,
     );
     const p = softmax(ref[i]);
-    assert.equal(g.label, adapter.config.labels[p.indexOf(Math.max(...p))]);
+    assert.equal(g.label, adapter.config.labels[argmax(p)]);
   });
 }
 
@@ -73,7 +75,11 @@ test('concurrent requests for different adapters run as one mixed batch with the
   const p = await createNodePredictor({ registry: store.registry, threads: 1, maxBatchRows: 2 * tasks.length, maxWaitMs: 60_000 });
   try {
     const results = await Promise.all(tasks.map((task, i) => p.predict({ task, inputs: [TEXTS[i], TEXTS[(i + 1) % 4]] })));
-    assert.deepEqual(p.batches(), [{ graph: 'tiny/gelu/pooler', rows: 8, adapters: 3 }], 'one run, mixing alpha, beta and gamma');
+    assert.deepEqual(
+      p.batches().map(({ graph, rows, adapters }) => ({ graph, rows, adapters })),
+      [{ graph: 'tiny/gelu/pooler', rows: 8, adapters: 3 }],
+      'one run, mixing alpha, beta and gamma',
+    );
     for (const [i, task] of tasks.entries()) await expectTrainer(task, [TEXTS[i], TEXTS[(i + 1) % 4]], results[i].predictions);
   } finally {
     await p.close();
@@ -211,4 +217,62 @@ test('an adapter trained on other base weights, in full mode, or on a missing ba
     await p.close();
   }
   assert.ok(readdirSync(store.root).length > 0);
+});
+
+test('a manifest naming a base that is not a slug is refused before the name becomes a path', async () => {
+  const { manifest } = await store.publish({ task: 'planted', mode: 'adapter', labels: 2, seed: 8 });
+  const file = join(store.root, 'store', 'adapters', 'planted', manifest.version, 'manifest.json');
+  const m = JSON.parse(readFileSync(file, 'utf8'));
+  m.baseModel.name = '../../..';
+  writeFileSync(file, JSON.stringify(m));
+  const asked: string[] = [];
+  const p = await createNodePredictor({
+    registry: new Registry(store.registry.store),
+    threads: 1,
+    baseDir: async (name) => {
+      asked.push(name);
+      return store.baseDir; // a real base: today's code would serve from it
+    },
+  });
+  try {
+    await rejectsWith(
+      p.predict({ task: 'planted', inputs: ['a'] }),
+      'corrupt',
+      /names base model "\.\.\/\.\.\/\.\.", which is not a model name/,
+    );
+    assert.deepEqual(asked, [], 'no directory was asked for');
+  } finally {
+    await p.close();
+  }
+});
+
+test("a run moves the adapters' feeds to the worker and back, with no copy left on this thread while it runs", async () => {
+  const engines = new NodeEngines(1);
+  try {
+    const base = await loadBaseDir('tiny', store.baseDir, engines);
+    const engine = await engines.engine(base, { nonlinearity: 'gelu', usesPooler: base.hasPooler });
+    const { adapter } = published.alpha;
+    const packed = packAdapters(base.layerNorms, base.config, [{ config: adapter.config, tensors: adapter.tensors }]);
+    const before = Object.fromEntries(Object.entries(packed).map(([n, t]) => [n, Float32Array.from(t.data)]));
+    const one = (v: bigint) => new BigInt64Array([v]);
+    const rows = {
+      input_ids: { type: 'int64' as const, data: new BigInt64Array([2n, 9n, 3n]), dims: [1, 3] },
+      attention_mask: { type: 'int64' as const, data: new BigInt64Array([1n, 1n, 1n]), dims: [1, 3] },
+      token_type_ids: { type: 'int64' as const, data: new BigInt64Array(3), dims: [1, 3] },
+      adapter_index: { type: 'int64' as const, data: one(0n), dims: [1] },
+    };
+    for (let run = 0; run < 2; run++) {
+      const pending = engine.run(rows, [packed]);
+      for (const [n, t] of Object.entries(packed)) assert.equal(t.data.length, 0, `${n} moved (transferred), not copied`);
+      const out = await pending;
+      assert.deepEqual(out.dims, [1, 2]);
+      for (const [n, t] of Object.entries(packed)) assert.deepEqual(t.data, before[n], `${n} came back intact`);
+      rows.input_ids.data = new BigInt64Array([2n, 9n, 3n]); // the row feeds are the run's own: moved for good
+      rows.attention_mask.data = new BigInt64Array([1n, 1n, 1n]);
+      rows.token_type_ids.data = new BigInt64Array(3);
+      rows.adapter_index.data = one(0n);
+    }
+  } finally {
+    await engines.close();
+  }
 });

@@ -1,0 +1,26 @@
+/** The predict work bounds read from the environment (local server and inference function). */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { predictorOptionsFromEnv } from '../../functions/inference-lambda.ts';
+import { predictLimitsFromEnv } from '../../functions/predict-limits.ts';
+import { Registry } from '../../shared/registry.ts';
+
+test('unset: the runtime defaults; set: positive integers; anything else refused by name', () => {
+  assert.deepEqual(predictLimitsFromEnv({}), {});
+  assert.deepEqual(
+    predictLimitsFromEnv({
+      ADAPTER_STORE_PREDICT_MAX_QUEUED_ROWS: '64',
+      ADAPTER_STORE_PREDICT_BATCH_ADAPTERS: '4',
+      ADAPTER_STORE_PREDICT_BATCH_PADDED_BYTES: '1048576',
+    }),
+    { maxQueuedRows: 64, maxBatchAdapters: 4, maxBatchPaddedBytes: 1048576 },
+  );
+  for (const bad of ['0', '-1', '1.5', 'lots'])
+    assert.throws(() => predictLimitsFromEnv({ ADAPTER_STORE_PREDICT_MAX_QUEUED_ROWS: bad }), /ADAPTER_STORE_PREDICT_MAX_QUEUED_ROWS/);
+});
+
+test('the inference function passes them to its predictor', () => {
+  const registry = Registry.fromUri('file:///tmp/predict-limits-unused');
+  const o = predictorOptionsFromEnv({ ADAPTER_STORE_PREDICT_MAX_QUEUED_ROWS: '7' }, registry);
+  assert.equal(o.maxQueuedRows, 7);
+});
