@@ -23,6 +23,7 @@ test("the Hyperparameters schema carries the trainer's defaults", async () => {
     apiKeys: ['defaults-key'],
     allowedDatasetBuckets: ['store'],
     defaultBaseModel: 'tiny',
+    downloads: 'stream',
     log: () => {},
   });
   const res = await app.request('/openapi.json', { headers: { authorization: 'Bearer defaults-key' } });
