@@ -52,8 +52,8 @@ export function sweepProgress(points: readonly SweepPointLike[], startedAt: numb
 /** A rough duration: "40 s", "3 min", "1 h 5 min". */
 export function duration(seconds: number): string {
   const s = Math.max(1, Math.round(seconds));
-  if (s < 90) return `${s} s`;
+  if (s < 120) return `${s} s`;
   const m = Math.round(s / 60);
-  if (m < 90) return `${m} min`;
+  if (m < 60) return `${m} min`;
   return `${Math.floor(m / 60)} h ${m % 60} min`;
 }
