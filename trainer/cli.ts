@@ -206,7 +206,9 @@ withDeviceOptions(withDataOptions(program.command('train')))
   .option('--quiet', 'no progress output')
   .action(async (raw) => {
     const flags = trainFlags.parse(raw);
-    await train(trainOptionsFromFlags(flags, logger(flags.quiet === true)));
+    const { metrics } = await train(trainOptionsFromFlags(flags, logger(flags.quiet === true)));
+    // The majority-class guardrail (shared/majority-baseline.ts): said even under --quiet, on stderr.
+    if (metrics.belowMajority) console.error(`warning: ${metrics.belowMajority.message}`);
   });
 
 withInferenceOptions(withDataOptions(program.command('predict')))
