@@ -15,11 +15,15 @@ export interface ChartOptions {
   xLabel: string;
   yLabel: string;
   testId?: string;
+  /** One point marked on the curve (the selected checkpoint), with its label. */
+  marker?: { point: Point; label: string };
 }
 
 export function lineChart(o: ChartOptions): SVGElement {
-  const g = scaleAll([o.raw ?? [], o.points], BOX);
-  const [rawPath, path] = g.paths;
+  const g = scaleAll([o.raw ?? [], o.points, o.marker ? [o.marker.point] : []], BOX);
+  const [rawPath, path, markerPath] = g.paths;
+  // The marker's one-point path is "M<x>,<y>": where its circle goes.
+  const at = /^M([-\d.]+),([-\d.]+)$/.exec(markerPath);
   const bottom = BOX.top + BOX.height;
   const last = (o.raw ?? o.points).at(-1);
   const count = (o.raw ?? o.points).length;
@@ -44,6 +48,9 @@ export function lineChart(o: ChartOptions): SVGElement {
     s('text', { x: BOX.left + BOX.width / 2, y: H - 4, 'text-anchor': 'middle', class: 'label' }, o.xLabel),
     rawPath ? s('path', { d: rawPath, class: 'raw' }) : null,
     path ? s('path', { d: path, class: 'line' }) : s('text', { x: W / 2, y: H / 2, 'text-anchor': 'middle' }, 'no data yet'),
+    o.marker && at
+      ? s('circle', { cx: at[1], cy: at[2], r: 4.5, class: 'marker', 'data-x': o.marker.point.x }, s('title', {}, o.marker.label))
+      : null,
   );
 }
 

@@ -141,7 +141,8 @@ test('the console: sign in, upload, fine-tune, watch the loss curve, open the ad
     await page.getByLabel('epochs', { exact: true }).fill('10');
     await page.getByLabel('batchSize', { exact: true }).fill('16');
     await page.getByLabel('validationSplit', { exact: true }).fill('0.2');
-    await page.evaluate('window.scrollTo(0, 0)');
+    // The picture shows the job step: the base picker and the fields with their defaults and bounds.
+    await page.evaluate("document.getElementById('step-job').scrollIntoView()");
     await shot(page, 'new-finetune', 1280, 800);
     await page.getByRole('button', { name: 'Start fine-tune' }).click();
 
@@ -163,6 +164,13 @@ test('the console: sign in, upload, fine-tune, watch the loss curve, open the ad
     // The validation metric beside it: one point per evaluation.
     await page.locator('[data-testid="validation-chart"] path.line').waitFor();
     assert.ok(Number(await page.getByTestId('validation-chart').getAttribute('data-points')) >= 2, 'the validation metric is plotted');
+    const selectedStep = /step (\d+)/.exec((await page.locator('dt', { hasText: 'selected checkpoint' }).textContent()) ?? '')?.[1];
+    assert.ok(selectedStep, 'the selected row names its step');
+    assert.equal(
+      await page.locator('[data-testid="validation-chart"] circle.marker').getAttribute('data-x'),
+      selectedStep,
+      'the selected checkpoint is marked on the validation curve',
+    );
     // Final vs selected: the published (selected) score is the adapter's; a different final one is labelled apart.
     const published = (await (
       await fetch(`${server.url}/adapters/console-demo`, { headers: { authorization: `Bearer ${key}` } })
@@ -288,6 +296,7 @@ test('the console: sign in, upload, fine-tune, watch the loss curve, open the ad
     // A sweep's progress counts points, not the steps of all of them.
     await page.getByTestId('progress-text').getByText('2 / 2 points done').waitFor();
     assert.doesNotMatch((await page.getByTestId('progress-text').textContent()) ?? '', /steps/);
+    await shot(page, 'sweep', 1280, 800);
     // At phone width the table scrolls inside the page; the page itself does not overflow.
     await page.setViewportSize({ width: 390, height: 844 });
     assert.ok(Number(await page.evaluate('document.documentElement.scrollWidth - window.innerWidth')) <= 0, 'the sweep page fits a phone');
@@ -320,6 +329,14 @@ test('the console: sign in, upload, fine-tune, watch the loss curve, open the ad
     await page.locator('.badge.succeeded').waitFor({ timeout: 100_000 });
     await page.getByTestId('below-majority').getByText('No better than the majority class.').waitFor();
     assert.match((await page.getByTestId('below-majority').textContent()) ?? '', /"positive"/);
+    await shot(page, 'job-below-majority', 1280, 800);
+    // The jobs list flags it too, and counts the sweep in points.
+    await page.goto(`${server.url}/console#/jobs`);
+    await page.getByRole('row').filter({ hasText: 'console-constant' }).getByText('below majority').waitFor();
+    await page.getByRole('row').filter({ hasText: 'console-sweep' }).getByText('2 / 2 points done').waitFor();
+    assert.equal(await page.getByRole('row').filter({ hasText: 'console-demo' }).getByText('below majority').count(), 0);
+    await page.goto(`${server.url}/console#/jobs/${flagged.jobId}`);
+    await page.getByTestId('below-majority').waitFor();
     await page.getByTestId('adapter-link').click();
     await page.getByRole('heading', { name: 'Adapter console-constant' }).waitFor();
     await page.getByTestId('below-majority').getByText('No better than the majority class.').waitFor();

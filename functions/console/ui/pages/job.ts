@@ -142,13 +142,14 @@ export function jobPage(root: HTMLElement, jobId: string): () => void {
     const validation = validationCurve(events, published);
     mount(
       validationBox,
-      h('figcaption', {}, `Validation ${validation.metric ?? 'metric'}`),
+      h('figcaption', {}, `Validation ${validation.metric ?? 'metric'}`, published?.best ? ' (● the selected checkpoint)' : ''),
       lineChart({
         title: `Validation ${validation.metric ?? 'metric'} of ${jobId}`,
         points: validation.points,
         xLabel: 'step',
         yLabel: validation.metric ?? 'score',
         testId: 'validation-chart',
+        marker: selectedPoint(published),
       }),
     );
     mount(
@@ -210,6 +211,14 @@ function validationRows(job: Job, published: TrainMetricsFile | null): [string, 
       `accuracy ${num(r.metrics.accuracy)}, macro F1 ${num(r.metrics.macroF1)}, MCC ${num(r.metrics.mcc)}, loss ${num(r.metrics.loss)}`,
     ),
   ]);
+}
+
+/** The published (selected) checkpoint on the validation curve. */
+function selectedPoint(published: TrainMetricsFile | null): { point: Point; label: string } | undefined {
+  const best = published?.best;
+  const metric = published?.metric;
+  const y = best && metric ? metricOf(best, metric) : undefined;
+  return best && y !== undefined ? { point: { x: best.step, y }, label: `selected checkpoint (published): step ${best.step}` } : undefined;
 }
 
 /** The selection metric by step: every evaluation from metrics.json once published, else from the events. */
