@@ -206,9 +206,7 @@ withDeviceOptions(withDataOptions(program.command('train')))
   .option('--quiet', 'no progress output')
   .action(async (raw) => {
     const flags = trainFlags.parse(raw);
-    const { metrics } = await train(trainOptionsFromFlags(flags, logger(flags.quiet === true)));
-    // The majority-class guardrail (shared/majority-baseline.ts): said even under --quiet, on stderr.
-    if (metrics.belowMajority) console.error(`warning: ${metrics.belowMajority.message}`);
+    await train(trainOptionsFromFlags(flags, logger(flags.quiet === true)));
   });
 
 withInferenceOptions(withDataOptions(program.command('predict')))

@@ -1,4 +1,4 @@
-/** `trainer train` says when the adapter does not beat the majority class, and metrics.json records why. */
+/** `trainer train` says when the adapter does not beat the majority class (a log event; a line under --quiet), and metrics.json records why. */
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -17,10 +17,27 @@ test('every row the same text: the run ends with a warning naming the majority l
     data,
     `${Array.from({ length: 40 }, (_, i) => JSON.stringify({ input_ids: [2, 8, 9], label: i % 4 ? 'yes' : 'no' })).join('\n')}\n`,
   );
+  const args = '--task same --epochs 1 --batch-size 8 --bottleneck 4 --validation-split 0.25';
+  // Piped stderr: JSON lines, the warning an event of its own just before `done`.
   const out = join(work, 'adapter');
-  const r = trainOn(base, data)(out, '--task same --epochs 1 --batch-size 8 --bottleneck 4 --validation-split 0.25 --quiet');
+  const r = trainOn(base, data)(out, args);
   assert.equal(r.code, 0, r.stderr);
-  assert.match(r.stderr, /warning: the selected validation accuracy \d\.\d{4} is not above what always answering "(yes|no)" scores/);
+  const events = r.stderr
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as { event: string; message?: string });
+  assert.deepEqual(
+    events.slice(-2).map((e) => e.event),
+    ['below-majority', 'done'],
+  );
+  assert.match(
+    events.at(-2)?.message ?? '',
+    /^the selected validation accuracy \d\.\d{4} is not above what always answering "(yes|no)" scores/,
+  );
+  // --quiet: no progress, but the warning still.
+  const quiet = trainOn(base, data)(join(work, 'quiet'), `${args} --quiet`);
+  assert.equal(quiet.code, 0, quiet.stderr);
+  assert.match(quiet.stderr.trim(), /^warning: the selected validation accuracy \d\.\d{4} is not above/);
   const metrics = JSON.parse(readFileSync(join(out, 'metrics.json'), 'utf8')) as {
     majority: { label: string; rate: number; examples: number };
     belowMajority: { metric: string; score: number; majorityScore: number } | null;

@@ -437,6 +437,7 @@ export async function train(opts: TrainOptions): Promise<{ metrics: TrainMetrics
   };
   const tensors = new Map(p.trainable.map((s) => [s.name, { shape: s.shape, data: params.get(s.name)! }]));
   writeAdapterDir(opts.out, { config, tensors }, metrics);
+  if (metrics.belowMajority) opts.log({ event: 'below-majority', ...metrics.belowMajority });
   opts.log({
     event: 'done',
     out: opts.out,
