@@ -16,7 +16,10 @@ export interface ScoreRow {
 const same = (a: Omit<Metrics, 'examples'>, b: Omit<Metrics, 'examples'>) =>
   a.accuracy === b.accuracy && a.macroF1 === b.macroF1 && a.mcc === b.mcc && a.loss === b.loss;
 
-/** The validation rows: `final` is the job's last evaluation, `selected` the published checkpoint's (null while training). */
+/**
+ * The validation rows: `final` is the job's last evaluation (null where there is none to compare, e.g. a
+ * sweep, whose job metrics are its winner's), `selected` the published checkpoint's (null while training).
+ */
 export function scoreRows(
   final: Omit<Metrics, 'examples'> | null,
   selected: Omit<Metrics, 'examples'> | null,
@@ -24,7 +27,8 @@ export function scoreRows(
 ): ScoreRow[] {
   const at = selectedStep === undefined ? '' : `, step ${selectedStep}`;
   if (!selected) return final ? [{ label: 'Validation (latest evaluation)', which: 'latest', metrics: final }] : [];
-  if (!final || same(final, selected))
+  if (!final) return [{ label: `Validation (selected checkpoint${at}, published)`, which: 'selected', metrics: selected }];
+  if (same(final, selected))
     return [{ label: `Validation (selected checkpoint${at}, published; also the final evaluation)`, which: 'selected', metrics: selected }];
   return [
     { label: `Validation (selected checkpoint${at}, published)`, which: 'selected', metrics: selected },

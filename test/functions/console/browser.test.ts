@@ -321,7 +321,7 @@ test('the console: sign in, upload, fine-tune, watch the loss curve, open the ad
         body: JSON.stringify({
           task: 'console-constant',
           datasetUri: constant.datasetUri,
-          hyperparameters: { epochs: 1, validationSplit: 0.25 },
+          hyperparameters: { epochs: 3, batchSize: 8, validationSplit: 0.25 },
         }),
       })
     ).json()) as { jobId: string };

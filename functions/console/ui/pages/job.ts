@@ -201,7 +201,9 @@ export function jobPage(root: HTMLElement, jobId: string): () => void {
 
 /** The job's validation scores, each labelled final or selected (see job-summary.ts). */
 function validationRows(job: Job, published: TrainMetricsFile | null): [string, Node | string][] {
-  const rows = scoreRows(job.metrics, published?.best ?? null, published?.best?.step);
+  // A sweep's job metrics are its published point's best, not a final evaluation of anything.
+  const final = job.sweep && published?.best ? null : job.metrics;
+  const rows = scoreRows(final, published?.best ?? null, published?.best?.step);
   if (rows.length === 0) return [['Validation', '—']];
   return rows.map((r) => [
     r.label,

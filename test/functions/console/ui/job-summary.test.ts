@@ -25,6 +25,10 @@ test('scoreRows: while training the latest evaluation; once published, selected 
   assert.equal(one.length, 1);
   assert.match(one[0].label, /also the final evaluation/);
   assert.deepEqual(scoreRows(null, null), []);
+  // Nothing to compare with (a sweep): the selected score alone, not called final.
+  const alone = scoreRows(null, m(0.9), 40);
+  assert.equal(alone.length, 1);
+  assert.equal(alone[0].label, 'Validation (selected checkpoint, step 40, published)');
 });
 
 test('sweepProgress: points done of the total, and the time left from the elapsed time and the fraction done', () => {
