@@ -1,4 +1,4 @@
-/** `trainer train` says when the adapter does not beat the majority class (a log event; a line under --quiet), and metrics.json records why. */
+/** `trainer train` says when the adapter does not beat the majority class (a log event; a line under --quiet), and metrics.json and the model card record why. */
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -47,4 +47,8 @@ test('every row the same text: the run ends with a warning naming the majority l
   assert.equal(metrics.belowMajority.metric, 'accuracy');
   assert.equal(metrics.belowMajority.majorityScore, metrics.majority.rate);
   assert.ok(metrics.belowMajority.score <= metrics.majority.rate);
+  // The model card (README.md, for Hub users) states the baseline and the warning.
+  const card = readFileSync(join(out, 'README.md'), 'utf8');
+  assert.match(card, new RegExp(`Always answering the most frequent label, \`${metrics.majority.label}\``));
+  assert.match(card, /> \*\*Warning:\*\* the selected validation accuracy \d\.\d{4} is not above/);
 });
