@@ -18,7 +18,8 @@ export interface Box {
 /** Round tick values (1, 2 or 5 times a power of ten) covering [min, max], about `count` of them. */
 export function niceTicks(min: number, max: number, count = 5): number[] {
   if (!Number.isFinite(min) || !Number.isFinite(max)) return [];
-  if (min === max) {
+  // A range lost in float noise (0.8 and 0.8000000000000002) is flat: its step would not move a tick.
+  if (max - min <= Math.max(Math.abs(min), Math.abs(max)) * 1e-9) {
     const pad = min === 0 ? 1 : Math.abs(min) * 0.1;
     return niceTicks(min - pad, max + pad, count);
   }

@@ -203,6 +203,8 @@ test('the console: sign in, upload, fine-tune, watch the loss curve, open the ad
     await page.getByRole('heading', { name: 'Adapter console-demo' }).waitFor();
     await page.locator('[data-testid="loss-chart"] path.line').waitFor();
     await page.locator('[data-testid="lr-chart"] path.line').waitFor();
+    // The validation metric here too, the published checkpoint marked.
+    await page.locator('[data-testid="validation-chart"] circle.marker').waitFor();
     await page.getByText('curl: download').waitFor();
     // The snippets read the key from the variable the README's worked example sets.
     const snippets = (await page.locator('.snippet pre').allTextContents()).join('\n');
@@ -234,6 +236,8 @@ test('the console: sign in, upload, fine-tune, watch the loss curve, open the ad
     } else {
       assert.equal(await page.getByRole('heading', { name: 'Try it' }).count(), 0, 'no "Try it" without a predict route');
     }
+    // The picture shows the curves (loss, validation, learning rate) and "Try it" below them.
+    await page.evaluate("document.getElementById('curves-title').scrollIntoView()");
     await shot(page, 'adapter', 1280, 800);
 
     // Download: the bytes hash to the manifest's sha256.

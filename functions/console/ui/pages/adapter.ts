@@ -9,6 +9,7 @@ import { bytes, num, percent, time } from '../format.ts';
 import { metricsFile } from '../metrics-file.ts';
 import { curlDownload, curlPredict, KEY_SETUP, KEY_VARIABLE, pythonDownload } from '../snippets.ts';
 import type { AdapterDetail, Manifest, TrainMetricsFile } from '../types.ts';
+import { validationChart } from '../validation-chart.ts';
 import { copyable, dl, errorBox, pageTitle } from '../widgets.ts';
 import { tryIt } from './try-it.ts';
 
@@ -26,6 +27,7 @@ function curves(m: TrainMetricsFile): HTMLElement {
         steps.map((s) => ({ x: s.step, y: s.loss })),
       ),
     ),
+    h('figure', {}, ...validationChart('this version', m)),
     h(
       'figure',
       {},

@@ -3,15 +3,16 @@
  * Lambda included) until the job ends; then the curve of its published metrics.json.
  */
 import { call, getJson } from '../api.ts';
-import { lineChart, lossChart } from '../chart.ts';
+import { lossChart } from '../chart.ts';
 import type { Point } from '../chart-geometry.ts';
 import { h, mount } from '../dom.ts';
 import { num, time } from '../format.ts';
-import { lossPoints, metricOf, TERMINAL, validationPoints } from '../job-events.ts';
+import { lossPoints, TERMINAL } from '../job-events.ts';
 import { scoreRows, sweepProgress } from '../job-summary.ts';
 import { metricsFile } from '../metrics-file.ts';
 import { hasRoute } from '../openapi.ts';
 import type { Job, JobEvent, List, Sweep, TrainMetricsFile } from '../types.ts';
+import { validationChart } from '../validation-chart.ts';
 import { dl, errorBox, pageTitle, statusBadge } from '../widgets.ts';
 
 const POLL_MS = 1000;
@@ -139,19 +140,7 @@ export function jobPage(root: HTMLElement, jobId: string): () => void {
     const points = finalCurve ?? (eventsRoute ? lossPoints(events) : polled);
     mount(chartBox, h('figcaption', {}, 'Training loss (smoothed; raw values faint)'), lossChart(`Training loss of ${jobId}`, points));
     chartBox.dataset.final = finalCurve ? 'true' : 'false';
-    const validation = validationCurve(events, published);
-    mount(
-      validationBox,
-      h('figcaption', {}, `Validation ${validation.metric ?? 'metric'}`, published?.best ? ' (● the selected checkpoint)' : ''),
-      lineChart({
-        title: `Validation ${validation.metric ?? 'metric'} of ${jobId}`,
-        points: validation.points,
-        xLabel: 'step',
-        yLabel: validation.metric ?? 'score',
-        testId: 'validation-chart',
-        marker: selectedPoint(published),
-      }),
-    );
+    mount(validationBox, ...validationChart(jobId, published, events));
     mount(
       eventList,
       ...(eventsRoute ? events.slice(-200).reverse() : []).map((e) =>
@@ -213,27 +202,6 @@ function validationRows(job: Job, published: TrainMetricsFile | null): [string, 
       `accuracy ${num(r.metrics.accuracy)}, macro F1 ${num(r.metrics.macroF1)}, MCC ${num(r.metrics.mcc)}, loss ${num(r.metrics.loss)}`,
     ),
   ]);
-}
-
-/** The published (selected) checkpoint on the validation curve. */
-function selectedPoint(published: TrainMetricsFile | null): { point: Point; label: string } | undefined {
-  const best = published?.best;
-  const metric = published?.metric;
-  const y = best && metric ? metricOf(best, metric) : undefined;
-  return best && y !== undefined ? { point: { x: best.step, y }, label: `selected checkpoint (published): step ${best.step}` } : undefined;
-}
-
-/** The selection metric by step: every evaluation from metrics.json once published, else from the events. */
-function validationCurve(events: readonly JobEvent[], published: TrainMetricsFile | null): { metric: string | null; points: Point[] } {
-  const metric = published?.metric;
-  if (metric && published?.validation?.length) {
-    const points = published.validation.flatMap((v) => {
-      const y = metricOf(v, metric);
-      return y === undefined ? [] : [{ x: v.step, y }];
-    });
-    return { metric, points };
-  }
-  return validationPoints(events);
 }
 
 /** A sweep's points: each one's settings, state, progress and score; the published one marked. */

@@ -69,3 +69,16 @@ test('scaleAll: series share the axes, one path each', () => {
   assert.equal(g.paths[1], 'M50,50');
   assert.deepEqual(scaleAll([[], []], box).paths, ['', '']);
 });
+
+test('a range within float noise is drawn as flat, never as NaN', () => {
+  const t = niceTicks(0.8, 0.8000000000000002, 4);
+  assert.ok(t.length >= 2 && t[0] < 0.8 && t.at(-1)! > 0.8, JSON.stringify(t));
+  const g = scale(
+    [
+      { x: 1, y: 0.8 },
+      { x: 2, y: 0.8000000000000002 },
+    ],
+    { left: 0, top: 0, width: 100, height: 100 },
+  );
+  assert.doesNotMatch(g.path + JSON.stringify(g.yTicks), /NaN/);
+});
