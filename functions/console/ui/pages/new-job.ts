@@ -143,6 +143,8 @@ export function newJobPage(root: HTMLElement, go: (hash: string) => void): void 
     const bases = (await getJson<List<BaseModel>>('/models')).data;
     mount(
       baseModel,
+      // Where the deployment's default is not among them, an empty choice still leaves it to the API.
+      bases.some((b) => b.default) ? null : h('option', { value: '' }, '(the deployment default)'),
       ...bases.map((b) =>
         h(
           'option',
