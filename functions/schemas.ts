@@ -7,6 +7,7 @@ import { z } from '@hono/zod-openapi';
 import { JOB_EVENT_ID_RE, JobEventSchema } from '../shared/job-events.ts';
 // The job's own schemas live in shared/ so that the trainer re-validates spec.json with them.
 import { requireSweepValidation, S3Uri, Slug, SweepHyperparametersSchema, VERSION_RE } from '../shared/job-schema.ts';
+import { BelowMajoritySchema } from '../shared/majority-baseline.ts';
 import { ADAPTER_FILES, OPTIONAL_ADAPTER_FILES } from '../shared/registry.ts';
 
 export {
@@ -87,6 +88,7 @@ export const JobSchema = z
     sweep: SweepSchema.nullable().openapi({
       description: 'For a sweep (hyperparameters listing values): every point, and the one published.',
     }),
+    belowMajority: BelowMajoritySchema.nullable(),
   })
   .openapi('FinetuneJob');
 
@@ -107,6 +109,7 @@ export const ManifestSchema = z
     files: z.array(z.object({ name: z.string(), bytes: z.number(), sha256: z.string() })),
     parameters: z.object({ trainable: z.number(), total: z.number() }),
     metrics: z.object({ loss: z.number(), accuracy: z.number(), macroF1: z.number(), mcc: z.number() }).nullable(),
+    belowMajority: BelowMajoritySchema.optional(),
   })
   .openapi('AdapterManifest');
 

@@ -6,6 +6,7 @@
  * The zod schemas are the contract: they document the API (OpenAPI) and type both writers.
  */
 import { z } from '@hono/zod-openapi';
+import { BelowMajoritySchema } from './majority-baseline.ts';
 
 const Validation = z
   .object({ loss: z.number(), accuracy: z.number(), macroF1: z.number(), mcc: z.number(), examples: z.number() })
@@ -90,6 +91,8 @@ export const JOB_EVENT_DATA = {
     finished: z.number().int(),
   }),
   cancelled: z.object({ reason: z.string() }),
+  /** The guardrail: the selected validation score is not above the majority-class predictor's (the adapter is still published). */
+  'below-majority': BelowMajoritySchema,
   /** Something went wrong that the job survives (a checkpoint upload failed, a stale checkpoint was ignored). */
   warning: z.object({ reason: z.string() }),
 } as const;
@@ -155,6 +158,7 @@ export interface JobEventPage {
 
 const LEVELS: Partial<Record<JobEventType, z.infer<typeof JobEventLevel>>> = {
   'rows-skipped': 'warn',
+  'below-majority': 'warn',
   warning: 'warn',
   failed: 'error',
 };

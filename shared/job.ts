@@ -2,6 +2,7 @@
  * A fine-tune job as the API writes it (`jobs/<id>/spec.json`) and as the trainer reports it
  * (`jobs/<id>/status.json`). Both sides import these types; the JSON files are their contract.
  */
+import type { BelowMajority } from './majority-baseline.ts';
 import type { SweepHyperparameters } from './sweep.ts';
 
 export type TrainModeName = 'adapter' | 'full' | 'head';
@@ -78,6 +79,8 @@ export interface JobStatus {
   updatedAt: string;
   /** A sweep's outcome, once its points are reduced: the point published (null when none finished). */
   sweep?: { bestPoint: number | null };
+  /** The guardrail: the published adapter does not beat the majority-class predictor on validation. */
+  belowMajority?: BelowMajority;
 }
 
 /**

@@ -1,3 +1,5 @@
+import type { BelowMajority } from './majority-baseline.ts';
+
 /**
  * `adapters/<task>/<version>/manifest.json`: written last, it makes a version visible. It lists every
  * file of the version with its size and sha256, so a reader can verify what it downloads.
@@ -21,4 +23,6 @@ export interface AdapterManifest {
   parameters: { trainable: number; total: number };
   /** Headline validation metrics of the selected checkpoint (null without validation data). */
   metrics: { loss: number; accuracy: number; macroF1: number; mcc: number } | null;
+  /** Present when the selected validation score is not above the majority-class predictor's (shared/majority-baseline.ts). */
+  belowMajority?: BelowMajority;
 }

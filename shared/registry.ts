@@ -596,6 +596,23 @@ export class Registry {
     return keys.some((k) => k.key.endsWith('/config.json')) && keys.some((k) => k.key.endsWith('/model.safetensors'));
   }
 
+  /** The bases in the store, by name: those that exist (config and weights, as modelExists), with their weights' size. */
+  async listModels(): Promise<{ name: string; weightsBytes: number }[]> {
+    const prefix = this.key(PREFIXES.models);
+    const { keys } = await this.list(prefix);
+    const files = new Map<string, Map<string, number>>();
+    for (const k of keys) {
+      const parts = k.key.slice(prefix.length).split('/');
+      if (parts.length !== 2) continue; // flat HF layout: models/<name>/<file>
+      const [name, file] = parts;
+      files.set(name, (files.get(name) ?? new Map()).set(file, k.size));
+    }
+    return [...files]
+      .filter(([, f]) => f.has('config.json') && f.has('model.safetensors'))
+      .map(([name, f]) => ({ name, weightsBytes: f.get('model.safetensors')! }))
+      .sort((a, b) => a.name.localeCompare(b.name));
+  }
+
   /** Size of a model's weights file (model.safetensors), or null when the model does not exist. */
   async modelWeightsBytes(name: string): Promise<number | null> {
     const { keys } = await this.list(this.key(PREFIXES.models + slug('model name', name), ''));

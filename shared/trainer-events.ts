@@ -5,6 +5,7 @@
  */
 
 import type { Hyperparameters, JobMetrics, TrainModeName } from './job.ts';
+import type { BelowMajority } from './majority-baseline.ts';
 import type { SkippedRow } from './training-data/dataset.ts';
 
 /** The validation metric that picks the best checkpoint and seed. */
@@ -105,7 +106,13 @@ export interface DoneEvent {
   peakRssMb: number;
 }
 
+/** The selected checkpoint does not beat always answering the majority label (shared/majority-baseline.ts); just before `done`. */
+export interface BelowMajorityEvent extends BelowMajority {
+  event: 'below-majority';
+}
+
 export type TrainerEvent =
+  | BelowMajorityEvent
   | SkippedRowsEvent
   | CheckpointIgnoredEvent
   | ResumeEvent

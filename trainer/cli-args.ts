@@ -32,8 +32,11 @@ export function seedList(text: string): number[] {
   return seeds.map(Number);
 }
 
-/** Progress on a terminal, JSON lines otherwise (Batch logs, pipes), nothing with --quiet. */
+/** Progress on a terminal, JSON lines otherwise (Batch logs, pipes); with --quiet, warnings only. */
 export function logger(quiet: boolean): (event: TrainerEvent | PretrainEvent) => void {
-  if (quiet) return () => {};
+  if (quiet)
+    return (event) => {
+      if (event.event === 'below-majority') process.stderr.write(`warning: ${event.message}\n`);
+    };
   return process.stderr.isTTY ? terminalProgress(process.stderr) : jsonLines((l) => process.stderr.write(l));
 }

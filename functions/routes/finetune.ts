@@ -112,6 +112,7 @@ export function jobView(spec: JobSpec, status: JobStatus | null, launcher?: Laun
     adapterVersion: status?.adapterVersion ?? null,
     error,
     sweep,
+    belowMajority: status?.belowMajority ?? null,
   };
 }
 

@@ -1,5 +1,6 @@
 /** /healthz (the only public route), /openapi.json (generated from the validating schemas) and /docs. */
 import { createRoute, type OpenAPIHono } from '@hono/zod-openapi';
+import { withTrainingDefaults } from '../http/openapi-defaults.ts';
 import { HealthSchema } from '../schemas.ts';
 
 export const OPENAPI_INFO = {
@@ -30,7 +31,8 @@ export function registerMetaRoutes(app: OpenAPIHono): void {
     description: 'An API key from the deployment configuration.',
   });
   app.openapi(health, (c) => c.json({ status: 'ok' as const }, 200));
-  app.doc('/openapi.json', OPENAPI_INFO);
+  // Generated per request, like app.doc, with the trainer's defaults added (the console's form shows them).
+  app.get('/openapi.json', (c) => c.json(withTrainingDefaults(app.getOpenAPIDocument(OPENAPI_INFO))));
 
   // A self-contained page (no CDN: it works offline and inside a VPC) rendered from the same document.
   app.get('/docs', (c) => {

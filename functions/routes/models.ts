@@ -1,11 +1,14 @@
 /**
+ * GET /models: the bases the store has (what a fine-tune's `baseModel` may name; the console's picker).
  * GET /models/:name/files/:file: one file of a base (config, weights, tokenizer), for clients that run
  * adapters themselves (the browser runtime, trainer/inference/web.ts). Bases are immutable once their
  * weights exist (Registry.uploadModel), so a file is cached for good by whoever holds a key.
  */
 import { Readable } from 'node:stream';
+import { text } from 'node:stream/consumers';
 import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
-import { BASE_MODEL_FILES, type BaseModelFile } from '../../shared/registry.ts';
+import type { BertConfig } from '../../shared/bert-config.ts';
+import { BASE_MODEL_FILES, type BaseModelFile, type Registry } from '../../shared/registry.ts';
 import type { ResolvedDeps } from '../app.ts';
 import { ProblemError } from '../http/problem.ts';
 import { Slug } from '../schemas.ts';
@@ -42,6 +45,53 @@ const modelFile = createRoute({
   },
 });
 
+const BaseModelSchema = z
+  .object({
+    object: z.literal('model'),
+    name: z.string().openapi({ example: 'bert-imdb-4x128-v2' }),
+    default: z.boolean().openapi({ description: 'The base a fine-tune uses when it names none.' }),
+    weightsBytes: z.number().int(),
+    layers: z.number().int().nullable().openapi({ description: "From the base's config.json (null when it is unreadable)." }),
+    hiddenSize: z.number().int().nullable(),
+    maxSequenceLength: z.number().int().nullable(),
+  })
+  .openapi('BaseModel');
+
+const BaseModelListSchema = z
+  .object({ object: z.literal('list'), data: z.array(BaseModelSchema), hasMore: z.literal(false) })
+  .openapi('BaseModelList');
+
+const listModels = createRoute({
+  method: 'get',
+  path: '/models',
+  tags: ['models'],
+  summary: 'List the base models',
+  description: 'Every base model in the store (the names `baseModel` of POST /finetune takes), by name, with its size and shape.',
+  responses: {
+    200: { description: 'The bases.', content: { 'application/json': { schema: BaseModelListSchema } } },
+    ...problemResponses(401),
+  },
+});
+
+/** A base's shape from its config.json; nulls when it cannot be read (the listing still names the base). */
+async function baseShape(
+  registry: Registry,
+  name: string,
+): Promise<Pick<z.infer<typeof BaseModelSchema>, 'layers' | 'hiddenSize' | 'maxSequenceLength'>> {
+  try {
+    const body = await registry.openModelFile(name, 'config.json');
+    const config = body ? (JSON.parse(await text(body.stream)) as Partial<BertConfig>) : {};
+    const int = (v: unknown) => (Number.isInteger(v) ? (v as number) : null);
+    return {
+      layers: int(config.num_hidden_layers),
+      hiddenSize: int(config.hidden_size),
+      maxSequenceLength: int(config.max_position_embeddings),
+    };
+  } catch {
+    return { layers: null, hiddenSize: null, maxSequenceLength: null };
+  }
+}
+
 const IMMUTABLE = 'private, max-age=31536000, immutable';
 
 function contentType(file: BaseModelFile): string {
@@ -59,6 +109,19 @@ function etagMatches(header: string | undefined, etag: string): boolean {
 
 export function registerModelRoutes(app: OpenAPIHono, deps: ResolvedDeps): void {
   const { registry } = deps;
+  app.openapi(listModels, async (c) => {
+    const bases = await registry.listModels();
+    const data = await Promise.all(
+      bases.map(async (b) => ({
+        object: 'model' as const,
+        name: b.name,
+        default: b.name === deps.defaultBaseModel,
+        weightsBytes: b.weightsBytes,
+        ...(await baseShape(registry, b.name)),
+      })),
+    );
+    return c.json({ object: 'list' as const, data, hasMore: false as const }, 200);
+  });
   app.openapi(modelFile, async (c) => {
     const { name, file } = c.req.valid('param');
     if (!(BASE_MODEL_FILES as readonly string[]).includes(file))

@@ -116,6 +116,8 @@ export class TrainerEventMapper {
         return [newJobEvent('warning', `the stored checkpoint was ignored: ${event.reason}`, { reason: event.reason })];
       case 'checkpoint-upload-failed':
         return [newJobEvent('warning', `a checkpoint upload failed: ${event.error}`, { reason: event.error })];
+      // run-job records it when it publishes (for the adapter published, a sweep's winner included).
+      case 'below-majority':
       case 'checkpoint-restored':
       case 'status-write-failed':
       case 'events-write-failed':

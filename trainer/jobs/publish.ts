@@ -1,6 +1,7 @@
 /** A job's trained adapter directory published as the task's new version (a plain job's, or a sweep's winner). */
 import type { AdapterConfig } from '../../shared/adapter-config.ts';
 import type { JobMetrics, JobSpec } from '../../shared/job.ts';
+import type { BelowMajority } from '../../shared/majority-baseline.ts';
 import type { AdapterManifest } from '../../shared/manifest.ts';
 import type { Registry } from '../../shared/registry.ts';
 
@@ -10,6 +11,7 @@ export function publishJobAdapter(
   dir: string,
   config: Pick<AdapterConfig, 'base' | 'mode' | 'labels' | 'parameters'>,
   metrics: Omit<JobMetrics, 'examples'> | null,
+  belowMajority: BelowMajority | null = null,
 ): Promise<AdapterManifest> {
   return registry.publishAdapter(dir, {
     task: spec.task,
@@ -19,5 +21,6 @@ export function publishJobAdapter(
     labels: config.labels,
     parameters: config.parameters,
     metrics: metrics && { loss: metrics.loss, accuracy: metrics.accuracy, macroF1: metrics.macroF1, mcc: metrics.mcc },
+    ...(belowMajority ? { belowMajority } : {}),
   });
 }

@@ -26,6 +26,7 @@ import type { TrainMetrics } from '../train/trainer.ts';
 import { type TrainOptions, train } from '../train/trainer.ts';
 import { JobEventLog } from './event-log.ts';
 import { TrainerEventMapper } from './job-events.ts';
+import { majorityGuard } from './majority-guard.ts';
 import { publishJobAdapter } from './publish.ts';
 import { reduceSweep, settingsLabel } from './sweep-reduce.ts';
 
@@ -316,8 +317,11 @@ async function runTraining(o: RunJobOptions, spec: JobSpec, target: RunTarget): 
       await events.flush();
       return status;
     }
-    const manifest = await publishJobAdapter(registry, spec, out, config, metrics.best);
-    await report({ state: 'succeeded', adapterVersion: manifest.version, finishedAt: now() }, true);
+    const manifest = await publishJobAdapter(registry, spec, out, config, metrics.best, metrics.belowMajority);
+    // The guardrail: an adapter no better than always answering the majority label is published, but flagged.
+    const guard = majorityGuard(metrics.belowMajority);
+    if (guard) events.add(guard.event);
+    await report({ state: 'succeeded', adapterVersion: manifest.version, finishedAt: now(), ...guard?.status }, true);
     events.add(
       newJobEvent('succeeded', `published ${spec.task} version ${manifest.version}`, {
         adapterVersion: manifest.version,

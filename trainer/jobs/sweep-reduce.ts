@@ -11,9 +11,11 @@ import { join } from 'node:path';
 import type { AdapterConfig } from '../../shared/adapter-config.ts';
 import { type Hyperparameters, type JobSpec, type JobStatus, type PointStatus, queuedStatus } from '../../shared/job.ts';
 import { newJobEvent } from '../../shared/job-events.ts';
+import { belowMajority, type MajorityBaseline } from '../../shared/majority-baseline.ts';
 import { sweepSettings } from '../../shared/sweep.ts';
 import { selectBest } from '../sweep/select.ts';
 import { trainDefaults } from '../train/defaults.ts';
+import { majorityGuard } from './majority-guard.ts';
 import { publishJobAdapter } from './publish.ts';
 import type { RunJobOptions } from './run-job.ts';
 
@@ -91,15 +93,19 @@ export async function reduceSweep(o: RunJobOptions, spec: JobSpec): Promise<JobS
     );
     const config = JSON.parse(readFileSync(join(dir, 'adapter_config.json'), 'utf8')) as AdapterConfig;
     if (await registry.getJobCancel(jobId)) return write({ state: 'cancelled', finishedAt: now() });
-    const manifest = await publishJobAdapter(registry, spec, dir, config, winner.best ?? null);
+    // The guardrail, on the winner's own validation set (its metrics.json carries the majority baseline).
+    const guard = majorityGuard(belowMajority(winner.best ?? null, (trained as { majority?: MajorityBaseline | null }).majority, metric));
+    const manifest = await publishJobAdapter(registry, spec, dir, config, winner.best ?? null, guard?.status.belowMajority);
     const status = await write({
       state: 'succeeded',
       adapterVersion: manifest.version,
       validation: winner.best ?? null,
       sweep: { bestPoint: best.point },
       finishedAt: now(),
+      ...guard?.status,
     });
     await registry.appendJobEvents(jobId, [
+      ...(guard ? [guard.event] : []),
       newJobEvent('sweep-selected', `point ${best.point} (${settingsLabel(best.settings)}) is best on ${metric}: ${best.score}`, {
         point: best.point,
         settings: best.settings,

@@ -4,6 +4,7 @@
  * architecture, training and evaluation details, citation.
  */
 import type { AdapterConfig } from '../../shared/adapter-config.ts';
+import type { BelowMajority, MajorityBaseline } from '../../shared/majority-baseline.ts';
 import { ADAPTERHUB_FILES, reductionFactorFor } from './adapterhub.ts';
 
 /** What the card reads from metrics.json (all optional: an imported or older adapter may lack them). */
@@ -14,6 +15,8 @@ interface CardMetrics {
   validationExamples?: number;
   selectedSeed?: number;
   steps?: unknown[];
+  majority?: MajorityBaseline | null;
+  belowMajority?: BelowMajority | null;
 }
 
 const yamlString = (s: string) => JSON.stringify(s); // a JSON string is a valid YAML scalar
@@ -103,6 +106,7 @@ export function modelCard(config: AdapterConfig, metrics: unknown, opts: { model
       ? ['Best validation checkpoint:', '', '| metric | value |', '|---|---|', ...scores]
       : ['No validation results were recorded.']),
     '',
+    ...majorityLines(m),
     '## Citation',
     '',
     '```bibtex',
@@ -116,4 +120,15 @@ export function modelCard(config: AdapterConfig, metrics: unknown, opts: { model
     '```',
     '',
   ].join('\n');
+}
+
+/** The majority-class baseline the scores above should beat, and the warning when they do not. */
+function majorityLines(m: CardMetrics): string[] {
+  const b = m.majority;
+  if (!b) return [];
+  const lines = [
+    `Always answering the most frequent label, \`${b.label}\` (${(100 * b.rate).toFixed(1)} % of the validation rows), scores accuracy ${b.accuracy.toFixed(4)}, macro-F1 ${b.macroF1.toFixed(4)}, MCC ${b.mcc.toFixed(4)}.`,
+    '',
+  ];
+  return m.belowMajority ? [...lines, `> **Warning:** ${m.belowMajority.message}.`, ''] : lines;
 }

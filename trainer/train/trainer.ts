@@ -5,6 +5,7 @@
  */
 import { basename } from 'node:path';
 import type { AdapterConfig, AdapterNonlinearity, HoulsbyAdapterOptions, TrainMode } from '../../shared/adapter-config.ts';
+import { type BelowMajority, belowMajority, type MajorityBaseline } from '../../shared/majority-baseline.ts';
 import type { EvalRecord, SelectionMetric, TrainerEvent } from '../../shared/trainer-events.ts';
 import {
   DataError,
@@ -27,6 +28,7 @@ import { Rng } from '../util/random.ts';
 import { bucketedBatches, collate, makeBatches } from './batching.ts';
 import { DEFAULT_MAX_SEQ_LEN } from './defaults.ts';
 import { resolveLabels } from './labels.ts';
+import { majorityBaseline } from './majority.ts';
 import { type EvalMetrics, isBetter, MetricsAccumulator, metricValue } from './metrics.ts';
 import { AdamW, clipGradNorm, type Param, SGD } from './optimizer.ts';
 import {
@@ -132,6 +134,10 @@ export interface TrainMetrics {
   /** Bad rows skipped under --max-bad-rows (count and the first few reasons). */
   skippedRows: { train: number; validation: number; first: SkippedRow[] };
   labels: string[];
+  /** What always answering the most frequent validation label scores (null without validation data). */
+  majority: MajorityBaseline | null;
+  /** Set when the selected checkpoint does not beat `majority` on the selection metric (the guardrail). */
+  belowMajority: BelowMajority | null;
 }
 
 const TASK_NAME = /^[a-z0-9][a-z0-9_-]{0,63}$/;
@@ -415,6 +421,7 @@ export async function train(opts: TrainOptions): Promise<{ metrics: TrainMetrics
   const chosen = bestSeed(finished, opts.metric)!;
   const params = selected ?? lastValues!;
   const config = adapterConfig(opts, p, parameters);
+  const majority = p.validation ? majorityBaseline(p.validation.map(p.labelIndex), p.labels) : null;
   const metrics: TrainMetrics = {
     task: p.task,
     mode: opts.mode,
@@ -442,9 +449,12 @@ export async function train(opts: TrainOptions): Promise<{ metrics: TrainMetrics
       first: [...p.skipped.train, ...p.skipped.validation].slice(0, 20),
     },
     labels: p.labels,
+    majority,
+    belowMajority: belowMajority(chosen.best, majority, opts.metric),
   };
   const tensors = new Map(p.trainable.map((s) => [s.name, { shape: s.shape, data: params.get(s.name)! }]));
   writeAdapterDir(opts.out, { config, tensors }, metrics);
+  if (metrics.belowMajority) opts.log({ event: 'below-majority', ...metrics.belowMajority });
   opts.log({
     event: 'done',
     out: opts.out,

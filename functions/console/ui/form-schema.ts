@@ -19,6 +19,8 @@ export interface FieldSpec {
   minItems?: number;
   maxItems?: number;
   example?: string;
+  /** What an empty field means (the document's `default`), as the form shows it. */
+  defaultValue?: string;
 }
 
 interface JsonSchema {
@@ -34,6 +36,7 @@ interface JsonSchema {
   minItems?: number;
   maxItems?: number;
   example?: unknown;
+  default?: unknown;
   properties?: Record<string, JsonSchema>;
   anyOf?: JsonSchema[];
   $ref?: string;
@@ -82,9 +85,17 @@ export function hyperparameterFields(doc: OpenApiDoc): FieldSpec[] {
       ...(s.minItems !== undefined ? { minItems: s.minItems } : {}),
       ...(s.maxItems !== undefined ? { maxItems: s.maxItems } : {}),
       ...(s.example !== undefined ? { example: Array.isArray(s.example) ? s.example.join(', ') : String(s.example) } : {}),
+      ...((property.default ?? s.default) !== undefined ? { defaultValue: shown(property.default ?? s.default) } : {}),
     });
   }
   return fields;
+}
+
+const shown = (v: unknown): string => (Array.isArray(v) ? v.join(', ') : String(v));
+
+/** "default 0.0001 · 0 < x ≤ 1": what an empty field means and the bounds, as the form's hint shows them. */
+export function describeField(f: FieldSpec): string {
+  return [f.defaultValue !== undefined ? `default ${f.defaultValue}` : 'no default', describeBounds(f)].filter(Boolean).join(' · ');
 }
 
 /** "1 ≤ x ≤ 100", "0 < x < 1": the bounds as the form shows them. */

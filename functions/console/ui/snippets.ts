@@ -1,9 +1,18 @@
-/** The copyable curl and Python snippets of an adapter page. */
+/**
+ * The copyable curl and Python snippets of an adapter page. They read the API key from KEY, the variable
+ * the README's worked example sets (`KEY=$(cat .adapter-store/api-key)`), so a reader of both sees one name.
+ */
+
+/** The shell variable holding the API key, as the README names it. */
+export const KEY_VARIABLE = 'KEY';
+
+/** How to set it, shown above the snippets (exported: the Python snippet reads the environment). */
+export const KEY_SETUP = `export ${KEY_VARIABLE}=$(cat .adapter-store/api-key)`;
 
 export function curlDownload(origin: string, task: string, version: string): string {
   return [
     `curl -fSL -o adapter.safetensors \\`,
-    `  -H "Authorization: Bearer $ADAPTER_STORE_KEY" \\`,
+    `  -H "Authorization: Bearer $${KEY_VARIABLE}" \\`,
     `  "${origin}/adapters/${task}/download?version=${version}&file=adapter.safetensors"`,
   ].join('\n');
 }
@@ -11,7 +20,7 @@ export function curlDownload(origin: string, task: string, version: string): str
 export function curlPredict(origin: string, task: string, version: string): string {
   return [
     `curl -sS -X POST "${origin}/adapters/${task}/predict?version=${version}" \\`,
-    `  -H "Authorization: Bearer $ADAPTER_STORE_KEY" -H "Content-Type: application/json" \\`,
+    `  -H "Authorization: Bearer $${KEY_VARIABLE}" -H "Content-Type: application/json" \\`,
     `  -d '{"inputs": ["a wonderful film"]}'`,
   ].join('\n');
 }
@@ -21,7 +30,7 @@ export function pythonDownload(origin: string, task: string, version: string, fi
     'import os, requests',
     '',
     `API = "${origin}"`,
-    'headers = {"Authorization": f"Bearer {os.environ[\'ADAPTER_STORE_KEY\']}"}',
+    `headers = {"Authorization": f"Bearer {os.environ['${KEY_VARIABLE}']}"}`,
     `for name in ${JSON.stringify(files)}:`,
     `    r = requests.get(f"{API}/adapters/${task}/download", params={"version": "${version}", "file": name}, headers=headers)`,
     '    r.raise_for_status()',

@@ -32,6 +32,18 @@ export interface Job {
   error: { message: string } | null;
   /** A sweep's points (absent from APIs without sweeps). */
   sweep?: Sweep | null;
+  /** The guardrail: set when the published adapter does not beat the majority class (absent from older APIs). */
+  belowMajority?: BelowMajority | null;
+}
+
+/** shared/majority-baseline.ts BelowMajority. */
+export interface BelowMajority {
+  metric: 'accuracy' | 'f1' | 'mcc';
+  score: number;
+  majorityScore: number;
+  majorityLabel: string;
+  majorityRate: number;
+  message: string;
 }
 
 export interface SweepPoint {
@@ -70,6 +82,7 @@ export interface Manifest {
   files: { name: string; bytes: number; sha256: string }[];
   parameters: { trainable: number; total: number };
   metrics: Omit<Metrics, 'examples'> | null;
+  belowMajority?: BelowMajority;
 }
 
 export interface AdapterDetail {
@@ -82,7 +95,10 @@ export interface AdapterDetail {
 /** metrics.json as the trainer writes it (trainer/train/trainer.ts TrainMetrics); every field optional. */
 export interface TrainMetricsFile {
   steps?: { step: number; loss: number; lr: number }[];
-  validation?: { step: number; loss: number; accuracy: number }[];
+  validation?: ({ step: number } & Metrics)[];
+  /** The selection metric, and the selected checkpoint's evaluation. */
+  metric?: 'accuracy' | 'f1' | 'mcc' | 'loss';
+  best?: ({ step: number } & Metrics) | null;
   examplesPerSecond?: number;
   trainExamples?: number;
   validationExamples?: number;
@@ -111,4 +127,13 @@ export interface Dataset {
 export interface Prediction {
   label: string;
   probs: Record<string, number>;
+}
+
+/** One base of GET /models. */
+export interface BaseModel {
+  name: string;
+  default: boolean;
+  weightsBytes: number;
+  layers: number | null;
+  hiddenSize: number | null;
 }

@@ -3,7 +3,10 @@
  * no browser download) against `npm start`'s server: sign in, a refused dataset with its line number,
  * the sample dataset dropped on the page, a fine-tune from the generated form, the job followed to the
  * end with its loss curve drawn, the adapter page, "Try it" where the API predicts (and "Run in this
- * browser", the edge runtime, with the server's probabilities), a download that hashes to the manifest.
+ * browser", the edge runtime, with the server's probabilities), a download that hashes to the manifest;
+ * the polish of issue 20 (Sign out hidden before sign-in, the smoothed loss beside the validation metric,
+ * final vs selected scores, defaults and bases in the form, a sweep's progress in points, snippets that fit
+ * a phone and name the README's KEY) and the majority-class warning.
  * Screenshots (PNG, checked for their pixel size) go to a temporary folder whose path the test prints;
  * with UPDATE_CONSOLE_SCREENSHOTS=1 they are also copied to docs/.
  * No console error is allowed on any page: a CSP violation would be one.
@@ -73,6 +76,7 @@ test('the console: sign in, upload, fine-tune, watch the loss curve, open the ad
     // Sign in: the shell loads without a key; a wrong key is refused, the right one kept.
     await page.goto(`${server.url}/console`);
     await page.getByLabel('API key').waitFor();
+    assert.equal(await page.getByRole('button', { name: 'Sign out' }).isVisible(), false, 'no "Sign out" before signing in');
     assert.equal(await page.evaluate('document.activeElement?.id'), 'api-key', 'the key field has the focus');
     await page.keyboard.press('Tab');
     assert.equal(await page.evaluate('document.activeElement?.textContent'), 'Sign in', 'Tab reaches the button');
@@ -84,6 +88,7 @@ test('the console: sign in, upload, fine-tune, watch the loss curve, open the ad
     await page.getByLabel('API key').press('Enter');
     await page.getByRole('heading', { name: 'Adapters' }).waitFor();
     assert.equal(await page.evaluate("sessionStorage.getItem('adapter-store.api-key')"), key);
+    assert.equal(await page.getByRole('button', { name: 'Sign out' }).isVisible(), true, '"Sign out" once signed in');
 
     // A refused dataset names its line; then the sample, dropped on the page.
     await page.getByRole('navigation', { name: 'Console' }).getByRole('link', { name: 'New fine-tune' }).click();
@@ -101,7 +106,32 @@ test('the console: sign in, upload, fine-tune, watch the loss curve, open the ad
     await page.getByTestId('dataset-status').getByText('400 rows').waitFor();
     errors.length = 0; // the refused upload's 400 is logged by the browser itself
 
-    // The form comes from the OpenAPI bounds: an out-of-bounds lr is refused before any request.
+    // The form comes from the OpenAPI bounds and defaults: each field shows both.
+    const hp = doc as unknown as { components: { schemas: { Hyperparameters: { properties: Record<string, { default?: unknown }> } } } };
+    const lrDefault = String(hp.components.schemas.Hyperparameters.properties.lr.default);
+    assert.notEqual(lrDefault, 'undefined', '/openapi.json states the default lr');
+    assert.equal(
+      await page.getByLabel('lr', { exact: true }).getAttribute('placeholder'),
+      lrDefault,
+      'the empty lr field shows its default',
+    );
+    assert.match(
+      (await page.locator('#hp-lr-hint').textContent()) ?? '',
+      new RegExp(`default ${lrDefault.replace('.', '\\.')} · 0 < x ≤ 1`),
+    );
+    assert.match((await page.locator('#hp-epochs-hint').textContent()) ?? '', /default \d+ · 1 ≤ x ≤ \d+/);
+    // The base model is picked from the store's bases (GET /models), the default preselected.
+    const bases = (await (await fetch(`${server.url}/models`, { headers: { authorization: `Bearer ${key}` } })).json()) as {
+      data: { name: string; default: boolean }[];
+    };
+    await page.locator('#base-model option[value]:not([value=""])').first().waitFor({ state: 'attached' });
+    assert.deepEqual(
+      await page.locator('#base-model option').evaluateAll((os) => os.map((o) => o.getAttribute('value'))),
+      bases.data.map((b) => b.name),
+    );
+    assert.equal(await page.getByLabel('Base model').inputValue(), bases.data.find((b) => b.default)?.name);
+
+    // An out-of-bounds lr is refused before any request.
     await page.getByLabel('Task name').fill('console-demo');
     await page.getByLabel('lr', { exact: true }).fill('2');
     await page.getByRole('button', { name: 'Start fine-tune' }).click();
@@ -111,7 +141,8 @@ test('the console: sign in, upload, fine-tune, watch the loss curve, open the ad
     await page.getByLabel('epochs', { exact: true }).fill('10');
     await page.getByLabel('batchSize', { exact: true }).fill('16');
     await page.getByLabel('validationSplit', { exact: true }).fill('0.2');
-    await page.evaluate('window.scrollTo(0, 0)');
+    // The picture shows the job step: the base picker and the fields with their defaults and bounds.
+    await page.evaluate("document.getElementById('step-job').scrollIntoView()");
     await shot(page, 'new-finetune', 1280, 800);
     await page.getByRole('button', { name: 'Start fine-tune' }).click();
 
@@ -121,6 +152,38 @@ test('the console: sign in, upload, fine-tune, watch the loss curve, open the ad
     await page.locator('[data-final="true"] [data-testid="loss-chart"] path.line').waitFor();
     const points = Number(await page.getByTestId('loss-chart').getAttribute('data-points'));
     assert.ok(points >= 10, `the loss curve has every step (${points} points)`);
+    // Smoothed: the moving average over the raw values drawn faint behind it (two different paths).
+    const lossPaths = await page
+      .locator('[data-final="true"] [data-testid="loss-chart"] path')
+      .evaluateAll((ps) => ps.map((p) => [p.getAttribute('class'), p.getAttribute('d')]));
+    assert.deepEqual(
+      lossPaths.map(([c]) => c),
+      ['raw', 'line'],
+    );
+    assert.notEqual(lossPaths[0][1], lossPaths[1][1], 'the smoothed curve is not the raw one');
+    // The validation metric beside it: one point per evaluation.
+    await page.locator('[data-testid="validation-chart"] path.line').waitFor();
+    assert.ok(Number(await page.getByTestId('validation-chart').getAttribute('data-points')) >= 2, 'the validation metric is plotted');
+    const selectedStep = /step (\d+)/.exec((await page.locator('dt', { hasText: 'selected checkpoint' }).textContent()) ?? '')?.[1];
+    assert.ok(selectedStep, 'the selected row names its step');
+    assert.equal(
+      await page.locator('[data-testid="validation-chart"] circle.marker').getAttribute('data-x'),
+      selectedStep,
+      'the selected checkpoint is marked on the validation curve',
+    );
+    // Final vs selected: the published (selected) score is the adapter's; a different final one is labelled apart.
+    const published = (await (
+      await fetch(`${server.url}/adapters/console-demo`, { headers: { authorization: `Bearer ${key}` } })
+    ).json()) as { manifest: { metrics: { accuracy: number } } };
+    const selected = page.getByTestId('validation-selected');
+    assert.equal(Number(await selected.getAttribute('data-accuracy')), published.manifest.metrics.accuracy);
+    const finalRow = page.getByTestId('validation-final');
+    if ((await finalRow.count()) > 0) {
+      assert.match((await page.locator('dt', { hasText: 'final evaluation' }).textContent()) ?? '', /not published/);
+      assert.notEqual(await finalRow.getAttribute('data-accuracy'), await selected.getAttribute('data-accuracy'));
+    } else {
+      assert.match((await page.locator('dt', { hasText: 'selected checkpoint' }).textContent()) ?? '', /also the final evaluation/);
+    }
     assert.equal(await page.getByTestId('progress').getAttribute('value'), '1');
     if ('/finetune/{jobId}/events' in doc.paths) {
       // The events route: the job's log, newest first, from created to succeeded with step metrics.
@@ -140,7 +203,16 @@ test('the console: sign in, upload, fine-tune, watch the loss curve, open the ad
     await page.getByRole('heading', { name: 'Adapter console-demo' }).waitFor();
     await page.locator('[data-testid="loss-chart"] path.line').waitFor();
     await page.locator('[data-testid="lr-chart"] path.line').waitFor();
+    // The validation metric here too, the published checkpoint marked.
+    await page.locator('[data-testid="validation-chart"] circle.marker').waitFor();
     await page.getByText('curl: download').waitFor();
+    // The snippets read the key from the variable the README's worked example sets.
+    const snippets = (await page.locator('.snippet pre').allTextContents()).join('\n');
+    assert.match(snippets, /Bearer \$KEY"/);
+    assert.match(snippets, /os\.environ\['KEY'\]/);
+    assert.doesNotMatch(snippets, /ADAPTER_STORE_KEY/);
+    assert.match((await page.getByTestId('key-hint').textContent()) ?? '', /export KEY=\$\(cat \.adapter-store\/api-key\)/);
+    assert.match(readFileSync(join(REPO, 'README.md'), 'utf8'), /^KEY=\$\(cat \.adapter-store\/api-key\)$/m, 'the README sets KEY');
     if (canPredict) {
       await page.getByLabel('Text to classify').fill('a wonderful, moving film');
       await page.getByRole('button', { name: 'Classify' }).click();
@@ -164,6 +236,8 @@ test('the console: sign in, upload, fine-tune, watch the loss curve, open the ad
     } else {
       assert.equal(await page.getByRole('heading', { name: 'Try it' }).count(), 0, 'no "Try it" without a predict route');
     }
+    // The picture shows the curves (loss, validation, learning rate) and "Try it" below them.
+    await page.evaluate("document.getElementById('curves-title').scrollIntoView()");
     await shot(page, 'adapter', 1280, 800);
 
     // Download: the bytes hash to the manifest's sha256.
@@ -223,18 +297,69 @@ test('the console: sign in, upload, fine-tune, watch the loss curve, open the ad
     assert.equal(await rows.count(), 2);
     assert.equal(await rows.locator('.badge.succeeded').count(), 2);
     assert.match((await page.getByTestId('sweep-points').locator('tr.best').textContent()) ?? '', /★/);
+    // A sweep's progress counts points, not the steps of all of them.
+    await page.getByTestId('progress-text').getByText('2 / 2 points done').waitFor();
+    assert.doesNotMatch((await page.getByTestId('progress-text').textContent()) ?? '', /steps/);
+    await shot(page, 'sweep', 1280, 800);
     // At phone width the table scrolls inside the page; the page itself does not overflow.
     await page.setViewportSize({ width: 390, height: 844 });
     assert.ok(Number(await page.evaluate('document.documentElement.scrollWidth - window.innerWidth')) <= 0, 'the sweep page fits a phone');
     await page.setViewportSize({ width: 1280, height: 800 });
+
+    // The majority-class guardrail: every row the same text, 3 in 4 "positive": the adapter can only
+    // answer one label, so it is published flagged, and the job and adapter pages say so.
+    const constantRows = Array.from({ length: 40 }, (_, i) =>
+      JSON.stringify({ text: 'the same words', label: i % 4 ? 'positive' : 'negative' }),
+    );
+    const constant = (await (
+      await fetch(`${server.url}/datasets?name=constant.jsonl`, {
+        method: 'POST',
+        headers: { ...auth, 'content-type': 'application/x-ndjson' },
+        body: `${constantRows.join('\n')}\n`,
+      })
+    ).json()) as { datasetUri: string };
+    const flagged = (await (
+      await fetch(`${server.url}/finetune`, {
+        method: 'POST',
+        headers: { ...auth, 'content-type': 'application/json' },
+        body: JSON.stringify({
+          task: 'console-constant',
+          datasetUri: constant.datasetUri,
+          hyperparameters: { epochs: 3, batchSize: 8, validationSplit: 0.25 },
+        }),
+      })
+    ).json()) as { jobId: string };
+    await page.goto(`${server.url}/console#/jobs/${flagged.jobId}`);
+    await page.locator('.badge.succeeded').waitFor({ timeout: 100_000 });
+    await page.getByTestId('below-majority').getByText('No better than the majority class.').waitFor();
+    assert.match((await page.getByTestId('below-majority').textContent()) ?? '', /"positive"/);
+    await shot(page, 'job-below-majority', 1280, 800);
+    // The jobs list flags it too, and counts the sweep in points.
+    await page.goto(`${server.url}/console#/jobs`);
+    await page.getByRole('row').filter({ hasText: 'console-constant' }).getByText('below majority').waitFor();
+    await page.getByRole('row').filter({ hasText: 'console-sweep' }).getByText('2 / 2 points done').waitFor();
+    assert.equal(await page.getByRole('row').filter({ hasText: 'console-demo' }).getByText('below majority').count(), 0);
+    await page.goto(`${server.url}/console#/jobs/${flagged.jobId}`);
+    await page.getByTestId('below-majority').waitFor();
+    await page.getByTestId('adapter-link').click();
+    await page.getByRole('heading', { name: 'Adapter console-constant' }).waitFor();
+    await page.getByTestId('below-majority').getByText('No better than the majority class.').waitFor();
+
     await page.goto(`${server.url}/console#/adapters/console-demo`);
     await page.getByRole('heading', { name: 'Adapter console-demo' }).waitFor();
+    assert.equal(await page.getByTestId('below-majority').count(), 0, 'a learned adapter carries no warning');
 
     // Phone width: nothing overflows sideways.
     await page.setViewportSize({ width: 390, height: 844 });
     await page.evaluate('window.scrollTo(0, 0)');
     const overflow = Number(await page.evaluate('document.documentElement.scrollWidth - window.innerWidth'));
     assert.ok(overflow <= 0, `the page is ${overflow} px wider than a phone`);
+    // Each code snippet stays inside its box: nothing scrolls or spills sideways.
+    const spills = (await page.evaluate(
+      `[...document.querySelectorAll('.snippet pre')].map((p) => ({ over: p.scrollWidth - p.clientWidth, right: p.getBoundingClientRect().right }))`,
+    )) as { over: number; right: number }[];
+    assert.ok(spills.length >= 3, 'the snippets are on the page');
+    for (const sp of spills) assert.ok(sp.over <= 0 && sp.right <= 390, `a snippet spills: ${JSON.stringify(sp)}`);
     await shot(page, 'adapter-phone', 390, 844);
 
     assert.deepEqual(errors, [], 'no console errors (a CSP violation would be one)');

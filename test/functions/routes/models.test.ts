@@ -4,7 +4,7 @@
  * that is no base file; 401 without a key; a redirect on AWS; in the OpenAPI document.
  */
 import assert from 'node:assert/strict';
-import { readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { OpenAPIHono } from '@hono/zod-openapi';
@@ -101,4 +101,33 @@ test('the route is in the OpenAPI document', async () => {
   const op = doc.paths['/models/{name}/files/{file}']?.get;
   assert.ok(op, 'documented');
   for (const s of ['200', '304', '401', '404']) assert.ok(op.responses[s], s);
+});
+
+test('GET /models lists the bases with their shape and marks the default; a half-uploaded base is not listed; 401 without a key', async () => {
+  // A second base and one with no weights yet (an interrupted upload): only complete bases are listed.
+  await store.registry.uploadModel('tiny-b', store.baseDir, ['config.json', 'model.safetensors', 'vocab.txt']);
+  mkdirSync(join(store.root, 'store', 'models', 'half'), { recursive: true });
+  copyFileSync(join(store.baseDir, 'config.json'), join(store.root, 'store', 'models', 'half', 'config.json'));
+  const res = await get('/models');
+  assert.equal(res.status, 200);
+  const body = (await res.json()) as {
+    object: string;
+    data: { name: string; default: boolean; weightsBytes: number; layers: number | null; hiddenSize: number | null }[];
+  };
+  assert.equal(body.object, 'list');
+  assert.deepEqual(
+    body.data.map((m) => [m.name, m.default]),
+    [
+      ['tiny', true],
+      ['tiny-b', false],
+    ],
+  );
+  const config = JSON.parse(readFileSync(join(store.baseDir, 'config.json'), 'utf8')) as { num_hidden_layers: number; hidden_size: number };
+  assert.equal(body.data[0].layers, config.num_hidden_layers);
+  assert.equal(body.data[0].hiddenSize, config.hidden_size);
+  assert.equal(body.data[0].weightsBytes, readFileSync(join(store.baseDir, 'model.safetensors')).length);
+  assert.equal((await app.request('/models')).status, 401);
+  const doc = (await (await get('/openapi.json')).json()) as { paths: Record<string, { get?: { responses: Record<string, unknown> } }> };
+  const op = doc.paths['/models']?.get;
+  assert.ok(op?.responses['200'] && op.responses['401'], 'GET /models is documented with its 200 and 401');
 });

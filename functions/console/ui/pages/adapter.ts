@@ -3,12 +3,13 @@
  * the loss and learning-rate curves of metrics.json, downloads, snippets and "Try it".
  */
 import { API_ROOT, download, getJson } from '../api.ts';
-import { lineChart } from '../chart.ts';
+import { lineChart, lossChart } from '../chart.ts';
 import { h, mount } from '../dom.ts';
 import { bytes, num, percent, time } from '../format.ts';
 import { metricsFile } from '../metrics-file.ts';
-import { curlDownload, curlPredict, pythonDownload } from '../snippets.ts';
+import { curlDownload, curlPredict, KEY_SETUP, KEY_VARIABLE, pythonDownload } from '../snippets.ts';
 import type { AdapterDetail, Manifest, TrainMetricsFile } from '../types.ts';
+import { validationChart } from '../validation-chart.ts';
 import { copyable, dl, errorBox, pageTitle } from '../widgets.ts';
 import { tryIt } from './try-it.ts';
 
@@ -20,15 +21,13 @@ function curves(m: TrainMetricsFile): HTMLElement {
     h(
       'figure',
       {},
-      h('figcaption', {}, 'Training loss'),
-      lineChart({
-        title: 'Training loss by step',
-        points: steps.map((s) => ({ x: s.step, y: s.loss })),
-        xLabel: 'step',
-        yLabel: 'loss',
-        testId: 'loss-chart',
-      }),
+      h('figcaption', {}, 'Training loss (smoothed; raw values faint)'),
+      lossChart(
+        'Training loss by step',
+        steps.map((s) => ({ x: s.step, y: s.loss })),
+      ),
     ),
+    h('figure', {}, ...validationChart('this version', m)),
     h(
       'figure',
       {},
@@ -107,7 +106,7 @@ function manifestView(m: Manifest): { head: HTMLElement; use: HTMLElement } {
         `${m.parameters.trainable.toLocaleString()} of ${m.parameters.total.toLocaleString()} parameters (${percent(m.parameters.trainable / m.parameters.total)})`,
       ],
       [
-        'Validation',
+        'Validation (selected checkpoint)',
         metrics
           ? `accuracy ${num(metrics.accuracy)} · macro F1 ${num(metrics.macroF1)} · MCC ${num(metrics.mcc)} · loss ${num(metrics.loss)}`
           : 'no validation set was used',
@@ -115,12 +114,27 @@ function manifestView(m: Manifest): { head: HTMLElement; use: HTMLElement } {
       ['Created', time(m.createdAt)],
       ['Job', m.jobId ? h('a', { href: `#/jobs/${m.jobId}` }, m.jobId) : '—'],
     ]),
+    m.belowMajority
+      ? h(
+          'div',
+          { class: 'warning', role: 'status', 'data-testid': 'below-majority' },
+          h('p', {}, h('strong', {}, 'No better than the majority class. '), m.belowMajority.message),
+        )
+      : null,
   );
   const use = h(
     'section',
     { 'aria-labelledby': 'files-title' },
     h('h2', { id: 'files-title' }, 'Files and snippets'),
     filesTable,
+    h(
+      'p',
+      { 'data-testid': 'key-hint' },
+      'The snippets read the API key from ',
+      h('code', {}, KEY_VARIABLE),
+      ', as the README’s worked example sets it: ',
+      h('code', {}, KEY_SETUP),
+    ),
     copyable('curl: download', curlDownload(origin, m.task, m.version)),
     copyable(
       'Python: download every file',

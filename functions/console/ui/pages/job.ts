@@ -3,14 +3,16 @@
  * Lambda included) until the job ends; then the curve of its published metrics.json.
  */
 import { call, getJson } from '../api.ts';
-import { lineChart } from '../chart.ts';
+import { lossChart } from '../chart.ts';
 import type { Point } from '../chart-geometry.ts';
 import { h, mount } from '../dom.ts';
 import { num, time } from '../format.ts';
 import { lossPoints, TERMINAL } from '../job-events.ts';
+import { scoreRows, sweepProgress } from '../job-summary.ts';
 import { metricsFile } from '../metrics-file.ts';
 import { hasRoute } from '../openapi.ts';
-import type { Job, JobEvent, List, Sweep } from '../types.ts';
+import type { Job, JobEvent, List, Sweep, TrainMetricsFile } from '../types.ts';
+import { validationChart } from '../validation-chart.ts';
 import { dl, errorBox, pageTitle, statusBadge } from '../widgets.ts';
 
 const POLL_MS = 1000;
@@ -25,11 +27,14 @@ export function jobPage(root: HTMLElement, jobId: string): () => void {
   // Without the events route: one point per poll from the job's own step and loss.
   const polled: Point[] = [];
   let finalCurve: Point[] | null = null;
+  // The published metrics.json, once the job succeeded: every step, every evaluation, the selected checkpoint.
+  let published: TrainMetricsFile | null = null;
 
   const summary = h('div', { 'aria-live': 'polite' });
   // The latest failure only (a poll that keeps failing must not pile up messages).
   const problem = h('div');
   const chartBox = h('figure', { class: 'chart-box' });
+  const validationBox = h('figure', { class: 'chart-box' });
   const sweepBox = h('div');
   const eventList = h('ol', { class: 'events', 'aria-label': 'Events' });
   mount(
@@ -39,7 +44,12 @@ export function jobPage(root: HTMLElement, jobId: string): () => void {
     summary,
     problem,
     sweepBox,
-    h('section', { 'aria-labelledby': 'loss-title' }, h('h2', { id: 'loss-title' }, 'Training loss'), chartBox),
+    h(
+      'section',
+      { 'aria-labelledby': 'loss-title' },
+      h('h2', { id: 'loss-title' }, 'Training loss and validation'),
+      h('div', { class: 'charts' }, chartBox, validationBox),
+    ),
     h('section', { 'aria-labelledby': 'events-title' }, h('h2', { id: 'events-title' }, 'Events'), eventList),
   );
 
@@ -68,21 +78,31 @@ export function jobPage(root: HTMLElement, jobId: string): () => void {
             'span',
             {},
             h('progress', { max: 1, value: job.progress.fraction, 'aria-label': 'Progress', 'data-testid': 'progress' }),
-            ` ${job.progress.step} / ${job.progress.totalSteps || '?'} steps (${Math.round(job.progress.fraction * 100)} %)`,
+            h(
+              'span',
+              { 'data-testid': 'progress-text' },
+              job.sweep
+                ? ` ${sweepProgress(job.sweep.points, job.startedAt ? Date.parse(job.startedAt) : null, Date.now(), active)}`
+                : ` ${job.progress.step} / ${job.progress.totalSteps || '?'} steps (${Math.round(job.progress.fraction * 100)} %)`,
+            ),
           ),
         ],
         ['Task', job.task],
         ['Base model', job.baseModel],
         ['Training loss', num(job.loss)],
-        [
-          'Validation',
-          job.metrics ? `accuracy ${num(job.metrics.accuracy)}, macro F1 ${num(job.metrics.macroF1)}, loss ${num(job.metrics.loss)}` : '—',
-        ],
+        ...validationRows(job, published),
         ['Created', time(job.createdAt)],
         ['Finished', time(job.finishedAt)],
         ['Hyperparameters', h('code', {}, JSON.stringify(job.hyperparameters))],
       ]),
       job.error ? h('div', { class: 'error', role: 'alert' }, h('p', {}, job.error.message)) : null,
+      job.belowMajority
+        ? h(
+            'div',
+            { class: 'warning', role: 'status', 'data-testid': 'below-majority' },
+            h('p', {}, h('strong', {}, 'No better than the majority class. '), job.belowMajority.message),
+          )
+        : null,
       job.adapterVersion
         ? h(
             'p',
@@ -118,8 +138,9 @@ export function jobPage(root: HTMLElement, jobId: string): () => void {
     );
     if (job.sweep) mount(sweepBox, sweepTable(job.sweep));
     const points = finalCurve ?? (eventsRoute ? lossPoints(events) : polled);
-    mount(chartBox, lineChart({ title: `Training loss of ${jobId}`, points, xLabel: 'step', yLabel: 'loss', testId: 'loss-chart' }));
+    mount(chartBox, h('figcaption', {}, 'Training loss (smoothed; raw values faint)'), lossChart(`Training loss of ${jobId}`, points));
     chartBox.dataset.final = finalCurve ? 'true' : 'false';
+    mount(validationBox, ...validationChart(jobId, published, events));
     mount(
       eventList,
       ...(eventsRoute ? events.slice(-200).reverse() : []).map((e) =>
@@ -143,8 +164,8 @@ export function jobPage(root: HTMLElement, jobId: string): () => void {
       const done = TERMINAL.includes(job.status);
       if (done && job.adapterVersion && !finalCurve) {
         // The published curve has every step; the live one was sampled.
-        const m = await metricsFile(job.task, job.adapterVersion).catch(() => null);
-        finalCurve = m?.steps?.map((s) => ({ x: s.step, y: s.loss })) ?? null;
+        published = await metricsFile(job.task, job.adapterVersion).catch(() => null);
+        finalCurve = published?.steps?.map((s) => ({ x: s.step, y: s.loss })) ?? null;
       }
       if (stopped) return;
       problem.replaceChildren();
@@ -165,6 +186,22 @@ export function jobPage(root: HTMLElement, jobId: string): () => void {
     stopped = true;
     clearTimeout(timer);
   };
+}
+
+/** The job's validation scores, each labelled final or selected (see job-summary.ts). */
+function validationRows(job: Job, published: TrainMetricsFile | null): [string, Node | string][] {
+  // A sweep's job metrics are its published point's best, not a final evaluation of anything.
+  const final = job.sweep && published?.best ? null : job.metrics;
+  const rows = scoreRows(final, published?.best ?? null, published?.best?.step);
+  if (rows.length === 0) return [['Validation', '—']];
+  return rows.map((r) => [
+    r.label,
+    h(
+      'span',
+      { 'data-testid': `validation-${r.which}`, 'data-accuracy': r.metrics.accuracy },
+      `accuracy ${num(r.metrics.accuracy)}, macro F1 ${num(r.metrics.macroF1)}, MCC ${num(r.metrics.mcc)}, loss ${num(r.metrics.loss)}`,
+    ),
+  ]);
 }
 
 /** A sweep's points: each one's settings, state, progress and score; the published one marked. */

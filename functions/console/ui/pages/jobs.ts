@@ -2,6 +2,8 @@
 import { getJson } from '../api.ts';
 import { h, mount } from '../dom.ts';
 import { time } from '../format.ts';
+import { TERMINAL } from '../job-events.ts';
+import { sweepProgress } from '../job-summary.ts';
 import type { Job, List } from '../types.ts';
 import { errorBox, pageTitle, statusBadge } from '../widgets.ts';
 
@@ -32,12 +34,20 @@ export function jobsPage(root: HTMLElement, query: URLSearchParams): void {
                   {},
                   h('th', { scope: 'row' }, h('a', { href: `#/jobs/${j.jobId}` }, h('code', {}, j.jobId))),
                   h('td', {}, j.task),
-                  h('td', {}, statusBadge(j.status)),
+                  h(
+                    'td',
+                    {},
+                    statusBadge(j.status),
+                    j.belowMajority ? [' ', h('span', { class: 'badge warn', title: j.belowMajority.message }, 'below majority')] : null,
+                  ),
                   h(
                     'td',
                     {},
                     h('progress', { max: 1, value: j.progress.fraction, 'aria-label': `progress of ${j.jobId}` }),
-                    ` ${Math.round(j.progress.fraction * 100)} %`,
+                    // A sweep counts points (its steps sum over points that run one after another).
+                    j.sweep
+                      ? ` ${sweepProgress(j.sweep.points, j.startedAt ? Date.parse(j.startedAt) : null, Date.now(), !TERMINAL.includes(j.status))}`
+                      : ` ${Math.round(j.progress.fraction * 100)} %`,
                   ),
                   h('td', {}, time(j.createdAt)),
                 ),

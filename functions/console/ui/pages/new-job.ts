@@ -4,13 +4,13 @@
  * OpenAPI schema and checked against its bounds; each submission carries its own Idempotency-Key, so a
  * retried click cannot start a second job.
  */
-import { ApiError, call, postJson } from '../api.ts';
+import { ApiError, call, getJson, postJson } from '../api.ts';
 import { h, mount } from '../dom.ts';
-import { describeBounds, type FieldSpec, hyperparameterFields, parseField } from '../form-schema.ts';
+import { describeField, type FieldSpec, hyperparameterFields, parseField } from '../form-schema.ts';
 import { bytes } from '../format.ts';
-import { openApi } from '../openapi.ts';
+import { hasRoute, openApi } from '../openapi.ts';
 import { rowErrors } from '../row-errors.ts';
-import type { Dataset, Job } from '../types.ts';
+import type { BaseModel, Dataset, Job, List } from '../types.ts';
 import { errorBox, pageTitle } from '../widgets.ts';
 
 const TYPES: Record<string, string> = {
@@ -32,7 +32,8 @@ function fieldControl(f: FieldSpec): { control: HTMLElement; read: () => string 
   const common = { id, name: f.name, 'aria-describedby': `${id}-hint ${id}-error` };
   if (f.kind === 'enum' || f.kind === 'boolean') {
     const options = f.kind === 'enum' ? (f.options ?? []) : ['true', 'false'];
-    const select = h('select', common, h('option', { value: '' }, '(default)'), ...options.map((o) => h('option', { value: o }, o)));
+    const empty = f.defaultValue === undefined ? '(default)' : `(default: ${f.defaultValue})`;
+    const select = h('select', common, h('option', { value: '' }, empty), ...options.map((o) => h('option', { value: o }, o)));
     return { control: select, read: () => select.value };
   }
   const numeric = f.kind === 'integer' || f.kind === 'number';
@@ -43,7 +44,8 @@ function fieldControl(f: FieldSpec): { control: HTMLElement; read: () => string 
     step: numeric ? (f.kind === 'integer' ? '1' : 'any') : null,
     min: numeric && f.min !== undefined && !f.minExclusive ? f.min : null,
     max: numeric && f.max !== undefined && !f.maxExclusive ? f.max : null,
-    placeholder: f.example ?? '',
+    // The default is what an empty field means, so it is what the empty field shows.
+    placeholder: f.defaultValue ?? f.example ?? '',
   });
   return { control: input, read: () => input.value };
 }
@@ -121,8 +123,39 @@ export function newJobPage(root: HTMLElement, go: (hash: string) => void): void 
     pattern: '[a-z0-9][a-z0-9_\\-]{0,63}',
     'aria-describedby': 'task-hint',
   });
-  const baseModel = h('input', { id: 'base-model', name: 'baseModel', placeholder: '(the deployment default)' });
-  const fieldset = h('fieldset', {}, h('legend', {}, 'Hyperparameters (empty: the default)'), 'Loading the schema…');
+  // The store's bases from GET /models (the default preselected); a free-text name where the API has no listing.
+  const baseModel = h(
+    'select',
+    { id: 'base-model', name: 'baseModel', 'aria-describedby': 'base-model-hint' },
+    h('option', { value: '' }, '(the deployment default)'),
+  );
+  const baseHint = h('small', { id: 'base-model-hint' }, 'Loading the bases…');
+  const baseField = h('div', { class: 'field' }, h('label', { for: 'base-model' }, 'Base model'), baseModel, baseHint);
+  let readBase = () => baseModel.value;
+  void (async () => {
+    if (!(await hasRoute('/models'))) {
+      const input = h('input', { id: 'base-model', name: 'baseModel', placeholder: '(the deployment default)' });
+      baseModel.replaceWith(input);
+      readBase = () => input.value.trim();
+      baseHint.textContent = 'A base model in the store; empty: the deployment default.';
+      return;
+    }
+    const bases = (await getJson<List<BaseModel>>('/models')).data;
+    mount(
+      baseModel,
+      // Where the deployment's default is not among them, an empty choice still leaves it to the API.
+      bases.some((b) => b.default) ? null : h('option', { value: '' }, '(the deployment default)'),
+      ...bases.map((b) =>
+        h(
+          'option',
+          { value: b.name, selected: b.default },
+          `${b.name}${b.layers && b.hiddenSize ? ` (${b.layers} layers × ${b.hiddenSize})` : ''}${b.default ? ' · default' : ''}`,
+        ),
+      ),
+    );
+    baseHint.textContent = `${bases.length} base${bases.length === 1 ? '' : 's'} in this store.`;
+  })().catch((err: unknown) => mount(baseHint, errorBox(err)));
+  const fieldset = h('fieldset', {}, h('legend', {}, 'Hyperparameters (an empty field takes the default shown)'), 'Loading the schema…');
   const result = h('div', { 'aria-live': 'polite' });
   const readers: { f: FieldSpec; read: () => string; error: HTMLElement; control: HTMLElement }[] = [];
 
@@ -131,7 +164,7 @@ export function newJobPage(root: HTMLElement, go: (hash: string) => void): void 
       const fields = hyperparameterFields(doc);
       mount(
         fieldset,
-        h('legend', {}, 'Hyperparameters (empty: the default)'),
+        h('legend', {}, 'Hyperparameters (an empty field takes the default shown)'),
         h(
           'div',
           { class: 'grid' },
@@ -146,7 +179,7 @@ export function newJobPage(root: HTMLElement, go: (hash: string) => void): void 
               control.setAttribute('aria-invalid', String(!parsed.ok));
               if (readers.every((r) => r.error.textContent === '')) result.replaceChildren();
             });
-            const hint = [describeBounds(f), f.kind.endsWith('list') ? 'comma-separated' : '', f.description ?? '']
+            const hint = [describeField(f), f.kind.endsWith('list') ? 'comma-separated' : '', f.description ?? '']
               .filter(Boolean)
               .join('. ');
             return h(
@@ -189,7 +222,7 @@ export function newJobPage(root: HTMLElement, go: (hash: string) => void): void 
         const body = {
           task: task.value.trim(),
           datasetUri: dataset.datasetUri,
-          ...(baseModel.value.trim() ? { baseModel: baseModel.value.trim() } : {}),
+          ...(readBase() ? { baseModel: readBase() } : {}),
           hyperparameters,
         };
         postJson<Job>('/finetune', body, { 'idempotency-key': idempotencyKey }).then(
@@ -218,7 +251,7 @@ export function newJobPage(root: HTMLElement, go: (hash: string) => void): void 
         task,
         h('small', { id: 'task-hint' }, 'The adapter is published under this name: a-z, 0-9, "_" or "-".'),
       ),
-      h('div', { class: 'field' }, h('label', { for: 'base-model' }, 'Base model'), baseModel),
+      baseField,
       fieldset,
       submit,
       result,

@@ -2,10 +2,17 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { createApp } from '../../../../functions/app.ts';
-import { describeBounds, hyperparameterFields, type OpenApiDoc, parseField } from '../../../../functions/console/ui/form-schema.ts';
+import {
+  describeBounds,
+  describeField,
+  hyperparameterFields,
+  type OpenApiDoc,
+  parseField,
+} from '../../../../functions/console/ui/form-schema.ts';
 import type { JobLauncher } from '../../../../functions/jobs/launcher.ts';
 import { HyperparametersSchema } from '../../../../functions/schemas.ts';
 import type { Registry } from '../../../../shared/registry.ts';
+import { trainDefaults } from '../../../../trainer/train/defaults.ts';
 
 async function fields() {
   const app = createApp({
@@ -70,4 +77,14 @@ test('parseField accepts what the API accepts and refuses what it refuses', asyn
   }
   assert.deepEqual(parseField(f.lr, '  '), { ok: true, value: undefined }, 'empty: not sent');
   assert.deepEqual(parseField(f.lr, '2'), { ok: false, error: 'lr must be ≤ 1' });
+});
+
+test("each field shows its default (the trainer's, from /openapi.json) beside its bounds", async () => {
+  const byName = Object.fromEntries((await fields()).map((x) => [x.name, x]));
+  assert.equal(byName.lr.defaultValue, String(trainDefaults.lr));
+  assert.equal(describeField(byName.lr), `default ${trainDefaults.lr} · 0 < x ≤ 1`);
+  assert.equal(byName.seeds.defaultValue, trainDefaults.seeds.join(', '));
+  assert.equal(byName.metric.defaultValue, trainDefaults.metric);
+  assert.equal(byName.maxSteps.defaultValue, undefined);
+  assert.match(describeField(byName.maxSteps), /^no default · 1 ≤ x/);
 });
