@@ -27,7 +27,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream, existsSync } from 'node:fs';
-import { mkdir, readFile, stat } from 'node:fs/promises';
+import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -584,6 +584,22 @@ export class Registry {
     return keys.some((k) => k.key.endsWith('/config.json')) && keys.some((k) => k.key.endsWith('/model.safetensors'));
   }
 
+  /** The names of the bases that exist (weights and config uploaded), in name order. */
+  async listModels(): Promise<string[]> {
+    const prefix = this.key(PREFIXES.models);
+    const { keys } = await this.list(prefix);
+    const files = new Map<string, Set<string>>();
+    for (const { key } of keys) {
+      const [name, file, ...rest] = key.slice(prefix.length).split('/');
+      if (rest.length > 0 || file === undefined || !SLUG.test(name)) continue;
+      files.set(name, (files.get(name) ?? new Set()).add(file));
+    }
+    return [...files]
+      .filter(([, f]) => f.has('config.json') && f.has('model.safetensors'))
+      .map(([name]) => name)
+      .sort();
+  }
+
   /** Size of a model's weights file (model.safetensors), or null when the model does not exist. */
   async modelWeightsBytes(name: string): Promise<number | null> {
     const { keys } = await this.list(this.key(PREFIXES.models + slug('model name', name), ''));
@@ -731,6 +747,43 @@ export class Registry {
     return this.store.get(this.adapterFileKey(task, version, file)).catch((err: unknown) => {
       throw registryError(err);
     });
+  }
+
+  /**
+   * Copies a visible version's files (those its manifest lists, then the manifest) into `dir`, streamed,
+   * each checked against the manifest's size and sha256. Returns the manifest.
+   */
+  async downloadAdapterVersion(task: string, version: string, dir: string): Promise<AdapterManifest> {
+    const manifest = await this.getManifest(task, version);
+    if (!manifest) throw new RegistryError(`task "${task}" has no version "${version}"`, 'not-found');
+    await mkdir(dir, { recursive: true });
+    for (const file of manifest.files) {
+      const key = this.adapterFileKey(task, version, file.name);
+      if (file.name.includes('/') || file.name.startsWith('.'))
+        throw new RegistryError(`${this.uriOf(key)}: the manifest names a file outside its version`, 'corrupt');
+      const body = await this.openAdapterFile(task, version, file.name);
+      if (!body) throw new RegistryError(`${this.uriOf(key)}: listed in the manifest but not in the store`, 'corrupt');
+      const hash = createHash('sha256');
+      let bytes = 0;
+      const measure = async function* (source: AsyncIterable<Buffer>) {
+        for await (const chunk of source) {
+          hash.update(chunk);
+          bytes += chunk.length;
+          yield chunk;
+        }
+      };
+      await pipeline(body.stream, measure, createWriteStream(join(dir, file.name))).catch((err: unknown) => {
+        throw new RegistryError(`reading ${this.uriOf(key)} failed: ${(err as Error).message}`, 'storage');
+      });
+      const sha256 = hash.digest('hex');
+      if (bytes !== file.bytes || sha256 !== file.sha256)
+        throw new RegistryError(
+          `${this.uriOf(key)}: ${bytes} bytes with sha256 ${sha256}, the manifest says ${file.bytes} bytes, ${file.sha256}`,
+          'corrupt',
+        );
+    }
+    await writeFile(join(dir, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
+    return manifest;
   }
 
   // --- stale idempotency claims -------------------------------------------------------------------
