@@ -1,4 +1,4 @@
-/** /healthz (the only public route), /openapi.json (generated from the validating schemas) and /docs. */
+/** /healthz, /openapi.json (generated from the validating schemas) and /docs: the routes that need no key. */
 import { createRoute, type OpenAPIHono } from '@hono/zod-openapi';
 import { HealthSchema } from '../schemas.ts';
 
@@ -11,6 +11,15 @@ export const OPENAPI_INFO = {
   },
   security: [{ bearer: [] }],
 };
+
+/**
+ * The documentation is public: a browser opening /docs cannot send a bearer header, and a page asking for
+ * a key before showing how to get one helps nobody. Nothing in it is secret or deployment-specific: it is
+ * the request and response schemas of this open-source code (no keys, buckets, bases, jobs or adapters),
+ * and every route it describes still checks the key. The console (/console) is public for the same reason
+ * and asks for the key itself when it reads data.
+ */
+export const DOCS_PUBLIC_PATHS = ['/docs', '/openapi.json'];
 
 const health = createRoute({
   method: 'get',
@@ -53,7 +62,7 @@ export function registerMetaRoutes(app: OpenAPIHono): void {
       `<!doctype html><html><head><meta charset="utf-8"><title>${escapeHtml(doc.info.title)}</title>` +
         `<style>body{font-family:system-ui,sans-serif;max-width:50rem;margin:2rem auto;padding:0 1rem}h2{font-size:1rem}</style></head><body>` +
         `<h1>${escapeHtml(doc.info.title)} API</h1><p>${escapeHtml(doc.info.description ?? '')}</p>` +
-        `<p>Every route but <code>/healthz</code> needs <code>Authorization: Bearer &lt;key&gt;</code>. ` +
+        `<p>Every route but <code>/healthz</code> and this documentation needs <code>Authorization: Bearer &lt;key&gt;</code>. ` +
         `The machine-readable description is <a href="openapi.json"><code>/openapi.json</code></a>.</p>${rows.join('')}</body></html>`,
     );
   });

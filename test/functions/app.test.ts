@@ -665,7 +665,7 @@ describe('auth, errors, meta', () => {
   });
 
   test('every other route needs a valid bearer key', async () => {
-    for (const path of ['/finetune', '/adapters', '/adapters/sst2', '/openapi.json', '/docs', '/no-such-route']) {
+    for (const path of ['/finetune', '/adapters', '/adapters/sst2', '/models/tiny/files/config.json', '/no-such-route']) {
       const missing = await problem(await app.request(path), 401);
       assert.match(missing.detail, /Bearer/);
       await problem(await app.request(path, { headers: { authorization: 'Bearer wrong' } }), 401);
@@ -681,6 +681,25 @@ describe('auth, errors, meta', () => {
       }),
       401,
     );
+  });
+
+  test('the documentation is public (a browser sends no key): /docs is HTML that links /openapi.json, both without a key', async () => {
+    const page = await app.request('/docs');
+    assert.equal(page.status, 200);
+    assert.match(page.headers.get('content-type') ?? '', /^text\/html/);
+    const html = await page.text();
+    assert.match(html, /<a href="openapi\.json">/);
+    assert.match(html, /POST \/finetune/);
+    const doc = await app.request('/openapi.json');
+    assert.equal(doc.status, 200);
+    const text = await doc.text();
+    assert.ok((JSON.parse(text) as { paths: object }).paths);
+    // Documentation only: no key, and the routes it describes still need one.
+    assert.ok(!text.includes(KEY) && !html.includes(KEY));
+    await problem(await app.request('/finetune'), 401);
+    // Only these two paths: a look-alike is not public.
+    await problem(await app.request('/docs/x'), 401);
+    await problem(await app.request('/openapi.json.bak'), 401);
   });
 
   test('an app without keys refuses everything but /healthz', async () => {
