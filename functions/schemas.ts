@@ -8,6 +8,7 @@ import { JOB_EVENT_ID_RE, JobEventSchema } from '../shared/job-events.ts';
 // The job's own schemas live in shared/ so that the trainer re-validates spec.json with them.
 import { requireSweepValidation, S3Uri, Slug, SweepHyperparametersSchema, VERSION_RE } from '../shared/job-schema.ts';
 import { ADAPTER_FILES, OPTIONAL_ADAPTER_FILES } from '../shared/registry.ts';
+import { unknownKeysError } from '../shared/suggest.ts';
 
 export {
   HyperparametersSchema,
@@ -21,17 +22,19 @@ export {
 } from '../shared/job-schema.ts';
 
 export const FinetuneRequestSchema = z
-  .object({
-    task: Slug.openapi({ description: 'Task name; the adapter is published under adapters/<task>/.', example: 'sst2' }),
-    datasetUri: S3Uri.openapi({ description: 'Training data (JSONL, CSV or TSV) in a bucket this deployment allows.' }),
-    validationUri: S3Uri.optional(),
-    baseModel: Slug.optional().openapi({
-      description: 'A base model in the registry (models/<name>/); the deployment default when absent.',
-      example: 'bert-base-uncased',
-    }),
-    hyperparameters: SweepHyperparametersSchema.optional(),
-  })
-  .strict()
+  .strictObject(
+    {
+      task: Slug.openapi({ description: 'Task name; the adapter is published under adapters/<task>/.', example: 'sst2' }),
+      datasetUri: S3Uri.openapi({ description: 'Training data (JSONL, CSV or TSV) in a bucket this deployment allows.' }),
+      validationUri: S3Uri.optional(),
+      baseModel: Slug.optional().openapi({
+        description: 'A base model in the registry (models/<name>/); the deployment default when absent.',
+        example: 'bert-base-uncased',
+      }),
+      hyperparameters: SweepHyperparametersSchema.optional(),
+    },
+    { error: unknownKeysError('field') },
+  )
   .superRefine(requireSweepValidation)
   .openapi('FinetuneRequest');
 

@@ -5,7 +5,9 @@
  * Training bounds mirror the trainer CLI's options (README: "The trainer CLI").
  */
 import { z } from '@hono/zod-openapi';
+import { unknownKeysError } from './suggest.ts';
 import { MAX_SWEEP_POINTS, MAX_SWEEP_VALUES, SWEEP_KEYS, sweepSize } from './sweep.ts';
+import { DEFAULT_FIELDS } from './training-data/rows.ts';
 
 /** The registry's slug rule (shared/registry.ts): no path tricks, no upper case. */
 export const SLUG_RE = /^[a-z0-9][a-z0-9_-]{0,63}$/;
@@ -30,10 +32,27 @@ export const S3Uri = z
   )
   .openapi({ example: 's3://my-datasets/sst2/train.jsonl' });
 
+const columnName = (what: string, fallback: string, flag: string) =>
+  z
+    .string()
+    .min(1)
+    .max(200)
+    .optional()
+    .openapi({
+      description: `CSV/TSV: the header of the column holding ${what}; JSONL: its field (default "${fallback}"). Applies to validationUri too. The trainer CLI's ${flag}.`,
+    });
+
+/** Which columns (CSV/TSV) or fields (JSONL) of the dataset hold the text, its pair and the label. */
+const DatasetColumnsShape = {
+  textColumn: columnName('the text', DEFAULT_FIELDS.text, '--text-column'),
+  textPairColumn: columnName('the second text of a pair', DEFAULT_FIELDS.textPair, '--text-pair-column'),
+  labelColumn: columnName('the label', DEFAULT_FIELDS.label, '--label-column'),
+};
+
 const positiveUnit = (what: string) => z.number().gt(0, `${what} must be > 0`).lte(1, `${what} must be <= 1`);
 
-export const HyperparametersSchema = z
-  .object({
+export const HyperparametersSchema = z.strictObject(
+  {
     mode: z
       .enum(['adapter', 'full', 'head'])
       .optional()
@@ -85,8 +104,11 @@ export const HyperparametersSchema = z
       .refine((s) => new Set(s).size === s.length, 'labels must be distinct')
       .optional(),
     maxSteps: z.number().int().min(1).max(10_000_000).optional(),
-  })
-  .strict();
+    ...DatasetColumnsShape,
+  },
+  // `learning_rate` is answered with "did you mean lr" and the list, not a bare "Unrecognized key".
+  { error: unknownKeysError('hyperparameter') },
+);
 
 /** A sweep key: its one value, or a list of 2 to MAX_SWEEP_VALUES distinct values, each as the key alone allows. */
 const sweepable = <T extends z.ZodType>(one: T) =>

@@ -140,7 +140,6 @@ function moveDir(from: string, to: string): void {
 
 const program = new Command('trainer')
   .description('Train and run Houlsby bottleneck adapters on a frozen BERT (ONNX Runtime backed autodiff).')
-  .showHelpAfterError()
   .configureHelp({ showGlobalOptions: true });
 
 withDeviceOptions(withDataOptions(program.command('train')))
@@ -463,6 +462,11 @@ program
 addPretrainCommand(program);
 addSweepCommand(program);
 addAblateCommand(program);
+
+// A mistyped command line gets commander's one line (with its "Did you mean …?") and where to look,
+// not the whole help (a hundred lines that bury the error).
+program.showHelpAfterError('Try "trainer --help" for the commands.');
+for (const cmd of program.commands) cmd.showHelpAfterError(`Try "trainer ${cmd.name()} --help" for its options.`);
 
 try {
   await program.parseAsync(process.argv);

@@ -318,6 +318,68 @@ describe('POST /finetune', () => {
     });
   }
 
+  test('an unknown hyperparameter or field is answered with the nearest name and the list', async () => {
+    const reasonFor = async (body: unknown, field: string): Promise<string> => {
+      const p = await problem(await call('/finetune', { method: 'POST', json: body }), 400);
+      const param = p['invalid-params']?.find((x) => x.name === field);
+      assert.ok(param, `invalid-params ${JSON.stringify(p['invalid-params'])} should name ${field}`);
+      return param.reason;
+    };
+    const lr = await reasonFor({ ...good, hyperparameters: { learning_rate: 1e-3 } }, 'hyperparameters.learning_rate');
+    assert.match(lr, /^unknown hyperparameter "learning_rate" \(did you mean "lr"\?\); the hyperparameters are: mode, bottleneck, /);
+    assert.match(lr, /, lr, /);
+    assert.match(lr, /, textColumn, textPairColumn, labelColumn$/);
+    assert.match(
+      await reasonFor({ ...good, hyperparameters: { batch_size: 8 } }, 'hyperparameters.batch_size'),
+      /did you mean "batchSize"/,
+    );
+    assert.match(await reasonFor({ ...good, hyperparameters: { epoch: 3 } }, 'hyperparameters.epoch'), /did you mean "epochs"/);
+    assert.match(await reasonFor({ ...good, hyperparameters: { bottlenek: 3 } }, 'hyperparameters.bottlenek'), /did you mean "bottleneck"/);
+    assert.match(
+      await reasonFor({ ...good, hyperparameters: { text_column: 'x' } }, 'hyperparameters.text_column'),
+      /did you mean "textColumn"/,
+    );
+    // Nothing close: no guess, still the list.
+    const far = await reasonFor({ ...good, hyperparameters: { zzz: 1 } }, 'hyperparameters.zzz');
+    assert.match(far, /^unknown hyperparameter "zzz"; the hyperparameters are: /);
+    // Top-level fields too.
+    assert.match(
+      await reasonFor({ ...good, dataset_uri: good.datasetUri }, 'dataset_uri'),
+      /^unknown field "dataset_uri" \(did you mean "datasetUri"\?\); the fields are: task, datasetUri, validationUri, baseModel, hyperparameters$/,
+    );
+  });
+
+  test('an unknown base model is answered with the bases the store has', async () => {
+    const p = await problem(await call('/finetune', { method: 'POST', json: { ...good, baseModel: 'tinny' } }), 422);
+    assert.match(p.detail, /^base model "tinny" is not in the store; did you mean "tiny"\? the store's base models: tiny$/);
+    assert.match(p['invalid-params']?.[0].reason ?? '', /the store's base models: tiny/);
+    // An empty store says how to add one.
+    await s3.createBucket('empty-registry');
+    const a = createApp(deps({ registry: Registry.fromUri('s3://empty-registry', s3.client) }));
+    const res = await a.request('/finetune', {
+      method: 'POST',
+      headers: { ...AUTH, 'content-type': 'application/json' },
+      body: JSON.stringify(good),
+    });
+    const q = await problem(res, 422);
+    assert.match(q.detail, /no base models yet \(add one: trainer upload-base\)/);
+  });
+
+  test('the CSV/TSV column options go into the job spec (and /openapi.json describes them)', async () => {
+    const columns = { textColumn: 'sentence', textPairColumn: 'hypothesis', labelColumn: 'sentiment' };
+    const res = await call('/finetune', { method: 'POST', json: { ...good, task: 'columns', hyperparameters: columns } });
+    assert.equal(res.status, 202, await res.clone().text());
+    const { jobId } = (await res.json()) as { jobId: string };
+    assert.deepEqual((await registry.getJobSpec(jobId)).hyperparameters, columns);
+    await problem(await call('/finetune', { method: 'POST', json: { ...good, hyperparameters: { labelColumn: '' } } }), 400);
+    const doc = (await (await call('/openapi.json')).json()) as {
+      components: { schemas: { Hyperparameters: { properties: Record<string, { description?: string }> } } };
+    };
+    const described = doc.components.schemas.Hyperparameters.properties;
+    assert.match(described.textColumn.description ?? '', /CSV\/TSV: the header of the column holding the text.*--text-column/);
+    assert.match(described.labelColumn.description ?? '', /--label-column/);
+  });
+
   test('refuses malformed JSON with 400 problem', async () => {
     const p = await problem(
       await call('/finetune', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"task": ' }),
