@@ -45,6 +45,9 @@ export function terminalProgress(stream: NodeJS.WriteStream): (event: TrainerEve
       case 'step':
         stepBar(event);
         return;
+      case 'warmup-warning':
+        line(`warning: ${event.message}`);
+        return;
       default: {
         const { event: name, ...rest } = event;
         line(
