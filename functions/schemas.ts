@@ -212,11 +212,26 @@ export const DatasetName = z
   .refine((n) => !n.includes('..') && /\.(jsonl|ndjson|json|csv|tsv|tab)(\.gz)?$/i.test(n), DATASET_NAME_MESSAGE)
   .openapi({ example: 'sentiment.jsonl' });
 
+/** A column name as a query parameter: the upload is checked with the columns the job will read. */
+const columnParam = (name: string, flag: string) =>
+  z
+    .string()
+    .min(1)
+    .max(200)
+    .optional()
+    .openapi({
+      param: { name, in: 'query' },
+      description: `CSV/TSV column (JSONL field) to check for, when not the default; give the job the same hyperparameters.${name} (the trainer CLI's ${flag}).`,
+    });
+
 export const DatasetQuery = z.object({
   name: DatasetName.optional().openapi({
     param: { name: 'name', in: 'query' },
     description: 'The file name (its extension gives the format); required with a raw body.',
   }),
+  textColumn: columnParam('textColumn', '--text-column'),
+  textPairColumn: columnParam('textPairColumn', '--text-pair-column'),
+  labelColumn: columnParam('labelColumn', '--label-column'),
 });
 
 /** Up to 5 GiB: S3's single-PUT limit, which a presigned PUT is. */
