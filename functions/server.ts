@@ -20,10 +20,9 @@
  */
 
 import { mkdirSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { join } from 'node:path';
 import { serve } from '@hono/node-server';
-import { Registry } from '../shared/registry.ts';
+import { LOCAL_REGISTRY_FOLDER, localRegistryUri, localStoreDir, Registry } from '../shared/registry.ts';
 import { createNodePredictor } from '../trainer/inference/node.ts';
 import { createApp, DEFAULT_DATASET_MAX_ROWS } from './app.ts';
 import { edgeAssets } from './edge/assets.ts';
@@ -33,9 +32,6 @@ import { resolveApiKey } from './local/api-key.ts';
 import { resumeUnfinishedJobs } from './local/resume-jobs.ts';
 import { SEED_MODEL, seedBaseModel } from './local/seed-model.ts';
 import { signedUploads } from './local/signed-uploads.ts';
-
-/** The registry's directory inside the store, and so the bucket name in its s3:// URIs. */
-const BUCKET = 'adapter-store';
 
 function intFromEnv(name: string, fallback: number, min: number, max: number): number {
   const raw = process.env[name];
@@ -53,11 +49,11 @@ async function main(): Promise<void> {
   if (process.env.ADAPTER_STORE_S3_PORT !== undefined) {
     console.error('adapter store: ADAPTER_STORE_S3_PORT is ignored: the store is a directory now, with no S3 port');
   }
-  const storeDir = resolve(process.env.ADAPTER_STORE_DIR || '.adapter-store');
+  const storeDir = localStoreDir();
   mkdirSync(storeDir, { recursive: true });
   const { key, source } = resolveApiKey(storeDir, process.env.ADAPTER_STORE_API_KEY);
 
-  const registry = Registry.fromUri(pathToFileURL(join(storeDir, BUCKET)).href);
+  const registry = Registry.fromUri(localRegistryUri(storeDir));
   const seeded = await seedBaseModel(registry);
   let baseUrl = '';
   const uploads = signedUploads({ registry, apiKey: key, baseUrl: () => baseUrl });
@@ -78,7 +74,7 @@ async function main(): Promise<void> {
     predictor,
     launcher: runner,
     apiKeys: [key],
-    allowedDatasetBuckets: [BUCKET],
+    allowedDatasetBuckets: [LOCAL_REGISTRY_FOLDER],
     defaultBaseModel: SEED_MODEL,
     downloads: 'stream',
     eventStream: true,
@@ -101,7 +97,7 @@ async function main(): Promise<void> {
       `adapter store listening on ${url}   (API docs: ${url}/docs)`,
       `  console:      ${url}/console   (sign in with the API key)`,
       `  API key:      ${key}   (${source === 'env' ? 'from ADAPTER_STORE_API_KEY' : `kept in ${join(storeDir, 'api-key')}`})`,
-      `  registry:     ${registry.uri}   (objects named s3://${BUCKET}/...)`,
+      `  registry:     ${registry.uri}   (objects named s3://${LOCAL_REGISTRY_FOLDER}/...)`,
       `  base model:   ${SEED_MODEL}${seeded ? ` (seeded now: pretrained on movie reviews by trainer pretrain; its card: assets/models/${SEED_MODEL}/README.md)` : ''}`,
       `  in a browser: ${url}/edge   (adapters run in the page)`,
       `  add a base:   npm run trainer -- upload-base --registry ${registry.uri} --name <name> --dir <dir>`,

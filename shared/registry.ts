@@ -28,10 +28,10 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream, existsSync } from 'node:fs';
 import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { FileObjectStore } from './file-object-store.ts';
 import type { JobSpec, JobStatus, PointStatus } from './job.ts';
@@ -124,6 +124,19 @@ export function parseRegistryUri(uri: string): RegistryLocation {
     throw new RegistryError(`registry "${uri}" must look like s3://bucket, s3://bucket/prefix or file:///directory`, 'invalid');
   const prefix = (m[2] ?? '').replace(/^\/+|\/+$/g, '');
   return { bucket: m[1], prefix: prefix ? `${prefix}/` : '' };
+}
+
+/** The registry's directory inside a local store (npm start's): its name is the bucket of its s3:// URIs. */
+export const LOCAL_REGISTRY_FOLDER = 'adapter-store';
+
+/** The local server's store: $ADAPTER_STORE_DIR, else `.adapter-store` in the working directory. */
+export function localStoreDir(env: NodeJS.ProcessEnv = process.env): string {
+  return resolve(env.ADAPTER_STORE_DIR || '.adapter-store');
+}
+
+/** The file:// URI of the registry inside a local store. */
+export function localRegistryUri(storeDir: string): string {
+  return pathToFileURL(join(storeDir, LOCAL_REGISTRY_FOLDER)).href;
 }
 
 /** Sortable and unique without a coordinator: UTC timestamp to the millisecond + 64 random bits. */

@@ -122,7 +122,7 @@ export const exportFlags = z
   .strict();
 
 export const downloadFlags = z
-  .object({ registry: text, task: text, version: text.optional(), out: text, baseOut: text.optional() })
+  .object({ registry: text.optional(), task: text, version: text.optional(), out: text, baseOut: text.optional() })
   .strict();
 
 export const uploadBaseFlags = z.object({ dir: text, name: text, registry: text }).strict();

@@ -7,7 +7,7 @@
 import { cpSync, existsSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { Registry, RegistryError } from '../shared/registry.ts';
+import { LOCAL_REGISTRY_FOLDER, localRegistryUri, localStoreDir, Registry, RegistryError } from '../shared/registry.ts';
 import { DATASET_FORMATS, type DatasetFormat, DEFAULT_FIELDS, readDataset } from '../shared/training-data/index.ts';
 import { addAblateCommand } from './ablate/command.ts';
 import { logger, nonNegative, nonNegativeInt, number, positiveInt, ratio, seedList, trueOrFalse } from './cli-args.ts';
@@ -112,6 +112,23 @@ async function openAdapter(
 /** The registry option, as every command that opens one words it. */
 const REGISTRY_HELP =
   'the registry: s3://bucket[/prefix] (endpoint and credentials from the AWS environment) or file:///directory (a local store, as npm start keeps)';
+const REGISTRY_HELP_DEFAULT = `${REGISTRY_HELP}; default: $ADAPTER_STORE_REGISTRY, else npm start's local store ($ADAPTER_STORE_DIR or ./.adapter-store)`;
+
+/**
+ * The registry a command reads when --registry is not given: $ADAPTER_STORE_REGISTRY, else the local
+ * store of `npm start` when there is one ($ADAPTER_STORE_DIR or ./.adapter-store), so that right after a
+ * local fine-tune `trainer export --task T` needs no URI at all.
+ */
+function registryFor(given: string | undefined): Registry {
+  const store = localStoreDir();
+  const local = existsSync(join(store, LOCAL_REGISTRY_FOLDER)) ? localRegistryUri(store) : undefined;
+  const uri = given ?? (process.env.ADAPTER_STORE_REGISTRY || local);
+  if (uri === undefined)
+    throw new InvalidArgumentError(
+      `--task needs a registry: give --registry <uri> or set ADAPTER_STORE_REGISTRY (without either, npm start's local store is used, and there is none at ${store})`,
+    );
+  return Registry.fromUri(uri);
+}
 
 /** Where `export` takes its adapter from: a directory, or a task of a registry (exactly one). */
 function adapterSource(o: {
@@ -120,16 +137,16 @@ function adapterSource(o: {
   task?: string;
   version?: string;
 }): { kind: 'dir'; adapter: string } | { kind: 'registry'; registry: Registry; task: string } {
-  if (o.adapter !== undefined && o.registry !== undefined)
-    throw new InvalidArgumentError('give --adapter <dir> or --registry <uri> --task <name>, not both');
-  if (o.adapter !== undefined) {
-    if (o.task !== undefined || o.version !== undefined)
-      throw new InvalidArgumentError('--task and --version pick an adapter of --registry; with --adapter <dir> leave them out');
-    return { kind: 'dir', adapter: o.adapter };
-  }
-  if (o.registry === undefined) throw new InvalidArgumentError('give --adapter <dir>, or --registry <uri> --task <name>');
-  if (o.task === undefined) throw new InvalidArgumentError('--registry needs --task <name> (the task whose adapter to export)');
-  return { kind: 'registry', registry: Registry.fromUri(o.registry), task: o.task };
+  if (o.adapter !== undefined && (o.registry !== undefined || o.task !== undefined || o.version !== undefined))
+    throw new InvalidArgumentError('give --adapter <dir>, or --task <name> (of --registry <uri>), not both');
+  if (o.adapter !== undefined) return { kind: 'dir', adapter: o.adapter };
+  if (o.task === undefined)
+    throw new InvalidArgumentError(
+      o.registry === undefined
+        ? 'give --adapter <dir>, or --task <name> to take it from a registry (--registry <uri>)'
+        : '--registry needs --task <name> (the task whose adapter to export)',
+    );
+  return { kind: 'registry', registry: registryFor(o.registry), task: o.task };
 }
 
 /** Moves a finished directory into place (a copy: the staging area may be on another file system). */
@@ -320,10 +337,10 @@ program
     'export an adapter: onnx (default; model.onnx + tokenizer.json + labels, runs in any onnxruntime) or adapterhub (loads in the Python adapters library)',
   )
   .addOption(new Option('--format <format>', 'onnx or adapterhub').choices([...EXPORT_FORMATS]).default('onnx'))
-  .option('--adapter <dir>', 'adapter directory (ours, or an AdapterHub one together with --base); or give --registry and --task')
-  .option('--registry <uri>', `take the adapter from ${REGISTRY_HELP}`)
-  .option('--task <name>', 'with --registry: the task whose adapter to export')
-  .option('--version <id>', 'with --registry: the version (default: the newest)')
+  .option('--adapter <dir>', 'adapter directory (ours, or an AdapterHub one together with --base); or give --task')
+  .option('--task <name>', 'export the adapter of this task from a registry (see --registry) instead of --adapter')
+  .option('--version <id>', 'with --task: the version (default: the newest)')
+  .option('--registry <uri>', `with --task: ${REGISTRY_HELP_DEFAULT}`)
   .requiredOption('--out <dir>', 'output directory (must not exist or be empty)')
   .option(
     '--base <dir>',
@@ -371,7 +388,7 @@ program
 program
   .command('download')
   .description("download a task's adapter from the registry into a directory that predict, eval, export and train --init-adapter take")
-  .requiredOption('--registry <uri>', REGISTRY_HELP)
+  .option('--registry <uri>', REGISTRY_HELP_DEFAULT)
   .requiredOption('--task <name>', 'the task whose adapter to download')
   .option('--version <id>', 'the version (default: the newest)')
   .requiredOption('--out <dir>', 'output adapter directory (must not exist or be empty)')
@@ -380,7 +397,7 @@ program
     const o = downloadFlags.parse(raw);
     assertWritableOutput(o.out);
     if (o.baseOut !== undefined) assertWritableOutput(o.baseOut);
-    const registry = Registry.fromUri(o.registry);
+    const registry = registryFor(o.registry);
     // Into a staging directory first: a failed download leaves no half adapter under --out.
     const manifest = await withTempDir('trainer-download-', async (tmp) => {
       const m = await fetchAdapter(registry, o.task, o.version, join(tmp, 'adapter'));
@@ -389,7 +406,7 @@ program
       if (o.baseOut !== undefined) moveDir(join(tmp, 'base'), o.baseOut);
       return m;
     });
-    process.stdout.write(describeWritten(o.out, `${manifest.task} version ${manifest.version}`));
+    process.stdout.write(describeWritten(o.out, `${manifest.task} version ${manifest.version} of ${registry.uri}`));
     if (o.baseOut !== undefined) process.stdout.write(describeWritten(o.baseOut, `its base "${manifest.baseModel.name}"`));
   });
 

@@ -9,9 +9,8 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { pathToFileURL } from 'node:url';
 import type { AdapterManifest } from '../../../shared/manifest.ts';
-import { newVersionId, Registry } from '../../../shared/registry.ts';
+import { LOCAL_REGISTRY_FOLDER, localRegistryUri, newVersionId, Registry } from '../../../shared/registry.ts';
 import { loadBaseModel } from '../../../trainer/model-files/base-model.ts';
 import { formatBytes } from '../../../trainer/model-files/registry-source.ts';
 import { runTrainerCliSync, trainOn } from '../../support/process.ts';
@@ -21,10 +20,13 @@ const work = mkdtempSync(join(tmpdir(), 'registry-source-'));
 const base = join(work, 'base');
 const data = join(work, 'toy.jsonl');
 const adapter = join(work, 'adapter');
-const storeDir = join(work, 'store-registry');
-const uri = pathToFileURL(storeDir).href;
+// Laid out as npm start keeps its store: <store>/adapter-store/ is the registry.
+const localStore = join(work, 'store');
+const storeDir = join(localStore, LOCAL_REGISTRY_FOLDER);
+const uri = localRegistryUri(localStore);
 const registry = Registry.fromUri(uri);
-const cli = (...args: string[]) => runTrainerCliSync(args);
+// No registry from the environment unless a test gives one; no local store in the working directory.
+const cli = (...args: string[]) => runTrainerCliSync(args, { ADAPTER_STORE_REGISTRY: '', ADAPTER_STORE_DIR: join(work, 'no-store') });
 const versions: AdapterManifest[] = [];
 const sha = (path: string) => createHash('sha256').update(readFileSync(path)).digest('hex');
 
@@ -82,12 +84,29 @@ test('unknown task lists the tasks; unknown version lists the versions; bad flag
     ),
   );
   assert.ok(!existsSync(join(work, 'x2')), 'nothing is left under --out');
-  const both = cli('export', '--registry', uri, '--task', 'toy', '--adapter', adapter, '--out', join(work, 'x3'));
-  assert.match(both.stderr, /give --adapter <dir> or --registry <uri> --task <name>, not both/);
+  const both = cli('export', '--task', 'toy', '--adapter', adapter, '--out', join(work, 'x3'));
+  assert.match(both.stderr, /give --adapter <dir>, or --task <name> \(of --registry <uri>\), not both/);
   const noTask = cli('export', '--registry', uri, '--out', join(work, 'x4'));
   assert.match(noTask.stderr, /--registry needs --task <name>/);
   const neither = cli('export', '--out', join(work, 'x5'));
-  assert.match(neither.stderr, /give --adapter <dir>, or --registry <uri> --task <name>/);
+  assert.match(neither.stderr, /give --adapter <dir>, or --task <name> to take it from a registry/);
+  const noRegistry = cli('download', '--task', 'toy', '--out', join(work, 'x6'));
+  assert.match(noRegistry.stderr, /--task needs a registry: give --registry <uri> or set ADAPTER_STORE_REGISTRY .* none at .*no-store\)/);
+});
+
+test("without --registry: $ADAPTER_STORE_REGISTRY, else npm start's local store ($ADAPTER_STORE_DIR)", () => {
+  const viaEnv = runTrainerCliSync(['download', '--task', 'toy', '--out', join(work, 'env')], {
+    ADAPTER_STORE_REGISTRY: uri,
+    ADAPTER_STORE_DIR: join(work, 'no-store'),
+  });
+  assert.equal(viaEnv.code, 0, viaEnv.stderr);
+  assert.match(viaEnv.stdout, new RegExp(`^wrote toy version ${versions[1].version} of ${uri} to `));
+  const viaLocal = runTrainerCliSync(['export', '--task', 'other', '--format', 'adapterhub', '--out', join(work, 'local')], {
+    ADAPTER_STORE_REGISTRY: '',
+    ADAPTER_STORE_DIR: localStore,
+  });
+  assert.equal(viaLocal.code, 0, viaLocal.stderr);
+  assert.match(viaLocal.stderr, new RegExp(`^exporting other version .* from ${uri}`));
 });
 
 test('download: the version files (checked against the manifest) and, with --base-out, its base', async () => {
@@ -98,7 +117,7 @@ test('download: the version files (checked against the manifest) and, with --bas
   for (const f of versions[1].files) assert.equal(sha(join(out, f.name)), f.sha256);
   assert.deepEqual(JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8')), versions[1]);
   assert.equal(sha(join(baseOut, 'model.safetensors')), sha(join(base, 'model.safetensors')));
-  assert.match(r.stdout, new RegExp(`wrote toy version ${versions[1].version} to `));
+  assert.match(r.stdout, new RegExp(`wrote toy version ${versions[1].version} of ${uri} to `));
   assert.match(r.stdout, /wrote its base "tiny" to /);
   // The download is what predict takes.
   const preds = join(work, 'preds.jsonl');
