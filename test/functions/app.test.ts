@@ -752,6 +752,16 @@ describe('auth, errors, meta', () => {
     const html = await page.text();
     assert.match(html, /<a href="openapi\.json">/);
     assert.match(html, /POST \/finetune/);
+    // Each route's parameters and body fields, with bounds and descriptions, from the same document.
+    assert.match(html, /JSON body: <a href="#schema-FinetuneRequest">FinetuneRequest<\/a>/);
+    assert.match(html, /<section id="schema-Hyperparameters">/);
+    assert.match(html, /<td><code>lr<\/code><\/td><td>number, 0 &#60; x ≤ 1 or list of number, 0 &#60; x ≤ 1<\/td>/);
+    assert.match(
+      html,
+      /<td><code>textColumn<\/code><\/td><td>string, 1-200 characters<\/td><td>CSV\/TSV: the header of the column holding the text/,
+    );
+    assert.match(html, /<td><code>task<\/code> \(required\)<\/td>/);
+    assert.match(html, /<td><code>labelColumn<\/code> \(query\)<\/td>/);
     const doc = await app.request('/openapi.json');
     assert.equal(doc.status, 200);
     const text = await doc.text();
