@@ -6,11 +6,12 @@
  * flags are refused with the flag named.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { type SpawnSyncReturns, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import * as ort from 'onnxruntime-node';
 import { type ExportOptions, exportAdapter } from '../../../trainer/model-files/export.ts';
 import { exportOnnx } from '../../../trainer/model-files/onnx-package.ts';
@@ -164,11 +165,15 @@ test("the README's Node snippet, run as written in the export directory, tokeniz
   const code = snippet(readFileSync(join(dir, 'README.md'), 'utf8'), 'js');
   assert.doesNotMatch(code, /\[\[101,/, 'no hard-coded ids');
   // The user's project would have the two packages installed: this checkout's node_modules stands in.
-  symlinkSync(join(process.cwd(), 'node_modules'), join(dir, 'node_modules'));
+  symlinkSync(fileURLToPath(new URL('../../../node_modules', import.meta.url)), join(dir, 'node_modules'));
   writeFileSync(join(dir, 'snippet.mjs'), code);
-  const r = spawnSync(process.execPath, ['snippet.mjs'], { cwd: dir, encoding: 'utf8' });
-  rmSync(join(dir, 'node_modules'));
-  rmSync(join(dir, 'snippet.mjs'));
+  let r: SpawnSyncReturns<string>;
+  try {
+    r = spawnSync(process.execPath, ['snippet.mjs'], { cwd: dir, encoding: 'utf8' });
+  } finally {
+    rmSync(join(dir, 'node_modules'));
+    rmSync(join(dir, 'snippet.mjs'));
+  }
   assert.equal(r.status, 0, r.stderr);
   const out = r.stdout
     .trim()
