@@ -344,7 +344,7 @@ program
   .requiredOption('--out <dir>', 'output directory (must not exist or be empty)')
   .option(
     '--base <dir>',
-    "base model directory: required for onnx with --adapter (with --registry, the adapter's base is fetched from the registry); optional for adapterhub, checked against the adapter when given",
+    "base model directory: required for onnx with --adapter (with --task, the adapter's base is fetched from the registry unless given); optional for adapterhub, checked against the adapter when given",
   )
   .option('--dtype <dtype>', 'onnx: weight storage, f32 (default) or f16 (computed in f32)')
   .option('--quantize <kind>', 'onnx: int8 = dynamic quantization of the frozen linear weights')
@@ -367,6 +367,7 @@ program
         adaptersAsInputs: o.adaptersAsInputs,
       });
     const source = adapterSource(o);
+    assertWritableOutput(o.out); // before anything is downloaded
     if (source.kind === 'dir') await run(source.adapter, o.base);
     else {
       await withTempDir('trainer-export-', async (tmp) => {
