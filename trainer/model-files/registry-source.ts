@@ -7,7 +7,7 @@ import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AdapterManifest } from '../../shared/manifest.ts';
-import type { Registry } from '../../shared/registry.ts';
+import { type Registry, RegistryError } from '../../shared/registry.ts';
 import { ModelFileError } from './errors.ts';
 
 /** A message lists at most this many names, then says how many more there are. */
@@ -41,7 +41,17 @@ export async function resolveVersion(registry: Registry, task: string, version?:
         : `--task ${task}: no published adapter in ${registry.uri}; its tasks: ${listing(tasks)}`,
     );
   }
-  if (version === undefined) return versions[0];
+  if (version === undefined) {
+    // The newest with a sound manifest, as GET /adapters/<task> serves it (a corrupt one is skipped, never used).
+    for (const v of versions) {
+      const manifest = await registry.getManifest(task, v).catch((err: unknown) => {
+        if (err instanceof RegistryError && err.code === 'corrupt') return null;
+        throw err;
+      });
+      if (manifest) return v;
+    }
+    throw new ModelFileError(`--task ${task}: every version's manifest in ${registry.uri} is unreadable`);
+  }
   if (!versions.includes(version))
     throw new ModelFileError(`--version ${version}: task "${task}" has no such version; its versions, newest first: ${listing(versions)}`);
   return version;

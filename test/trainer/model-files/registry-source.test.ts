@@ -28,6 +28,7 @@ const registry = Registry.fromUri(uri);
 // No registry from the environment unless a test gives one; no local store in the working directory.
 const cli = (...args: string[]) => runTrainerCliSync(args, { ADAPTER_STORE_REGISTRY: '', ADAPTER_STORE_DIR: join(work, 'no-store') });
 const versions: AdapterManifest[] = [];
+let other: AdapterManifest;
 const sha = (path: string) => createHash('sha256').update(readFileSync(path)).digest('hex');
 
 before(async () => {
@@ -48,7 +49,7 @@ before(async () => {
   // Two versions a minute apart: the newer is the default.
   versions.push(await registry.publishAdapter(adapter, meta, newVersionId(new Date(Date.now() - 60_000))));
   versions.push(await registry.publishAdapter(adapter, meta, newVersionId()));
-  await registry.publishAdapter(adapter, { ...meta, task: 'other' });
+  other = await registry.publishAdapter(adapter, { ...meta, task: 'other' }, newVersionId(new Date(Date.now() - 60_000)));
 });
 after(() => rmSync(work, { recursive: true, force: true }));
 
@@ -132,6 +133,15 @@ test('download: the version files (checked against the manifest) and, with --bas
   assert.equal(bad.code, 1);
   assert.match(bad.stderr, /adapter\.safetensors: \d+ bytes with sha256 [0-9a-f]{64}, the manifest says \d+ bytes/);
   assert.ok(!existsSync(join(work, 'bad')));
+});
+
+test('the newest version with a sound manifest is the default (a corrupt one is skipped, as GET /adapters does)', async () => {
+  const { task, jobId, baseModel, mode, labels, parameters, metrics } = other;
+  const newer = await registry.publishAdapter(adapter, { task, jobId, baseModel, mode, labels, parameters, metrics });
+  writeFileSync(join(storeDir, 'adapters', 'other', newer.version, 'manifest.json'), '{"not": "a manifest"');
+  const r = cli('download', '--registry', uri, '--task', 'other', '--out', join(work, 'sound'));
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, new RegExp(`^wrote other version ${other.version} of `));
 });
 
 test('sizes read as people write them', () => {
