@@ -181,7 +181,7 @@ export class Api extends Construct {
     });
     acknowledge(this.httpApi, {
       'AwsSolutions-APIG4':
-        'Every route except /healthz (/docs and /openapi.json included) checks a Bearer API key inside the app (functions/http/auth.ts); an API Gateway authorizer would duplicate it and add a cold start.',
+        'Every route except /healthz, the API documentation (/docs, /openapi.json) and the console shell checks a Bearer API key inside the app (functions/http/auth.ts); an API Gateway authorizer would duplicate it and add a cold start.',
     });
   }
 

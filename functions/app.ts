@@ -22,7 +22,7 @@ import { registerAdapterRoutes } from './routes/adapters.ts';
 import { DATASET_TYPES_HINT, datasetCheckSlot, registerDatasetRoutes } from './routes/datasets.ts';
 import { registerFinetuneRoutes } from './routes/finetune.ts';
 import { registerJobEventRoutes } from './routes/job-events.ts';
-import { registerMetaRoutes } from './routes/meta.ts';
+import { DOCS_PUBLIC_PATHS, registerMetaRoutes } from './routes/meta.ts';
 import { registerModelRoutes } from './routes/models.ts';
 import { registerPredictRoutes } from './routes/predict.ts';
 
@@ -85,8 +85,9 @@ export type ResolvedDeps = AppDeps & {
   labelLimits: LabelLimits;
 };
 
-// The console's static shell loads without a key; every API call it makes sends one.
-const PUBLIC_PATHS = ['/healthz', ...CONSOLE_PUBLIC_PATHS];
+// The console's static shell loads without a key; every API call it makes sends one. The API's
+// documentation is public too (functions/routes/meta.ts says why).
+const PUBLIC_PATHS = ['/healthz', ...DOCS_PUBLIC_PATHS, ...CONSOLE_PUBLIC_PATHS];
 
 function routePattern(path: string): RegExp {
   const body = path

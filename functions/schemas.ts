@@ -9,6 +9,7 @@ import { JOB_EVENT_ID_RE, JobEventSchema } from '../shared/job-events.ts';
 import { requireSweepValidation, S3Uri, Slug, SweepHyperparametersSchema, VERSION_RE } from '../shared/job-schema.ts';
 import { BelowMajoritySchema } from '../shared/majority-baseline.ts';
 import { ADAPTER_FILES, OPTIONAL_ADAPTER_FILES } from '../shared/registry.ts';
+import { unknownKeysError } from '../shared/suggest.ts';
 
 export {
   HyperparametersSchema,
@@ -22,17 +23,19 @@ export {
 } from '../shared/job-schema.ts';
 
 export const FinetuneRequestSchema = z
-  .object({
-    task: Slug.openapi({ description: 'Task name; the adapter is published under adapters/<task>/.', example: 'sst2' }),
-    datasetUri: S3Uri.openapi({ description: 'Training data (JSONL, CSV or TSV) in a bucket this deployment allows.' }),
-    validationUri: S3Uri.optional(),
-    baseModel: Slug.optional().openapi({
-      description: 'A base model in the registry (models/<name>/); the deployment default when absent.',
-      example: 'bert-base-uncased',
-    }),
-    hyperparameters: SweepHyperparametersSchema.optional(),
-  })
-  .strict()
+  .strictObject(
+    {
+      task: Slug.openapi({ description: 'Task name; the adapter is published under adapters/<task>/.', example: 'sst2' }),
+      datasetUri: S3Uri.openapi({ description: 'Training data (JSONL, CSV or TSV) in a bucket this deployment allows.' }),
+      validationUri: S3Uri.optional(),
+      baseModel: Slug.optional().openapi({
+        description: 'A base model in the registry (models/<name>/); the deployment default when absent.',
+        example: 'bert-base-uncased',
+      }),
+      hyperparameters: SweepHyperparametersSchema.optional(),
+    },
+    { error: unknownKeysError('field') },
+  )
   .superRefine(requireSweepValidation)
   .openapi('FinetuneRequest');
 
@@ -212,11 +215,26 @@ export const DatasetName = z
   .refine((n) => !n.includes('..') && /\.(jsonl|ndjson|json|csv|tsv|tab)(\.gz)?$/i.test(n), DATASET_NAME_MESSAGE)
   .openapi({ example: 'sentiment.jsonl' });
 
+/** A column name as a query parameter: the upload is checked with the columns the job will read. */
+const columnParam = (name: string, flag: string) =>
+  z
+    .string()
+    .min(1)
+    .max(200)
+    .optional()
+    .openapi({
+      param: { name, in: 'query' },
+      description: `CSV/TSV column (JSONL field) to check for, when not the default; give the job the same hyperparameters.${name} (the trainer CLI's ${flag}).`,
+    });
+
 export const DatasetQuery = z.object({
   name: DatasetName.optional().openapi({
     param: { name: 'name', in: 'query' },
     description: 'The file name (its extension gives the format); required with a raw body.',
   }),
+  textColumn: columnParam('textColumn', '--text-column'),
+  textPairColumn: columnParam('textPairColumn', '--text-pair-column'),
+  labelColumn: columnParam('labelColumn', '--label-column'),
 });
 
 /** Up to 5 GiB: S3's single-PUT limit, which a presigned PUT is. */

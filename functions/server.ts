@@ -26,11 +26,10 @@
  */
 
 import { mkdirSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { join } from 'node:path';
 import { serve } from '@hono/node-server';
 import { FileObjectStore, STALE_TEMPORARY_MS } from '../shared/file-object-store.ts';
-import { Registry } from '../shared/registry.ts';
+import { LOCAL_REGISTRY_FOLDER, localRegistryUri, localStoreDir, Registry } from '../shared/registry.ts';
 import { createNodePredictor } from '../trainer/inference/node.ts';
 import { createApp, DEFAULT_DATASET_MAX_ROWS } from './app.ts';
 import { edgeAssets } from './edge/assets.ts';
@@ -41,9 +40,6 @@ import { resumeUnfinishedJobs } from './local/resume-jobs.ts';
 import { SEED_MODEL, seedBaseModel } from './local/seed-model.ts';
 import { signedUploads } from './local/signed-uploads.ts';
 import { predictLimitsFromEnv } from './predict-limits.ts';
-
-/** The registry's directory inside the store, and so the bucket name in its s3:// URIs. */
-const BUCKET = 'adapter-store';
 
 function intFromEnv(name: string, fallback: number, min: number, max: number): number {
   const raw = process.env[name];
@@ -61,11 +57,11 @@ async function main(): Promise<void> {
   if (process.env.ADAPTER_STORE_S3_PORT !== undefined) {
     console.error('adapter store: ADAPTER_STORE_S3_PORT is ignored: the store is a directory now, with no S3 port');
   }
-  const storeDir = resolve(process.env.ADAPTER_STORE_DIR || '.adapter-store');
+  const storeDir = localStoreDir();
   mkdirSync(storeDir, { recursive: true });
   const { key, source } = resolveApiKey(storeDir, process.env.ADAPTER_STORE_API_KEY);
 
-  const registry = Registry.fromUri(pathToFileURL(join(storeDir, BUCKET)).href);
+  const registry = Registry.fromUri(localRegistryUri(storeDir));
   // Writers killed mid-upload (kill -9) leave their partial files in .tmp/: old ones go now.
   const staleSeconds = intFromEnv('ADAPTER_STORE_STALE_UPLOAD_SECONDS', STALE_TEMPORARY_MS / 1000, 1, 10 * 365 * 24 * 3600);
   if (registry.store instanceof FileObjectStore) await registry.store.removeStaleTemporaryFiles(staleSeconds * 1000);
@@ -93,7 +89,7 @@ async function main(): Promise<void> {
     predictor,
     launcher: runner,
     apiKeys: [key],
-    allowedDatasetBuckets: [BUCKET],
+    allowedDatasetBuckets: [LOCAL_REGISTRY_FOLDER],
     defaultBaseModel: SEED_MODEL,
     downloads: 'stream',
     eventStream: true,
@@ -116,7 +112,7 @@ async function main(): Promise<void> {
       `adapter store listening on ${url}   (API docs: ${url}/docs)`,
       `  console:      ${url}/console   (sign in with the API key)`,
       `  API key:      ${key}   (${source === 'env' ? 'from ADAPTER_STORE_API_KEY' : `kept in ${join(storeDir, 'api-key')}`})`,
-      `  registry:     ${registry.uri}   (objects named s3://${BUCKET}/...)`,
+      `  registry:     ${registry.uri}   (objects named s3://${LOCAL_REGISTRY_FOLDER}/...)`,
       `  base model:   ${SEED_MODEL}${seeded ? ` (seeded now: pretrained on movie reviews by trainer pretrain; its card: assets/models/${SEED_MODEL}/README.md)` : ''}`,
       `  in a browser: ${url}/edge   (adapters run in the page)`,
       `  add a base:   npm run trainer -- upload-base --registry ${registry.uri} --name <name> --dir <dir>`,

@@ -5,8 +5,10 @@
  * Training bounds mirror the trainer CLI's options (docs/cli.md).
  */
 import { z } from '@hono/zod-openapi';
+import { unknownKeysError } from './suggest.ts';
 import { MAX_SWEEP_POINTS, MAX_SWEEP_VALUES, SWEEP_KEYS, sweepSize } from './sweep.ts';
 import { DEFAULT_LABEL_LIMITS, LABEL_LIMIT_ENV, labelLimitsFromEnv, labelListProblem } from './training-data/label-limits.ts';
+import { DEFAULT_FIELDS } from './training-data/rows.ts';
 
 /** The registry's slug rule (shared/registry.ts): no path tricks, no upper case. */
 export const SLUG_RE = /^[a-z0-9][a-z0-9_-]{0,63}$/;
@@ -36,11 +38,27 @@ function withinLabelLimits(labels: string[], ctx: z.RefinementCtx): void {
   const problem = labelListProblem(labels, labelLimitsFromEnv());
   if (problem) ctx.addIssue({ code: 'custom', path: problem.index < 0 ? [] : [problem.index], message: problem.reason });
 }
+const columnName = (what: string, fallback: string, flag: string) =>
+  z
+    .string()
+    .min(1)
+    .max(200)
+    .optional()
+    .openapi({
+      description: `CSV/TSV: the header of the column holding ${what}; JSONL: its field (default "${fallback}"). Applies to validationUri too. The trainer CLI's ${flag}.`,
+    });
+
+/** Which columns (CSV/TSV) or fields (JSONL) of the dataset hold the text, its pair and the label. */
+const DatasetColumnsShape = {
+  textColumn: columnName('the text', DEFAULT_FIELDS.text, '--text-column'),
+  textPairColumn: columnName('the second text of a pair', DEFAULT_FIELDS.textPair, '--text-pair-column'),
+  labelColumn: columnName('the label', DEFAULT_FIELDS.label, '--label-column'),
+};
 
 const positiveUnit = (what: string) => z.number().gt(0, `${what} must be > 0`).lte(1, `${what} must be <= 1`);
 
-export const HyperparametersSchema = z
-  .object({
+export const HyperparametersSchema = z.strictObject(
+  {
     mode: z
       .enum(['adapter', 'full', 'head'])
       .optional()
@@ -95,8 +113,11 @@ export const HyperparametersSchema = z
         description: `The classes, in head order (default: from the data). At most ${DEFAULT_LABEL_LIMITS.maxLabels} labels of at most ${DEFAULT_LABEL_LIMITS.maxLabelChars} characters unless the deployment sets ${LABEL_LIMIT_ENV.maxLabels} / ${LABEL_LIMIT_ENV.maxLabelChars}.`,
       }),
     maxSteps: z.number().int().min(1).max(10_000_000).optional(),
-  })
-  .strict();
+    ...DatasetColumnsShape,
+  },
+  // `learning_rate` is answered with "did you mean lr" and the list, not a bare "Unrecognized key".
+  { error: unknownKeysError('hyperparameter') },
+);
 
 /** A sweep key: its one value, or a list of 2 to MAX_SWEEP_VALUES distinct values, each as the key alone allows. */
 const sweepable = <T extends z.ZodType>(one: T) =>

@@ -31,6 +31,10 @@ export interface Hyperparameters {
   metric?: 'accuracy' | 'f1' | 'mcc' | 'loss';
   labels?: string[];
   maxSteps?: number;
+  /** CSV/TSV column (JSONL field) names of the dataset and validation data, as the CLI's --text-column etc. */
+  textColumn?: string;
+  textPairColumn?: string;
+  labelColumn?: string;
 }
 
 export interface JobSpec {

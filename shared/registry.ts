@@ -27,11 +27,11 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream, existsSync } from 'node:fs';
-import { mkdir, readFile, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { FileObjectStore } from './file-object-store.ts';
 import type { JobSpec, JobStatus, PointStatus } from './job.ts';
@@ -124,6 +124,19 @@ export function parseRegistryUri(uri: string): RegistryLocation {
     throw new RegistryError(`registry "${uri}" must look like s3://bucket, s3://bucket/prefix or file:///directory`, 'invalid');
   const prefix = (m[2] ?? '').replace(/^\/+|\/+$/g, '');
   return { bucket: m[1], prefix: prefix ? `${prefix}/` : '' };
+}
+
+/** The registry's directory inside a local store (npm start's): its name is the bucket of its s3:// URIs. */
+export const LOCAL_REGISTRY_FOLDER = 'adapter-store';
+
+/** The local server's store: $ADAPTER_STORE_DIR, else `.adapter-store` in the working directory. */
+export function localStoreDir(env: NodeJS.ProcessEnv = process.env): string {
+  return resolve(env.ADAPTER_STORE_DIR || '.adapter-store');
+}
+
+/** The file:// URI of the registry inside a local store. */
+export function localRegistryUri(storeDir: string): string {
+  return pathToFileURL(join(storeDir, LOCAL_REGISTRY_FOLDER)).href;
 }
 
 /** Sortable and unique without a coordinator: UTC timestamp to the millisecond + 64 random bits. */
@@ -603,7 +616,7 @@ export class Registry {
     const files = new Map<string, Map<string, number>>();
     for (const k of keys) {
       const parts = k.key.slice(prefix.length).split('/');
-      if (parts.length !== 2) continue; // flat HF layout: models/<name>/<file>
+      if (parts.length !== 2 || !SLUG.test(parts[0])) continue; // flat HF layout: models/<name>/<file>
       const [name, file] = parts;
       files.set(name, (files.get(name) ?? new Map()).set(file, k.size));
     }
@@ -761,6 +774,43 @@ export class Registry {
     return this.store.get(this.adapterFileKey(task, version, file)).catch((err: unknown) => {
       throw registryError(err);
     });
+  }
+
+  /**
+   * Copies a visible version's files (those its manifest lists, then the manifest) into `dir`, streamed,
+   * each checked against the manifest's size and sha256. Returns the manifest.
+   */
+  async downloadAdapterVersion(task: string, version: string, dir: string): Promise<AdapterManifest> {
+    const manifest = await this.getManifest(task, version);
+    if (!manifest) throw new RegistryError(`task "${task}" has no version "${version}"`, 'not-found');
+    await mkdir(dir, { recursive: true });
+    for (const file of manifest.files) {
+      const key = this.adapterFileKey(task, version, file.name);
+      if (file.name.includes('/') || file.name.startsWith('.'))
+        throw new RegistryError(`${this.uriOf(key)}: the manifest names a file outside its version`, 'corrupt');
+      const body = await this.openAdapterFile(task, version, file.name);
+      if (!body) throw new RegistryError(`${this.uriOf(key)}: listed in the manifest but not in the store`, 'corrupt');
+      const hash = createHash('sha256');
+      let bytes = 0;
+      const measure = async function* (source: AsyncIterable<Buffer>) {
+        for await (const chunk of source) {
+          hash.update(chunk);
+          bytes += chunk.length;
+          yield chunk;
+        }
+      };
+      await pipeline(body.stream, measure, createWriteStream(join(dir, file.name))).catch((err: unknown) => {
+        throw new RegistryError(`reading ${this.uriOf(key)} failed: ${(err as Error).message}`, 'storage');
+      });
+      const sha256 = hash.digest('hex');
+      if (bytes !== file.bytes || sha256 !== file.sha256)
+        throw new RegistryError(
+          `${this.uriOf(key)}: ${bytes} bytes with sha256 ${sha256}, the manifest says ${file.bytes} bytes, ${file.sha256}`,
+          'corrupt',
+        );
+    }
+    await writeFile(join(dir, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
+    return manifest;
   }
 
   // --- stale idempotency claims -------------------------------------------------------------------

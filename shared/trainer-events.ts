@@ -184,9 +184,23 @@ export interface PretrainDoneEvent {
   tokensPerSecond: number;
 }
 
+/** `trainer pretrain`: the budget ends before the learning-rate warm-up does (the peak rate is never reached). */
+export interface PretrainWarmupWarningEvent {
+  event: 'warmup-warning';
+  message: string;
+  warmupSteps: number;
+  /** Steps the budget allows; estimated from measured step time under --max-minutes. */
+  budgetSteps: number;
+  estimated: boolean;
+  peakLr: number;
+  /** The highest learning rate the run reaches. */
+  reachedLr: number;
+}
+
 /** What `trainer pretrain` reports (masked-LM pretraining). */
 export type PretrainEvent =
   | CorpusEvent
+  | PretrainWarmupWarningEvent
   | PretrainInitEvent
   | CheckpointIgnoredEvent
   | ResumeEvent

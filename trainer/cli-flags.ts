@@ -6,6 +6,7 @@
  */
 import { z } from 'zod';
 import { DATASET_FORMATS } from '../shared/training-data/index.ts';
+import { EXPORT_FORMATS } from './model-files/export.ts';
 import type { TrainOptions } from './train/trainer.ts';
 
 const text = z.string();
@@ -102,6 +103,26 @@ export const initBaseFlags = z
     seed: z.number(),
     dtype: z.enum(['F32', 'F16', 'BF16']),
   })
+  .strict();
+
+export const exportFlags = z
+  .object({
+    format: z.enum(EXPORT_FORMATS),
+    adapter: text.optional(),
+    registry: text.optional(),
+    task: text.optional(),
+    version: text.optional(),
+    out: text,
+    base: text.optional(),
+    dtype: text.optional(),
+    quantize: text.optional(),
+    adaptersAsInputs: z.literal(true).optional(),
+    modelName: text.optional(),
+  })
+  .strict();
+
+export const downloadFlags = z
+  .object({ registry: text.optional(), task: text, version: text.optional(), out: text, baseOut: text.optional() })
   .strict();
 
 export const uploadBaseFlags = z.object({ dir: text, name: text, registry: text }).strict();

@@ -4,21 +4,32 @@
  * exits non-zero with one precise line on stderr when the input is bad.
  */
 
-import { existsSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { Registry, RegistryError } from '../shared/registry.ts';
+import { LOCAL_REGISTRY_FOLDER, localRegistryUri, localStoreDir, Registry, RegistryError } from '../shared/registry.ts';
 import { DATASET_FORMATS, type DatasetFormat, DEFAULT_FIELDS, readDataset } from '../shared/training-data/index.ts';
 import { addAblateCommand } from './ablate/command.ts';
 import { logger, nonNegative, nonNegativeInt, number, positiveInt, ratio, seedList, trueOrFalse } from './cli-args.ts';
-import { evalFlags, initBaseFlags, predictFlags, runJobFlags, trainFlags, trainOptionsFromFlags, uploadBaseFlags } from './cli-flags.ts';
+import {
+  downloadFlags,
+  evalFlags,
+  exportFlags,
+  initBaseFlags,
+  predictFlags,
+  runJobFlags,
+  trainFlags,
+  trainOptionsFromFlags,
+  uploadBaseFlags,
+} from './cli-flags.ts';
 import { ARRAY_INDEX_ENV, arrayIndexFromEnv, runJob } from './jobs/run-job.ts';
 import { parameterSpecs, specFromAdapterConfig } from './model/params.ts';
 import { initialParameters } from './model/weights.ts';
-import { readAdapterDir } from './model-files/adapter-dir.ts';
+import { assertWritableOutput, readAdapterDir } from './model-files/adapter-dir.ts';
 import { loadBaseModel } from './model-files/base-model.ts';
-import { exportAdapter } from './model-files/export.ts';
+import { EXPORT_FORMATS, exportAdapter } from './model-files/export.ts';
 import { writeRandomBert } from './model-files/random-bert.ts';
+import { describeWritten, fetchAdapter, fetchBase, withTempDir } from './model-files/registry-source.ts';
 import { addPretrainCommand } from './pretrain/command.ts';
 import { ModelSessions } from './runtime/model-sessions.ts';
 import type { Device } from './runtime/session.ts';
@@ -98,9 +109,54 @@ async function openAdapter(
   return { sessions, labels: adapter.config.labels, rows };
 }
 
+/** The registry option, as every command that opens one words it. */
+const REGISTRY_HELP =
+  'the registry: s3://bucket[/prefix] (endpoint and credentials from the AWS environment) or file:///directory (a local store, as npm start keeps)';
+const REGISTRY_HELP_DEFAULT = `${REGISTRY_HELP}; default: $ADAPTER_STORE_REGISTRY, else npm start's local store ($ADAPTER_STORE_DIR or ./.adapter-store)`;
+
+/**
+ * The registry a command reads when --registry is not given: $ADAPTER_STORE_REGISTRY, else the local
+ * store of `npm start` when there is one ($ADAPTER_STORE_DIR or ./.adapter-store), so that right after a
+ * local fine-tune `trainer export --task T` needs no URI at all.
+ */
+function registryFor(given: string | undefined): Registry {
+  const store = localStoreDir();
+  const local = existsSync(join(store, LOCAL_REGISTRY_FOLDER)) ? localRegistryUri(store) : undefined;
+  const uri = given ?? (process.env.ADAPTER_STORE_REGISTRY || local);
+  if (uri === undefined)
+    throw new InvalidArgumentError(
+      `--task needs a registry: give --registry <uri> or set ADAPTER_STORE_REGISTRY (without either, npm start's local store is used, and there is none at ${store})`,
+    );
+  return Registry.fromUri(uri);
+}
+
+/** Where `export` takes its adapter from: a directory, or a task of a registry (exactly one). */
+function adapterSource(o: {
+  adapter?: string;
+  registry?: string;
+  task?: string;
+  version?: string;
+}): { kind: 'dir'; adapter: string } | { kind: 'registry'; registry: Registry; task: string } {
+  if (o.adapter !== undefined && (o.registry !== undefined || o.task !== undefined || o.version !== undefined))
+    throw new InvalidArgumentError('give --adapter <dir>, or --task <name> (of --registry <uri>), not both');
+  if (o.adapter !== undefined) return { kind: 'dir', adapter: o.adapter };
+  if (o.task === undefined)
+    throw new InvalidArgumentError(
+      o.registry === undefined
+        ? 'give --adapter <dir>, or --task <name> to take it from a registry (--registry <uri>)'
+        : '--registry needs --task <name> (the task whose adapter to export)',
+    );
+  return { kind: 'registry', registry: registryFor(o.registry), task: o.task };
+}
+
+/** Moves a finished directory into place (a copy: the staging area may be on another file system). */
+function moveDir(from: string, to: string): void {
+  cpSync(from, to, { recursive: true });
+  rmSync(from, { recursive: true, force: true });
+}
+
 const program = new Command('trainer')
   .description('Train and run Houlsby bottleneck adapters on a frozen BERT (ONNX Runtime backed autodiff).')
-  .showHelpAfterError()
   .configureHelp({ showGlobalOptions: true });
 
 withDeviceOptions(withDataOptions(program.command('train')))
@@ -249,10 +305,7 @@ withInferenceOptions(withDataOptions(program.command('eval')))
 
 withDeviceOptions(program.command('run-job'))
   .description('run a fine-tune job from the registry: read jobs/<id>/spec.json, train, report status.json, publish the adapter')
-  .requiredOption(
-    '--registry <uri>',
-    'the registry: s3://bucket[/prefix] (endpoint and credentials from the AWS environment) or file:///directory (a local store, as npm start keeps)',
-  )
+  .requiredOption('--registry <uri>', REGISTRY_HELP)
   .requiredOption('--job <id>', 'job id')
   .option('--status-interval <seconds>', 'minimum seconds between status.json updates while training', nonNegative('--status-interval'), 5)
   .option('--stop-when-stdin-closes', 'stop when stdin ends, leaving the job queued to resume (the local server runs jobs so)')
@@ -283,12 +336,18 @@ withDeviceOptions(program.command('run-job'))
 program
   .command('export')
   .description(
-    'export an adapter: onnx (default; model.onnx + tokenizer + labels, runs in any onnxruntime) or adapterhub (loads in the Python adapters library)',
+    'export an adapter: onnx (default; model.onnx + tokenizer.json + labels, runs in any onnxruntime) or adapterhub (loads in the Python adapters library)',
   )
-  .option('--format <format>', 'onnx or adapterhub', 'onnx')
-  .requiredOption('--adapter <dir>', 'adapter directory (ours, or an AdapterHub one together with --base)')
+  .addOption(new Option('--format <format>', 'onnx or adapterhub').choices([...EXPORT_FORMATS]).default('onnx'))
+  .option('--adapter <dir>', 'adapter directory (ours, or an AdapterHub one together with --base); or give --task')
+  .option('--task <name>', 'export the adapter of this task from a registry (see --registry) instead of --adapter')
+  .option('--version <id>', 'with --task: the version (default: the newest)')
+  .option('--registry <uri>', `with --task: ${REGISTRY_HELP_DEFAULT}`)
   .requiredOption('--out <dir>', 'output directory (must not exist or be empty)')
-  .option('--base <dir>', 'base model directory: required for onnx; optional for adapterhub, checked against the adapter when given')
+  .option(
+    '--base <dir>',
+    "base model directory: required for onnx with --adapter (with --task, the adapter's base is fetched from the registry unless given); optional for adapterhub, checked against the adapter when given",
+  )
   .option('--dtype <dtype>', 'onnx: weight storage, f32 (default) or f16 (computed in f32)')
   .option('--quantize <kind>', 'onnx: int8 = dynamic quantization of the frozen linear weights')
   .option('--adapters-as-inputs', 'onnx: adapter, LayerNorm and head tensors as graph inputs (one graph for every adapter of the base)')
@@ -296,18 +355,63 @@ program
     '--model-name <name>',
     "adapterhub: the base as Python users name it in from_pretrained(...), e.g. bert-base-uncased (default: the base directory's name)",
   )
-  .action((o) =>
-    exportAdapter({
-      format: o.format,
-      adapter: o.adapter,
-      out: o.out,
-      base: o.base,
-      modelName: o.modelName,
-      dtype: o.dtype,
-      quantize: o.quantize,
-      adaptersAsInputs: o.adaptersAsInputs === true ? true : undefined,
-    }),
-  );
+  .action(async (raw) => {
+    const o = exportFlags.parse(raw);
+    const run = (adapter: string, base: string | undefined) =>
+      exportAdapter({
+        format: o.format,
+        adapter,
+        out: o.out,
+        base,
+        modelName: o.modelName,
+        dtype: o.dtype,
+        quantize: o.quantize,
+        adaptersAsInputs: o.adaptersAsInputs,
+      });
+    const source = adapterSource(o);
+    assertWritableOutput(o.out); // before anything is downloaded
+    if (source.kind === 'dir') await run(source.adapter, o.base);
+    else {
+      await withTempDir('trainer-export-', async (tmp) => {
+        const adapter = join(tmp, 'adapter');
+        const manifest = await fetchAdapter(source.registry, source.task, o.version, adapter);
+        process.stderr.write(`exporting ${manifest.task} version ${manifest.version} from ${source.registry.uri}\n`);
+        let base = o.base;
+        // The onnx model holds the base's weights; an adapterhub export only checks against a base when given one.
+        if (base === undefined && o.format === 'onnx') {
+          base = join(tmp, 'base');
+          await fetchBase(source.registry, manifest, base);
+        }
+        await run(adapter, base);
+      });
+    }
+    process.stdout.write(describeWritten(o.out, `the ${o.format} export`));
+  });
+
+program
+  .command('download')
+  .description("download a task's adapter from the registry into a directory that predict, eval, export and train --init-adapter take")
+  .option('--registry <uri>', REGISTRY_HELP_DEFAULT)
+  .requiredOption('--task <name>', 'the task whose adapter to download')
+  .option('--version <id>', 'the version (default: the newest)')
+  .requiredOption('--out <dir>', 'output adapter directory (must not exist or be empty)')
+  .option('--base-out <dir>', "also download the adapter's base model here (what --base takes)")
+  .action(async (raw) => {
+    const o = downloadFlags.parse(raw);
+    assertWritableOutput(o.out);
+    if (o.baseOut !== undefined) assertWritableOutput(o.baseOut);
+    const registry = registryFor(o.registry);
+    // Into a staging directory first: a failed download leaves no half adapter under --out.
+    const manifest = await withTempDir('trainer-download-', async (tmp) => {
+      const m = await fetchAdapter(registry, o.task, o.version, join(tmp, 'adapter'));
+      if (o.baseOut !== undefined) await fetchBase(registry, m, join(tmp, 'base'));
+      moveDir(join(tmp, 'adapter'), o.out);
+      if (o.baseOut !== undefined) moveDir(join(tmp, 'base'), o.baseOut);
+      return m;
+    });
+    process.stdout.write(describeWritten(o.out, `${manifest.task} version ${manifest.version} of ${registry.uri}`));
+    if (o.baseOut !== undefined) process.stdout.write(describeWritten(o.baseOut, `its base "${manifest.baseModel.name}"`));
+  });
 
 program
   .command('init-base')
@@ -346,10 +450,7 @@ program
   .description('check a base model directory (Hugging Face layout) and upload it to the registry as models/<name>/')
   .requiredOption('--dir <dir>', 'config.json, model.safetensors and vocab.txt or tokenizer.json')
   .requiredOption('--name <name>', 'the model name jobs give as baseModel (a-z, 0-9, "_", "-")')
-  .requiredOption(
-    '--registry <uri>',
-    'the registry: s3://bucket[/prefix] (endpoint and credentials from the AWS environment) or file:///directory (a local store, as npm start keeps)',
-  )
+  .requiredOption('--registry <uri>', REGISTRY_HELP)
   .action(async (raw) => {
     const o = uploadBaseFlags.parse(raw);
     // Everything a job will need is checked here, before a byte is uploaded.
@@ -381,6 +482,11 @@ program
 addPretrainCommand(program);
 addSweepCommand(program);
 addAblateCommand(program);
+
+// A mistyped command line gets commander's one line (with its "Did you mean …?") and where to look,
+// not the whole help (a hundred lines that bury the error).
+program.showHelpAfterError('Try "trainer --help" for the commands.');
+for (const cmd of program.commands) cmd.showHelpAfterError(`Try "trainer ${cmd.name()} --help" for its options.`);
 
 try {
   await program.parseAsync(process.argv);

@@ -4,8 +4,8 @@
  * thread's time and heap, never the server's event loop.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import type { InspectLimits } from '../../shared/training-data/index.ts';
+import type { DatasetColumns, InspectLimits } from '../../shared/training-data/index.ts';
 import { runCheck } from './checker.ts';
 
-const { file, limits } = workerData as { file: string; limits: InspectLimits };
-parentPort!.postMessage(await runCheck(file, limits));
+const { file, limits, columns } = workerData as { file: string; limits: InspectLimits; columns: DatasetColumns };
+parentPort!.postMessage(await runCheck(file, limits, columns));

@@ -9,6 +9,7 @@ import { Worker } from 'node:worker_threads';
 import {
   DataError,
   DataLimitError,
+  type DatasetColumns,
   type DatasetFormat,
   type DatasetSummary,
   type InspectLimits,
@@ -59,15 +60,15 @@ export class DatasetChecker {
   }
 
   /** Checks a local file; throws a DataError (a DataLimitError past a limit) for a bad or oversized dataset. */
-  async check(file: string): Promise<DatasetSummary> {
-    const reply = this.mode === 'inline' ? await runCheck(file, this.limits) : await this.workerCheck(file);
+  async check(file: string, columns: DatasetColumns = {}): Promise<DatasetSummary> {
+    const reply = this.mode === 'inline' ? await runCheck(file, this.limits, columns) : await this.workerCheck(file, columns);
     if (!reply.ok) throw reply.limit ? new DataLimitError(reply.message, reply.limit) : new DataError(reply.message);
     return { format: reply.format, rows: reply.rows, labels: new Map(reply.labels) };
   }
 
-  private workerCheck(file: string): Promise<CheckReply> {
+  private workerCheck(file: string, columns: DatasetColumns): Promise<CheckReply> {
     return new Promise((resolve, reject) => {
-      const options = { workerData: { file, limits: this.limits }, resourceLimits: { maxOldGenerationSizeMb: this.heapMb } };
+      const options = { workerData: { file, limits: this.limits, columns }, resourceLimits: { maxOldGenerationSizeMb: this.heapMb } };
       const worker = WORKER.pathname.endsWith('.ts')
         ? new Worker(tsWorkerBootstrap(WORKER), { ...options, eval: true })
         : new Worker(WORKER, options);
@@ -100,9 +101,9 @@ function tsWorkerBootstrap(entry: URL): string {
 }
 
 /** One check on this thread, its outcome as a plain (cloneable) reply. */
-export async function runCheck(file: string, limits: InspectLimits): Promise<CheckReply> {
+export async function runCheck(file: string, limits: InspectLimits, columns: DatasetColumns = {}): Promise<CheckReply> {
   try {
-    const s = await inspectDataset(file, limits);
+    const s = await inspectDataset(file, limits, columns);
     return { ok: true, format: s.format, rows: s.rows, labels: [...s.labels] };
   } catch (err) {
     if (err instanceof DataLimitError) return { ok: false, message: err.message, limit: err.limit };

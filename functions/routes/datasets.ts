@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
 import type { MiddlewareHandler } from 'hono';
-import { DataError, DataLimitError, type DatasetSummary } from '../../shared/training-data/index.ts';
+import { DataError, DataLimitError, type DatasetColumns, type DatasetSummary } from '../../shared/training-data/index.ts';
 import type { ResolvedDeps } from '../app.ts';
 import { ProblemError } from '../http/problem.ts';
 import { DatasetQuery, DatasetSchema, DatasetUploadRequestSchema, DatasetUploadSchema } from '../schemas.ts';
@@ -132,7 +132,8 @@ export function registerDatasetRoutes(app: OpenAPIHono, deps: ResolvedDeps): voi
     const bytes = Buffer.from(await c.req.arrayBuffer());
     if (bytes.length === 0)
       throw new ProblemError(400, 'validation-error', 'the dataset is empty', [{ name: '(body)', reason: 'empty body' }]);
-    const summary = await checkUpload(deps, name, bytes);
+    const { textColumn, textPairColumn, labelColumn } = query;
+    const summary = await checkUpload(deps, name, bytes, { textColumn, textPairColumn, labelColumn });
     const sha256 = createHash('sha256').update(bytes).digest('hex');
     const datasetUri = await registry.putDataset(name, sha256, bytes);
     // Object.fromEntries defines own properties: a "__proto__" label is a key like any other.
@@ -156,11 +157,11 @@ export function registerDatasetRoutes(app: OpenAPIHono, deps: ResolvedDeps): voi
  * The trainer's own reader checks the rows (streamed, capped, off the event loop: DatasetChecker),
  * from a private temporary file named like the upload.
  */
-async function checkUpload(deps: ResolvedDeps, name: string, bytes: Buffer): Promise<DatasetSummary> {
+async function checkUpload(deps: ResolvedDeps, name: string, bytes: Buffer, columns: DatasetColumns): Promise<DatasetSummary> {
   const dir = await mkdtemp(join(tmpdir(), 'dataset-'));
   try {
     await writeFile(join(dir, name), bytes);
-    return await deps.datasetChecker.check(join(dir, name));
+    return await deps.datasetChecker.check(join(dir, name), columns);
   } catch (err) {
     if (!(err instanceof DataError)) throw err;
     // Messages name the temporary path; the client knows the file by its name.

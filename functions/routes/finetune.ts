@@ -8,6 +8,7 @@ import { createRoute, type OpenAPIHono } from '@hono/zod-openapi';
 import { type JobSpec, type JobState, type JobStatus, type PointStatus, queuedStatus } from '../../shared/job.ts';
 import { newJobEvent } from '../../shared/job-events.ts';
 import { RegistryError } from '../../shared/registry.ts';
+import { closestName } from '../../shared/suggest.ts';
 import { isSweep, sweepPoints, sweepSettings, sweepSize } from '../../shared/sweep.ts';
 import { labelListProblem } from '../../shared/training-data/label-limits.ts';
 import { MAX_VALIDATION_ROWS, trainDefaults } from '../../trainer/train/defaults.ts';
@@ -202,8 +203,14 @@ export function registerFinetuneRoutes(app: OpenAPIHono, deps: ResolvedDeps): vo
     }
     if (invalid.length > 0) throw new ProblemError(422, 'dataset-not-found', 'the dataset must exist and be readable', invalid);
     if (!(await registry.modelExists(baseModel))) {
-      throw new ProblemError(422, 'unknown-base-model', `base model "${baseModel}" is not in the registry`, [
-        { name: 'baseModel', reason: `no model "${baseModel}" under models/` },
+      const bases = (await registry.listModels()).map((m) => m.name);
+      const near = closestName(baseModel, bases);
+      const reason =
+        bases.length === 0
+          ? 'the store has no base models yet (add one: trainer upload-base)'
+          : `${near ? `did you mean "${near}"? ` : ''}the store's base models: ${bases.join(', ')}`;
+      throw new ProblemError(422, 'unknown-base-model', `base model "${baseModel}" is not in the store; ${reason}`, [
+        { name: 'baseModel', reason: `no base model "${baseModel}"; ${reason}` },
       ]);
     }
   }

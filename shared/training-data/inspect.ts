@@ -48,12 +48,30 @@ class ScratchIds implements IdArrays {
   }
 }
 
-export async function inspectDataset(uri: string, limits: InspectLimits = {}): Promise<DatasetSummary> {
+/** Which columns (CSV/TSV) or fields (JSONL) hold the text, its pair and the label (defaults: text, text_pair, label). */
+export interface DatasetColumns {
+  textColumn?: string;
+  textPairColumn?: string;
+  labelColumn?: string;
+}
+
+export async function inspectDataset(uri: string, limits: InspectLimits = {}, columns: DatasetColumns = {}): Promise<DatasetSummary> {
   const big = Number.MAX_SAFE_INTEGER;
   const { labels: labelLimits, ...readLimits } = limits;
+  const { textColumn, textPairColumn, labelColumn } = columns;
   const it = streamDataset(
     uri,
-    { vocabSize: big, maxPositions: big, typeVocabSize: big, requireLabels: true, tokenizer: structureOnly, ...readLimits },
+    {
+      vocabSize: big,
+      maxPositions: big,
+      typeVocabSize: big,
+      requireLabels: true,
+      tokenizer: structureOnly,
+      ...readLimits,
+      textColumn,
+      textPairColumn,
+      labelColumn,
+    },
     new ScratchIds(),
   );
   // A Map, not an object: labels like "__proto__" or "constructor" are counted like any other.

@@ -325,6 +325,68 @@ describe('POST /finetune', () => {
     });
   }
 
+  test('an unknown hyperparameter or field is answered with the nearest name and the list', async () => {
+    const reasonFor = async (body: unknown, field: string): Promise<string> => {
+      const p = await problem(await call('/finetune', { method: 'POST', json: body }), 400);
+      const param = p['invalid-params']?.find((x) => x.name === field);
+      assert.ok(param, `invalid-params ${JSON.stringify(p['invalid-params'])} should name ${field}`);
+      return param.reason;
+    };
+    const lr = await reasonFor({ ...good, hyperparameters: { learning_rate: 1e-3 } }, 'hyperparameters.learning_rate');
+    assert.match(lr, /^unknown hyperparameter "learning_rate" \(did you mean "lr"\?\); the hyperparameters are: mode, bottleneck, /);
+    assert.match(lr, /, lr, /);
+    assert.match(lr, /, textColumn, textPairColumn, labelColumn$/);
+    assert.match(
+      await reasonFor({ ...good, hyperparameters: { batch_size: 8 } }, 'hyperparameters.batch_size'),
+      /did you mean "batchSize"/,
+    );
+    assert.match(await reasonFor({ ...good, hyperparameters: { epoch: 3 } }, 'hyperparameters.epoch'), /did you mean "epochs"/);
+    assert.match(await reasonFor({ ...good, hyperparameters: { bottlenek: 3 } }, 'hyperparameters.bottlenek'), /did you mean "bottleneck"/);
+    assert.match(
+      await reasonFor({ ...good, hyperparameters: { text_column: 'x' } }, 'hyperparameters.text_column'),
+      /did you mean "textColumn"/,
+    );
+    // Nothing close: no guess, still the list.
+    const far = await reasonFor({ ...good, hyperparameters: { zzz: 1 } }, 'hyperparameters.zzz');
+    assert.match(far, /^unknown hyperparameter "zzz"; the hyperparameters are: /);
+    // Top-level fields too.
+    assert.match(
+      await reasonFor({ ...good, dataset_uri: good.datasetUri }, 'dataset_uri'),
+      /^unknown field "dataset_uri" \(did you mean "datasetUri"\?\); the fields are: task, datasetUri, validationUri, baseModel, hyperparameters$/,
+    );
+  });
+
+  test('an unknown base model is answered with the bases the store has', async () => {
+    const p = await problem(await call('/finetune', { method: 'POST', json: { ...good, baseModel: 'tinny' } }), 422);
+    assert.match(p.detail, /^base model "tinny" is not in the store; did you mean "tiny"\? the store's base models: tiny$/);
+    assert.match(p['invalid-params']?.[0].reason ?? '', /the store's base models: tiny/);
+    // An empty store says how to add one.
+    await s3.createBucket('empty-registry');
+    const a = createApp(deps({ registry: Registry.fromUri('s3://empty-registry', s3.client) }));
+    const res = await a.request('/finetune', {
+      method: 'POST',
+      headers: { ...AUTH, 'content-type': 'application/json' },
+      body: JSON.stringify(good),
+    });
+    const q = await problem(res, 422);
+    assert.match(q.detail, /no base models yet \(add one: trainer upload-base\)/);
+  });
+
+  test('the CSV/TSV column options go into the job spec (and /openapi.json describes them)', async () => {
+    const columns = { textColumn: 'sentence', textPairColumn: 'hypothesis', labelColumn: 'sentiment' };
+    const res = await call('/finetune', { method: 'POST', json: { ...good, task: 'columns', hyperparameters: columns } });
+    assert.equal(res.status, 202, await res.clone().text());
+    const { jobId } = (await res.json()) as { jobId: string };
+    assert.deepEqual((await registry.getJobSpec(jobId)).hyperparameters, columns);
+    await problem(await call('/finetune', { method: 'POST', json: { ...good, hyperparameters: { labelColumn: '' } } }), 400);
+    const doc = (await (await call('/openapi.json')).json()) as {
+      components: { schemas: { Hyperparameters: { properties: Record<string, { description?: string }> } } };
+    };
+    const described = doc.components.schemas.Hyperparameters.properties;
+    assert.match(described.textColumn.description ?? '', /CSV\/TSV: the header of the column holding the text.*--text-column/);
+    assert.match(described.labelColumn.description ?? '', /--label-column/);
+  });
+
   test('refuses malformed JSON with 400 problem', async () => {
     const p = await problem(
       await call('/finetune', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"task": ' }),
@@ -672,7 +734,7 @@ describe('auth, errors, meta', () => {
   });
 
   test('every other route needs a valid bearer key', async () => {
-    for (const path of ['/finetune', '/adapters', '/adapters/sst2', '/openapi.json', '/docs', '/no-such-route']) {
+    for (const path of ['/finetune', '/adapters', '/adapters/sst2', '/models/tiny/files/config.json', '/no-such-route']) {
       const missing = await problem(await app.request(path), 401);
       assert.match(missing.detail, /Bearer/);
       await problem(await app.request(path, { headers: { authorization: 'Bearer wrong' } }), 401);
@@ -688,6 +750,35 @@ describe('auth, errors, meta', () => {
       }),
       401,
     );
+  });
+
+  test('the documentation is public (a browser sends no key): /docs is HTML that links /openapi.json, both without a key', async () => {
+    const page = await app.request('/docs');
+    assert.equal(page.status, 200);
+    assert.match(page.headers.get('content-type') ?? '', /^text\/html/);
+    const html = await page.text();
+    assert.match(html, /<a href="openapi\.json">/);
+    assert.match(html, /POST \/finetune/);
+    // Each route's parameters and body fields, with bounds and descriptions, from the same document.
+    assert.match(html, /JSON body: <a href="#schema-FinetuneRequest">FinetuneRequest<\/a>/);
+    assert.match(html, /<section id="schema-Hyperparameters">/);
+    assert.match(html, /<td><code>lr<\/code><\/td><td>number, 0 &#60; x ≤ 1 or list of number, 0 &#60; x ≤ 1<\/td>/);
+    assert.match(
+      html,
+      /<td><code>textColumn<\/code><\/td><td>string, 1-200 characters<\/td><td>CSV\/TSV: the header of the column holding the text/,
+    );
+    assert.match(html, /<td><code>task<\/code> \(required\)<\/td>/);
+    assert.match(html, /<td><code>labelColumn<\/code> \(query\)<\/td>/);
+    const doc = await app.request('/openapi.json');
+    assert.equal(doc.status, 200);
+    const text = await doc.text();
+    assert.ok((JSON.parse(text) as { paths: object }).paths);
+    // Documentation only: no key, and the routes it describes still need one.
+    assert.ok(!text.includes(KEY) && !html.includes(KEY));
+    await problem(await app.request('/finetune'), 401);
+    // Only these two paths: a look-alike is not public.
+    await problem(await app.request('/docs/x'), 401);
+    await problem(await app.request('/openapi.json.bak'), 401);
   });
 
   test('an app without keys refuses everything but /healthz', async () => {

@@ -95,6 +95,9 @@ export function trainOptionsFromSpec(
     evalSteps: h.evalSteps ?? trainDefaults.evalSteps,
     metric: h.metric ?? trainDefaults.metric,
     earlyStoppingPatience: h.earlyStoppingPatience ?? trainDefaults.earlyStoppingPatience,
+    textColumn: h.textColumn,
+    textPairColumn: h.textPairColumn,
+    labelColumn: h.labelColumn,
     checkpointEvery: 100, // jobs always checkpoint: Spot hosts get reclaimed
     resume: true,
   };

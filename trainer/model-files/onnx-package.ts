@@ -1,8 +1,8 @@
 /**
  * `trainer export --format onnx`: an adapter and its base as a directory any onnxruntime runs without
  * this project's code: model.onnx (int64 input_ids / attention_mask / token_type_ids [batch, sequence]
- * -> float32 logits [batch, labels]), the base's tokenizer files with a tokenizer_config.json, labels.json
- * and a README. By default the adapter, LayerNorms and head are baked in: the training code's own
+ * -> float32 logits [batch, labels]), tokenizer.json (the base's tokenizer as trained with, in the Hugging
+ * Face format), the base's vocab.txt, tokenizer_config.json, labels.json and a README. By default the adapter, LayerNorms and head are baked in: the training code's own
  * inference graph (buildBertGraph) with every parameter an initializer. With `adaptersAsInputs` it is the
  * serving graph (one graph for every adapter of the base) and this adapter's feeds go beside it.
  */
@@ -136,8 +136,11 @@ export async function exportOnnx(o: OnnxExportOptions): Promise<void> {
       const tensors = new Map(Object.entries(adapterInputs).map(([k, t]) => [k, { shape: t.dims, data: t.data }]));
       writeSafetensors(join(staging, ADAPTER_INPUTS_FILE), tensors, { format: 'pt' });
     }
-    const files = ['vocab.txt', 'tokenizer.json'].filter((f) => existsSync(join(o.base, f)));
-    for (const f of files) copyFileSync(join(o.base, f), join(staging, f));
+    // tokenizer.json says everything the training tokenizer did (normalizer, template, truncation), so
+    // transformers, tokenizers and tokenizers.js tokenize alike; vocab.txt stays for tools that read only it.
+    writeFileSync(join(staging, 'tokenizer.json'), `${JSON.stringify(tokenizer.toTokenizerJson(), null, 2)}\n`);
+    const files = ['tokenizer.json', ...(hasVocab ? ['vocab.txt'] : [])];
+    if (hasVocab) copyFileSync(join(o.base, 'vocab.txt'), join(staging, 'vocab.txt'));
     const baseTokConfig = join(o.base, 'tokenizer_config.json');
     const tokConfig = {
       ...(existsSync(baseTokConfig) ? (JSON.parse(readFileSync(baseTokConfig, 'utf8')) as Record<string, unknown>) : {}),
@@ -158,6 +161,7 @@ export async function exportOnnx(o: OnnxExportOptions): Promise<void> {
         adapterInputs,
         tokenizerFiles: files,
         lowercase: tokenizer.lowercase,
+        padId: tokenizer.padId,
       }),
     );
     if (existsSync(o.out)) rmSync(o.out, { recursive: true }); // empty, checked above

@@ -8,6 +8,8 @@ export interface OnnxReadmeInput {
   adapterInputs?: Record<string, { dims: number[] }>;
   tokenizerFiles: string[];
   lowercase: boolean;
+  /** The [PAD] id rows are padded with. */
+  padId: number;
 }
 
 export function onnxReadme(r: OnnxReadmeInput): string {
@@ -46,25 +48,31 @@ exported by adapter-store's \`trainer export\`. Weights: ${r.precision}${
 - \`model.onnx\`: inputs \`input_ids\`, \`attention_mask\`, \`token_type_ids\` — int64, shape [batch, sequence]${r.adaptersAsInputs ? ' (plus the adapter inputs below)' : ''};
   output \`logits\` — float32 [batch, ${c.labels.length}]${r.adaptersAsInputs ? ' (or the largest label count packed)' : ''}. Softmax over a row gives the class probabilities.
 - \`labels.json\`: label names in logit order: ${c.labels.map((l) => `"${l}"`).join(', ')}.
-- ${r.tokenizerFiles.map((f) => `\`${f}\``).join(', ')} and \`tokenizer_config.json\`: the base's WordPiece tokenizer (${r.lowercase ? 'lower-cased' : 'cased'}, at most ${c.maxSeqLen} tokens).
+- ${r.tokenizerFiles.map((f) => `\`${f}\``).join(', ')} and \`tokenizer_config.json\`: the base's WordPiece tokenizer as the adapter was trained with it (${r.lowercase ? 'lower-cased' : 'cased'}, at most ${c.maxSeqLen} tokens); \`tokenizer.json\` is the Hugging Face tokenizers format.
 
 ## Inputs
 
 Tokenize as BERT does: \`[CLS] text [SEP]\` (pairs: \`[CLS] text [SEP] text_pair [SEP]\`, token_type_ids 0 for the first part
-and 1 for the second), truncated to ${c.maxSeqLen} tokens. Pad rows of a batch on the right with id 0 and attention_mask 0.
+and 1 for the second), truncated to ${c.maxSeqLen} tokens (pairs longest-first). Pad rows of a batch on the right with id ${r.padId} and
+attention_mask 0. \`tokenizer.json\` says all of this (normalizer, template, truncation, padding): the Python \`tokenizers\`
+library applies it as it is, transformers' \`AutoTokenizer.from_pretrained(".")\` and transformers.js load it too.
 
-## Python (onnxruntime)
+## Python (onnxruntime, tokenizers)
 
 \`\`\`python
 import json, numpy as np, onnxruntime as ort
-from transformers import BertTokenizerFast
+from tokenizers import Tokenizer  # pip install onnxruntime tokenizers
 
-tok = BertTokenizerFast.from_pretrained(".")
+tok = Tokenizer.from_file("tokenizer.json")  # truncates to ${c.maxSeqLen} tokens, pads a batch to its longest row
 session = ort.InferenceSession("model.onnx")
 labels = json.load(open("labels.json"))
 texts = ["a first text", "another one"]
-enc = tok(texts, truncation=True, max_length=${c.maxSeqLen}, padding=True, return_tensors="np")
-feeds = {k: enc[k].astype(np.int64) for k in ("input_ids", "attention_mask", "token_type_ids")}
+enc = tok.encode_batch(texts)  # pairs: tok.encode_batch(list(zip(texts, second_texts)))
+feeds = {
+    "input_ids": np.array([e.ids for e in enc], dtype=np.int64),
+    "attention_mask": np.array([e.attention_mask for e in enc], dtype=np.int64),
+    "token_type_ids": np.array([e.type_ids for e in enc], dtype=np.int64),
+}
 logits = session.run(["logits"], feeds)[0]
 print([labels[i] for i in logits.argmax(-1)])
 \`\`\`
@@ -72,19 +80,45 @@ ${extraInputs}
 ## Node (onnxruntime-node) and the browser (onnxruntime-web)
 
 The same code runs in both; only the import differs (\`onnxruntime-node\` or \`onnxruntime-web\`, whose WASM backend
-also runs in Node). Tokenize with any BERT WordPiece tokenizer over \`vocab.txt\` (e.g. transformers.js), then:
+also runs in Node). \`@huggingface/tokenizers\` (tokenizers.js) reads \`tokenizer.json\` and adds \`[CLS]\`/\`[SEP]\`, but neither
+truncates nor pads: the code below does both (transformers.js's \`AutoTokenizer\` does them for you).
 
 \`\`\`js
+import { readFileSync } from 'node:fs';
+import { Tokenizer } from '@huggingface/tokenizers'; // npm install @huggingface/tokenizers onnxruntime-node
 import * as ort from 'onnxruntime-node'; // or 'onnxruntime-web'
+
+const MAX_LEN = ${c.maxSeqLen};
+const PAD_ID = ${r.padId};
+const json = (file) => JSON.parse(readFileSync(file, 'utf8'));
+const tokenizer = new Tokenizer(json('tokenizer.json'), json('tokenizer_config.json'));
+const labels = json('labels.json');
+const texts = ['a first text', 'another one'];
+
+/** One row: [CLS] text [SEP] (with textPair: [CLS] text [SEP] textPair [SEP]), at most MAX_LEN tokens. */
+function encode(text, textPair) {
+  const e = tokenizer.encode(text, { text_pair: textPair ?? null, return_token_type_ids: true });
+  if (e.ids.length <= MAX_LEN) return { ids: e.ids, types: e.token_type_ids };
+  if (textPair !== undefined) throw new Error(\`a pair of \${e.ids.length} tokens: shorten it to \${MAX_LEN} (longest side first)\`);
+  const ids = [...e.ids.slice(0, MAX_LEN - 1), e.ids[e.ids.length - 1]]; // keep the final [SEP]
+  return { ids, types: ids.map(() => 0) };
+}
+
+const rows = texts.map((text) => encode(text));
+const width = Math.max(...rows.map((r) => r.ids.length));
+const batch = (cell) =>
+  new ort.Tensor('int64', BigInt64Array.from(rows.flatMap((r) => Array.from({ length: width }, (_, t) => BigInt(cell(r, t))))), [rows.length, width]);
 const session = await ort.InferenceSession.create('model.onnx');
-const ids = [[101, 7592, 2088, 102]]; // [CLS] … [SEP], one row per text, padded to one length
-const t = (rows) => new ort.Tensor('int64', BigInt64Array.from(rows.flat(), BigInt), [rows.length, rows[0].length]);
 const { logits } = await session.run({
-  input_ids: t(ids),
-  attention_mask: t(ids.map((r) => r.map((id) => (id === 0 ? 0 : 1)))),
-  token_type_ids: t(ids.map((r) => r.map(() => 0))),
+  input_ids: batch((r, t) => (t < r.ids.length ? r.ids[t] : PAD_ID)),
+  attention_mask: batch((r, t) => (t < r.ids.length ? 1 : 0)),
+  token_type_ids: batch((r, t) => (t < r.ids.length ? r.types[t] : 0)),
 });
-console.log(logits.dims, logits.data); // [rows, ${c.labels.length}]
+const n = labels.length;
+texts.forEach((text, i) => {
+  const row = Array.from(logits.data.slice(i * n, (i + 1) * n));
+  console.log(JSON.stringify({ text, label: labels[row.indexOf(Math.max(...row))], logits: row }));
+});
 \`\`\`
 `;
 }

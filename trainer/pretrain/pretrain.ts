@@ -26,6 +26,7 @@ import { modelCard, readJsonObject, type SaveDtype, writeMlmDir } from './output
 import { freshValues, mlmParams, valuesFromBase } from './params.ts';
 import { MlmSession } from './session.ts';
 import { type MlmVocabulary, readVocabulary } from './vocabulary.ts';
+import { MEASURED_STEPS, warmupWarning } from './warmup-budget.ts';
 
 export const DEFAULT_VOCAB = fileURLToPath(new URL('../../assets/bert-base-uncased/vocab.txt', import.meta.url));
 
@@ -229,6 +230,11 @@ export async function pretrain(o: PretrainOptions): Promise<PretrainResult> {
     maxMinutes: o.maxMinutes ?? null,
   });
 
+  if (totalSteps !== null) {
+    const warning = warmupWarning({ warmupSteps: o.warmupSteps, lr: o.lr, budgetSteps: totalSteps });
+    if (warning) log(warning);
+  }
+
   const session = await MlmSession.create(config, values, { threads: o.threads });
   // The epoch's order, drawn from the order generator's state at the epoch's start.
   const drawOrder = (): number[] => {
@@ -260,7 +266,7 @@ export async function pretrain(o: PretrainOptions): Promise<PretrainResult> {
     (totalSteps !== null && pos.step >= totalSteps) || (budgetSeconds !== null && pos.trainSeconds >= budgetSeconds);
 
   const accum = trained.map((p) => new Float32Array(p.data.length));
-  let timed = { tokens: 0, seconds: 0 };
+  let timed = { steps: 0, tokens: 0, seconds: 0 };
   while (!done()) {
     const started = performance.now();
     if (budgetSeconds !== null && pos.step === o.warmupSteps && pos.warmupEndFraction === null)
@@ -299,7 +305,7 @@ export async function pretrain(o: PretrainOptions): Promise<PretrainResult> {
     pos.trainSeconds += seconds;
     pos.recent = [...pos.recent, fig].slice(-RECENT);
     // The first step pays for session warm-up; throughput leaves it out.
-    if (pos.step > 1) timed = { tokens: timed.tokens + tokensPerStep, seconds: timed.seconds + seconds };
+    if (pos.step > 1) timed = { steps: timed.steps + 1, tokens: timed.tokens + tokensPerStep, seconds: timed.seconds + seconds };
     const loss = fig.lossSum / fig.masked;
     const estimate = totalSteps ?? Math.max(pos.step, Math.round((pos.step * budgetSeconds!) / pos.trainSeconds));
     log({
@@ -316,6 +322,18 @@ export async function pretrain(o: PretrainOptions): Promise<PretrainResult> {
       tokens: pos.tokensSeen,
       seconds,
     });
+    // A time budget: once a few steps are measured, the steps it allows are known well enough to judge the warm-up.
+    if (budgetSeconds !== null && timed.steps === MEASURED_STEPS && pos.step < o.warmupSteps) {
+      const secondsPerStep = timed.seconds / timed.steps;
+      const budgetSteps = pos.step + Math.max(0, Math.floor((budgetSeconds - pos.trainSeconds) / secondsPerStep));
+      const warning = warmupWarning({
+        warmupSteps: o.warmupSteps,
+        lr: o.lr,
+        budgetSteps,
+        time: { maxMinutes: o.maxMinutes!, secondsPerStep },
+      });
+      if (warning) log(warning);
+    }
     if (o.checkpointEvery > 0 && pos.step % o.checkpointEvery === 0 && !done()) {
       pos.maskRng = maskRng.getState();
       const st = optimizer.state();

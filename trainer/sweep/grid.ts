@@ -3,6 +3,7 @@
  * Values are checked by the same parsers as the `train` flag of that name, so a grid accepts exactly
  * what `train` accepts.
  */
+import { closestName } from '../../shared/suggest.ts';
 
 /** The most points a grid may span (the paper's grid, 3 x 3 x 2 = 18, fits with room to spare). */
 export const MAX_GRID_POINTS = 64;
@@ -59,7 +60,12 @@ export function parseGrid(entries: readonly string[], parsers: ReadonlyMap<strin
     if (!m) throw new GridError(`--grid "${entry}": expected key=value,value,... like lr=1e-4,3e-4,1e-3`);
     const [, key, list] = m;
     const parse = parsers.get(key);
-    if (!parse) throw new GridError(`--grid "${entry}": unknown key "${key}"; a grid varies one of: ${[...parsers.keys()].join(', ')}`);
+    if (!parse) {
+      const near = closestName(key, [...parsers.keys()]);
+      throw new GridError(
+        `--grid "${entry}": unknown key "${key}"${near ? ` (did you mean "${near}"?)` : ''}; a grid varies one of: ${[...parsers.keys()].join(', ')}`,
+      );
+    }
     if (axes.some((a) => a.key === key)) throw new GridError(`--grid: key "${key}" is given twice; list all its values in one --grid`);
     const texts = list.split(',').map((s) => s.trim());
     if (texts.some((t) => t === '')) throw new GridError(`--grid "${entry}": empty value; separate values with single commas`);

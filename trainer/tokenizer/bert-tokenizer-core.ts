@@ -31,7 +31,15 @@
  * bert-tokenizer.ts loads one from a model directory.
  */
 import { Tokenizer as HfTokenizer } from '@huggingface/tokenizers';
-import { bertTokenizerJson, DEFAULT_SPECIAL_TOKENS, type SpecialTokens, vocabFromLines, vocabLines } from './tokenizer-json.ts';
+import {
+  type BertNormalizerJson,
+  bertTokenizerJson,
+  DEFAULT_SPECIAL_TOKENS,
+  type SpecialTokens,
+  settledTokenizerJson,
+  vocabFromLines,
+  vocabLines,
+} from './tokenizer-json.ts';
 
 export interface Encoding {
   inputIds: number[];
@@ -56,6 +64,11 @@ export interface BertTokenizer {
   encodeBatch?(rows: { text: string; textPair?: string }[]): Encoding[];
   /** The same tokenizer truncating to another length (shares the vocabulary; nothing is re-parsed). */
   withMaxSeqLen?(maxSeqLen: number): BertTokenizer;
+  /**
+   * This tokenizer as one Hugging Face tokenizer.json (settled normalizer, BERT template, truncation to
+   * maxSeqLen, padding), which transformers, the Python `tokenizers` and tokenizers.js load as they are.
+   */
+  toTokenizerJson(): Record<string, unknown>;
 }
 
 /** A tokenizer directory or file that cannot be used, or an input it cannot encode; the message starts with the file. */
@@ -217,13 +230,14 @@ export function bertTokenizerFromText(files: TokenizerFiles, opts: { maxSeqLen: 
   const stripAccents = stripSetting ?? lowercase;
   const handleChineseChars = boolOf(config?.tokenize_chinese_chars) ?? boolOf(norm?.handle_chinese_chars) ?? true;
   const cleanText = boolOf(norm?.clean_text) ?? true;
-  loaded.json.normalizer = {
+  const normalizer: BertNormalizerJson = {
     type: 'BertNormalizer',
     clean_text: cleanText,
     handle_chinese_chars: handleChineseChars,
     strip_accents: stripAccents,
     lowercase,
   };
+  loaded.json.normalizer = normalizer;
 
   const idOf = (token: string, role: string): number => {
     const id = ids.get(token);
@@ -243,10 +257,24 @@ export function bertTokenizerFromText(files: TokenizerFiles, opts: { maxSeqLen: 
   } catch (e) {
     throw new TokenizerError(`${file}: cannot be used: ${(e as Error).message}`);
   }
-  return new WordPieceTokenizer(hf, { vocabSize, lowercase, stripAccents, handleChineseChars, maxSeqLen, padId, unkId, clsId, sepId });
+  return new WordPieceTokenizer(hf, loaded.json, {
+    vocabSize,
+    lowercase,
+    stripAccents,
+    handleChineseChars,
+    maxSeqLen,
+    padId,
+    unkId,
+    clsId,
+    sepId,
+    normalizer,
+    special,
+  });
 }
 
 interface Settings {
+  normalizer: BertNormalizerJson;
+  special: SpecialTokens;
   vocabSize: number;
   lowercase: boolean;
   stripAccents: boolean;
@@ -277,8 +305,11 @@ class WordPieceTokenizer implements BertTokenizer {
 
   constructor(
     private readonly hf: HfTokenizer,
-    s: Settings,
+    /** The document handed to tokenizers.js: model, added tokens, settled normalizer. */
+    private readonly doc: Json,
+    private readonly settings: Settings,
   ) {
+    const s = settings;
     this.vocabSize = s.vocabSize;
     this.lowercase = s.lowercase;
     this.stripAccents = s.stripAccents;
@@ -292,18 +323,12 @@ class WordPieceTokenizer implements BertTokenizer {
 
   withMaxSeqLen(maxSeqLen: number): BertTokenizer {
     checkMaxSeqLen(maxSeqLen);
-    const { vocabSize, lowercase, stripAccents, handleChineseChars, padId, unkId, clsId, sepId } = this;
-    return new WordPieceTokenizer(this.hf, {
-      vocabSize,
-      lowercase,
-      stripAccents,
-      handleChineseChars,
-      maxSeqLen,
-      padId,
-      unkId,
-      clsId,
-      sepId,
-    });
+    return new WordPieceTokenizer(this.hf, this.doc, { ...this.settings, maxSeqLen });
+  }
+
+  toTokenizerJson(): Record<string, unknown> {
+    const { normalizer, special, clsId, sepId, padId, maxSeqLen } = this.settings;
+    return settledTokenizerJson(this.doc, { normalizer, special, clsId, sepId, padId, maxSeqLen });
   }
 
   /** Word-piece ids of one text, no special tokens. */

@@ -34,19 +34,39 @@ export interface WordPieceModelJson {
 
 type TemplatePiece = { SpecialToken: { id: string; type_id: number } } | { Sequence: { id: 'A' | 'B'; type_id: number } };
 
+type PostProcessorJson = {
+  type: 'TemplateProcessing';
+  single: TemplatePiece[];
+  pair: TemplatePiece[];
+  special_tokens: Record<string, { id: string; ids: number[]; tokens: string[] }>;
+};
+
+/** How the Rust library serialises `truncation=True, max_length=N` (longest-first for pairs). */
+export interface TruncationJson {
+  direction: 'Right';
+  max_length: number;
+  strategy: 'LongestFirst';
+  stride: 0;
+}
+
+/** How the Rust library serialises padding each batch to its longest row, on the right. */
+export interface PaddingJson {
+  strategy: 'BatchLongest';
+  direction: 'Right';
+  pad_to_multiple_of: null;
+  pad_id: number;
+  pad_type_id: 0;
+  pad_token: string;
+}
+
 export interface BertTokenizerJson {
   version: '1.0';
-  truncation: null;
-  padding: null;
+  truncation: TruncationJson | null;
+  padding: PaddingJson | null;
   added_tokens: AddedTokenJson[];
   normalizer: BertNormalizerJson;
   pre_tokenizer: { type: 'BertPreTokenizer' };
-  post_processor: {
-    type: 'TemplateProcessing';
-    single: TemplatePiece[];
-    pair: TemplatePiece[];
-    special_tokens: Record<string, { id: string; ids: number[]; tokens: string[] }>;
-  };
+  post_processor: PostProcessorJson;
   decoder: { type: 'WordPiece'; prefix: string; cleanup: boolean };
   model: WordPieceModelJson;
 }
@@ -94,11 +114,6 @@ export function bertTokenizerJson(
     }
   }
   added.sort((x, y) => x.id - y.id);
-  const specialEntry = (token: string): { id: string; ids: number[]; tokens: string[] } => ({
-    id: token,
-    ids: vocab[token] === undefined ? [] : [vocab[token]],
-    tokens: [token],
-  });
   return {
     version: '1.0',
     truncation: null,
@@ -112,23 +127,70 @@ export function bertTokenizerJson(
       lowercase: opts.lowercase,
     },
     pre_tokenizer: { type: 'BertPreTokenizer' },
-    post_processor: {
-      type: 'TemplateProcessing',
-      single: [
-        { SpecialToken: { id: special.cls, type_id: 0 } },
-        { Sequence: { id: 'A', type_id: 0 } },
-        { SpecialToken: { id: special.sep, type_id: 0 } },
-      ],
-      pair: [
-        { SpecialToken: { id: special.cls, type_id: 0 } },
-        { Sequence: { id: 'A', type_id: 0 } },
-        { SpecialToken: { id: special.sep, type_id: 0 } },
-        { Sequence: { id: 'B', type_id: 1 } },
-        { SpecialToken: { id: special.sep, type_id: 1 } },
-      ],
-      special_tokens: { [special.cls]: specialEntry(special.cls), [special.sep]: specialEntry(special.sep) },
-    },
+    post_processor: bertTemplate(special, vocab),
     decoder: { type: 'WordPiece', prefix: '##', cleanup: true },
     model: { type: 'WordPiece', unk_token: special.unk, continuing_subword_prefix: '##', max_input_chars_per_word: 100, vocab },
+  };
+}
+
+/** `[CLS] $A [SEP]` and `[CLS] $A [SEP] $B:1 [SEP]:1`, as BertTokenizerFast saves them. */
+function bertTemplate(special: Pick<SpecialTokens, 'cls' | 'sep'>, ids: Record<string, number>): PostProcessorJson {
+  const entry = (token: string) => ({ id: token, ids: ids[token] === undefined ? [] : [ids[token]], tokens: [token] });
+  return {
+    type: 'TemplateProcessing',
+    single: [
+      { SpecialToken: { id: special.cls, type_id: 0 } },
+      { Sequence: { id: 'A', type_id: 0 } },
+      { SpecialToken: { id: special.sep, type_id: 0 } },
+    ],
+    pair: [
+      { SpecialToken: { id: special.cls, type_id: 0 } },
+      { Sequence: { id: 'A', type_id: 0 } },
+      { SpecialToken: { id: special.sep, type_id: 0 } },
+      { Sequence: { id: 'B', type_id: 1 } },
+      { SpecialToken: { id: special.sep, type_id: 1 } },
+    ],
+    special_tokens: { [special.cls]: entry(special.cls), [special.sep]: entry(special.sep) },
+  };
+}
+
+/** What a loaded tokenizer settled, to write it back out as one self-describing tokenizer.json. */
+export interface SettledBertTokenizer {
+  normalizer: BertNormalizerJson;
+  special: Pick<SpecialTokens, 'cls' | 'sep' | 'pad'>;
+  clsId: number;
+  sepId: number;
+  padId: number;
+  maxSeqLen: number;
+}
+
+/**
+ * A tokenizer.json document (its model, added tokens and pre-tokenizer kept) made to say everything the
+ * tokenizer does: the settled normalizer (so no tokenizer_config.json is needed to get lower-casing right),
+ * the BERT template, the WordPiece decoder, truncation to maxSeqLen (longest-first) and padding to the
+ * batch's longest row. The Rust library (Python `tokenizers`) applies truncation and padding from the file;
+ * transformers and tokenizers.js take them per call.
+ */
+export function settledTokenizerJson(doc: Record<string, unknown>, s: SettledBertTokenizer): Record<string, unknown> {
+  const ids = { [s.special.cls]: s.clsId, [s.special.sep]: s.sepId };
+  const truncation: TruncationJson = { direction: 'Right', max_length: s.maxSeqLen, strategy: 'LongestFirst', stride: 0 };
+  const padding: PaddingJson = {
+    strategy: 'BatchLongest',
+    direction: 'Right',
+    pad_to_multiple_of: null,
+    pad_id: s.padId,
+    pad_type_id: 0,
+    pad_token: s.special.pad,
+  };
+  return {
+    version: '1.0',
+    truncation,
+    padding,
+    added_tokens: doc.added_tokens ?? [],
+    normalizer: s.normalizer,
+    pre_tokenizer: doc.pre_tokenizer ?? { type: 'BertPreTokenizer' },
+    post_processor: bertTemplate(s.special, ids),
+    decoder: { type: 'WordPiece', prefix: '##', cleanup: true },
+    model: doc.model,
   };
 }

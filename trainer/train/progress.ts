@@ -46,6 +46,7 @@ export function terminalProgress(stream: NodeJS.WriteStream): (event: TrainerEve
         stepBar(event);
         return;
       case 'below-majority':
+      case 'warmup-warning':
         line(`warning: ${event.message}`);
         return;
       default: {

@@ -73,7 +73,7 @@ test('the script and stylesheet are served by the app, revalidated by ETag', asy
 
 test('API routes still need the key; other /console paths are not public', async () => {
   assert.equal((await app.request('/adapters')).status, 401);
-  assert.equal((await app.request('/openapi.json')).status, 401);
+  assert.equal((await app.request('/finetune')).status, 401); // (/docs and /openapi.json are public: functions/routes/meta.ts)
   assert.equal((await app.request('/console/other.js')).status, 401);
   assert.equal((await app.request('/console', { method: 'POST' })).status, 405);
 });

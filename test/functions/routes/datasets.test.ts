@@ -114,6 +114,34 @@ test('CSV, TSV and gzip uploads are read by their extension', async () => {
   assert.equal(((await gz.json()) as { rows: number }).rows, 3);
 });
 
+test("the CLI's column options apply to the check: textColumn, textPairColumn, labelColumn as query parameters", async () => {
+  const csv = 'sentence,hypothesis,sentiment\na fine film,it is good,positive\na dull film,it is bad,negative\n';
+  const before = await storedDatasets();
+  // Without them, the default columns are looked for, and the refusal names the columns there are.
+  const refused = await upload('columns.csv', csv, 'text/csv');
+  assert.equal(refused.status, 400);
+  assert.match(((await refused.json()) as Problem).detail, /no column "text".*"sentence", "hypothesis", "sentiment"/);
+  assert.deepEqual(await storedDatasets(), before);
+  const q = 'textColumn=sentence&textPairColumn=hypothesis&labelColumn=sentiment';
+  const res = await app.request(`/datasets?name=columns.csv&${q}`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${KEY}`, 'content-type': 'text/csv' },
+    body: csv,
+  });
+  assert.equal(res.status, 201, await res.clone().text());
+  const body = (await res.json()) as { rows: number; labels: Record<string, number> };
+  assert.equal(body.rows, 2);
+  assert.deepEqual(body.labels, { positive: 1, negative: 1 });
+  // A pair column that is not there is named too.
+  const missing = await app.request('/datasets?name=columns.csv&textColumn=sentence&labelColumn=sentiment&textPairColumn=premise', {
+    method: 'POST',
+    headers: { authorization: `Bearer ${KEY}`, 'content-type': 'text/csv' },
+    body: csv,
+  });
+  assert.equal(missing.status, 400);
+  assert.match(((await missing.json()) as Problem).detail, /premise/);
+});
+
 test('bad datasets are refused with the line and field, and nothing is stored', async () => {
   const before = await storedDatasets();
   const cases: [string, string, RegExp][] = [

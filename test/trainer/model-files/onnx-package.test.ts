@@ -6,11 +6,12 @@
  * packed feeds equals the baked one; bad flags are refused with the flag named.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { type SpawnSyncReturns, spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import * as ort from 'onnxruntime-node';
 import { type ExportOptions, exportAdapter } from '../../../trainer/model-files/export.ts';
 import { exportOnnx } from '../../../trainer/model-files/onnx-package.ts';
@@ -97,7 +98,17 @@ let f32Logits: number[][] = [];
 test('f32 export: the files, and logits equal to trainer predict within 1e-5 in onnxruntime-node', async () => {
   const r = cli('export', '--base', base, '--adapter', adapter, '--out', exported('f32'));
   assert.equal(r.code, 0, r.stderr);
-  assert.deepEqual(readdirSync(exported('f32')).sort(), ['README.md', 'labels.json', 'model.onnx', 'tokenizer_config.json', 'vocab.txt']);
+  assert.deepEqual(readdirSync(exported('f32')).sort(), [
+    'README.md',
+    'labels.json',
+    'model.onnx',
+    'tokenizer.json',
+    'tokenizer_config.json',
+    'vocab.txt',
+  ]);
+  // export says what it wrote: every file with its size.
+  assert.match(r.stdout, /^wrote the onnx export to .*f32 \(6 files, [\d.]+ kB\):\n/);
+  for (const f of readdirSync(exported('f32'))) assert.match(r.stdout, new RegExp(`\\n  ${f.replace('.', '\\.')} +[\\d.]+ (bytes|kB|MB)`));
   assert.deepEqual(JSON.parse(readFileSync(join(exported('f32'), 'labels.json'), 'utf8')), ['neg', 'pos']);
   const tok = JSON.parse(readFileSync(join(exported('f32'), 'tokenizer_config.json'), 'utf8'));
   assert.equal(tok.model_max_length, 32);
@@ -141,6 +152,56 @@ function runWeb(modelPath: string): number[][] {
   const { dims, data: flat } = JSON.parse(r.stdout) as { dims: number[]; data: number[] };
   return Array.from({ length: dims[0] }, (_, i) => flat.slice(i * dims[1], (i + 1) * dims[1]));
 }
+
+/** The first fenced block of a language in a README. */
+function snippet(readme: string, lang: string): string {
+  const m = new RegExp(`\`\`\`${lang}\\n([\\s\\S]*?)\`\`\``).exec(readme);
+  assert.ok(m, `no ${lang} block in the README`);
+  return m[1];
+}
+
+test("the README's Node snippet, run as written in the export directory, tokenizes text and gives trainer predict's logits", () => {
+  const dir = exported('f32');
+  const code = snippet(readFileSync(join(dir, 'README.md'), 'utf8'), 'js');
+  assert.doesNotMatch(code, /\[\[101,/, 'no hard-coded ids');
+  // The user's project would have the two packages installed: this checkout's node_modules stands in.
+  symlinkSync(fileURLToPath(new URL('../../../node_modules', import.meta.url)), join(dir, 'node_modules'));
+  writeFileSync(join(dir, 'snippet.mjs'), code);
+  let r: SpawnSyncReturns<string>;
+  try {
+    r = spawnSync(process.execPath, ['snippet.mjs'], { cwd: dir, encoding: 'utf8' });
+  } finally {
+    rmSync(join(dir, 'node_modules'));
+    rmSync(join(dir, 'snippet.mjs'));
+  }
+  assert.equal(r.status, 0, r.stderr);
+  const out = r.stdout
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as { text: string; label: string; logits: number[] });
+  assert.deepEqual(
+    out.map((o) => o.text),
+    ['a first text', 'another one'],
+  );
+  const textRows = join(work, 'snippet-texts.jsonl');
+  writeFileSync(textRows, `${out.map((o) => JSON.stringify({ text: o.text })).join('\n')}\n`);
+  const preds = join(work, 'snippet-preds.jsonl');
+  const p = cli('predict', '--base', base, '--adapter', adapter, '--data', textRows, '--out', preds);
+  assert.equal(p.code, 0, p.stderr);
+  const expected = readFileSync(preds, 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as { logits: number[]; label: string });
+  const diff = maxDiff(
+    out.map((o) => o.logits),
+    expected.map((e) => e.logits),
+  );
+  assert.ok(diff <= 1e-5, `snippet vs trainer predict: max |logit diff| ${diff}`);
+  assert.deepEqual(
+    out.map((o) => o.label),
+    expected.map((e) => e.label),
+  );
+});
 
 test('the same model in onnxruntime-web (WASM backend, in a Node process that imports no project code) agrees within 1e-5', () => {
   const diff = maxDiff(runWeb(join(exported('f32'), 'model.onnx')), f32Logits);

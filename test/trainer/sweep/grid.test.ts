@@ -62,7 +62,10 @@ test('each bad entry fails with a message that names it', () => {
     );
   fails([], /give at least one/);
   fails(['lr'], /--grid "lr": expected key=value,value/);
-  fails(['learning-rate=1e-3'], /unknown key "learning-rate"; a grid varies one of: lr, bottleneck, epochs, init-std, nonlinearity/);
+  fails(
+    ['learning-rate=1e-3'],
+    /unknown key "learning-rate" \(did you mean "lr"\?\); a grid varies one of: lr, bottleneck, epochs, init-std, nonlinearity/,
+  );
   fails(['lr=1e-3', 'lr=1e-4'], /key "lr" is given twice/);
   fails(['lr=1e-3,,1e-4'], /empty value/);
   fails(['lr=1e-3,abc'], /--grid "lr=1e-3,abc": --lr must be a positive number, got "abc"/);
