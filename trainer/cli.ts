@@ -279,7 +279,7 @@ withInferenceOptions(withDataOptions(program.command('predict')))
       for (let r = 0; r < batch.batchSize; r++) {
         const row = Array.from(logits.subarray(r * labels.length, (r + 1) * labels.length));
         const probs = softmaxRow(row);
-        // A loop, not Math.max(...probs): a spread of one argument per label overflows the stack for large label sets.
+        // A reduce, not a spread into Math.max: one argument per label overflows the stack for large label sets.
         const best = probs.reduce((b, p, k) => (p > probs[b] ? k : b), 0);
         lines.push(JSON.stringify({ logits: row, probs, label: labels[best] }));
       }

@@ -105,7 +105,7 @@ function encode(text, textPair) {
 }
 
 const rows = texts.map((text) => encode(text));
-const width = Math.max(...rows.map((r) => r.ids.length));
+const width = rows.reduce((w, r) => Math.max(w, r.ids.length), 0);
 const batch = (cell) =>
   new ort.Tensor('int64', BigInt64Array.from(rows.flatMap((r) => Array.from({ length: width }, (_, t) => BigInt(cell(r, t))))), [rows.length, width]);
 const session = await ort.InferenceSession.create('model.onnx');
@@ -117,7 +117,7 @@ const { logits } = await session.run({
 const n = labels.length;
 texts.forEach((text, i) => {
   const row = Array.from(logits.data.slice(i * n, (i + 1) * n));
-  console.log(JSON.stringify({ text, label: labels[row.indexOf(Math.max(...row))], logits: row }));
+  console.log(JSON.stringify({ text, label: labels[row.reduce((best, x, k) => (x > row[best] ? k : best), 0)], logits: row }));
 });
 \`\`\`
 `;

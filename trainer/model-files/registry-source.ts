@@ -105,7 +105,7 @@ export function formatBytes(bytes: number): string {
 /** "wrote <dir>:" and one line per file with its size, aligned. */
 export function describeWritten(dir: string, what: string): string {
   const files = filesIn(dir);
-  const width = Math.max(...files.map((f) => f.name.length));
+  const width = files.reduce((w, f) => Math.max(w, f.name.length), 0);
   const total = files.reduce((n, f) => n + f.bytes, 0);
   const lines = files.map((f) => `  ${f.name.padEnd(width)}  ${formatBytes(f.bytes).padStart(10)}`);
   return `wrote ${what} to ${dir} (${files.length} files, ${formatBytes(total)}):\n${lines.join('\n')}\n`;

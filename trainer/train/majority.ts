@@ -10,7 +10,7 @@ export function majorityBaseline(labelIndices: readonly number[], labels: readon
   if (labelIndices.length === 0 || labels.length === 0) return null;
   const counts = new Array<number>(labels.length).fill(0);
   for (const i of labelIndices) counts[i]++;
-  const majority = counts.indexOf(Math.max(...counts));
+  const majority = counts.reduce((best, n, k) => (n > counts[best] ? k : best), 0);
   // Every row predicted as the majority label: only that column of the confusion matrix is filled.
   const c = labels.length;
   const confusion = new Float64Array(c * c);
