@@ -56,6 +56,8 @@ interface Entry {
 }
 
 const STDERR_TAIL_BYTES = 16 * 1024;
+/** run-job's exit code when it stopped on request, having reported its job (here: queued to resume). */
+const STOPPED_TO_RESUME = 143;
 
 /**
  * What a trainer child inherits from this process's environment: how to run (PATH, Node, locale, temp
@@ -162,14 +164,17 @@ export class LocalRunner implements JobLauncher {
 
   /**
    * Stops taking jobs, stops the running children (SIGTERM: their jobs read 'failed'; with
-   * `stopWithParent`, their pipe closes: their jobs stay queued) and returns the ids of the jobs that
-   * were still queued, in queue order.
+   * `stopWithParent`, their pipe closes: their jobs stay queued, and so does this runner's view of them)
+   * and returns the ids of the jobs that were still queued, in queue order.
    */
   async shutdown(): Promise<string[]> {
     this.closed = true;
     const queued = this.queue.splice(0).map((e) => {
-      e.state = 'failed';
-      e.reason = 'never started: the runner shut down';
+      // Their status.json still reads queued: with stopWithParent they start when the server starts again.
+      e.state = this.stopWithParent ? 'queued' : 'failed';
+      e.reason = this.stopWithParent
+        ? 'not started: the runner shut down; it starts when the server starts again'
+        : 'never started: the runner shut down';
       return e.jobId;
     });
     const exits: Promise<void>[] = [];
@@ -250,6 +255,9 @@ export class LocalRunner implements JobLauncher {
         if (entry.state !== 'running') return done();
         if (entry.killTimer) clearTimeout(entry.killTimer);
         if (entry.stopping === 'cancel') this.finish(entry, 'cancelled', 'cancelled while running');
+        else if (entry.stopping === 'shutdown' && this.stopWithParent && code === STOPPED_TO_RESUME)
+          // The trainer left its job queued (status.json and its events say so): the log says the same.
+          this.finish(entry, 'queued', 'stopped with the runner; it resumes from its last checkpoint when the server starts again');
         else if (entry.stopping === 'shutdown') this.finish(entry, 'failed', 'interrupted by shutdown');
         else if (code === 0) this.finish(entry, 'succeeded');
         else {
@@ -268,7 +276,7 @@ export class LocalRunner implements JobLauncher {
     entry.child = undefined;
     entry.stderrTail = '';
     this.running--;
-    this.log({ event: 'job-finished', job: entry.jobId, state, ...(reason ? { reason } : {}) });
+    this.log({ event: state === 'queued' ? 'job-stopped' : 'job-finished', job: entry.jobId, state, ...(reason ? { reason } : {}) });
     this.pump();
   }
 }
