@@ -13,6 +13,7 @@ import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { JobState } from '../../shared/job.ts';
 import type { JobLauncher, LaunchedJob, LauncherView } from './launcher.ts';
+import { TrainerPids } from './trainer-pids.ts';
 
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -39,6 +40,11 @@ export interface LocalRunnerOptions {
    * and shutdown() stops them that way, so the jobs resume when a new runner submits them again.
    */
   stopWithParent?: boolean;
+  /**
+   * A folder for the children's pid files (the local server's store): a child an earlier runner left
+   * stopping is waited for before its job starts again (functions/jobs/trainer-pids.ts).
+   */
+  pidDir?: string;
   log?: (event: Record<string, unknown>) => void;
 }
 
@@ -91,6 +97,7 @@ export class LocalRunner implements JobLauncher {
   private readonly cwd: string;
   private readonly killGraceMs: number;
   private readonly stopWithParent: boolean;
+  private readonly pids: TrainerPids | null;
   private readonly log: (event: Record<string, unknown>) => void;
   private readonly jobs = new Map<string, Entry>();
   private readonly queue: Entry[] = [];
@@ -109,6 +116,7 @@ export class LocalRunner implements JobLauncher {
     this.cwd = o.cwd ?? REPO_ROOT;
     this.killGraceMs = o.killGraceMs ?? 5000;
     this.stopWithParent = o.stopWithParent ?? false;
+    this.pids = o.pidDir === undefined ? null : new TrainerPids(o.pidDir);
     this.log = o.log ?? (() => {});
   }
 
@@ -136,6 +144,7 @@ export class LocalRunner implements JobLauncher {
       this.log({ event: 'job-cancelled', job: entry.jobId, while: 'queued' });
       return;
     }
+    if (entry.state === 'running' && !entry.child) entry.stopping = 'cancel'; // waiting for an earlier trainer: never starts
     if (entry.state === 'running' && entry.child) {
       this.stop(entry, 'cancel');
       await entry.exited;
@@ -207,6 +216,24 @@ export class LocalRunner implements JobLauncher {
   }
 
   private start(entry: Entry): void {
+    entry.state = 'running';
+    this.running++;
+    if (!this.pids) {
+      this.spawnTrainer(entry);
+      return;
+    }
+    const timeoutMs = this.killGraceMs + 60_000;
+    void this.pids
+      .waitForPrevious(entry.jobId, timeoutMs, (pid) => this.log({ event: 'job-waits-for-previous-trainer', job: entry.jobId, pid }))
+      .then(() => this.spawnTrainer(entry));
+  }
+
+  private spawnTrainer(entry: Entry): void {
+    if (entry.stopping === 'cancel' || this.closed) {
+      if (entry.stopping === 'cancel') this.finish(entry, 'cancelled', 'cancelled before it started');
+      else this.finish(entry, this.stopWithParent ? 'queued' : 'failed', 'never started: the runner shut down');
+      return;
+    }
     const [program, ...prefix] = this.command;
     const args = [
       ...prefix,
@@ -218,8 +245,6 @@ export class LocalRunner implements JobLauncher {
       ...(this.stopWithParent ? ['--stop-when-stdin-closes'] : []),
       ...this.extraArgs,
     ];
-    entry.state = 'running';
-    this.running++;
     let child: ChildProcess;
     try {
       child = spawn(program, args, {
@@ -235,6 +260,7 @@ export class LocalRunner implements JobLauncher {
       return;
     }
     entry.child = child;
+    if (child.pid !== undefined) this.pids?.record(entry.jobId, child.pid);
     child.stdin?.on('error', () => {}); // a child that already exited: its pipe is gone, nothing to tell
     this.log({ event: 'job-started', job: entry.jobId, pid: child.pid });
     child.stderr?.setEncoding('utf8');
@@ -252,6 +278,7 @@ export class LocalRunner implements JobLauncher {
         }
       });
       child.on('close', (code, signal) => {
+        this.pids?.clear(entry.jobId);
         if (entry.state !== 'running') return done();
         if (entry.killTimer) clearTimeout(entry.killTimer);
         if (entry.stopping === 'cancel') this.finish(entry, 'cancelled', 'cancelled while running');

@@ -196,7 +196,8 @@ async function runTraining(o: RunJobOptions, spec: JobSpec, target: RunTarget): 
   });
   const log = (event: JobEvent) => {
     o.log(event);
-    if (point === undefined) for (const e of mapper.map(event)) events.add(e);
+    // A resume is written at once: where each run of the job started from is never lost to a kill.
+    if (point === undefined) for (const e of mapper.map(event)) events.add(e, e.type === 'resumed');
   };
   const label = point === undefined ? '' : `point ${point} (${settingsLabel(settings)})`;
   const pointFinished = (state: 'succeeded' | 'failed', score: number | null, reason: string | null) => {
