@@ -68,21 +68,27 @@ function pointer(jobId: string): CheckpointPointer | null {
   return existsSync(path) ? (JSON.parse(readFileSync(path, 'utf8')) as CheckpointPointer) : null;
 }
 
-/** Resolves at the moment: a new checkpoint folder appears, the pointer moves past `from`, or a random delay ends. */
+/**
+ * Resolves at the moment: a new checkpoint folder appears, the pointer moves past `from`, or a random delay
+ * ends; or the job has succeeded (no later moment will come).
+ */
 function moment(jobId: string, kind: Moment, from: number): Promise<void> {
-  if (kind === 'random-delay') return new Promise((done) => setTimeout(done, Math.floor(Math.random() * 1500)));
-  const dir = checkpointDir(jobId);
+  if (kind === 'random-delay') return new Promise((done) => setTimeout(done, Math.floor(Math.random() * 500)));
   return new Promise((done) => {
-    let watcher: FSWatcher | undefined;
-    const check = (name: string | null) => {
-      const hit = kind === 'mid-upload' ? name !== null && /^\d+$/.test(name) && Number(name) > from : (pointer(jobId)?.step ?? 0) > from;
-      if (hit) {
-        watcher?.close();
-        done();
-      }
+    let finished = false;
+    const end = () => {
+      finished = true;
+      watcher.close();
+      done();
     };
-    watcher = watch(dir, (_type, name) => check(name));
-    check(null);
+    const watcher: FSWatcher = watch(checkpointDir(jobId), (_type, name) => {
+      const hit = kind === 'mid-upload' ? name !== null && /^\d+$/.test(name) && Number(name) > from : (pointer(jobId)?.step ?? 0) > from;
+      if (hit && !finished) end();
+    });
+    void (async () => {
+      while (!finished && (await registry.getJobStatus(jobId))?.state !== 'succeeded') await new Promise((r) => setTimeout(r, 100));
+      if (!finished) end();
+    })();
   });
 }
 
@@ -112,7 +118,7 @@ test('stopped at random moments (Ctrl-C, kill -9 of the group, kill -9 of everyt
   writeTinyBert(base, { numLayers: 1, seed: 4 });
   const up = await runTrainerCli(['upload-base', '--dir', base, '--name', 'tiny', '--registry', registry.uri]);
   assert.equal(up.code, 0, up.stderr);
-  // The toy rows 10 times over: 75 steps an epoch at batch 4, 1,200 in all.
+  // The toy rows 10 times over: 75 steps an epoch at batch 4, 3,000 in all.
   const rows = Buffer.from(TOY_JSONL.repeat(10));
   const datasetUri = await registry.putDataset('crash.jsonl', createHash('sha256').update(rows).digest('hex'), rows);
 
@@ -125,7 +131,7 @@ test('stopped at random moments (Ctrl-C, kill -9 of the group, kill -9 of everyt
       task: 'crash',
       datasetUri,
       baseModel: 'tiny',
-      hyperparameters: { epochs: 16, batchSize: 4, lr: 1e-2, bottleneck: 4, dropout: 0, validationSplit: 0.25 },
+      hyperparameters: { epochs: 40, batchSize: 4, lr: 1e-2, bottleneck: 4, dropout: 0, validationSplit: 0.25 },
     }),
   });
   assert.equal(created.status, 202, await created.clone().text());

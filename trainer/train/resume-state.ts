@@ -152,7 +152,12 @@ function removeOtherCheckpoints(dir: string, keep: string): void {
 /** The checkpoint the pointer in `dir` names (null when there is none), with its folder. */
 export function readCheckpoint(dir: string): { state: CheckpointState; tensors: CheckpointTensors; folder: string } | null {
   const pointerPath = join(dir, CHECKPOINT_POINTER);
-  if (!existsSync(pointerPath)) return null;
+  if (!existsSync(pointerPath)) {
+    // The flat state.json + tensors pair of earlier versions, rewritten in place: nothing says it is whole.
+    if (existsSync(join(dir, CHECKPOINT_STATE)))
+      throw new TornCheckpointError(`${dir}: a checkpoint of an earlier version (no ${CHECKPOINT_POINTER}), which cannot be resumed`);
+    return null;
+  }
   const { folder } = parseCheckpointPointer(readFileSync(pointerPath, 'utf8'), pointerPath);
   const at = join(dir, folder);
   const statePath = join(at, CHECKPOINT_STATE);

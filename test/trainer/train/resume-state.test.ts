@@ -69,6 +69,12 @@ test('a checkpoint pair reads back as written, from the folder the pointer names
   assert.match(back.state.tensorsSha256 ?? '', /^[0-9a-f]{64}$/);
 });
 
+test('a flat state.json of an earlier version (no pointer) is a TornCheckpointError: ignored, never half-trusted', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ckpt-v1-'));
+  writeFileSync(join(dir, CHECKPOINT_STATE), '{"format": "adapter-store.train-checkpoint/v1"}');
+  assert.throws(() => readCheckpoint(dir), TornCheckpointError);
+});
+
 test("a state with another write's tensors is a TornCheckpointError", () => {
   const older = mkdtempSync(join(tmpdir(), 'ckpt-old-'));
   const newer = mkdtempSync(join(tmpdir(), 'ckpt-new-'));
