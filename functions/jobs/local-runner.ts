@@ -282,11 +282,12 @@ export class LocalRunner implements JobLauncher {
         if (entry.state !== 'running') return done();
         if (entry.killTimer) clearTimeout(entry.killTimer);
         if (entry.stopping === 'cancel') this.finish(entry, 'cancelled', 'cancelled while running');
+        // Publishing is not interrupted: a job stopped while it published has succeeded, and says so.
+        else if (code === 0) this.finish(entry, 'succeeded');
         else if (entry.stopping === 'shutdown' && this.stopWithParent && code === STOPPED_TO_RESUME)
           // The trainer left its job queued (status.json and its events say so): the log says the same.
           this.finish(entry, 'queued', 'stopped with the runner; it resumes from its last checkpoint when the server starts again');
         else if (entry.stopping === 'shutdown') this.finish(entry, 'failed', 'interrupted by shutdown');
-        else if (code === 0) this.finish(entry, 'succeeded');
         else {
           const line = lastLine(entry.stderrTail);
           const why = spawnError ? spawnError.message : signal ? `killed by ${signal}` : `exit code ${code}`;

@@ -174,6 +174,32 @@ test('shutdown with stopWithParent: the child stops and leaves its job queued, a
   assert.deepEqual(readdirSync(pidDir), [], 'the pid file goes with the child');
 });
 
+test('shutdown with stopWithParent: a child that ends 0 (it was publishing) is logged succeeded, one that ends 143 queued', async () => {
+  for (const [exit, state] of [
+    [0, 'succeeded'],
+    [143, 'queued'],
+  ] as const) {
+    const logged: Record<string, unknown>[] = [];
+    // A stand-in trainer: it runs until its stdin (the pipe from the runner) ends, then exits with `exit`.
+    const script = `process.stdin.on('end', () => process.exit(${exit})).resume(); setInterval(() => {}, 1000);`;
+    const r = new LocalRunner({
+      registryUri: 's3://registry',
+      command: [process.execPath, '-e', script],
+      stopWithParent: true,
+      log: (e) => logged.push(e),
+    });
+    runners.push(r);
+    const job = await r.submit({ jobId: `local-end-${exit}`, task: 'x' });
+    await waitUntil('the child to run', () => logged.some((e) => e.event === 'job-started'));
+    await r.shutdown();
+    assert.equal((await r.describe(job)).state, state);
+    assert.ok(
+      logged.some((e) => e.job === job.jobId && e.state === state),
+      JSON.stringify(logged),
+    );
+  }
+});
+
 test('a trainer that cannot be started fails the job instead of the runner', async () => {
   const r = new LocalRunner({ registryUri: 's3://registry', command: ['/nonexistent/trainer'] });
   runners.push(r);
