@@ -291,7 +291,8 @@ async function runTraining(o: RunJobOptions, spec: JobSpec, target: RunTarget): 
       // Copy each checkpoint into the registry, so a retry (on another host, or the next server start)
       // continues from it. Its files are linked first: the next checkpoint deletes this one's folder.
       onCheckpoint: ({ dir, folder, step }) => {
-        const pointer: CheckpointPointer = { format: 'adapter-store.checkpoint-pointer/v1', folder, step };
+        // The folder is named by the run's step count (every seed's), which is what the pointer records.
+        const pointer: CheckpointPointer = { format: 'adapter-store.checkpoint-pointer/v1', folder, step: Number(folder) };
         const snapshot = join(uploads, folder);
         mkdirSync(snapshot, { recursive: true });
         for (const f of CHECKPOINT_FILES) linkOrCopy(join(dir, folder, f), join(snapshot, f));
