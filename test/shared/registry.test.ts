@@ -200,6 +200,16 @@ function contract(name: string, open: () => Promise<Registry>): void {
       );
     });
 
+    test("a job's published version is found again (a job run again after it published does not publish twice)", async () => {
+      const since = new Date().toISOString();
+      const mine = await registry.publishAdapter(adapterDir(100), { ...META, task: 'once', jobId: 'ft-once' });
+      await registry.publishAdapter(adapterDir(100), { ...META, task: 'once', jobId: 'ft-other' });
+      assert.equal((await registry.findJobVersion('once', 'ft-once', since))?.version, mine.version);
+      assert.equal(await registry.findJobVersion('once', 'ft-none', since), null);
+      // Versions made before the job was created (less an hour for clocks) are not read.
+      assert.equal(await registry.findJobVersion('once', 'ft-once', new Date(Date.now() + 2 * 3600_000).toISOString()), null);
+    });
+
     test('adapter files stream from the registry; tasks list only visible versions; manifests are cached once read', async () => {
       const dir = adapterDir(4096);
       const manifest = await registry.publishAdapter(dir, { ...META, task: 'streamed' });
