@@ -20,6 +20,7 @@ const ANY = {
   jobCheckpoint: `${PREFIXES.jobs}*/${CHECKPOINT_FOLDER}*`,
   jobEvents: `${PREFIXES.jobs}*/${JOB_EVENTS_FOLDER}*`,
   jobPoints: `${PREFIXES.jobs}*/${JOB_POINTS_FOLDER}*`,
+  pointCheckpoint: `${PREFIXES.jobs}*/${JOB_POINTS_FOLDER}*/${CHECKPOINT_FOLDER}*`,
   jobIndex: `${PREFIXES.jobIndex}*`,
   idempotency: `${PREFIXES.idempotency}*`,
   datasets: `${PREFIXES.datasets}*`,
@@ -191,6 +192,8 @@ export class RegistryBucket extends Construct {
     // Its job's status, events, checkpoints and sweep points only: spec, launch and cancel records are the API's.
     for (const pattern of [ANY.jobStatus, ANY.jobCheckpoint, ANY.jobEvents, ANY.jobPoints, ANY.adapters])
       this.bucket.grantPut(grantee, pattern);
+    // A checkpoint's older folder goes once the next one is complete (shared/checkpoint-layout.ts).
+    for (const pattern of [ANY.jobCheckpoint, ANY.pointCheckpoint]) this.bucket.grantDelete(grantee, pattern);
     acknowledge(grantee, {
       ...grantReadFindings(this.bucket, 'The trainer'),
       ...grantPutFindings(
@@ -203,6 +206,8 @@ export class RegistryBucket extends Construct {
         ANY.jobCheckpoint,
         `The trainer writes ${PREFIXES.jobs}<id>/${CHECKPOINT_FOLDER}* for the job it runs, so a retried job resumes.`,
       ),
+      [`AwsSolutions-IAM5[Resource::${nagBucketArn(this.bucket)}/${ANY.pointCheckpoint}]`]: `A sweep's array child deletes its point's older checkpoints under ${PREFIXES.jobs}<id>/${JOB_POINTS_FOLDER}<index>/${CHECKPOINT_FOLDER} once a newer one is complete.`,
+      'AwsSolutions-IAM5[Action::s3:DeleteObject*]': `grantDelete: a job's older checkpoints under ${ANY.jobCheckpoint} and ${ANY.pointCheckpoint} only, once a newer one is complete.`,
       ...grantPutFindings(
         this.bucket,
         ANY.jobEvents,

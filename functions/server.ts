@@ -73,6 +73,8 @@ async function main(): Promise<void> {
     registryUri: registry.uri,
     concurrency: jobs,
     stopWithParent: true,
+    // A trainer a killed server left stopping is waited for before its job runs again.
+    pidDir: join(storeDir, 'trainers'),
     // As Batch gives a container after SIGTERM: time to finish a checkpoint upload before SIGKILL.
     killGraceMs: 30_000,
     extraArgs: threads > 0 ? ['--threads', String(threads)] : [],

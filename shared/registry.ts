@@ -10,7 +10,8 @@
  *   jobs/<id>/status.json     what the trainer reports (rewritten as it goes)
  *   jobs/<id>/cancel.json     a cancel request (written once, by the API only)
  *   jobs/<id>/launch.json     the launcher's handle (Batch job id, local pid), for cancel and describe
- *   jobs/<id>/checkpoint/     the trainer's resumable state, for retried jobs
+ *   jobs/<id>/checkpoint/     the trainer's resumable state, for retried jobs: <step>/{tensors.safetensors,
+ *                             state.json} (create-only) and latest.json naming the folder to resume from
  *   jobs/<id>/events/<seq>.json  the job's event log: immutable pages of events (create-only, seq 0, 1, ...)
  *   jobs/<id>/points/<i>/     a sweep's point i: status.json, checkpoint/, and adapter/ (staged; only the
  *                             reduce step publishes the best point's as a version)
@@ -33,6 +34,7 @@ import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { S3Client } from '@aws-sdk/client-s3';
+import { CHECKPOINT_FILES, CHECKPOINT_POINTER, type CheckpointPointer, parseCheckpointPointer } from './checkpoint-layout.ts';
 import { FileObjectStore } from './file-object-store.ts';
 import type { JobSpec, JobStatus, PointStatus } from './job.ts';
 import {
@@ -250,6 +252,12 @@ export class Registry {
     });
   }
 
+  private async deleteObject(key: string): Promise<void> {
+    await this.store.delete(key).catch((err: unknown) => {
+      throw registryError(err);
+    });
+  }
+
   private async getBuffer(key: string): Promise<Buffer | null> {
     try {
       const body = await this.store.get(key);
@@ -381,14 +389,42 @@ export class Registry {
     return this.getJson<{ requestedAt: string }>(this.jobKey(jobId, JOB_FILES.cancel));
   }
 
-  /** Copies the job's (or its sweep point's) checkpoint files into the registry (overwriting: it is mutable state), in order. */
-  async uploadCheckpoint(jobId: string, dir: string, names: readonly string[], point?: number): Promise<void> {
-    await this.uploadFiles(dir, this.jobKey(jobId, pointFolder(point) + CHECKPOINT_FOLDER), names, false);
+  /**
+   * Copies a checkpoint folder (`dir`/<step>/, shared/checkpoint-layout.ts) into the job's (or its sweep
+   * point's) checkpoint/: the folder's files create-only, then the pointer, then the objects of older
+   * checkpoints are deleted. Killed at any moment, the registry's pointer names a complete checkpoint.
+   */
+  async uploadCheckpoint(jobId: string, dir: string, pointer: CheckpointPointer, point?: number): Promise<void> {
+    const prefix = this.jobKey(jobId, pointFolder(point) + CHECKPOINT_FOLDER);
+    const folder = `${prefix}${pointer.folder}/`;
+    // What is there already is not what the pointer names (it never names a folder being written):
+    // an upload of the same step that was cut off, by this job's earlier attempt.
+    for (const { key } of (await this.list(folder)).keys) await this.deleteObject(key);
+    await this.uploadFiles(join(dir, pointer.folder), folder, CHECKPOINT_FILES, true);
+    await this.put(prefix + CHECKPOINT_POINTER, JSON.stringify(pointer), { contentType: 'application/json' });
+    for (const { key } of (await this.list(prefix)).keys)
+      if (!key.startsWith(folder) && key !== prefix + CHECKPOINT_POINTER) await this.deleteObject(key);
   }
 
-  /** Copies the job's (or its sweep point's) checkpoint into `dir`; returns how many files there were (0: none yet). */
-  async downloadCheckpoint(jobId: string, dir: string, point?: number): Promise<number> {
-    return this.downloadPrefix(this.jobKey(jobId, pointFolder(point) + CHECKPOINT_FOLDER), dir);
+  /**
+   * Copies the checkpoint the job's (or its sweep point's) pointer names into `dir` (its folder, then the
+   * pointer, as the trainer lays it out); returns its pointer, or null when the job has none yet.
+   */
+  async downloadCheckpoint(jobId: string, dir: string, point?: number): Promise<CheckpointPointer | null> {
+    const prefix = this.jobKey(jobId, pointFolder(point) + CHECKPOINT_FOLDER);
+    const raw = await this.getBuffer(prefix + CHECKPOINT_POINTER);
+    if (!raw) return null;
+    let pointer: CheckpointPointer;
+    try {
+      pointer = parseCheckpointPointer(raw.toString('utf8'), this.uriOf(prefix + CHECKPOINT_POINTER));
+    } catch (err) {
+      throw new RegistryError((err as Error).message, 'corrupt');
+    }
+    const files = await this.downloadPrefix(`${prefix}${pointer.folder}/`, join(dir, pointer.folder));
+    if (files < CHECKPOINT_FILES.length)
+      throw new RegistryError(`${this.uriOf(prefix + CHECKPOINT_POINTER)} names ${pointer.folder}/, which is incomplete`, 'corrupt');
+    await writeFile(join(dir, CHECKPOINT_POINTER), JSON.stringify(pointer));
+    return pointer;
   }
 
   // --- a sweep's points: each one's status and staged adapter ----------------------------------------
@@ -712,6 +748,31 @@ export class Registry {
       .map((parts) => parts[0])
       .sort()
       .reverse();
+  }
+
+  /**
+   * The version a job published, if it did: a job killed after its manifest was written but before its
+   * status said so publishes nothing again when it is run again. Reads only the versions made since `since`
+   * (the job's creation; version ids start with their time, less an hour for hosts' clocks).
+   */
+  async findJobVersion(task: string, jobId: string, since: string): Promise<AdapterManifest | null> {
+    const prefix = this.key(PREFIXES.adapters + slug('task', task), '');
+    const from = Date.parse(since) - 3600_000;
+    const startAfter = Number.isFinite(from) ? prefix + newVersionId(new Date(from)).split('-')[0] : undefined;
+    let token: string | undefined;
+    do {
+      const page = await this.store.listPage({ prefix, startAfter, continuationToken: token }).catch((err: unknown) => {
+        throw registryError(err);
+      });
+      for (const { key } of page.keys) {
+        const [version, file] = key.slice(prefix.length).split('/');
+        if (file !== 'manifest.json' || !VERSION.test(version)) continue;
+        const manifest = await this.getManifest(task, version);
+        if (manifest?.jobId === jobId) return manifest;
+      }
+      token = page.next;
+    } while (token);
+    return null;
   }
 
   /** A version's manifest (null if it has none). Kept in memory once read: a manifest never changes. */

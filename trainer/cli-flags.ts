@@ -87,6 +87,7 @@ export const runJobFlags = z
     stopWhenStdinCloses: z.literal(true).optional(),
     point: z.number().int().min(0).optional(),
     reduce: z.literal(true).optional(),
+    checkpointEvery: z.number().int().min(1).optional(),
   })
   .strict();
 

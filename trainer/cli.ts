@@ -22,7 +22,7 @@ import {
   trainOptionsFromFlags,
   uploadBaseFlags,
 } from './cli-flags.ts';
-import { ARRAY_INDEX_ENV, arrayIndexFromEnv, runJob } from './jobs/run-job.ts';
+import { ARRAY_INDEX_ENV, arrayIndexFromEnv, JOB_CHECKPOINT_EVERY, runJob } from './jobs/run-job.ts';
 import { parameterSpecs, specFromAdapterConfig } from './model/params.ts';
 import { initialParameters } from './model/weights.ts';
 import { assertWritableOutput, readAdapterDir } from './model-files/adapter-dir.ts';
@@ -315,6 +315,11 @@ withDeviceOptions(program.command('run-job'))
     nonNegativeInt('--point'),
   )
   .option('--reduce', 'a sweep: only publish the best of its trained points (the step after the Batch array job)')
+  .addOption(
+    new Option('--checkpoint-every <n>', `save a checkpoint every N steps (default ${JOB_CHECKPOINT_EVERY})`)
+      .argParser(positiveInt('--checkpoint-every'))
+      .env('TRAINER_CHECKPOINT_EVERY'),
+  )
   .action(async (raw) => {
     const o = runJobFlags.parse(raw);
     if (o.point !== undefined && o.reduce)
@@ -328,6 +333,7 @@ withDeviceOptions(program.command('run-job'))
       device: o.device,
       threads: o.threads,
       statusInterval: o.statusInterval,
+      checkpointEvery: o.checkpointEvery,
       log: jsonLines((l) => process.stderr.write(l)),
     });
     process.stdout.write(`${JSON.stringify(status)}\n`);

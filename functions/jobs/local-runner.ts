@@ -13,6 +13,7 @@ import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { JobState } from '../../shared/job.ts';
 import type { JobLauncher, LaunchedJob, LauncherView } from './launcher.ts';
+import { TrainerPids } from './trainer-pids.ts';
 
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -39,6 +40,11 @@ export interface LocalRunnerOptions {
    * and shutdown() stops them that way, so the jobs resume when a new runner submits them again.
    */
   stopWithParent?: boolean;
+  /**
+   * A folder for the children's pid files (the local server's store): a child an earlier runner left
+   * stopping is waited for before its job starts again (functions/jobs/trainer-pids.ts).
+   */
+  pidDir?: string;
   log?: (event: Record<string, unknown>) => void;
 }
 
@@ -56,6 +62,8 @@ interface Entry {
 }
 
 const STDERR_TAIL_BYTES = 16 * 1024;
+/** run-job's exit code when it stopped on request, having reported its job (here: queued to resume). */
+const STOPPED_TO_RESUME = 143;
 
 /**
  * What a trainer child inherits from this process's environment: how to run (PATH, Node, locale, temp
@@ -89,6 +97,7 @@ export class LocalRunner implements JobLauncher {
   private readonly cwd: string;
   private readonly killGraceMs: number;
   private readonly stopWithParent: boolean;
+  private readonly pids: TrainerPids | null;
   private readonly log: (event: Record<string, unknown>) => void;
   private readonly jobs = new Map<string, Entry>();
   private readonly queue: Entry[] = [];
@@ -107,6 +116,7 @@ export class LocalRunner implements JobLauncher {
     this.cwd = o.cwd ?? REPO_ROOT;
     this.killGraceMs = o.killGraceMs ?? 5000;
     this.stopWithParent = o.stopWithParent ?? false;
+    this.pids = o.pidDir === undefined ? null : new TrainerPids(o.pidDir);
     this.log = o.log ?? (() => {});
   }
 
@@ -134,6 +144,7 @@ export class LocalRunner implements JobLauncher {
       this.log({ event: 'job-cancelled', job: entry.jobId, while: 'queued' });
       return;
     }
+    if (entry.state === 'running' && !entry.child) entry.stopping = 'cancel'; // waiting for an earlier trainer: never starts
     if (entry.state === 'running' && entry.child) {
       this.stop(entry, 'cancel');
       await entry.exited;
@@ -162,14 +173,17 @@ export class LocalRunner implements JobLauncher {
 
   /**
    * Stops taking jobs, stops the running children (SIGTERM: their jobs read 'failed'; with
-   * `stopWithParent`, their pipe closes: their jobs stay queued) and returns the ids of the jobs that
-   * were still queued, in queue order.
+   * `stopWithParent`, their pipe closes: their jobs stay queued, and so does this runner's view of them)
+   * and returns the ids of the jobs that were still queued, in queue order.
    */
   async shutdown(): Promise<string[]> {
     this.closed = true;
     const queued = this.queue.splice(0).map((e) => {
-      e.state = 'failed';
-      e.reason = 'never started: the runner shut down';
+      // Their status.json still reads queued: with stopWithParent they start when the server starts again.
+      e.state = this.stopWithParent ? 'queued' : 'failed';
+      e.reason = this.stopWithParent
+        ? 'not started: the runner shut down; it starts when the server starts again'
+        : 'never started: the runner shut down';
       return e.jobId;
     });
     const exits: Promise<void>[] = [];
@@ -202,6 +216,24 @@ export class LocalRunner implements JobLauncher {
   }
 
   private start(entry: Entry): void {
+    entry.state = 'running';
+    this.running++;
+    if (!this.pids) {
+      this.spawnTrainer(entry);
+      return;
+    }
+    const timeoutMs = this.killGraceMs + 60_000;
+    void this.pids
+      .waitForPrevious(entry.jobId, timeoutMs, (pid) => this.log({ event: 'job-waits-for-previous-trainer', job: entry.jobId, pid }))
+      .then(() => this.spawnTrainer(entry));
+  }
+
+  private spawnTrainer(entry: Entry): void {
+    if (entry.stopping === 'cancel' || this.closed) {
+      if (entry.stopping === 'cancel') this.finish(entry, 'cancelled', 'cancelled before it started');
+      else this.finish(entry, this.stopWithParent ? 'queued' : 'failed', 'never started: the runner shut down');
+      return;
+    }
     const [program, ...prefix] = this.command;
     const args = [
       ...prefix,
@@ -213,8 +245,6 @@ export class LocalRunner implements JobLauncher {
       ...(this.stopWithParent ? ['--stop-when-stdin-closes'] : []),
       ...this.extraArgs,
     ];
-    entry.state = 'running';
-    this.running++;
     let child: ChildProcess;
     try {
       child = spawn(program, args, {
@@ -230,6 +260,7 @@ export class LocalRunner implements JobLauncher {
       return;
     }
     entry.child = child;
+    if (child.pid !== undefined) this.pids?.record(entry.jobId, child.pid);
     child.stdin?.on('error', () => {}); // a child that already exited: its pipe is gone, nothing to tell
     this.log({ event: 'job-started', job: entry.jobId, pid: child.pid });
     child.stderr?.setEncoding('utf8');
@@ -247,11 +278,16 @@ export class LocalRunner implements JobLauncher {
         }
       });
       child.on('close', (code, signal) => {
+        this.pids?.clear(entry.jobId);
         if (entry.state !== 'running') return done();
         if (entry.killTimer) clearTimeout(entry.killTimer);
         if (entry.stopping === 'cancel') this.finish(entry, 'cancelled', 'cancelled while running');
-        else if (entry.stopping === 'shutdown') this.finish(entry, 'failed', 'interrupted by shutdown');
+        // Publishing is not interrupted: a job stopped while it published has succeeded, and says so.
         else if (code === 0) this.finish(entry, 'succeeded');
+        else if (entry.stopping === 'shutdown' && this.stopWithParent && code === STOPPED_TO_RESUME)
+          // The trainer left its job queued (status.json and its events say so): the log says the same.
+          this.finish(entry, 'queued', 'stopped with the runner; it resumes from its last checkpoint when the server starts again');
+        else if (entry.stopping === 'shutdown') this.finish(entry, 'failed', 'interrupted by shutdown');
         else {
           const line = lastLine(entry.stderrTail);
           const why = spawnError ? spawnError.message : signal ? `killed by ${signal}` : `exit code ${code}`;
@@ -268,7 +304,7 @@ export class LocalRunner implements JobLauncher {
     entry.child = undefined;
     entry.stderrTail = '';
     this.running--;
-    this.log({ event: 'job-finished', job: entry.jobId, state, ...(reason ? { reason } : {}) });
+    this.log({ event: state === 'queued' ? 'job-stopped' : 'job-finished', job: entry.jobId, state, ...(reason ? { reason } : {}) });
     this.pump();
   }
 }

@@ -302,7 +302,7 @@ describe('least privilege', () => {
     assert.deepEqual(secrets, [`\${${id(stack.api.apiKeySecret)}}`, `\${${id(stack.edge.keyPair.privateKey)}}`].sort());
   });
 
-  test('the trainer reads the registry and dataset buckets, writes only job status, event pages, checkpoints, sweep points and adapters/*', () => {
+  test('the trainer reads the registry and dataset buckets, writes only job status, event pages, checkpoints, sweep points and adapters/*, deletes only checkpoints', () => {
     assert.deepEqual(allowedResources(trainer, 's3:PutObject').sort(), [
       `${bucketArn}/adapters/*`,
       `${bucketArn}/jobs/*/checkpoint/*`,
@@ -310,7 +310,11 @@ describe('least privilege', () => {
       `${bucketArn}/jobs/*/points/*`,
       `${bucketArn}/jobs/*/status.json`,
     ]);
-    assert.deepEqual(allowedResources(trainer, 's3:DeleteObject'), []);
+    // Only older checkpoints, once a newer one is complete.
+    assert.deepEqual(allowedResources(trainer, 's3:DeleteObject').sort(), [
+      `${bucketArn}/jobs/*/checkpoint/*`,
+      `${bucketArn}/jobs/*/points/*/checkpoint/*`,
+    ]);
     const reads = allowedResources(trainer, 's3:GetObject');
     // biome-ignore lint/suspicious/noTemplateCurlyInString: CloudFormation's own ${AWS::...} substitution syntax, as the template holds it
     for (const r of [`${bucketArn}/*`, 'arn:${AWS::Partition}:s3:::public-datasets/*']) assert.ok(reads.includes(r), r);

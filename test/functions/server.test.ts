@@ -164,7 +164,10 @@ test('Ctrl-C mid-job: the job is left queued with its checkpoint, no trainer out
   const status = JSON.parse(storedObject(`jobs/${job.jobId}/status.json`)) as { state: string; step: number };
   assert.equal(status.state, 'queued', 'the trainer left its job queued');
   assert.ok(status.step > 100, `stopped at step ${status.step}`);
-  assert.ok(storedObject(`jobs/${job.jobId}/checkpoint/state.json`).length > 0, 'its checkpoint is in the store');
+  // The pointer names a complete checkpoint folder (test/functions/server-crash.test.ts stops servers at many moments).
+  const pointer = JSON.parse(storedObject(`jobs/${job.jobId}/checkpoint/latest.json`)) as { folder: string; step: number };
+  assert.ok(pointer.step >= 100, `checkpoint at step ${pointer.step}`);
+  assert.ok(storedObject(`jobs/${job.jobId}/checkpoint/${pointer.folder}/state.json`).length > 0, 'its checkpoint is in the store');
 
   server = await startServer();
   assert.match(server.output(), new RegExp(`resumed jobs: ${job.jobId}`));

@@ -30,7 +30,9 @@ const started = Date.now();
 const cleanEnv: NodeJS.ProcessEnv = { ...process.env };
 for (const k of Object.keys(cleanEnv)) if (k.startsWith('AWS_ENDPOINT_URL') || k === 'AWS_PROFILE') delete cleanEnv[k];
 
-const s3 = await startS3Server();
+// Checkpoint writes answer 300 ms late (stored at once): an upload is under way long enough for
+// retry.test.ts to cut it with a host failure.
+const s3 = await startS3Server({ slowWrites: { pathContains: '/checkpoint/', ms: 300 } });
 const batch = await startBatchEmulator({
   region: REGION,
   jobQueues: [QUEUE],
@@ -61,6 +63,8 @@ const env: NodeJS.ProcessEnv = {
   BATCH_JOB_QUEUE: `arn:aws:batch:${REGION}:${batch.emulator.accountId}:job-queue/${QUEUE}`,
   BATCH_JOB_DEFINITION: def.jobDefinitionArn!,
   INTEGRATION_JOB_TIMEOUT_S: process.env.INTEGRATION_JOB_TIMEOUT_S ?? '300',
+  // Emulator-only operations (a host failure: retry.test.ts).
+  INTEGRATION_BATCH_EMULATOR: batch.endpoint,
 };
 
 // Containers run detached (their own process groups): an interrupted run must stop them itself.

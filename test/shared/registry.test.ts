@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -161,22 +161,53 @@ function contract(name: string, open: () => Promise<Registry>): void {
       );
     });
 
-    test('checkpoints go up and come back through the registry; a job without one restores nothing', async () => {
+    test('checkpoints go up as immutable folders behind a pointer, come back as the pointer names, and the older goes', async () => {
       const dir = mkdtempSync(join(tmpdir(), 'registry-ckpt-'));
-      writeFileSync(join(dir, 'tensors.safetensors'), randomBytes(5000));
-      writeFileSync(join(dir, 'state.json'), '{"step": 100}');
-      await registry.uploadCheckpoint('ft-ckpt', dir, ['tensors.safetensors', 'state.json']);
-      writeFileSync(join(dir, 'state.json'), '{"step": 200}');
-      await registry.uploadCheckpoint('ft-ckpt', dir, ['tensors.safetensors', 'state.json']); // overwrites
+      const pointer = (step: number) => ({ format: 'adapter-store.checkpoint-pointer/v1' as const, folder: String(step), step });
+      const checkpoint = (step: number) => {
+        mkdirSync(join(dir, String(step)));
+        writeFileSync(join(dir, String(step), 'tensors.safetensors'), randomBytes(5000));
+        writeFileSync(join(dir, String(step), 'state.json'), `{"step": ${step}}`);
+      };
+      const keys = async () => (await registry.list(`${p}jobs/ft-ckpt/checkpoint/`)).keys.map((k) => k.key.slice(p.length)).sort();
+      checkpoint(100);
+      await registry.uploadCheckpoint('ft-ckpt', dir, pointer(100));
+      // An upload of step 200 cut off after its first file: the pointer still names step 100, whole.
+      const cut = mkdtempSync(join(tmpdir(), 'registry-ckpt-cut-'));
+      mkdirSync(join(cut, '200'));
+      writeFileSync(join(cut, '200', 'tensors.safetensors'), 'cut');
+      await assert.rejects(registry.uploadCheckpoint('ft-ckpt', cut, pointer(200)));
+      const before = mkdtempSync(join(tmpdir(), 'registry-ckpt-before-'));
+      assert.deepEqual(await registry.downloadCheckpoint('ft-ckpt', before), pointer(100));
+      assert.equal(readFileSync(join(before, '100', 'state.json'), 'utf8'), '{"step": 100}');
+      // The next attempt writes step 200 over what the cut one left (never named by the pointer), then moves the pointer.
+      checkpoint(200);
+      await registry.uploadCheckpoint('ft-ckpt', dir, pointer(200));
+      assert.deepEqual(await keys(), [
+        'jobs/ft-ckpt/checkpoint/200/state.json',
+        'jobs/ft-ckpt/checkpoint/200/tensors.safetensors',
+        'jobs/ft-ckpt/checkpoint/latest.json',
+      ]);
       const back = mkdtempSync(join(tmpdir(), 'registry-ckpt-back-'));
-      assert.equal(await registry.downloadCheckpoint('ft-ckpt', back), 2);
-      assert.equal(readFileSync(join(back, 'state.json'), 'utf8'), '{"step": 200}');
-      assert.equal(sha(readFileSync(join(back, 'tensors.safetensors'))), sha(readFileSync(join(dir, 'tensors.safetensors'))));
-      assert.equal(await registry.downloadCheckpoint('ft-none', mkdtempSync(join(tmpdir(), 'registry-ckpt-none-'))), 0);
+      assert.deepEqual(await registry.downloadCheckpoint('ft-ckpt', back), pointer(200));
+      assert.equal(readFileSync(join(back, '200', 'state.json'), 'utf8'), '{"step": 200}');
+      assert.equal(sha(readFileSync(join(back, '200', 'tensors.safetensors'))), sha(readFileSync(join(dir, '200', 'tensors.safetensors'))));
+      assert.deepEqual(JSON.parse(readFileSync(join(back, 'latest.json'), 'utf8')), pointer(200));
+      assert.equal(await registry.downloadCheckpoint('ft-none', mkdtempSync(join(tmpdir(), 'registry-ckpt-none-'))), null);
       await assert.rejects(
-        registry.uploadCheckpoint('../x', dir, ['state.json']),
+        registry.uploadCheckpoint('../x', dir, pointer(100)),
         (e: unknown) => e instanceof RegistryError && e.code === 'invalid',
       );
+    });
+
+    test("a job's published version is found again (a job run again after it published does not publish twice)", async () => {
+      const since = new Date().toISOString();
+      const mine = await registry.publishAdapter(adapterDir(100), { ...META, task: 'once', jobId: 'ft-once' });
+      await registry.publishAdapter(adapterDir(100), { ...META, task: 'once', jobId: 'ft-other' });
+      assert.equal((await registry.findJobVersion('once', 'ft-once', since))?.version, mine.version);
+      assert.equal(await registry.findJobVersion('once', 'ft-none', since), null);
+      // Versions made before the job was created (less an hour for clocks) are not read.
+      assert.equal(await registry.findJobVersion('once', 'ft-once', new Date(Date.now() + 2 * 3600_000).toISOString()), null);
     });
 
     test('adapter files stream from the registry; tasks list only visible versions; manifests are cached once read', async () => {

@@ -150,12 +150,19 @@ function addConditionalWrites(app: App): void {
     // Wait for earlier conditional writes to this key, then hold the key until this one has answered.
     for (let held = locks.get(key); held; held = locks.get(key)) await held;
     let release!: () => void;
-    locks.set(key, new Promise<void>((r) => (release = r)));
+    const held = new Promise<void>((r) => (release = r));
+    locks.set(key, held);
+    let released = false;
     const done = (): void => {
-      locks.delete(key);
+      if (released) return;
+      released = true;
+      if (locks.get(key) === held) locks.delete(key);
       release();
     };
     releases.set(req, done);
+    // A client killed while its answer is held (a host gone mid-upload) gets no onResponse: the
+    // connection's close releases the key, or every later write to it would wait forever.
+    reply.raw.once('close', done);
 
     const head = await app.inject({ method: 'HEAD', url: url.pathname });
     const exists = head.statusCode === 200;

@@ -306,7 +306,7 @@ test('--resume continues from the checkpoint in --checkpoint-dir and ends where 
   const straight = join(work, 'resume-a');
   const checkpoints = join(work, 'resume-checkpoint');
   assert.equal(train(straight, `${common} --quiet`, '--checkpoint-dir', checkpoints).code, 0);
-  assert.ok(existsSync(join(checkpoints, 'state.json')));
+  assert.ok(existsSync(join(checkpoints, '16', 'state.json')) && existsSync(join(checkpoints, 'latest.json')));
   const resumed = join(work, 'resume-b');
   const r = train(resumed, `${common} --resume`, '--checkpoint-dir', checkpoints);
   assert.equal(r.code, 0, r.stderr);

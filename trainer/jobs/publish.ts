@@ -1,11 +1,14 @@
-/** A job's trained adapter directory published as the task's new version (a plain job's, or a sweep's winner). */
+/**
+ * A job's trained adapter directory published as the task's new version (a plain job's, or a sweep's
+ * winner), once: a job that already published (it was stopped before it could say so) gets that version back.
+ */
 import type { AdapterConfig } from '../../shared/adapter-config.ts';
 import type { JobMetrics, JobSpec } from '../../shared/job.ts';
 import type { BelowMajority } from '../../shared/majority-baseline.ts';
 import type { AdapterManifest } from '../../shared/manifest.ts';
 import type { Registry } from '../../shared/registry.ts';
 
-export function publishJobAdapter(
+export async function publishJobAdapter(
   registry: Registry,
   spec: JobSpec,
   dir: string,
@@ -13,6 +16,8 @@ export function publishJobAdapter(
   metrics: Omit<JobMetrics, 'examples'> | null,
   belowMajority: BelowMajority | null = null,
 ): Promise<AdapterManifest> {
+  const published = await registry.findJobVersion(spec.task, spec.jobId, spec.createdAt);
+  if (published) return published;
   return registry.publishAdapter(dir, {
     task: spec.task,
     jobId: spec.jobId,

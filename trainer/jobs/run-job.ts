@@ -8,9 +8,10 @@
  * from AWS_BATCH_JOB_ARRAY_INDEX); the reduce step (sweep-reduce.ts) publishes the best point. Locally
  * one run-job does the points one after another, then the reduce.
  */
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, linkSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { CHECKPOINT_FILES, type CheckpointPointer } from '../../shared/checkpoint-layout.ts';
 import { type Hyperparameters, type JobMetrics, type JobSpec, type JobStatus, type PointStatus, queuedStatus } from '../../shared/job.ts';
 import { type NewJobEvent, newJobEvent } from '../../shared/job-events.ts';
 import { JobSpecSchema } from '../../shared/job-schema.ts';
@@ -21,7 +22,6 @@ import type { Device } from '../runtime/session.ts';
 import { summarize } from '../sweep/select.ts';
 import { trainDefaults } from '../train/defaults.ts';
 import { metricValue } from '../train/metrics.ts';
-import { CHECKPOINT_STATE, CHECKPOINT_TENSORS } from '../train/resume-state.ts';
 import type { TrainMetrics } from '../train/trainer.ts';
 import { type TrainOptions, train } from '../train/trainer.ts';
 import { JobEventLog } from './event-log.ts';
@@ -47,7 +47,12 @@ export interface RunJobOptions {
    * the array). Neither: a plain job, or (a sweep run locally) every point and then the reduce.
    */
   sweepStep?: { point: number } | 'reduce';
+  /** Save a checkpoint every N steps (default JOB_CHECKPOINT_EVERY; tests make it small). */
+  checkpointEvery?: number;
 }
+
+/** Jobs always checkpoint (Spot hosts get reclaimed, a local server gets stopped): every 100 steps by default. */
+export const JOB_CHECKPOINT_EVERY = 100;
 
 const CHECKPOINT = 'checkpoint';
 
@@ -98,7 +103,7 @@ export function trainOptionsFromSpec(
     textColumn: h.textColumn,
     textPairColumn: h.textPairColumn,
     labelColumn: h.labelColumn,
-    checkpointEvery: 100, // jobs always checkpoint: Spot hosts get reclaimed
+    checkpointEvery: JOB_CHECKPOINT_EVERY,
     resume: true,
   };
 }
@@ -195,7 +200,8 @@ async function runTraining(o: RunJobOptions, spec: JobSpec, target: RunTarget): 
   });
   const log = (event: JobEvent) => {
     o.log(event);
-    if (point === undefined) for (const e of mapper.map(event)) events.add(e);
+    // A resume is written at once: where each run of the job started from is never lost to a kill.
+    if (point === undefined) for (const e of mapper.map(event)) events.add(e, e.type === 'resumed');
   };
   const label = point === undefined ? '' : `point ${point} (${settingsLabel(settings)})`;
   const pointFinished = (state: 'succeeded' | 'failed', score: number | null, reason: string | null) => {
@@ -268,12 +274,14 @@ async function runTraining(o: RunJobOptions, spec: JobSpec, target: RunTarget): 
     const validation = spec.validationUri === undefined ? undefined : registry.readableDatasetUri(spec.validationUri);
     const checkpointDir = join(work, CHECKPOINT);
     const resumed = await registry.downloadCheckpoint(jobId, checkpointDir, point);
-    if (resumed > 0) log({ event: 'checkpoint-restored', job: jobId });
+    if (resumed) log({ event: 'checkpoint-restored', job: jobId });
     const out = join(work, 'adapter');
+    const uploads = join(work, 'upload');
 
     phase = 'training';
     const { metrics, config } = await train({
       ...trainOptionsFromSpec(spec, { base, data, validation, out, checkpointDir }, hyperparameters),
+      checkpointEvery: o.checkpointEvery ?? JOB_CHECKPOINT_EVERY,
       device: o.device,
       threads: o.threads,
       log: (event) => {
@@ -284,14 +292,16 @@ async function runTraining(o: RunJobOptions, spec: JobSpec, target: RunTarget): 
       onStep: () => {
         if (stopPatch) throw new StopTraining();
       },
-      // Copy each local checkpoint into the registry, so a retry on another host continues from it.
-      // Snapshot first (training goes on and rewrites the files); tensors before state, as locally.
-      onCheckpoint: ({ dir, step }) => {
-        const snapshot = join(work, `upload-${step}`);
-        mkdirSync(snapshot);
-        for (const f of [CHECKPOINT_TENSORS, CHECKPOINT_STATE]) copyFileSync(join(dir, f), join(snapshot, f));
+      // Copy each checkpoint into the registry, so a retry (on another host, or the next server start)
+      // continues from it. Its files are linked first: the next checkpoint deletes this one's folder.
+      onCheckpoint: ({ dir, folder, step }) => {
+        // The folder is named by the run's step count (every seed's), which is what the pointer records.
+        const pointer: CheckpointPointer = { format: 'adapter-store.checkpoint-pointer/v1', folder, step: Number(folder) };
+        const snapshot = join(uploads, folder);
+        mkdirSync(snapshot, { recursive: true });
+        for (const f of CHECKPOINT_FILES) linkOrCopy(join(dir, folder, f), join(snapshot, f));
         uploading = uploading
-          .then(() => registry.uploadCheckpoint(jobId, snapshot, [CHECKPOINT_TENSORS, CHECKPOINT_STATE], point))
+          .then(() => registry.uploadCheckpoint(jobId, uploads, pointer, point))
           .then(() => {
             if (point === undefined) events.add(mapper.checkpointSaved(step));
           })
@@ -335,7 +345,8 @@ async function runTraining(o: RunJobOptions, spec: JobSpec, target: RunTarget): 
     await events.flush();
     return status;
   } catch (err) {
-    if (err instanceof StopTraining && stopPatch) return finishStop(stopPatch);
+    // Awaited here, not returned: `finally` must not remove the work folder under an upload in flight.
+    if (err instanceof StopTraining && stopPatch) return await finishStop(stopPatch);
     await report({ state: 'failed', error: { message: (err as Error).message }, finishedAt: now() }, true);
     await recordState({ state: 'failed', error: { message: (err as Error).message } });
     // A failed point is a result of the sweep (the reduce reports it), not a failure of the run.
@@ -389,6 +400,15 @@ export function checkSpec(stored: unknown, jobId: string): JobSpec {
   }
   if (r.data.jobId !== jobId) throw new Error(`jobs/${jobId}/spec.json names job "${r.data.jobId}"; refusing to run it`);
   return r.data as JobSpec;
+}
+
+/** A hard link (the trainer may delete the original; the file is never rewritten), else a copy. */
+function linkOrCopy(from: string, to: string): void {
+  try {
+    linkSync(from, to);
+  } catch {
+    copyFileSync(from, to);
+  }
 }
 
 /** Thrown from the training loop's step hook once a stop is requested: training ends at that step. */

@@ -3,7 +3,7 @@
  * batches, step the optimizer over the trainable set only, evaluate every N steps and at epoch ends,
  * stop early, keep the best parameters, repeat per seed, and write the best adapter directory.
  */
-import { basename } from 'node:path';
+import { basename, join } from 'node:path';
 import type { AdapterConfig, AdapterNonlinearity, HoulsbyAdapterOptions, TrainMode } from '../../shared/adapter-config.ts';
 import { type BelowMajority, belowMajority, type MajorityBaseline } from '../../shared/majority-baseline.ts';
 import type { EvalRecord, SelectionMetric, TrainerEvent } from '../../shared/trainer-events.ts';
@@ -23,7 +23,6 @@ import { ModelFileError } from '../model-files/errors.ts';
 import { ModelSessions } from '../runtime/model-sessions.ts';
 import type { Device } from '../runtime/session.ts';
 import { loadBaseTokenizer } from '../tokenizer/bert-tokenizer.ts';
-import { runFingerprint } from '../util/fingerprint.ts';
 import { Rng } from '../util/random.ts';
 import { bucketedBatches, collate, makeBatches } from './batching.ts';
 import { DEFAULT_MAX_SEQ_LEN } from './defaults.ts';
@@ -40,6 +39,7 @@ import {
   TornCheckpointError,
   writeCheckpoint,
 } from './resume-state.ts';
+import { fingerprintDifferences, type RunFingerprint, rowsSha256, specOf, tensorsSha256 } from './run-fingerprint.ts';
 import { learningRateAt, warmupStepsFor } from './schedule.ts';
 import { splitValidation } from './validation-split.ts';
 
@@ -107,10 +107,11 @@ export interface TrainOptions {
   /** Receives one typed event per step / evaluation / phase. */
   log: (event: TrainerEvent) => void;
   /**
-   * Called right after each resumable state is written to `dir`, before training goes on and rewrites
-   * it (run-job copies it to the registry so a retry on another host continues).
+   * Called once each checkpoint is complete in `dir`/`folder` and the pointer names it (run-job copies it
+   * to the registry so a retry on another host continues). The folder is never rewritten, but the next
+   * checkpoint deletes it: a copy made later must hold its own links to the files.
    */
-  onCheckpoint?: (checkpoint: { dir: string; step: number }) => void;
+  onCheckpoint?: (checkpoint: { dir: string; folder: string; step: number }) => void;
   /** Called after every optimizer step and its checkpoint; tests use it to stop a run at an exact step. */
   onStep?: (step: number) => void;
 }
@@ -290,10 +291,17 @@ async function prepare(opts: TrainOptions): Promise<Prepared> {
   };
 }
 
-/** What a resume must agree on with the run that wrote the checkpoint. */
-function fingerprint(opts: TrainOptions, p: Prepared): string {
-  const mayDiffer = ['log', 'onCheckpoint', 'onStep', 'resume', 'checkpointDir', 'checkpointEvery', 'threads', 'device', 'out'] as const;
-  return runFingerprint(opts, mayDiffer, { base: p.base.weightsSha256, rows: p.rows.length });
+/** What a resume must agree on with the run that wrote the checkpoint: contents and spec, never paths. */
+function fingerprint(opts: TrainOptions, p: Prepared): RunFingerprint {
+  const paths = ['base', 'data', 'validation', 'initAdapter', 'out', 'checkpointDir'] as const;
+  const mayDiffer = ['log', 'onCheckpoint', 'onStep', 'resume', 'checkpointEvery', 'threads', 'device', ...paths] as const;
+  return {
+    dataSha256: rowsSha256(p.rows),
+    validationSha256: p.validation && rowsSha256(p.validation),
+    baseWeightsSha256: p.base.weightsSha256,
+    initAdapterSha256: p.warm && tensorsSha256(p.warm.tensors),
+    spec: { ...specOf(opts, mayDiffer), task: p.task, labels: p.labels },
+  };
 }
 
 /** Where a seed's interrupted run stood, with its tensors: enough to continue it. */
@@ -306,7 +314,7 @@ type SaveCheckpoint = (position: RunPosition, tensors: Omit<CheckpointTensors, '
 function readResumePoint(
   opts: TrainOptions,
   dir: string,
-  print: string,
+  print: RunFingerprint,
 ): { finished: SeedResult[]; selected: Map<string, Float32Array> | null; at: ResumePoint } | null {
   let saved: ReturnType<typeof readCheckpoint> = null;
   try {
@@ -317,13 +325,14 @@ function readResumePoint(
     opts.log({ event: 'checkpoint-ignored', reason: err.message });
   }
   if (!saved) return null;
-  if (saved.state.fingerprint !== print) {
+  const differences = fingerprintDifferences(saved.state.fingerprint, print);
+  if (differences.length > 0) {
     throw new Error(
-      `--resume: the checkpoint in ${dir} was written by a run with other data or options; remove it or change --checkpoint-dir`,
+      `--resume: the checkpoint in ${dir} was written by a run with other data or options (${differences.join(', ')} differ); remove it or change --checkpoint-dir`,
     );
   }
   const { position, finished } = saved.state;
-  opts.log({ event: 'resume', from: dir, seed: opts.seeds[position.seedIndex], step: position.step });
+  opts.log({ event: 'resume', from: join(dir, saved.folder), seed: opts.seeds[position.seedIndex], step: position.step });
   const { selected, ...tensors } = saved.tensors;
   return { finished, selected, at: { position, ...tensors } };
 }
@@ -402,15 +411,15 @@ export async function train(opts: TrainOptions): Promise<{ metrics: TrainMetrics
     const resumeHere = resumed && resumed.at.position.seedIndex === seedIndex ? resumed.at : null;
     const run = await runSeed(opts, p, seedIndex, resumeHere, (position, tensors) => {
       const state = {
-        format: 'adapter-store.train-checkpoint/v1' as const,
+        format: 'adapter-store.train-checkpoint/v2' as const,
         fingerprint: print,
         finished,
         position,
         savedAt: new Date().toISOString(),
       };
-      writeCheckpoint(checkpointDir, state, { ...tensors, selected }, shapes);
-      opts.onCheckpoint?.({ dir: checkpointDir, step: position.step });
-      opts.log({ event: 'checkpoint', dir: checkpointDir, step: position.step });
+      const written = writeCheckpoint(checkpointDir, state, { ...tensors, selected }, shapes);
+      opts.onCheckpoint?.({ dir: checkpointDir, folder: written.folder, step: position.step });
+      opts.log({ event: 'checkpoint', dir: written.path, step: position.step });
     });
     if (betterSeed(run.result, bestSeed(finished, opts.metric), opts.metric)) selected = run.params;
     finished = [...finished, run.result];

@@ -23,7 +23,7 @@ import {
   TerminateJobCommand,
 } from '@aws-sdk/client-batch';
 import { waitUntil } from '../../support/wait.ts';
-import { ARRAY_CHILD_FAILED, CONTAINER_EXITED, DEPENDENCY_FAILED, globMatch } from './emulator.ts';
+import { ARRAY_CHILD_FAILED, CONTAINER_EXITED, DEPENDENCY_FAILED, globMatch, HOST_TERMINATED } from './emulator.ts';
 import { type BatchEmulatorServer, startBatchEmulator } from './server.ts';
 
 let batch: BatchEmulatorServer;
@@ -296,6 +296,33 @@ test('retryStrategy: attempts, and evaluateOnExit decides RETRY or EXIT by exit 
 
   assert.ok(globMatch('Host EC2*', 'Host EC2 (instance i-1) terminated.'));
   assert.ok(!globMatch('1', '12'));
+});
+
+test('a host failure (emulator-only operation) kills the container outright and is retried by a "Host EC2*" rule only', async () => {
+  const strategy = {
+    attempts: 2,
+    evaluateOnExit: [
+      { onStatusReason: 'Host EC2*', action: 'RETRY' as const },
+      { onReason: '*', action: 'EXIT' as const },
+    ],
+  };
+  // The first attempt ignores SIGTERM and runs until killed; the second ends at once.
+  const script = 'process.on("SIGTERM", () => {}); if (process.env.AWS_BATCH_JOB_ATTEMPT === "1") setInterval(() => {}, 1000);';
+  const jobId = await submit(['-e', script], { retryStrategy: strategy });
+  await waitFor(jobId, ['RUNNING']);
+  const res = await fetch(`${batch.endpoint}/v1/emulatorhostfailure`, { method: 'POST', body: JSON.stringify({ jobId }) });
+  assert.equal(res.status, 200, await res.text());
+  const job = await waitFor(jobId, ['SUCCEEDED', 'FAILED']);
+  assert.equal(job.status, 'SUCCEEDED');
+  assert.deepEqual(
+    job.attempts?.map((a) => [a.statusReason, a.container?.exitCode]),
+    [
+      [HOST_TERMINATED, 137],
+      [CONTAINER_EXITED, 0],
+    ],
+  );
+  const idle = await fetch(`${batch.endpoint}/v1/emulatorhostfailure`, { method: 'POST', body: JSON.stringify({ jobId }) });
+  assert.equal(idle.status, 400, 'a job that is not running has no host to lose');
 });
 
 test('ListJobs filters by queue and status (RUNNING when none is given), and pages with nextToken', async () => {

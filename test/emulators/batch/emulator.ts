@@ -7,7 +7,9 @@
  * that argv + the job's command (definition's, or the override's; `Ref::name` parameters substituted)
  * with the environment `baseEnv` + `containerEnv` + Batch's AWS_BATCH_* variables + the definition's
  * environment + the override's (overrides win). Exit 0 -> SUCCEEDED; anything else -> FAILED with
- * "Essential container in task exited", or a retry when the retry strategy says so.
+ * "Essential container in task exited", or a retry when the retry strategy says so. `emulatorhostfailure`
+ * (not a Batch operation) kills a running container outright, as a Spot reclaim does, with Batch's
+ * "Host EC2 ... terminated." reason: how tests order a retried attempt.
  *
  * Array jobs (`arrayProperties.size`): the parent runs nothing; its children `<parentId>:<index>` run
  * like any job (with AWS_BATCH_JOB_ARRAY_INDEX) and the parent's status rolls up from theirs. Jobs with
@@ -215,6 +217,8 @@ const DONE: readonly JobStatus[] = ['SUCCEEDED', 'FAILED'];
 const STATUSES: readonly JobStatus[] = ['SUBMITTED', 'PENDING', 'RUNNABLE', 'STARTING', 'RUNNING', 'SUCCEEDED', 'FAILED'];
 export const CONTAINER_EXITED = 'Essential container in task exited';
 export const TIMEOUT_REASON = 'Job attempt duration exceeded timeout';
+/** The statusReason of an attempt whose host went away (a Spot reclaim): what retry strategies match on "Host EC2*". */
+export const HOST_TERMINATED = 'Host EC2 (instance i-emulated) terminated.';
 /** A job whose dependency FAILED, as Batch words it. */
 export const DEPENDENCY_FAILED = 'Dependent Job failed';
 /** An array parent with a FAILED child, as Batch words it (the counts are in arrayProperties.statusSummary). */
@@ -225,6 +229,8 @@ interface Runtime {
   child?: ChildProcess;
   terminating?: { reason: string };
   timedOut?: boolean;
+  /** The host went away (hostFailure): the attempt ends with HOST_TERMINATED. */
+  hostLost?: boolean;
   attemptTimer?: NodeJS.Timeout;
   /** SIGKILL after the stop timeout, once SIGTERM was sent. */
   killTimer?: NodeJS.Timeout;
@@ -294,6 +300,8 @@ export class BatchEmulator {
       listjobs: (b) => this.listJobs(b),
       terminatejob: (b) => this.stopJob(b, 'terminate'),
       canceljob: (b) => this.stopJob(b, 'cancel'),
+      // Not a Batch operation: the emulator's way to order a Spot reclaim (tests of retried jobs).
+      emulatorhostfailure: (b) => this.hostFailure(reqString(b, 'jobId')),
     };
     const fn = ops[op];
     if (!fn) throw new BatchError(404, 'UnknownOperationException', `operation ${op} is not emulated`);
@@ -742,6 +750,7 @@ export class BatchEmulator {
     const child = spawn(program, args, { cwd: this.o.cwd, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     rt.child = child;
     rt.timedOut = false;
+    rt.hostLost = false;
     child.stdout!.setEncoding('utf8').on('data', (s: string) => this.output(jobId, 'out', s));
     child.stderr!.setEncoding('utf8').on('data', (s: string) => this.output(jobId, 'err', s));
     rt.exited = new Promise<void>((resolve) => {
@@ -773,6 +782,7 @@ export class BatchEmulator {
         this.flush(jobId);
         const exitCode = code ?? 128 + (signal ? constants.signals[signal] : 0);
         if (rt.terminating) this.endAttempt(job, { exitCode, statusReason: rt.terminating.reason });
+        else if (rt.hostLost) this.endAttempt(job, { exitCode, statusReason: HOST_TERMINATED });
         else if (rt.timedOut) this.endAttempt(job, { exitCode, statusReason: TIMEOUT_REASON });
         else this.endAttempt(job, { exitCode, statusReason: CONTAINER_EXITED });
         resolve();
@@ -796,6 +806,19 @@ export class BatchEmulator {
     if (!child) return;
     this.signalGroup(child, signal);
     rt.killTimer ??= setTimeout(() => this.signalGroup(child, 'SIGKILL'), this.o.stopTimeoutMs);
+  }
+
+  /**
+   * The running job's host goes away, as a Spot reclaim without its two-minute notice: the container's
+   * processes are killed outright (SIGKILL, no SIGTERM first) and the attempt ends with HOST_TERMINATED,
+   * which the retry strategy may retry.
+   */
+  hostFailure(jobId: string): { jobId: string } {
+    const rt = this.runtime.get(jobId);
+    if (!rt?.child) throw clientError(`job ${jobId} is not running`);
+    rt.hostLost = true;
+    this.signalGroup(rt.child, 'SIGKILL');
+    return { jobId };
   }
 
   /** Records one attempt's end; retries it (back to RUNNABLE) when the retry strategy says so. */

@@ -4,7 +4,7 @@
  * ends; cancelling a running job kills it and publishes nothing; a broken dataset fails with a reason.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -142,6 +142,62 @@ test('shutdown kills running children and hands back the queued job ids', async 
   assert.deepEqual(await r.shutdown(), ['local-s2', 'local-s3']);
   assert.deepEqual(await r.describe(s1), { state: 'failed', reason: 'interrupted by shutdown' });
   await assert.rejects(r.submit({ jobId: 'local-s4', task: 'local-s' }), /shut down/);
+});
+
+test('shutdown with stopWithParent: the child stops and leaves its job queued, and the runner says queued too', async () => {
+  const logged: Record<string, unknown>[] = [];
+  const pidDir = mkdtempSync(join(tmpdir(), 'local-runner-pids-'));
+  const r = new LocalRunner({
+    registryUri: 's3://registry',
+    env: { ...s3.env, ONNXRUNTIME_NODE_INSTALL: 'skip' },
+    extraArgs: ['--status-interval', '0', '--threads', '1'],
+    stopWithParent: true,
+    pidDir,
+    log: (e) => logged.push(e),
+  });
+  runners.push(r);
+  await putSpec('local-p1', 'local-p', 'toy.jsonl', { epochs: 100, batchSize: 1 });
+  await putSpec('local-p2', 'local-p', 'toy.jsonl');
+  const p1 = await r.submit({ jobId: 'local-p1', task: 'local-p' });
+  const p2 = await r.submit({ jobId: 'local-p2', task: 'local-p' });
+  await waitUntil('the first job to train', async () => ((await registry.getJobStatus('local-p1'))?.step ?? 0) > 0);
+  assert.deepEqual(readdirSync(pidDir), ['local-p1.pid'], 'the running child has a pid file');
+  assert.deepEqual(await r.shutdown(), ['local-p2']);
+  assert.equal((await registry.getJobStatus('local-p1'))?.state, 'queued');
+  assert.equal((await r.describe(p1)).state, 'queued');
+  assert.equal((await r.describe(p2)).state, 'queued');
+  assert.ok(
+    logged.some((e) => e.event === 'job-stopped' && e.job === 'local-p1' && e.state === 'queued'),
+    JSON.stringify(logged),
+  );
+  assert.ok(!logged.some((e) => e.state === 'failed'), 'nothing is logged as failed');
+  assert.deepEqual(readdirSync(pidDir), [], 'the pid file goes with the child');
+});
+
+test('shutdown with stopWithParent: a child that ends 0 (it was publishing) is logged succeeded, one that ends 143 queued', async () => {
+  for (const [exit, state] of [
+    [0, 'succeeded'],
+    [143, 'queued'],
+  ] as const) {
+    const logged: Record<string, unknown>[] = [];
+    // A stand-in trainer: it runs until its stdin (the pipe from the runner) ends, then exits with `exit`.
+    const script = `process.stdin.on('end', () => process.exit(${exit})).resume(); setInterval(() => {}, 1000);`;
+    const r = new LocalRunner({
+      registryUri: 's3://registry',
+      command: [process.execPath, '-e', script],
+      stopWithParent: true,
+      log: (e) => logged.push(e),
+    });
+    runners.push(r);
+    const job = await r.submit({ jobId: `local-end-${exit}`, task: 'x' });
+    await waitUntil('the child to run', () => logged.some((e) => e.event === 'job-started'));
+    await r.shutdown();
+    assert.equal((await r.describe(job)).state, state);
+    assert.ok(
+      logged.some((e) => e.job === job.jobId && e.state === state),
+      JSON.stringify(logged),
+    );
+  }
 });
 
 test('a trainer that cannot be started fails the job instead of the runner', async () => {

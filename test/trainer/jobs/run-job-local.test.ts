@@ -111,6 +111,10 @@ test('a local sweep stopped mid-point (its server gone) is left queued; run agai
   assert.equal(again.code, 0, again.stderr.slice(-2000));
   assert.deepEqual(await registry.getPointStatus(jobId, 0), first, 'the finished point is untouched');
   assert.match(again.stderr, /"event":"checkpoint-restored"/);
+  // Resumed, not restarted (nor failed: the fingerprint names contents, not the temporary folder the base is in).
+  const resumedAt = /"event":"resume",[^\n]*"step":(\d+)/.exec(again.stderr);
+  assert.ok(resumedAt && Number(resumedAt[1]) >= 100, `point 1 resumed from its checkpoint: ${resumedAt?.[0]}`);
+  assert.equal((await registry.getPointStatus(jobId, 1))?.state, 'succeeded');
   const { events } = await registry.listJobEvents(jobId);
   const started = events.flatMap((e) => (e.type === 'point-started' ? [e.data.point] : []));
   assert.deepEqual(started, [0, 1, 1], 'point 0 started once, point 1 twice');

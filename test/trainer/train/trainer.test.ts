@@ -4,10 +4,11 @@
  * an uninterrupted run.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
+import { CHECKPOINT_POINTER } from '../../../shared/checkpoint-layout.ts';
 import type { TrainerEvent } from '../../../shared/trainer-events.ts';
 import { readAdapterDir } from '../../../trainer/model-files/adapter-dir.ts';
 import { trainDefaults } from '../../../trainer/train/defaults.ts';
@@ -54,8 +55,8 @@ test('events arrive typed and in order; onCheckpoint sees each state as written,
   await train(
     options(join(work, 'events'), {
       log: (e) => events.push(e),
-      onCheckpoint: ({ dir, step }) =>
-        seen.push({ step, stateStep: JSON.parse(readFileSync(join(dir, CHECKPOINT_STATE), 'utf8')).position.step }),
+      onCheckpoint: ({ dir, folder, step }) =>
+        seen.push({ step, stateStep: JSON.parse(readFileSync(join(dir, folder, CHECKPOINT_STATE), 'utf8')).position.step }),
     }),
   );
   const kinds = events.map((e) => e.event);
@@ -92,6 +93,8 @@ test('a run stopped after step 10 resumes from its step-8 checkpoint and ends ex
   };
   await assert.rejects(train(options(resumed, { onStep: stopAt10 })), Stopped);
   assert.ok(!existsSync(resumed), 'a stopped run leaves no adapter');
+  // One checkpoint folder per save, the older deleted once the pointer names the newer.
+  assert.deepEqual(readdirSync(`${resumed}.checkpoint`).sort(), ['8', CHECKPOINT_POINTER]);
   const events: TrainerEvent[] = [];
   await train(options(resumed, { resume: true, log: (e) => events.push(e) }));
   const resume = events.find((e) => e.event === 'resume');
@@ -113,7 +116,7 @@ test('a run stopped after step 10 resumes from its step-8 checkpoint and ends ex
   // and, being deterministic, still ends exactly where the uninterrupted run ends.
   const torn = join(work, 'torn');
   await assert.rejects(train(options(torn, { onStep: stopAt10 })), Stopped);
-  const statePath = join(`${torn}.checkpoint`, CHECKPOINT_STATE);
+  const statePath = join(`${torn}.checkpoint`, '8', CHECKPOINT_STATE);
   const state = JSON.parse(readFileSync(statePath, 'utf8')) as { tensorsSha256: string };
   writeFileSync(statePath, JSON.stringify({ ...state, tensorsSha256: '0'.repeat(64) }));
   const restarted: TrainerEvent[] = [];
@@ -122,6 +125,47 @@ test('a run stopped after step 10 resumes from its step-8 checkpoint and ends ex
   assert.ok(!restarted.some((e) => e.event === 'resume'));
   const c = readAdapterDir(torn);
   for (const [name, t] of a.tensors) assert.deepEqual(c.tensors.get(name)!.data, t.data, name);
+});
+
+// A job's files live in a temporary folder that is new on every start: the fingerprint names the
+// contents (rows, base weights) and the spec, so moved files still resume, and other rows never do.
+test('a resume follows the contents, not the paths: moved base, data and checkpoint resume; other rows are refused by name', async () => {
+  const first = join(work, 'moved-a');
+  await assert.rejects(
+    train(
+      options(join(first, 'out'), {
+        checkpointDir: join(first, 'checkpoint'),
+        onStep: (step) => {
+          if (step === 10) throw new Stopped();
+        },
+      }),
+    ),
+    Stopped,
+  );
+  const second = join(work, 'moved-b');
+  cpSync(base, join(second, 'base'), { recursive: true });
+  writeFileSync(join(second, 'toy.jsonl'), TOY_JSONL);
+  renameSync(join(first, 'checkpoint'), join(second, 'checkpoint'));
+  const moved = (over: Partial<TrainOptions>) =>
+    options(join(second, 'out'), {
+      base: join(second, 'base'),
+      data: join(second, 'toy.jsonl'),
+      checkpointDir: join(second, 'checkpoint'),
+      resume: true,
+      ...over,
+    });
+  const events: TrainerEvent[] = [];
+  await train(moved({ log: (e) => events.push(e) }));
+  const resume = events.find((e) => e.event === 'resume');
+  assert.ok(resume?.event === 'resume' && resume.step === 8, JSON.stringify(resume));
+
+  const rows = TOY_JSONL.split('\n').filter(Boolean);
+  writeFileSync(join(second, 'other.jsonl'), `${[rows[1], rows[0], ...rows.slice(2)].join('\n')}\n`);
+  await assert.rejects(
+    train(moved({ data: join(second, 'other.jsonl'), out: join(second, 'out-other'), checkpointEvery: 100 })),
+    /other data or options \((dataSha256|validationSha256)[a-zA-Z0-9, ]* differ\)/,
+  );
+  await assert.rejects(train(moved({ lr: 1e-3, out: join(second, 'out-lr') })), /other data or options \(spec\.lr differ\)/);
 });
 
 test('early stopping ends a seed once the patience runs out, and says so once', async () => {
