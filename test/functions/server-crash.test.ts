@@ -215,13 +215,16 @@ test('stopped at random moments (Ctrl-C, kill -9 of the group, kill -9 of everyt
     },
     { timeoutMs: 300_000, intervalMs: 100 },
   );
-  const all = await events(jobId);
+  // status.json says succeeded a moment before the event page that says so is written: wait for both.
+  const all = await waitUntil('the succeeded event', async () => {
+    const list = await events(jobId);
+    return list.at(-1)?.type === 'succeeded' && list;
+  });
   assert.deepEqual(
     all.filter((e) => e.type === 'failed' || e.type === 'warning'),
     [],
     'no failure, no ignored checkpoint, no failed upload',
   );
-  assert.equal(all.at(-1)?.type, 'succeeded');
   assert.deepEqual(await registry.listVersions('crash'), [final.adapterVersion], 'exactly one version');
   assert.equal((await registry.getManifest('crash', final.adapterVersion!))?.jobId, jobId);
   assert.equal(await server.stop('SIGINT', true), 0);

@@ -148,10 +148,10 @@ test('Ctrl-C mid-job: the job is left queued with its checkpoint, no trainer out
     assert.equal(res.status, 200, await res.clone().text());
     return (await res.json()) as { status: string; progress: { step: number }; error: { message: string } | null };
   };
-  // Its first checkpoint (step 100) is in the store: wait for that event itself, not for a step count by which
-  // the upload has usually finished (it runs beside training, and a loaded machine can lag it past step 110).
+  // Its first checkpoint (step 100) is in the store: wait for its pointer (written last) itself, not for a step
+  // count by which the upload has usually finished (it runs beside training, and a loaded machine can lag it).
   const running = await waitUntil('the first checkpoint in the store', async () => {
-    if (!existsSync(join(store, 'adapter-store', 'jobs', job.jobId, 'checkpoint', 'state.json'))) return false;
+    if (!existsSync(join(store, 'adapter-store', 'jobs', job.jobId, 'checkpoint', 'latest.json'))) return false;
     const v = await view();
     return v.progress.step > 100 && v;
   });
