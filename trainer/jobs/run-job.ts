@@ -56,6 +56,9 @@ export const JOB_CHECKPOINT_EVERY = 100;
 
 const CHECKPOINT = 'checkpoint';
 
+/** What AWS Batch sets in every job's container: the job's id. */
+const BATCH_JOB_ID_ENV = 'AWS_BATCH_JOB_ID';
+
 /** What AWS Batch sets in each child of an array job: its index (0 ... size - 1). */
 export const ARRAY_INDEX_ENV = 'AWS_BATCH_JOB_ARRAY_INDEX';
 
@@ -256,8 +259,16 @@ async function runTraining(o: RunJobOptions, spec: JobSpec, target: RunTarget): 
     // Before training there is nothing to save; while training, the loop stops itself (StopTraining).
     if (phase === 'preparing') void finishStop(patch);
   };
+  // A Batch attempt (AWS_BATCH_JOB_ID is set) may be retried after a SIGTERM (a reclaimed Spot host matches the
+  // job definition's retry rule): it leaves the job queued, and the API reads Batch's own end (failed, with its
+  // reason) when no retry follows. Run by hand or by anything else, a SIGTERM ends the job: failed.
+  const retriedByBatch = point === undefined && Boolean(process.env[BATCH_JOB_ID_ENV]);
   const onTerm = () =>
-    stop({ state: 'failed', error: { message: 'interrupted by SIGTERM (a retry resumes from the last checkpoint)' }, finishedAt: now() });
+    stop(
+      retriedByBatch
+        ? { state: 'queued' }
+        : { state: 'failed', error: { message: 'interrupted by SIGTERM (a retry resumes from the last checkpoint)' }, finishedAt: now() },
+    );
   process.once('SIGTERM', onTerm);
   // Under the local server, stdin is a pipe from it: its end means the server is gone (even killed
   // outright). Stop, and leave the job queued so the server resumes it when it starts again.

@@ -171,6 +171,30 @@ test('SIGTERM (Batch TerminateJob, Spot reclaim) marks the job failed with the r
   assert.equal(await registry.getJobStatus('job-term').then((s) => s?.adapterVersion), undefined);
 });
 
+test('SIGTERM in a Batch attempt (which Batch may retry) leaves the job queued, not failed, and exits 143', async () => {
+  const long = spec('job-term-batch', 's3://registry/datasets/toy.jsonl');
+  long.hyperparameters = { ...long.hyperparameters, epochs: 100, batchSize: 2 };
+  await registry.putJobSpec(long);
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', 'trainer/cli.ts', 'run-job', '--registry', 's3://registry', '--job', 'job-term-batch', '--status-interval', '0'],
+    {
+      env: { ...process.env, ...s3.env, ONNXRUNTIME_NODE_INSTALL: 'skip', AWS_BATCH_JOB_ID: 'batch-job-1', AWS_BATCH_JOB_ATTEMPT: '1' },
+      stdio: 'ignore',
+    },
+  );
+  const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+  await waitUntil('job-term-batch past step 2', async () => ((await registry.getJobStatus('job-term-batch'))?.step ?? 0) >= 2);
+  child.kill('SIGTERM');
+  assert.equal(await exited, 143);
+  const status = await registry.getJobStatus('job-term-batch');
+  assert.equal(status?.state, 'queued', 'a retry may follow: the API reads Batch for the end if none does');
+  assert.equal(status.error, undefined);
+  const types = (await registry.listJobEvents('job-term-batch')).events.map((e) => e.type);
+  assert.equal(types.at(-1), 'queued');
+  assert.ok(!types.includes('failed'), types.join(' '));
+});
+
 test('run-job re-validates spec.json with the API schema: a local-file dataset (SSRF to the host) is refused unread', async () => {
   const { writeFileSync } = await import('node:fs');
   const secret = join(mkdtempSync(join(tmpdir(), 'planted-')), 'secret.jsonl');

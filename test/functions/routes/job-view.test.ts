@@ -1,4 +1,4 @@
-/** GET /finetune/:jobId carries the majority-class guardrail from status.json, in the documented shape. */
+/** GET /finetune/:jobId: what jobView makes of status.json and the launcher (the majority guardrail, a Batch attempt left queued). */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { jobView } from '../../../functions/routes/finetune.ts';
@@ -30,4 +30,12 @@ test('a flagged status shows as belowMajority; an unflagged one as null; both ma
   const clean = jobView(spec, base);
   assert.equal(clean.belowMajority, null);
   assert.equal(JobSchema.parse(clean).belowMajority, null);
+});
+
+test("a job a SIGTERM'd Batch attempt left queued reads Batch's end: running while a retry runs, failed with Batch's reason if none follows", () => {
+  const left = { ...queuedStatus('ft-view', spec.createdAt), step: 200 };
+  assert.equal(jobView(spec, left, { state: 'running' }).status, 'running');
+  const ended = jobView(spec, left, { state: 'failed', reason: 'Host EC2 (instance i-1) terminated.' });
+  assert.equal(ended.status, 'failed');
+  assert.match(ended.error?.message ?? '', /Host EC2/);
 });
