@@ -77,7 +77,7 @@ function run(script: string, cwd: string): Promise<ProcessResult> {
 
 const auth = (key: string) => ({ authorization: `Bearer ${key}` });
 
-test("the README's worked example runs as written and the download hashes to the manifest", async () => {
+test("the README's worked example, predict and export run as written and the download hashes to the manifest", async () => {
   const server = await startServer();
   try {
     assert.match(server.output(), /base model: +bert-imdb-4x128-v2 \(seeded now/);
@@ -120,6 +120,15 @@ test("the README's worked example runs as written and the download hashes to the
       assert.ok(Math.abs(p.probs.negative + p.probs.positive - 1) < 1e-6);
       assert.equal(p.label, p.probs.positive > p.probs.negative ? 'positive' : 'negative');
     }
+
+    // "As a standalone ONNX model", in the same folder: the repository's package (npm run finds it there).
+    for (const f of ['package.json', 'node_modules', 'trainer', 'shared'] as const) symlinkSync(join(REPO, f), join(cwd, f));
+    const exported = await run(readmeBlock('export'), cwd);
+    assert.equal(exported.code, 0, `export failed:\n${exported.stdout}\n${exported.stderr}`);
+    const files = readdirSync(join(cwd, 'sentiment-onnx'));
+    for (const f of ['model.onnx', 'tokenizer.json', 'labels.json', 'README.md']) assert.ok(files.includes(f), `${f} in ${files}`);
+    assert.deepEqual(JSON.parse(readFileSync(join(cwd, 'sentiment-onnx', 'labels.json'), 'utf8')), ['negative', 'positive']);
+    assert.match(exported.stdout, /model\.onnx/, 'export says what it wrote');
   } finally {
     assert.equal(await server.stop('SIGINT'), 0, 'SIGINT stops the server cleanly');
   }
