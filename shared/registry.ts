@@ -751,6 +751,27 @@ export class Registry {
   }
 
   /**
+   * A task's visible versions (newest first) and the newest of them whose manifest is sound, the one a
+   * reader serves when no version is named: a corrupt manifest is passed over (told to `onCorrupt`), never
+   * used. `manifest` is null when the task has no version with a sound manifest.
+   */
+  async newestManifest(
+    task: string,
+    onCorrupt?: (version: string, err: RegistryError) => void,
+  ): Promise<{ versions: string[]; manifest: AdapterManifest | null }> {
+    const versions = await this.listVersions(task);
+    for (const version of versions) {
+      const manifest = await this.getManifest(task, version).catch((err: unknown) => {
+        if (!(err instanceof RegistryError) || err.code !== 'corrupt') throw err;
+        onCorrupt?.(version, err);
+        return null;
+      });
+      if (manifest) return { versions, manifest };
+    }
+    return { versions, manifest: null };
+  }
+
+  /**
    * The version a job published, if it did: a job killed after its manifest was written but before its
    * status said so publishes nothing again when it is run again. Reads only the versions made since `since`
    * (the job's creation; version ids start with their time, less an hour for hosts' clocks).

@@ -5,7 +5,7 @@
 import { Readable } from 'node:stream';
 import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
 import type { AdapterManifest } from '../../shared/manifest.ts';
-import { contentTypeOf, RegistryError } from '../../shared/registry.ts';
+import { contentTypeOf } from '../../shared/registry.ts';
 import type { ResolvedDeps } from '../app.ts';
 import { ProblemError } from '../http/problem.ts';
 import { verifiedBody } from '../http/verified-body.ts';
@@ -95,16 +95,9 @@ export function registerAdapterRoutes(app: OpenAPIHono, deps: ResolvedDeps): voi
 
   /** The newest version whose manifest is sound; a corrupt one is logged and passed over, never served. */
   async function newest(task: string): Promise<{ versions: string[]; manifest: AdapterManifest }> {
-    const versions = await registry.listVersions(task);
-    let manifest: AdapterManifest | null = null;
-    for (const version of versions) {
-      manifest = await registry.getManifest(task, version).catch((err: unknown) => {
-        if (!(err instanceof RegistryError) || err.code !== 'corrupt') throw err;
-        deps.log({ time: deps.now().toISOString(), level: 'warn', msg: 'corrupt manifest skipped', task, version, error: err.message });
-        return null;
-      });
-      if (manifest) break;
-    }
+    const { versions, manifest } = await registry.newestManifest(task, (version, err) =>
+      deps.log({ time: deps.now().toISOString(), level: 'warn', msg: 'corrupt manifest skipped', task, version, error: err.message }),
+    );
     if (!manifest)
       throw new ProblemError(404, 'not-found', `no published adapter for task "${task}"`, [
         { name: 'task', reason: 'no published version' },

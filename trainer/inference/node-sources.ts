@@ -1,5 +1,3 @@
-/** Adapter sources that need Node: the registry (S3 or a directory store). */
-import type { AdapterManifest } from '../../shared/manifest.ts';
 import { readAll } from '../../shared/object-store.ts';
 import { type Registry, RegistryError } from '../../shared/registry.ts';
 import type { AdapterSource } from './adapter-source.ts';
@@ -19,16 +17,11 @@ export function registryAdapterSource(registry: Registry): AdapterSource {
         if (!m) throw new PredictError(`task "${task}" has no version "${version}"`, 'not-found', 'version');
         return m;
       }
-      const versions = await registry.listVersions(task).catch((err: unknown) => {
+      // A corrupt manifest is never served, as GET /adapters skips it.
+      const { manifest } = await registry.newestManifest(task).catch((err: unknown) => {
         throw asPredictError(err, 'task');
       });
-      for (const v of versions) {
-        const m: AdapterManifest | null = await registry.getManifest(task, v).catch((err: unknown) => {
-          if (err instanceof RegistryError && err.code === 'corrupt') return null; // never served, as GET /adapters skips it
-          throw err;
-        });
-        if (m) return m;
-      }
+      if (manifest) return manifest;
       throw new PredictError(`no published adapter for task "${task}"`, 'not-found', 'task');
     },
     async file(task, version, name) {

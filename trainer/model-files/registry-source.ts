@@ -7,7 +7,7 @@ import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AdapterManifest } from '../../shared/manifest.ts';
-import { type Registry, RegistryError } from '../../shared/registry.ts';
+import type { Registry } from '../../shared/registry.ts';
 import { ModelFileError } from './errors.ts';
 
 /** A message lists at most this many names, then says how many more there are. */
@@ -30,28 +30,27 @@ async function allTasks(registry: Registry, max = 1000): Promise<string[]> {
   }
 }
 
+/** A task with no published version: the error names the tasks there are. */
+async function noSuchTask(registry: Registry, task: string): Promise<ModelFileError> {
+  const tasks = await allTasks(registry);
+  return new ModelFileError(
+    tasks.length === 0
+      ? `--task ${task}: ${registry.uri} has no published adapters yet`
+      : `--task ${task}: no published adapter in ${registry.uri}; its tasks: ${listing(tasks)}`,
+  );
+}
+
 /** The version to use: `version` when the task has it, else the newest; throws naming what exists. */
 export async function resolveVersion(registry: Registry, task: string, version?: string): Promise<string> {
-  const versions = await registry.listVersions(task);
-  if (versions.length === 0) {
-    const tasks = await allTasks(registry);
-    throw new ModelFileError(
-      tasks.length === 0
-        ? `--task ${task}: ${registry.uri} has no published adapters yet`
-        : `--task ${task}: no published adapter in ${registry.uri}; its tasks: ${listing(tasks)}`,
-    );
-  }
   if (version === undefined) {
     // The newest with a sound manifest, as GET /adapters/<task> serves it (a corrupt one is skipped, never used).
-    for (const v of versions) {
-      const manifest = await registry.getManifest(task, v).catch((err: unknown) => {
-        if (err instanceof RegistryError && err.code === 'corrupt') return null;
-        throw err;
-      });
-      if (manifest) return v;
-    }
-    throw new ModelFileError(`--task ${task}: every version's manifest in ${registry.uri} is unreadable`);
+    const { versions, manifest } = await registry.newestManifest(task);
+    if (versions.length === 0) throw await noSuchTask(registry, task);
+    if (!manifest) throw new ModelFileError(`--task ${task}: every version's manifest in ${registry.uri} is unreadable`);
+    return manifest.version;
   }
+  const versions = await registry.listVersions(task);
+  if (versions.length === 0) throw await noSuchTask(registry, task);
   if (!versions.includes(version))
     throw new ModelFileError(`--version ${version}: task "${task}" has no such version; its versions, newest first: ${listing(versions)}`);
   return version;
