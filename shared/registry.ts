@@ -49,6 +49,7 @@ import {
 import type { AdapterManifest, ManifestFile } from './manifest.ts';
 import { type ObjectBody, type ObjectStore, ObjectStoreError, type PutOptions, readAll } from './object-store.ts';
 import { S3ObjectStore } from './s3-object-store.ts';
+import { FileMismatchError, verifiedBody } from './verified-body.ts';
 
 export { MULTIPART_THRESHOLD } from './s3-object-store.ts';
 
@@ -872,24 +873,10 @@ export class Registry {
         throw new RegistryError(`${this.uriOf(key)}: the manifest names a file outside its version`, 'corrupt');
       const body = await this.openAdapterFile(task, version, file.name);
       if (!body) throw new RegistryError(`${this.uriOf(key)}: listed in the manifest but not in the store`, 'corrupt');
-      const hash = createHash('sha256');
-      let bytes = 0;
-      const measure = async function* (source: AsyncIterable<Buffer>) {
-        for await (const chunk of source) {
-          hash.update(chunk);
-          bytes += chunk.length;
-          yield chunk;
-        }
-      };
-      await pipeline(body.stream, measure, createWriteStream(join(dir, file.name))).catch((err: unknown) => {
+      await pipeline(body.stream, verifiedBody(file, this.uriOf(key)), createWriteStream(join(dir, file.name))).catch((err: unknown) => {
+        if (err instanceof FileMismatchError) throw new RegistryError(err.message, 'corrupt');
         throw new RegistryError(`reading ${this.uriOf(key)} failed: ${(err as Error).message}`, 'storage');
       });
-      const sha256 = hash.digest('hex');
-      if (bytes !== file.bytes || sha256 !== file.sha256)
-        throw new RegistryError(
-          `${this.uriOf(key)}: ${bytes} bytes with sha256 ${sha256}, the manifest says ${file.bytes} bytes, ${file.sha256}`,
-          'corrupt',
-        );
     }
     await writeFile(join(dir, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
     return manifest;

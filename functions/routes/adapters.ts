@@ -6,9 +6,9 @@ import { Readable } from 'node:stream';
 import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
 import type { AdapterManifest } from '../../shared/manifest.ts';
 import { contentTypeOf } from '../../shared/registry.ts';
+import { verifiedBody } from '../../shared/verified-body.ts';
 import type { ResolvedDeps } from '../app.ts';
 import { ProblemError } from '../http/problem.ts';
-import { verifiedBody } from '../http/verified-body.ts';
 import {
   AdapterDetailSchema,
   AdapterListSchema,

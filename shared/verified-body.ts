@@ -1,8 +1,9 @@
 /**
- * A stored file streamed to a client only as what its manifest says it is: the bytes pass through while
- * their sha256 and count are taken, and the last chunk is held back until both match. A file changed or
- * swapped in the store ends the response with an error instead, so a client never receives a complete
- * (Content-Length long) file that is not the published one.
+ * A stored file passed on only as what its manifest says it is: the bytes pass through while their sha256
+ * and count are taken, and the last chunk is held back until both match. A file changed or swapped in the
+ * store ends the stream with an error instead, so neither a client of a download (GET .../download, which
+ * sends a Content-Length) nor a copy on disk (Registry.downloadAdapterVersion) gets a complete file that is
+ * not the published one.
  */
 import { createHash } from 'node:crypto';
 import { Transform } from 'node:stream';
@@ -17,7 +18,7 @@ export class FileMismatchError extends Error {
 }
 
 /** A pass-through that fails (FileMismatchError, also given to `onMismatch`) unless the bytes are `expected`. */
-export function verifiedBody(expected: ExpectedFile, what: string, onMismatch: (err: FileMismatchError) => void): Transform {
+export function verifiedBody(expected: ExpectedFile, what: string, onMismatch?: (err: FileMismatchError) => void): Transform {
   const hash = createHash('sha256');
   let seen = 0;
   let held: Buffer | null = null;
@@ -33,9 +34,9 @@ export function verifiedBody(expected: ExpectedFile, what: string, onMismatch: (
       const sha256 = hash.digest('hex');
       if (seen !== expected.bytes || sha256 !== expected.sha256) {
         const err = new FileMismatchError(
-          `${what}: the stored file (${seen} bytes, sha256 ${sha256}) is not the one its manifest names (${expected.bytes} bytes, sha256 ${expected.sha256})`,
+          `${what}: ${seen} bytes with sha256 ${sha256}, the manifest says ${expected.bytes} bytes, ${expected.sha256}`,
         );
-        onMismatch(err);
+        onMismatch?.(err);
         done(err);
         return;
       }
