@@ -42,12 +42,6 @@ export function tensorsSha256(tensors: ReadonlyMap<string, F32Tensor>): string {
   return h.digest('hex');
 }
 
-/** `options` without the keys a resumed run may change, as plain JSON (functions and undefined dropped). */
-export function specOf<T extends object>(options: T, mayDiffer: readonly (keyof T)[]): Record<string, unknown> {
-  const kept = Object.fromEntries(Object.entries(options).filter(([key]) => !mayDiffer.includes(key as keyof T)));
-  return JSON.parse(JSON.stringify(kept)) as Record<string, unknown>;
-}
-
 /** The fields where two fingerprints disagree (`spec.<option>` for an option), empty when they agree. */
 export function fingerprintDifferences(saved: RunFingerprint, now: RunFingerprint): string[] {
   const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);

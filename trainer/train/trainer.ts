@@ -23,6 +23,7 @@ import { ModelFileError } from '../model-files/errors.ts';
 import { ModelSessions } from '../runtime/model-sessions.ts';
 import type { Device } from '../runtime/session.ts';
 import { loadBaseTokenizer } from '../tokenizer/bert-tokenizer.ts';
+import { specOf } from '../util/fingerprint.ts';
 import { Rng } from '../util/random.ts';
 import { bucketedBatches, collate, makeBatches } from './batching.ts';
 import { DEFAULT_MAX_SEQ_LEN } from './defaults.ts';
@@ -39,7 +40,7 @@ import {
   TornCheckpointError,
   writeCheckpoint,
 } from './resume-state.ts';
-import { fingerprintDifferences, type RunFingerprint, rowsSha256, specOf, tensorsSha256 } from './run-fingerprint.ts';
+import { fingerprintDifferences, type RunFingerprint, rowsSha256, tensorsSha256 } from './run-fingerprint.ts';
 import { learningRateAt, warmupStepsFor } from './schedule.ts';
 import { splitValidation } from './validation-split.ts';
 
