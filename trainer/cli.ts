@@ -41,6 +41,7 @@ import { resolveLabels } from './train/labels.ts';
 import { softmaxRow } from './train/metrics.ts';
 import { jsonLines } from './train/progress.ts';
 import { evaluate, train } from './train/trainer.ts';
+import { argmax } from './util/argmax.ts';
 import { Rng } from './util/random.ts';
 
 /** The options that say how to read a dataset, for the commands that read one. */
@@ -279,9 +280,7 @@ withInferenceOptions(withDataOptions(program.command('predict')))
       for (let r = 0; r < batch.batchSize; r++) {
         const row = Array.from(logits.subarray(r * labels.length, (r + 1) * labels.length));
         const probs = softmaxRow(row);
-        // A reduce, not a spread into Math.max: one argument per label overflows the stack for large label sets.
-        const best = probs.reduce((b, p, k) => (p > probs[b] ? k : b), 0);
-        lines.push(JSON.stringify({ logits: row, probs, label: labels[best] }));
+        lines.push(JSON.stringify({ logits: row, probs, label: labels[argmax(probs)] }));
       }
     }
     writeFileSync(o.out, `${lines.join('\n')}\n`);

@@ -12,6 +12,7 @@ import type { AdapterConfig } from '../../shared/adapter-config.ts';
 import type { AdapterManifest } from '../../shared/manifest.ts';
 import { packAdaptersInSlices, servingVariant } from '../model/serving-graph.ts';
 import type { BertTokenizer, Encoding } from '../tokenizer/bert-tokenizer-core.ts';
+import { argmax } from '../util/argmax.ts';
 import { AdapterCache, type LoadedAdapter } from './adapter-cache.ts';
 import type { AdapterSource } from './adapter-source.ts';
 import type { ServingBase } from './base.ts';
@@ -280,11 +281,4 @@ export function createPredictor(o: RuntimeOptions): RuntimePredictor {
       }),
     };
   }
-}
-
-/** The index of the largest value (the first of equals), in one pass: no spread of a label-sized array. */
-export function argmax(values: readonly number[]): number {
-  let best = 0;
-  for (let i = 1; i < values.length; i++) if (values[i] > values[best]) best = i;
-  return best;
 }

@@ -3,6 +3,7 @@
  * confusion-matrix metrics an evaluation uses, as if every row were answered with the most frequent label.
  */
 import type { MajorityBaseline } from '../../shared/majority-baseline.ts';
+import { argmax } from '../util/argmax.ts';
 import { confusionMetrics } from './metrics.ts';
 
 /** `labelIndices`: each validation row's label index into `labels`. Null when there are no rows. */
@@ -10,7 +11,7 @@ export function majorityBaseline(labelIndices: readonly number[], labels: readon
   if (labelIndices.length === 0 || labels.length === 0) return null;
   const counts = new Array<number>(labels.length).fill(0);
   for (const i of labelIndices) counts[i]++;
-  const majority = counts.reduce((best, n, k) => (n > counts[best] ? k : best), 0);
+  const majority = argmax(counts);
   // Every row predicted as the majority label: only that column of the confusion matrix is filled.
   const c = labels.length;
   const confusion = new Float64Array(c * c);

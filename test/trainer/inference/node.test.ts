@@ -11,8 +11,9 @@ import { after, before, test } from 'node:test';
 import { Registry } from '../../../shared/registry.ts';
 import { createNodePredictor, loadBaseDir, NodeEngines, type NodePredictor } from '../../../trainer/inference/node.ts';
 import { PredictError } from '../../../trainer/inference/predictor.ts';
-import { argmax, softmax } from '../../../trainer/inference/runtime.ts';
+import { softmax } from '../../../trainer/inference/runtime.ts';
 import { packAdapters } from '../../../trainer/model/serving-graph.ts';
+import { argmax } from '../../../trainer/util/argmax.ts';
 import { type ServingStore, servingStore, type TestAdapter, type Text, trainerLogits } from '../../support/serving-store.ts';
 
 let store: ServingStore;
