@@ -4,6 +4,7 @@ import { rmSync } from 'node:fs';
 import { after, before, test } from 'node:test';
 import { createApp } from '../../../functions/app.ts';
 import { trainDefaults } from '../../../trainer/train/defaults.ts';
+import { idleLauncher } from '../../support/idle-launcher.ts';
 import { type ServingStore, servingStore } from '../../support/serving-store.ts';
 
 let store: ServingStore;
@@ -15,11 +16,7 @@ after(() => rmSync(store.root, { recursive: true, force: true }));
 test("the Hyperparameters schema carries the trainer's defaults", async () => {
   const app = createApp({
     registry: store.registry,
-    launcher: {
-      submit: async (j) => ({ jobId: j.jobId, externalId: j.jobId }),
-      cancel: async () => {},
-      describe: async () => ({ state: 'unknown' }),
-    },
+    launcher: idleLauncher,
     apiKeys: ['defaults-key'],
     allowedDatasetBuckets: ['store'],
     defaultBaseModel: 'tiny',

@@ -10,20 +10,16 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { pathToFileURL } from 'node:url';
 import { createApp } from '../../../functions/app.ts';
-import type { JobLauncher } from '../../../functions/jobs/launcher.ts';
 import { signedUploads } from '../../../functions/local/signed-uploads.ts';
 import { Registry } from '../../../shared/registry.ts';
+import { idleLauncher } from '../../support/idle-launcher.ts';
 
 const KEY = 'signed-uploads-test-key';
 const root = join(mkdtempSync(join(tmpdir(), 'signed-uploads-')), 'adapter-store');
 const registry = Registry.fromUri(pathToFileURL(root).href);
 let clock = new Date('2026-01-01T00:00:00Z');
 const uploads = signedUploads({ registry, apiKey: KEY, baseUrl: () => 'http://127.0.0.1:9', now: () => clock });
-const launcher: JobLauncher = {
-  submit: async (job) => ({ jobId: job.jobId, externalId: job.jobId }),
-  cancel: async () => {},
-  describe: async () => ({ state: 'unknown' }),
-};
+const launcher = idleLauncher;
 const app = createApp({
   registry,
   launcher,

@@ -11,18 +11,14 @@ import { test } from 'node:test';
 import { pathToFileURL } from 'node:url';
 import { createApp } from '../../../functions/app.ts';
 import type { LogLine } from '../../../functions/http/logging.ts';
-import type { JobLauncher } from '../../../functions/jobs/launcher.ts';
 import { queuedStatus } from '../../../shared/job.ts';
 import { Registry } from '../../../shared/registry.ts';
+import { idleLauncher } from '../../support/idle-launcher.ts';
 
 const KEY = 'adapters-route-key';
 const root = join(mkdtempSync(join(tmpdir(), 'adapters-route-')), 'adapter-store');
 const registry = Registry.fromUri(pathToFileURL(root).href);
-const launcher: JobLauncher = {
-  submit: async (job) => ({ jobId: job.jobId, externalId: job.jobId }),
-  cancel: async () => {},
-  describe: async () => ({ state: 'unknown' }),
-};
+const launcher = idleLauncher;
 const logs: LogLine[] = [];
 const app = createApp({
   registry,

@@ -10,8 +10,8 @@ import { after, before, test } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import type { OpenAPIHono } from '@hono/zod-openapi';
 import { type AppDeps, createApp } from '../../../functions/app.ts';
-import type { JobLauncher } from '../../../functions/jobs/launcher.ts';
 import { Registry } from '../../../shared/registry.ts';
+import { idleLauncher } from '../../support/idle-launcher.ts';
 import { type S3TestServer, startS3Server } from '../../support/s3-server.ts';
 
 const KEY = 'datasets-key';
@@ -19,11 +19,7 @@ let s3: S3TestServer;
 let registry: Registry;
 let app: OpenAPIHono;
 
-const launcher: JobLauncher = {
-  submit: async (job) => ({ jobId: job.jobId, externalId: job.jobId }),
-  cancel: async () => {},
-  describe: async () => ({ state: 'unknown' }),
-};
+const launcher = idleLauncher;
 
 /** The app of these tests on the test registry; `over` sets the dataset limits a test needs. */
 function datasetsApp(over: Partial<AppDeps>): OpenAPIHono {

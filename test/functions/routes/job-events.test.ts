@@ -14,10 +14,10 @@ import { before, test } from 'node:test';
 import { pathToFileURL } from 'node:url';
 import type { OpenAPIHono } from '@hono/zod-openapi';
 import { type AppDeps, createApp } from '../../../functions/app.ts';
-import type { JobLauncher } from '../../../functions/jobs/launcher.ts';
 import { type JobEventRecord, type NewJobEvent, newJobEvent } from '../../../shared/job-events.ts';
 import type { AdapterManifest } from '../../../shared/manifest.ts';
 import { Registry } from '../../../shared/registry.ts';
+import { idleLauncher } from '../../support/idle-launcher.ts';
 
 const KEY = 'events-key';
 const AUTH = { authorization: `Bearer ${KEY}` };
@@ -26,11 +26,7 @@ let app: OpenAPIHono;
 let manifest: AdapterManifest;
 const METRICS = JSON.stringify({ task: 'sst2', metric: 'accuracy', steps: [{ step: 1, epoch: 1, loss: 0.7, lr: 1e-3, gradNorm: 1 }] });
 
-const launcher: JobLauncher = {
-  submit: async (job) => ({ jobId: job.jobId, externalId: job.jobId }),
-  cancel: async () => {},
-  describe: async () => ({ state: 'unknown' }),
-};
+const launcher = idleLauncher;
 
 function eventsApp(over: Partial<AppDeps> = {}): OpenAPIHono {
   return createApp({

@@ -9,18 +9,14 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { OpenAPIHono } from '@hono/zod-openapi';
 import { createApp } from '../../../functions/app.ts';
-import type { JobLauncher } from '../../../functions/jobs/launcher.ts';
+import { idleLauncher } from '../../support/idle-launcher.ts';
 import { type ServingStore, servingStore } from '../../support/serving-store.ts';
 
 const KEY = 'models-key';
 let store: ServingStore;
 let app: OpenAPIHono;
 
-const launcher: JobLauncher = {
-  submit: async (job) => ({ jobId: job.jobId, externalId: job.jobId }),
-  cancel: async () => {},
-  describe: async () => ({ state: 'unknown' }),
-};
+const launcher = idleLauncher;
 
 const makeApp = (downloads: 'stream' | 'redirect') =>
   createApp({

@@ -10,13 +10,13 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { OpenAPIHono } from '@hono/zod-openapi';
 import { createApp } from '../../../functions/app.ts';
-import type { JobLauncher } from '../../../functions/jobs/launcher.ts';
 import { MAX_PREDICT_INPUTS, MAX_PREDICT_TEXT_CHARS } from '../../../functions/routes/predict.ts';
 import { Registry } from '../../../shared/registry.ts';
 import { createNodePredictor, type NodePredictor } from '../../../trainer/inference/node.ts';
 import type { Predictor } from '../../../trainer/inference/predictor.ts';
 import { softmax } from '../../../trainer/inference/runtime.ts';
 import { fakeServing, fakeStore } from '../../support/fake-serving.ts';
+import { idleLauncher } from '../../support/idle-launcher.ts';
 import { type ServingStore, servingStore, type TestAdapter, trainerLogits } from '../../support/serving-store.ts';
 
 const KEY = 'predict-key';
@@ -25,11 +25,7 @@ let predictor: NodePredictor;
 let app: OpenAPIHono;
 let sentiment: { adapter: TestAdapter; version: string };
 
-const launcher: JobLauncher = {
-  submit: async (job) => ({ jobId: job.jobId, externalId: job.jobId }),
-  cancel: async () => {},
-  describe: async () => ({ state: 'unknown' }),
-};
+const launcher = idleLauncher;
 
 const makeApp = (p?: Predictor) =>
   createApp({

@@ -14,12 +14,12 @@ import { serve } from '@hono/node-server';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { createApp } from '../../../functions/app.ts';
 import { edgeAssets } from '../../../functions/edge/assets.ts';
-import type { JobLauncher } from '../../../functions/jobs/launcher.ts';
 import { loadBaseDir, NodeEngines } from '../../../trainer/inference/node.ts';
 import { registryAdapterSource } from '../../../trainer/inference/node-sources.ts';
 import type { PredictResponse } from '../../../trainer/inference/predictor.ts';
 import { createPredictor, type RuntimePredictor } from '../../../trainer/inference/runtime.ts';
 import { tapEngines } from '../../../trainer/inference/tap.ts';
+import { idleLauncher } from '../../support/idle-launcher.ts';
 import { type ServingStore, servingStore, type Text } from '../../support/serving-store.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -40,11 +40,7 @@ let browser: Browser;
 /** Logits of every run of the server's engine, in order. */
 const serverRuns: { data: Float32Array; dims: number[] }[] = [];
 
-const launcher: JobLauncher = {
-  submit: async (job) => ({ jobId: job.jobId, externalId: job.jobId }),
-  cancel: async () => {},
-  describe: async () => ({ state: 'unknown' }),
-};
+const launcher = idleLauncher;
 
 before(async () => {
   store = await servingStore('web-runtime-');
