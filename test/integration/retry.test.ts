@@ -11,6 +11,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { CHECKPOINT_FILES, CHECKPOINT_POINTER, type CheckpointPointer } from '../../shared/checkpoint-layout.ts';
+import { waitUntil } from '../support/wait.ts';
 import { api, BASE_MODEL, batchJob, type Fixtures, type JobView, setUp, tearDown, waitForBatchJob, waitForJob } from './fixtures.ts';
 
 const EMULATOR = process.env.INTEGRATION_BATCH_EMULATOR;
@@ -21,8 +22,6 @@ before(async () => {
 });
 
 after(() => tearDown(f));
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 test('a Batch job killed with its host mid-upload is retried and resumes from its last complete checkpoint', {
   skip: EMULATOR ? false : 'needs the Batch emulator (INTEGRATION_BATCH_EMULATOR): a host failure cannot be ordered on AWS',
@@ -51,17 +50,20 @@ test('a Batch job killed with its host mid-upload is retried and resumes from it
 
   // The moment: a checkpoint folder after the first appears while the pointer still names the one before.
   let first: CheckpointPointer | null = null;
-  for (let i = 0; ; i++) {
-    first ??= await pointer();
-    if (first && (await keys()).some((k) => /^\d+\//.test(k) && Number(k.split('/')[0]) > first!.step)) break;
-    const job = (await api('GET', `/finetune/${jobId}`, { key: f.config.apiKey })).json<JobView>();
-    assert.ok(
-      !['succeeded', 'failed', 'cancelled'].includes(job.status),
-      `the job ended before a second checkpoint: ${JSON.stringify(job)}`,
-    );
-    assert.ok(i < 6000, 'no second checkpoint upload within 5 minutes');
-    await sleep(50);
-  }
+  await waitUntil(
+    'a second checkpoint upload under way',
+    async () => {
+      first ??= await pointer();
+      if (first && (await keys()).some((k) => /^\d+\//.test(k) && Number(k.split('/')[0]) > first!.step)) return true;
+      const job = (await api('GET', `/finetune/${jobId}`, { key: f.config.apiKey })).json<JobView>();
+      assert.ok(
+        !['succeeded', 'failed', 'cancelled'].includes(job.status),
+        `the job ended before a second checkpoint: ${JSON.stringify(job)}`,
+      );
+      return false;
+    },
+    { timeoutMs: 300_000, intervalMs: 50 },
+  );
   const batch = await batchJob(f, jobId);
   const killed = await fetch(`${EMULATOR}/v1/emulatorhostfailure`, { method: 'POST', body: JSON.stringify({ jobId: batch.jobId }) });
   assert.equal(killed.status, 200, await killed.text());
