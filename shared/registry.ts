@@ -676,6 +676,11 @@ export class Registry {
       throw new RegistryError(`base model "${name}" not found in ${this.uriOf(this.key(PREFIXES.models))}`, 'not-found');
   }
 
+  /** A base's folder as clients know it (s3://...), never a local store's path. */
+  modelUri(name: string): string {
+    return this.uriOf(this.key(PREFIXES.models + slug('model name', name), ''));
+  }
+
   modelFileKey(name: string, file: BaseModelFile): string {
     return this.key(PREFIXES.models + slug('model name', name), file);
   }

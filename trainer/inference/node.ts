@@ -245,7 +245,7 @@ export async function createNodePredictor(opts: NodePredictorOptions): Promise<N
     const dir = await baseDir(name);
     if (!existsSync(join(dir, 'model.safetensors'))) {
       if (!(await registry.modelExists(name)))
-        throw new PredictError(`the adapter's base model "${name}" is not in the store (${registry.uri}/models/${name}/)`, 'base-missing');
+        throw new PredictError(`the adapter's base model "${name}" is not in the store (${registry.modelUri(name)})`, 'base-missing');
       await registry.downloadModel(name, dir);
     }
     return loadBaseDir(name, dir, engines);

@@ -196,7 +196,11 @@ test('an adapter trained on other base weights, in full mode, or on a missing ba
       /sha256 (cd){32}, but the store's base "tiny" has/,
     );
     await rejectsWith(p.predict({ task: 'full', inputs: ['a'] }), 'unsupported', /full mode/);
-    await rejectsWith(p.predict({ task: 'orphan', inputs: ['a'] }), 'base-missing', /"no-such-base" is not in the store/);
+    await rejectsWith(
+      p.predict({ task: 'orphan', inputs: ['a'] }),
+      'base-missing',
+      /"no-such-base" is not in the store \(s3:\/\/[^)]*\/models\/no-such-base\/\)/,
+    );
     await rejectsWith(p.predict({ task: 'nope', inputs: ['a'] }), 'not-found', /no published adapter/, 'task');
     await rejectsWith(
       p.predict({ task: 'alpha', version: '20200101T000000000Z-0000000000000000', inputs: ['a'] }),
