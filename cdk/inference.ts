@@ -53,11 +53,11 @@ export function copyPrunedOnnxRuntime(outputDir: string, arch: 'arm64' | 'x64', 
 }
 
 /**
- * The runtime's worker-thread entry (trainer/inference/node-worker.ts), bundled beside index.mjs under
+ * The runtime's worker-thread entry (serving/node-worker.ts), bundled beside index.mjs under
  * this name: esbuild leaves `new URL('./…', import.meta.url)` alone, so the worker is a second bundle that
  * the runtime finds next to its own file when it does not run from .ts sources.
  */
-export const INFERENCE_WORKER_ENTRY = join('trainer', 'inference', 'node-worker.ts');
+export const INFERENCE_WORKER_ENTRY = join('serving', 'node-worker.ts');
 export const INFERENCE_WORKER_FILE = 'node-worker.mjs';
 const BANNER =
   "import { createRequire as __adapterStoreRequire } from 'node:module'; const require = __adapterStoreRequire(import.meta.url);";

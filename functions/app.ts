@@ -5,9 +5,9 @@
 import { OpenAPIHono } from '@hono/zod-openapi';
 import { bodyLimit } from 'hono/body-limit';
 import { HTTPException } from 'hono/http-exception';
+import type { Predictor } from '../serving/predictor.ts';
 import { Registry, RegistryError } from '../shared/registry.ts';
 import { type LabelLimits, labelLimitsFromEnv } from '../shared/training-data/label-limits.ts';
-import type { Predictor } from '../trainer/inference/predictor.ts';
 import { CONSOLE_PUBLIC_PATHS, registerConsoleRoutes } from './console/route.ts';
 import { DatasetChecker } from './datasets/checker.ts';
 import { EDGE_PATHS, type EdgeAssets, registerEdgeRoutes } from './edge/routes.ts';
@@ -52,7 +52,7 @@ export interface AppDeps {
   labelLimits?: LabelLimits;
   /** How POST /datasets checks uploads (see DatasetCheckSettings). */
   datasetChecks?: DatasetCheckSettings;
-  /** Serves POST /adapters/:task/predict (trainer/inference); absent, that route answers 501. */
+  /** Serves POST /adapters/:task/predict (serving/); absent, that route answers 501. */
   predictor?: Predictor;
   /** Whether GET /finetune/:jobId/events may hold a Server-Sent Events stream open (the local server; not Lambda). */
   eventStream?: boolean;

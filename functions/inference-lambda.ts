@@ -1,6 +1,6 @@
 /**
  * AWS Lambda entry point of the inference function (cdk/inference.ts): the same Hono app as the API
- * function, given a predictor (onnxruntime-node, trainer/inference/node.ts), behind the HTTP API's
+ * function, given a predictor (onnxruntime-node, serving/node.ts), behind the HTTP API's
  * `POST /adapters/{task}/predict` route; every other route goes to the API function (functions/lambda.ts),
  * whose bundle holds no onnxruntime. Bearer keys come from the same place as there.
  *
@@ -18,9 +18,9 @@
 import { join } from 'node:path';
 import type { LambdaContext, LambdaEvent } from 'hono/aws-lambda';
 import { handle } from 'hono/aws-lambda';
+import { createNodePredictor } from '../serving/node.ts';
+import type { Predictor } from '../serving/predictor.ts';
 import { Registry } from '../shared/registry.ts';
-import { createNodePredictor } from '../trainer/inference/node.ts';
-import type { Predictor } from '../trainer/inference/predictor.ts';
 import { type AppDeps, createApp } from './app.ts';
 import type { JobLauncher } from './jobs/launcher.ts';
 import { apiKeySource, readSecretsManager, type SecretReader } from './lambda.ts';

@@ -1,6 +1,6 @@
 /**
  * The predict work bounds from the environment, shared by the local server and the inference function
- * (defaults: trainer/inference/runtime.ts; the notes' configuration table lists them).
+ * (defaults: serving/runtime.ts; the notes' configuration table lists them).
  *   ADAPTER_STORE_PREDICT_MAX_QUEUED_ROWS     rows admitted at once per process; beyond: 429 (default 256)
  *   ADAPTER_STORE_PREDICT_BATCH_ADAPTERS      distinct adapters in one mixed batch (default 8)
  *   ADAPTER_STORE_PREDICT_BATCH_PADDED_BYTES  stacked, padded adapter feeds of one mixed batch (default 128 MiB)

@@ -1,11 +1,11 @@
 /**
  * The script of the /edge page (bundled by functions/edge/assets.ts): runs adapters in this page with
- * trainer/inference/web.ts against the store that served it, and exposes the runtime as
+ * serving/web.ts against the store that served it, and exposes the runtime as
  * `window.adapterStore` for scripts (and the browser test). The page has no DOM typings here: the few
  * elements it touches are typed below.
  */
-import { tapEngines } from '../../trainer/inference/tap.ts';
-import { createWebPredictor, type WebPredictor } from '../../trainer/inference/web.ts';
+import { tapEngines } from '../../serving/tap.ts';
+import { createWebPredictor, type WebPredictor } from '../../serving/web.ts';
 
 interface Field {
   value: string;

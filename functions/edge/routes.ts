@@ -1,5 +1,5 @@
 /**
- * The edge demo: a page at /edge that runs adapters in the browser (trainer/inference/web.ts), its
+ * The edge demo: a page at /edge that runs adapters in the browser (serving/web.ts), its
  * script, and onnxruntime-web's WASM files, served by the app itself (no CDN; no network at run time).
  * Public like /healthz: a page load carries no bearer key; the page asks for one and sends it with its
  * API calls. The assets come from the deployment (functions/edge/assets.ts on Node); without them, 404.

@@ -1,7 +1,7 @@
 /**
  * GET /models: the bases the store has (what a fine-tune's `baseModel` may name; the console's picker).
  * GET /models/:name/files/:file: one file of a base (config, weights, tokenizer), for clients that run
- * adapters themselves (the browser runtime, trainer/inference/web.ts). Bases are immutable once their
+ * adapters themselves (the browser runtime, serving/web.ts). Bases are immutable once their
  * weights exist (Registry.uploadModel), so a file is cached for good by whoever holds a key.
  */
 import { Readable } from 'node:stream';

@@ -1,11 +1,11 @@
 /**
  * POST /adapters/:task/predict: an adapter's predictions for a few texts (or text pairs), served by the
  * predictor the deployment passes in (in-process on `npm start`, the inference function on AWS). The API
- * function has no predictor and answers 501. Only types come from trainer/inference: the API bundle stays
+ * function has no predictor and answers 501. Only types come from serving/: the API bundle stays
  * free of the runtime (and of onnxruntime).
  */
 import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
-import type { PredictError, PredictErrorCode } from '../../trainer/inference/predictor.ts';
+import type { PredictError, PredictErrorCode } from '../../serving/predictor.ts';
 import type { ResolvedDeps } from '../app.ts';
 import { ProblemError } from '../http/problem.ts';
 import { ProblemSchema, TaskParam, VERSION_RE } from '../schemas.ts';

@@ -4,7 +4,7 @@
  * Run: node --import tsx test/bench/serving-session.ts [baseDir]   (default: the shipped base)
  */
 import { basename, resolve } from 'node:path';
-import { loadBaseDir, NodeEngines } from '../../trainer/inference/node.ts';
+import { loadBaseDir, NodeEngines } from '../../serving/node.ts';
 
 const dir = resolve(process.argv[2] ?? 'assets/models/bert-imdb-4x128-v2');
 const mb = () => Math.round(process.memoryUsage().rss / 2 ** 20);

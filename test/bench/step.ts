@@ -10,7 +10,7 @@ import { availableParallelism } from 'node:os';
 import type { TrainMode } from '../../shared/adapter-config.ts';
 import type { BertConfig } from '../../shared/bert-config.ts';
 import { type ModelSpec, parameterSpecs } from '../../trainer/model/params.ts';
-import { ModelSessions } from '../../trainer/runtime/model-sessions.ts';
+import { ModelSessions } from '../../trainer/sessions/model-sessions.ts';
 import { AdamW } from '../../trainer/train/optimizer.ts';
 import { Rng } from '../../trainer/util/random.ts';
 import { benchArgs } from './support.ts';

@@ -14,7 +14,7 @@ import { ATTENTION_MASK, gradName, INPUT_IDS, TOKEN_TYPE_IDS } from '../../train
 import { readBertConfig } from '../../trainer/model-files/bert-config.ts';
 import { readSafetensors, toFloat32 } from '../../trainer/model-files/safetensors.ts';
 import { buildMlmGraph, MASKED_POSITIONS, MASKED_TARGETS, PREDICTIONS } from '../../trainer/pretrain/graph.ts';
-import { createSession, hostTensor, type ort } from '../../trainer/runtime/session.ts';
+import { createSession, hostTensor, type ort } from '../../trainer/sessions/session.ts';
 
 const dir = process.argv[2];
 const config = readBertConfig(dir);

@@ -7,7 +7,7 @@ import { gradients } from '../../trainer/autodiff/gradients.ts';
 import { type DType, Graph, numel, type Tensor } from '../../trainer/graph/graph.ts';
 import { toOnnxModel } from '../../trainer/graph/onnx-export.ts';
 import { mul, reduceSum } from '../../trainer/graph/ops.ts';
-import { createSession, type HostArray, hostTensor } from '../../trainer/runtime/session.ts';
+import { createSession, type HostArray, hostTensor } from '../../trainer/sessions/session.ts';
 import { centralDifferences, relativeError } from './finite-differences.ts';
 
 export interface InputSpec {

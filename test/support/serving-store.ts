@@ -14,7 +14,7 @@ import { initialParameters } from '../../trainer/model/weights.ts';
 import { writeAdapterDir } from '../../trainer/model-files/adapter-dir.ts';
 import { type BaseModel, loadBaseModel } from '../../trainer/model-files/base-model.ts';
 import type { F32Tensor } from '../../trainer/model-files/safetensors.ts';
-import { ModelSessions } from '../../trainer/runtime/model-sessions.ts';
+import { ModelSessions } from '../../trainer/sessions/model-sessions.ts';
 import { loadBertTokenizer } from '../../trainer/tokenizer/bert-tokenizer.ts';
 import { collate } from '../../trainer/train/batching.ts';
 import { Rng } from '../../trainer/util/random.ts';

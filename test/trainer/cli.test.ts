@@ -14,7 +14,7 @@ import { readAdapterDir } from '../../trainer/model-files/adapter-dir.ts';
 import { loadBaseModel } from '../../trainer/model-files/base-model.ts';
 import { writeRandomBert } from '../../trainer/model-files/random-bert.ts';
 import { readSafetensors, writeSafetensors } from '../../trainer/model-files/safetensors.ts';
-import { ModelSessions } from '../../trainer/runtime/model-sessions.ts';
+import { ModelSessions } from '../../trainer/sessions/model-sessions.ts';
 import { collate } from '../../trainer/train/batching.ts';
 import { resolveLabels } from '../../trainer/train/labels.ts';
 import { Rng } from '../../trainer/util/random.ts';

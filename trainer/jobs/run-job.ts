@@ -18,7 +18,7 @@ import { JobSpecSchema } from '../../shared/job-schema.ts';
 import type { Registry } from '../../shared/registry.ts';
 import { isSweep, pointSettings, sweepPoints, sweepSize } from '../../shared/sweep.ts';
 import type { JobEvent, TrainerEvent } from '../../shared/trainer-events.ts';
-import type { Device } from '../runtime/session.ts';
+import type { Device } from '../sessions/session.ts';
 import { summarize } from '../sweep/select.ts';
 import { trainDefaults } from '../train/defaults.ts';
 import { metricValue } from '../train/metrics.ts';

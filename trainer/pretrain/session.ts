@@ -6,7 +6,7 @@
 import type { BertConfig } from '../../shared/bert-config.ts';
 import { toOnnxModel } from '../graph/onnx-export.ts';
 import { ATTENTION_MASK, gradName, INPUT_IDS, TOKEN_TYPE_IDS } from '../model/bert.ts';
-import { createSession, hostTensor, type ort } from '../runtime/session.ts';
+import { createSession, hostTensor, type ort } from '../sessions/session.ts';
 import { buildMlmGraph, MASKED_POSITIONS, MASKED_TARGETS, PREDICTIONS } from './graph.ts';
 import type { MlmParam } from './params.ts';
 

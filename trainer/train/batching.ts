@@ -3,7 +3,7 @@
  * tensors one batch becomes (dynamic padding: each batch padded to its own longest row).
  */
 import type { TokenizedRow } from '../../shared/training-data/rows.ts';
-import type { TokenBatch } from '../runtime/model-sessions.ts';
+import type { TokenBatch } from '../sessions/model-sessions.ts';
 
 /** Anything with a seeded in-place shuffle (trainer/util/random.ts's Rng fits). */
 export interface ShuffleRng {

@@ -1,5 +1,5 @@
 /**
- * The in-browser runtime (functions/edge/, trainer/inference/web.ts), where the app serves it: the shell
+ * The in-browser runtime (functions/edge/, serving/web.ts), where the app serves it: the shell
  * names its script in a meta tag (functions/console/route.ts). The script (onnxruntime-web and the graph
  * builder, far over the console's budget) is imported on first use only, from the same origin, and
  * exposes `window.adapterStore`. One predictor per key, kept for the page's life (sessions and base reused).
@@ -7,7 +7,7 @@
 import { API_ROOT, getKey } from './api.ts';
 import type { Prediction } from './types.ts';
 
-/** The part of trainer/inference/web.ts the console calls (the UI's tsconfig sees no trainer code). */
+/** The part of serving/web.ts the console calls (the UI's tsconfig sees no trainer code). */
 interface EdgePredictor {
   predict(req: { task: string; version?: string; inputs: string[] }): Promise<{ predictions: Prediction[] }>;
   close(): Promise<void>;

@@ -88,7 +88,7 @@ test('a file changed in the store after publishing fails the download instead of
 });
 
 test('error details and failed-job reasons name s3:// keys, never the store directory (409 base-missing, a failed job)', async () => {
-  const { PredictError } = await import('../../../trainer/inference/predictor.ts');
+  const { PredictError } = await import('../../../serving/predictor.ts');
   // A lower layer that names the base by the store's file:// URL, as the Node predictor's base-missing did.
   const leaky = createApp({
     registry,

@@ -15,7 +15,7 @@ import { type ModelSpec, parameterSpecs, specFromAdapterConfig } from '../../../
 import { initialParameters } from '../../../trainer/model/weights.ts';
 import { readAdapterDir } from '../../../trainer/model-files/adapter-dir.ts';
 import { loadBaseModel } from '../../../trainer/model-files/base-model.ts';
-import { ModelSessions } from '../../../trainer/runtime/model-sessions.ts';
+import { ModelSessions } from '../../../trainer/sessions/model-sessions.ts';
 import { collate } from '../../../trainer/train/batching.ts';
 import { trainDefaults } from '../../../trainer/train/defaults.ts';
 import { resolveLabels } from '../../../trainer/train/labels.ts';

@@ -8,7 +8,7 @@ import { gradients } from '../../../trainer/autodiff/gradients.ts';
 import { Graph } from '../../../trainer/graph/graph.ts';
 import { toOnnxModel } from '../../../trainer/graph/onnx-export.ts';
 import * as op from '../../../trainer/graph/ops.ts';
-import { createSession, hostTensor } from '../../../trainer/runtime/session.ts';
+import { createSession, hostTensor } from '../../../trainer/sessions/session.ts';
 import { gradCheck, randomArray } from '../../support/gradcheck.ts';
 
 const relError = (a: ArrayLike<number>, b: ArrayLike<number>) => {

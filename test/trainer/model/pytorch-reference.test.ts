@@ -15,7 +15,7 @@ import type { BertConfig } from '../../../shared/bert-config.ts';
 import { toOnnxModel } from '../../../trainer/graph/onnx-export.ts';
 import { ATTENTION_MASK, buildBertGraph, gradName, INPUT_IDS, LABELS, TOKEN_TYPE_IDS } from '../../../trainer/model/bert.ts';
 import type { ModelSpec } from '../../../trainer/model/params.ts';
-import { createSession, hostTensor, type ort } from '../../../trainer/runtime/session.ts';
+import { createSession, hostTensor, type ort } from '../../../trainer/sessions/session.ts';
 
 interface Reference {
   logits: number[][];

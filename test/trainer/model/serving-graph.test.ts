@@ -13,8 +13,8 @@ import { parameterSpecs, specFromAdapterConfig } from '../../../trainer/model/pa
 import { ADAPTER_INDEX, buildServingGraph, packAdapters, type ServingVariant, stackPacked } from '../../../trainer/model/serving-graph.ts';
 import { initialParameters } from '../../../trainer/model/weights.ts';
 import { type BaseModel, loadBaseModel } from '../../../trainer/model-files/base-model.ts';
-import { ModelSessions, type TokenBatch } from '../../../trainer/runtime/model-sessions.ts';
-import { createSession, hostTensor, type ort } from '../../../trainer/runtime/session.ts';
+import { ModelSessions, type TokenBatch } from '../../../trainer/sessions/model-sessions.ts';
+import { createSession, hostTensor, type ort } from '../../../trainer/sessions/session.ts';
 import { Rng } from '../../../trainer/util/random.ts';
 import { randomAdapter } from '../../support/random-adapter.ts';
 import { writeTinyBert } from '../../support/tiny-bert.ts';

@@ -1,5 +1,5 @@
-import { readAll } from '../../shared/object-store.ts';
-import { type Registry, RegistryError } from '../../shared/registry.ts';
+import { readAll } from '../shared/object-store.ts';
+import { type Registry, RegistryError } from '../shared/registry.ts';
 import type { AdapterSource } from './adapter-source.ts';
 import { PredictError } from './predictor.ts';
 

@@ -8,9 +8,9 @@
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import { after, before, test } from 'node:test';
-import { MicroBatcher, RECENT_RUNS } from '../../../trainer/inference/batcher.ts';
-import type { Engine } from '../../../trainer/inference/engine.ts';
-import { type FakeServing, fakeServing, fakeStore } from '../../support/fake-serving.ts';
+import { MicroBatcher, RECENT_RUNS } from '../../serving/batcher.ts';
+import type { Engine } from '../../serving/engine.ts';
+import { type FakeServing, fakeServing, fakeStore } from '../support/fake-serving.ts';
 
 const store = fakeStore('batch-budget-');
 const NARROW = Array.from({ length: 31 }, (_, i) => `narrow-${i}`);

@@ -3,8 +3,8 @@
  * task and version (versions are immutable). Loading verifies every file against the manifest's sha256
  * and refuses an adapter trained on other base weights than the base it would run on.
  */
-import type { AdapterConfig } from '../../shared/adapter-config.ts';
-import type { AdapterManifest } from '../../shared/manifest.ts';
+import type { AdapterConfig } from '../shared/adapter-config.ts';
+import type { AdapterManifest } from '../shared/manifest.ts';
 import type { AdapterSource } from './adapter-source.ts';
 import { PredictError } from './predictor.ts';
 import { readTensors, SafetensorsError } from './safetensors.ts';

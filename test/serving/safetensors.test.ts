@@ -1,7 +1,7 @@
 /** The in-memory safetensors reader of the runtimes (Node and browser): overlapping ranges are refused before any conversion. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { readTensors, SafetensorsError } from '../../../trainer/inference/safetensors.ts';
+import { readTensors, SafetensorsError } from '../../serving/safetensors.ts';
 
 function file(header: Record<string, unknown>, dataBytes: number): Uint8Array {
   const json = Buffer.from(JSON.stringify(header));

@@ -8,8 +8,8 @@
  * on each run, so feeding the base per run, as the Node engine does zero-copy, would cost a base copy a run.
  */
 import * as ort from 'onnxruntime-web/wasm';
-import { toOnnxModel } from '../graph/onnx-export.ts';
-import { buildServingGraph, stackPacked } from '../model/serving-graph.ts';
+import { toOnnxModel } from '../trainer/graph/onnx-export.ts';
+import { buildServingGraph, stackPacked } from '../trainer/model/serving-graph.ts';
 import { type AdapterSource, urlAdapterSource } from './adapter-source.ts';
 import { parseBase, type ServingBase } from './base.ts';
 import type { Engine, EngineProvider, FeedTensor, PackedFeeds, Variant } from './engine.ts';

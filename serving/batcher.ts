@@ -11,7 +11,7 @@
  * run): one wide adapter runs alone on its own feeds instead of widening 31 others.
  * Rows whose request was abandoned (its AbortSignal) leave the queue before they are computed.
  */
-import type { Encoding } from '../tokenizer/bert-tokenizer-core.ts';
+import type { Encoding } from '../trainer/tokenizer/bert-tokenizer-core.ts';
 import type { Engine, FeedTensor, PackedFeeds } from './engine.ts';
 
 export type { PackedFeeds } from './engine.ts';

@@ -4,7 +4,7 @@
  * store's own HTTP API (GET /adapters/:task, /versions/:v, /download) with fetch: Node and browsers.
  * The registry and directory sources (Node) are in node-sources.ts.
  */
-import type { AdapterManifest } from '../../shared/manifest.ts';
+import type { AdapterManifest } from '../shared/manifest.ts';
 import { PredictError } from './predictor.ts';
 
 export interface AdapterSource {

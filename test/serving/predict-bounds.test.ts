@@ -9,11 +9,11 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { after, before, test } from 'node:test';
-import type { ServingBase } from '../../../trainer/inference/base.ts';
-import { PredictError } from '../../../trainer/inference/predictor.ts';
-import { usableText } from '../../../trainer/inference/text-bound.ts';
-import { bertTokenizerFromText } from '../../../trainer/tokenizer/bert-tokenizer-core.ts';
-import { fakeServing, fakeStore, tinyBaseLoader } from '../../support/fake-serving.ts';
+import type { ServingBase } from '../../serving/base.ts';
+import { PredictError } from '../../serving/predictor.ts';
+import { usableText } from '../../serving/text-bound.ts';
+import { bertTokenizerFromText } from '../../trainer/tokenizer/bert-tokenizer-core.ts';
+import { fakeServing, fakeStore, tinyBaseLoader } from '../support/fake-serving.ts';
 
 const store = fakeStore('predict-bounds-');
 const WORDS = ['good', 'bad', 'film', 'movie', 'fun', 'dull', 'a', 'the', 'is', 'was'];

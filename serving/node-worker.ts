@@ -9,10 +9,10 @@
  * adapter between runs and a mixed batch is stacked here, off the server's event loop.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import type { BertConfig } from '../../shared/bert-config.ts';
-import { toOnnxModel } from '../graph/onnx-export.ts';
-import { buildServingGraph, stackPacked } from '../model/serving-graph.ts';
-import { createSession, hostTensor, type ort } from '../runtime/session.ts';
+import type { BertConfig } from '../shared/bert-config.ts';
+import { toOnnxModel } from '../trainer/graph/onnx-export.ts';
+import { buildServingGraph, stackPacked } from '../trainer/model/serving-graph.ts';
+import { createSession, hostTensor, type ort } from '../trainer/sessions/session.ts';
 import type { FeedTensor, PackedFeeds, Variant } from './engine.ts';
 
 export interface WeightLayout {

@@ -8,11 +8,11 @@
  * to the words maxSeqLen can use before tokenizing, tokenizing and packing in slices that yield to the
  * event loop between inputs (and adapter sites), and rows of an aborted request dropped before they run.
  */
-import type { AdapterConfig } from '../../shared/adapter-config.ts';
-import type { AdapterManifest } from '../../shared/manifest.ts';
-import { packAdaptersInSlices, servingVariant } from '../model/serving-graph.ts';
-import type { BertTokenizer, Encoding } from '../tokenizer/bert-tokenizer-core.ts';
-import { argmax } from '../util/argmax.ts';
+import type { AdapterConfig } from '../shared/adapter-config.ts';
+import type { AdapterManifest } from '../shared/manifest.ts';
+import { packAdaptersInSlices, servingVariant } from '../trainer/model/serving-graph.ts';
+import type { BertTokenizer, Encoding } from '../trainer/tokenizer/bert-tokenizer-core.ts';
+import { argmax } from '../trainer/util/argmax.ts';
 import { AdapterCache, type LoadedAdapter } from './adapter-cache.ts';
 import type { AdapterSource } from './adapter-source.ts';
 import type { ServingBase } from './base.ts';

@@ -3,8 +3,8 @@
  * its tokenizer, and the few base tensors the adapter packing reads (LayerNorms: an adapter that did not
  * train them runs with the base's). The weights themselves go to the engine. No Node APIs here.
  */
-import type { BertConfig } from '../../shared/bert-config.ts';
-import { type BertTokenizer, bertTokenizerFromText, type TokenizerFiles } from '../tokenizer/bert-tokenizer-core.ts';
+import type { BertConfig } from '../shared/bert-config.ts';
+import { type BertTokenizer, bertTokenizerFromText, type TokenizerFiles } from '../trainer/tokenizer/bert-tokenizer-core.ts';
 import { readTensors, type TensorView } from './safetensors.ts';
 import { sha256Hex } from './sha256.ts';
 

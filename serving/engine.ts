@@ -3,7 +3,7 @@
  * thread, onnxruntime-web in a page): an engine runs the serving graph of one (base, variant) and
  * returns the logits. The runtime builds every per-request feed; the engine owns the base weights.
  */
-import type { AdapterNonlinearity } from '../../shared/adapter-config.ts';
+import type { AdapterNonlinearity } from '../shared/adapter-config.ts';
 import type { ServingBase } from './base.ts';
 
 export type FeedTensor = { type: 'int64'; data: BigInt64Array; dims: number[] } | { type: 'float32'; data: Float32Array; dims: number[] };

@@ -3,8 +3,8 @@
  * adapters with it too): float32 tensors are views into the bytes when aligned, F16/BF16/F64 are converted.
  * trainer/model-files/safetensors.ts is the file-backed reader the trainer uses.
  */
-import { decodeBf16, decodeF16 } from '../model-files/float16.ts';
-import { firstOverlap } from '../model-files/tensor-ranges.ts';
+import { decodeBf16, decodeF16 } from '../trainer/model-files/float16.ts';
+import { firstOverlap } from '../trainer/model-files/tensor-ranges.ts';
 
 export interface TensorView {
   shape: number[];
