@@ -31,6 +31,7 @@ import { EXPORT_FORMATS, exportAdapter } from './model-files/export.ts';
 import { writeRandomBert } from './model-files/random-bert.ts';
 import { describeWritten, fetchAdapter, fetchBase, withTempDir } from './model-files/registry-source.ts';
 import { addPretrainCommand } from './pretrain/command.ts';
+import { addDoctorCommand } from './sessions/doctor-command.ts';
 import { ModelSessions } from './sessions/model-sessions.ts';
 import type { Device } from './sessions/session.ts';
 import { addSweepCommand } from './sweep/command.ts';
@@ -487,6 +488,7 @@ program
 addPretrainCommand(program);
 addSweepCommand(program);
 addAblateCommand(program);
+addDoctorCommand(program);
 
 // A mistyped command line gets commander's one line (with its "Did you mean …?") and where to look,
 // not the whole help (a hundred lines that bury the error).

@@ -18,6 +18,7 @@ import { JobSpecSchema } from '../../shared/job-schema.ts';
 import type { Registry } from '../../shared/registry.ts';
 import { isSweep, pointSettings, sweepPoints, sweepSize } from '../../shared/sweep.ts';
 import type { JobEvent, TrainerEvent } from '../../shared/trainer-events.ts';
+import { preflight } from '../sessions/doctor.ts';
 import type { Device } from '../sessions/session.ts';
 import { summarize } from '../sweep/select.ts';
 import { trainDefaults } from '../train/defaults.ts';
@@ -278,6 +279,8 @@ async function runTraining(o: RunJobOptions, spec: JobSpec, target: RunTarget): 
   }
 
   try {
+    // On CUDA, the doctor first (trainer/sessions/doctor.ts): a device that would fall back to the CPU fails the job with its reason.
+    await preflight(o.device, o.threads);
     const base = join(work, 'base');
     await registry.downloadModel(spec.baseModel, base);
     // Datasets are read straight from their URIs (streamed, never copied to disk); a local registry's own are files.
