@@ -53,6 +53,15 @@ export class MlmSession {
     return new MlmSession(built.params, config.vocab_size, feeds, session);
   }
 
+  /**
+   * The session's graph inputs: the batch and the trained parameters, nothing else. Pretraining trains every
+   * weight the graph reads (the pooler, the one untrained weight, is not read), so there is no frozen weight to
+   * bake in as an initializer: this is already the shape a CUDA session needs (ModelSessions' `initializers`).
+   */
+  get inputNames(): readonly string[] {
+    return this.session.inputNames;
+  }
+
   async step(b: MaskedBatch): Promise<MlmStepResult> {
     const n = b.batchSize * b.seqLen;
     // Packed sequences are one segment with no padding: token types 0 and attention 1 everywhere.
