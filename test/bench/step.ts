@@ -3,14 +3,14 @@
  * timed in this process. Prints one JSON line. Run it through test/bench/step-compare.ts, which starts
  * one process per mode (so peak RSS is per mode) and puts the PyTorch peer beside it.
  *
- *   npx tsx test/bench/step.ts --mode adapter --batch 32 --seq 128 --steps 3
+ *   npx tsx test/bench/step.ts --mode adapter --batch 32 --seq 128 --steps 3 [--frozen inputs|initializers]
  */
 
 import { availableParallelism } from 'node:os';
 import type { TrainMode } from '../../shared/adapter-config.ts';
 import type { BertConfig } from '../../shared/bert-config.ts';
 import { type ModelSpec, parameterSpecs } from '../../trainer/model/params.ts';
-import { ModelSessions } from '../../trainer/sessions/model-sessions.ts';
+import { type FrozenWeights, ModelSessions } from '../../trainer/sessions/model-sessions.ts';
 import { AdamW } from '../../trainer/train/optimizer.ts';
 import { Rng } from '../../trainer/util/random.ts';
 import { benchArgs } from './support.ts';
@@ -24,7 +24,10 @@ const args = benchArgs({
   bottleneck: '64',
   dropout: '0.1',
   threads: String(availableParallelism()),
+  frozen: 'inputs',
 });
+if (args.frozen !== 'inputs' && args.frozen !== 'initializers')
+  throw new Error(`--frozen must be inputs or initializers, got "${args.frozen}"`);
 const mode = args.mode as TrainMode;
 const [batchSize, seqLen, steps, layers] = [Number(args.batch), Number(args.seq), Number(args.steps), Number(args.layers)];
 
@@ -61,12 +64,15 @@ for (const p of parameterSpecs(spec)) {
   if (p.name.includes('LayerNorm.weight')) data.fill(1);
   values.set(p.name, data);
 }
+const creating = performance.now();
 const sessions = await ModelSessions.create(spec, values, {
   device: 'cpu',
   dropout: Number(args.dropout),
   seed: 1,
   threads: Number(args.threads),
+  frozenWeights: args.frozen as FrozenWeights,
 });
+const createSec = (performance.now() - creating) / 1000;
 const trainable = parameterSpecs(spec).filter((p) => p.trainable);
 const optimizer = new AdamW(
   trainable.map((p) => ({ name: p.name, data: values.get(p.name)! })),
@@ -106,6 +112,9 @@ console.log(
     seq: seqLen,
     threads: Number(args.threads),
     layers,
+    frozen: args.frozen,
+    train_inputs: sessions.inputNames.train?.length,
+    create_sec: createSec,
     sec_per_step: sec,
     steps_per_s: 1 / sec,
     step_secs: times,

@@ -29,8 +29,10 @@ export interface TokenBatch {
 export type FrozenWeights = 'inputs' | 'initializers';
 
 /**
- * On CPU both are the same arithmetic; inputs measured faster to create and no slower per step
- * (.notes/gpu.md: test/bench/step.ts --frozen inputs|initializers), and initializers cost a copy per session.
+ * On CPU both compute the same numbers (bit for bit, tested), but baking copies the frozen weights into
+ * each session: for BERT-base, creating the two sessions took ~25 s instead of 1.5-4.5 s and peak RSS
+ * rose from 0.9 to 3.0-3.2 GB (paid per seed), while step times differed by less than the noise of a loaded
+ * machine (.notes/gpu.md; test/bench/step.ts --frozen inputs|initializers).
  */
 export const CPU_FROZEN_WEIGHTS: FrozenWeights = 'inputs';
 

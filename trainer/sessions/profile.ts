@@ -23,7 +23,6 @@ const HEAVY_OPS: Record<string, HeavyKind> = {
   Gemm: 'gemm',
   FusedGemm: 'gemm',
   Softmax: 'attention',
-  LogSoftmax: 'attention',
   Attention: 'attention',
   MultiHeadAttention: 'attention',
   LayerNormalization: 'normalization',
