@@ -114,7 +114,14 @@ async function twoSteps(
   profilePrefix?: string,
 ): Promise<RunResult> {
   const values = randomValues(doctorSpec, 7);
-  const sessions = await ModelSessions.create(doctorSpec, values, { device, dropout: 0, seed: 0, threads, frozenWeights, profilePrefix });
+  let sessions: ModelSessions;
+  try {
+    sessions = await ModelSessions.create(doctorSpec, values, { device, dropout: 0, seed: 0, threads, frozenWeights, profilePrefix });
+  } catch (err) {
+    // Creating a CUDA session is where onnxruntime loads the provider library (and CUDA with it).
+    if (device === 'cuda') throw new DoctorFailure(providerLoadFailure(err as Error));
+    throw err;
+  }
   try {
     const batch = doctorBatch(11);
     const losses: number[] = [];
@@ -161,13 +168,7 @@ export async function runDoctor(o: { device: Device; threads?: number }): Promis
   const profiles = mkdtempSync(join(tmpdir(), 'trainer-doctor-'));
   try {
     // On CPU the run under test is the CUDA shape (initializers); the reference is the CPU design (inputs).
-    let run: RunResult;
-    try {
-      run = await twoSteps(o.device, o.device === 'cpu' ? 'initializers' : undefined, o.threads, `${profiles}/`);
-    } catch (err) {
-      if (o.device === 'cuda') throw new DoctorFailure(providerLoadFailure(err as Error));
-      throw err;
-    }
+    const run = await twoSteps(o.device, o.device === 'cpu' ? 'initializers' : undefined, o.threads, `${profiles}/`);
     const reference = await twoSteps('cpu', 'inputs', o.threads);
     const failures: string[] = [];
 
