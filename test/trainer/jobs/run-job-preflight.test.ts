@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -24,7 +24,8 @@ function run(args: string[], env: Record<string, string>): Promise<{ code: numbe
 }
 
 test('run-job --device cuda with a broken CUDA provider: the job fails with the doctor reason, before any training', async () => {
-  const uri = pathToFileURL(join(mkdtempSync(join(tmpdir(), 'run-job-preflight-')), 'registry')).href;
+  const work = mkdtempSync(join(tmpdir(), 'run-job-preflight-'));
+  const uri = pathToFileURL(join(work, 'registry')).href;
   const registry = Registry.fromUri(uri);
   await registry.putJobSpec({
     format: 'adapter-store.job/v1',
@@ -53,5 +54,6 @@ test('run-job --device cuda with a broken CUDA provider: the job fails with the 
     assert.match(r.stderr, /error: trainer doctor --device cuda failed: the CUDA execution provider did not load/);
   } finally {
     copy.remove();
+    rmSync(work, { recursive: true, force: true });
   }
 });
