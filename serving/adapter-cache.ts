@@ -5,9 +5,9 @@
  */
 import type { AdapterConfig } from '../shared/adapter-config.ts';
 import type { AdapterManifest } from '../shared/manifest.ts';
+import { ModelFileError, readFloat32Tensors } from '../trainer/model-files/safetensors-format.ts';
 import type { AdapterSource } from './adapter-source.ts';
 import { PredictError } from './predictor.ts';
-import { readTensors, SafetensorsError } from './safetensors.ts';
 import { sha256Hex } from './sha256.ts';
 
 /** The files the runtime reads from a version. */
@@ -117,9 +117,9 @@ export class AdapterCache {
     const weights = await this.verified(manifest, 'adapter.safetensors');
     let tensors: Map<string, Float32Array>;
     try {
-      tensors = new Map([...readTensors(weights, `${key} adapter.safetensors`)].map(([n, t]) => [n, t.data]));
+      tensors = new Map([...readFloat32Tensors(weights, `${key} adapter.safetensors`)].map(([n, t]) => [n, t.data]));
     } catch (e) {
-      if (e instanceof SafetensorsError) throw new PredictError(e.message, 'corrupt');
+      if (e instanceof ModelFileError) throw new PredictError(e.message, 'corrupt');
       throw e;
     }
     let bytes = 0;

@@ -4,8 +4,8 @@
  * train them runs with the base's). The weights themselves go to the engine. No Node APIs here.
  */
 import type { BertConfig } from '../shared/bert-config.ts';
+import { type F32Tensor, FLOAT_DTYPES, parseSafetensors, toFloat32 } from '../trainer/model-files/safetensors-format.ts';
 import { type BertTokenizer, bertTokenizerFromText, type TokenizerFiles } from '../trainer/tokenizer/bert-tokenizer-core.ts';
-import { readTensors, type TensorView } from './safetensors.ts';
 import { sha256Hex } from './sha256.ts';
 
 export interface ServingBase {
@@ -21,7 +21,7 @@ export interface ServingBase {
 export interface ParsedBase {
   base: ServingBase;
   /** Every weight under its `bert.`-prefixed name (views into the file's bytes where it is float32). */
-  weights: Map<string, TensorView>;
+  weights: Map<string, F32Tensor>;
 }
 
 /** Checkpoint name -> `bert.`-prefixed name (BertModel and BertFor* spellings, legacy gamma/beta). */
@@ -51,10 +51,14 @@ export async function parseBase(
     if (!Number.isInteger(config[k])) throw new BaseError(`base "${name}": config.json has no integer "${k}"`);
   }
   const weightsSha256 = await sha256Hex(files.weights);
-  const weights = new Map<string, TensorView>();
-  for (const [raw, t] of readTensors(files.weights, `base "${name}" model.safetensors`)) {
+  const weights = new Map<string, F32Tensor>();
+  // Skipped before conversion: Hugging Face checkpoints may hold position_ids as I64.
+  const file = `base "${name}" model.safetensors`;
+  for (const [raw, t] of parseSafetensors(files.weights, file).tensors) {
     if (raw.startsWith('cls.') || raw.endsWith('position_ids') || raw.startsWith('classifier.')) continue;
-    weights.set(servingName(raw), t);
+    if (!FLOAT_DTYPES.includes(t.dtype))
+      throw new BaseError(`${file}: tensor ${JSON.stringify(raw)} has dtype ${t.dtype}; only ${FLOAT_DTYPES.join(', ')} read as float32`);
+    weights.set(servingName(raw), { shape: t.shape, data: toFloat32(t, raw) });
   }
   const layerNorms = new Map<string, Float32Array>();
   for (const [n, t] of weights) if (n.includes('LayerNorm')) layerNorms.set(n, Float32Array.from(t.data));

@@ -10,13 +10,13 @@
 import * as ort from 'onnxruntime-web/wasm';
 import { toOnnxModel } from '../trainer/graph/onnx-export.ts';
 import { buildServingGraph, stackPacked } from '../trainer/model/serving-graph.ts';
+import type { F32Tensor } from '../trainer/model-files/safetensors-format.ts';
 import { type AdapterSource, urlAdapterSource } from './adapter-source.ts';
 import { parseBase, type ServingBase } from './base.ts';
 import type { Engine, EngineProvider, FeedTensor, PackedFeeds, Variant } from './engine.ts';
 import { variantKey } from './engine.ts';
 import { PredictError } from './predictor.ts';
 import { createPredictor, type RuntimePredictor } from './runtime.ts';
-import type { TensorView } from './safetensors.ts';
 
 /** The Cache API as used here (a subset of the DOM's CacheStorage; tests may pass their own). */
 export interface CacheLike {
@@ -77,7 +77,7 @@ function configureOrt(wasmPaths: string, threads: number): void {
 
 /** One onnxruntime-web session per (base, variant), each with that base's weights baked in. */
 export class WebEngines implements EngineProvider {
-  private readonly weights = new Map<string, ReadonlyMap<string, TensorView>>();
+  private readonly weights = new Map<string, ReadonlyMap<string, F32Tensor>>();
   private readonly engines = new Map<string, Promise<{ engine: Engine; session: ort.InferenceSession }>>();
   /** Milliseconds each session took to create (graph build + serialisation + onnxruntime), by `<base>/<variant>`. */
   readonly sessionCreateMs = new Map<string, number>();
@@ -87,7 +87,7 @@ export class WebEngines implements EngineProvider {
   }
 
   /** The base's weights (`bert.`-prefixed names), kept for the sessions of its variants. */
-  addBase(name: string, weights: ReadonlyMap<string, TensorView>): void {
+  addBase(name: string, weights: ReadonlyMap<string, F32Tensor>): void {
     this.weights.set(name, weights);
   }
 

@@ -15,14 +15,25 @@ head_config.json + pytorch_model_head.bin), and compares its logits with `traine
   2. the same without layernorms.safetensors                                   -> differs (the file matters)
   3. adapter trained with --train-layernorms false, nothing but the library's files -> max |diff| <= 1e-5
 
+Then AdapterHub's own `adapters` library (1.1, from ../shared/hfref: adapterhub_library.py) judges what
+`trainer export --format adapterhub` writes from each adapter:
+
+  4. load_adapter(dir) with its head, from the .bin and with use_safetensors=True: no missing and no unexpected
+     key (the library's loading_info and its log), the library holds exactly the files' tensors, and its logits
+     equal ours (float32 both)                                                   -> max |diff| <= 1e-5
+  5. adapter.safetensors and pytorch_adapter.bin hold the same keys and values (so do the two head files)
+  6. the library's own save_adapter of an equal model (its add_adapter + add_classification_head from the
+     directory's configs; torch.save and safetensors) writes the same weight files with the same keys and shapes
+     (ours adds README.md, metrics.json and layernorms.safetensors)
+
 Base: a random BERT (2 layers x 32, with pooler, O(1) activations, non-trivial LayerNorms); data: random pre-tokenized rows
 of different lengths, each run unpadded here (padded in batches by the trainer). The reference runs in
 float64; ours is float32.
 
     /usr/bin/python3 test/parity/adapterhub_parity.py [--keep]
 
-Exit 1 when a check fails. Only the standard library and torch are used (no transformers, no adapters,
-no safetensors package).
+Exit 1 when a check fails. Checks 1-3 use only the standard library and torch; 4-6 need the reference tree
+(found at $HFREF, else ../shared/hfref beside the repository).
 """
 import argparse
 import json
@@ -39,6 +50,7 @@ import torch.nn.functional as F
 from torch import nn
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from adapterhub_library import import_library, load_report, own_save, weight_files  # noqa: E402
 from bert_adapter_parity import make_config, random_base, read_safetensors, write_safetensors  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -247,11 +259,60 @@ def cli(args):
         raise SystemExit(f'FAIL: {" ".join(cmd)}\n{p.stderr[-4000:]}')
 
 
+OUR_EXTRA_FILES = {'README.md', 'metrics.json', 'layernorms.safetensors'}
+
+
+def library_checks(base, trained, exported, rows, ours, with_ln, work):
+    """Checks 4-6 on an exported directory; one line each; True when all hold."""
+    ok = True
+
+    def report(good, text):
+        nonlocal ok
+        ok &= bool(good)
+        print(f'{"ok  " if good else "FAIL"} {text}')
+
+    files = weight_files(exported)
+    for a, b in (('adapter.safetensors', 'pytorch_adapter.bin'), ('model_head.safetensors', 'pytorch_model_head.bin')):
+        same = a in files and b in files and files[a].keys() == files[b].keys() and all(torch.equal(files[a][k], files[b][k]) for k in files[a])
+        report(same, f'{a} and {b} hold the same {len(files.get(a, {}))} tensors: {sorted(files.get(a, {}))[:2]}...')
+    stray = [k for k in files.get('adapter.safetensors', {}) if '.adapters.' not in k]
+    report(not stray, f'adapter.safetensors holds adapter tensors only (others: {stray})')
+
+    for flag in (False, True):
+        rep = load_report(base, exported, flag, rows, layernorms=with_ln)
+        src = 'adapter.safetensors + model_head.safetensors' if flag else 'pytorch_adapter.bin + pytorch_model_head.bin'
+        report(not rep['missing'] and not rep['unexpected'] and not rep['log'],
+               f'load_adapter({src}): missing keys {rep["missing"]}, unexpected keys {rep["unexpected"]}, log {rep["log"]}')
+        wanted = set(files['adapter.safetensors' if flag else 'pytorch_adapter.bin']) | set(files['model_head.safetensors' if flag else 'pytorch_model_head.bin'])
+        report(set(rep['loaded']) == wanted, f'the library holds exactly the files\' {len(wanted)} adapter and head tensors')
+        diff = (rep['logits'] - ours).abs().max().item()
+        report(diff <= TOL, f'the library\'s logits ({src}{", layernorms.safetensors" if with_ln else ""}) vs ours: max |diff| = {diff:.3e} (want <= {TOL:g})')
+
+    theirs = own_save(base, exported, os.path.join(work, f'own-save-{with_ln}'))
+    their_names = set(os.listdir(theirs[False])) | set(os.listdir(theirs[True]))
+    our_names = set(os.listdir(exported)) - OUR_EXTRA_FILES
+    report(their_names == our_names, f'file names: library {sorted(their_names)}, ours {sorted(our_names)} (+ {sorted(OUR_EXTRA_FILES & set(os.listdir(exported)))})')
+    their_files = {**weight_files(theirs[False]), **weight_files(theirs[True])}
+    for f in sorted(their_files):
+        mine = {k: tuple(v.shape) for k, v in files.get(f, {}).items()}
+        lib = {k: tuple(v.shape) for k, v in their_files[f].items()}
+        report(mine == lib, f'{f}: the library\'s save writes {len(lib)} keys, ours {len(mine)}' + ('' if mine == lib else f' (library only {sorted(set(lib) - set(mine))}, ours only {sorted(set(mine) - set(lib))})'))
+
+    # The trained directory (a published version) keeps our adapter.safetensors with every trained tensor: fine for
+    # load_adapter's default (the .bin); what use_safetensors=True reports there is shown, not judged.
+    rep = load_report(base, trained, False)
+    report(not rep['missing'] and not rep['unexpected'], f'trained directory, load_adapter(.bin): missing {rep["missing"]}, unexpected {rep["unexpected"]}')
+    rep = load_report(base, trained, True)
+    print(f'info trained directory, load_adapter(use_safetensors=True): unexpected keys {rep["unexpected"]}')
+    return ok
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('--keep', action='store_true', help='keep the temp directory')
     ap.add_argument('--act', default='gelu', choices=['gelu', 'relu', 'swish', 'tanh'], help="the adapters' non-linearity")
     args = ap.parse_args()
+    adapters = import_library()
     work = tempfile.mkdtemp(prefix='adapterhub-parity-')
     ok = True
     try:
@@ -293,6 +354,10 @@ def main():
                 good = diff <= TOL if want == 'match' else diff > 100 * TOL
                 ok &= good
                 print(f'{"ok  " if good else "FAIL"} {args.act}, --train-layernorms {ln}, {label}: max |logit diff| = {diff:.3e} (want {"<=" if want == "match" else ">"} {TOL if want == "match" else 100 * TOL:g}; max |logit| {ours.abs().max().item():.3f})')
+            exported = os.path.join(work, f'export-ln-{ln}')
+            cli(['export', '--format', 'adapterhub', '--adapter', out, '--out', exported])
+            print(f'-- AdapterHub {adapters.__version__} on `trainer export --format adapterhub` ({args.act}, --train-layernorms {ln})')
+            ok &= library_checks(base, out, exported, rows, ours, ln == 'true', work)
     finally:
         if args.keep:
             print(f'kept {work}')

@@ -11,8 +11,10 @@ import type { AdapterConfig } from '../../shared/adapter-config.ts';
 import {
   adapterHubFields,
   type ImportBase,
+  isAdapterHubLayout,
   isAdapterHubOnly,
   readAdapterHubDir,
+  readAdapterHubParts,
   splitTensors,
   writeAdapterHubFiles,
 } from './adapterhub.ts';
@@ -37,14 +39,26 @@ export function assertWritableOutput(dir: string): void {
   mkdirSync(dirname(dir), { recursive: true });
 }
 
-/** `modelName`: the base's name for Python users (`from_pretrained(...)`); default the base directory's name. */
-export function writeAdapterDir(dir: string, adapter: AdapterDir, metrics: unknown, opts: { modelName?: string } = {}): void {
+/**
+ * `modelName`: the base's name for Python users (`from_pretrained(...)`); default the base directory's name.
+ * `adapterHubLayout` (`trainer export --format adapterhub`): adapter.safetensors is the library's, the
+ * adapter tensors alone, equal to pytorch_adapter.bin; the head and the LayerNorms are in their own files.
+ * Without it (a trained adapter, a published version) adapter.safetensors holds every trained tensor.
+ */
+export function writeAdapterDir(
+  dir: string,
+  adapter: AdapterDir,
+  metrics: unknown,
+  opts: { modelName?: string; adapterHubLayout?: boolean } = {},
+): void {
   assertWritableOutput(dir);
   const staging = join(dirname(dir), `.${basename(dir)}.partial-${randomBytes(4).toString('hex')}`);
   mkdirSync(staging);
   try {
-    writeSafetensors(join(staging, ADAPTER_WEIGHTS), adapter.tensors, { format: 'pt' });
     const hub = adapterHubFields(adapter.config, opts.modelName);
+    if (opts.adapterHubLayout && !hub)
+      throw new ModelFileError(`AdapterHub export needs an adapter-mode adapter; this one was trained in "${adapter.config.mode}" mode`);
+    if (!opts.adapterHubLayout) writeSafetensors(join(staging, ADAPTER_WEIGHTS), adapter.tensors, { format: 'pt' });
     writeFileSync(join(staging, ADAPTER_CONFIG), `${JSON.stringify({ ...adapter.config, ...hub }, null, 2)}\n`);
     writeFileSync(join(staging, METRICS), `${JSON.stringify(metrics, null, 2)}\n`);
     if (hub) {
@@ -54,7 +68,7 @@ export function writeAdapterDir(dir: string, adapter: AdapterDir, metrics: unkno
         adapter.config,
         adapter.tensors,
         modelCard(adapter.config, metrics, { modelName: opts.modelName, hasLayernorms }),
-        opts.modelName,
+        { modelName: opts.modelName, adapterSafetensors: opts.adapterHubLayout },
       );
     }
     if (existsSync(dir)) rmSync(dir, { recursive: true }); // empty, checked above
@@ -66,8 +80,9 @@ export function writeAdapterDir(dir: string, adapter: AdapterDir, metrics: unkno
 }
 
 /**
- * Reads our adapter directory, or (given the base it will run on) an AdapterHub one: their
- * adapter_config.json + pytorch_adapter.bin or adapter.safetensors, head files optional.
+ * Reads our adapter directory (also as `export --format adapterhub` writes it: adapter.safetensors the
+ * adapter tensors alone, the classifier and LayerNorms from their files), or (given the base it will run
+ * on) an AdapterHub one: their adapter_config.json + pytorch_adapter.bin or adapter.safetensors, head files optional.
  */
 export function readAdapterDir(dir: string, base?: ImportBase): AdapterDir {
   const configPath = join(dir, ADAPTER_CONFIG);
@@ -94,5 +109,8 @@ export function readAdapterDir(dir: string, base?: ImportBase): AdapterDir {
   const file = readSafetensors(join(dir, ADAPTER_WEIGHTS));
   const tensors = new Map<string, F32Tensor>();
   for (const [name, raw] of file.tensors) tensors.set(name, { shape: raw.shape, data: toFloat32(raw, name) });
+  if (isAdapterHubLayout(dir, config, tensors)) for (const [name, t] of readAdapterHubParts(dir, config.task)) tensors.set(name, t);
+  else if (config.mode === 'adapter' && !tensors.has('classifier.weight'))
+    throw new ModelFileError(`${join(dir, ADAPTER_WEIGHTS)}: holds no classifier, and no head_config.json is beside it`);
   return { config, tensors };
 }

@@ -2,10 +2,15 @@
  * The Python `adapters` library's (AdapterHub's) on-disk adapter layout, both ways.
  *
  * Export: the library's top-level fields of adapter_config.json (a Houlsby / DoubleSeqBn bottleneck
- * config), `pytorch_adapter.bin` (the adapter tensors, torch.save format; the plain `load_adapter(path)`
- * reads only this file), `head_config.json` + `pytorch_model_head.bin` / `model_head.safetensors` (a
- * one-layer classification head `heads.<task>.1.*`), `layernorms.safetensors` (trained LayerNorms, which
- * the library has no slot for) and a model card.
+ * config), the adapter tensors alone (what the library's `save_adapter` writes: `pytorch_adapter.bin`, or
+ * `adapter.safetensors` with `use_safetensors=True`; `load_adapter(path)` reads the one its flag names, so
+ * both hold the same tensors), `head_config.json` + `pytorch_model_head.bin` / `model_head.safetensors` (a
+ * one-layer classification head `heads.<task>.1.*`), `layernorms.safetensors` (trained LayerNorms: the
+ * library freezes the base's and saves none) and a model card.
+ *
+ * A trained adapter directory keeps our `adapter.safetensors` (every trained tensor: the runtime reads it)
+ * beside the library's other files; `trainer export --format adapterhub` writes the library's layout, and
+ * readAdapterDir puts our tensor set back together from it (readAdapterHubParts).
  *
  * Import: an AdapterHub directory (their adapter_config.json + pytorch_adapter.bin or adapter.safetensors,
  * head files optional) becomes our AdapterDir on a given base, refusing every config the network here
@@ -138,20 +143,25 @@ export function splitTensors(task: string, tensors: ReadonlyMap<string, F32Tenso
 }
 
 /**
- * Writes the library's files beside ours in `dir` (which already holds adapter.safetensors and our
- * adapter_config.json with the library's fields merged in). Adapter mode only; `card` is the README.
+ * Writes the library's files beside ours in `dir` (which already holds our adapter_config.json with the
+ * library's fields merged in). Adapter mode only; `card` is the README. `adapterSafetensors`: also write
+ * the library's `adapter.safetensors` (the adapter tensors alone, as in `pytorch_adapter.bin`); without
+ * it the caller's own `adapter.safetensors` (every trained tensor) stays.
  */
 export function writeAdapterHubFiles(
   dir: string,
   config: AdapterConfig,
   tensors: ReadonlyMap<string, F32Tensor>,
   card: string,
-  modelName?: string,
+  opts: { modelName?: string; adapterSafetensors?: boolean } = {},
 ): void {
+  const { modelName } = opts;
   if (config.mode !== 'adapter')
     throw new ModelFileError(`AdapterHub export needs an adapter-mode adapter; this one was trained in "${config.mode}" mode`);
   const { adapter, head, layernorms } = splitTensors(config.task, tensors);
+  if (adapter.size === 0) throw new ModelFileError(`adapter "${config.task}" has no adapter tensor to export`);
   writeTorchStateDict(join(dir, ADAPTERHUB_FILES.adapterBin), adapter);
+  if (opts.adapterSafetensors) writeSafetensors(join(dir, ADAPTERHUB_FILES.adapterSafetensors), adapter, { format: 'pt' });
   writeFileSync(join(dir, ADAPTERHUB_FILES.headConfig), `${JSON.stringify(headConfigJson(config, modelName), null, 2)}\n`);
   writeTorchStateDict(join(dir, ADAPTERHUB_FILES.headBin), head);
   writeSafetensors(join(dir, ADAPTERHUB_FILES.headSafetensors), head, { format: 'pt' });
@@ -244,12 +254,7 @@ export function readAdapterHubDir(dir: string, base: ImportBase): { config: Adap
       throw new ModelFileError(`${join(dir, adapterFile)}: tensor "${name}" is neither an adapter "${task}" tensor nor a LayerNorm`);
     tensors.set(withPrefix(name), t);
   }
-  if (existsSync(join(dir, ADAPTERHUB_FILES.layernorms))) {
-    for (const [name, t] of readTensors(join(dir, ADAPTERHUB_FILES.layernorms))) {
-      if (!isLayerNorm(name)) throw new ModelFileError(`${join(dir, ADAPTERHUB_FILES.layernorms)}: tensor "${name}" is not a LayerNorm`);
-      tensors.set(withPrefix(name), t);
-    }
-  }
+  for (const [name, t] of readLayerNorms(dir)) tensors.set(withPrefix(name), t);
   const head = readHead(dir, task, base);
   for (const [name, t] of head.tensors) tensors.set(name, t);
   const trainLayernorms = [...tensors.keys()].some(isLayerNorm);
@@ -314,9 +319,17 @@ function readHead(dir: string, task: string, base: ImportBase): { tensors: Map<s
       labels[id] = label;
     }
   }
+  return { tensors: readHeadTensors(dir, json, task), labels, usesPooler };
+}
+
+/** The head's weights (`heads.<name>.1.*` in the .bin, else the .safetensors) under our names, classifier.weight / .bias. */
+function readHeadTensors(dir: string, headConfig: Record<string, unknown>, task: string): Map<string, F32Tensor> {
+  const fail = (msg: string): never => {
+    throw new ModelFileError(`${join(dir, ADAPTERHUB_FILES.headConfig)}: ${msg}`);
+  };
   const weightsName = existsSync(join(dir, ADAPTERHUB_FILES.headBin)) ? ADAPTERHUB_FILES.headBin : ADAPTERHUB_FILES.headSafetensors;
   if (!existsSync(join(dir, weightsName))) fail(`no ${ADAPTERHUB_FILES.headBin} or ${ADAPTERHUB_FILES.headSafetensors} beside it`);
-  const headName = typeof json.name === 'string' ? json.name : task;
+  const headName = typeof headConfig.name === 'string' ? headConfig.name : task;
   const rename = HEAD_TO_OURS(headName);
   const tensors = new Map<string, F32Tensor>();
   for (const [name, t] of readTensors(join(dir, weightsName))) {
@@ -324,7 +337,32 @@ function readHead(dir: string, task: string, base: ImportBase): { tensors: Map<s
     tensors.set(ours, t);
   }
   if (tensors.size !== 2) fail(`${weightsName} must hold heads.${headName}.1.weight and .bias`);
-  return { tensors, labels, usesPooler };
+  return tensors;
+}
+
+/** layernorms.safetensors (absent: nothing), checked to hold LayerNorms only. */
+function readLayerNorms(dir: string): Map<string, F32Tensor> {
+  const path = join(dir, ADAPTERHUB_FILES.layernorms);
+  if (!existsSync(path)) return new Map();
+  const tensors = readTensors(path);
+  for (const name of tensors.keys()) if (!isLayerNorm(name)) throw new ModelFileError(`${path}: tensor "${name}" is not a LayerNorm`);
+  return tensors;
+}
+
+/**
+ * True when `dir`'s adapter.safetensors is the library's (the adapter tensors alone: an export since the
+ * split), so our tensor set is completed from the head and LayerNorm files. Our own adapter.safetensors
+ * always holds the classifier an adapter-mode adapter trains.
+ */
+export function isAdapterHubLayout(dir: string, config: AdapterConfig, tensors: ReadonlyMap<string, unknown>): boolean {
+  return config.mode === 'adapter' && !tensors.has('classifier.weight') && existsSync(join(dir, ADAPTERHUB_FILES.headConfig));
+}
+
+/** What the library's layout keeps outside adapter.safetensors, under our names: the classifier and trained LayerNorms. */
+export function readAdapterHubParts(dir: string, task: string): Map<string, F32Tensor> {
+  const parts = readLayerNorms(dir);
+  for (const [name, t] of readHeadTensors(dir, readJson(join(dir, ADAPTERHUB_FILES.headConfig)), task)) parts.set(name, t);
+  return parts;
 }
 
 function readTensors(path: string): Map<string, F32Tensor> {

@@ -1,7 +1,8 @@
 /**
  * `trainer export`: rewrite an adapter directory in another ecosystem's format. `onnx` (the default)
- * writes a model any onnxruntime runs (onnx-package.ts); `adapterhub` writes the directory a published
- * version has (ours + the Python `adapters` library's files + model card).
+ * writes a model any onnxruntime runs (onnx-package.ts); `adapterhub` writes the Python `adapters`
+ * library's layout (adapter.safetensors = pytorch_adapter.bin = the adapter tensors alone; the head and
+ * the LayerNorms in their own files) beside our adapter_config.json fields, metrics and a model card.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -60,5 +61,5 @@ export async function exportAdapter(o: ExportOptions): Promise<void> {
     );
   const metricsPath = join(o.adapter, METRICS);
   const metrics: unknown = existsSync(metricsPath) ? JSON.parse(readFileSync(metricsPath, 'utf8')) : {};
-  writeAdapterDir(o.out, adapter, metrics, { modelName: o.modelName });
+  writeAdapterDir(o.out, adapter, metrics, { modelName: o.modelName, adapterHubLayout: true });
 }

@@ -1,172 +1,41 @@
 /**
- * The safetensors format (https://github.com/huggingface/safetensors): an 8-byte little-endian header
- * length N, N bytes of JSON header, then the data section. Each header entry gives dtype, shape and
- * `data_offsets` [begin, end) relative to the data section.
- *
- * Reading keeps the whole file in ONE Buffer and hands out views into it, so a float32 checkpoint
- * costs its file size in memory and no more.
+ * safetensors files on disk: the format itself (parsing, validation, dtypes, encoding) is
+ * safetensors-format.ts, shared with the runtimes; this adds reading a file into ONE Buffer (tensors are
+ * views into it, so a float32 checkpoint costs its file size in memory and no more) and atomic writes.
  */
 
 import { constants as bufferConstants } from 'node:buffer';
 import { randomBytes } from 'node:crypto';
 import { closeSync, constants as fsConstants, fstatSync, fsyncSync, openSync, readSync, renameSync, unlinkSync, writeSync } from 'node:fs';
-import { endianness } from 'node:os';
 import { ModelFileError } from './errors.ts';
-import { decodeBf16, decodeF16 } from './float16.ts';
-import { firstOverlap } from './tensor-ranges.ts';
+import {
+  encodeSafetensors,
+  type F32Tensor,
+  f32ToRaw,
+  type ParsedSafetensors,
+  parseSafetensors,
+  type RawTensor,
+} from './safetensors-format.ts';
 
-export { ModelFileError } from './errors.ts';
+export {
+  DTYPE_SIZES,
+  type F32Tensor,
+  ModelFileError,
+  parseSafetensors,
+  type RawTensor,
+  toFloat32,
+} from './safetensors-format.ts';
 
-export interface RawTensor {
-  dtype: string;
-  shape: number[];
-  /** A view into the file's buffer (no copy). */
-  bytes: Uint8Array;
-}
-
-export interface SafetensorsFile {
+export interface SafetensorsFile extends ParsedSafetensors {
   path: string;
   /** The whole file. */
   buffer: Buffer;
-  metadata: Record<string, string>;
-  /** In file order (by data offset). */
-  tensors: Map<string, RawTensor>;
 }
-
-export interface F32Tensor {
-  shape: number[];
-  data: Float32Array;
-}
-
-/** Byte size of each dtype the format defines. */
-export const DTYPE_SIZES: Readonly<Record<string, number>> = {
-  BOOL: 1,
-  U8: 1,
-  I8: 1,
-  F8_E4M3: 1,
-  F8_E5M2: 1,
-  U16: 2,
-  I16: 2,
-  F16: 2,
-  BF16: 2,
-  U32: 4,
-  I32: 4,
-  F32: 4,
-  U64: 8,
-  I64: 8,
-  F64: 8,
-};
-
-// Same cap as the reference implementation: a bigger "header" means a corrupt or foreign file.
-const MAX_HEADER_BYTES = 100_000_000;
-// Typed-array views reinterpret bytes in platform order; the format is little-endian.
-const LITTLE_ENDIAN = endianness() === 'LE';
 
 /** Reads and validates a safetensors file: one read into one Buffer, tensors are views into it. */
 export function readSafetensors(path: string): SafetensorsFile {
-  return parseSafetensors(readWholeFile(path), path);
-}
-
-/** Validates an in-memory safetensors file; `path` is only used in error messages. */
-export function parseSafetensors(buffer: Buffer, path: string): SafetensorsFile {
-  const fail = (msg: string): never => {
-    throw new ModelFileError(`${path}: ${msg}`);
-  };
-  const size = buffer.length;
-  if (size < 8) fail(`not a safetensors file (${size} bytes, too short for the 8-byte header length)`);
-  const headerLen = buffer.readBigUInt64LE(0);
-  if (headerLen > BigInt(size - 8)) fail(`not a safetensors file (header length ${headerLen} exceeds file size ${size})`);
-  const n = Number(headerLen);
-  if (n > MAX_HEADER_BYTES) fail(`not a safetensors file (header length ${n} exceeds the ${MAX_HEADER_BYTES}-byte limit)`);
-  if (n < 2 || buffer[8] !== 0x7b /* { */) fail(`not a safetensors file (the header does not start with "{")`);
-
-  let text = '';
-  try {
-    text = new TextDecoder('utf-8', { fatal: true }).decode(buffer.subarray(8, 8 + n));
-  } catch {
-    fail('header is not valid UTF-8');
-  }
-  let header: unknown;
-  try {
-    header = JSON.parse(text);
-  } catch (e) {
-    fail(`header is not valid JSON (${(e as Error).message})`);
-  }
-  if (!isPlainObject(header)) return fail('header is not a JSON object');
-
-  const dataStart = 8 + n;
-  const dataLen = size - dataStart;
-  let metadata: Record<string, string> = {};
-  const found: [string, RawTensor, number][] = [];
-  for (const [name, entry] of Object.entries(header)) {
-    if (name === '__metadata__') {
-      metadata = parseMetadata(entry, fail);
-      continue;
-    }
-    const what = `tensor ${JSON.stringify(name)}`;
-    if (!isPlainObject(entry)) return fail(`${what}: header entry is not an object`);
-    const { dtype, shape, data_offsets: offsets } = entry;
-    if (typeof dtype !== 'string') return fail(`${what} has no "dtype"`);
-    const itemSize = DTYPE_SIZES[dtype];
-    if (itemSize === undefined) return fail(`${what} has unknown dtype ${JSON.stringify(dtype)}`);
-    if (!Array.isArray(shape) || !shape.every(isCount)) {
-      return fail(`${what} has an invalid "shape" ${JSON.stringify(shape)} (need an array of non-negative integers)`);
-    }
-    if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every(isCount) || offsets[0] > offsets[1]) {
-      return fail(`${what} has invalid "data_offsets" ${JSON.stringify(offsets)} (need [begin, end] with 0 <= begin <= end)`);
-    }
-    const [begin, end] = offsets as [number, number];
-    if (end > dataLen) {
-      return fail(`${what} has data_offsets [${begin}, ${end}] beyond the end of the file (${size} bytes, data section ${dataLen} bytes)`);
-    }
-    const dims = shape as number[];
-    const need = dims.reduce((p, d) => p * d, 1) * itemSize;
-    if (end - begin !== need) {
-      return fail(`${what} has ${end - begin} bytes but dtype ${dtype} with shape [${dims.join(', ')}] needs ${need}`);
-    }
-    const bytes = new Uint8Array(buffer.buffer, buffer.byteOffset + dataStart + begin, end - begin);
-    found.push([name, { dtype, shape: dims, bytes }, begin]);
-  }
-  // File order, not JSON.parse order (which puts integer-like names first).
-  found.sort((a, b) => a[2] - b[2]);
-  // Each byte belongs to one tensor: overlapping ranges would be converted once each (a 16 MB file of F16
-  // tensors all over the same bytes became 2.1 GB of float32), and the reference writer never makes them.
-  const overlap = firstOverlap(found.map(([name, t, begin]) => ({ name, begin, end: begin + t.bytes.byteLength })));
-  if (overlap) fail(overlap);
-  return { path, buffer, metadata, tensors: new Map(found.map(([name, t]) => [name, t])) };
-}
-
-/**
- * The tensor as float32. F32: a zero-copy view when its bytes are 4-aligned (a copy otherwise);
- * F16/BF16/F64: converted into a new array. Other dtypes throw.
- */
-export function toFloat32(t: RawTensor, name: string): Float32Array {
-  const { bytes } = t;
-  const size = DTYPE_SIZES[t.dtype];
-  const n = size === undefined ? 0 : bytes.byteLength / size;
-  const dv = () => new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  switch (t.dtype) {
-    case 'F32': {
-      if (LITTLE_ENDIAN && bytes.byteOffset % 4 === 0) return new Float32Array(bytes.buffer, bytes.byteOffset, n);
-      const out = new Float32Array(n);
-      const view = dv();
-      for (let i = 0; i < n; i++) out[i] = view.getFloat32(i * 4, true);
-      return out;
-    }
-    case 'F16':
-      return decodeF16(uint16View(bytes), new Float32Array(n));
-    case 'BF16':
-      return decodeBf16(uint16View(bytes), new Float32Array(n));
-    case 'F64': {
-      if (LITTLE_ENDIAN && bytes.byteOffset % 8 === 0) return new Float32Array(new Float64Array(bytes.buffer, bytes.byteOffset, n));
-      const out = new Float32Array(n);
-      const view = dv();
-      for (let i = 0; i < n; i++) out[i] = view.getFloat64(i * 8, true);
-      return out;
-    }
-    default:
-      throw new ModelFileError(`tensor ${JSON.stringify(name)} has dtype ${t.dtype}; only F32, F16, BF16 and F64 convert to float32`);
-  }
+  const buffer = readWholeFile(path);
+  return { path, buffer, ...parseSafetensors(buffer, path) };
 }
 
 /** Writes float32 tensors (keys sorted, data 8-byte aligned like the Python library), atomically. */
@@ -175,54 +44,16 @@ export function writeSafetensors(
   tensors: Record<string, F32Tensor> | ReadonlyMap<string, F32Tensor>,
   metadata?: Record<string, string>,
 ): void {
-  const raw = new Map<string, RawTensor>();
-  for (const [name, t] of entriesOf(tensors)) {
-    checkShape(name, t.shape, t.data.length);
-    raw.set(name, { dtype: 'F32', shape: t.shape, bytes: float32Bytes(t.data) });
-  }
-  writeSafetensorsRaw(path, raw, metadata);
+  writeSafetensorsRaw(path, f32ToRaw(tensors), metadata);
 }
 
-/**
- * Writes tensors of any dtype from their little-endian bytes. Order is the reference library's:
- * bigger dtypes first, then by name, so every tensor's data stays aligned to its item size.
- */
+/** Writes tensors of any dtype from their little-endian bytes, atomically (order: encodeSafetensors). */
 export function writeSafetensorsRaw(
   path: string,
   tensors: Record<string, RawTensor> | ReadonlyMap<string, RawTensor>,
   metadata?: Record<string, string>,
 ): void {
-  const list = [...entriesOf(tensors)];
-  for (const [name, t] of list) {
-    if (name === '__metadata__') throw new ModelFileError(`${path}: "__metadata__" is reserved and cannot name a tensor`);
-    const itemSize = DTYPE_SIZES[t.dtype];
-    if (itemSize === undefined)
-      throw new ModelFileError(`${path}: tensor ${JSON.stringify(name)} has unknown dtype ${JSON.stringify(t.dtype)}`);
-    checkShape(name, t.shape, t.bytes.byteLength / itemSize);
-  }
-  list.sort(([a, ta], [b, tb]) => DTYPE_SIZES[tb.dtype] - DTYPE_SIZES[ta.dtype] || (a < b ? -1 : a > b ? 1 : 0));
-
-  // Built by hand, not JSON.stringify(object): integer-like keys would be reordered by JS.
-  const parts: string[] = [];
-  if (metadata !== undefined && Object.keys(metadata).length > 0) {
-    for (const [k, v] of Object.entries(metadata)) {
-      if (typeof v !== 'string') throw new ModelFileError(`${path}: metadata ${JSON.stringify(k)} must be a string`);
-    }
-    parts.push(`"__metadata__":${JSON.stringify(metadata)}`);
-  }
-  let offset = 0;
-  for (const [name, t] of list) {
-    const end = offset + t.bytes.byteLength;
-    parts.push(`${JSON.stringify(name)}:{"dtype":"${t.dtype}","shape":[${t.shape.join(',')}],"data_offsets":[${offset},${end}]}`);
-    offset = end;
-  }
-  const json = Buffer.from(`{${parts.join(',')}}`, 'utf8');
-  const pad = (8 - (json.length % 8)) % 8; // data section starts 8-byte aligned
-  const head = Buffer.alloc(8 + json.length + pad, 0x20);
-  head.writeBigUInt64LE(BigInt(json.length + pad), 0);
-  json.copy(head, 8);
-
-  writeAtomically(path, [head, ...list.map(([, t]) => t.bytes)]);
+  writeAtomically(path, encodeSafetensors(tensors, metadata, path));
 }
 
 function writeAtomically(path: string, chunks: Uint8Array[]): void {
@@ -281,52 +112,4 @@ function readWholeFile(path: string): Buffer {
   } finally {
     closeSync(fd);
   }
-}
-
-function parseMetadata(entry: unknown, fail: (msg: string) => never): Record<string, string> {
-  if (!isPlainObject(entry)) return fail('"__metadata__" is not an object');
-  for (const [k, v] of Object.entries(entry)) {
-    if (typeof v !== 'string') fail(`"__metadata__" value ${JSON.stringify(k)} is not a string`);
-  }
-  return entry as Record<string, string>;
-}
-
-function uint16View(bytes: Uint8Array): Uint16Array {
-  const n = bytes.byteLength / 2;
-  if (LITTLE_ENDIAN && bytes.byteOffset % 2 === 0) return new Uint16Array(bytes.buffer, bytes.byteOffset, n);
-  const out = new Uint16Array(n);
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  for (let i = 0; i < n; i++) out[i] = view.getUint16(i * 2, true);
-  return out;
-}
-
-/** The little-endian bytes of a Float32Array: a view on little-endian hosts. */
-function float32Bytes(data: Float32Array): Uint8Array {
-  if (LITTLE_ENDIAN) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-  const out = new Uint8Array(data.byteLength);
-  const view = new DataView(out.buffer);
-  for (let i = 0; i < data.length; i++) view.setFloat32(i * 4, data[i], true);
-  return out;
-}
-
-function checkShape(name: string, shape: number[], count: number): void {
-  if (!Array.isArray(shape) || !shape.every(isCount)) {
-    throw new ModelFileError(`tensor ${JSON.stringify(name)}: invalid shape ${JSON.stringify(shape)}`);
-  }
-  const numel = shape.reduce((p, d) => p * d, 1);
-  if (numel !== count) {
-    throw new ModelFileError(`tensor ${JSON.stringify(name)}: shape [${shape.join(', ')}] holds ${numel} values but the data has ${count}`);
-  }
-}
-
-function entriesOf<T>(m: Record<string, T> | ReadonlyMap<string, T>): Iterable<[string, T]> {
-  return m instanceof Map ? m.entries() : Object.entries(m as Record<string, T>);
-}
-
-function isCount(x: unknown): x is number {
-  return typeof x === 'number' && Number.isSafeInteger(x) && x >= 0;
-}
-
-function isPlainObject(x: unknown): x is Record<string, unknown> {
-  return typeof x === 'object' && x !== null && !Array.isArray(x);
 }
