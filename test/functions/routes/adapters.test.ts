@@ -12,7 +12,7 @@ import { pathToFileURL } from 'node:url';
 import { createApp } from '../../../functions/app.ts';
 import type { LogLine } from '../../../functions/http/logging.ts';
 import { queuedStatus } from '../../../shared/job.ts';
-import { Registry } from '../../../shared/registry.ts';
+import { Registry } from '../../../shared/registry/index.ts';
 import { idleLauncher } from '../../support/idle-launcher.ts';
 
 const KEY = 'adapters-route-key';
@@ -39,7 +39,7 @@ async function publish(task: string): Promise<string> {
   writeFileSync(join(dir, 'adapter_config.json'), '{"bottleneck":8}');
   writeFileSync(join(dir, 'metrics.json'), '{}');
   writeFileSync(join(dir, 'README.md'), '# card\n');
-  const manifest = await registry.publishAdapter(dir, {
+  const manifest = await registry.adapters.publish(dir, {
     task,
     jobId: null,
     baseModel: { name: 'tiny', weightsSha256: 'ab'.repeat(32) },
@@ -116,7 +116,7 @@ test('error details and failed-job reasons name s3:// keys, never the store dire
   assert.equal(detail, `the adapter's base model "gone" is not in the store (s3://adapter-store/models/gone/)`);
   // A job the trainer failed with a message naming a dataset by its local path.
   const jobId = 'ft-0000000001aaaaaaaaaaaa';
-  await registry.putJobSpec({
+  await registry.jobs.create({
     format: 'adapter-store.job/v1',
     jobId,
     task: 'failing',
@@ -126,7 +126,7 @@ test('error details and failed-job reasons name s3:// keys, never the store dire
     createdAt: new Date().toISOString(),
   });
   const at = new Date().toISOString();
-  await registry.putJobStatus({
+  await registry.jobs.putStatus({
     ...queuedStatus(jobId, at),
     state: 'failed',
     finishedAt: at,
