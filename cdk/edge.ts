@@ -17,7 +17,7 @@ import * as origins from 'aws-cdk-lib/aws-cloudfront-origins';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
-import { ADAPTER_FILES, OPTIONAL_ADAPTER_FILES, PREFIXES } from '../shared/registry.ts';
+import { ADAPTER_FILES, OPTIONAL_ADAPTER_FILES, PREFIXES } from '../shared/registry/index.ts';
 import { CdnKeyPair } from './cdn-key-pair.ts';
 import { acknowledge } from './nag.ts';
 

@@ -8,7 +8,7 @@ import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct, type IConstruct } from 'constructs';
-import { CHECKPOINT_FOLDER, JOB_EVENTS_FOLDER, JOB_FILES, JOB_POINTS_FOLDER, PREFIXES } from '../shared/registry.ts';
+import { CHECKPOINT_FOLDER, JOB_EVENTS_FOLDER, JOB_FILES, JOB_POINTS_FOLDER, PREFIXES } from '../shared/registry/layout.ts';
 import { acknowledge, grantPutFindings, grantReadFindings, nagBucketArn } from './nag.ts';
 
 /** Who can be granted registry access: a role or something with one (a function), acknowledged on itself. */

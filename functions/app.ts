@@ -6,7 +6,7 @@ import { OpenAPIHono } from '@hono/zod-openapi';
 import { bodyLimit } from 'hono/body-limit';
 import { HTTPException } from 'hono/http-exception';
 import type { Predictor } from '../serving/predictor.ts';
-import { Registry, RegistryError } from '../shared/registry.ts';
+import { Registry, RegistryError } from '../shared/registry/index.ts';
 import { type LabelLimits, labelLimitsFromEnv } from '../shared/training-data/label-limits.ts';
 import { CONSOLE_PUBLIC_PATHS, registerConsoleRoutes } from './console/route.ts';
 import { DatasetChecker } from './datasets/checker.ts';

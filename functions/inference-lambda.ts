@@ -20,7 +20,7 @@ import type { LambdaContext, LambdaEvent } from 'hono/aws-lambda';
 import { handle } from 'hono/aws-lambda';
 import { createNodePredictor } from '../serving/node.ts';
 import type { Predictor } from '../serving/predictor.ts';
-import { Registry } from '../shared/registry.ts';
+import { Registry } from '../shared/registry/index.ts';
 import { type AppDeps, createApp } from './app.ts';
 import type { JobLauncher } from './jobs/launcher.ts';
 import { apiKeySource, readSecretsManager, type SecretReader } from './lambda.ts';

@@ -11,7 +11,7 @@
 import { getSignedUrl as signCloudFrontUrl } from '@aws-sdk/cloudfront-signer';
 import type { LambdaContext, LambdaEvent } from 'hono/aws-lambda';
 import { handle } from 'hono/aws-lambda';
-import { PREFIXES, Registry } from '../shared/registry.ts';
+import { PREFIXES, Registry } from '../shared/registry/index.ts';
 import { type AppDeps, createApp } from './app.ts';
 import { refreshingKeys } from './http/key-source.ts';
 import { BatchLauncher } from './jobs/batch-launcher.ts';

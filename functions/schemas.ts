@@ -8,7 +8,7 @@ import { JOB_EVENT_ID_RE, JobEventSchema } from '../shared/job-events.ts';
 // The job's own schemas live in shared/ so that the trainer re-validates spec.json with them.
 import { requireSweepValidation, S3Uri, Slug, SweepHyperparametersSchema, VERSION_RE } from '../shared/job-schema.ts';
 import { BelowMajoritySchema } from '../shared/majority-baseline.ts';
-import { ADAPTER_FILES, OPTIONAL_ADAPTER_FILES } from '../shared/registry.ts';
+import { ADAPTER_FILES, OPTIONAL_ADAPTER_FILES } from '../shared/registry/index.ts';
 import { unknownKeysError } from '../shared/suggest.ts';
 
 export {

@@ -30,7 +30,7 @@ import { join } from 'node:path';
 import { serve } from '@hono/node-server';
 import { createNodePredictor } from '../serving/node.ts';
 import { FileObjectStore, STALE_TEMPORARY_MS } from '../shared/file-object-store.ts';
-import { LOCAL_REGISTRY_FOLDER, localRegistryUri, localStoreDir, Registry } from '../shared/registry.ts';
+import { LOCAL_REGISTRY_FOLDER, localRegistryUri, localStoreDir, Registry } from '../shared/registry/index.ts';
 import { createApp, DEFAULT_DATASET_MAX_ROWS } from './app.ts';
 import { edgeAssets } from './edge/assets.ts';
 import { LocalRunner } from './jobs/local-runner.ts';

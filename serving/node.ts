@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { SLUG_RE } from '../shared/job-schema.ts';
-import type { Registry } from '../shared/registry.ts';
+import type { Registry } from '../shared/registry/index.ts';
 import type { AdapterSource } from './adapter-source.ts';
 import { parseBase, type ServingBase } from './base.ts';
 import type { Engine, EngineProvider, FeedTensor, PackedFeeds, Variant } from './engine.ts';
@@ -244,9 +244,9 @@ export async function createNodePredictor(opts: NodePredictorOptions): Promise<N
       );
     const dir = await baseDir(name);
     if (!existsSync(join(dir, 'model.safetensors'))) {
-      if (!(await registry.modelExists(name)))
-        throw new PredictError(`the adapter's base model "${name}" is not in the store (${registry.modelUri(name)})`, 'base-missing');
-      await registry.downloadModel(name, dir);
+      if (!(await registry.models.exists(name)))
+        throw new PredictError(`the adapter's base model "${name}" is not in the store (${registry.models.uri(name)})`, 'base-missing');
+      await registry.models.download(name, dir);
     }
     return loadBaseDir(name, dir, engines);
   };

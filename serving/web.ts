@@ -8,6 +8,7 @@
  * on each run, so feeding the base per run, as the Node engine does zero-copy, would cost a base copy a run.
  */
 import * as ort from 'onnxruntime-web/wasm';
+import { BASE_MODEL_FILES, type BaseModelFile } from '../shared/registry/layout.ts';
 import { toOnnxModel } from '../trainer/graph/onnx-export.ts';
 import { buildServingGraph, stackPacked } from '../trainer/model/serving-graph.ts';
 import type { F32Tensor } from '../trainer/model-files/safetensors-format.ts';
@@ -31,9 +32,7 @@ export interface CacheStorageLike {
 
 /** The cache holding bases; bump the suffix if the stored layout ever changes. */
 export const BASE_CACHE_NAME = 'adapter-store-bases-v1';
-const BASE_FILES = ['config.json', 'model.safetensors', 'vocab.txt', 'tokenizer.json', 'tokenizer_config.json'] as const;
-type BaseFile = (typeof BASE_FILES)[number];
-const OPTIONAL: ReadonlySet<BaseFile> = new Set(['vocab.txt', 'tokenizer.json', 'tokenizer_config.json']);
+const OPTIONAL: ReadonlySet<BaseModelFile> = new Set(['vocab.txt', 'tokenizer.json', 'tokenizer_config.json']);
 
 export interface WebPredictorOptions {
   /** The store's API, e.g. https://api.example.com or the page's own origin on `npm start`. */
@@ -148,10 +147,10 @@ function baseLoader(o: {
   caches: CacheStorageLike | null;
   stats: BaseLoadStats;
 }) {
-  const fileUrl = (name: string, file: BaseFile) => `${o.root}/models/${encodeURIComponent(name)}/files/${file}`;
-  const cacheKey = (name: string, file: BaseFile, sha: string) => `${fileUrl(name, file)}?sha256=${sha}`;
+  const fileUrl = (name: string, file: BaseModelFile) => `${o.root}/models/${encodeURIComponent(name)}/files/${file}`;
+  const cacheKey = (name: string, file: BaseModelFile, sha: string) => `${fileUrl(name, file)}?sha256=${sha}`;
 
-  const fetchFile = async (name: string, file: BaseFile): Promise<Uint8Array | null> => {
+  const fetchFile = async (name: string, file: BaseModelFile): Promise<Uint8Array | null> => {
     const res = await o.fetch(fileUrl(name, file), { headers: o.headers });
     if (res.status === 404) {
       await res.body?.cancel();
@@ -166,9 +165,9 @@ function baseLoader(o: {
   };
 
   /** Every file from the cache, or null unless all are there (a partial entry is refetched whole). */
-  const readCached = async (cache: CacheLike, name: string, sha: string): Promise<Map<BaseFile, Uint8Array | null> | null> => {
-    const files = new Map<BaseFile, Uint8Array | null>();
-    for (const f of BASE_FILES) {
+  const readCached = async (cache: CacheLike, name: string, sha: string): Promise<Map<BaseModelFile, Uint8Array | null> | null> => {
+    const files = new Map<BaseModelFile, Uint8Array | null>();
+    for (const f of BASE_MODEL_FILES) {
       const hit = await cache.match(cacheKey(name, f, sha));
       if (!hit) return null;
       files.set(f, hit.status === 404 ? null : new Uint8Array(await hit.arrayBuffer()));
@@ -177,7 +176,7 @@ function baseLoader(o: {
     return files;
   };
 
-  const store = async (cache: CacheLike, name: string, sha: string, files: Map<BaseFile, Uint8Array | null>): Promise<void> => {
+  const store = async (cache: CacheLike, name: string, sha: string, files: Map<BaseModelFile, Uint8Array | null>): Promise<void> => {
     // Older bases of this name (a store rebuilt with other weights) go: the cache holds what adapters name now.
     const prefix = `${fileUrl(name, 'config.json').slice(0, -'config.json'.length)}`;
     for (const r of await cache.keys()) if (r.url.startsWith(prefix) && !r.url.endsWith(`?sha256=${sha}`)) await cache.delete(r.url);
@@ -190,8 +189,8 @@ function baseLoader(o: {
     }
   };
 
-  const parse = async (name: string, files: Map<BaseFile, Uint8Array | null>) => {
-    const text = (f: BaseFile) => {
+  const parse = async (name: string, files: Map<BaseModelFile, Uint8Array | null>) => {
+    const text = (f: BaseModelFile) => {
       const b = files.get(f);
       return b ? { name: `${name}/${f}`, text: new TextDecoder().decode(b) } : undefined;
     };
@@ -209,11 +208,11 @@ function baseLoader(o: {
       if (cached) {
         const parsed = await parse(name, cached);
         if (parsed.base.weightsSha256 === sha) return parsed;
-        for (const f of BASE_FILES) await cache.delete(cacheKey(name, f, sha)); // damaged: fetch again
+        for (const f of BASE_MODEL_FILES) await cache.delete(cacheKey(name, f, sha)); // damaged: fetch again
       }
     }
-    const files = new Map<BaseFile, Uint8Array | null>();
-    await Promise.all(BASE_FILES.map(async (f) => files.set(f, await fetchFile(name, f))));
+    const files = new Map<BaseModelFile, Uint8Array | null>();
+    await Promise.all(BASE_MODEL_FILES.map(async (f) => files.set(f, await fetchFile(name, f))));
     if (!files.get('vocab.txt') && !files.get('tokenizer.json'))
       throw new PredictError(`base model "${name}" has neither vocab.txt nor tokenizer.json`, 'base-missing');
     const parsed = await parse(name, files);

@@ -2,7 +2,7 @@
  * A job's event log (GET /finetune/:jobId/events): what happened to the job, in the order it was
  * recorded, each event typed by `type` with its own `data`. The API writes its own (created,
  * dataset-validated, queued, cancel-requested); run-job writes the trainer's. Both append through
- * Registry.appendJobEvents, which stores them in immutable pages (jobs/<id>/events/<seq>.json).
+ * Registry.jobs.appendEvents, which stores them in immutable pages (jobs/<id>/events/<seq>.json).
  * The zod schemas are the contract: they document the API (OpenAPI) and type both writers.
  */
 import { z } from '@hono/zod-openapi';

@@ -5,14 +5,15 @@
  * Training bounds mirror the trainer CLI's options (docs/cli.md).
  */
 import { z } from '@hono/zod-openapi';
+import { SLUG_RE, VERSION_RE } from './registry/layout.ts';
 import { unknownKeysError } from './suggest.ts';
 import { MAX_SWEEP_POINTS, MAX_SWEEP_VALUES, SWEEP_KEYS, sweepSize } from './sweep.ts';
 import { DEFAULT_LABEL_LIMITS, LABEL_LIMIT_ENV, labelLimitsFromEnv, labelListProblem } from './training-data/label-limits.ts';
 import { DEFAULT_FIELDS } from './training-data/rows.ts';
 
-/** The registry's slug rule (shared/registry.ts): no path tricks, no upper case. */
-export const SLUG_RE = /^[a-z0-9][a-z0-9_-]{0,63}$/;
-export const VERSION_RE = /^\d{8}T\d{9}Z-[0-9a-f]{16}$/;
+/** The registry's slug rule (no path tricks, no upper case) and version ids, as its layout has them. */
+export { SLUG_RE, VERSION_RE };
+
 const SLUG_MESSAGE = 'must be 1-64 characters of a-z, 0-9, "_" or "-", starting with a letter or digit';
 
 export const Slug = z.string().regex(SLUG_RE, SLUG_MESSAGE);

@@ -2,7 +2,7 @@
  * The small object-store interface the registry is written against: keys in one bucket, whole-object
  * writes (optionally create-only), streamed reads, ordered prefix listings a page at a time. Two
  * implementations: S3 (shared/s3-object-store.ts: AWS, LocalStack, any S3-compatible server) and a local
- * directory (shared/file-object-store.ts: `npm start`). Only shared/registry.ts builds keys.
+ * directory (shared/file-object-store.ts: `npm start`). Only shared/registry/ builds keys (layout.ts).
  */
 import type { Readable } from 'node:stream';
 

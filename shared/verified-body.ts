@@ -2,7 +2,7 @@
  * A stored file passed on only as what its manifest says it is: the bytes pass through while their sha256
  * and count are taken, and the last chunk is held back until both match. A file changed or swapped in the
  * store ends the stream with an error instead, so neither a client of a download (GET .../download, which
- * sends a Content-Length) nor a copy on disk (Registry.downloadAdapterVersion) gets a complete file that is
+ * sends a Content-Length) nor a copy on disk (Registry.adapters.download) gets a complete file that is
  * not the published one.
  */
 import { createHash } from 'node:crypto';

@@ -7,7 +7,7 @@
 import { cpSync, existsSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { LOCAL_REGISTRY_FOLDER, localRegistryUri, localStoreDir, Registry, RegistryError } from '../shared/registry.ts';
+import { LOCAL_REGISTRY_FOLDER, localRegistryUri, localStoreDir, Registry, RegistryError } from '../shared/registry/index.ts';
 import { DATASET_FORMATS, type DatasetFormat, DEFAULT_FIELDS, readDataset } from '../shared/training-data/index.ts';
 import { addAblateCommand } from './ablate/command.ts';
 import { logger, nonNegative, nonNegativeInt, number, positiveInt, ratio, seedList, trueOrFalse } from './cli-args.ts';
@@ -471,7 +471,7 @@ program
     ];
     const registry = Registry.fromUri(o.registry);
     // Published adapters name their base's weights sha256: a base model is never replaced.
-    await registry.uploadModel(o.name, o.dir, files).catch((err: unknown) => {
+    await registry.models.upload(o.name, o.dir, files).catch((err: unknown) => {
       throw err instanceof RegistryError && err.code === 'conflict' ? new Error(`${err.message}; pick another name`) : err;
     });
     process.stdout.write(

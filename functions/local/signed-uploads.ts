@@ -8,7 +8,7 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { ObjectStoreError } from '../../shared/object-store.ts';
-import { type Registry, RegistryError } from '../../shared/registry.ts';
+import { type Registry, RegistryError } from '../../shared/registry/index.ts';
 import { problemBody } from '../http/problem.ts';
 
 export const UPLOAD_PATH = '/uploads/';
@@ -95,7 +95,7 @@ export function signedUploads(o: SignedUploadsOptions): SignedUploads {
         const body = atMost(bytes);
         // A client that goes away mid-body fails the write (pipeline destroys `body` too): nothing is stored.
         pipeline(Readable.fromWeb(req.body as import('node:stream/web').ReadableStream<Uint8Array>), body).catch(() => {});
-        await o.registry.putDatasetUpload(key, body, bytes);
+        await o.registry.datasets.putUpload(key, body, bytes);
       } catch (err) {
         if (!(err instanceof RegistryError) || err.code === 'storage') throw err;
         const status = err.code === 'conflict' ? 412 : err.code === 'not-found' ? 404 : 400;

@@ -30,7 +30,7 @@ export function registerAdapterMetricsRoute(app: OpenAPIHono, deps: ResolvedDeps
   const { registry } = deps;
   app.openapi(getMetrics, async (c) => {
     const { task, version } = c.req.valid('param');
-    const manifest = await registry.getManifest(task, version);
+    const manifest = await registry.adapters.manifest(task, version);
     const entry = manifest?.files.find((f) => f.name === 'metrics.json');
     if (!manifest || !entry)
       throw new ProblemError(404, 'not-found', `task "${task}" has no version "${version}" with metrics`, [
@@ -39,9 +39,11 @@ export function registerAdapterMetricsRoute(app: OpenAPIHono, deps: ResolvedDeps
     const headers = { etag: `"${entry.sha256}"`, 'cache-control': 'private, max-age=31536000, immutable' };
     if ((c.req.header('if-none-match') ?? '').split(',').some((t) => t.trim().replace(/^W\//, '') === headers.etag))
       return new Response(null, { status: 304, headers });
-    const body = await registry.openAdapterFile(task, version, 'metrics.json');
+    const body = await registry.adapters.openFile(task, version, 'metrics.json');
     if (!body)
-      throw new Error(`${registry.uriOf(registry.adapterFileKey(task, version, 'metrics.json'))} is in the manifest but not in the store`);
+      throw new Error(
+        `${registry.uriOf(registry.adapters.fileKey(task, version, 'metrics.json'))} is in the manifest but not in the store`,
+      );
     return new Response(Readable.toWeb(body.stream) as ReadableStream<Uint8Array>, {
       status: 200,
       headers: { ...headers, 'content-type': 'application/json', 'content-length': String(body.size) },

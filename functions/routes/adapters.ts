@@ -5,7 +5,7 @@
 import { Readable } from 'node:stream';
 import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
 import type { AdapterManifest } from '../../shared/manifest.ts';
-import { contentTypeOf } from '../../shared/registry.ts';
+import { contentTypeOf } from '../../shared/registry/index.ts';
 import { verifiedBody } from '../../shared/verified-body.ts';
 import type { ResolvedDeps } from '../app.ts';
 import { ProblemError } from '../http/problem.ts';
@@ -95,7 +95,7 @@ export function registerAdapterRoutes(app: OpenAPIHono, deps: ResolvedDeps): voi
 
   /** The newest version whose manifest is sound; a corrupt one is logged and passed over, never served. */
   async function newest(task: string): Promise<{ versions: string[]; manifest: AdapterManifest }> {
-    const { versions, manifest } = await registry.newestManifest(task, (version, err) =>
+    const { versions, manifest } = await registry.adapters.latest(task, (version, err) =>
       deps.log({ time: deps.now().toISOString(), level: 'warn', msg: 'corrupt manifest skipped', task, version, error: err.message }),
     );
     if (!manifest)
@@ -106,7 +106,7 @@ export function registerAdapterRoutes(app: OpenAPIHono, deps: ResolvedDeps): voi
   }
 
   async function manifestAt(task: string, version: string): Promise<AdapterManifest> {
-    const manifest = await registry.getManifest(task, version);
+    const manifest = await registry.adapters.manifest(task, version);
     if (!manifest)
       throw new ProblemError(404, 'not-found', `task "${task}" has no version "${version}"`, [
         { name: 'version', reason: 'no such version' },
@@ -116,7 +116,7 @@ export function registerAdapterRoutes(app: OpenAPIHono, deps: ResolvedDeps): voi
 
   app.openapi(listAdapters, async (c) => {
     const { limit, after } = c.req.valid('query');
-    const { tasks, hasMore } = await registry.listTasks({ limit, after });
+    const { tasks, hasMore } = await registry.adapters.tasks({ limit, after });
     const data = await Promise.all(
       tasks.map(async (task) => {
         // A task whose every manifest is corrupt (logged by newest) is left out, not a 500 for the whole list.
@@ -166,7 +166,7 @@ export function registerAdapterRoutes(app: OpenAPIHono, deps: ResolvedDeps): voi
       throw new ProblemError(404, 'not-found', `version ${manifest.version} of "${task}" has no ${file}`, [
         { name: 'file', reason: 'not in the manifest' },
       ]);
-    const key = registry.adapterFileKey(task, manifest.version, file);
+    const key = registry.adapters.fileKey(task, manifest.version, file);
     const etag = `"${entry.sha256}"`;
     // A pinned version never changes; "newest" may move, so caches must revalidate. Private: every
     // response needed a key, so no shared cache may serve it to someone without one.
@@ -189,7 +189,7 @@ export function registerAdapterRoutes(app: OpenAPIHono, deps: ResolvedDeps): voi
     // Hono answers HEAD through the GET handler; do not open a stream only to drop it.
     if (c.req.method === 'HEAD')
       return new Response(null, { status: 200, headers: { ...fileHeaders, 'content-length': String(entry.bytes) } });
-    const body = await registry.openAdapterFile(task, manifest.version, file);
+    const body = await registry.adapters.openFile(task, manifest.version, file);
     if (!body) throw new Error(`${registry.uriOf(key)} is in the manifest but not in the store`);
     if (body.size !== entry.bytes) {
       body.stream.destroy();

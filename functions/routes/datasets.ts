@@ -101,7 +101,7 @@ export function registerDatasetRoutes(app: OpenAPIHono, deps: ResolvedDeps): voi
         throw new ProblemError(400, 'presigned-uploads-unavailable', 'this deployment takes datasets as raw request bodies only', [
           { name: '(body)', reason: 'send the file itself with ?name=' },
         ]);
-      const key = registry.newDatasetUploadKey(body.name, deps.now());
+      const key = registry.datasets.newUploadKey(body.name, deps.now());
       const uploadUrl = await deps.signUploadUrl(key, body.bytes, UPLOAD_URL_SECONDS);
       const expiresAt = new Date(deps.now().getTime() + UPLOAD_URL_SECONDS * 1000).toISOString();
       return c.json(
@@ -135,7 +135,7 @@ export function registerDatasetRoutes(app: OpenAPIHono, deps: ResolvedDeps): voi
     const { textColumn, textPairColumn, labelColumn } = query;
     const summary = await checkUpload(deps, name, bytes, { textColumn, textPairColumn, labelColumn });
     const sha256 = createHash('sha256').update(bytes).digest('hex');
-    const datasetUri = await registry.putDataset(name, sha256, bytes);
+    const datasetUri = await registry.datasets.put(name, sha256, bytes);
     // Object.fromEntries defines own properties: a "__proto__" label is a key like any other.
     return c.json(
       {

@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { createRoute, type OpenAPIHono } from '@hono/zod-openapi';
 import { type JobSpec, type JobState, type JobStatus, type PointStatus, queuedStatus } from '../../shared/job.ts';
 import { newJobEvent } from '../../shared/job-events.ts';
-import { RegistryError } from '../../shared/registry.ts';
+import { RegistryError } from '../../shared/registry/index.ts';
 import { closestName } from '../../shared/suggest.ts';
 import { isSweep, sweepPoints, sweepSettings, sweepSize } from '../../shared/sweep.ts';
 import { labelListProblem } from '../../shared/training-data/label-limits.ts';
@@ -202,8 +202,8 @@ export function registerFinetuneRoutes(app: OpenAPIHono, deps: ResolvedDeps): vo
         invalid.push({ name: field, reason: `${uri} cannot be read with this deployment's permissions (or does not exist)` });
     }
     if (invalid.length > 0) throw new ProblemError(422, 'dataset-not-found', 'the dataset must exist and be readable', invalid);
-    if (!(await registry.modelExists(baseModel))) {
-      const bases = (await registry.listModels()).map((m) => m.name);
+    if (!(await registry.models.exists(baseModel))) {
+      const bases = (await registry.models.list()).map((m) => m.name);
       const near = closestName(baseModel, bases);
       const reason =
         bases.length === 0
@@ -221,9 +221,9 @@ export function registerFinetuneRoutes(app: OpenAPIHono, deps: ResolvedDeps): vo
    */
   async function publishedVersion(spec: JobSpec): Promise<string | null> {
     const since = new Date(spec.createdAt).toISOString().replace(/[-:]/g, '').replace('.', '');
-    for (const version of await registry.listVersions(spec.task)) {
+    for (const version of await registry.adapters.versions(spec.task)) {
       if (version.slice(0, since.length) < since) break;
-      const manifest = await registry.getManifest(spec.task, version).catch(() => null);
+      const manifest = await registry.adapters.manifest(spec.task, version).catch(() => null);
       if (manifest?.jobId === spec.jobId) return version;
     }
     return null;
@@ -240,11 +240,11 @@ export function registerFinetuneRoutes(app: OpenAPIHono, deps: ResolvedDeps): vo
    *   stopped between recording and submitting it): failed, so it neither hangs nor counts as queued.
    */
   async function view(jobId: string, merge = true): Promise<Job> {
-    const spec = await registry.getJobSpec(jobId);
-    const status = await registry.getJobStatus(jobId);
+    const spec = await registry.jobs.spec(jobId);
+    const status = await registry.jobs.status(jobId);
     // A sweep's points report beside the job (jobs/<id>/points/<i>/status.json): at most MAX_SWEEP_POINTS small reads.
     const points = isSweep(spec.hyperparameters)
-      ? await Promise.all(Array.from({ length: sweepSize(spec.hyperparameters) }, (_, i) => registry.getPointStatus(jobId, i)))
+      ? await Promise.all(Array.from({ length: sweepSize(spec.hyperparameters) }, (_, i) => registry.jobs.pointStatus(jobId, i)))
       : [];
     const show = (s: JobStatus | null, launcherView?: LauncherView) => {
       const job = jobView(spec, s, launcherView, sweepView(spec, s, points));
@@ -254,11 +254,11 @@ export function registerFinetuneRoutes(app: OpenAPIHono, deps: ResolvedDeps): vo
     if (status?.state === 'succeeded') return show(status);
     const now = deps.now().toISOString();
     const base: JobStatus = status ?? queuedStatus(jobId, spec.createdAt);
-    const cancel = await registry.getJobCancel(jobId);
+    const cancel = await registry.jobs.cancelRequest(jobId);
     let launched: LauncherView | undefined;
     let handle: LaunchedJob | null = null;
     if (merge && !cancel && !TERMINAL.includes(base.state)) {
-      handle = await registry.getJobLaunch<LaunchedJob>(jobId);
+      handle = await registry.jobs.launch<LaunchedJob>(jobId);
       if (handle) {
         try {
           launched = await launcher.describe(handle);
@@ -304,7 +304,7 @@ export function registerFinetuneRoutes(app: OpenAPIHono, deps: ResolvedDeps): vo
   async function modelParameters(name: string): Promise<number> {
     const known = parameterCounts.get(name);
     if (known !== undefined) return known;
-    const body = await registry.openModelFile(name, 'model.safetensors');
+    const body = await registry.models.openFile(name, 'model.safetensors');
     const counted = body ? await parametersFromHeader(body) : null;
     const count = Math.max(1, counted ?? Math.ceil((body?.size ?? 0) / 2));
     if (parameterCounts.size >= 256) parameterCounts.clear();
@@ -315,7 +315,7 @@ export function registerFinetuneRoutes(app: OpenAPIHono, deps: ResolvedDeps): vo
   // Who owns each active job (specs are immutable, so once read, always right).
   const owners = new Map<string, string | null>();
   async function ownerOf(jobId: string): Promise<string | null> {
-    if (!owners.has(jobId)) owners.set(jobId, (await registry.getJobSpec(jobId).catch(() => null))?.owner ?? null);
+    if (!owners.has(jobId)) owners.set(jobId, (await registry.jobs.spec(jobId).catch(() => null))?.owner ?? null);
     return owners.get(jobId)!;
   }
 
@@ -411,7 +411,7 @@ export function registerFinetuneRoutes(app: OpenAPIHono, deps: ResolvedDeps): vo
       const jobId = newJobId(now);
       if (idempotencyKey !== undefined) {
         const requestSha256 = sha256Hex(canonicalJson({ ...body, baseModel }));
-        const existing = await registry.claimIdempotencyKey<IdempotencyRecord>(idempotencyKey, {
+        const existing = await registry.idempotency.claim<IdempotencyRecord>(idempotencyKey, {
           jobId,
           requestSha256,
           createdAt: now.toISOString(),
@@ -422,7 +422,7 @@ export function registerFinetuneRoutes(app: OpenAPIHono, deps: ResolvedDeps): vo
               { name: 'Idempotency-Key', reason: 'already used for another request body' },
             ]);
           }
-          if (await registry.getJobStatus(existing.jobId)) {
+          if (await registry.jobs.status(existing.jobId)) {
             c.header('location', `/finetune/${existing.jobId}`);
             c.header('idempotent-replayed', 'true');
             return c.json(await view(existing.jobId, true), 202);
@@ -432,7 +432,7 @@ export function registerFinetuneRoutes(app: OpenAPIHono, deps: ResolvedDeps): vo
           const stale = now.getTime() - Date.parse(existing.createdAt) > IDEMPOTENCY_CLAIM_TTL_MS;
           if (
             !stale ||
-            !(await registry.replaceIdempotencyClaim(idempotencyKey, existing, { jobId, requestSha256, createdAt: now.toISOString() }))
+            !(await registry.idempotency.replace(idempotencyKey, existing, { jobId, requestSha256, createdAt: now.toISOString() }))
           ) {
             throw new ProblemError(
               409,
@@ -460,11 +460,11 @@ export function registerFinetuneRoutes(app: OpenAPIHono, deps: ResolvedDeps): vo
       const status = queuedStatus(jobId, now.toISOString());
       try {
         await checkCapacity(owner);
-        await registry.putJobSpec(spec);
-        await registry.putJobStatus(status);
+        await registry.jobs.create(spec);
+        await registry.jobs.putStatus(status);
         // The log's first page (seq 0), written before the job is submitted so that the trainer's come after it.
         const validationUri = spec.validationUri ?? null;
-        await registry.appendJobEvents(
+        await registry.jobs.appendEvents(
           jobId,
           [
             newJobEvent(
@@ -487,19 +487,19 @@ export function registerFinetuneRoutes(app: OpenAPIHono, deps: ResolvedDeps): vo
           0,
         );
       } catch (err) {
-        if (idempotencyKey !== undefined) await registry.releaseIdempotencyKey(idempotencyKey);
+        if (idempotencyKey !== undefined) await registry.idempotency.release(idempotencyKey);
         throw err;
       }
       owners.set(jobId, owner);
       try {
-        await registry.putJobLaunch(
+        await registry.jobs.putLaunch(
           jobId,
           await launcher.submit({ jobId, task: spec.task, ...(points.length > 1 ? { points: points.length } : {}) }),
         );
       } catch (err) {
         const message = `submitting the job failed: ${(err as Error).message}`;
-        await registry.appendJobEvents(jobId, [newJobEvent('failed', `the job failed: ${message}`, { reason: message }, deps.now())]);
-        await registry.putJobStatus({
+        await registry.jobs.appendEvents(jobId, [newJobEvent('failed', `the job failed: ${message}`, { reason: message }, deps.now())]);
+        await registry.jobs.putStatus({
           ...status,
           state: 'failed',
           error: { message },
@@ -530,7 +530,7 @@ export function registerFinetuneRoutes(app: OpenAPIHono, deps: ResolvedDeps): vo
   app.openapi(listJobs, async (c) => {
     const { task, limit, after } = c.req.valid('query');
     // One bounded listing of the job index per page, then each job's spec and status.
-    const { ids, hasMore } = await registry.listJobIds({ task, limit, after }).catch((err: unknown) => {
+    const { ids, hasMore } = await registry.jobs.listIds({ task, limit, after }).catch((err: unknown) => {
       if (after !== undefined && err instanceof RegistryError && err.code === 'not-found') {
         throw new ProblemError(400, 'validation-error', `invalid query: after`, [
           { name: 'after', reason: `no job "${after}" to continue after` },
@@ -553,9 +553,9 @@ export function registerFinetuneRoutes(app: OpenAPIHono, deps: ResolvedDeps): vo
       ]);
     }
     // The API never writes status.json here (the trainer owns it): the cancel record decides the view.
-    await registry.putJobCancel(jobId, { requestedAt: deps.now().toISOString() });
+    await registry.jobs.requestCancel(jobId, { requestedAt: deps.now().toISOString() });
     // A job that never started has no trainer to record its end: the API does.
-    await registry.appendJobEvents(jobId, [
+    await registry.jobs.appendEvents(jobId, [
       newJobEvent('cancel-requested', 'cancel requested', {}, deps.now()),
       ...(current.status === 'queued'
         ? [newJobEvent('cancelled', 'the job was cancelled before it started', { reason: 'cancelled before it started' }, deps.now())]
@@ -564,7 +564,7 @@ export function registerFinetuneRoutes(app: OpenAPIHono, deps: ResolvedDeps): vo
           ? [newJobEvent('cancelled', 'the sweep was cancelled; its points are stopping', { reason: 'cancelled on request' }, deps.now())]
           : []),
     ]);
-    const handle = await registry.getJobLaunch<LaunchedJob>(jobId);
+    const handle = await registry.jobs.launch<LaunchedJob>(jobId);
     if (handle) await launcher.cancel(handle);
     const after = await view(jobId, false);
     if (after.status === 'succeeded') {

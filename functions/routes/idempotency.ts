@@ -1,6 +1,6 @@
 /**
  * Idempotency-Key requests: the record a claim holds, and the request hash that tells a retry (same
- * body) from a reuse (another body). The claims themselves are registry objects (shared/registry.ts).
+ * body) from a reuse (another body). The claims themselves are registry objects (shared/registry/idempotency.ts).
  */
 import { createHash } from 'node:crypto';
 

@@ -8,7 +8,7 @@ import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import { streamSSE } from 'hono/streaming';
 import { JOB_EVENT_ID_RE, type JobEventRecord, TERMINAL_EVENT_TYPES } from '../../shared/job-events.ts';
-import type { Registry } from '../../shared/registry.ts';
+import type { Registry } from '../../shared/registry/index.ts';
 import type { ResolvedDeps } from '../app.ts';
 import { ProblemError } from '../http/problem.ts';
 import { CheckpointListSchema, JobEventListSchema, JobIdParam, ListCheckpointsQuery, ListEventsQuery } from '../schemas.ts';
@@ -68,7 +68,7 @@ function streamEvents(c: Context, registry: Registry, jobId: string, after: stri
     });
     let quietSince = Date.now();
     while (open) {
-      const { events } = await registry.listJobEvents(jobId, { after: cursor, limit: 1000 });
+      const { events } = await registry.jobs.listEvents(jobId, { after: cursor, limit: 1000 });
       for (const e of events) {
         await stream.writeSSE({ id: e.id, data: registry.withoutLocalPaths(JSON.stringify(e)) });
         cursor = e.id;
@@ -90,7 +90,7 @@ export function registerJobEventRoutes(app: OpenAPIHono, deps: ResolvedDeps): vo
   app.openapi(listEvents, async (c) => {
     const { jobId } = c.req.valid('param');
     const { after, limit, stream } = c.req.valid('query');
-    await registry.getJobSpec(jobId); // 404 for a job that does not exist
+    await registry.jobs.spec(jobId); // 404 for a job that does not exist
     if (wantsStream(c, stream)) {
       if (!deps.eventStream) {
         throw new ProblemError(400, 'validation-error', 'invalid query: stream', [
@@ -105,7 +105,7 @@ export function registerJobEventRoutes(app: OpenAPIHono, deps: ResolvedDeps): vo
       }
       return streamEvents(c, registry, jobId, after ?? lastEventId);
     }
-    const { events, hasMore } = await registry.listJobEvents(jobId, { after, limit });
+    const { events, hasMore } = await registry.jobs.listEvents(jobId, { after, limit });
     // A failure's reason comes from the trainer, which may name the local store's files by path.
     const shown = events.map((e) => JSON.parse(registry.withoutLocalPaths(JSON.stringify(e))) as JobEventRecord);
     return c.json(page(shown, hasMore), 200);
@@ -114,8 +114,8 @@ export function registerJobEventRoutes(app: OpenAPIHono, deps: ResolvedDeps): vo
   app.openapi(listCheckpoints, async (c) => {
     const { jobId } = c.req.valid('param');
     const { after, limit } = c.req.valid('query');
-    await registry.getJobSpec(jobId);
-    const { events } = await registry.listJobEvents(jobId, { after });
+    await registry.jobs.spec(jobId);
+    const { events } = await registry.jobs.listEvents(jobId, { after });
     const saved = events.filter((e): e is Extract<JobEventRecord, { type: 'checkpoint-saved' }> => e.type === 'checkpoint-saved');
     const data = saved.slice(0, limit).map((e) => ({
       object: 'finetune.checkpoint' as const,

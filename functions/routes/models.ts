@@ -2,13 +2,13 @@
  * GET /models: the bases the store has (what a fine-tune's `baseModel` may name; the console's picker).
  * GET /models/:name/files/:file: one file of a base (config, weights, tokenizer), for clients that run
  * adapters themselves (the browser runtime, serving/web.ts). Bases are immutable once their
- * weights exist (Registry.uploadModel), so a file is cached for good by whoever holds a key.
+ * weights exist (Registry.models.upload), so a file is cached for good by whoever holds a key.
  */
 import { Readable } from 'node:stream';
 import { text } from 'node:stream/consumers';
 import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
 import type { BertConfig } from '../../shared/bert-config.ts';
-import { BASE_MODEL_FILES, type BaseModelFile, type Registry } from '../../shared/registry.ts';
+import { BASE_MODEL_FILES, type BaseModelFile, type Registry } from '../../shared/registry/index.ts';
 import type { ResolvedDeps } from '../app.ts';
 import { ProblemError } from '../http/problem.ts';
 import { Slug } from '../schemas.ts';
@@ -79,7 +79,7 @@ async function baseShape(
   name: string,
 ): Promise<Pick<z.infer<typeof BaseModelSchema>, 'layers' | 'hiddenSize' | 'maxSequenceLength'>> {
   try {
-    const body = await registry.openModelFile(name, 'config.json');
+    const body = await registry.models.openFile(name, 'config.json');
     const config = body ? (JSON.parse(await text(body.stream)) as Partial<BertConfig>) : {};
     const int = (v: unknown) => (Number.isInteger(v) ? (v as number) : null);
     return {
@@ -110,7 +110,7 @@ function etagMatches(header: string | undefined, etag: string): boolean {
 export function registerModelRoutes(app: OpenAPIHono, deps: ResolvedDeps): void {
   const { registry } = deps;
   app.openapi(listModels, async (c) => {
-    const bases = await registry.listModels();
+    const bases = await registry.models.list();
     const data = await Promise.all(
       bases.map(async (b) => ({
         object: 'model' as const,
@@ -129,9 +129,9 @@ export function registerModelRoutes(app: OpenAPIHono, deps: ResolvedDeps): void 
         { name: 'file', reason: 'not a base model file' },
       ]);
     const f = file as BaseModelFile;
-    const body = await registry.openModelFile(name, f);
+    const body = await registry.models.openFile(name, f);
     if (!body) {
-      const exists = await registry.modelExists(name);
+      const exists = await registry.models.exists(name);
       throw new ProblemError(404, 'not-found', exists ? `base model "${name}" has no ${file}` : `no base model "${name}" in the store`, [
         exists ? { name: 'file', reason: 'not in this base' } : { name: 'name', reason: 'no such base model' },
       ]);
@@ -146,7 +146,7 @@ export function registerModelRoutes(app: OpenAPIHono, deps: ResolvedDeps): void 
       if (!deps.signDownloadUrl) throw new Error('downloads are "redirect" but no signDownloadUrl was configured');
       return new Response(null, {
         status: 302,
-        headers: { location: await deps.signDownloadUrl(registry.modelFileKey(name, f)), 'cache-control': 'no-store' },
+        headers: { location: await deps.signDownloadUrl(registry.models.fileKey(name, f)), 'cache-control': 'no-store' },
       });
     }
     const headers = { ...common, 'content-type': contentType(f), 'content-length': String(body.size) };

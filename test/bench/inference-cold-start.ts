@@ -16,7 +16,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { REPO_ROOT } from '../../cdk/training.ts';
-import { Registry } from '../../shared/registry.ts';
+import { Registry } from '../../shared/registry/index.ts';
 import { loadBaseModel } from '../../trainer/model-files/base-model.ts';
 import { buildInferenceBundle, runInferenceBundle } from '../support/inference-bundle.ts';
 import { startS3Server } from '../support/s3-server.ts';
@@ -54,7 +54,7 @@ console.log(JSON.stringify({ bundle: sizes }));
 const s3 = await startS3Server();
 await s3.createBucket('bench');
 const registry = Registry.fromUri('s3://bench', s3.client);
-await registry.uploadModel(
+await registry.models.upload(
   'bench',
   baseDir,
   readdirSync(baseDir).filter((f) => ['config.json', 'model.safetensors', 'vocab.txt', 'tokenizer.json'].includes(f)),

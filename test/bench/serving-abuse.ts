@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { SEED_MODEL, SEED_MODEL_DIR } from '../../functions/local/seed-model.ts';
-import { Registry } from '../../shared/registry.ts';
+import { Registry } from '../../shared/registry/index.ts';
 import { loadBaseModel } from '../../trainer/model-files/base-model.ts';
 import { startLocalServer } from '../support/local-server.ts';
 import { publishRandomAdapter } from '../support/serving-store.ts';

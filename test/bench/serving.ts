@@ -23,7 +23,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import * as ort from 'onnxruntime-node';
 import { createNodePredictor } from '../../serving/node.ts';
-import { Registry } from '../../shared/registry.ts';
+import { Registry } from '../../shared/registry/index.ts';
 import { readAdapterDir } from '../../trainer/model-files/adapter-dir.ts';
 import { loadBaseModel } from '../../trainer/model-files/base-model.ts';
 import { buildOnnxModel } from '../../trainer/model-files/onnx-package.ts';

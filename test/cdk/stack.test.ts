@@ -171,7 +171,7 @@ describe('training on AWS Batch', () => {
     assert.equal(images[0].source.dockerFile, 'trainer/Dockerfile');
     const staged = join(assembly.directory, images[0].source.directory);
     // .dockerignore lets in only what the image copies: no node_modules, no tests, no other app code.
-    assert.ok(existsSync(join(staged, 'trainer', 'cli.ts')) && existsSync(join(staged, 'shared', 'registry.ts')));
+    assert.ok(existsSync(join(staged, 'trainer', 'cli.ts')) && existsSync(join(staged, 'shared', 'registry', 'index.ts')));
     for (const absent of ['node_modules', 'test', 'functions', 'cdk', '.git']) assert.ok(!existsSync(join(staged, absent)), absent);
     assert.equal(images[0].source.platform, 'linux/amd64');
   });

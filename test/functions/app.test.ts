@@ -15,7 +15,7 @@ import type { JobLauncher, LaunchedJob, LauncherView } from '../../functions/job
 import { canonicalJson, sha256Hex } from '../../functions/routes/idempotency.ts';
 import { queuedStatus } from '../../shared/job.ts';
 import type { AdapterManifest } from '../../shared/manifest.ts';
-import { Registry } from '../../shared/registry.ts';
+import { Registry } from '../../shared/registry/index.ts';
 import { type S3TestServer, startS3Server } from '../support/s3-server.ts';
 
 const KEY = 'test-key-0123456789';
@@ -83,8 +83,8 @@ before(async () => {
     parameters: { trainable: 10, total: 100 },
     metrics: null,
   };
-  older = await registry.publishAdapter(dir, meta, '20250101T000000000Z-0000000000000001');
-  manifest = await registry.publishAdapter(dir, meta, '20250102T000000000Z-0000000000000002');
+  older = await registry.adapters.publish(dir, meta, '20250101T000000000Z-0000000000000001');
+  manifest = await registry.adapters.publish(dir, meta, '20250102T000000000Z-0000000000000002');
   launcher = new RecordingLauncher();
   app = createApp(deps());
 });
@@ -144,9 +144,9 @@ describe('POST /finetune', () => {
     assert.equal(res.headers.get('location'), `/finetune/${job.jobId}`);
     assert.equal(launcher.submitted.length, before + 1);
     assert.deepEqual(launcher.submitted.at(-1), { jobId: job.jobId, task: 'sst2' });
-    const spec = await registry.getJobSpec(job.jobId);
+    const spec = await registry.jobs.spec(job.jobId);
     assert.equal(spec.datasetUri, good.datasetUri);
-    assert.equal((await registry.getJobStatus(job.jobId))?.state, 'queued');
+    assert.equal((await registry.jobs.status(job.jobId))?.state, 'queued');
     const launch = await s3.client.send(
       new (await import('@aws-sdk/client-s3')).GetObjectCommand({ Bucket: 'registry', Key: `jobs/${job.jobId}/launch.json` }),
     );
@@ -171,7 +171,7 @@ describe('POST /finetune', () => {
       [8, 64, 256].flatMap((bottleneck, i) => [1e-3, 3e-4].map((lr, j) => [2 * i + j, { bottleneck, lr }, 'queued'])),
     );
     assert.deepEqual(launcher.submitted.at(-1), { jobId: job.jobId, task: 'sst2', points: 6 });
-    assert.deepEqual((await registry.getJobSpec(job.jobId)).hyperparameters, sweep.hyperparameters);
+    assert.deepEqual((await registry.jobs.spec(job.jobId)).hyperparameters, sweep.hyperparameters);
   });
 
   test("a sweep's GET shows each point's progress and sums them; a cancel records the sweep's end and stops its launch", async () => {
@@ -182,7 +182,7 @@ describe('POST /finetune', () => {
     const { jobId } = (await res.json()) as { jobId: string };
     const at = new Date().toISOString();
     const point = (i: number, patch: object) =>
-      registry.putPointStatus({
+      registry.jobs.putPointStatus({
         ...queuedStatus(jobId, at),
         format: 'adapter-store.point-status/v1',
         point: i,
@@ -214,7 +214,7 @@ describe('POST /finetune', () => {
       ['succeeded', 'cancelled'],
     );
     assert.equal(launcher.cancelled.at(-1)?.jobId, jobId);
-    const { events } = await registry.listJobEvents(jobId);
+    const { events } = await registry.jobs.listEvents(jobId);
     assert.deepEqual(
       events.slice(-2).map((e) => e.type),
       ['cancel-requested', 'cancelled'],
@@ -377,7 +377,7 @@ describe('POST /finetune', () => {
     const res = await call('/finetune', { method: 'POST', json: { ...good, task: 'columns', hyperparameters: columns } });
     assert.equal(res.status, 202, await res.clone().text());
     const { jobId } = (await res.json()) as { jobId: string };
-    assert.deepEqual((await registry.getJobSpec(jobId)).hyperparameters, columns);
+    assert.deepEqual((await registry.jobs.spec(jobId)).hyperparameters, columns);
     await problem(await call('/finetune', { method: 'POST', json: { ...good, hyperparameters: { labelColumn: '' } } }), 400);
     const doc = (await (await call('/openapi.json')).json()) as {
       components: { schemas: { Hyperparameters: { properties: Record<string, { description?: string }> } } };
@@ -430,7 +430,7 @@ describe('POST /finetune', () => {
       const p = await problem(await call('/finetune', { method: 'POST', json: { ...good, task: 'launch-fails' } }), 502);
       const jobId = /job (ft-[a-z0-9]+)/.exec(p.detail)?.[1];
       assert.ok(jobId);
-      assert.equal((await registry.getJobStatus(jobId))?.state, 'failed');
+      assert.equal((await registry.jobs.status(jobId))?.state, 'failed');
     } finally {
       launcher.failSubmit = false;
     }
@@ -487,10 +487,10 @@ describe('GET /finetune', () => {
 
   test('GET /finetune/:jobId reports status, progress, metrics and the adapter version when done', async () => {
     const jobId = await create('progress');
-    const status = await registry.getJobStatus(jobId);
+    const status = await registry.jobs.status(jobId);
     assert.ok(status);
     const validation = { loss: 0.5, accuracy: 0.8, macroF1: 0.79, mcc: 0.6, examples: 10 };
-    await registry.putJobStatus({
+    await registry.jobs.putStatus({
       ...status,
       state: 'succeeded',
       step: 40,
@@ -578,12 +578,12 @@ describe('GET /finetune', () => {
     assert.equal(res.status, 200);
     assert.equal(((await res.json()) as { status: string }).status, 'cancelled');
     assert.deepEqual(launcher.cancelled.at(-1), { jobId, externalId: `ext-${jobId}` });
-    assert.ok(await registry.getJobCancel(jobId), 'the cancel record is written');
-    assert.equal((await registry.getJobStatus(jobId))?.state, 'queued', "status.json stays the trainer's");
+    assert.ok(await registry.jobs.cancelRequest(jobId), 'the cancel record is written');
+    assert.equal((await registry.jobs.status(jobId))?.state, 'queued', "status.json stays the trainer's");
     assert.equal((await call(`/finetune/${jobId}/cancel`, { method: 'POST' })).status, 200);
     // A stopping trainer's last report lands after the cancel: the job still reads cancelled.
-    const late = (await registry.getJobStatus(jobId))!;
-    await registry.putJobStatus({ ...late, state: 'failed', error: { message: 'interrupted by SIGTERM' } });
+    const late = (await registry.jobs.status(jobId))!;
+    await registry.jobs.putStatus({ ...late, state: 'failed', error: { message: 'interrupted by SIGTERM' } });
     const after = (await (await call(`/finetune/${jobId}`)).json()) as { status: string; error: unknown };
     assert.deepEqual([after.status, after.error], ['cancelled', null]);
     const listed = (await (await call('/finetune?task=cancel-me')).json()) as { data: { jobId: string; status: string }[] };
@@ -593,8 +593,8 @@ describe('GET /finetune', () => {
     const racing = await create('cancel-race');
     const original = launcher.cancel.bind(launcher);
     launcher.cancel = async (job) => {
-      const st = (await registry.getJobStatus(job.jobId))!;
-      await registry.putJobStatus({ ...st, state: 'succeeded', adapterVersion: manifest.version });
+      const st = (await registry.jobs.status(job.jobId))!;
+      await registry.jobs.putStatus({ ...st, state: 'succeeded', adapterVersion: manifest.version });
     };
     try {
       await problem(await call(`/finetune/${racing}/cancel`, { method: 'POST' }), 409);
@@ -604,9 +604,9 @@ describe('GET /finetune', () => {
     assert.equal(((await (await call(`/finetune/${racing}`)).json()) as { status: string }).status, 'succeeded');
 
     const done = await create('cancel-done');
-    const st = await registry.getJobStatus(done);
+    const st = await registry.jobs.status(done);
     assert.ok(st);
-    await registry.putJobStatus({ ...st, state: 'succeeded' });
+    await registry.jobs.putStatus({ ...st, state: 'succeeded' });
     await problem(await call(`/finetune/${done}/cancel`, { method: 'POST' }), 409);
     await problem(await call('/finetune/ft-nope/cancel', { method: 'POST' }), 404);
   });
@@ -635,10 +635,10 @@ describe('adapters', () => {
       parameters: { trainable: 1, total: 2 },
       metrics: null,
     };
-    const kept = await registry.publishAdapter(dir, { ...meta, task: 'zz-fallback' }, '20250101T000000000Z-00000000000000a1');
-    await registry.publishAdapter(dir, { ...meta, task: 'zz-fallback' }, '20250102T000000000Z-00000000000000a2');
+    const kept = await registry.adapters.publish(dir, { ...meta, task: 'zz-fallback' }, '20250101T000000000Z-00000000000000a1');
+    await registry.adapters.publish(dir, { ...meta, task: 'zz-fallback' }, '20250102T000000000Z-00000000000000a2');
     await s3.putObject('registry', 'adapters/zz-fallback/20250102T000000000Z-00000000000000a2/manifest.json', '{"truncated": ');
-    await registry.publishAdapter(dir, { ...meta, task: 'zz-gone' }, '20250101T000000000Z-00000000000000b1');
+    await registry.adapters.publish(dir, { ...meta, task: 'zz-gone' }, '20250101T000000000Z-00000000000000b1');
     await s3.putObject(
       'registry',
       'adapters/zz-gone/20250101T000000000Z-00000000000000b1/manifest.json',
@@ -917,7 +917,7 @@ describe('the job view: list and detail agree, manifests win, stale work is reco
 
   test("a launcher 'succeeded' is mapped: the job's manifest makes it succeeded, none makes it failed", async () => {
     const published = await create('agree-ok');
-    const version = (await registry.publishAdapter(files, { ...meta, task: 'agree-ok', jobId: published })).version;
+    const version = (await registry.adapters.publish(files, { ...meta, task: 'agree-ok', jobId: published })).version;
     launcher.views.set(published, { state: 'succeeded' });
     const [d] = await both(published, 'agree-ok');
     assert.deepEqual([d.status, d.adapterVersion], ['succeeded', version]);
@@ -931,24 +931,24 @@ describe('the job view: list and detail agree, manifests win, stale work is reco
 
   test('a manifest naming the job wins over a cancel: succeeded, and cancelling it is 409', async () => {
     const jobId = await create('agree-race');
-    await registry.putJobCancel(jobId, { requestedAt: new Date().toISOString() });
-    const st = (await registry.getJobStatus(jobId))!;
-    await registry.putJobStatus({ ...st, state: 'cancelled' }); // what an older trainer wrote on SIGTERM while publishing
-    const version = (await registry.publishAdapter(files, { ...meta, task: 'agree-race', jobId })).version;
+    await registry.jobs.requestCancel(jobId, { requestedAt: new Date().toISOString() });
+    const st = (await registry.jobs.status(jobId))!;
+    await registry.jobs.putStatus({ ...st, state: 'cancelled' }); // what an older trainer wrote on SIGTERM while publishing
+    const version = (await registry.adapters.publish(files, { ...meta, task: 'agree-race', jobId })).version;
     const [d] = await both(jobId, 'agree-race');
     assert.deepEqual([d.status, d.adapterVersion], ['succeeded', version]);
     const p = await problem(await call(`/finetune/${jobId}/cancel`, { method: 'POST' }), 409);
     assert.match(p.detail, /already succeeded/);
     // A manifest of the same task naming another job does not count.
     const other = await create('agree-race');
-    await registry.putJobCancel(other, { requestedAt: new Date().toISOString() });
+    await registry.jobs.requestCancel(other, { requestedAt: new Date().toISOString() });
     assert.equal((await both(other, 'agree-race'))[0].status, 'cancelled');
   });
 
   test('a job recorded but never launched (the API died before submitting) reads failed after the grace period, in both views', async () => {
     const t0 = new Date('2026-01-01T00:00:00Z');
     const jobId = newJobIdFor(t0);
-    await registry.putJobSpec({
+    await registry.jobs.create({
       format: 'adapter-store.job/v1',
       jobId,
       task: 'agree-lost',
@@ -957,7 +957,7 @@ describe('the job view: list and detail agree, manifests win, stale work is reco
       hyperparameters: {},
       createdAt: t0.toISOString(),
     });
-    await registry.putJobStatus(queuedStatus(jobId, t0.toISOString()));
+    await registry.jobs.putStatus(queuedStatus(jobId, t0.toISOString()));
     const early = createApp(deps({ now: () => new Date(t0.getTime() + 60_000) }));
     assert.equal(
       ((await (await early.request(`/finetune/${jobId}`, { headers: AUTH })).json()) as { status: string }).status,
@@ -973,7 +973,7 @@ describe('the job view: list and detail agree, manifests win, stale work is reco
     const key = 'died-after-claim';
     const old = new Date(Date.now() - 10 * 60_000);
     assert.equal(
-      await registry.claimIdempotencyKey(key, { jobId: newJobIdFor(old), requestSha256: sha(good), createdAt: old.toISOString() }),
+      await registry.idempotency.claim(key, { jobId: newJobIdFor(old), requestSha256: sha(good), createdAt: old.toISOString() }),
       null,
     );
     const submitted = launcher.submitted.length;
@@ -993,7 +993,7 @@ describe('the job view: list and detail agree, manifests win, stale work is reco
 
     // A fresh claim with no job yet is still "in progress", not taken over.
     const fresh = 'still-working';
-    await registry.claimIdempotencyKey(fresh, {
+    await registry.idempotency.claim(fresh, {
       jobId: newJobIdFor(new Date()),
       requestSha256: sha(good),
       createdAt: new Date().toISOString(),
@@ -1046,7 +1046,7 @@ describe('spend controls', () => {
     counting.active.delete(((await first.json()) as { jobId: string }).jobId);
     assert.equal((await post(a, KEY)).status, 202);
     // The owner is a fingerprint of the key, never the key.
-    const spec = await registry.getJobSpec([...counting.active][0]);
+    const spec = await registry.jobs.spec([...counting.active][0]);
     assert.match(spec.owner ?? '', /^[0-9a-f]{16}$/);
     assert.doesNotMatch(JSON.stringify(spec), new RegExp(KEY));
   });
@@ -1069,14 +1069,14 @@ describe('spend controls', () => {
     const h = { batchSize: 8, maxSeqLen: 8 };
     const fits = await post(a, KEY, { ...good, hyperparameters: { ...h, maxSteps: 10, seeds: [1] } });
     assert.equal(fits.status, 202);
-    assert.deepEqual((await registry.getJobSpec(((await fits.json()) as { jobId: string }).jobId)).budget, { maxSteps: 10 });
+    assert.deepEqual((await registry.jobs.spec(((await fits.json()) as { jobId: string }).jobId)).budget, { maxSteps: 10 });
     const over = await problem(await post(a, KEY, { ...good, hyperparameters: { ...h, maxSteps: 20, seeds: [1] } }), 422);
     assert.deepEqual(fieldNames(over), ['hyperparameters.maxSteps']);
     assert.match(over.detail, /would cost 1\.280e\+3 .* over this deployment's 8\.000e\+2 per job \(ADAPTER_STORE_MAX_JOB_COST\)/);
     const capped = await post(a, KEY, { ...good, hyperparameters: { ...h, seeds: [1, 2] } });
     assert.equal(capped.status, 202);
     const job = (await capped.json()) as { jobId: string; hyperparameters: object };
-    assert.deepEqual((await registry.getJobSpec(job.jobId)).budget, { maxSteps: 6 }, 'floor(800 / (2 seeds x 8 x 8))');
+    assert.deepEqual((await registry.jobs.spec(job.jobId)).budget, { maxSteps: 6 }, 'floor(800 / (2 seeds x 8 x 8))');
     assert.deepEqual(job.hyperparameters, { ...h, seeds: [1, 2] }, 'the request is shown as asked');
     await problem(await post(a, KEY, { ...good, hyperparameters: { ...h, batchSize: 64, seeds: [1, 2] } }), 422);
     assert.equal(counting.submitted.length, 2);
@@ -1091,7 +1091,7 @@ describe('spend controls', () => {
     const sweepCapped = await post(b, KEY, { ...good, hyperparameters: { ...sweep, maxSteps: undefined } });
     assert.equal(sweepCapped.status, 202);
     assert.deepEqual(
-      (await registry.getJobSpec(((await sweepCapped.json()) as { jobId: string }).jobId)).budget,
+      (await registry.jobs.spec(((await sweepCapped.json()) as { jobId: string }).jobId)).budget,
       { maxSteps: 2 },
       '(2 x 8 + 2 evaluations x 10,000) x 8 = 160,128 fits 240,000; 3 steps (3 evaluations) do not',
     );
@@ -1103,7 +1103,7 @@ describe('spend controls', () => {
     const a = createApp(deps({ launcher: counting, jobLimits: { maxQueuedJobs: 10, maxJobsPerKey: 10, maxJobCost: 20 * 32 * 128 } }));
     const plain = await post(a, KEY, { ...good, hyperparameters: { seeds: [1] } });
     assert.equal(plain.status, 202);
-    assert.deepEqual((await registry.getJobSpec(((await plain.json()) as { jobId: string }).jobId)).budget, { maxSteps: 20 });
+    assert.deepEqual((await registry.jobs.spec(((await plain.json()) as { jobId: string }).jobId)).budget, { maxSteps: 20 });
     const costly = { ...good, validationUri: good.datasetUri, hyperparameters: { seeds: [1], evalSteps: 1, maxSeqLen: 512 } };
     const refused = await problem(await post(a, KEY, costly), 422);
     assert.deepEqual(fieldNames(refused), ['hyperparameters.evalSteps']);
@@ -1124,6 +1124,6 @@ describe('spend controls', () => {
     const res = await post(a, KEY, { ...good, baseModel: 'half', hyperparameters: { batchSize: 8, maxSeqLen: 8, seeds: [1] } });
     assert.equal(res.status, 202);
     const { jobId } = (await res.json()) as { jobId: string };
-    assert.deepEqual((await registry.getJobSpec(jobId)).budget, { maxSteps: 1562 }, 'floor(1e9 / (8 x 8 x 10,000))');
+    assert.deepEqual((await registry.jobs.spec(jobId)).budget, { maxSteps: 1562 }, 'floor(1e9 / (8 x 8 x 10,000))');
   });
 });

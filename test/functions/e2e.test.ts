@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { createApp } from '../../functions/app.ts';
 import { LocalRunner } from '../../functions/jobs/local-runner.ts';
-import { Registry } from '../../shared/registry.ts';
+import { Registry } from '../../shared/registry/index.ts';
 import { writeRandomBert } from '../../trainer/model-files/random-bert.ts';
 import { type S3TestServer, startS3Server } from '../support/s3-server.ts';
 import { BERT_VOCAB_FILE, sentimentRows, toJsonl } from '../support/text-rows.ts';
@@ -36,7 +36,7 @@ before(async () => {
     seed: 3,
     vocabFile: BERT_VOCAB_FILE,
   });
-  await registry.uploadModel('tiny-bert', dir, ['config.json', 'model.safetensors', 'vocab.txt']);
+  await registry.models.upload('tiny-bert', dir, ['config.json', 'model.safetensors', 'vocab.txt']);
   await s3.putObject('registry', 'datasets/sst2-slice.jsonl', toJsonl(sentimentRows(160)));
   await s3.putObject('registry', 'datasets/bad.jsonl', '{"text": "fine", "label": 1}\n{"text": \n');
   runner = new LocalRunner({ registryUri: 's3://registry', env: s3.env, extraArgs: ['--status-interval', '0', '--threads', '1'] });

@@ -12,7 +12,7 @@ import { after, before, test } from 'node:test';
 import { createApp } from '../../functions/app.ts';
 import { depsFromEnv } from '../../functions/lambda.ts';
 import type { AdapterManifest } from '../../shared/manifest.ts';
-import { Registry } from '../../shared/registry.ts';
+import { Registry } from '../../shared/registry/index.ts';
 import { type S3TestServer, startS3Server } from '../support/s3-server.ts';
 import { writeTinyBert } from '../support/tiny-bert.ts';
 
@@ -42,8 +42,8 @@ before(async () => {
   for (const f of ['adapter.safetensors', 'adapter_config.json', 'metrics.json']) writeFileSync(join(dir, f), '{}');
   baseDir = join(dir, 'tiny');
   writeTinyBert(baseDir);
-  await registry.uploadModel('tiny', baseDir, ['config.json', 'model.safetensors', 'vocab.txt']);
-  manifest = await registry.publishAdapter(dir, {
+  await registry.models.upload('tiny', baseDir, ['config.json', 'model.safetensors', 'vocab.txt']);
+  manifest = await registry.adapters.publish(dir, {
     task: 'sst2',
     jobId: null,
     baseModel: { name: 'b', weightsSha256: 'ab'.repeat(32) },

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { RegisterJobDefinitionCommand } from '@aws-sdk/client-batch';
-import { Registry } from '../../shared/registry.ts';
+import { Registry } from '../../shared/registry/index.ts';
 import { type BatchEmulatorServer, startBatchEmulator } from '../emulators/batch/server.ts';
 import { invokeLambda } from '../support/api-gateway.ts';
 import { type S3TestServer, startS3Server } from '../support/s3-server.ts';
@@ -34,7 +34,7 @@ before(async () => {
   const registry = Registry.fromUri('s3://registry', s3.client);
   const dir = mkdtempSync(join(tmpdir(), 'lambda-'));
   for (const f of ['config.json', 'model.safetensors']) writeFileSync(join(dir, f), '{}');
-  await registry.uploadModel('tiny', dir, ['config.json', 'model.safetensors']);
+  await registry.models.upload('tiny', dir, ['config.json', 'model.safetensors']);
   await s3.putObject('registry', 'datasets/train.jsonl', '{"text": "fine", "label": 1}\n');
   Object.assign(process.env, s3.env, batch.env, {
     ADAPTER_STORE_REGISTRY: 's3://registry',

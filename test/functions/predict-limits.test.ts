@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { predictorOptionsFromEnv } from '../../functions/inference-lambda.ts';
 import { predictLimitsFromEnv } from '../../functions/predict-limits.ts';
-import { Registry } from '../../shared/registry.ts';
+import { Registry } from '../../shared/registry/index.ts';
 
 test('unset: the runtime defaults; set: positive integers; anything else refused by name', () => {
   assert.deepEqual(predictLimitsFromEnv({}), {});

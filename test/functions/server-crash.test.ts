@@ -20,7 +20,7 @@ import { after, test } from 'node:test';
 import { pathToFileURL } from 'node:url';
 import { CHECKPOINT_POINTER, type CheckpointPointer } from '../../shared/checkpoint-layout.ts';
 import type { JobEventRecord } from '../../shared/job-events.ts';
-import { Registry } from '../../shared/registry.ts';
+import { Registry } from '../../shared/registry/index.ts';
 import { readCheckpoint } from '../../trainer/train/resume-state.ts';
 import { type LocalServer, startLocalServer } from '../support/local-server.ts';
 import { runTrainerCli } from '../support/process.ts';
@@ -86,7 +86,7 @@ function moment(jobId: string, kind: Moment, from: number): Promise<void> {
       if (hit && !finished) end();
     });
     void (async () => {
-      while (!finished && (await registry.getJobStatus(jobId))?.state !== 'succeeded') await new Promise((r) => setTimeout(r, 100));
+      while (!finished && (await registry.jobs.status(jobId))?.state !== 'succeeded') await new Promise((r) => setTimeout(r, 100));
       if (!finished) end();
     })();
   });
@@ -108,7 +108,7 @@ function stop(server: LocalServer, how: Stop, jobId: string): Promise<number | n
 }
 
 async function events(jobId: string): Promise<JobEventRecord[]> {
-  return (await registry.listJobEvents(jobId)).events;
+  return (await registry.jobs.listEvents(jobId)).events;
 }
 
 test('stopped at random moments (Ctrl-C, kill -9 of the group, kill -9 of everything), a job resumes each time from its last checkpoint and publishes once', {
@@ -120,7 +120,7 @@ test('stopped at random moments (Ctrl-C, kill -9 of the group, kill -9 of everyt
   assert.equal(up.code, 0, up.stderr);
   // The toy rows 10 times over: 75 steps an epoch at batch 4, 3,000 in all.
   const rows = Buffer.from(TOY_JSONL.repeat(10));
-  const datasetUri = await registry.putDataset('crash.jsonl', createHash('sha256').update(rows).digest('hex'), rows);
+  const datasetUri = await registry.datasets.put('crash.jsonl', createHash('sha256').update(rows).digest('hex'), rows);
 
   let server = await startServer();
   const key = readFileSync(join(store, 'api-key'), 'utf8').trim();
@@ -136,7 +136,7 @@ test('stopped at random moments (Ctrl-C, kill -9 of the group, kill -9 of everyt
   });
   assert.equal(created.status, 202, await created.clone().text());
   const { jobId } = (await created.json()) as { jobId: string };
-  const status = async () => (await registry.getJobStatus(jobId))!;
+  const status = async () => (await registry.jobs.status(jobId))!;
   await waitUntil('the first checkpoint in the store', () => pointer(jobId), { timeoutMs: 120_000, intervalMs: 20 });
 
   // Every stop with every moment, in a random order.
@@ -225,8 +225,8 @@ test('stopped at random moments (Ctrl-C, kill -9 of the group, kill -9 of everyt
     [],
     'no failure, no ignored checkpoint, no failed upload',
   );
-  assert.deepEqual(await registry.listVersions('crash'), [final.adapterVersion], 'exactly one version');
-  assert.equal((await registry.getManifest('crash', final.adapterVersion!))?.jobId, jobId);
+  assert.deepEqual(await registry.adapters.versions('crash'), [final.adapterVersion], 'exactly one version');
+  assert.equal((await registry.adapters.manifest('crash', final.adapterVersion!))?.jobId, jobId);
   assert.equal(await server.stop('SIGINT', true), 0);
   assert.doesNotMatch(server.output(), new RegExp(`"job":"${jobId}","state":"failed"`));
 });

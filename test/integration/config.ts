@@ -9,7 +9,7 @@
  *   ADAPTER_STORE_API_KEYS    comma list; the suite uses the first (or INTEGRATION_API_KEY)
  *   INTEGRATION_JOB_TIMEOUT_S how long one training job may take, queueing included (default 600)
  */
-import { parseRegistryUri, type RegistryLocation } from '../../shared/registry.ts';
+import { parseRegistryUri, type RegistryLocation } from '../../shared/registry/index.ts';
 
 export interface IntegrationConfig {
   registryUri: string;

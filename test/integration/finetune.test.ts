@@ -111,7 +111,7 @@ test('a sweep -> one Batch array job (a child per point) + a reduce that depends
   const reduce = await waitForBatchJob(f, created.jobId);
   assert.equal(reduce.status, 'SUCCEEDED');
   assert.deepEqual(reduce.container?.command, ['run-job', '--registry', f.config.registryUri, '--job', created.jobId, '--reduce']);
-  const launch = (await f.registry.getJobLaunch<LaunchedJob>(created.jobId))!;
+  const launch = (await f.registry.jobs.launch<LaunchedJob>(created.jobId))!;
   assert.ok(launch.arrayJobId, 'the launch record names the array job');
   assert.deepEqual(
     reduce.dependsOn?.map((d) => d.jobId),
@@ -157,7 +157,7 @@ test('cancelling a sweep terminates its array (every point) and its reduce; noth
   const reduce = await waitForBatchJob(f, jobId, 120_000);
   assert.equal(reduce.status, 'FAILED');
   assert.equal(reduce.statusReason, CANCEL_REASON, 'the reduce never ran');
-  const launch = (await f.registry.getJobLaunch<LaunchedJob>(jobId))!;
+  const launch = (await f.registry.jobs.launch<LaunchedJob>(jobId))!;
   for (let i = 0; ; i++) {
     const array = (await f.batch.send(new DescribeJobsCommand({ jobs: [launch.arrayJobId!] }))).jobs![0];
     if (array.status === 'FAILED') {
@@ -226,7 +226,7 @@ test("a container that dies before it can report -> GET /finetune/:id shows fail
   // status.json: all the API knows comes from DescribeJobs.
   const jobId = `ft-it-${f.config.runId}-orphan`;
   const now = new Date().toISOString();
-  await f.registry.putJobSpec({
+  await f.registry.jobs.create({
     format: 'adapter-store.job/v1',
     jobId,
     task: `it-orphan-${f.config.runId}`,
@@ -235,14 +235,14 @@ test("a container that dies before it can report -> GET /finetune/:id shows fail
     hyperparameters: tiny,
     createdAt: now,
   });
-  await f.registry.putJobStatus(queuedStatus(jobId, now));
+  await f.registry.jobs.putStatus(queuedStatus(jobId, now));
   const launcher = new BatchLauncher({
     jobQueue: f.config.jobQueue,
     jobDefinition: f.config.jobDefinition,
     registryUri: `s3://adapter-store-it-missing-${f.config.runId}`,
     client: f.batch,
   });
-  await f.registry.putJobLaunch(jobId, await launcher.submit({ jobId, task: 'orphan' }));
+  await f.registry.jobs.putLaunch(jobId, await launcher.submit({ jobId, task: 'orphan' }));
 
   const job = await waitForJob(f, jobId);
   assert.equal(job.status, 'failed');

@@ -12,7 +12,7 @@ import { type BatchClient, DescribeJobsCommand, type JobDetail } from '@aws-sdk/
 import { CreateBucketCommand, HeadBucketCommand, PutObjectCommand, type S3Client, S3ServiceException } from '@aws-sdk/client-s3';
 import { batchClientFromEnv } from '../../functions/jobs/batch-launcher.ts';
 import { handler } from '../../functions/lambda.ts';
-import { Registry } from '../../shared/registry.ts';
+import { Registry } from '../../shared/registry/index.ts';
 import { s3ClientFromEnv } from '../../shared/s3-client.ts';
 import { writeRandomBert } from '../../trainer/model-files/random-bert.ts';
 import { type EventOptions, invokeLambda, type LambdaHttpResponse } from '../support/api-gateway.ts';
@@ -49,7 +49,7 @@ export async function setUp(): Promise<Fixtures> {
   const { bucket } = config.location;
   await ensureBucket(s3, bucket);
 
-  if (!(await registry.modelExists(BASE_MODEL))) {
+  if (!(await registry.models.exists(BASE_MODEL))) {
     const dir = mkdtempSync(join(tmpdir(), 'it-base-'));
     try {
       writeRandomBert(dir, {
@@ -61,7 +61,7 @@ export async function setUp(): Promise<Fixtures> {
         seed: 7,
         vocabFile: BERT_VOCAB_FILE,
       });
-      await registry.uploadModel(BASE_MODEL, dir, ['config.json', 'model.safetensors', 'vocab.txt']);
+      await registry.models.upload(BASE_MODEL, dir, ['config.json', 'model.safetensors', 'vocab.txt']);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -134,7 +134,7 @@ export async function waitForJob(
 
 /** The Batch job behind a fine-tune job (its id is in jobs/<id>/launch.json). */
 export async function batchJob(f: Fixtures, jobId: string): Promise<JobDetail> {
-  const launch = await f.registry.getJobLaunch<{ externalId: string }>(jobId);
+  const launch = await f.registry.jobs.launch<{ externalId: string }>(jobId);
   if (!launch) throw new Error(`job ${jobId} has no launch.json`);
   const out = await f.batch.send(new DescribeJobsCommand({ jobs: [launch.externalId] }));
   const job = out.jobs?.[0];

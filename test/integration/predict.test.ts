@@ -64,12 +64,12 @@ after(() => {
 async function trainerProbs(texts: string[]): Promise<{ probs: number[]; label: string }[]> {
   const base = join(work, 'ref-base');
   const adapter = join(work, 'ref-adapter');
-  await f.registry.downloadModel(BASE_MODEL, base);
+  await f.registry.models.download(BASE_MODEL, base);
   mkdirSync(adapter, { recursive: true });
-  const manifest = await f.registry.getManifest(trained.task, trained.version);
+  const manifest = await f.registry.adapters.manifest(trained.task, trained.version);
   assert.ok(manifest);
   for (const file of manifest.files) {
-    const body = await f.registry.openAdapterFile(trained.task, trained.version, file.name);
+    const body = await f.registry.adapters.openFile(trained.task, trained.version, file.name);
     assert.ok(body, file.name);
     writeFileSync(join(adapter, file.name), await buffer(body.stream));
   }
@@ -96,7 +96,7 @@ test('POST /adapters/{task}/predict on the inference function: the newest versio
   assert.equal(out.version, trained.version);
   assert.equal(out.predictions.length, TEXTS.length);
 
-  const manifest = await f.registry.getManifest(trained.task, trained.version);
+  const manifest = await f.registry.adapters.manifest(trained.task, trained.version);
   const labels = manifest!.labels;
   const reference = await trainerProbs(TEXTS);
   out.predictions.forEach((p, i) => {

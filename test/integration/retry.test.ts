@@ -82,7 +82,7 @@ test('a Batch job killed with its host mid-upload is retried and resumes from it
   assert.equal(done.attempts?.length, 2, JSON.stringify(done.attempts));
   assert.match(done.attempts![0].statusReason ?? '', /^Host EC2/);
 
-  const list = (await f.registry.listJobEvents(jobId)).events;
+  const list = (await f.registry.jobs.listEvents(jobId)).events;
   const resumed = list.flatMap((e) => (e.type === 'resumed' ? [e.data.step] : []));
   assert.equal(resumed.length, 1, JSON.stringify(list.map((e) => e.type)));
   assert.ok(resumed[0] >= at.step, `resumed at ${resumed[0]}, the pointer was at ${at.step}`);

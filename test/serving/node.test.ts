@@ -11,7 +11,7 @@ import { after, before, test } from 'node:test';
 import { createNodePredictor, loadBaseDir, NodeEngines, type NodePredictor } from '../../serving/node.ts';
 import { PredictError } from '../../serving/predictor.ts';
 import { softmax } from '../../serving/runtime.ts';
-import { Registry } from '../../shared/registry.ts';
+import { Registry } from '../../shared/registry/index.ts';
 import { packAdapters } from '../../trainer/model/serving-graph.ts';
 import { argmax } from '../../trainer/util/argmax.ts';
 import { type ServingStore, servingStore, type TestAdapter, type Text, trainerLogits } from '../support/serving-store.ts';

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { AdapterManifest } from '../../shared/manifest.ts';
-import { Registry } from '../../shared/registry.ts';
+import { Registry } from '../../shared/registry/index.ts';
 import { parameterSpecs, specFromAdapterConfig } from '../../trainer/model/params.ts';
 import { initialParameters } from '../../trainer/model/weights.ts';
 import { writeAdapterDir } from '../../trainer/model-files/adapter-dir.ts';
@@ -37,7 +37,7 @@ export async function servingStore(prefix: string): Promise<ServingStore> {
   const baseDir = join(root, 'tiny');
   writeTinyBert(baseDir, { layerNormNoise: 0.2 });
   const registry = Registry.fromUri(pathToFileURL(join(root, 'store')).href);
-  await registry.uploadModel('tiny', baseDir, ['config.json', 'model.safetensors', 'vocab.txt']);
+  await registry.models.upload('tiny', baseDir, ['config.json', 'model.safetensors', 'vocab.txt']);
   const base = loadBaseModel(baseDir);
   let n = 0;
   return {
@@ -66,7 +66,7 @@ export async function publishRandomAdapter(
   const shapes = new Map(parameterSpecs(specFromAdapterConfig(adapter.config)).map((p) => [p.name, p.shape]));
   const tensors = new Map<string, F32Tensor>([...adapter.tensors].map(([k, v]) => [k, { shape: shapes.get(k)!, data: v }]));
   writeAdapterDir(dir, { config: adapter.config, tensors }, { ok: true }, { modelName: baseName });
-  const manifest = await registry.publishAdapter(dir, {
+  const manifest = await registry.adapters.publish(dir, {
     task: o.task,
     jobId: null,
     baseModel: { name: baseName, weightsSha256: base.weightsSha256 },

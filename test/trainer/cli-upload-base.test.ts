@@ -8,7 +8,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { Registry } from '../../shared/registry.ts';
+import { Registry } from '../../shared/registry/index.ts';
 import { writeRandomBert } from '../../trainer/model-files/random-bert.ts';
 import { runTrainerCli } from '../support/process.ts';
 import { type S3TestServer, startS3Server } from '../support/s3-server.ts';
@@ -50,7 +50,7 @@ test('a checked base model is uploaded under models/<name>/ and downloads identi
   assert.equal(out.weightsSha256, sha(join(dir, 'model.safetensors')));
   assert.equal(out.layers, 1);
   const back = join(work, 'back');
-  await registry.downloadModel('my-bert', back);
+  await registry.models.download('my-bert', back);
   for (const f of out.files) assert.equal(sha(join(back, f)), sha(join(dir, f)), f);
 
   const again = await cli('upload-base', '--dir', dir, '--name', 'my-bert', '--registry', 's3://registry');
@@ -74,6 +74,6 @@ test('a directory that is not a usable base model is refused before anything is 
     const r = await cli('upload-base', '--dir', dir, '--name', name, '--registry', 's3://registry');
     assert.notEqual(r.code, 0, name);
     assert.match(r.stderr, message, name);
-    assert.equal(await registry.modelExists(name), false, `${name}: nothing uploaded`);
+    assert.equal(await registry.models.exists(name), false, `${name}: nothing uploaded`);
   }
 });

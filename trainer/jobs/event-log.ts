@@ -6,7 +6,7 @@
  * the next flush.
  */
 import type { NewJobEvent } from '../../shared/job-events.ts';
-import type { Registry } from '../../shared/registry.ts';
+import type { Registry } from '../../shared/registry/index.ts';
 
 export interface EventLogOptions {
   registry: Registry;
@@ -56,7 +56,7 @@ export class JobEventLog {
       while (this.buffer.length > 0) {
         const batch = this.buffer.slice(0, this.maxEvents);
         try {
-          const { seq } = await this.o.registry.appendJobEvents(this.o.jobId, batch, this.nextSeq);
+          const { seq } = await this.o.registry.jobs.appendEvents(this.o.jobId, batch, this.nextSeq);
           this.nextSeq = seq + 1;
           this.buffer = this.buffer.slice(batch.length);
         } catch (err) {

@@ -6,7 +6,7 @@ import type { AdapterConfig } from '../../shared/adapter-config.ts';
 import type { JobMetrics, JobSpec } from '../../shared/job.ts';
 import type { BelowMajority } from '../../shared/majority-baseline.ts';
 import type { AdapterManifest } from '../../shared/manifest.ts';
-import type { Registry } from '../../shared/registry.ts';
+import type { Registry } from '../../shared/registry/index.ts';
 
 export async function publishJobAdapter(
   registry: Registry,
@@ -16,9 +16,9 @@ export async function publishJobAdapter(
   metrics: Omit<JobMetrics, 'examples'> | null,
   belowMajority: BelowMajority | null = null,
 ): Promise<AdapterManifest> {
-  const published = await registry.findJobVersion(spec.task, spec.jobId, spec.createdAt);
+  const published = await registry.adapters.findJobVersion(spec.task, spec.jobId, spec.createdAt);
   if (published) return published;
-  return registry.publishAdapter(dir, {
+  return registry.adapters.publish(dir, {
     task: spec.task,
     jobId: spec.jobId,
     baseModel: { name: spec.baseModel, weightsSha256: config.base.weightsSha256 },

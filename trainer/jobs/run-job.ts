@@ -15,7 +15,7 @@ import { CHECKPOINT_FILES, type CheckpointPointer } from '../../shared/checkpoin
 import { type Hyperparameters, type JobMetrics, type JobSpec, type JobStatus, type PointStatus, queuedStatus } from '../../shared/job.ts';
 import { type NewJobEvent, newJobEvent } from '../../shared/job-events.ts';
 import { JobSpecSchema } from '../../shared/job-schema.ts';
-import type { Registry } from '../../shared/registry.ts';
+import type { Registry } from '../../shared/registry/index.ts';
 import { isSweep, pointSettings, sweepPoints, sweepSize } from '../../shared/sweep.ts';
 import type { JobEvent, TrainerEvent } from '../../shared/trainer-events.ts';
 import { preflight } from '../sessions/doctor.ts';
@@ -114,7 +114,7 @@ export function trainOptionsFromSpec(
 
 export async function runJob(o: RunJobOptions): Promise<JobStatus> {
   const { registry, jobId } = o;
-  const stored = await registry.getJobSpec(jobId);
+  const stored = await registry.jobs.spec(jobId);
   // spec.json is re-validated with the API's own schema before anything it names is read: only s3://
   // datasets (never a local path or file:// URL), only slugs for the task and model, bounded training.
   let spec: JobSpec;
@@ -123,8 +123,8 @@ export async function runJob(o: RunJobOptions): Promise<JobStatus> {
   } catch (err) {
     const at = new Date().toISOString();
     const message = (err as Error).message;
-    await registry.putJobStatus({ ...queuedStatus(jobId, at), state: 'failed', error: { message }, startedAt: at, finishedAt: at });
-    await registry.appendJobEvents(jobId, [newJobEvent('failed', `the job failed: ${message}`, { reason: message })]);
+    await registry.jobs.putStatus({ ...queuedStatus(jobId, at), state: 'failed', error: { message }, startedAt: at, finishedAt: at });
+    await registry.jobs.appendEvents(jobId, [newJobEvent('failed', `the job failed: ${message}`, { reason: message })]);
     throw err;
   }
   const h = spec.hyperparameters;
@@ -139,16 +139,16 @@ export async function runJob(o: RunJobOptions): Promise<JobStatus> {
     if (!Number.isSafeInteger(point) || point < 0 || point >= points)
       throw new Error(`job ${jobId} sweeps ${points} points (0 to ${points - 1}); there is no point ${point}`);
     await runTraining(o, spec, { kind: 'point', point, local: false });
-    return (await registry.getJobStatus(jobId)) ?? queuedStatus(jobId, spec.createdAt);
+    return (await registry.jobs.status(jobId)) ?? queuedStatus(jobId, spec.createdAt);
   }
   // Locally, one process runs the points in turn (a restarted job skips the finished ones), then the reduce.
   const startedAt = new Date().toISOString();
-  await registry.putJobStatus({ ...queuedStatus(jobId, startedAt), state: 'running', startedAt });
-  await registry.appendJobEvents(jobId, [newJobEvent('running', `the sweep is running: ${points} points, one after another`, {})]);
+  await registry.jobs.putStatus({ ...queuedStatus(jobId, startedAt), state: 'running', startedAt });
+  await registry.jobs.appendEvents(jobId, [newJobEvent('running', `the sweep is running: ${points} points, one after another`, {})]);
   for (let point = 0; point < points; point++) {
-    const done = await registry.getPointStatus(jobId, point);
+    const done = await registry.jobs.pointStatus(jobId, point);
     if (done?.state === 'succeeded' || done?.state === 'failed') continue;
-    if (await registry.getJobCancel(jobId)) break;
+    if (await registry.jobs.cancelRequest(jobId)) break;
     await runTraining(o, spec, { kind: 'point', point, local: true });
   }
   return reduceSweep(o, spec);
@@ -173,9 +173,9 @@ async function runTraining(o: RunJobOptions, spec: JobSpec, target: RunTarget): 
   // What a point reports beyond a job's fields: its settings and, once trained, its scores.
   let pointResult: Pick<PointStatus, 'seeds' | 'score' | 'best' | 'trainablePercent'> = {};
   const write = (s: JobStatus): Promise<void> => {
-    if (point === undefined) return registry.putJobStatus(s);
+    if (point === undefined) return registry.jobs.putStatus(s);
     const { format: _f, adapterVersion: _v, sweep: _s, ...fields } = s;
-    return registry.putPointStatus({ ...fields, format: 'adapter-store.point-status/v1', point, settings, ...pointResult });
+    return registry.jobs.putPointStatus({ ...fields, format: 'adapter-store.point-status/v1', point, settings, ...pointResult });
   };
   // Status writes are serialised and throttled: S3 PUTs are not free and order matters.
   let writing: Promise<void> = Promise.resolve();
@@ -240,15 +240,15 @@ async function runTraining(o: RunJobOptions, spec: JobSpec, target: RunTarget): 
   let uploading: Promise<void> = Promise.resolve();
   const finishStop = async (patch: Partial<JobStatus>): Promise<never> => {
     await Promise.race([uploading, new Promise((r) => setTimeout(r, STOP_UPLOAD_GRACE_MS))]);
-    const cancelled = await registry.getJobCancel(jobId).catch(() => null);
+    const cancelled = await registry.jobs.cancelRequest(jobId).catch(() => null);
     const final = cancelled ? { state: 'cancelled' as const, finishedAt: now() } : patch;
     await report(final, true);
     // A sweep's points never write the job's end, except a local sweep's runner (the API logs a cancel itself).
     if (point === undefined || !cancelled) await recordState(final);
     if (target.kind === 'point' && target.local) {
-      await registry.putJobStatus({ ...((await registry.getJobStatus(jobId)) ?? queuedStatus(jobId, now())), ...final, updatedAt: now() });
+      await registry.jobs.putStatus({ ...((await registry.jobs.status(jobId)) ?? queuedStatus(jobId, now())), ...final, updatedAt: now() });
       const e = cancelled ? null : stateEvent(final);
-      if (e) await registry.appendJobEvents(jobId, [e]).catch(() => {});
+      if (e) await registry.jobs.appendEvents(jobId, [e]).catch(() => {});
     }
     await writing;
     rmSync(work, { recursive: true, force: true });
@@ -282,12 +282,12 @@ async function runTraining(o: RunJobOptions, spec: JobSpec, target: RunTarget): 
     // On CUDA, the doctor first (trainer/sessions/doctor.ts): a device that would fall back to the CPU fails the job with its reason.
     await preflight(o.device, o.threads);
     const base = join(work, 'base');
-    await registry.downloadModel(spec.baseModel, base);
+    await registry.models.download(spec.baseModel, base);
     // Datasets are read straight from their URIs (streamed, never copied to disk); a local registry's own are files.
-    const data = registry.readableDatasetUri(spec.datasetUri);
-    const validation = spec.validationUri === undefined ? undefined : registry.readableDatasetUri(spec.validationUri);
+    const data = registry.datasets.readableUri(spec.datasetUri);
+    const validation = spec.validationUri === undefined ? undefined : registry.datasets.readableUri(spec.validationUri);
     const checkpointDir = join(work, CHECKPOINT);
-    const resumed = await registry.downloadCheckpoint(jobId, checkpointDir, point);
+    const resumed = await registry.jobs.downloadCheckpoint(jobId, checkpointDir, point);
     if (resumed) log({ event: 'checkpoint-restored', job: jobId });
     const out = join(work, 'adapter');
     const uploads = join(work, 'upload');
@@ -315,7 +315,7 @@ async function runTraining(o: RunJobOptions, spec: JobSpec, target: RunTarget): 
         mkdirSync(snapshot, { recursive: true });
         for (const f of CHECKPOINT_FILES) linkOrCopy(join(dir, folder, f), join(snapshot, f));
         uploading = uploading
-          .then(() => registry.uploadCheckpoint(jobId, uploads, pointer, point))
+          .then(() => registry.jobs.uploadCheckpoint(jobId, uploads, pointer, point))
           .then(() => {
             if (point === undefined) events.add(mapper.checkpointSaved(step));
           })
@@ -327,14 +327,14 @@ async function runTraining(o: RunJobOptions, spec: JobSpec, target: RunTarget): 
     await uploading;
     phase = 'publishing';
     // A cancel that came in while training ended: publish nothing.
-    if (await registry.getJobCancel(jobId)) {
+    if (await registry.jobs.cancelRequest(jobId)) {
       await report({ state: 'cancelled', finishedAt: now() }, true);
       if (point === undefined) await recordState({ state: 'cancelled' });
       return status;
     }
     if (point !== undefined) {
       // Staged, not published: only the reduce step makes the best point a version.
-      await registry.uploadPointAdapter(jobId, point, out);
+      await registry.jobs.uploadPointAdapter(jobId, point, out);
       const seeds = metrics.seeds.map((s) => ({ seed: s.seed, score: s.best ? metricValue(s.best, metrics.metric) : null }));
       // The selection score: the mean over seeds, none when a seed has none (as sweep/select.ts scores points).
       const score = seeds.some((s) => s.score === null) ? null : summarize(seeds.map((s) => s.score))!.mean;

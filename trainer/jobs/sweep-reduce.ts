@@ -39,19 +39,19 @@ export interface SweepPointSummary {
 export async function reduceSweep(o: RunJobOptions, spec: JobSpec): Promise<JobStatus> {
   const { registry, jobId } = o;
   const now = () => new Date().toISOString();
-  const current = (await registry.getJobStatus(jobId)) ?? queuedStatus(jobId, spec.createdAt);
+  const current = (await registry.jobs.status(jobId)) ?? queuedStatus(jobId, spec.createdAt);
   if (current.state === 'succeeded') return current; // a retried reduce: already published
   const write = async (patch: Partial<JobStatus>) => {
     const status: JobStatus = { ...current, startedAt: current.startedAt ?? now(), ...patch, updatedAt: now() };
-    await registry.putJobStatus(status);
+    await registry.jobs.putStatus(status);
     return status;
   };
-  if (await registry.getJobCancel(jobId)) return write({ state: 'cancelled', finishedAt: now() });
+  if (await registry.jobs.cancelRequest(jobId)) return write({ state: 'cancelled', finishedAt: now() });
 
   const h = spec.hyperparameters;
   const metric = h.metric ?? trainDefaults.metric;
   const settings = sweepSettings(h);
-  const statuses = await Promise.all(settings.map((_, i) => registry.getPointStatus(jobId, i)));
+  const statuses = await Promise.all(settings.map((_, i) => registry.jobs.pointStatus(jobId, i)));
   const summaries: SweepPointSummary[] = statuses.map((s, point) => ({
     point,
     settings: settings[point],
@@ -72,7 +72,7 @@ export async function reduceSweep(o: RunJobOptions, spec: JobSpec): Promise<JobS
     const why = summaries.map((p) => `point ${p.point} (${settingsLabel(p.settings)}): ${p.error ?? reasonOf(p.state)}`).join('; ');
     const message = `no point of the sweep finished with a validation score: ${why}`;
     await write({ state: 'failed', error: { message }, finishedAt: now() });
-    await registry.appendJobEvents(jobId, [newJobEvent('failed', `the job failed: ${message}`, { reason: message })]);
+    await registry.jobs.appendEvents(jobId, [newJobEvent('failed', `the job failed: ${message}`, { reason: message })]);
     throw new Error(message);
   }
   const best = summaries[chosen.point];
@@ -81,7 +81,7 @@ export async function reduceSweep(o: RunJobOptions, spec: JobSpec): Promise<JobS
   const work = mkdtempSync(join(tmpdir(), `reduce-${jobId}-`));
   try {
     const dir = join(work, 'adapter');
-    if ((await registry.downloadPointAdapter(jobId, best.point, dir)) === 0)
+    if ((await registry.jobs.downloadPointAdapter(jobId, best.point, dir)) === 0)
       throw new Error(`point ${best.point} finished but its staged adapter (jobs/${jobId}/points/${best.point}/adapter/) is missing`);
     // The published metrics.json says how the version was chosen: every point's result beside the winner's own.
     const metricsFile = join(dir, 'metrics.json');
@@ -92,7 +92,7 @@ export async function reduceSweep(o: RunJobOptions, spec: JobSpec): Promise<JobS
       `${JSON.stringify({ ...trained, sweep: { metric, selection: 'mean over seeds on validation', bestPoint: best.point, points: summaries } }, null, 2)}\n`,
     );
     const config = JSON.parse(readFileSync(join(dir, 'adapter_config.json'), 'utf8')) as AdapterConfig;
-    if (await registry.getJobCancel(jobId)) return write({ state: 'cancelled', finishedAt: now() });
+    if (await registry.jobs.cancelRequest(jobId)) return write({ state: 'cancelled', finishedAt: now() });
     // The guardrail, on the winner's own validation set (its metrics.json carries the majority baseline).
     const guard = majorityGuard(belowMajority(winner.best ?? null, (trained as { majority?: MajorityBaseline | null }).majority, metric));
     const manifest = await publishJobAdapter(registry, spec, dir, config, winner.best ?? null, guard?.status.belowMajority);
@@ -104,7 +104,7 @@ export async function reduceSweep(o: RunJobOptions, spec: JobSpec): Promise<JobS
       finishedAt: now(),
       ...guard?.status,
     });
-    await registry.appendJobEvents(jobId, [
+    await registry.jobs.appendEvents(jobId, [
       ...(guard ? [guard.event] : []),
       newJobEvent('sweep-selected', `point ${best.point} (${settingsLabel(best.settings)}) is best on ${metric}: ${best.score}`, {
         point: best.point,
@@ -124,7 +124,7 @@ export async function reduceSweep(o: RunJobOptions, spec: JobSpec): Promise<JobS
     // Publishing failed (a staged file missing, the store refusing): the job says why, not just its exit code.
     const message = `publishing the sweep's best point ${best.point} failed: ${(err as Error).message}`;
     await write({ state: 'failed', error: { message }, finishedAt: now() }).catch(() => {});
-    await registry.appendJobEvents(jobId, [newJobEvent('failed', `the job failed: ${message}`, { reason: message })]).catch(() => {});
+    await registry.jobs.appendEvents(jobId, [newJobEvent('failed', `the job failed: ${message}`, { reason: message })]).catch(() => {});
     throw err;
   } finally {
     rmSync(work, { recursive: true, force: true });

@@ -7,7 +7,7 @@ import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AdapterManifest } from '../../shared/manifest.ts';
-import type { Registry } from '../../shared/registry.ts';
+import type { Registry } from '../../shared/registry/index.ts';
 import { ModelFileError } from './errors.ts';
 
 /** A message lists at most this many names, then says how many more there are. */
@@ -23,7 +23,7 @@ async function allTasks(registry: Registry, max = 1000): Promise<string[]> {
   const tasks: string[] = [];
   let after: string | undefined;
   for (;;) {
-    const page = await registry.listTasks({ limit: 100, after });
+    const page = await registry.adapters.tasks({ limit: 100, after });
     tasks.push(...page.tasks);
     if (!page.hasMore || tasks.length >= max) return tasks;
     after = page.tasks[page.tasks.length - 1];
@@ -44,12 +44,12 @@ async function noSuchTask(registry: Registry, task: string): Promise<ModelFileEr
 export async function resolveVersion(registry: Registry, task: string, version?: string): Promise<string> {
   if (version === undefined) {
     // The newest with a sound manifest, as GET /adapters/<task> serves it (a corrupt one is skipped, never used).
-    const { versions, manifest } = await registry.newestManifest(task);
+    const { versions, manifest } = await registry.adapters.latest(task);
     if (versions.length === 0) throw await noSuchTask(registry, task);
     if (!manifest) throw new ModelFileError(`--task ${task}: every version's manifest in ${registry.uri} is unreadable`);
     return manifest.version;
   }
-  const versions = await registry.listVersions(task);
+  const versions = await registry.adapters.versions(task);
   if (versions.length === 0) throw await noSuchTask(registry, task);
   if (!versions.includes(version))
     throw new ModelFileError(`--version ${version}: task "${task}" has no such version; its versions, newest first: ${listing(versions)}`);
@@ -58,18 +58,18 @@ export async function resolveVersion(registry: Registry, task: string, version?:
 
 /** Downloads a task's version (the newest when `version` is absent) into `dir`, an adapter directory. */
 export async function fetchAdapter(registry: Registry, task: string, version: string | undefined, dir: string): Promise<AdapterManifest> {
-  return registry.downloadAdapterVersion(task, await resolveVersion(registry, task, version), dir);
+  return registry.adapters.download(task, await resolveVersion(registry, task, version), dir);
 }
 
 /** Downloads the base an adapter was trained on, checking it is the very weights the adapter names. */
 export async function fetchBase(registry: Registry, manifest: AdapterManifest, dir: string): Promise<void> {
   const name = manifest.baseModel.name;
-  if (!(await registry.modelExists(name))) {
+  if (!(await registry.models.exists(name))) {
     throw new ModelFileError(
-      `${manifest.task} version ${manifest.version} was trained on base "${name}", which ${registry.uri} does not hold; its bases: ${listing((await registry.listModels()).map((m) => m.name)) || 'none'} (or give --base <dir>)`,
+      `${manifest.task} version ${manifest.version} was trained on base "${name}", which ${registry.uri} does not hold; its bases: ${listing((await registry.models.list()).map((m) => m.name)) || 'none'} (or give --base <dir>)`,
     );
   }
-  await registry.downloadModel(name, dir);
+  await registry.models.download(name, dir);
 }
 
 /** Runs `fn` with a fresh temporary directory, removed afterwards whatever happens. */

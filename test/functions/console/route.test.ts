@@ -10,7 +10,7 @@ import { CONSOLE_CSS, CONSOLE_JS } from '../../../functions/console/assets.gener
 import { assetsModule, buildConsoleAssets, GENERATED, gzipBytes, MAX_GZIP_BYTES } from '../../../functions/console/build.ts';
 import type { EdgeAssets } from '../../../functions/edge/routes.ts';
 import type { JobLauncher } from '../../../functions/jobs/launcher.ts';
-import type { Registry } from '../../../shared/registry.ts';
+import type { Registry } from '../../../shared/registry/index.ts';
 
 // The console routes touch neither the registry nor the launcher.
 const deps: AppDeps = {

@@ -11,7 +11,7 @@ import { after, before, test } from 'node:test';
 import type { LaunchedJob, LauncherView } from '../../../functions/jobs/launcher.ts';
 import { LocalRunner } from '../../../functions/jobs/local-runner.ts';
 import type { Hyperparameters, JobSpec } from '../../../shared/job.ts';
-import type { Registry } from '../../../shared/registry.ts';
+import type { Registry } from '../../../shared/registry/index.ts';
 import { type S3TestServer, startS3Server } from '../../support/s3-server.ts';
 import { tinyRegistry } from '../../support/tiny-registry.ts';
 import { waitUntil } from '../../support/wait.ts';
@@ -52,7 +52,7 @@ async function putSpec(jobId: string, task: string, dataset: string, h: Hyperpar
     createdAt: new Date().toISOString(),
     hyperparameters: { epochs: 2, batchSize: 8, lr: 1e-2, bottleneck: 4, dropout: 0, validationSplit: 0.25, ...h },
   };
-  await registry.putJobSpec(spec);
+  await registry.jobs.create(spec);
 }
 
 const DONE = new Set(['succeeded', 'failed', 'cancelled']);
@@ -71,9 +71,9 @@ test('a job runs as a child process, succeeds and publishes a version', async ()
   assert.ok(['queued', 'running'].includes((await r.describe(job)).state));
   const view = await settled(r, job);
   assert.deepEqual(view, { state: 'succeeded' });
-  const status = await registry.getJobStatus('local-ok');
+  const status = await registry.jobs.status('local-ok');
   assert.equal(status?.state, 'succeeded');
-  assert.deepEqual(await registry.listVersions('local-ok'), [status.adapterVersion]);
+  assert.deepEqual(await registry.adapters.versions('local-ok'), [status.adapterVersion]);
   assert.deepEqual(await r.describe({ jobId: 'nope', externalId: 'local:nope' }), { state: 'unknown' });
 });
 
@@ -85,17 +85,17 @@ test('concurrency 1: a second job waits in the queue until the first ends', asyn
   const second = await r.submit({ jobId: 'local-second', task: 'local-q' });
   assert.deepEqual(r.load, { queued: 1, running: 1 });
   // While the first trains (its status.json says running), the second has not started.
-  await waitUntil('the first job to report running', async () => (await registry.getJobStatus('local-first'))?.state === 'running');
+  await waitUntil('the first job to report running', async () => (await registry.jobs.status('local-first'))?.state === 'running');
   assert.equal((await r.describe(first)).state, 'running');
   assert.equal((await r.describe(second)).state, 'queued');
-  assert.equal(await registry.getJobStatus('local-second'), null);
+  assert.equal(await registry.jobs.status('local-second'), null);
 
   assert.equal((await settled(r, first)).state, 'succeeded');
   assert.equal((await settled(r, second)).state, 'succeeded');
-  const a = (await registry.getJobStatus('local-first'))!;
-  const b = (await registry.getJobStatus('local-second'))!;
+  const a = (await registry.jobs.status('local-first'))!;
+  const b = (await registry.jobs.status('local-second'))!;
   assert.ok(b.startedAt! >= a.finishedAt!, `second started ${b.startedAt} before the first finished ${a.finishedAt}`);
-  assert.equal((await registry.listVersions('local-q')).length, 2);
+  assert.equal((await registry.adapters.versions('local-q')).length, 2);
 });
 
 test('cancel: a queued job never starts, a running one is killed and publishes nothing', async () => {
@@ -108,15 +108,15 @@ test('cancel: a queued job never starts, a running one is killed and publishes n
   await r.cancel(waiting);
   assert.equal((await r.describe(waiting)).state, 'cancelled');
 
-  await waitUntil('the long job to train', async () => ((await registry.getJobStatus('local-long'))?.step ?? 0) > 0);
+  await waitUntil('the long job to train', async () => ((await registry.jobs.status('local-long'))?.step ?? 0) > 0);
   assert.equal((await r.describe(long)).state, 'running');
   await r.cancel(long);
   assert.equal((await r.describe(long)).state, 'cancelled');
   assert.deepEqual(r.load, { queued: 0, running: 0 });
   // cancel() resolved once the child had exited: nothing can be published after this point.
-  assert.deepEqual(await registry.listVersions('local-c'), []);
-  assert.equal(await registry.getJobStatus('local-waiting'), null);
-  assert.notEqual((await registry.getJobStatus('local-long'))?.state, 'succeeded');
+  assert.deepEqual(await registry.adapters.versions('local-c'), []);
+  assert.equal(await registry.jobs.status('local-waiting'), null);
+  assert.notEqual((await registry.jobs.status('local-long'))?.state, 'succeeded');
 });
 
 test("a job whose dataset is broken fails with the exit code and the trainer's last stderr line", async () => {
@@ -126,8 +126,8 @@ test("a job whose dataset is broken fails with the exit code and the trainer's l
   const view = await settled(r, job);
   assert.equal(view.state, 'failed');
   assert.match(view.reason!, /^exit code 1: error: .*:2: malformed JSON/);
-  assert.equal((await registry.getJobStatus('local-bad'))?.state, 'failed');
-  assert.deepEqual(await registry.listVersions('local-bad'), []);
+  assert.equal((await registry.jobs.status('local-bad'))?.state, 'failed');
+  assert.deepEqual(await registry.adapters.versions('local-bad'), []);
 });
 
 test('shutdown kills running children and hands back the queued job ids', async () => {
@@ -138,7 +138,7 @@ test('shutdown kills running children and hands back the queued job ids', async 
   const s1 = await r.submit({ jobId: 'local-s1', task: 'local-s' });
   await r.submit({ jobId: 'local-s2', task: 'local-s' });
   await r.submit({ jobId: 'local-s3', task: 'local-s' });
-  await waitUntil('the first job to start', async () => (await registry.getJobStatus('local-s1'))?.state === 'running');
+  await waitUntil('the first job to start', async () => (await registry.jobs.status('local-s1'))?.state === 'running');
   assert.deepEqual(await r.shutdown(), ['local-s2', 'local-s3']);
   assert.deepEqual(await r.describe(s1), { state: 'failed', reason: 'interrupted by shutdown' });
   await assert.rejects(r.submit({ jobId: 'local-s4', task: 'local-s' }), /shut down/);
@@ -160,10 +160,10 @@ test('shutdown with stopWithParent: the child stops and leaves its job queued, a
   await putSpec('local-p2', 'local-p', 'toy.jsonl');
   const p1 = await r.submit({ jobId: 'local-p1', task: 'local-p' });
   const p2 = await r.submit({ jobId: 'local-p2', task: 'local-p' });
-  await waitUntil('the first job to train', async () => ((await registry.getJobStatus('local-p1'))?.step ?? 0) > 0);
+  await waitUntil('the first job to train', async () => ((await registry.jobs.status('local-p1'))?.step ?? 0) > 0);
   assert.deepEqual(readdirSync(pidDir), ['local-p1.pid'], 'the running child has a pid file');
   assert.deepEqual(await r.shutdown(), ['local-p2']);
-  assert.equal((await registry.getJobStatus('local-p1'))?.state, 'queued');
+  assert.equal((await registry.jobs.status('local-p1'))?.state, 'queued');
   assert.equal((await r.describe(p1)).state, 'queued');
   assert.equal((await r.describe(p2)).state, 'queued');
   assert.ok(

@@ -11,7 +11,7 @@ import { test } from 'node:test';
 import { pathToFileURL } from 'node:url';
 import { createApp } from '../../../functions/app.ts';
 import { signedUploads } from '../../../functions/local/signed-uploads.ts';
-import { Registry } from '../../../shared/registry.ts';
+import { Registry } from '../../../shared/registry/index.ts';
 import { idleLauncher } from '../../support/idle-launcher.ts';
 
 const KEY = 'signed-uploads-test-key';

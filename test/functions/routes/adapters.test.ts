@@ -11,8 +11,10 @@ import { test } from 'node:test';
 import { pathToFileURL } from 'node:url';
 import { createApp } from '../../../functions/app.ts';
 import type { LogLine } from '../../../functions/http/logging.ts';
+import { FileObjectStore } from '../../../shared/file-object-store.ts';
 import { queuedStatus } from '../../../shared/job.ts';
-import { Registry } from '../../../shared/registry.ts';
+import { Registry } from '../../../shared/registry/index.ts';
+import { CountingStore } from '../../support/counting-store.ts';
 import { idleLauncher } from '../../support/idle-launcher.ts';
 
 const KEY = 'adapters-route-key';
@@ -39,7 +41,7 @@ async function publish(task: string): Promise<string> {
   writeFileSync(join(dir, 'adapter_config.json'), '{"bottleneck":8}');
   writeFileSync(join(dir, 'metrics.json'), '{}');
   writeFileSync(join(dir, 'README.md'), '# card\n');
-  const manifest = await registry.publishAdapter(dir, {
+  const manifest = await registry.adapters.publish(dir, {
     task,
     jobId: null,
     baseModel: { name: 'tiny', weightsSha256: 'ab'.repeat(32) },
@@ -116,7 +118,7 @@ test('error details and failed-job reasons name s3:// keys, never the store dire
   assert.equal(detail, `the adapter's base model "gone" is not in the store (s3://adapter-store/models/gone/)`);
   // A job the trainer failed with a message naming a dataset by its local path.
   const jobId = 'ft-0000000001aaaaaaaaaaaa';
-  await registry.putJobSpec({
+  await registry.jobs.create({
     format: 'adapter-store.job/v1',
     jobId,
     task: 'failing',
@@ -126,7 +128,7 @@ test('error details and failed-job reasons name s3:// keys, never the store dire
     createdAt: new Date().toISOString(),
   });
   const at = new Date().toISOString();
-  await registry.putJobStatus({
+  await registry.jobs.putStatus({
     ...queuedStatus(jobId, at),
     state: 'failed',
     finishedAt: at,
@@ -136,4 +138,52 @@ test('error details and failed-job reasons name s3:// keys, never the store dire
     error: { message: string };
   };
   assert.equal(job.error.message, 's3://adapter-store/datasets/0123456789abcdef/train.csv:3: missing field "label"');
+});
+
+test('GET /adapters/:task lists the store once per TTL, not once a request; a version this process publishes shows at once', async () => {
+  const counting = new CountingStore(new FileObjectStore(root));
+  const clock = { now: 0 };
+  const counted = new Registry(counting, '', { latestTtlMs: 2000, clock: () => clock.now });
+  const countedApp = createApp({
+    registry: counted,
+    launcher,
+    apiKeys: [KEY],
+    allowedDatasetBuckets: ['adapter-store'],
+    defaultBaseModel: 'tiny',
+    downloads: 'stream',
+    log: () => {},
+  });
+  const get = async (path: string) => {
+    const res = await countedApp.request(path, { headers: { authorization: `Bearer ${KEY}` } });
+    assert.equal(res.status, 200, path);
+    return res;
+  };
+  const latestOf = async (task: string) => ((await (await get(`/adapters/${task}`)).json()) as { latestVersion: string }).latestVersion;
+  const first = await publish('hot');
+  assert.equal(await latestOf('hot'), first);
+  const warm = counting.snapshot();
+  for (let i = 0; i < 5; i++) {
+    assert.equal(await latestOf('hot'), first);
+    await (await get('/adapters/hot/download?file=adapter_config.json')).arrayBuffer();
+  }
+  assert.equal(counting.calls.listPage, warm.listPage, 'no listing while the answer is remembered');
+  assert.equal(counting.calls.get, warm.get + 5, 'only the downloaded files are read');
+  // Published through the app's own registry (as the sweep reducer or a test does in-process): served at once.
+  const dir = mkdtempSync(join(tmpdir(), 'adapters-route-hot-'));
+  for (const f of ['adapter.safetensors', 'adapter_config.json', 'metrics.json']) writeFileSync(join(dir, f), '{}');
+  const second = await counted.adapters.publish(dir, {
+    task: 'hot',
+    jobId: null,
+    baseModel: { name: 'tiny', weightsSha256: 'ab'.repeat(32) },
+    mode: 'adapter',
+    labels: ['neg', 'pos'],
+    parameters: { trainable: 10, total: 100 },
+    metrics: null,
+  });
+  assert.equal(await latestOf('hot'), second.version);
+  // Past the TTL the task is listed again (where a version another process published would show).
+  clock.now += 2000;
+  const stale = counting.snapshot();
+  assert.equal(await latestOf('hot'), second.version);
+  assert.equal(counting.calls.listPage, stale.listPage + 1);
 });

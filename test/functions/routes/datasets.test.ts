@@ -10,7 +10,7 @@ import { after, before, test } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import type { OpenAPIHono } from '@hono/zod-openapi';
 import { type AppDeps, createApp } from '../../../functions/app.ts';
-import { Registry } from '../../../shared/registry.ts';
+import { Registry } from '../../../shared/registry/index.ts';
 import { idleLauncher } from '../../support/idle-launcher.ts';
 import { type S3TestServer, startS3Server } from '../../support/s3-server.ts';
 

@@ -16,7 +16,7 @@ import type { OpenAPIHono } from '@hono/zod-openapi';
 import { type AppDeps, createApp } from '../../../functions/app.ts';
 import { type JobEventRecord, type NewJobEvent, newJobEvent } from '../../../shared/job-events.ts';
 import type { AdapterManifest } from '../../../shared/manifest.ts';
-import { Registry } from '../../../shared/registry.ts';
+import { Registry } from '../../../shared/registry/index.ts';
 import { idleLauncher } from '../../support/idle-launcher.ts';
 
 const KEY = 'events-key';
@@ -46,14 +46,14 @@ before(async () => {
   const base = mkdtempSync(join(tmpdir(), 'job-events-base-'));
   writeFileSync(join(base, 'config.json'), '{}');
   writeFileSync(join(base, 'model.safetensors'), 'x');
-  await registry.uploadModel('tiny', base, ['config.json', 'model.safetensors']);
+  await registry.models.upload('tiny', base, ['config.json', 'model.safetensors']);
   const data = Buffer.from('{"text":"a","label":"pos"}\n');
-  await registry.putDataset('train.jsonl', createHash('sha256').update(data).digest('hex'), data);
+  await registry.datasets.put('train.jsonl', createHash('sha256').update(data).digest('hex'), data);
   const dir = mkdtempSync(join(tmpdir(), 'job-events-adapter-'));
   writeFileSync(join(dir, 'adapter.safetensors'), 'w');
   writeFileSync(join(dir, 'adapter_config.json'), '{}');
   writeFileSync(join(dir, 'metrics.json'), METRICS);
-  manifest = await registry.publishAdapter(dir, {
+  manifest = await registry.adapters.publish(dir, {
     task: 'sst2',
     jobId: null,
     baseModel: { name: 'tiny', weightsSha256: 'ab'.repeat(32) },
@@ -123,11 +123,11 @@ test('a new job logs created, dataset-validated and queued; the trainer’s page
 
   // The trainer's events: 250 metrics in pages of 100, then the end.
   for (let s = 0; s < 250; s += 100)
-    await registry.appendJobEvents(
+    await registry.jobs.appendEvents(
       jobId,
       Array.from({ length: Math.min(100, 250 - s) }, (_, i) => metricsEvent(s + i + 1)),
     );
-  await registry.appendJobEvents(jobId, [newJobEvent('succeeded', 'published', { adapterVersion: manifest.version, metrics: null })]);
+  await registry.jobs.appendEvents(jobId, [newJobEvent('succeeded', 'published', { adapterVersion: manifest.version, metrics: null })]);
 
   const seen: JobEventRecord[] = [];
   let after = '';
@@ -214,7 +214,7 @@ test('checkpoints: one per checkpoint-saved event, with step and metrics, paged'
   });
   const validation = { loss: 0.5, accuracy: 0.8, macroF1: 0.79, mcc: 0.6, examples: 40 };
   for (const step of [100, 200, 300]) {
-    await registry.appendJobEvents(jobId, [
+    await registry.jobs.appendEvents(jobId, [
       metricsEvent(step),
       newJobEvent('checkpoint-saved', `checkpoint at ${step}`, {
         seed: 1,
@@ -294,7 +294,7 @@ test('where the server holds connections, ?stream=true sends the events as Serve
   };
   await read(/"type":"queued"/);
   // Written after the stream opened: it arrives on the next poll, then the end closes the stream.
-  await registry.appendJobEvents(jobId, [metricsEvent(1), newJobEvent('failed', 'the job failed: boom', { reason: 'boom' })]);
+  await registry.jobs.appendEvents(jobId, [metricsEvent(1), newJobEvent('failed', 'the job failed: boom', { reason: 'boom' })]);
   await read(/(?!)/); // never matches: to the end of the stream
   const events = text
     .split('\n\n')
@@ -321,7 +321,7 @@ test("a failure's reason names the store's objects by s3:// URI, never the serve
   const jobId = await createJob();
   const root = registry.uri.replace(/^file:\/\//, '');
   const reason = `${root}/datasets/0123456789abcdef/train.jsonl:3: missing field "label"`;
-  await registry.appendJobEvents(jobId, [newJobEvent('failed', `the job failed: ${reason}`, { reason })]);
+  await registry.jobs.appendEvents(jobId, [newJobEvent('failed', `the job failed: ${reason}`, { reason })]);
   const page = await get<Page<JobEventRecord>>(`/finetune/${jobId}/events`);
   const failed = page.data.find((e) => e.type === 'failed');
   assert.ok(failed?.type === 'failed');

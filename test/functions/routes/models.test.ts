@@ -88,7 +88,7 @@ test('problem+json 404 for an unknown base, a file the base lacks and a name tha
 test('on AWS (redirect downloads) a short-lived signed URL for the registry key, never cached', async () => {
   const res = await get('/models/tiny/files/model.safetensors', {}, makeApp('redirect'));
   assert.equal(res.status, 302);
-  assert.equal(res.headers.get('location'), `https://signed.example/${store.registry.modelFileKey('tiny', 'model.safetensors')}?sig=1`);
+  assert.equal(res.headers.get('location'), `https://signed.example/${store.registry.models.fileKey('tiny', 'model.safetensors')}?sig=1`);
   assert.equal(res.headers.get('cache-control'), 'no-store');
 });
 
@@ -101,7 +101,7 @@ test('the route is in the OpenAPI document', async () => {
 
 test('GET /models lists the bases with their shape and marks the default; a half-uploaded base is not listed; 401 without a key', async () => {
   // A second base and one with no weights yet (an interrupted upload): only complete bases are listed.
-  await store.registry.uploadModel('tiny-b', store.baseDir, ['config.json', 'model.safetensors', 'vocab.txt']);
+  await store.registry.models.upload('tiny-b', store.baseDir, ['config.json', 'model.safetensors', 'vocab.txt']);
   mkdirSync(join(store.root, 'store', 'models', 'half'), { recursive: true });
   copyFileSync(join(store.baseDir, 'config.json'), join(store.root, 'store', 'models', 'half', 'config.json'));
   const res = await get('/models');

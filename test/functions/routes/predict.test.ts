@@ -14,7 +14,7 @@ import { MAX_PREDICT_INPUTS, MAX_PREDICT_TEXT_CHARS } from '../../../functions/r
 import { createNodePredictor, type NodePredictor } from '../../../serving/node.ts';
 import type { Predictor } from '../../../serving/predictor.ts';
 import { softmax } from '../../../serving/runtime.ts';
-import { Registry } from '../../../shared/registry.ts';
+import { Registry } from '../../../shared/registry/index.ts';
 import { fakeServing, fakeStore } from '../../support/fake-serving.ts';
 import { idleLauncher } from '../../support/idle-launcher.ts';
 import { type ServingStore, servingStore, type TestAdapter, trainerLogits } from '../../support/serving-store.ts';
@@ -98,7 +98,7 @@ test('predictions of a pinned version equal the trainer; without ?version the ne
     assert.equal(p.label, want[0] > want[1] ? 'l0' : 'l1');
   });
   const newest = (await (await post('/adapters/sentiment/predict', { inputs: ['x'] })).json()) as { version: string };
-  assert.equal(newest.version, (await store.registry.listVersions('sentiment'))[0]);
+  assert.equal(newest.version, (await store.registry.adapters.versions('sentiment'))[0]);
   assert.notEqual(newest.version, sentiment.version);
 });
 

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { pathToFileURL } from 'node:url';
 import { newJobEvent } from '../../../shared/job-events.ts';
-import { Registry, RegistryError } from '../../../shared/registry.ts';
+import { Registry, RegistryError } from '../../../shared/registry/index.ts';
 import type { StepEvent } from '../../../shared/trainer-events.ts';
 import { JobEventLog } from '../../../trainer/jobs/event-log.ts';
 import { TrainerEventMapper } from '../../../trainer/jobs/job-events.ts';
@@ -33,7 +33,7 @@ test('K steps write about K / (N x page size) pages, each once, holding every me
     const metrics = K / 10 + 1; // every 10th step, and step 1
     assert.equal(keys.length, Math.ceil(metrics / 50), `K=${K}: pages`);
     assert.ok(keys.length < K / 100, `K=${K}: ${keys.length} objects for ${K} steps`);
-    const { events } = await reg.listJobEvents('job');
+    const { events } = await reg.jobs.listEvents('job');
     assert.equal(events.length, metrics);
     assert.deepEqual(
       events.map((e) => (e.type === 'metrics' ? e.data.step : -1)),
@@ -82,7 +82,7 @@ test('a page goes out once its oldest event is old enough, without filling', asy
   clock = 1000;
   log.add(newJobEvent('warning', 'c', { reason: 'c' }));
   await log.flush();
-  const { events } = await reg.listJobEvents('job');
+  const { events } = await reg.jobs.listEvents('job');
   assert.deepEqual(
     events.map((e) => e.message),
     ['a', 'b', 'c'],
@@ -92,9 +92,9 @@ test('a page goes out once its oldest event is old enough, without filling', asy
 
 test('a failed write keeps its events: the next flush writes them, in order', async () => {
   const reg = registry();
-  const real = reg.appendJobEvents.bind(reg);
+  const real = reg.jobs.appendEvents.bind(reg.jobs);
   let fail = true;
-  reg.appendJobEvents = (...args) => (fail ? Promise.reject(new RegistryError('store down', 'storage')) : real(...args));
+  reg.jobs.appendEvents = (...args) => (fail ? Promise.reject(new RegistryError('store down', 'storage')) : real(...args));
   const errors: string[] = [];
   const log = new JobEventLog({ registry: reg, jobId: 'job', onError: (e) => errors.push(e.message) });
   log.add(newJobEvent('warning', 'a', { reason: 'a' }));
@@ -104,7 +104,7 @@ test('a failed write keeps its events: the next flush writes them, in order', as
   log.add(newJobEvent('warning', 'b', { reason: 'b' }));
   await log.flush();
   assert.deepEqual(
-    (await reg.listJobEvents('job')).events.map((e) => e.message),
+    (await reg.jobs.listEvents('job')).events.map((e) => e.message),
     ['a', 'b'],
   );
 });

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { pathToFileURL } from 'node:url';
 import type { Hyperparameters } from '../../../shared/job.ts';
-import { Registry } from '../../../shared/registry.ts';
+import { Registry } from '../../../shared/registry/index.ts';
 import { runJob } from '../../../trainer/jobs/run-job.ts';
 import { writeTinyBert } from '../../support/tiny-bert.ts';
 
@@ -31,11 +31,11 @@ function tsv(rows: number): Buffer {
 }
 
 async function put(name: string, body: Buffer): Promise<string> {
-  return registry.putDataset(name, createHash('sha256').update(body).digest('hex'), body);
+  return registry.datasets.put(name, createHash('sha256').update(body).digest('hex'), body);
 }
 
 async function jobWith(jobId: string, hyperparameters: Hyperparameters) {
-  await registry.putJobSpec({
+  await registry.jobs.create({
     format: 'adapter-store.job/v1',
     jobId,
     task: 'reviews',
@@ -51,15 +51,15 @@ async function jobWith(jobId: string, hyperparameters: Hyperparameters) {
 test("a job reads its TSV with the spec's column names, pairs included, and publishes", async () => {
   const base = join(work, 'tiny');
   writeTinyBert(base, { numLayers: 1 });
-  await registry.uploadModel('tiny', base, ['config.json', 'model.safetensors', 'vocab.txt']);
+  await registry.models.upload('tiny', base, ['config.json', 'model.safetensors', 'vocab.txt']);
 
   const status = await jobWith('ft-columns', { textColumn: 'review', textPairColumn: 'summary', labelColumn: 'sentiment' });
   assert.equal(status.state, 'succeeded', JSON.stringify(status.error));
-  const manifest = await registry.getManifest('reviews', status.adapterVersion!);
+  const manifest = await registry.adapters.manifest('reviews', status.adapterVersion!);
   assert.deepEqual(manifest?.labels, ['neg', 'pos']);
   assert.equal(manifest?.metrics !== null, true, 'the validation file was read with the same columns');
 
   // The same job without them fails (run-job throws, and records it), naming the column it looked for.
   await assert.rejects(jobWith('ft-no-columns', {}), /no column "text" .* its columns are "id", "review", "summary", "sentiment"/);
-  assert.equal((await registry.getJobStatus('ft-no-columns'))?.state, 'failed');
+  assert.equal((await registry.jobs.status('ft-no-columns'))?.state, 'failed');
 });

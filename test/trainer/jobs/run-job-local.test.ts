@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { pathToFileURL } from 'node:url';
-import { Registry } from '../../../shared/registry.ts';
+import { Registry } from '../../../shared/registry/index.ts';
 import { runTrainerCli } from '../../support/process.ts';
 import { TOY_JSONL, writeTinyBert } from '../../support/tiny-bert.ts';
 import { waitUntil } from '../../support/wait.ts';
@@ -33,9 +33,9 @@ test("upload-base and run-job take --registry file:///dir: the job trains on the
       JSON.stringify({ input_ids: [2, 8 + (i % 2) * 20 + (i % 7), 9 + (i % 2) * 20], label: i % 2 ? 'pos' : 'neg' }),
     ).join('\n')}\n`,
   );
-  const datasetUri = await registry.putDataset('toy.jsonl', createHash('sha256').update(rows).digest('hex'), rows);
+  const datasetUri = await registry.datasets.put('toy.jsonl', createHash('sha256').update(rows).digest('hex'), rows);
   assert.match(datasetUri, /^s3:\/\/local-registry\/datasets\/[0-9a-f]{16}\/toy\.jsonl$/);
-  await registry.putJobSpec({
+  await registry.jobs.create({
     format: 'adapter-store.job/v1',
     jobId: 'ft-local',
     task: 'toy',
@@ -46,12 +46,12 @@ test("upload-base and run-job take --registry file:///dir: the job trains on the
   });
   const r = await runTrainerCli(['run-job', '--registry', uri, '--job', 'ft-local', '--status-interval', '0']);
   assert.equal(r.code, 0, r.stderr.slice(-2000));
-  const status = await registry.getJobStatus('ft-local');
+  const status = await registry.jobs.status('ft-local');
   assert.equal(status?.state, 'succeeded');
-  assert.deepEqual(await registry.listVersions('toy'), [status.adapterVersion]);
-  const manifest = (await registry.getManifest('toy', status.adapterVersion!))!;
+  assert.deepEqual(await registry.adapters.versions('toy'), [status.adapterVersion]);
+  const manifest = (await registry.adapters.manifest('toy', status.adapterVersion!))!;
   assert.equal(manifest.jobId, 'ft-local');
-  const file = await registry.openAdapterFile('toy', manifest.version, 'adapter.safetensors');
+  const file = await registry.adapters.openFile('toy', manifest.version, 'adapter.safetensors');
   assert.equal(file?.size, manifest.files[0].bytes);
   file?.stream.destroy();
 });
@@ -68,9 +68,9 @@ test('a local sweep stopped mid-point (its server gone) is left queued; run agai
   assert.equal((await runTrainerCli(['upload-base', '--dir', base, '--name', 'tiny-sweep', '--registry', uri])).code, 0);
   // The toy rows ten times over: 75 steps an epoch at batch 4.
   const rows = Buffer.from(TOY_JSONL.repeat(10));
-  const datasetUri = await registry.putDataset('toy.jsonl', createHash('sha256').update(rows).digest('hex'), rows);
+  const datasetUri = await registry.datasets.put('toy.jsonl', createHash('sha256').update(rows).digest('hex'), rows);
   const jobId = 'ft-local-sweep';
-  await registry.putJobSpec({
+  await registry.jobs.create({
     format: 'adapter-store.job/v1',
     jobId,
     task: 'toy-sweep',
@@ -90,8 +90,8 @@ test('a local sweep stopped mid-point (its server gone) is left queued; run agai
   await waitUntil(
     'point 1 past step 110',
     async () => {
-      if ((await registry.getJobStatus(jobId))?.state === 'failed') assert.fail(`the sweep failed: ${stderr.slice(-2000)}`);
-      return ((await registry.getPointStatus(jobId, 1))?.step ?? 0) > 110;
+      if ((await registry.jobs.status(jobId))?.state === 'failed') assert.fail(`the sweep failed: ${stderr.slice(-2000)}`);
+      return ((await registry.jobs.pointStatus(jobId, 1))?.step ?? 0) > 110;
     },
     { timeoutMs: 120_000, intervalMs: 20 },
   );
@@ -99,26 +99,26 @@ test('a local sweep stopped mid-point (its server gone) is left queued; run agai
   child.kill('SIGSTOP');
   child.stdin.end();
   child.kill('SIGCONT');
-  const first = (await registry.getPointStatus(jobId, 0))!;
+  const first = (await registry.jobs.pointStatus(jobId, 0))!;
   assert.equal(first.state, 'succeeded');
   assert.equal(await exited, 143, stderr.slice(-2000));
-  assert.equal((await registry.getJobStatus(jobId))?.state, 'queued', 'the sweep is left queued to resume');
-  assert.equal((await registry.getPointStatus(jobId, 1))?.state, 'queued');
-  assert.deepEqual(await registry.listVersions('toy-sweep'), []);
+  assert.equal((await registry.jobs.status(jobId))?.state, 'queued', 'the sweep is left queued to resume');
+  assert.equal((await registry.jobs.pointStatus(jobId, 1))?.state, 'queued');
+  assert.deepEqual(await registry.adapters.versions('toy-sweep'), []);
 
   // Run again: point 0 is not trained again, point 1 resumes from its checkpoint.
   const again = await runTrainerCli(args.slice(3));
   assert.equal(again.code, 0, again.stderr.slice(-2000));
-  assert.deepEqual(await registry.getPointStatus(jobId, 0), first, 'the finished point is untouched');
+  assert.deepEqual(await registry.jobs.pointStatus(jobId, 0), first, 'the finished point is untouched');
   assert.match(again.stderr, /"event":"checkpoint-restored"/);
   // Resumed, not restarted (nor failed: the fingerprint names contents, not the temporary folder the base is in).
   const resumedAt = /"event":"resume",[^\n]*"step":(\d+)/.exec(again.stderr);
   assert.ok(resumedAt && Number(resumedAt[1]) >= 100, `point 1 resumed from its checkpoint: ${resumedAt?.[0]}`);
-  assert.equal((await registry.getPointStatus(jobId, 1))?.state, 'succeeded');
-  const { events } = await registry.listJobEvents(jobId);
+  assert.equal((await registry.jobs.pointStatus(jobId, 1))?.state, 'succeeded');
+  const { events } = await registry.jobs.listEvents(jobId);
   const started = events.flatMap((e) => (e.type === 'point-started' ? [e.data.point] : []));
   assert.deepEqual(started, [0, 1, 1], 'point 0 started once, point 1 twice');
-  const status = (await registry.getJobStatus(jobId))!;
+  const status = (await registry.jobs.status(jobId))!;
   assert.equal(status.state, 'succeeded', JSON.stringify(status));
-  assert.deepEqual(await registry.listVersions('toy-sweep'), [status.adapterVersion]);
+  assert.deepEqual(await registry.adapters.versions('toy-sweep'), [status.adapterVersion]);
 });

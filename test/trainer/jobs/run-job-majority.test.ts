@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { text } from 'node:stream/consumers';
 import { after, before, test } from 'node:test';
-import type { Registry } from '../../../shared/registry.ts';
+import type { Registry } from '../../../shared/registry/index.ts';
 import { runTrainerCli } from '../../support/process.ts';
 import { type S3TestServer, startS3Server } from '../../support/s3-server.ts';
 import { tinyRegistry } from '../../support/tiny-registry.ts';
@@ -27,7 +27,7 @@ const SAME_TEXT = `${Array.from({ length: 40 }, (_, i) => JSON.stringify({ input
 
 test('a job no better than the majority class is published flagged: event, status, manifest, metrics.json', async () => {
   await s3.putObject('registry', 'datasets/same-text.jsonl', SAME_TEXT);
-  await registry.putJobSpec({
+  await registry.jobs.create({
     format: 'adapter-store.job/v1',
     jobId: 'job-majority',
     task: 'constant',
@@ -39,7 +39,7 @@ test('a job no better than the majority class is published flagged: event, statu
   const r = await runTrainerCli(['run-job', '--registry', 's3://registry', '--job', 'job-majority', '--status-interval', '0'], s3.env);
   assert.equal(r.code, 0, r.stderr.slice(-2000));
 
-  const status = await registry.getJobStatus('job-majority');
+  const status = await registry.jobs.status('job-majority');
   assert.equal(status?.state, 'succeeded', 'the adapter is still published');
   const flag = status.belowMajority;
   assert.ok(flag, 'status.json says the adapter does not beat the majority class');
@@ -49,7 +49,7 @@ test('a job no better than the majority class is published flagged: event, statu
   // The validation set's majority label is the one the data leans to (3 in 4 overall; a split of 10 rows keeps the lean).
   assert.equal(flag.majorityLabel, 'pos');
 
-  const { events } = await registry.listJobEvents('job-majority', { limit: 1000 });
+  const { events } = await registry.jobs.listEvents('job-majority', { limit: 1000 });
   const warned = events.filter((e) => e.type === 'below-majority');
   assert.equal(warned.length, 1);
   assert.equal(warned[0].level, 'warn');
@@ -57,9 +57,9 @@ test('a job no better than the majority class is published flagged: event, statu
   const types = events.map((e) => e.type);
   assert.ok(types.indexOf('below-majority') < types.indexOf('succeeded'), 'the warning comes before the end');
 
-  const manifest = await registry.getManifest('constant', status.adapterVersion!);
+  const manifest = await registry.adapters.manifest('constant', status.adapterVersion!);
   assert.deepEqual(manifest?.belowMajority, flag);
-  const body = await registry.openAdapterFile('constant', status.adapterVersion!, 'metrics.json');
+  const body = await registry.adapters.openFile('constant', status.adapterVersion!, 'metrics.json');
   assert.ok(body);
   const metrics = JSON.parse(await text(body.stream)) as { majority: { label: string; rate: number }; belowMajority: unknown };
   assert.equal(metrics.majority.label, 'pos');
@@ -67,7 +67,7 @@ test('a job no better than the majority class is published flagged: event, statu
 });
 
 test("a sweep's reduce flags its winner the same way", async () => {
-  await registry.putJobSpec({
+  await registry.jobs.create({
     format: 'adapter-store.job/v1',
     jobId: 'sweep-majority',
     task: 'constant-sweep',
@@ -78,11 +78,11 @@ test("a sweep's reduce flags its winner the same way", async () => {
   });
   const r = await runTrainerCli(['run-job', '--registry', 's3://registry', '--job', 'sweep-majority', '--status-interval', '0'], s3.env);
   assert.equal(r.code, 0, r.stderr.slice(-2000));
-  const status = await registry.getJobStatus('sweep-majority');
+  const status = await registry.jobs.status('sweep-majority');
   assert.equal(status?.state, 'succeeded');
   assert.ok(status.belowMajority, 'the sweep status is flagged');
-  const manifest = await registry.getManifest('constant-sweep', status.adapterVersion!);
+  const manifest = await registry.adapters.manifest('constant-sweep', status.adapterVersion!);
   assert.deepEqual(manifest?.belowMajority, status.belowMajority);
-  const { events } = await registry.listJobEvents('sweep-majority', { limit: 1000 });
+  const { events } = await registry.jobs.listEvents('sweep-majority', { limit: 1000 });
   assert.equal(events.filter((e) => e.type === 'below-majority').length, 1);
 });

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { DeleteObjectCommand } from '@aws-sdk/client-s3';
 import type { JobSpec, PointStatus } from '../../../shared/job.ts';
-import type { Registry } from '../../../shared/registry.ts';
+import type { Registry } from '../../../shared/registry/index.ts';
 import type { SweepHyperparameters } from '../../../shared/sweep.ts';
 import type { SweepPointSummary } from '../../../trainer/jobs/sweep-reduce.ts';
 import { runTrainerCli } from '../../support/process.ts';
@@ -39,7 +39,7 @@ async function putSweep(jobId: string, task: string, sweep: SweepHyperparameters
     createdAt: new Date().toISOString(),
     hyperparameters: { ...common, ...sweep },
   };
-  await registry.putJobSpec(spec);
+  await registry.jobs.create(spec);
   return spec;
 }
 
@@ -51,12 +51,12 @@ function runJob(jobId: string, args: string[] = [], env: Record<string, string> 
 }
 
 async function pointStatuses(jobId: string, n: number): Promise<PointStatus[]> {
-  return Promise.all(Array.from({ length: n }, async (_, i) => (await registry.getPointStatus(jobId, i))!));
+  return Promise.all(Array.from({ length: n }, async (_, i) => (await registry.jobs.pointStatus(jobId, i))!));
 }
 
 /** The published version's metrics.json, parsed. */
 async function publishedMetrics(task: string, version: string): Promise<{ sweep: { bestPoint: number; points: SweepPointSummary[] } }> {
-  const body = await registry.openAdapterFile(task, version, 'metrics.json');
+  const body = await registry.adapters.openFile(task, version, 'metrics.json');
   assert.ok(body, 'metrics.json is published');
   return JSON.parse(Buffer.concat(await body.stream.toArray()).toString('utf8'));
 }
@@ -88,16 +88,16 @@ test('run locally, a sweep trains every point, records a failing one, and publis
     assert.ok(p.step === p.totalSteps && p.totalSteps > 0);
   }
 
-  const status = (await registry.getJobStatus('sweep-local'))!;
+  const status = (await registry.jobs.status('sweep-local'))!;
   assert.equal(status.state, 'succeeded', JSON.stringify(status));
   const expected = argmax(points.slice(0, 2).map((p) => p.score!));
   assert.equal(status.sweep?.bestPoint, expected);
   assert.deepEqual(status.validation, points[expected].best);
 
   // Exactly one version: the winner's, with its validation metrics and every point's result.
-  const versions = await registry.listVersions('sweep-local');
+  const versions = await registry.adapters.versions('sweep-local');
   assert.deepEqual(versions, [status.adapterVersion]);
-  const manifest = (await registry.getManifest('sweep-local', status.adapterVersion!))!;
+  const manifest = (await registry.adapters.manifest('sweep-local', status.adapterVersion!))!;
   assert.equal(manifest.metrics?.accuracy, points[expected].best!.accuracy);
   const metrics = await publishedMetrics('sweep-local', status.adapterVersion!);
   assert.equal(metrics.sweep.bestPoint, expected);
@@ -107,7 +107,7 @@ test('run locally, a sweep trains every point, records a failing one, and publis
   );
   assert.match(metrics.sweep.points[3].error!, /outside the model's layers/);
 
-  const { events } = await registry.listJobEvents('sweep-local');
+  const { events } = await registry.jobs.listEvents('sweep-local');
   const types = events.map((e) => e.type);
   assert.equal(types.filter((t) => t === 'point-started').length, 4);
   assert.equal(types.filter((t) => t === 'point-finished').length, 4);
@@ -120,20 +120,20 @@ test('as Batch runs it, each array child trains the point of its AWS_BATCH_JOB_A
   for (const index of ['1', '0']) {
     const r = await runJob('sweep-array', [], { AWS_BATCH_JOB_ARRAY_INDEX: index });
     assert.equal(r.code, 0, r.stderr.slice(-3000));
-    const p = (await registry.getPointStatus('sweep-array', Number(index)))!;
+    const p = (await registry.jobs.pointStatus('sweep-array', Number(index)))!;
     assert.equal(p.state, 'succeeded');
     // A child publishes nothing: the job is still queued and no version exists.
-    assert.deepEqual(await registry.listVersions('sweep-array'), []);
+    assert.deepEqual(await registry.adapters.versions('sweep-array'), []);
   }
   const points = await pointStatuses('sweep-array', 2);
   const r = await runJob('sweep-array', ['--reduce']);
   assert.equal(r.code, 0, r.stderr.slice(-3000));
-  const status = (await registry.getJobStatus('sweep-array'))!;
+  const status = (await registry.jobs.status('sweep-array'))!;
   assert.equal(status.state, 'succeeded');
   assert.equal(status.sweep?.bestPoint, argmax(points.map((p) => p.score!)));
   // A retried reduce publishes nothing more.
   assert.equal((await runJob('sweep-array', ['--reduce'])).code, 0);
-  assert.deepEqual(await registry.listVersions('sweep-array'), [status.adapterVersion]);
+  assert.deepEqual(await registry.adapters.versions('sweep-array'), [status.adapterVersion]);
 });
 
 test("a reduce that cannot publish (the winner's staged adapter is gone) fails the job saying why", async () => {
@@ -144,26 +144,26 @@ test("a reduce that cannot publish (the winner's staged adapter is gone) fails t
   for (const { key } of staged) await s3.client.send(new DeleteObjectCommand({ Bucket: 'registry', Key: key }));
   const r = await runJob('sweep-lost', ['--reduce']);
   assert.notEqual(r.code, 0);
-  const status = (await registry.getJobStatus('sweep-lost'))!;
+  const status = (await registry.jobs.status('sweep-lost'))!;
   assert.equal(status.state, 'failed');
   assert.match(
     status.error!.message,
     /^publishing the sweep's best point \d failed: point \d finished but its staged adapter .* is missing$/,
   );
-  assert.deepEqual(await registry.listVersions('sweep-lost'), []);
+  assert.deepEqual(await registry.adapters.versions('sweep-lost'), []);
 });
 
 test('a sweep none of whose points finishes fails, naming each point and why; nothing is published', async () => {
   await putSweep('sweep-none', 'sweep-none', { adapterLayers: ['5-6', '7-9'] });
   const r = await runJob('sweep-none');
   assert.notEqual(r.code, 0);
-  const status = (await registry.getJobStatus('sweep-none'))!;
+  const status = (await registry.jobs.status('sweep-none'))!;
   assert.equal(status.state, 'failed');
   assert.match(
     status.error!.message,
     /no point of the sweep finished.*point 0 \(adapterLayers=5-6\): .*outside.*point 1 \(adapterLayers=7-9\): .*outside/,
   );
-  assert.deepEqual(await registry.listVersions('sweep-none'), []);
+  assert.deepEqual(await registry.adapters.versions('sweep-none'), []);
 });
 
 test('run-job refuses a point the sweep does not have, a malformed array index, and --point on a plain job', async () => {
@@ -177,9 +177,9 @@ test('run-job refuses a point the sweep does not have, a malformed array index, 
   const both = await runJob('sweep-bounds', ['--point', '0', '--reduce']);
   assert.notEqual(both.code, 0);
   assert.match(both.stderr, /--point and --reduce: give one/);
-  await registry.putJobSpec({ ...(await registry.getJobSpec('sweep-bounds')), jobId: 'plain', hyperparameters: common });
+  await registry.jobs.create({ ...(await registry.jobs.spec('sweep-bounds')), jobId: 'plain', hyperparameters: common });
   const plain = await runJob('plain', ['--point', '0']);
   assert.notEqual(plain.code, 0);
   assert.match(plain.stderr, /job plain is not a sweep/);
-  assert.equal(await registry.getPointStatus('sweep-bounds', 0), null, 'nothing trained');
+  assert.equal(await registry.jobs.pointStatus('sweep-bounds', 0), null, 'nothing trained');
 });

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { GetObjectCommand } from '@aws-sdk/client-s3';
 import type { JobSpec } from '../../../shared/job.ts';
-import { Registry } from '../../../shared/registry.ts';
+import { Registry } from '../../../shared/registry/index.ts';
 import { runTrainerCli } from '../../support/process.ts';
 import { type S3TestServer, startS3Server } from '../../support/s3-server.ts';
 import { writeTinyBert } from '../../support/tiny-bert.ts';
@@ -49,16 +49,16 @@ async function runJob(jobId: string): Promise<{ status: number | null; stderr: s
 }
 
 test('a job trains, reports status and publishes a version whose files hash to the manifest', async () => {
-  await registry.putJobSpec(spec('job-ok', 's3://registry/datasets/toy.jsonl'));
+  await registry.jobs.create(spec('job-ok', 's3://registry/datasets/toy.jsonl'));
   const r = await runJob('job-ok');
   assert.equal(r.status, 0, r.stderr.slice(-2000));
-  const status = await registry.getJobStatus('job-ok');
+  const status = await registry.jobs.status('job-ok');
   assert.equal(status?.state, 'succeeded');
   assert.equal(status.step, status.totalSteps);
   assert.ok(status.totalSteps > 0 && status.loss !== null && status.validation !== null && status.finishedAt);
-  const versions = await registry.listVersions('toy');
+  const versions = await registry.adapters.versions('toy');
   assert.deepEqual(versions, [status.adapterVersion]);
-  const manifest = (await registry.getManifest('toy', status.adapterVersion!))!;
+  const manifest = (await registry.adapters.manifest('toy', status.adapterVersion!))!;
   assert.equal(manifest.jobId, 'job-ok');
   assert.equal(manifest.baseModel.name, 'tiny');
   assert.deepEqual(manifest.labels, ['neg', 'pos']);
@@ -79,16 +79,16 @@ test('a job trains, reports status and publishes a version whose files hash to t
   );
   for (const f of manifest.files) {
     const obj = await s3.client.send(
-      new GetObjectCommand({ Bucket: 'registry', Key: registry.adapterFileKey('toy', manifest.version, f.name) }),
+      new GetObjectCommand({ Bucket: 'registry', Key: registry.adapters.fileKey('toy', manifest.version, f.name) }),
     );
     const body = Buffer.from(await obj.Body!.transformToByteArray());
     assert.equal(body.length, f.bytes);
     assert.equal(createHash('sha256').update(body).digest('hex'), f.sha256, f.name);
   }
-  assert.deepEqual((await registry.listTasks({ limit: 10 })).tasks, ['toy']);
+  assert.deepEqual((await registry.adapters.tasks({ limit: 10 })).tasks, ['toy']);
 
   // The event log: from running to succeeded, in order, batched into fewer pages than events.
-  const { events } = await registry.listJobEvents('job-ok');
+  const { events } = await registry.jobs.listEvents('job-ok');
   const types = events.map((e) => e.type);
   assert.equal(types[0], 'running');
   assert.equal(types[1], 'training-started');
@@ -102,21 +102,21 @@ test('a job trains, reports status and publishes a version whose files hash to t
 });
 
 test('a job with a broken dataset ends failed with the reason, and publishes nothing', async () => {
-  const before = await registry.listVersions('toy');
-  await registry.putJobSpec(spec('job-bad', 's3://registry/datasets/broken.jsonl'));
+  const before = await registry.adapters.versions('toy');
+  await registry.jobs.create(spec('job-bad', 's3://registry/datasets/broken.jsonl'));
   const r = await runJob('job-bad');
   assert.notEqual(r.status, 0);
-  const status = await registry.getJobStatus('job-bad');
+  const status = await registry.jobs.status('job-bad');
   assert.equal(status?.state, 'failed');
   assert.match(status.error!.message, /:2: malformed JSON/);
-  const failed = (await registry.listJobEvents('job-bad')).events.at(-1)!;
+  const failed = (await registry.jobs.listEvents('job-bad')).events.at(-1)!;
   assert.ok(failed.type === 'failed' && failed.level === 'error');
   assert.match(failed.data.reason, /:2: malformed JSON/);
-  assert.deepEqual(await registry.listVersions('toy'), before);
+  assert.deepEqual(await registry.adapters.versions('toy'), before);
 
-  await registry.putJobSpec(spec('job-missing', 's3://registry/datasets/nope.jsonl'));
+  await registry.jobs.create(spec('job-missing', 's3://registry/datasets/nope.jsonl'));
   assert.notEqual((await runJob('job-missing')).status, 0);
-  assert.match((await registry.getJobStatus('job-missing'))!.error!.message, /nope\.jsonl: no such object/);
+  assert.match((await registry.jobs.status('job-missing'))!.error!.message, /nope\.jsonl: no such object/);
 });
 
 test('versions are immutable: publishing into an existing version is refused and leaves it as it was', async () => {
@@ -134,21 +134,21 @@ test('versions are immutable: publishing into an existing version is refused and
     for (const f of ['adapter.safetensors', 'adapter_config.json', 'metrics.json']) writeFileSync(join(dir, f), `${content} ${f}`);
     return dir;
   };
-  const first = await registry.publishAdapter(adapterDir('first'), meta);
-  await assert.rejects(registry.publishAdapter(adapterDir('second'), meta, first.version), /already exists and is immutable/);
-  assert.deepEqual(await registry.getManifest('immutable', first.version), first);
-  assert.deepEqual(await registry.listVersions('immutable'), [first.version]);
+  const first = await registry.adapters.publish(adapterDir('first'), meta);
+  await assert.rejects(registry.adapters.publish(adapterDir('second'), meta, first.version), /already exists and is immutable/);
+  assert.deepEqual(await registry.adapters.manifest('immutable', first.version), first);
+  assert.deepEqual(await registry.adapters.versions('immutable'), [first.version]);
 
   const original = spec('job-immutable', 's3://registry/datasets/toy.jsonl');
-  await registry.putJobSpec(original);
-  await assert.rejects(registry.putJobSpec({ ...original, task: 'other' }), /already exists and is immutable/);
-  assert.equal((await registry.getJobSpec('job-immutable')).task, 'toy');
+  await registry.jobs.create(original);
+  await assert.rejects(registry.jobs.create({ ...original, task: 'other' }), /already exists and is immutable/);
+  assert.equal((await registry.jobs.spec('job-immutable')).task, 'toy');
 });
 
 test('SIGTERM (Batch TerminateJob, Spot reclaim) marks the job failed with the reason and exits 143', async () => {
   const long = spec('job-term', 's3://registry/datasets/toy.jsonl');
   long.hyperparameters = { ...long.hyperparameters, epochs: 100, batchSize: 2 };
-  await registry.putJobSpec(long);
+  await registry.jobs.create(long);
   const child = spawn(
     process.execPath,
     ['--import', 'tsx', 'trainer/cli.ts', 'run-job', '--registry', 's3://registry', '--job', 'job-term', '--status-interval', '0'],
@@ -158,23 +158,23 @@ test('SIGTERM (Batch TerminateJob, Spot reclaim) marks the job failed with the r
     },
   );
   const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
-  await waitUntil('job-term past step 2', async () => ((await registry.getJobStatus('job-term'))?.step ?? 0) >= 2);
+  await waitUntil('job-term past step 2', async () => ((await registry.jobs.status('job-term'))?.step ?? 0) >= 2);
   child.kill('SIGTERM');
   assert.equal(await exited, 143);
-  const status = await registry.getJobStatus('job-term');
+  const status = await registry.jobs.status('job-term');
   assert.equal(status?.state, 'failed');
   assert.match(status.error!.message, /SIGTERM/);
   // The events buffered when the signal came are written before the exit, the failure last.
-  const types = (await registry.listJobEvents('job-term')).events.map((e) => e.type);
+  const types = (await registry.jobs.listEvents('job-term')).events.map((e) => e.type);
   assert.deepEqual(types.slice(0, 3), ['running', 'training-started', 'metrics']);
   assert.equal(types.at(-1), 'failed');
-  assert.equal(await registry.getJobStatus('job-term').then((s) => s?.adapterVersion), undefined);
+  assert.equal(await registry.jobs.status('job-term').then((s) => s?.adapterVersion), undefined);
 });
 
 test('SIGTERM in a Batch attempt (which Batch may retry) leaves the job queued, not failed, and exits 143', async () => {
   const long = spec('job-term-batch', 's3://registry/datasets/toy.jsonl');
   long.hyperparameters = { ...long.hyperparameters, epochs: 100, batchSize: 2 };
-  await registry.putJobSpec(long);
+  await registry.jobs.create(long);
   const child = spawn(
     process.execPath,
     ['--import', 'tsx', 'trainer/cli.ts', 'run-job', '--registry', 's3://registry', '--job', 'job-term-batch', '--status-interval', '0'],
@@ -184,13 +184,13 @@ test('SIGTERM in a Batch attempt (which Batch may retry) leaves the job queued, 
     },
   );
   const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
-  await waitUntil('job-term-batch past step 2', async () => ((await registry.getJobStatus('job-term-batch'))?.step ?? 0) >= 2);
+  await waitUntil('job-term-batch past step 2', async () => ((await registry.jobs.status('job-term-batch'))?.step ?? 0) >= 2);
   child.kill('SIGTERM');
   assert.equal(await exited, 143);
-  const status = await registry.getJobStatus('job-term-batch');
+  const status = await registry.jobs.status('job-term-batch');
   assert.equal(status?.state, 'queued', 'a retry may follow: the API reads Batch for the end if none does');
   assert.equal(status.error, undefined);
-  const types = (await registry.listJobEvents('job-term-batch')).events.map((e) => e.type);
+  const types = (await registry.jobs.listEvents('job-term-batch')).events.map((e) => e.type);
   assert.equal(types.at(-1), 'queued');
   assert.ok(!types.includes('failed'), types.join(' '));
 });
@@ -211,10 +211,10 @@ test('run-job re-validates spec.json with the API schema: a local-file dataset (
     ['job-huge', { hyperparameters: { epochs: 1000 } }, /hyperparameters\.epochs/],
   ];
   for (const [jobId, over, reason] of cases) {
-    await registry.putJobSpec({ ...spec(jobId, 's3://registry/datasets/toy.jsonl'), ...over });
+    await registry.jobs.create({ ...spec(jobId, 's3://registry/datasets/toy.jsonl'), ...over });
     const r = await runJob(jobId);
     assert.notEqual(r.status, 0, jobId);
-    const status = await registry.getJobStatus(jobId);
+    const status = await registry.jobs.status(jobId);
     assert.equal(status?.state, 'failed', jobId);
     assert.match(status.error!.message, /spec\.json is not a valid job spec/, jobId);
     assert.match(status.error!.message, reason, jobId);
@@ -235,7 +235,7 @@ test('cancel racing publishing: published <=> succeeded, otherwise cancelled, ov
     const reg = Registry.fromUri('s3://registry', slow.client);
     const dir = join(mkdtempSync(join(tmpdir(), 'race-')), 'tiny');
     writeTinyBert(dir);
-    await reg.uploadModel('tiny', dir, ['config.json', 'model.safetensors', 'vocab.txt']);
+    await reg.models.upload('tiny', dir, ['config.json', 'model.safetensors', 'vocab.txt']);
     const rows = Array.from({ length: 40 }, (_, i) =>
       JSON.stringify({ input_ids: [2, 8 + (i % 2) * 20 + (i % 7), 9 + (i % 2) * 20], label: i % 2 ? 'pos' : 'neg' }),
     );
@@ -248,7 +248,7 @@ test('cancel racing publishing: published <=> succeeded, otherwise cancelled, ov
       const s = spec(jobId, 's3://registry/datasets/toy.jsonl');
       s.task = 'race';
       s.hyperparameters = { ...s.hyperparameters, epochs: 4 };
-      await reg.putJobSpec(s);
+      await reg.jobs.create(s);
       const child = spawn(
         process.execPath,
         ['--import', 'tsx', 'trainer/cli.ts', 'run-job', '--registry', 's3://registry', '--job', jobId, '--status-interval', '0'],
@@ -263,17 +263,17 @@ test('cancel racing publishing: published <=> succeeded, otherwise cancelled, ov
       // From the first step on, a delay that moves the cancel across the end of training and the
       // publishing that follows (four writes of 300 ms).
       for (let t = 0; t < 2400 && !done; t++) {
-        if (((await reg.getJobStatus(jobId))?.step ?? 0) >= 1) break;
+        if (((await reg.jobs.status(jobId))?.step ?? 0) >= 1) break;
         await new Promise((r) => setTimeout(r, 25));
       }
       await new Promise((r) => setTimeout(r, i * 250));
-      await reg.putJobCancel(jobId, { requestedAt: new Date().toISOString() });
+      await reg.jobs.requestCancel(jobId, { requestedAt: new Date().toISOString() });
       child.kill('SIGTERM');
       await exited;
       await new Promise((r) => setTimeout(r, 400)); // writes the store still holds land
-      const status = (await reg.getJobStatus(jobId))!;
+      const status = (await reg.jobs.status(jobId))!;
       const published: string[] = [];
-      for (const v of await reg.listVersions('race')) if ((await reg.getManifest('race', v))?.jobId === jobId) published.push(v);
+      for (const v of await reg.adapters.versions('race')) if ((await reg.adapters.manifest('race', v))?.jobId === jobId) published.push(v);
       outcomes.push(`${status.state}${published.length ? '+published' : ''}`);
       assert.ok(published.length <= 1, `${jobId}: published once at most`);
       if (published.length === 1) {

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { AdapterManifest } from '../../../shared/manifest.ts';
-import { LOCAL_REGISTRY_FOLDER, localRegistryUri, newVersionId, Registry } from '../../../shared/registry.ts';
+import { LOCAL_REGISTRY_FOLDER, localRegistryUri, newVersionId, Registry } from '../../../shared/registry/index.ts';
 import { loadBaseModel } from '../../../trainer/model-files/base-model.ts';
 import { formatBytes } from '../../../trainer/model-files/registry-source.ts';
 import { runTrainerCliSync, trainOn } from '../../support/process.ts';
@@ -36,7 +36,7 @@ before(async () => {
   writeFileSync(data, TOY_JSONL);
   const t = trainOn(base, data)(adapter, '--max-steps 4 --bottleneck 2 --batch-size 8 --quiet');
   assert.equal(t.code, 0, t.stderr);
-  await registry.uploadModel('tiny', base, ['config.json', 'model.safetensors', 'vocab.txt']);
+  await registry.models.upload('tiny', base, ['config.json', 'model.safetensors', 'vocab.txt']);
   const meta = {
     task: 'toy',
     jobId: null,
@@ -47,9 +47,9 @@ before(async () => {
     metrics: null,
   };
   // Two versions a minute apart: the newer is the default.
-  versions.push(await registry.publishAdapter(adapter, meta, newVersionId(new Date(Date.now() - 60_000))));
-  versions.push(await registry.publishAdapter(adapter, meta, newVersionId()));
-  other = await registry.publishAdapter(adapter, { ...meta, task: 'other' }, newVersionId(new Date(Date.now() - 60_000)));
+  versions.push(await registry.adapters.publish(adapter, meta, newVersionId(new Date(Date.now() - 60_000))));
+  versions.push(await registry.adapters.publish(adapter, meta, newVersionId()));
+  other = await registry.adapters.publish(adapter, { ...meta, task: 'other' }, newVersionId(new Date(Date.now() - 60_000)));
 });
 after(() => rmSync(work, { recursive: true, force: true }));
 
@@ -137,7 +137,7 @@ test('download: the version files (checked against the manifest) and, with --bas
 
 test('the newest version with a sound manifest is the default (a corrupt one is skipped, as GET /adapters does)', async () => {
   const { task, jobId, baseModel, mode, labels, parameters, metrics } = other;
-  const newer = await registry.publishAdapter(adapter, { task, jobId, baseModel, mode, labels, parameters, metrics });
+  const newer = await registry.adapters.publish(adapter, { task, jobId, baseModel, mode, labels, parameters, metrics });
   writeFileSync(join(storeDir, 'adapters', 'other', newer.version, 'manifest.json'), '{"not": "a manifest"');
   const r = cli('download', '--registry', uri, '--task', 'other', '--out', join(work, 'sound'));
   assert.equal(r.code, 0, r.stderr);

@@ -11,7 +11,7 @@ import {
 } from '../../../../functions/console/ui/form-schema.ts';
 import type { JobLauncher } from '../../../../functions/jobs/launcher.ts';
 import { HyperparametersSchema } from '../../../../functions/schemas.ts';
-import type { Registry } from '../../../../shared/registry.ts';
+import type { Registry } from '../../../../shared/registry/index.ts';
 import { trainDefaults } from '../../../../trainer/train/defaults.ts';
 
 async function fields() {

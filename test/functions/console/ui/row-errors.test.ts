@@ -8,7 +8,7 @@ import { pathToFileURL } from 'node:url';
 import { createApp } from '../../../../functions/app.ts';
 import { rowErrors } from '../../../../functions/console/ui/row-errors.ts';
 import type { JobLauncher } from '../../../../functions/jobs/launcher.ts';
-import { Registry } from '../../../../shared/registry.ts';
+import { Registry } from '../../../../shared/registry/index.ts';
 
 test('a bad row is shown with its line number', async () => {
   const dir = join(mkdtempSync(join(tmpdir(), 'rows-')), 'bucket');
