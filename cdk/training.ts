@@ -113,7 +113,7 @@ export class TrainingCompute extends Construct {
         jobRole: this.jobRole,
         environment: {
           ADAPTER_STORE_REGISTRY: props.registryUri,
-          // The S3 client's region comes from here (shared/registry.ts falls back to us-east-1).
+          // The S3 client's region comes from here (shared/registry/index.ts falls back to us-east-1).
           AWS_REGION: Aws.REGION,
           // The trainer CLI's default --device (the image sets it too): run-job trains on the GPU.
           TRAINER_DEVICE: 'cuda',

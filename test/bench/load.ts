@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
-import { Registry } from '../../shared/registry.ts';
+import { Registry } from '../../shared/registry/index.ts';
 import { type LocalServer, startLocalServer } from '../support/local-server.ts';
 
 const { values } = parseArgs({
@@ -51,7 +51,7 @@ const dir = mkdtempSync(join(tmpdir(), 'load-adapter-'));
 writeFileSync(join(dir, 'adapter.safetensors'), randomBytes(adapterBytes));
 writeFileSync(join(dir, 'adapter_config.json'), '{}');
 writeFileSync(join(dir, 'metrics.json'), '{}');
-await registry.publishAdapter(dir, {
+await registry.adapters.publish(dir, {
   task: 'load',
   jobId: null,
   baseModel: { name: 'bert-imdb-4x128-v2', weightsSha256: '0'.repeat(64) },

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { pathToFileURL } from 'node:url';
-import { Registry } from '../../../shared/registry.ts';
+import { Registry } from '../../../shared/registry/index.ts';
 import { brokenCudaProviderCopy } from '../../support/onnxruntime-copy.ts';
 
 function run(args: string[], env: Record<string, string>): Promise<{ code: number | null; stderr: string }> {
@@ -27,7 +27,7 @@ test('run-job --device cuda with a broken CUDA provider: the job fails with the 
   const work = mkdtempSync(join(tmpdir(), 'run-job-preflight-'));
   const uri = pathToFileURL(join(work, 'registry')).href;
   const registry = Registry.fromUri(uri);
-  await registry.putJobSpec({
+  await registry.jobs.create({
     format: 'adapter-store.job/v1',
     jobId: 'ft-cuda',
     task: 'toy',
@@ -43,7 +43,7 @@ test('run-job --device cuda with a broken CUDA provider: the job fails with the 
       copy.env,
     );
     assert.equal(r.code, 1, r.stderr.slice(-2000));
-    const status = await registry.getJobStatus('ft-cuda');
+    const status = await registry.jobs.status('ft-cuda');
     assert.equal(status?.state, 'failed');
     const reason = status.error?.message ?? '';
     assert.match(reason, /^trainer doctor --device cuda failed: the CUDA execution provider did not load/);
