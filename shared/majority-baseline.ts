@@ -6,7 +6,7 @@
  * console read these types.
  */
 import { z } from '@hono/zod-openapi';
-import type { SelectionMetric } from './trainer-events.ts';
+import { SCORE_METRICS, type SelectionMetric } from './vocabulary.ts';
 
 /** What the majority-class predictor scores on the validation set. */
 export interface MajorityBaseline {
@@ -24,7 +24,7 @@ export interface MajorityBaseline {
 export const BelowMajoritySchema = z
   .object({
     metric: z
-      .enum(['accuracy', 'f1', 'mcc'])
+      .enum(SCORE_METRICS)
       .openapi({ description: 'The metric compared: the selection metric, or accuracy when the job selects on loss.' }),
     score: z.number().openapi({ description: "The selected checkpoint's validation score on `metric`." }),
     majorityScore: z.number().openapi({ description: 'What always answering `majorityLabel` scores on `metric`.' }),
