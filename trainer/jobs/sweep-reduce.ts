@@ -12,18 +12,12 @@ import type { AdapterConfig } from '../../shared/adapter-config.ts';
 import { type Hyperparameters, type JobSpec, type JobStatus, type PointStatus, queuedStatus } from '../../shared/job.ts';
 import { newJobEvent } from '../../shared/job-events.ts';
 import { belowMajority, type MajorityBaseline } from '../../shared/majority-baseline.ts';
-import { sweepSettings } from '../../shared/sweep.ts';
+import { pointLabel, sweepSettings } from '../../shared/sweep.ts';
 import { selectBest } from '../sweep/select.ts';
 import { trainDefaults } from '../train/defaults.ts';
 import { majorityGuard } from './majority-guard.ts';
 import { publishJobAdapter } from './publish.ts';
 import type { RunJobOptions } from './run-job.ts';
-
-/** `lr=0.001 bottleneck=64`: a point's swept values, for messages. */
-export const settingsLabel = (settings: Partial<Hyperparameters>) =>
-  Object.entries(settings)
-    .map(([k, v]) => `${k}=${String(v)}`)
-    .join(' ');
 
 /** One point's line in the published metrics.json `sweep` field. */
 export interface SweepPointSummary {
@@ -69,7 +63,7 @@ export async function reduceSweep(o: RunJobOptions, spec: JobSpec): Promise<JobS
     metric === 'loss',
   );
   if (!chosen) {
-    const why = summaries.map((p) => `point ${p.point} (${settingsLabel(p.settings)}): ${p.error ?? reasonOf(p.state)}`).join('; ');
+    const why = summaries.map((p) => `point ${p.point} (${pointLabel(p.settings)}): ${p.error ?? reasonOf(p.state)}`).join('; ');
     const message = `no point of the sweep finished with a validation score: ${why}`;
     await write({ state: 'failed', error: { message }, finishedAt: now() });
     await registry.appendJobEvents(jobId, [newJobEvent('failed', `the job failed: ${message}`, { reason: message })]);
@@ -106,7 +100,7 @@ export async function reduceSweep(o: RunJobOptions, spec: JobSpec): Promise<JobS
     });
     await registry.appendJobEvents(jobId, [
       ...(guard ? [guard.event] : []),
-      newJobEvent('sweep-selected', `point ${best.point} (${settingsLabel(best.settings)}) is best on ${metric}: ${best.score}`, {
+      newJobEvent('sweep-selected', `point ${best.point} (${pointLabel(best.settings)}) is best on ${metric}: ${best.score}`, {
         point: best.point,
         settings: best.settings,
         metric,
