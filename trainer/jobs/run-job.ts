@@ -16,7 +16,7 @@ import { type Hyperparameters, type JobMetrics, type JobSpec, type JobStatus, ty
 import { type NewJobEvent, newJobEvent } from '../../shared/job-events.ts';
 import { JobSpecSchema } from '../../shared/job-schema.ts';
 import type { Registry } from '../../shared/registry.ts';
-import { isSweep, pointLabel, pointSettings, sweepPoints, sweepSize } from '../../shared/sweep.ts';
+import { isSweep, pointSettings, sweepPoints, sweepSize } from '../../shared/sweep.ts';
 import type { JobEvent, TrainerEvent } from '../../shared/trainer-events.ts';
 import type { Device } from '../sessions/session.ts';
 import { summarize } from '../sweep/select.ts';
@@ -28,7 +28,7 @@ import { JobEventLog } from './event-log.ts';
 import { TrainerEventMapper } from './job-events.ts';
 import { majorityGuard } from './majority-guard.ts';
 import { publishJobAdapter } from './publish.ts';
-import { reduceSweep } from './sweep-reduce.ts';
+import { reduceSweep, settingsLabel } from './sweep-reduce.ts';
 
 export interface RunJobOptions {
   registry: Registry;
@@ -206,7 +206,7 @@ async function runTraining(o: RunJobOptions, spec: JobSpec, target: RunTarget): 
     // A resume is written at once: where each run of the job started from is never lost to a kill.
     if (point === undefined) for (const e of mapper.map(event)) events.add(e, e.type === 'resumed');
   };
-  const label = point === undefined ? '' : `point ${point} (${pointLabel(settings)})`;
+  const label = point === undefined ? '' : `point ${point} (${settingsLabel(settings)})`;
   const pointFinished = (state: 'succeeded' | 'failed', score: number | null, reason: string | null) => {
     const message = state === 'succeeded' ? `${label} finished: score ${score ?? 'none'}` : `${label} failed: ${reason}`;
     events.add(newJobEvent('point-finished', message, { point: point!, settings, state, score, reason }), true);

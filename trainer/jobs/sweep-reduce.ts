@@ -19,6 +19,9 @@ import { majorityGuard } from './majority-guard.ts';
 import { publishJobAdapter } from './publish.ts';
 import type { RunJobOptions } from './run-job.ts';
 
+/** `lr=0.001 bottleneck=64`: a point's swept values, for messages (the grid's one label, shared/sweep.ts). */
+export const settingsLabel = pointLabel;
+
 /** One point's line in the published metrics.json `sweep` field. */
 export interface SweepPointSummary {
   point: number;
@@ -63,7 +66,7 @@ export async function reduceSweep(o: RunJobOptions, spec: JobSpec): Promise<JobS
     metric === 'loss',
   );
   if (!chosen) {
-    const why = summaries.map((p) => `point ${p.point} (${pointLabel(p.settings)}): ${p.error ?? reasonOf(p.state)}`).join('; ');
+    const why = summaries.map((p) => `point ${p.point} (${settingsLabel(p.settings)}): ${p.error ?? reasonOf(p.state)}`).join('; ');
     const message = `no point of the sweep finished with a validation score: ${why}`;
     await write({ state: 'failed', error: { message }, finishedAt: now() });
     await registry.appendJobEvents(jobId, [newJobEvent('failed', `the job failed: ${message}`, { reason: message })]);
@@ -100,7 +103,7 @@ export async function reduceSweep(o: RunJobOptions, spec: JobSpec): Promise<JobS
     });
     await registry.appendJobEvents(jobId, [
       ...(guard ? [guard.event] : []),
-      newJobEvent('sweep-selected', `point ${best.point} (${pointLabel(best.settings)}) is best on ${metric}: ${best.score}`, {
+      newJobEvent('sweep-selected', `point ${best.point} (${settingsLabel(best.settings)}) is best on ${metric}: ${best.score}`, {
         point: best.point,
         settings: best.settings,
         metric,
