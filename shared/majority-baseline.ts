@@ -6,7 +6,7 @@
  * console read these types.
  */
 import { z } from '@hono/zod-openapi';
-import { SCORE_METRICS, type SelectionMetric } from './vocabulary.ts';
+import { METRIC_FIELDS, SCORE_METRICS, type SelectionMetric } from './vocabulary.ts';
 
 /** What the majority-class predictor scores on the validation set. */
 export interface MajorityBaseline {
@@ -56,7 +56,7 @@ export function comparedMetric(metric: SelectionMetric): BelowMajority['metric']
 }
 
 function scoreOn(m: ScoredMetrics, metric: BelowMajority['metric']): number {
-  return metric === 'f1' ? m.macroF1 : metric === 'mcc' ? m.mcc : m.accuracy;
+  return m[METRIC_FIELDS[metric]];
 }
 
 /** The guardrail's verdict: null when the selected score is above the baseline (or there is nothing to compare). */

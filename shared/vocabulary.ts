@@ -21,6 +21,14 @@ export type ScoreMetric = (typeof SCORE_METRICS)[number];
 export const SELECTION_METRICS = [...SCORE_METRICS, 'loss'] as const;
 export type SelectionMetric = (typeof SELECTION_METRICS)[number];
 
+/** The field of an evaluation (status.json's `validation`, metrics.json) that holds each metric's value. */
+export const METRIC_FIELDS = {
+  accuracy: 'accuracy',
+  f1: 'macroF1',
+  mcc: 'mcc',
+  loss: 'loss',
+} as const satisfies Record<SelectionMetric, string>;
+
 export const OPTIMIZERS = ['adamw', 'sgd'] as const;
 export type OptimizerName = (typeof OPTIMIZERS)[number];
 
