@@ -10,6 +10,7 @@ import { requireSweepValidation, S3Uri, Slug, SweepHyperparametersSchema, VERSIO
 import { BelowMajoritySchema } from '../shared/majority-baseline.ts';
 import { ADAPTER_FILES, OPTIONAL_ADAPTER_FILES } from '../shared/registry/index.ts';
 import { unknownKeysError } from '../shared/suggest.ts';
+import { DATASET_FORMATS, JOB_STATES, SELECTION_METRICS, TRAIN_MODES } from '../shared/vocabulary.ts';
 
 export {
   HyperparametersSchema,
@@ -39,7 +40,7 @@ export const FinetuneRequestSchema = z
   .superRefine(requireSweepValidation)
   .openapi('FinetuneRequest');
 
-export const JobStateSchema = z.enum(['queued', 'running', 'succeeded', 'failed', 'cancelled']);
+export const JobStateSchema = z.enum(JOB_STATES);
 
 const MetricsSchema = z
   .object({ loss: z.number(), accuracy: z.number(), macroF1: z.number(), mcc: z.number(), examples: z.number() })
@@ -63,7 +64,7 @@ const SweepPointSchema = z
 
 const SweepSchema = z
   .object({
-    metric: z.enum(['accuracy', 'f1', 'mcc', 'loss']),
+    metric: z.enum(SELECTION_METRICS),
     points: z.array(SweepPointSchema),
     bestPoint: z.number().int().nullable().openapi({ description: 'The point published as the version, once the sweep succeeded.' }),
   })
@@ -107,7 +108,7 @@ export const ManifestSchema = z
     createdAt: z.string(),
     jobId: z.string().nullable(),
     baseModel: z.object({ name: z.string(), weightsSha256: z.string() }),
-    mode: z.enum(['adapter', 'full', 'head']),
+    mode: z.enum(TRAIN_MODES),
     labels: z.array(z.string()),
     files: z.array(z.object({ name: z.string(), bytes: z.number(), sha256: z.string() })),
     parameters: z.object({ trainable: z.number(), total: z.number() }),
@@ -261,7 +262,7 @@ export const DatasetSchema = z
     bytes: z.number().int(),
     sha256: z.string(),
     rows: z.number().int(),
-    format: z.enum(['jsonl', 'csv', 'tsv']),
+    format: z.enum(DATASET_FORMATS),
     labels: z.record(z.string(), z.number().int()).openapi({ description: 'Rows per label.' }),
   })
   .openapi('Dataset');

@@ -1,8 +1,8 @@
 import type { BertConfig } from './bert-config.ts';
+import type { AdapterNonlinearity, TrainMode } from './vocabulary.ts';
 
-/** What is trained: Houlsby adapters + all LayerNorms + head (default), every weight, or the head only. */
-export type TrainMode = 'adapter' | 'full' | 'head';
-export type AdapterNonlinearity = 'gelu' | 'relu' | 'swish' | 'tanh';
+// Their lists live in vocabulary.ts; re-exported because the model code reads them beside the config.
+export type { AdapterNonlinearity, TrainMode } from './vocabulary.ts';
 
 /** Shape and options of the bottleneck adapters (see docs/method.md). */
 export interface HoulsbyAdapterOptions {

@@ -7,12 +7,13 @@
  */
 import { z } from '@hono/zod-openapi';
 import { BelowMajoritySchema } from './majority-baseline.ts';
+import { JOB_EVENT_LEVELS, SELECTION_METRICS, TRAIN_MODES } from './vocabulary.ts';
 
 const Validation = z
   .object({ loss: z.number(), accuracy: z.number(), macroF1: z.number(), mcc: z.number(), examples: z.number() })
   .openapi('EventValidationMetrics');
 const Best = Validation.extend({ step: z.number().int(), epoch: z.number() }).nullable();
-const SelectionMetric = z.enum(['accuracy', 'f1', 'mcc', 'loss']);
+const SelectionMetric = z.enum(SELECTION_METRICS);
 
 /** Each event type and its data. */
 export const JOB_EVENT_DATA = {
@@ -28,7 +29,7 @@ export const JOB_EVENT_DATA = {
     labels: z.array(z.string()),
     totalSteps: z.number().int(),
     seeds: z.array(z.number().int()),
-    mode: z.enum(['adapter', 'full', 'head']),
+    mode: z.enum(TRAIN_MODES),
     trainableParameters: z.number().int(),
     totalParameters: z.number().int(),
   }),
@@ -101,7 +102,7 @@ export type JobEventType = keyof typeof JOB_EVENT_DATA;
 export const JOB_EVENT_TYPES = Object.keys(JOB_EVENT_DATA) as JobEventType[];
 export const TERMINAL_EVENT_TYPES: readonly JobEventType[] = ['succeeded', 'failed', 'cancelled'];
 
-export const JobEventLevel = z.enum(['info', 'warn', 'error']);
+export const JobEventLevel = z.enum(JOB_EVENT_LEVELS);
 
 /** "<page seq, 8 digits>-<index in the page, 4 digits>": ids sort in the order events were recorded. */
 export const JOB_EVENT_ID_RE = /^\d{8}-\d{4}$/;

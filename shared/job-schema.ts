@@ -7,9 +7,10 @@
 import { z } from '@hono/zod-openapi';
 import { SLUG_RE, VERSION_RE } from './registry/layout.ts';
 import { unknownKeysError } from './suggest.ts';
-import { MAX_SWEEP_POINTS, MAX_SWEEP_VALUES, SWEEP_KEYS, sweepSize } from './sweep.ts';
+import { MAX_SWEEP_POINTS, MAX_SWEEP_VALUES, SWEEP_KEYS, type SweepKey, sweepSize } from './sweep.ts';
 import { DEFAULT_LABEL_LIMITS, LABEL_LIMIT_ENV, labelLimitsFromEnv, labelListProblem } from './training-data/label-limits.ts';
 import { DEFAULT_FIELDS } from './training-data/rows.ts';
+import { NONLINEARITIES, SELECTION_METRICS, TRAIN_MODES } from './vocabulary.ts';
 
 /** The registry's slug rule (no path tricks, no upper case) and version ids, as its layout has them. */
 export { SLUG_RE, VERSION_RE };
@@ -61,11 +62,11 @@ const positiveUnit = (what: string) => z.number().gt(0, `${what} must be > 0`).l
 export const HyperparametersSchema = z.strictObject(
   {
     mode: z
-      .enum(['adapter', 'full', 'head'])
+      .enum(TRAIN_MODES)
       .optional()
       .openapi({ description: 'What is trained: bottleneck adapters (+ LayerNorms + head), the full model, or the head only.' }),
     bottleneck: z.number().int().min(1).max(4096).optional().openapi({ description: 'Adapter bottleneck size.', example: 64 }),
-    nonlinearity: z.enum(['gelu', 'relu', 'swish', 'tanh']).optional(),
+    nonlinearity: z.enum(NONLINEARITIES).optional(),
     initStd: positiveUnit('initStd').optional().openapi({ example: 0.001 }),
     adapterLayers: z
       .string()
@@ -103,7 +104,7 @@ export const HyperparametersSchema = z.strictObject(
     validationSplit: z.number().gt(0).lt(1).optional(),
     evalSteps: z.number().int().min(1).max(1_000_000).optional(),
     earlyStoppingPatience: z.number().int().min(1).max(1000).optional(),
-    metric: z.enum(['accuracy', 'f1', 'mcc', 'loss']).optional(),
+    metric: z.enum(SELECTION_METRICS).optional(),
     labels: z
       .array(z.string().min(1))
       .min(2)
@@ -134,22 +135,12 @@ const sweepable = <T extends z.ZodType>(one: T) =>
     .optional();
 
 const one = HyperparametersSchema.shape;
-const sweepShape = {
-  mode: sweepable(one.mode.unwrap()),
-  bottleneck: sweepable(one.bottleneck.unwrap()),
-  nonlinearity: sweepable(one.nonlinearity.unwrap()),
-  initStd: sweepable(one.initStd.unwrap()),
-  adapterLayers: sweepable(one.adapterLayers.unwrap()),
-  trainLayernorms: sweepable(one.trainLayernorms.unwrap()),
-  epochs: sweepable(one.epochs.unwrap()),
-  lr: sweepable(one.lr.unwrap()),
-  batchSize: sweepable(one.batchSize.unwrap()),
-  maxSeqLen: sweepable(one.maxSeqLen.unwrap()),
-  weightDecay: sweepable(one.weightDecay.unwrap()),
-  warmupRatio: sweepable(one.warmupRatio.unwrap()),
-  dropout: sweepable(one.dropout.unwrap()),
-  earlyStoppingPatience: sweepable(one.earlyStoppingPatience.unwrap()),
-} satisfies Record<(typeof SWEEP_KEYS)[number], z.ZodType>;
+/** A sweep key's one-value schema, as HyperparametersSchema takes it. */
+type One<K extends SweepKey> = (typeof one)[K] extends z.ZodOptional<infer T extends z.ZodType> ? T : never;
+/** Every sweep key's schema, built from SWEEP_KEYS: the key's own schema, or a list of its values. */
+const sweepShape = Object.fromEntries(SWEEP_KEYS.map((key) => [key, sweepable(one[key].unwrap())])) as {
+  [K in SweepKey]: z.ZodOptional<z.ZodUnion<[One<K>, z.ZodArray<One<K>>]>>;
+};
 
 /**
  * Hyperparameters as POST /finetune takes them: any sweep key (shared/sweep.ts) may list values, and the

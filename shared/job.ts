@@ -2,40 +2,19 @@
  * A fine-tune job as the API writes it (`jobs/<id>/spec.json`) and as the trainer reports it
  * (`jobs/<id>/status.json`). Both sides import these types; the JSON files are their contract.
  */
+import type { z } from '@hono/zod-openapi';
+import type { HyperparametersSchema } from './job-schema.ts';
 import type { BelowMajority } from './majority-baseline.ts';
 import type { SweepHyperparameters } from './sweep.ts';
+import type { JobState } from './vocabulary.ts';
 
-export type TrainModeName = 'adapter' | 'full' | 'head';
+export type { JobState } from './vocabulary.ts';
 
-/** Training options a job may set; anything absent takes the trainer's default. */
-export interface Hyperparameters {
-  mode?: TrainModeName;
-  bottleneck?: number;
-  nonlinearity?: 'gelu' | 'relu' | 'swish' | 'tanh';
-  initStd?: number;
-  /** e.g. "0-11" or "6-11". */
-  adapterLayers?: string;
-  /** Adapter mode: false freezes the LayerNorms (the Python adapters library's setup). Default true. */
-  trainLayernorms?: boolean;
-  epochs?: number;
-  lr?: number;
-  batchSize?: number;
-  maxSeqLen?: number;
-  seeds?: number[];
-  weightDecay?: number;
-  warmupRatio?: number;
-  dropout?: number;
-  validationSplit?: number;
-  evalSteps?: number;
-  earlyStoppingPatience?: number;
-  metric?: 'accuracy' | 'f1' | 'mcc' | 'loss';
-  labels?: string[];
-  maxSteps?: number;
-  /** CSV/TSV column (JSONL field) names of the dataset and validation data, as the CLI's --text-column etc. */
-  textColumn?: string;
-  textPairColumn?: string;
-  labelColumn?: string;
-}
+/**
+ * Training options a job may set; anything absent takes the trainer's default. The type is its schema's
+ * (job-schema.ts): the fields, their bounds and their descriptions are written once, there.
+ */
+export type Hyperparameters = z.infer<typeof HyperparametersSchema>;
 
 export interface JobSpec {
   format: 'adapter-store.job/v1';
@@ -53,8 +32,6 @@ export interface JobSpec {
   /** Who submitted it: the first 16 hex digits of the API key's sha256 (never the key), for per-key limits. */
   owner?: string;
 }
-
-export type JobState = 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled';
 
 export interface JobMetrics {
   loss: number;

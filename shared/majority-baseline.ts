@@ -6,7 +6,7 @@
  * console read these types.
  */
 import { z } from '@hono/zod-openapi';
-import type { SelectionMetric } from './trainer-events.ts';
+import { METRIC_FIELDS, SCORE_METRICS, type SelectionMetric } from './vocabulary.ts';
 
 /** What the majority-class predictor scores on the validation set. */
 export interface MajorityBaseline {
@@ -24,7 +24,7 @@ export interface MajorityBaseline {
 export const BelowMajoritySchema = z
   .object({
     metric: z
-      .enum(['accuracy', 'f1', 'mcc'])
+      .enum(SCORE_METRICS)
       .openapi({ description: 'The metric compared: the selection metric, or accuracy when the job selects on loss.' }),
     score: z.number().openapi({ description: "The selected checkpoint's validation score on `metric`." }),
     majorityScore: z.number().openapi({ description: 'What always answering `majorityLabel` scores on `metric`.' }),
@@ -56,7 +56,7 @@ export function comparedMetric(metric: SelectionMetric): BelowMajority['metric']
 }
 
 function scoreOn(m: ScoredMetrics, metric: BelowMajority['metric']): number {
-  return metric === 'f1' ? m.macroF1 : metric === 'mcc' ? m.mcc : m.accuracy;
+  return m[METRIC_FIELDS[metric]];
 }
 
 /** The guardrail's verdict: null when the selected score is above the baseline (or there is nothing to compare). */

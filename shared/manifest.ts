@@ -1,4 +1,5 @@
 import type { BelowMajority } from './majority-baseline.ts';
+import type { TrainMode } from './vocabulary.ts';
 
 /**
  * `adapters/<task>/<version>/manifest.json`: written last, it makes a version visible. It lists every
@@ -17,7 +18,7 @@ export interface AdapterManifest {
   createdAt: string;
   jobId: string | null;
   baseModel: { name: string; weightsSha256: string };
-  mode: 'adapter' | 'full' | 'head';
+  mode: TrainMode;
   labels: string[];
   files: ManifestFile[];
   parameters: { trainable: number; total: number };

@@ -4,12 +4,13 @@
  * as they are. `event` names the kind; consumers switch on it.
  */
 
-import type { Hyperparameters, JobMetrics, TrainModeName } from './job.ts';
+import type { JobMetrics } from './job.ts';
 import type { BelowMajority } from './majority-baseline.ts';
 import type { SkippedRow } from './training-data/dataset.ts';
+import type { SelectionMetric, TrainMode } from './vocabulary.ts';
 
-/** The validation metric that picks the best checkpoint and seed. */
-export type SelectionMetric = NonNullable<Hyperparameters['metric']>;
+/** The validation metric that picks the best checkpoint and seed (its list: vocabulary.ts). */
+export type { SelectionMetric };
 
 /** Validation metrics at a step (the best checkpoint's, in `seed-done` and `done`). */
 export type EvalRecord = JobMetrics & { step: number; epoch: number };
@@ -38,7 +39,7 @@ export interface ResumeEvent {
 export interface StartEvent {
   event: 'start';
   task: string;
-  mode: TrainModeName;
+  mode: TrainMode;
   examples: number;
   validationExamples: number;
   labels: string[];

@@ -5,14 +5,23 @@
  * Flags are named like the TrainOptions fields they set, so `train` maps them with one spread.
  */
 import { z } from 'zod';
-import { DATASET_FORMATS } from '../shared/training-data/index.ts';
-import { EXPORT_FORMATS } from './model-files/export.ts';
+import {
+  BASE_WEIGHT_DTYPES,
+  DATASET_FORMATS,
+  DEVICES,
+  EXPORT_FORMATS,
+  LR_SCHEDULES,
+  NONLINEARITIES,
+  OPTIMIZERS,
+  SELECTION_METRICS,
+  TRAIN_MODES,
+} from '../shared/vocabulary.ts';
 import type { TrainOptions } from './train/trainer.ts';
 
 const text = z.string();
 const count = z.number();
 
-const deviceFlags = { device: z.enum(['cpu', 'cuda']), threads: count.optional() };
+const deviceFlags = { device: z.enum(DEVICES), threads: count.optional() };
 const dataFlags = {
   format: z.enum(DATASET_FORMATS).optional(),
   textColumn: text.optional(),
@@ -31,20 +40,20 @@ export const trainFlags = z
     task: text.optional(),
     /** Comma-separated. */
     labels: text.optional(),
-    mode: z.enum(['adapter', 'full', 'head']),
+    mode: z.enum(TRAIN_MODES),
     maxSeqLen: count.optional(),
     bottleneck: count,
-    nonlinearity: z.enum(['gelu', 'relu', 'swish', 'tanh']),
+    nonlinearity: z.enum(NONLINEARITIES),
     initStd: z.number(),
     adapterLayers: text.optional(),
     trainLayernorms: z.boolean(),
-    optimizer: z.enum(['adamw', 'sgd']),
+    optimizer: z.enum(OPTIMIZERS),
     lr: z.number(),
     weightDecay: z.number(),
     batchSize: count,
     epochs: count,
     maxSteps: count.optional(),
-    schedule: z.enum(['linear', 'constant']),
+    schedule: z.enum(LR_SCHEDULES),
     warmupRatio: z.number(),
     maxGradNorm: z.number(),
     dropout: z.number(),
@@ -53,7 +62,7 @@ export const trainFlags = z
     maxBadRows: count,
     validationSplit: z.number().optional(),
     evalSteps: count,
-    metric: z.enum(['accuracy', 'f1', 'mcc', 'loss']),
+    metric: z.enum(SELECTION_METRICS),
     earlyStoppingPatience: count,
     shuffle: z.boolean(),
     bucketing: z.boolean(),
@@ -102,7 +111,7 @@ export const initBaseFlags = z
     intermediate: count.optional(),
     maxPositions: count,
     seed: z.number(),
-    dtype: z.enum(['F32', 'F16', 'BF16']),
+    dtype: z.enum(BASE_WEIGHT_DTYPES),
   })
   .strict();
 

@@ -8,7 +8,18 @@ import { cpSync, existsSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { LOCAL_REGISTRY_FOLDER, localRegistryUri, localStoreDir, Registry, RegistryError } from '../shared/registry/index.ts';
-import { DATASET_FORMATS, type DatasetFormat, DEFAULT_FIELDS, readDataset } from '../shared/training-data/index.ts';
+import { type DatasetFormat, DEFAULT_FIELDS, readDataset } from '../shared/training-data/index.ts';
+import {
+  BASE_WEIGHT_DTYPES,
+  DATASET_FORMATS,
+  DEVICES,
+  EXPORT_FORMATS,
+  LR_SCHEDULES,
+  NONLINEARITIES,
+  OPTIMIZERS,
+  SELECTION_METRICS,
+  TRAIN_MODES,
+} from '../shared/vocabulary.ts';
 import { addAblateCommand } from './ablate/command.ts';
 import { logger, nonNegative, nonNegativeInt, number, positiveInt, ratio, seedList, trueOrFalse } from './cli-args.ts';
 import {
@@ -27,7 +38,7 @@ import { parameterSpecs, specFromAdapterConfig } from './model/params.ts';
 import { initialParameters } from './model/weights.ts';
 import { assertWritableOutput, readAdapterDir } from './model-files/adapter-dir.ts';
 import { loadBaseModel } from './model-files/base-model.ts';
-import { EXPORT_FORMATS, exportAdapter } from './model-files/export.ts';
+import { exportAdapter } from './model-files/export.ts';
 import { writeRandomBert } from './model-files/random-bert.ts';
 import { describeWritten, fetchAdapter, fetchBase, withTempDir } from './model-files/registry-source.ts';
 import { addPretrainCommand } from './pretrain/command.ts';
@@ -48,7 +59,7 @@ import { Rng } from './util/random.ts';
 /** The options that say how to read a dataset, for the commands that read one. */
 function withDataOptions(cmd: Command): Command {
   return cmd
-    .addOption(new Option('--format <format>', 'data format (default: from the file name; gzip is detected)').choices([...DATASET_FORMATS]))
+    .addOption(new Option('--format <format>', 'data format (default: from the file name; gzip is detected)').choices(DATASET_FORMATS))
     .option('--text-column <name>', `column / field holding the text (default: "${DEFAULT_FIELDS.text}")`)
     .option('--text-pair-column <name>', `column / field holding the second text of a pair, if any (default: "${DEFAULT_FIELDS.textPair}")`)
     .option('--label-column <name>', `column / field holding the label (default: "${DEFAULT_FIELDS.label}")`);
@@ -66,7 +77,7 @@ function withInferenceOptions(cmd: Command): Command {
 
 function withDeviceOptions(cmd: Command): Command {
   return cmd
-    .addOption(new Option('--device <device>', 'execution provider').choices(['cpu', 'cuda']).default('cpu').env('TRAINER_DEVICE'))
+    .addOption(new Option('--device <device>', 'execution provider').choices(DEVICES).default('cpu').env('TRAINER_DEVICE'))
     .option('--threads <n>', 'CPU threads for onnxruntime (default: all cores)', positiveInt('--threads'));
 }
 
@@ -172,18 +183,14 @@ withDeviceOptions(withDataOptions(program.command('train')))
   .option('--validation <uri>', 'validation data (same formats), evaluated at each epoch end and every --eval-steps')
   .option('--task <name>', 'task name, also the adapter name inside parameter keys (default: --init-adapter task or the data file name)')
   .option('--labels <names>', 'label names in class order, comma-separated (default: taken from the data)')
-  .addOption(new Option('--mode <mode>', 'what is trained').choices(['adapter', 'full', 'head']).default(trainDefaults.mode))
+  .addOption(new Option('--mode <mode>', 'what is trained').choices(TRAIN_MODES).default(trainDefaults.mode))
   .option(
     '--max-seq-len <n>',
     "text rows are tokenized to at most this many tokens (default: 128, or the base's max_position_embeddings when smaller)",
     positiveInt('--max-seq-len'),
   )
   .option('--bottleneck <m>', 'adapter bottleneck width', positiveInt('--bottleneck'), trainDefaults.bottleneck)
-  .addOption(
-    new Option('--nonlinearity <f>', 'adapter non-linearity')
-      .choices(['gelu', 'relu', 'swish', 'tanh'])
-      .default(trainDefaults.nonlinearity),
-  )
+  .addOption(new Option('--nonlinearity <f>', 'adapter non-linearity').choices(NONLINEARITIES).default(trainDefaults.nonlinearity))
   .option(
     '--init-std <std>',
     'std of the truncated normal init of adapter weights',
@@ -197,7 +204,7 @@ withDeviceOptions(withDataOptions(program.command('train')))
     trueOrFalse('--train-layernorms'),
     true,
   )
-  .addOption(new Option('--optimizer <name>', 'optimizer').choices(['adamw', 'sgd']).default(trainDefaults.optimizer))
+  .addOption(new Option('--optimizer <name>', 'optimizer').choices(OPTIMIZERS).default(trainDefaults.optimizer))
   .option(
     '--lr <rate>',
     'peak learning rate',
@@ -213,9 +220,7 @@ withDeviceOptions(withDataOptions(program.command('train')))
   .option('--batch-size <n>', 'examples per step', positiveInt('--batch-size'), trainDefaults.batchSize)
   .option('--epochs <n>', 'passes over the training data', positiveInt('--epochs'), trainDefaults.epochs)
   .option('--max-steps <n>', 'stop after this many steps (default: epochs x batches)', positiveInt('--max-steps'))
-  .addOption(
-    new Option('--schedule <kind>', 'learning-rate schedule after warm-up').choices(['linear', 'constant']).default(trainDefaults.schedule),
-  )
+  .addOption(new Option('--schedule <kind>', 'learning-rate schedule after warm-up').choices(LR_SCHEDULES).default(trainDefaults.schedule))
   .option('--warmup-ratio <r>', 'fraction of steps with linear warm-up', ratio('--warmup-ratio'), trainDefaults.warmupRatio)
   .option('--max-grad-norm <n>', 'clip the global gradient norm (0 = off)', nonNegative('--max-grad-norm'), trainDefaults.maxGradNorm)
   .option('--dropout <p>', 'dropout on hidden states and attention probabilities (0 = none)', ratio('--dropout'), trainDefaults.dropout)
@@ -240,7 +245,7 @@ withDeviceOptions(withDataOptions(program.command('train')))
   )
   .addOption(
     new Option('--metric <name>', 'validation metric that selects the best checkpoint and seed')
-      .choices(['accuracy', 'f1', 'mcc', 'loss'])
+      .choices(SELECTION_METRICS)
       .default(trainDefaults.metric),
   )
   .option(
@@ -344,7 +349,7 @@ program
   .description(
     'export an adapter: onnx (default; model.onnx + tokenizer.json + labels, runs in any onnxruntime) or adapterhub (loads in the Python adapters library)',
   )
-  .addOption(new Option('--format <format>', 'onnx or adapterhub').choices([...EXPORT_FORMATS]).default('onnx'))
+  .addOption(new Option('--format <format>', 'onnx or adapterhub').choices(EXPORT_FORMATS).default('onnx'))
   .option('--adapter <dir>', 'adapter directory (ours, or an AdapterHub one together with --base); or give --task')
   .option('--task <name>', 'export the adapter of this task from a registry (see --registry) instead of --adapter')
   .option('--version <id>', 'with --task: the version (default: the newest)')
@@ -431,7 +436,7 @@ program
   .option('--intermediate <n>', 'feed-forward width (default 4 x hidden)', positiveInt('--intermediate'))
   .option('--max-positions <n>', 'max_position_embeddings', positiveInt('--max-positions'), 512)
   .option('--seed <n>', 'random seed', number('--seed', Number.isSafeInteger, 'an integer'), 0)
-  .addOption(new Option('--dtype <dtype>', 'weights dtype').choices(['F32', 'F16', 'BF16']).default('F32'))
+  .addOption(new Option('--dtype <dtype>', 'weights dtype').choices(BASE_WEIGHT_DTYPES).default('F32'))
   .action((raw) => {
     const o = initBaseFlags.parse(raw);
     if (o.hidden % o.heads !== 0) throw new InvalidArgumentError(`--hidden ${o.hidden} must be divisible by --heads ${o.heads}`);

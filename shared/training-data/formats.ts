@@ -6,12 +6,12 @@
  */
 import { pipeline, Readable } from 'node:stream';
 import { CsvError, type Info, parse } from 'csv-parse';
+import type { DatasetFormat } from '../vocabulary.ts';
 import { DataError, DataLimitError, RowProblem } from './errors.ts';
 import { type FieldNames, jsonRecord, type RawRecord } from './rows.ts';
 import { MAX_LINE_CHARS, splitLines, type TextStream } from './text.ts';
 
-export const DATASET_FORMATS = ['jsonl', 'csv', 'tsv'] as const;
-export type DatasetFormat = (typeof DATASET_FORMATS)[number];
+export { DATASET_FORMATS, type DatasetFormat } from '../vocabulary.ts';
 
 /** The format a file name's extension says (`.gz` looked through), or null when it says none. */
 export function formatFromName(name: string): DatasetFormat | null {

@@ -1,8 +1,66 @@
-/** A job's hyperparameters as a grid: the points every part of the product numbers the same way. */
+/**
+ * The one grid (shared/sweep.ts): axes, points, bounds and labels, and a job's hyperparameters as a grid,
+ * the points every part of the product numbers the same way. The CLI's flags: test/trainer/sweep/grid.test.ts.
+ */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { JobSpecSchema, SweepHyperparametersSchema } from '../../shared/job-schema.ts';
-import { isSweep, MAX_SWEEP_POINTS, pointSettings, sweepPoints, sweepSize } from '../../shared/sweep.ts';
+import type { z } from '@hono/zod-openapi';
+import type { Hyperparameters } from '../../shared/job.ts';
+import { type HyperparametersSchema, JobSpecSchema, SweepHyperparametersSchema } from '../../shared/job-schema.ts';
+import {
+  gridPoints,
+  gridSize,
+  isSweep,
+  MAX_SWEEP_POINTS,
+  pointLabel,
+  pointSettings,
+  SWEEP_KEYS,
+  type SweepHyperparameters,
+  sweepAxes,
+  sweepPoints,
+  sweepSettings,
+  sweepSize,
+} from '../../shared/sweep.ts';
+
+test('a grid: every combination of its axes, nested in axis order (the last varies fastest)', () => {
+  assert.deepEqual(gridPoints([]), [{}], 'no axis: one point, with nothing swept');
+  const axes = [
+    { key: 'mode', values: ['adapter', 'head'] },
+    { key: 'trainLayernorms', values: [true, false] },
+    { key: 'lr', values: [1e-3, 1e-4, 1e-5] },
+  ] as const;
+  assert.equal(gridSize(axes), 12);
+  const points = gridPoints(axes);
+  assert.equal(points.length, 12);
+  assert.deepEqual(points[0], { mode: 'adapter', trainLayernorms: true, lr: 1e-3 });
+  assert.deepEqual(points[4], { mode: 'adapter', trainLayernorms: false, lr: 1e-4 });
+  assert.deepEqual(points[11], { mode: 'head', trainLayernorms: false, lr: 1e-5 });
+  // The label the reduce's events, run-job's point messages and the CLI's plots show.
+  assert.equal(pointLabel(points[4]), 'mode=adapter trainLayernorms=false lr=0.0001');
+  assert.equal(pointLabel({}), '');
+});
+
+test("a job's axes nest in SWEEP_KEYS order whatever the request's key order", () => {
+  const h = { epochs: [1, 2], mode: ['adapter', 'full'], seeds: [1, 2], lr: 1e-3 } as SweepHyperparameters;
+  assert.deepEqual(
+    sweepAxes(h).map((a) => a.key),
+    ['mode', 'epochs'],
+  );
+  assert.deepEqual(sweepSettings(h), [
+    { mode: 'adapter', epochs: 1 },
+    { mode: 'adapter', epochs: 2 },
+    { mode: 'full', epochs: 1 },
+    { mode: 'full', epochs: 2 },
+  ]);
+  // Every key the API sweeps is a hyperparameter the schema takes as a list of values.
+  for (const key of SWEEP_KEYS) assert.ok(key in SweepHyperparametersSchema.shape, key);
+});
+
+// Hyperparameters is its schema's type, and a request's sweep type is the sweep schema's (a compile-time check).
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+const hyperparametersAreTheSchema: Same<Hyperparameters, z.infer<typeof HyperparametersSchema>> = true;
+const sweepTypeIsTheSchema: Same<SweepHyperparameters, z.infer<typeof SweepHyperparametersSchema>> = true;
+void [hyperparametersAreTheSchema, sweepTypeIsTheSchema];
 
 test('a plain job is its own single point; listed values span every combination, nested in SWEEP_KEYS order', () => {
   const plain = { lr: 1e-3, epochs: 2 };

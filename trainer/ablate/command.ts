@@ -6,6 +6,7 @@ import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Command, Option } from 'commander';
 import { z } from 'zod';
+import { SELECTION_METRICS } from '../../shared/vocabulary.ts';
 import { evalFlags } from '../cli-flags.ts';
 import { trainDefaults } from '../train/defaults.ts';
 import { ablate } from './ablation.ts';
@@ -13,7 +14,7 @@ import { ablationHeatmap } from './heatmap.ts';
 
 const ablateFlags = evalFlags
   .omit({ out: true })
-  .extend({ out: z.string(), metric: z.enum(['accuracy', 'f1', 'mcc', 'loss']), quiet: z.literal(true).optional() })
+  .extend({ out: z.string(), metric: z.enum(SELECTION_METRICS), quiet: z.literal(true).optional() })
   .strict();
 
 export function addAblateCommand(program: Command): void {
@@ -28,7 +29,7 @@ export function addAblateCommand(program: Command): void {
   cmd
     .requiredOption('--data <uri>', 'labelled validation rows: path, file:// or s3:// URI of JSONL, CSV or TSV')
     .requiredOption('--out <dir>', 'output directory (must not exist or be empty)')
-    .addOption(new Option('--metric <name>', 'the metric shown').choices(['accuracy', 'f1', 'mcc', 'loss']).default(trainDefaults.metric))
+    .addOption(new Option('--metric <name>', 'the metric shown').choices(SELECTION_METRICS).default(trainDefaults.metric))
     .option('--quiet', 'no progress output')
     .action(async (raw) => {
       const o = ablateFlags.parse(raw);

@@ -12,18 +12,15 @@ import type { AdapterConfig } from '../../shared/adapter-config.ts';
 import { type Hyperparameters, type JobSpec, type JobStatus, type PointStatus, queuedStatus } from '../../shared/job.ts';
 import { newJobEvent } from '../../shared/job-events.ts';
 import { belowMajority, type MajorityBaseline } from '../../shared/majority-baseline.ts';
-import { sweepSettings } from '../../shared/sweep.ts';
+import { pointLabel, sweepSettings } from '../../shared/sweep.ts';
 import { selectBest } from '../sweep/select.ts';
 import { trainDefaults } from '../train/defaults.ts';
 import { majorityGuard } from './majority-guard.ts';
 import { publishJobAdapter } from './publish.ts';
 import type { RunJobOptions } from './run-job.ts';
 
-/** `lr=0.001 bottleneck=64`: a point's swept values, for messages. */
-export const settingsLabel = (settings: Partial<Hyperparameters>) =>
-  Object.entries(settings)
-    .map(([k, v]) => `${k}=${String(v)}`)
-    .join(' ');
+/** `lr=0.001 bottleneck=64`: a point's swept values, for messages (the grid's one label, shared/sweep.ts). */
+export const settingsLabel = pointLabel;
 
 /** One point's line in the published metrics.json `sweep` field. */
 export interface SweepPointSummary {

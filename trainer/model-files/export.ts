@@ -6,12 +6,11 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { EXPORT_FORMATS } from '../../shared/vocabulary.ts';
 import { METRICS, readAdapterDir, writeAdapterDir } from './adapter-dir.ts';
 import { loadBaseModel } from './base-model.ts';
 import { ModelFileError } from './errors.ts';
 import { exportOnnx } from './onnx-package.ts';
-
-export const EXPORT_FORMATS = ['onnx', 'adapterhub'] as const;
 
 export interface ExportOptions {
   format: string;

@@ -5,6 +5,7 @@
  */
 import type { AdapterConfig } from '../../shared/adapter-config.ts';
 import type { BelowMajority, MajorityBaseline } from '../../shared/majority-baseline.ts';
+import { SELECTION_METRICS } from '../../shared/vocabulary.ts';
 import { ADAPTERHUB_FILES, reductionFactorFor } from './adapterhub.ts';
 
 /** What the card reads from metrics.json (all optional: an imported or older adapter may lack them). */
@@ -28,9 +29,7 @@ export function modelCard(config: AdapterConfig, metrics: unknown, opts: { model
   const base = opts.modelName ?? config.base.name ?? 'bert';
   const hidden = config.base.config.hidden_size;
   const best = m.best ?? null;
-  const scores = (['accuracy', 'f1', 'mcc', 'loss'] as const)
-    .filter((k) => typeof best?.[k] === 'number')
-    .map((k) => `| ${k} | ${(best![k] as number).toFixed(4)} |`);
+  const scores = SELECTION_METRICS.filter((k) => typeof best?.[k] === 'number').map((k) => `| ${k} | ${(best![k] as number).toFixed(4)} |`);
   const lnLine = opts.hasLayernorms
     ? [
         "# The LayerNorms were trained with the adapter; the library keeps the base's, so put ours in",

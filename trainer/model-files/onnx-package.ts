@@ -11,6 +11,7 @@ import { copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, 
 import { basename, dirname, join } from 'node:path';
 import { toBinary } from '@bufbuild/protobuf';
 import { type ModelProto, ModelProtoSchema } from 'onnx-buf';
+import { FLOAT_STORAGE_DTYPES as ONNX_DTYPES, ONNX_QUANTIZATIONS as ONNX_QUANTIZE } from '../../shared/vocabulary.ts';
 import { toOnnxProto } from '../graph/onnx-export.ts';
 import { quantizeGatherInt8, quantizeLinearInt8, storeFloat16 } from '../graph/onnx-weights.ts';
 import { buildBertGraph } from '../model/bert.ts';
@@ -25,8 +26,6 @@ import { ModelFileError } from './errors.ts';
 import { onnxReadme } from './onnx-readme.ts';
 import { writeSafetensors } from './safetensors.ts';
 
-export const ONNX_DTYPES = ['f32', 'f16'] as const;
-export const ONNX_QUANTIZE = ['int8'] as const;
 export const MODEL_FILE = 'model.onnx';
 export const ADAPTER_INPUTS_FILE = 'adapter-inputs.safetensors';
 

@@ -13,6 +13,7 @@
 
 import { readFileSync, writeFileSync } from 'node:fs';
 import { crc32 } from 'node:zlib';
+import type { BaseWeightDtype } from '../../shared/vocabulary.ts';
 import { ModelFileError } from './errors.ts';
 import { decodeBf16, decodeF16 } from './float16.ts';
 import type { F32Tensor } from './safetensors.ts';
@@ -255,7 +256,7 @@ export function decodeTorchStateDict(buffer: Buffer, path: string): Map<string, 
  */
 export const MAX_DECODED_RATIO = 4;
 
-type Dtype = 'F32' | 'F16' | 'BF16';
+type Dtype = BaseWeightDtype;
 const DTYPE_BYTES: Record<Dtype, number> = { F32: 4, F16: 2, BF16: 2 };
 const STORAGE_DTYPES: Record<string, Dtype> = { FloatStorage: 'F32', HalfStorage: 'F16', BFloat16Storage: 'BF16' };
 

@@ -6,6 +6,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BertConfig } from '../../shared/bert-config.ts';
+import type { BaseWeightDtype } from '../../shared/vocabulary.ts';
 import { Rng } from '../util/random.ts';
 import { expectedBertWeights } from './base-model.ts';
 import { parseBertConfig } from './bert-config.ts';
@@ -28,7 +29,7 @@ export interface RandomBertOptions {
   vocabSize?: number;
   seed: number;
   /** Storage dtype of model.safetensors; default F32. */
-  dtype?: 'F32' | 'F16' | 'BF16';
+  dtype?: BaseWeightDtype;
   /** Write `bert.`-prefixed names (as BertFor* models save); default false (BertModel). */
   prefix?: boolean;
   /** Include pooler.dense; default true. */

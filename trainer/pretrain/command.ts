@@ -1,6 +1,7 @@
 /** `trainer pretrain`: its options, checked, and the call into pretrain(). */
 import { Command, Option } from 'commander';
 import { DATASET_FORMATS, DEFAULT_FIELDS } from '../../shared/training-data/index.ts';
+import { FLOAT_STORAGE_DTYPES } from '../../shared/vocabulary.ts';
 import { logger, nonNegative, nonNegativeInt, number, positive, positiveInt } from '../cli-args.ts';
 import { type PretrainOptions, pretrain } from './pretrain.ts';
 
@@ -30,7 +31,7 @@ function pretrainCommand(run: (o: PretrainOptions) => Promise<unknown>): Command
     .option('--max-position <n>', 'fresh BERT: max_position_embeddings', positiveInt('--max-position'), 512)
     .option('--vocab <file>', "WordPiece vocab.txt (default: --init's tokenizer, else the shipped bert-base-uncased vocab)")
     .option('--tokenizer <file>', 'a tokenizer.json instead of --vocab')
-    .addOption(new Option('--format <format>', 'data format (default: from the file name; gzip is detected)').choices([...DATASET_FORMATS]))
+    .addOption(new Option('--format <format>', 'data format (default: from the file name; gzip is detected)').choices(DATASET_FORMATS))
     .option('--text-column <name>', `column / field holding the text (default: "${DEFAULT_FIELDS.text}")`)
     .option('--max-bad-rows <n>', 'skip and count up to N bad rows instead of failing on the first', nonNegativeInt('--max-bad-rows'), 0)
     .option('--max-seq-len <n>', 'tokens per packed sequence, [CLS] included', positiveInt('--max-seq-len'), 128)
@@ -59,7 +60,7 @@ function pretrainCommand(run: (o: PretrainOptions) => Promise<unknown>): Command
     .option('--resume', 'continue from the checkpoint in --checkpoint-dir if there is one')
     .option('--seed <n>', 'random seed (init, order, masking)', number('--seed', Number.isSafeInteger, 'an integer'), 42)
     .option('--threads <n>', 'CPU threads for onnxruntime (default: all cores)', positiveInt('--threads'))
-    .addOption(new Option('--save-dtype <dtype>', 'storage type of model.safetensors').choices(['f32', 'f16']).default('f32'))
+    .addOption(new Option('--save-dtype <dtype>', 'storage type of model.safetensors').choices(FLOAT_STORAGE_DTYPES).default('f32'))
     .option('--corpus-note <text>', 'the corpus and its terms, in words, for the model card')
     .option('--quiet', 'no progress output')
     .action(async (o) => {

@@ -6,11 +6,12 @@
 import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BertConfig } from '../../shared/bert-config.ts';
+import type { FloatStorageDtype } from '../../shared/vocabulary.ts';
 import { encodeF16 } from '../model-files/float16.ts';
 import { type F32Tensor, type RawTensor, writeSafetensors, writeSafetensorsRaw } from '../model-files/safetensors.ts';
 import { mlmParams } from './params.ts';
 
-export type SaveDtype = 'f32' | 'f16';
+export type SaveDtype = FloatStorageDtype;
 
 /** config.json: the source's own (with --init) or BERT's defaults, as a masked LM. */
 export function mlmConfigJson(c: BertConfig, dtype: SaveDtype, source?: Record<string, unknown>): Record<string, unknown> {

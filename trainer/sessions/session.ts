@@ -5,8 +5,9 @@ import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as ort from 'onnxruntime-node';
+import type { Device } from '../../shared/vocabulary.ts';
 
-export type Device = 'cpu' | 'cuda';
+export type { Device };
 
 export interface SessionOptions {
   device?: Device;

@@ -3,11 +3,11 @@
  * Option objects, so the same checks and defaults) except --out and --checkpoint-dir, which are per run,
  * plus --grid and --parallel; a grid key's values go through that train option's own parser.
  */
-import type { Command, Option } from 'commander';
+import type { Command } from 'commander';
 import { logger, positiveInt } from '../cli-args.ts';
 import { trainFlags, trainOptionsFromFlags } from '../cli-flags.ts';
 import { SWEEP_RUN_COMMAND, serveChildRun } from './child-run.ts';
-import { GRID_KEYS, type GridValue, parseGrid, type ValueParser } from './grid.ts';
+import { GRID_FLAGS, gridParsers, parseGrid } from './grid.ts';
 import { runSweep, type SweepEvent } from './sweep.ts';
 
 const PER_RUN = ['--out', '--checkpoint-dir'];
@@ -18,25 +18,12 @@ function trainCommand(program: Command): Command {
   return train;
 }
 
-/** Each grid key's parser: the train option's own (range checks, choices, true/false). */
-function gridParsers(options: readonly Option[]): Map<string, ValueParser> {
-  const parsers = new Map<string, ValueParser>();
-  for (const key of GRID_KEYS) {
-    const option = options.find((o) => o.long === `--${key}`);
-    if (!option) throw new Error(`sweep: train has no option --${key}`);
-    parsers.set(key, (text) => {
-      if (option.argChoices && !option.argChoices.includes(text))
-        throw new Error(`--${key} must be one of ${option.argChoices.join(', ')}, got "${text}"`);
-      return option.parseArg ? option.parseArg<GridValue>(text, undefined as unknown as GridValue) : text;
-    });
-  }
-  return parsers;
-}
-
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
 export function addSweepCommand(program: Command): void {
   const trainOptions = trainCommand(program).options;
+  // Built with the command, so a grid key without its train flag fails every CLI run, not only a sweep.
+  const parsers = gridParsers(trainOptions);
   const sweep = program
     .command('sweep')
     .description(
@@ -44,7 +31,7 @@ export function addSweepCommand(program: Command): void {
     )
     .requiredOption(
       '--grid <key=values>',
-      `values of one train option to sweep, e.g. lr=1e-4,3e-4,1e-3 (repeatable; keys: ${GRID_KEYS.join(', ')})`,
+      `values of one train option to sweep, e.g. lr=1e-4,3e-4,1e-3 (repeatable; keys: ${Object.values(GRID_FLAGS).join(', ')})`,
       collect,
     )
     .option(
@@ -57,10 +44,10 @@ export function addSweepCommand(program: Command): void {
   sweep.requiredOption('--out <dir>', 'sweep directory (new, or the same sweep to resume it)');
   sweep.action(async (raw: Record<string, unknown>, cmd: Command) => {
     const { grid, parallel, ...rest } = raw as { grid: string[]; parallel: number };
-    const axes = parseGrid(grid, gridParsers(trainOptions));
-    for (const axis of axes) {
-      const attr = trainOptions.find((o) => o.long === `--${axis.key}`)!.attributeName();
-      if (cmd.getOptionValueSource(attr) === 'cli') throw new Error(`--${axis.key} and --grid ${axis.key}=...: give one of them`);
+    const axes = parseGrid(grid, parsers);
+    for (const { key } of axes) {
+      const flag = GRID_FLAGS[key];
+      if (cmd.getOptionValueSource(key) === 'cli') throw new Error(`--${flag} and --grid ${flag}=...: give one of them`);
     }
     const flags = trainFlags.parse(rest);
     const quiet = flags.quiet === true;

@@ -1,74 +1,98 @@
 /**
- * A sweep's grid: `--grid key=v1,v2,...` flags parsed into axes, and the points (every combination) they span.
- * Values are checked by the same parsers as the `train` flag of that name, so a grid accepts exactly
- * what `train` accepts.
+ * `trainer sweep --grid key=v1,v2,...`: the CLI side of the one grid (shared/sweep.ts). The grid is keyed
+ * by the API's hyperparameter names; the CLI names each key by its train flag (GRID_FLAGS, the one table),
+ * parses `--grid` entries into axes in the order given, and shows points by flag name (labels, sweep.json,
+ * run directories). Values are checked by the parser of the train flag of that name, so a grid accepts
+ * exactly what `train` accepts.
  */
+import type { Option } from 'commander';
 import { closestName } from '../../shared/suggest.ts';
+import {
+  type GridAxis,
+  type GridKey,
+  type GridPoint,
+  type GridValue,
+  gridSize,
+  MAX_SWEEP_POINTS,
+  MAX_SWEEP_RUNS,
+  MAX_SWEEP_VALUES,
+  pointLabel,
+} from '../../shared/sweep.ts';
 
-/** The most points a grid may span (the paper's grid, 3 x 3 x 2 = 18, fits with room to spare). */
-export const MAX_GRID_POINTS = 64;
-/** The most training runs (points x seeds) one sweep may start. */
-export const MAX_SWEEP_RUNS = 320;
+/** Each grid key's train flag (without the dashes), in the order help and errors list them. */
+export const GRID_FLAGS = {
+  lr: 'lr',
+  bottleneck: 'bottleneck',
+  epochs: 'epochs',
+  initStd: 'init-std',
+  nonlinearity: 'nonlinearity',
+  mode: 'mode',
+  adapterLayers: 'adapter-layers',
+  trainLayernorms: 'train-layernorms',
+  optimizer: 'optimizer',
+  weightDecay: 'weight-decay',
+  batchSize: 'batch-size',
+  maxSteps: 'max-steps',
+  schedule: 'schedule',
+  warmupRatio: 'warmup-ratio',
+  maxGradNorm: 'max-grad-norm',
+  dropout: 'dropout',
+  maxSeqLen: 'max-seq-len',
+  earlyStoppingPatience: 'early-stopping-patience',
+} as const satisfies Record<GridKey, string>;
 
-/** The train flags a grid may vary (by their flag names); the rest (data, paths, seeds, metric...) are one per sweep. */
-export const GRID_KEYS = [
-  'lr',
-  'bottleneck',
-  'epochs',
-  'init-std',
-  'nonlinearity',
-  'mode',
-  'adapter-layers',
-  'train-layernorms',
-  'optimizer',
-  'weight-decay',
-  'batch-size',
-  'max-steps',
-  'schedule',
-  'warmup-ratio',
-  'max-grad-norm',
-  'dropout',
-  'max-seq-len',
-  'early-stopping-patience',
-] as const;
-
-export type GridValue = string | number | boolean;
-
-export interface GridAxis {
-  /** The flag name, e.g. `init-std`. */
-  key: string;
-  values: GridValue[];
-}
-
-/** One combination of axis values, keyed by flag name, in the order the axes were given. */
-export type GridPoint = Record<string, GridValue>;
+export const GRID_KEYS = Object.keys(GRID_FLAGS) as GridKey[];
+const KEY_OF_FLAG = new Map<string, GridKey>(GRID_KEYS.map((key) => [GRID_FLAGS[key], key]));
 
 export class GridError extends Error {}
 
 /** Parses one value of a key; throws with a message naming the flag when the value is bad. */
 export type ValueParser = (text: string) => GridValue;
 
+/** Each grid key's parser: its train option's own (range checks, choices, true/false). */
+export function gridParsers(options: readonly Option[]): Map<GridKey, ValueParser> {
+  const parsers = new Map<GridKey, ValueParser>();
+  for (const key of GRID_KEYS) {
+    const flag = `--${GRID_FLAGS[key]}`;
+    const option = options.find((o) => o.long === flag);
+    if (!option) throw new Error(`sweep: train has no option ${flag}`);
+    // The flag must set the option the key names, or a point would train with another option than it says.
+    if (option.attributeName() !== key) throw new Error(`sweep: ${flag} sets ${option.attributeName()}, not the grid key ${key}`);
+    parsers.set(key, (text) => {
+      if (option.argChoices && !option.argChoices.includes(text))
+        throw new Error(`${flag} must be one of ${option.argChoices.join(', ')}, got "${text}"`);
+      return option.parseArg ? option.parseArg<GridValue>(text, undefined as unknown as GridValue) : text;
+    });
+  }
+  return parsers;
+}
+
 /**
- * The axes of `--grid` entries. `parsers` maps each key the grid may use to its value parser.
- * Errors name the entry and say what would be right.
+ * The axes of `--grid` entries, in the order given. `parsers` maps each key the grid may use to its value
+ * parser. Errors name the entry by its flag and say what would be right.
  */
-export function parseGrid(entries: readonly string[], parsers: ReadonlyMap<string, ValueParser>): GridAxis[] {
+export function parseGrid(entries: readonly string[], parsers: ReadonlyMap<GridKey, ValueParser>): GridAxis[] {
   if (entries.length === 0) throw new GridError('--grid: give at least one, e.g. --grid lr=1e-4,3e-4,1e-3');
+  const flags = [...parsers.keys()].map((key) => GRID_FLAGS[key]);
   const axes: GridAxis[] = [];
   for (const entry of entries) {
-    const m = /^([a-z][a-z0-9-]*)=(.*)$/.exec(entry.trim());
+    const m = /^([A-Za-z][A-Za-z0-9-]*)=(.*)$/.exec(entry.trim());
     if (!m) throw new GridError(`--grid "${entry}": expected key=value,value,... like lr=1e-4,3e-4,1e-3`);
-    const [, key, list] = m;
-    const parse = parsers.get(key);
-    if (!parse) {
-      const near = closestName(key, [...parsers.keys()]);
+    const [, flag, list] = m;
+    const key = KEY_OF_FLAG.get(flag);
+    const parse = key && parsers.get(key);
+    if (!key || !parse) {
+      // A hyperparameter's API name (initStd) is answered with its flag; anything else with the closest flag.
+      const near = parsers.has(flag as GridKey) ? GRID_FLAGS[flag as GridKey] : closestName(flag, flags);
       throw new GridError(
-        `--grid "${entry}": unknown key "${key}"${near ? ` (did you mean "${near}"?)` : ''}; a grid varies one of: ${[...parsers.keys()].join(', ')}`,
+        `--grid "${entry}": unknown key "${flag}"${near ? ` (did you mean "${near}"?)` : ''}; a grid varies one of: ${flags.join(', ')}`,
       );
     }
-    if (axes.some((a) => a.key === key)) throw new GridError(`--grid: key "${key}" is given twice; list all its values in one --grid`);
+    if (axes.some((a) => a.key === key)) throw new GridError(`--grid: key "${flag}" is given twice; list all its values in one --grid`);
     const texts = list.split(',').map((s) => s.trim());
     if (texts.some((t) => t === '')) throw new GridError(`--grid "${entry}": empty value; separate values with single commas`);
+    if (texts.length > MAX_SWEEP_VALUES)
+      throw new GridError(`--grid "${entry}": ${texts.length} values exceeds the limit of ${MAX_SWEEP_VALUES} per key`);
     const values = texts.map((t) => {
       try {
         return parse(t);
@@ -84,15 +108,13 @@ export function parseGrid(entries: readonly string[], parsers: ReadonlyMap<strin
     axes.push({ key, values });
   }
   const size = gridSize(axes);
-  if (size > MAX_GRID_POINTS) {
+  if (size > MAX_SWEEP_POINTS) {
     throw new GridError(
-      `--grid: ${axes.map((a) => a.values.length).join(' x ')} = ${size} points exceeds the limit of ${MAX_GRID_POINTS}; sweep fewer values`,
+      `--grid: ${axes.map((a) => a.values.length).join(' x ')} = ${size} points exceeds the limit of ${MAX_SWEEP_POINTS}; sweep fewer values`,
     );
   }
   return axes;
 }
-
-export const gridSize = (axes: readonly GridAxis[]) => axes.reduce((n, a) => n * a.values.length, 1);
 
 /** Fails when points x seeds is more runs than one sweep may start. */
 export function checkRunCount(axes: readonly GridAxis[], seeds: number): void {
@@ -102,21 +124,18 @@ export function checkRunCount(axes: readonly GridAxis[], seeds: number): void {
   }
 }
 
-/** Every combination, the last axis varying fastest (so points are listed like nested loops over the flags in order). */
-export function gridPoints(axes: readonly GridAxis[]): GridPoint[] {
-  let points: GridPoint[] = [{}];
-  for (const axis of axes) points = points.flatMap((p) => axis.values.map((v) => ({ ...p, [axis.key]: v })));
-  return points;
-}
+/** A point keyed by flag names, `{"init-std": 0.001}`: how the sweep directory shows it (sweep.json, plots, logs). */
+export const flagPoint = (p: GridPoint): Record<string, GridValue> =>
+  Object.fromEntries(Object.entries(p).map(([key, v]) => [GRID_FLAGS[key as GridKey], v]));
 
-/** A point as text, `lr=0.0001 bottleneck=8`: labels in plots and logs. */
-export const pointLabel = (p: GridPoint) =>
-  Object.entries(p)
-    .map(([k, v]) => `${k}=${String(v)}`)
-    .join(' ');
+/** The axes keyed by flag names, as sweep-plan.json and sweep.json record them. */
+export const flagAxes = (axes: readonly GridAxis[]) => axes.map(({ key, values }) => ({ key: GRID_FLAGS[key], values }));
+
+/** A point as text by flag names, `init-std=0.001 bottleneck=8`. */
+export const flagLabel = (p: GridPoint) => pointLabel(flagPoint(p));
 
 /** A point as a directory name: `lr=0.0001_bottleneck=8` with anything outside [A-Za-z0-9.=+-] replaced. */
 export const pointDirName = (p: GridPoint) =>
-  Object.entries(p)
+  Object.entries(flagPoint(p))
     .map(([k, v]) => `${k}=${String(v)}`.replace(/[^A-Za-z0-9.=+-]/g, '-'))
     .join('_');

@@ -10,11 +10,12 @@
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
+import { type GridAxis, type GridPoint, type GridValue, gridPoints } from '../../shared/sweep.ts';
 import type { EvalRecord, SelectionMetric } from '../../shared/trainer-events.ts';
 import { metricValue } from '../train/metrics.ts';
 import { type TrainMetrics, type TrainOptions, train } from '../train/trainer.ts';
 import { type ChildEntry, currentEntry, type PlainTrainOptions, trainInChild } from './child-run.ts';
-import { checkRunCount, type GridAxis, GridError, type GridPoint, gridPoints, pointDirName, pointLabel } from './grid.ts';
+import { checkRunCount, flagAxes, flagLabel, flagPoint, GridError, pointDirName } from './grid.ts';
 import { sweepPlot } from './plot.ts';
 import { selectBest, summarize } from './select.ts';
 
@@ -51,10 +52,13 @@ export interface SweepRun {
   error?: string;
 }
 
+/** A point's swept values by flag name, as given to --grid: `{"init-std": 0.001}`. */
+export type FlagSettings = Record<string, GridValue>;
+
 export interface SweepPointResult {
   index: number;
   label: string;
-  hyperparameters: GridPoint;
+  hyperparameters: FlagSettings;
   trainableParameters: number | null;
   trainablePercent: number | null;
   mean: number | null;
@@ -69,9 +73,9 @@ export interface SweepResult {
   metric: SelectionMetric;
   lowerIsBetter: boolean;
   selection: string;
-  grid: Record<string, unknown[]>;
+  grid: Record<string, readonly GridValue[]>;
   seeds: number[];
-  best: { point: number; label: string; hyperparameters: GridPoint; seed: number; mean: number; dir: string } | null;
+  best: { point: number; label: string; hyperparameters: FlagSettings; seed: number; mean: number; dir: string } | null;
   points: SweepPointResult[];
   options: Omit<PlainTrainOptions, 'out' | 'seeds'>;
   createdAt: string;
@@ -81,13 +85,13 @@ const PLAN = 'sweep-plan.json';
 const SELECTION =
   'highest mean over seeds (lowest for loss) among points whose seeds all finished; ties: fewer trainable parameters, then smaller std, then the point listed first; the adapter kept is the best seed of that point (ties: the seed listed first)';
 
-/** `init-std` -> `initStd`: grid keys are flag names, TrainOptions fields their camelCase. */
-const field = (key: string) => key.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
-
-/** The options that make a sweep what it is: a resume must agree on them. */
+/**
+ * The options that make a sweep what it is: a resume must agree on them. The grid is recorded by flag
+ * names, as it always was, so a sweep directory written before the grid moved to shared/ still resumes.
+ */
 function plan(o: SweepOptions) {
   const { threads: _t, device: _d, resume: _r, checkpointDir: _c, ...train } = o.train;
-  return { format: 'adapter-store.sweep-plan/v1', grid: o.axes, seeds: o.seeds, train };
+  return { format: 'adapter-store.sweep-plan/v1', grid: flagAxes(o.axes), seeds: o.seeds, train };
 }
 
 /** Creates the output directory, or checks that the one there is this same sweep (a resume). */
@@ -129,8 +133,8 @@ export async function runSweep(o: SweepOptions): Promise<SweepResult> {
   points.forEach((p, point) => {
     o.seeds.forEach((seed, seedIndex) => {
       const dir = join('runs', pointDirName(p), `seed-${seed}`);
-      const over = Object.fromEntries(Object.entries(p).map(([k, v]) => [field(k), v]));
-      const options = { ...o.train, ...over, seeds: [seed], threads: threadsPerRun, out: join(o.out, dir) } as PlainTrainOptions;
+      // Grid keys are the train options' own names: a point's values override them as they are.
+      const options = { ...o.train, ...p, seeds: [seed], threads: threadsPerRun, out: join(o.out, dir) } as PlainTrainOptions;
       pending.push({ point, seedIndex, options, dir });
     });
   });
@@ -156,7 +160,7 @@ export async function runSweep(o: SweepOptions): Promise<SweepResult> {
     }
     const value = metrics ? metricValue(metrics, o.train.metric) : null;
     runs[r.point][r.seedIndex] = { seed, value, metrics, seconds, dir: r.dir, ...(error ? { error } : {}) };
-    o.log({ event: 'sweep-run', point: pointLabel(points[r.point]), seed, value, seconds, resumed, ...(error ? { error } : {}) });
+    o.log({ event: 'sweep-run', point: flagLabel(points[r.point]), seed, value, seconds, resumed, ...(error ? { error } : {}) });
   };
 
   const secondsFile = (r: PendingRun) => `${r.options.out}.seconds`;
@@ -199,8 +203,8 @@ function writeResults(
     const s = summarize(runs[index].map((r) => r.value));
     return {
       index,
-      label: pointLabel(p),
-      hyperparameters: p,
+      label: flagLabel(p),
+      hyperparameters: flagPoint(p),
       trainableParameters: trainable[index]?.trainable ?? null,
       trainablePercent: trainable[index]?.trainablePercent ?? null,
       mean: s?.mean ?? null,
@@ -237,7 +241,7 @@ function writeResults(
     metric: o.train.metric,
     lowerIsBetter,
     selection: SELECTION,
-    grid: Object.fromEntries(o.axes.map((a) => [a.key, a.values])),
+    grid: Object.fromEntries(flagAxes(o.axes).map((a) => [a.key, a.values])),
     seeds: o.seeds,
     best,
     points: pointResults,

@@ -3,14 +3,14 @@
  * (CoLA's metric; the multi-class form of Gorodkin 2004, equal to the binary MCC for two classes).
  */
 import type { JobMetrics } from '../../shared/job.ts';
-import type { SelectionMetric } from '../../shared/trainer-events.ts';
+import { METRIC_FIELDS, type SelectionMetric } from '../../shared/vocabulary.ts';
 
 /** What an evaluation measures (the same fields a job's status.json reports). */
 export type EvalMetrics = JobMetrics;
 
 /** A selection metric's value: `loss` is minimised, the others maximised. */
 export function metricValue(m: EvalMetrics, metric: SelectionMetric): number {
-  return metric === 'f1' ? m.macroF1 : metric === 'mcc' ? m.mcc : metric === 'loss' ? m.loss : m.accuracy;
+  return m[METRIC_FIELDS[metric]];
 }
 
 /** True when `a` is strictly better than `b` on `metric`. */

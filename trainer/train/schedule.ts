@@ -3,11 +3,13 @@
  * get_constant_schedule_with_warmup (LambdaLR: lr = base · lambda(step), same float operations).
  */
 
+import type { LrSchedule } from '../../shared/vocabulary.ts';
+
 export interface ScheduleOptions {
   base: number;
   totalSteps: number;
   warmupSteps: number;
-  kind: 'linear' | 'constant';
+  kind: LrSchedule;
 }
 
 /** Warm-up steps from a ratio, as HF TrainingArguments.get_warmup_steps: ceil(totalSteps · ratio). */

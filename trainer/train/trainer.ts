@@ -15,6 +15,7 @@ import {
   type SkippedRow,
   type TokenizedRow,
 } from '../../shared/training-data/index.ts';
+import type { LrSchedule, OptimizerName } from '../../shared/vocabulary.ts';
 import { type ModelSpec, type ParamSpec, parameterSpecs, parseLayerSet } from '../model/params.ts';
 import { initialParameters } from '../model/weights.ts';
 import { type AdapterDir, assertWritableOutput, readAdapterDir, writeAdapterDir } from '../model-files/adapter-dir.ts';
@@ -70,13 +71,13 @@ export interface TrainOptions {
   trainLayernorms?: boolean;
   /** e.g. "0-11"; default every layer. */
   adapterLayers?: string;
-  optimizer: 'adamw' | 'sgd';
+  optimizer: OptimizerName;
   lr: number;
   weightDecay: number;
   batchSize: number;
   epochs: number;
   maxSteps?: number;
-  schedule: 'linear' | 'constant';
+  schedule: LrSchedule;
   warmupRatio: number;
   maxGradNorm: number;
   dropout: number;

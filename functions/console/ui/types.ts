@@ -1,5 +1,7 @@
 /** The API's answers as the console reads them (functions/schemas.ts has the full schemas). */
 
+import type { JobEventLevel, JobState, ScoreMetric, SelectionMetric } from '../../../shared/vocabulary.ts';
+
 export interface List<T> {
   object: 'list';
   data: T[];
@@ -17,7 +19,7 @@ export interface Metrics {
 
 export interface Job {
   jobId: string;
-  status: 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled';
+  status: JobState;
   task: string;
   baseModel: string;
   datasetUri: string;
@@ -38,7 +40,7 @@ export interface Job {
 
 /** shared/majority-baseline.ts BelowMajority. */
 export interface BelowMajority {
-  metric: 'accuracy' | 'f1' | 'mcc';
+  metric: ScoreMetric;
   score: number;
   majorityScore: number;
   majorityLabel: string;
@@ -97,7 +99,7 @@ export interface TrainMetricsFile {
   steps?: { step: number; loss: number; lr: number }[];
   validation?: ({ step: number } & Metrics)[];
   /** The selection metric, and the selected checkpoint's evaluation. */
-  metric?: 'accuracy' | 'f1' | 'mcc' | 'loss';
+  metric?: SelectionMetric;
   best?: ({ step: number } & Metrics) | null;
   examplesPerSecond?: number;
   trainExamples?: number;
@@ -109,7 +111,7 @@ export interface TrainMetricsFile {
 export interface JobEvent {
   id: string;
   createdAt: string;
-  level: 'info' | 'warn' | 'error';
+  level: JobEventLevel;
   type: string;
   message: string;
   data: Record<string, unknown>;

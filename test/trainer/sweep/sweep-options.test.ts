@@ -11,7 +11,7 @@ import { trainDefaults } from '../../../trainer/train/defaults.ts';
 const out = join(mkdtempSync(join(tmpdir(), 'sweep-options-')), 'sweep');
 const options = (over: Partial<SweepOptions>, train: Partial<SweepOptions['train']> = {}): SweepOptions => ({
   train: { ...trainDefaults, base: 'base', data: 'data.jsonl', validation: 'val.jsonl', device: 'cpu', ...train },
-  axes: parseGrid(['lr=1e-4,1e-3'], new Map([['lr', Number]])),
+  axes: parseGrid(['lr=1e-4,1e-3'], new Map([['lr' as const, Number]])),
   seeds: [1],
   parallel: 1,
   out,

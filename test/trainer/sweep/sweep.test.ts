@@ -123,4 +123,14 @@ test('the robustness sweep over init-std runs, in 2 child processes', () => {
   );
   for (const p of result.points)
     assert.equal(readAdapterDir(join(out, p.runs[0].dir)).config.adapter?.initStd, p.hyperparameters['init-std']);
+  // The grid's key is initStd inside; the directory shows the flag, as sweeps written before did (so they resume).
+  assert.deepEqual(
+    result.points.map((p) => [p.label, p.runs[0].dir]),
+    [
+      ['init-std=1e-7', join('runs', 'init-std=1e-7', 'seed-1')],
+      ['init-std=1', join('runs', 'init-std=1', 'seed-1')],
+    ],
+  );
+  const plan = JSON.parse(readFileSync(join(out, 'sweep-plan.json'), 'utf8')) as { grid: unknown };
+  assert.deepEqual(plan.grid, [{ key: 'init-std', values: [1e-7, 1] }]);
 });

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { confusionMetrics, isBetter, MetricsAccumulator } from '../../../trainer/train/metrics.ts';
+import { confusionMetrics, isBetter, MetricsAccumulator, metricValue } from '../../../trainer/train/metrics.ts';
 
 test('binary MCC and macro-F1 match their textbook formulas', () => {
   const [tn, fp, fn, tp] = [50, 10, 5, 35];
@@ -28,4 +28,12 @@ test('the accumulator computes loss from logits and the confusion from argmax', 
   assert.ok(Math.abs(r.accuracy - 2 / 3) < 1e-12);
   assert.equal(r.examples, 3);
   assert.ok(isBetter({ ...r, loss: 0.1 }, r, 'loss') && !isBetter(r, r, 'accuracy'));
+});
+
+test('each selection metric reads its own field of an evaluation (f1 is macroF1)', () => {
+  const m = { loss: 0.5, accuracy: 0.8, macroF1: 0.7, mcc: 0.6, examples: 10 };
+  assert.deepEqual(
+    (['accuracy', 'f1', 'mcc', 'loss'] as const).map((k) => metricValue(m, k)),
+    [0.8, 0.7, 0.6, 0.5],
+  );
 });
