@@ -1,7 +1,8 @@
 /**
  * GPU training on AWS Batch: compute environments of g5/g6 instances (Spot first, on-demand as the
  * fallback), a job queue, and the job definition that runs the trainer image (trainer/Dockerfile).
- * A sweep's reduce step trains nothing: it runs the same image on a small Fargate CPU queue of its own.
+ * A sweep's reduce step trains nothing: it runs the same bundle (the Dockerfile's `cpu` target, no CUDA) on a
+ * small Fargate CPU queue of its own.
  * Both queues cancel a job that waits in RUNNABLE past `maxRunnable` for a reason Batch can act on.
  *
  * The API submits `run-job --registry <uri> --job <id>` as the command override
@@ -148,8 +149,7 @@ export class TrainingCompute extends Construct {
       );
     }
 
-    // One asset for both job definitions: the same image, built and pushed once.
-    const image = ecs.ContainerImage.fromAsset(REPO_ROOT, { file: 'trainer/Dockerfile', platform: Platform.LINUX_AMD64 });
+    const image = ecs.ContainerImage.fromAsset(REPO_ROOT, { file: 'trainer/Dockerfile', platform: Platform.LINUX_AMD64, target: 'gpu' });
     this.jobDefinition = new batch.EcsJobDefinition(this, 'Trainer', {
       container: new batch.EcsEc2ContainerDefinition(this, 'TrainerContainer', {
         image,
@@ -191,12 +191,13 @@ export class TrainingCompute extends Construct {
     });
     this.reduceJobDefinition = new batch.EcsJobDefinition(this, 'Reduce', {
       container: new batch.EcsFargateContainerDefinition(this, 'ReduceContainer', {
-        image,
+        // The Dockerfile's `cpu` target: the same bundle on Node's slim image, without the multi-GB CUDA
+        // base that Fargate (no image cache) would pull for every reduce.
+        image: ecs.ContainerImage.fromAsset(REPO_ROOT, { file: 'trainer/Dockerfile', platform: Platform.LINUX_AMD64, target: 'cpu' }),
         cpu: REDUCE_VCPUS,
         memory: REDUCE_MEMORY,
         assignPublicIp: true,
-        // The CUDA base image is several GB unpacked; Fargate's default 20 GiB would leave little scratch.
-        ephemeralStorageSize: Size.gibibytes(40),
+        fargateCpuArchitecture: ecs.CpuArchitecture.X86_64,
         jobRole: this.jobRole,
         environment: {
           ADAPTER_STORE_REGISTRY: props.registryUri,

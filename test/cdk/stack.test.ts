@@ -168,23 +168,28 @@ describe('training on AWS Batch', () => {
     assert.deepEqual(jd.PlatformCapabilities, ['EC2']);
   });
 
-  test('the trainer image is a Docker asset built from trainer/Dockerfile for linux/amd64', () => {
+  test('the trainer images are Docker assets built from trainer/Dockerfile for linux/amd64: its gpu target and its cpu target', () => {
     const assembly = app.synth();
     const manifest = assembly.artifacts.find((a): a is cxapi.AssetManifestArtifact => a instanceof cxapi.AssetManifestArtifact)!;
     const images = Object.values(
       (
         JSON.parse(readFileSync(manifest.file, 'utf8')) as {
-          dockerImages: Record<string, { source: { directory: string; dockerFile?: string; platform?: string } }>;
+          dockerImages: Record<
+            string,
+            { source: { directory: string; dockerFile?: string; platform?: string; dockerBuildTarget?: string } }
+          >;
         }
       ).dockerImages,
     );
-    assert.equal(images.length, 1);
-    assert.equal(images[0].source.dockerFile, 'trainer/Dockerfile');
-    const staged = join(assembly.directory, images[0].source.directory);
-    // .dockerignore lets in only what the image copies: no node_modules, no tests, no other app code.
-    assert.ok(existsSync(join(staged, 'trainer', 'cli.ts')) && existsSync(join(staged, 'shared', 'registry.ts')));
-    for (const absent of ['node_modules', 'test', 'functions', 'cdk', '.git']) assert.ok(!existsSync(join(staged, absent)), absent);
-    assert.equal(images[0].source.platform, 'linux/amd64');
+    assert.deepEqual(images.map((i) => i.source.dockerBuildTarget).sort(), ['cpu', 'gpu']);
+    for (const image of images) {
+      assert.equal(image.source.dockerFile, 'trainer/Dockerfile');
+      assert.equal(image.source.platform, 'linux/amd64');
+      const staged = join(assembly.directory, image.source.directory);
+      // .dockerignore lets in only what the image copies: no node_modules, no tests, no other app code.
+      assert.ok(existsSync(join(staged, 'trainer', 'cli.ts')) && existsSync(join(staged, 'shared', 'registry.ts')));
+      for (const absent of ['node_modules', 'test', 'functions', 'cdk', '.git']) assert.ok(!existsSync(join(staged, absent)), absent);
+    }
   });
 
   test('the VPC has public subnets in two AZs and no NAT gateway', () => {

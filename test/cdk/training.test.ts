@@ -92,7 +92,7 @@ describe("a sweep's reduce step runs on a CPU queue", () => {
     assert.ok(!order(stack.training.jobQueue).includes(fargateId));
   });
 
-  test('its job definition: Fargate, no GPU, the trainer image and role, TRAINER_DEVICE=cpu, a public IP to pull the image', () => {
+  test("its job definition: Fargate, no GPU, the trainer image's cpu target, the trainer's role, TRAINER_DEVICE=cpu, a public IP to pull the image", () => {
     const reduce = jobDefinition(stack.training.reduceJobDefinition);
     const trainer = jobDefinition(stack.training.jobDefinition);
     assert.deepEqual(reduce.PlatformCapabilities, ['FARGATE']);
@@ -101,7 +101,9 @@ describe("a sweep's reduce step runs on a CPU queue", () => {
     assert.equal(requirement(reduce, 'MEMORY'), String(REDUCE_MEMORY.toMebibytes()));
     const cp = reduce.ContainerProperties as Record<string, unknown>;
     const tp = trainer.ContainerProperties as Record<string, unknown>;
-    assert.deepEqual(cp.Image, tp.Image, 'the same image asset');
+    // Another asset (the Dockerfile's cpu target, test/cdk/stack.test.ts), not the CUDA image.
+    assert.notDeepEqual(cp.Image, tp.Image);
+    assert.deepEqual((cp.RuntimePlatform as { CpuArchitecture?: string }).CpuArchitecture, 'X86_64', 'the image is built for linux/amd64');
     assert.deepEqual(cp.JobRoleArn, tp.JobRoleArn);
     assert.deepEqual(cp.NetworkConfiguration, { AssignPublicIp: 'ENABLED' });
     const env = Object.fromEntries((cp.Environment as { Name: string; Value: unknown }[]).map((e) => [e.Name, e.Value]));

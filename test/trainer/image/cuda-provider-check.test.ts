@@ -154,17 +154,25 @@ test('image tags: the major, and a precise refusal of anything else', () => {
 });
 
 test('the Dockerfile runs the check on the pinned base, on Node 22, and keeps only linux/x64 onnxruntime binaries', () => {
-  assert.match(DOCKERFILE, /^FROM \$\{CUDA_IMAGE\}\nARG CUDA_IMAGE$/m);
+  // The GPU stage is the last one, so a plain `docker build` builds it; the reduce's cpu stage needs no CUDA.
+  const stages = [...DOCKERFILE.matchAll(/^FROM \S+ AS (\w+)$/gm)].map((m) => m[1]);
+  assert.deepEqual(stages, ['build', 'deps', 'cpu', 'gpu']);
+  assert.match(DOCKERFILE, /^FROM \$\{NODE_IMAGE\} AS cpu$/m);
+  assert.match(DOCKERFILE, /^FROM \$\{CUDA_IMAGE\} AS gpu\nARG CUDA_IMAGE$/m);
   assert.match(DOCKERFILE, /node dist\/check-cuda-provider\.mjs \$ORT_BIN\/libonnxruntime_providers_cuda\.so "\$CUDA_IMAGE"/);
   assert.match(DOCKERFILE, /esbuild trainer\/image\/check-cuda-provider\.ts --bundle/);
   assert.match(DOCKERFILE, /^ARG NODE_IMAGE=node:22-bookworm-slim$/m);
   assert.doesNotMatch(DOCKERFILE, /--target=node(?!22)/);
   // Only what the bundle leaves external is copied: no onnxruntime-web, no other platforms.
-  assert.match(DOCKERFILE, /cp -r node_modules\/onnxruntime-node node_modules\/onnxruntime-common \/out\/node_modules\//);
+  assert.match(DOCKERFILE, /cp -r node_modules\/onnxruntime-node node_modules\/onnxruntime-common "\$1\/node_modules\/"/);
   assert.match(
     DOCKERFILE,
-    /find \/out\/node_modules\/onnxruntime-node\/bin\/napi-v6 -mindepth 1 -maxdepth 1 ! -name linux -exec rm -rf \{\} \+/,
+    /find "\$1\/node_modules\/onnxruntime-node\/bin\/napi-v6" -mindepth 1 -maxdepth 1 ! -name linux -exec rm -rf \{\} \+/,
   );
-  assert.match(DOCKERFILE, /rm -rf \/out\/node_modules\/onnxruntime-node\/bin\/napi-v6\/linux\/arm64/);
+  assert.match(DOCKERFILE, /rm -rf "\$1\/node_modules\/onnxruntime-node\/bin\/napi-v6\/linux\/arm64"/);
   assert.match(DOCKERFILE, /COPY --from=deps \/out\/node_modules \.\/node_modules/);
+  assert.match(DOCKERFILE, /COPY --from=deps \/out-cpu\/node_modules \.\/node_modules/);
+  // The cpu copy is taken before the CUDA provider is downloaded into node_modules.
+  assert.ok(DOCKERFILE.indexOf('keep_linux_x64 /out-cpu') < DOCKERFILE.indexOf('ONNXRUNTIME_NODE_INSTALL=cuda12 node ./script/install'));
+  assert.ok(DOCKERFILE.indexOf('ONNXRUNTIME_NODE_INSTALL=cuda12 node ./script/install') < DOCKERFILE.indexOf('keep_linux_x64 /out \\'));
 });
