@@ -128,9 +128,13 @@ export function checkCudaProvider(f: CudaProviderFacts): CudaProviderVerdict {
   }
   lines.push('  FAILED:', ...problems.map((p) => `  - ${p}`));
   const want = providerMajor ?? baseMajor;
+  const onlyOlderMinor = cudaSymbols.length > 0 && want === baseMajor && missing.length === 0 && problems.length === 1;
   lines.push(
-    `  Fix: set ARG CUDA_IMAGE in trainer/Dockerfile to a CUDA ${want} cuDNN runtime base, e.g. ${SUGGESTED_CUDA_IMAGE[want] ?? `nvidia/cuda:${want}.<minor>.<patch>-cudnn-runtime-ubuntu24.04`};` +
-      ` CUDA ${want} needs an NVIDIA driver >= ${MIN_DRIVER[want] ?? '(see NVIDIA\u2019s support matrix)'} on the GPU hosts (docs/deploy.md).`,
+    onlyOlderMinor
+      ? `  Fix: set ARG CUDA_IMAGE in trainer/Dockerfile to a newer CUDA ${want} minor than ${f.image} (the provider was built with a newer toolkit);` +
+          ` check that the GPU hosts' driver supports that minor (docs/deploy.md).`
+      : `  Fix: set ARG CUDA_IMAGE in trainer/Dockerfile to a CUDA ${want} cuDNN runtime base, e.g. ${SUGGESTED_CUDA_IMAGE[want] ?? `nvidia/cuda:${want}.<minor>.<patch>-cudnn-runtime-ubuntu24.04`};` +
+          ` CUDA ${want} needs an NVIDIA driver >= ${MIN_DRIVER[want] ?? '(see NVIDIA\u2019s support matrix)'} on the GPU hosts (docs/deploy.md).`,
   );
   return { ok: false, report: lines.join('\n') };
 }
