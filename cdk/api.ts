@@ -24,6 +24,9 @@ export interface ApiProps {
   registryUri: string;
   jobQueue: batch.IJobQueue;
   jobDefinition: batch.EcsJobDefinition;
+  /** Where a sweep's reduce step goes (a CPU queue), given to the function as BATCH_REDUCE_JOB_*. */
+  reduceJobQueue: batch.IJobQueue;
+  reduceJobDefinition: batch.EcsJobDefinition;
   /** Buckets the API accepts dataset URIs from (the registry bucket comes first). */
   datasetBuckets: string[];
   /** Dataset buckets besides the registry, which POST /finetune checks objects in (HeadObject). */
@@ -71,6 +74,8 @@ export class Api extends Construct {
         ADAPTER_STORE_API_KEY_SECRET: this.apiKeySecret.secretArn,
         BATCH_JOB_QUEUE: props.jobQueue.jobQueueArn,
         BATCH_JOB_DEFINITION: props.jobDefinition.jobDefinitionArn,
+        BATCH_REDUCE_JOB_QUEUE: props.reduceJobQueue.jobQueueArn,
+        BATCH_REDUCE_JOB_DEFINITION: props.reduceJobDefinition.jobDefinitionArn,
         ADAPTER_STORE_DATASET_BUCKETS: props.datasetBuckets.join(','),
         ADAPTER_STORE_DEFAULT_BASE_MODEL: props.defaultBaseModel,
       },
@@ -108,6 +113,7 @@ export class Api extends Construct {
     }
 
     props.jobDefinition.grantSubmitJob(this.handler, props.jobQueue);
+    props.reduceJobDefinition.grantSubmitJob(this.handler, props.reduceJobQueue);
     // Job ARNs are only known after SubmitJob, so jobs are scoped by a tag: the API tags every job it
     // submits with its queue (tagging on create needs batch:TagResource), and may terminate only those.
     const jobArns = `arn:${Aws.PARTITION}:batch:${Aws.REGION}:${Aws.ACCOUNT_ID}:job/*`;

@@ -15,6 +15,12 @@ export interface AdapterStoreConfig {
   maxVcpus: number;
   /** Change this value (e.g. `-c cdnKeyRotation=2`) to make the next deploy generate a new CloudFront key pair. */
   cdnKeyRotation: string;
+  /**
+   * Minutes a job may wait in RUNNABLE at the head of a queue for a reason Batch can act on (no EC2
+   * capacity, no instance type or vCPU limit that fits) before Batch cancels it: 10 to 1440 (Batch's
+   * own bounds for jobStateTimeLimitActions).
+   */
+  maxRunnableMinutes: number;
 }
 
 export const DEFAULT_CONFIG: AdapterStoreConfig = {
@@ -23,6 +29,8 @@ export const DEFAULT_CONFIG: AdapterStoreConfig = {
   spot: true,
   maxVcpus: 32,
   cdnKeyRotation: '1',
+  // Spot capacity for g5/g6 comes and goes within hours; past 4 h the job owner is better told.
+  maxRunnableMinutes: 240,
 };
 
 function list(value: unknown): string[] {
@@ -64,7 +72,13 @@ export function configFromContext(node: Node): AdapterStoreConfig {
     spot: get('spot') === undefined ? DEFAULT_CONFIG.spot : bool('spot', get('spot')),
     maxVcpus: get('maxVcpus') === undefined ? DEFAULT_CONFIG.maxVcpus : positiveInt('maxVcpus', get('maxVcpus')),
     cdnKeyRotation: String(get('cdnKeyRotation') ?? DEFAULT_CONFIG.cdnKeyRotation),
+    maxRunnableMinutes:
+      get('maxRunnableMinutes') === undefined
+        ? DEFAULT_CONFIG.maxRunnableMinutes
+        : positiveInt('maxRunnableMinutes', get('maxRunnableMinutes')),
   };
+  if (c.maxRunnableMinutes < 10 || c.maxRunnableMinutes > 1440)
+    throw new Error(`context "maxRunnableMinutes" must be from 10 to 1440 (Batch's bounds), got ${c.maxRunnableMinutes}`);
   for (const b of c.datasetBuckets)
     if (!BUCKET.test(b)) throw new Error(`context "datasetBuckets": "${b}" is not a bucket name (give names, not s3:// URIs)`);
   if (!/^[a-z0-9][a-z0-9_-]{0,63}$/.test(c.defaultBaseModel))

@@ -2,7 +2,7 @@
  * The adapter store: registry bucket, GPU training on Batch, the HTTP API, and the CDN in front.
  * Env-agnostic on purpose (no account/region): synth needs no credentials and no AZ lookup.
  */
-import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
+import { CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import { Api } from './api.ts';
 import { type AdapterStoreConfig, DEFAULT_CONFIG } from './config.ts';
@@ -38,6 +38,7 @@ export class AdapterStoreStack extends Stack {
       datasetBuckets: config.datasetBuckets,
       spot: config.spot,
       maxVcpus: config.maxVcpus,
+      maxRunnable: Duration.minutes(config.maxRunnableMinutes),
     });
 
     this.api = new Api(this, 'Api', {
@@ -45,6 +46,8 @@ export class AdapterStoreStack extends Stack {
       registryUri,
       jobQueue: this.training.jobQueue,
       jobDefinition: this.training.jobDefinition,
+      reduceJobQueue: this.training.reduceQueue,
+      reduceJobDefinition: this.training.reduceJobDefinition,
       datasetBuckets: [this.registry.bucket.bucketName, ...config.datasetBuckets],
       extraDatasetBuckets: config.datasetBuckets,
       defaultBaseModel: config.defaultBaseModel,
@@ -82,5 +85,9 @@ export class AdapterStoreStack extends Stack {
       description: 'Secrets Manager secret holding the API key(s)',
     });
     new CfnOutput(this, 'JobQueueArn', { value: this.training.jobQueue.jobQueueArn });
+    new CfnOutput(this, 'ReduceJobQueueArn', {
+      value: this.training.reduceQueue.jobQueueArn,
+      description: "Sweeps' reduce steps (Fargate, CPU)",
+    });
   }
 }

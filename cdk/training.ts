@@ -1,6 +1,9 @@
 /**
  * GPU training on AWS Batch: compute environments of g5/g6 instances (Spot first, on-demand as the
  * fallback), a job queue, and the job definition that runs the trainer image (trainer/Dockerfile).
+ * A sweep's reduce step trains nothing: it runs the same bundle (the Dockerfile's `cpu` target, no CUDA) on a
+ * small Fargate CPU queue of its own.
+ * Both queues cancel a job that waits in RUNNABLE past `maxRunnable` for a reason Batch can act on.
  *
  * The API submits `run-job --registry <uri> --job <id>` as the command override
  * (functions/jobs/batch-launcher.ts); the image's entrypoint is the trainer CLI.
@@ -26,6 +29,43 @@ export const GPU_INSTANCE_CLASSES = [ec2.InstanceClass.G5, ec2.InstanceClass.G6]
 /** Batch statusReason of a job whose host went away (Spot reclaim, host failure): worth another try. */
 export const HOST_TERMINATED_REASON = 'Host EC2*';
 
+/** Memory installed on a g5/g6.xlarge. */
+export const GPU_HOST_MEMORY = Size.gibibytes(16);
+
+/**
+ * A conservative bound on what the ECS agent registers of `installed` memory, which is all a job may ask
+ * for (more leaves it RUNNABLE forever): the kernel and platform keep a few percent (AWS Batch user guide,
+ * "Compute resource memory management": an 8 GiB m4.large does not register 8192 MiB), and the agent
+ * reserves 32 MiB. Counting 95% leaves the NVIDIA driver room too.
+ */
+export function registrableMemoryMiB(installed: Size): number {
+  return Math.floor(installed.toMebibytes() * 0.95) - 32;
+}
+
+/**
+ * The RUNNABLE statusReasons Batch's jobStateTimeLimitActions can act on (AWS Batch user guide, "Automatic
+ * remediation with jobStateTimeLimitActions"). MISCONFIGURATION:SERVICE_ROLE_PERMISSIONS and ACTION_REQUIRED
+ * are not among them: Batch refuses an action for those, so a job blocked by them stays queued, with
+ * Batch's reason shown in GET /finetune/:id (functions/jobs/batch-launcher.ts).
+ */
+export const CANCELLABLE_STUCK_REASONS = [
+  batch.JobStateTimeLimitActionsReason.INSUFFICIENT_INSTANCE_CAPACITY,
+  batch.JobStateTimeLimitActionsReason.COMPUTE_ENVIRONMENT_MAX_RESOURCE,
+  batch.JobStateTimeLimitActionsReason.JOB_RESOURCE_REQUIREMENT,
+];
+
+const cancelStuckJobs = (maxTime: Duration): batch.JobStateTimeLimitAction[] =>
+  CANCELLABLE_STUCK_REASONS.map((reason) => ({
+    action: batch.JobStateTimeLimitActionsAction.CANCEL,
+    state: batch.JobStateTimeLimitActionsState.RUNNABLE,
+    maxTime,
+    reason,
+  }));
+
+/** A sweep's reduce step on Fargate: reads the points' results and publishes one adapter. */
+export const REDUCE_VCPUS = 2;
+export const REDUCE_MEMORY = Size.gibibytes(8);
+
 export interface TrainingComputeProps {
   network: TrainingNetwork;
   registry: RegistryBucket;
@@ -35,6 +75,8 @@ export interface TrainingComputeProps {
   datasetBuckets: string[];
   spot: boolean;
   maxVcpus: number;
+  /** How long a job may wait in RUNNABLE, blocked for a reason Batch can act on, before Batch cancels it. */
+  maxRunnable: Duration;
 }
 
 export class TrainingCompute extends Construct {
@@ -42,6 +84,9 @@ export class TrainingCompute extends Construct {
   readonly jobDefinition: batch.EcsJobDefinition;
   readonly jobRole: iam.Role;
   readonly computeEnvironments: batch.ManagedEc2EcsComputeEnvironment[];
+  /** A sweep's reduce step: a Fargate CPU queue and the trainer image with TRAINER_DEVICE=cpu. */
+  readonly reduceQueue: batch.JobQueue;
+  readonly reduceJobDefinition: batch.EcsJobDefinition;
 
   constructor(scope: Construct, id: string, props: TrainingComputeProps) {
     super(scope, id);
@@ -86,6 +131,7 @@ export class TrainingCompute extends Construct {
       // Batch places a job in the first environment (by order) with capacity: Spot, then on-demand.
       computeEnvironments: this.computeEnvironments.map((computeEnvironment, i) => ({ computeEnvironment, order: i + 1 })),
       priority: 1,
+      jobStateTimeLimitActions: cancelStuckJobs(props.maxRunnable),
     });
 
     this.jobRole = new iam.Role(this, 'JobRole', {
@@ -103,12 +149,13 @@ export class TrainingCompute extends Construct {
       );
     }
 
+    const image = ecs.ContainerImage.fromAsset(REPO_ROOT, { file: 'trainer/Dockerfile', platform: Platform.LINUX_AMD64, target: 'gpu' });
     this.jobDefinition = new batch.EcsJobDefinition(this, 'Trainer', {
       container: new batch.EcsEc2ContainerDefinition(this, 'TrainerContainer', {
-        image: ecs.ContainerImage.fromAsset(REPO_ROOT, { file: 'trainer/Dockerfile', platform: Platform.LINUX_AMD64 }),
+        image,
         gpu: 1,
         cpu: 4,
-        // A g5/g6.xlarge has 16 GiB; the ECS agent and OS keep ~1 GiB of it.
+        // Within what a g5/g6.xlarge registers (registrableMemoryMiB), or the job never leaves RUNNABLE.
         memory: Size.gibibytes(14),
         jobRole: this.jobRole,
         environment: {
@@ -129,6 +176,44 @@ export class TrainingCompute extends Construct {
       ],
     });
 
+    // The reduce step: Fargate (no instance to manage, billed per second), in the same public subnets.
+    // Without a NAT gateway a Fargate task needs a public IP to pull its image from ECR.
+    const reduceEnvironment = new batch.FargateComputeEnvironment(this, 'ReduceCpu', {
+      vpc: props.network.vpc,
+      vpcSubnets: { subnetType: ec2.SubnetType.PUBLIC },
+      securityGroups: [props.network.securityGroup],
+      maxvCpus: 8 * REDUCE_VCPUS,
+    });
+    this.reduceQueue = new batch.JobQueue(this, 'ReduceQueue', {
+      computeEnvironments: [{ computeEnvironment: reduceEnvironment, order: 1 }],
+      priority: 1,
+      jobStateTimeLimitActions: cancelStuckJobs(props.maxRunnable),
+    });
+    this.reduceJobDefinition = new batch.EcsJobDefinition(this, 'Reduce', {
+      container: new batch.EcsFargateContainerDefinition(this, 'ReduceContainer', {
+        // The Dockerfile's `cpu` target: the same bundle on Node's slim image, without the multi-GB CUDA
+        // base that Fargate (no image cache) would pull for every reduce.
+        image: ecs.ContainerImage.fromAsset(REPO_ROOT, { file: 'trainer/Dockerfile', platform: Platform.LINUX_AMD64, target: 'cpu' }),
+        cpu: REDUCE_VCPUS,
+        memory: REDUCE_MEMORY,
+        assignPublicIp: true,
+        fargateCpuArchitecture: ecs.CpuArchitecture.X86_64,
+        jobRole: this.jobRole,
+        environment: {
+          ADAPTER_STORE_REGISTRY: props.registryUri,
+          AWS_REGION: Aws.REGION,
+          TRAINER_DEVICE: 'cpu',
+        },
+      }),
+      timeout: Duration.hours(1),
+      // A failed image pull (ECR throttling, a network blip) is worth one more try; anything else is final.
+      retryAttempts: 2,
+      retryStrategies: [
+        batch.RetryStrategy.of(batch.Action.RETRY, batch.Reason.CANNOT_PULL_CONTAINER),
+        batch.RetryStrategy.of(batch.Action.EXIT, batch.Reason.custom({ onReason: '*' })),
+      ],
+    });
+
     acknowledge(this.jobRole, {
       ...(props.datasetBuckets.length > 0
         ? Object.fromEntries(
@@ -139,12 +224,12 @@ export class TrainingCompute extends Construct {
           )
         : {}),
     });
-    const executionRole = this.jobDefinition.container.executionRole;
-    acknowledge(executionRole, {
-      'AwsSolutions-IAM5[Resource::*]':
-        'ecr:GetAuthorizationToken has no resource-level permissions; image pulls themselves are limited to the asset repository.',
-      'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:/aws/batch/job:*]':
-        'Batch containers log to the fixed /aws/batch/job group, one stream per job attempt, named at run time.',
-    });
+    for (const executionRole of [this.jobDefinition.container.executionRole, this.reduceJobDefinition.container.executionRole])
+      acknowledge(executionRole, {
+        'AwsSolutions-IAM5[Resource::*]':
+          'ecr:GetAuthorizationToken has no resource-level permissions; image pulls themselves are limited to the asset repository.',
+        'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:/aws/batch/job:*]':
+          'Batch containers log to the fixed /aws/batch/job group, one stream per job attempt, named at run time.',
+      });
   }
 }

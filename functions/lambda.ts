@@ -86,6 +86,9 @@ export function depsFromEnv(env: NodeJS.ProcessEnv, apiKeys: AppDeps['apiKeys'],
     launcher: new BatchLauncher({
       jobQueue: required(env, 'BATCH_JOB_QUEUE'),
       jobDefinition: required(env, 'BATCH_JOB_DEFINITION'),
+      // A sweep's reduce step runs on a CPU queue (cdk/training.ts); unset, it goes where the points do.
+      reduceJobQueue: env.BATCH_REDUCE_JOB_QUEUE || undefined,
+      reduceJobDefinition: env.BATCH_REDUCE_JOB_DEFINITION || undefined,
       registryUri,
     }),
     apiKeys,

@@ -16,7 +16,10 @@ export interface LaunchedJob {
 /** What the launcher knows of a job, merged into status.json by the API (a container that died before reporting still shows failed). */
 export interface LauncherView {
   state: JobState | 'unknown';
-  /** Why it failed or stopped, in the launcher's words (e.g. Batch's statusReason, an exit code). */
+  /**
+   * Why it failed or stopped, in the launcher's words (e.g. Batch's statusReason, an exit code); for a job
+   * still queued, why it is not starting when the launcher knows (Batch: no GPU capacity, a misconfiguration).
+   */
   reason?: string;
 }
 

@@ -15,12 +15,25 @@ test('defaults: Spot with fallback, bert-base-uncased, registry bucket only', ()
     spot: true,
     maxVcpus: 32,
     cdnKeyRotation: '1',
+    maxRunnableMinutes: 240,
   });
 });
 
 test('command-line strings and cdk.json values read the same', () => {
-  const cli = fromContext({ spot: 'false', datasetBuckets: 'a-bucket, b.bucket', maxVcpus: '64', defaultBaseModel: 'bert-large-cased' });
-  const json = fromContext({ spot: false, datasetBuckets: ['a-bucket', 'b.bucket'], maxVcpus: 64, defaultBaseModel: 'bert-large-cased' });
+  const cli = fromContext({
+    spot: 'false',
+    datasetBuckets: 'a-bucket, b.bucket',
+    maxVcpus: '64',
+    defaultBaseModel: 'bert-large-cased',
+    maxRunnableMinutes: '90',
+  });
+  const json = fromContext({
+    spot: false,
+    datasetBuckets: ['a-bucket', 'b.bucket'],
+    maxVcpus: 64,
+    defaultBaseModel: 'bert-large-cased',
+    maxRunnableMinutes: 90,
+  });
   assert.deepEqual(cli, json);
   assert.deepEqual(cli, {
     datasetBuckets: ['a-bucket', 'b.bucket'],
@@ -28,6 +41,7 @@ test('command-line strings and cdk.json values read the same', () => {
     spot: false,
     maxVcpus: 64,
     cdnKeyRotation: '1',
+    maxRunnableMinutes: 90,
   });
 });
 
@@ -36,4 +50,7 @@ test('bad values fail the synth with the setting named', () => {
   assert.throws(() => fromContext({ datasetBuckets: 's3://bucket' }), /bucket name/);
   assert.throws(() => fromContext({ maxVcpus: '0' }), /"maxVcpus"/);
   assert.throws(() => fromContext({ defaultBaseModel: '../etc' }), /defaultBaseModel/);
+  assert.throws(() => fromContext({ maxRunnableMinutes: '5' }), /"maxRunnableMinutes" must be from 10 to 1440 \(Batch's bounds\), got 5/);
+  assert.throws(() => fromContext({ maxRunnableMinutes: 1441 }), /"maxRunnableMinutes" must be from 10 to 1440/);
+  assert.throws(() => fromContext({ maxRunnableMinutes: '4h' }), /"maxRunnableMinutes" must be a positive integer/);
 });

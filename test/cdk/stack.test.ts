@@ -94,14 +94,20 @@ describe('training on AWS Batch', () => {
       LaunchTemplateData: Match.objectLike({ MetadataOptions: Match.objectLike({ HttpTokens: 'required', HttpPutResponseHopLimit: 1 }) }),
     });
     const [[ltId]] = resourcesOf(template, 'AWS::EC2::LaunchTemplate');
-    for (const [, ce] of resourcesOf(template, 'AWS::Batch::ComputeEnvironment')) {
+    const gpu = resourcesOf(template, 'AWS::Batch::ComputeEnvironment').filter(
+      ([, p]) => (p.ComputeResources as { Type: string }).Type !== 'FARGATE',
+    );
+    assert.equal(gpu.length, 2);
+    for (const [, ce] of gpu) {
       const lt = (ce.ComputeResources as { LaunchTemplate?: { LaunchTemplateId?: unknown } }).LaunchTemplate;
       assert.deepEqual(lt?.LaunchTemplateId, { Ref: ltId });
     }
   });
 
   test('two GPU compute environments, Spot first, on-demand as the fallback', () => {
-    const envs = resourcesOf(template, 'AWS::Batch::ComputeEnvironment');
+    const envs = resourcesOf(template, 'AWS::Batch::ComputeEnvironment').filter(
+      ([, p]) => (p.ComputeResources as { Type: string }).Type !== 'FARGATE',
+    );
     assert.equal(envs.length, 2);
     const cr = Object.fromEntries(envs.map(([lid, p]) => [lid, p.ComputeResources as Record<string, unknown>]));
     const spot = Object.entries(cr).find(([, r]) => r.Type === 'SPOT')!;
@@ -119,6 +125,10 @@ describe('training on AWS Batch', () => {
         { ComputeEnvironment: { 'Fn::GetAtt': [onDemand[0], 'ComputeEnvironmentArn'] }, Order: 2 },
       ],
     });
+    assert.ok(
+      resourcesOf(template, 'AWS::Batch::ComputeEnvironment').some(([, p]) => (p.ComputeResources as { Type: string }).Type === 'FARGATE'),
+      "and the reduce step's Fargate environment (test/cdk/training.test.ts)",
+    );
   });
 
   test('-c spot=false leaves one on-demand environment', () => {
@@ -126,12 +136,13 @@ describe('training on AWS Batch', () => {
     const envs = resourcesOf(od, 'AWS::Batch::ComputeEnvironment');
     assert.deepEqual(
       envs.map(([, p]) => (p.ComputeResources as { Type: string }).Type),
-      ['EC2'],
+      ['EC2', 'FARGATE'],
+      "one GPU environment, on-demand, beside the reduce step's Fargate one",
     );
   });
 
   test('the job definition: 1 GPU, the registry, a timeout, retries only for lost hosts', () => {
-    const [[, jd]] = resourcesOf(template, 'AWS::Batch::JobDefinition');
+    const [, jd] = resourcesOf(template, 'AWS::Batch::JobDefinition').find(([lid]) => lid === id(stack.training.jobDefinition))!;
     const cp = jd.ContainerProperties as {
       ResourceRequirements: { Type: string; Value: string }[];
       Environment: { Name: string; Value: unknown }[];
@@ -157,23 +168,28 @@ describe('training on AWS Batch', () => {
     assert.deepEqual(jd.PlatformCapabilities, ['EC2']);
   });
 
-  test('the trainer image is a Docker asset built from trainer/Dockerfile for linux/amd64', () => {
+  test('the trainer images are Docker assets built from trainer/Dockerfile for linux/amd64: its gpu target and its cpu target', () => {
     const assembly = app.synth();
     const manifest = assembly.artifacts.find((a): a is cxapi.AssetManifestArtifact => a instanceof cxapi.AssetManifestArtifact)!;
     const images = Object.values(
       (
         JSON.parse(readFileSync(manifest.file, 'utf8')) as {
-          dockerImages: Record<string, { source: { directory: string; dockerFile?: string; platform?: string } }>;
+          dockerImages: Record<
+            string,
+            { source: { directory: string; dockerFile?: string; platform?: string; dockerBuildTarget?: string } }
+          >;
         }
       ).dockerImages,
     );
-    assert.equal(images.length, 1);
-    assert.equal(images[0].source.dockerFile, 'trainer/Dockerfile');
-    const staged = join(assembly.directory, images[0].source.directory);
-    // .dockerignore lets in only what the image copies: no node_modules, no tests, no other app code.
-    assert.ok(existsSync(join(staged, 'trainer', 'cli.ts')) && existsSync(join(staged, 'shared', 'registry', 'index.ts')));
-    for (const absent of ['node_modules', 'test', 'functions', 'cdk', '.git']) assert.ok(!existsSync(join(staged, absent)), absent);
-    assert.equal(images[0].source.platform, 'linux/amd64');
+    assert.deepEqual(images.map((i) => i.source.dockerBuildTarget).sort(), ['cpu', 'gpu']);
+    for (const image of images) {
+      assert.equal(image.source.dockerFile, 'trainer/Dockerfile');
+      assert.equal(image.source.platform, 'linux/amd64');
+      const staged = join(assembly.directory, image.source.directory);
+      // .dockerignore lets in only what the image copies: no node_modules, no tests, no other app code.
+      assert.ok(existsSync(join(staged, 'trainer', 'cli.ts')) && existsSync(join(staged, 'shared', 'registry', 'index.ts')));
+      for (const absent of ['node_modules', 'test', 'functions', 'cdk', '.git']) assert.ok(!existsSync(join(staged, absent)), absent);
+    }
   });
 
   test('the VPC has public subnets in two AZs and no NAT gateway', () => {
@@ -209,6 +225,8 @@ describe('API', () => {
       'ADAPTER_STORE_REGISTRY',
       'BATCH_JOB_DEFINITION',
       'BATCH_JOB_QUEUE',
+      'BATCH_REDUCE_JOB_DEFINITION',
+      'BATCH_REDUCE_JOB_QUEUE',
       'NODE_OPTIONS',
     ]);
     assert.equal(vars.ADAPTER_STORE_REGISTRY, `s3://\${${bucketId}}`);
@@ -220,6 +238,8 @@ describe('API', () => {
     assert.equal(vars.ADAPTER_STORE_CDN_URL, `https://\${${id(stack.edge.distribution)}.DomainName}`);
     assert.match(vars.BATCH_JOB_QUEUE, new RegExp(`^\\$\\{${id(stack.training.jobQueue)}`));
     assert.equal(vars.BATCH_JOB_DEFINITION, `\${${id(stack.training.jobDefinition)}}`);
+    assert.match(vars.BATCH_REDUCE_JOB_QUEUE, new RegExp(`^\\$\\{${id(stack.training.reduceQueue)}`));
+    assert.equal(vars.BATCH_REDUCE_JOB_DEFINITION, `\${${id(stack.training.reduceJobDefinition)}}`);
   });
 
   test('context picks the default base model', () => {
@@ -274,10 +294,15 @@ describe('least privilege', () => {
     assert.ok(!api.some((s) => s.Action.includes('s3:*')));
   });
 
-  test('the API submits only to its own queue and job definition; describe needs "*"', () => {
+  test('the API submits only to its own queues and job definitions; describe needs "*"', () => {
     assert.deepEqual(
       allowedResources(api, 'batch:SubmitJob').sort(),
-      [`\${${id(stack.training.jobDefinition)}}`, `\${${id(stack.training.jobQueue)}.JobQueueArn}`].sort(),
+      [
+        `\${${id(stack.training.jobDefinition)}}`,
+        `\${${id(stack.training.jobQueue)}.JobQueueArn}`,
+        `\${${id(stack.training.reduceJobDefinition)}}`,
+        `\${${id(stack.training.reduceQueue)}.JobQueueArn}`,
+      ].sort(),
     );
     assert.deepEqual(allowedResources(api, 'batch:DescribeJobs'), ['*']);
     const queueArn = { 'Fn::GetAtt': [id(stack.training.jobQueue), 'JobQueueArn'] };

@@ -111,6 +111,8 @@ test('a sweep -> one Batch array job (a child per point) + a reduce that depends
   const reduce = await waitForBatchJob(f, created.jobId);
   assert.equal(reduce.status, 'SUCCEEDED');
   assert.deepEqual(reduce.container?.command, ['run-job', '--registry', f.config.registryUri, '--job', created.jobId, '--reduce']);
+  // Given a reduce queue (the stack's Fargate CPU queue; run-emulated.ts gives one), the reduce ran there.
+  assert.equal(reduce.jobQueue, process.env.BATCH_REDUCE_JOB_QUEUE || f.config.jobQueue);
   const launch = (await f.registry.jobs.launch<LaunchedJob>(created.jobId))!;
   assert.ok(launch.arrayJobId, 'the launch record names the array job');
   assert.deepEqual(

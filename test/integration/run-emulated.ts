@@ -22,6 +22,8 @@ import { integrationTestFiles, REPO_ROOT, runNodeTests } from './node-test.ts';
 const REGION = 'us-east-1';
 const BUCKET = 'adapter-store-it';
 const QUEUE = 'adapter-store-training';
+/** A sweep's reduce step has a queue of its own, as deployed (a Fargate CPU queue in cdk/training.ts). */
+const REDUCE_QUEUE = 'adapter-store-reduce';
 const IMAGE = 'adapter-store-trainer';
 const credentials = { AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test', AWS_REGION: REGION };
 const started = Date.now();
@@ -35,7 +37,7 @@ for (const k of Object.keys(cleanEnv)) if (k.startsWith('AWS_ENDPOINT_URL') || k
 const s3 = await startS3Server({ slowWrites: { pathContains: '/checkpoint/', ms: 300 } });
 const batch = await startBatchEmulator({
   region: REGION,
-  jobQueues: [QUEUE],
+  jobQueues: [QUEUE, REDUCE_QUEUE],
   // The image's entrypoint (trainer/Dockerfile) is the trainer CLI; here through tsx.
   images: { [IMAGE]: [process.execPath, '--import', 'tsx', resolve(REPO_ROOT, 'trainer', 'cli.ts')] },
   cwd: REPO_ROOT,
@@ -52,6 +54,9 @@ const registryUri = `s3://${BUCKET}`;
 const def = await batch.client.send(
   new RegisterJobDefinitionCommand(trainerJobDefinition({ name: IMAGE, image: IMAGE, registryUri, region: REGION })),
 );
+const reduceDef = await batch.client.send(
+  new RegisterJobDefinitionCommand(trainerJobDefinition({ name: `${IMAGE}-reduce`, image: IMAGE, registryUri, region: REGION })),
+);
 
 const env: NodeJS.ProcessEnv = {
   ...cleanEnv,
@@ -62,6 +67,8 @@ const env: NodeJS.ProcessEnv = {
   ADAPTER_STORE_API_KEYS: 'it-key-1,it-key-2',
   BATCH_JOB_QUEUE: `arn:aws:batch:${REGION}:${batch.emulator.accountId}:job-queue/${QUEUE}`,
   BATCH_JOB_DEFINITION: def.jobDefinitionArn!,
+  BATCH_REDUCE_JOB_QUEUE: `arn:aws:batch:${REGION}:${batch.emulator.accountId}:job-queue/${REDUCE_QUEUE}`,
+  BATCH_REDUCE_JOB_DEFINITION: reduceDef.jobDefinitionArn!,
   INTEGRATION_JOB_TIMEOUT_S: process.env.INTEGRATION_JOB_TIMEOUT_S ?? '300',
   // Emulator-only operations (a host failure: retry.test.ts).
   INTEGRATION_BATCH_EMULATOR: batch.endpoint,

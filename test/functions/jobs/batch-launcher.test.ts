@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { BatchServiceException, RegisterJobDefinitionCommand } from '@aws-sdk/client-batch';
+import { BatchServiceException, CancelJobCommand, RegisterJobDefinitionCommand } from '@aws-sdk/client-batch';
 import { BatchLauncher, batchClientFromEnv, batchJobName, CANCEL_REASON, launcherView } from '../../../functions/jobs/batch-launcher.ts';
 import { type BatchEmulatorServer, startBatchEmulator } from '../../emulators/batch/server.ts';
 
@@ -13,7 +13,7 @@ let batch: BatchEmulatorServer;
 let launcher: BatchLauncher;
 
 before(async () => {
-  batch = await startBatchEmulator({ jobQueues: ['ft-queue', 'q'], dispatch: false });
+  batch = await startBatchEmulator({ jobQueues: ['ft-queue', 'ft-reduce-queue', 'q'], dispatch: false });
   // Revision 3 of ft-trainer (what the launcher names), and d for the environment test.
   for (let i = 0; i < 3; i++)
     await batch.client.send(
@@ -25,6 +25,13 @@ before(async () => {
     );
   await batch.client.send(
     new RegisterJobDefinitionCommand({
+      jobDefinitionName: 'ft-reduce',
+      type: 'container',
+      containerProperties: { image: 'adapter-store-trainer' },
+    }),
+  );
+  await batch.client.send(
+    new RegisterJobDefinitionCommand({
       jobDefinitionName: 'd',
       type: 'container',
       containerProperties: { image: 'adapter-store-trainer' },
@@ -33,6 +40,8 @@ before(async () => {
   launcher = new BatchLauncher({
     jobQueue: 'ft-queue',
     jobDefinition: 'ft-trainer:3',
+    reduceJobQueue: 'ft-reduce-queue',
+    reduceJobDefinition: 'ft-reduce:1',
     registryUri: 's3://registry/prefix',
     client: batch.client,
   });
@@ -96,10 +105,7 @@ test('describe maps every Batch status, and a FAILED job carries statusReason an
   assert.deepEqual(await launcher.describe(job), { state: 'failed', reason: 'Host EC2 (instance i-0abc) terminated.' });
 
   assert.deepEqual(await launcher.describe({ jobId: 'gone', externalId: '00000000-0000-0000-0000-000000000000' }), { state: 'unknown' });
-  assert.equal(
-    launcherView({ jobId: 'x', jobName: 'x', jobQueue: 'q', jobDefinition: 'd', status: undefined, startedAt: undefined }).state,
-    'unknown',
-  );
+  assert.equal(launcherView({ status: undefined }).state, 'unknown');
 });
 
 test('cancel sends TerminateJob with a reason, and the terminated job reads cancelled', async () => {
@@ -121,13 +127,26 @@ test('a sweep is an array job (a child per point) and a reduce that depends on i
   assert.deepEqual(array.container?.command, ['run-job', '--registry', 's3://registry/prefix', '--job', jobId]);
   assert.deepEqual(reduce.container?.command, ['run-job', '--registry', 's3://registry/prefix', '--job', jobId, '--reduce']);
   assert.deepEqual(reduce.dependsOn, [{ jobId: job.arrayJobId }]);
+  // The points train on the GPU queue; the reduce, which trains nothing, on its own (CPU) queue and definition.
+  assert.match(array.jobQueue!, /:job-queue\/ft-queue$/);
+  assert.match(array.jobDefinition!, /:job-definition\/ft-trainer:3$/);
+  assert.match(reduce.jobQueue!, /:job-queue\/ft-reduce-queue$/);
+  assert.match(reduce.jobDefinition!, /:job-definition\/ft-reduce:1$/);
   assert.equal(array.jobName, reduce.jobName);
   assert.deepEqual(reduce.tags, { 'adapter-store-queue': 'ft-queue' });
-  // Counted once by the spend limits though it is two Batch jobs.
+  // Counted once by the spend limits though it is two Batch jobs on two queues, and still counted once
+  // only the reduce is left.
   assert.deepEqual(
     (await launcher.activeJobIds()).filter((id) => id === jobId),
     [jobId],
   );
+  batch.update(job.arrayJobId, { status: 'SUCCEEDED' });
+  assert.deepEqual(
+    (await launcher.activeJobIds()).filter((id) => id === jobId),
+    [jobId],
+    'the reduce alone, on its own queue',
+  );
+  batch.update(job.arrayJobId, { status: 'PENDING' });
 
   assert.deepEqual(await launcher.describe(job), { state: 'queued' });
   batch.update(`${job.arrayJobId}:0`, { status: 'RUNNING' });
@@ -137,7 +156,8 @@ test('a sweep is an array job (a child per point) and a reduce that depends on i
   batch.update(`${job.arrayJobId}:2`, { status: 'SUCCEEDED' });
   const failed = await launcher.describe(job);
   assert.equal(failed.state, 'failed');
-  assert.match(failed.reason!, /^1 of 3 sweep points' containers failed \(Array Child Job failed\); the reduce step cannot run$/);
+  // The parent only says "Array Child Job failed"; the failed point says why.
+  assert.equal(failed.reason, '1 of 3 sweep points failed (Host EC2 (instance i-0abc) terminated.); the reduce step cannot run');
 
   const other = await launcher.submit({ jobId: 'job-sweep-2', task: 'sst2', points: 2 });
   const before = batch.requests.length;
@@ -148,6 +168,60 @@ test('a sweep is an array job (a child per point) and a reduce that depends on i
     .map((r) => (r.body as { jobId: string }).jobId);
   assert.deepEqual(terminated, [other.externalId, other.arrayJobId], 'the reduce first, then the array');
   assert.deepEqual(await launcher.describe(other), { state: 'cancelled', reason: CANCEL_REASON });
+});
+
+/** Batch's statusReason for a job blocking its queue, and the one it gives the job its time limit cancels. */
+const NO_CAPACITY = 'CAPACITY:INSUFFICIENT_INSTANCE_CAPACITY - Service cannot fulfill the capacity requested for instance type [g5.xlarge]';
+const TIME_LIMIT = 'Canceled by JobStateTimeLimit action due to reason: CAPACITY:INSUFFICIENT_INSTANCE_CAPACITY';
+
+test("a job waiting in RUNNABLE carries Batch's reason; cancelled by the queue's time limit, it is failed and says why", async () => {
+  const job = await launcher.submit({ jobId: 'job-stuck', task: 'sst2' });
+  batch.update(job.externalId, { status: 'RUNNABLE' });
+  assert.deepEqual(await launcher.describe(job), { state: 'queued' }, 'waiting its turn: no reason');
+  batch.update(job.externalId, { statusReason: NO_CAPACITY });
+  assert.deepEqual(await launcher.describe(job), {
+    state: 'queued',
+    reason: `EC2 has no capacity for the queue's GPU instance types in its Availability Zones (Batch: ${NO_CAPACITY})`,
+  });
+  batch.update(job.externalId, { statusReason: 'MISCONFIGURATION:SERVICE_ROLE_PERMISSIONS – Batch service role has a permission issue.' });
+  assert.match(
+    (await launcher.describe(job)).reason!,
+    /^AWS Batch's service role lacks a permission \(an operator must fix it\) \(Batch: MISCONFIGURATION:SERVICE_ROLE_PERMISSIONS/,
+  );
+  batch.update(job.externalId, { statusReason: 'UNDETERMINED - something new' });
+  assert.deepEqual(
+    await launcher.describe(job),
+    { state: 'queued', reason: 'UNDETERMINED - something new' },
+    'a code Batch does not document: as Batch says it',
+  );
+
+  // What the queue's jobStateTimeLimitActions does (cdk/training.ts): CancelJob with Batch's own reason,
+  // which the emulator, like Batch, returns as the FAILED job's statusReason.
+  batch.update(job.externalId, { statusReason: NO_CAPACITY });
+  await batch.client.send(new CancelJobCommand({ jobId: job.externalId, reason: TIME_LIMIT }));
+  assert.equal(batch.jobs.get(job.externalId)?.statusReason, TIME_LIMIT);
+  assert.deepEqual(await launcher.describe(job), {
+    state: 'failed',
+    reason: `Batch cancelled the job after it waited to start longer than the queue allows: EC2 has no capacity for the queue's GPU instance types in its Availability Zones (${TIME_LIMIT})`,
+  });
+});
+
+test("a sweep whose points cannot start: the waiting point's reason, then the cancelled point's", async () => {
+  const job = await launcher.submit({ jobId: 'job-sweep-stuck', task: 'sst2', points: 2 });
+  const arrayJobId = job.arrayJobId!;
+  batch.update(`${arrayJobId}:0`, { status: 'RUNNABLE', statusReason: NO_CAPACITY });
+  batch.update(`${arrayJobId}:1`, { status: 'RUNNABLE' });
+  assert.deepEqual(await launcher.describe(job), {
+    state: 'queued',
+    reason: `EC2 has no capacity for the queue's GPU instance types in its Availability Zones (Batch: ${NO_CAPACITY})`,
+  });
+  for (const i of [0, 1]) await batch.client.send(new CancelJobCommand({ jobId: `${arrayJobId}:${i}`, reason: TIME_LIMIT }));
+  const failed = await launcher.describe(job);
+  assert.equal(failed.state, 'failed');
+  assert.equal(
+    failed.reason,
+    `2 of 2 sweep points failed (Batch cancelled the job after it waited to start longer than the queue allows: EC2 has no capacity for the queue's GPU instance types in its Availability Zones (${TIME_LIMIT})); the reduce step cannot run`,
+  );
 });
 
 test("Batch errors surface as the SDK's typed exceptions with the server's message", async () => {
