@@ -11,6 +11,7 @@
 import { getSignedUrl as signCloudFrontUrl } from '@aws-sdk/cloudfront-signer';
 import type { LambdaContext, LambdaEvent } from 'hono/aws-lambda';
 import { handle } from 'hono/aws-lambda';
+import { type Env, number, optionalString, requiredString, splitList, stringList } from '../shared/env.ts';
 import { PREFIXES, Registry } from '../shared/registry.ts';
 import { type AppDeps, createApp } from './app.ts';
 import { refreshingKeys } from './http/key-source.ts';
@@ -21,12 +22,6 @@ import { jobLimitsFromEnv } from './jobs/spend.ts';
 const DOWNLOAD_URL_SECONDS = 300;
 /** Lambda's payload limit is 6 MB and binary bodies arrive base64-encoded (4/3 larger). */
 const LAMBDA_DATASET_BYTES = 4 * 1024 * 1024;
-
-function required(env: NodeJS.ProcessEnv, name: string): string {
-  const v = env[name];
-  if (!v) throw new Error(`environment variable ${name} is not set`);
-  return v;
-}
 
 /** Reads a secret's string value (Secrets Manager by default; tests pass their own). */
 export type SecretReader = (secretId: string) => Promise<string>;
@@ -50,15 +45,15 @@ export function viaCdnForAdapters(
   return (key) => (key.startsWith(PREFIXES.adapters) ? cdn(key) : s3(key));
 }
 
-function cloudFrontSigner(env: NodeJS.ProcessEnv, readSecret: SecretReader, registryPrefix: string): (key: string) => Promise<string> {
+function cloudFrontSigner(env: Env, readSecret: SecretReader, registryPrefix: string): (key: string) => Promise<string> {
   // The distribution's file behaviours (cdk/edge.ts) match adapters/... at the bucket root.
   if (registryPrefix !== '')
     throw new Error(
       `ADAPTER_STORE_REGISTRY must be a bucket root (s3://bucket) when ADAPTER_STORE_CDN_URL is set, got prefix "${registryPrefix}"`,
     );
-  const base = required(env, 'ADAPTER_STORE_CDN_URL').replace(/\/+$/, '');
-  const keyPairId = required(env, 'ADAPTER_STORE_CDN_KEY_PAIR_ID');
-  const secretId = required(env, 'ADAPTER_STORE_CDN_PRIVATE_KEY_SECRET');
+  const base = requiredString(env, 'ADAPTER_STORE_CDN_URL').replace(/\/+$/, '');
+  const keyPairId = requiredString(env, 'ADAPTER_STORE_CDN_KEY_PAIR_ID');
+  const secretId = requiredString(env, 'ADAPTER_STORE_CDN_PRIVATE_KEY_SECRET');
   let privateKey: Promise<string> | null = null;
   return async (key) => {
     // Fetched once per container, on first use; a failed fetch is retried by the next request.
@@ -77,23 +72,20 @@ function cloudFrontSigner(env: NodeJS.ProcessEnv, readSecret: SecretReader, regi
 }
 
 /** App dependencies from the Lambda environment; `apiKeys` are passed in (apiKeySource: the secret, re-read). */
-export function depsFromEnv(env: NodeJS.ProcessEnv, apiKeys: AppDeps['apiKeys'], readSecret: SecretReader = readSecretsManager): AppDeps {
-  const registryUri = required(env, 'ADAPTER_STORE_REGISTRY');
+export function depsFromEnv(env: Env, apiKeys: AppDeps['apiKeys'], readSecret: SecretReader = readSecretsManager): AppDeps {
+  const registryUri = requiredString(env, 'ADAPTER_STORE_REGISTRY');
   const registry = Registry.fromUri(registryUri);
   const bucket = registry.location.bucket;
   return {
     registry,
     launcher: new BatchLauncher({
-      jobQueue: required(env, 'BATCH_JOB_QUEUE'),
-      jobDefinition: required(env, 'BATCH_JOB_DEFINITION'),
+      jobQueue: requiredString(env, 'BATCH_JOB_QUEUE'),
+      jobDefinition: requiredString(env, 'BATCH_JOB_DEFINITION'),
       registryUri,
     }),
     apiKeys,
-    allowedDatasetBuckets: (env.ADAPTER_STORE_DATASET_BUCKETS ?? bucket)
-      .split(',')
-      .map((b) => b.trim())
-      .filter(Boolean),
-    defaultBaseModel: env.ADAPTER_STORE_DEFAULT_BASE_MODEL ?? 'bert-base-uncased',
+    allowedDatasetBuckets: stringList(env, 'ADAPTER_STORE_DATASET_BUCKETS', [bucket]),
+    defaultBaseModel: optionalString(env, 'ADAPTER_STORE_DEFAULT_BASE_MODEL', 'bert-base-uncased'),
     downloads: 'redirect',
     signDownloadUrl: env.ADAPTER_STORE_CDN_URL
       ? viaCdnForAdapters(cloudFrontSigner(env, readSecret, registry.location.prefix), (key) =>
@@ -118,22 +110,15 @@ export const DEFAULT_API_KEYS_TTL_SECONDS = 120;
  * the secret stops working on every container within that time.
  */
 export function apiKeySource(
-  env: NodeJS.ProcessEnv,
+  env: Env,
   readSecret: SecretReader,
   o: { now?: () => number; log?: (msg: string) => void } = {},
 ): AppDeps['apiKeys'] {
-  const split = (list: string) =>
-    list
-      .split(',')
-      .map((k) => k.trim())
-      .filter(Boolean);
-  if (env.ADAPTER_STORE_API_KEYS !== undefined) return split(env.ADAPTER_STORE_API_KEYS);
-  const secretId = required(env, 'ADAPTER_STORE_API_KEY_SECRET');
-  const raw = env.ADAPTER_STORE_API_KEYS_TTL_SECONDS;
-  const ttl = raw === undefined || raw === '' ? DEFAULT_API_KEYS_TTL_SECONDS : Number(raw);
-  if (!Number.isFinite(ttl) || ttl < 0)
-    throw new Error(`ADAPTER_STORE_API_KEYS_TTL_SECONDS must be a number of seconds >= 0, got "${raw}"`);
-  return refreshingKeys(async () => split(await readSecret(secretId)), {
+  // Set, even to "", the fixed list wins: an empty one lets no key in (never a silent fall back to the secret).
+  if (env.ADAPTER_STORE_API_KEYS !== undefined) return splitList(env.ADAPTER_STORE_API_KEYS);
+  const secretId = requiredString(env, 'ADAPTER_STORE_API_KEY_SECRET');
+  const ttl = number(env, 'ADAPTER_STORE_API_KEYS_TTL_SECONDS', { min: 0 }, DEFAULT_API_KEYS_TTL_SECONDS);
+  return refreshingKeys(async () => splitList(await readSecret(secretId)), {
     maxAgeMs: ttl * 1000,
     now: o.now,
     onReloadError: (err) =>
