@@ -23,16 +23,8 @@ import type { Predictor } from '../serving/predictor.ts';
 import { type Env, integer, optionalString, requiredString } from '../shared/env.ts';
 import { Registry } from '../shared/registry.ts';
 import { type AppDeps, createApp } from './app.ts';
-import type { JobLauncher } from './jobs/launcher.ts';
 import { apiKeySource, readSecretsManager, type SecretReader } from './lambda.ts';
 import { predictLimitsFromEnv } from './predict-limits.ts';
-
-/** Only predict is routed here: a job request reaching this function is a routing mistake, said plainly. */
-const noJobs: JobLauncher = {
-  submit: () => Promise.reject(new Error('the inference function runs no fine-tune jobs (POST /finetune goes to the API function)')),
-  cancel: () => Promise.reject(new Error('the inference function runs no fine-tune jobs')),
-  describe: () => Promise.resolve({ state: 'unknown', reason: 'the inference function does not track jobs' }),
-};
 
 const logLine = (line: Record<string, unknown>) => console.log(JSON.stringify({ time: new Date().toISOString(), ...line }));
 
@@ -51,18 +43,12 @@ export function predictorOptionsFromEnv(env: Env, registry: Registry): Parameter
   };
 }
 
-/** App dependencies of the inference function; `predictor` and `apiKeys` are built by the caller. */
-export function inferenceDepsFromEnv(env: Env, registry: Registry, apiKeys: AppDeps['apiKeys'], predictor: Predictor): AppDeps {
-  return {
-    registry,
-    launcher: noJobs,
-    apiKeys,
-    allowedDatasetBuckets: [],
-    defaultBaseModel: env.ADAPTER_STORE_DEFAULT_BASE_MODEL ?? 'bert-base-uncased',
-    // Never reached through the HTTP API (file routes go to the API function); no signing needed.
-    downloads: 'stream',
-    predictor,
-  };
+/**
+ * App dependencies of the inference function: the predict group only. Every other route goes to the API
+ * function, so one reaching this function (a routing mistake) answers 501 saying so, and runs nothing.
+ */
+export function inferenceDeps(apiKeys: AppDeps['apiKeys'], predictor: Predictor): AppDeps {
+  return { apiKeys, predictor };
 }
 
 type LambdaHandler = ReturnType<typeof handle>;
@@ -74,7 +60,7 @@ export async function createInferenceHandler(env: Env, readSecret: SecretReader 
   const apiKeys = apiKeySource(env, readSecret);
   const predictor = await createNodePredictor(predictorOptionsFromEnv(env, registry));
   logLine({ level: 'info', msg: 'inference function ready', ms: Math.round(performance.now() - started) });
-  return handle(createApp(inferenceDepsFromEnv(env, registry, apiKeys, predictor)));
+  return handle(createApp(inferenceDeps(apiKeys, predictor)));
 }
 
 let app: Promise<LambdaHandler> | null = null;
