@@ -126,3 +126,16 @@ test('a key removed from the secret stops working on a warm container within the
   assert.match(warnings.join('\n'), /API key reload failed; keeping the last list/);
   assert.equal(reads, 3, 'and is not retried on every request');
 });
+
+test('the key variables: a TTL that is not a number of seconds, or no key source at all, is refused by name', async () => {
+  const { apiKeySource } = await import('../../functions/lambda.ts');
+  const never = async () => assert.fail('the secret is not read while the app is built');
+  const env = { ADAPTER_STORE_API_KEY_SECRET: 'arn:secret' };
+  for (const bad of ['-1', 'soon', '2m'])
+    assert.throws(
+      () => apiKeySource({ ...env, ADAPTER_STORE_API_KEYS_TTL_SECONDS: bad }, never),
+      new RegExp(`^EnvError: ADAPTER_STORE_API_KEYS_TTL_SECONDS must be a number >= 0, got "${bad}"$`),
+    );
+  assert.throws(() => apiKeySource({}, never), /^EnvError: environment variable ADAPTER_STORE_API_KEY_SECRET is not set$/);
+  assert.deepEqual(apiKeySource({ ADAPTER_STORE_API_KEYS: ' a-key, b-key ,' }, never), ['a-key', 'b-key']);
+});
