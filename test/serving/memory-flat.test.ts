@@ -5,11 +5,12 @@
  * full collections is the same after 20,000 predictions as after the first 2,000, within 64 KiB.
  *
  * Sensitivity: a per-run array ({rows, adapters} pushed once per batch, as MicroBatcher.history once did)
- * adds about 49 bytes a run, ~150 KB over the 3,000 runs after warm-up, and fails this test; readings
- * without it differ by under 10 KB (the .notes table has the figures). The child runs with the JIT off:
- * compiled code and type feedback grow and shrink as functions warm up (hundreds of KB), which is not
- * data the server keeps; without them the readings are steady. The worker thread's own heap (onnxruntime
- * sessions) is not read here: it holds a session per graph and nothing per run (serving/node-worker.ts).
+ * grew the heap by ~200 KB over the ~3,300 runs after warm-up, and one small entry per request by ~170 KB:
+ * both fail this test; readings without them differ by under 20 KB (.notes/app.md has the figures). The child runs with the JIT off and
+ * every function compiled up front: otherwise compiled code and type feedback grow and shrink by hundreds
+ * of KB as functions warm up, and bytecode for a path first taken after warm-up counts as growth, none
+ * of it data the server keeps. The worker thread's own heap (onnxruntime sessions) is not read here: it
+ * holds a session per graph and nothing per run (serving/node-worker.ts).
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -17,7 +18,9 @@ import { test } from 'node:test';
 import type { MemoryRunOptions, MemoryRunReport } from '../support/serving-memory-child.ts';
 
 const CHILD = new URL('../support/serving-memory-child.ts', import.meta.url).pathname;
-const NO_JIT = ['--no-opt', '--no-maglev', '--no-sparkplug', '--no-flush-bytecode'];
+// No optimising or baseline JIT, every function compiled (and its feedback allocated) when loaded, none
+// flushed: what V8 compiles for itself then stays put, and only data the server keeps can move the heap.
+const NO_JIT = ['--no-opt', '--no-maglev', '--no-sparkplug', '--no-lazy', '--no-lazy-feedback-allocation', '--no-flush-bytecode'];
 /** What the used heap may differ by between the readings. */
 const HEAP_SLACK_BYTES = 64 * 1024;
 /** ArrayBuffer bytes (adapter feeds, file reads) move more between readings; a leak of them shows in the heap too. */
