@@ -29,8 +29,9 @@ export interface MemoryRunReport {
   requests: number;
   runs: number;
   mixedRuns: number;
-  /** Adapters loaded into the cache (a reload after eviction counts again). */
+  /** Adapters seen arriving in the cache after a request (a reload after eviction counts again; a lower bound). */
   loads: number;
+  /** heapUsed: bytes in V8's heap spaces other than code. */
   warm: { heapUsed: number; arrayBuffers: number };
   end: { heapUsed: number; arrayBuffers: number };
   trace: { predictions: number; heapUsed: number; arrayBuffers: number }[];
@@ -158,12 +159,12 @@ async function main(o: MemoryRunOptions): Promise<MemoryRunReport> {
     };
     // To the warm-up count, a reading with nothing in flight, then on to the end and another.
     const trace: { predictions: number; heapUsed: number; arrayBuffers: number }[] = [];
-    const warm = await phase(Math.ceil(o.warmup / o.rowsPerRequest));
+    const warmRequests = Math.ceil(o.warmup / o.rowsPerRequest);
+    const warm = await phase(warmRequests);
     const steps = o.trace ?? 1;
     let end = warm;
     for (let i = 1; i <= steps; i++) {
-      const until = Math.ceil(o.warmup / o.rowsPerRequest) + Math.round(((requests - Math.ceil(o.warmup / o.rowsPerRequest)) * i) / steps);
-      end = await phase(until);
+      end = await phase(warmRequests + Math.round(((requests - warmRequests) * i) / steps));
       trace.push({ predictions: answered, ...end });
     }
     const stats = predictor.batchStats();
