@@ -120,7 +120,6 @@ export interface PredictDeps extends CommonDeps {
 }
 
 interface RouteGroup<D> {
-  name: string;
   /** What a deployment without the group answers on its routes (501). */
   absent: string;
   register(app: OpenAPIHono, deps: D): void;
@@ -129,8 +128,7 @@ interface RouteGroup<D> {
 /** The route groups a deployment may have, and what each needs. */
 export const ROUTE_GROUPS = {
   store: {
-    name: 'store',
-    absent: 'this deployment serves no adapter or model files (it was started without a registry)',
+    absent: 'this deployment lists and serves no adapters or base models (it has no registry); on AWS, the API function does',
     register: (app, deps) => {
       registerAdapterRoutes(app, deps);
       registerAdapterMetricsRoute(app, deps);
@@ -138,7 +136,6 @@ export const ROUTE_GROUPS = {
     },
   } satisfies RouteGroup<StoreDeps>,
   jobs: {
-    name: 'jobs',
     absent: 'this deployment runs no fine-tune jobs and takes no datasets; on AWS, the API function does',
     register: (app, deps) => {
       registerFinetuneRoutes(app, deps);
@@ -147,7 +144,6 @@ export const ROUTE_GROUPS = {
     },
   } satisfies RouteGroup<ResolvedDeps>,
   predict: {
-    name: 'predict',
     absent: 'this deployment serves no predictions; on AWS, predict is routed to the inference function',
     register: registerPredictRoutes,
   } satisfies RouteGroup<PredictDeps>,

@@ -87,7 +87,7 @@ export function depsFromEnv(env: Env, apiKeys: AppDeps['apiKeys'], readSecret: S
     allowedDatasetBuckets: stringList(env, 'ADAPTER_STORE_DATASET_BUCKETS', [bucket]),
     defaultBaseModel: optionalString(env, 'ADAPTER_STORE_DEFAULT_BASE_MODEL', 'bert-base-uncased'),
     downloads: 'redirect',
-    signDownloadUrl: env.ADAPTER_STORE_CDN_URL
+    signDownloadUrl: optionalString(env, 'ADAPTER_STORE_CDN_URL')
       ? viaCdnForAdapters(cloudFrontSigner(env, readSecret, registry.location.prefix), (key) =>
           registry.presignGet(key, DOWNLOAD_URL_SECONDS),
         )
