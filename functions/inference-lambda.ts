@@ -23,7 +23,7 @@ import type { Predictor } from '../serving/predictor.ts';
 import { type Env, integer, optionalString, requiredString } from '../shared/env.ts';
 import { Registry } from '../shared/registry.ts';
 import { type AppDeps, createApp } from './app.ts';
-import { apiKeySource, readSecretsManager, type SecretReader } from './lambda.ts';
+import { apiKeySource, readSecretsManager, type SecretReader } from './lambda-keys.ts';
 import { predictLimitsFromEnv } from './predict-limits.ts';
 
 const logLine = (line: Record<string, unknown>) => console.log(JSON.stringify({ time: new Date().toISOString(), ...line }));

@@ -1,7 +1,8 @@
 /**
  * AWS Lambda entry point (API Gateway HTTP API, payload v2): the same app, configured from the
- * environment the CDK stack sets. The API keys and the CDN signing key come from Secrets Manager; the
- * keys are re-read every couple of minutes, so removing one from the secret revokes it (docs/security.md).
+ * environment the CDK stack sets. The API keys (functions/lambda-keys.ts) and the CDN signing key come from
+ * Secrets Manager; the keys are re-read every couple of minutes, so removing one from the secret revokes it
+ * (docs/security.md).
  *
  * Downloads redirect to a short-lived signed URL: on CloudFront when ADAPTER_STORE_CDN_URL is set
  * (the file then comes from the edge), otherwise an S3 presigned URL. Versions are immutable, so a
@@ -11,27 +12,17 @@
 import { getSignedUrl as signCloudFrontUrl } from '@aws-sdk/cloudfront-signer';
 import type { LambdaContext, LambdaEvent } from 'hono/aws-lambda';
 import { handle } from 'hono/aws-lambda';
-import { type Env, number, optionalString, requiredString, splitList, stringList } from '../shared/env.ts';
+import { type Env, optionalString, requiredString, stringList } from '../shared/env.ts';
 import { PREFIXES, Registry } from '../shared/registry.ts';
 import { type AppDeps, createApp } from './app.ts';
-import { refreshingKeys } from './http/key-source.ts';
 import { BatchLauncher } from './jobs/batch-launcher.ts';
 import { jobLimitsFromEnv } from './jobs/spend.ts';
+import { apiKeySource, readSecretsManager, type SecretReader } from './lambda-keys.ts';
 
 /** Signed download URLs live this long. */
 const DOWNLOAD_URL_SECONDS = 300;
 /** Lambda's payload limit is 6 MB and binary bodies arrive base64-encoded (4/3 larger). */
 const LAMBDA_DATASET_BYTES = 4 * 1024 * 1024;
-
-/** Reads a secret's string value (Secrets Manager by default; tests pass their own). */
-export type SecretReader = (secretId: string) => Promise<string>;
-
-export const readSecretsManager: SecretReader = async (secretId) => {
-  const { SecretsManagerClient, GetSecretValueCommand } = await import('@aws-sdk/client-secrets-manager');
-  const out = await new SecretsManagerClient({}).send(new GetSecretValueCommand({ SecretId: secretId }));
-  if (!out.SecretString) throw new Error(`secret ${secretId} has no string value`);
-  return out.SecretString;
-};
 
 /** CloudFront signed URLs for registry keys: `<cdn>/<key>` (the distribution's bucket origin is the bucket root). */
 /**
@@ -99,31 +90,6 @@ export function depsFromEnv(env: Env, apiKeys: AppDeps['apiKeys'], readSecret: S
     datasetChecks: { mode: 'inline', concurrency: 1 },
     jobLimits: jobLimitsFromEnv(env),
   };
-}
-
-/** How long a warm container trusts its copy of the key list (ADAPTER_STORE_API_KEYS_TTL_SECONDS, default 120). */
-export const DEFAULT_API_KEYS_TTL_SECONDS = 120;
-
-/**
- * Keys from ADAPTER_STORE_API_KEYS (comma-separated; fixed) or the Secrets Manager secret
- * ADAPTER_STORE_API_KEY_SECRET, re-read every ADAPTER_STORE_API_KEYS_TTL_SECONDS: a key removed from
- * the secret stops working on every container within that time.
- */
-export function apiKeySource(
-  env: Env,
-  readSecret: SecretReader,
-  o: { now?: () => number; log?: (msg: string) => void } = {},
-): AppDeps['apiKeys'] {
-  // Set, even to "", the fixed list wins: an empty one lets no key in (never a silent fall back to the secret).
-  if (env.ADAPTER_STORE_API_KEYS !== undefined) return splitList(env.ADAPTER_STORE_API_KEYS);
-  const secretId = requiredString(env, 'ADAPTER_STORE_API_KEY_SECRET');
-  const ttl = number(env, 'ADAPTER_STORE_API_KEYS_TTL_SECONDS', { min: 0 }, DEFAULT_API_KEYS_TTL_SECONDS);
-  return refreshingKeys(async () => splitList(await readSecret(secretId)), {
-    maxAgeMs: ttl * 1000,
-    now: o.now,
-    onReloadError: (err) =>
-      (o.log ?? console.error)(JSON.stringify({ level: 'warn', msg: 'API key reload failed; keeping the last list', error: err.message })),
-  });
 }
 
 let app: ReturnType<typeof handle> | null = null;

@@ -83,7 +83,8 @@ test('POST /finetune through API Gateway submits a Batch job with the registry l
 });
 
 test('a key removed from the secret stops working on a warm container within the TTL; a failed re-read keeps the last list', async () => {
-  const { apiKeySource, depsFromEnv } = await import('../../functions/lambda.ts');
+  const { depsFromEnv } = await import('../../functions/lambda.ts');
+  const { apiKeySource } = await import('../../functions/lambda-keys.ts');
   const { createApp } = await import('../../functions/app.ts');
   let secret = 'old-key-0123456789,new-key-0123456789';
   let reads = 0;
@@ -128,7 +129,7 @@ test('a key removed from the secret stops working on a warm container within the
 });
 
 test('the key variables: a TTL that is not a number of seconds, or no key source at all, is refused by name', async () => {
-  const { apiKeySource } = await import('../../functions/lambda.ts');
+  const { apiKeySource } = await import('../../functions/lambda-keys.ts');
   const never = async () => assert.fail('the secret is not read while the app is built');
   const env = { ADAPTER_STORE_API_KEY_SECRET: 'arn:secret' };
   for (const bad of ['-1', 'soon', '2m'])
