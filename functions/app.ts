@@ -1,6 +1,14 @@
 /**
- * The HTTP API as one runtime-agnostic Hono app (plain Request -> Response): the Lambda handler and
+ * The HTTP API as one runtime-agnostic Hono app (plain Request -> Response): the Lambda handlers and
  * the local Node server are thin adapters around `createApp`.
+ *
+ * Routes come in groups, each registered when the caller gives what it needs (ROUTE_GROUPS below): the
+ * store group (adapters, their files and metrics, base models) with a registry; the jobs group (fine-tune
+ * jobs, their events, dataset uploads) with a registry and a launcher; predict with a predictor; /edge with
+ * its assets. /healthz, /openapi.json, /docs and /console are always there. A group a deployment lacks is
+ * still described in /openapi.json (on AWS the API and inference functions serve one API between them,
+ * and the console reads the document to know what it may offer), and its routes answer 501 problem+json
+ * saying what this deployment does not serve.
  */
 import { OpenAPIHono } from '@hono/zod-openapi';
 import { bodyLimit } from 'hono/body-limit';
@@ -27,23 +35,27 @@ import { registerModelRoutes } from './routes/models.ts';
 import { registerPredictRoutes } from './routes/predict.ts';
 
 export interface AppDeps {
-  registry: Registry;
-  launcher: JobLauncher;
-  /** Bearer keys accepted on every route but /healthz: a fixed list, or a source re-read as it runs (rotation). */
+  /** Bearer keys accepted on every route but the public ones: a fixed list, or a source re-read as it runs (rotation). */
   apiKeys: string[] | KeySource;
-  /** Buckets that datasetUri / validationUri may point into. */
-  allowedDatasetBuckets: string[];
-  /** Base model (models/<name>/ in the registry) for requests that name none. */
-  defaultBaseModel: string;
-  /** 'stream': the API serves adapter files itself; 'redirect': 302 to `signDownloadUrl(key)`. */
-  downloads: 'stream' | 'redirect';
-  signDownloadUrl?: (key: string) => Promise<string>;
-  /** A presigned PUT URL for `bytes` bytes to `key` (POST /datasets with {name, bytes}); absent: raw bodies only. */
-  signUploadUrl?: (key: string, bytes: number, expiresInSeconds: number) => Promise<string>;
   log?: (line: LogLine) => void;
   now?: () => Date;
   /** Request body limit in bytes (default 64 KiB). */
   maxBodyBytes?: number;
+
+  // The store group (and, with a launcher, the jobs group).
+  registry?: Registry;
+  /** Base model (models/<name>/ in the registry) for requests that name none (store group: required). */
+  defaultBaseModel?: string;
+  /** 'stream': the API serves adapter files itself; 'redirect': 302 to `signDownloadUrl(key)` (store group: required). */
+  downloads?: 'stream' | 'redirect';
+  signDownloadUrl?: (key: string) => Promise<string>;
+
+  // The jobs group: needs the store group too.
+  launcher?: JobLauncher;
+  /** Buckets that datasetUri / validationUri may point into (jobs group: required). */
+  allowedDatasetBuckets?: string[];
+  /** A presigned PUT URL for `bytes` bytes to `key` (POST /datasets with {name, bytes}); absent: raw bodies only. */
+  signUploadUrl?: (key: string, bytes: number, expiresInSeconds: number) => Promise<string>;
   /** Body limit of POST /datasets (default 32 MiB; on Lambda, keep it under its 6 MB payload limit). */
   maxDatasetBytes?: number;
   /** Spend controls of POST /finetune (default DEFAULT_JOB_LIMITS; functions/jobs/spend.ts). */
@@ -52,11 +64,12 @@ export interface AppDeps {
   labelLimits?: LabelLimits;
   /** How POST /datasets checks uploads (see DatasetCheckSettings). */
   datasetChecks?: DatasetCheckSettings;
-  /** Serves POST /adapters/:task/predict (serving/); absent, that route answers 501. */
-  predictor?: Predictor;
   /** Whether GET /finetune/:jobId/events may hold a Server-Sent Events stream open (the local server; not Lambda). */
   eventStream?: boolean;
-  /** The in-browser demo at /edge (functions/edge/assets.ts on Node); absent, /edge is 404. */
+
+  /** The predict group: serves POST /adapters/:task/predict (serving/). */
+  predictor?: Predictor;
+  /** The in-browser demo at /edge (functions/edge/assets.ts on Node); absent, /edge is 404 (nothing to describe). */
   edge?: EdgeAssets;
 }
 
@@ -75,15 +88,90 @@ export const DEFAULT_DATASET_MAX_ROWS = 1_000_000;
 /** A gzip upload may inflate to this many times the body limit by default. */
 export const DEFAULT_GZIP_RATIO = 8;
 
-export type ResolvedDeps = AppDeps & {
+/** What every route group gets. */
+export interface CommonDeps {
   log: (line: LogLine) => void;
   now: () => Date;
-  maxBodyBytes: number;
+}
+
+/** The store group's: adapters, versions, downloads, metrics, base models. */
+export interface StoreDeps extends CommonDeps {
+  registry: Registry;
+  defaultBaseModel: string;
+  downloads: 'stream' | 'redirect';
+  signDownloadUrl?: (key: string) => Promise<string>;
+}
+
+/** The jobs group's (routes/finetune.ts, job-events.ts, datasets.ts): the store's and a launcher. */
+export interface ResolvedDeps extends StoreDeps {
+  launcher: JobLauncher;
+  allowedDatasetBuckets: string[];
   maxDatasetBytes: number;
   datasetChecker: DatasetChecker;
   jobLimits: JobLimits;
   labelLimits: LabelLimits;
+  signUploadUrl?: (key: string, bytes: number, expiresInSeconds: number) => Promise<string>;
+  eventStream?: boolean;
+}
+
+/** The predict group's. */
+export interface PredictDeps extends CommonDeps {
+  predictor: Predictor;
+}
+
+interface RouteGroup<D> {
+  /** What a deployment without the group answers on its routes (501). */
+  absent: string;
+  register(app: OpenAPIHono, deps: D): void;
+}
+
+/** The route groups a deployment may have, and what each needs. */
+export const ROUTE_GROUPS = {
+  store: {
+    absent: 'this deployment lists and serves no adapters or base models (it has no registry); on AWS, the API function does',
+    register: (app, deps) => {
+      registerAdapterRoutes(app, deps);
+      registerAdapterMetricsRoute(app, deps);
+      registerModelRoutes(app, deps);
+    },
+  } satisfies RouteGroup<StoreDeps>,
+  jobs: {
+    absent: 'this deployment runs no fine-tune jobs and takes no datasets; on AWS, the API function does',
+    register: (app, deps) => {
+      registerFinetuneRoutes(app, deps);
+      registerJobEventRoutes(app, deps);
+      registerDatasetRoutes(app, deps);
+    },
+  } satisfies RouteGroup<ResolvedDeps>,
+  predict: {
+    absent: 'this deployment serves no predictions; on AWS, predict is routed to the inference function',
+    register: registerPredictRoutes,
+  } satisfies RouteGroup<PredictDeps>,
 };
+
+/**
+ * A group's routes, registered with their handlers when its dependencies are given; otherwise described
+ * in the OpenAPI document and answering 501. The description is read by registering the group on a
+ * scratch app whose handlers never run: the register functions read their dependencies only inside
+ * handlers, so an empty object stands in for them there.
+ */
+function registerGroup<D>(app: OpenAPIHono, group: RouteGroup<D>, deps: D | undefined): void {
+  if (deps !== undefined) {
+    group.register(app, deps);
+    return;
+  }
+  const described = new OpenAPIHono();
+  group.register(described, {} as D);
+  for (const def of described.openAPIRegistry.definitions) if (def.type === 'route') app.openAPIRegistry.registerPath(def.route);
+  const seen = new Set<string>();
+  for (const { method, path } of described.routes) {
+    if (method === 'ALL' || seen.has(`${method} ${path}`)) continue;
+    seen.add(`${method} ${path}`);
+    app.on(method, path, () => {
+      throw new ProblemError(501, 'not-implemented', group.absent);
+    });
+  }
+}
 
 // The console's static shell loads without a key; every API call it makes sends one. The API's
 // documentation is public too (functions/routes/meta.ts says why).
@@ -97,8 +185,25 @@ function routePattern(path: string): RegExp {
   return new RegExp(`^${body}$`);
 }
 
-export function createApp(input: AppDeps): OpenAPIHono {
-  if (input.downloads === 'redirect' && !input.signDownloadUrl) throw new Error('downloads: "redirect" needs signDownloadUrl');
+/** The store group's dependencies, if the caller gave a registry; a half-given group is an error that says what is missing. */
+function storeDeps(input: AppDeps, common: CommonDeps): StoreDeps | undefined {
+  const { registry, defaultBaseModel, downloads, signDownloadUrl } = input;
+  if (!registry) {
+    const stray = (['defaultBaseModel', 'downloads', 'signDownloadUrl', 'launcher'] as const).filter((k) => input[k] !== undefined);
+    if (stray.length > 0) throw new Error(`createApp: ${stray.join(', ')} given without a registry (the store and jobs routes need one)`);
+    return undefined;
+  }
+  if (defaultBaseModel === undefined) throw new Error('createApp: a registry needs defaultBaseModel (the store routes name it)');
+  if (downloads === undefined) throw new Error('createApp: a registry needs downloads: "stream" or "redirect"');
+  if (downloads === 'redirect' && !signDownloadUrl) throw new Error('downloads: "redirect" needs signDownloadUrl');
+  return { ...common, registry, defaultBaseModel, downloads, signDownloadUrl };
+}
+
+/** The jobs group's dependencies, if the caller gave a launcher (and so the store group). */
+function jobsDeps(input: AppDeps, store: StoreDeps | undefined): ResolvedDeps | undefined {
+  const { launcher, allowedDatasetBuckets } = input;
+  if (!launcher || !store) return undefined;
+  if (!allowedDatasetBuckets) throw new Error('createApp: a launcher needs allowedDatasetBuckets (where datasetUri may point)');
   const maxDatasetBytes = input.maxDatasetBytes ?? 32 * 1024 * 1024;
   const checks = input.datasetChecks ?? {};
   const labelLimits = input.labelLimits ?? labelLimitsFromEnv();
@@ -111,16 +216,25 @@ export function createApp(input: AppDeps): OpenAPIHono {
       labels: labelLimits,
     },
   });
-  const deps: ResolvedDeps = {
-    ...input,
-    log: input.log ?? defaultLog,
-    now: input.now ?? (() => new Date()),
-    maxBodyBytes: input.maxBodyBytes ?? 64 * 1024,
+  return {
+    ...store,
+    launcher,
+    allowedDatasetBuckets,
     maxDatasetBytes,
     datasetChecker,
     jobLimits: input.jobLimits ?? { ...DEFAULT_JOB_LIMITS },
     labelLimits,
+    signUploadUrl: input.signUploadUrl,
+    eventStream: input.eventStream,
   };
+}
+
+export function createApp(input: AppDeps): OpenAPIHono {
+  const common: CommonDeps = { log: input.log ?? defaultLog, now: input.now ?? (() => new Date()) };
+  const store = storeDeps(input, common);
+  const jobs = jobsDeps(input, store);
+  const predict: PredictDeps | undefined = input.predictor ? { ...common, predictor: input.predictor } : undefined;
+  const deps = { ...common, maxBodyBytes: input.maxBodyBytes ?? 64 * 1024, apiKeys: input.apiKeys, edge: input.edge };
 
   const app = new OpenAPIHono({
     // Every schema failure becomes a 400 problem naming each field at fault.
@@ -142,20 +256,18 @@ export function createApp(input: AppDeps): OpenAPIHono {
         throw new ProblemError(413, 'body-too-large', `request bodies here are limited to ${maxSize} bytes`);
       },
     });
-  app.use('/datasets', datasetCheckSlot(deps));
-  const datasetLimit = limit(deps.maxDatasetBytes);
   const defaultLimit = limit(deps.maxBodyBytes);
-  app.use('*', (c, next) => (c.req.path === '/datasets' ? datasetLimit : defaultLimit)(c, next));
+  if (jobs) {
+    app.use('/datasets', datasetCheckSlot(jobs));
+    const datasetLimit = limit(jobs.maxDatasetBytes);
+    app.use('*', (c, next) => (c.req.path === '/datasets' ? datasetLimit : defaultLimit)(c, next));
+  } else app.use('*', defaultLimit);
 
   registerMetaRoutes(app);
-  registerFinetuneRoutes(app, deps);
-  registerJobEventRoutes(app, deps);
-  registerAdapterRoutes(app, deps);
-  registerPredictRoutes(app, deps);
-  registerAdapterMetricsRoute(app, deps);
-  registerDatasetRoutes(app, deps);
+  registerGroup(app, ROUTE_GROUPS.jobs, jobs);
+  registerGroup(app, ROUTE_GROUPS.store, store);
+  registerGroup(app, ROUTE_GROUPS.predict, predict);
   registerConsoleRoutes(app, { edge: deps.edge !== undefined });
-  registerModelRoutes(app, deps);
   if (deps.edge) registerEdgeRoutes(app, deps.edge);
 
   app.notFound((c) => {
@@ -174,7 +286,7 @@ export function createApp(input: AppDeps): OpenAPIHono {
   });
 
   // Details name keys, never the server's paths (a local store's directory in a lower layer's message).
-  const hidePaths = (text: string) => (deps.registry instanceof Registry ? deps.registry.withoutLocalPaths(text) : text);
+  const hidePaths = (text: string) => (input.registry instanceof Registry ? input.registry.withoutLocalPaths(text) : text);
   const forClients = (p: ProblemError) =>
     new ProblemError(
       p.status,

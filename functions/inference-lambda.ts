@@ -20,40 +20,19 @@ import type { LambdaContext, LambdaEvent } from 'hono/aws-lambda';
 import { handle } from 'hono/aws-lambda';
 import { createNodePredictor } from '../serving/node.ts';
 import type { Predictor } from '../serving/predictor.ts';
+import { type Env, integer, optionalString, requiredString } from '../shared/env.ts';
 import { Registry } from '../shared/registry/index.ts';
 import { type AppDeps, createApp } from './app.ts';
-import type { JobLauncher } from './jobs/launcher.ts';
-import { apiKeySource, readSecretsManager, type SecretReader } from './lambda.ts';
+import { apiKeySource, readSecretsManager, type SecretReader } from './lambda-keys.ts';
 import { predictLimitsFromEnv } from './predict-limits.ts';
-
-function required(env: NodeJS.ProcessEnv, name: string): string {
-  const v = env[name];
-  if (!v) throw new Error(`environment variable ${name} is not set`);
-  return v;
-}
-
-function optionalInt(env: NodeJS.ProcessEnv, name: string, min: number): number | undefined {
-  const raw = env[name];
-  if (raw === undefined || raw === '') return undefined;
-  const n = Number(raw);
-  if (!Number.isSafeInteger(n) || n < min) throw new Error(`${name} must be an integer >= ${min}, got "${raw}"`);
-  return n;
-}
-
-/** Only predict is routed here: a job request reaching this function is a routing mistake, said plainly. */
-const noJobs: JobLauncher = {
-  submit: () => Promise.reject(new Error('the inference function runs no fine-tune jobs (POST /finetune goes to the API function)')),
-  cancel: () => Promise.reject(new Error('the inference function runs no fine-tune jobs')),
-  describe: () => Promise.resolve({ state: 'unknown', reason: 'the inference function does not track jobs' }),
-};
 
 const logLine = (line: Record<string, unknown>) => console.log(JSON.stringify({ time: new Date().toISOString(), ...line }));
 
 /** The predictor's options from the environment. */
-export function predictorOptionsFromEnv(env: NodeJS.ProcessEnv, registry: Registry): Parameters<typeof createNodePredictor>[0] {
-  const threads = optionalInt(env, 'ADAPTER_STORE_INFERENCE_THREADS', 1);
-  const cacheBytes = optionalInt(env, 'ADAPTER_STORE_ADAPTER_CACHE_BYTES', 1);
-  const baseRoot = env.ADAPTER_STORE_BASE_DIR;
+export function predictorOptionsFromEnv(env: Env, registry: Registry): Parameters<typeof createNodePredictor>[0] {
+  const threads = integer(env, 'ADAPTER_STORE_INFERENCE_THREADS', { min: 1 });
+  const cacheBytes = integer(env, 'ADAPTER_STORE_ADAPTER_CACHE_BYTES', { min: 1 });
+  const baseRoot = optionalString(env, 'ADAPTER_STORE_BASE_DIR');
   return {
     registry,
     ...predictLimitsFromEnv(env),
@@ -64,38 +43,24 @@ export function predictorOptionsFromEnv(env: NodeJS.ProcessEnv, registry: Regist
   };
 }
 
-/** App dependencies of the inference function; `predictor` and `apiKeys` are built by the caller. */
-export function inferenceDepsFromEnv(
-  env: NodeJS.ProcessEnv,
-  registry: Registry,
-  apiKeys: AppDeps['apiKeys'],
-  predictor: Predictor,
-): AppDeps {
-  return {
-    registry,
-    launcher: noJobs,
-    apiKeys,
-    allowedDatasetBuckets: [],
-    defaultBaseModel: env.ADAPTER_STORE_DEFAULT_BASE_MODEL ?? 'bert-base-uncased',
-    // Never reached through the HTTP API (file routes go to the API function); no signing needed.
-    downloads: 'stream',
-    predictor,
-  };
+/**
+ * App dependencies of the inference function: the predict group only. Every other route goes to the API
+ * function, so one reaching this function (a routing mistake) answers 501 saying so, and runs nothing.
+ */
+export function inferenceDeps(apiKeys: AppDeps['apiKeys'], predictor: Predictor): AppDeps {
+  return { apiKeys, predictor };
 }
 
 type LambdaHandler = ReturnType<typeof handle>;
 
 /** Builds the handler's app: the registry, the keys and the predictor from `env`. */
-export async function createInferenceHandler(
-  env: NodeJS.ProcessEnv,
-  readSecret: SecretReader = readSecretsManager,
-): Promise<LambdaHandler> {
+export async function createInferenceHandler(env: Env, readSecret: SecretReader = readSecretsManager): Promise<LambdaHandler> {
   const started = performance.now();
-  const registry = Registry.fromUri(required(env, 'ADAPTER_STORE_REGISTRY'));
+  const registry = Registry.fromUri(requiredString(env, 'ADAPTER_STORE_REGISTRY'));
   const apiKeys = apiKeySource(env, readSecret);
   const predictor = await createNodePredictor(predictorOptionsFromEnv(env, registry));
   logLine({ level: 'info', msg: 'inference function ready', ms: Math.round(performance.now() - started) });
-  return handle(createApp(inferenceDepsFromEnv(env, registry, apiKeys, predictor)));
+  return handle(createApp(inferenceDeps(apiKeys, predictor)));
 }
 
 let app: Promise<LambdaHandler> | null = null;

@@ -1,7 +1,8 @@
 /**
  * AWS Lambda entry point (API Gateway HTTP API, payload v2): the same app, configured from the
- * environment the CDK stack sets. The API keys and the CDN signing key come from Secrets Manager; the
- * keys are re-read every couple of minutes, so removing one from the secret revokes it (docs/security.md).
+ * environment the CDK stack sets. The API keys (functions/lambda-keys.ts) and the CDN signing key come from
+ * Secrets Manager; the keys are re-read every couple of minutes, so removing one from the secret revokes it
+ * (docs/security.md).
  *
  * Downloads redirect to a short-lived signed URL: on CloudFront when ADAPTER_STORE_CDN_URL is set
  * (the file then comes from the edge), otherwise an S3 presigned URL. Versions are immutable, so a
@@ -11,32 +12,17 @@
 import { getSignedUrl as signCloudFrontUrl } from '@aws-sdk/cloudfront-signer';
 import type { LambdaContext, LambdaEvent } from 'hono/aws-lambda';
 import { handle } from 'hono/aws-lambda';
+import { type Env, optionalString, requiredString, stringList } from '../shared/env.ts';
 import { PREFIXES, Registry } from '../shared/registry/index.ts';
 import { type AppDeps, createApp } from './app.ts';
-import { refreshingKeys } from './http/key-source.ts';
 import { BatchLauncher } from './jobs/batch-launcher.ts';
 import { jobLimitsFromEnv } from './jobs/spend.ts';
+import { apiKeySource, readSecretsManager, type SecretReader } from './lambda-keys.ts';
 
 /** Signed download URLs live this long. */
 const DOWNLOAD_URL_SECONDS = 300;
 /** Lambda's payload limit is 6 MB and binary bodies arrive base64-encoded (4/3 larger). */
 const LAMBDA_DATASET_BYTES = 4 * 1024 * 1024;
-
-function required(env: NodeJS.ProcessEnv, name: string): string {
-  const v = env[name];
-  if (!v) throw new Error(`environment variable ${name} is not set`);
-  return v;
-}
-
-/** Reads a secret's string value (Secrets Manager by default; tests pass their own). */
-export type SecretReader = (secretId: string) => Promise<string>;
-
-export const readSecretsManager: SecretReader = async (secretId) => {
-  const { SecretsManagerClient, GetSecretValueCommand } = await import('@aws-sdk/client-secrets-manager');
-  const out = await new SecretsManagerClient({}).send(new GetSecretValueCommand({ SecretId: secretId }));
-  if (!out.SecretString) throw new Error(`secret ${secretId} has no string value`);
-  return out.SecretString;
-};
 
 /** CloudFront signed URLs for registry keys: `<cdn>/<key>` (the distribution's bucket origin is the bucket root). */
 /**
@@ -50,15 +36,15 @@ export function viaCdnForAdapters(
   return (key) => (key.startsWith(PREFIXES.adapters) ? cdn(key) : s3(key));
 }
 
-function cloudFrontSigner(env: NodeJS.ProcessEnv, readSecret: SecretReader, registryPrefix: string): (key: string) => Promise<string> {
+function cloudFrontSigner(env: Env, readSecret: SecretReader, registryPrefix: string): (key: string) => Promise<string> {
   // The distribution's file behaviours (cdk/edge.ts) match adapters/... at the bucket root.
   if (registryPrefix !== '')
     throw new Error(
       `ADAPTER_STORE_REGISTRY must be a bucket root (s3://bucket) when ADAPTER_STORE_CDN_URL is set, got prefix "${registryPrefix}"`,
     );
-  const base = required(env, 'ADAPTER_STORE_CDN_URL').replace(/\/+$/, '');
-  const keyPairId = required(env, 'ADAPTER_STORE_CDN_KEY_PAIR_ID');
-  const secretId = required(env, 'ADAPTER_STORE_CDN_PRIVATE_KEY_SECRET');
+  const base = requiredString(env, 'ADAPTER_STORE_CDN_URL').replace(/\/+$/, '');
+  const keyPairId = requiredString(env, 'ADAPTER_STORE_CDN_KEY_PAIR_ID');
+  const secretId = requiredString(env, 'ADAPTER_STORE_CDN_PRIVATE_KEY_SECRET');
   let privateKey: Promise<string> | null = null;
   return async (key) => {
     // Fetched once per container, on first use; a failed fetch is retried by the next request.
@@ -77,28 +63,25 @@ function cloudFrontSigner(env: NodeJS.ProcessEnv, readSecret: SecretReader, regi
 }
 
 /** App dependencies from the Lambda environment; `apiKeys` are passed in (apiKeySource: the secret, re-read). */
-export function depsFromEnv(env: NodeJS.ProcessEnv, apiKeys: AppDeps['apiKeys'], readSecret: SecretReader = readSecretsManager): AppDeps {
-  const registryUri = required(env, 'ADAPTER_STORE_REGISTRY');
+export function depsFromEnv(env: Env, apiKeys: AppDeps['apiKeys'], readSecret: SecretReader = readSecretsManager): AppDeps {
+  const registryUri = requiredString(env, 'ADAPTER_STORE_REGISTRY');
   const registry = Registry.fromUri(registryUri);
   const bucket = registry.location.bucket;
   return {
     registry,
     launcher: new BatchLauncher({
-      jobQueue: required(env, 'BATCH_JOB_QUEUE'),
-      jobDefinition: required(env, 'BATCH_JOB_DEFINITION'),
+      jobQueue: requiredString(env, 'BATCH_JOB_QUEUE'),
+      jobDefinition: requiredString(env, 'BATCH_JOB_DEFINITION'),
       // A sweep's reduce step runs on a CPU queue (cdk/training.ts); unset, it goes where the points do.
-      reduceJobQueue: env.BATCH_REDUCE_JOB_QUEUE || undefined,
-      reduceJobDefinition: env.BATCH_REDUCE_JOB_DEFINITION || undefined,
+      reduceJobQueue: optionalString(env, 'BATCH_REDUCE_JOB_QUEUE'),
+      reduceJobDefinition: optionalString(env, 'BATCH_REDUCE_JOB_DEFINITION'),
       registryUri,
     }),
     apiKeys,
-    allowedDatasetBuckets: (env.ADAPTER_STORE_DATASET_BUCKETS ?? bucket)
-      .split(',')
-      .map((b) => b.trim())
-      .filter(Boolean),
-    defaultBaseModel: env.ADAPTER_STORE_DEFAULT_BASE_MODEL ?? 'bert-base-uncased',
+    allowedDatasetBuckets: stringList(env, 'ADAPTER_STORE_DATASET_BUCKETS', [bucket]),
+    defaultBaseModel: optionalString(env, 'ADAPTER_STORE_DEFAULT_BASE_MODEL', 'bert-base-uncased'),
     downloads: 'redirect',
-    signDownloadUrl: env.ADAPTER_STORE_CDN_URL
+    signDownloadUrl: optionalString(env, 'ADAPTER_STORE_CDN_URL')
       ? viaCdnForAdapters(cloudFrontSigner(env, readSecret, registry.location.prefix), (key) =>
           registry.presignGet(key, DOWNLOAD_URL_SECONDS),
         )
@@ -110,38 +93,6 @@ export function depsFromEnv(env: NodeJS.ProcessEnv, apiKeys: AppDeps['apiKeys'],
     datasetChecks: { mode: 'inline', concurrency: 1 },
     jobLimits: jobLimitsFromEnv(env),
   };
-}
-
-/** How long a warm container trusts its copy of the key list (ADAPTER_STORE_API_KEYS_TTL_SECONDS, default 120). */
-export const DEFAULT_API_KEYS_TTL_SECONDS = 120;
-
-/**
- * Keys from ADAPTER_STORE_API_KEYS (comma-separated; fixed) or the Secrets Manager secret
- * ADAPTER_STORE_API_KEY_SECRET, re-read every ADAPTER_STORE_API_KEYS_TTL_SECONDS: a key removed from
- * the secret stops working on every container within that time.
- */
-export function apiKeySource(
-  env: NodeJS.ProcessEnv,
-  readSecret: SecretReader,
-  o: { now?: () => number; log?: (msg: string) => void } = {},
-): AppDeps['apiKeys'] {
-  const split = (list: string) =>
-    list
-      .split(',')
-      .map((k) => k.trim())
-      .filter(Boolean);
-  if (env.ADAPTER_STORE_API_KEYS !== undefined) return split(env.ADAPTER_STORE_API_KEYS);
-  const secretId = required(env, 'ADAPTER_STORE_API_KEY_SECRET');
-  const raw = env.ADAPTER_STORE_API_KEYS_TTL_SECONDS;
-  const ttl = raw === undefined || raw === '' ? DEFAULT_API_KEYS_TTL_SECONDS : Number(raw);
-  if (!Number.isFinite(ttl) || ttl < 0)
-    throw new Error(`ADAPTER_STORE_API_KEYS_TTL_SECONDS must be a number of seconds >= 0, got "${raw}"`);
-  return refreshingKeys(async () => split(await readSecret(secretId)), {
-    maxAgeMs: ttl * 1000,
-    now: o.now,
-    onReloadError: (err) =>
-      (o.log ?? console.error)(JSON.stringify({ level: 'warn', msg: 'API key reload failed; keeping the last list', error: err.message })),
-  });
 }
 
 let app: ReturnType<typeof handle> | null = null;

@@ -29,6 +29,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { serve } from '@hono/node-server';
 import { createNodePredictor } from '../serving/node.ts';
+import { integer, optionalString } from '../shared/env.ts';
 import { FileObjectStore, STALE_TEMPORARY_MS } from '../shared/file-object-store.ts';
 import { LOCAL_REGISTRY_FOLDER, localRegistryUri, localStoreDir, Registry } from '../shared/registry/index.ts';
 import { createApp, DEFAULT_DATASET_MAX_ROWS } from './app.ts';
@@ -41,17 +42,11 @@ import { SEED_MODEL, seedBaseModel } from './local/seed-model.ts';
 import { signedUploads } from './local/signed-uploads.ts';
 import { predictLimitsFromEnv } from './predict-limits.ts';
 
-function intFromEnv(name: string, fallback: number, min: number, max: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < min || n > max) throw new Error(`${name} must be an integer in [${min}, ${max}], got "${raw}"`);
-  return n;
-}
+const intFromEnv = (name: string, fallback: number, min: number, max: number): number => integer(process.env, name, { min, max }, fallback);
 
 async function main(): Promise<void> {
   const port = intFromEnv('PORT', 8787, 0, 65535);
-  const host = process.env.HOST || '127.0.0.1';
+  const host = optionalString(process.env, 'HOST', '127.0.0.1');
   const jobs = intFromEnv('ADAPTER_STORE_JOBS', 1, 1, 64);
   const threads = intFromEnv('ADAPTER_STORE_THREADS', 0, 0, 1024);
   if (process.env.ADAPTER_STORE_S3_PORT !== undefined) {

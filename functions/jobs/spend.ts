@@ -14,6 +14,7 @@
  * that fits the budget (spec.budget.maxSteps, which run-job enforces).
  */
 import { createHash } from 'node:crypto';
+import { type Env, integer, number } from '../../shared/env.ts';
 import type { Hyperparameters } from '../../shared/job.ts';
 import { DEFAULT_MAX_SEQ_LEN, MAX_VALIDATION_ROWS, trainDefaults } from '../../trainer/train/defaults.ts';
 
@@ -30,19 +31,11 @@ export interface JobLimits {
 export const DEFAULT_JOB_LIMITS: Readonly<JobLimits> = { maxQueuedJobs: 50, maxJobsPerKey: 5, maxJobCost: 1e17 };
 
 /** ADAPTER_STORE_MAX_QUEUED_JOBS, ADAPTER_STORE_MAX_JOBS_PER_KEY, ADAPTER_STORE_MAX_JOB_COST (positive numbers). */
-export function jobLimitsFromEnv(env: NodeJS.ProcessEnv): JobLimits {
-  const read = (name: string, fallback: number, integer: boolean): number => {
-    const raw = env[name];
-    if (raw === undefined || raw === '') return fallback;
-    const n = Number(raw);
-    if (!Number.isFinite(n) || n <= 0 || (integer && !Number.isInteger(n)))
-      throw new Error(`${name} must be a positive ${integer ? 'integer' : 'number'}, got "${raw}"`);
-    return n;
-  };
+export function jobLimitsFromEnv(env: Env): JobLimits {
   return {
-    maxQueuedJobs: read('ADAPTER_STORE_MAX_QUEUED_JOBS', DEFAULT_JOB_LIMITS.maxQueuedJobs, true),
-    maxJobsPerKey: read('ADAPTER_STORE_MAX_JOBS_PER_KEY', DEFAULT_JOB_LIMITS.maxJobsPerKey, true),
-    maxJobCost: read('ADAPTER_STORE_MAX_JOB_COST', DEFAULT_JOB_LIMITS.maxJobCost, false),
+    maxQueuedJobs: integer(env, 'ADAPTER_STORE_MAX_QUEUED_JOBS', { min: 1 }, DEFAULT_JOB_LIMITS.maxQueuedJobs),
+    maxJobsPerKey: integer(env, 'ADAPTER_STORE_MAX_JOBS_PER_KEY', { min: 1 }, DEFAULT_JOB_LIMITS.maxJobsPerKey),
+    maxJobCost: number(env, 'ADAPTER_STORE_MAX_JOB_COST', { min: 0, exclusiveMin: true }, DEFAULT_JOB_LIMITS.maxJobCost),
   };
 }
 

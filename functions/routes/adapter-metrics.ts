@@ -5,7 +5,7 @@
  */
 import { Readable } from 'node:stream';
 import { createRoute, type OpenAPIHono } from '@hono/zod-openapi';
-import type { ResolvedDeps } from '../app.ts';
+import type { StoreDeps } from '../app.ts';
 import { ProblemError } from '../http/problem.ts';
 import { AdapterMetricsSchema, VersionParams } from '../schemas.ts';
 import { problemResponses } from './common.ts';
@@ -26,7 +26,7 @@ const getMetrics = createRoute({
   },
 });
 
-export function registerAdapterMetricsRoute(app: OpenAPIHono, deps: ResolvedDeps): void {
+export function registerAdapterMetricsRoute(app: OpenAPIHono, deps: StoreDeps): void {
   const { registry } = deps;
   app.openapi(getMetrics, async (c) => {
     const { task, version } = c.req.valid('param');

@@ -7,7 +7,7 @@ import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
 import type { AdapterManifest } from '../../shared/manifest.ts';
 import { contentTypeOf } from '../../shared/registry/index.ts';
 import { verifiedBody } from '../../shared/verified-body.ts';
-import type { ResolvedDeps } from '../app.ts';
+import type { StoreDeps } from '../app.ts';
 import { ProblemError } from '../http/problem.ts';
 import {
   AdapterDetailSchema,
@@ -90,7 +90,7 @@ function etagMatches(header: string | undefined, etag: string): boolean {
   });
 }
 
-export function registerAdapterRoutes(app: OpenAPIHono, deps: ResolvedDeps): void {
+export function registerAdapterRoutes(app: OpenAPIHono, deps: StoreDeps): void {
   const { registry } = deps;
 
   /** The newest version whose manifest is sound; a corrupt one is logged and passed over, never served. */

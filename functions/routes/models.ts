@@ -9,7 +9,7 @@ import { text } from 'node:stream/consumers';
 import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
 import type { BertConfig } from '../../shared/bert-config.ts';
 import { BASE_MODEL_FILES, type BaseModelFile, type Registry } from '../../shared/registry/index.ts';
-import type { ResolvedDeps } from '../app.ts';
+import type { StoreDeps } from '../app.ts';
 import { ProblemError } from '../http/problem.ts';
 import { Slug } from '../schemas.ts';
 import { problemResponses } from './common.ts';
@@ -107,7 +107,7 @@ function etagMatches(header: string | undefined, etag: string): boolean {
   return !!header && header.split(',').some((t) => ['*', etag].includes(t.trim().replace(/^W\//, '')));
 }
 
-export function registerModelRoutes(app: OpenAPIHono, deps: ResolvedDeps): void {
+export function registerModelRoutes(app: OpenAPIHono, deps: StoreDeps): void {
   const { registry } = deps;
   app.openapi(listModels, async (c) => {
     const bases = await registry.models.list();

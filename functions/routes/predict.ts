@@ -1,12 +1,12 @@
 /**
  * POST /adapters/:task/predict: an adapter's predictions for a few texts (or text pairs), served by the
- * predictor the deployment passes in (in-process on `npm start`, the inference function on AWS). The API
- * function has no predictor and answers 501. Only types come from serving/: the API bundle stays
+ * predictor the deployment passes in (in-process on `npm start`, the inference function on AWS). Registered
+ * only with a predictor (functions/app.ts: without one, the route answers 501). Only types come from serving/: the API bundle stays
  * free of the runtime (and of onnxruntime).
  */
 import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
 import type { PredictError, PredictErrorCode } from '../../serving/predictor.ts';
-import type { ResolvedDeps } from '../app.ts';
+import type { PredictDeps } from '../app.ts';
 import { ProblemError } from '../http/problem.ts';
 import { ProblemSchema, TaskParam, VERSION_RE } from '../schemas.ts';
 import { problemResponses } from './common.ts';
@@ -117,19 +117,13 @@ const STATUS: Record<PredictErrorCode, { status: 400 | 404 | 408 | 409 | 422 | 4
   cancelled: { status: 408, code: 'request-abandoned' },
 };
 
-export function registerPredictRoutes(app: OpenAPIHono, deps: ResolvedDeps): void {
+export function registerPredictRoutes(app: OpenAPIHono, deps: PredictDeps): void {
   app.openapi(predictRoute, async (c) => {
     const { task } = c.req.valid('param');
     const { version } = c.req.valid('query');
     const { inputs } = c.req.valid('json');
     const bad = checkInputs(inputs);
     if (bad.length > 0) throw new ProblemError(400, 'validation-error', `invalid request body: ${bad.map((b) => b.name).join(', ')}`, bad);
-    if (!deps.predictor)
-      throw new ProblemError(
-        501,
-        'not-implemented',
-        'this deployment serves no predictions; on AWS, predict is routed to the inference function',
-      );
     try {
       const res = await deps.predictor.predict({
         task,

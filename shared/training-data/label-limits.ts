@@ -5,6 +5,7 @@
  * trainer; ADAPTER_STORE_MAX_LABELS and ADAPTER_STORE_MAX_LABEL_CHARS set it (in every process that
  * checks: the API and the trainer read the same variables).
  */
+import { type Env, integer } from '../env.ts';
 
 export interface LabelLimits {
   /** Distinct labels (classes) at most. */
@@ -18,21 +19,14 @@ export const DEFAULT_LABEL_LIMITS: Readonly<LabelLimits> = { maxLabels: 1000, ma
 export const LABEL_LIMIT_ENV = { maxLabels: 'ADAPTER_STORE_MAX_LABELS', maxLabelChars: 'ADAPTER_STORE_MAX_LABEL_CHARS' } as const;
 
 /** The limits from the environment (positive integers), the defaults for what is unset. */
-export function labelLimitsFromEnv(env: Record<string, string | undefined> = processEnv()): LabelLimits {
-  const read = (field: keyof LabelLimits): number => {
-    const name = LABEL_LIMIT_ENV[field];
-    const raw = env[name];
-    if (raw === undefined || raw === '') return DEFAULT_LABEL_LIMITS[field];
-    const n = Number(raw);
-    if (!Number.isSafeInteger(n) || n < 1) throw new Error(`${name} must be a positive integer, got "${raw}"`);
-    return n;
-  };
+export function labelLimitsFromEnv(env: Env = processEnv()): LabelLimits {
+  const read = (field: keyof LabelLimits): number => integer(env, LABEL_LIMIT_ENV[field], { min: 1 }, DEFAULT_LABEL_LIMITS[field]);
   return { maxLabels: read('maxLabels'), maxLabelChars: read('maxLabelChars') };
 }
 
 /** (The job schema is also bundled for the browser, which has no process.) */
-function processEnv(): Record<string, string | undefined> {
-  return (globalThis as { process?: { env: Record<string, string | undefined> } }).process?.env ?? {};
+function processEnv(): Env {
+  return (globalThis as { process?: { env: Env } }).process?.env ?? {};
 }
 
 /** Why a label name is refused, or null. */

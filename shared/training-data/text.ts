@@ -6,6 +6,7 @@
  */
 import { pipeline, Readable } from 'node:stream';
 import { createGunzip, type Gunzip } from 'node:zlib';
+import { type Env, EnvError, integer } from '../env.ts';
 import { DataError, DataLimitError } from './errors.ts';
 
 /** How much of the start of the (decompressed) file is examined before streaming the rest. */
@@ -206,12 +207,13 @@ async function* gunzipChunks(gunzip: Gunzip, name: string): AsyncGenerator<Buffe
 export const MAX_LINE_CHARS = 1024 * 1024;
 
 /** The line cap: ADAPTER_STORE_MAX_LINE_CHARS when set (a positive integer), else MAX_LINE_CHARS. */
-export function maxLineCharsFromEnv(env: NodeJS.ProcessEnv = process.env): number {
-  const raw = env.ADAPTER_STORE_MAX_LINE_CHARS;
-  if (raw === undefined || raw === '') return MAX_LINE_CHARS;
-  const n = Number(raw);
-  if (!Number.isSafeInteger(n) || n < 1) throw new DataError(`ADAPTER_STORE_MAX_LINE_CHARS must be a positive integer, got "${raw}"`);
-  return n;
+export function maxLineCharsFromEnv(env: Env = process.env): number {
+  try {
+    return integer(env, 'ADAPTER_STORE_MAX_LINE_CHARS', { min: 1 }, MAX_LINE_CHARS);
+  } catch (err) {
+    // A data-reading error, as every other refusal of the dataset readers.
+    throw err instanceof EnvError ? new DataError(err.message) : err;
+  }
 }
 
 /**

@@ -83,7 +83,8 @@ test('POST /finetune through API Gateway submits a Batch job with the registry l
 });
 
 test('a key removed from the secret stops working on a warm container within the TTL; a failed re-read keeps the last list', async () => {
-  const { apiKeySource, depsFromEnv } = await import('../../functions/lambda.ts');
+  const { depsFromEnv } = await import('../../functions/lambda.ts');
+  const { apiKeySource } = await import('../../functions/lambda-keys.ts');
   const { createApp } = await import('../../functions/app.ts');
   let secret = 'old-key-0123456789,new-key-0123456789';
   let reads = 0;
@@ -125,4 +126,17 @@ test('a key removed from the secret stops working on a warm container within the
   assert.equal(await status('old-key-0123456789'), 401);
   assert.match(warnings.join('\n'), /API key reload failed; keeping the last list/);
   assert.equal(reads, 3, 'and is not retried on every request');
+});
+
+test('the key variables: a TTL that is not a number of seconds, or no key source at all, is refused by name', async () => {
+  const { apiKeySource } = await import('../../functions/lambda-keys.ts');
+  const never = async () => assert.fail('the secret is not read while the app is built');
+  const env = { ADAPTER_STORE_API_KEY_SECRET: 'arn:secret' };
+  for (const bad of ['-1', 'soon', '2m'])
+    assert.throws(
+      () => apiKeySource({ ...env, ADAPTER_STORE_API_KEYS_TTL_SECONDS: bad }, never),
+      new RegExp(`^EnvError: ADAPTER_STORE_API_KEYS_TTL_SECONDS must be a number >= 0, got "${bad}"$`),
+    );
+  assert.throws(() => apiKeySource({}, never), /^EnvError: environment variable ADAPTER_STORE_API_KEY_SECRET is not set$/);
+  assert.deepEqual(apiKeySource({ ADAPTER_STORE_API_KEYS: ' a-key, b-key ,' }, never), ['a-key', 'b-key']);
 });

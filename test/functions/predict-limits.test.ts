@@ -24,3 +24,25 @@ test('the inference function passes them to its predictor', () => {
   const o = predictorOptionsFromEnv({ ADAPTER_STORE_PREDICT_MAX_QUEUED_ROWS: '7' }, registry);
   assert.equal(o.maxQueuedRows, 7);
 });
+
+test("the inference function's own variables: threads and cache bytes are positive integers, the base folder a path", () => {
+  const registry = Registry.fromUri('file:///tmp/predict-limits-unused');
+  const o = predictorOptionsFromEnv(
+    { ADAPTER_STORE_INFERENCE_THREADS: '2', ADAPTER_STORE_ADAPTER_CACHE_BYTES: '1048576', ADAPTER_STORE_BASE_DIR: '/tmp/bases' },
+    registry,
+  );
+  assert.equal(o.threads, 2);
+  assert.equal(o.cacheBytes, 1048576);
+  assert.ok(o.baseDir, 'a base folder was given');
+  const unset = predictorOptionsFromEnv({ ADAPTER_STORE_INFERENCE_THREADS: '', ADAPTER_STORE_BASE_DIR: '' }, registry);
+  assert.equal(unset.threads, undefined);
+  assert.equal(unset.baseDir, undefined);
+  assert.throws(
+    () => predictorOptionsFromEnv({ ADAPTER_STORE_INFERENCE_THREADS: '0' }, registry),
+    /^EnvError: ADAPTER_STORE_INFERENCE_THREADS must be a positive integer, got "0"$/,
+  );
+  assert.throws(
+    () => predictorOptionsFromEnv({ ADAPTER_STORE_ADAPTER_CACHE_BYTES: '256MB' }, registry),
+    /^EnvError: ADAPTER_STORE_ADAPTER_CACHE_BYTES must be a positive integer, got "256MB"$/,
+  );
+});
