@@ -145,7 +145,10 @@ export function createApp(input: AppDeps): OpenAPIHono {
   app.use('/datasets', datasetCheckSlot(deps));
   const datasetLimit = limit(deps.maxDatasetBytes);
   const defaultLimit = limit(deps.maxBodyBytes);
-  app.use('*', (c, next) => (c.req.path === '/datasets' ? datasetLimit : defaultLimit)(c, next));
+  // GET and HEAD take no body here; asking for one would build a whole fetch Request per read (node-server).
+  app.use('*', (c, next) =>
+    c.req.method === 'GET' || c.req.method === 'HEAD' ? next() : (c.req.path === '/datasets' ? datasetLimit : defaultLimit)(c, next),
+  );
 
   registerMetaRoutes(app);
   registerFinetuneRoutes(app, deps);
