@@ -108,7 +108,10 @@ class Connection {
   }
 
   send(p: Pending): void {
-    if (this.socket.destroyed) return p.fail(new Error('the connection is closed'));
+    if (this.socket.destroyed) {
+      p.fail(new Error('the connection is closed'));
+      return;
+    }
     this.waiting = p;
     this.socket.write(this.request);
   }
