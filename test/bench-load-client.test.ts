@@ -13,6 +13,7 @@ const BODY = Buffer.alloc(100_000, 1);
 let served = 0;
 const server = createServer((req, res) => {
   served++;
+  if (req.url === '/stall') return; // never answered
   const body = req.url === '/big' ? BODY : Buffer.from('{"ok":true}');
   res.writeHead(req.url === '/missing' ? 404 : 200, { 'content-length': body.length });
   res.end(body);
@@ -42,7 +43,7 @@ test('responses split anywhere across chunks are framed by their Content-Length'
 
 test('constant rate: every request due in the window is sent and answered once', async () => {
   served = 0;
-  const r = await constantRate(target('/'), { rate: 200, seconds: 0.5, connections: 3 });
+  const r = await constantRate(target('/'), { rate: 200, seconds: 0.5, connections: 3, grace: 30 });
   assert.equal(r.due, 100);
   assert.equal(r.completed, 100);
   assert.equal(served, 100);
@@ -50,8 +51,16 @@ test('constant rate: every request due in the window is sent and answered once',
   assert.equal(r.non2xx, 0);
   assert.equal(r.fromDue.length, 100);
   assert.ok(percentile(r.fromDue, 50) >= percentile(r.fromSent, 50), 'waiting to be sent only adds latency');
-  const missing = await constantRate(target('/missing'), { rate: 100, seconds: 0.1, connections: 1 });
+  const missing = await constantRate(target('/missing'), { rate: 100, seconds: 0.1, connections: 1, grace: 30 });
   assert.equal(missing.non2xx, 10);
+});
+
+test('constant rate: requests a stalled server never answers are given up after the grace and count as unanswered', async () => {
+  const r = await constantRate(target('/stall'), { rate: 100, seconds: 0.1, connections: 2, grace: 0.2 });
+  assert.equal(r.due, 10);
+  assert.equal(r.completed, 0);
+  assert.equal(r.unanswered, 10);
+  assert.equal(percentile(r.fromDue, 50), Number.POSITIVE_INFINITY);
 });
 
 test('drain: counts the body bytes of every response', async () => {

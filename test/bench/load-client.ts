@@ -131,21 +131,30 @@ export interface RateResult {
   /** Requests due in the window (floor(seconds x rate)). */
   due: number;
   completed: number;
+  /** Due but not answered within `grace` seconds after the last was due (counted as infinitely late). */
+  unanswered: number;
   non2xx: number;
   errors: number;
   /** Answered per second, over the time from the first due request to the last answer. */
   achieved: number;
-  /** Milliseconds from when each request was due (open loop), sorted ascending. */
+  /** Milliseconds from when each request was due (open loop), sorted ascending; Infinity for the unanswered. */
   fromDue: Float64Array;
-  /** Milliseconds from when each request was written to its socket, sorted ascending. */
+  /** Milliseconds from when each answered request was written to its socket, sorted ascending. */
   fromSent: Float64Array;
 }
 
 export const percentile = (sorted: Float64Array, p: number): number =>
   sorted.length === 0 ? Number.NaN : sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
 
-/** `rate` requests a second for `seconds`, due at fixed times, over up to `connections` sockets. */
-export async function constantRate(target: Target, o: { rate: number; seconds: number; connections: number }): Promise<RateResult> {
+/**
+ * `rate` requests a second for `seconds`, due at fixed times, over up to `connections` sockets; requests
+ * still unanswered `grace` seconds after the last was due are given up (a server that cannot keep up would
+ * otherwise make the run as long as its backlog).
+ */
+export async function constantRate(
+  target: Target,
+  o: { rate: number; seconds: number; connections: number; grace: number },
+): Promise<RateResult> {
   const request = requestBytes(target);
   const pool = Array.from({ length: o.connections }, () => new Connection(target, request));
   const due = Math.floor(o.seconds * o.rate);
@@ -196,18 +205,23 @@ export async function constantRate(target: Target, o: { rate: number; seconds: n
     if (scheduled < due) setTimeout(tick, 1);
   };
   tick();
-  await allDone;
+  let giveUp: NodeJS.Timeout | undefined;
+  await Promise.race([allDone, new Promise<void>((r) => (giveUp = setTimeout(r, (o.seconds + o.grace) * 1000)))]);
+  clearTimeout(giveUp);
+  const answered = completed;
+  const failed = errors;
   for (const c of pool) c.close();
-  const sorted = (a: Float64Array) => a.subarray(0, completed).sort();
+  fromDue.fill(Number.POSITIVE_INFINITY, answered);
   return {
     offered: o.rate,
     due,
-    completed,
+    completed: answered,
+    unanswered: due - answered - failed,
     non2xx,
-    errors,
-    achieved: completed / ((lastAnswer - start) / 1000),
-    fromDue: sorted(fromDue),
-    fromSent: sorted(fromSent),
+    errors: failed,
+    achieved: answered / ((lastAnswer - start) / 1000),
+    fromDue: fromDue.sort(),
+    fromSent: fromSent.subarray(0, answered).sort(),
   };
 }
 

@@ -48,6 +48,15 @@ async function withLoad<T>(f: () => Promise<T> | T): Promise<{ r: T; load: strin
   return { r, load: `${before}->${load()}` };
 }
 
+/**
+ * CPU seconds a process has used (user + system, all its threads: the fs thread pool too), from
+ * /proc/<pid>/stat: steadier than requests/s when other work shares the cores.
+ */
+function cpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
+}
+
 const store = mkdtempSync(join(tmpdir(), 'load-store-'));
 
 async function timedStart(): Promise<{ server: LocalServer; ms: number }> {
@@ -93,15 +102,21 @@ console.log();
 console.log(
   `GET /adapters/:task, open loop over ${connections} keep-alive connections (latency from when each request was due; "sent": from when it was written)`,
 );
-console.log('| offered/s | answered/s | p50 ms | p99 ms | max ms | p50 / p99 ms from sent | non-2xx | errors | load |');
-console.log('|---|---|---|---|---|---|---|---|---|');
+console.log(`(requests unanswered ${seconds} s after the last was due are given up and count as infinitely late)`);
+console.log(
+  '| offered/s | answered/s | p50 ms | p99 ms | max ms | p50 / p99 ms from sent | server CPU ms/request | unanswered | non-2xx | errors | load |',
+);
+console.log('|---|---|---|---|---|---|---|---|---|---|---|');
+const pid = server.proc.pid!;
 // Warm-up: the first requests compile the route's code.
-await constantRate(target('/adapters/load'), { rate: 200, seconds: 1, connections });
+await constantRate(target('/adapters/load'), { rate: 200, seconds: 1, connections, grace: seconds });
 for (const rate of rates) {
-  const { r, load: l } = await withLoad(() => constantRate(target('/adapters/load'), { rate, seconds, connections }));
-  const ms = (x: number) => x.toFixed(2);
+  const cpu0 = cpuSeconds(pid);
+  const { r, load: l } = await withLoad(() => constantRate(target('/adapters/load'), { rate, seconds, connections, grace: seconds }));
+  const cpuMs = ((cpuSeconds(pid) - cpu0) * 1000) / r.completed;
+  const ms = (x: number) => (Number.isFinite(x) ? x.toFixed(2) : 'unanswered');
   console.log(
-    `| ${rate} | ${r.achieved.toFixed(0)} | ${ms(percentile(r.fromDue, 50))} | ${ms(percentile(r.fromDue, 99))} | ${ms(percentile(r.fromDue, 100))} | ${ms(percentile(r.fromSent, 50))} / ${ms(percentile(r.fromSent, 99))} | ${r.non2xx} | ${r.errors} | ${l} |`,
+    `| ${rate} | ${r.achieved.toFixed(0)} | ${ms(percentile(r.fromDue, 50))} | ${ms(percentile(r.fromDue, 99))} | ${ms(percentile(r.fromDue, 100))} | ${ms(percentile(r.fromSent, 50))} / ${ms(percentile(r.fromSent, 99))} | ${cpuMs.toFixed(3)} | ${r.unanswered} | ${r.non2xx} | ${r.errors} | ${l} |`,
   );
 }
 
@@ -111,9 +126,14 @@ console.log(
 );
 console.log('| what | MB/s | load |');
 console.log('|---|---|---|');
+const dlCpu0 = cpuSeconds(pid);
 const dl = await withLoad(() => drain(target('/adapters/load/download'), { streams, seconds }));
+const dlCpu = cpuSeconds(pid) - dlCpu0;
 if (dl.r.non2xx > 0) throw new Error(`${dl.r.non2xx} downloads were not 2xx`);
 console.log(`| download through the server (${dl.r.responses} downloads) | ${(dl.r.bytes / 1e6 / dl.r.seconds).toFixed(0)} | ${dl.load} |`);
+console.log(
+  `| the same, per CPU-second of the server (${dlCpu.toFixed(1)} s of CPU) | ${(dl.r.bytes / 1e6 / dlCpu).toFixed(0)} | ${dl.load} |`,
+);
 
 /** MB/s of `step` (which handles `bytes` each call) repeated for about a second. */
 function rateOf(bytes: number, step: () => void): number {
