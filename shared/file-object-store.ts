@@ -21,9 +21,18 @@
  * Messages name objects by their s3:// URI (bucket and key), never by the server's paths.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream, type Dirent, constants as fsConstants, lstatSync } from 'node:fs';
-import { type FileHandle, link, lstat, mkdir, open, readdir, readlink, realpath, rename, rm, stat, unlink } from 'node:fs/promises';
-import { basename, join, resolve, sep } from 'node:path';
+import {
+  createReadStream,
+  type Dirent,
+  existsSync,
+  constants as fsConstants,
+  fstatSync,
+  lstatSync,
+  readlinkSync,
+  realpathSync,
+} from 'node:fs';
+import { type FileHandle, link, lstat, mkdir, open, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
+import { basename, join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import { pathToFileURL } from 'node:url';
 import { type ListOptions, type ListPage, type ObjectBody, type ObjectStore, ObjectStoreError, type PutOptions } from './object-store.ts';
@@ -35,6 +44,22 @@ const READ_CHUNK_BYTES = 1024 * 1024;
 
 /** A compare-and-swap lock older than this was left by a dead process: it is broken. */
 const LOCK_STALE_MS = 30_000;
+
+/**
+ * Linux names the file behind an open descriptor in /proc/self/fd: one readlink there (procfs, no disk)
+ * says whether a read went through a link, where checking each folder first costs an lstat per folder
+ * and still leaves a window between the checks and the open.
+ */
+const PROC_FD = existsSync('/proc/self/fd');
+
+function openedPath(fd: number): string {
+  return readlinkSync(`/proc/self/fd/${fd}`);
+}
+
+/** The path of an open file is `expected`, or was (a rewrite renamed a new file over it since the open). */
+export function isPathOf(opened: string, expected: string): boolean {
+  return opened === expected || opened === `${expected} (deleted)`;
+}
 
 const etagOf = (s: { ino: bigint; mtimeNs: bigint; size: bigint }) => `"${s.ino}-${s.mtimeNs}-${s.size}"`;
 
@@ -188,7 +213,8 @@ export class FileObjectStore implements ObjectStore {
 
   async get(key: string): Promise<ObjectBody | null> {
     const path = this.path(key);
-    if ((await this.folders(key)) === 'missing') return null;
+    // Without /proc (not Linux), each folder is checked before the open instead (a race can swap one after).
+    if (!PROC_FD && (await this.folders(key)) === 'missing') return null;
     let file: FileHandle;
     try {
       // O_NOFOLLOW: a symbolic link planted as an object is refused (ELOOP), never read through.
@@ -198,20 +224,24 @@ export class FileObjectStore implements ObjectStore {
       if (errno(err) === 'ELOOP') throw this.notInStore(key, 'the object');
       throw new ObjectStoreError(`reading ${this.name(key)} failed (${reasonOf(err)})`, 'storage', { cause: err });
     }
-    // Where the opened file really is (Linux): outside the directory means a folder was swapped for a link
-    // between the check above and the open.
-    const opened = await readlink(`/proc/self/fd/${file.fd}`).catch(() => null);
-    this.realRoot ??= await realpath(this.root);
-    if (opened !== null && !opened.startsWith(this.realRoot + sep)) {
+    try {
+      if (PROC_FD) {
+        // Where the opened file really is: any folder on the way that was a link (now or swapped in
+        // before the open) makes it another path than the key's own.
+        this.realRoot ??= realpathSync(this.root);
+        if (!isPathOf(openedPath(file.fd), join(this.realRoot, ...key.split('/')))) throw this.notInStore(key, 'a folder');
+      }
+      // fstat of an open file reads its inode from memory: not worth a trip through the thread pool.
+      const s = fstatSync(file.fd, { bigint: true });
+      if (!s.isFile()) {
+        await file.close();
+        return null; // a "folder" of keys is not an object
+      }
+      return { stream: createReadStream('', { fd: file, highWaterMark: READ_CHUNK_BYTES }), size: Number(s.size), etag: etagOf(s) };
+    } catch (err) {
       await file.close();
-      throw this.notInStore(key, 'a folder');
+      throw err;
     }
-    const s = await file.stat({ bigint: true });
-    if (!s.isFile()) {
-      await file.close();
-      return null; // a "folder" of keys is not an object
-    }
-    return { stream: createReadStream('', { fd: file, highWaterMark: READ_CHUNK_BYTES }), size: Number(s.size), etag: etagOf(s) };
   }
 
   async listPage(o: ListOptions): Promise<ListPage> {

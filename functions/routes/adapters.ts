@@ -2,13 +2,14 @@
  * Adapters, shaped like the Hugging Face Hub: a task is a repo, versions are its revisions, download
  * resolves a file at a revision (the newest by default). Only versions with a manifest exist here.
  */
-import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream';
 import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
 import type { AdapterManifest } from '../../shared/manifest.ts';
 import { contentTypeOf } from '../../shared/registry/index.ts';
 import { verifiedBody } from '../../shared/verified-body.ts';
 import type { StoreDeps } from '../app.ts';
 import { ProblemError } from '../http/problem.ts';
+import { responseBodyOf } from '../http/stream-body.ts';
 import {
   AdapterDetailSchema,
   AdapterListSchema,
@@ -196,13 +197,15 @@ export function registerAdapterRoutes(app: OpenAPIHono, deps: StoreDeps): void {
       throw new Error(`${registry.uriOf(key)} has ${body.size} bytes; its manifest says ${entry.bytes}`);
     }
     // Checked against the manifest's sha256 as it streams: a changed file ends the response with an error.
-    const verified = body.stream.pipe(
+    // pipeline: an error on either side ends both, and a client that stops reading closes the file.
+    const verified = pipeline(
+      body.stream,
       verifiedBody(entry, registry.uriOf(key), (err) =>
         deps.log({ time: deps.now().toISOString(), level: 'error', msg: 'download does not match its manifest', task, error: err.message }),
       ),
+      () => {}, // the error reaches the client through the body
     );
-    body.stream.once('error', (err) => verified.destroy(err));
-    return new Response(Readable.toWeb(verified) as ReadableStream<Uint8Array>, {
+    return new Response(responseBodyOf(verified), {
       status: 200,
       headers: { ...fileHeaders, 'content-length': String(entry.bytes) },
     });

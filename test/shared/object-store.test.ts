@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
-import { FileObjectStore, STALE_TEMPORARY_MS } from '../../shared/file-object-store.ts';
+import { FileObjectStore, isPathOf, STALE_TEMPORARY_MS } from '../../shared/file-object-store.ts';
 import { type ObjectStore, ObjectStoreError, readAll } from '../../shared/object-store.ts';
 import { S3ObjectStore } from '../../shared/s3-object-store.ts';
 import { type S3TestServer, startS3Server } from '../support/s3-server.ts';
@@ -201,6 +201,26 @@ describe('the local directory: symbolic links, stale uploads and messages (issue
     await assert.rejects(store.delete('datasets/linked/x.jsonl'), storage);
     assert.equal(readFileSync(join(outside, 'elsewhere', 'x.jsonl'), 'utf8'), 'outside');
     assert.equal(await store.objectState('bucket', 'datasets/linked/x.jsonl'), 'missing');
+  });
+
+  test('a folder linked to another folder of the store is not read through either (a key names one file)', async () => {
+    await store.put('adapters/real/v/adapter.safetensors', 'weights');
+    symlinkSync(join(root, 'adapters', 'real'), join(root, 'adapters', 'alias'));
+    await assert.rejects(store.get('adapters/alias/v/adapter.safetensors'), (e: unknown) => {
+      assert.ok(storage(e));
+      assert.match((e as Error).message, /^s3:\/\/bucket\/adapters\/alias\/v\/adapter\.safetensors: a folder is a symbolic link/);
+      return true;
+    });
+    assert.equal(await text(store, 'adapters/real/v/adapter.safetensors'), 'weights');
+    assert.equal(await store.get('adapters/alias/v/missing.json'), null, 'a missing object is missing, wherever the link leads');
+  });
+
+  test('an open file is where its key says, or was until a rewrite renamed a new file over it', () => {
+    assert.ok(isPathOf('/s/bucket/jobs/x/status.json', '/s/bucket/jobs/x/status.json'));
+    assert.ok(isPathOf('/s/bucket/jobs/x/status.json (deleted)', '/s/bucket/jobs/x/status.json'));
+    assert.ok(!isPathOf('/s/bucket/jobs/y/status.json', '/s/bucket/jobs/x/status.json'), 'another folder of the store');
+    assert.ok(!isPathOf('/elsewhere/jobs/x/status.json', '/s/bucket/jobs/x/status.json'));
+    assert.ok(!isPathOf('/s/bucket/jobs/x/status.json.old', '/s/bucket/jobs/x/status.json'));
   });
 
   test('error details name the object by its s3:// URI, never by a server path', async () => {

@@ -4,7 +4,7 @@
  * manifest's sha256 as it streams) ends the response with an error instead of arriving complete.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -16,6 +16,7 @@ import { queuedStatus } from '../../../shared/job.ts';
 import { Registry } from '../../../shared/registry/index.ts';
 import { CountingStore } from '../../support/counting-store.ts';
 import { idleLauncher } from '../../support/idle-launcher.ts';
+import { waitUntil } from '../../support/wait.ts';
 
 const KEY = 'adapters-route-key';
 const root = join(mkdtempSync(join(tmpdir(), 'adapters-route-')), 'adapter-store');
@@ -62,6 +63,31 @@ test('a published file downloads whole, matching its manifest', async () => {
   const res = await download('intact', 'adapter.safetensors');
   assert.equal(res.status, 200);
   assert.equal((await res.arrayBuffer()).byteLength, 3 * 1024 * 1024);
+});
+
+/** This process's open descriptors on `path` (Linux: /proc/self/fd). */
+const openOn = (path: string) =>
+  readdirSync('/proc/self/fd').filter((fd) => {
+    try {
+      return readlinkSync(`/proc/self/fd/${fd}`) === path;
+    } catch {
+      return false; // closed while listed
+    }
+  });
+
+test('a download the client stops reading closes its file (no descriptor left to the garbage collector)', {
+  skip: process.platform !== 'linux',
+}, async () => {
+  const version = await publish('cancelled');
+  const file = join(root, 'adapters', 'cancelled', version, 'adapter.safetensors');
+  const res = await download('cancelled', 'adapter.safetensors');
+  assert.equal(res.status, 200);
+  const reader = res.body!.getReader();
+  const first = await reader.read();
+  assert.ok(!first.done && first.value.byteLength > 0);
+  assert.equal(openOn(file).length, 1, 'the file is open while the body streams');
+  await reader.cancel();
+  await waitUntil('the file to be closed', () => openOn(file).length === 0, { timeoutMs: 10_000 });
 });
 
 test('a planted link (README.md -> a file outside the store) is not served', async () => {
