@@ -168,8 +168,9 @@ export function registerFinetuneRoutes(app: OpenAPIHono, deps: ResolvedDeps): vo
       : [];
     const now = deps.now().toISOString();
     const facts: JobFacts = { spec, status, points, cancel: null, defaultMetric: trainDefaults.metric, now };
+    // A job its trainer reported succeeded is final: no cancel can change it.
     if (status?.state !== 'succeeded') facts.cancel = await registry.getJobCancel(jobId);
-    if (merge && status?.state !== 'succeeded' && factsToRead(facts).launcher) {
+    if (merge && factsToRead(facts).launcher) {
       const handle = await registry.getJobLaunch<LaunchedJob>(jobId);
       facts.launched = handle !== null;
       if (handle) {
