@@ -33,6 +33,7 @@ import {
   trainOptionsFromFlags,
   uploadBaseFlags,
 } from './cli-flags.ts';
+import type { JobOutcome, StopReason } from './jobs/job-outcome.ts';
 import { ARRAY_INDEX_ENV, arrayIndexFromEnv, JOB_CHECKPOINT_EVERY, runJob } from './jobs/run-job.ts';
 import { parameterSpecs, specFromAdapterConfig } from './model/params.ts';
 import { initialParameters } from './model/weights.ts';
@@ -330,19 +331,63 @@ withDeviceOptions(program.command('run-job'))
     if (o.point !== undefined && o.reduce)
       throw new InvalidArgumentError('--point and --reduce: give one (a point trains, the reduce publishes)');
     const point = o.point ?? arrayIndexFromEnv(process.env);
-    const status = await runJob({
-      sweepStep: o.reduce ? 'reduce' : point === undefined ? undefined : { point },
-      stopWhenStdinCloses: o.stopWhenStdinCloses === true,
-      registry: Registry.fromUri(o.registry),
-      jobId: o.job,
-      device: o.device,
-      threads: o.threads,
-      statusInterval: o.statusInterval,
-      checkpointEvery: o.checkpointEvery,
-      log: jsonLines((l) => process.stderr.write(l)),
-    });
-    process.stdout.write(`${JSON.stringify(status)}\n`);
+    const outcome = await withStopSignal(o.stopWhenStdinCloses === true, (signal) =>
+      runJob(
+        {
+          sweepStep: o.reduce ? 'reduce' : point === undefined ? undefined : { point },
+          registry: Registry.fromUri(o.registry),
+          jobId: o.job,
+          device: o.device,
+          threads: o.threads,
+          statusInterval: o.statusInterval,
+          checkpointEvery: o.checkpointEvery,
+          log: jsonLines((l) => process.stderr.write(l)),
+        },
+        signal,
+      ),
+    );
+    if (outcome.kind === 'done') process.stdout.write(`${JSON.stringify(outcome.status)}\n`);
+    if (outcome.kind === 'failed') process.stderr.write(`error: ${outcome.error.message}\n`);
+    // Done: the process ends on its own, as every command's; otherwise at once, with the outcome's code.
+    const code = runJobExitCode(outcome);
+    if (code !== 0) process.exit(code);
   });
+
+/** What AWS Batch sets in every job's container: the job's id (a SIGTERM'd attempt may be retried). */
+const BATCH_JOB_ID_ENV = 'AWS_BATCH_JOB_ID';
+
+/**
+ * Runs `run` with an AbortSignal this process raises: on SIGTERM (Batch's TerminateJob, a Spot reclaim, the
+ * local runner's cancel) or SIGINT, and with `stdinCloses`, when stdin ends (the local server that started
+ * this run is gone, even killed outright). A second signal kills the process as usual.
+ */
+async function withStopSignal<T>(stdinCloses: boolean, run: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  const controller = new AbortController();
+  const stop = (reason: StopReason) => () => controller.abort(reason);
+  const batchAttempt = Boolean(process.env[BATCH_JOB_ID_ENV]);
+  const onTerm = stop({ kind: 'signal', signal: 'SIGTERM', batchAttempt });
+  const onInt = stop({ kind: 'signal', signal: 'SIGINT', batchAttempt });
+  const onParentGone = stop({ kind: 'runner-gone' });
+  process.once('SIGTERM', onTerm).once('SIGINT', onInt);
+  if (stdinCloses) process.stdin.on('end', onParentGone).on('error', onParentGone).resume();
+  try {
+    return await run(controller.signal);
+  } finally {
+    process.off('SIGTERM', onTerm).off('SIGINT', onInt);
+    if (stdinCloses) process.stdin.off('end', onParentGone).off('error', onParentGone).pause();
+  }
+}
+
+/**
+ * run-job's exit code: 0 done (a point that failed included: the reduce reports it), 1 failed, and for a
+ * stop the signal's 128 + n (143 SIGTERM, 130 SIGINT); 143 too when its server went away (the local runner
+ * reads it as "stopped, queued to resume").
+ */
+function runJobExitCode(outcome: JobOutcome): number {
+  if (outcome.kind === 'done') return 0;
+  if (outcome.kind === 'failed') return 1;
+  return outcome.reason.kind === 'signal' && outcome.reason.signal === 'SIGINT' ? 130 : 143;
+}
 
 program
   .command('export')

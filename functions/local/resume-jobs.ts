@@ -2,6 +2,7 @@
  * Jobs a previous run of the local server left unfinished (status queued or running: it stopped, or
  * was killed, before they ended) go back to the runner; the trainer resumes from their checkpoints.
  */
+import { awaitsRunner } from '../../shared/job-lifecycle.ts';
 import type { Registry } from '../../shared/registry/index.ts';
 import type { JobLauncher } from '../jobs/launcher.ts';
 
@@ -18,7 +19,8 @@ export async function resumeUnfinishedJobs(registry: Registry, launcher: JobLaun
   for (const jobId of newestFirst.reverse()) {
     const status = await registry.jobs.status(jobId);
     if (status?.state !== 'queued' && status?.state !== 'running') continue;
-    if (await registry.jobs.cancelRequest(jobId)) continue; // cancelled while its trainer was stopping
+    // Not one cancelled while its trainer was stopping.
+    if (!awaitsRunner(status, await registry.jobs.cancelRequest(jobId))) continue;
     const spec = await registry.jobs.spec(jobId);
     const handle = await launcher.submit({ jobId, task: spec.task });
     await registry.jobs.putLaunch(jobId, handle);

@@ -5,16 +5,18 @@
  */
 import { randomBytes } from 'node:crypto';
 import { createRoute, type OpenAPIHono } from '@hono/zod-openapi';
-import { type JobSpec, type JobState, type JobStatus, type PointStatus, queuedStatus } from '../../shared/job.ts';
+import { type JobSpec, queuedStatus } from '../../shared/job.ts';
+import { endedStatus, failedEvent } from '../../shared/job-end.ts';
 import { newJobEvent } from '../../shared/job-events.ts';
+import { factsToRead, type JobFacts, jobView, publicationMatters } from '../../shared/job-lifecycle.ts';
 import { RegistryError } from '../../shared/registry/index.ts';
 import { closestName } from '../../shared/suggest.ts';
-import { isSweep, sweepPoints, sweepSettings, sweepSize } from '../../shared/sweep.ts';
+import { isSweep, sweepPoints, sweepSize } from '../../shared/sweep.ts';
 import { labelListProblem } from '../../shared/training-data/label-limits.ts';
 import { MAX_VALIDATION_ROWS, trainDefaults } from '../../trainer/train/defaults.ts';
 import type { ResolvedDeps } from '../app.ts';
 import { type InvalidParam, ProblemError } from '../http/problem.ts';
-import type { LaunchedJob, LauncherView } from '../jobs/launcher.ts';
+import type { LaunchedJob } from '../jobs/launcher.ts';
 import { parametersFromHeader } from '../jobs/model-parameters.ts';
 import { jobBudget, jobCost, keyOwner } from '../jobs/spend.ts';
 import {
@@ -35,87 +37,11 @@ export function newJobId(now: Date): string {
   return `ft-${now.getTime().toString(36).padStart(9, '0')}${randomBytes(6).toString('hex')}`;
 }
 
-const TERMINAL: readonly JobState[] = ['succeeded', 'failed', 'cancelled'];
-
 /** Seconds a client is asked to wait when the queue or its key's share is full. */
 const CAPACITY_RETRY_SECONDS = 60;
 
 /** A claim this old whose job has no status was left by a request that died: a retry takes it over. */
 export const IDEMPOTENCY_CLAIM_TTL_MS = 60 * 1000;
-
-/** A job queued this long with no launch record was never submitted (the API died in between). */
-export const LAUNCH_GRACE_MS = 5 * 60 * 1000;
-
-/** A sweep's points as GET /finetune/:id shows them (null for a plain job). */
-export function sweepView(spec: JobSpec, status: JobStatus | null, points: readonly (PointStatus | null)[]): Job['sweep'] {
-  const h = spec.hyperparameters;
-  if (!isSweep(h)) return null;
-  const settings = sweepSettings(h);
-  return {
-    metric: h.metric ?? trainDefaults.metric,
-    points: points.map((p, point) => ({
-      point,
-      settings: settings[point],
-      status: p?.state ?? 'queued',
-      progress: {
-        step: p?.step ?? 0,
-        totalSteps: p?.totalSteps ?? 0,
-        fraction: p && TERMINAL.includes(p.state) ? 1 : p?.totalSteps ? Math.min(1, p.step / p.totalSteps) : 0,
-      },
-      score: p?.score ?? null,
-      metrics: p?.state === 'succeeded' ? (p.best ?? null) : (p?.validation ?? null),
-      error: p?.error ?? null,
-    })),
-    bestPoint: status?.sweep?.bestPoint ?? null,
-  };
-}
-
-export function jobView(spec: JobSpec, status: JobStatus | null, launcher?: LauncherView, sweep: Job['sweep'] = null): Job {
-  let state: JobState = status?.state ?? 'queued';
-  let error = status?.error ?? null;
-  // A container that died before it could report still shows as failed (or cancelled).
-  if (launcher && !TERMINAL.includes(state)) {
-    if (launcher.state === 'failed' || launcher.state === 'cancelled') {
-      state = launcher.state;
-      error = launcher.state === 'failed' ? { message: launcher.reason ?? 'the job stopped without reporting why' } : error;
-    } else if (launcher.state === 'running' && state === 'queued') {
-      state = 'running';
-    }
-  }
-  // A sweep's points run under it: it is running once one has started, and its progress is theirs.
-  if (sweep && state === 'queued' && sweep.points.some((p) => p.status !== 'queued')) state = 'running';
-  if (sweep && TERMINAL.includes(state) && state !== 'succeeded')
-    for (const p of sweep.points) if (!TERMINAL.includes(p.status)) p.status = state;
-  const step = sweep ? sweep.points.reduce((n, p) => n + p.progress.step, 0) : (status?.step ?? 0);
-  const totalSteps = sweep ? sweep.points.reduce((n, p) => n + p.progress.totalSteps, 0) : (status?.totalSteps ?? 0);
-  const sweepFraction = sweep ? sweep.points.reduce((n, p) => n + p.progress.fraction, 0) / sweep.points.length : 0;
-  return {
-    object: 'finetune.job',
-    jobId: spec.jobId,
-    status: state,
-    task: spec.task,
-    baseModel: spec.baseModel,
-    datasetUri: spec.datasetUri,
-    validationUri: spec.validationUri ?? null,
-    hyperparameters: spec.hyperparameters,
-    createdAt: spec.createdAt,
-    updatedAt: status?.updatedAt ?? null,
-    startedAt: status?.startedAt ?? null,
-    finishedAt: status?.finishedAt ?? null,
-    progress: {
-      step,
-      totalSteps,
-      epoch: status?.epoch ?? 0,
-      fraction: state === 'succeeded' ? 1 : sweep ? sweepFraction : totalSteps > 0 ? Math.min(1, step / totalSteps) : 0,
-    },
-    loss: status?.loss ?? null,
-    metrics: status?.validation ?? null,
-    adapterVersion: status?.adapterVersion ?? null,
-    error,
-    sweep,
-    belowMajority: status?.belowMajority ?? null,
-  };
-}
 
 const createJob = createRoute({
   method: 'post',
@@ -230,14 +156,8 @@ export function registerFinetuneRoutes(app: OpenAPIHono, deps: ResolvedDeps): vo
   }
 
   /**
-   * What a job is, from everything that speaks of it, the same for the list and the detail:
-   * - a manifest naming the job: succeeded (a published version is never taken back by a cancel);
-   * - else a cancel request (cancel.json, written only by the API): cancelled, whatever a stopping
-   *   trainer wrote last;
-   * - else status.json, merged with the launcher's view while not final (a container that died before
-   *   reporting reads failed; one that exited 0 without a manifest failed too);
-   * - a job still queued with no launch record well after its creation was never launched (the API
-   *   stopped between recording and submitting it): failed, so it neither hangs nor counts as queued.
+   * The job as the list and the detail show it: the facts that can change it (shared/job-lifecycle.ts
+   * factsToRead), read here, then jobView. `merge`: ask the launcher too (not right after a cancel).
    */
   async function view(jobId: string, merge = true): Promise<Job> {
     const spec = await registry.jobs.spec(jobId);
@@ -246,56 +166,27 @@ export function registerFinetuneRoutes(app: OpenAPIHono, deps: ResolvedDeps): vo
     const points = isSweep(spec.hyperparameters)
       ? await Promise.all(Array.from({ length: sweepSize(spec.hyperparameters) }, (_, i) => registry.jobs.pointStatus(jobId, i)))
       : [];
-    const show = (s: JobStatus | null, launcherView?: LauncherView) => {
-      const job = jobView(spec, s, launcherView, sweepView(spec, s, points));
-      // A failed job's reason comes from the trainer, which may name the local store's files by path.
-      return job.error ? { ...job, error: { ...job.error, message: registry.withoutLocalPaths(job.error.message) } } : job;
-    };
-    if (status?.state === 'succeeded') return show(status);
     const now = deps.now().toISOString();
-    const base: JobStatus = status ?? queuedStatus(jobId, spec.createdAt);
-    const cancel = await registry.jobs.cancelRequest(jobId);
-    let launched: LauncherView | undefined;
-    let handle: LaunchedJob | null = null;
-    if (merge && !cancel && !TERMINAL.includes(base.state)) {
-      handle = await registry.jobs.launch<LaunchedJob>(jobId);
+    const facts: JobFacts = { spec, status, points, cancel: null, defaultMetric: trainDefaults.metric, now };
+    // A job its trainer reported succeeded is final: no cancel can change it.
+    if (status?.state !== 'succeeded') facts.cancel = await registry.jobs.cancelRequest(jobId);
+    if (merge && factsToRead(facts).launcher) {
+      const handle = await registry.jobs.launch<LaunchedJob>(jobId);
+      facts.launched = handle !== null;
       if (handle) {
         try {
-          launched = await launcher.describe(handle);
+          facts.launcher = await launcher.describe(handle);
         } catch (err) {
           deps.log({ time: now, level: 'warn', msg: 'launcher describe failed', jobId, error: (err as Error).message });
         }
       }
     }
-    if (cancel || launched?.state === 'succeeded' || base.state === 'cancelled') {
-      const version = await publishedVersion(spec);
-      if (version)
-        return show({
-          ...base,
-          state: 'succeeded',
-          adapterVersion: version,
-          error: undefined,
-          finishedAt: base.finishedAt ?? now,
-        });
-    }
-    if (cancel) return show({ ...base, state: 'cancelled', error: undefined, finishedAt: base.finishedAt ?? cancel.requestedAt });
-    if (launched?.state === 'succeeded') {
-      return show({
-        ...base,
-        state: 'failed',
-        error: { message: 'the job exited without publishing an adapter or reporting why' },
-        finishedAt: base.finishedAt ?? now,
-      });
-    }
-    if (merge && !handle && base.state === 'queued' && deps.now().getTime() - Date.parse(spec.createdAt) > LAUNCH_GRACE_MS) {
-      return show({
-        ...base,
-        state: 'failed',
-        error: { message: 'the job was never launched (the API stopped before submitting it); submit it again' },
-        finishedAt: base.finishedAt ?? now,
-      });
-    }
-    return show(status, launched);
+    if (publicationMatters(facts)) facts.publishedVersion = await publishedVersion(spec);
+    const job = jobView(facts);
+    // Another process (the local runner's trainer) may have published it: GET /adapters/:task shows it at once.
+    if (job.adapterVersion) registry.adapters.sawVersion(spec.task, job.adapterVersion);
+    // A failed job's reason comes from the trainer, which may name the local store's files by path.
+    return job.error ? { ...job, error: { ...job.error, message: registry.withoutLocalPaths(job.error.message) } } : job;
   }
 
   // A complete base never changes (its weights are written once): its count is kept once read.
@@ -333,6 +224,9 @@ export function registerFinetuneRoutes(app: OpenAPIHono, deps: ResolvedDeps): vo
         { 'retry-after': String(CAPACITY_RETRY_SECONDS) },
       );
     }
+    // Only active jobs' owners are kept: the map stays as small as the queue.
+    const activeIds = new Set(active);
+    for (const id of owners.keys()) if (!activeIds.has(id)) owners.delete(id);
     const mine = (await Promise.all(active.map(ownerOf))).filter((o) => o === owner).length;
     if (mine >= maxJobsPerKey) {
       throw new ProblemError(
@@ -498,30 +392,13 @@ export function registerFinetuneRoutes(app: OpenAPIHono, deps: ResolvedDeps): vo
         );
       } catch (err) {
         const message = `submitting the job failed: ${(err as Error).message}`;
-        await registry.jobs.appendEvents(jobId, [newJobEvent('failed', `the job failed: ${message}`, { reason: message }, deps.now())]);
-        await registry.jobs.putStatus({
-          ...status,
-          state: 'failed',
-          error: { message },
-          finishedAt: deps.now().toISOString(),
-          updatedAt: deps.now().toISOString(),
-        });
+        const at = deps.now();
+        await registry.jobs.appendEvents(jobId, [failedEvent(message, at)]);
+        await registry.jobs.putStatus(endedStatus(status, { state: 'failed', message }, at.toISOString()));
         throw new ProblemError(502, 'launch-failed', `${message} (job ${jobId} is recorded as failed)`);
       }
       c.header('location', `/finetune/${jobId}`);
-      return c.json(
-        jobView(
-          spec,
-          status,
-          undefined,
-          sweepView(
-            spec,
-            status,
-            points.map(() => null),
-          ),
-        ),
-        202,
-      );
+      return c.json(jobView({ spec, status, points: [], cancel: null, defaultMetric: trainDefaults.metric, now: now.toISOString() }), 202);
     });
   });
 

@@ -66,6 +66,8 @@ interface RememberedLatest {
   expiresAt: number;
   /** publishedHere's count for the task when the read began. */
   publishes: number;
+  /** The versions the answer listed, once it has resolved. */
+  versions?: ReadonlySet<string>;
 }
 
 /**
@@ -150,6 +152,15 @@ export class AdapterStore {
     return { versions: [...answer.versions], manifest: answer.manifest };
   }
 
+  /**
+   * Tells the cache a version of the task exists (a job's status named it): a remembered answer that does
+   * not list it is forgotten, so a version another process published shows before the TTL runs out.
+   */
+  sawVersion(task: string, version: string): void {
+    const remembered = this.latestAnswers.get(task);
+    if (remembered?.versions && !remembered.versions.has(version)) this.latestAnswers.delete(task);
+  }
+
   private rememberedLatest(task: string): Promise<LatestAnswer> {
     const now = this.clock();
     const publishes = publishedHere.get(this.publishedKey(task)) ?? 0;
@@ -161,6 +172,12 @@ export class AdapterStore {
       this.latestAnswers.delete(task);
       this.latestAnswers.set(task, entry);
       if (this.latestAnswers.size > LATEST_CACHE_ENTRIES) this.latestAnswers.delete(this.latestAnswers.keys().next().value!);
+      answer.then(
+        (a) => {
+          entry.versions = new Set(a.versions);
+        },
+        () => {},
+      );
       // A failed read is not remembered: the next caller tries again.
       answer.catch(() => {
         if (this.latestAnswers.get(task) === entry) this.latestAnswers.delete(task);

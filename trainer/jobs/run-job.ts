@@ -7,17 +7,22 @@
  * jobs/<id>/points/<i>/ and stages its adapter there (on AWS one Batch array child per point, its index
  * from AWS_BATCH_JOB_ARRAY_INDEX); the reduce step (sweep-reduce.ts) publishes the best point. Locally
  * one run-job does the points one after another, then the reduce.
+ *
+ * Library code: the caller owns the process. It stops a run through an AbortSignal (job-outcome.ts) and
+ * reads how it ended from the returned JobOutcome; trainer/cli.ts maps signals and outcomes to exit codes.
+ * What a run writes is the JobReporter's (job-reporter.ts): where to, for a job or a point, is its ReportPlace.
  */
 import { copyFileSync, linkSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CHECKPOINT_FILES, type CheckpointPointer } from '../../shared/checkpoint-layout.ts';
-import { type Hyperparameters, type JobMetrics, type JobSpec, type JobStatus, type PointStatus, queuedStatus } from '../../shared/job.ts';
-import { type NewJobEvent, newJobEvent } from '../../shared/job-events.ts';
+import { type Hyperparameters, type JobMetrics, type JobSpec, queuedStatus } from '../../shared/job.ts';
+import { endedStatus, failedEvent, type JobEnd } from '../../shared/job-end.ts';
+import { newJobEvent } from '../../shared/job-events.ts';
 import { JobSpecSchema } from '../../shared/job-schema.ts';
 import type { Registry } from '../../shared/registry/index.ts';
 import { isSweep, pointSettings, sweepPoints, sweepSize } from '../../shared/sweep.ts';
-import type { JobEvent, TrainerEvent } from '../../shared/trainer-events.ts';
+import type { JobEvent } from '../../shared/trainer-events.ts';
 import { preflight } from '../sessions/doctor.ts';
 import type { Device } from '../sessions/session.ts';
 import { summarize } from '../sweep/select.ts';
@@ -25,11 +30,12 @@ import { trainDefaults } from '../train/defaults.ts';
 import { metricValue } from '../train/metrics.ts';
 import type { TrainMetrics } from '../train/trainer.ts';
 import { type TrainOptions, train } from '../train/trainer.ts';
-import { JobEventLog } from './event-log.ts';
-import { TrainerEventMapper } from './job-events.ts';
+import { type JobOutcome, stopEnd, stopReasonOf } from './job-outcome.ts';
+import { JobReporter, jobPlace, type ReportPlace } from './job-reporter.ts';
 import { majorityGuard } from './majority-guard.ts';
+import { pointFinishedEvent, pointPlace } from './point-place.ts';
 import { publishJobAdapter } from './publish.ts';
-import { reduceSweep, settingsLabel } from './sweep-reduce.ts';
+import { reduceSweep } from './sweep-reduce.ts';
 
 export interface RunJobOptions {
   registry: Registry;
@@ -39,8 +45,6 @@ export interface RunJobOptions {
   log: (event: JobEvent) => void;
   /** Minimum seconds between status.json writes while training (default 5). */
   statusInterval?: number;
-  /** Stop, leaving the job queued, when stdin ends (the local server's children; see LocalRunner). */
-  stopWhenStdinCloses?: boolean;
   /** The event log (jobs/<id>/events/): a metrics event every `metricsEvery` steps (10), pages of up to `pageEvents` (100) written at least every `pageIntervalMs` (5000). */
   events?: { metricsEvery?: number; pageEvents?: number; pageIntervalMs?: number };
   /**
@@ -56,9 +60,6 @@ export interface RunJobOptions {
 export const JOB_CHECKPOINT_EVERY = 100;
 
 const CHECKPOINT = 'checkpoint';
-
-/** What AWS Batch sets in every job's container: the job's id. */
-const BATCH_JOB_ID_ENV = 'AWS_BATCH_JOB_ID';
 
 /** What AWS Batch sets in each child of an array job: its index (0 ... size - 1). */
 export const ARRAY_INDEX_ENV = 'AWS_BATCH_JOB_ARRAY_INDEX';
@@ -112,7 +113,11 @@ export function trainOptionsFromSpec(
   };
 }
 
-export async function runJob(o: RunJobOptions): Promise<JobStatus> {
+/**
+ * Runs the job (or the sweep step `o.sweepStep` names) until it ends or `signal` stops it, and reports it
+ * in the registry either way. Throws only for a run that cannot start (no spec, a step the job lacks).
+ */
+export async function runJob(o: RunJobOptions, signal: AbortSignal): Promise<JobOutcome> {
   const { registry, jobId } = o;
   const stored = await registry.jobs.spec(jobId);
   // spec.json is re-validated with the API's own schema before anything it names is read: only s3://
@@ -121,16 +126,21 @@ export async function runJob(o: RunJobOptions): Promise<JobStatus> {
   try {
     spec = checkSpec(stored, jobId);
   } catch (err) {
-    const at = new Date().toISOString();
+    const at = new Date();
     const message = (err as Error).message;
-    await registry.jobs.putStatus({ ...queuedStatus(jobId, at), state: 'failed', error: { message }, startedAt: at, finishedAt: at });
-    await registry.jobs.appendEvents(jobId, [newJobEvent('failed', `the job failed: ${message}`, { reason: message })]);
-    throw err;
+    const status = endedStatus(
+      { ...queuedStatus(jobId, at.toISOString()), startedAt: at.toISOString() },
+      { state: 'failed', message },
+      at.toISOString(),
+    );
+    await registry.jobs.putStatus(status);
+    await registry.jobs.appendEvents(jobId, [failedEvent(message, at)]);
+    return { kind: 'failed', status, error: err as Error };
   }
   const h = spec.hyperparameters;
   if (!isSweep(h)) {
     if (o.sweepStep !== undefined) throw new Error(`job ${jobId} is not a sweep: a point or reduce step does not apply to it`);
-    return runTraining(o, spec, { kind: 'job' });
+    return runTraining(o, spec, jobRun(o, spec), signal);
   }
   const points = sweepSize(h);
   if (o.sweepStep === 'reduce') return reduceSweep(o, spec);
@@ -138,173 +148,161 @@ export async function runJob(o: RunJobOptions): Promise<JobStatus> {
     const { point } = o.sweepStep;
     if (!Number.isSafeInteger(point) || point < 0 || point >= points)
       throw new Error(`job ${jobId} sweeps ${points} points (0 to ${points - 1}); there is no point ${point}`);
-    await runTraining(o, spec, { kind: 'point', point, local: false });
-    return (await registry.jobs.status(jobId)) ?? queuedStatus(jobId, spec.createdAt);
+    const outcome = await runTraining(o, spec, pointRun(o, spec, point), signal);
+    // A point that failed is a result of the sweep (the reduce reports it), not a failure of this run.
+    if (outcome.kind === 'stopped') return outcome;
+    return { kind: 'done', status: (await registry.jobs.status(jobId)) ?? queuedStatus(jobId, spec.createdAt) };
   }
-  // Locally, one process runs the points in turn (a restarted job skips the finished ones), then the reduce.
+  return runLocalSweep(o, spec, signal);
+}
+
+/** Locally, one process runs a sweep's points in turn (a restarted job skips the finished ones), then the reduce. */
+async function runLocalSweep(o: RunJobOptions, spec: JobSpec, signal: AbortSignal): Promise<JobOutcome> {
+  const { registry, jobId } = o;
+  const points = sweepSize(spec.hyperparameters);
   const startedAt = new Date().toISOString();
-  await registry.jobs.putStatus({ ...queuedStatus(jobId, startedAt), state: 'running', startedAt });
-  await registry.jobs.appendEvents(jobId, [newJobEvent('running', `the sweep is running: ${points} points, one after another`, {})]);
+  const sweep = new JobReporter({ ...o, place: jobPlace, status: { ...queuedStatus(jobId, startedAt), state: 'running', startedAt } });
+  await sweep.start(newJobEvent('running', `the sweep is running: ${points} points, one after another`, {}));
+  await sweep.flush();
   for (let point = 0; point < points; point++) {
     const done = await registry.jobs.pointStatus(jobId, point);
     if (done?.state === 'succeeded' || done?.state === 'failed') continue;
     if (await registry.jobs.cancelRequest(jobId)) break;
-    await runTraining(o, spec, { kind: 'point', point, local: true });
+    const outcome = signal.aborted
+      ? { kind: 'stopped' as const, end: stopEnd(stopReasonOf(signal), false), reason: stopReasonOf(signal) }
+      : await runTraining(o, spec, pointRun(o, spec, point), signal);
+    if (outcome.kind !== 'stopped') continue;
+    // The sweep stops with its point: the job records the point's end (the API logs a cancel itself).
+    const stored = (await registry.jobs.status(jobId)) ?? queuedStatus(jobId, new Date().toISOString());
+    const stopped = new JobReporter({ ...o, place: outcome.end.state === 'cancelled' ? silentJobPlace : jobPlace, status: stored });
+    await stopped.end(outcome.end);
+    return { kind: 'stopped', status: stopped.status, end: outcome.end, reason: outcome.reason };
   }
   return reduceSweep(o, spec);
 }
 
-/** What one run trains: a plain job, or one point of a sweep (`local`: the whole sweep runs in this process). */
-type RunTarget = { kind: 'job' } | { kind: 'point'; point: number; local: boolean };
+/** The sweep's own status, with no event (a cancel's is the API's). */
+const silentJobPlace: ReportPlace = { ...jobPlace, ended: () => null };
+
+/** What one run trains, where it reports, and what it does with the trained adapter. */
+interface Run {
+  hyperparameters: Hyperparameters;
+  place: ReportPlace;
+  /** A SIGTERM'd Batch attempt of this run may be retried by Batch (job-outcome.ts stopEnd). */
+  retriedByBatch: boolean;
+  /** Publishes the trained adapter (a job) or stages it for the reduce step (a point), and reports the success. */
+  deliver(trained: Trained, reporter: JobReporter): Promise<void>;
+}
+
+interface Trained {
+  out: string;
+  config: Awaited<ReturnType<typeof train>>['config'];
+  metrics: TrainMetrics;
+}
+
+/** A plain job: published as a version of its task. */
+function jobRun(o: RunJobOptions, spec: JobSpec): Run {
+  return {
+    hyperparameters: sweepPoints(spec.hyperparameters)[0],
+    place: jobPlace,
+    retriedByBatch: true,
+    async deliver({ out, config, metrics }, reporter) {
+      const manifest = await publishJobAdapter(o.registry, spec, out, config, metrics.best, metrics.belowMajority);
+      // The guardrail: an adapter no better than always answering the majority label is published, but flagged.
+      const guard = majorityGuard(metrics.belowMajority);
+      await reporter.succeed({ adapterVersion: manifest.version, ...guard?.status }, [
+        ...(guard ? [guard.event] : []),
+        newJobEvent('succeeded', `published ${spec.task} version ${manifest.version}`, {
+          adapterVersion: manifest.version,
+          metrics: manifest.metrics,
+        }),
+      ]);
+    },
+  };
+}
+
+/** One point of a sweep: staged, not published (only the reduce step makes the best point a version). */
+function pointRun(o: RunJobOptions, spec: JobSpec, point: number): Run {
+  const settings = pointSettings(spec.hyperparameters, point);
+  return {
+    hyperparameters: sweepPoints(spec.hyperparameters)[point],
+    place: pointPlace(point, settings),
+    retriedByBatch: false,
+    async deliver({ out, metrics }, reporter) {
+      await o.registry.jobs.uploadPointAdapter(o.jobId, point, out);
+      const seeds = metrics.seeds.map((s) => ({ seed: s.seed, score: s.best ? metricValue(s.best, metrics.metric) : null }));
+      // The selection score: the mean over seeds, none when a seed has none (as sweep/select.ts scores points).
+      const score = seeds.some((s) => s.score === null) ? null : summarize(seeds.map((s) => s.score))!.mean;
+      await reporter.succeed({ seeds, score, best: headlineMetrics(metrics), trainablePercent: metrics.parameters.trainablePercent }, [
+        pointFinishedEvent(point, settings, 'succeeded', score, null),
+      ]);
+    },
+  };
+}
 
 /**
  * Trains a job, or one point of a sweep, keeping its status current and its checkpoint in the registry;
- * then publishes the adapter (a job) or stages it for the reduce step (a point). A point that fails is
- * recorded as failed and returns (the sweep goes on without it); a job that fails throws.
+ * then delivers the adapter. A stop (`signal`) ends training at its next step: the run reports the cancel
+ * (the API's cancel.json) or the interruption, and a retry resumes from the last checkpoint. Once
+ * delivering has begun it is not interrupted: it checks cancel.json itself, and a published job reports
+ * succeeded, which nothing overwrites.
  */
-async function runTraining(o: RunJobOptions, spec: JobSpec, target: RunTarget): Promise<JobStatus> {
+async function runTraining(o: RunJobOptions, spec: JobSpec, run: Run, signal: AbortSignal): Promise<JobOutcome> {
   const { registry, jobId } = o;
-  const point = target.kind === 'point' ? target.point : undefined;
-  const settings = point === undefined ? {} : pointSettings(spec.hyperparameters, point);
-  const hyperparameters = sweepPoints(spec.hyperparameters)[point ?? 0];
+  const { point } = run.place;
   const work = mkdtempSync(join(tmpdir(), `job-${jobId}-`));
   const now = () => new Date().toISOString();
-  let status: JobStatus = { ...queuedStatus(jobId, now()), state: 'running', startedAt: now() };
-  // What a point reports beyond a job's fields: its settings and, once trained, its scores.
-  let pointResult: Pick<PointStatus, 'seeds' | 'score' | 'best' | 'trainablePercent'> = {};
-  const write = (s: JobStatus): Promise<void> => {
-    if (point === undefined) return registry.jobs.putStatus(s);
-    const { format: _f, adapterVersion: _v, sweep: _s, ...fields } = s;
-    return registry.jobs.putPointStatus({ ...fields, format: 'adapter-store.point-status/v1', point, settings, ...pointResult });
-  };
-  // Status writes are serialised and throttled: S3 PUTs are not free and order matters.
-  let writing: Promise<void> = Promise.resolve();
-  let lastWrite = 0;
-  const report = (patch: Partial<JobStatus>, force = false) => {
-    if (status.state === 'succeeded') return writing; // published: final, whatever comes after
-    status = { ...status, ...patch, updatedAt: now() };
-    if (!force && Date.now() - lastWrite < (o.statusInterval ?? 5) * 1000) return writing;
-    lastWrite = Date.now();
-    const snapshot = status;
-    writing = writing
-      .then(() => write(snapshot))
-      .catch((err) => o.log({ event: 'status-write-failed', job: jobId, error: (err as Error).message }));
-    return writing;
-  };
-  await report({}, true);
-  // The job's event log: batched into immutable pages (bounded writes); state changes are written at once.
-  // A sweep's points log only their start and end there (their steps would interleave in one chart).
-  const mapper = new TrainerEventMapper(o.events?.metricsEvery);
-  const events = new JobEventLog({
-    registry,
-    jobId,
-    maxEvents: o.events?.pageEvents,
-    intervalMs: o.events?.pageIntervalMs,
-    onError: (err) => o.log({ event: 'events-write-failed', job: jobId, error: err.message }),
+  const reporter = new JobReporter({
+    ...o,
+    place: run.place,
+    status: { ...queuedStatus(jobId, now()), state: 'running', startedAt: now() },
   });
-  const log = (event: JobEvent) => {
-    o.log(event);
-    // A resume is written at once: where each run of the job started from is never lost to a kill.
-    if (point === undefined) for (const e of mapper.map(event)) events.add(e, e.type === 'resumed');
-  };
-  const label = point === undefined ? '' : `point ${point} (${settingsLabel(settings)})`;
-  const pointFinished = (state: 'succeeded' | 'failed', score: number | null, reason: string | null) => {
-    const message = state === 'succeeded' ? `${label} finished: score ${score ?? 'none'}` : `${label} failed: ${reason}`;
-    events.add(newJobEvent('point-finished', message, { point: point!, settings, state, score, reason }), true);
-  };
-  /** The event a final (or re-queued) status means, written before the process may exit. */
-  const recordState = async (patch: Partial<JobStatus>) => {
-    if (point === undefined) {
-      const e = stateEvent(patch);
-      if (e) events.add(e, true);
-    } else if (patch.state === 'failed') {
-      pointFinished('failed', null, patch.error?.message ?? 'the point failed');
-    }
-    await events.flush();
-  };
-  events.add(
-    point === undefined
-      ? newJobEvent('running', 'the job is running', {})
-      : newJobEvent('point-started', `${label} started`, { point, settings }),
-    true,
-  );
+  const log = (event: JobEvent) => reporter.trainerEvent(event);
+  await reporter.start();
 
-  // Batch (TerminateJob, Spot reclaim) and the local runner stop a job with SIGTERM. Training stops
-  // first (at its next step: a step blocks this thread inside onnxruntime); then the job reports the
-  // cancel (the API's cancel.json) or the interruption, and exits 143; a retry resumes from the last
-  // checkpoint. Once publishing has begun it is not interrupted: it checks cancel.json itself, and a
-  // published job reports succeeded, which nothing overwrites.
-  let phase: 'preparing' | 'training' | 'publishing' = 'preparing';
-  let stopPatch: Partial<JobStatus> | null = null;
   // Checkpoint uploads in flight: a stop lets the current one finish (tensors and state are a pair).
   let uploading: Promise<void> = Promise.resolve();
-  const finishStop = async (patch: Partial<JobStatus>): Promise<never> => {
-    await Promise.race([uploading, new Promise((r) => setTimeout(r, STOP_UPLOAD_GRACE_MS))]);
+  const finishStop = async (): Promise<JobOutcome> => {
+    const reason = stopReasonOf(signal);
+    let grace: NodeJS.Timeout | undefined;
+    await Promise.race([uploading, new Promise((r) => (grace = setTimeout(r, STOP_UPLOAD_GRACE_MS)))]);
+    clearTimeout(grace);
     const cancelled = await registry.jobs.cancelRequest(jobId).catch(() => null);
-    const final = cancelled ? { state: 'cancelled' as const, finishedAt: now() } : patch;
-    await report(final, true);
-    // A sweep's points never write the job's end, except a local sweep's runner (the API logs a cancel itself).
-    if (point === undefined || !cancelled) await recordState(final);
-    if (target.kind === 'point' && target.local) {
-      await registry.jobs.putStatus({ ...((await registry.jobs.status(jobId)) ?? queuedStatus(jobId, now())), ...final, updatedAt: now() });
-      const e = cancelled ? null : stateEvent(final);
-      if (e) await registry.jobs.appendEvents(jobId, [e]).catch(() => {});
-    }
-    await writing;
-    rmSync(work, { recursive: true, force: true });
-    process.exit(143);
+    const end: JobEnd = cancelled ? { state: 'cancelled' } : stopEnd(reason, run.retriedByBatch);
+    await reporter.end(end);
+    return { kind: 'stopped', status: reporter.status, end, reason };
   };
-  const stop = (patch: Partial<JobStatus>) => {
-    if (stopPatch) return;
-    stopPatch = patch;
-    // Before training there is nothing to save; while training, the loop stops itself (StopTraining).
-    if (phase === 'preparing') void finishStop(patch);
-  };
-  // A Batch attempt (AWS_BATCH_JOB_ID is set) may be retried after a SIGTERM (a reclaimed Spot host matches the
-  // job definition's retry rule): it leaves the job queued, and the API reads Batch's own end (failed, with its
-  // reason) when no retry follows. Run by hand or by anything else, a SIGTERM ends the job: failed.
-  const retriedByBatch = point === undefined && Boolean(process.env[BATCH_JOB_ID_ENV]);
-  const onTerm = () =>
-    stop(
-      retriedByBatch
-        ? { state: 'queued' }
-        : { state: 'failed', error: { message: 'interrupted by SIGTERM (a retry resumes from the last checkpoint)' }, finishedAt: now() },
-    );
-  process.once('SIGTERM', onTerm);
-  // Under the local server, stdin is a pipe from it: its end means the server is gone (even killed
-  // outright). Stop, and leave the job queued so the server resumes it when it starts again.
-  const onParentGone = () => stop({ state: 'queued' });
-  if (o.stopWhenStdinCloses) {
-    process.stdin.on('end', onParentGone).on('error', onParentGone).resume();
-  }
 
   try {
     // On CUDA, the doctor first (trainer/sessions/doctor.ts): a device that would fall back to the CPU fails the job with its reason.
     await preflight(o.device, o.threads);
-    const base = join(work, 'base');
-    await registry.models.download(spec.baseModel, base);
-    // Datasets are read straight from their URIs (streamed, never copied to disk); a local registry's own are files.
-    const data = registry.datasets.readableUri(spec.datasetUri);
-    const validation = spec.validationUri === undefined ? undefined : registry.datasets.readableUri(spec.validationUri);
-    const checkpointDir = join(work, CHECKPOINT);
-    const resumed = await registry.jobs.downloadCheckpoint(jobId, checkpointDir, point);
-    if (resumed) log({ event: 'checkpoint-restored', job: jobId });
+    // Before training there is nothing to save: a stop ends the preparation at once.
+    const { base, data, validation, checkpointDir } = await untilAborted(signal, async () => {
+      const base = join(work, 'base');
+      await registry.models.download(spec.baseModel, base);
+      // Datasets are read straight from their URIs (streamed, never copied to disk); a local registry's own are files.
+      const data = registry.datasets.readableUri(spec.datasetUri);
+      const validation = spec.validationUri === undefined ? undefined : registry.datasets.readableUri(spec.validationUri);
+      const checkpointDir = join(work, CHECKPOINT);
+      const resumed = await registry.jobs.downloadCheckpoint(jobId, checkpointDir, point);
+      if (resumed) log({ event: 'checkpoint-restored', job: jobId });
+      return { base, data, validation, checkpointDir };
+    });
     const out = join(work, 'adapter');
     const uploads = join(work, 'upload');
 
-    phase = 'training';
     const { metrics, config } = await train({
-      ...trainOptionsFromSpec(spec, { base, data, validation, out, checkpointDir }, hyperparameters),
+      ...trainOptionsFromSpec(spec, { base, data, validation, out, checkpointDir }, run.hyperparameters),
       checkpointEvery: o.checkpointEvery ?? JOB_CHECKPOINT_EVERY,
       device: o.device,
       threads: o.threads,
       log: (event) => {
         log({ job: jobId, ...event });
-        const patch = statusPatch(event);
-        if (patch) void report(patch.status, patch.now);
+        reporter.progress(event);
       },
+      // While training, the loop stops itself at its next step (a step blocks this thread inside onnxruntime).
       onStep: () => {
-        if (stopPatch) throw new StopTraining();
+        if (signal.aborted) throw new StopTraining();
       },
       // Copy each checkpoint into the registry, so a retry (on another host, or the next server start)
       // continues from it. Its files are linked first: the next checkpoint deletes this one's folder.
@@ -316,92 +314,42 @@ async function runTraining(o: RunJobOptions, spec: JobSpec, target: RunTarget): 
         for (const f of CHECKPOINT_FILES) linkOrCopy(join(dir, folder, f), join(snapshot, f));
         uploading = uploading
           .then(() => registry.jobs.uploadCheckpoint(jobId, uploads, pointer, point))
-          .then(() => {
-            if (point === undefined) events.add(mapper.checkpointSaved(step));
-          })
+          .then(() => reporter.checkpointSaved(step))
           .catch((err) => log({ event: 'checkpoint-upload-failed', job: jobId, error: (err as Error).message }))
           .finally(() => rmSync(snapshot, { recursive: true, force: true }));
       },
     });
-    if (stopPatch) throw new StopTraining();
+    if (signal.aborted) throw new StopTraining();
     await uploading;
-    phase = 'publishing';
-    // A cancel that came in while training ended: publish nothing.
+    // A cancel that came in while training ended: deliver nothing.
     if (await registry.jobs.cancelRequest(jobId)) {
-      await report({ state: 'cancelled', finishedAt: now() }, true);
-      if (point === undefined) await recordState({ state: 'cancelled' });
-      return status;
+      await reporter.end({ state: 'cancelled' });
+      return { kind: 'done', status: reporter.status };
     }
-    if (point !== undefined) {
-      // Staged, not published: only the reduce step makes the best point a version.
-      await registry.jobs.uploadPointAdapter(jobId, point, out);
-      const seeds = metrics.seeds.map((s) => ({ seed: s.seed, score: s.best ? metricValue(s.best, metrics.metric) : null }));
-      // The selection score: the mean over seeds, none when a seed has none (as sweep/select.ts scores points).
-      const score = seeds.some((s) => s.score === null) ? null : summarize(seeds.map((s) => s.score))!.mean;
-      pointResult = { seeds, score, best: headlineMetrics(metrics), trainablePercent: metrics.parameters.trainablePercent };
-      await report({ state: 'succeeded', finishedAt: now() }, true);
-      pointFinished('succeeded', score, null);
-      await events.flush();
-      return status;
-    }
-    const manifest = await publishJobAdapter(registry, spec, out, config, metrics.best, metrics.belowMajority);
-    // The guardrail: an adapter no better than always answering the majority label is published, but flagged.
-    const guard = majorityGuard(metrics.belowMajority);
-    if (guard) events.add(guard.event);
-    await report({ state: 'succeeded', adapterVersion: manifest.version, finishedAt: now(), ...guard?.status }, true);
-    events.add(
-      newJobEvent('succeeded', `published ${spec.task} version ${manifest.version}`, {
-        adapterVersion: manifest.version,
-        metrics: manifest.metrics,
-      }),
-      true,
-    );
-    await events.flush();
-    return status;
+    await run.deliver({ out, config, metrics }, reporter);
+    return { kind: 'done', status: reporter.status };
   } catch (err) {
     // Awaited here, not returned: `finally` must not remove the work folder under an upload in flight.
-    if (err instanceof StopTraining && stopPatch) return await finishStop(stopPatch);
-    await report({ state: 'failed', error: { message: (err as Error).message }, finishedAt: now() }, true);
-    await recordState({ state: 'failed', error: { message: (err as Error).message } });
-    // A failed point is a result of the sweep (the reduce reports it), not a failure of the run.
-    if (point !== undefined) return status;
-    throw err;
+    if (err instanceof StopTraining) return await finishStop();
+    await reporter.end({ state: 'failed', message: (err as Error).message });
+    return { kind: 'failed', status: reporter.status, error: err as Error };
   } finally {
-    process.off('SIGTERM', onTerm);
-    if (o.stopWhenStdinCloses) process.stdin.off('end', onParentGone).off('error', onParentGone).pause();
     rmSync(work, { recursive: true, force: true });
   }
 }
 
-/** What a trainer event changes in status.json; `now` when it must be written at once (else throttled). */
-function statusPatch(event: TrainerEvent): { status: Partial<JobStatus>; now: boolean } | null {
-  switch (event.event) {
-    case 'start':
-      return { status: { totalSteps: event.totalSteps }, now: true };
-    case 'step':
-      return { status: { step: event.step, epoch: event.epoch, loss: event.loss, totalSteps: event.totalSteps }, now: false };
-    case 'validation': {
-      const { loss, accuracy, macroF1, mcc, examples } = event;
-      return { status: { validation: { loss, accuracy, macroF1, mcc, examples } }, now: true };
-    }
-    default:
-      return null;
-  }
-}
-
-/** The event of a job stopping in `patch.state` (a failure with its reason), or of going back to the queue. */
-function stateEvent(patch: Partial<JobStatus>): NewJobEvent | null {
-  switch (patch.state) {
-    case 'failed': {
-      const reason = patch.error?.message ?? 'the job failed';
-      return newJobEvent('failed', `the job failed: ${reason}`, { reason });
-    }
-    case 'cancelled':
-      return newJobEvent('cancelled', 'the job was cancelled on request', { reason: 'cancelled on request' });
-    case 'queued':
-      return newJobEvent('queued', 'the job stopped with its runner and is queued to resume', {});
-    default:
-      return null;
+/** `work()`, unless `signal` aborts first: then StopTraining (the work is left to end on its own, unobserved). */
+async function untilAborted<T>(signal: AbortSignal, work: () => Promise<T>): Promise<T> {
+  if (signal.aborted) throw new StopTraining();
+  let onAbort = () => {};
+  const aborted = new Promise<never>((_, reject) => {
+    onAbort = () => reject(new StopTraining());
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+  try {
+    return await Promise.race([work(), aborted]);
+  } finally {
+    signal.removeEventListener('abort', onAbort);
   }
 }
 

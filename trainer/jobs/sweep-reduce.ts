@@ -9,18 +9,17 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AdapterConfig } from '../../shared/adapter-config.ts';
-import { type Hyperparameters, type JobSpec, type JobStatus, type PointStatus, queuedStatus } from '../../shared/job.ts';
+import { type Hyperparameters, type JobSpec, type PointStatus, queuedStatus } from '../../shared/job.ts';
 import { newJobEvent } from '../../shared/job-events.ts';
 import { belowMajority, type MajorityBaseline } from '../../shared/majority-baseline.ts';
 import { pointLabel, sweepSettings } from '../../shared/sweep.ts';
 import { selectBest } from '../sweep/select.ts';
 import { trainDefaults } from '../train/defaults.ts';
+import type { JobOutcome } from './job-outcome.ts';
+import { JobReporter, jobPlace } from './job-reporter.ts';
 import { majorityGuard } from './majority-guard.ts';
 import { publishJobAdapter } from './publish.ts';
 import type { RunJobOptions } from './run-job.ts';
-
-/** `lr=0.001 bottleneck=64`: a point's swept values, for messages (the grid's one label, shared/sweep.ts). */
-export const settingsLabel = pointLabel;
 
 /** One point's line in the published metrics.json `sweep` field. */
 export interface SweepPointSummary {
@@ -33,17 +32,27 @@ export interface SweepPointSummary {
   error: string | null;
 }
 
-export async function reduceSweep(o: RunJobOptions, spec: JobSpec): Promise<JobStatus> {
+export async function reduceSweep(o: RunJobOptions, spec: JobSpec): Promise<JobOutcome> {
   const { registry, jobId } = o;
-  const now = () => new Date().toISOString();
   const current = (await registry.jobs.status(jobId)) ?? queuedStatus(jobId, spec.createdAt);
-  if (current.state === 'succeeded') return current; // a retried reduce: already published
-  const write = async (patch: Partial<JobStatus>) => {
-    const status: JobStatus = { ...current, startedAt: current.startedAt ?? now(), ...patch, updatedAt: now() };
-    await registry.jobs.putStatus(status);
-    return status;
+  if (current.state === 'succeeded') return { kind: 'done', status: current }; // a retried reduce: already published
+  // The sweep's own status, written at once (a reduce writes a handful); its end events are the job's.
+  const reporter = new JobReporter({
+    ...o,
+    statusInterval: 0,
+    place: jobPlace,
+    status: { ...current, startedAt: current.startedAt ?? new Date().toISOString() },
+  });
+  // A cancel is the API's to log.
+  const cancelled = async (): Promise<JobOutcome> => {
+    await reporter.update({ state: 'cancelled', finishedAt: new Date().toISOString() }, true);
+    return { kind: 'done', status: reporter.status };
   };
-  if (await registry.jobs.cancelRequest(jobId)) return write({ state: 'cancelled', finishedAt: now() });
+  const failed = async (error: Error): Promise<JobOutcome> => {
+    await reporter.end({ state: 'failed', message: error.message });
+    return { kind: 'failed', status: reporter.status, error };
+  };
+  if (await registry.jobs.cancelRequest(jobId)) return cancelled();
 
   const h = spec.hyperparameters;
   const metric = h.metric ?? trainDefaults.metric;
@@ -66,11 +75,8 @@ export async function reduceSweep(o: RunJobOptions, spec: JobSpec): Promise<JobS
     metric === 'loss',
   );
   if (!chosen) {
-    const why = summaries.map((p) => `point ${p.point} (${settingsLabel(p.settings)}): ${p.error ?? reasonOf(p.state)}`).join('; ');
-    const message = `no point of the sweep finished with a validation score: ${why}`;
-    await write({ state: 'failed', error: { message }, finishedAt: now() });
-    await registry.jobs.appendEvents(jobId, [newJobEvent('failed', `the job failed: ${message}`, { reason: message })]);
-    throw new Error(message);
+    const why = summaries.map((p) => `point ${p.point} (${pointLabel(p.settings)}): ${p.error ?? reasonOf(p.state)}`).join('; ');
+    return failed(new Error(`no point of the sweep finished with a validation score: ${why}`));
   }
   const best = summaries[chosen.point];
   const winner = statuses[chosen.point]!;
@@ -89,40 +95,32 @@ export async function reduceSweep(o: RunJobOptions, spec: JobSpec): Promise<JobS
       `${JSON.stringify({ ...trained, sweep: { metric, selection: 'mean over seeds on validation', bestPoint: best.point, points: summaries } }, null, 2)}\n`,
     );
     const config = JSON.parse(readFileSync(join(dir, 'adapter_config.json'), 'utf8')) as AdapterConfig;
-    if (await registry.jobs.cancelRequest(jobId)) return write({ state: 'cancelled', finishedAt: now() });
+    if (await registry.jobs.cancelRequest(jobId)) return await cancelled();
     // The guardrail, on the winner's own validation set (its metrics.json carries the majority baseline).
     const guard = majorityGuard(belowMajority(winner.best ?? null, (trained as { majority?: MajorityBaseline | null }).majority, metric));
     const manifest = await publishJobAdapter(registry, spec, dir, config, winner.best ?? null, guard?.status.belowMajority);
-    const status = await write({
-      state: 'succeeded',
-      adapterVersion: manifest.version,
-      validation: winner.best ?? null,
-      sweep: { bestPoint: best.point },
-      finishedAt: now(),
-      ...guard?.status,
-    });
-    await registry.jobs.appendEvents(jobId, [
-      ...(guard ? [guard.event] : []),
-      newJobEvent('sweep-selected', `point ${best.point} (${settingsLabel(best.settings)}) is best on ${metric}: ${best.score}`, {
-        point: best.point,
-        settings: best.settings,
-        metric,
-        score: best.score!,
-        points: summaries.length,
-        finished,
-      }),
-      newJobEvent('succeeded', `published ${spec.task} version ${manifest.version}`, {
-        adapterVersion: manifest.version,
-        metrics: manifest.metrics,
-      }),
-    ]);
-    return status;
+    await reporter.succeed(
+      { adapterVersion: manifest.version, validation: winner.best ?? null, sweep: { bestPoint: best.point }, ...guard?.status },
+      [
+        ...(guard ? [guard.event] : []),
+        newJobEvent('sweep-selected', `point ${best.point} (${pointLabel(best.settings)}) is best on ${metric}: ${best.score}`, {
+          point: best.point,
+          settings: best.settings,
+          metric,
+          score: best.score!,
+          points: summaries.length,
+          finished,
+        }),
+        newJobEvent('succeeded', `published ${spec.task} version ${manifest.version}`, {
+          adapterVersion: manifest.version,
+          metrics: manifest.metrics,
+        }),
+      ],
+    );
+    return { kind: 'done', status: reporter.status };
   } catch (err) {
     // Publishing failed (a staged file missing, the store refusing): the job says why, not just its exit code.
-    const message = `publishing the sweep's best point ${best.point} failed: ${(err as Error).message}`;
-    await write({ state: 'failed', error: { message }, finishedAt: now() }).catch(() => {});
-    await registry.jobs.appendEvents(jobId, [newJobEvent('failed', `the job failed: ${message}`, { reason: message })]).catch(() => {});
-    throw err;
+    return await failed(new Error(`publishing the sweep's best point ${best.point} failed: ${(err as Error).message}`, { cause: err }));
   } finally {
     rmSync(work, { recursive: true, force: true });
   }

@@ -32,5 +32,3 @@ export function validationPoints(events: readonly EventLike[]): { metric: string
 export function metricOf(m: { accuracy: number; macroF1?: number; mcc?: number; loss: number }, metric: string): number | undefined {
   return metric === 'f1' ? m.macroF1 : metric === 'mcc' ? m.mcc : metric === 'loss' ? m.loss : m.accuracy;
 }
-
-export const TERMINAL = ['succeeded', 'failed', 'cancelled'];

@@ -5,6 +5,7 @@
  *   0.9000 on its adapter are not a puzzle.
  * - A sweep's progress is points done of the total, with a time estimate, not a sum of steps.
  */
+import { isFinal } from '../../../shared/job-lifecycle.ts';
 import type { Metrics } from './types.ts';
 
 export interface ScoreRow {
@@ -41,13 +42,11 @@ export interface SweepPointLike {
   progress: { fraction: number };
 }
 
-const ENDED = ['succeeded', 'failed', 'cancelled'];
-
 /** "1 / 3 points done · about 2 min left": `startedAt` and `now` in ms; no estimate before any progress or once ended. */
 export function sweepProgress(points: readonly SweepPointLike[], startedAt: number | null, now: number, active: boolean): string {
-  const done = points.filter((p) => ENDED.includes(p.status)).length;
+  const done = points.filter((p) => isFinal(p.status)).length;
   const text = `${done} / ${points.length} points done`;
-  const fraction = points.reduce((n, p) => n + (ENDED.includes(p.status) ? 1 : p.progress.fraction), 0) / Math.max(1, points.length);
+  const fraction = points.reduce((n, p) => n + (isFinal(p.status) ? 1 : p.progress.fraction), 0) / Math.max(1, points.length);
   if (!active || startedAt === null || fraction <= 0 || fraction >= 1) return text;
   const elapsed = (now - startedAt) / 1000;
   return `${text} · about ${duration((elapsed * (1 - fraction)) / fraction)} left`;

@@ -221,6 +221,19 @@ describe('latest(task): the newest sound manifest, remembered briefly', () => {
     assert.equal((await registry.adapters.latest('theirs')).manifest?.version, v2);
   });
 
+  test("a version a job's status names (sawVersion) is served before the TTL runs out; a known one keeps the cache", async () => {
+    const { dir, counting, registry } = countedRegistry();
+    const v1 = await publish(registry, 'told', -60_000);
+    await registry.adapters.latest('told');
+    registry.adapters.sawVersion('told', v1.version); // already listed: nothing to forget
+    const warm = counting.snapshot();
+    assert.equal((await registry.adapters.latest('told')).manifest?.version, v1.version);
+    assert.deepEqual(counting.snapshot(), warm, 'a version the answer lists keeps it');
+    const v2 = await publishFromAnotherProcess(pathToFileURL(dir).href, 'told');
+    registry.adapters.sawVersion('told', v2); // the clock has not moved
+    assert.equal((await registry.adapters.latest('told')).manifest?.version, v2);
+  });
+
   test('a corrupt newer manifest is passed over and told to every caller, remembered or not', async () => {
     const { counting, registry } = countedRegistry();
     const good = await publish(registry, 'rotten');

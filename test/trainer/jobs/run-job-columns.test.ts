@@ -45,7 +45,7 @@ async function jobWith(jobId: string, hyperparameters: Hyperparameters) {
     createdAt: new Date().toISOString(),
     hyperparameters: { epochs: 1, batchSize: 8, bottleneck: 2, ...hyperparameters },
   });
-  return runJob({ registry, jobId, device: 'cpu', threads: 1, statusInterval: 0, stopWhenStdinCloses: false, log: () => {} });
+  return runJob({ registry, jobId, device: 'cpu', threads: 1, statusInterval: 0, log: () => {} }, new AbortController().signal);
 }
 
 test("a job reads its TSV with the spec's column names, pairs included, and publishes", async () => {
@@ -53,13 +53,20 @@ test("a job reads its TSV with the spec's column names, pairs included, and publ
   writeTinyBert(base, { numLayers: 1 });
   await registry.models.upload('tiny', base, ['config.json', 'model.safetensors', 'vocab.txt']);
 
-  const status = await jobWith('ft-columns', { textColumn: 'review', textPairColumn: 'summary', labelColumn: 'sentiment' });
-  assert.equal(status.state, 'succeeded', JSON.stringify(status.error));
+  const outcome = await jobWith('ft-columns', { textColumn: 'review', textPairColumn: 'summary', labelColumn: 'sentiment' });
+  const { status } = outcome;
+  assert.equal(outcome.kind, 'done', JSON.stringify(status.error));
+  assert.equal(status.state, 'succeeded');
   const manifest = await registry.adapters.manifest('reviews', status.adapterVersion!);
   assert.deepEqual(manifest?.labels, ['neg', 'pos']);
   assert.equal(manifest?.metrics !== null, true, 'the validation file was read with the same columns');
 
-  // The same job without them fails (run-job throws, and records it), naming the column it looked for.
-  await assert.rejects(jobWith('ft-no-columns', {}), /no column "text" .* its columns are "id", "review", "summary", "sentiment"/);
+  // The same job without them fails (and records it), naming the column it looked for.
+  const failed = await jobWith('ft-no-columns', {});
+  assert.equal(failed.kind, 'failed');
+  assert.match(
+    failed.kind === 'failed' ? failed.error.message : '',
+    /no column "text" .* its columns are "id", "review", "summary", "sentiment"/,
+  );
   assert.equal((await registry.jobs.status('ft-no-columns'))?.state, 'failed');
 });

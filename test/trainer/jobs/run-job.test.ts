@@ -195,6 +195,25 @@ test('SIGTERM in a Batch attempt (which Batch may retry) leaves the job queued, 
   assert.ok(!types.includes('failed'), types.join(' '));
 });
 
+test('SIGINT (Ctrl-C on a run-job started by hand) marks the job failed saying so, and exits 130', async () => {
+  const long = spec('job-int', 's3://registry/datasets/toy.jsonl');
+  long.hyperparameters = { ...long.hyperparameters, epochs: 100, batchSize: 2 };
+  await registry.jobs.create(long);
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', 'trainer/cli.ts', 'run-job', '--registry', 's3://registry', '--job', 'job-int', '--status-interval', '0'],
+    { env: { ...process.env, ...s3.env, ONNXRUNTIME_NODE_INSTALL: 'skip' }, stdio: 'ignore' },
+  );
+  const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+  await waitUntil('job-int past step 2', async () => ((await registry.jobs.status('job-int'))?.step ?? 0) >= 2);
+  child.kill('SIGINT');
+  assert.equal(await exited, 130);
+  const status = await registry.jobs.status('job-int');
+  assert.equal(status?.state, 'failed');
+  assert.match(status.error!.message, /interrupted by SIGINT/);
+  assert.equal((await registry.jobs.listEvents('job-int')).events.at(-1)?.type, 'failed');
+});
+
 test('run-job re-validates spec.json with the API schema: a local-file dataset (SSRF to the host) is refused unread', async () => {
   const { writeFileSync } = await import('node:fs');
   const secret = join(mkdtempSync(join(tmpdir(), 'planted-')), 'secret.jsonl');

@@ -2,12 +2,14 @@
  * One job, live: status, progress, the loss curve and events, polled (polling works everywhere,
  * Lambda included) until the job ends; then the curve of its published metrics.json.
  */
+
+import { isFinal } from '../../../../shared/job-lifecycle.ts';
 import { call, getJson } from '../api.ts';
 import { lossChart } from '../chart.ts';
 import type { Point } from '../chart-geometry.ts';
 import { h, mount } from '../dom.ts';
 import { num, time } from '../format.ts';
-import { lossPoints, TERMINAL } from '../job-events.ts';
+import { lossPoints } from '../job-events.ts';
 import { scoreRows, sweepProgress } from '../job-summary.ts';
 import { metricsFile } from '../metrics-file.ts';
 import { hasRoute } from '../openapi.ts';
@@ -67,7 +69,7 @@ export function jobPage(root: HTMLElement, jobId: string): () => void {
   }
 
   function render(job: Job): void {
-    const active = !TERMINAL.includes(job.status);
+    const active = !isFinal(job.status);
     mount(
       summary,
       dl([
@@ -161,7 +163,7 @@ export function jobPage(root: HTMLElement, jobId: string): () => void {
       await pollEvents();
       if (job.loss !== null && job.progress.step > 0 && polled.at(-1)?.x !== job.progress.step)
         polled.push({ x: job.progress.step, y: job.loss });
-      const done = TERMINAL.includes(job.status);
+      const done = isFinal(job.status);
       if (done && job.adapterVersion && !finalCurve) {
         // The published curve has every step; the live one was sampled.
         published = await metricsFile(job.task, job.adapterVersion).catch(() => null);
@@ -171,7 +173,7 @@ export function jobPage(root: HTMLElement, jobId: string): () => void {
       problem.replaceChildren();
       render(job);
       // The final event may land just after the status: poll a little longer for it.
-      const logged = done && (!eventsRoute || events.some((e) => TERMINAL.includes(e.type)) || ++pollsAfterDone > 10);
+      const logged = done && (!eventsRoute || events.some((e) => isFinal(e.type)) || ++pollsAfterDone > 10);
       if (!logged) timer = setTimeout(tick, POLL_MS);
     } catch (err) {
       if (stopped) return;

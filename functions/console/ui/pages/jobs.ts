@@ -1,8 +1,9 @@
 /** Fine-tune jobs, newest first, a page at a time (the API's `after` cursor). */
+
+import { isFinal } from '../../../../shared/job-lifecycle.ts';
 import { getJson } from '../api.ts';
 import { h, mount } from '../dom.ts';
 import { time } from '../format.ts';
-import { TERMINAL } from '../job-events.ts';
 import { sweepProgress } from '../job-summary.ts';
 import type { Job, List } from '../types.ts';
 import { errorBox, pageTitle, statusBadge } from '../widgets.ts';
@@ -46,7 +47,7 @@ export function jobsPage(root: HTMLElement, query: URLSearchParams): void {
                     h('progress', { max: 1, value: j.progress.fraction, 'aria-label': `progress of ${j.jobId}` }),
                     // A sweep counts points (its steps sum over points that run one after another).
                     j.sweep
-                      ? ` ${sweepProgress(j.sweep.points, j.startedAt ? Date.parse(j.startedAt) : null, Date.now(), !TERMINAL.includes(j.status))}`
+                      ? ` ${sweepProgress(j.sweep.points, j.startedAt ? Date.parse(j.startedAt) : null, Date.now(), !isFinal(j.status))}`
                       : ` ${Math.round(j.progress.fraction * 100)} %`,
                   ),
                   h('td', {}, time(j.createdAt)),
