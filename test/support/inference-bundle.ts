@@ -82,7 +82,10 @@ process.exit(0);
   return new Promise((ok, fail) =>
     execFile(process.execPath, ['--input-type=module', '-e', child], { env, encoding: 'utf8', timeout: timeoutMs }, (err, out, errOut) => {
       if (err) return fail(new Error(`inference bundle run failed (${err.code ?? err.signal}): ${out}\n${errOut}`));
-      ok(JSON.parse(out.trim().split('\n').pop() ?? '') as BundleRun);
+      // The function's own request log may print after it (it is flushed on exit): pick the run's line.
+      const line = out.split('\n').find((l) => l.startsWith('{"importMs"'));
+      if (!line) return fail(new Error(`inference bundle run printed no result: ${out}\n${errOut}`));
+      ok(JSON.parse(line) as BundleRun);
     }),
   );
 }
