@@ -1,0 +1,311 @@
+/**
+ * A tokenizer for any of the families in families.ts, from its files' text (no file system; load-tokenizer.ts
+ * reads a directory). Word pieces come from Hugging Face's tokenizers.js for every format: tokenizer.json
+ * as shipped; vocab.json + merges.txt and SentencePiece models converted first (convert-tokenizer.ts);
+ * BERT's vocab.txt / WordPiece tokenizer.json through bert-tokenizer-core.ts, so its ids are the ones the
+ * BERT path gives. Framing (special tokens, pair template, token types) and truncation are done here,
+ * with the family's rules, as tokenizers.js does neither the way the Rust library does.
+ */
+import { Tokenizer as HfTokenizer } from '@huggingface/tokenizers';
+import { bertTokenizerFromText, checkMaxSeqLen, longestFirstLengths, TokenizerError } from './bert-tokenizer-core.ts';
+import { byteLevelBpeJson, parseMerges, parseVocabJson, sentencePieceJson } from './convert-tokenizer.ts';
+import {
+  FAMILY_TOKENIZER_RULES,
+  type FamilySpecialTokens,
+  type FamilyTokenizerRules,
+  familyPositionIds,
+  frame,
+  specialTokenCount,
+  type TokenizerFamily,
+} from './families.ts';
+import { PieceType, parseSentencePieceModel } from './sentencepiece-model.ts';
+import { PrecompiledCharsmap, sentencePieceNormalize, splitOnPunctuation } from './sentencepiece-normalizer.ts';
+import { vocabFromLines, vocabLines } from './tokenizer-json.ts';
+
+type Json = Record<string, unknown>;
+const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+export interface TextFile {
+  name: string;
+  text: string;
+}
+
+/** The tokenizer files of a model directory; the first usable format in this order is used. */
+export interface FamilyTokenizerFiles {
+  tokenizerJson?: TextFile;
+  vocabJson?: TextFile;
+  mergesTxt?: TextFile;
+  sentencePiece?: { name: string; bytes: Uint8Array };
+  vocabTxt?: TextFile;
+  tokenizerConfig?: TextFile;
+}
+
+export interface FamilyEncoding {
+  inputIds: number[];
+  tokenTypeIds: number[];
+  attentionMask: number[];
+  /** Word pieces truncation dropped. */
+  truncatedTokens: number;
+}
+
+/** `longest_first`: the Rust library's split of a pair (longestFirstLengths); `only_second`: cut the second text only. */
+export type PairTruncation = 'longest_first' | 'only_second';
+
+export interface FamilyTokenizer {
+  readonly family: TokenizerFamily;
+  readonly rules: FamilyTokenizerRules;
+  /** Which format the pieces came from, e.g. "tokenizer.json (Unigram)". */
+  readonly format: string;
+  readonly maxSeqLen: number;
+  readonly vocabSize: number;
+  readonly clsId: number;
+  readonly sepId: number;
+  readonly padId: number;
+  readonly unkId: number;
+  readonly maskId: number | undefined;
+  /** Word-piece ids, no special tokens, no truncation. */
+  pieces(text: string): number[];
+  /** The family's single-text template, truncated to maxSeqLen. */
+  encode(text: string): FamilyEncoding;
+  /** The family's pair template, truncated to maxSeqLen (longest_first unless told). */
+  encodePair(text: string, textPair: string, truncation?: PairTruncation): FamilyEncoding;
+  /** The family's position ids for a (possibly padded) row. */
+  positionIds(inputIds: readonly number[]): number[];
+  tokenId(token: string): number | undefined;
+}
+
+export interface FamilyTokenizerOptions {
+  family: TokenizerFamily;
+  maxSeqLen: number;
+}
+
+function parseJson(file: TextFile): Json {
+  let value: unknown;
+  try {
+    value = JSON.parse(file.text);
+  } catch (e) {
+    throw new TokenizerError(`${file.name}: not valid JSON: ${(e as Error).message}`);
+  }
+  if (!isObject(value)) throw new TokenizerError(`${file.name}: expected a JSON object`);
+  return value;
+}
+
+function configToken(config: Json | undefined, key: string): string | undefined {
+  const v = config?.[key];
+  if (typeof v === 'string') return v;
+  if (isObject(v) && typeof v.content === 'string') return v.content;
+  return undefined;
+}
+
+interface Pieces {
+  format: string;
+  file: string;
+  encode: (text: string) => number[];
+  ids: Map<string, number>;
+}
+
+const MODEL_TYPES = ['WordPiece', 'BPE', 'Unigram'];
+
+/** Token -> id over a tokenizer.json's model vocabulary and added tokens; checks the model type. */
+function tokenizerJsonIds(file: string, doc: Json): { ids: Map<string, number>; type: string } {
+  const model = doc.model;
+  if (!isObject(model)) throw new TokenizerError(`${file}: no "model" object`);
+  if (typeof model.type !== 'string' || !MODEL_TYPES.includes(model.type))
+    throw new TokenizerError(`${file}: model type ${JSON.stringify(model.type)} is not one of ${MODEL_TYPES.join(', ')}`);
+  const ids = new Map<string, number>();
+  if (model.type === 'Unigram') {
+    if (!Array.isArray(model.vocab) || model.vocab.length === 0)
+      throw new TokenizerError(`${file}: a Unigram model.vocab must be a non-empty array of [piece, score]`);
+    model.vocab.forEach((entry: unknown, i) => {
+      if (!Array.isArray(entry) || typeof entry[0] !== 'string' || typeof entry[1] !== 'number')
+        throw new TokenizerError(`${file}: model.vocab[${i}] is not [piece, score]`);
+      if (!ids.has(entry[0])) ids.set(entry[0], i);
+    });
+    if (!Number.isInteger(model.unk_id) || (model.unk_id as number) < 0 || (model.unk_id as number) >= model.vocab.length)
+      throw new TokenizerError(`${file}: the Unigram model's unk_id ${JSON.stringify(model.unk_id)} is not a piece of its vocab`);
+  } else {
+    if (!isObject(model.vocab)) throw new TokenizerError(`${file}: model.vocab is not an object of token -> id`);
+    for (const [token, id] of Object.entries(model.vocab)) {
+      if (typeof id !== 'number' || !Number.isInteger(id) || id < 0)
+        throw new TokenizerError(`${file}: model.vocab[${JSON.stringify(token)}] is not a non-negative integer id`);
+      ids.set(token, id);
+    }
+    if (ids.size === 0) throw new TokenizerError(`${file}: model.vocab is empty`);
+    if (model.type === 'BPE' && !Array.isArray(model.merges)) throw new TokenizerError(`${file}: a BPE model needs a "merges" array`);
+  }
+  const added = doc.added_tokens ?? [];
+  if (!Array.isArray(added)) throw new TokenizerError(`${file}: "added_tokens" is not an array`);
+  added.forEach((t: unknown, i) => {
+    if (!isObject(t) || typeof t.content !== 'string' || !Number.isInteger(t.id) || (t.id as number) < 0)
+      throw new TokenizerError(`${file}: added_tokens[${i}] needs a string "content" and a non-negative integer "id"`);
+    ids.set(t.content, t.id as number);
+  });
+  return { ids, type: model.type };
+}
+
+/** Pieces from a tokenizer.json document run by tokenizers.js (its post-processor is not used). */
+function libraryPieces(file: string, doc: Json, format: string): Pieces {
+  const { ids, type } = tokenizerJsonIds(file, doc);
+  const json: Json = {
+    ...doc,
+    added_tokens: doc.added_tokens ?? [],
+    normalizer: doc.normalizer ?? null,
+    pre_tokenizer: doc.pre_tokenizer ?? null,
+    post_processor: null,
+    decoder: null,
+  };
+  let hf: HfTokenizer;
+  try {
+    hf = new HfTokenizer(json, {});
+  } catch (e) {
+    throw new TokenizerError(`${file}: cannot be used: ${(e as Error).message}`);
+  }
+  return { format: `${format} (${type})`, file, ids, encode: (text) => hf.encode(text, { add_special_tokens: false }).ids };
+}
+
+/** BERT WordPiece pieces through the BERT tokenizer, so they are exactly the BERT path's. */
+function wordPiecePieces(files: FamilyTokenizerFiles, format: string, file: string, ids: Map<string, number>): Pieces {
+  const bert = bertTokenizerFromText(
+    {
+      tokenizerJson: files.tokenizerJson,
+      vocabTxt: files.tokenizerJson ? undefined : files.vocabTxt,
+      tokenizerConfig: files.tokenizerConfig,
+    },
+    { maxSeqLen: Number.MAX_SAFE_INTEGER },
+  );
+  return { format, file, ids, encode: (text) => bert.encode(text).inputIds.slice(1, -1) };
+}
+
+function piecesOf(files: FamilyTokenizerFiles, family: TokenizerFamily, special: FamilySpecialTokens, config: Json | undefined): Pieces {
+  const wordPieceFamily = family === 'bert' || family === 'distilbert' || family === 'electra';
+  if (files.tokenizerJson) {
+    const doc = parseJson(files.tokenizerJson);
+    const { ids, type } = tokenizerJsonIds(files.tokenizerJson.name, doc);
+    if (wordPieceFamily && type === 'WordPiece') return wordPiecePieces(files, 'tokenizer.json (WordPiece)', files.tokenizerJson.name, ids);
+    return libraryPieces(files.tokenizerJson.name, doc, 'tokenizer.json');
+  }
+  if (files.vocabJson || files.mergesTxt) {
+    if (!files.vocabJson)
+      throw new TokenizerError(`${files.mergesTxt?.name}: merges.txt is there but vocab.json is not (byte-level BPE needs both)`);
+    if (!files.mergesTxt)
+      throw new TokenizerError(`${files.vocabJson.name}: vocab.json is there but merges.txt is not (byte-level BPE needs both)`);
+    const vocab = parseVocabJson(files.vocabJson.name, files.vocabJson.text);
+    const merges = parseMerges(files.mergesTxt.name, files.mergesTxt.text);
+    const addPrefixSpace = config?.add_prefix_space === true;
+    return libraryPieces(files.vocabJson.name, byteLevelBpeJson(vocab, merges, special, { addPrefixSpace }), 'vocab.json + merges.txt');
+  }
+  if (files.sentencePiece) {
+    const { name, bytes } = files.sentencePiece;
+    const model = parseSentencePieceModel(name, bytes);
+    const deberta = { doLowerCase: config?.do_lower_case === true, splitByPunct: config?.split_by_punct === true };
+    const doc =
+      family === 'xlm-roberta'
+        ? sentencePieceJson(model, { kind: 'fairseq', special })
+        : sentencePieceJson(model, { kind: 'plain', ...deberta });
+    // The slow tokenizers run sentencepiece itself: its normalizer (exact), then the model on the whole string.
+    const lib = libraryPieces(name, { ...doc, normalizer: null, pre_tokenizer: null }, 'SentencePiece model');
+    const charsmap =
+      model.normalizerSpec.precompiledCharsmap.length > 0
+        ? new PrecompiledCharsmap(name, model.normalizerSpec.precompiledCharsmap)
+        : undefined;
+    const userDefined = model.pieces.filter((p) => p.type === PieceType.USER_DEFINED).map((p) => p.piece);
+    const encodeWord = (word: string): number[] => {
+      const normalized = sentencePieceNormalize(word, charsmap, model.normalizerSpec, userDefined);
+      return normalized === '' ? [] : lib.encode(normalized);
+    };
+    const lower = family !== 'xlm-roberta' && deberta.doLowerCase;
+    const split = family !== 'xlm-roberta' && deberta.splitByPunct;
+    return {
+      ...lib,
+      encode: (text) => {
+        const t = lower ? text.toLowerCase() : text;
+        return split ? splitOnPunctuation(t).flatMap(encodeWord) : encodeWord(t);
+      },
+    };
+  }
+  if (files.vocabTxt) {
+    if (!wordPieceFamily)
+      throw new TokenizerError(`${files.vocabTxt.name}: vocab.txt is a WordPiece vocabulary; a ${family} tokenizer is not WordPiece`);
+    const ids = new Map<string, number>(Object.entries(vocabFromLines(vocabLines(files.vocabTxt.text))));
+    return wordPiecePieces(files, 'vocab.txt (WordPiece)', files.vocabTxt.name, ids);
+  }
+  throw new TokenizerError('no tokenizer file: expected tokenizer.json, vocab.json + merges.txt, a SentencePiece *.model, or vocab.txt');
+}
+
+/** Builds the family's tokenizer from its files' text. */
+export function familyTokenizerFromFiles(files: FamilyTokenizerFiles, opts: FamilyTokenizerOptions): FamilyTokenizer {
+  const { family, maxSeqLen } = opts;
+  const rules = FAMILY_TOKENIZER_RULES[family];
+  if (rules === undefined) throw new TokenizerError(`unknown tokenizer family ${JSON.stringify(family)}`);
+  checkMaxSeqLen(maxSeqLen);
+  const config = files.tokenizerConfig ? parseJson(files.tokenizerConfig) : undefined;
+  const special: FamilySpecialTokens = {
+    cls: configToken(config, 'cls_token') ?? rules.special.cls,
+    sep: configToken(config, 'sep_token') ?? rules.special.sep,
+    pad: configToken(config, 'pad_token') ?? rules.special.pad,
+    unk: configToken(config, 'unk_token') ?? rules.special.unk,
+    mask: configToken(config, 'mask_token') ?? rules.special.mask,
+  };
+  const pieces = piecesOf(files, family, special, config);
+  const idOf = (token: string, role: string): number => {
+    const id = pieces.ids.get(token);
+    if (id === undefined) throw new TokenizerError(`${pieces.file}: the vocabulary has no ${role} token ${JSON.stringify(token)}`);
+    return id;
+  };
+  const ids = {
+    cls: idOf(special.cls, 'classifier'),
+    sep: idOf(special.sep, 'separator'),
+    pad: idOf(special.pad, 'padding'),
+    unk: idOf(special.unk, 'unknown'),
+  };
+  let vocabSize = 0;
+  for (const id of pieces.ids.values()) if (id + 1 > vocabSize) vocabSize = id + 1;
+
+  const textOf = (text: unknown): string => {
+    if (typeof text !== 'string') throw new TokenizerError(`expected a string to encode, got ${text === null ? 'null' : typeof text}`);
+    return text;
+  };
+  const finish = (framed: { inputIds: number[]; tokenTypeIds: number[] }, truncatedTokens: number): FamilyEncoding => ({
+    ...framed,
+    attentionMask: new Array<number>(framed.inputIds.length).fill(1),
+    truncatedTokens,
+  });
+
+  return {
+    family,
+    rules,
+    format: pieces.format,
+    maxSeqLen,
+    vocabSize,
+    clsId: ids.cls,
+    sepId: ids.sep,
+    padId: ids.pad,
+    unkId: ids.unk,
+    maskId: pieces.ids.get(special.mask),
+    pieces: (text) => pieces.encode(textOf(text)),
+    tokenId: (token) => pieces.ids.get(token),
+    positionIds: (inputIds) => familyPositionIds(rules, inputIds, ids.pad),
+    encode(text) {
+      const a = pieces.encode(textOf(text));
+      const keep = Math.min(a.length, maxSeqLen - specialTokenCount(rules, false));
+      return finish(frame(rules, ids, a.slice(0, keep)), a.length - keep);
+    },
+    encodePair(text, textPair, truncation = 'longest_first') {
+      const budget = maxSeqLen - specialTokenCount(rules, true);
+      if (budget < 0) throw new TokenizerError(`maxSeqLen ${maxSeqLen} leaves no room for a ${family} pair's special tokens`);
+      const a = pieces.encode(textOf(text));
+      const b = pieces.encode(textOf(textPair));
+      let na: number;
+      let nb: number;
+      if (truncation === 'only_second') {
+        if (a.length + b.length > budget && a.length >= budget)
+          throw new TokenizerError(
+            `only_second truncation: the first text's ${a.length} pieces leave no room for the second within maxSeqLen ${maxSeqLen}`,
+          );
+        na = a.length;
+        nb = Math.min(b.length, budget - a.length);
+      } else [na, nb] = longestFirstLengths(a.length, b.length, budget);
+      return finish(frame(rules, ids, a.slice(0, na), b.slice(0, nb)), a.length - na + b.length - nb);
+    },
+  };
+}
