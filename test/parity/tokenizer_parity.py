@@ -17,6 +17,7 @@ report also counts how many of them the slow tokenizer's own split agrees with.
     . ../shared/hfref/env.sh && /usr/bin/python3 test/parity/tokenizer_parity.py
 """
 
+import base64
 import json
 import os
 import random
@@ -182,6 +183,40 @@ def train_spm(dir_, name, lines, model_type, extra):
     os.replace(os.path.join(dir_, "m.model"), os.path.join(dir_, name))
 
 
+def spm_tokenizer_json(model_file, out_file, flavour):
+    """The tokenizer.json transformers' XLMRobertaConverter / DebertaV2Converter save (written here by hand:
+    no Rust `tokenizers` on these machines), from the model's protobuf read with google.protobuf."""
+    from transformers.utils.sentencepiece_model_pb2_new import ModelProto
+
+    proto = ModelProto()
+    with open(model_file, "rb") as f:
+        proto.ParseFromString(f.read())
+    charsmap = base64.b64encode(proto.normalizer_spec.precompiled_charsmap).decode()
+    if flavour == "xlm-roberta":
+        vocab = [["<s>", 0.0], ["<pad>", 0.0], ["</s>", 0.0], ["<unk>", 0.0]]
+        vocab += [[p.piece, p.score] for p in proto.pieces[3:]] + [["<mask>", 0.0]]
+        unk_id = 3
+        normalizer = [{"type": "Precompiled", "precompiled_charsmap": charsmap}, {"type": "Strip", "strip_left": False, "strip_right": True}, {"type": "Replace", "pattern": {"Regex": " {2,}"}, "content": "▁"}]
+        specials = {"<s>": True, "<pad>": True, "</s>": True, "<unk>": True, "<mask>": True}
+        pre = {"type": "Metaspace", "replacement": "▁", "prepend_scheme": "always", "split": True}
+    else:
+        vocab = [[p.piece, p.score] for p in proto.pieces]
+        unk_id = proto.trainer_spec.unk_id
+        normalizer = [{"type": "Strip", "strip_left": True, "strip_right": True}, {"type": "Precompiled", "precompiled_charsmap": charsmap}, {"type": "Replace", "pattern": {"Regex": " {2,}"}, "content": " "}]
+        specials = {p.piece: p.type == 3 for p in proto.pieces if p.type in (3, 4)}
+        pre = {"type": "Sequence", "pretokenizers": [{"type": "Metaspace", "replacement": "▁", "prepend_scheme": "always", "split": True}]}
+    index = {}
+    for i, (piece, _) in enumerate(vocab):
+        index.setdefault(piece, i)
+    added = [{"id": index[t], "content": t, "single_word": False, "lstrip": t == "<mask>", "rstrip": False, "normalized": False, "special": sp} for t, sp in specials.items()]
+    write_json(out_file, {
+        "version": "1.0", "truncation": None, "padding": None, "added_tokens": sorted(added, key=lambda t: t["id"]),
+        "normalizer": {"type": "Sequence", "normalizers": normalizer}, "pre_tokenizer": pre, "post_processor": None,
+        "decoder": {"type": "Metaspace", "replacement": "▁", "prepend_scheme": "always", "split": True},
+        "model": {"type": "Unigram", "unk_id": unk_id, "vocab": vocab, "byte_fallback": False},
+    })
+
+
 def write_json(path, doc):
     with open(path, "w", encoding="utf-8") as f:
         json.dump(doc, f, ensure_ascii=False)
@@ -314,6 +349,18 @@ def main():
         d = os.path.join(work, f"deberta-v2-{kind}")
         train_spm(d, "spm.model", lines, kind, deberta_extra)
         fams.append(Family(f"deberta-v2 (spm.model, {kind})", "deberta-v2", d, DebertaV2Tokenizer(os.path.join(d, "spm.model"))))
+    d = os.path.join(work, "deberta-v2-bytes")
+    train_spm(d, "spm.model", lines[:300], "bpe", dict(deberta_extra, byte_fallback=True))
+    fams.append(Family("deberta-v2 (spm.model, bpe, byte_fallback)", "deberta-v2", d, DebertaV2Tokenizer(os.path.join(d, "spm.model"))))
+    # tokenizer.json as the converters save it (Unigram with a Precompiled normalizer), beside the model
+    # the slow reference reads.
+    for flavour, src in [("xlm-roberta", xlmr_dir), ("deberta-v2", os.path.join(work, "deberta-v2-unigram"))]:
+        d = os.path.join(work, f"{flavour}-json")
+        os.makedirs(d)
+        model_file = os.path.join(src, "sentencepiece.bpe.model" if flavour == "xlm-roberta" else "spm.model")
+        spm_tokenizer_json(model_file, os.path.join(d, "tokenizer.json"), flavour)
+        hf = XLMRobertaTokenizer(model_file) if flavour == "xlm-roberta" else DebertaV2Tokenizer(model_file)
+        fams.append(Family(f"{flavour} (tokenizer.json, Unigram)", flavour, d, hf))
     d = os.path.join(work, "deberta-v2-lower")
     train_spm(d, "spm.model", lines, "unigram", deberta_extra)
     write_json(os.path.join(d, "tokenizer_config.json"), {"do_lower_case": True, "split_by_punct": True})

@@ -19,7 +19,7 @@ import {
   type TokenizerFamily,
 } from './families.ts';
 import { PieceType, parseSentencePieceModel } from './sentencepiece-model.ts';
-import { PrecompiledCharsmap, sentencePieceNormalize, splitOnPunctuation } from './sentencepiece-normalizer.ts';
+import { applyCharsmap, PrecompiledCharsmap, sentencePieceNormalize, splitOnPunctuation } from './sentencepiece-normalizer.ts';
 import { vocabFromLines, vocabLines } from './tokenizer-json.ts';
 
 type Json = Record<string, unknown>;
@@ -143,13 +143,35 @@ function tokenizerJsonIds(file: string, doc: Json): { ids: Map<string, number>; 
   return { ids, type: model.type };
 }
 
+/**
+ * A Precompiled step (SentencePiece's character map) taken out of a tokenizer.json normalizer, to be run
+ * exactly (sentencepiece-normalizer.ts) before the rest, which tokenizers.js runs. In the converted
+ * XLM-R normalizer it is the first step anyway; DeBERTa-v2's lower-cases and strips before it, which
+ * commutes with the map for all but a few characters.
+ */
+function takePrecompiled(file: string, normalizer: unknown): { rest: unknown; charsmap?: PrecompiledCharsmap } {
+  const charsmapOf = (n: Json): PrecompiledCharsmap => {
+    if (typeof n.precompiled_charsmap !== 'string')
+      throw new TokenizerError(`${file}: a Precompiled normalizer needs a base64 "precompiled_charsmap"`);
+    return new PrecompiledCharsmap(file, new Uint8Array(Buffer.from(n.precompiled_charsmap, 'base64')));
+  };
+  if (!isObject(normalizer)) return { rest: normalizer };
+  if (normalizer.type === 'Precompiled') return { rest: null, charsmap: charsmapOf(normalizer) };
+  if (normalizer.type !== 'Sequence' || !Array.isArray(normalizer.normalizers)) return { rest: normalizer };
+  const steps = normalizer.normalizers as unknown[];
+  const at = steps.findIndex((n) => isObject(n) && n.type === 'Precompiled');
+  if (at < 0) return { rest: normalizer };
+  return { rest: { ...normalizer, normalizers: steps.filter((_, i) => i !== at) }, charsmap: charsmapOf(steps[at] as Json) };
+}
+
 /** Pieces from a tokenizer.json document run by tokenizers.js (its post-processor is not used). */
 function libraryPieces(file: string, doc: Json, format: string): Pieces {
   const { ids, type } = tokenizerJsonIds(file, doc);
+  const { rest, charsmap } = takePrecompiled(file, doc.normalizer ?? null);
   const json: Json = {
     ...doc,
     added_tokens: doc.added_tokens ?? [],
-    normalizer: doc.normalizer ?? null,
+    normalizer: rest ?? null,
     pre_tokenizer: doc.pre_tokenizer ?? null,
     post_processor: null,
     decoder: null,
@@ -160,7 +182,8 @@ function libraryPieces(file: string, doc: Json, format: string): Pieces {
   } catch (e) {
     throw new TokenizerError(`${file}: cannot be used: ${(e as Error).message}`);
   }
-  return { format: `${format} (${type})`, file, ids, encode: (text) => hf.encode(text, { add_special_tokens: false }).ids };
+  const encode = (text: string) => hf.encode(charsmap ? applyCharsmap(text, charsmap) : text, { add_special_tokens: false }).ids;
+  return { format: `${format} (${type})`, file, ids, encode };
 }
 
 /** BERT WordPiece pieces through the BERT tokenizer, so they are exactly the BERT path's. */
