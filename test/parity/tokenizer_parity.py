@@ -85,6 +85,11 @@ def texts(n=120):
         "unknownchar ☃ ⚙ ∰",
         "a" * 80,
         "supercalifragilisticexpialidocious antidisestablishmentarianism",
+        # special tokens written in the text: each family's own are kept whole
+        "fill the <mask> in, and the [MASK] too",
+        "<s>starts</s> and <pad> <unk>",
+        "[CLS] x [SEP] y [PAD] z [UNK]",
+        "lower [mask] is text",
     ]
     singles = special + [sentence(rng) for _ in range(n)]
     pairs = [(a, b) for a, b in zip(special, reversed(special))]
@@ -325,7 +330,7 @@ def main():
     mb_dir = os.path.join(work, "modernbert")
     mb_vocab, mb_merges = write_byte_bpe(mb_dir, lines, ["[PAD]", "[UNK]", "[CLS]", "[SEP]"], ["[MASK]"])
     mb_hf = RobertaTokenizer(os.path.join(mb_dir, "vocab.json"), os.path.join(mb_dir, "merges.txt"), bos_token="[CLS]", eos_token="[SEP]", sep_token="[SEP]", cls_token="[CLS]", unk_token="[UNK]", pad_token="[PAD]", mask_token="[MASK]")
-    added = [{"id": mb_vocab[t], "content": t, "single_word": False, "lstrip": False, "rstrip": False, "normalized": False, "special": True} for t in ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]]
+    added = [{"id": mb_vocab[t], "content": t, "single_word": False, "lstrip": t == "[MASK]", "rstrip": False, "normalized": False, "special": True} for t in ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]]
     write_json(os.path.join(mb_dir, "tokenizer.json"), {
         "version": "1.0", "truncation": None, "padding": None, "added_tokens": added, "normalizer": None,
         "pre_tokenizer": {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": True, "use_regex": True},

@@ -164,13 +164,34 @@ function takePrecompiled(file: string, normalizer: unknown): { rest: unknown; ch
   return { rest: { ...normalizer, normalizers: steps.filter((_, i) => i !== at) }, charsmap: charsmapOf(steps[at] as Json) };
 }
 
+/**
+ * The document's added tokens, plus the family's special tokens it lacks (those in the vocabulary), as
+ * PreTrainedTokenizerFast adds them on load: kept whole wherever they appear in a text. A mask that
+ * `lstrip`s (RoBERTa's, XLM-R's) takes the space before it along.
+ */
+function withSpecialTokens(doc: Json, ids: Map<string, number>, special: SpecialTokenSet | undefined): unknown[] {
+  const added = [...((doc.added_tokens ?? []) as Json[])];
+  for (const token of special?.tokens ?? []) {
+    const id = ids.get(token);
+    if (id === undefined || added.some((t) => t.content === token)) continue;
+    const lstrip = token === special?.lstripMask;
+    added.push({ id, content: token, single_word: false, lstrip, rstrip: false, normalized: false, special: true });
+  }
+  return added;
+}
+
+export interface SpecialTokenSet {
+  tokens: string[];
+  lstripMask?: string;
+}
+
 /** Pieces from a tokenizer.json document run by tokenizers.js (its post-processor is not used). */
-function libraryPieces(file: string, doc: Json, format: string): Pieces {
+function libraryPieces(file: string, doc: Json, format: string, special?: SpecialTokenSet): Pieces {
   const { ids, type } = tokenizerJsonIds(file, doc);
   const { rest, charsmap } = takePrecompiled(file, doc.normalizer ?? null);
   const json: Json = {
     ...doc,
-    added_tokens: doc.added_tokens ?? [],
+    added_tokens: withSpecialTokens(doc, ids, special),
     normalizer: rest ?? null,
     pre_tokenizer: doc.pre_tokenizer ?? null,
     post_processor: null,
@@ -199,13 +220,41 @@ function wordPiecePieces(files: FamilyTokenizerFiles, format: string, file: stri
   return { format, file, ids, encode: (text) => bert.encode(text).inputIds.slice(1, -1) };
 }
 
+/**
+ * A text cut at the special tokens it contains (longest first at each position, as transformers'
+ * added-token trie): each special token is its own part.
+ */
+export function splitOnSpecialTokens(text: string, tokens: readonly string[]): { text: string; special: boolean }[] {
+  const sorted = tokens.filter((t) => t !== '').sort((a, b) => b.length - a.length);
+  const parts: { text: string; special: boolean }[] = [];
+  let start = 0;
+  for (let i = 0; i < text.length; ) {
+    const hit = sorted.find((t) => text.startsWith(t, i));
+    if (hit === undefined) {
+      i++;
+      continue;
+    }
+    if (i > start) parts.push({ text: text.slice(start, i), special: false });
+    parts.push({ text: hit, special: true });
+    i += hit.length;
+    start = i;
+  }
+  if (start < text.length || parts.length === 0) parts.push({ text: text.slice(start), special: false });
+  return parts;
+}
+
 function piecesOf(files: FamilyTokenizerFiles, family: TokenizerFamily, special: FamilySpecialTokens, config: Json | undefined): Pieces {
   const wordPieceFamily = family === 'bert' || family === 'distilbert' || family === 'electra';
+  const rules = FAMILY_TOKENIZER_RULES[family];
+  const specialSet: SpecialTokenSet = {
+    tokens: [special.cls, special.sep, special.pad, special.unk, special.mask],
+    lstripMask: rules.template === 'double-sep' ? special.mask : undefined,
+  };
   if (files.tokenizerJson) {
     const doc = parseJson(files.tokenizerJson);
     const { ids, type } = tokenizerJsonIds(files.tokenizerJson.name, doc);
     if (wordPieceFamily && type === 'WordPiece') return wordPiecePieces(files, 'tokenizer.json (WordPiece)', files.tokenizerJson.name, ids);
-    return libraryPieces(files.tokenizerJson.name, doc, 'tokenizer.json');
+    return libraryPieces(files.tokenizerJson.name, doc, 'tokenizer.json', specialSet);
   }
   if (files.vocabJson || files.mergesTxt) {
     if (!files.vocabJson)
@@ -215,7 +264,12 @@ function piecesOf(files: FamilyTokenizerFiles, family: TokenizerFamily, special:
     const vocab = parseVocabJson(files.vocabJson.name, files.vocabJson.text);
     const merges = parseMerges(files.mergesTxt.name, files.mergesTxt.text);
     const addPrefixSpace = config?.add_prefix_space === true;
-    return libraryPieces(files.vocabJson.name, byteLevelBpeJson(vocab, merges, special, { addPrefixSpace }), 'vocab.json + merges.txt');
+    return libraryPieces(
+      files.vocabJson.name,
+      byteLevelBpeJson(vocab, merges, special, { addPrefixSpace }),
+      'vocab.json + merges.txt',
+      specialSet,
+    );
   }
   if (files.sentencePiece) {
     const { name, bytes } = files.sentencePiece;
@@ -238,12 +292,19 @@ function piecesOf(files: FamilyTokenizerFiles, family: TokenizerFamily, special:
     };
     const lower = family !== 'xlm-roberta' && deberta.doLowerCase;
     const split = family !== 'xlm-roberta' && deberta.splitByPunct;
+    const encodeText = (text: string): number[] => {
+      const t = lower ? text.toLowerCase() : text;
+      return split ? splitOnPunctuation(t).flatMap(encodeWord) : encodeWord(t);
+    };
+    // As the slow tokenizers: special tokens written in the text are cut out first (whitespace around
+    // them goes, as sentencepiece strips each part's ends), the parts between are encoded on their own.
+    const splitTokens = specialSet.tokens.filter((t) => lib.ids.has(t));
     return {
       ...lib,
-      encode: (text) => {
-        const t = lower ? text.toLowerCase() : text;
-        return split ? splitOnPunctuation(t).flatMap(encodeWord) : encodeWord(t);
-      },
+      encode: (text) =>
+        splitOnSpecialTokens(text, splitTokens).flatMap((part) =>
+          part.special ? [lib.ids.get(part.text) as number] : encodeText(part.text),
+        ),
     };
   }
   if (files.vocabTxt) {
