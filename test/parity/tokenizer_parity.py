@@ -357,6 +357,9 @@ def main():
     d = os.path.join(work, "deberta-v2-bytes")
     train_spm(d, "spm.model", lines[:300], "bpe", dict(deberta_extra, byte_fallback=True))
     fams.append(Family("deberta-v2 (spm.model, bpe, byte_fallback)", "deberta-v2", d, DebertaV2Tokenizer(os.path.join(d, "spm.model"))))
+    d = os.path.join(work, "xlm-roberta-bytes")
+    train_spm(d, "sentencepiece.bpe.model", lines[:300], "unigram", {"byte_fallback": True})
+    fams.append(Family("xlm-roberta (Unigram, byte_fallback)", "xlm-roberta", d, XLMRobertaTokenizer(os.path.join(d, "sentencepiece.bpe.model"))))
     # tokenizer.json as the converters save it (Unigram with a Precompiled normalizer), beside the model
     # the slow reference reads.
     for flavour, src in [("xlm-roberta", xlmr_dir), ("deberta-v2", os.path.join(work, "deberta-v2-unigram"))]:

@@ -230,7 +230,8 @@ export function sentencePieceJson(model: SentencePieceModel, flavour: SentencePi
 
   let tokenizerModel: Json;
   if (trainerSpec.modelType === ModelType.UNIGRAM) {
-    tokenizerModel = { type: 'Unigram', unk_id: unkId, vocab, byte_fallback: false };
+    // sentencepiece itself spells unknown characters as <0xNN> byte pieces when the model has them.
+    tokenizerModel = { type: 'Unigram', unk_id: unkId, vocab, byte_fallback: trainerSpec.byteFallback };
   } else {
     const bpeVocab = Object.create(null) as Record<string, number>;
     vocab.forEach(([piece], i) => {

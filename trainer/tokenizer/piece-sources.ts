@@ -158,8 +158,28 @@ function libraryPieces(file: string, doc: Json, format: string, special?: Specia
   } catch (e) {
     throw new TokenizerError(`${file}: cannot be used: ${(e as Error).message}`);
   }
-  const encode = (text: string) => hf.encode(charsmap ? applyCharsmap(text, charsmap) : text, { add_special_tokens: false }).ids;
-  return { format: `${format} (${type})`, file, ids, encode };
+  const run = (text: string) => hf.encode(charsmap ? applyCharsmap(text, charsmap) : text, { add_special_tokens: false });
+  const model = doc.model as Json;
+  if (type !== 'Unigram' || model.byte_fallback !== true)
+    return { format: `${format} (${type})`, file, ids, encode: (text) => run(text).ids };
+  // tokenizers.js's Unigram has no byte fallback: an unknown run (its token is the run's text) is spelled
+  // here as its UTF-8 bytes' <0xNN> pieces, as sentencepiece and the Rust Unigram do.
+  const unkId = model.unk_id as number;
+  const byteIds = new Map<number, number>();
+  for (let b = 0; b < 256; b++) {
+    const id = ids.get(`<0x${b.toString(16).toUpperCase().padStart(2, '0')}>`);
+    if (id === undefined)
+      throw new TokenizerError(
+        `${file}: byte_fallback is set but the vocabulary has no <0x${b.toString(16).toUpperCase().padStart(2, '0')}> piece`,
+      );
+    byteIds.set(b, id);
+  }
+  const encoder = new TextEncoder();
+  const encode = (text: string): number[] => {
+    const { ids: out, tokens }: { ids: number[]; tokens: string[] } = run(text);
+    return out.flatMap((id, i) => (id === unkId ? Array.from(encoder.encode(tokens[i]), (b) => byteIds.get(b) as number) : [id]));
+  };
+  return { format: `${format} (${type}, byte fallback)`, file, ids, encode };
 }
 
 /** BERT WordPiece pieces through the BERT tokenizer, so they are exactly the BERT path's. */

@@ -59,7 +59,7 @@ interface Piece {
   score: number;
   type?: number;
 }
-function modelProto(pieces: Piece[], opts: { modelType?: number; unkId?: number } = {}): Uint8Array {
+function modelProto(pieces: Piece[], opts: { modelType?: number; unkId?: number; byteFallback?: boolean } = {}): Uint8Array {
   const w = new BinaryWriter();
   for (const p of pieces) {
     w.tag(1, WireType.LengthDelimited).fork();
@@ -70,6 +70,7 @@ function modelProto(pieces: Piece[], opts: { modelType?: number; unkId?: number 
   }
   w.tag(2, WireType.LengthDelimited).fork();
   w.tag(3, WireType.Varint).int32(opts.modelType ?? 1);
+  if (opts.byteFallback) w.tag(35, WireType.Varint).bool(true);
   w.tag(40, WireType.Varint).int32(opts.unkId ?? 0);
   w.join();
   w.tag(3, WireType.LengthDelimited).fork().tag(1, WireType.LengthDelimited).string('identity').join();
@@ -129,6 +130,20 @@ test('a SentencePiece .model (ModelProto) converts with fairseq ids for xlm-robe
   assert.deepEqual(tok.encode('hello q').inputIds, [0, 5, 4, 3, 2]);
   assert.deepEqual(tok.encodePair('hello', 'world').inputIds, [0, 5, 2, 2, 6, 2]);
   assert.deepEqual(tok.encode('').inputIds, [0, 2]);
+});
+
+test('a Unigram model with byte_fallback spells unknown characters as <0xNN> pieces, as sentencepiece does', async () => {
+  const bytePieces = Array.from({ length: 256 }, (_, b) => ({
+    piece: `<0x${b.toString(16).toUpperCase().padStart(2, '0')}>`,
+    score: 0,
+    type: PieceType.BYTE,
+  }));
+  const tok = await load('xlm-roberta', { 'sentencepiece.bpe.model': modelProto([...XLMR_PIECES, ...bytePieces], { byteFallback: true }) });
+  assert.equal(tok.format, 'SentencePiece model (Unigram, byte fallback)');
+  const byteId = (b: number) => XLMR_PIECES.length + b + 1; // fairseq ids: piece index + 1
+  // 'q' and '☃' (E2 98 83) are in no piece: their UTF-8 bytes.
+  assert.deepEqual(tok.pieces('hello q☃'), [5, 4, byteId(0x71), byteId(0xe2), byteId(0x98), byteId(0x83)]);
+  assert.deepEqual(tok.pieces('hello world'), [5, 6]);
 });
 
 test('spm.model with the model ids, [CLS] A [SEP] B [SEP] and token types 0/1 (deberta-v2)', async () => {
