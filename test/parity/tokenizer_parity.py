@@ -209,10 +209,13 @@ def spm_tokenizer_json(model_file, out_file, flavour):
         unk_id = proto.trainer_spec.unk_id
         normalizer = [{"type": "Strip", "strip_left": True, "strip_right": True}, {"type": "Precompiled", "precompiled_charsmap": charsmap}, {"type": "Replace", "pattern": {"Regex": " {2,}"}, "content": " "}]
         specials = {p.piece: p.type == 3 for p in proto.pieces if p.type in (3, 4)}
+        specials.update({t: True for t in ["[UNK]", "[SEP]", "[PAD]", "[CLS]", "[MASK]"]})
         pre = {"type": "Sequence", "pretokenizers": [{"type": "Metaspace", "replacement": "▁", "prepend_scheme": "always", "split": True}]}
     index = {}
     for i, (piece, _) in enumerate(vocab):
         index.setdefault(piece, i)
+    for t in specials:  # special tokens the model lacks follow its pieces, as PreTrainedTokenizer adds them
+        index.setdefault(t, len(vocab) + sum(1 for v in index.values() if v >= len(vocab)))
     added = [{"id": index[t], "content": t, "single_word": False, "lstrip": t == "<mask>", "rstrip": False, "normalized": False, "special": sp} for t, sp in specials.items()]
     write_json(out_file, {
         "version": "1.0", "truncation": None, "padding": None, "added_tokens": sorted(added, key=lambda t: t["id"]),
@@ -352,7 +355,9 @@ def main():
     deberta_extra = dict(pad_id=0, pad_piece="[PAD]", bos_id=1, bos_piece="[CLS]", eos_id=2, eos_piece="[SEP]", unk_id=3, unk_piece="[UNK]", user_defined_symbols=["[MASK]"])
     for kind in ["unigram", "bpe"]:
         d = os.path.join(work, f"deberta-v2-{kind}")
-        train_spm(d, "spm.model", lines, kind, deberta_extra)
+        # The Unigram one as DeBERTa-v3's spm.model: no [MASK] piece (the tokenizer appends it).
+        extra = {k: v for k, v in deberta_extra.items() if kind == "bpe" or k != "user_defined_symbols"}
+        train_spm(d, "spm.model", lines, kind, extra)
         fams.append(Family(f"deberta-v2 (spm.model, {kind})", "deberta-v2", d, DebertaV2Tokenizer(os.path.join(d, "spm.model"))))
     d = os.path.join(work, "deberta-v2-bytes")
     train_spm(d, "spm.model", lines[:300], "bpe", dict(deberta_extra, byte_fallback=True))

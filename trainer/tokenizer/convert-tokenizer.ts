@@ -143,8 +143,12 @@ export function mergesFromScores(vocab: readonly [string, number][]): [string, s
 export type SentencePieceFlavour =
   /** XLMRobertaTokenizer: fairseq ids (<s> <pad> </s> <unk> first, pieces shifted by one, <mask> last). */
   | { kind: 'fairseq'; special: FamilySpecialTokens }
-  /** DebertaV2Tokenizer: the model's own ids; optional lower-casing and punctuation splitting. */
-  | { kind: 'plain'; doLowerCase: boolean; splitByPunct: boolean };
+  /**
+   * DebertaV2Tokenizer: the model's own ids, special tokens the model lacks appended after its pieces
+   * (DeBERTa-v3's spm.model has no [MASK]: the tokenizer adds it as id 128000); optional lower-casing and
+   * punctuation splitting.
+   */
+  | { kind: 'plain'; special: FamilySpecialTokens; doLowerCase: boolean; splitByPunct: boolean };
 
 function base64(bytes: Uint8Array): string {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64');
@@ -190,6 +194,14 @@ export function sentencePieceJson(model: SentencePieceModel, flavour: SentencePi
       const entry = addedToken(id, token, { special: true, lstrip: token === flavour.special.mask });
       if (at >= 0) added[at] = entry;
       else added.push(entry);
+    }
+  }
+  if (flavour.kind === 'plain') {
+    // In the order transformers adds missing special tokens (unk, sep, pad, cls, mask).
+    const s = flavour.special;
+    let next = vocab.length;
+    for (const token of [s.unk, s.sep, s.pad, s.cls, s.mask]) {
+      if (!idOf.has(token) && !added.some((t) => t.content === token)) added.push(addedToken(next++, token, { special: true }));
     }
   }
   added.sort((x, y) => x.id - y.id);

@@ -258,7 +258,7 @@ export function piecesOf(
     const doc =
       family === 'xlm-roberta'
         ? sentencePieceJson(model, { kind: 'fairseq', special })
-        : sentencePieceJson(model, { kind: 'plain', ...deberta });
+        : sentencePieceJson(model, { kind: 'plain', special, ...deberta });
     // The slow tokenizers run sentencepiece itself: its normalizer (exact), then the model on the whole string.
     const lib = libraryPieces(name, { ...doc, normalizer: null, pre_tokenizer: null }, 'SentencePiece model');
     const charsmap =

@@ -158,6 +158,11 @@ test('spm.model with the model ids, [CLS] A [SEP] B [SEP] and token types 0/1 (d
     'tokenizer_config.json': JSON.stringify({ do_lower_case: true, split_by_punct: true }),
   });
   assert.deepEqual(lower.encode('HELLO!world').inputIds, [1, 6, 5, 3, 7, 2]); // ▁hello ▁ [UNK]('!') ▁world
+  // DeBERTa-v3's spm.model has no [MASK]: it follows the pieces (id 128000 there), kept whole in a text.
+  const v3Pieces = DEBERTA_PIECES.filter((p) => p.piece !== '[MASK]');
+  const v3 = await load('deberta-v2', { 'spm.model': modelProto(v3Pieces, { unkId: 3 }) });
+  assert.equal(v3.maskId, v3Pieces.length);
+  assert.deepEqual(v3.encode('hello [MASK] world').inputIds, [1, 5, v3Pieces.length, 6, 2]);
 });
 
 test('a BPE-type SentencePiece model loads with merges recovered from the piece scores', async () => {
@@ -326,7 +331,12 @@ test('a refused directory is told what is wrong', async () => {
     /merges\.txt: line 1 is not a merge "left right"/,
   );
   // The family's special tokens must be in the vocabulary.
-  await refused({ 'spm.model': modelProto(XLMR_PIECES) }, 'deberta-v2', /has no classifier token "\[CLS\]"/);
+  const { '<s>': _, ...noCls } = BPE_VOCAB;
+  await refused(
+    { 'vocab.json': JSON.stringify(noCls), 'merges.txt': BPE_MERGES },
+    'roberta',
+    /vocab\.json: the vocabulary has no classifier token "<s>"/,
+  );
   await refused(
     { 'a.model': modelProto(XLMR_PIECES), 'b.model': modelProto(XLMR_PIECES) },
     'xlm-roberta',
