@@ -388,7 +388,7 @@ def main():
     ours = run_ours(jobs, work)
 
     failed = False
-    print(f"{'family':52} {'format (ours)':32} {'texts':>6} {'mismatch':>8} {'slow split differs':>18}")
+    print(f"{'family':52} {'format (ours)':44} {'texts':>6} {'mismatch':>8} {'slow split differs':>18}")
     for fi, f in enumerate(fams):
         compared = mismatches = slow_differs = 0
         fmt = None
@@ -416,7 +416,7 @@ def main():
                     if mismatches <= 5:
                         print(f"  MISMATCH {f.name} max_len={max_len} {json.dumps(case, ensure_ascii=False)[:160]}\n    hf:   {ids}\n    ours: {enc.get('input_ids', enc)}")
         failed = failed or mismatches > 0
-        print(f"{f.name:52} {fmt:32} {compared:6} {mismatches:8} {slow_differs:18}")
+        print(f"{f.name:52} {fmt:44} {compared:6} {mismatches:8} {slow_differs:18}")
     print(f"files in {work}")
     sys.exit(1 if failed else 0)
 

@@ -218,6 +218,37 @@ export function splitOnSpecialTokens(text: string, tokens: readonly string[]): {
   return parts;
 }
 
+const WORD_CACHE_SIZE = 50_000;
+
+/**
+ * Encoding a normalized string word by word ('▁' starts a word), each word's ids cached: the same result
+ * as the whole string when no piece holds a '▁' after its first character (sentencepiece's default
+ * split_by_whitespace), since then no piece spans two words; otherwise the whole string, uncached.
+ */
+function wordCache(pieces: readonly { piece: string }[], encode: (normalized: string) => number[]): (normalized: string) => number[] {
+  if (pieces.some((p) => p.piece.indexOf('▁', 1) > 0)) return encode;
+  const cache = new Map<string, number[]>();
+  const encodeWord = (word: string): number[] => {
+    let ids = cache.get(word);
+    if (ids === undefined) {
+      if (cache.size >= WORD_CACHE_SIZE) cache.clear();
+      ids = encode(word);
+      cache.set(word, ids);
+    }
+    return ids;
+  };
+  return (normalized) => {
+    const out: number[] = [];
+    let start = 0;
+    for (let i = normalized.indexOf('▁', 1); i > 0; i = normalized.indexOf('▁', i + 1)) {
+      out.push(...encodeWord(normalized.slice(start, i)));
+      start = i;
+    }
+    out.push(...encodeWord(normalized.slice(start)));
+    return out;
+  };
+}
+
 export function piecesOf(
   files: FamilyTokenizerFiles,
   family: TokenizerFamily,
@@ -266,9 +297,10 @@ export function piecesOf(
         ? new PrecompiledCharsmap(name, model.normalizerSpec.precompiledCharsmap)
         : undefined;
     const userDefined = model.pieces.filter((p) => p.type === PieceType.USER_DEFINED).map((p) => p.piece);
+    const encodeNormalized = wordCache(model.pieces, lib.encode);
     const encodeWord = (word: string): number[] => {
       const normalized = sentencePieceNormalize(word, charsmap, model.normalizerSpec, userDefined);
-      return normalized === '' ? [] : lib.encode(normalized);
+      return normalized === '' ? [] : encodeNormalized(normalized);
     };
     const lower = family !== 'xlm-roberta' && deberta.doLowerCase;
     const split = family !== 'xlm-roberta' && deberta.splitByPunct;

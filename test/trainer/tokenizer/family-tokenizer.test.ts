@@ -130,6 +130,12 @@ test('a SentencePiece .model (ModelProto) converts with fairseq ids for xlm-robe
   assert.deepEqual(tok.encode('hello q').inputIds, [0, 5, 4, 3, 2]);
   assert.deepEqual(tok.encodePair('hello', 'world').inputIds, [0, 5, 2, 2, 6, 2]);
   assert.deepEqual(tok.encode('').inputIds, [0, 2]);
+  // A piece across words (a model trained without split_by_whitespace) is still found.
+  const across = await load('xlm-roberta', {
+    'sentencepiece.bpe.model': modelProto([...XLMR_PIECES, { piece: '▁hello▁world', score: -0.5 }]),
+  });
+  assert.deepEqual(across.encode('hello world').inputIds, [0, XLMR_PIECES.length + 1, 2]);
+  assert.deepEqual(across.encode('world hello').inputIds, [0, 6, 5, 2]);
 });
 
 test('a Unigram model with byte_fallback spells unknown characters as <0xNN> pieces, as sentencepiece does', async () => {
