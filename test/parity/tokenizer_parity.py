@@ -7,6 +7,10 @@ these machines) and compares input_ids / token_type_ids / attention_mask with ou
 truncation, unicode, accents, whitespace and empty strings; RoBERTa-style position ids against
 transformers' create_position_ids_from_input_ids. Prints texts compared and mismatches per family.
 
+² No slow tokenizer gives these: ModernBERT has none (reference: the slow byte-level BPE's pieces in
+ModernBERT's template); RoBERTa's add_prefix_space is prefixed per part between special tokens by the
+Rust library and once per text by the slow tokenizer (reference: the slow pieces with the Rust rule).
+
 Pair truncation, longest_first: the Rust library (fast tokenizers, AutoTokenizer's default) and the slow
 Python tokenizers split an over-long pair differently when both sides must be cut (the odd token goes to
 the longer side in Rust, to the first in Python). Ours follows Rust, as the BERT path does, so for those
@@ -250,11 +254,30 @@ def rust_longest_first(n1, n2, budget):
 class Family:
     """A family's reference: a transformers tokenizer, or HF pieces framed by a template (ModernBERT)."""
 
-    def __init__(self, name, family, dir_, hf, template=None):
+    def __init__(self, name, family, dir_, hf, template=None, prefix_space_per_part=False):
         self.name, self.family, self.dir, self.hf, self.template = name, family, dir_, hf, template
+        # add_prefix_space the Rust way (ByteLevel pre-tokenizer): a space before each part between special
+        # tokens that does not start with ' '. The slow tokenizer prefixes the whole text unless it starts
+        # with any whitespace (str.isspace), before cutting out special tokens.
+        self.prefix_space_per_part = prefix_space_per_part
 
     def pieces(self, text):
-        return self.hf.encode(text, add_special_tokens=False)
+        if not self.prefix_space_per_part:
+            return self.hf.encode(text, add_special_tokens=False)
+        hf, out = self.hf, []
+        parts = hf.tokens_trie.split(text)
+        for i, part in enumerate(parts):
+            if part in hf.all_special_tokens:
+                out.append(hf.convert_tokens_to_ids(part))
+                continue
+            if i + 1 < len(parts) and parts[i + 1] == hf.mask_token:
+                part = part.rstrip()  # <mask> is lstrip
+            if part == "":
+                continue
+            if not part.startswith(" "):
+                part = " " + part
+            out += hf.encode(part, add_special_tokens=False)
+        return out
 
     def frame(self, a, b=None):
         if self.template is None:
@@ -285,7 +308,7 @@ class Family:
             na, nb = rust_longest_first(len(a), len(b), budget)
             ids, types = self.frame(a[:na], b[:nb])
         slow_agrees = None
-        if self.template is None:
+        if self.template is None and not self.prefix_space_per_part:
             enc = self.hf(
                 text,
                 pair,
@@ -328,6 +351,16 @@ def main():
     write_byte_bpe(rob_dir, lines, ["<s>", "<pad>", "</s>", "<unk>"], ["<mask>"])
     fams.append(Family("roberta (vocab.json + merges.txt)", "roberta", rob_dir, RobertaTokenizer(os.path.join(rob_dir, "vocab.json"), os.path.join(rob_dir, "merges.txt"))))
 
+    rob_prefix = os.path.join(work, "roberta-prefix")
+    os.makedirs(rob_prefix)
+    for f in ["vocab.json", "merges.txt"]:
+        with open(os.path.join(rob_dir, f), encoding="utf-8") as src, open(os.path.join(rob_prefix, f), "w", encoding="utf-8") as dst:
+            dst.write(src.read())
+    write_json(os.path.join(rob_prefix, "tokenizer_config.json"), {"add_prefix_space": True})
+    # Reference: the slow tokenizer's pieces (without its own prefixing) with the Rust prefix rule.
+    rob_plain = RobertaTokenizer(os.path.join(rob_prefix, "vocab.json"), os.path.join(rob_prefix, "merges.txt"))
+    fams.append(Family("roberta (add_prefix_space)²", "roberta", rob_prefix, rob_plain, prefix_space_per_part=True))
+
     # ModernBERT ships only a tokenizer.json (byte-level BPE, [CLS] A [SEP] B [SEP]): written here in the
     # Rust library's format; its reference is the slow byte-level BPE's pieces in ModernBERT's template.
     mb_dir = os.path.join(work, "modernbert")
@@ -346,7 +379,7 @@ def main():
     })
     os.remove(os.path.join(mb_dir, "vocab.json"))
     os.remove(os.path.join(mb_dir, "merges.txt"))
-    fams.append(Family("modernbert (tokenizer.json, BPE)", "modernbert", mb_dir, mb_hf, template=(mb_vocab["[CLS]"], mb_vocab["[SEP]"])))
+    fams.append(Family("modernbert (tokenizer.json, BPE)²", "modernbert", mb_dir, mb_hf, template=(mb_vocab["[CLS]"], mb_vocab["[SEP]"])))
 
     xlmr_dir = os.path.join(work, "xlm-roberta")
     train_spm(xlmr_dir, "sentencepiece.bpe.model", lines, "unigram", {})
@@ -390,7 +423,7 @@ def main():
     failed = False
     print(f"{'family':52} {'format (ours)':44} {'texts':>6} {'mismatch':>8} {'slow split differs':>18}")
     for fi, f in enumerate(fams):
-        compared = mismatches = slow_differs = 0
+        compared = mismatches = slow_differs = slow_compared = 0
         fmt = None
         for pi, (max_len, cases) in enumerate(plans):
             got = ours[fi * len(plans) + pi]
@@ -404,6 +437,8 @@ def main():
                         mismatches += 1
                         print(f"  {f.name}: HF refused ({e}) but ours encoded {case}")
                     continue
+                if slow_agrees is not None:
+                    slow_compared += 1
                 if slow_agrees is False:
                     slow_differs += 1
                 ok = "error" not in enc and enc["input_ids"] == ids and enc["token_type_ids"] == types and enc["attention_mask"] == mask
@@ -416,7 +451,8 @@ def main():
                     if mismatches <= 5:
                         print(f"  MISMATCH {f.name} max_len={max_len} {json.dumps(case, ensure_ascii=False)[:160]}\n    hf:   {ids}\n    ours: {enc.get('input_ids', enc)}")
         failed = failed or mismatches > 0
-        print(f"{f.name:52} {fmt:44} {compared:6} {mismatches:8} {slow_differs:18}")
+        differs = slow_differs if slow_compared else "-"
+        print(f"{f.name:52} {fmt:44} {compared:6} {mismatches:8} {differs:>18}")
     print(f"files in {work}")
     sys.exit(1 if failed else 0)
 
