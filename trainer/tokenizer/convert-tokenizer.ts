@@ -150,8 +150,15 @@ export type SentencePieceFlavour =
    */
   | { kind: 'plain'; special: FamilySpecialTokens; doLowerCase: boolean; splitByPunct: boolean };
 
-function base64(bytes: Uint8Array): string {
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64');
+/** Base64 of bytes with btoa (no Buffer: this module runs in a browser too). */
+export function toBase64(bytes: Uint8Array): string {
+  let binary = '';
+  for (let i = 0; i < bytes.length; i += 0x8000) binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  return btoa(binary);
+}
+
+export function fromBase64(text: string): Uint8Array {
+  return Uint8Array.from(atob(text), (c) => c.charCodeAt(0));
 }
 
 /** The tokenizer.json SpmConverter (with XLMRobertaConverter's or DebertaV2Converter's changes) builds. */
@@ -208,7 +215,7 @@ export function sentencePieceJson(model: SentencePieceModel, flavour: SentencePi
 
   const charsmap =
     normalizerSpec.precompiledCharsmap.length > 0
-      ? [{ type: 'Precompiled', precompiled_charsmap: base64(normalizerSpec.precompiledCharsmap) }]
+      ? [{ type: 'Precompiled', precompiled_charsmap: toBase64(normalizerSpec.precompiledCharsmap) }]
       : [];
   const prepend = normalizerSpec.addDummyPrefix ? 'always' : 'never';
   const metaspace = { type: 'Metaspace', replacement: '▁', prepend_scheme: prepend, split: true };

@@ -3,14 +3,14 @@
  * - tokenizer.json: run by Hugging Face's tokenizers.js as shipped (WordPiece, BPE, Unigram), except a
  *   Precompiled (SentencePiece character map) normalizer step, which is run exactly here;
  * - vocab.json + merges.txt: converted to byte-level BPE (convert-tokenizer.ts), then tokenizers.js;
- * - a SentencePiece ModelProto: its pieces converted, then sentencepiece's own normalizer and the model on
- *   the whole string, as the slow transformers tokenizers run sentencepiece;
+ * - a SentencePiece ModelProto: its pieces converted, then sentencepiece's own normalizer and the model,
+ *   as the slow transformers tokenizers run sentencepiece;
  * - BERT's vocab.txt (and a WordPiece tokenizer.json for the BERT-like families): bert-tokenizer-core.ts,
  *   so its ids are the BERT path's.
  */
 import { Tokenizer as HfTokenizer } from '@huggingface/tokenizers';
 import { bertTokenizerFromText, TokenizerError } from './bert-tokenizer-core.ts';
-import { byteLevelBpeJson, parseMerges, parseVocabJson, sentencePieceJson } from './convert-tokenizer.ts';
+import { byteLevelBpeJson, fromBase64, parseMerges, parseVocabJson, sentencePieceJson } from './convert-tokenizer.ts';
 import { FAMILY_TOKENIZER_RULES, type FamilySpecialTokens, type TokenizerFamily } from './families.ts';
 import { PieceType, parseSentencePieceModel } from './sentencepiece-model.ts';
 import { applyCharsmap, PrecompiledCharsmap, sentencePieceNormalize, splitOnPunctuation } from './sentencepiece-normalizer.ts';
@@ -108,7 +108,13 @@ function takePrecompiled(file: string, normalizer: unknown): { rest: unknown; ch
   const charsmapOf = (n: Json): PrecompiledCharsmap => {
     if (typeof n.precompiled_charsmap !== 'string')
       throw new TokenizerError(`${file}: a Precompiled normalizer needs a base64 "precompiled_charsmap"`);
-    return new PrecompiledCharsmap(file, new Uint8Array(Buffer.from(n.precompiled_charsmap, 'base64')));
+    let bytes: Uint8Array;
+    try {
+      bytes = fromBase64(n.precompiled_charsmap);
+    } catch {
+      throw new TokenizerError(`${file}: the Precompiled normalizer's precompiled_charsmap is not base64`);
+    }
+    return new PrecompiledCharsmap(file, bytes);
   };
   if (!isObject(normalizer)) return { rest: normalizer };
   if (normalizer.type === 'Precompiled') return { rest: null, charsmap: charsmapOf(normalizer) };

@@ -12,7 +12,7 @@ import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { BinaryWriter, WireType } from '@bufbuild/protobuf/wire';
 import { loadBertTokenizer, TokenizerError } from '../../../trainer/tokenizer/bert-tokenizer.ts';
-import { mergesFromScores } from '../../../trainer/tokenizer/convert-tokenizer.ts';
+import { fromBase64, mergesFromScores, toBase64 } from '../../../trainer/tokenizer/convert-tokenizer.ts';
 import { FAMILY_TOKENIZER_RULES, paddingOffsetPositionIds } from '../../../trainer/tokenizer/families.ts';
 import { loadTokenizer, type TokenizerFamily } from '../../../trainer/tokenizer/load-tokenizer.ts';
 import { PieceType } from '../../../trainer/tokenizer/sentencepiece-model.ts';
@@ -306,6 +306,13 @@ test('the SentencePiece normalizer drops leading, trailing and repeated spaces a
   assert.equal(sentencePieceNormalize('a [MASK]b', undefined, settings, ['[MASK]']), '▁a▁[MASK]b');
   assert.equal(sentencePieceNormalize(' a  b', undefined, { ...settings, addDummyPrefix: false, removeExtraWhitespaces: false }), '▁a▁▁b');
   assert.deepEqual(splitOnPunctuation("it's (ok)"), ['it', "'", 's ', '(', 'ok', ')']);
+});
+
+test('base64 of a charsmap (browser-safe) agrees with Node Buffer across its chunk size', () => {
+  const bytes = Uint8Array.from({ length: 70_001 }, (_, i) => (i * 7919) % 256);
+  const text = toBase64(bytes);
+  assert.equal(text, Buffer.from(bytes).toString('base64'));
+  assert.deepEqual(fromBase64(text), bytes);
 });
 
 test('a refused directory is told what is wrong', async () => {
