@@ -242,13 +242,13 @@ def rust_longest_first(n1, n2, budget):
     if n1 + n2 <= budget:
         return n1, n2
     swap = n1 > n2
-    s, l = (n2, n1) if swap else (n1, n2)
-    keep_l = s if s > budget else max(s, budget - s)
-    keep_s = s
-    if keep_s + keep_l > budget:
-        keep_s = budget // 2
-        keep_l = keep_s + budget % 2
-    return (keep_l, keep_s) if swap else (keep_s, keep_l)
+    shorter = n2 if swap else n1
+    keep_longer = shorter if shorter > budget else max(shorter, budget - shorter)
+    keep_shorter = shorter
+    if keep_shorter + keep_longer > budget:
+        keep_shorter = budget // 2
+        keep_longer = keep_shorter + budget % 2
+    return (keep_longer, keep_shorter) if swap else (keep_shorter, keep_longer)
 
 
 class Family:

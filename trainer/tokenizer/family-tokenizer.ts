@@ -134,3 +134,11 @@ export function familyTokenizerFromFiles(files: FamilyTokenizerFiles, opts: Fami
     },
   };
 }
+
+/**
+ * The `encode(text, textPair?)` the data reader and serving call on a BERT tokenizer
+ * (`Pick<BertTokenizer, 'encode'>`), over a family tokenizer: what the family seam plugs in.
+ */
+export function readerEncode(tok: FamilyTokenizer): (text: string, textPair?: string) => FamilyEncoding {
+  return (text, textPair) => (textPair === undefined ? tok.encode(text) : tok.encodePair(text, textPair));
+}

@@ -11,9 +11,10 @@ import { dirname, join, resolve } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { BinaryWriter, WireType } from '@bufbuild/protobuf/wire';
-import { loadBertTokenizer, TokenizerError } from '../../../trainer/tokenizer/bert-tokenizer.ts';
+import { type BertTokenizer, loadBertTokenizer, TokenizerError } from '../../../trainer/tokenizer/bert-tokenizer.ts';
 import { fromBase64, mergesFromScores, toBase64 } from '../../../trainer/tokenizer/convert-tokenizer.ts';
 import { FAMILY_TOKENIZER_RULES, paddingOffsetPositionIds } from '../../../trainer/tokenizer/families.ts';
+import { readerEncode } from '../../../trainer/tokenizer/family-tokenizer.ts';
 import { loadTokenizer, type TokenizerFamily } from '../../../trainer/tokenizer/load-tokenizer.ts';
 import { PieceType } from '../../../trainer/tokenizer/sentencepiece-model.ts';
 import { sentencePieceNormalize, splitOnPunctuation } from '../../../trainer/tokenizer/sentencepiece-normalizer.ts';
@@ -252,6 +253,10 @@ test('tokenizer.json: WordPiece, BPE and Unigram models load; a bert directory g
     const ours = family.encodePair(a, b);
     const theirs = bert.encode(a, b);
     assert.deepEqual([ours.inputIds, ours.tokenTypeIds], [theirs.inputIds, theirs.tokenTypeIds]);
+    // Through the data reader's encode(text, pair?), as the BERT tokenizer is called.
+    const viaReader: Pick<BertTokenizer, 'encode'> = { encode: readerEncode(family) };
+    assert.deepEqual(viaReader.encode(a, b).inputIds, theirs.inputIds);
+    assert.deepEqual(viaReader.encode(a).truncatedTokens, bert.encode(a).truncatedTokens);
   }
 });
 
