@@ -95,3 +95,32 @@ export function familyPositionIds(rules: FamilyTokenizerRules, inputIds: readonl
   if (rules.positions === 'padding-offset') return paddingOffsetPositionIds(inputIds, padId);
   return inputIds.map((_, i) => i);
 }
+
+type TemplatePiece = { SpecialToken: { id: string; type_id: number } } | { Sequence: { id: 'A' | 'B'; type_id: number } };
+
+/**
+ * The family's template as a tokenizer.json TemplateProcessing post-processor (what BertTokenizerFast,
+ * DebertaV2Converter and XLMRobertaConverter save; RoBERTa's RobertaProcessing frames the same ids).
+ */
+export function templateProcessingJson(
+  rules: FamilyTokenizerRules,
+  tokens: { cls: string; sep: string },
+  ids: { cls: number; sep: number },
+): Record<string, unknown> {
+  const special = (id: string, typeId: number): TemplatePiece => ({ SpecialToken: { id, type_id: typeId } });
+  const sequence = (id: 'A' | 'B', typeId: number): TemplatePiece => ({ Sequence: { id, type_id: typeId } });
+  const single = [special(tokens.cls, 0), sequence('A', 0), special(tokens.sep, 0)];
+  const pair =
+    rules.template === 'double-sep'
+      ? [...single, special(tokens.sep, 0), sequence('B', 0), special(tokens.sep, 0)]
+      : [...single, sequence('B', 1), special(tokens.sep, 1)];
+  return {
+    type: 'TemplateProcessing',
+    single,
+    pair,
+    special_tokens: {
+      [tokens.cls]: { id: tokens.cls, ids: [ids.cls], tokens: [tokens.cls] },
+      [tokens.sep]: { id: tokens.sep, ids: [ids.sep], tokens: [tokens.sep] },
+    },
+  };
+}

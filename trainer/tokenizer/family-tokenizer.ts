@@ -13,6 +13,7 @@ import {
   frame,
   specialTokenCount,
   type TokenizerFamily,
+  templateProcessingJson,
 } from './families.ts';
 import { configToken, type FamilyTokenizerFiles, parseJson, piecesOf } from './piece-sources.ts';
 
@@ -50,6 +51,12 @@ export interface FamilyTokenizer {
   /** The family's position ids for a (possibly padded) row. */
   positionIds(inputIds: readonly number[]): number[];
   tokenId(token: string): number | undefined;
+  /**
+   * This tokenizer as one Hugging Face tokenizer.json (the Rust library's format): its model, normalizer
+   * and pre-tokenizer, the family's template, truncation to maxSeqLen (longest-first) and padding to
+   * the batch's longest row.
+   */
+  toTokenizerJson(): Record<string, unknown>;
 }
 
 export interface FamilyTokenizerOptions {
@@ -109,6 +116,20 @@ export function familyTokenizerFromFiles(files: FamilyTokenizerFiles, opts: Fami
     maskId: pieces.ids.get(special.mask),
     pieces: (text) => pieces.encode(textOf(text)),
     tokenId: (token) => pieces.ids.get(token),
+    toTokenizerJson: () =>
+      pieces.toTokenizerJson({
+        post_processor: templateProcessingJson(rules, special, ids),
+        truncation: { direction: 'Right', max_length: maxSeqLen, strategy: 'LongestFirst', stride: 0 },
+        padding: {
+          strategy: 'BatchLongest',
+          direction: 'Right',
+          pad_to_multiple_of: null,
+          pad_id: ids.pad,
+          pad_type_id: 0,
+          pad_token: special.pad,
+        },
+        maxSeqLen,
+      }),
     positionIds: (inputIds) => familyPositionIds(rules, inputIds, ids.pad),
     encode(text) {
       const a = pieces.encode(textOf(text));

@@ -57,6 +57,24 @@ export interface Pieces {
   file: string;
   encode: (text: string) => number[];
   ids: Map<string, number>;
+  /**
+   * The whole tokenizer as one Hugging Face tokenizer.json: these pieces' document with the given
+   * post-processor, truncation and padding (the BERT path writes its own, with its template).
+   */
+  toTokenizerJson: (framing: TokenizerJsonFraming) => Json;
+}
+
+export interface TokenizerJsonFraming {
+  post_processor: Json;
+  truncation: Json;
+  padding: Json;
+  maxSeqLen: number;
+}
+
+/** A tokenizer.json document with its framing (post-processor, truncation, padding) replaced. */
+function framed(doc: Json, framing: TokenizerJsonFraming): Json {
+  const { post_processor, truncation, padding } = framing;
+  return { ...doc, truncation, padding, post_processor };
 }
 
 const MODEL_TYPES = ['WordPiece', 'BPE', 'Unigram'];
@@ -166,8 +184,10 @@ function libraryPieces(file: string, doc: Json, format: string, special?: Specia
   }
   const run = (text: string) => hf.encode(charsmap ? applyCharsmap(text, charsmap) : text, { add_special_tokens: false });
   const model = doc.model as Json;
+  const exportDoc: Json = { ...doc, added_tokens: json.added_tokens };
+  const toTokenizerJson = (framing: TokenizerJsonFraming) => framed(exportDoc, framing);
   if (type !== 'Unigram' || model.byte_fallback !== true)
-    return { format: `${format} (${type})`, file, ids, encode: (text) => run(text).ids };
+    return { format: `${format} (${type})`, file, ids, encode: (text) => run(text).ids, toTokenizerJson };
   // tokenizers.js's Unigram has no byte fallback: an unknown run (its token is the run's text) is spelled
   // here as its UTF-8 bytes' <0xNN> pieces, as sentencepiece and the Rust Unigram do.
   const unkId = model.unk_id as number;
@@ -185,7 +205,7 @@ function libraryPieces(file: string, doc: Json, format: string, special?: Specia
     const { ids: out, tokens }: { ids: number[]; tokens: string[] } = run(text);
     return out.flatMap((id, i) => (id === unkId ? Array.from(encoder.encode(tokens[i]), (b) => byteIds.get(b) as number) : [id]));
   };
-  return { format: `${format} (${type}, byte fallback)`, file, ids, encode };
+  return { format: `${format} (${type}, byte fallback)`, file, ids, encode, toTokenizerJson };
 }
 
 /** BERT WordPiece pieces through the BERT tokenizer, so they are exactly the BERT path's. */
@@ -198,7 +218,13 @@ function wordPiecePieces(files: FamilyTokenizerFiles, format: string, file: stri
     },
     { maxSeqLen: Number.MAX_SAFE_INTEGER },
   );
-  return { format, file, ids, encode: (text) => bert.encode(text).inputIds.slice(1, -1) };
+  return {
+    format,
+    file,
+    ids,
+    encode: (text) => bert.encode(text).inputIds.slice(1, -1),
+    toTokenizerJson: ({ maxSeqLen }) => (bert.withMaxSeqLen?.(maxSeqLen) ?? bert).toTokenizerJson(),
+  };
 }
 
 /**
@@ -317,8 +343,11 @@ export function piecesOf(
     // As the slow tokenizers: special tokens written in the text are cut out first (whitespace around
     // them goes, as sentencepiece strips each part's ends), the parts between are encoded on their own.
     const splitTokens = specialSet.tokens.filter((t) => lib.ids.has(t));
+    // The export keeps the converter's normalizer and pre-tokenizer, which the Rust library runs.
+    const exportDoc: Json = { ...doc, added_tokens: withSpecialTokens(doc, lib.ids, specialSet) };
     return {
       ...lib,
+      toTokenizerJson: (framing) => framed(exportDoc, framing),
       encode: (text) =>
         splitOnSpecialTokens(text, splitTokens).flatMap((part) =>
           part.special ? [lib.ids.get(part.text) as number] : encodeText(part.text),

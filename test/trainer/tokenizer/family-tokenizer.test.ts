@@ -11,6 +11,7 @@ import { dirname, join, resolve } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { BinaryWriter, WireType } from '@bufbuild/protobuf/wire';
+import { Tokenizer } from '@huggingface/tokenizers';
 import { type BertTokenizer, loadBertTokenizer, TokenizerError } from '../../../trainer/tokenizer/bert-tokenizer.ts';
 import { fromBase64, mergesFromScores, toBase64 } from '../../../trainer/tokenizer/convert-tokenizer.ts';
 import { FAMILY_TOKENIZER_RULES, paddingOffsetPositionIds } from '../../../trainer/tokenizer/families.ts';
@@ -311,6 +312,32 @@ test('the SentencePiece normalizer drops leading, trailing and repeated spaces a
   assert.equal(sentencePieceNormalize('a [MASK]b', undefined, settings, ['[MASK]']), '▁a▁[MASK]b');
   assert.equal(sentencePieceNormalize(' a  b', undefined, { ...settings, addDummyPrefix: false, removeExtraWhitespaces: false }), '▁a▁▁b');
   assert.deepEqual(splitOnPunctuation("it's (ok)"), ['it', "'", 's ', '(', 'ok', ')']);
+});
+
+test('toTokenizerJson: the exported document, run by tokenizers.js with its template, gives our ids and types', async () => {
+  const texts: [string, string | undefined][] = [
+    ['hello world', undefined],
+    ['  hello   world ', 'world hello'],
+    ['hello q', 'hello'],
+    ['', 'world'],
+  ];
+  const tokenizers = [
+    await load('roberta', { 'vocab.json': JSON.stringify(BPE_VOCAB), 'merges.txt': BPE_MERGES }),
+    await load('xlm-roberta', { 'sentencepiece.bpe.model': modelProto(XLMR_PIECES) }),
+    await load('deberta-v2', { 'spm.model': modelProto(DEBERTA_PIECES, { unkId: 3 }) }),
+    await load('bert', { 'vocab.txt': WORDPIECE_VOCAB.join('\n') }),
+  ];
+  for (const tok of tokenizers) {
+    const json = tok.toTokenizerJson();
+    assert.deepEqual(json.truncation, { direction: 'Right', max_length: 64, strategy: 'LongestFirst', stride: 0 }, tok.family);
+    assert.equal((json.padding as { pad_id: number }).pad_id, tok.padId, tok.family);
+    const theirs = new Tokenizer(json, {});
+    for (const [a, b] of texts) {
+      const ours = b === undefined ? tok.encode(a) : tok.encodePair(a, b);
+      const e = theirs.encode(a, { text_pair: b ?? null, return_token_type_ids: true });
+      assert.deepEqual([e.ids, e.token_type_ids], [ours.inputIds, ours.tokenTypeIds], `${tok.family}: ${a} | ${b}`);
+    }
+  }
 });
 
 test('base64 of a charsmap (browser-safe) agrees with Node Buffer across its chunk size', () => {
