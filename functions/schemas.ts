@@ -93,6 +93,10 @@ export const JobSchema = z
       description: 'For a sweep (hyperparameters listing values): every point, and the one published.',
     }),
     belowMajority: BelowMajoritySchema.nullable(),
+    waiting: z.object({ reason: z.string() }).nullable().openapi({
+      description:
+        "Why a queued job has not started, in the launcher's words when it knows (on AWS: Batch's reason, e.g. no GPU capacity); a job left waiting past the deployment's bound is cancelled and reads failed with that reason.",
+    }),
   })
   .openapi('FinetuneJob');
 

@@ -96,6 +96,8 @@ export interface JobView {
   error: { message: string } | null;
   sweep: SweepView | null;
   belowMajority: BelowMajority | null;
+  /** Why a queued job has not started, when the launcher says (Batch's RUNNABLE reason). */
+  waiting: { reason: string } | null;
 }
 
 /**
@@ -175,6 +177,7 @@ export function jobView(f: JobFacts): JobView {
     error,
     sweep,
     belowMajority: reported?.belowMajority ?? null,
+    waiting: state === 'queued' && f.launcher?.state === 'queued' && f.launcher.reason ? { reason: f.launcher.reason } : null,
   };
 }
 

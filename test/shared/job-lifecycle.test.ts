@@ -48,7 +48,30 @@ const cancel = { requestedAt: '2026-01-01T00:00:30.000Z' };
 // [case, facts, expected status, expected error (a pattern) or null, more checks]
 const cases: [string, JobFacts, JobStatus['state'], RegExp | null, ((v: ReturnType<typeof jobView>) => void)?][] = [
   ['no status yet: queued', facts({ status: null }), 'queued', null, (v) => assert.equal(v.updatedAt, null)],
-  ['queued, launched, the launcher still queues it', facts({ launched: true, launcher: { state: 'queued' } }), 'queued', null],
+  [
+    'queued, launched, the launcher still queues it (no reason given: none shown)',
+    facts({ launched: true, launcher: { state: 'queued' } }),
+    'queued',
+    null,
+    (v) => assert.equal(v.waiting, null),
+  ],
+  [
+    "queued with the launcher's reason (Batch: no capacity): the job says why it waits",
+    facts({
+      launched: true,
+      launcher: { state: 'queued', reason: 'waiting for GPU capacity: MISCONFIGURATION:COMPUTE_ENVIRONMENT_MAX_RESOURCE' },
+    }),
+    'queued',
+    null,
+    (v) => assert.deepEqual(v.waiting, { reason: 'waiting for GPU capacity: MISCONFIGURATION:COMPUTE_ENVIRONMENT_MAX_RESOURCE' }),
+  ],
+  [
+    'a running job shows no waiting reason',
+    facts({ status: running, launched: true, launcher: { state: 'running', reason: 'stale' } }),
+    'running',
+    null,
+    (v) => assert.equal(v.waiting, null),
+  ],
   ['queued, the launcher runs it: running', facts({ launched: true, launcher: { state: 'running' } }), 'running', null],
   ['running as the trainer says', facts({ status: running }), 'running', null, (v) => assert.equal(v.progress.fraction, 0.5)],
   [

@@ -36,6 +36,8 @@ export interface Job {
   sweep?: Sweep | null;
   /** The guardrail: set when the published adapter does not beat the majority class (absent from older APIs). */
   belowMajority?: BelowMajority | null;
+  /** Why a queued job has not started, when the launcher says (GET /finetune/:id `waiting`). */
+  waiting?: { reason: string } | null;
 }
 
 /** shared/majority-baseline.ts BelowMajority. */

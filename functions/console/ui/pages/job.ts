@@ -98,6 +98,7 @@ export function jobPage(root: HTMLElement, jobId: string): () => void {
         ['Hyperparameters', h('code', {}, JSON.stringify(job.hyperparameters))],
       ]),
       job.error ? h('div', { class: 'error', role: 'alert' }, h('p', {}, job.error.message)) : null,
+      job.waiting ? h('p', { class: 'muted' }, h('strong', {}, 'Waiting: '), job.waiting.reason) : null,
       job.belowMajority
         ? h(
             'div',
