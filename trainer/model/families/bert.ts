@@ -12,6 +12,7 @@ export const bertFamily: ModelFamily = {
   parseExtras: () => {},
   baseWeights: postLayerNormWeights,
   positionIds: ({ seqLen }) => op.range(seqLen, 'S'),
+  maxSequenceLength: (c) => c.max_position_embeddings,
   head: {
     usesPooler: (baseHasPooler) => baseHasPooler,
     params: (d, labels) => [

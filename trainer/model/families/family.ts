@@ -6,6 +6,7 @@
  */
 import type { BertConfig } from '../../../shared/bert-config.ts';
 import type { Tensor } from '../../graph/graph.ts';
+import { ModelFileError } from '../../model-files/errors.ts';
 
 /** A product path that a family may not support yet; refused with a message naming it. */
 export type ProductPath = 'train' | 'eval' | 'predict' | 'export onnx' | 'export --format adapterhub' | 'serving' | 'pretrain';
@@ -54,12 +55,16 @@ export interface ModelFamily {
   baseWeights: (config: BertConfig) => Map<string, number[]>;
   /** Position ids, int64 [S] (broadcast over the batch) or [B, S]. */
   positionIds: (ctx: PositionContext) => Tensor;
+  /** The longest token sequence the position table embeds (RoBERTa's start after the pad id). */
+  maxSequenceLength: (config: BertConfig) => number;
   head: ClassificationHead;
   /** Product paths built for this family; the others refuse it by name (requirePath). */
   paths: ReadonlySet<ProductPath>;
 }
 
-export class UnsupportedFamilyPathError extends Error {}
+export class UnsupportedFamilyPathError extends ModelFileError {
+  override name = 'UnsupportedFamilyPathError';
+}
 
 /** Throws a precise error when `path` is not yet built for the family. */
 export function requirePath(family: ModelFamily, path: ProductPath): void {

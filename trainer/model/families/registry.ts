@@ -1,5 +1,6 @@
 /** The families the product builds, keyed by config.json's `model_type` (absent: BERT, as before families). */
 import type { BertConfig } from '../../../shared/bert-config.ts';
+import { ModelFileError } from '../../model-files/errors.ts';
 import { bertFamily } from './bert.ts';
 import type { ModelFamily } from './family.ts';
 import { robertaFamily } from './roberta.ts';
@@ -16,6 +17,7 @@ export function findFamily(modelType: string): ModelFamily | undefined {
 /** The family a parsed config belongs to. */
 export function familyOf(config: Pick<BertConfig, 'model_type'>): ModelFamily {
   const family = FAMILIES.get(config.model_type ?? 'bert');
-  if (!family) throw new Error(`model_type "${config.model_type}" is not one of ${SUPPORTED_MODEL_TYPES.map((t) => `"${t}"`).join(', ')}`);
+  if (!family)
+    throw new ModelFileError(`model_type "${config.model_type}" is not one of ${SUPPORTED_MODEL_TYPES.map((t) => `"${t}"`).join(', ')}`);
   return family;
 }

@@ -42,6 +42,7 @@ export const robertaFamily: ModelFamily = {
   },
   baseWeights: postLayerNormWeights,
   positionIds: paddingOffsetPositions,
+  maxSequenceLength: (c) => c.max_position_embeddings - (c.pad_token_id ?? 1) - 1,
   head: {
     usesPooler: () => false,
     params: (d, labels) => [
