@@ -1,13 +1,14 @@
 /**
  * A RoBERTa base through the product's paths, by the CLI: train (pre-tokenized rows; its BPE tokenizer is
  * built elsewhere), predict and eval on the adapter, and the paths not built for it (export onnx and
- * adapterhub) refusing it by name instead of writing BERT-shaped files.
+ * adapterhub, the serving runtime) refusing it by name instead of writing BERT-shaped files.
  */
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
+import { BaseError, parseBase } from '../../../../serving/base.ts';
 import { ROBERTA_BOS, ROBERTA_EOS, writeRandomRoberta } from '../../../../trainer/model-files/random-roberta.ts';
 import { readSafetensors } from '../../../../trainer/model-files/safetensors.ts';
 import { runTrainerCliSync } from '../../../support/process.ts';
@@ -146,3 +147,14 @@ for (const [format, path] of [
     assert.ok(!existsSync(out));
   });
 }
+
+test('the serving runtime refuses a RoBERTa base by name, and an unknown model_type with the supported list', async () => {
+  const files = (config: string) => ({ config, weights: readFileSync(join(base, 'model.safetensors')), tokenizer: {} });
+  const config = readFileSync(join(base, 'config.json'), 'utf8');
+  await assert.rejects(
+    parseBase('rb', files(config)),
+    (e: Error) => e instanceof BaseError && /^base "rb": config.json: serving is not yet supported for roberta/.test(e.message),
+  );
+  const gpt = JSON.stringify({ ...JSON.parse(config), model_type: 'gpt2' });
+  await assert.rejects(parseBase('g', files(gpt)), /base "g": config.json: model_type "gpt2" is not one of "bert", "roberta"/);
+});
