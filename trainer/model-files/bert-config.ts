@@ -1,6 +1,7 @@
 /**
- * Reads and validates a Hugging Face encoder `config.json` (BERT-shaped fields, then the family's own by `model_type`). Anything the trainer's graph would get
- * silently wrong (another activation, relative positions, a decoder) is refused here, by name.
+ * Reads and validates a Hugging Face encoder `config.json`: the BERT-shaped fields, then the family's own
+ * (trainer/model/families/, by `model_type`). Anything the trainer's graph would get silently wrong (another
+ * activation, relative positions, a decoder, an unbuilt family) is refused here, by name.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
