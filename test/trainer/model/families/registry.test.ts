@@ -18,21 +18,37 @@ const BASE = {
 };
 
 test('families are found by model_type; an absent model_type is BERT', () => {
-  assert.deepEqual([...SUPPORTED_MODEL_TYPES].sort(), ['bert', 'roberta']);
+  assert.deepEqual([...SUPPORTED_MODEL_TYPES].sort(), ['bert', 'roberta', 'xlm-roberta']);
   assert.equal(findFamily('roberta')?.prefix, 'roberta');
   assert.equal(findFamily('gpt2'), undefined);
   assert.equal(familyOf({}).modelType, 'bert');
   assert.equal(familyOf(parseBertConfig({ ...BASE, model_type: 'roberta' })).modelType, 'roberta');
 });
 
+test('XLM-R is RoBERTa under its own model_type: same prefix, position rule and head', () => {
+  const xlmr = familyOf(parseBertConfig({ ...BASE, model_type: 'xlm-roberta' }));
+  const roberta = familyOf({ model_type: 'roberta' });
+  assert.equal(xlmr.modelType, 'xlm-roberta');
+  assert.equal(xlmr.prefix, 'roberta');
+  assert.equal(xlmr.positionIds, roberta.positionIds);
+  assert.deepEqual(
+    xlmr.head.params(8, 3).map((p) => p.name),
+    ['classifier.dense.weight', 'classifier.dense.bias', 'classifier.out_proj.weight', 'classifier.out_proj.bias'],
+  );
+});
+
 test('an unknown model_type is refused, listing the supported ones', () => {
   assert.throws(
     () => parseBertConfig({ ...BASE, model_type: 'deberta-v2' }, 'x/config.json'),
     (e: Error) =>
-      e instanceof ModelFileError && e.message === 'x/config.json: field "model_type" must be one of "bert", "roberta", got "deberta-v2"',
+      e instanceof ModelFileError &&
+      e.message === 'x/config.json: field "model_type" must be one of "bert", "roberta", "xlm-roberta", got "deberta-v2"',
   );
-  assert.throws(() => parseBertConfig({ ...BASE, model_type: 3 }), /field "model_type" must be one of "bert", "roberta", got 3/);
-  assert.throws(() => familyOf({ model_type: 'electra' }), /model_type "electra" is not one of "bert", "roberta"/);
+  assert.throws(
+    () => parseBertConfig({ ...BASE, model_type: 3 }),
+    /field "model_type" must be one of "bert", "roberta", "xlm-roberta", got 3/,
+  );
+  assert.throws(() => familyOf({ model_type: 'electra' }), /model_type "electra" is not one of "bert", "roberta", "xlm-roberta"/);
 });
 
 test('RoBERTa config: pad_token_id defaults to 1 and must leave room in the position table', () => {
