@@ -4,6 +4,8 @@
  * train them runs with the base's). The weights themselves go to the engine. No Node APIs here.
  */
 import type { BertConfig } from '../shared/bert-config.ts';
+import { requirePath } from '../trainer/model/families/family.ts';
+import { familyOf } from '../trainer/model/families/registry.ts';
 import { type F32Tensor, FLOAT_DTYPES, parseSafetensors, toFloat32 } from '../trainer/model-files/safetensors-format.ts';
 import { type BertTokenizer, bertTokenizerFromText, type TokenizerFiles } from '../trainer/tokenizer/bert-tokenizer-core.ts';
 import { sha256Hex } from './sha256.ts';
@@ -49,6 +51,12 @@ export async function parseBase(
   }
   for (const k of ['vocab_size', 'hidden_size', 'num_hidden_layers', 'num_attention_heads', 'intermediate_size'] as const) {
     if (!Number.isInteger(config[k])) throw new BaseError(`base "${name}": config.json has no integer "${k}"`);
+  }
+  // The family decides whether its graph can be served yet (trainer/model/families/): refused before any bytes are parsed.
+  try {
+    requirePath(familyOf(config), 'serving');
+  } catch (e) {
+    throw new BaseError(`base "${name}": config.json: ${(e as Error).message}`);
   }
   const weightsSha256 = await sha256Hex(files.weights);
   const weights = new Map<string, F32Tensor>();

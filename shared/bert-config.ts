@@ -10,7 +10,10 @@ export interface BertConfig {
   type_vocab_size: number;
   layer_norm_eps: number;
   initializer_range?: number;
+  /** config.json's `model_type`; absent means BERT. Selects the family (trainer/model/families/). */
   model_type?: string;
+  /** RoBERTa's padding_idx: its position ids count from pad_token_id + 1. */
+  pad_token_id?: number;
   /** Label names in class order, when the checkpoint already carries a head. */
   id2label?: Record<string, string>;
 }

@@ -35,6 +35,7 @@ import {
 } from './cli-flags.ts';
 import type { JobOutcome, StopReason } from './jobs/job-outcome.ts';
 import { ARRAY_INDEX_ENV, arrayIndexFromEnv, JOB_CHECKPOINT_EVERY, runJob } from './jobs/run-job.ts';
+import { familyOf } from './model/families/registry.ts';
 import { parameterSpecs, specFromAdapterConfig } from './model/params.ts';
 import { initialParameters } from './model/weights.ts';
 import { assertWritableOutput, readAdapterDir } from './model-files/adapter-dir.ts';
@@ -109,7 +110,7 @@ async function openAdapter(
   const tokenizer = await loadBaseTokenizer(o.base, adapter.config.maxSeqLen);
   const { rows } = await readDataset(o.data, {
     vocabSize: cfg.vocab_size,
-    maxPositions: cfg.max_position_embeddings,
+    maxPositions: familyOf(cfg).maxSequenceLength(cfg),
     typeVocabSize: cfg.type_vocab_size,
     requireLabels,
     tokenizer,

@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import type { AdapterConfig } from '../../shared/adapter-config.ts';
+import { familyOf } from '../model/families/registry.ts';
 import {
   adapterHubFields,
   type ImportBase,
@@ -110,7 +111,13 @@ export function readAdapterDir(dir: string, base?: ImportBase): AdapterDir {
   const tensors = new Map<string, F32Tensor>();
   for (const [name, raw] of file.tensors) tensors.set(name, { shape: raw.shape, data: toFloat32(raw, name) });
   if (isAdapterHubLayout(dir, config, tensors)) for (const [name, t] of readAdapterHubParts(dir, config.task)) tensors.set(name, t);
-  else if (config.mode === 'adapter' && !tensors.has('classifier.weight'))
-    throw new ModelFileError(`${join(dir, ADAPTER_WEIGHTS)}: holds no classifier, and no head_config.json is beside it`);
+  else if (config.mode === 'adapter') {
+    const head = familyOf(config.base.config).head.params(config.base.config.hidden_size, config.labels.length);
+    const missing = head.find((p) => !tensors.has(p.name));
+    if (missing)
+      throw new ModelFileError(
+        `${join(dir, ADAPTER_WEIGHTS)}: holds no classifier, and no head_config.json is beside it (missing ${missing.name})`,
+      );
+  }
   return { config, tensors };
 }

@@ -20,6 +20,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AdapterConfig, AdapterHubBnConfig, AdapterHubFields, AdapterNonlinearity } from '../../shared/adapter-config.ts';
 import type { BertConfig } from '../../shared/bert-config.ts';
+import { familyOf } from '../model/families/registry.ts';
 import { ModelFileError } from './errors.ts';
 import { readTorchStateDict, writeTorchStateDict } from './pytorch-zip.ts';
 import { type F32Tensor, readSafetensors, toFloat32, writeSafetensors } from './safetensors.ts';
@@ -83,7 +84,8 @@ function libraryIdentity(config: AdapterConfig, modelName?: string): Omit<Adapte
 /** The library's top-level adapter_config.json fields for an adapter-mode config (null otherwise). */
 export function adapterHubFields(config: AdapterConfig, modelName?: string): AdapterHubFields | null {
   const a = config.adapter;
-  if (config.mode !== 'adapter' || !a) return null;
+  // Only for families the library's files are built for: a RoBERTa adapter must not be labelled a BERT one.
+  if (config.mode !== 'adapter' || !a || !familyOf(config.base.config).paths.has('export --format adapterhub')) return null;
   const c = config.base.config;
   return {
     ...libraryIdentity(config, modelName),

@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BertConfig } from '../../shared/bert-config.ts';
+import { familyOf } from '../model/families/registry.ts';
 import { readBertConfig } from './bert-config.ts';
 import { ModelFileError } from './errors.ts';
 import type { RawTensor } from './safetensors.ts';
@@ -33,40 +34,14 @@ export interface BaseModel {
   hasPooler: boolean;
 }
 
-/** Canonical name -> shape of every tensor a BertModel needs, in a fixed order; the pooler is not included. */
+/** Canonical name -> shape of every tensor the config's encoder needs (its family's names map), in a fixed order; the pooler is not included. */
 export function expectedBertWeights(config: BertConfig): Map<string, number[]> {
-  const h = config.hidden_size;
-  const inter = config.intermediate_size;
-  const m = new Map<string, number[]>();
-  const linear = (name: string, out: number, inp: number) => {
-    m.set(`${name}.weight`, [out, inp]);
-    m.set(`${name}.bias`, [out]);
-  };
-  const layerNorm = (name: string) => {
-    m.set(`${name}.weight`, [h]);
-    m.set(`${name}.bias`, [h]);
-  };
-  m.set('embeddings.word_embeddings.weight', [config.vocab_size, h]);
-  m.set('embeddings.position_embeddings.weight', [config.max_position_embeddings, h]);
-  m.set('embeddings.token_type_embeddings.weight', [config.type_vocab_size, h]);
-  layerNorm('embeddings.LayerNorm');
-  for (let i = 0; i < config.num_hidden_layers; i++) {
-    const p = `encoder.layer.${i}`;
-    linear(`${p}.attention.self.query`, h, h);
-    linear(`${p}.attention.self.key`, h, h);
-    linear(`${p}.attention.self.value`, h, h);
-    linear(`${p}.attention.output.dense`, h, h);
-    layerNorm(`${p}.attention.output.LayerNorm`);
-    linear(`${p}.intermediate.dense`, inter, h);
-    linear(`${p}.output.dense`, h, inter);
-    layerNorm(`${p}.output.LayerNorm`);
-  }
-  return m;
+  return familyOf(config).baseWeights(config);
 }
 
-/** Checkpoint name -> canonical name: drop `bert.`, LayerNorm gamma/beta -> weight/bias. */
-export function canonicalWeightName(name: string): string {
-  let n = name.startsWith('bert.') ? name.slice('bert.'.length) : name;
+/** Checkpoint name -> canonical name: drop the family's model prefix (`bert.`), LayerNorm gamma/beta -> weight/bias. */
+export function canonicalWeightName(name: string, prefix = 'bert'): string {
+  let n = name.startsWith(`${prefix}.`) ? name.slice(prefix.length + 1) : name;
   if (n.endsWith('.LayerNorm.gamma')) n = `${n.slice(0, -'gamma'.length)}weight`;
   else if (n.endsWith('.LayerNorm.beta')) n = `${n.slice(0, -'beta'.length)}bias`;
   return n;
@@ -77,6 +52,7 @@ export function loadBaseModel(dir: string): BaseModel {
     throw new ModelFileError(`${dir}: base model directory not found`);
   }
   const config = readBertConfig(dir);
+  const family = familyOf(config);
   const path = join(dir, 'model.safetensors');
   if (!existsSync(path)) {
     const hint = existsSync(join(dir, 'pytorch_model.bin'))
@@ -95,7 +71,7 @@ export function loadBaseModel(dir: string): BaseModel {
   const optional = new Set(['pooler.dense.weight', 'pooler.dense.bias', 'classifier.weight', 'classifier.bias']);
   const found = new Map<string, { original: string; raw: RawTensor }>();
   for (const [original, raw] of file.tensors) {
-    const name = canonicalWeightName(original);
+    const name = canonicalWeightName(original, family.prefix);
     if (!expected.has(name) && !optional.has(name)) continue;
     const prev = found.get(name);
     if (prev) fail(`tensors "${prev.original}" and "${original}" are both "${name}"`);
@@ -107,7 +83,8 @@ export function loadBaseModel(dir: string): BaseModel {
     const more = missing.length > 1 ? ` and ${missing.length - 1} more required tensor(s)` : '';
     fail(`missing tensor "${missing[0]}" (expected shape ${fmt(expected.get(missing[0]) ?? [])})${more}`);
   }
-  const hasPooler = bothOrNeither('pooler.dense', found, fail);
+  // A pooler the family's head does not read (RobertaModel saves one) is left unloaded.
+  const hasPooler = family.head.usesPooler(bothOrNeither('pooler.dense', found, fail));
   if (hasPooler) {
     expected.set('pooler.dense.weight', [h, h]);
     expected.set('pooler.dense.bias', [h]);

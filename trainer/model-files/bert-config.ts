@@ -1,10 +1,12 @@
 /**
- * Reads and validates a Hugging Face BERT `config.json`. Anything the trainer's graph would get
- * silently wrong (another activation, relative positions, a decoder) is refused here, by name.
+ * Reads and validates a Hugging Face encoder `config.json`: the BERT-shaped fields, then the family's own
+ * (trainer/model/families/, by `model_type`). Anything the trainer's graph would get silently wrong (another
+ * activation, relative positions, a decoder, an unbuilt family) is refused here, by name.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BertConfig } from '../../shared/bert-config.ts';
+import { findFamily, SUPPORTED_MODEL_TYPES } from '../model/families/registry.ts';
 import { ModelFileError } from './errors.ts';
 
 export function readBertConfig(dir: string): BertConfig {
@@ -64,8 +66,12 @@ export function parseBertConfig(raw: unknown, path = 'config.json'): BertConfig 
   }
   // HF's "gelu" is the exact erf GELU, which the graph implements; "gelu_new"/"gelu_python"/"relu" differ or are not built.
   if (c.hidden_act !== 'gelu') bad('hidden_act', '"gelu" (the only activation the trainer implements)');
-  if (c.model_type !== undefined && c.model_type !== 'bert') bad('model_type', '"bert"');
-  if (c.model_type === 'bert') config.model_type = 'bert';
+  const family = c.model_type === undefined ? undefined : typeof c.model_type === 'string' ? findFamily(c.model_type) : undefined;
+  if (c.model_type !== undefined && !family) bad('model_type', `one of ${SUPPORTED_MODEL_TYPES.map((t) => `"${t}"`).join(', ')}`);
+  if (family) {
+    config.model_type = family.modelType;
+    family.parseExtras(c, config, bad);
+  }
   if (c.position_embedding_type !== undefined && c.position_embedding_type !== 'absolute') {
     bad('position_embedding_type', '"absolute" (relative position embeddings are not implemented)');
   }

@@ -7,6 +7,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { EXPORT_FORMATS } from '../../shared/vocabulary.ts';
+import { requirePath } from '../model/families/family.ts';
+import { familyOf } from '../model/families/registry.ts';
 import { METRICS, readAdapterDir, writeAdapterDir } from './adapter-dir.ts';
 import { loadBaseModel } from './base-model.ts';
 import { ModelFileError } from './errors.ts';
@@ -49,6 +51,7 @@ export async function exportAdapter(o: ExportOptions): Promise<void> {
   if (o.format !== 'adapterhub') throw new ModelFileError(`--format must be one of ${EXPORT_FORMATS.join(', ')}, got "${o.format}"`);
   const base = o.base ? loadBaseModel(o.base) : undefined;
   const adapter = readAdapterDir(o.adapter, base);
+  requirePath(familyOf(adapter.config.base.config), 'export --format adapterhub');
   if (base && adapter.config.base.weightsSha256 !== base.weightsSha256) {
     throw new ModelFileError(
       `--adapter ${o.adapter} was trained on a base with weights sha256 ${adapter.config.base.weightsSha256}, but --base ${o.base} has ${base.weightsSha256}`,

@@ -15,6 +15,8 @@ import { FLOAT_STORAGE_DTYPES as ONNX_DTYPES, ONNX_QUANTIZATIONS as ONNX_QUANTIZ
 import { toOnnxProto } from '../graph/onnx-export.ts';
 import { quantizeGatherInt8, quantizeLinearInt8, storeFloat16 } from '../graph/onnx-weights.ts';
 import { buildBertGraph } from '../model/bert.ts';
+import { requirePath } from '../model/families/family.ts';
+import { familyOf } from '../model/families/registry.ts';
 import { type ParamSpec, parameterSpecs, specFromAdapterConfig } from '../model/params.ts';
 import { buildServingGraph, packAdapters, servingVariant } from '../model/serving-graph.ts';
 import { initialParameters } from '../model/weights.ts';
@@ -106,6 +108,7 @@ export function buildOnnxModel(
 export async function exportOnnx(o: OnnxExportOptions): Promise<void> {
   validate(o);
   const base = loadBaseModel(o.base);
+  requirePath(familyOf(base.config), 'export onnx');
   const adapter = readAdapterDir(o.adapter, base);
   const cfg = adapter.config;
   if (cfg.base.weightsSha256 !== base.weightsSha256) {

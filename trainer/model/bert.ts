@@ -1,5 +1,6 @@
 /**
- * BERT (post-LayerNorm) with two Houlsby adapters per layer and a sequence classifier, as one graph:
+ * A post-LayerNorm encoder (BERT, or another family of trainer/model/families/: its names, position ids and
+ * head) with two Houlsby adapters per layer and a sequence classifier, as one graph:
  * forward, mean cross-entropy, and (for training) the gradients of the trainable parameters only.
  * The placement follows docs/method.md exactly.
  */
@@ -8,6 +9,7 @@ import type { BertConfig } from '../../shared/bert-config.ts';
 import { gradients } from '../autodiff/gradients.ts';
 import { Graph, type Tensor } from '../graph/graph.ts';
 import * as op from '../graph/ops.ts';
+import { familyOf } from './families/registry.ts';
 import { type AdapterSite, adapterPrefix, type ModelSpec, type ParamSpec, parameterSpecs } from './params.ts';
 
 export interface GraphOptions {
@@ -73,7 +75,7 @@ export interface BertLayers {
 }
 
 /**
- * The post-LayerNorm BERT encoder (embeddings + layers) over `bert.`-prefixed parameters `P`:
+ * The post-LayerNorm encoder (embeddings + layers) over `<family prefix>.`-prefixed parameters `P` (`bert.`, `roberta.`):
  * the last hidden states as [N = B·S, hidden], plus the runtime sequence length and layer builders.
  * Defines the symbolic dimensions B, S and N of `g`.
  */
@@ -85,6 +87,7 @@ export function bertEncoder(
   o: EncoderOptions,
 ): { hidden: Tensor; seqLen: Tensor; layers: BertLayers } {
   const { basic, drop } = o;
+  const prefix = familyOf(c).prefix;
   const dh = c.hidden_size / c.num_attention_heads;
   const dims = op.shapeOf(inputs.inputIds);
   const seqLen = op.element(dims, 1);
@@ -108,10 +111,11 @@ export function bertEncoder(
   };
 
   // Embeddings -> [N = B·S, d]: every linear layer then runs as one 2-D Gemm on the [out, in] weight.
-  const positions = op.gather(P('bert.embeddings.position_embeddings.weight'), op.range(seqLen, 'S'));
-  let emb = op.add(op.gather(P('bert.embeddings.word_embeddings.weight'), inputs.inputIds), positions);
-  emb = op.add(emb, op.gather(P('bert.embeddings.token_type_embeddings.weight'), inputs.tokenTypeIds));
-  let x = drop(layerNorm(op.reshape(emb, ['N', c.hidden_size]), 'bert.embeddings.LayerNorm'));
+  const positionIds = familyOf(c).positionIds({ inputIds: inputs.inputIds, seqLen, config: c });
+  const positions = op.gather(P(`${prefix}.embeddings.position_embeddings.weight`), positionIds);
+  let emb = op.add(op.gather(P(`${prefix}.embeddings.word_embeddings.weight`), inputs.inputIds), positions);
+  emb = op.add(emb, op.gather(P(`${prefix}.embeddings.token_type_embeddings.weight`), inputs.tokenTypeIds));
+  let x = drop(layerNorm(op.reshape(emb, ['N', c.hidden_size]), `${prefix}.embeddings.LayerNorm`));
 
   const layers: BertLayers = { linear, layerNorm, gelu };
   const adapter = (h: Tensor, l: number, site: AdapterSite): Tensor => (o.adapter ? o.adapter(h, l, site, layers) : h);
@@ -120,7 +124,7 @@ export function bertEncoder(
   const heads = (t: Tensor, perm: number[]) => op.transpose(op.reshape(t, ['B', 'S', c.num_attention_heads, dh]), perm);
 
   for (let l = 0; l < c.num_hidden_layers; l++) {
-    const p = `bert.encoder.layer.${l}`;
+    const p = `${prefix}.encoder.layer.${l}`;
     // 1/√dh folded into q: an [N, d] multiply instead of one over [B, H, S, S].
     const q = heads(op.mul(linear(x, `${p}.attention.self.query`), 1 / Math.sqrt(dh)), [0, 2, 1, 3]);
     const k = heads(linear(x, `${p}.attention.self.key`), [0, 2, 3, 1]);
@@ -151,6 +155,7 @@ export function adapterActivation(x: Tensor, f: AdapterNonlinearity, gelu: (x: T
 
 export function buildBertGraph(spec: ModelSpec, opts: GraphOptions): BertGraph {
   const c = spec.config;
+  const family = familyOf(c);
   const g = new Graph(opts.floatType ?? 'float32');
   const basic = opts.kernels === 'basic';
   const dropoutRatio = opts.dropout ?? 0;
@@ -172,7 +177,7 @@ export function buildBertGraph(spec: ModelSpec, opts: GraphOptions): BertGraph {
 
   const drop = (x: Tensor): Tensor => (dropoutRatio > 0 && opts.training ? op.dropout(x, dropoutRatio, ++dropoutSeed).y : x);
   const adapter = (h: Tensor, layer: number, site: AdapterSite, { linear, gelu }: BertLayers): Tensor => {
-    const prefix = adapterPrefix(layer, site, spec.task);
+    const prefix = adapterPrefix(layer, site, spec.task, family.prefix);
     if (!params.has(`${prefix}.adapter_up.weight`) || !spec.adapter) return h;
     const down = adapterActivation(linear(h, `${prefix}.adapter_down.0`), spec.adapter.nonlinearity, gelu);
     return op.add(h, linear(down, `${prefix}.adapter_up`));
@@ -182,9 +187,9 @@ export function buildBertGraph(spec: ModelSpec, opts: GraphOptions): BertGraph {
 
   // [CLS] = position 0 of each sequence, picked with a one-hot over positions (its gradient is a plain Mul).
   const isFirst = op.reshape(op.cast(op.equal(op.range(seqLen, 'S'), g.scalar(0, 'int64')), g.floatType), [1, 'S', 1]);
-  let pooled = op.reduceSum(op.mul(op.reshape(x, ['B', 'S', c.hidden_size]), isFirst), [1], false);
-  if (spec.usesPooler) pooled = op.tanh(linear(pooled, 'bert.pooler.dense'));
-  const logits = linear(drop(pooled), 'classifier');
+  const first = op.reduceSum(op.mul(op.reshape(x, ['B', 'S', c.hidden_size]), isFirst), [1], false);
+  const pooler = family.head.usesPooler(spec.usesPooler) ? `${family.prefix}.pooler.dense` : null;
+  const logits = family.head.build(first, { linear, drop }, pooler);
 
   const result: BertGraph = { graph: g, specs, params, logits: g.output(logits, 'logits'), loss: null, grads: new Map() };
   if (!labels) return result;

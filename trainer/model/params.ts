@@ -5,6 +5,7 @@
  */
 import type { AdapterConfig, HoulsbyAdapterOptions, TrainMode } from '../../shared/adapter-config.ts';
 import type { BertConfig } from '../../shared/bert-config.ts';
+import { familyOf } from './families/registry.ts';
 
 export interface ModelSpec {
   config: BertConfig;
@@ -30,9 +31,10 @@ export interface ParamSpec {
 
 export type AdapterSite = 'attention' | 'output';
 
-export function adapterPrefix(layer: number, site: AdapterSite, task: string): string {
+/** The Houlsby adapter's parameter prefix at a site; `modelPrefix` is the family's (`bert`, `roberta`). */
+export function adapterPrefix(layer: number, site: AdapterSite, task: string, modelPrefix = 'bert'): string {
   const block = site === 'attention' ? 'attention.output' : 'output';
-  return `bert.encoder.layer.${layer}.${block}.adapters.${task}`;
+  return `${modelPrefix}.encoder.layer.${layer}.${block}.adapters.${task}`;
 }
 
 const isLayerNorm = (baseName: string) => baseName.includes('LayerNorm');
@@ -40,51 +42,40 @@ const isLayerNorm = (baseName: string) => baseName.includes('LayerNorm');
 /** Every parameter the network reads, in a stable order, with its trainability under `spec.mode`. */
 export function parameterSpecs(spec: ModelSpec): ParamSpec[] {
   const c = spec.config;
+  const family = familyOf(c);
   const d = c.hidden_size;
   const out: ParamSpec[] = [];
   const base = (baseName: string, shape: number[]) => {
     const trainable = spec.mode === 'full' || (spec.mode === 'adapter' && spec.adapter?.trainLayernorms !== false && isLayerNorm(baseName));
-    out.push({ name: `bert.${baseName}`, baseName, shape, trainable, role: 'base' });
+    out.push({ name: `${family.prefix}.${baseName}`, baseName, shape, trainable, role: 'base' });
   };
-  base('embeddings.word_embeddings.weight', [c.vocab_size, d]);
-  base('embeddings.position_embeddings.weight', [c.max_position_embeddings, d]);
-  base('embeddings.token_type_embeddings.weight', [c.type_vocab_size, d]);
-  base('embeddings.LayerNorm.weight', [d]);
-  base('embeddings.LayerNorm.bias', [d]);
   const adapterLayers = new Set(spec.mode === 'adapter' ? (spec.adapter?.layers ?? []) : []);
-  for (let l = 0; l < c.num_hidden_layers; l++) {
-    const p = `encoder.layer.${l}`;
-    for (const proj of ['query', 'key', 'value']) {
-      base(`${p}.attention.self.${proj}.weight`, [d, d]);
-      base(`${p}.attention.self.${proj}.bias`, [d]);
+  const adapters = (l: number) => {
+    if (!adapterLayers.has(l) || !spec.adapter) return;
+    const m = spec.adapter.bottleneck;
+    for (const site of ['attention', 'output'] as const) {
+      const a = adapterPrefix(l, site, spec.task, family.prefix);
+      out.push({ name: `${a}.adapter_down.0.weight`, baseName: null, shape: [m, d], trainable: true, role: 'adapter-down-weight' });
+      out.push({ name: `${a}.adapter_down.0.bias`, baseName: null, shape: [m], trainable: true, role: 'adapter-bias' });
+      out.push({ name: `${a}.adapter_up.weight`, baseName: null, shape: [d, m], trainable: true, role: 'adapter-up-weight' });
+      out.push({ name: `${a}.adapter_up.bias`, baseName: null, shape: [d], trainable: true, role: 'adapter-bias' });
     }
-    base(`${p}.attention.output.dense.weight`, [d, d]);
-    base(`${p}.attention.output.dense.bias`, [d]);
-    base(`${p}.attention.output.LayerNorm.weight`, [d]);
-    base(`${p}.attention.output.LayerNorm.bias`, [d]);
-    base(`${p}.intermediate.dense.weight`, [c.intermediate_size, d]);
-    base(`${p}.intermediate.dense.bias`, [c.intermediate_size]);
-    base(`${p}.output.dense.weight`, [d, c.intermediate_size]);
-    base(`${p}.output.dense.bias`, [d]);
-    base(`${p}.output.LayerNorm.weight`, [d]);
-    base(`${p}.output.LayerNorm.bias`, [d]);
-    if (adapterLayers.has(l) && spec.adapter) {
-      const m = spec.adapter.bottleneck;
-      for (const site of ['attention', 'output'] as const) {
-        const a = adapterPrefix(l, site, spec.task);
-        out.push({ name: `${a}.adapter_down.0.weight`, baseName: null, shape: [m, d], trainable: true, role: 'adapter-down-weight' });
-        out.push({ name: `${a}.adapter_down.0.bias`, baseName: null, shape: [m], trainable: true, role: 'adapter-bias' });
-        out.push({ name: `${a}.adapter_up.weight`, baseName: null, shape: [d, m], trainable: true, role: 'adapter-up-weight' });
-        out.push({ name: `${a}.adapter_up.bias`, baseName: null, shape: [d], trainable: true, role: 'adapter-bias' });
-      }
-    }
+  };
+  // The family's names map, with each layer's adapters after its last tensor (the order every file keeps).
+  let layer = -1;
+  for (const [name, shape] of family.baseWeights(c)) {
+    const l = /^encoder\.layer\.(\d+)\./.exec(name);
+    const at = l ? Number(l[1]) : -1;
+    if (at !== layer && layer >= 0) adapters(layer);
+    layer = at;
+    base(name, shape);
   }
-  if (spec.usesPooler) {
+  if (layer >= 0) adapters(layer);
+  if (family.head.usesPooler(spec.usesPooler)) {
     base('pooler.dense.weight', [d, d]);
     base('pooler.dense.bias', [d]);
   }
-  out.push({ name: 'classifier.weight', baseName: null, shape: [spec.numLabels, d], trainable: true, role: 'classifier-weight' });
-  out.push({ name: 'classifier.bias', baseName: null, shape: [spec.numLabels], trainable: true, role: 'classifier-bias' });
+  for (const p of family.head.params(d, spec.numLabels)) out.push({ ...p, baseName: null, trainable: true });
   return out;
 }
 

@@ -21,6 +21,8 @@ import type { BertConfig } from '../../shared/bert-config.ts';
 import { Graph, type Tensor } from '../graph/graph.ts';
 import * as op from '../graph/ops.ts';
 import { ATTENTION_MASK, adapterActivation, bertEncoder, INPUT_IDS, TOKEN_TYPE_IDS } from './bert.ts';
+import { requirePath } from './families/family.ts';
+import { familyOf } from './families/registry.ts';
 import { type AdapterSite, adapterPrefix, type ParamSpec, parameterSpecs } from './params.ts';
 
 export interface ServingVariant {
@@ -67,6 +69,7 @@ function baseSpecs(config: BertConfig, usesPooler: boolean): ParamSpec[] {
 }
 
 export function buildServingGraph(config: BertConfig, variant: ServingVariant): ServingGraph {
+  requirePath(familyOf(config), 'serving');
   const c = config;
   const d = c.hidden_size;
   const g = new Graph('float32');

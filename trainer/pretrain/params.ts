@@ -8,6 +8,8 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BertConfig } from '../../shared/bert-config.ts';
+import { requirePath } from '../model/families/family.ts';
+import { familyOf } from '../model/families/registry.ts';
 import { expectedBertWeights, loadBaseModel } from '../model-files/base-model.ts';
 import { ModelFileError } from '../model-files/errors.ts';
 import { readSafetensors, toFloat32 } from '../model-files/safetensors.ts';
@@ -71,6 +73,7 @@ export function valuesFromBase(
   padId: number,
 ): { config: BertConfig; values: Map<string, Float32Array>; fresh: string[] } {
   const base = loadBaseModel(dir);
+  requirePath(familyOf(base.config), 'pretrain');
   const c = base.config;
   const values = freshValues(c, rng, padId);
   const fresh = new Set(values.keys());

@@ -16,6 +16,7 @@ import {
   type TokenizedRow,
 } from '../../shared/training-data/index.ts';
 import type { LrSchedule, OptimizerName } from '../../shared/vocabulary.ts';
+import { familyOf } from '../model/families/registry.ts';
 import { type ModelSpec, type ParamSpec, parameterSpecs, parseLayerSet } from '../model/params.ts';
 import { initialParameters } from '../model/weights.ts';
 import { type AdapterDir, assertWritableOutput, readAdapterDir, writeAdapterDir } from '../model-files/adapter-dir.ts';
@@ -219,14 +220,18 @@ async function prepare(opts: TrainOptions): Promise<Prepared> {
   if (!TASK_NAME.test(task))
     throw new Error(`--task: "${task}" must be 1-64 characters of a-z, 0-9, "_" or "-", starting with a letter or digit`);
 
-  if (opts.maxSeqLen !== undefined && opts.maxSeqLen > cfg.max_position_embeddings) {
-    throw new Error(`--max-seq-len ${opts.maxSeqLen} exceeds the base model's max_position_embeddings ${cfg.max_position_embeddings}`);
+  // RoBERTa's position table is max_position_embeddings minus its pad offset long (the family knows).
+  const maxPositions = familyOf(cfg).maxSequenceLength(cfg);
+  if (opts.maxSeqLen !== undefined && opts.maxSeqLen > maxPositions) {
+    throw new Error(
+      `--max-seq-len ${opts.maxSeqLen} exceeds the base model's longest sequence ${maxPositions} (max_position_embeddings ${cfg.max_position_embeddings})`,
+    );
   }
-  const maxSeqLen = opts.maxSeqLen ?? Math.min(DEFAULT_MAX_SEQ_LEN, cfg.max_position_embeddings);
+  const maxSeqLen = opts.maxSeqLen ?? Math.min(DEFAULT_MAX_SEQ_LEN, maxPositions);
   const tokenizer = await loadBaseTokenizer(opts.base, maxSeqLen);
   const dataOpts = {
     vocabSize: cfg.vocab_size,
-    maxPositions: cfg.max_position_embeddings,
+    maxPositions,
     typeVocabSize: cfg.type_vocab_size,
     requireLabels: true,
     tokenizer,

@@ -1,0 +1,83 @@
+/**
+ * Writes a random RoBERTa in Hugging Face layout (config.json with model_type "roberta", model.safetensors):
+ * a stand-in base for tests and parity checks, deterministic given the seed. No tokenizer files: RoBERTa's
+ * byte-level BPE is built separately; tests feed token ids. Ids 0, 1, 2 are <s>, <pad>, </s> as in roberta-base.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { robertaFamily } from '../model/families/roberta.ts';
+import { Rng } from '../util/random.ts';
+import { parseBertConfig } from './bert-config.ts';
+import type { F32Tensor } from './safetensors.ts';
+import { writeSafetensors } from './safetensors.ts';
+
+export interface RandomRobertaOptions {
+  hiddenSize: number;
+  numLayers: number;
+  numHeads: number;
+  intermediateSize: number;
+  vocabSize: number;
+  /** Longest sequence (positions pad+1 .. pad+maxSeqLen); max_position_embeddings = maxSeqLen + 2. */
+  maxSeqLen: number;
+  seed: number;
+  /** Write `roberta.`-prefixed names (as RobertaFor* models save); default true. */
+  prefix?: boolean;
+  /** Include pooler.dense (RobertaModel saves one; the classification head ignores it); default false. */
+  pooler?: boolean;
+  /** LayerNorm weight = 1 + noise·N(0,1), bias = noise·N(0,1); default 0. */
+  layerNormNoise?: number;
+  /** Std of the weights and biases; default 0.02. */
+  initializerRange?: number;
+}
+
+export const ROBERTA_BOS = 0;
+export const ROBERTA_PAD = 1;
+export const ROBERTA_EOS = 2;
+
+export function writeRandomRoberta(dir: string, opts: RandomRobertaOptions): void {
+  const std = opts.initializerRange ?? 0.02;
+  const json: Record<string, unknown> = {
+    architectures: ['RobertaModel'],
+    attention_probs_dropout_prob: 0.1,
+    bos_token_id: ROBERTA_BOS,
+    classifier_dropout: null,
+    eos_token_id: ROBERTA_EOS,
+    hidden_act: 'gelu',
+    hidden_dropout_prob: 0.1,
+    hidden_size: opts.hiddenSize,
+    initializer_range: std,
+    intermediate_size: opts.intermediateSize,
+    layer_norm_eps: 1e-5,
+    max_position_embeddings: opts.maxSeqLen + ROBERTA_PAD + 1,
+    model_type: 'roberta',
+    num_attention_heads: opts.numHeads,
+    num_hidden_layers: opts.numLayers,
+    pad_token_id: ROBERTA_PAD,
+    position_embedding_type: 'absolute',
+    torch_dtype: 'float32',
+    type_vocab_size: 1,
+    vocab_size: opts.vocabSize,
+  };
+  const config = parseBertConfig(json, 'random RoBERTa options'); // refuses bad sizes before anything is written
+  const shapes = robertaFamily.baseWeights(config);
+  if (opts.pooler) {
+    shapes.set('pooler.dense.weight', [config.hidden_size, config.hidden_size]);
+    shapes.set('pooler.dense.bias', [config.hidden_size]);
+  }
+  const rng = new Rng(opts.seed);
+  const noise = opts.layerNormNoise ?? 0;
+  const weights = new Map<string, F32Tensor>();
+  for (const [name, shape] of shapes) {
+    const data = new Float32Array(shape.reduce((p, d) => p * d, 1));
+    const draw = name.endsWith('LayerNorm.weight')
+      ? () => 1 + noise * rng.normal()
+      : name.endsWith('LayerNorm.bias')
+        ? () => noise * rng.normal()
+        : () => std * rng.normal();
+    for (let i = 0; i < data.length; i++) data[i] = draw();
+    weights.set(opts.prefix === false ? name : `${robertaFamily.prefix}.${name}`, { shape, data });
+  }
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'config.json'), `${JSON.stringify(json, null, 2)}\n`);
+  writeSafetensors(join(dir, 'model.safetensors'), weights, { format: 'pt' });
+}
