@@ -8,6 +8,7 @@
 import type { JobMetrics, JobSpec, JobState, JobStatus, PointStatus } from './job.ts';
 import type { BelowMajority } from './majority-baseline.ts';
 import { isSweep, sweepSettings } from './sweep.ts';
+import type { SelectionMetric } from './vocabulary.ts';
 
 /** The states a job never leaves. */
 export const FINAL_STATES: readonly JobState[] = ['succeeded', 'failed', 'cancelled'];
@@ -70,7 +71,7 @@ export interface SweepPointView {
 }
 
 export interface SweepView {
-  metric: 'accuracy' | 'f1' | 'mcc' | 'loss';
+  metric: SelectionMetric;
   points: SweepPointView[];
   bestPoint: number | null;
 }

@@ -8,6 +8,7 @@
  * Parsing hands out views into the given bytes, so a float32 file costs its size in memory and no more.
  */
 
+import { BASE_WEIGHT_DTYPES } from '../../shared/vocabulary.ts';
 import { ModelFileError } from './errors.ts';
 import { decodeBf16, decodeF16 } from './float16.ts';
 import { firstOverlap } from './tensor-ranges.ts';
@@ -52,7 +53,7 @@ export const DTYPE_SIZES: Readonly<Record<string, number>> = {
 };
 
 /** The dtypes toFloat32 converts. */
-export const FLOAT_DTYPES: readonly string[] = ['F32', 'F16', 'BF16', 'F64'];
+export const FLOAT_DTYPES: readonly string[] = [...BASE_WEIGHT_DTYPES, 'F64'];
 
 // Same cap as the reference implementation: a bigger "header" means a corrupt or foreign file.
 export const MAX_HEADER_BYTES = 100_000_000;

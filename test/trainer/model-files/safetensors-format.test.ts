@@ -214,5 +214,6 @@ test('the format module and what it imports use no Node API (the browser runtime
     'float16.ts',
     'safetensors-format.ts',
     'tensor-ranges.ts',
+    'vocabulary.ts',
   ]);
 });
