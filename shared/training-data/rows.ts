@@ -215,7 +215,7 @@ export function recordToRow(
   const inputIds = intArray(ids, names.inputIds, o.vocabSize, 'token id', alloc, word);
   if (inputIds.length === 0) throw new RowProblem(`${word} "${names.inputIds}" is empty`);
   if (inputIds.length > o.maxPositions)
-    throw new RowProblem(`sequence of ${inputIds.length} tokens exceeds max_position_embeddings ${o.maxPositions}`);
+    throw new RowProblem(`sequence of ${inputIds.length} tokens exceeds the base's longest sequence, ${o.maxPositions} tokens`);
   let tokenTypeIds: Int32Array;
   if (isAbsent(types)) {
     // Absent token types mean a single segment, as in Hugging Face tokenizers.

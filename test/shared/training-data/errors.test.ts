@@ -47,7 +47,7 @@ test('JSONL rows: malformed JSON, not an object, missing or empty text, bad pair
     ['{"text":"a","text_pair":"","label":"x"}', ':1: field "text_pair" is empty'],
     ['{"text":"a"}', ':1: missing field "label"'],
     ['{"text":"a","label":1.5}', ':1: field "label" must be a non-empty string or an integer >= 0, got 1.5'],
-    [`{"text":"${'a'.repeat(70)}","label":"x"}`, ':1: sequence of 72 tokens exceeds max_position_embeddings 64'],
+    [`{"text":"${'a'.repeat(70)}","label":"x"}`, ":1: sequence of 72 tokens exceeds the base's longest sequence, 64 tokens"],
     ['{"input_ids":[1,300],"label":"x"}', ':1: token id 300 at position 1 is outside the vocabulary [0, 300)'],
     ['{"input_ids":[1,2],"token_type_ids":[0,2],"label":"x"}', ':1: token type id 2 at position 1 is outside the token type range [0, 2)'],
     ['{"text":"a","label":"x"}', ':1: missing field "input_ids" (text rows need a tokenizer, and none was given)', noTok],

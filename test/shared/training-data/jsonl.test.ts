@@ -60,7 +60,11 @@ test('every bad row is named by <file>:<line> with the precise problem', async (
     ['{"input_ids":[2,-1],"label":"a"}', ':1: token id -1 at position 1 is outside the vocabulary [0, 50)'],
     ['{"input_ids":[2,5],"token_type_ids":[0,2],"label":"a"}', ':1: token type id 2 at position 1 is outside the token type range [0, 2)'],
     ['{"input_ids":[2,5],"token_type_ids":[0],"label":"a"}', ':1: "token_type_ids" has 1 entries but "input_ids" has 2'],
-    [jsonl({ input_ids: Array(600).fill(5), label: 'a' }), ':1: sequence of 600 tokens exceeds max_position_embeddings 512', bert],
+    [
+      jsonl({ input_ids: Array(600).fill(5), label: 'a' }),
+      ":1: sequence of 600 tokens exceeds the base's longest sequence, 512 tokens",
+      bert,
+    ],
     ['{"input_ids":[2,5]}', ':1: missing field "label"'],
     ['{"input_ids":[2,5],"label":true}', ':1: field "label" must be a non-empty string or an integer >= 0, got true'],
     ['{"input_ids":[2,5],"label":-1}', /:1: field "label" must be .* got -1$/],
