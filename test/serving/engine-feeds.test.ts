@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import { after, before, test } from 'node:test';
 import type { FeedTensor, PackedFeeds } from '../../serving/engine.ts';
-import { loadBaseDir, NodeEngines } from '../../serving/node.ts';
+import { createNodePredictor, loadBaseDir, NodeEngines } from '../../serving/node.ts';
 import { packAdapters } from '../../trainer/model/serving-graph.ts';
 import { type ServingStore, servingStore, type TestAdapter } from '../support/serving-store.ts';
 
@@ -105,5 +105,23 @@ test('one-adapter and mixed batches give the same logits; adapter feeds move onc
     await assert.rejects(engine.run(rowFeeds(ROWS), [alphaAgain]), /alpha-again's feed .* was lost/);
   } finally {
     await engines.close();
+  }
+});
+
+test('an adapter the cache evicts leaves the worker once no request holds it; loaded again, it runs again', async () => {
+  const p = await createNodePredictor({ registry: store.registry, threads: 1, cacheBytes: 1 });
+  try {
+    const first = await p.predict({ task: 'alpha', inputs: ['good movie'] });
+    assert.equal((await p.engines.workerStats()).residentAdapters, 1);
+    await p.predict({ task: 'beta', inputs: ['good movie'] });
+    assert.deepEqual(p.cache.keys.length, 1, 'alpha was evicted');
+    assert.equal((await p.engines.workerStats()).residentAdapters, 1, "alpha's feeds left the worker");
+    // Concurrent requests of both: each holds its adapter while the other's load evicts it.
+    const both = await Promise.all([p.predict({ task: 'alpha', inputs: ['good movie'] }), p.predict({ task: 'beta', inputs: ['a'] })]);
+    assert.deepEqual(both[0].predictions, first.predictions, 'alpha reloaded gives the same answer');
+    const stats = await p.engines.workerStats();
+    assert.ok(stats.residentAdapters <= 1, `${stats.residentAdapters} adapters on the worker for a cache of one`);
+  } finally {
+    await p.close();
   }
 });
