@@ -6,22 +6,27 @@
  * one run per request), the end-to-end median, and the load average beside them: on shared cores the
  * absolute figures move; compare ratios of back-to-back runs. Nothing is asserted.
  *
- *   node --import tsx test/bench/serving-breakdown.ts [--iterations 200] [--batch-iterations 20] [--threads 1]
+ * With --route, the same requests then go to `npm start`'s predict route over HTTP (its own process, the
+ * same threads): the route's end to end minus the library's is what HTTP, auth, JSON and validation add.
+ *
+ *   node --import tsx test/bench/serving-breakdown.ts [--iterations 200] [--batch-iterations 20] [--threads 1] [--route]
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { SEED_MODEL, SEED_MODEL_DIR } from '../../functions/local/seed-model.ts';
 import { createNodePredictor } from '../../serving/node.ts';
 import { SPANS, type Span } from '../../serving/trace.ts';
 import { Registry } from '../../shared/registry/index.ts';
 import { loadBaseModel } from '../../trainer/model-files/base-model.ts';
+import { startLocalServer } from '../support/local-server.ts';
 import { publishRandomAdapter } from '../support/serving-store.ts';
 import { benchArgs } from './support.ts';
 
-const a = benchArgs({ iterations: '200', 'batch-iterations': '20', threads: '1' }, [] as const);
-const SHIPPED = resolve('assets/models/bert-imdb-4x128-v2');
-const NAME = 'bert-imdb-4x128-v2';
+const a = benchArgs({ iterations: '200', 'batch-iterations': '20', threads: '1' }, ['route'] as const);
+const SHIPPED = SEED_MODEL_DIR;
+const NAME = SEED_MODEL;
 const TEXTS = [
   'a warm, funny and moving film',
   'the plot drags and the jokes fall flat',
@@ -29,6 +34,9 @@ const TEXTS = [
   'I wanted to like it, but the ending ruined everything',
 ];
 
+const loadavg = () => readFileSync('/proc/loadavg', 'utf8').trim();
+const ONE = (i: number) => [TEXTS[i % TEXTS.length]];
+const BATCH = (i: number) => Array.from({ length: 32 }, (_, k) => TEXTS[(i + k) % TEXTS.length]);
 const median = (xs: number[]) => {
   const s = [...xs].sort((x, y) => x - y);
   return s.length === 0 ? Number.NaN : s[Math.floor(s.length / 2)];
@@ -66,7 +74,7 @@ try {
       await predictor.predict({ task: 'bench', inputs: inputs(i) });
       total.push(performance.now() - t0);
     }
-    console.log(`\n${label}: ${n} sequential requests, ${a.threads} thread(s); loadavg ${readFileSync('/proc/loadavg', 'utf8').trim()}`);
+    console.log(`\n${label}: ${n} sequential requests, ${a.threads} thread(s); loadavg ${loadavg()}`);
     console.log('| span | median ms | mean ms | count |\n| --- | --- | --- | --- |');
     // Each span's samples: one per request or run (here one run per request), `queue` one per row.
     for (const span of SPANS) {
@@ -75,9 +83,49 @@ try {
     }
     console.log(`| end to end | ${median(total).toFixed(3)} | ${mean(total).toFixed(3)} | ${n} |`);
   };
-  await table('one text', Number(a.iterations), (i) => [TEXTS[i % TEXTS.length]])();
-  await table('32 texts', Number(a['batch-iterations']), (i) => Array.from({ length: 32 }, (_, k) => TEXTS[(i + k) % TEXTS.length]))();
+  await table('one text', Number(a.iterations), ONE)();
+  await table('32 texts', Number(a['batch-iterations']), BATCH)();
   await predictor.close();
+  if (a.route) await overHttp(base);
 } finally {
   rmSync(work, { recursive: true, force: true });
+}
+
+/** The same requests through `npm start`'s predict route: end-to-end medians over HTTP. */
+async function overHttp(base: ReturnType<typeof loadBaseModel>): Promise<void> {
+  const store = join(work, 'server');
+  const server = await startLocalServer({ store, env: { ADAPTER_STORE_THREADS: a.threads } });
+  try {
+    const key = readFileSync(join(store, 'api-key'), 'utf8').trim();
+    const headers = { authorization: `Bearer ${key}`, 'content-type': 'application/json' };
+    await publishRandomAdapter(Registry.fromUri(server.registryUri), NAME, base, join(work, 'adapter-http'), {
+      task: 'bench',
+      mode: 'adapter',
+      labels: 2,
+      bottleneck: 64,
+      seed: 1,
+    });
+    const predict = async (inputs: string[]) => {
+      const res = await fetch(`${server.url}/adapters/bench/predict`, { method: 'POST', headers, body: JSON.stringify({ inputs }) });
+      if (res.status !== 200) throw new Error(`predict: HTTP ${res.status}: ${await res.text()}`);
+      await res.json();
+    };
+    for (const [label, n, inputs] of [
+      ['one text', Number(a.iterations), ONE],
+      ['32 texts', Number(a['batch-iterations']), BATCH],
+    ] as const) {
+      for (let i = 0; i < 10; i++) await predict(inputs(i));
+      const total: number[] = [];
+      for (let i = 0; i < n; i++) {
+        const t0 = performance.now();
+        await predict(inputs(i));
+        total.push(performance.now() - t0);
+      }
+      console.log(
+        `\nroute, ${label}: ${n} sequential requests; end to end median ${median(total).toFixed(3)} ms, mean ${mean(total).toFixed(3)} ms; loadavg ${loadavg()}`,
+      );
+    }
+  } finally {
+    await server.stop('SIGTERM');
+  }
 }
