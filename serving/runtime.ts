@@ -271,6 +271,7 @@ export function createPredictor(o: RuntimeOptions): RuntimePredictor {
 
   /** A request within the row cap: load, tokenize in slices, batch, label. */
   async function admitted(req: PredictRequest, inputs: { text: string; pair?: string }[]) {
+    const t0 = o.trace ? performance.now() : 0;
     const manifest = await o.source.manifest(req.task, req.version);
     if (manifest.mode === 'full')
       throw new PredictError(
@@ -279,6 +280,7 @@ export function createPredictor(o: RuntimeOptions): RuntimePredictor {
       );
     const base = await baseNamed(manifest.baseModel.name);
     const adapter = await cache.get(manifest, checkAgainst(base), (a) => packServed(a, base));
+    o.trace?.('resolve', performance.now() - t0);
     hold(adapter);
     try {
       return await tokenizedAndRun(req, inputs, manifest, base, adapter);

@@ -4,6 +4,8 @@
  * (rowFeeds .. hopBack) are reported once per run, the others once per request or row.
  */
 export const SPANS = [
+  /** Resolving the task's version (the manifest), its base and its adapter in the cache. */
+  'resolve',
   /** Tokenizing a request's inputs, with the event-loop yields between them. */
   'tokenize',
   /** A row's wait in the micro-batcher, from submit to the start of its run. */
