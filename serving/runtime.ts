@@ -118,7 +118,9 @@ export function softmax(logits: Float32Array): number[] {
 }
 
 export function createPredictor(o: RuntimeOptions): RuntimePredictor {
-  // An evicted adapter's engine-side feeds go once no admitted request holds it (its rows may still be queued).
+  // An evicted adapter's engine-side feeds go once no admitted request holds it (its rows may still be
+  // queued). Checked a turn later: a request whose cache.get returned it in the same microtasks as the
+  // eviction holds it by then.
   const holders = new Map<LoadedAdapter, number>();
   const evicted = new WeakSet<LoadedAdapter>();
   const forget = (a: LoadedAdapter) => {
@@ -126,8 +128,10 @@ export function createPredictor(o: RuntimeOptions): RuntimePredictor {
     if (s) o.engines.forget?.(s);
   };
   const cache = new AdapterCache(o.source, o.cacheBytes ?? DEFAULT_CACHE_BYTES, (a) => {
-    if (holders.has(a)) evicted.add(a);
-    else forget(a);
+    evicted.add(a);
+    void nextTurn().then(() => {
+      if (!holders.has(a)) forget(a);
+    });
   });
   const hold = (a: LoadedAdapter) => holders.set(a, (holders.get(a) ?? 0) + 1);
   const unhold = (a: LoadedAdapter) => {
