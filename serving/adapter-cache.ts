@@ -35,6 +35,8 @@ export class AdapterCache {
   constructor(
     private readonly source: AdapterSource,
     readonly maxBytes: number,
+    /** Called with each adapter the budget evicts. */
+    private readonly onEvict?: (a: LoadedAdapter) => void,
   ) {}
 
   get bytes(): number {
@@ -83,6 +85,7 @@ export class AdapterCache {
       if (this.total <= this.maxBytes || k === a.key) break;
       this.entries.delete(k);
       this.total -= e.bytes;
+      this.onEvict?.(e);
     }
   }
 

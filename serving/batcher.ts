@@ -1,9 +1,12 @@
 /**
  * Micro-batching: rows of concurrent requests that share one serving graph (same base and variant) run
  * together, whatever adapter each row uses: the batch carries every adapter it needs and `adapter_index`
- * says which row uses which (mixed-adapter batches, S-LoRA's idea for bottleneck adapters). A run starts
- * when `maxRows` rows wait or `maxWaitMs` after the first one; one run at a time per graph, so rows that
- * arrive during a run form the next batch.
+ * says which row uses which (mixed-adapter batches, S-LoRA's idea for bottleneck adapters); a batch of
+ * one adapter runs without it. Continuous batching, as vLLM and TGI do: a row that finds the engine idle
+ * runs at once; rows that arrive while a run is in flight coalesce into the next batch, which starts the
+ * moment that run ends (one run at a time per graph). So a row waits at most for the run in flight and
+ * the runs of older rows ahead of it (FIFO, `maxRows` a run). `maxWaitMs` > 0 opts into an idle window
+ * instead (a run starts when `maxRows` rows wait or `maxWaitMs` after the first).
  *
  * A mixed batch pads every adapter to the widest of them, so a batch takes the oldest row's adapter and
  * then only adapters that keep it within `maxAdapters` and `maxPaddedBytes`, and whose padding adds at
@@ -13,6 +16,7 @@
  */
 import type { Encoding } from '../trainer/tokenizer/bert-tokenizer-core.ts';
 import type { Engine, FeedTensor, PackedFeeds } from './engine.ts';
+import type { Tracer } from './trace.ts';
 
 export type { PackedFeeds } from './engine.ts';
 
@@ -25,6 +29,8 @@ export interface BatchAdapter {
 
 interface PendingRow<A extends BatchAdapter> {
   adapter: A;
+  /** performance.now() at submit, when tracing. */
+  at?: number;
   enc: Encoding;
   signal?: AbortSignal;
   resolve: (logits: Float32Array) => void;
@@ -35,11 +41,14 @@ export interface BatcherOptions {
   engine: () => Promise<Engine>;
   padId: number;
   maxRows: number;
+  /** 0 (the default): a row finding the engine idle runs at once; > 0: it waits up to this long for company. */
   maxWaitMs: number;
   /** Distinct adapters in one run at most. */
   maxAdapters: number;
   /** Bytes of stacked (padded) per-task feeds one mixed run may take; an adapter alone runs on its own feeds. */
   maxPaddedBytes: number;
+  /** Per-request spans (trace.ts), off when absent. */
+  trace?: Tracer;
 }
 
 /** One run, as kept in the ring of recent runs. */
@@ -138,7 +147,7 @@ export class MicroBatcher<A extends BatchAdapter> {
       rows.map(
         (enc) =>
           new Promise<Float32Array>((resolve, reject) => {
-            const row = { adapter, enc, signal, resolve, reject };
+            const row = { adapter, enc, signal, resolve, reject, at: this.o.trace ? performance.now() : undefined };
             mine.push(row);
             this.pending.push(row);
           }),
@@ -170,6 +179,8 @@ export class MicroBatcher<A extends BatchAdapter> {
 
   private schedule(): void {
     if (this.running || this.pending.length === 0) return;
+    // An idle engine takes the rows at once (the default); rows arriving during a run wait for its end (start is
+    // called again from its finally), whatever maxWaitMs says.
     if (this.pending.length >= this.o.maxRows || this.o.maxWaitMs <= 0) {
       this.start();
       return;
@@ -236,6 +247,9 @@ export class MicroBatcher<A extends BatchAdapter> {
   }
 
   private async run({ rows, adapters, paddedBytes }: { rows: PendingRow<A>[]; adapters: A[]; paddedBytes: number }): Promise<void> {
+    const trace = this.o.trace;
+    const t0 = trace ? performance.now() : 0;
+    if (trace) for (const r of rows) trace('queue', t0 - (r.at ?? t0));
     const slotOf = new Map(adapters.map((a, u) => [a.key, u]));
     const B = rows.length;
     let S = 0;
@@ -257,16 +271,16 @@ export class MicroBatcher<A extends BatchAdapter> {
       input_ids: { type: 'int64', data: ids, dims: [B, S] },
       attention_mask: { type: 'int64', data: mask, dims: [B, S] },
       token_type_ids: { type: 'int64', data: types, dims: [B, S] },
-      adapter_index: { type: 'int64', data: index, dims: [B] },
     };
+    // One adapter: no adapter_index, the engine feeds its packed tensors directly (no per-row gather).
+    if (adapters.length > 1) feeds.adapter_index = { type: 'int64', data: index, dims: [B] };
+    if (trace) trace('rowFeeds', performance.now() - t0);
     const engine = await this.o.engine();
-    const out = await engine.run(
-      feeds,
-      adapters.map((a) => a.packed),
-    );
+    const out = await engine.run(feeds, adapters, trace);
     this.record({ rows: B, adapters: adapters.length, paddedBytes });
     const L = out.dims[1];
-    rows.forEach((r, b) => r.resolve(out.data.slice(b * L, b * L + r.adapter.numLabels)));
+    // Views of the run's own logits buffer (it came back transferred): no copy per row.
+    rows.forEach((r, b) => r.resolve(out.data.subarray(b * L, b * L + r.adapter.numLabels)));
   }
 
   private record(run: RunRecord): void {

@@ -11,12 +11,13 @@ import { SLUG_RE } from '../shared/job-schema.ts';
 import type { Registry } from '../shared/registry/index.ts';
 import type { AdapterSource } from './adapter-source.ts';
 import { parseBase, type ServingBase } from './base.ts';
-import type { Engine, EngineProvider, FeedTensor, PackedFeeds, Variant } from './engine.ts';
+import type { Engine, EngineAdapter, EngineProvider, FeedTensor, PackedFeeds, Variant } from './engine.ts';
 import { variantKey } from './engine.ts';
 import { registryAdapterSource } from './node-sources.ts';
-import type { WeightLayout, WorkerReply, WorkerRequest } from './node-worker.ts';
+import type { WeightLayout, WorkerAdapter, WorkerReply, WorkerRequest, WorkerStats } from './node-worker.ts';
 import { PredictError } from './predictor.ts';
 import { createPredictor, type RuntimePredictor } from './runtime.ts';
+import { epochMs, type Tracer } from './trace.ts';
 
 export interface NodePredictorOptions {
   registry: Registry;
@@ -32,6 +33,8 @@ export interface NodePredictorOptions {
   maxQueuedRows?: number;
   maxBatchAdapters?: number;
   maxBatchPaddedBytes?: number;
+  /** Per-request spans (serving/trace.ts), for benchmarks; off by default. */
+  trace?: Tracer;
   /**
    * A local directory holding base `name` (config.json, model.safetensors, vocab.txt | tokenizer.json).
    * Default: models/<name>/ downloaded from the registry once, into a temporary directory removed on close.
@@ -58,8 +61,6 @@ function startWorker(threads?: number): Worker {
 type Pending = {
   resolve: (r: WorkerReply & { ok: true }) => void;
   reject: (e: Error) => void;
-  /** Called with every reply before it settles (a run takes its adapters' feeds back). */
-  onReply?: (r: WorkerReply) => void;
 };
 type WithoutId<T> = T extends unknown ? Omit<T, 'id'> : never;
 
@@ -71,6 +72,10 @@ export class NodeEngines implements EngineProvider {
   private readonly engines = new Map<string, Promise<Engine>>();
   /** Milliseconds each session took to create (graph build + onnxruntime), by `<base>/<variant>`. */
   readonly sessionCreateMs = new Map<string, number>();
+  /** The worker's id of each adapter whose packed feeds moved there (they stay until forget). */
+  private onWorker = new WeakMap<PackedFeeds, number>();
+  private readonly forgotten = new WeakSet<PackedFeeds>();
+  private nextAdapter = 1;
 
   constructor(private readonly threads?: number) {}
 
@@ -83,13 +88,13 @@ export class NodeEngines implements EngineProvider {
       const p = this.pending.get(r.id);
       if (!p) return;
       this.pending.delete(r.id);
-      p.onReply?.(r);
       if (r.ok) p.resolve(r);
       else p.reject(new Error(`inference worker: ${r.error}`));
     });
     worker.on('error', (err) => this.failAll(err));
     worker.on('exit', (code) => {
       if (this.started === worker) this.started = null;
+      this.onWorker = new WeakMap(); // what it held is gone with it (checkNotLost says so)
       this.failAll(new Error(`inference worker exited (${code})`));
     });
     return worker;
@@ -100,14 +105,10 @@ export class NodeEngines implements EngineProvider {
     this.pending.clear();
   }
 
-  private call(
-    m: WithoutId<WorkerRequest>,
-    transfer: ArrayBuffer[] = [],
-    onReply?: (r: WorkerReply) => void,
-  ): Promise<WorkerReply & { ok: true }> {
+  private call(m: WithoutId<WorkerRequest>, transfer: ArrayBuffer[] = []): Promise<WorkerReply & { ok: true }> {
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
-      this.pending.set(id, { resolve, reject, onReply });
+      this.pending.set(id, { resolve, reject });
       if (this.pending.size === 1) this.worker.ref(); // keep the process alive only while work is pending
       this.worker.postMessage({ ...m, id } as WorkerRequest, transfer);
     }).finally(() => {
@@ -145,11 +146,19 @@ export class NodeEngines implements EngineProvider {
       e = this.call({ op: 'session', key, base: base.name, variant }).then((r) => {
         this.sessionCreateMs.set(key, r.createMs ?? Number.NaN);
         return {
-          run: async (feeds, adapters) => {
-            const reply = await this.call({ op: 'run', key, feeds, adapters: [...adapters] }, runTransfer(feeds, adapters), (r) =>
-              takeBack(adapters, r.adapters),
-            );
+          run: async (feeds, adapters, trace) => {
+            const transfer = runTransfer(feeds);
+            const sent = adapters.map((a) => this.toWorker(a, transfer));
+            const posted = trace ? epochMs() : 0;
+            const reply = await this.call({ op: 'run', key, feeds, adapters: sent, trace: trace !== undefined }, transfer);
             if (!reply.logits) throw new Error('inference worker: no logits');
+            if (trace && reply.times) {
+              const t = reply.times;
+              trace('hopOut', t.received - posted);
+              trace('engineFeeds', t.fed - t.received);
+              trace('session', t.ran - t.fed);
+              trace('hopBack', epochMs() - t.ran);
+            }
             return reply.logits;
           },
         };
@@ -158,6 +167,37 @@ export class NodeEngines implements EngineProvider {
       e.catch(() => this.engines.delete(key));
     }
     return e;
+  }
+
+  /**
+   * How a run names an adapter: by id once its feeds are on the worker; with its feeds moved there (added
+   * to `transfer`) on its first run; copied for one run if the runtime already forgot it.
+   */
+  private toWorker(a: EngineAdapter, transfer: ArrayBuffer[]): WorkerAdapter {
+    const id = this.onWorker.get(a.packed);
+    if (id !== undefined) return { adapter: id };
+    checkNotLost(a);
+    if (this.forgotten.has(a.packed)) return { adapter: 0, packed: a.packed, keep: false };
+    const adapter = this.nextAdapter++;
+    this.onWorker.set(a.packed, adapter);
+    for (const t of Object.values(a.packed)) if (wholeBuffer(t.data)) transfer.push(t.data.buffer as ArrayBuffer);
+    return { adapter, packed: a.packed, keep: true };
+  }
+
+  /** The adapter left the runtime's cache, and no request holds it: the worker drops its feeds. */
+  forget(a: EngineAdapter): void {
+    this.forgotten.add(a.packed);
+    const id = this.onWorker.get(a.packed);
+    if (id === undefined) return;
+    this.onWorker.delete(a.packed);
+    this.started?.postMessage({ op: 'forget', id: 0, adapter: id } satisfies WorkerRequest);
+  }
+
+  /** The worker's counters (0 before it starts). */
+  async workerStats(): Promise<WorkerStats> {
+    if (!this.started) return { adapterFeedsBuilt: 0, stackedRuns: 0, oneAdapterRuns: 0, residentAdapters: 0 };
+    const r = await this.call({ op: 'stats' });
+    return r.stats!;
   }
 
   async close(): Promise<void> {
@@ -172,34 +212,21 @@ export class NodeEngines implements EngineProvider {
   }
 }
 
-/**
- * What a run moves to the worker instead of copying: its own row feeds, and each adapter's packed
- * buffers (taken back with the reply: takeBack). A buffer shared with other data is copied instead.
- */
-function runTransfer(feeds: Record<string, FeedTensor>, adapters: readonly PackedFeeds[]): ArrayBuffer[] {
-  const buffers = new Set<ArrayBuffer>();
-  const whole = (a: Float32Array | BigInt64Array) =>
-    a.buffer instanceof ArrayBuffer && a.byteOffset === 0 && a.byteLength === a.buffer.byteLength;
-  for (const t of Object.values(feeds)) if (whole(t.data)) buffers.add(t.data.buffer as ArrayBuffer);
-  for (const a of adapters) {
-    for (const [name, t] of Object.entries(a)) {
-      if (t.data.length === 0 && t.dims.every((n) => n > 0))
-        throw new Error(`inference: adapter feed "${name}" was lost (its run's worker exited); reload the adapter`);
-      if (whole(t.data)) buffers.add(t.data.buffer as ArrayBuffer);
-    }
-  }
-  return [...buffers];
+const wholeBuffer = (a: Float32Array | BigInt64Array) =>
+  a.buffer instanceof ArrayBuffer && a.byteOffset === 0 && a.byteLength === a.buffer.byteLength;
+
+/** What a run moves to the worker instead of copying: its own row feeds (a buffer shared with other data is copied). */
+function runTransfer(feeds: Record<string, FeedTensor>): ArrayBuffer[] {
+  const buffers: ArrayBuffer[] = [];
+  for (const t of Object.values(feeds)) if (wholeBuffer(t.data)) buffers.push(t.data.buffer as ArrayBuffer);
+  return buffers;
 }
 
-/** Puts the buffers a run moved to the worker back into the adapters' packed feeds. */
-function takeBack(adapters: readonly PackedFeeds[], returned: PackedFeeds[] | undefined): void {
-  if (!returned || returned.length !== adapters.length) return;
-  adapters.forEach((a, u) => {
-    for (const [name, t] of Object.entries(a)) {
-      const back = returned[u][name];
-      if (back) t.data = back.data;
-    }
-  });
+/** Feeds moved to a worker that since exited are gone from this thread: say so rather than run zeros. */
+function checkNotLost(a: EngineAdapter): void {
+  for (const [name, t] of Object.entries(a.packed))
+    if (t.data.length === 0 && t.dims.every((n) => n > 0))
+      throw new Error(`inference: adapter ${a.key}'s feed "${name}" was lost (the worker holding it exited); reload the adapter`);
 }
 
 /** Reads a base directory and hands its weights to the engines. */
@@ -260,6 +287,7 @@ export async function createNodePredictor(opts: NodePredictorOptions): Promise<N
     maxQueuedRows: opts.maxQueuedRows,
     maxBatchAdapters: opts.maxBatchAdapters,
     maxBatchPaddedBytes: opts.maxBatchPaddedBytes,
+    trace: opts.trace,
   });
   return {
     ...runtime,

@@ -20,10 +20,12 @@ import { type BatchAdapter, type BatcherStats, MicroBatcher } from './batcher.ts
 import { type EngineProvider, type Variant, variantKey } from './engine.ts';
 import { PredictError, type PredictInput, type Predictor, type PredictRequest } from './predictor.ts';
 import { usableText } from './text-bound.ts';
+import type { Tracer } from './trace.ts';
 
 export const DEFAULT_CACHE_BYTES = 256 * 1024 * 1024;
 export const DEFAULT_MAX_BATCH_ROWS = 32;
-export const DEFAULT_MAX_WAIT_MS = 2;
+/** No idle window: a request finding the engine idle runs at once (rows coalesce while it is busy). */
+export const DEFAULT_MAX_WAIT_MS = 0;
 /** Rows admitted (tokenizing, waiting or running) per predictor at once: 8 maximum-size requests. */
 export const DEFAULT_MAX_QUEUED_ROWS = 256;
 /** Distinct adapters in one mixed batch. */
@@ -42,7 +44,10 @@ export interface RuntimeOptions {
   cacheBytes?: number;
   /** Rows in one run of the graph at most (default 32). */
   maxBatchRows?: number;
-  /** How long the first waiting row waits for others (default 2 ms). */
+  /**
+   * How long a row finding the engine idle waits for others (default 0: it runs at once; rows arriving
+   * during a run coalesce into the next one whatever this says).
+   */
   maxWaitMs?: number;
   /** Rows admitted at once, all requests together; beyond, PredictError 'busy' (default 256). */
   maxQueuedRows?: number;
@@ -50,6 +55,8 @@ export interface RuntimeOptions {
   maxBatchAdapters?: number;
   /** Bytes of stacked, padded per-task feeds in one mixed batch (default 128 MiB); an adapter alone is never padded. */
   maxBatchPaddedBytes?: number;
+  /** Per-request spans (trace.ts: tokenize, queue, hop, session...), for benchmarks; off by default. */
+  trace?: Tracer;
 }
 
 interface Served extends BatchAdapter {
@@ -111,7 +118,30 @@ export function softmax(logits: Float32Array): number[] {
 }
 
 export function createPredictor(o: RuntimeOptions): RuntimePredictor {
-  const cache = new AdapterCache(o.source, o.cacheBytes ?? DEFAULT_CACHE_BYTES);
+  // An evicted adapter's engine-side feeds go once no admitted request holds it (its rows may still be
+  // queued). Checked a turn later: a request whose cache.get returned it in the same microtasks as the
+  // eviction holds it by then.
+  const holders = new Map<LoadedAdapter, number>();
+  const evicted = new WeakSet<LoadedAdapter>();
+  const forget = (a: LoadedAdapter) => {
+    const s = servedOf.get(a);
+    if (s) o.engines.forget?.(s);
+  };
+  const cache = new AdapterCache(o.source, o.cacheBytes ?? DEFAULT_CACHE_BYTES, (a) => {
+    evicted.add(a);
+    void nextTurn().then(() => {
+      if (!holders.has(a)) forget(a);
+    });
+  });
+  const hold = (a: LoadedAdapter) => holders.set(a, (holders.get(a) ?? 0) + 1);
+  const unhold = (a: LoadedAdapter) => {
+    const n = (holders.get(a) ?? 1) - 1;
+    if (n > 0) holders.set(a, n);
+    else {
+      holders.delete(a);
+      if (evicted.has(a)) forget(a);
+    }
+  };
   const bases = new Map<string, Promise<ServingBase>>();
   const tokenizers = new Map<string, BertTokenizer>();
   const batchers = new Map<string, MicroBatcher<Served>>();
@@ -150,6 +180,7 @@ export function createPredictor(o: RuntimeOptions): RuntimePredictor {
         maxWaitMs: o.maxWaitMs ?? DEFAULT_MAX_WAIT_MS,
         maxAdapters: o.maxBatchAdapters ?? DEFAULT_MAX_BATCH_ADAPTERS,
         maxPaddedBytes: o.maxBatchPaddedBytes ?? DEFAULT_MAX_BATCH_PADDED_BYTES,
+        trace: o.trace,
       });
       batchers.set(key, b);
     }
@@ -244,6 +275,7 @@ export function createPredictor(o: RuntimeOptions): RuntimePredictor {
 
   /** A request within the row cap: load, tokenize in slices, batch, label. */
   async function admitted(req: PredictRequest, inputs: { text: string; pair?: string }[]) {
+    const t0 = o.trace ? performance.now() : 0;
     const manifest = await o.source.manifest(req.task, req.version);
     if (manifest.mode === 'full')
       throw new PredictError(
@@ -252,7 +284,25 @@ export function createPredictor(o: RuntimeOptions): RuntimePredictor {
       );
     const base = await baseNamed(manifest.baseModel.name);
     const adapter = await cache.get(manifest, checkAgainst(base), (a) => packServed(a, base));
+    o.trace?.('resolve', performance.now() - t0);
+    hold(adapter);
+    try {
+      return await tokenizedAndRun(req, inputs, manifest, base, adapter);
+    } finally {
+      unhold(adapter);
+    }
+  }
+
+  async function tokenizedAndRun(
+    req: PredictRequest,
+    inputs: { text: string; pair?: string }[],
+    manifest: AdapterManifest,
+    base: ServingBase,
+    adapter: LoadedAdapter,
+  ) {
     const s = served(adapter);
+    const trace = o.trace;
+    const t0 = trace ? performance.now() : 0;
     const maxSeqLen = adapter.config.maxSeqLen;
     const tokenizer = tokenizerFor(base, maxSeqLen);
     // One input per slice, each cut to the words maxSeqLen can use: the event loop is never held for long.
@@ -263,6 +313,7 @@ export function createPredictor(o: RuntimeOptions): RuntimePredictor {
       const pair = x.pair === undefined ? undefined : usableText(x.pair, maxSeqLen);
       encodings.push(tokenizer.encode(usableText(x.text, maxSeqLen), pair));
     }
+    if (trace) trace('tokenize', performance.now() - t0);
     let logits: Float32Array[];
     try {
       logits = await batcherFor(base, servingVariant(adapter.config)).submit(s, encodings, req.signal);
@@ -271,14 +322,13 @@ export function createPredictor(o: RuntimeOptions): RuntimePredictor {
       throw err;
     }
     const labels = adapter.config.labels;
-    return {
-      task: manifest.task,
-      version: manifest.version,
-      predictions: logits.map((row) => {
-        const p = softmax(row);
-        const best = argmax(p);
-        return { label: labels[best], probs: Object.fromEntries(labels.map((l, i) => [l, p[i]])) };
-      }),
-    };
+    const t1 = trace ? performance.now() : 0;
+    const predictions = logits.map((row) => {
+      const p = softmax(row);
+      const best = argmax(p);
+      return { label: labels[best], probs: Object.fromEntries(labels.map((l, i) => [l, p[i]])) };
+    });
+    if (trace) trace('post', performance.now() - t1);
+    return { task: manifest.task, version: manifest.version, predictions };
   }
 }

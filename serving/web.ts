@@ -14,7 +14,7 @@ import { buildServingGraph, stackPacked } from '../trainer/model/serving-graph.t
 import type { F32Tensor } from '../trainer/model-files/safetensors-format.ts';
 import { type AdapterSource, urlAdapterSource } from './adapter-source.ts';
 import { parseBase, type ServingBase } from './base.ts';
-import type { Engine, EngineProvider, FeedTensor, PackedFeeds, Variant } from './engine.ts';
+import type { Engine, EngineAdapter, EngineProvider, FeedTensor, Variant } from './engine.ts';
 import { variantKey } from './engine.ts';
 import { PredictError } from './predictor.ts';
 import { createPredictor, type RuntimePredictor } from './runtime.ts';
@@ -116,10 +116,16 @@ export class WebEngines implements EngineProvider {
     const session = await ort.InferenceSession.create(model, { executionProviders: ['wasm'], graphOptimizationLevel: 'all' });
     this.sessionCreateMs.set(key, performance.now() - t0);
     const engine: Engine = {
-      async run(rows: Record<string, FeedTensor>, adapters: readonly PackedFeeds[]) {
+      async run(rows: Record<string, FeedTensor>, adapters: readonly EngineAdapter[]) {
         const input: Record<string, ort.Tensor> = {};
         for (const [n, t] of Object.entries(rows)) input[n] = new ort.Tensor(t.type, t.data, t.dims);
-        const perTask = adapters.length === 1 ? adapters[0] : stackPacked(adapters);
+        // One graph here (its base baked in: a second, index-free graph would hold the base twice in WASM
+        // memory), so one adapter runs with every row on slot 0.
+        if (!rows.adapter_index) {
+          const B = rows.input_ids.dims[0];
+          input.adapter_index = new ort.Tensor('int64', new BigInt64Array(B), [B]);
+        }
+        const perTask = adapters.length === 1 ? adapters[0].packed : stackPacked(adapters.map((a) => a.packed));
         for (const [n, t] of Object.entries(perTask)) input[n] = new ort.Tensor('float32', t.data, t.dims);
         const out = await session.run(input, ['logits']);
         const logits = out.logits;

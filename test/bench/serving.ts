@@ -261,7 +261,7 @@ async function measureBase(name: string, dir: string): Promise<BaseResult> {
       threads,
       baseDir: async () => dir,
       cacheBytes: 16 * 2 ** 30,
-      maxWaitMs: 0, // a lone request runs at once (the server's default waits 2 ms for company)
+      maxWaitMs: 0, // a lone request runs at once (the default since issue 26: no idle window)
     });
     await predictor.predict({ task: tasks[0], inputs: [single[0]] });
     const rss1 = rssMB();

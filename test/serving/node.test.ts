@@ -8,11 +8,10 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { createNodePredictor, loadBaseDir, NodeEngines, type NodePredictor } from '../../serving/node.ts';
+import { createNodePredictor, type NodePredictor } from '../../serving/node.ts';
 import { PredictError } from '../../serving/predictor.ts';
 import { softmax } from '../../serving/runtime.ts';
 import { Registry } from '../../shared/registry/index.ts';
-import { packAdapters } from '../../trainer/model/serving-graph.ts';
 import { argmax } from '../../trainer/util/argmax.ts';
 import { type ServingStore, servingStore, type TestAdapter, type Text, trainerLogits } from '../support/serving-store.ts';
 
@@ -248,36 +247,5 @@ test('a manifest naming a base that is not a slug is refused before the name bec
     assert.deepEqual(asked, [], 'no directory was asked for');
   } finally {
     await p.close();
-  }
-});
-
-test("a run moves the adapters' feeds to the worker and back, with no copy left on this thread while it runs", async () => {
-  const engines = new NodeEngines(1);
-  try {
-    const base = await loadBaseDir('tiny', store.baseDir, engines);
-    const engine = await engines.engine(base, { nonlinearity: 'gelu', usesPooler: base.hasPooler });
-    const { adapter } = published.alpha;
-    const packed = packAdapters(base.layerNorms, base.config, [{ config: adapter.config, tensors: adapter.tensors }]);
-    const before = Object.fromEntries(Object.entries(packed).map(([n, t]) => [n, Float32Array.from(t.data)]));
-    const one = (v: bigint) => new BigInt64Array([v]);
-    const rows = {
-      input_ids: { type: 'int64' as const, data: new BigInt64Array([2n, 9n, 3n]), dims: [1, 3] },
-      attention_mask: { type: 'int64' as const, data: new BigInt64Array([1n, 1n, 1n]), dims: [1, 3] },
-      token_type_ids: { type: 'int64' as const, data: new BigInt64Array(3), dims: [1, 3] },
-      adapter_index: { type: 'int64' as const, data: one(0n), dims: [1] },
-    };
-    for (let run = 0; run < 2; run++) {
-      const pending = engine.run(rows, [packed]);
-      for (const [n, t] of Object.entries(packed)) assert.equal(t.data.length, 0, `${n} moved (transferred), not copied`);
-      const out = await pending;
-      assert.deepEqual(out.dims, [1, 2]);
-      for (const [n, t] of Object.entries(packed)) assert.deepEqual(t.data, before[n], `${n} came back intact`);
-      rows.input_ids.data = new BigInt64Array([2n, 9n, 3n]); // the row feeds are the run's own: moved for good
-      rows.attention_mask.data = new BigInt64Array([1n, 1n, 1n]);
-      rows.token_type_ids.data = new BigInt64Array(3);
-      rows.adapter_index.data = one(0n);
-    }
-  } finally {
-    await engines.close();
   }
 });

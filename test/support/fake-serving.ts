@@ -9,7 +9,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseBase, type ServingBase } from '../../serving/base.ts';
-import type { Engine, EngineProvider, FeedTensor, PackedFeeds } from '../../serving/engine.ts';
+import type { Engine, EngineAdapter, EngineProvider, FeedTensor } from '../../serving/engine.ts';
 import { PredictError } from '../../serving/predictor.ts';
 import { createPredictor, type RuntimeOptions, type RuntimePredictor } from '../../serving/runtime.ts';
 import type { AdapterManifest } from '../../shared/manifest.ts';
@@ -111,12 +111,13 @@ export async function fakeServing(store: ReturnType<typeof fakeStore>, options: 
   const runs: EngineRun[] = [];
   let gate: { promise: Promise<void>; open: () => void } | null = null;
   const engine: Engine = {
-    async run(rows: Record<string, FeedTensor>, adapters: readonly PackedFeeds[]) {
+    async run(rows: Record<string, FeedTensor>, adapters: readonly EngineAdapter[]) {
       const [B, S] = rows.input_ids.dims;
-      runs.push({ rows: B, adapters: adapters.length, stackedBytes: adapters.length > 1 ? stackedBytes(adapters) : 0, seqLen: S });
+      const packs = adapters.map((a) => a.packed);
+      runs.push({ rows: B, adapters: adapters.length, stackedBytes: adapters.length > 1 ? stackedBytes(packs) : 0, seqLen: S });
       if (gate) await gate.promise;
       let L = 0;
-      for (const a of adapters) L = Math.max(L, a['task.classifier.bias'].dims[1]);
+      for (const a of packs) L = Math.max(L, a['task.classifier.bias'].dims[1]);
       return { data: new Float32Array(B * L), dims: [B, L] };
     },
   };

@@ -68,7 +68,11 @@ function baseSpecs(config: BertConfig, usesPooler: boolean): ParamSpec[] {
   );
 }
 
-export function buildServingGraph(config: BertConfig, variant: ServingVariant): ServingGraph {
+/**
+ * `oneAdapter`: the graph of a batch whose rows share one adapter: no adapter_index, per-task inputs of
+ * leading dim 1 (packAdapters of U = 1, fed as they are) broadcast over the rows instead of gathered per row.
+ */
+export function buildServingGraph(config: BertConfig, variant: ServingVariant, opts: { oneAdapter?: boolean } = {}): ServingGraph {
   requirePath(familyOf(config), 'serving');
   const c = config;
   const d = c.hidden_size;
@@ -76,7 +80,7 @@ export function buildServingGraph(config: BertConfig, variant: ServingVariant): 
   const inputIds = g.input(INPUT_IDS, 'int64', ['B', 'S']);
   const mask = g.input(ATTENTION_MASK, 'int64', ['B', 'S']);
   const tokenTypeIds = g.input(TOKEN_TYPE_IDS, 'int64', ['B', 'S']);
-  const adapterIndex = g.input(ADAPTER_INDEX, 'int64', ['B']);
+  const adapterIndex = opts.oneAdapter ? null : g.input(ADAPTER_INDEX, 'int64', ['B']);
 
   const frozen = baseSpecs(c, variant.usesPooler).filter((p) => !isLayerNorm(p.name));
   const params = new Map(frozen.map((p) => [p.name, g.input(p.name, 'float32', p.shape)]));
@@ -85,8 +89,9 @@ export function buildServingGraph(config: BertConfig, variant: ServingVariant): 
     if (!t) throw new Error(`serving graph: no frozen parameter ${name}`);
     return t;
   };
-  // The per-task inputs, gathered per row once each ([U, ...] -> [B, ...]).
-  const perRow = (name: string, shape: (string | number)[]): Tensor => op.gather(g.input(name, 'float32', ['U', ...shape]), adapterIndex);
+  // The per-task inputs, gathered per row once each ([U, ...] -> [B, ...]); one adapter's [1, ...] broadcast.
+  const perRow = (name: string, shape: (string | number)[]): Tensor =>
+    adapterIndex ? op.gather(g.input(name, 'float32', ['U', ...shape]), adapterIndex) : g.input(name, 'float32', [1, ...shape]);
 
   const ones = g.constant(new Float32Array(d).fill(1), 'float32', [d], 'ln_ones');
   const zeros = g.constant(new Float32Array(d), 'float32', [d], 'ln_zeros');

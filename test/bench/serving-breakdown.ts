@@ -1,0 +1,185 @@
+/**
+ * Where a predict's time goes in the runtime (issue 26's breakdown): the shipped small base
+ * (assets/models/bert-imdb-4x128-v2), one adapter of random tensors (bottleneck 64), sequential one-text
+ * requests and then 32-text requests, through createNodePredictor with its tracer on (serving/trace.ts).
+ * Prints, per span, the median and mean milliseconds per request (spans of a run once per run: here
+ * one run per request), the end-to-end median, and the load average beside them: on shared cores the
+ * absolute figures move; compare ratios of back-to-back runs. Nothing is asserted.
+ *
+ * With --route, the same requests then go to the app's predict route in-process (createApp over the same
+ * predictor, `app.request`: routing, auth, validation, JSON, no sockets) and to `npm start`'s over HTTP (its
+ * own process, the same threads): in-process minus library is what the app adds, HTTP minus in-process
+ * what the sockets and the HTTP client and server add.
+ *
+ * --base bert-base: a random BERT-base-shaped base instead (12 x 768, 12 heads, 3072 intermediate, the
+ * bert-base-uncased vocab; written to a temp dir), library only.
+ *
+ *   node --import tsx test/bench/serving-breakdown.ts [--base small|bert-base] [--iterations 200] [--batch-iterations 20]
+ *        [--threads 1] [--route]
+ */
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { createApp } from '../../functions/app.ts';
+import { SEED_MODEL, SEED_MODEL_DIR } from '../../functions/local/seed-model.ts';
+import { createNodePredictor } from '../../serving/node.ts';
+import type { Predictor } from '../../serving/predictor.ts';
+import { SPANS, type Span } from '../../serving/trace.ts';
+import { Registry } from '../../shared/registry/index.ts';
+import { loadBaseModel } from '../../trainer/model-files/base-model.ts';
+import { writeRandomBert } from '../../trainer/model-files/random-bert.ts';
+import { idleLauncher } from '../support/idle-launcher.ts';
+import { startLocalServer } from '../support/local-server.ts';
+import { publishRandomAdapter } from '../support/serving-store.ts';
+import { benchArgs } from './support.ts';
+
+const a = benchArgs({ base: 'small', iterations: '200', 'batch-iterations': '20', threads: '1' }, ['route'] as const);
+if (a.base !== 'small' && a.base !== 'bert-base') throw new Error(`--base: "${a.base}" is not small or bert-base`);
+if (a.base !== 'small' && a.route) throw new Error('--route serves the shipped base only (npm start seeds it)');
+const NAME = a.base === 'small' ? SEED_MODEL : 'bert-base-random';
+const TEXTS = [
+  'a warm, funny and moving film',
+  'the plot drags and the jokes fall flat',
+  'not a minute too long, and every scene earns its place',
+  'I wanted to like it, but the ending ruined everything',
+];
+
+const loadavg = () => readFileSync('/proc/loadavg', 'utf8').trim();
+const ONE = (i: number) => [TEXTS[i % TEXTS.length]];
+const BATCH = (i: number) => Array.from({ length: 32 }, (_, k) => TEXTS[(i + k) % TEXTS.length]);
+const median = (xs: number[]) => {
+  const s = [...xs].sort((x, y) => x - y);
+  return s.length === 0 ? Number.NaN : s[Math.floor(s.length / 2)];
+};
+const mean = (xs: number[]) => (xs.length === 0 ? Number.NaN : xs.reduce((x, y) => x + y, 0) / xs.length);
+
+const work = mkdtempSync(join(tmpdir(), 'serving-breakdown-'));
+try {
+  const registry = Registry.fromUri(pathToFileURL(join(work, 'store')).href);
+  let dir = SEED_MODEL_DIR;
+  if (a.base === 'bert-base') {
+    dir = join(work, 'bert-base');
+    writeRandomBert(dir, {
+      hiddenSize: 768,
+      numLayers: 12,
+      numHeads: 12,
+      intermediateSize: 3072,
+      maxPositions: 512,
+      vocabFile: resolve('assets/bert-base-uncased/vocab.txt'),
+      seed: 1,
+    });
+  }
+  const base = loadBaseModel(dir);
+  await publishRandomAdapter(registry, NAME, base, join(work, 'adapter'), {
+    task: 'bench',
+    mode: 'adapter',
+    labels: 2,
+    bottleneck: 64,
+    seed: 1,
+  });
+  let spans = new Map<Span, number[]>();
+  const predictor = await createNodePredictor({
+    registry,
+    threads: Number(a.threads),
+    baseDir: async () => dir,
+    trace: (span, ms) => {
+      const xs = spans.get(span) ?? [];
+      xs.push(ms);
+      spans.set(span, xs);
+    },
+  });
+  const table = (label: string, n: number, inputs: (i: number) => string[]) => async () => {
+    for (let i = 0; i < 10; i++) await predictor.predict({ task: 'bench', inputs: inputs(i) }); // warm-up
+    spans = new Map();
+    const total: number[] = [];
+    for (let i = 0; i < n; i++) {
+      const t0 = performance.now();
+      await predictor.predict({ task: 'bench', inputs: inputs(i) });
+      total.push(performance.now() - t0);
+    }
+    console.log(`\n${a.base}, ${label}: ${n} sequential requests, ${a.threads} thread(s); loadavg ${loadavg()}`);
+    console.log('| span | median ms | mean ms | count |\n| --- | --- | --- | --- |');
+    // Each span's samples: one per request or run (here one run per request), `queue` one per row.
+    for (const span of SPANS) {
+      const xs = spans.get(span) ?? [];
+      console.log(`| ${span} | ${median(xs).toFixed(3)} | ${mean(xs).toFixed(3)} | ${xs.length} |`);
+    }
+    console.log(`| end to end | ${median(total).toFixed(3)} | ${mean(total).toFixed(3)} | ${n} |`);
+  };
+  await table('one text', Number(a.iterations), ONE)();
+  await table('32 texts', Number(a['batch-iterations']), BATCH)();
+  if (a.route) await inApp(registry, predictor);
+  await predictor.close();
+  if (a.route) await overHttp(base);
+} finally {
+  rmSync(work, { recursive: true, force: true });
+}
+
+/** Medians of `n` sequential calls of `once(i)`, after 10 to warm up. */
+async function timed(label: string, n: number, once: (i: number) => Promise<void>): Promise<void> {
+  for (let i = 0; i < 10; i++) await once(i);
+  const total: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const t0 = performance.now();
+    await once(i);
+    total.push(performance.now() - t0);
+  }
+  console.log(
+    `\n${label}: ${n} sequential requests; end to end median ${median(total).toFixed(3)} ms, mean ${mean(total).toFixed(3)} ms; loadavg ${loadavg()}`,
+  );
+}
+
+/** The same requests through the app's route in-process: no sockets. */
+async function inApp(registry: Registry, predictor: Predictor): Promise<void> {
+  const KEY = 'bench-key';
+  const app = createApp({
+    registry,
+    launcher: idleLauncher,
+    apiKeys: [KEY],
+    allowedDatasetBuckets: [],
+    defaultBaseModel: NAME,
+    downloads: 'stream',
+    log: () => {},
+    predictor,
+  });
+  const headers = { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' };
+  for (const [label, n, inputs] of [
+    ['app in-process, one text', Number(a.iterations), ONE],
+    ['app in-process, 32 texts', Number(a['batch-iterations']), BATCH],
+  ] as const)
+    await timed(label, n, async (i) => {
+      const res = await app.request('/adapters/bench/predict', { method: 'POST', headers, body: JSON.stringify({ inputs: inputs(i) }) });
+      if (res.status !== 200) throw new Error(`predict: HTTP ${res.status}: ${await res.text()}`);
+      await res.json();
+    });
+}
+
+/** The same requests through `npm start`'s predict route: end-to-end medians over HTTP. */
+async function overHttp(base: ReturnType<typeof loadBaseModel>): Promise<void> {
+  const store = join(work, 'server');
+  const server = await startLocalServer({ store, env: { ADAPTER_STORE_THREADS: a.threads } });
+  try {
+    const key = readFileSync(join(store, 'api-key'), 'utf8').trim();
+    const headers = { authorization: `Bearer ${key}`, 'content-type': 'application/json' };
+    await publishRandomAdapter(Registry.fromUri(server.registryUri), NAME, base, join(work, 'adapter-http'), {
+      task: 'bench',
+      mode: 'adapter',
+      labels: 2,
+      bottleneck: 64,
+      seed: 1,
+    });
+    const predict = async (inputs: string[]) => {
+      const res = await fetch(`${server.url}/adapters/bench/predict`, { method: 'POST', headers, body: JSON.stringify({ inputs }) });
+      if (res.status !== 200) throw new Error(`predict: HTTP ${res.status}: ${await res.text()}`);
+      await res.json();
+    };
+    for (const [label, n, inputs] of [
+      ['route over HTTP, one text', Number(a.iterations), ONE],
+      ['route over HTTP, 32 texts', Number(a['batch-iterations']), BATCH],
+    ] as const)
+      await timed(label, n, (i) => predict(inputs(i)));
+  } finally {
+    await server.stop('SIGTERM');
+  }
+}
