@@ -176,7 +176,7 @@ test('bad input: a precise message and a non-zero exit, and no output directory'
     [
       'too long',
       ['--data', bad('long.jsonl', `${JSON.stringify({ input_ids: Array(33).fill(5), label: 'no' })}\n`)],
-      /max_position_embeddings/,
+      /exceeds the base.s longest sequence, 32 tokens/,
     ],
     ['malformed JSON', ['--data', bad('broken.jsonl', '{"input_ids":[2,5],"label":"no"}\n{"input_ids":[2,\n')], /:2:/],
     ['bad number', ['--lr', 'fast'], /--lr/],
