@@ -9,7 +9,9 @@
  * With --route, the same requests then go to the app's predict route in-process (createApp over the same
  * predictor, `app.request`: routing, auth, validation, JSON, no sockets) and to `npm start`'s over HTTP (its
  * own process, the same threads): in-process minus library is what the app adds, HTTP minus in-process
- * what the sockets and the HTTP client and server add.
+ * what the sockets and the HTTP client and server add. In-process, the app's own spans are printed too
+ * (functions/http/route-trace.ts: log, auth, body read + parse + validation, checks, the predictor call,
+ * the response); each request sends its Content-Length, as an HTTP client does.
  *
  * --base bert-base: a random BERT-base-shaped base instead (12 x 768, 12 heads, 3072 intermediate, the
  * bert-base-uncased vocab; written to a temp dir), library only.
@@ -22,6 +24,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { createApp } from '../../functions/app.ts';
+import { ROUTE_SPANS, type RouteSpan } from '../../functions/http/route-trace.ts';
 import { SEED_MODEL, SEED_MODEL_DIR } from '../../functions/local/seed-model.ts';
 import { createNodePredictor } from '../../serving/node.ts';
 import type { Predictor } from '../../serving/predictor.ts';
@@ -116,9 +119,10 @@ try {
   rmSync(work, { recursive: true, force: true });
 }
 
-/** Medians of `n` sequential calls of `once(i)`, after 10 to warm up. */
-async function timed(label: string, n: number, once: (i: number) => Promise<void>): Promise<void> {
+/** Medians of `n` sequential calls of `once(i)`, after 10 to warm up (`measured` called between them). */
+async function timed(label: string, n: number, once: (i: number) => Promise<void>, measured = () => {}): Promise<void> {
   for (let i = 0; i < 10; i++) await once(i);
+  measured();
   const total: number[] = [];
   for (let i = 0; i < n; i++) {
     const t0 = performance.now();
@@ -133,7 +137,13 @@ async function timed(label: string, n: number, once: (i: number) => Promise<void
 /** The same requests through the app's route in-process: no sockets. */
 async function inApp(registry: Registry, predictor: Predictor): Promise<void> {
   const KEY = 'bench-key';
+  let routeSpans = new Map<RouteSpan, number[]>();
   const app = createApp({
+    routeTrace: (span, ms) => {
+      const xs = routeSpans.get(span) ?? [];
+      xs.push(ms);
+      routeSpans.set(span, xs);
+    },
     registry,
     launcher: idleLauncher,
     apiKeys: [KEY],
@@ -143,16 +153,32 @@ async function inApp(registry: Registry, predictor: Predictor): Promise<void> {
     log: () => {},
     predictor,
   });
-  const headers = { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' };
   for (const [label, n, inputs] of [
     ['app in-process, one text', Number(a.iterations), ONE],
     ['app in-process, 32 texts', Number(a['batch-iterations']), BATCH],
-  ] as const)
-    await timed(label, n, async (i) => {
-      const res = await app.request('/adapters/bench/predict', { method: 'POST', headers, body: JSON.stringify({ inputs: inputs(i) }) });
-      if (res.status !== 200) throw new Error(`predict: HTTP ${res.status}: ${await res.text()}`);
-      await res.json();
-    });
+  ] as const) {
+    await timed(
+      label,
+      n,
+      async (i) => {
+        const body = JSON.stringify({ inputs: inputs(i) });
+        const headers = {
+          authorization: `Bearer ${KEY}`,
+          'content-type': 'application/json',
+          'content-length': String(Buffer.byteLength(body)),
+        };
+        const res = await app.request('/adapters/bench/predict', { method: 'POST', headers, body });
+        if (res.status !== 200) throw new Error(`predict: HTTP ${res.status}: ${await res.text()}`);
+        await res.json();
+      },
+      () => (routeSpans = new Map()),
+    );
+    console.log('| app span | median ms | mean ms | count |\n| --- | --- | --- | --- |');
+    for (const span of ROUTE_SPANS) {
+      const xs = routeSpans.get(span) ?? [];
+      console.log(`| ${span} | ${median(xs).toFixed(3)} | ${mean(xs).toFixed(3)} | ${xs.length} |`);
+    }
+  }
 }
 
 /** The same requests through `npm start`'s predict route: end-to-end medians over HTTP. */
