@@ -9,7 +9,9 @@
  * With --route, the same requests then go to the app's predict route in-process (createApp over the same
  * predictor, `app.request`: routing, auth, validation, JSON, no sockets) and to `npm start`'s over HTTP (its
  * own process, the same threads): in-process minus library is what the app adds, HTTP minus in-process
- * what the sockets and the HTTP client and server add. In-process, the app's own spans are printed too
+ * what the sockets and the HTTP client and server add. Over HTTP twice: with fetch (undici, as a Node
+ * caller would) and with a lean keep-alive client (test/bench/load-client.ts: prepared bytes, the answer
+ * read only to its end), whose difference is the client's own cost on these shared cores. In-process, the app's own spans are printed too
  * (functions/http/route-trace.ts: log, auth, body read + parse + validation, checks, the predictor call,
  * the response); each request sends its Content-Length, as an HTTP client does.
  *
@@ -35,6 +37,7 @@ import { writeRandomBert } from '../../trainer/model-files/random-bert.ts';
 import { idleLauncher } from '../support/idle-launcher.ts';
 import { startLocalServer } from '../support/local-server.ts';
 import { publishRandomAdapter } from '../support/serving-store.ts';
+import { requestBytes, sequentialClient } from './load-client.ts';
 import { benchArgs } from './support.ts';
 
 const a = benchArgs({ base: 'small', iterations: '200', 'batch-iterations': '20', threads: '1' }, ['route'] as const);
@@ -200,11 +203,24 @@ async function overHttp(base: ReturnType<typeof loadBaseModel>): Promise<void> {
       if (res.status !== 200) throw new Error(`predict: HTTP ${res.status}: ${await res.text()}`);
       await res.json();
     };
-    for (const [label, n, inputs] of [
-      ['route over HTTP, one text', Number(a.iterations), ONE],
-      ['route over HTTP, 32 texts', Number(a['batch-iterations']), BATCH],
-    ] as const)
-      await timed(label, n, (i) => predict(inputs(i)));
+    const { hostname, port } = new URL(server.url);
+    const target = { host: hostname, port: Number(port), path: '/adapters/bench/predict', headers };
+    const lean = sequentialClient(target);
+    try {
+      for (const [label, n, inputs] of [
+        ['one text', Number(a.iterations), ONE],
+        ['32 texts', Number(a['batch-iterations']), BATCH],
+      ] as const) {
+        await timed(`route over HTTP (fetch), ${label}`, n, (i) => predict(inputs(i)));
+        const prepared = TEXTS.map((_, i) => requestBytes({ ...target, body: JSON.stringify({ inputs: inputs(i) }) }));
+        await timed(`route over HTTP (lean keep-alive client), ${label}`, n, async (i) => {
+          const status = await lean.send(prepared[i % prepared.length]);
+          if (status !== 200) throw new Error(`predict: HTTP ${status}`);
+        });
+      }
+    } finally {
+      lean.close();
+    }
   } finally {
     await server.stop('SIGTERM');
   }
