@@ -11,7 +11,10 @@
  * own process, the same threads): in-process minus library is what the app adds, HTTP minus in-process
  * what the sockets and the HTTP client and server add. Over HTTP twice: with fetch (undici, as a Node
  * caller would) and with a lean keep-alive client (test/bench/load-client.ts: prepared bytes, the answer
- * read only to its end), whose difference is the client's own cost on these shared cores. In-process, the app's own spans are printed too
+ * read only to its end), whose difference is the client's own cost on these shared cores. With the lean
+ * client the server's CPU per request is printed too (from /proc: its main thread, where HTTP, the app
+ * and tokenization run, and the whole process, the inference worker's session included): steadier than
+ * latencies when other work shares the cores. In-process, the app's own spans are printed too
  * (functions/http/route-trace.ts: log, auth, body read + parse + validation, checks, the predictor call,
  * the response); each request sends its Content-Length, as an HTTP client does.
  *
@@ -122,6 +125,13 @@ try {
   rmSync(work, { recursive: true, force: true });
 }
 
+/** CPU milliseconds (user + system) a process, or one of its threads, has used so far, from /proc. */
+function cpuMs(pid: number, tid?: number): number {
+  const stat = readFileSync(tid === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${tid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(') ') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10; // utime, stime in clock ticks (USER_HZ = 100)
+}
+
 /** Medians of `n` sequential calls of `once(i)`, after 10 to warm up (`measured` called between them). */
 async function timed(label: string, n: number, once: (i: number) => Promise<void>, measured = () => {}): Promise<void> {
   for (let i = 0; i < 10; i++) await once(i);
@@ -213,10 +223,20 @@ async function overHttp(base: ReturnType<typeof loadBaseModel>): Promise<void> {
       ] as const) {
         await timed(`route over HTTP (fetch), ${label}`, n, (i) => predict(inputs(i)));
         const prepared = TEXTS.map((_, i) => requestBytes({ ...target, body: JSON.stringify({ inputs: inputs(i) }) }));
-        await timed(`route over HTTP (lean keep-alive client), ${label}`, n, async (i) => {
-          const status = await lean.send(prepared[i % prepared.length]);
-          if (status !== 200) throw new Error(`predict: HTTP ${status}`);
-        });
+        const pid = server.proc.pid!;
+        let cpu = { main: 0, all: 0 };
+        await timed(
+          `route over HTTP (lean keep-alive client), ${label}`,
+          n,
+          async (i) => {
+            const status = await lean.send(prepared[i % prepared.length]);
+            if (status !== 200) throw new Error(`predict: HTTP ${status}`);
+          },
+          () => (cpu = { main: cpuMs(pid, pid), all: cpuMs(pid) }),
+        );
+        const main = (cpuMs(pid, pid) - cpu.main) / n;
+        const all = (cpuMs(pid) - cpu.all) / n;
+        console.log(`server CPU per request: main thread ${main.toFixed(3)} ms, whole process ${all.toFixed(3)} ms`);
       }
     } finally {
       lean.close();
