@@ -11,7 +11,6 @@
  * saying what this deployment does not serve.
  */
 import { OpenAPIHono } from '@hono/zod-openapi';
-import { bodyLimit } from 'hono/body-limit';
 import { HTTPException } from 'hono/http-exception';
 import type { Predictor } from '../serving/predictor.ts';
 import { Registry, RegistryError } from '../shared/registry/index.ts';
@@ -20,9 +19,11 @@ import { CONSOLE_PUBLIC_PATHS, registerConsoleRoutes } from './console/route.ts'
 import { DatasetChecker } from './datasets/checker.ts';
 import { EDGE_PATHS, type EdgeAssets, registerEdgeRoutes } from './edge/routes.ts';
 import { bearerAuth } from './http/auth.ts';
+import { declaredBodyLimit } from './http/body-limit.ts';
 import type { KeySource } from './http/key-source.ts';
 import { defaultLog, type LogLine, requestLog } from './http/logging.ts';
 import { invalidParamsFromZod, ProblemError, problemResponse } from './http/problem.ts';
+import { RouteClock, type RouteTracer } from './http/route-trace.ts';
 import type { JobLauncher } from './jobs/launcher.ts';
 import { DEFAULT_JOB_LIMITS, type JobLimits } from './jobs/spend.ts';
 import { registerAdapterMetricsRoute } from './routes/adapter-metrics.ts';
@@ -69,6 +70,8 @@ export interface AppDeps {
 
   /** The predict group: serves POST /adapters/:task/predict (serving/). */
   predictor?: Predictor;
+  /** Where each request's time goes inside the app, span by span (functions/http/route-trace.ts); absent: not measured. */
+  routeTrace?: RouteTracer;
   /** The in-browser demo at /edge (functions/edge/assets.ts on Node); absent, /edge is 404 (nothing to describe). */
   edge?: EdgeAssets;
 }
@@ -117,6 +120,8 @@ export interface ResolvedDeps extends StoreDeps {
 /** The predict group's. */
 export interface PredictDeps extends CommonDeps {
   predictor: Predictor;
+  /** Marks the route's spans when the app was given a tracer. */
+  clock?: RouteClock;
 }
 
 interface RouteGroup<D> {
@@ -233,7 +238,8 @@ export function createApp(input: AppDeps): OpenAPIHono {
   const common: CommonDeps = { log: input.log ?? defaultLog, now: input.now ?? (() => new Date()) };
   const store = storeDeps(input, common);
   const jobs = jobsDeps(input, store);
-  const predict: PredictDeps | undefined = input.predictor ? { ...common, predictor: input.predictor } : undefined;
+  const clock = input.routeTrace ? new RouteClock(input.routeTrace) : undefined;
+  const predict: PredictDeps | undefined = input.predictor ? { ...common, predictor: input.predictor, clock } : undefined;
   const deps = { ...common, maxBodyBytes: input.maxBodyBytes ?? 64 * 1024, apiKeys: input.apiKeys, edge: input.edge };
 
   const app = new OpenAPIHono({
@@ -247,14 +253,11 @@ export function createApp(input: AppDeps): OpenAPIHono {
     },
   });
 
-  app.use('*', requestLog(deps.log, deps.now));
-  app.use('*', bearerAuth(deps.apiKeys, { public: deps.edge ? [...PUBLIC_PATHS, ...EDGE_PATHS] : PUBLIC_PATHS }));
+  app.use('*', requestLog(deps.log, deps.now, clock));
+  app.use('*', bearerAuth(deps.apiKeys, { public: deps.edge ? [...PUBLIC_PATHS, ...EDGE_PATHS] : PUBLIC_PATHS, clock }));
   const limit = (maxSize: number) =>
-    bodyLimit({
-      maxSize,
-      onError: () => {
-        throw new ProblemError(413, 'body-too-large', `request bodies here are limited to ${maxSize} bytes`);
-      },
+    declaredBodyLimit(maxSize, () => {
+      throw new ProblemError(413, 'body-too-large', `request bodies here are limited to ${maxSize} bytes`);
     });
   const defaultLimit = limit(deps.maxBodyBytes);
   if (jobs) app.use('/datasets', datasetCheckSlot(jobs));

@@ -7,13 +7,26 @@ import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, test } from 'node:test';
-import { constantRate, drain, percentile, ResponseReader } from './bench/load-client.ts';
+import { constantRate, drain, percentile, ResponseReader, requestBytes, sequentialClient } from './bench/load-client.ts';
 
 const BODY = Buffer.alloc(100_000, 1);
 let served = 0;
+const posted: { method: string; body: string }[] = [];
 const server = createServer((req, res) => {
   served++;
   if (req.url === '/stall') return; // never answered
+  if (req.url === '/post') {
+    let body = '';
+    req.setEncoding('utf8');
+    req.on('data', (d: string) => (body += d));
+    req.on('end', () => {
+      posted.push({ method: req.method ?? '', body });
+      const answer = Buffer.from(JSON.stringify({ got: body.length }));
+      res.writeHead(201, { 'content-length': answer.length });
+      res.end(answer);
+    });
+    return;
+  }
   const body = req.url === '/big' ? BODY : Buffer.from('{"ok":true}');
   res.writeHead(req.url === '/missing' ? 404 : 200, { 'content-length': body.length });
   res.end(body);
@@ -68,6 +81,21 @@ test('drain: counts the body bytes of every response', async () => {
   assert.ok(r.responses > 0);
   assert.equal(r.bytes, r.responses * BODY.length);
   assert.equal(r.non2xx, 0);
+});
+
+test('sequential client: POST bodies framed by their byte length (not characters), answered one after another', async () => {
+  const client = sequentialClient({ ...target('/post'), body: '{}' });
+  try {
+    const texts = ['{"inputs":["plain"]}', '{"inputs":["déjà vu, naïve"]}'];
+    for (const text of texts) assert.equal(await client.send(requestBytes({ ...target('/post'), body: text })), 201);
+    assert.deepEqual(
+      posted.slice(-2),
+      texts.map((body) => ({ method: 'POST', body })),
+    );
+  } finally {
+    client.close();
+  }
+  assert.match(requestBytes(target('/x')).toString('latin1'), /^GET \/x HTTP\/1\.1\r\n/);
 });
 
 test('percentile: nearest rank over sorted values', () => {

@@ -7,10 +7,14 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { MiddlewareHandler } from 'hono';
 import type { KeySource } from './key-source.ts';
 import { ProblemError } from './problem.ts';
+import type { RouteClock } from './route-trace.ts';
 
 const digest = (s: string): Buffer => createHash('sha256').update(s, 'utf8').digest();
 
-export function bearerAuth(apiKeys: readonly string[] | KeySource, opts: { public: readonly string[] }): MiddlewareHandler {
+export function bearerAuth(
+  apiKeys: readonly string[] | KeySource,
+  opts: { public: readonly string[]; clock?: RouteClock },
+): MiddlewareHandler {
   const digests = (list: readonly string[]) => list.filter((k) => k.length > 0).map(digest);
   const fixed = typeof apiKeys === 'function' ? null : digests(apiKeys);
   // Digests of the source's current list, recomputed only when the list object changes.
@@ -40,6 +44,7 @@ export function bearerAuth(apiKeys: readonly string[] | KeySource, opts: { publi
         ...challenge,
         'www-authenticate': 'Bearer realm="adapter-store", error="invalid_token"',
       });
+    opts.clock?.mark(c, 'auth');
     return next();
   };
 }

@@ -1,19 +1,23 @@
 /** One structured JSON line per request. Never logs headers or bodies (they carry keys and data). */
 import { randomUUID } from 'node:crypto';
 import type { MiddlewareHandler } from 'hono';
+import type { RouteClock } from './route-trace.ts';
 
 export type LogLine = Record<string, unknown>;
 
 /** A caller's id is kept for tracing only if it is short and plain (it ends up in logs). */
 const PLAIN_ID = /^[\w.:-]{1,128}$/;
 
-export function requestLog(log: (line: LogLine) => void, now: () => Date): MiddlewareHandler {
+export function requestLog(log: (line: LogLine) => void, now: () => Date, clock?: RouteClock): MiddlewareHandler {
   return async (c, next) => {
     const started = performance.now();
+    clock?.start(c);
     const given = c.req.header('x-request-id');
     const requestId = given !== undefined && PLAIN_ID.test(given) ? given : randomUUID();
     c.header('x-request-id', requestId);
+    clock?.mark(c, 'log');
     await next();
+    clock?.mark(c, 'unwind');
     const status = c.res.status;
     log({
       time: now().toISOString(),
@@ -25,6 +29,7 @@ export function requestLog(log: (line: LogLine) => void, now: () => Date): Middl
       status,
       durationMs: Math.round((performance.now() - started) * 100) / 100,
     });
+    clock?.mark(c, 'logLine');
   };
 }
 

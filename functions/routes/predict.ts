@@ -119,11 +119,13 @@ const STATUS: Record<PredictErrorCode, { status: 400 | 404 | 408 | 409 | 422 | 4
 
 export function registerPredictRoutes(app: OpenAPIHono, deps: PredictDeps): void {
   app.openapi(predictRoute, async (c) => {
+    deps.clock?.mark(c, 'body');
     const { task } = c.req.valid('param');
     const { version } = c.req.valid('query');
     const { inputs } = c.req.valid('json');
     const bad = checkInputs(inputs);
     if (bad.length > 0) throw new ProblemError(400, 'validation-error', `invalid request body: ${bad.map((b) => b.name).join(', ')}`, bad);
+    deps.clock?.mark(c, 'check');
     try {
       const res = await deps.predictor.predict({
         task,
@@ -131,7 +133,10 @@ export function registerPredictRoutes(app: OpenAPIHono, deps: PredictDeps): void
         inputs: inputs as (string | { text: string; text_pair?: string })[],
         signal: c.req.raw.signal, // aborted when the client closes the connection: its rows are dropped
       });
-      return c.json(res, 200);
+      deps.clock?.mark(c, 'predict');
+      const answer = c.json(res, 200);
+      deps.clock?.mark(c, 'respond');
+      return answer;
     } catch (err) {
       if (!isPredictError(err) || !(err.code in STATUS)) throw err;
       const { status, code } = STATUS[err.code];

@@ -9,7 +9,14 @@
  * With --route, the same requests then go to the app's predict route in-process (createApp over the same
  * predictor, `app.request`: routing, auth, validation, JSON, no sockets) and to `npm start`'s over HTTP (its
  * own process, the same threads): in-process minus library is what the app adds, HTTP minus in-process
- * what the sockets and the HTTP client and server add.
+ * what the sockets and the HTTP client and server add. Over HTTP twice: with fetch (undici, as a Node
+ * caller would) and with a lean keep-alive client (test/bench/load-client.ts: prepared bytes, the answer
+ * read only to its end), whose difference is the client's own cost on these shared cores. With the lean
+ * client the server's CPU per request is printed too (from /proc: its main thread, where HTTP, the app
+ * and tokenization run, and the whole process, the inference worker's session included): steadier than
+ * latencies when other work shares the cores. In-process, the app's own spans are printed too
+ * (functions/http/route-trace.ts: log, auth, body read + parse + validation, checks, the predictor call,
+ * the response); each request sends its Content-Length, as an HTTP client does.
  *
  * --base bert-base: a random BERT-base-shaped base instead (12 x 768, 12 heads, 3072 intermediate, the
  * bert-base-uncased vocab; written to a temp dir), library only.
@@ -22,6 +29,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { createApp } from '../../functions/app.ts';
+import { ROUTE_SPANS, type RouteSpan } from '../../functions/http/route-trace.ts';
 import { SEED_MODEL, SEED_MODEL_DIR } from '../../functions/local/seed-model.ts';
 import { createNodePredictor } from '../../serving/node.ts';
 import type { Predictor } from '../../serving/predictor.ts';
@@ -32,6 +40,7 @@ import { writeRandomBert } from '../../trainer/model-files/random-bert.ts';
 import { idleLauncher } from '../support/idle-launcher.ts';
 import { startLocalServer } from '../support/local-server.ts';
 import { publishRandomAdapter } from '../support/serving-store.ts';
+import { requestBytes, sequentialClient } from './load-client.ts';
 import { benchArgs } from './support.ts';
 
 const a = benchArgs({ base: 'small', iterations: '200', 'batch-iterations': '20', threads: '1' }, ['route'] as const);
@@ -116,9 +125,17 @@ try {
   rmSync(work, { recursive: true, force: true });
 }
 
-/** Medians of `n` sequential calls of `once(i)`, after 10 to warm up. */
-async function timed(label: string, n: number, once: (i: number) => Promise<void>): Promise<void> {
+/** CPU milliseconds (user + system) a process, or one of its threads, has used so far, from /proc. */
+function cpuMs(pid: number, tid?: number): number {
+  const stat = readFileSync(tid === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${tid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(') ') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10; // utime, stime in clock ticks (USER_HZ = 100)
+}
+
+/** Medians of `n` sequential calls of `once(i)`, after 10 to warm up (`measured` called between them). */
+async function timed(label: string, n: number, once: (i: number) => Promise<void>, measured = () => {}): Promise<void> {
   for (let i = 0; i < 10; i++) await once(i);
+  measured();
   const total: number[] = [];
   for (let i = 0; i < n; i++) {
     const t0 = performance.now();
@@ -133,7 +150,13 @@ async function timed(label: string, n: number, once: (i: number) => Promise<void
 /** The same requests through the app's route in-process: no sockets. */
 async function inApp(registry: Registry, predictor: Predictor): Promise<void> {
   const KEY = 'bench-key';
+  let routeSpans = new Map<RouteSpan, number[]>();
   const app = createApp({
+    routeTrace: (span, ms) => {
+      const xs = routeSpans.get(span) ?? [];
+      xs.push(ms);
+      routeSpans.set(span, xs);
+    },
     registry,
     launcher: idleLauncher,
     apiKeys: [KEY],
@@ -143,16 +166,32 @@ async function inApp(registry: Registry, predictor: Predictor): Promise<void> {
     log: () => {},
     predictor,
   });
-  const headers = { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' };
   for (const [label, n, inputs] of [
     ['app in-process, one text', Number(a.iterations), ONE],
     ['app in-process, 32 texts', Number(a['batch-iterations']), BATCH],
-  ] as const)
-    await timed(label, n, async (i) => {
-      const res = await app.request('/adapters/bench/predict', { method: 'POST', headers, body: JSON.stringify({ inputs: inputs(i) }) });
-      if (res.status !== 200) throw new Error(`predict: HTTP ${res.status}: ${await res.text()}`);
-      await res.json();
-    });
+  ] as const) {
+    await timed(
+      label,
+      n,
+      async (i) => {
+        const body = JSON.stringify({ inputs: inputs(i) });
+        const headers = {
+          authorization: `Bearer ${KEY}`,
+          'content-type': 'application/json',
+          'content-length': String(Buffer.byteLength(body)),
+        };
+        const res = await app.request('/adapters/bench/predict', { method: 'POST', headers, body });
+        if (res.status !== 200) throw new Error(`predict: HTTP ${res.status}: ${await res.text()}`);
+        await res.json();
+      },
+      () => (routeSpans = new Map()),
+    );
+    console.log('| app span | median ms | mean ms | count |\n| --- | --- | --- | --- |');
+    for (const span of ROUTE_SPANS) {
+      const xs = routeSpans.get(span) ?? [];
+      console.log(`| ${span} | ${median(xs).toFixed(3)} | ${mean(xs).toFixed(3)} | ${xs.length} |`);
+    }
+  }
 }
 
 /** The same requests through `npm start`'s predict route: end-to-end medians over HTTP. */
@@ -174,11 +213,34 @@ async function overHttp(base: ReturnType<typeof loadBaseModel>): Promise<void> {
       if (res.status !== 200) throw new Error(`predict: HTTP ${res.status}: ${await res.text()}`);
       await res.json();
     };
-    for (const [label, n, inputs] of [
-      ['route over HTTP, one text', Number(a.iterations), ONE],
-      ['route over HTTP, 32 texts', Number(a['batch-iterations']), BATCH],
-    ] as const)
-      await timed(label, n, (i) => predict(inputs(i)));
+    const { hostname, port } = new URL(server.url);
+    const target = { host: hostname, port: Number(port), path: '/adapters/bench/predict', headers };
+    const lean = sequentialClient(target);
+    try {
+      for (const [label, n, inputs] of [
+        ['one text', Number(a.iterations), ONE],
+        ['32 texts', Number(a['batch-iterations']), BATCH],
+      ] as const) {
+        await timed(`route over HTTP (fetch), ${label}`, n, (i) => predict(inputs(i)));
+        const prepared = TEXTS.map((_, i) => requestBytes({ ...target, body: JSON.stringify({ inputs: inputs(i) }) }));
+        const pid = server.proc.pid!;
+        let cpu = { main: 0, all: 0 };
+        await timed(
+          `route over HTTP (lean keep-alive client), ${label}`,
+          n,
+          async (i) => {
+            const status = await lean.send(prepared[i % prepared.length]);
+            if (status !== 200) throw new Error(`predict: HTTP ${status}`);
+          },
+          () => (cpu = { main: cpuMs(pid, pid), all: cpuMs(pid) }),
+        );
+        const main = (cpuMs(pid, pid) - cpu.main) / n;
+        const all = (cpuMs(pid) - cpu.all) / n;
+        console.log(`server CPU per request: main thread ${main.toFixed(3)} ms, whole process ${all.toFixed(3)} ms`);
+      }
+    } finally {
+      lean.close();
+    }
   } finally {
     await server.stop('SIGTERM');
   }
