@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Parity of one training step of a model family with Hugging Face's own model (transformers 4.48, ../shared/hfref).
 
-For --family bert|roberta|xlm-roberta: builds HF's <Family>ForSequenceClassification (random weights, every tensor drawn so
+For --family bert|roberta|xlm-roberta|electra: builds HF's <Family>ForSequenceClassification (random weights, every tensor drawn so
 biases and LayerNorms are exercised, dropout 0), saves it with save_pretrained (config.json with the family's
 model_type, model.safetensors under the `<prefix>.` names), and inserts Houlsby adapters at the two sites per
 layer of docs/method.md (after each sub-layer's output dense + dropout, before its residual + LayerNorm:
@@ -33,6 +33,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 TOL = 1e-5
 TASK = 'parity'
 H, L, A, I, V, S, LABELS, M = 32, 2, 4, 37, 99, 12, 3, 8
+E = 16  # ELECTRA's embedding_size (!= H: embeddings_project)
 ADAPTER_LAYERS = [0, 1]
 
 
@@ -70,6 +71,11 @@ def family_table(tf):
             pair=lambda a, b: ([0] + a + [2, 2] + b + [2], [0] * (len(a) + len(b) + 4)),
             specials=(2, 4)),
     }
+    # ELECTRA discriminator: BERT's template and positions; embeddings narrower than the layers, so
+    # embeddings_project is in the names map and the step.
+    table['electra'] = dict(table['bert'], model=tf.ElectraForSequenceClassification, prefix='electra',
+                            config=lambda: tf.ElectraConfig(pad_token_id=0, type_vocab_size=2, max_position_embeddings=S,
+                                                            layer_norm_eps=1e-12, embedding_size=E))
     # XLM-R: RoBERTa's model under the `roberta.` prefix, with its own classes and model_type.
     table['xlm-roberta'] = dict(table['roberta'], model=tf.XLMRobertaForSequenceClassification,
                                 config=lambda: tf.XLMRobertaConfig(**table['roberta']['config']().to_diff_dict()))
@@ -240,7 +246,7 @@ def full_reference(torch, fam, cfg, work, batch):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    ap.add_argument('--family', required=True, choices=['bert', 'roberta', 'xlm-roberta'])
+    ap.add_argument('--family', required=True, choices=['bert', 'roberta', 'xlm-roberta', 'electra'])
     ap.add_argument('--keep', action='store_true', help='keep the temp directory (base, extra tensors, step, ours)')
     a = ap.parse_args()
     failures = run(a.family, a.keep)
