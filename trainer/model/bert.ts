@@ -135,7 +135,8 @@ export function bertEncoder(
     const v = heads(linear(x, p(n.value)), [0, 2, 1, 3]);
     const probs = drop(op.softmax(op.add(op.matmul(q, k), maskBias), -1));
     const context = op.reshape(op.transpose(op.matmul(probs, v), [0, 2, 1, 3]), ['N', c.hidden_size]);
-    const a = adapter(drop(linear(context, p(n.attentionOutput))), l, 'attention');
+    const attended = linear(context, p(n.attentionOutput));
+    const a = adapter(layout.attentionOutputDropout ? drop(attended) : attended, l, 'attention');
     const x1 = layerNorm(op.add(x, a), p(n.attentionNorm));
     const f = adapter(drop(linear(gelu(linear(x1, p(n.intermediate))), p(n.output))), l, 'output');
     x = layerNorm(op.add(x1, f), p(n.outputNorm));

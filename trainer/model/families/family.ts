@@ -8,6 +8,9 @@ import type { BertConfig } from '../../../shared/bert-config.ts';
 import type { Tensor } from '../../graph/graph.ts';
 import { ModelFileError } from '../../model-files/errors.ts';
 
+/** BERT-shaped config fields a family may name differently in its config.json. */
+export type ConfigField = 'vocab_size' | 'hidden_size' | 'num_hidden_layers' | 'num_attention_heads' | 'intermediate_size' | 'hidden_act';
+
 /** A product path that a family may not support yet; refused with a message naming it. */
 export type ProductPath = 'train' | 'eval' | 'predict' | 'export onnx' | 'export --format adapterhub' | 'serving' | 'pretrain';
 
@@ -54,6 +57,8 @@ export interface EncoderLayout {
   embeddingSize: number;
   /** The linear from embeddingSize to hidden_size after the embeddings (ELECTRA's embeddings_project), or null. */
   embeddingProject: string | null;
+  /** Whether hidden dropout follows the attention output projection (BERT's does; DistilBERT's does not). */
+  attentionOutputDropout: boolean;
   layer: (l: number) => LayerNames;
   /** The module that holds layer l's adapters at a site (`<block>.adapters.<task>`, AdapterHub's names). */
   adapterBlock: (l: number, site: AdapterSite) => string;
@@ -85,6 +90,11 @@ export interface ModelFamily {
   modelType: string;
   /** The prefix `save_pretrained` writes for the `...For*` classes (`bert.`, `roberta.`), without the dot. */
   prefix: string;
+  /**
+   * config.json's names for the BERT-shaped fields where the family spells them otherwise (DistilBERT: `dim`,
+   * `n_layers`, ...); absent: BERT's names.
+   */
+  configFields?: Partial<Record<ConfigField, string>>;
   /** Family-specific config fields and checks on top of the BERT-shaped ones; `bad(field, need)` throws. */
   parseExtras: (raw: Record<string, unknown>, config: BertConfig, bad: (field: string, need: string) => never) => void;
   /**

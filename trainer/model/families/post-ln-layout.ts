@@ -13,6 +13,7 @@ export const postLayerNormLayout: Omit<EncoderLayout, 'embeddingSize'> = {
   tokenType: 'embeddings.token_type_embeddings',
   embeddingNorm: 'embeddings.LayerNorm',
   embeddingProject: null,
+  attentionOutputDropout: true,
   layer: (l) => {
     const p = `encoder.layer.${l}`;
     return {
