@@ -92,7 +92,7 @@ test('every bad field is named with its value', () => {
   rejects(dirWith({ ...BASE, type_vocab_size: '2' }), /field "type_vocab_size" must be a positive integer, got "2"/);
   rejects(
     dirWith({ ...BASE, model_type: 'gpt2' }),
-    /field "model_type" must be one of "bert", "roberta", "xlm-roberta", "electra", got "gpt2"/,
+    /field "model_type" must be one of "bert", "roberta", "xlm-roberta", "electra", "distilbert", got "gpt2"/,
   );
   rejects(dirWith({ ...BASE, position_embedding_type: 'relative_key' }), /field "position_embedding_type" must be "absolute"/);
   rejects(dirWith({ ...BASE, is_decoder: true }), /field "is_decoder" must be false/);
