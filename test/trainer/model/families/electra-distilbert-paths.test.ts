@@ -157,6 +157,29 @@ for (const f of FAMILIES) {
       });
     }
 
+    test('text rows are tokenized with the vocab.txt beside the weights (both families ship BERT WordPiece), pairs included', () => {
+      const words = ['good', 'bad', 'film', 'plot', 'great', 'dull', 'the', 'was', 'a', 'very'];
+      writeFileSync(join(base, 'vocab.txt'), `${['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]', ...words].join('\n')}\n`);
+      const text = join(work, `${f.modelType}-text.jsonl`);
+      const lines = [
+        { text: 'a very good film', label: 'pos' },
+        { text: 'the plot was dull', label: 'neg' },
+        { text: 'great', text_pair: 'the film was great', label: 'pos' },
+        { text: 'bad film', text_pair: 'a dull plot', label: 'neg' },
+      ];
+      writeFileSync(text, `${lines.map((l) => JSON.stringify(l)).join('\n')}\n`);
+      const textAdapter = join(work, `${f.modelType}-text-adapter`);
+      cli('train', '--base', base, '--data', text, '--out', textAdapter, '--task', 'txt', '--epochs', '1', '--bottleneck', '4', '--quiet');
+      const out = join(work, `${f.modelType}-text-pred.jsonl`);
+      cli('predict', '--base', base, '--adapter', textAdapter, '--data', text, '--out', out);
+      const preds = readFileSync(out, 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l));
+      assert.equal(preds.length, 4);
+      assert.ok(preds.every((p) => p.logits.length === 2 && p.logits.every(Number.isFinite)));
+    });
+
     test('the serving runtime refuses the base by name', async () => {
       const files = {
         config: readFileSync(join(base, 'config.json'), 'utf8'),
