@@ -278,10 +278,14 @@ def full_reference(torch, fam, cfg, work, batch):
 
 
 def main():
+    global E
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     ap.add_argument('--family', required=True, choices=['bert', 'roberta', 'xlm-roberta', 'electra', 'distilbert'])
+    ap.add_argument('--embedding-size', type=int, default=E,
+                    help=f'ELECTRA only: embedding_size (default {E}; {H} = hidden_size leaves out embeddings_project)')
     ap.add_argument('--keep', action='store_true', help='keep the temp directory (base, extra tensors, step, ours)')
     a = ap.parse_args()
+    E = a.embedding_size
     failures = run(a.family, a.keep)
     if failures:
         print('FAIL:\n  ' + '\n  '.join(failures[:20]))
