@@ -87,6 +87,8 @@ for (const f of FAMILIES) {
     const adapter = join(work, `${f.modelType}-adapter`);
     before(() => {
       f.write(base);
+      const words = ['good', 'bad', 'film', 'plot', 'great', 'dull', 'the', 'was', 'a', 'very'];
+      writeFileSync(join(base, 'vocab.txt'), `${['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]', ...words].join('\n')}\n`);
       writeFileSync(data, rows(f.withTypes));
       cli(
         'train',
@@ -158,8 +160,6 @@ for (const f of FAMILIES) {
     }
 
     test('text rows are tokenized with the vocab.txt beside the weights (both families ship BERT WordPiece), pairs included', () => {
-      const words = ['good', 'bad', 'film', 'plot', 'great', 'dull', 'the', 'was', 'a', 'very'];
-      writeFileSync(join(base, 'vocab.txt'), `${['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]', ...words].join('\n')}\n`);
       const text = join(work, `${f.modelType}-text.jsonl`);
       const lines = [
         { text: 'a very good film', label: 'pos' },
@@ -178,6 +178,15 @@ for (const f of FAMILIES) {
         .map((l) => JSON.parse(l));
       assert.equal(preds.length, 4);
       assert.ok(preds.every((p) => p.logits.length === 2 && p.logits.every(Number.isFinite)));
+    });
+
+    test('upload-base takes the directory (config, weights by the family names map, vocab.txt)', () => {
+      const store = join(work, `${f.modelType}-store`);
+      const r = runTrainerCliSync(['upload-base', '--registry', `file://${store}`, '--name', 'b', '--dir', base]);
+      assert.equal(r.code, 0, r.stderr);
+      const out = JSON.parse(r.stdout.trim().split('\n').at(-1)!);
+      assert.deepEqual([out.layers, out.hiddenSize], [2, 16]);
+      for (const file of ['config.json', 'model.safetensors', 'vocab.txt']) assert.ok(existsSync(join(store, 'models', 'b', file)), file);
     });
 
     test('the serving runtime refuses the base by name', async () => {
