@@ -34,6 +34,7 @@ TOL = 1e-5
 TASK = 'parity'
 H, L, A, I, V, S, LABELS, M = 32, 2, 4, 37, 99, 12, 3, 8
 E = 16  # ELECTRA's embedding_size (!= H: embeddings_project)
+SINUSOIDAL = False  # DistilBERT's sinusoidal_pos_embds (--sinusoidal)
 ADAPTER_LAYERS = [0, 1]
 
 
@@ -81,7 +82,8 @@ def family_table(tf):
     table['distilbert'] = dict(table['bert'], model=tf.DistilBertForSequenceClassification, prefix='distilbert',
                                config=lambda: tf.DistilBertConfig(dim=H, hidden_dim=I, n_layers=L, n_heads=A, vocab_size=V,
                                                                   max_position_embeddings=S, activation='gelu', dropout=0.0,
-                                                                  attention_dropout=0.0, seq_classif_dropout=0.0, pad_token_id=0),
+                                                                  attention_dropout=0.0, seq_classif_dropout=0.0, pad_token_id=0,
+                                                                  sinusoidal_pos_embds=SINUSOIDAL),
                                inputs=('input_ids', 'attention_mask'), insert=insert_adapters_distilbert,
                                head=('pre_classifier.', 'classifier.'))
     # XLM-R: RoBERTa's model under the `roberta.` prefix, with its own classes and model_type.
@@ -206,6 +208,8 @@ def run(family, keep):
         model = fam['model'](cfg)
         with torch.no_grad():  # every tensor random (HF's init leaves biases 0 and LayerNorms 1)
             for name, p in model.named_parameters():
+                if SINUSOIDAL and name.endswith('position_embeddings.weight'):
+                    continue  # keep HF's sinusoidal table: ours must read it from the checkpoint
                 p.copy_(1 + 0.1 * torch.randn_like(p) if is_layer_norm(name) and name.endswith('.weight') else 0.05 * torch.randn_like(p))
         model.save_pretrained(os.path.join(work, 'base'))
         fam.get('insert', insert_adapters)(torch, model, fam['prefix'])
@@ -278,14 +282,17 @@ def full_reference(torch, fam, cfg, work, batch):
 
 
 def main():
-    global E
+    global E, SINUSOIDAL
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     ap.add_argument('--family', required=True, choices=['bert', 'roberta', 'xlm-roberta', 'electra', 'distilbert'])
     ap.add_argument('--embedding-size', type=int, default=E,
                     help=f'ELECTRA only: embedding_size (default {E}; {H} = hidden_size leaves out embeddings_project)')
+    ap.add_argument('--sinusoidal', action='store_true',
+                    help='DistilBERT only: sinusoidal_pos_embds true (the table is saved and read like a learned one)')
     ap.add_argument('--keep', action='store_true', help='keep the temp directory (base, extra tensors, step, ours)')
     a = ap.parse_args()
     E = a.embedding_size
+    SINUSOIDAL = a.sinusoidal
     failures = run(a.family, a.keep)
     if failures:
         print('FAIL:\n  ' + '\n  '.join(failures[:20]))

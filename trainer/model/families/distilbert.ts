@@ -1,7 +1,7 @@
 /**
  * DistilBERT (`model_type` "distilbert"): post-LayerNorm layers under `distilbert.transformer.layer.N` with its own
  * names (attention.{q,k,v,out}_lin, sa_layer_norm, ffn.lin1/lin2, output_layer_norm), word + position embeddings
- * and their LayerNorm (no token types), no dropout after out_lin, LayerNorm eps fixed at 1e-12, config fields
+ * and their LayerNorm (no token types; a sinusoidal position table is read from the checkpoint), no dropout after out_lin, LayerNorm eps fixed at 1e-12, config fields
  * `dim`, `hidden_dim`, `n_layers`, `n_heads`, `activation`. Houlsby adapters sit where AdapterHub puts them
  * (`attention_adapters` before sa_layer_norm's residual, `output_adapters` before output_layer_norm's). The head is
  * DistilBertForSequenceClassification's: pre_classifier, ReLU, dropout, classifier on [CLS].
@@ -82,9 +82,10 @@ export const distilbertFamily: ModelFamily = {
     hidden_act: 'activation',
   },
   parseExtras: (raw, config, bad) => {
-    // Sinusoidal tables are frozen even in full fine-tuning (requires_grad False in HF): not built here.
-    if (raw.sinusoidal_pos_embds !== undefined && raw.sinusoidal_pos_embds !== false) {
-      bad('sinusoidal_pos_embds', 'false (sinusoidal position embeddings are not supported; learned ones are)');
+    // A sinusoidal table is saved in the checkpoint like a learned one and read from it. HF freezes it only in a
+    // freshly built model: from_pretrained loads it with requires_grad True, so full fine-tuning trains it there and here.
+    if (raw.sinusoidal_pos_embds !== undefined && typeof raw.sinusoidal_pos_embds !== 'boolean') {
+      bad('sinusoidal_pos_embds', 'true or false');
     }
     config.layer_norm_eps = LAYER_NORM_EPS;
     // No token-type table: type_vocab_size keeps its default 2 so a BERT tokenizer's pair types (0/1) pass the row

@@ -47,6 +47,11 @@ test('config: DistilBERT names map onto the encoder fields; LayerNorm eps is 1e-
     [8, 12, 2, 2, 1e-12],
   );
   assert.equal(parseBertConfig({ ...RAW, sinusoidal_pos_embds: undefined }).hidden_size, 8);
+  // A sinusoidal table is a tensor of the checkpoint like a learned one: the names map is the same.
+  assert.deepEqual(
+    distilbertFamily.baseWeights(parseBertConfig({ ...RAW, sinusoidal_pos_embds: true })),
+    distilbertFamily.baseWeights(parseBertConfig(RAW)),
+  );
 });
 
 test('config errors name DistilBERT fields', () => {
@@ -63,8 +68,8 @@ test('config errors name DistilBERT fields', () => {
     /field "activation" must be "gelu" \(the only activation the trainer implements\), got "relu"/,
   );
   assert.throws(
-    () => parseBertConfig({ ...RAW, sinusoidal_pos_embds: true }),
-    /field "sinusoidal_pos_embds" must be false \(sinusoidal position embeddings are not supported; learned ones are\), got true/,
+    () => parseBertConfig({ ...RAW, sinusoidal_pos_embds: 'yes' }),
+    /field "sinusoidal_pos_embds" must be true or false, got "yes"/,
   );
 });
 
