@@ -49,14 +49,15 @@ export async function parseBase(
   } catch (e) {
     throw new BaseError(`base "${name}": config.json is not valid JSON (${(e as Error).message})`);
   }
-  for (const k of ['vocab_size', 'hidden_size', 'num_hidden_layers', 'num_attention_heads', 'intermediate_size'] as const) {
-    if (!Number.isInteger(config[k])) throw new BaseError(`base "${name}": config.json has no integer "${k}"`);
-  }
-  // The family decides whether its graph can be served yet (trainer/model/families/): refused before any bytes are parsed.
+  // The family decides whether its graph can be served yet (trainer/model/families/): refused before any bytes are parsed,
+  // and before BERT's field names are looked for (DistilBERT spells them its own way).
   try {
     requirePath(familyOf(config), 'serving');
   } catch (e) {
     throw new BaseError(`base "${name}": config.json: ${(e as Error).message}`);
+  }
+  for (const k of ['vocab_size', 'hidden_size', 'num_hidden_layers', 'num_attention_heads', 'intermediate_size'] as const) {
+    if (!Number.isInteger(config[k])) throw new BaseError(`base "${name}": config.json has no integer "${k}"`);
   }
   const weightsSha256 = await sha256Hex(files.weights);
   const weights = new Map<string, F32Tensor>();

@@ -12,6 +12,8 @@ export interface BertConfig {
   initializer_range?: number;
   /** config.json's `model_type`; absent means BERT. Selects the family (trainer/model/families/). */
   model_type?: string;
+  /** ELECTRA's embedding width (the embeddings and their LayerNorm), projected to hidden_size when it differs. */
+  embedding_size?: number;
   /** RoBERTa's padding_idx: its position ids count from pad_token_id + 1. */
   pad_token_id?: number;
   /** Label names in class order, when the checkpoint already carries a head. */

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Parity of one training step of a model family with Hugging Face's own model (transformers 4.48, ../shared/hfref).
 
-For --family bert|roberta|xlm-roberta: builds HF's <Family>ForSequenceClassification (random weights, every tensor drawn so
+For --family bert|roberta|xlm-roberta|electra|distilbert: builds HF's <Family>ForSequenceClassification (random weights, every tensor drawn so
 biases and LayerNorms are exercised, dropout 0), saves it with save_pretrained (config.json with the family's
 model_type, model.safetensors under the `<prefix>.` names), and inserts Houlsby adapters at the two sites per
 layer of docs/method.md (after each sub-layer's output dense + dropout, before its residual + LayerNorm:
@@ -33,6 +33,8 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 TOL = 1e-5
 TASK = 'parity'
 H, L, A, I, V, S, LABELS, M = 32, 2, 4, 37, 99, 12, 3, 8
+E = 16  # ELECTRA's embedding_size (!= H: embeddings_project)
+SINUSOIDAL = False  # DistilBERT's sinusoidal_pos_embds (--sinusoidal)
 ADAPTER_LAYERS = [0, 1]
 
 
@@ -70,6 +72,20 @@ def family_table(tf):
             pair=lambda a, b: ([0] + a + [2, 2] + b + [2], [0] * (len(a) + len(b) + 4)),
             specials=(2, 4)),
     }
+    # ELECTRA discriminator: BERT's template and positions; embeddings narrower than the layers, so
+    # embeddings_project is in the names map and the step.
+    table['electra'] = dict(table['bert'], model=tf.ElectraForSequenceClassification, prefix='electra',
+                            config=lambda: tf.ElectraConfig(pad_token_id=0, type_vocab_size=2, max_position_embeddings=S,
+                                                            layer_norm_eps=1e-12, embedding_size=E))
+    # DistilBERT: its own config names and module names, no token types (its model takes none), adapters where
+    # AdapterHub puts them (attention_adapters, output_adapters), head pre_classifier + ReLU + classifier.
+    table['distilbert'] = dict(table['bert'], model=tf.DistilBertForSequenceClassification, prefix='distilbert',
+                               config=lambda: tf.DistilBertConfig(dim=H, hidden_dim=I, n_layers=L, n_heads=A, vocab_size=V,
+                                                                  max_position_embeddings=S, activation='gelu', dropout=0.0,
+                                                                  attention_dropout=0.0, seq_classif_dropout=0.0, pad_token_id=0,
+                                                                  sinusoidal_pos_embds=SINUSOIDAL),
+                               inputs=('input_ids', 'attention_mask'), insert=insert_adapters_distilbert,
+                               head=('pre_classifier.', 'classifier.'))
     # XLM-R: RoBERTa's model under the `roberta.` prefix, with its own classes and model_type.
     table['xlm-roberta'] = dict(table['roberta'], model=tf.XLMRobertaForSequenceClassification,
                                 config=lambda: tf.XLMRobertaConfig(**table['roberta']['config']().to_diff_dict()))
@@ -135,6 +151,32 @@ def insert_adapters(torch, model, prefix):
             block.forward = types.MethodType(forward, block)
 
 
+def insert_adapters_distilbert(torch, model, prefix):
+    """TransformerBlock as AdapterHub's DistilBERT has it: attention_adapters on out_lin's output before
+    sa_layer_norm's residual, output_adapters on the FFN's output (after its dropout) before output_layer_norm's."""
+
+    def forward(self, x, attn_mask=None, head_mask=None, output_attentions=False):
+        sa = self.attention(query=x, key=x, value=x, mask=attn_mask, head_mask=head_mask, output_attentions=False)[0]
+        sa = self.sa_layer_norm(self.attention_adapters.adapters[TASK](sa) + x)
+        return (self.output_layer_norm(self.output_adapters.adapters[TASK](self.ffn(sa)) + sa),)
+
+    for l in ADAPTER_LAYERS:
+        block = model.distilbert.transformer.layer[l]
+        for site in ('attention_adapters', 'output_adapters'):
+            holder = torch.nn.Module()
+            holder.adapters = torch.nn.ModuleDict({TASK: Adapter(torch, H, M)})
+            setattr(block, site, holder)
+        block.forward = types.MethodType(forward, block)
+
+
+def is_layer_norm(name):
+    return 'LayerNorm' in name or '_layer_norm.' in name
+
+
+def model_inputs(torch, fam, batch):
+    return {k: torch.tensor(batch[k]) for k in fam.get('inputs', ('input_ids', 'token_type_ids', 'attention_mask'))}
+
+
 def node(args, timeout=900):
     cmd = [shutil.which('node') or 'node', '--import', 'tsx', *args]
     p = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=timeout,
@@ -166,22 +208,24 @@ def run(family, keep):
         model = fam['model'](cfg)
         with torch.no_grad():  # every tensor random (HF's init leaves biases 0 and LayerNorms 1)
             for name, p in model.named_parameters():
-                p.copy_(1 + 0.1 * torch.randn_like(p) if name.endswith('LayerNorm.weight') else 0.05 * torch.randn_like(p))
+                if SINUSOIDAL and name.endswith('position_embeddings.weight'):
+                    continue  # keep HF's sinusoidal table: ours must read it from the checkpoint
+                p.copy_(1 + 0.1 * torch.randn_like(p) if is_layer_norm(name) and name.endswith('.weight') else 0.05 * torch.randn_like(p))
         model.save_pretrained(os.path.join(work, 'base'))
-        insert_adapters(torch, model, fam['prefix'])
+        fam.get('insert', insert_adapters)(torch, model, fam['prefix'])
         with torch.no_grad():
             for name, p in model.named_parameters():
                 if '.adapters.' in name:
                     p.copy_(0.05 * torch.randn_like(p))
         params = dict(model.named_parameters())
-        extra = {n: p.detach().clone().contiguous() for n, p in params.items() if '.adapters.' in n or n.startswith('classifier.')}
+        head = fam.get('head', ('classifier.',))
+        extra = {n: p.detach().clone().contiguous() for n, p in params.items() if '.adapters.' in n or n.startswith(head)}
         save_file(extra, os.path.join(work, 'extra.safetensors'))
 
         batch = make_batch(torch, fam)
         model.train()  # dropout is 0: train() only matters for modules that differ by mode (none here)
         model.zero_grad()
-        out = model(input_ids=torch.tensor(batch['input_ids']), token_type_ids=torch.tensor(batch['token_type_ids']),
-                    attention_mask=torch.tensor(batch['attention_mask']), labels=torch.tensor(batch['labels']))
+        out = model(**model_inputs(torch, fam, batch), labels=torch.tensor(batch['labels']))
         out.loss.backward()
         hf_logits = out.logits.detach()
         print(f'{family}: batch {len(batch["input_ids"])}x{S} (lengths {[sum(m) for m in batch["attention_mask"]]}), '
@@ -199,7 +243,7 @@ def run(family, keep):
             if names != hf_names:
                 failures.append(f'{mode}: names map differs: ours only {sorted(names - hf_names)[:5]}, HF only {sorted(hf_names - names)[:5]}')
                 continue
-            expected = {n for n in hf_names if mode == 'full' or '.adapters.' in n or 'LayerNorm' in n or n.startswith('classifier.')}
+            expected = {n for n in hf_names if mode == 'full' or '.adapters.' in n or is_layer_norm(n) or n.startswith(head)}
             if set(ours['grads']) != expected:
                 failures.append(f'{mode}: trainable set differs: ours only {sorted(set(ours["grads"]) - expected)[:5]}, '
                                 f'expected only {sorted(expected - set(ours["grads"]))[:5]}')
@@ -232,17 +276,23 @@ def full_reference(torch, fam, cfg, work, batch):
     model = fam['model'].from_pretrained(os.path.join(work, 'base'))
     model.config.hidden_dropout_prob = model.config.attention_probs_dropout_prob = 0.0
     model.train()
-    out = model(input_ids=torch.tensor(batch['input_ids']), token_type_ids=torch.tensor(batch['token_type_ids']),
-                attention_mask=torch.tensor(batch['attention_mask']), labels=torch.tensor(batch['labels']))
+    out = model(**model_inputs(torch, fam, batch), labels=torch.tensor(batch['labels']))
     out.loss.backward()
     return out.logits.detach(), {n: p.grad for n, p in model.named_parameters()}, out.loss.item()
 
 
 def main():
+    global E, SINUSOIDAL
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    ap.add_argument('--family', required=True, choices=['bert', 'roberta', 'xlm-roberta'])
+    ap.add_argument('--family', required=True, choices=['bert', 'roberta', 'xlm-roberta', 'electra', 'distilbert'])
+    ap.add_argument('--embedding-size', type=int, default=E,
+                    help=f'ELECTRA only: embedding_size (default {E}; {H} = hidden_size leaves out embeddings_project)')
+    ap.add_argument('--sinusoidal', action='store_true',
+                    help='DistilBERT only: sinusoidal_pos_embds true (the table is saved and read like a learned one)')
     ap.add_argument('--keep', action='store_true', help='keep the temp directory (base, extra tensors, step, ours)')
     a = ap.parse_args()
+    E = a.embedding_size
+    SINUSOIDAL = a.sinusoidal
     failures = run(a.family, a.keep)
     if failures:
         print('FAIL:\n  ' + '\n  '.join(failures[:20]))

@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BertConfig } from '../../shared/bert-config.ts';
+import type { ConfigField } from '../model/families/family.ts';
 import { findFamily, SUPPORTED_MODEL_TYPES } from '../model/families/registry.ts';
 import { ModelFileError } from './errors.ts';
 
@@ -47,12 +48,17 @@ export function parseBertConfig(raw: unknown, path = 'config.json'): BertConfig 
     return v;
   };
 
+  const family = c.model_type === undefined ? undefined : typeof c.model_type === 'string' ? findFamily(c.model_type) : undefined;
+  if (c.model_type !== undefined && !family) bad('model_type', `one of ${SUPPORTED_MODEL_TYPES.map((t) => `"${t}"`).join(', ')}`);
+  // The family's own spelling of the BERT-shaped fields (DistilBERT's `dim`, `n_layers`, ...), so errors name them.
+  const field = (name: ConfigField): string => family?.configFields?.[name] ?? name;
+
   const config: BertConfig = {
-    vocab_size: posInt('vocab_size'),
-    hidden_size: posInt('hidden_size'),
-    num_hidden_layers: posInt('num_hidden_layers'),
-    num_attention_heads: posInt('num_attention_heads'),
-    intermediate_size: posInt('intermediate_size'),
+    vocab_size: posInt(field('vocab_size')),
+    hidden_size: posInt(field('hidden_size')),
+    num_hidden_layers: posInt(field('num_hidden_layers')),
+    num_attention_heads: posInt(field('num_attention_heads')),
+    intermediate_size: posInt(field('intermediate_size')),
     hidden_act: 'gelu',
     max_position_embeddings: posInt('max_position_embeddings'),
     type_vocab_size: posInt('type_vocab_size', 2),
@@ -61,13 +67,11 @@ export function parseBertConfig(raw: unknown, path = 'config.json'): BertConfig 
   };
   if (config.hidden_size % config.num_attention_heads !== 0) {
     throw new ModelFileError(
-      `${path}: field "hidden_size" (${config.hidden_size}) must be divisible by "num_attention_heads" (${config.num_attention_heads})`,
+      `${path}: field "${field('hidden_size')}" (${config.hidden_size}) must be divisible by "${field('num_attention_heads')}" (${config.num_attention_heads})`,
     );
   }
   // HF's "gelu" is the exact erf GELU, which the graph implements; "gelu_new"/"gelu_python"/"relu" differ or are not built.
-  if (c.hidden_act !== 'gelu') bad('hidden_act', '"gelu" (the only activation the trainer implements)');
-  const family = c.model_type === undefined ? undefined : typeof c.model_type === 'string' ? findFamily(c.model_type) : undefined;
-  if (c.model_type !== undefined && !family) bad('model_type', `one of ${SUPPORTED_MODEL_TYPES.map((t) => `"${t}"`).join(', ')}`);
+  if (c[field('hidden_act')] !== 'gelu') bad(field('hidden_act'), '"gelu" (the only activation the trainer implements)');
   if (family) {
     config.model_type = family.modelType;
     family.parseExtras(c, config, bad);

@@ -10,7 +10,7 @@ import { gradients } from '../autodiff/gradients.ts';
 import { Graph, type Tensor } from '../graph/graph.ts';
 import * as op from '../graph/ops.ts';
 import { familyOf } from './families/registry.ts';
-import { type AdapterSite, adapterPrefix, type ModelSpec, type ParamSpec, parameterSpecs } from './params.ts';
+import { type AdapterSite, layoutAdapterPrefix, type ModelSpec, type ParamSpec, parameterSpecs } from './params.ts';
 
 export interface GraphOptions {
   floatType?: 'float32' | 'float64';
@@ -87,7 +87,9 @@ export function bertEncoder(
   o: EncoderOptions,
 ): { hidden: Tensor; seqLen: Tensor; layers: BertLayers } {
   const { basic, drop } = o;
-  const prefix = familyOf(c).prefix;
+  const family = familyOf(c);
+  const { prefix } = family;
+  const layout = family.layout(c);
   const dh = c.hidden_size / c.num_attention_heads;
   const dims = op.shapeOf(inputs.inputIds);
   const seqLen = op.element(dims, 1);
@@ -111,11 +113,12 @@ export function bertEncoder(
   };
 
   // Embeddings -> [N = B·S, d]: every linear layer then runs as one 2-D Gemm on the [out, in] weight.
-  const positionIds = familyOf(c).positionIds({ inputIds: inputs.inputIds, seqLen, config: c });
-  const positions = op.gather(P(`${prefix}.embeddings.position_embeddings.weight`), positionIds);
-  let emb = op.add(op.gather(P(`${prefix}.embeddings.word_embeddings.weight`), inputs.inputIds), positions);
-  emb = op.add(emb, op.gather(P(`${prefix}.embeddings.token_type_embeddings.weight`), inputs.tokenTypeIds));
-  let x = drop(layerNorm(op.reshape(emb, ['N', c.hidden_size]), `${prefix}.embeddings.LayerNorm`));
+  const positionIds = family.positionIds({ inputIds: inputs.inputIds, seqLen, config: c });
+  const positions = op.gather(P(`${prefix}.${layout.position}.weight`), positionIds);
+  let emb = op.add(op.gather(P(`${prefix}.${layout.word}.weight`), inputs.inputIds), positions);
+  if (layout.tokenType) emb = op.add(emb, op.gather(P(`${prefix}.${layout.tokenType}.weight`), inputs.tokenTypeIds));
+  let x = drop(layerNorm(op.reshape(emb, ['N', layout.embeddingSize]), `${prefix}.${layout.embeddingNorm}`));
+  if (layout.embeddingProject) x = linear(x, `${prefix}.${layout.embeddingProject}`);
 
   const layers: BertLayers = { linear, layerNorm, gelu };
   const adapter = (h: Tensor, l: number, site: AdapterSite): Tensor => (o.adapter ? o.adapter(h, l, site, layers) : h);
@@ -124,17 +127,19 @@ export function bertEncoder(
   const heads = (t: Tensor, perm: number[]) => op.transpose(op.reshape(t, ['B', 'S', c.num_attention_heads, dh]), perm);
 
   for (let l = 0; l < c.num_hidden_layers; l++) {
-    const p = `${prefix}.encoder.layer.${l}`;
+    const n = layout.layer(l);
+    const p = (module: string) => `${prefix}.${module}`;
     // 1/√dh folded into q: an [N, d] multiply instead of one over [B, H, S, S].
-    const q = heads(op.mul(linear(x, `${p}.attention.self.query`), 1 / Math.sqrt(dh)), [0, 2, 1, 3]);
-    const k = heads(linear(x, `${p}.attention.self.key`), [0, 2, 3, 1]);
-    const v = heads(linear(x, `${p}.attention.self.value`), [0, 2, 1, 3]);
+    const q = heads(op.mul(linear(x, p(n.query)), 1 / Math.sqrt(dh)), [0, 2, 1, 3]);
+    const k = heads(linear(x, p(n.key)), [0, 2, 3, 1]);
+    const v = heads(linear(x, p(n.value)), [0, 2, 1, 3]);
     const probs = drop(op.softmax(op.add(op.matmul(q, k), maskBias), -1));
     const context = op.reshape(op.transpose(op.matmul(probs, v), [0, 2, 1, 3]), ['N', c.hidden_size]);
-    const a = adapter(drop(linear(context, `${p}.attention.output.dense`)), l, 'attention');
-    const x1 = layerNorm(op.add(x, a), `${p}.attention.output.LayerNorm`);
-    const f = adapter(drop(linear(gelu(linear(x1, `${p}.intermediate.dense`)), `${p}.output.dense`)), l, 'output');
-    x = layerNorm(op.add(x1, f), `${p}.output.LayerNorm`);
+    const attended = linear(context, p(n.attentionOutput));
+    const a = adapter(layout.attentionOutputDropout ? drop(attended) : attended, l, 'attention');
+    const x1 = layerNorm(op.add(x, a), p(n.attentionNorm));
+    const f = adapter(drop(linear(gelu(linear(x1, p(n.intermediate))), p(n.output))), l, 'output');
+    x = layerNorm(op.add(x1, f), p(n.outputNorm));
   }
   return { hidden: x, seqLen, layers };
 }
@@ -177,19 +182,19 @@ export function buildBertGraph(spec: ModelSpec, opts: GraphOptions): BertGraph {
 
   const drop = (x: Tensor): Tensor => (dropoutRatio > 0 && opts.training ? op.dropout(x, dropoutRatio, ++dropoutSeed).y : x);
   const adapter = (h: Tensor, layer: number, site: AdapterSite, { linear, gelu }: BertLayers): Tensor => {
-    const prefix = adapterPrefix(layer, site, spec.task, family.prefix);
+    const prefix = layoutAdapterPrefix(family, c, layer, site, spec.task);
     if (!params.has(`${prefix}.adapter_up.weight`) || !spec.adapter) return h;
     const down = adapterActivation(linear(h, `${prefix}.adapter_down.0`), spec.adapter.nonlinearity, gelu);
     return op.add(h, linear(down, `${prefix}.adapter_up`));
   };
   const { hidden: x, seqLen, layers } = bertEncoder(g, c, P, { inputIds, tokenTypeIds, attentionMask }, { basic, drop, adapter });
-  const { linear } = layers;
+  const { linear, gelu } = layers;
 
   // [CLS] = position 0 of each sequence, picked with a one-hot over positions (its gradient is a plain Mul).
   const isFirst = op.reshape(op.cast(op.equal(op.range(seqLen, 'S'), g.scalar(0, 'int64')), g.floatType), [1, 'S', 1]);
   const first = op.reduceSum(op.mul(op.reshape(x, ['B', 'S', c.hidden_size]), isFirst), [1], false);
   const pooler = family.head.usesPooler(spec.usesPooler) ? `${family.prefix}.pooler.dense` : null;
-  const logits = family.head.build(first, { linear, drop }, pooler);
+  const logits = family.head.build(first, { linear, drop, gelu }, pooler);
 
   const result: BertGraph = { graph: g, specs, params, logits: g.output(logits, 'logits'), loss: null, grads: new Map() };
   if (!labels) return result;

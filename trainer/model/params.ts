@@ -5,6 +5,8 @@
  */
 import type { AdapterConfig, HoulsbyAdapterOptions, TrainMode } from '../../shared/adapter-config.ts';
 import type { BertConfig } from '../../shared/bert-config.ts';
+import type { AdapterSite, ModelFamily } from './families/family.ts';
+import { postLayerNormLayout } from './families/post-ln-layout.ts';
 import { familyOf } from './families/registry.ts';
 
 export interface ModelSpec {
@@ -29,24 +31,28 @@ export interface ParamSpec {
   role: ParamRole;
 }
 
-export type AdapterSite = 'attention' | 'output';
+export type { AdapterSite };
 
-/** The Houlsby adapter's parameter prefix at a site; `modelPrefix` is the family's (`bert`, `roberta`). */
+/** The Houlsby adapter's parameter prefix at a site of the post-LayerNorm layout; `modelPrefix` is the family's (`bert`, `roberta`). */
 export function adapterPrefix(layer: number, site: AdapterSite, task: string, modelPrefix = 'bert'): string {
-  const block = site === 'attention' ? 'attention.output' : 'output';
-  return `${modelPrefix}.encoder.layer.${layer}.${block}.adapters.${task}`;
+  return `${modelPrefix}.${postLayerNormLayout.adapterBlock(layer, site)}.adapters.${task}`;
 }
 
-const isLayerNorm = (baseName: string) => baseName.includes('LayerNorm');
+/** The Houlsby adapter's parameter prefix at a site, where the family's layout places it. */
+export function layoutAdapterPrefix(family: ModelFamily, config: BertConfig, layer: number, site: AdapterSite, task: string): string {
+  return `${family.prefix}.${family.layout(config).adapterBlock(layer, site)}.adapters.${task}`;
+}
 
 /** Every parameter the network reads, in a stable order, with its trainability under `spec.mode`. */
 export function parameterSpecs(spec: ModelSpec): ParamSpec[] {
   const c = spec.config;
   const family = familyOf(c);
+  const layout = family.layout(c);
   const d = c.hidden_size;
   const out: ParamSpec[] = [];
   const base = (baseName: string, shape: number[]) => {
-    const trainable = spec.mode === 'full' || (spec.mode === 'adapter' && spec.adapter?.trainLayernorms !== false && isLayerNorm(baseName));
+    const trainable =
+      spec.mode === 'full' || (spec.mode === 'adapter' && spec.adapter?.trainLayernorms !== false && layout.isLayerNorm(baseName));
     out.push({ name: `${family.prefix}.${baseName}`, baseName, shape, trainable, role: 'base' });
   };
   const adapterLayers = new Set(spec.mode === 'adapter' ? (spec.adapter?.layers ?? []) : []);
@@ -54,7 +60,7 @@ export function parameterSpecs(spec: ModelSpec): ParamSpec[] {
     if (!adapterLayers.has(l) || !spec.adapter) return;
     const m = spec.adapter.bottleneck;
     for (const site of ['attention', 'output'] as const) {
-      const a = adapterPrefix(l, site, spec.task, family.prefix);
+      const a = layoutAdapterPrefix(family, c, l, site, spec.task);
       out.push({ name: `${a}.adapter_down.0.weight`, baseName: null, shape: [m, d], trainable: true, role: 'adapter-down-weight' });
       out.push({ name: `${a}.adapter_down.0.bias`, baseName: null, shape: [m], trainable: true, role: 'adapter-bias' });
       out.push({ name: `${a}.adapter_up.weight`, baseName: null, shape: [d, m], trainable: true, role: 'adapter-up-weight' });
@@ -64,8 +70,7 @@ export function parameterSpecs(spec: ModelSpec): ParamSpec[] {
   // The family's names map, with each layer's adapters after its last tensor (the order every file keeps).
   let layer = -1;
   for (const [name, shape] of family.baseWeights(c)) {
-    const l = /^encoder\.layer\.(\d+)\./.exec(name);
-    const at = l ? Number(l[1]) : -1;
+    const at = layout.layerOf(name);
     if (at !== layer && layer >= 0) adapters(layer);
     layer = at;
     base(name, shape);

@@ -90,7 +90,10 @@ test('every bad field is named with its value', () => {
   rejects(dirWith({ ...BASE, hidden_act: 'gelu_new' }), /field "hidden_act" must be "gelu".*got "gelu_new"/);
   rejects(dirWith({ ...BASE, layer_norm_eps: -1 }), /field "layer_norm_eps" must be a positive number, got -1/);
   rejects(dirWith({ ...BASE, type_vocab_size: '2' }), /field "type_vocab_size" must be a positive integer, got "2"/);
-  rejects(dirWith({ ...BASE, model_type: 'gpt2' }), /field "model_type" must be one of "bert", "roberta", "xlm-roberta", got "gpt2"/);
+  rejects(
+    dirWith({ ...BASE, model_type: 'gpt2' }),
+    /field "model_type" must be one of "bert", "roberta", "xlm-roberta", "electra", "distilbert", got "gpt2"/,
+  );
   rejects(dirWith({ ...BASE, position_embedding_type: 'relative_key' }), /field "position_embedding_type" must be "absolute"/);
   rejects(dirWith({ ...BASE, is_decoder: true }), /field "is_decoder" must be false/);
   rejects(dirWith({ ...BASE, id2label: ['a'] }), /field "id2label" must be an object of label strings/);

@@ -4,13 +4,14 @@
  */
 import * as op from '../../graph/ops.ts';
 import type { ModelFamily } from './family.ts';
-import { postLayerNormWeights } from './post-ln-layout.ts';
+import { postLayerNormLayoutOf, postLayerNormWeights } from './post-ln-layout.ts';
 
 export const bertFamily: ModelFamily = {
   modelType: 'bert',
   prefix: 'bert',
   parseExtras: () => {},
   baseWeights: postLayerNormWeights,
+  layout: postLayerNormLayoutOf,
   positionIds: ({ seqLen }) => op.range(seqLen, 'S'),
   maxSequenceLength: (c) => c.max_position_embeddings,
   head: {

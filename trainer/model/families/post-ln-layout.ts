@@ -4,6 +4,39 @@
  * intermediate + output dense + LayerNorm. These are the weight names `save_pretrained` writes below the prefix.
  */
 import type { BertConfig } from '../../../shared/bert-config.ts';
+import type { EncoderLayout } from './family.ts';
+
+/** BERT's module names, which RoBERTa, XLM-R and ELECTRA share. */
+export const postLayerNormLayout: Omit<EncoderLayout, 'embeddingSize'> = {
+  word: 'embeddings.word_embeddings',
+  position: 'embeddings.position_embeddings',
+  tokenType: 'embeddings.token_type_embeddings',
+  embeddingNorm: 'embeddings.LayerNorm',
+  embeddingProject: null,
+  attentionOutputDropout: true,
+  layer: (l) => {
+    const p = `encoder.layer.${l}`;
+    return {
+      query: `${p}.attention.self.query`,
+      key: `${p}.attention.self.key`,
+      value: `${p}.attention.self.value`,
+      attentionOutput: `${p}.attention.output.dense`,
+      attentionNorm: `${p}.attention.output.LayerNorm`,
+      intermediate: `${p}.intermediate.dense`,
+      output: `${p}.output.dense`,
+      outputNorm: `${p}.output.LayerNorm`,
+    };
+  },
+  adapterBlock: (l, site) => `encoder.layer.${l}.${site === 'attention' ? 'attention.output' : 'output'}`,
+  layerOf: (name) => {
+    const m = /^encoder\.layer\.(\d+)\./.exec(name);
+    return m ? Number(m[1]) : -1;
+  },
+  isLayerNorm: (name) => name.includes('LayerNorm'),
+};
+
+/** The post-LayerNorm layout at hidden_size wide embeddings (BERT, RoBERTa, XLM-R). */
+export const postLayerNormLayoutOf = (config: BertConfig): EncoderLayout => ({ ...postLayerNormLayout, embeddingSize: config.hidden_size });
 
 export function postLayerNormWeights(config: BertConfig): Map<string, number[]> {
   const h = config.hidden_size;

@@ -2,11 +2,15 @@
 import type { BertConfig } from '../../../shared/bert-config.ts';
 import { ModelFileError } from '../../model-files/errors.ts';
 import { bertFamily } from './bert.ts';
+import { distilbertFamily } from './distilbert.ts';
+import { electraFamily } from './electra.ts';
 import type { ModelFamily } from './family.ts';
 import { robertaFamily } from './roberta.ts';
 import { xlmRobertaFamily } from './xlm-roberta.ts';
 
-const FAMILIES: ReadonlyMap<string, ModelFamily> = new Map([bertFamily, robertaFamily, xlmRobertaFamily].map((f) => [f.modelType, f]));
+const FAMILIES: ReadonlyMap<string, ModelFamily> = new Map(
+  [bertFamily, robertaFamily, xlmRobertaFamily, electraFamily, distilbertFamily].map((f) => [f.modelType, f]),
+);
 
 export const SUPPORTED_MODEL_TYPES: readonly string[] = [...FAMILIES.keys()];
 

@@ -6,7 +6,7 @@
 import type { Tensor } from '../../graph/graph.ts';
 import * as op from '../../graph/ops.ts';
 import type { ModelFamily, PositionContext } from './family.ts';
-import { postLayerNormWeights } from './post-ln-layout.ts';
+import { postLayerNormLayoutOf, postLayerNormWeights } from './post-ln-layout.ts';
 
 /**
  * int64 [B, S]: padding_idx + cumsum(not pad) for real tokens, padding_idx for pads. The cumulative sum is a
@@ -41,6 +41,7 @@ export const robertaFamily: ModelFamily = {
     }
   },
   baseWeights: postLayerNormWeights,
+  layout: postLayerNormLayoutOf,
   positionIds: paddingOffsetPositions,
   maxSequenceLength: (c) => c.max_position_embeddings - (c.pad_token_id ?? 1) - 1,
   head: {

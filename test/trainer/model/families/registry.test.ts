@@ -18,7 +18,7 @@ const BASE = {
 };
 
 test('families are found by model_type; an absent model_type is BERT', () => {
-  assert.deepEqual([...SUPPORTED_MODEL_TYPES].sort(), ['bert', 'roberta', 'xlm-roberta']);
+  assert.deepEqual([...SUPPORTED_MODEL_TYPES].sort(), ['bert', 'distilbert', 'electra', 'roberta', 'xlm-roberta']);
   assert.equal(findFamily('roberta')?.prefix, 'roberta');
   assert.equal(findFamily('gpt2'), undefined);
   assert.equal(familyOf({}).modelType, 'bert');
@@ -42,13 +42,17 @@ test('an unknown model_type is refused, listing the supported ones', () => {
     () => parseBertConfig({ ...BASE, model_type: 'deberta-v2' }, 'x/config.json'),
     (e: Error) =>
       e instanceof ModelFileError &&
-      e.message === 'x/config.json: field "model_type" must be one of "bert", "roberta", "xlm-roberta", got "deberta-v2"',
+      e.message ===
+        'x/config.json: field "model_type" must be one of "bert", "roberta", "xlm-roberta", "electra", "distilbert", got "deberta-v2"',
   );
   assert.throws(
     () => parseBertConfig({ ...BASE, model_type: 3 }),
-    /field "model_type" must be one of "bert", "roberta", "xlm-roberta", got 3/,
+    /field "model_type" must be one of "bert", "roberta", "xlm-roberta", "electra", "distilbert", got 3/,
   );
-  assert.throws(() => familyOf({ model_type: 'electra' }), /model_type "electra" is not one of "bert", "roberta", "xlm-roberta"/);
+  assert.throws(
+    () => familyOf({ model_type: 'deberta-v2' }),
+    /model_type "deberta-v2" is not one of "bert", "roberta", "xlm-roberta", "electra", "distilbert"/,
+  );
 });
 
 test('RoBERTa config: pad_token_id defaults to 1 and must leave room in the position table', () => {

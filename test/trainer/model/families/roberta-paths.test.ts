@@ -158,6 +158,6 @@ test('the serving runtime refuses a RoBERTa base by name, and an unknown model_t
   const gpt = JSON.stringify({ ...JSON.parse(config), model_type: 'gpt2' });
   await assert.rejects(
     parseBase('g', files(gpt)),
-    /base "g": config.json: model_type "gpt2" is not one of "bert", "roberta", "xlm-roberta"/,
+    /base "g": config.json: model_type "gpt2" is not one of "bert", "roberta", "xlm-roberta", "electra", "distilbert"/,
   );
 });

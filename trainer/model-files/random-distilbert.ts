@@ -1,0 +1,68 @@
+/**
+ * Writes a random DistilBERT in Hugging Face layout (config.json with model_type "distilbert" and its own field
+ * names, model.safetensors under `distilbert.` names): a stand-in base for tests, deterministic given the seed.
+ * No tokenizer files: DistilBERT ships BERT's WordPiece, tests feed token ids.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { distilbertFamily } from '../model/families/distilbert.ts';
+import { Rng } from '../util/random.ts';
+import { parseBertConfig } from './bert-config.ts';
+import type { F32Tensor } from './safetensors.ts';
+import { writeSafetensors } from './safetensors.ts';
+
+export interface RandomDistilbertOptions {
+  dim: number;
+  numLayers: number;
+  numHeads: number;
+  hiddenDim: number;
+  vocabSize: number;
+  maxPositions: number;
+  seed: number;
+  /** Write `distilbert.`-prefixed names (as DistilBertFor* models save); default true. */
+  prefix?: boolean;
+  /** LayerNorm weight = 1 + noise·N(0,1), bias = noise·N(0,1); default 0. */
+  layerNormNoise?: number;
+  /** Std of the weights and biases; default 0.02. */
+  initializerRange?: number;
+}
+
+export function writeRandomDistilbert(dir: string, opts: RandomDistilbertOptions): void {
+  const std = opts.initializerRange ?? 0.02;
+  const json: Record<string, unknown> = {
+    activation: 'gelu',
+    architectures: ['DistilBertForMaskedLM'],
+    attention_dropout: 0.1,
+    dim: opts.dim,
+    dropout: 0.1,
+    hidden_dim: opts.hiddenDim,
+    initializer_range: std,
+    max_position_embeddings: opts.maxPositions,
+    model_type: 'distilbert',
+    n_heads: opts.numHeads,
+    n_layers: opts.numLayers,
+    pad_token_id: 0,
+    qa_dropout: 0.1,
+    seq_classif_dropout: 0.2,
+    sinusoidal_pos_embds: false,
+    tie_weights_: true,
+    torch_dtype: 'float32',
+    vocab_size: opts.vocabSize,
+  };
+  const config = parseBertConfig(json, 'random DistilBERT options'); // refuses bad sizes before anything is written
+  const layout = distilbertFamily.layout(config);
+  const rng = new Rng(opts.seed);
+  const noise = opts.layerNormNoise ?? 0;
+  const weights = new Map<string, F32Tensor>();
+  for (const [name, shape] of distilbertFamily.baseWeights(config)) {
+    const data = new Float32Array(shape.reduce((p, d) => p * d, 1));
+    const norm = layout.isLayerNorm(name);
+    const draw =
+      norm && name.endsWith('.weight') ? () => 1 + noise * rng.normal() : norm ? () => noise * rng.normal() : () => std * rng.normal();
+    for (let i = 0; i < data.length; i++) data[i] = draw();
+    weights.set(opts.prefix === false ? name : `${distilbertFamily.prefix}.${name}`, { shape, data });
+  }
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'config.json'), `${JSON.stringify(json, null, 2)}\n`);
+  writeSafetensors(join(dir, 'model.safetensors'), weights, { format: 'pt' });
+}
