@@ -7,8 +7,9 @@
 import { Readable } from 'node:stream';
 import { text } from 'node:stream/consumers';
 import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
-import type { BertConfig } from '../../shared/bert-config.ts';
 import { BASE_MODEL_FILES, type BaseModelFile, type Registry } from '../../shared/registry/index.ts';
+import { familyOf } from '../../trainer/model/families/registry.ts';
+import { parseBertConfig } from '../../trainer/model-files/bert-config.ts';
 import type { StoreDeps } from '../app.ts';
 import { ProblemError } from '../http/problem.ts';
 import { Slug } from '../schemas.ts';
@@ -80,12 +81,13 @@ async function baseShape(
 ): Promise<Pick<z.infer<typeof BaseModelSchema>, 'layers' | 'hiddenSize' | 'maxSequenceLength'>> {
   try {
     const body = await registry.models.openFile(name, 'config.json');
-    const config = body ? (JSON.parse(await text(body.stream)) as Partial<BertConfig>) : {};
-    const int = (v: unknown) => (Number.isInteger(v) ? (v as number) : null);
+    if (!body) return { layers: null, hiddenSize: null, maxSequenceLength: null };
+    // Read as the trainer reads it: each family names its fields (DistilBERT's n_layers, dim) and its limit.
+    const config = parseBertConfig(JSON.parse(await text(body.stream)));
     return {
-      layers: int(config.num_hidden_layers),
-      hiddenSize: int(config.hidden_size),
-      maxSequenceLength: int(config.max_position_embeddings),
+      layers: config.num_hidden_layers,
+      hiddenSize: config.hidden_size,
+      maxSequenceLength: familyOf(config).maxSequenceLength(config),
     };
   } catch {
     return { layers: null, hiddenSize: null, maxSequenceLength: null };

@@ -4,11 +4,14 @@
  * that is no base file; 401 without a key; a redirect on AWS; in the OpenAPI document.
  */
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { OpenAPIHono } from '@hono/zod-openapi';
 import { createApp } from '../../../functions/app.ts';
+import { writeRandomDistilbert } from '../../../trainer/model-files/random-distilbert.ts';
+import { writeRandomRoberta } from '../../../trainer/model-files/random-roberta.ts';
 import { idleLauncher } from '../../support/idle-launcher.ts';
 import { type ServingStore, servingStore } from '../../support/serving-store.ts';
 
@@ -126,4 +129,30 @@ test('GET /models lists the bases with their shape and marks the default; a half
   const doc = (await (await get('/openapi.json')).json()) as { paths: Record<string, { get?: { responses: Record<string, unknown> } }> };
   const op = doc.paths['/models']?.get;
   assert.ok(op?.responses['200'] && op.responses['401'], 'GET /models is documented with its 200 and 401');
+});
+
+test("GET /models reads each family's config as the trainer does: DistilBERT's field names, RoBERTa's position offset", async () => {
+  const dirs = mkdtempSync(join(tmpdir(), 'models-families-'));
+  try {
+    const distil = join(dirs, 'distil');
+    writeRandomDistilbert(distil, { dim: 16, numLayers: 3, numHeads: 2, hiddenDim: 32, vocabSize: 40, maxPositions: 24, seed: 1 });
+    const roberta = join(dirs, 'roberta');
+    writeRandomRoberta(roberta, { hiddenSize: 16, numLayers: 2, numHeads: 2, intermediateSize: 32, vocabSize: 40, maxSeqLen: 20, seed: 2 });
+    for (const [name, dir] of [
+      ['fam-distil', distil],
+      ['fam-roberta', roberta],
+    ]) {
+      writeFileSync(join(dir, 'vocab.txt'), 'x\n'); // listing needs a complete base, not a usable tokenizer
+      await store.registry.models.upload(name, dir, ['config.json', 'model.safetensors', 'vocab.txt']);
+    }
+    const body = (await (await get('/models')).json()) as {
+      data: { name: string; layers: number | null; hiddenSize: number | null; maxSequenceLength: number | null }[];
+    };
+    const shape = (name: string) => body.data.find((m) => m.name === name);
+    assert.deepEqual(shape('fam-distil'), { ...shape('fam-distil'), layers: 3, hiddenSize: 16, maxSequenceLength: 24 });
+    // max_position_embeddings is 22 (20 + pad_token_id + 1): 20 positions are usable, as the trainer limits rows.
+    assert.deepEqual(shape('fam-roberta'), { ...shape('fam-roberta'), layers: 2, hiddenSize: 16, maxSequenceLength: 20 });
+  } finally {
+    rmSync(dirs, { recursive: true, force: true });
+  }
 });
