@@ -8,7 +8,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ModelFamily } from '../model/families/family.ts';
 import { loadBertTokenizer, TokenizerError } from './bert-tokenizer.ts';
-import { TOKENIZER_FAMILIES, type TokenizerFamily } from './families.ts';
+import { type TokenizerFamily, tokenizerFamilyFor } from './families.ts';
 import { readerEncode } from './family-tokenizer.ts';
 import { loadTokenizer } from './load-tokenizer.ts';
 
@@ -19,9 +19,7 @@ export interface TextEncoder {
 
 /** The tokenizer rules of a model family: the row of families.ts named by its `model_type`. */
 export function tokenizerFamilyOf(family: ModelFamily): TokenizerFamily {
-  const found = TOKENIZER_FAMILIES.find((t) => t === family.modelType);
-  if (found === undefined) throw new TokenizerError(`no tokenizer rules for model_type "${family.modelType}"`);
-  return found;
+  return tokenizerFamilyFor(family.modelType);
 }
 
 const BERT_FILES = ['tokenizer.json', 'vocab.txt'];

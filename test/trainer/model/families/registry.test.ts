@@ -80,7 +80,7 @@ test('a path not built for a family is refused by name', () => {
     (e: Error) =>
       e instanceof UnsupportedFamilyPathError &&
       e instanceof ModelFileError &&
-      e.message === 'export --format adapterhub is not yet supported for roberta (supported for it: train, eval, predict)',
+      e.message === 'export --format adapterhub is not yet supported for roberta (supported for it: train, eval, predict, serving)',
   );
   requirePath(familyOf({ model_type: 'bert' }), 'serving'); // BERT has every path
 });

@@ -251,22 +251,28 @@ for (const [format, path] of [
     assert.notEqual(r.code, 0);
     assert.match(
       r.stderr,
-      new RegExp(`${path.replace(/[-]/g, '\\-')} is not yet supported for roberta \\(supported for it: train, eval, predict\\)`),
+      new RegExp(`${path.replace(/[-]/g, '\\-')} is not yet supported for roberta \\(supported for it: train, eval, predict, serving\\)`),
     );
     assert.ok(!existsSync(out));
   });
 }
 
-test('the serving runtime refuses a RoBERTa base by name, and an unknown model_type with the supported list', async () => {
-  const files = (config: string) => ({ config, weights: readFileSync(join(base, 'model.safetensors')), tokenizer: {} });
+test("the serving runtime reads a RoBERTa base (roberta.* names, the BPE tokenizer, RoBERTa's pad id); an unknown model_type is refused with the supported list", async () => {
+  const tokenizer = {
+    vocabJson: { name: 'vocab.json', text: readFileSync(join(base, 'vocab.json'), 'utf8') },
+    mergesTxt: { name: 'merges.txt', text: BPE_MERGES },
+  };
+  const files = (config: string) => ({ config, weights: readFileSync(join(base, 'model.safetensors')), tokenizer });
   const config = readFileSync(join(base, 'config.json'), 'utf8');
-  await assert.rejects(
-    parseBase('rb', files(config)),
-    (e: Error) => e instanceof BaseError && /^base "rb": config.json: serving is not yet supported for roberta/.test(e.message),
-  );
+  const { base: served, weights } = await parseBase('rb', files(config));
+  assert.ok(weights.has('roberta.encoder.layer.1.output.dense.weight'));
+  assert.ok(served.layerNorms.has('roberta.embeddings.LayerNorm.weight'));
+  assert.equal(served.tokenizer.padId, 1);
+  assert.deepEqual(served.tokenizer.encode('hello', 'hello world').inputIds, TEXT_ROWS[1].ids);
   const gpt = JSON.stringify({ ...JSON.parse(config), model_type: 'gpt2' });
   await assert.rejects(
     parseBase('g', files(gpt)),
-    /base "g": config.json: model_type "gpt2" is not one of "bert", "roberta", "xlm-roberta"/,
+    (e: Error) =>
+      e instanceof BaseError && /base "g": config.json: model_type "gpt2" is not one of "bert", "roberta", "xlm-roberta"/.test(e.message),
   );
 });
