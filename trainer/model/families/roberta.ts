@@ -53,5 +53,5 @@ export const robertaFamily: ModelFamily = {
     ],
     build: (first, { linear, drop }) => linear(drop(op.tanh(linear(drop(first), 'classifier.dense'))), 'classifier.out_proj'),
   },
-  paths: new Set(['train', 'eval', 'predict', 'serving']),
+  paths: new Set(['train', 'eval', 'predict', 'serving', 'export onnx']),
 };

@@ -80,7 +80,8 @@ test('a path not built for a family is refused by name', () => {
     (e: Error) =>
       e instanceof UnsupportedFamilyPathError &&
       e instanceof ModelFileError &&
-      e.message === 'export --format adapterhub is not yet supported for roberta (supported for it: train, eval, predict, serving)',
+      e.message ===
+        'export --format adapterhub is not yet supported for roberta (supported for it: train, eval, predict, serving, export onnx)',
   );
   requirePath(familyOf({ model_type: 'bert' }), 'serving'); // BERT has every path
 });

@@ -241,21 +241,16 @@ test('a row longer than the position table holds after the pad offset is refused
   assert.match(r.stderr, /sequence of 17 tokens exceeds/);
 });
 
-for (const [format, path] of [
-  ['onnx', 'export onnx'],
-  ['adapterhub', 'export --format adapterhub'],
-] as const) {
-  test(`export --format ${format} refuses RoBERTa by name and writes nothing`, () => {
-    const out = join(work, `export-${format}`);
-    const r = runTrainerCliSync(['export', '--base', base, '--adapter', adapter, '--out', out, '--format', format]);
-    assert.notEqual(r.code, 0);
-    assert.match(
-      r.stderr,
-      new RegExp(`${path.replace(/[-]/g, '\\-')} is not yet supported for roberta \\(supported for it: train, eval, predict, serving\\)`),
-    );
-    assert.ok(!existsSync(out));
-  });
-}
+test('export --format adapterhub refuses RoBERTa by name and writes nothing (onnx export: roberta-onnx.test.ts)', () => {
+  const out = join(work, 'export-adapterhub');
+  const r = runTrainerCliSync(['export', '--base', base, '--adapter', adapter, '--out', out, '--format', 'adapterhub']);
+  assert.notEqual(r.code, 0);
+  assert.match(
+    r.stderr,
+    /export --format adapterhub is not yet supported for roberta \(supported for it: train, eval, predict, serving, export onnx\)/,
+  );
+  assert.ok(!existsSync(out));
+});
 
 test("the serving runtime reads a RoBERTa base (roberta.* names, the BPE tokenizer, RoBERTa's pad id); an unknown model_type is refused with the supported list", async () => {
   const tokenizer = {
