@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -182,7 +182,7 @@ test('upload-base refuses a RoBERTa directory without a tokenizer, naming the fi
   );
 });
 
-test('train writes a RoBERTa adapter: roberta.* adapters, the dense + out_proj head, no AdapterHub (BERT) fields', () => {
+test("train writes a RoBERTa adapter: roberta.* adapters, the dense + out_proj head, AdapterHub's RoBERTa fields", () => {
   const names = [...readSafetensors(join(adapter, 'adapter.safetensors')).tensors.keys()];
   assert.ok(names.includes('roberta.encoder.layer.1.output.adapters.sst.adapter_up.weight'));
   assert.ok(names.includes('roberta.embeddings.LayerNorm.weight'));
@@ -192,8 +192,10 @@ test('train writes a RoBERTa adapter: roberta.* adapters, the dense + out_proj h
   const config = JSON.parse(readFileSync(join(adapter, 'adapter_config.json'), 'utf8'));
   assert.equal(config.base.config.model_type, 'roberta');
   assert.equal(config.base.usesPooler, false);
-  assert.equal(config.model_type, undefined);
-  assert.equal(config.model_class, undefined);
+  assert.equal(config.model_type, 'roberta');
+  assert.equal(config.model_class, 'RobertaAdapterModel');
+  const head = JSON.parse(readFileSync(join(adapter, 'head_config.json'), 'utf8'));
+  assert.deepEqual([head.config.layers, head.config.activation_function, head.config.use_pooler], [2, 'tanh', false]);
 });
 
 test('predict: a row padded in a batch gets the logits it gets alone (positions of pads leak nowhere)', () => {
@@ -241,15 +243,19 @@ test('a row longer than the position table holds after the pad offset is refused
   assert.match(r.stderr, /sequence of 17 tokens exceeds/);
 });
 
-test('export --format adapterhub refuses RoBERTa by name and writes nothing (onnx export: roberta-onnx.test.ts)', () => {
+test('export --format adapterhub writes the library files: heads.<task>.1 (dense) and .4 (out_proj), roberta.* adapters; it reads back', () => {
   const out = join(work, 'export-adapterhub');
   const r = runTrainerCliSync(['export', '--base', base, '--adapter', adapter, '--out', out, '--format', 'adapterhub']);
-  assert.notEqual(r.code, 0);
-  assert.match(
-    r.stderr,
-    /export --format adapterhub is not yet supported for roberta \(supported for it: train, eval, predict, serving, export onnx\)/,
+  assert.equal(r.code, 0, r.stderr);
+  const head = [...readSafetensors(join(out, 'model_head.safetensors')).tensors.keys()].sort();
+  assert.deepEqual(head, ['heads.sst.1.bias', 'heads.sst.1.weight', 'heads.sst.4.bias', 'heads.sst.4.weight']);
+  const names = [...readSafetensors(join(out, 'adapter.safetensors')).tensors.keys()];
+  assert.ok(
+    names.length > 0 && names.every((n) => n.startsWith('roberta.encoder.layer.') && n.includes('.adapters.sst.')),
+    names.join(', '),
   );
-  assert.ok(!existsSync(out));
+  // The export is an adapter directory again: predict on it gives the trained adapter's logits.
+  assert.deepEqual(predictLogits(out, data, 'from-export'), predictLogits(adapter, data, 'from-trained'));
 });
 
 test("the serving runtime reads a RoBERTa base (roberta.* names, the BPE tokenizer, RoBERTa's pad id); an unknown model_type is refused with the supported list", async () => {
