@@ -254,6 +254,9 @@ test('export --format adapterhub writes the library files: heads.<task>.1 (dense
     names.length > 0 && names.every((n) => n.startsWith('roberta.encoder.layer.') && n.includes('.adapters.sst.')),
     names.join(', '),
   );
+  const card = readFileSync(join(out, 'README.md'), 'utf8');
+  assert.match(card, /\n {2}- roberta\n/);
+  assert.match(card, /Head: 2 linear layers \(tanh between\) on the first token's hidden state, 2 labels/);
   // The export is an adapter directory again: predict on it gives the trained adapter's logits.
   assert.deepEqual(predictLogits(out, data, 'from-export'), predictLogits(adapter, data, 'from-trained'));
 });
