@@ -108,10 +108,12 @@ test('the RoBERTa head has its four per-task tensors in every adapter (the packi
 });
 
 test("one adapter at a time (the one-adapter graph): each adapter's probabilities equal the trainer's within 1e-5", async () => {
+  let worst = 0;
   for (const task of ['alpha', 'beta', 'gamma', 'alpha']) {
     const res = await predictor.predict({ task, inputs: TEXTS });
-    await expectTrainer(task, TEXTS, res.predictions);
+    worst = Math.max(worst, await expectTrainer(task, TEXTS, res.predictions));
   }
+  process.stdout.write(`# one-adapter graph vs trainer: worst |probability diff| ${worst.toExponential(2)}\n`);
   const stats = await predictor.engines.workerStats();
   assert.ok(stats.oneAdapterRuns >= 4, `one-adapter runs: ${stats.oneAdapterRuns}`);
   assert.equal(stats.stackedRuns, 0);
@@ -131,7 +133,10 @@ test('concurrent requests for different adapters run as one mixed batch (the sta
       'one run, mixing alpha, beta and gamma',
     );
     assert.equal((await p.engines.workerStats()).stackedRuns, 1);
-    for (const [i, task] of tasks.entries()) await expectTrainer(task, [TEXTS[i], TEXTS[(i + 1) % 4]], results[i].predictions);
+    let worst = 0;
+    for (const [i, task] of tasks.entries())
+      worst = Math.max(worst, await expectTrainer(task, [TEXTS[i], TEXTS[(i + 1) % 4]], results[i].predictions));
+    process.stdout.write(`# mixed batch vs trainer: worst |probability diff| ${worst.toExponential(2)}\n`);
   } finally {
     await p.close();
   }
