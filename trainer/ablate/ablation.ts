@@ -140,10 +140,11 @@ export async function ablate(o: AblateOptions): Promise<AblationResult> {
   const ablation = await AdapterAblation.open(o);
   try {
     const cfg = ablation.config;
-    const tokenizer = await loadBaseTokenizer(o.base, ablation.maxSeqLen, familyOf(cfg));
+    const family = familyOf(cfg);
+    const tokenizer = await loadBaseTokenizer(o.base, ablation.maxSeqLen, family);
     const { rows, name } = await readDataset(o.data, {
       vocabSize: cfg.vocab_size,
-      maxPositions: cfg.max_position_embeddings,
+      maxPositions: family.maxSequenceLength(cfg),
       typeVocabSize: cfg.type_vocab_size,
       requireLabels: true,
       tokenizer,
