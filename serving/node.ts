@@ -2,13 +2,14 @@
  * The runtime on Node: onnxruntime-node on a worker thread (node-worker.ts), bases read from local
  * directories (downloaded from the registry's models/<name>/ once), adapters from the registry by default.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { SLUG_RE } from '../shared/job-schema.ts';
 import type { Registry } from '../shared/registry/index.ts';
+import type { FamilyTokenizerFiles } from '../trainer/tokenizer/piece-sources.ts';
 import type { AdapterSource } from './adapter-source.ts';
 import { parseBase, type ServingBase } from './base.ts';
 import type { Engine, EngineAdapter, EngineProvider, FeedTensor, PackedFeeds, Variant } from './engine.ts';
@@ -229,20 +230,36 @@ function checkNotLost(a: EngineAdapter): void {
       throw new Error(`inference: adapter ${a.key}'s feed "${name}" was lost (the worker holding it exited); reload the adapter`);
 }
 
+/**
+ * A base directory's tokenizer files, in the order the family loaders prefer them (load-tokenizer.ts):
+ * tokenizer.json, else vocab.json + merges.txt, else a SentencePiece *.model, else vocab.txt.
+ */
+async function tokenizerFilesOf(dir: string): Promise<FamilyTokenizerFiles> {
+  const text = async (f: string) => ({ name: join(dir, f), text: await readFile(join(dir, f), 'utf8') });
+  const at = (f: string) => existsSync(join(dir, f));
+  const files: FamilyTokenizerFiles = {};
+  if (at('tokenizer_config.json')) files.tokenizerConfig = await text('tokenizer_config.json');
+  if (at('tokenizer.json')) files.tokenizerJson = await text('tokenizer.json');
+  else if (at('vocab.json') || at('merges.txt')) {
+    if (at('vocab.json')) files.vocabJson = await text('vocab.json');
+    if (at('merges.txt')) files.mergesTxt = await text('merges.txt');
+  } else {
+    const model = readdirSync(dir).find((f) => f.endsWith('.model'));
+    if (model) files.sentencePiece = { name: join(dir, model), bytes: new Uint8Array(await readFile(join(dir, model))) };
+    else if (at('vocab.txt')) files.vocabTxt = await text('vocab.txt');
+  }
+  return files;
+}
+
 /** Reads a base directory and hands its weights to the engines. */
 export async function loadBaseDir(name: string, dir: string, engines: NodeEngines): Promise<ServingBase> {
-  const text = async (f: string) => ({ name: join(dir, f), text: await readFile(join(dir, f), 'utf8') });
   const file = await readFile(join(dir, 'model.safetensors'));
   // A Buffer may sit in Node's shared pool: give the weights an ArrayBuffer of their own to move to the worker.
   const weights = file.byteOffset === 0 && file.buffer.byteLength === file.byteLength ? new Uint8Array(file.buffer) : new Uint8Array(file);
   const parsed = await parseBase(name, {
     config: await readFile(join(dir, 'config.json'), 'utf8'),
     weights,
-    tokenizer: {
-      tokenizerJson: existsSync(join(dir, 'tokenizer.json')) ? await text('tokenizer.json') : undefined,
-      vocabTxt: existsSync(join(dir, 'vocab.txt')) ? await text('vocab.txt') : undefined,
-      tokenizerConfig: existsSync(join(dir, 'tokenizer_config.json')) ? await text('tokenizer_config.json') : undefined,
-    },
+    tokenizer: await tokenizerFilesOf(dir),
   });
   await engines.addBase(name, parsed.base.config, parsed.weights);
   return parsed.base;

@@ -11,11 +11,11 @@
 import type { AdapterConfig } from '../shared/adapter-config.ts';
 import type { AdapterManifest } from '../shared/manifest.ts';
 import { packAdaptersInSlices, servingVariant } from '../trainer/model/serving-graph.ts';
-import type { BertTokenizer, Encoding } from '../trainer/tokenizer/bert-tokenizer-core.ts';
+import type { Encoding } from '../trainer/tokenizer/bert-tokenizer-core.ts';
 import { argmax } from '../trainer/util/argmax.ts';
 import { AdapterCache, type LoadedAdapter } from './adapter-cache.ts';
 import type { AdapterSource } from './adapter-source.ts';
-import type { ServingBase } from './base.ts';
+import type { ServingBase, ServingTokenizer } from './base.ts';
 import { type BatchAdapter, type BatcherStats, MicroBatcher } from './batcher.ts';
 import { type EngineProvider, type Variant, variantKey } from './engine.ts';
 import { PredictError, type PredictInput, type Predictor, type PredictRequest } from './predictor.ts';
@@ -143,7 +143,7 @@ export function createPredictor(o: RuntimeOptions): RuntimePredictor {
     }
   };
   const bases = new Map<string, Promise<ServingBase>>();
-  const tokenizers = new Map<string, BertTokenizer>();
+  const tokenizers = new Map<string, ServingTokenizer>();
   const batchers = new Map<string, MicroBatcher<Served>>();
   let closed = false;
 
@@ -157,7 +157,7 @@ export function createPredictor(o: RuntimeOptions): RuntimePredictor {
     return p;
   };
 
-  const tokenizerFor = (base: ServingBase, maxSeqLen: number): BertTokenizer => {
+  const tokenizerFor = (base: ServingBase, maxSeqLen: number): ServingTokenizer => {
     const key = `${base.name}/${maxSeqLen}`;
     let t = tokenizers.get(key);
     if (!t) {

@@ -12,6 +12,7 @@ import { BASE_MODEL_FILES, type BaseModelFile } from '../shared/registry/layout.
 import { toOnnxModel } from '../trainer/graph/onnx-export.ts';
 import { buildServingGraph, stackPacked } from '../trainer/model/serving-graph.ts';
 import type { F32Tensor } from '../trainer/model-files/safetensors-format.ts';
+import type { FamilyTokenizerFiles } from '../trainer/tokenizer/piece-sources.ts';
 import { type AdapterSource, urlAdapterSource } from './adapter-source.ts';
 import { parseBase, type ServingBase } from './base.ts';
 import type { Engine, EngineAdapter, EngineProvider, FeedTensor, Variant } from './engine.ts';
@@ -32,7 +33,7 @@ export interface CacheStorageLike {
 
 /** The cache holding bases; bump the suffix if the stored layout ever changes. */
 export const BASE_CACHE_NAME = 'adapter-store-bases-v1';
-const OPTIONAL: ReadonlySet<BaseModelFile> = new Set(['vocab.txt', 'tokenizer.json', 'tokenizer_config.json']);
+const OPTIONAL: ReadonlySet<BaseModelFile> = new Set(BASE_MODEL_FILES.filter((f) => f !== 'config.json' && f !== 'model.safetensors'));
 
 export interface WebPredictorOptions {
   /** The store's API, e.g. https://api.example.com or the page's own origin on `npm start`. */
@@ -203,7 +204,7 @@ function baseLoader(o: {
     return parseBase(name, {
       config: text('config.json')!.text,
       weights: files.get('model.safetensors')!,
-      tokenizer: { tokenizerJson: text('tokenizer.json'), vocabTxt: text('vocab.txt'), tokenizerConfig: text('tokenizer_config.json') },
+      tokenizer: tokenizerFiles(name, files, text),
     });
   };
 
@@ -219,12 +220,32 @@ function baseLoader(o: {
     }
     const files = new Map<BaseModelFile, Uint8Array | null>();
     await Promise.all(BASE_MODEL_FILES.map(async (f) => files.set(f, await fetchFile(name, f))));
-    if (!files.get('vocab.txt') && !files.get('tokenizer.json'))
-      throw new PredictError(`base model "${name}" has neither vocab.txt nor tokenizer.json`, 'base-missing');
+    if (![...OPTIONAL].some((f) => f !== 'tokenizer_config.json' && files.get(f)))
+      throw new PredictError(
+        `base model "${name}" has no tokenizer (tokenizer.json, vocab.txt, vocab.json + merges.txt or sentencepiece.bpe.model)`,
+        'base-missing',
+      );
     const parsed = await parse(name, files);
     // Kept only under the sha256 it really has; a different one is refused by the runtime (base-mismatch).
     if (cache && sha && parsed.base.weightsSha256 === sha) await store(cache, name, sha, files).catch(() => {}); // quota: serve uncached
     return parsed;
+  };
+}
+
+/** The tokenizer files a family loader reads, from a base's fetched files (tokenizer.json first, as load-tokenizer.ts). */
+function tokenizerFiles(
+  name: string,
+  files: Map<BaseModelFile, Uint8Array | null>,
+  text: (f: BaseModelFile) => { name: string; text: string } | undefined,
+): FamilyTokenizerFiles {
+  const spm = files.get('sentencepiece.bpe.model');
+  return {
+    tokenizerConfig: text('tokenizer_config.json'),
+    tokenizerJson: text('tokenizer.json'),
+    vocabJson: text('vocab.json'),
+    mergesTxt: text('merges.txt'),
+    sentencePiece: spm ? { name: `${name}/sentencepiece.bpe.model`, bytes: spm } : undefined,
+    vocabTxt: text('vocab.txt'),
   };
 }
 

@@ -43,9 +43,11 @@ export interface AdapterHubFields {
   name: string;
   /** e.g. "adapters.1.2.0"; without it the loader reads "gelu" as the tanh approximation. */
   version: string;
-  model_type: 'bert';
+  /** The family's model_type (bert, roberta, xlm-roberta). */
+  model_type: string;
   model_name: string;
-  model_class: 'BertAdapterModel';
+  /** The library's model class for the family (BertAdapterModel, RobertaAdapterModel, XLMRobertaAdapterModel). */
+  model_class: string;
   hidden_size: number;
   config: AdapterHubBnConfig;
 }

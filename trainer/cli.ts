@@ -48,7 +48,13 @@ import { addDoctorCommand } from './sessions/doctor-command.ts';
 import { ModelSessions } from './sessions/model-sessions.ts';
 import type { Device } from './sessions/session.ts';
 import { addSweepCommand } from './sweep/command.ts';
-import { loadBaseTokenizer } from './tokenizer/bert-tokenizer.ts';
+import {
+  hasTokenizerFiles,
+  loadBaseTokenizer,
+  loadFamilyTextEncoder,
+  missingTokenizerMessage,
+  tokenizerFileNames,
+} from './tokenizer/base-tokenizer.ts';
 import { collate, makeBatches } from './train/batching.ts';
 import { trainDefaults } from './train/defaults.ts';
 import { resolveLabels } from './train/labels.ts';
@@ -107,10 +113,11 @@ async function openAdapter(
   const spec = specFromAdapterConfig(adapter.config);
   const values = initialParameters(spec, parameterSpecs(spec), base, new Rng(0), { task: adapter.config.task, tensors: adapter.tensors });
   const cfg = base.config;
-  const tokenizer = await loadBaseTokenizer(o.base, adapter.config.maxSeqLen);
+  const family = familyOf(cfg);
+  const tokenizer = await loadBaseTokenizer(o.base, adapter.config.maxSeqLen, family);
   const { rows } = await readDataset(o.data, {
     vocabSize: cfg.vocab_size,
-    maxPositions: familyOf(cfg).maxSequenceLength(cfg),
+    maxPositions: family.maxSequenceLength(cfg),
     typeVocabSize: cfg.type_vocab_size,
     requireLabels,
     tokenizer,
@@ -512,14 +519,11 @@ program
     const o = uploadBaseFlags.parse(raw);
     // Everything a job will need is checked here, before a byte is uploaded.
     const base = loadBaseModel(o.dir);
-    const tokenizer = await loadBaseTokenizer(o.dir, base.config.max_position_embeddings);
-    if (!tokenizer) throw new Error(`${o.dir}: no vocab.txt or tokenizer.json (jobs on text datasets need one)`);
+    const family = familyOf(base.config);
+    if (!hasTokenizerFiles(o.dir, family)) throw new Error(missingTokenizerMessage(o.dir, family));
+    const tokenizer = await loadFamilyTextEncoder(o.dir, family, family.maxSequenceLength(base.config));
     tokenizer.encode('check'); // a broken vocabulary fails here, not in the first job
-    const files = [
-      'config.json',
-      'model.safetensors',
-      ...['vocab.txt', 'tokenizer.json', 'tokenizer_config.json'].filter((f) => existsSync(join(o.dir, f))),
-    ];
+    const files = ['config.json', 'model.safetensors', ...tokenizerFileNames(o.dir)];
     const registry = Registry.fromUri(o.registry);
     // Published adapters name their base's weights sha256: a base model is never replaced.
     await registry.models.upload(o.name, o.dir, files).catch((err: unknown) => {

@@ -61,7 +61,16 @@ export const OPTIONAL_ADAPTER_FILES = [
 ] as const;
 
 /** The files of a base a client may fetch one by one (GET /models/:name/files/:file): config, weights, tokenizer. */
-export const BASE_MODEL_FILES = ['config.json', 'model.safetensors', 'vocab.txt', 'tokenizer.json', 'tokenizer_config.json'] as const;
+export const BASE_MODEL_FILES = [
+  'config.json',
+  'model.safetensors',
+  'vocab.txt',
+  'tokenizer.json',
+  'tokenizer_config.json',
+  'vocab.json', // RoBERTa's byte-level BPE: vocab.json + merges.txt
+  'merges.txt',
+  'sentencepiece.bpe.model', // XLM-R's SentencePiece model
+] as const;
 export type BaseModelFile = (typeof BASE_MODEL_FILES)[number];
 /** A base exists once both are stored; the weights go up last (ModelStore.upload). */
 export const MODEL_CONFIG_FILE = 'config.json';

@@ -30,7 +30,12 @@ Base: a random BERT (2 layers x 32, with pooler, O(1) activations, non-trivial L
 of different lengths, each run unpadded here (padded in batches by the trainer). The reference runs in
 float64; ours is float32.
 
-    /usr/bin/python3 test/parity/adapterhub_parity.py [--keep]
+    /usr/bin/python3 test/parity/adapterhub_parity.py [--keep] [--family bert|roberta]
+
+--family roberta: a random RoBERTa base (model_type roberta, pad id 1, positions after it, no token types) and
+rows framed <s> ... </s>; the adapter is exported and judged by the library alone (checks 4-6: RobertaAdapterModel,
+the head add_classification_head(layers=2, activation_function='tanh') builds, heads.<task>.1 and .4); checks 1-3
+re-implement BertAdapterModel only and are skipped.
 
 Exit 1 when a check fails. Checks 1-3 use only the standard library and torch; 4-6 need the reference tree
 (found at $HFREF, else ../shared/hfref beside the repository).
@@ -311,6 +316,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('--keep', action='store_true', help='keep the temp directory')
     ap.add_argument('--act', default='gelu', choices=['gelu', 'relu', 'swish', 'tanh'], help="the adapters' non-linearity")
+    ap.add_argument('--family', default='bert', choices=['bert', 'roberta'], help='the base model family')
     args = ap.parse_args()
     adapters = import_library()
     work = tempfile.mkdtemp(prefix='adapterhub-parity-')
@@ -319,6 +325,10 @@ def main():
         base = os.path.join(work, 'base')
         # O(1) activations and non-trivial LayerNorms (the other parity script's base), so logits are not near 0.
         cfg = make_config(argparse.Namespace(vocab=80, hidden=32, layers=2, heads=2, intermediate=64, max_pos=40))
+        if args.family == 'roberta':
+            # RobertaModel's config as save_pretrained writes it: positions run from pad_token_id + 1, one token type.
+            cfg.update({'architectures': ['RobertaModel'], 'model_type': 'roberta', 'pad_token_id': 1, 'bos_token_id': 0,
+                        'eos_token_id': 2, 'max_position_embeddings': 42, 'type_vocab_size': 1, 'layer_norm_eps': 1e-5})
         os.makedirs(base)
         with open(os.path.join(base, 'config.json'), 'w') as f:
             json.dump(cfg, f)
@@ -327,7 +337,8 @@ def main():
         rows = []
         for i in range(24):
             label = i % 2
-            rows.append({'input_ids': [2] + [5 + 30 * label + rng.randrange(30) for _ in range(3 + rng.randrange(20))], 'label': label})
+            words = [5 + 30 * label + rng.randrange(30) for _ in range(3 + rng.randrange(20))]
+            rows.append({'input_ids': [0] + words + [2] if args.family == 'roberta' else [2] + words, 'label': label})
         data = os.path.join(work, 'train.jsonl')
         with open(data, 'w') as f:
             f.write(''.join(json.dumps(r) + '\n' for r in rows))
@@ -346,6 +357,8 @@ def main():
             with open(pred) as f:
                 ours = torch.tensor([json.loads(line)['logits'] for line in f], dtype=DTYPE)
             cases = [('with layernorms.safetensors', True, 'match'), ('without layernorms.safetensors', False, 'differ')] if ln == 'true' else [('library files only', False, 'match')]
+            if args.family != 'bert':
+                cases = []  # the re-implementation is BertAdapterModel's; the library itself judges below
             for label, with_ln, want in cases:
                 model = build(base, out, with_ln)
                 with torch.no_grad():
@@ -356,7 +369,7 @@ def main():
                 print(f'{"ok  " if good else "FAIL"} {args.act}, --train-layernorms {ln}, {label}: max |logit diff| = {diff:.3e} (want {"<=" if want == "match" else ">"} {TOL if want == "match" else 100 * TOL:g}; max |logit| {ours.abs().max().item():.3f})')
             exported = os.path.join(work, f'export-ln-{ln}')
             cli(['export', '--format', 'adapterhub', '--adapter', out, '--out', exported])
-            print(f'-- AdapterHub {adapters.__version__} on `trainer export --format adapterhub` ({args.act}, --train-layernorms {ln})')
+            print(f'-- AdapterHub {adapters.__version__} on `trainer export --format adapterhub` ({args.family}, {args.act}, --train-layernorms {ln})')
             ok &= library_checks(base, out, exported, rows, ours, ln == 'true', work)
     finally:
         if args.keep:

@@ -9,6 +9,7 @@
 import type { BertConfig } from '../../shared/bert-config.ts';
 import type { SelectionMetric } from '../../shared/trainer-events.ts';
 import { type DatasetFormat, readDataset, type TokenizedRow } from '../../shared/training-data/index.ts';
+import { familyOf } from '../model/families/registry.ts';
 import { adapterPrefix, parameterSpecs, specFromAdapterConfig } from '../model/params.ts';
 import { initialParameters } from '../model/weights.ts';
 import { readAdapterDir } from '../model-files/adapter-dir.ts';
@@ -16,7 +17,7 @@ import { loadBaseModel } from '../model-files/base-model.ts';
 import { ModelFileError } from '../model-files/errors.ts';
 import { ModelSessions, type TokenBatch } from '../sessions/model-sessions.ts';
 import type { Device } from '../sessions/session.ts';
-import { loadBaseTokenizer } from '../tokenizer/bert-tokenizer.ts';
+import { loadBaseTokenizer } from '../tokenizer/base-tokenizer.ts';
 import { resolveLabels } from '../train/labels.ts';
 import { type EvalMetrics, metricValue } from '../train/metrics.ts';
 import { evaluate } from '../train/trainer.ts';
@@ -139,10 +140,11 @@ export async function ablate(o: AblateOptions): Promise<AblationResult> {
   const ablation = await AdapterAblation.open(o);
   try {
     const cfg = ablation.config;
-    const tokenizer = await loadBaseTokenizer(o.base, ablation.maxSeqLen);
+    const family = familyOf(cfg);
+    const tokenizer = await loadBaseTokenizer(o.base, ablation.maxSeqLen, family);
     const { rows, name } = await readDataset(o.data, {
       vocabSize: cfg.vocab_size,
-      maxPositions: cfg.max_position_embeddings,
+      maxPositions: family.maxSequenceLength(cfg),
       typeVocabSize: cfg.type_vocab_size,
       requireLabels: true,
       tokenizer,

@@ -63,7 +63,7 @@ export function writeAdapterDir(
     writeFileSync(join(staging, ADAPTER_CONFIG), `${JSON.stringify({ ...adapter.config, ...hub }, null, 2)}\n`);
     writeFileSync(join(staging, METRICS), `${JSON.stringify(metrics, null, 2)}\n`);
     if (hub) {
-      const hasLayernorms = splitTensors(adapter.config.task, adapter.tensors).layernorms.size > 0;
+      const hasLayernorms = splitTensors(adapter.config, adapter.tensors).layernorms.size > 0;
       writeAdapterHubFiles(
         staging,
         adapter.config,
@@ -110,7 +110,7 @@ export function readAdapterDir(dir: string, base?: ImportBase): AdapterDir {
   const file = readSafetensors(join(dir, ADAPTER_WEIGHTS));
   const tensors = new Map<string, F32Tensor>();
   for (const [name, raw] of file.tensors) tensors.set(name, { shape: raw.shape, data: toFloat32(raw, name) });
-  if (isAdapterHubLayout(dir, config, tensors)) for (const [name, t] of readAdapterHubParts(dir, config.task)) tensors.set(name, t);
+  if (isAdapterHubLayout(dir, config, tensors)) for (const [name, t] of readAdapterHubParts(dir, config)) tensors.set(name, t);
   else if (config.mode === 'adapter') {
     const head = familyOf(config.base.config).head.params(config.base.config.hidden_size, config.labels.length);
     const missing = head.find((p) => !tensors.has(p.name));

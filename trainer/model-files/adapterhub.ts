@@ -20,6 +20,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AdapterConfig, AdapterHubBnConfig, AdapterHubFields, AdapterNonlinearity } from '../../shared/adapter-config.ts';
 import type { BertConfig } from '../../shared/bert-config.ts';
+import type { AdapterHubNames, ModelFamily } from '../model/families/family.ts';
 import { familyOf } from '../model/families/registry.ts';
 import { ModelFileError } from './errors.ts';
 import { readTorchStateDict, writeTorchStateDict } from './pytorch-zip.ts';
@@ -36,7 +37,19 @@ export const ADAPTERHUB_FILES = {
   layernorms: 'layernorms.safetensors',
   card: 'README.md',
 } as const;
-const MODEL_CLASS = 'BertAdapterModel';
+
+/** The adapter's family and the library's names for it, or null where the library has none (or the path is not built). */
+function libraryFamily(baseConfig: BertConfig): { family: ModelFamily; hub: AdapterHubNames } | null {
+  const family = familyOf(baseConfig);
+  if (!family.adapterHub || !family.paths.has('export --format adapterhub')) return null;
+  return { family, hub: family.adapterHub };
+}
+
+function requireLibraryFamily(baseConfig: BertConfig): { family: ModelFamily; hub: AdapterHubNames } {
+  const found = libraryFamily(baseConfig);
+  if (!found) throw new ModelFileError(`the adapters library has no model for ${familyOf(baseConfig).modelType} here`);
+  return found;
+}
 
 /** Python's float floor division `a // b` (CPython's float_floor_div), which the library applies to reduction_factor. */
 export function pyFloorDiv(a: number, b: number): number {
@@ -71,12 +84,13 @@ const FROM_LIBRARY: Record<string, AdapterNonlinearity> = { gelu: 'gelu', relu: 
 
 /** The identity fields the library writes at the top of both adapter_config.json and head_config.json. */
 function libraryIdentity(config: AdapterConfig, modelName?: string): Omit<AdapterHubFields, 'config'> {
+  const { family, hub } = requireLibraryFamily(config.base.config);
   return {
     name: config.task,
     version: ADAPTERHUB_VERSION,
-    model_type: 'bert',
-    model_name: modelName ?? config.base.name ?? 'bert',
-    model_class: MODEL_CLASS,
+    model_type: family.modelType,
+    model_name: modelName ?? config.base.name ?? family.modelType,
+    model_class: hub.modelClass,
     hidden_size: config.base.config.hidden_size,
   };
 }
@@ -84,8 +98,8 @@ function libraryIdentity(config: AdapterConfig, modelName?: string): Omit<Adapte
 /** The library's top-level adapter_config.json fields for an adapter-mode config (null otherwise). */
 export function adapterHubFields(config: AdapterConfig, modelName?: string): AdapterHubFields | null {
   const a = config.adapter;
-  // Only for families the library's files are built for: a RoBERTa adapter must not be labelled a BERT one.
-  if (config.mode !== 'adapter' || !a || !familyOf(config.base.config).paths.has('export --format adapterhub')) return null;
+  // Only for families the library's files are built for: an adapter is never labelled another family's.
+  if (config.mode !== 'adapter' || !a || !libraryFamily(config.base.config)) return null;
   const c = config.base.config;
   return {
     ...libraryIdentity(config, modelName),
@@ -107,14 +121,15 @@ export function adapterHubFields(config: AdapterConfig, modelName?: string): Ada
 }
 
 export function headConfigJson(config: AdapterConfig, modelName?: string) {
+  const { family, hub } = requireLibraryFamily(config.base.config);
   return {
     ...libraryIdentity(config, modelName),
     config: {
       head_type: 'classification',
       num_labels: config.labels.length,
-      layers: 1,
-      activation_function: null,
-      use_pooler: config.base.usesPooler,
+      layers: hub.head.layers,
+      activation_function: hub.head.activation,
+      use_pooler: family.head.usesPooler(config.base.usesPooler),
       bias: true,
       dropout_prob: null,
       label2id: Object.fromEntries(config.labels.map((l, i) => [l, i])),
@@ -124,20 +139,25 @@ export function headConfigJson(config: AdapterConfig, modelName?: string) {
 
 const isAdapterTensor = (name: string, task: string) => name.includes(`.adapters.${task}.`);
 const isLayerNorm = (name: string) => /\.LayerNorm\.(weight|bias)$/.test(name);
-const HEAD_TO_OURS = (task: string) =>
-  new Map([
-    [`heads.${task}.1.weight`, 'classifier.weight'],
-    [`heads.${task}.1.bias`, 'classifier.bias'],
-  ]);
+/** The library's head tensor name -> ours, from the family's module indices (BERT: heads.<task>.1.* = classifier.*). */
+const headToOurs = (task: string, hub: AdapterHubNames): Map<string, string> =>
+  new Map(
+    Object.entries(hub.head.modules).flatMap(([linear, index]) =>
+      ['weight', 'bias'].map((p) => [`heads.${task}.${index}.${p}`, `${linear}.${p}`] as const),
+    ),
+  );
 
 /** Our trainable tensors split into the library's three files (adapter, head) and the LayerNorms file. */
-export function splitTensors(task: string, tensors: ReadonlyMap<string, F32Tensor>) {
+export function splitTensors(config: AdapterConfig, tensors: ReadonlyMap<string, F32Tensor>) {
+  const task = config.task;
+  const ours = new Map([...headToOurs(task, requireLibraryFamily(config.base.config).hub)].map(([lib, own]) => [own, lib]));
   const adapter = new Map<string, F32Tensor>();
   const head = new Map<string, F32Tensor>();
   const layernorms = new Map<string, F32Tensor>();
   for (const [name, t] of tensors) {
+    const headName = ours.get(name);
     if (isAdapterTensor(name, task)) adapter.set(name, t);
-    else if (name === 'classifier.weight' || name === 'classifier.bias') head.set(`heads.${task}.1.${name.slice('classifier.'.length)}`, t);
+    else if (headName) head.set(headName, t);
     else if (isLayerNorm(name)) layernorms.set(name, t);
     else throw new ModelFileError(`tensor "${name}" has no place in an AdapterHub adapter (only adapter mode exports)`);
   }
@@ -160,7 +180,7 @@ export function writeAdapterHubFiles(
   const { modelName } = opts;
   if (config.mode !== 'adapter')
     throw new ModelFileError(`AdapterHub export needs an adapter-mode adapter; this one was trained in "${config.mode}" mode`);
-  const { adapter, head, layernorms } = splitTensors(config.task, tensors);
+  const { adapter, head, layernorms } = splitTensors(config, tensors);
   if (adapter.size === 0) throw new ModelFileError(`adapter "${config.task}" has no adapter tensor to export`);
   writeTorchStateDict(join(dir, ADAPTERHUB_FILES.adapterBin), adapter);
   if (opts.adapterSafetensors) writeSafetensors(join(dir, ADAPTERHUB_FILES.adapterSafetensors), adapter, { format: 'pt' });
@@ -321,24 +341,25 @@ function readHead(dir: string, task: string, base: ImportBase): { tensors: Map<s
       labels[id] = label;
     }
   }
-  return { tensors: readHeadTensors(dir, json, task), labels, usesPooler };
+  return { tensors: readHeadTensors(dir, json, task, requireLibraryFamily(base.config).hub), labels, usesPooler };
 }
 
-/** The head's weights (`heads.<name>.1.*` in the .bin, else the .safetensors) under our names, classifier.weight / .bias. */
-function readHeadTensors(dir: string, headConfig: Record<string, unknown>, task: string): Map<string, F32Tensor> {
+/** The head's weights (`heads.<name>.<index>.*` in the .bin, else the .safetensors) under our names (classifier.*). */
+function readHeadTensors(dir: string, headConfig: Record<string, unknown>, task: string, hub: AdapterHubNames): Map<string, F32Tensor> {
   const fail = (msg: string): never => {
     throw new ModelFileError(`${join(dir, ADAPTERHUB_FILES.headConfig)}: ${msg}`);
   };
   const weightsName = existsSync(join(dir, ADAPTERHUB_FILES.headBin)) ? ADAPTERHUB_FILES.headBin : ADAPTERHUB_FILES.headSafetensors;
   if (!existsSync(join(dir, weightsName))) fail(`no ${ADAPTERHUB_FILES.headBin} or ${ADAPTERHUB_FILES.headSafetensors} beside it`);
   const headName = typeof headConfig.name === 'string' ? headConfig.name : task;
-  const rename = HEAD_TO_OURS(headName);
+  const rename = headToOurs(headName, hub);
+  const expected = [...rename.keys()].join(', ');
   const tensors = new Map<string, F32Tensor>();
   for (const [name, t] of readTensors(join(dir, weightsName))) {
-    const ours = rename.get(name) ?? fail(`tensor "${name}" in ${weightsName} is not heads.${headName}.1.weight / .bias`);
+    const ours = rename.get(name) ?? fail(`tensor "${name}" in ${weightsName} is not one of ${expected}`);
     tensors.set(ours, t);
   }
-  if (tensors.size !== 2) fail(`${weightsName} must hold heads.${headName}.1.weight and .bias`);
+  if (tensors.size !== rename.size) fail(`${weightsName} must hold ${expected}`);
   return tensors;
 }
 
@@ -357,13 +378,20 @@ function readLayerNorms(dir: string): Map<string, F32Tensor> {
  * always holds the classifier an adapter-mode adapter trains.
  */
 export function isAdapterHubLayout(dir: string, config: AdapterConfig, tensors: ReadonlyMap<string, unknown>): boolean {
-  return config.mode === 'adapter' && !tensors.has('classifier.weight') && existsSync(join(dir, ADAPTERHUB_FILES.headConfig));
+  const [firstHead] = familyOf(config.base.config).head.params(config.base.config.hidden_size, config.labels.length);
+  return config.mode === 'adapter' && !tensors.has(firstHead.name) && existsSync(join(dir, ADAPTERHUB_FILES.headConfig));
 }
 
 /** What the library's layout keeps outside adapter.safetensors, under our names: the classifier and trained LayerNorms. */
-export function readAdapterHubParts(dir: string, task: string): Map<string, F32Tensor> {
+export function readAdapterHubParts(dir: string, config: AdapterConfig): Map<string, F32Tensor> {
   const parts = readLayerNorms(dir);
-  for (const [name, t] of readHeadTensors(dir, readJson(join(dir, ADAPTERHUB_FILES.headConfig)), task)) parts.set(name, t);
+  const head = readHeadTensors(
+    dir,
+    readJson(join(dir, ADAPTERHUB_FILES.headConfig)),
+    config.task,
+    requireLibraryFamily(config.base.config).hub,
+  );
+  for (const [name, t] of head) parts.set(name, t);
   return parts;
 }
 

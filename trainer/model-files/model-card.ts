@@ -3,9 +3,11 @@
  * AdapterHub adapters: YAML front matter, then how to load it with the Python `adapters` library,
  * architecture, training and evaluation details, citation.
  */
+
 import type { AdapterConfig } from '../../shared/adapter-config.ts';
 import type { BelowMajority, MajorityBaseline } from '../../shared/majority-baseline.ts';
 import { SELECTION_METRICS } from '../../shared/vocabulary.ts';
+import { familyOf } from '../model/families/registry.ts';
 import { ADAPTERHUB_FILES, reductionFactorFor } from './adapterhub.ts';
 
 /** What the card reads from metrics.json (all optional: an imported or older adapter may lack them). */
@@ -26,7 +28,11 @@ export function modelCard(config: AdapterConfig, metrics: unknown, opts: { model
   const a = config.adapter!;
   const m = (typeof metrics === 'object' && metrics !== null ? metrics : {}) as CardMetrics;
   const task = config.task;
-  const base = opts.modelName ?? config.base.name ?? 'bert';
+  const family = familyOf(config.base.config);
+  const base = opts.modelName ?? config.base.name ?? family.modelType;
+  const head = family.adapterHub?.head;
+  const headLayers = !head || head.layers === 1 ? 'one linear layer' : `${head.layers} linear layers (${head.activation} between)`;
+  const headInput = family.head.usesPooler(config.base.usesPooler) ? 'pooler output' : "first token's hidden state";
   const hidden = config.base.config.hidden_size;
   const best = m.best ?? null;
   const scores = SELECTION_METRICS.filter((k) => typeof best?.[k] === 'number').map((k) => `| ${k} | ${(best![k] as number).toFixed(4)} |`);
@@ -43,7 +49,7 @@ export function modelCard(config: AdapterConfig, metrics: unknown, opts: { model
     'tags:',
     '  - adapter-transformers',
     '  - adapters',
-    '  - bert',
+    `  - ${family.modelType}`,
     '  - text-classification',
     `  - ${task}`,
     'library_name: adapter-transformers',
@@ -86,7 +92,7 @@ export function modelCard(config: AdapterConfig, metrics: unknown, opts: { model
     '',
     `- Houlsby adapters after the attention output and after the feed-forward output of layer(s) ${a.layers.join(', ')}:`,
     `  \`h + W_up ${a.nonlinearity}(W_down h + b_down) + b_up\`, bottleneck ${a.bottleneck} (hidden ${hidden}, reduction_factor ${reductionFactorFor(hidden, a.bottleneck)}).`,
-    `- Head: one linear layer on the ${config.base.usesPooler ? 'pooler output' : '[CLS] hidden state'}, ${config.labels.length} labels.`,
+    `- Head: ${headLayers} on the ${headInput}, ${config.labels.length} labels.`,
     `- LayerNorms: ${opts.hasLayernorms ? `trained with the adapter (in \`${ADAPTERHUB_FILES.layernorms}\`)` : "frozen at the base's values"}.`,
     '',
     '## Training',

@@ -15,17 +15,19 @@ import { FLOAT_STORAGE_DTYPES as ONNX_DTYPES, ONNX_QUANTIZATIONS as ONNX_QUANTIZ
 import { toOnnxProto } from '../graph/onnx-export.ts';
 import { quantizeGatherInt8, quantizeLinearInt8, storeFloat16 } from '../graph/onnx-weights.ts';
 import { buildBertGraph } from '../model/bert.ts';
-import { requirePath } from '../model/families/family.ts';
+import { type ModelFamily, requirePath } from '../model/families/family.ts';
 import { familyOf } from '../model/families/registry.ts';
 import { type ParamSpec, parameterSpecs, specFromAdapterConfig } from '../model/params.ts';
 import { buildServingGraph, packAdapters, servingVariant } from '../model/serving-graph.ts';
 import { initialParameters } from '../model/weights.ts';
+import { hasTokenizerFiles, tokenizerFamilyOf } from '../tokenizer/base-tokenizer.ts';
 import { loadBertTokenizer } from '../tokenizer/bert-tokenizer.ts';
+import { loadTokenizer } from '../tokenizer/load-tokenizer.ts';
 import { Rng } from '../util/random.ts';
 import { type AdapterDir, assertWritableOutput, readAdapterDir } from './adapter-dir.ts';
 import { type BaseModel, loadBaseModel } from './base-model.ts';
 import { ModelFileError } from './errors.ts';
-import { onnxReadme } from './onnx-readme.ts';
+import { type OnnxReadmeInput, onnxReadme } from './onnx-readme.ts';
 import { writeSafetensors } from './safetensors.ts';
 
 export const MODEL_FILE = 'model.onnx';
@@ -105,10 +107,81 @@ export function buildOnnxModel(
   return { model: toBinary(ModelProtoSchema, proto), adapterInputs };
 }
 
+/** What an export ships of the base's tokenizer: tokenizer.json, its config, files copied as they are, README prose. */
+interface ExportedTokenizer {
+  json: Record<string, unknown>;
+  config: Record<string, unknown>;
+  copied: string[];
+  lowercase: boolean;
+  padId: number;
+  family: OnnxReadmeInput['family'];
+}
+
+const BERT_PROSE: OnnxReadmeInput['family'] = {
+  name: 'BERT',
+  tokenizer: 'WordPiece',
+  single: '[CLS] text [SEP]',
+  pair: '[CLS] text [SEP] text_pair [SEP]',
+  types: 'token_type_ids 0 for the first part and 1 for the second',
+};
+
+/** The base's tokenizer as the export ships it: BERT's WordPiece as before families, else the family tokenizer's own. */
+async function exportedTokenizer(dir: string, family: ModelFamily, maxSeqLen: number): Promise<ExportedTokenizer> {
+  const tokFamily = tokenizerFamilyOf(family);
+  const baseConfigFile = join(dir, 'tokenizer_config.json');
+  const baseConfig = existsSync(baseConfigFile) ? (JSON.parse(readFileSync(baseConfigFile, 'utf8')) as Record<string, unknown>) : {};
+  if (tokFamily === 'bert') {
+    const tokenizer = await loadBertTokenizer(dir, { maxSeqLen });
+    return {
+      json: tokenizer.toTokenizerJson(),
+      config: {
+        ...baseConfig,
+        tokenizer_class: 'BertTokenizer',
+        do_lower_case: tokenizer.lowercase,
+        strip_accents: tokenizer.stripAccents,
+        model_max_length: maxSeqLen,
+      },
+      copied: existsSync(join(dir, 'vocab.txt')) ? ['vocab.txt'] : [],
+      lowercase: tokenizer.lowercase,
+      padId: tokenizer.padId,
+      family: BERT_PROSE,
+    };
+  }
+  const tok = await loadTokenizer(dir, { family: tokFamily, maxSeqLen });
+  const s = tok.rules.special;
+  const [cls, sep] = [s.cls, s.sep];
+  const pair = tok.rules.template === 'double-sep' ? `${cls} text ${sep}${sep} text_pair ${sep}` : `${cls} text ${sep} text_pair ${sep}`;
+  return {
+    json: tok.toTokenizerJson(),
+    // tokenizer.json is the whole tokenizer: PreTrainedTokenizerFast loads it with these special tokens.
+    config: {
+      cls_token: s.cls,
+      sep_token: s.sep,
+      pad_token: s.pad,
+      unk_token: s.unk,
+      mask_token: s.mask,
+      ...baseConfig,
+      tokenizer_class: 'PreTrainedTokenizerFast',
+      model_max_length: maxSeqLen,
+    },
+    copied: [],
+    lowercase: false,
+    padId: tok.padId,
+    family: {
+      name: family.modelType,
+      tokenizer: tok.format,
+      single: `${cls} text ${sep}`,
+      pair,
+      types: tok.rules.template === 'double-sep' ? 'token_type_ids all 0' : 'token_type_ids 0 for the first part and 1 for the second',
+    },
+  };
+}
+
 export async function exportOnnx(o: OnnxExportOptions): Promise<void> {
   validate(o);
   const base = loadBaseModel(o.base);
-  requirePath(familyOf(base.config), 'export onnx');
+  const family = familyOf(base.config);
+  requirePath(family, 'export onnx');
   const adapter = readAdapterDir(o.adapter, base);
   const cfg = adapter.config;
   if (cfg.base.weightsSha256 !== base.weightsSha256) {
@@ -124,10 +197,11 @@ export async function exportOnnx(o: OnnxExportOptions): Promise<void> {
   }
   if (cfg.base.usesPooler && !base.hasPooler)
     throw new ModelFileError(`--base ${o.base}: the adapter uses the pooler, which this base lacks`);
-  const hasVocab = existsSync(join(o.base, 'vocab.txt'));
-  const hasJson = existsSync(join(o.base, 'tokenizer.json'));
-  if (!hasVocab && !hasJson) throw new ModelFileError(`--base ${o.base}: no vocab.txt or tokenizer.json to ship with the model`);
-  const tokenizer = await loadBertTokenizer(o.base, { maxSeqLen: cfg.maxSeqLen });
+  if (!hasTokenizerFiles(o.base, family))
+    throw new ModelFileError(
+      `--base ${o.base}: no ${tokenizerFamilyOf(family) === 'bert' ? 'vocab.txt or tokenizer.json' : 'tokenizer files'} to ship with the model`,
+    );
+  const tokenizer = await exportedTokenizer(o.base, family, cfg.maxSeqLen);
 
   const { model, adapterInputs } = buildOnnxModel(base, adapter, o);
   const staging = join(dirname(o.out), `.${basename(o.out)}.partial-${randomBytes(4).toString('hex')}`);
@@ -140,18 +214,10 @@ export async function exportOnnx(o: OnnxExportOptions): Promise<void> {
     }
     // tokenizer.json says everything the training tokenizer did (normalizer, template, truncation), so
     // transformers, tokenizers and tokenizers.js tokenize alike; vocab.txt stays for tools that read only it.
-    writeFileSync(join(staging, 'tokenizer.json'), `${JSON.stringify(tokenizer.toTokenizerJson(), null, 2)}\n`);
-    const files = ['tokenizer.json', ...(hasVocab ? ['vocab.txt'] : [])];
-    if (hasVocab) copyFileSync(join(o.base, 'vocab.txt'), join(staging, 'vocab.txt'));
-    const baseTokConfig = join(o.base, 'tokenizer_config.json');
-    const tokConfig = {
-      ...(existsSync(baseTokConfig) ? (JSON.parse(readFileSync(baseTokConfig, 'utf8')) as Record<string, unknown>) : {}),
-      tokenizer_class: 'BertTokenizer',
-      do_lower_case: tokenizer.lowercase,
-      strip_accents: tokenizer.stripAccents,
-      model_max_length: cfg.maxSeqLen,
-    };
-    writeFileSync(join(staging, 'tokenizer_config.json'), `${JSON.stringify(tokConfig, null, 2)}\n`);
+    writeFileSync(join(staging, 'tokenizer.json'), `${JSON.stringify(tokenizer.json, null, 2)}\n`);
+    const files = ['tokenizer.json', ...tokenizer.copied];
+    for (const f of tokenizer.copied) copyFileSync(join(o.base, f), join(staging, f));
+    writeFileSync(join(staging, 'tokenizer_config.json'), `${JSON.stringify(tokenizer.config, null, 2)}\n`);
     writeFileSync(join(staging, 'labels.json'), `${JSON.stringify(cfg.labels, null, 2)}\n`);
     const precision = o.quantize === 'int8' ? 'int8' : (o.dtype ?? 'f32');
     writeFileSync(
@@ -164,6 +230,7 @@ export async function exportOnnx(o: OnnxExportOptions): Promise<void> {
         tokenizerFiles: files,
         lowercase: tokenizer.lowercase,
         padId: tokenizer.padId,
+        family: tokenizer.family,
       }),
     );
     if (existsSync(o.out)) rmSync(o.out, { recursive: true }); // empty, checked above

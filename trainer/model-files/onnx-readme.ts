@@ -8,6 +8,8 @@ export interface OnnxReadmeInput {
   adapterInputs?: Record<string, { dims: number[] }>;
   tokenizerFiles: string[];
   lowercase: boolean;
+  /** The family's name in prose ("BERT", "roberta"), its tokenizer ("WordPiece", "byte-level BPE") and framing. */
+  family: { name: string; tokenizer: string; single: string; pair: string; types: string };
   /** The [PAD] id rows are padded with. */
   padId: number;
 }
@@ -34,7 +36,7 @@ feeds["adapter_index"] = np.zeros(len(texts), dtype=np.int64)
     : '';
   return `# ${c.task}: ONNX export
 
-A BERT ${base}weights sha256 ${c.base.weightsSha256.slice(0, 16)}…) with the Houlsby adapter task "${c.task}" (${c.mode} mode),
+A ${r.family.name} ${base}weights sha256 ${c.base.weightsSha256.slice(0, 16)}…) with the Houlsby adapter task "${c.task}" (${c.mode} mode),
 exported by adapter-store's \`trainer export\`. Weights: ${r.precision}${
     r.precision === 'int8'
       ? ' (frozen linear weights int8 with float32 scales per output channel and activations quantized per call, embedding tables int8 with a scale per row; adapters, LayerNorms and head float32)'
@@ -48,12 +50,11 @@ exported by adapter-store's \`trainer export\`. Weights: ${r.precision}${
 - \`model.onnx\`: inputs \`input_ids\`, \`attention_mask\`, \`token_type_ids\` — int64, shape [batch, sequence]${r.adaptersAsInputs ? ' (plus the adapter inputs below)' : ''};
   output \`logits\` — float32 [batch, ${c.labels.length}]${r.adaptersAsInputs ? ' (or the largest label count packed)' : ''}. Softmax over a row gives the class probabilities.
 - \`labels.json\`: label names in logit order: ${c.labels.map((l) => `"${l}"`).join(', ')}.
-- ${r.tokenizerFiles.map((f) => `\`${f}\``).join(', ')} and \`tokenizer_config.json\`: the base's WordPiece tokenizer as the adapter was trained with it (${r.lowercase ? 'lower-cased' : 'cased'}, at most ${c.maxSeqLen} tokens); \`tokenizer.json\` is the Hugging Face tokenizers format.
+- ${r.tokenizerFiles.map((f) => `\`${f}\``).join(', ')} and \`tokenizer_config.json\`: the base's ${r.family.tokenizer} tokenizer as the adapter was trained with it (${r.lowercase ? 'lower-cased' : 'cased'}, at most ${c.maxSeqLen} tokens); \`tokenizer.json\` is the Hugging Face tokenizers format.
 
 ## Inputs
 
-Tokenize as BERT does: \`[CLS] text [SEP]\` (pairs: \`[CLS] text [SEP] text_pair [SEP]\`, token_type_ids 0 for the first part
-and 1 for the second), truncated to ${c.maxSeqLen} tokens (pairs longest-first). Pad rows of a batch on the right with id ${r.padId} and
+Tokenize as ${r.family.name} does: \`${r.family.single}\` (pairs: \`${r.family.pair}\`, ${r.family.types}), truncated to ${c.maxSeqLen} tokens (pairs longest-first). Pad rows of a batch on the right with id ${r.padId} and
 attention_mask 0. \`tokenizer.json\` says all of this (normalizer, template, truncation, padding): the Python \`tokenizers\`
 library applies it as it is, transformers' \`AutoTokenizer.from_pretrained(".")\` and transformers.js load it too.
 

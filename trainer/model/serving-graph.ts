@@ -1,18 +1,22 @@
 /**
- * The serving graph: one BERT whose per-task tensors (adapters, LayerNorms, classifier) are graph inputs
+ * The serving graph: one encoder of a family (trainer/model/families/: its prefix, position ids and head) whose
+ * per-task tensors (adapters, LayerNorms, the head's new tensors) are graph inputs
  * stacked over U adapters, with `adapter_index` [B] picking each row's adapter. One onnxruntime session
  * then serves every adapter of a base, and one batch may mix adapters (S-LoRA's idea, for bottleneck
  * adapters): each per-task weight is gathered per row and applied by a batched MatMul on [B, S, d].
  * Frozen base weights (everything but the LayerNorms) are inputs too: the export bakes them, the Node
  * runtime feeds them without a copy.
  *
- * Per-task inputs (leading dim U; M = bottleneck and L = label count, padded to the largest adapter):
+ * Per-task inputs (leading dim U; M = bottleneck and L = label count, padded to the largest adapter; <p> the
+ * family's prefix, bert or roberta):
  *   task.<LayerNorm name>.weight|bias                                   [U, d]
- *   task.bert.encoder.layer.<l>.<attention.output|output>.adapter_down.weight  [U, d, M]  (PyTorch's [M, d], transposed)
- *   task.bert.encoder.layer.<l>.<attention.output|output>.adapter_down.bias    [U, M]
- *   task.bert.encoder.layer.<l>.<attention.output|output>.adapter_up.weight    [U, M, d]  (PyTorch's [d, M], transposed)
- *   task.bert.encoder.layer.<l>.<attention.output|output>.adapter_up.bias      [U, d]
- *   task.classifier.weight [U, d, L] (transposed), task.classifier.bias [U, L]
+ *   task.<p>.encoder.layer.<l>.<attention.output|output>.adapter_down.weight  [U, d, M]  (PyTorch's [M, d], transposed)
+ *   task.<p>.encoder.layer.<l>.<attention.output|output>.adapter_down.bias    [U, M]
+ *   task.<p>.encoder.layer.<l>.<attention.output|output>.adapter_up.weight    [U, M, d]  (PyTorch's [d, M], transposed)
+ *   task.<p>.encoder.layer.<l>.<attention.output|output>.adapter_up.bias      [U, d]
+ *   every head linear, as the family's head.params names it: task.<linear>.weight [U, in, out] (transposed),
+ *   task.<linear>.bias [U, out]; BERT: task.classifier.*, out = L; RoBERTa: task.classifier.dense.* (out = d)
+ *   and task.classifier.out_proj.* (out = L)
  * Zero adapter weights are an exact identity (h + 0), and zero-padded bottleneck units contribute 0 (every
  * nonlinearity maps 0 to 0), so padding changes no logit.
  */
@@ -21,7 +25,7 @@ import type { BertConfig } from '../../shared/bert-config.ts';
 import { Graph, type Tensor } from '../graph/graph.ts';
 import * as op from '../graph/ops.ts';
 import { ATTENTION_MASK, adapterActivation, bertEncoder, INPUT_IDS, TOKEN_TYPE_IDS } from './bert.ts';
-import { requirePath } from './families/family.ts';
+import { type HeadParam, type ModelFamily, requirePath } from './families/family.ts';
 import { familyOf } from './families/registry.ts';
 import { type AdapterSite, adapterPrefix, type ParamSpec, parameterSpecs } from './params.ts';
 
@@ -52,14 +56,39 @@ export const TASK_PREFIX = 'task.';
 
 const isLayerNorm = (name: string) => name.includes('LayerNorm');
 const block = (site: AdapterSite) => (site === 'attention' ? 'attention.output' : 'output');
-const sitePrefix = (layer: number, site: AdapterSite) => `${TASK_PREFIX}bert.encoder.layer.${layer}.${block(site)}`;
+const sitePrefix = (layer: number, site: AdapterSite, modelPrefix: string) =>
+  `${TASK_PREFIX}${modelPrefix}.encoder.layer.${layer}.${block(site)}`;
 const SITES: readonly AdapterSite[] = ['attention', 'output'];
 
-/** The base's LayerNorm parameter names (bert.*), in parameterSpecs order. */
+/** The base's LayerNorm parameter names (<prefix>.*), in parameterSpecs order. */
 function layerNormNames(config: BertConfig): string[] {
   return baseSpecs(config, false)
     .filter((p) => isLayerNorm(p.name))
     .map((p) => p.name);
+}
+
+/**
+ * The linear layers of the family's head (head.params paired into weight + bias), with their in/out sizes
+ * for `labels` labels: what the serving graph takes per task.
+ */
+export function headLinears(family: ModelFamily, hiddenSize: number, labels: number): { name: string; in: number; out: number }[] {
+  const params = family.head.params(hiddenSize, labels);
+  const byName = new Map<string, HeadParam>(params.map((p) => [p.name, p]));
+  return params
+    .filter((p) => p.role === 'classifier-weight')
+    .map((w) => {
+      const name = w.name.replace(/\.weight$/, '');
+      if (w.shape.length !== 2 || byName.get(`${name}.bias`)?.shape[0] !== w.shape[0])
+        throw new Error(`serving graph: the ${family.modelType} head's ${w.name} is not a linear layer with a bias`);
+      return { name, in: w.shape[1], out: w.shape[0] };
+    });
+}
+
+/** The head's linears with symbolic sizes: an axis that follows the label count is 'L'. */
+function symbolicHeadLinears(family: ModelFamily, d: number): Map<string, { in: number | 'L'; out: number | 'L' }> {
+  const one = headLinears(family, d, 1);
+  const two = headLinears(family, d, 2);
+  return new Map(one.map((l, i) => [l.name, { in: l.in === two[i].in ? l.in : 'L', out: l.out === two[i].out ? l.out : 'L' }] as const));
 }
 
 function baseSpecs(config: BertConfig, usesPooler: boolean): ParamSpec[] {
@@ -73,7 +102,8 @@ function baseSpecs(config: BertConfig, usesPooler: boolean): ParamSpec[] {
  * leading dim 1 (packAdapters of U = 1, fed as they are) broadcast over the rows instead of gathered per row.
  */
 export function buildServingGraph(config: BertConfig, variant: ServingVariant, opts: { oneAdapter?: boolean } = {}): ServingGraph {
-  requirePath(familyOf(config), 'serving');
+  const family = familyOf(config);
+  requirePath(family, 'serving');
   const c = config;
   const d = c.hidden_size;
   const g = new Graph('float32');
@@ -104,7 +134,7 @@ export function buildServingGraph(config: BertConfig, variant: ServingVariant, o
     return flat(op.add(op.mul(rows(op.layerNormalization(x, ones, zeros, c.layer_norm_eps).y), w), b));
   };
   const adapter = (h: Tensor, layer: number, site: AdapterSite, { gelu }: { gelu: (x: Tensor) => Tensor }): Tensor => {
-    const p = sitePrefix(layer, site);
+    const p = sitePrefix(layer, site, family.prefix);
     const down = op.add(
       op.matmul(rows(h), perRow(`${p}.adapter_down.weight`, [d, 'M'])),
       op.unsqueeze(perRow(`${p}.adapter_down.bias`, ['M']), [1]),
@@ -122,13 +152,17 @@ export function buildServingGraph(config: BertConfig, variant: ServingVariant, o
 
   // [CLS] picked as in buildBertGraph (one-hot over positions), so that logits match it bit for bit where they can.
   const isFirst = op.reshape(op.cast(op.equal(op.range(seqLen, 'S'), g.scalar(0, 'int64')), 'float32'), [1, 'S', 1]);
-  let pooled = op.reduceSum(op.mul(rows(hidden), isFirst), [1], false);
-  if (variant.usesPooler) pooled = op.tanh(layers.linear(pooled, 'bert.pooler.dense'));
-  const logits = op.add(
-    op.squeeze(op.matmul(op.unsqueeze(pooled, [1]), perRow(`${TASK_PREFIX}classifier.weight`, [d, 'L'])), [1]),
-    perRow(`${TASK_PREFIX}classifier.bias`, ['L']),
-  );
-  g.output(logits, 'logits');
+  const first = op.reduceSum(op.mul(rows(hidden), isFirst), [1], false);
+  // The family's head: its own linears per row ([B, in] -> [B, out]), a base linear (BERT's pooler) frozen.
+  const heads = symbolicHeadLinears(family, d);
+  const linear = (x: Tensor, prefix: string): Tensor => {
+    const h = heads.get(prefix);
+    if (!h) return layers.linear(x, prefix);
+    const w = perRow(`${TASK_PREFIX}${prefix}.weight`, [h.in, h.out]);
+    return op.add(op.squeeze(op.matmul(op.unsqueeze(x, [1]), w), [1]), perRow(`${TASK_PREFIX}${prefix}.bias`, [h.out]));
+  };
+  const pooler = family.head.usesPooler(variant.usesPooler) ? `${family.prefix}.pooler.dense` : null;
+  g.output(family.head.build(first, { linear, drop: (x) => x, gelu: layers.gelu }, pooler), 'logits');
   return { graph: g, frozen };
 }
 
@@ -184,6 +218,7 @@ function* packingSteps(
   adapters: readonly ServingAdapter[],
 ): Generator<void, Record<string, PackedTensor>> {
   if (adapters.length === 0) throw new Error('packAdapters: no adapters to pack');
+  const family = familyOf(config);
   const d = config.hidden_size;
   const U = adapters.length;
   for (const a of adapters) {
@@ -213,20 +248,20 @@ function* packingSteps(
 
   for (const name of layerNormNames(config)) {
     const dst = alloc(`${TASK_PREFIX}${name}`, [U, d]);
-    const fromBase = base.get(name) ?? base.get(name.slice('bert.'.length));
+    const fromBase = base.get(name) ?? base.get(name.slice(family.prefix.length + 1));
     if (!fromBase) throw new Error(`packAdapters: the base has no tensor "${name}"`);
     adapters.forEach((a, u) => dst.set(tensor(a, name, d) ?? fromBase, u * d));
   }
   for (let l = 0; l < config.num_hidden_layers; l++) {
     for (const site of SITES) {
-      const p = sitePrefix(l, site);
+      const p = sitePrefix(l, site, family.prefix);
       const downW = alloc(`${p}.adapter_down.weight`, [U, d, M]);
       const downB = alloc(`${p}.adapter_down.bias`, [U, M]);
       const upW = alloc(`${p}.adapter_up.weight`, [U, M, d]);
       const upB = alloc(`${p}.adapter_up.bias`, [U, d]);
       adapters.forEach((a, u) => {
         const m = a.config.adapter?.bottleneck ?? 0;
-        const src = adapterPrefix(l, site, a.config.task);
+        const src = adapterPrefix(l, site, a.config.task, family.prefix);
         const dw = m > 0 ? tensor(a, `${src}.adapter_down.0.weight`, m * d) : undefined;
         if (!dw) return; // no adapter at this site: zeros, an identity
         const db = tensor(a, `${src}.adapter_down.0.bias`, m);
@@ -242,15 +277,20 @@ function* packingSteps(
       yield;
     }
   }
-  const cw = alloc(`${TASK_PREFIX}classifier.weight`, [U, d, L]);
-  const cb = alloc(`${TASK_PREFIX}classifier.bias`, [U, L]);
-  adapters.forEach((a, u) => {
-    const n = a.config.labels.length;
-    const w = tensor(a, 'classifier.weight', n * d);
-    const b = tensor(a, 'classifier.bias', n);
-    if (!w || !b) throw new Error(`packAdapters: adapter "${a.config.task}" has no classifier (classifier.weight / classifier.bias)`);
-    for (let k = 0; k < n; k++) for (let j = 0; j < d; j++) cw[u * d * L + j * L + k] = w[k * d + j];
-    cb.set(b, u * L);
+  // Each head linear [out, in] -> [in, OUT], zero-padded where out follows the label count.
+  const padded = headLinears(family, d, L);
+  const own = adapters.map((a) => headLinears(family, d, a.config.labels.length));
+  padded.forEach((h, i) => {
+    const cw = alloc(`${TASK_PREFIX}${h.name}.weight`, [U, h.in, h.out]);
+    const cb = alloc(`${TASK_PREFIX}${h.name}.bias`, [U, h.out]);
+    adapters.forEach((a, u) => {
+      const { in: nIn, out: nOut } = own[u][i];
+      const w = tensor(a, `${h.name}.weight`, nOut * nIn);
+      const b = tensor(a, `${h.name}.bias`, nOut);
+      if (!w || !b) throw new Error(`packAdapters: adapter "${a.config.task}" has no ${h.name} (${h.name}.weight / ${h.name}.bias)`);
+      for (let k = 0; k < nOut; k++) for (let j = 0; j < nIn; j++) cw[u * h.in * h.out + j * h.out + k] = w[k * nIn + j];
+      cb.set(b, u * h.out);
+    });
   });
   return out;
 }

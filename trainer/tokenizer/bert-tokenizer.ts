@@ -40,22 +40,3 @@ export async function loadBertTokenizer(dir: string, opts: { maxSeqLen: number; 
   else throw new TokenizerError(`${dir}: neither tokenizer.json nor vocab.txt is there (${jsonFile}, ${vocabFile})`);
   return bertTokenizerFromText(files, opts);
 }
-
-/**
- * The tokenizer a base model directory ships (tokenizer.json or vocab.txt), or undefined when it ships none.
- * A tokenizer that fails to load is only an error for text rows: pre-tokenized data never calls it, so the
- * failure is deferred to the first encode().
- */
-export async function loadBaseTokenizer(dir: string, maxSeqLen: number): Promise<Pick<BertTokenizer, 'encode'> | undefined> {
-  if (!['tokenizer.json', 'vocab.txt'].some((f) => existsSync(join(dir, f)))) return undefined;
-  try {
-    return await loadBertTokenizer(dir, { maxSeqLen });
-  } catch (err) {
-    if (!(err instanceof TokenizerError)) throw err;
-    return {
-      encode: () => {
-        throw err;
-      },
-    };
-  }
-}

@@ -16,6 +16,13 @@ export const TOKENIZER_FAMILIES: readonly TokenizerFamily[] = [
   'modernbert',
 ];
 
+/** The tokenizer rules named by a model family's `model_type` (this table's rows are named after them). */
+export function tokenizerFamilyFor(modelType: string): TokenizerFamily {
+  const found = TOKENIZER_FAMILIES.find((t) => t === modelType);
+  if (found === undefined) throw new Error(`no tokenizer rules for model_type "${modelType}"`);
+  return found;
+}
+
 export interface FamilySpecialTokens {
   cls: string;
   sep: string;

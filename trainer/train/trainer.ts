@@ -24,7 +24,7 @@ import { type BaseModel, loadBaseModel } from '../model-files/base-model.ts';
 import { ModelFileError } from '../model-files/errors.ts';
 import { ModelSessions } from '../sessions/model-sessions.ts';
 import type { Device } from '../sessions/session.ts';
-import { loadBaseTokenizer } from '../tokenizer/bert-tokenizer.ts';
+import { loadBaseTokenizer } from '../tokenizer/base-tokenizer.ts';
 import { specOf } from '../util/fingerprint.ts';
 import { Rng } from '../util/random.ts';
 import { bucketedBatches, collate, makeBatches } from './batching.ts';
@@ -221,14 +221,15 @@ async function prepare(opts: TrainOptions): Promise<Prepared> {
     throw new Error(`--task: "${task}" must be 1-64 characters of a-z, 0-9, "_" or "-", starting with a letter or digit`);
 
   // RoBERTa's position table is max_position_embeddings minus its pad offset long (the family knows).
-  const maxPositions = familyOf(cfg).maxSequenceLength(cfg);
+  const family = familyOf(cfg);
+  const maxPositions = family.maxSequenceLength(cfg);
   if (opts.maxSeqLen !== undefined && opts.maxSeqLen > maxPositions) {
     throw new Error(
       `--max-seq-len ${opts.maxSeqLen} exceeds the base model's longest sequence ${maxPositions} (max_position_embeddings ${cfg.max_position_embeddings})`,
     );
   }
   const maxSeqLen = opts.maxSeqLen ?? Math.min(DEFAULT_MAX_SEQ_LEN, maxPositions);
-  const tokenizer = await loadBaseTokenizer(opts.base, maxSeqLen);
+  const tokenizer = await loadBaseTokenizer(opts.base, maxSeqLen, family);
   const dataOpts = {
     vocabSize: cfg.vocab_size,
     maxPositions,

@@ -115,7 +115,16 @@ test('version ids: time-ordered, 64 random bits, dated beyond the clock skew mea
 });
 
 test('file lists and media types', () => {
-  assert.deepEqual(BASE_MODEL_FILES, ['config.json', 'model.safetensors', 'vocab.txt', 'tokenizer.json', 'tokenizer_config.json']);
+  assert.deepEqual(BASE_MODEL_FILES, [
+    'config.json',
+    'model.safetensors',
+    'vocab.txt',
+    'tokenizer.json',
+    'tokenizer_config.json',
+    'vocab.json',
+    'merges.txt',
+    'sentencepiece.bpe.model',
+  ]);
   assert.equal(contentTypeOf('manifest.json'), 'application/json');
   assert.equal(contentTypeOf('README.md'), 'text/markdown; charset=utf-8');
   assert.equal(contentTypeOf('adapter.safetensors'), 'application/octet-stream');

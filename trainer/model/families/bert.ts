@@ -22,5 +22,6 @@ export const bertFamily: ModelFamily = {
     ],
     build: (first, { linear, drop }, pooler) => linear(drop(pooler ? op.tanh(linear(first, pooler)) : first), 'classifier'),
   },
+  adapterHub: { modelClass: 'BertAdapterModel', head: { layers: 1, activation: null, modules: { classifier: 1 } } },
   paths: new Set(['train', 'eval', 'predict', 'export onnx', 'export --format adapterhub', 'serving', 'pretrain']),
 };

@@ -85,6 +85,17 @@ export interface PositionContext {
   config: BertConfig;
 }
 
+/** How AdapterHub's `adapters` library names this family, where it supports it. */
+export interface AdapterHubNames {
+  /** The library's flex-head model class (head_config.json's model_class): BertAdapterModel, RobertaAdapterModel. */
+  modelClass: string;
+  /**
+   * The `add_classification_head` our head equals: its `layers` and `activation_function`, and the module index
+   * in `heads.<task>.<index>` of each of our head linears (the library interleaves dropouts and activations).
+   */
+  head: { layers: number; activation: string | null; modules: Readonly<Record<string, number>> };
+}
+
 export interface ModelFamily {
   /** config.json's `model_type`. */
   modelType: string;
@@ -109,6 +120,8 @@ export interface ModelFamily {
   /** The longest token sequence the position table embeds (RoBERTa's start after the pad id). */
   maxSequenceLength: (config: BertConfig) => number;
   head: ClassificationHead;
+  /** AdapterHub's names for the family; absent where the library has none (export --format adapterhub needs it). */
+  adapterHub?: AdapterHubNames;
   /** Product paths built for this family; the others refuse it by name (requirePath). */
   paths: ReadonlySet<ProductPath>;
 }

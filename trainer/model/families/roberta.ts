@@ -54,5 +54,10 @@ export const robertaFamily: ModelFamily = {
     ],
     build: (first, { linear, drop }) => linear(drop(op.tanh(linear(drop(first), 'classifier.dense'))), 'classifier.out_proj'),
   },
-  paths: new Set(['train', 'eval', 'predict']),
+  // add_classification_head(layers=2, activation_function='tanh'): dropout, dense (1), tanh, dropout, out_proj (4).
+  adapterHub: {
+    modelClass: 'RobertaAdapterModel',
+    head: { layers: 2, activation: 'tanh', modules: { 'classifier.dense': 1, 'classifier.out_proj': 4 } },
+  },
+  paths: new Set(['train', 'eval', 'predict', 'serving', 'export onnx', 'export --format adapterhub']),
 };

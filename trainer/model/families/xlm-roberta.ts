@@ -5,4 +5,8 @@
 import type { ModelFamily } from './family.ts';
 import { robertaFamily } from './roberta.ts';
 
-export const xlmRobertaFamily: ModelFamily = { ...robertaFamily, modelType: 'xlm-roberta' };
+export const xlmRobertaFamily: ModelFamily = {
+  ...robertaFamily,
+  modelType: 'xlm-roberta',
+  adapterHub: robertaFamily.adapterHub && { ...robertaFamily.adapterHub, modelClass: 'XLMRobertaAdapterModel' },
+};

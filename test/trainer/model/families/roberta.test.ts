@@ -179,9 +179,16 @@ test('full mode: every weight, position and token-type embeddings included', asy
   assert.ok(names.includes('roberta.embeddings.token_type_embeddings.weight'));
 });
 
-test('the serving graph refuses RoBERTa by name rather than building BERT names', () => {
-  assert.throws(
-    () => buildServingGraph(config, { nonlinearity: 'gelu', usesPooler: false }),
-    /^.*serving is not yet supported for roberta/,
-  );
+test("the serving graph takes RoBERTa's names: roberta.* frozen weights, no pooler, the head's dense and out_proj per task", () => {
+  const { graph, frozen } = buildServingGraph(config, { nonlinearity: 'gelu', usesPooler: true });
+  const names = frozen.map((p) => p.name);
+  assert.ok(names.includes('roberta.embeddings.position_embeddings.weight'));
+  assert.ok(!names.some((n) => !n.startsWith('roberta.') || n.includes('pooler') || n.includes('LayerNorm')), names.join(', '));
+  const inputs = graph.inputs.map((t) => t.name);
+  for (const n of [
+    'task.classifier.dense.weight',
+    'task.classifier.out_proj.bias',
+    'task.roberta.encoder.layer.0.output.adapter_up.weight',
+  ])
+    assert.ok(inputs.includes(n), n);
 });
