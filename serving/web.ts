@@ -171,6 +171,26 @@ function baseLoader(o: {
     return bytes;
   };
 
+  /**
+   * The files to fetch: the required ones and the optional ones GET /models lists for the base, so the page asks
+   * for no file the base lacks (a 404 is an error in the browser's console). A store that does not list files
+   * (an older API) is probed for every optional file.
+   */
+  const filesOf = async (name: string): Promise<readonly BaseModelFile[]> => {
+    try {
+      const res = await o.fetch(`${o.root}/models`, { headers: o.headers });
+      if (!res.ok) {
+        await res.body?.cancel();
+        return BASE_MODEL_FILES;
+      }
+      const listed = ((await res.json()) as { data?: { name?: unknown; files?: unknown }[] }).data?.find((m) => m.name === name)?.files;
+      if (!Array.isArray(listed)) return BASE_MODEL_FILES;
+      return BASE_MODEL_FILES.filter((f) => !OPTIONAL.has(f) || listed.includes(f));
+    } catch {
+      return BASE_MODEL_FILES;
+    }
+  };
+
   /** Every file from the cache, or null unless all are there (a partial entry is refetched whole). */
   const readCached = async (cache: CacheLike, name: string, sha: string): Promise<Map<BaseModelFile, Uint8Array | null> | null> => {
     const files = new Map<BaseModelFile, Uint8Array | null>();
@@ -218,8 +238,9 @@ function baseLoader(o: {
         for (const f of BASE_MODEL_FILES) await cache.delete(cacheKey(name, f, sha)); // damaged: fetch again
       }
     }
-    const files = new Map<BaseModelFile, Uint8Array | null>();
-    await Promise.all(BASE_MODEL_FILES.map(async (f) => files.set(f, await fetchFile(name, f))));
+    const files = new Map<BaseModelFile, Uint8Array | null>(BASE_MODEL_FILES.map((f) => [f, null]));
+    const wanted = await filesOf(name);
+    await Promise.all(wanted.map(async (f) => files.set(f, await fetchFile(name, f))));
     if (![...OPTIONAL].some((f) => f !== 'tokenizer_config.json' && files.get(f)))
       throw new PredictError(
         `base model "${name}" has no tokenizer (tokenizer.json, vocab.txt, vocab.json + merges.txt or sentencepiece.bpe.model)`,

@@ -52,6 +52,9 @@ const BaseModelSchema = z
     name: z.string().openapi({ example: 'bert-imdb-4x128-v2' }),
     default: z.boolean().openapi({ description: 'The base a fine-tune uses when it names none.' }),
     weightsBytes: z.number().int(),
+    files: z
+      .array(z.enum(BASE_MODEL_FILES))
+      .openapi({ description: 'The base files it holds (GET /models/{name}/files/{file}): a reader fetches these and no others.' }),
     layers: z.number().int().nullable().openapi({ description: "From the base's config.json (null when it is unreadable)." }),
     hiddenSize: z.number().int().nullable(),
     maxSequenceLength: z.number().int().nullable(),
@@ -119,6 +122,7 @@ export function registerModelRoutes(app: OpenAPIHono, deps: StoreDeps): void {
         name: b.name,
         default: b.name === deps.defaultBaseModel,
         weightsBytes: b.weightsBytes,
+        files: b.files,
         ...(await baseShape(registry, b.name)),
       })),
     );

@@ -29,7 +29,8 @@ export class ModelStore {
   }
 
   /** The bases in the store, by name: those that exist (config and weights, as exists), with their weights' size. */
-  async list(): Promise<{ name: string; weightsBytes: number }[]> {
+  /** Complete bases (config and weights present), with the base files each holds (BASE_MODEL_FILES order). */
+  async list(): Promise<{ name: string; weightsBytes: number; files: BaseModelFile[] }[]> {
     const prefix = this.layout.key(PREFIXES.models);
     const { keys } = await this.objects.list(prefix);
     const files = new Map<string, Map<string, number>>();
@@ -41,7 +42,7 @@ export class ModelStore {
     }
     return [...files]
       .filter(([, f]) => f.has(MODEL_CONFIG_FILE) && f.has(MODEL_WEIGHTS_FILE))
-      .map(([name, f]) => ({ name, weightsBytes: f.get(MODEL_WEIGHTS_FILE)! }))
+      .map(([name, f]) => ({ name, weightsBytes: f.get(MODEL_WEIGHTS_FILE)!, files: BASE_MODEL_FILES.filter((b) => f.has(b)) }))
       .sort((a, b) => a.name.localeCompare(b.name));
   }
 

@@ -125,6 +125,8 @@ test('GET /models lists the bases with their shape and marks the default; a half
   assert.equal(body.data[0].layers, config.num_hidden_layers);
   assert.equal(body.data[0].hiddenSize, config.hidden_size);
   assert.equal(body.data[0].weightsBytes, readFileSync(join(store.baseDir, 'model.safetensors')).length);
+  // The files it holds, so a reader (the browser runtime) asks for no file the base lacks.
+  assert.deepEqual((body.data[1] as unknown as { files: string[] }).files, ['config.json', 'model.safetensors', 'vocab.txt']);
   assert.equal((await app.request('/models')).status, 401);
   const doc = (await (await get('/openapi.json')).json()) as { paths: Record<string, { get?: { responses: Record<string, unknown> } }> };
   const op = doc.paths['/models']?.get;

@@ -36,7 +36,7 @@ forEachStore((get) => {
     assert.equal(sha(readFileSync(join(out, 'model.safetensors'))), sha(weights));
     assert.deepEqual(
       (await registry.models.list()).find((m) => m.name === 'big-model'),
-      { name: 'big-model', weightsBytes: weights.length },
+      { name: 'big-model', weightsBytes: weights.length, files: ['config.json', 'model.safetensors'] },
     );
     assert.equal(await registry.models.weightsBytes('big-model'), weights.length);
     assert.equal(registry.models.uri('big-model'), `s3://registry/${p}models/big-model/`);
