@@ -3,13 +3,8 @@
  * names, model.safetensors under `distilbert.` names): a stand-in base for tests, deterministic given the seed.
  * No tokenizer files: DistilBERT ships BERT's WordPiece, tests feed token ids.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { distilbertFamily } from '../model/families/distilbert.ts';
-import { Rng } from '../util/random.ts';
-import { parseBertConfig } from './bert-config.ts';
-import type { F32Tensor } from './safetensors.ts';
-import { writeSafetensors } from './safetensors.ts';
+import { writeRandomFamilyBase } from './random-family-base.ts';
 
 export interface RandomDistilbertOptions {
   dim: number;
@@ -49,20 +44,5 @@ export function writeRandomDistilbert(dir: string, opts: RandomDistilbertOptions
     torch_dtype: 'float32',
     vocab_size: opts.vocabSize,
   };
-  const config = parseBertConfig(json, 'random DistilBERT options'); // refuses bad sizes before anything is written
-  const layout = distilbertFamily.layout(config);
-  const rng = new Rng(opts.seed);
-  const noise = opts.layerNormNoise ?? 0;
-  const weights = new Map<string, F32Tensor>();
-  for (const [name, shape] of distilbertFamily.baseWeights(config)) {
-    const data = new Float32Array(shape.reduce((p, d) => p * d, 1));
-    const norm = layout.isLayerNorm(name);
-    const draw =
-      norm && name.endsWith('.weight') ? () => 1 + noise * rng.normal() : norm ? () => noise * rng.normal() : () => std * rng.normal();
-    for (let i = 0; i < data.length; i++) data[i] = draw();
-    weights.set(opts.prefix === false ? name : `${distilbertFamily.prefix}.${name}`, { shape, data });
-  }
-  mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, 'config.json'), `${JSON.stringify(json, null, 2)}\n`);
-  writeSafetensors(join(dir, 'model.safetensors'), weights, { format: 'pt' });
+  writeRandomFamilyBase(dir, distilbertFamily, json, opts);
 }

@@ -4,13 +4,8 @@
  * embeddingSize != hiddenSize the file holds embeddings_project, as electra-small's does. No tokenizer files:
  * ELECTRA ships BERT's WordPiece, tests feed token ids.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { electraFamily } from '../model/families/electra.ts';
-import { Rng } from '../util/random.ts';
-import { parseBertConfig } from './bert-config.ts';
-import type { F32Tensor } from './safetensors.ts';
-import { writeSafetensors } from './safetensors.ts';
+import { writeRandomFamilyBase } from './random-family-base.ts';
 
 export interface RandomElectraOptions {
   hiddenSize: number;
@@ -57,21 +52,5 @@ export function writeRandomElectra(dir: string, opts: RandomElectraOptions): voi
     type_vocab_size: 2,
     vocab_size: opts.vocabSize,
   };
-  const config = parseBertConfig(json, 'random ELECTRA options'); // refuses bad sizes before anything is written
-  const rng = new Rng(opts.seed);
-  const noise = opts.layerNormNoise ?? 0;
-  const weights = new Map<string, F32Tensor>();
-  for (const [name, shape] of electraFamily.baseWeights(config)) {
-    const data = new Float32Array(shape.reduce((p, d) => p * d, 1));
-    const draw = name.endsWith('LayerNorm.weight')
-      ? () => 1 + noise * rng.normal()
-      : name.endsWith('LayerNorm.bias')
-        ? () => noise * rng.normal()
-        : () => std * rng.normal();
-    for (let i = 0; i < data.length; i++) data[i] = draw();
-    weights.set(opts.prefix === false ? name : `${electraFamily.prefix}.${name}`, { shape, data });
-  }
-  mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, 'config.json'), `${JSON.stringify(json, null, 2)}\n`);
-  writeSafetensors(join(dir, 'model.safetensors'), weights, { format: 'pt' });
+  writeRandomFamilyBase(dir, electraFamily, json, opts);
 }

@@ -3,13 +3,8 @@
  * a stand-in base for tests and parity checks, deterministic given the seed. No tokenizer files: RoBERTa's
  * byte-level BPE is built separately; tests feed token ids. Ids 0, 1, 2 are <s>, <pad>, </s> as in roberta-base.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { robertaFamily } from '../model/families/roberta.ts';
-import { Rng } from '../util/random.ts';
-import { parseBertConfig } from './bert-config.ts';
-import type { F32Tensor } from './safetensors.ts';
-import { writeSafetensors } from './safetensors.ts';
+import { writeRandomFamilyBase } from './random-family-base.ts';
 
 export interface RandomRobertaOptions {
   hiddenSize: number;
@@ -58,26 +53,14 @@ export function writeRandomRoberta(dir: string, opts: RandomRobertaOptions): voi
     type_vocab_size: 1,
     vocab_size: opts.vocabSize,
   };
-  const config = parseBertConfig(json, 'random RoBERTa options'); // refuses bad sizes before anything is written
-  const shapes = robertaFamily.baseWeights(config);
-  if (opts.pooler) {
-    shapes.set('pooler.dense.weight', [config.hidden_size, config.hidden_size]);
-    shapes.set('pooler.dense.bias', [config.hidden_size]);
-  }
-  const rng = new Rng(opts.seed);
-  const noise = opts.layerNormNoise ?? 0;
-  const weights = new Map<string, F32Tensor>();
-  for (const [name, shape] of shapes) {
-    const data = new Float32Array(shape.reduce((p, d) => p * d, 1));
-    const draw = name.endsWith('LayerNorm.weight')
-      ? () => 1 + noise * rng.normal()
-      : name.endsWith('LayerNorm.bias')
-        ? () => noise * rng.normal()
-        : () => std * rng.normal();
-    for (let i = 0; i < data.length; i++) data[i] = draw();
-    weights.set(opts.prefix === false ? name : `${robertaFamily.prefix}.${name}`, { shape, data });
-  }
-  mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, 'config.json'), `${JSON.stringify(json, null, 2)}\n`);
-  writeSafetensors(join(dir, 'model.safetensors'), weights, { format: 'pt' });
+  // RobertaModel saves a pooler; the classification head ignores it.
+  const pooler = new Map<string, number[]>(
+    opts.pooler
+      ? [
+          ['pooler.dense.weight', [opts.hiddenSize, opts.hiddenSize]],
+          ['pooler.dense.bias', [opts.hiddenSize]],
+        ]
+      : [],
+  );
+  writeRandomFamilyBase(dir, robertaFamily, json, opts, pooler);
 }
