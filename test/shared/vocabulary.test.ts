@@ -8,6 +8,7 @@ import { join, relative } from 'node:path';
 import { after, before, test } from 'node:test';
 import { createApp } from '../../functions/app.ts';
 import { HyperparametersSchema } from '../../shared/job-schema.ts';
+import { BASE_MODEL_FILES } from '../../shared/registry/layout.ts';
 import * as vocabulary from '../../shared/vocabulary.ts';
 import {
   BASE_WEIGHT_DTYPES,
@@ -109,11 +110,9 @@ test("/openapi.json's enums are the lists", async () => {
   for (const [path, list] of expected) assert.deepEqual(at(path), list, path);
 
   // Every enum of two or more values in the document is a vocabulary list, or one of the few that are
-  // not a product vocabulary (a query flag, the download's file names, a point's end state).
-  const others = [
-    ['true', 'false'],
-    ['succeeded', 'failed'],
-  ].map((l) => JSON.stringify(l));
+  // not a product vocabulary (a query flag, the download's file names, a base's file names: the registry
+  // layout's own list, a point's end state).
+  const others = [['true', 'false'], ['succeeded', 'failed'], [...BASE_MODEL_FILES]].map((l) => JSON.stringify(l));
   const enums: string[][] = [];
   const walk = (o: unknown): void => {
     if (o === null || typeof o !== 'object') return;
