@@ -4,22 +4,16 @@
  * No tokenizer files: DistilBERT ships BERT's WordPiece, tests feed token ids.
  */
 import { distilbertFamily } from '../model/families/distilbert.ts';
-import { writeRandomFamilyBase } from './random-family-base.ts';
+import { type RandomWeightOptions, writeRandomFamilyBase } from './random-family-base.ts';
 
-export interface RandomDistilbertOptions {
+/** The shape to write (seed, prefix and the draw's spreads: RandomWeightOptions). */
+export interface RandomDistilbertOptions extends RandomWeightOptions {
   dim: number;
   numLayers: number;
   numHeads: number;
   hiddenDim: number;
   vocabSize: number;
   maxPositions: number;
-  seed: number;
-  /** Write `distilbert.`-prefixed names (as DistilBertFor* models save); default true. */
-  prefix?: boolean;
-  /** LayerNorm weight = 1 + noise·N(0,1), bias = noise·N(0,1); default 0. */
-  layerNormNoise?: number;
-  /** Std of the weights and biases; default 0.02. */
-  initializerRange?: number;
 }
 
 export function writeRandomDistilbert(dir: string, opts: RandomDistilbertOptions): void {

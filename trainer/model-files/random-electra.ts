@@ -5,9 +5,10 @@
  * ELECTRA ships BERT's WordPiece, tests feed token ids.
  */
 import { electraFamily } from '../model/families/electra.ts';
-import { writeRandomFamilyBase } from './random-family-base.ts';
+import { type RandomWeightOptions, writeRandomFamilyBase } from './random-family-base.ts';
 
-export interface RandomElectraOptions {
+/** The shape to write (seed, prefix and the draw's spreads: RandomWeightOptions). */
+export interface RandomElectraOptions extends RandomWeightOptions {
   hiddenSize: number;
   /** The embeddings' width; default hiddenSize (no embeddings_project). */
   embeddingSize?: number;
@@ -16,13 +17,6 @@ export interface RandomElectraOptions {
   intermediateSize: number;
   vocabSize: number;
   maxPositions: number;
-  seed: number;
-  /** Write `electra.`-prefixed names (as ElectraFor* models save); default true. */
-  prefix?: boolean;
-  /** LayerNorm weight = 1 + noise·N(0,1), bias = noise·N(0,1); default 0. */
-  layerNormNoise?: number;
-  /** Std of the weights and biases; default 0.02. */
-  initializerRange?: number;
 }
 
 export function writeRandomElectra(dir: string, opts: RandomElectraOptions): void {

@@ -4,9 +4,10 @@
  * byte-level BPE is built separately; tests feed token ids. Ids 0, 1, 2 are <s>, <pad>, </s> as in roberta-base.
  */
 import { robertaFamily } from '../model/families/roberta.ts';
-import { writeRandomFamilyBase } from './random-family-base.ts';
+import { type RandomWeightOptions, writeRandomFamilyBase } from './random-family-base.ts';
 
-export interface RandomRobertaOptions {
+/** The shape to write (seed, prefix and the draw's spreads: RandomWeightOptions). */
+export interface RandomRobertaOptions extends RandomWeightOptions {
   hiddenSize: number;
   numLayers: number;
   numHeads: number;
@@ -14,15 +15,8 @@ export interface RandomRobertaOptions {
   vocabSize: number;
   /** Longest sequence (positions pad+1 .. pad+maxSeqLen); max_position_embeddings = maxSeqLen + 2. */
   maxSeqLen: number;
-  seed: number;
-  /** Write `roberta.`-prefixed names (as RobertaFor* models save); default true. */
-  prefix?: boolean;
   /** Include pooler.dense (RobertaModel saves one; the classification head ignores it); default false. */
   pooler?: boolean;
-  /** LayerNorm weight = 1 + noise·N(0,1), bias = noise·N(0,1); default 0. */
-  layerNormNoise?: number;
-  /** Std of the weights and biases; default 0.02. */
-  initializerRange?: number;
 }
 
 export const ROBERTA_BOS = 0;
