@@ -5,6 +5,7 @@
 import * as op from '../../graph/ops.ts';
 import type { ModelFamily } from './family.ts';
 import { postLayerNormLayoutOf, postLayerNormWeights } from './post-ln-layout.ts';
+import { absolutePositions } from './shared-parts.ts';
 
 export const bertFamily: ModelFamily = {
   modelType: 'bert',
@@ -12,7 +13,7 @@ export const bertFamily: ModelFamily = {
   parseExtras: () => {},
   baseWeights: postLayerNormWeights,
   layout: postLayerNormLayoutOf,
-  positionIds: ({ seqLen }) => op.range(seqLen, 'S'),
+  positionIds: absolutePositions,
   maxSequenceLength: (c) => c.max_position_embeddings,
   head: {
     usesPooler: (baseHasPooler) => baseHasPooler,

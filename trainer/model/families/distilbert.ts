@@ -9,6 +9,7 @@
 import type { BertConfig } from '../../../shared/bert-config.ts';
 import * as op from '../../graph/ops.ts';
 import type { EncoderLayout, ModelFamily } from './family.ts';
+import { absolutePositions } from './shared-parts.ts';
 
 /** DistilBERT's LayerNorms are built with eps 1e-12 whatever config.json says. */
 const LAYER_NORM_EPS = 1e-12;
@@ -93,7 +94,7 @@ export const distilbertFamily: ModelFamily = {
   },
   baseWeights: distilbertWeights,
   layout: distilbertLayout,
-  positionIds: ({ seqLen }) => op.range(seqLen, 'S'),
+  positionIds: absolutePositions,
   maxSequenceLength: (c) => c.max_position_embeddings,
   head: {
     usesPooler: () => false,

@@ -5,9 +5,9 @@
  * ElectraClassificationHead: dropout, dense, GELU, dropout, out_proj on the first token.
  */
 import type { BertConfig } from '../../../shared/bert-config.ts';
-import * as op from '../../graph/ops.ts';
 import type { ModelFamily } from './family.ts';
 import { postLayerNormLayout, postLayerNormWeights } from './post-ln-layout.ts';
+import { absolutePositions, denseOutProjHead } from './shared-parts.ts';
 
 /** ElectraConfig's default when config.json has no embedding_size. */
 export const ELECTRA_DEFAULT_EMBEDDING_SIZE = 128;
@@ -48,17 +48,8 @@ export const electraFamily: ModelFamily = {
     embeddingSize: embeddingSize(c),
     embeddingProject: embeddingSize(c) === c.hidden_size ? null : PROJECT,
   }),
-  positionIds: ({ seqLen }) => op.range(seqLen, 'S'),
+  positionIds: absolutePositions,
   maxSequenceLength: (c) => c.max_position_embeddings,
-  head: {
-    usesPooler: () => false,
-    params: (d, labels) => [
-      { name: 'classifier.dense.weight', shape: [d, d], role: 'classifier-weight' },
-      { name: 'classifier.dense.bias', shape: [d], role: 'classifier-bias' },
-      { name: 'classifier.out_proj.weight', shape: [labels, d], role: 'classifier-weight' },
-      { name: 'classifier.out_proj.bias', shape: [labels], role: 'classifier-bias' },
-    ],
-    build: (first, { linear, drop, gelu }) => linear(drop(gelu(linear(drop(first), 'classifier.dense'))), 'classifier.out_proj'),
-  },
+  head: denseOutProjHead((x, layers) => layers.gelu(x)),
   paths: new Set(['train', 'eval', 'predict']),
 };

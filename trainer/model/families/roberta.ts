@@ -7,6 +7,7 @@ import type { Tensor } from '../../graph/graph.ts';
 import * as op from '../../graph/ops.ts';
 import type { ModelFamily, PositionContext } from './family.ts';
 import { postLayerNormLayoutOf, postLayerNormWeights } from './post-ln-layout.ts';
+import { denseOutProjHead } from './shared-parts.ts';
 
 /**
  * int64 [B, S]: padding_idx + cumsum(not pad) for real tokens, padding_idx for pads. The cumulative sum is a
@@ -44,16 +45,7 @@ export const robertaFamily: ModelFamily = {
   layout: postLayerNormLayoutOf,
   positionIds: paddingOffsetPositions,
   maxSequenceLength: (c) => c.max_position_embeddings - (c.pad_token_id ?? 1) - 1,
-  head: {
-    usesPooler: () => false,
-    params: (d, labels) => [
-      { name: 'classifier.dense.weight', shape: [d, d], role: 'classifier-weight' },
-      { name: 'classifier.dense.bias', shape: [d], role: 'classifier-bias' },
-      { name: 'classifier.out_proj.weight', shape: [labels, d], role: 'classifier-weight' },
-      { name: 'classifier.out_proj.bias', shape: [labels], role: 'classifier-bias' },
-    ],
-    build: (first, { linear, drop }) => linear(drop(op.tanh(linear(drop(first), 'classifier.dense'))), 'classifier.out_proj'),
-  },
+  head: denseOutProjHead((x) => op.tanh(x)),
   // add_classification_head(layers=2, activation_function='tanh'): dropout, dense (1), tanh, dropout, out_proj (4).
   adapterHub: {
     modelClass: 'RobertaAdapterModel',
