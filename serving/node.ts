@@ -17,25 +17,18 @@ import { variantKey } from './engine.ts';
 import { registryAdapterSource } from './node-sources.ts';
 import type { WeightLayout, WorkerAdapter, WorkerReply, WorkerRequest, WorkerStats } from './node-worker.ts';
 import { PredictError } from './predictor.ts';
-import { createPredictor, type RuntimePredictor } from './runtime.ts';
-import { epochMs, type Tracer } from './trace.ts';
+import { createPredictor, type RuntimeOptions, type RuntimePredictor } from './runtime.ts';
+import { epochMs } from './trace.ts';
 
-export interface NodePredictorOptions {
+/** The runtime's own bounds and options (runtime.ts documents each and its default). */
+type RuntimeTuning = Omit<RuntimeOptions, 'source' | 'loadBase' | 'engines'>;
+
+export interface NodePredictorOptions extends RuntimeTuning {
   registry: Registry;
   /** Where adapters come from (default: the registry); e.g. urlAdapterSource or directoryAdapterSource. */
   adapters?: AdapterSource;
-  /** Adapter bytes kept in memory (default 256 MiB). */
-  cacheBytes?: number;
   /** onnxruntime intra-op threads (default: every core). */
   threads?: number;
-  maxBatchRows?: number;
-  maxWaitMs?: number;
-  /** Work bounds (runtime.ts's defaults): rows admitted at once, adapters and padded bytes per mixed batch. */
-  maxQueuedRows?: number;
-  maxBatchAdapters?: number;
-  maxBatchPaddedBytes?: number;
-  /** Per-request spans (serving/trace.ts), for benchmarks; off by default. */
-  trace?: Tracer;
   /**
    * A local directory holding base `name` (config.json, model.safetensors, vocab.txt | tokenizer.json).
    * Default: models/<name>/ downloaded from the registry once, into a temporary directory removed on close.
@@ -270,11 +263,11 @@ export interface NodePredictor extends RuntimePredictor {
 }
 
 export async function createNodePredictor(opts: NodePredictorOptions): Promise<NodePredictor> {
-  const { registry } = opts;
-  const engines = new NodeEngines(opts.threads);
+  const { registry, adapters, threads, baseDir: givenBaseDir, ...tuning } = opts;
+  const engines = new NodeEngines(threads);
   let scratch: string | null = null;
   const baseDir =
-    opts.baseDir ??
+    givenBaseDir ??
     (async (name: string) => {
       scratch ??= await mkdtemp(join(tmpdir(), 'adapter-store-bases-'));
       return join(scratch, name);
@@ -295,16 +288,10 @@ export async function createNodePredictor(opts: NodePredictorOptions): Promise<N
     return loadBaseDir(name, dir, engines);
   };
   const runtime = createPredictor({
-    source: opts.adapters ?? registryAdapterSource(registry),
+    ...tuning,
+    source: adapters ?? registryAdapterSource(registry),
     loadBase,
     engines,
-    cacheBytes: opts.cacheBytes,
-    maxBatchRows: opts.maxBatchRows,
-    maxWaitMs: opts.maxWaitMs,
-    maxQueuedRows: opts.maxQueuedRows,
-    maxBatchAdapters: opts.maxBatchAdapters,
-    maxBatchPaddedBytes: opts.maxBatchPaddedBytes,
-    trace: opts.trace,
   });
   return {
     ...runtime,
