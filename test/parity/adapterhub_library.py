@@ -14,25 +14,16 @@ The reference tree is found at $HFREF, else ../shared/hfref beside the repositor
 import json
 import logging
 import os
-import sys
 
 import torch
+from hfref import use_hfref
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 LIBRARY_FILES = ('pytorch_adapter.bin', 'adapter.safetensors', 'pytorch_model_head.bin', 'model_head.safetensors')
 
 
 def import_library():
     """Puts transformers + adapters (and the pure-python safetensors shim) on the path, offline."""
-    hfref = os.environ.get('HFREF') or os.path.join(os.path.dirname(REPO), 'shared', 'hfref')
-    if not os.path.isdir(os.path.join(hfref, 'adapters', 'adapters')):
-        raise SystemExit(f'FAIL: no AdapterHub reference at {hfref} (set HFREF to the hfref folder; see its README.md)')
-    # env.sh's order: the shim and huggingface_hub first.
-    for sub in reversed(('shims', 'huggingface_hub', 'transformers', 'accelerate', 'peft', 'adapters')):
-        sys.path.insert(0, os.path.join(hfref, sub))
-    for k in ('HF_HUB_OFFLINE', 'TRANSFORMERS_OFFLINE', 'HF_DATASETS_OFFLINE', 'HF_HUB_DISABLE_TELEMETRY'):
-        os.environ.setdefault(k, '1')
-    os.environ.setdefault('HF_HOME', os.path.join(os.environ.get('TMPDIR', '/tmp'), 'hfref-hf-home'))
+    use_hfref('adapters')
     import adapters  # noqa: F401
     import transformers
 

@@ -29,6 +29,8 @@ import sys
 import tempfile
 import types
 
+from hfref import use_hfref
+
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TOL = 1e-5
 TASK = 'parity'
@@ -40,14 +42,7 @@ ADAPTER_LAYERS = [0, 1]
 
 def import_transformers():
     """transformers + the pure-python safetensors shim from the hfref tree, offline."""
-    hfref = os.environ.get('HFREF') or os.path.join(os.path.dirname(REPO), 'shared', 'hfref')
-    if not os.path.isdir(os.path.join(hfref, 'transformers', 'transformers')):
-        raise SystemExit(f'FAIL: no transformers reference at {hfref} (set HFREF to the hfref folder; see its README.md)')
-    for sub in reversed(('shims', 'huggingface_hub', 'transformers', 'accelerate')):
-        sys.path.insert(0, os.path.join(hfref, sub))
-    for k in ('HF_HUB_OFFLINE', 'TRANSFORMERS_OFFLINE', 'HF_DATASETS_OFFLINE', 'HF_HUB_DISABLE_TELEMETRY'):
-        os.environ.setdefault(k, '1')
-    os.environ.setdefault('HF_HOME', os.path.join(os.environ.get('TMPDIR', '/tmp'), 'hfref-hf-home'))
+    use_hfref('transformers')
     import transformers
 
     transformers.logging.set_verbosity_error()
