@@ -146,7 +146,8 @@ forEachStore((get) => {
 
 /** Publishes an adapter version from another process (as a trainer does): this process's registry hears nothing of it. */
 async function publishFromAnotherProcess(registryUri: string, task: string): Promise<string> {
-  const index = pathToFileURL(join(import.meta.dirname, '..', '..', '..', 'shared', 'registry', 'index.ts')).href;
+  // The registry module of this repository, resolved as this file's own imports are.
+  const index = import.meta.resolve('../../../shared/registry/index.ts');
   const code = `
     const { Registry } = await import(${JSON.stringify(index)});
     const { ADAPTER_DIR, REGISTRY_URI, TASK } = process.env;

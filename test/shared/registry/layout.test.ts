@@ -3,8 +3,8 @@
  * the old one), the name rules, and that the module bundles for a browser (no node: imports).
  */
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
 import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { RegistryError } from '../../../shared/registry/error.ts';
 import {
   BASE_MODEL_FILES,
@@ -133,7 +133,7 @@ test('file lists and media types', () => {
 test('the layout bundles for a browser: no node: import, nothing outside itself and its error type', async () => {
   const esbuild = await import('esbuild');
   const out = await esbuild.build({
-    entryPoints: [join(import.meta.dirname, '..', '..', '..', 'shared', 'registry', 'layout.ts')],
+    entryPoints: [fileURLToPath(import.meta.resolve('../../../shared/registry/layout.ts'))],
     bundle: true,
     platform: 'browser',
     format: 'esm',
