@@ -1,6 +1,6 @@
 /**
  * The whole training step of a family's graph (float64, `basic` kernels) against central finite differences of
- * its loss, for every trainable tensor: the check roberta.test.ts does by hand, shared by the later families.
+ * its loss, for every trainable tensor: used by every family test (roberta, electra, distilbert).
  */
 import assert from 'node:assert/strict';
 import { toOnnxModel } from '../../trainer/graph/onnx-export.ts';

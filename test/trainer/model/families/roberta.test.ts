@@ -13,7 +13,6 @@ import type { BertConfig } from '../../../../shared/bert-config.ts';
 import { Graph } from '../../../../trainer/graph/graph.ts';
 import { toOnnxModel } from '../../../../trainer/graph/onnx-export.ts';
 import * as op from '../../../../trainer/graph/ops.ts';
-import { ATTENTION_MASK, buildBertGraph, gradName, INPUT_IDS, LABELS, TOKEN_TYPE_IDS } from '../../../../trainer/model/bert.ts';
 import { paddingOffsetPositions } from '../../../../trainer/model/families/roberta.ts';
 import { type ModelSpec, parameterSpecs } from '../../../../trainer/model/params.ts';
 import { buildServingGraph } from '../../../../trainer/model/serving-graph.ts';
@@ -21,8 +20,7 @@ import { loadBaseModel } from '../../../../trainer/model-files/base-model.ts';
 import { ROBERTA_PAD, writeRandomRoberta } from '../../../../trainer/model-files/random-roberta.ts';
 import { readSafetensors, toFloat32 } from '../../../../trainer/model-files/safetensors.ts';
 import { createSession, hostTensor } from '../../../../trainer/sessions/session.ts';
-import { centralDifferences, relativeError } from '../../../support/finite-differences.ts';
-import { randomArray } from '../../../support/gradcheck.ts';
+import { checkStepAgainstFiniteDifferences, type StepBatch } from '../../../support/family-step-check.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'roberta-family-test-'));
 after(() => rmSync(root, { recursive: true, force: true }));
@@ -122,47 +120,24 @@ function spec(mode: TrainMode): ModelSpec {
 }
 
 // A pair with </s></s> and a single padded with <pad> = 1: 7 positions need the whole table (1 + 1 + 7 = 9).
-const B = 2,
-  S = 7;
-const batch = {
-  [INPUT_IDS]: hostTensor(BigInt64Array.from([0n, 5n, 7n, 2n, 2n, 9n, 2n, 0n, 12n, 3n, 2n, 1n, 1n, 1n]), [B, S]),
-  [TOKEN_TYPE_IDS]: hostTensor(new BigInt64Array(B * S), [B, S]),
-  [ATTENTION_MASK]: hostTensor(Float64Array.from([1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0]), [B, S]),
-  [LABELS]: hostTensor(BigInt64Array.from([2n, 0n]), [B]),
+const S = 7;
+const batch: StepBatch = {
+  inputIds: [
+    [0, 5, 7, 2, 2, 9, 2],
+    [0, 12, 3, 2, 1, 1, 1],
+  ],
+  tokenTypeIds: [Array(S).fill(0), Array(S).fill(0)],
+  attentionMask: [
+    [1, 1, 1, 1, 1, 1, 1],
+    [1, 1, 1, 1, 0, 0, 0],
+  ],
+  labels: [2, 0],
 };
 
 async function checkStep(mode: TrainMode, maxElementsPerParam = Infinity): Promise<string[]> {
-  const built = buildBertGraph(spec(mode), { floatType: 'float64', kernels: 'basic', training: true });
-  const session = await createSession(toOnnxModel(built.graph), { optimization: 'basic' });
-  const lossOnly = await createSession(toOnnxModel(built.graph, 'loss', [built.loss!]), { optimization: 'basic' });
-  const feeds: Record<string, ReturnType<typeof hostTensor>> = { ...batch };
-  const values = new Map<string, Float64Array>();
-  built.specs.forEach((p, i) => {
-    const data = randomArray(
-      p.shape.reduce((a, b) => a * b, 1),
-      2000 + i,
-      -0.6,
-      0.6,
-    );
-    if (p.name.includes('LayerNorm.weight')) data.forEach((v, j) => (data[j] = 1 + v));
-    values.set(p.name, data);
-    feeds[p.name] = hostTensor(data, p.shape);
-  });
-  const out = await session.run(feeds);
-  const names = built.specs.filter((s) => s.trainable).map((s) => s.name);
-  assert.deepEqual([...built.grads.keys()].sort(), [...names].sort());
-  let worst = 0;
-  for (const name of names) {
-    const x = values.get(name)!;
-    const stride = Math.max(1, Math.floor(x.length / maxElementsPerParam));
-    // Floor 1e-3: the key bias has an exactly-zero gradient (softmax shift invariance).
-    const fd = await centralDifferences(x, async () => (await lossOnly.run(feeds)).loss.data[0] as number, { h: 1e-6, stride });
-    const error = relativeError(out[gradName(name)].data as Float64Array, fd, 1e-3);
-    if (error > 1e-6) console.log(`# ${name}: ${error}`);
-    worst = Math.max(worst, error);
-  }
+  const isLayerNormWeight = (name: string) => name.includes('LayerNorm.weight');
+  const { names, worst } = await checkStepAgainstFiniteDifferences(spec(mode), batch, isLayerNormWeight, maxElementsPerParam);
   console.log(`# roberta ${mode}: ${names.length} trainable tensors, max relative error ${worst.toExponential(2)}`);
-  assert.ok(worst < 1e-6, `max relative error ${worst}`);
   return names;
 }
 
