@@ -3,12 +3,24 @@
  * its loss, for every trainable tensor: used by every family test (roberta, electra, distilbert).
  */
 import assert from 'node:assert/strict';
+import type { TrainMode } from '../../shared/adapter-config.ts';
+import type { BertConfig } from '../../shared/bert-config.ts';
 import { toOnnxModel } from '../../trainer/graph/onnx-export.ts';
 import { ATTENTION_MASK, buildBertGraph, gradName, INPUT_IDS, LABELS, TOKEN_TYPE_IDS } from '../../trainer/model/bert.ts';
 import type { ModelSpec } from '../../trainer/model/params.ts';
 import { createSession, hostTensor } from '../../trainer/sessions/session.ts';
 import { centralDifferences, relativeError } from './finite-differences.ts';
 import { randomArray } from './gradcheck.ts';
+
+/** The model the family step checks train: 3 labels, gelu adapters of bottleneck 3 on layers 0 and 1, no pooler. */
+export const stepSpec = (config: BertConfig, mode: TrainMode): ModelSpec => ({
+  config,
+  task: 'tiny',
+  numLabels: 3,
+  mode,
+  usesPooler: false,
+  adapter: { bottleneck: 3, nonlinearity: 'gelu', initStd: 0.5, layers: [0, 1] },
+});
 
 export interface StepBatch {
   inputIds: number[][];

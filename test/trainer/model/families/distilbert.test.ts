@@ -21,7 +21,7 @@ import { parseBertConfig } from '../../../../trainer/model-files/bert-config.ts'
 import { writeRandomDistilbert } from '../../../../trainer/model-files/random-distilbert.ts';
 import { readSafetensors, toFloat32 } from '../../../../trainer/model-files/safetensors.ts';
 import { createSession, hostTensor } from '../../../../trainer/sessions/session.ts';
-import { checkStepAgainstFiniteDifferences } from '../../../support/family-step-check.ts';
+import { checkStepAgainstFiniteDifferences, stepSpec } from '../../../support/family-step-check.ts';
 import { randomArray } from '../../../support/gradcheck.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'distilbert-family-test-'));
@@ -165,14 +165,7 @@ test('a written checkpoint (prefixed or not) loads under canonical names; adapte
 });
 
 const config = parseBertConfig(RAW);
-const spec = (mode: TrainMode): ModelSpec => ({
-  config,
-  task: 'tiny',
-  numLabels: 3,
-  mode,
-  usesPooler: false,
-  adapter: { bottleneck: 3, nonlinearity: 'gelu', initStd: 0.5, layers: [0, 1] },
-});
+const spec = (mode: TrainMode): ModelSpec => stepSpec(config, mode);
 const batch = {
   inputIds: [
     [2, 5, 7, 3, 9, 11, 3],

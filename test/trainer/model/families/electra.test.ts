@@ -19,7 +19,7 @@ import { loadBaseModel } from '../../../../trainer/model-files/base-model.ts';
 import { parseBertConfig } from '../../../../trainer/model-files/bert-config.ts';
 import { writeRandomElectra } from '../../../../trainer/model-files/random-electra.ts';
 import { readSafetensors, toFloat32 } from '../../../../trainer/model-files/safetensors.ts';
-import { checkStepAgainstFiniteDifferences } from '../../../support/family-step-check.ts';
+import { checkStepAgainstFiniteDifferences, stepSpec } from '../../../support/family-step-check.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'electra-family-test-'));
 after(() => rmSync(root, { recursive: true, force: true }));
@@ -127,14 +127,7 @@ test('a written checkpoint (prefixed or not) loads under canonical names; the gr
 });
 
 const config: BertConfig = parseBertConfig({ ...RAW, embedding_size: 6 });
-const spec = (mode: TrainMode): ModelSpec => ({
-  config,
-  task: 'tiny',
-  numLabels: 3,
-  mode,
-  usesPooler: false,
-  adapter: { bottleneck: 3, nonlinearity: 'gelu', initStd: 0.5, layers: [0, 1] },
-});
+const spec = (mode: TrainMode): ModelSpec => stepSpec(config, mode);
 // A pair ([CLS] a [SEP] b [SEP], token types 0/1) and a padded single.
 const batch = {
   inputIds: [

@@ -20,7 +20,7 @@ import { loadBaseModel } from '../../../../trainer/model-files/base-model.ts';
 import { ROBERTA_PAD, writeRandomRoberta } from '../../../../trainer/model-files/random-roberta.ts';
 import { readSafetensors, toFloat32 } from '../../../../trainer/model-files/safetensors.ts';
 import { createSession, hostTensor } from '../../../../trainer/sessions/session.ts';
-import { checkStepAgainstFiniteDifferences, type StepBatch } from '../../../support/family-step-check.ts';
+import { checkStepAgainstFiniteDifferences, type StepBatch, stepSpec } from '../../../support/family-step-check.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'roberta-family-test-'));
 after(() => rmSync(root, { recursive: true, force: true }));
@@ -108,16 +108,7 @@ test('names map: a written checkpoint (prefixed or not, with a pooler) loads und
   }
 });
 
-function spec(mode: TrainMode): ModelSpec {
-  return {
-    config,
-    task: 'tiny',
-    numLabels: 3,
-    mode,
-    usesPooler: false,
-    adapter: { bottleneck: 3, nonlinearity: 'gelu', initStd: 0.5, layers: [0, 1] },
-  };
-}
+const spec = (mode: TrainMode): ModelSpec => stepSpec(config, mode);
 
 // A pair with </s></s> and a single padded with <pad> = 1: 7 positions need the whole table (1 + 1 + 7 = 9).
 const S = 7;
