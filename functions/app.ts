@@ -262,10 +262,7 @@ export function createApp(input: AppDeps): OpenAPIHono {
   const defaultLimit = limit(deps.maxBodyBytes);
   if (jobs) app.use('/datasets', datasetCheckSlot(jobs));
   const datasetLimit = jobs ? limit(jobs.maxDatasetBytes) : defaultLimit;
-  // GET and HEAD take no body here; asking for one would build a whole fetch Request per read (node-server).
-  app.use('*', (c, next) =>
-    c.req.method === 'GET' || c.req.method === 'HEAD' ? next() : (c.req.path === '/datasets' ? datasetLimit : defaultLimit)(c, next),
-  );
+  app.use('*', (c, next) => (c.req.path === '/datasets' ? datasetLimit : defaultLimit)(c, next));
 
   registerMetaRoutes(app);
   registerGroup(app, ROUTE_GROUPS.jobs, jobs);

@@ -1,5 +1,5 @@
 /**
- * Request body limit. A request that declares its length (Content-Length, no Transfer-Encoding: Node's
+ * Request body limit (GET and HEAD pass: no route here takes a body with them). A request that declares its length (Content-Length, no Transfer-Encoding: Node's
  * HTTP parser holds the body to that length) is judged by the header alone and its body left untouched;
  * only the others are counted as they stream, by Hono's bodyLimit. Why not Hono's for all: it reads
  * `c.req.raw.body`, which on @hono/node-server turns the lightweight request into a full fetch Request
@@ -12,6 +12,8 @@ import { bodyLimit } from 'hono/body-limit';
 export function declaredBodyLimit(maxSize: number, tooLarge: () => never): MiddlewareHandler {
   const streamed = bodyLimit({ maxSize, onError: tooLarge });
   return (c, next) => {
+    // GET and HEAD take no body here: counting one would build that whole fetch Request for nothing.
+    if (c.req.method === 'GET' || c.req.method === 'HEAD') return next();
     const declared = c.req.header('content-length');
     if (declared === undefined || c.req.header('transfer-encoding') !== undefined) return streamed(c, next);
     // As Hono's: a length that does not parse is not over the limit (Node's parser refuses such requests first).
