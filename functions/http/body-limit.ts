@@ -1,7 +1,7 @@
 /**
- * Request body limit (GET and HEAD pass: no route here takes a body with them). A request that declares its length (Content-Length, no Transfer-Encoding: Node's
- * HTTP parser holds the body to that length) is judged by the header alone and its body left untouched;
- * only the others are counted as they stream, by Hono's bodyLimit. Why not Hono's for all: it reads
+ * Request body limit. GET and HEAD pass (no route here takes a body with them). A request that declares its
+ * length (Content-Length, no Transfer-Encoding: Node's HTTP parser holds the body to that length) is judged by
+ * the header alone and its body left untouched; only the others are counted as they stream, by Hono's bodyLimit. Why not Hono's for all: it reads
  * `c.req.raw.body`, which on @hono/node-server turns the lightweight request into a full fetch Request
  * with a web stream over the socket (~0.3 ms a request on 2 shared cores), where the route's own
  * `c.req.json()` reads the body straight off the socket when nothing asked for the stream first.
